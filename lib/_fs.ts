@@ -1,0 +1,105 @@
+// Private file-system helpers shared by the pipeline stages: durable writes and renames.
+
+/** fsync a directory so that renames and new entries in it survive a power cut. */
+export async function syncDir(dir: string): Promise<void> {
+  const handle = await Deno.open(dir, { read: true });
+  try {
+    await handle.sync();
+  } finally {
+    handle.close();
+  }
+}
+
+/** The directory part of a path ("." when there is none). */
+export function dirOf(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i < 0 ? "." : i === 0 ? "/" : path.slice(0, i);
+}
+
+/** The last part of a path. */
+export function baseOf(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+/** A unique temporary sibling name for `path` (same directory, so a rename is atomic). */
+export function tempSibling(path: string): string {
+  const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
+  return `${dirOf(path)}/.${baseOf(path)}.${Deno.pid}.${rand}.tmp`;
+}
+
+/**
+ * Rename `from` over `to` and fsync the directory. Never unlinks first; a cross-device rename
+ * is an error, never a copy.
+ */
+export async function renameDurable(from: string, to: string): Promise<void> {
+  try {
+    await Deno.rename(from, to);
+  } catch (error) {
+    if (error instanceof Error && /cross-device|EXDEV/i.test(error.message)) {
+      throw new Error(`Cannot move ${from} to ${to}: they are on different filesystems`);
+    }
+    throw error;
+  }
+  await syncDir(dirOf(to));
+  if (dirOf(from) !== dirOf(to)) await syncDir(dirOf(from));
+}
+
+/** Options of {@linkcode writeFileAtomic}. */
+export interface WriteFileAtomicOptions {
+  /** File mode of the new file (default 0o644). */
+  mode?: number;
+}
+
+/**
+ * Write `data` to `path` atomically and durably: temp file in the same directory, fsync, rename
+ * over the target, fsync the directory. A crash leaves either the old or the new content.
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  options: WriteFileAtomicOptions = {},
+): Promise<void> {
+  const tmp = tempSibling(path);
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const file = await Deno.open(tmp, {
+    write: true,
+    createNew: true,
+    mode: options.mode ?? 0o644,
+  });
+  try {
+    let written = 0;
+    while (written < bytes.length) written += await file.write(bytes.subarray(written));
+    await file.sync();
+  } catch (error) {
+    file.close();
+    await Deno.remove(tmp).catch(() => {});
+    throw error;
+  }
+  file.close();
+  try {
+    await renameDurable(tmp, path);
+  } catch (error) {
+    await Deno.remove(tmp).catch(() => {});
+    throw error;
+  }
+}
+
+/** Remove a path if it exists; other errors propagate. */
+export async function removeIfExists(path: string, recursive = false): Promise<void> {
+  try {
+    await Deno.remove(path, { recursive });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+/** Whether a path exists (does not follow a final symlink). */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}

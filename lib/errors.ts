@@ -1,0 +1,130 @@
+/**
+ * Named errors for conditions that callers handle. Everything else uses the built-in errors
+ * (`TypeError`, `RangeError`, `SyntaxError`) with a message that names what failed and the values.
+ *
+ * @module
+ */
+
+/**
+ * The configuration (file, flags or environment) is invalid: the CLI exits with code 2.
+ *
+ * @example
+ * ```ts
+ * import { ConfigError } from "./errors.ts";
+ * throw new ConfigError("Config field keep_backups_count must be an integer >= 0, got -1");
+ * ```
+ */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/**
+ * A file's SHA-256 differs from the expected one.
+ *
+ * @example
+ * ```ts
+ * import { ChecksumMismatchError } from "./errors.ts";
+ * const error = new ChecksumMismatchError("/tmp/a.partial", "ab".repeat(32), "cd".repeat(32));
+ * console.assert(error.expected === "ab".repeat(32));
+ * ```
+ */
+export class ChecksumMismatchError extends Error {
+  override name = "ChecksumMismatchError";
+  /** Path of the file that was checked. */
+  readonly path: string;
+  /** Expected SHA-256, lowercase hex. */
+  readonly expected: string;
+  /** Actual SHA-256, lowercase hex. */
+  readonly actual: string;
+  /** @param path the checked file @param expected hex digest @param actual hex digest */
+  constructor(path: string, expected: string, actual: string) {
+    super(`Checksum mismatch for ${path}: expected sha256 ${expected}, got ${actual}`);
+    this.path = path;
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+/**
+ * A file or download has a size other than the declared one (too long or too short).
+ *
+ * @example
+ * ```ts
+ * import { SizeMismatchError } from "./errors.ts";
+ * const error = new SizeMismatchError("/tmp/a.partial", 10, 11);
+ * console.assert(error.message.includes("expected 10 bytes"));
+ * ```
+ */
+export class SizeMismatchError extends Error {
+  override name = "SizeMismatchError";
+  /** Path of the file that was checked. */
+  readonly path: string;
+  /** Declared size in bytes. */
+  readonly expected: number;
+  /** Bytes seen (for an overflow: at least expected + 1). */
+  readonly actual: number;
+  /** @param path the file @param expected declared bytes @param actual bytes seen */
+  constructor(path: string, expected: number, actual: number) {
+    const what = actual > expected ? "more than" : "only";
+    super(
+      `Size mismatch for ${path}: expected ${expected} bytes, got ${what} ${
+        actual > expected ? expected : actual
+      }`,
+    );
+    this.path = path;
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+/**
+ * Another process holds the install lock.
+ *
+ * @example
+ * ```ts
+ * import { LockHeldError } from "./errors.ts";
+ * const error = new LockHeldError("/opt/ms11/lock", 4242);
+ * console.assert(error.pid === 4242);
+ * ```
+ */
+export class LockHeldError extends Error {
+  override name = "LockHeldError";
+  /** The lock file. */
+  readonly path: string;
+  /** The holder's pid, when it could be read. */
+  readonly pid: number | null;
+  /** @param path lock file @param pid holder's pid or null */
+  constructor(path: string, pid: number | null) {
+    super(
+      `Install lock ${path} is held by another ms11-update${
+        pid === null ? "" : ` (pid ${pid})`
+      }; try again when it finishes`,
+    );
+    this.path = path;
+    this.pid = pid;
+  }
+}
+
+/**
+ * An archive entry would land outside the build directory, or is of a refused type.
+ *
+ * @example
+ * ```ts
+ * import { UnsafeArchiveError } from "./errors.ts";
+ * const error = new UnsafeArchiveError("app.tar.gz", "../evil", "path escapes the build directory");
+ * console.assert(error.entry === "../evil");
+ * ```
+ */
+export class UnsafeArchiveError extends Error {
+  override name = "UnsafeArchiveError";
+  /** The archive file. */
+  readonly archive: string;
+  /** The offending entry's name as stored in the archive. */
+  readonly entry: string;
+  /** @param archive archive path @param entry entry name @param reason why it is refused */
+  constructor(archive: string, entry: string, reason: string) {
+    super(`Unsafe archive ${archive}: entry ${JSON.stringify(entry)} refused: ${reason}`);
+    this.archive = archive;
+    this.entry = entry;
+  }
+}
