@@ -1,0 +1,86 @@
+/**
+ * Where things live inside an install root. Pure: nothing here touches the disk.
+ *
+ * ```
+ * <root>/
+ *   builds/<version>/     each verified build; backups are simply the non-current ones
+ *   current -> builds/<v> symlink: what launchers start; swapped by one atomic rename
+ *   state.json            versioned state: staged build, build records, last check and error
+ *   downloads/            partial downloads
+ *   data/                 the application's user data: never touched by apply, rollback, pruning
+ *   lock                  held by every mutating command
+ * ```
+ *
+ * @module
+ */
+
+/** Paths inside an install root. */
+export interface Layout {
+  /** The install root. */
+  root: string;
+  /** Directory of builds, one per version. */
+  builds: string;
+  /** The `current` symlink. */
+  current: string;
+  /** The state file. */
+  state: string;
+  /** Partial and finished downloads. */
+  downloads: string;
+  /** User data, never touched by the updater. */
+  data: string;
+  /** The install lock file. */
+  lock: string;
+}
+
+/**
+ * The layout of an install root.
+ *
+ * @example
+ * ```ts
+ * import { layoutOf } from "./layout.ts";
+ * console.assert(layoutOf("/opt/ms11").current === "/opt/ms11/current");
+ * ```
+ */
+export function layoutOf(root: string): Layout {
+  return {
+    root,
+    builds: `${root}/builds`,
+    current: `${root}/current`,
+    state: `${root}/state.json`,
+    downloads: `${root}/downloads`,
+    data: `${root}/data`,
+    lock: `${root}/lock`,
+  };
+}
+
+/**
+ * The directory of one build.
+ *
+ * @example
+ * ```ts
+ * import { buildDir, layoutOf } from "./layout.ts";
+ * console.assert(buildDir(layoutOf("/r"), "1.0.0") === "/r/builds/1.0.0");
+ * ```
+ */
+export function buildDir(layout: Layout, version: string): string {
+  return `${layout.builds}/${version}`;
+}
+
+/**
+ * The version the `current` link points at, or null when there is no current build.
+ *
+ * @example
+ * ```ts
+ * import { currentVersion, layoutOf } from "./layout.ts";
+ * console.assert(await currentVersion(layoutOf("/nonexistent")) === null);
+ * ```
+ */
+export async function currentVersion(layout: Layout): Promise<string | null> {
+  try {
+    const target = await Deno.readLink(layout.current);
+    return target.slice(target.lastIndexOf("/") + 1) || null;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}

@@ -1,0 +1,325 @@
+/**
+ * The versioned state file (`<root>/state.json`) and the install lock.
+ *
+ * The filesystem is the truth for what is current (the `current` link) and which builds exist
+ * (`builds/`); the state file adds what files cannot say: the staged build, when each build was
+ * installed and retired, the last check and the last error. It is parsed defensively (garbage
+ * gives an empty state and a problem to report, never a crash) and written atomically.
+ *
+ * @module
+ */
+import { LockHeldError } from "./errors.ts";
+import { writeFileAtomic } from "./_fs.ts";
+import type { Layout } from "./layout.ts";
+
+/** The state schema this client reads and writes. */
+export const STATE_SCHEMA = 1;
+
+/** What is known about one build in `builds/`. */
+export interface BuildRecord {
+  /** The build's version. */
+  version: string;
+  /** The channel it came from (`adopted` for a build adopted by `install --adopt`). */
+  channel: string;
+  /** SHA-256 of the artifact it was made from (null for an adopted build). */
+  sha256: string | null;
+  /** `executable`, `tar.gz`, `zip` or `directory` (adopted). */
+  kind: string;
+  /** When it was verified and placed in `builds/`. */
+  installed_at: string;
+  /** When it last stopped being current (null: never current, or current now). */
+  retired_at: string | null;
+}
+
+/** The build waiting for the next launch. */
+export interface StagedRecord {
+  /** Its version (a directory in `builds/`). */
+  version: string;
+  /** The channel it came from. */
+  channel: string;
+  /** When it was staged. */
+  staged_at: string;
+}
+
+/** The last update check. */
+export interface CheckRecord {
+  /** When it ran. */
+  at: string;
+  /** The channel checked. */
+  channel: string;
+  /** The installed version then. */
+  current: string | null;
+  /** The channel's newest version. */
+  available: string;
+  /** What was decided. */
+  decision: string;
+}
+
+/** The last failure. */
+export interface ErrorRecord {
+  /** When it happened. */
+  at: string;
+  /** The command that failed. */
+  command: string;
+  /** Its message. */
+  message: string;
+}
+
+/** A version that must not be staged again on its channel (rolled back from). */
+export interface RejectedRecord {
+  /** The version. */
+  version: string;
+  /** Its channel. */
+  channel: string;
+  /** Why. */
+  reason: string;
+  /** When. */
+  at: string;
+}
+
+/** The whole state document. */
+export interface State {
+  /** Schema version ({@linkcode STATE_SCHEMA}). */
+  schema: number;
+  /** The staged build, if any. */
+  staged: StagedRecord | null;
+  /** Records of the builds in `builds/`, by version. */
+  builds: Record<string, BuildRecord>;
+  /** The last check. */
+  last_check: CheckRecord | null;
+  /** The last error. */
+  last_error: ErrorRecord | null;
+  /** Versions not to stage again. */
+  rejected: RejectedRecord[];
+}
+
+/**
+ * A fresh, empty state.
+ *
+ * @example
+ * ```ts
+ * import { emptyState } from "./state.ts";
+ * console.assert(emptyState().staged === null);
+ * ```
+ */
+export function emptyState(): State {
+  return {
+    schema: STATE_SCHEMA,
+    staged: null,
+    builds: {},
+    last_check: null,
+    last_error: null,
+    rejected: [],
+  };
+}
+
+/** A state read from disk, with any problem found on the way. */
+export interface ReadState {
+  /** The state (empty when the file was missing or unreadable). */
+  state: State;
+  /** Why the file could not be used, when it could not (to report as a warning). */
+  problem: string | null;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function str(value: unknown): value is string {
+  return typeof value === "string" && value.length > 0;
+}
+
+function nullableStr(value: unknown): value is string | null {
+  return value === null || str(value);
+}
+
+/**
+ * Validate a parsed state document. Records that do not fit are dropped one by one (a problem
+ * is reported) rather than failing the whole file; a schema newer than this client is an error.
+ *
+ * @example
+ * ```ts
+ * import { parseState } from "./state.ts";
+ * const { state, problem } = parseState({ schema: 1, staged: 7 }, "state.json");
+ * console.assert(state.staged === null && problem !== null);
+ * ```
+ */
+export function parseState(raw: unknown, source: string): ReadState {
+  const problems: string[] = [];
+  const state = emptyState();
+  if (!isObject(raw)) {
+    return { state, problem: `State file ${source} is not a JSON object; starting afresh` };
+  }
+  if (typeof raw.schema !== "number" || !Number.isInteger(raw.schema) || raw.schema < 1) {
+    return { state, problem: `State file ${source} has no valid schema; starting afresh` };
+  }
+  if (raw.schema > STATE_SCHEMA) {
+    throw new RangeError(
+      `State file ${source} has schema ${raw.schema}, newer than this ms11-update understands (${STATE_SCHEMA}); update ms11-update`,
+    );
+  }
+  const s = raw.staged;
+  if (s === null || s === undefined) {
+    state.staged = null;
+  } else if (isObject(s) && str(s.version) && str(s.channel) && str(s.staged_at)) {
+    state.staged = { version: s.version, channel: s.channel, staged_at: s.staged_at };
+  } else problems.push("staged");
+  if (isObject(raw.builds)) {
+    for (const [version, b] of Object.entries(raw.builds)) {
+      if (
+        isObject(b) && b.version === version && str(b.channel) && nullableStr(b.sha256) &&
+        str(b.kind) && str(b.installed_at) && nullableStr(b.retired_at)
+      ) {
+        state.builds[version] = {
+          version,
+          channel: b.channel,
+          sha256: b.sha256,
+          kind: b.kind,
+          installed_at: b.installed_at,
+          retired_at: b.retired_at,
+        };
+      } else problems.push(`builds.${version}`);
+    }
+  } else if (raw.builds !== undefined) problems.push("builds");
+  const c = raw.last_check;
+  if (
+    isObject(c) && str(c.at) && str(c.channel) && nullableStr(c.current) && str(c.available) &&
+    str(c.decision)
+  ) {
+    state.last_check = {
+      at: c.at,
+      channel: c.channel,
+      current: c.current,
+      available: c.available,
+      decision: c.decision,
+    };
+  } else if (c !== null && c !== undefined) problems.push("last_check");
+  const e = raw.last_error;
+  if (isObject(e) && str(e.at) && str(e.command) && typeof e.message === "string") {
+    state.last_error = { at: e.at, command: e.command, message: e.message };
+  } else if (e !== null && e !== undefined) problems.push("last_error");
+  if (Array.isArray(raw.rejected)) {
+    for (const r of raw.rejected) {
+      if (isObject(r) && str(r.version) && str(r.channel) && str(r.reason) && str(r.at)) {
+        state.rejected.push({ version: r.version, channel: r.channel, reason: r.reason, at: r.at });
+      } else problems.push("rejected[]");
+    }
+  } else if (raw.rejected !== undefined) problems.push("rejected");
+  return {
+    state,
+    problem: problems.length === 0
+      ? null
+      : `State file ${source} had unreadable entries (${problems.join(", ")}); they were ignored`,
+  };
+}
+
+/**
+ * Read the state file of an install root. A missing file is an empty state; garbage is an
+ * empty state with a problem to report.
+ *
+ * @example
+ * ```ts
+ * import { layoutOf } from "./layout.ts";
+ * import { readState } from "./state.ts";
+ * const { state } = await readState(layoutOf("/nonexistent"));
+ * console.assert(state.staged === null);
+ * ```
+ */
+export async function readState(layout: Layout): Promise<ReadState> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(layout.state);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return { state: emptyState(), problem: null };
+    throw error;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return {
+      state: emptyState(),
+      problem: `State file ${layout.state} is not valid JSON; starting afresh`,
+    };
+  }
+  return parseState(raw, layout.state);
+}
+
+/**
+ * Write the state file atomically (temp file, fsync, rename, fsync directory).
+ *
+ * @example
+ * ```ts
+ * import { layoutOf } from "./layout.ts";
+ * import { emptyState, writeState } from "./state.ts";
+ * const root = await Deno.makeTempDir();
+ * await writeState(layoutOf(root), emptyState());
+ * ```
+ */
+export async function writeState(layout: Layout, state: State): Promise<void> {
+  await writeFileAtomic(layout.state, JSON.stringify(state, null, 2) + "\n");
+}
+
+/** A held install lock. */
+export interface InstallLock extends Disposable {
+  /** Release the lock (also released when the process dies). */
+  release(): void;
+}
+
+/** Options of {@linkcode acquireLock}. */
+export interface AcquireLockOptions {
+  /** How long to wait for another holder, in milliseconds (default 0: fail at once). */
+  waitMs?: number;
+  /** Pause between attempts (default 100 ms). */
+  pollMs?: number;
+}
+
+async function holderPid(path: string): Promise<number | null> {
+  try {
+    const pid = Number.parseInt((await Deno.readTextFile(path)).trim(), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Take the install lock (an OS file lock on `<root>/lock`, released if the holder dies). Waits
+ * up to `waitMs`, then throws {@linkcode LockHeldError} naming the holder's pid.
+ *
+ * @example
+ * ```ts
+ * import { layoutOf } from "./layout.ts";
+ * import { acquireLock } from "./state.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * using _lock = await acquireLock(layout);
+ * ```
+ */
+export async function acquireLock(
+  layout: Layout,
+  options: AcquireLockOptions = {},
+): Promise<InstallLock> {
+  await Deno.mkdir(layout.root, { recursive: true });
+  const file = await Deno.open(layout.lock, { read: true, write: true, create: true });
+  const deadline = Date.now() + (options.waitMs ?? 0);
+  try {
+    while (!(await file.tryLock(true))) {
+      if (Date.now() >= deadline) {
+        throw new LockHeldError(layout.lock, await holderPid(layout.lock));
+      }
+      await new Promise((r) => setTimeout(r, options.pollMs ?? 100));
+    }
+    await file.truncate(0);
+    await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    file.close();
+  };
+  return { release, [Symbol.dispose]: release };
+}

@@ -1,0 +1,54 @@
+/**
+ * Versions compare as semver, prereleases included (`1.5.0-canary.20261126.3`).
+ *
+ * @module
+ */
+// @ts-types="@types/semver"
+import semver from "semver";
+
+/**
+ * The version in canonical form, or a `TypeError` naming the bad value.
+ *
+ * @example
+ * ```ts
+ * import { parseVersion } from "./version.ts";
+ * console.assert(parseVersion("v1.2.3") === "1.2.3");
+ * ```
+ */
+export function parseVersion(value: string, what = "version"): string {
+  const parsed = typeof value === "string" ? semver.parse(value, { loose: false }) : null;
+  if (parsed === null) {
+    throw new TypeError(`Invalid ${what} ${JSON.stringify(value)}: expected a semver version`);
+  }
+  return parsed.version;
+}
+
+/**
+ * Whether `value` is a valid semver version.
+ *
+ * @example
+ * ```ts
+ * import { isVersion } from "./version.ts";
+ * console.assert(isVersion("1.5.0-canary.20261126.3"));
+ * console.assert(!isVersion("1.5"));
+ * ```
+ */
+export function isVersion(value: unknown): value is string {
+  return typeof value === "string" && semver.valid(value) !== null;
+}
+
+/**
+ * Compare two versions: negative when `a < b`, 0 when equal, positive when `a > b`.
+ * Prerelease identifiers compare numerically where numeric (`canary.3 < canary.10`) and a
+ * prerelease is lower than its release (`1.5.0-canary.1 < 1.5.0`). Build metadata is ignored.
+ *
+ * @example
+ * ```ts
+ * import { compareVersions } from "./version.ts";
+ * console.assert(compareVersions("1.5.0-canary.3", "1.5.0-canary.10") < 0);
+ * console.assert(compareVersions("1.5.0-canary.10", "1.5.0") < 0);
+ * ```
+ */
+export function compareVersions(a: string, b: string): number {
+  return semver.compare(a, b);
+}
