@@ -1,0 +1,59 @@
+// What every command needs first: the configuration, the install root and the platform,
+// resolved from flags, environment and defaults (see docs/CONFIGURATION.md).
+import { resolve } from "node:path";
+import {
+  type Config,
+  detectPlatform,
+  loadConfig,
+  resolveConfigPath,
+  resolveRoot,
+} from "../lib/config.ts";
+import { ConfigError } from "../lib/errors.ts";
+import { type Layout, layoutOf } from "../lib/layout.ts";
+import { Ui } from "./_ui.ts";
+
+/** Options every command takes. */
+export interface GlobalOptions {
+  config?: string;
+  root?: string;
+  json?: boolean;
+  wait?: string;
+}
+
+/** The resolved context of one command run. */
+export interface Context {
+  config: Config;
+  configPath: string;
+  configExists: boolean;
+  layout: Layout;
+  platform: string;
+  lockWaitMs: number;
+  ui: Ui;
+}
+
+/** Parse `--wait SECONDS` (default `fallback`) into milliseconds. */
+export function waitMs(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback * 1000;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds < 0 || value.trim() === "") {
+    throw new ConfigError(`Invalid --wait ${JSON.stringify(value)}: expected seconds >= 0`);
+  }
+  return seconds * 1000;
+}
+
+/** Load configuration and locations for a command. */
+export async function loadContext(options: GlobalOptions, defaultWait = 0): Promise<Context> {
+  const env = Deno.env.toObject();
+  const { configPath, configExplicit } = resolveConfigPath(options.config, env);
+  const { config, exists } = await loadConfig(configPath, { explicit: configExplicit });
+  const root = resolve(resolveRoot(options.root, env, config.install_root));
+  return {
+    config,
+    configPath,
+    configExists: exists,
+    layout: layoutOf(root),
+    platform: config.platform ?? detectPlatform(),
+    lockWaitMs: waitMs(options.wait, defaultWait),
+    ui: new Ui({ json: options.json }),
+  };
+}

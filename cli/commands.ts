@@ -1,0 +1,394 @@
+// The CLI commands other than `apply`: thin, they turn options into calls of lib/ and print.
+import { resolveChannel } from "../lib/channel.ts";
+import { detectPlatform, updateConfigFile } from "../lib/config.ts";
+import { ConfigError } from "../lib/errors.ts";
+import { adoptBuild, installRelease } from "../lib/install.ts";
+import { currentVersion } from "../lib/layout.ts";
+import { isAnnounced, runHook, type UpdateEvent } from "../lib/notify.ts";
+import { rollback } from "../lib/rollback.ts";
+import { serveReleases } from "../lib/serve.ts";
+import { publishRelease } from "../lib/release.ts";
+import { readStatus, type StatusDocument } from "../lib/status.ts";
+import { recordFailure, runUpdate, type UpdateResult } from "../lib/update.ts";
+import { isVersion } from "../lib/version.ts";
+import { type Context, type GlobalOptions, loadContext } from "./_context.ts";
+import { formatBytes, Ui } from "./_ui.ts";
+
+/** Options of the update, check and install commands. */
+export interface UpdateCommandOptions extends GlobalOptions {
+  channel?: string;
+  allowDowngrade?: boolean;
+  force?: boolean;
+}
+
+/** Announces events: a line on stderr, and the hook command when configured. */
+class Announcer {
+  #ctx: Context;
+  #pending: UpdateEvent[] = [];
+  constructor(ctx: Context) {
+    this.#ctx = ctx;
+  }
+  event = (event: UpdateEvent): void => {
+    if (!isAnnounced(event.type, this.#ctx.config.notifications)) return;
+    this.#ctx.ui.notice(event.message);
+    this.#pending.push(event);
+  };
+  async flush(): Promise<void> {
+    const command = this.#ctx.config.notifications.command;
+    const events = this.#pending.splice(0);
+    if (command === null) return;
+    for (const event of events) {
+      const failure = await runHook(command, event);
+      if (failure) this.#ctx.ui.warn(failure);
+    }
+  }
+}
+
+/** Run `body` with the context; record and announce a failure, then rethrow it. */
+async function withFailureRecord<T>(
+  ctx: Context,
+  command: string,
+  channel: string,
+  body: (announcer: Announcer) => Promise<T>,
+): Promise<T> {
+  const announcer = new Announcer(ctx);
+  try {
+    return await body(announcer);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) {
+      const message = (error as Error).message;
+      await recordFailure(ctx.layout, message, { command });
+      announcer.event({
+        type: "failure",
+        at: new Date().toISOString(),
+        channel,
+        version: null,
+        current: await currentVersion(ctx.layout).catch(() => null),
+        message: `${command} failed: ${message}`,
+      });
+      // The error itself is printed by main; the announcement only reaches the hook.
+    }
+    throw error;
+  } finally {
+    await announcer.flush();
+  }
+}
+
+function updateSummary(result: UpdateResult) {
+  const { check } = result;
+  return {
+    channel: check.channel,
+    current: check.current,
+    available: check.manifest.version,
+    released_at: check.manifest.released_at,
+    notes: check.manifest.notes,
+    decision: check.decision,
+    staged: result.staged,
+    downloaded: result.downloaded,
+  };
+}
+
+/** `ms11-update [--channel NAME]`: check, download, verify and stage. */
+export async function updateCommand(options: UpdateCommandOptions): Promise<number> {
+  const ctx = await loadContext(options);
+  const channel = resolveChannel(ctx.config, options.channel);
+  const result = await withFailureRecord(
+    ctx,
+    "update",
+    channel,
+    (announcer) =>
+      runUpdate(ctx.layout, ctx.config, {
+        channel,
+        platform: ctx.platform,
+        allowDowngrade: options.allowDowngrade,
+        force: options.force,
+        onProgress: ctx.ui.progress(),
+        onEvent: announcer.event,
+        lockWaitMs: ctx.lockWaitMs,
+      }),
+  );
+  if (result.problem) ctx.ui.warn(result.problem);
+  const { decision } = result.check;
+  if (decision.action === "none") ctx.ui.notice(decision.message);
+  ctx.ui.data(
+    updateSummary(result),
+    result.staged
+      ? `staged ${result.staged} from ${channel}`
+      : `no update: ${decision.action === "none" ? decision.reason : "none"} (current ${
+        result.check.current ?? "none"
+      }, ${channel} has ${result.check.manifest.version})`,
+  );
+  return 0;
+}
+
+/** `ms11-update check`: report current and available versions; download nothing. */
+export async function checkCommand(options: UpdateCommandOptions): Promise<number> {
+  const ctx = await loadContext(options);
+  const channel = resolveChannel(ctx.config, options.channel);
+  const result = await withFailureRecord(
+    ctx,
+    "check",
+    channel,
+    (announcer) =>
+      runUpdate(ctx.layout, ctx.config, {
+        channel,
+        platform: ctx.platform,
+        checkOnly: true,
+        allowDowngrade: options.allowDowngrade,
+        force: options.force,
+        onEvent: announcer.event,
+        lockWaitMs: ctx.lockWaitMs,
+      }),
+  );
+  const { decision, manifest, artifact } = result.check;
+  const applies = decision.action === "update";
+  ctx.ui.data(
+    { ...updateSummary(result), update_available: applies, size: artifact.size },
+    [
+      `channel:   ${channel}`,
+      `current:   ${result.check.current ?? "none"}`,
+      `available: ${manifest.version} (released ${manifest.released_at}, ${
+        formatBytes(artifact.size)
+      })`,
+      `update:    ${applies ? "yes" : "no"} - ${decision.message}`,
+    ].join("\n"),
+  );
+  return 0;
+}
+
+/** Options of `install`. */
+export interface InstallCommandOptions extends UpdateCommandOptions {
+  adopt?: string;
+  version?: string;
+}
+
+/** `ms11-update install`: set up an install root from a release, or adopt an existing build. */
+export async function installCommand(options: InstallCommandOptions): Promise<number> {
+  const ctx = await loadContext(options);
+  if (options.adopt !== undefined) {
+    if (options.version === undefined || !isVersion(options.version)) {
+      throw new ConfigError(
+        `install --adopt needs --version with a semver version, got ${
+          JSON.stringify(options.version ?? null)
+        }`,
+      );
+    }
+    const version = options.version;
+    await withFailureRecord(
+      ctx,
+      "install",
+      ctx.config.channel,
+      () =>
+        adoptBuild(ctx.layout, options.adopt!, {
+          version,
+          executable: ctx.config.executable,
+        }),
+    );
+    ctx.ui.notice(`Adopted ${options.adopt} as ${version} in ${ctx.layout.root}`);
+    ctx.ui.data(
+      { installed: version, adopted: options.adopt, root: ctx.layout.root },
+      `installed ${version}`,
+    );
+    return 0;
+  }
+  const channel = resolveChannel(ctx.config, options.channel);
+  const result = await withFailureRecord(
+    ctx,
+    "install",
+    channel,
+    (announcer) =>
+      installRelease(ctx.layout, ctx.config, {
+        channel,
+        platform: ctx.platform,
+        onProgress: ctx.ui.progress(),
+        onEvent: announcer.event,
+        lockWaitMs: ctx.lockWaitMs,
+      }),
+  );
+  const installed = result.check.manifest.version;
+  ctx.ui.notice(`Installed ${installed} from ${channel} in ${ctx.layout.root}`);
+  ctx.ui.data({ installed, channel, root: ctx.layout.root }, `installed ${installed}`);
+  return 0;
+}
+
+/** Options of `rollback`. */
+export interface RollbackCommandOptions extends GlobalOptions {
+  to?: string;
+}
+
+/** `ms11-update rollback [--to VERSION]`. */
+export async function rollbackCommand(options: RollbackCommandOptions): Promise<number> {
+  const ctx = await loadContext(options);
+  if (options.to !== undefined && !isVersion(options.to)) {
+    throw new ConfigError(`Invalid --to ${JSON.stringify(options.to)}: expected a version`);
+  }
+  const result = await withFailureRecord(
+    ctx,
+    "rollback",
+    ctx.config.channel,
+    () => rollback(ctx.layout, { to: options.to, lockWaitMs: ctx.lockWaitMs }),
+  );
+  ctx.ui.notice(
+    `Rolled back ${result.from} -> ${result.to}; ${result.from} is kept as a backup and skipped by updates until a newer release`,
+  );
+  if (result.cancelledStaged) ctx.ui.notice(`Cancelled the staged ${result.cancelledStaged}`);
+  ctx.ui.data(result, `rolled back to ${result.to}`);
+  return 0;
+}
+
+function statusText(s: StatusDocument): string {
+  const lines = [
+    `root:       ${s.root}`,
+    `channel:    ${s.channel}`,
+    `platform:   ${s.platform}`,
+    `current:    ${
+      s.current ? `${s.current.version} (${s.current.channel ?? "unknown channel"})` : "none"
+    }`,
+    `staged:     ${
+      s.staged ? `${s.staged.version} from ${s.staged.channel}, applied at next launch` : "none"
+    }`,
+    `backups:    ${
+      s.backups.length === 0
+        ? "none"
+        : s.backups.map((b) => `${b.version}${b.retired_at ? ` (until ${b.retired_at})` : ""}`)
+          .join(", ")
+    }`,
+    `last check: ${
+      s.last_check
+        ? `${s.last_check.at} on ${s.last_check.channel}: ${s.last_check.available} available (${s.last_check.decision})`
+        : "never"
+    }`,
+    `last error: ${
+      s.last_error ? `${s.last_error.at} ${s.last_error.command}: ${s.last_error.message}` : "none"
+    }`,
+  ];
+  return lines.join("\n");
+}
+
+/** `ms11-update status [--json]`. */
+export async function statusCommand(options: UpdateCommandOptions): Promise<number> {
+  const ctx = await loadContext(options);
+  const channel = resolveChannel(ctx.config, options.channel);
+  const status = await readStatus(ctx.layout, ctx.config, { channel, platform: ctx.platform });
+  if (status.state_problem) ctx.ui.warn(status.state_problem);
+  ctx.ui.data(status, statusText(status));
+  return 0;
+}
+
+/** `ms11-update channel [NAME]`: show channels, or persist a switch. */
+export async function channelCommand(
+  name: string | undefined,
+  options: GlobalOptions,
+): Promise<number> {
+  const ctx = await loadContext(options);
+  const channels = Object.entries(ctx.config.update_servers).map(([n, s]) => ({
+    name: n,
+    description: s.description,
+    base_url: s.base_url,
+    current: n === ctx.config.channel,
+  }));
+  if (name === undefined) {
+    ctx.ui.data(
+      { channel: ctx.config.channel, channels },
+      channels.map((c) => `${c.current ? "*" : " "} ${c.name.padEnd(10)} ${c.description}`).join(
+        "\n",
+      ),
+    );
+    return 0;
+  }
+  const channel = resolveChannel(ctx.config, name);
+  const previous = ctx.config.channel;
+  if (channel !== previous) {
+    await updateConfigFile(ctx.configPath, (raw) => ({ ...raw, channel }));
+    const announcer = new Announcer(ctx);
+    announcer.event({
+      type: "channel_changed",
+      at: new Date().toISOString(),
+      channel,
+      version: null,
+      current: await currentVersion(ctx.layout).catch(() => null),
+      message: `Channel changed: ${previous} -> ${channel} (saved in ${ctx.configPath})`,
+    });
+    await announcer.flush();
+  } else {
+    ctx.ui.notice(`Already on ${channel}`);
+  }
+  ctx.ui.data({ channel, previous, config: ctx.configPath }, `channel ${channel}`);
+  return 0;
+}
+
+/** Options of `release`. */
+export interface ReleaseCommandOptions {
+  channel: string;
+  version: string;
+  artifact: string;
+  out: string;
+  platform?: string;
+  notes?: string;
+  json?: boolean;
+}
+
+/** `ms11-update release`: add a build to a release tree. */
+export async function releaseCommand(options: ReleaseCommandOptions): Promise<number> {
+  const ui = new Ui({ json: options.json });
+  if (!isVersion(options.version)) {
+    throw new ConfigError(
+      `Invalid --version ${JSON.stringify(options.version)}: expected a semver version`,
+    );
+  }
+  if (!/^[a-z][a-z0-9_-]{0,31}$/.test(options.channel)) {
+    throw new ConfigError(
+      `Invalid --channel ${JSON.stringify(options.channel)}: expected a channel name`,
+    );
+  }
+  const platform = options.platform ?? detectPlatform();
+  if (!/^[a-z0-9]+-[a-z0-9_]+$/.test(platform)) {
+    throw new ConfigError(
+      `Invalid --platform ${JSON.stringify(platform)}: expected a key like linux-x64`,
+    );
+  }
+  const info = await Deno.stat(options.artifact).catch(() => null);
+  if (!info?.isFile) throw new ConfigError(`Artifact ${options.artifact} is not a file`);
+  const result = await publishRelease(options.out, {
+    channel: options.channel,
+    version: options.version,
+    platform,
+    artifact: options.artifact,
+    notes: options.notes,
+  });
+  const a = result.manifest.artifacts[platform];
+  ui.notice(
+    `Published ${options.version} (${platform}, ${formatBytes(a.size)}) on ${options.channel}`,
+  );
+  ui.data(
+    {
+      manifest: result.manifestPath,
+      artifact: result.artifactPath,
+      sha256: a.sha256,
+      size: a.size,
+    },
+    result.manifestPath,
+  );
+  return 0;
+}
+
+/** Options of `serve`. */
+export interface ServeCommandOptions {
+  port?: string;
+  host?: string;
+}
+
+/** `ms11-update serve DIR`: a static release server for testing and local mirrors. */
+export async function serveCommand(dir: string, options: ServeCommandOptions): Promise<number> {
+  const port = Number(options.port ?? "8011");
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`Invalid --port ${JSON.stringify(options.port)}: expected 0-65535`);
+  }
+  const info = await Deno.stat(dir).catch(() => null);
+  if (!info?.isDirectory) throw new ConfigError(`Release directory ${dir} does not exist`);
+  const server = serveReleases(dir, { hostname: options.host ?? "127.0.0.1", port });
+  new Ui().notice(`Serving ${dir} at ${server.url} (Ctrl-C to stop)`);
+  Deno.addSignalListener("SIGINT", () => server.shutdown());
+  await server.finished;
+  return 0;
+}

@@ -1,0 +1,105 @@
+/**
+ * Backups are the builds in `builds/` that are neither current nor staged. They are listed
+ * newest first (by when they were last current) and pruned oldest first.
+ *
+ * @module
+ */
+import { removeIfExists, syncDir } from "./_fs.ts";
+import { buildDir, currentVersion, type Layout } from "./layout.ts";
+import { type State, writeState } from "./state.ts";
+
+/** One backup build. */
+export interface Backup {
+  /** Its version. */
+  version: string;
+  /** The channel it came from, when known. */
+  channel: string | null;
+  /** When it was installed, when known. */
+  installed_at: string | null;
+  /** When it last stopped being current, when known. */
+  retired_at: string | null;
+}
+
+const BUILD_NAME = /^[0-9A-Za-z.+-]+$/;
+
+/**
+ * The backups of an install root, newest first: most recently retired first, then builds that
+ * never ran (by installed time), then by version.
+ *
+ * @example
+ * ```ts
+ * import { layoutOf } from "./layout.ts";
+ * import { listBackups } from "./backups.ts";
+ * import { emptyState } from "./state.ts";
+ * console.assert((await listBackups(layoutOf("/nonexistent"), emptyState())).length === 0);
+ * ```
+ */
+export async function listBackups(layout: Layout, state: State): Promise<Backup[]> {
+  const current = await currentVersion(layout);
+  const backups: Backup[] = [];
+  try {
+    for await (const entry of Deno.readDir(layout.builds)) {
+      if (!entry.isDirectory || entry.name.startsWith(".") || !BUILD_NAME.test(entry.name)) {
+        continue;
+      }
+      if (entry.name === current || entry.name === state.staged?.version) continue;
+      const record = state.builds[entry.name];
+      backups.push({
+        version: entry.name,
+        channel: record?.channel ?? null,
+        installed_at: record?.installed_at ?? null,
+        retired_at: record?.retired_at ?? null,
+      });
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  const key = (b: Backup) => b.retired_at ?? "";
+  return backups.sort((a, b) =>
+    key(b).localeCompare(key(a)) ||
+    (b.installed_at ?? "").localeCompare(a.installed_at ?? "") ||
+    b.version.localeCompare(a.version, "en", { numeric: true })
+  );
+}
+
+/** Options of {@linkcode pruneBackups}. */
+export interface PruneOptions {
+  /** How many backups to keep. */
+  keep: number;
+}
+
+/**
+ * Remove the oldest backups beyond `keep`, and their records; returns the versions removed.
+ * Only `builds/<version>` directories are touched: user data never is. The caller holds the lock.
+ *
+ * @example
+ * ```ts
+ * import { layoutOf } from "./layout.ts";
+ * import { pruneBackups } from "./backups.ts";
+ * import { emptyState } from "./state.ts";
+ * const removed = await pruneBackups(layoutOf(await Deno.makeTempDir()), emptyState(), { keep: 2 });
+ * console.assert(removed.length === 0);
+ * ```
+ */
+export async function pruneBackups(
+  layout: Layout,
+  state: State,
+  options: PruneOptions,
+): Promise<string[]> {
+  const backups = await listBackups(layout, state);
+  const doomed = backups.slice(options.keep).map((b) => b.version);
+  if (doomed.length === 0) return [];
+  // Forget the records first: a crash mid-removal leaves a half-removed directory that is
+  // recognisably not a usable backup only if the record is gone.
+  for (const version of doomed) delete state.builds[version];
+  await writeState(layout, state);
+  for (const version of doomed) {
+    // Rename out of the way first so a half-removed directory is never taken for a build.
+    const dir = buildDir(layout, version);
+    const trash = `${layout.builds}/.trash-${version}-${Date.now()}`;
+    await Deno.rename(dir, trash);
+    await removeIfExists(trash, true);
+  }
+  await syncDir(layout.builds);
+  return doomed;
+}
