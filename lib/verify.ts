@@ -1,0 +1,145 @@
+/**
+ * SHA-256 and size checks of files on disk.
+ *
+ * Hashing reads the file with `file.read()` into one reused buffer (2 MiB by default), which is
+ * about three times faster than the 64 KiB chunks of `FsFile.readable`, and feeds `node:crypto`.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { ChecksumMismatchError, SizeMismatchError } from "./errors.ts";
+import type { ProgressSink } from "./env.ts";
+
+/** Default read buffer of {@linkcode hashFile}: 2 MiB. */
+const DEFAULT_BUFFER_SIZE = 2 * 1024 * 1024;
+/** Minimum time between two progress reports, in milliseconds. */
+const PROGRESS_INTERVAL_MS = 100;
+
+/** Options of {@linkcode hashFile}. */
+export interface HashFileOptions {
+  /** Receives `{ phase: "verify", done, total }` in bytes, about ten times a second and at the end. */
+  onProgress?: ProgressSink;
+  /** Size of the one reused read buffer, in bytes (default 2 MiB). */
+  bufferSize?: number;
+  /** Stops the hashing; the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@linkcode verifyFile}. */
+export type VerifyFileOptions = HashFileOptions;
+
+/** A file's digest and length. */
+export interface FileDigest {
+  /** SHA-256, 64 lowercase hex digits. */
+  sha256: string;
+  /** Length in bytes. */
+  size: number;
+}
+
+/**
+ * Whether `s` is a SHA-256 digest written as exactly 64 lowercase hex digits (the only form
+ * this program compares; upper-case digits are refused, not folded).
+ *
+ * @example
+ * ```ts
+ * import { isSha256Hex } from "./verify.ts";
+ * console.assert(isSha256Hex("ab".repeat(32)));
+ * console.assert(!isSha256Hex("AB".repeat(32)));
+ * ```
+ */
+export function isSha256Hex(s: string): boolean {
+  return /^[0-9a-f]{64}$/.test(s);
+}
+
+/**
+ * Compute the SHA-256 and the length of a file, streaming it through one reused buffer.
+ *
+ * @example
+ * ```ts
+ * import { hashFile } from "./verify.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "abc");
+ * const { sha256, size } = await hashFile(path);
+ * console.assert(size === 3);
+ * console.assert(sha256 === "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+ * ```
+ */
+export async function hashFile(path: string, options: HashFileOptions = {}): Promise<FileDigest> {
+  const bufferSize = options.bufferSize ?? DEFAULT_BUFFER_SIZE;
+  if (!Number.isSafeInteger(bufferSize) || bufferSize < 1) {
+    throw new RangeError(`Hash buffer size must be a positive integer, got ${bufferSize}`);
+  }
+  options.signal?.throwIfAborted();
+  const file = await Deno.open(path, { read: true });
+  try {
+    const total = (await file.stat()).size;
+    const hash = createHash("sha256");
+    const buffer = new Uint8Array(bufferSize);
+    const report = progressReporter(options.onProgress, total);
+    let done = 0;
+    report(0, true);
+    while (true) {
+      options.signal?.throwIfAborted();
+      const n = await file.read(buffer);
+      if (n === null) break;
+      hash.update(buffer.subarray(0, n));
+      done += n;
+      report(done, false);
+    }
+    report(done, true);
+    return { sha256: hash.digest("hex"), size: done };
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Check that a file has the expected size and SHA-256. The size is compared first (from `stat`,
+ * without reading the file), then the content is hashed.
+ *
+ * @throws {SizeMismatchError} the file is longer or shorter than `expected.size`
+ * @throws {ChecksumMismatchError} the file's SHA-256 differs from `expected.sha256`
+ * @example
+ * ```ts
+ * import { verifyFile } from "./verify.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "abc");
+ * await verifyFile(path, {
+ *   sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+ *   size: 3,
+ * });
+ * ```
+ */
+export async function verifyFile(
+  path: string,
+  expected: FileDigest,
+  options: VerifyFileOptions = {},
+): Promise<void> {
+  if (!isSha256Hex(expected.sha256)) {
+    throw new TypeError(
+      `Expected sha256 must be 64 lowercase hex digits, got ${JSON.stringify(expected.sha256)}`,
+    );
+  }
+  const statSize = (await Deno.stat(path)).size;
+  if (statSize !== expected.size) throw new SizeMismatchError(path, expected.size, statSize);
+  const actual = await hashFile(path, options);
+  if (actual.size !== expected.size) throw new SizeMismatchError(path, expected.size, actual.size);
+  if (actual.sha256 !== expected.sha256) {
+    throw new ChecksumMismatchError(path, expected.sha256, actual.sha256);
+  }
+}
+
+/** A throttled progress reporter: at most one report per interval, plus forced ones. */
+function progressReporter(
+  sink: ProgressSink | undefined,
+  total: number,
+): (done: number, force: boolean) => void {
+  let last = -Infinity;
+  return (done, force) => {
+    if (sink === undefined) return;
+    const now = performance.now();
+    if (!force && now - last < PROGRESS_INTERVAL_MS) return;
+    last = now;
+    sink({ phase: "verify", done, total });
+  };
+}

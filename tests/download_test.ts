@@ -1,0 +1,749 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { downloadArtifact, type DownloadOptions, fetchLimited } from "../lib/download.ts";
+import { ChecksumMismatchError, SizeMismatchError } from "../lib/errors.ts";
+import { type Progress, testEnv } from "../lib/env.ts";
+import { type HostileReply, HostileServer, serveBytes } from "./_hostile_server.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+function pseudoRandom(n: number, seed = 7): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
+
+function sha256(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+const DATA = pseudoRandom(300_000);
+const DATA_SHA = sha256(DATA);
+const ETAG = '"v1-strong"';
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** A temporary directory with `dest` inside, removed afterwards. */
+async function withDest(fn: (dest: string, dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "download_test_" });
+  try {
+    await fn(`${dir}/artifact.bin`, dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Files left in a directory, sorted. */
+async function listDir(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  return names.sort();
+}
+
+/** Records the waits between attempts instead of sleeping. */
+function recordingSleep(): { sleep: (ms: number) => Promise<void>; waits: number[] } {
+  const waits: number[] = [];
+  return {
+    waits,
+    sleep: (ms: number) => {
+      waits.push(ms);
+      return Promise.resolve();
+    },
+  };
+}
+
+/** Options for a plain-http loopback download of DATA, with no real sleeping. */
+function options(extra: Partial<DownloadOptions> = {}): DownloadOptions {
+  return {
+    size: DATA.length,
+    sha256: DATA_SHA,
+    requireHttps: false,
+    sleep: () => Promise.resolve(),
+    random: () => 0.5,
+    ...extra,
+  };
+}
+
+/**
+ * A fetch that watches the size of `partial` each time the downloader asks for the next body
+ * chunk and when it gives up on the body, keeping the largest size seen.
+ */
+function watchingFetch(partial: string): { fetch: typeof fetch; maxPartialSize: () => number } {
+  let max = 0;
+  const look = () => {
+    try {
+      max = Math.max(max, Deno.statSync(partial).size);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  };
+  const wrapped: typeof fetch = async (input, init) => {
+    const response = await fetch(input, init);
+    if (response.body === null) return response;
+    const reader = response.body.getReader();
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        look();
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      async cancel(reason) {
+        look();
+        await reader.cancel(reason);
+      },
+    }, { highWaterMark: 0 });
+    return new Response(body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  };
+  return { fetch: wrapped, maxPartialSize: () => max };
+}
+
+/** A fake fetch answering from a table of URL → reply, recording each request. */
+function fakeFetch(
+  routes: Record<string, () => Response>,
+): { fetch: typeof fetch; calls: { url: string; headers: Headers }[] } {
+  const calls: { url: string; headers: Headers }[] = [];
+  const fake: typeof fetch = (input, init) => {
+    const url = input instanceof Request ? input.url : String(input);
+    calls.push({ url, headers: new Headers(init?.headers) });
+    assert.equal(init?.redirect, "manual");
+    const route = routes[url];
+    if (route === undefined) return Promise.reject(new TypeError(`no route for ${url}`));
+    return Promise.resolve(route());
+  };
+  return { fetch: fake, calls };
+}
+
+function redirect(location: string, status = 302): () => Response {
+  return () => new Response(null, { status, headers: { location } });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Happy path and the size / checksum rules
+
+Deno.test("download streams to .partial, verifies, renames and reports progress", async () => {
+  const server = new HostileServer((r) => serveBytes(r, DATA, { etag: ETAG }));
+  try {
+    await withDest(async (dest, dir) => {
+      const reports: Progress[] = [];
+      const env = testEnv(new Date("2026-11-27T00:00:00Z"));
+      const result = await downloadArtifact(`${server.url}/app.bin`, dest, {
+        ...options(),
+        env,
+        onProgress: (p) => reports.push(p),
+      });
+      assert.deepEqual(result, { path: dest, sha256: DATA_SHA, size: DATA.length });
+      assert.deepEqual(await Deno.readFile(dest), DATA);
+      assert.deepEqual(await listDir(dir), ["artifact.bin"]);
+      assert.equal(server.requests.length, 1);
+      assert.equal(server.requests[0].headers.get("range"), null);
+      assert.equal(server.requests[0].headers.get("accept-encoding"), "identity");
+      // The clock stands still, so the throttle lets through only the first, the first chunk's
+      // and the final reports.
+      assert.ok(reports.length <= 4, `${reports.length} reports`);
+      assert.deepEqual(reports[0], { phase: "download", done: 0, total: DATA.length });
+      assert.deepEqual(reports.at(-1), {
+        phase: "download",
+        done: DATA.length,
+        total: DATA.length,
+      });
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("download of a zero-byte artifact", async () => {
+  const empty = new Uint8Array(0);
+  const server = new HostileServer((r) => serveBytes(r, empty));
+  try {
+    await withDest(async (dest) => {
+      const result = await downloadArtifact(`${server.url}/empty`, dest, {
+        ...options(),
+        size: 0,
+        sha256: sha256(empty),
+      });
+      assert.equal(result.size, 0);
+      assert.equal((await Deno.stat(dest)).size, 0);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("hash mismatch: ChecksumMismatchError, partial deleted, not retried", async () => {
+  const evil = DATA.slice();
+  evil[12345] ^= 1;
+  const server = new HostileServer((r) => serveBytes(r, evil));
+  try {
+    await withDest(async (dest, dir) => {
+      const error = await downloadArtifact(`${server.url}/app.bin`, dest, options()).catch((
+        e,
+      ) => e);
+      assert.ok(error instanceof ChecksumMismatchError);
+      assert.equal(
+        error.message,
+        `Checksum mismatch for ${dest}.partial: expected sha256 ${DATA_SHA}, got ${sha256(evil)}`,
+      );
+      assert.deepEqual(await listDir(dir), []);
+      assert.equal(await exists(`${dest}.partial`), false);
+      assert.equal(server.requests.length, 1);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("verifyChecksum false accepts other bytes of the right size", async () => {
+  const other = pseudoRandom(DATA.length, 99);
+  const server = new HostileServer((r) => serveBytes(r, other));
+  try {
+    await withDest(async (dest) => {
+      const result = await downloadArtifact(`${server.url}/app.bin`, dest, {
+        ...options(),
+        verifyChecksum: false,
+      });
+      assert.equal(result.sha256, sha256(other));
+      assert.deepEqual(await Deno.readFile(dest), other);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("endless body: stops at the declared size, partial never exceeds size + 1", async () => {
+  const server = new HostileServer(() => ({ body: DATA, contentLength: null, endless: true }));
+  try {
+    await withDest(async (dest, dir) => {
+      const watch = watchingFetch(`${dest}.partial`);
+      const error = await downloadArtifact(`${server.url}/app.bin`, dest, {
+        ...options(),
+        env: testEnv(new Date(), watch.fetch),
+      }).catch((e) => e);
+      assert.ok(error instanceof SizeMismatchError);
+      assert.equal(
+        error.message,
+        `Size mismatch for ${dest}.partial: expected ${DATA.length} bytes, got more than ${DATA.length}`,
+      );
+      assert.ok(error.actual > DATA.length);
+      assert.ok(watch.maxPartialSize() <= DATA.length + 1, `${watch.maxPartialSize()}`);
+      assert.ok(watch.maxPartialSize() >= DATA.length - 16384, `${watch.maxPartialSize()}`);
+      assert.deepEqual(await listDir(dir), []);
+      assert.equal(server.requests.length, 1);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("verifyChecksum false still enforces the size of an endless body", async () => {
+  const server = new HostileServer(() => ({ body: DATA, contentLength: null, endless: true }));
+  try {
+    await withDest(async (dest, dir) => {
+      await assert.rejects(
+        downloadArtifact(`${server.url}/app.bin`, dest, { ...options(), verifyChecksum: false }),
+        SizeMismatchError,
+      );
+      assert.deepEqual(await listDir(dir), []);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("body one byte short (clean close): SizeMismatchError, not retried", async () => {
+  const server = new HostileServer(() => ({
+    body: DATA.subarray(0, DATA.length - 1),
+    contentLength: null,
+  }));
+  try {
+    await withDest(async (dest, dir) => {
+      const error = await downloadArtifact(`${server.url}/app.bin`, dest, options()).catch((
+        e,
+      ) => e);
+      assert.ok(error instanceof SizeMismatchError);
+      assert.equal(
+        error.message,
+        `Size mismatch for ${dest}.partial: expected ${DATA.length} bytes, got only ${
+          DATA.length - 1
+        }`,
+      );
+      assert.deepEqual(await listDir(dir), []);
+      assert.equal(server.requests.length, 1);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a Content-Length above the declared size fails before any byte is written", async () => {
+  const server = new HostileServer(() => ({ body: DATA, contentLength: DATA.length * 2 }));
+  try {
+    await withDest(async (dest, dir) => {
+      const watch = watchingFetch(`${dest}.partial`);
+      const error = await downloadArtifact(`${server.url}/app.bin`, dest, {
+        ...options(),
+        env: testEnv(new Date(), watch.fetch),
+      }).catch((e) => e);
+      assert.ok(error instanceof SizeMismatchError);
+      assert.equal(error.actual, DATA.length * 2);
+      assert.match(error.message, /got more than 300000$/);
+      assert.equal(watch.maxPartialSize(), 0);
+      assert.deepEqual(await listDir(dir), []);
+      assert.equal(server.requests.length, 1);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a Content-Length below the declared size is a SizeMismatchError", async () => {
+  // The header lies low while the whole body follows: the client trusts the framing and the
+  // length check refuses it.
+  const server = new HostileServer(() => ({ body: DATA, contentLength: DATA.length - 10 }));
+  try {
+    await withDest(async (dest, dir) => {
+      const error = await downloadArtifact(`${server.url}/app.bin`, dest, options()).catch((
+        e,
+      ) => e);
+      assert.ok(error instanceof SizeMismatchError);
+      assert.equal(
+        error.message,
+        `Size mismatch for ${dest}.partial: expected ${DATA.length} bytes, got only ${
+          DATA.length - 10
+        }`,
+      );
+      assert.deepEqual(await listDir(dir), []);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a Content-Length that promises the size but the body stops short is retried", async () => {
+  // The connection closes before the announced length: a network failure, so retried (and,
+  // with a validator, resumed).
+  const server = new HostileServer((r, i) =>
+    i === 0
+      ? { ...serveBytes(r, DATA, { etag: ETAG }), cutAfter: 1000 }
+      : serveBytes(r, DATA, { etag: ETAG })
+  );
+  try {
+    await withDest(async (dest) => {
+      const result = await downloadArtifact(`${server.url}/app.bin`, dest, options());
+      assert.equal(result.sha256, DATA_SHA);
+      assert.equal(server.requests.length, 2);
+      assert.equal(server.requests[1].headers.get("range"), "bytes=1000-");
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Status codes and retries
+
+Deno.test("404 is not retried and names the URL and status", async () => {
+  const server = new HostileServer(() => ({ status: 404, body: new TextEncoder().encode("no") }));
+  try {
+    await withDest(async (dest, dir) => {
+      const url = `${server.url}/missing.bin`;
+      await assert.rejects(downloadArtifact(url, dest, options({ maxAttempts: 5 })), {
+        name: "Error",
+        message: `Download of ${url} failed: HTTP 404 Not Found`,
+      });
+      assert.equal(server.requests.length, 1);
+      assert.deepEqual(await listDir(dir), []);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("503 and 429 are retried with full-jitter backoff, then succeed", async () => {
+  const server = new HostileServer((r, i) =>
+    i === 0 ? { status: 503 } : i === 1 ? { status: 429 } : serveBytes(r, DATA)
+  );
+  try {
+    await withDest(async (dest) => {
+      const { sleep, waits } = recordingSleep();
+      const result = await downloadArtifact(`${server.url}/app.bin`, dest, {
+        ...options(),
+        sleep,
+        random: () => 0.5,
+        backoffBaseMs: 1000,
+      });
+      assert.equal(result.sha256, DATA_SHA);
+      assert.equal(server.requests.length, 3);
+      // random 0.5 × min(cap, 1000 · 2^(n-1))
+      assert.deepEqual(waits, [500, 1000]);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("backoff is capped by backoffCapMs", async () => {
+  const server = new HostileServer(() => ({ status: 500 }));
+  try {
+    await withDest(async (dest) => {
+      const { sleep, waits } = recordingSleep();
+      const url = `${server.url}/app.bin`;
+      await assert.rejects(
+        downloadArtifact(url, dest, {
+          ...options(),
+          sleep,
+          random: () => 0.999,
+          backoffBaseMs: 1000,
+          backoffCapMs: 3000,
+          maxAttempts: 5,
+        }),
+        {
+          message:
+            `Download of ${url} failed: HTTP 500 Internal Server Error; gave up after 5 attempts`,
+        },
+      );
+      assert.deepEqual(waits, [999, 1998, 2997, 2997]);
+      assert.equal(server.requests.length, 5);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a refused connection is retried up to maxAttempts", async () => {
+  // Find a free port, then close it so that connecting is refused.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  await withDest(async (dest, dir) => {
+    const url = `http://127.0.0.1:${port}/app.bin`;
+    const { sleep, waits } = recordingSleep();
+    const error = await downloadArtifact(url, dest, options({ sleep, maxAttempts: 2 })).catch((
+      e,
+    ) => e);
+    assert.ok(error instanceof Error);
+    assert.match(
+      error.message,
+      new RegExp(`^Download of ${url} failed: .+; gave up after 2 attempts$`),
+    );
+    assert.equal(waits.length, 1);
+    assert.deepEqual(await listDir(dir), []);
+  });
+});
+
+Deno.test("options are validated", async () => {
+  await withDest(async (dest) => {
+    await assert.rejects(downloadArtifact("https://ms11.com/a", dest, options({ size: -1 })), {
+      name: "RangeError",
+      message: "Declared size of https://ms11.com/a must be an integer >= 0, got -1",
+    });
+    await assert.rejects(
+      downloadArtifact("https://ms11.com/a", dest, options({ sha256: "abc" })),
+      {
+        name: "TypeError",
+        message: 'Expected sha256 of https://ms11.com/a must be 64 lowercase hex digits, got "abc"',
+      },
+    );
+    await assert.rejects(
+      downloadArtifact("https://ms11.com/a", dest, options({ maxAttempts: 0 })),
+      { name: "RangeError", message: "Option maxAttempts must be an integer >= 1, got 0" },
+    );
+    await assert.rejects(
+      downloadArtifact("https://ms11.com/a", dest, options({ idleTimeoutMs: -5 })),
+      { name: "RangeError", message: "Option idleTimeoutMs must be a positive number, got -5" },
+    );
+    await assert.rejects(downloadArtifact("not a url", dest, options()), {
+      name: "TypeError",
+      message: 'Invalid URL "not a url"',
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// URL policy and redirects
+
+Deno.test("requireHttps (the default) refuses plain http, loopback included", async () => {
+  await withDest(async (dest, dir) => {
+    const { fetch, calls } = fakeFetch({});
+    for (
+      const url of [
+        "http://127.0.0.1:8080/a",
+        "http://localhost/a",
+        "http://[::1]/a",
+        "http://ms11.com/a",
+      ]
+    ) {
+      await assert.rejects(
+        downloadArtifact(url, dest, {
+          size: 1,
+          sha256: DATA_SHA,
+          env: testEnv(new Date(), fetch),
+        }),
+        { message: `Refusing ${url}: only https: URLs are allowed (requireHttps)` },
+      );
+    }
+    await assert.rejects(
+      downloadArtifact("ftp://ms11.com/a", dest, { ...options(), env: testEnv(new Date(), fetch) }),
+      { message: "Refusing ftp://ms11.com/a: only http: and https: URLs are supported" },
+    );
+    assert.equal(calls.length, 0);
+    assert.deepEqual(await listDir(dir), []);
+  });
+});
+
+Deno.test("https is followed through redirects; a hop to http is refused", async () => {
+  await withDest(async (dest, dir) => {
+    const { fetch, calls } = fakeFetch({
+      "https://ms11.com/a": redirect("/b", 301),
+      "https://ms11.com/b": redirect("https://cdn.ms11.com/c", 307),
+      "https://cdn.ms11.com/c": () => new Response(DATA),
+      "https://ms11.com/bad": redirect("http://cdn.ms11.com/c"),
+    });
+    const env = testEnv(new Date(), fetch);
+    const result = await downloadArtifact("https://ms11.com/a", dest, {
+      size: DATA.length,
+      sha256: DATA_SHA,
+      env,
+    });
+    assert.equal(result.sha256, DATA_SHA);
+    assert.deepEqual(calls.map((c) => c.url), [
+      "https://ms11.com/a",
+      "https://ms11.com/b",
+      "https://cdn.ms11.com/c",
+    ]);
+    await Deno.remove(dest);
+    await assert.rejects(
+      downloadArtifact("https://ms11.com/bad", dest, { size: DATA.length, sha256: DATA_SHA, env }),
+      {
+        message:
+          "Refusing redirect from https://ms11.com/bad to http://cdn.ms11.com/c: only https: URLs are allowed (requireHttps)",
+      },
+    );
+    assert.equal(calls.length, 4);
+    assert.deepEqual(await listDir(dir), []);
+  });
+});
+
+Deno.test("allowedDomains: exact host or subdomain, at every hop", async () => {
+  await withDest(async (dest, dir) => {
+    const { fetch, calls } = fakeFetch({
+      "https://cdn.ms11.com/a": () => new Response(DATA),
+      "https://ms11.com/a": redirect("https://evil.example/a"),
+      "https://ms11.com/b": redirect("https://cdn.ms11.com/a"),
+    });
+    const base = {
+      size: DATA.length,
+      sha256: DATA_SHA,
+      env: testEnv(new Date(), fetch),
+      allowedDomains: ["ms11.com", "ms11.org"],
+    };
+    await downloadArtifact("https://cdn.ms11.com/a", dest, base);
+    await Deno.remove(dest);
+    await downloadArtifact("https://ms11.com/b", dest, base);
+    await Deno.remove(dest);
+    await assert.rejects(downloadArtifact("https://evilms11.com/a", dest, base), {
+      message:
+        "Refusing https://evilms11.com/a: host evilms11.com is not in allowedDomains [ms11.com, ms11.org]",
+    });
+    await assert.rejects(downloadArtifact("https://ms11.com/a", dest, base), {
+      message:
+        "Refusing redirect from https://ms11.com/a to https://evil.example/a: host evil.example is not in allowedDomains [ms11.com, ms11.org]",
+    });
+    assert.deepEqual(calls.map((c) => c.url), [
+      "https://cdn.ms11.com/a",
+      "https://ms11.com/b",
+      "https://cdn.ms11.com/a",
+      "https://ms11.com/a",
+    ]);
+    assert.deepEqual(await listDir(dir), []);
+  });
+});
+
+Deno.test("credentials are dropped once a redirect leaves the origin", async () => {
+  await withDest(async (dest) => {
+    const { fetch, calls } = fakeFetch({
+      "https://ms11.com/a": redirect("/b"),
+      "https://ms11.com/b": redirect("https://cdn.example/c"),
+      "https://cdn.example/c": redirect("https://ms11.com/d"),
+      "https://ms11.com/d": () => new Response(DATA),
+    });
+    await downloadArtifact("https://ms11.com/a", dest, {
+      size: DATA.length,
+      sha256: DATA_SHA,
+      env: testEnv(new Date(), fetch),
+      headers: { authorization: "Bearer secret", cookie: "s=1", "x-client": "ms11-update" },
+    });
+    const seen = calls.map((c) => [c.url, c.headers.get("authorization"), c.headers.get("cookie")]);
+    assert.deepEqual(seen, [
+      ["https://ms11.com/a", "Bearer secret", "s=1"],
+      ["https://ms11.com/b", "Bearer secret", "s=1"],
+      ["https://cdn.example/c", null, null],
+      ["https://ms11.com/d", null, null],
+    ]);
+    assert.ok(calls.every((c) => c.headers.get("x-client") === "ms11-update"));
+  });
+});
+
+Deno.test("redirects: a foreign host, more than 5 hops, a loop, no Location", async () => {
+  let foreign = "";
+  const server = new HostileServer((r): HostileReply => {
+    const hop = /^\/hop(\d+)$/.exec(r.path);
+    if (hop !== null) {
+      const n = Number(hop[1]);
+      return n === 0 ? serveBytes(r, DATA) : { status: 302, headers: { location: `/hop${n - 1}` } };
+    }
+    if (r.path === "/loop-a") return { status: 307, headers: { location: "/loop-b" } };
+    if (r.path === "/loop-b") return { status: 308, headers: { location: "/loop-a" } };
+    if (r.path === "/foreign") return { status: 302, headers: { location: foreign } };
+    if (r.path === "/nowhere") return { status: 302 };
+    return { status: 404 };
+  });
+  foreign = `http://localhost:${new URL(server.url).port}/hop0`;
+  try {
+    await withDest(async (dest, dir) => {
+      const base = options({ allowedDomains: ["127.0.0.1"] });
+      // Five hops are allowed.
+      await downloadArtifact(`${server.url}/hop5`, dest, base);
+      await Deno.remove(dest);
+      await assert.rejects(downloadArtifact(`${server.url}/hop6`, dest, base), {
+        message:
+          `Refusing redirect from ${server.url}/hop1 to ${server.url}/hop0: more than 5 redirects`,
+      });
+      await assert.rejects(downloadArtifact(`${server.url}/loop-a`, dest, base), {
+        message:
+          `Refusing redirect from ${server.url}/loop-b to ${server.url}/loop-a: redirect loop`,
+      });
+      await assert.rejects(downloadArtifact(`${server.url}/foreign`, dest, base), {
+        message:
+          `Refusing redirect from ${server.url}/foreign to ${foreign}: host localhost is not in allowedDomains [127.0.0.1]`,
+      });
+      await assert.rejects(downloadArtifact(`${server.url}/nowhere`, dest, base), {
+        message:
+          `Download of ${server.url}/nowhere failed: HTTP 302 Found from ${server.url}/nowhere without a Location header`,
+      });
+      assert.deepEqual(server.requests.map((r) => r.path), [
+        ...["/hop5", "/hop4", "/hop3", "/hop2", "/hop1", "/hop0"],
+        ...["/hop6", "/hop5", "/hop4", "/hop3", "/hop2", "/hop1"],
+        ...["/loop-a", "/loop-b", "/foreign", "/nowhere"],
+      ]);
+      assert.deepEqual(await listDir(dir), []);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// fetchLimited
+
+Deno.test("fetchLimited returns body and validators, sends conditions, 304 gives null", async () => {
+  const manifest = new TextEncoder().encode('{"version":"1.2.3"}');
+  const lastModified = "Thu, 26 Nov 2026 10:00:00 GMT";
+  const server = new HostileServer((r): HostileReply => {
+    if (r.headers.get("if-none-match") === ETAG) return { status: 304, headers: { etag: ETAG } };
+    if (r.path === "/moved") return { status: 301, headers: { location: "/manifest.json" } };
+    return { body: manifest, headers: { etag: ETAG, "last-modified": lastModified } };
+  });
+  try {
+    const first = await fetchLimited(`${server.url}/moved`, { requireHttps: false });
+    assert.deepEqual(first, {
+      status: 200,
+      body: manifest,
+      etag: ETAG,
+      lastModified,
+      url: `${server.url}/manifest.json`,
+    });
+    const second = await fetchLimited(`${server.url}/manifest.json`, {
+      requireHttps: false,
+      ifNoneMatch: ETAG,
+      ifModifiedSince: lastModified,
+    });
+    assert.deepEqual(second, {
+      status: 304,
+      body: null,
+      etag: ETAG,
+      lastModified: null,
+      url: `${server.url}/manifest.json`,
+    });
+    assert.equal(server.requests[2].headers.get("if-none-match"), ETAG);
+    assert.equal(server.requests[2].headers.get("if-modified-since"), lastModified);
+    assert.equal(server.requests[0].headers.get("if-none-match"), null);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("fetchLimited refuses a body over maxBytes, announced or not", async () => {
+  const big = new Uint8Array(65_537);
+  const server = new HostileServer((r): HostileReply =>
+    r.path === "/announced"
+      ? { body: big }
+      : r.path === "/endless"
+      ? { body: big, contentLength: null, endless: true }
+      : { body: big.subarray(0, 65_536), contentLength: null }
+  );
+  try {
+    for (const path of ["/announced", "/endless"]) {
+      await assert.rejects(fetchLimited(`${server.url}${path}`, { requireHttps: false }), {
+        name: "RangeError",
+        message: `Response from ${server.url}${path} exceeds 65536 bytes`,
+      });
+    }
+    const exact = await fetchLimited(`${server.url}/exact`, { requireHttps: false });
+    assert.equal(exact.body?.length, 65_536);
+    await assert.rejects(
+      fetchLimited(`${server.url}/exact`, { requireHttps: false, maxBytes: 1000 }),
+      { name: "RangeError", message: `Response from ${server.url}/exact exceeds 1000 bytes` },
+    );
+    // Not retried.
+    assert.equal(server.requests.length, 4);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("fetchLimited: 404 not retried, 503 retried, policy enforced", async () => {
+  const server = new HostileServer((r, i): HostileReply =>
+    r.path === "/missing"
+      ? { status: 404 }
+      : i === 1
+      ? { status: 503 }
+      : { body: new TextEncoder().encode("ok") }
+  );
+  try {
+    await assert.rejects(
+      fetchLimited(`${server.url}/missing`, { requireHttps: false, maxAttempts: 3 }),
+      { message: `Fetch of ${server.url}/missing failed: HTTP 404 Not Found` },
+    );
+    assert.equal(server.requests.length, 1);
+    const { sleep, waits } = recordingSleep();
+    const ok = await fetchLimited(`${server.url}/m`, { requireHttps: false, sleep });
+    assert.equal(new TextDecoder().decode(ok.body!), "ok");
+    assert.equal(waits.length, 1);
+    assert.equal(server.requests.length, 3);
+    await assert.rejects(fetchLimited(`${server.url}/m`), {
+      message: `Refusing ${server.url}/m: only https: URLs are allowed (requireHttps)`,
+    });
+    assert.equal(server.requests.length, 3);
+  } finally {
+    await server.close();
+  }
+});
