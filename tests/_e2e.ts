@@ -1,0 +1,164 @@
+// End-to-end helpers: a release tree served on 127.0.0.1, a temporary install root and config,
+// and the real CLI run as a subprocess.
+import { type PublishOptions, publishRelease } from "../lib/release.ts";
+import { type ReleaseServer, serveReleases } from "../lib/serve.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+/** The result of one CLI run. */
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A test world: release tree + server + install root + config. */
+export interface World extends AsyncDisposable {
+  dir: string;
+  tree: string;
+  root: string;
+  configPath: string;
+  server: ReleaseServer;
+  /** Run the CLI with --config and --root of this world. */
+  cli(args: string[], options?: { env?: Record<string, string>; root?: boolean }): Promise<CliRun>;
+  /** Publish an executable build that prints its version. */
+  publish(channel: string, version: string, options?: Partial<PublishOptions>): Promise<void>;
+  /** Write the config (merged over the world's defaults). */
+  writeConfig(extra?: Record<string, unknown>): Promise<void>;
+}
+
+/** Run the CLI as a subprocess. */
+export async function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string; entry?: string } = {},
+): Promise<CliRun> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", options.entry ?? MAIN, ...args],
+    env: { NO_COLOR: "1", ...options.env },
+    cwd: options.cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** An executable shell script that prints `MS11 <version>`. */
+export function appScript(version: string, extra = ""): string {
+  return `#!/bin/sh\necho "MS11 ${version}"\n${extra}`;
+}
+
+/** Create a world; dispose it with `await using`. */
+export async function makeWorld(): Promise<World> {
+  const dir = await Deno.makeTempDir({ prefix: "ms11-e2e-" });
+  const tree = `${dir}/releases`;
+  const root = `${dir}/root`;
+  const configPath = `${dir}/update_channel.json`;
+  await Deno.mkdir(tree);
+  const server = serveReleases(tree, { hostname: "127.0.0.1", port: 0 });
+  const baseConfig = {
+    channel: "stable",
+    update_servers: {
+      stable: { base_url: `${server.url}/stable`, description: "Production-ready releases" },
+      canary: { base_url: `${server.url}/canary`, description: "Early access releases" },
+    },
+    max_retry_attempts: 1,
+    security: { require_https: false, allowed_domains: ["127.0.0.1"] },
+    notifications: {},
+  };
+  const world: World = {
+    dir,
+    tree,
+    root,
+    configPath,
+    server,
+    async writeConfig(extra = {}) {
+      await Deno.writeTextFile(configPath, JSON.stringify({ ...baseConfig, ...extra }, null, 2));
+    },
+    cli(args, options = {}) {
+      const where = options.root === false ? [] : ["--root", root];
+      return runCli([...args, "--config", configPath, ...where], options);
+    },
+    async publish(channel, version, options = {}) {
+      const artifact = options.artifact ?? `${dir}/ms11-${version}`;
+      if (options.artifact === undefined) await Deno.writeTextFile(artifact, appScript(version));
+      await publishRelease(tree, {
+        channel,
+        version,
+        platform: linuxPlatform(),
+        artifact,
+        ...options,
+      });
+    },
+    async [Symbol.asyncDispose]() {
+      await server.shutdown();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+  await world.writeConfig();
+  return world;
+}
+
+/** This machine's platform key, as the CLI detects it. */
+export function linuxPlatform(): string {
+  const arch = Deno.build.arch === "x86_64"
+    ? "x64"
+    : Deno.build.arch === "aarch64"
+    ? "arm64"
+    : Deno.build.arch;
+  return `${Deno.build.os}-${arch}`;
+}
+
+/**
+ * A snapshot of what matters in an install root: the `current` link, every file under builds/
+ * (path, mode, content) and the staged build. Two equal snapshots mean the install is unchanged.
+ */
+export async function snapshot(root: string): Promise<string> {
+  const lines: string[] = [];
+  try {
+    lines.push(`current -> ${await Deno.readLink(`${root}/current`)}`);
+  } catch {
+    lines.push("current: none");
+  }
+  async function walk(dir: string, rel: string): Promise<void> {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(dir));
+    } catch {
+      return;
+    }
+    entries.sort((a, b) => a.name.localeCompare(b.name));
+    for (const e of entries) {
+      const path = `${dir}/${e.name}`;
+      const info = await Deno.lstat(path);
+      if (e.isSymlink) lines.push(`${rel}${e.name} -> ${await Deno.readLink(path)}`);
+      else if (e.isDirectory) {
+        lines.push(`${rel}${e.name}/`);
+        await walk(path, `${rel}${e.name}/`);
+      } else {lines.push(
+          `${rel}${e.name} ${(info.mode ?? 0).toString(8)} ${await Deno.readTextFile(path)}`,
+        );}
+    }
+  }
+  await walk(`${root}/builds`, "builds/");
+  await walk(`${root}/downloads`, "downloads/");
+  try {
+    const state = JSON.parse(await Deno.readTextFile(`${root}/state.json`));
+    lines.push(`staged: ${JSON.stringify(state.staged)}`);
+  } catch {
+    lines.push("staged: no state");
+  }
+  return lines.join("\n");
+}
+
+/** Run `<root>/current/ms11` like a launcher does; returns its stdout. */
+export async function launch(root: string): Promise<string> {
+  const out = await new Deno.Command(`${root}/current/ms11`, { stdout: "piped", stderr: "piped" })
+    .output();
+  return new TextDecoder().decode(out.stdout).trim();
+}

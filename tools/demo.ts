@@ -1,0 +1,144 @@
+// The demo: a full update cycle on this machine, in a temporary folder, in a few seconds.
+// It publishes releases with the library, serves them on 127.0.0.1, and drives the real CLI
+// as a subprocess, the way a launcher and a user would.
+//
+//   deno task demo            (or ./denow task demo)
+//   deno task demo --keep     keep the temporary folder to look around
+import { create as createTar } from "tar";
+import { publishRelease } from "../lib/release.ts";
+import { serveReleases } from "../lib/serve.ts";
+import { detectPlatform } from "../lib/config.ts";
+
+const keep = Deno.args.includes("--keep");
+const main = new URL("../main.ts", import.meta.url).pathname;
+const started = performance.now();
+const dir = await Deno.makeTempDir({ prefix: "ms11-demo-" });
+const tree = `${dir}/releases`;
+const root = `${dir}/install`;
+const configPath = `${dir}/update_channel.json`;
+const platform = detectPlatform();
+const bold = (s: string) => Deno.stdout.isTerminal() && !Deno.noColor ? `\x1b[1m${s}\x1b[0m` : s;
+const dim = (s: string) => Deno.stdout.isTerminal() && !Deno.noColor ? `\x1b[2m${s}\x1b[0m` : s;
+
+function say(text: string): void {
+  console.log(text);
+}
+
+function step(n: number, text: string): void {
+  console.log(`\n${bold(`[${n}/8] ${text}`)}`);
+}
+
+/** An MS11 "build": a script that prints its version, padded to `padMiB` so progress shows. */
+async function makeBuild(version: string, padMiB = 0): Promise<string> {
+  const path = `${dir}/ms11-${version}`;
+  const pad = padMiB > 0 ? `# ${"x".repeat(padMiB * 1024 * 1024)}\n` : "";
+  await Deno.writeTextFile(path, `#!/bin/sh\necho "MS11 ${version} is running"\nexit 0\n${pad}`);
+  return path;
+}
+
+/** A directory build packed as .tar.gz: the app plus a data file. */
+async function makeArchive(version: string): Promise<string> {
+  const src = `${dir}/src-${version}`;
+  await Deno.mkdir(`${src}/resources`, { recursive: true });
+  await Deno.writeTextFile(
+    `${src}/ms11`,
+    `#!/bin/sh\necho "MS11 ${version} is running ($(cat "$(dirname "$0")/resources/banner.txt"))"\n`,
+  );
+  await Deno.chmod(`${src}/ms11`, 0o755);
+  await Deno.writeTextFile(`${src}/resources/banner.txt`, "canary build, packed as tar.gz");
+  const file = `${dir}/ms11-${version}.tar.gz`;
+  await createTar({ gzip: true, file, cwd: src, portable: true }, ["ms11", "resources"]);
+  return file;
+}
+
+async function publish(channel: string, version: string, artifact: string, notes: string) {
+  await publishRelease(tree, { channel, version, platform, artifact, notes });
+  say(dim(`  published ${version} on ${channel}`));
+}
+
+/** Run the real CLI; its messages (and progress bar) appear as they come. */
+async function cli(...args: string[]): Promise<void> {
+  say(`  ${bold("$")} ms11-update ${args.join(" ")}`);
+  const status = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", main, ...args],
+    env: { MS11_UPDATE_ROOT: root, MS11_UPDATE_CONFIG: configPath },
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn().status;
+  if (!status.success) throw new Error(`ms11-update ${args.join(" ")} exited with ${status.code}`);
+}
+
+/** What a launcher does at every start: apply, then run the current build. */
+async function launchApp(): Promise<void> {
+  say(dim("  (the launcher starts: ms11-update apply, then <root>/current/ms11)"));
+  await cli("apply");
+  const out = await new Deno.Command(`${root}/current/ms11`, { stdout: "piped" }).output();
+  say(`  ${bold(">")} ${new TextDecoder().decode(out.stdout).trim()}`);
+}
+
+const server = serveReleases(tree, { hostname: "127.0.0.1", port: 0 });
+try {
+  await Deno.mkdir(tree, { recursive: true });
+  await Deno.writeTextFile(
+    configPath,
+    JSON.stringify(
+      {
+        channel: "stable",
+        update_servers: {
+          stable: { base_url: `${server.url}/stable`, description: "Production-ready releases" },
+          canary: { base_url: `${server.url}/canary`, description: "Early access releases" },
+        },
+        keep_backups_count: 2,
+        security: { require_https: false, allowed_domains: ["127.0.0.1"] },
+      },
+      null,
+      2,
+    ),
+  );
+  say(bold("ms11-update demo: one full update cycle, on this machine, in a temporary folder"));
+  say(dim(`  folder ${dir}; release server ${server.url} (127.0.0.1 only)`));
+  say(dim("  the demo config allows plain HTTP to 127.0.0.1; the shipped config requires HTTPS"));
+
+  step(1, "The publisher releases MS11 1.0.0 on the stable channel");
+  await publish("stable", "1.0.0", await makeBuild("1.0.0"), "First release");
+
+  step(2, "First run on a fresh machine: install the stable release");
+  await cli("install");
+  await launchApp();
+
+  step(3, "Stable 1.1.0 is published; the updater downloads, verifies and stages it");
+  await publish("stable", "1.1.0", await makeBuild("1.1.0", 48), "Faster start-up");
+  await cli("check");
+  await cli();
+  say(dim("  MS11 keeps running 1.0.0 until its next launch"));
+
+  step(4, "Next launch: the staged build is swapped in atomically");
+  await launchApp();
+
+  step(5, "The user joins the canary channel; a canary build (a .tar.gz) is staged");
+  await publish(
+    "canary",
+    "1.2.0-canary.20261126.3",
+    await makeArchive("1.2.0-canary.20261126.3"),
+    "New engine",
+  );
+  await cli("channel", "canary");
+  await cli();
+
+  step(6, "Next launch runs the canary build");
+  await launchApp();
+
+  step(7, "The user does not like it and rolls back by hand");
+  await cli("rollback");
+  await launchApp();
+
+  step(8, "Status (also available as JSON for dashboards: ms11-update status --json)");
+  await cli("status");
+
+  say(`\n${bold("Done")} in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
+} finally {
+  await server.shutdown();
+  if (keep) say(dim(`Kept ${dir}`));
+  else await Deno.remove(dir, { recursive: true });
+}
