@@ -36,6 +36,8 @@ export interface HostileReply {
   stallAfter?: number;
   /** After the body, keep sending filler bytes until the client goes away. */
   endless?: boolean;
+  /** Send nothing at all (not even a status line) until the client goes away. */
+  silent?: boolean;
 }
 
 /** Decides the reply to the `index`-th request (0-based). */
@@ -143,6 +145,10 @@ export class HostileServer {
     const index = this.#requests.length;
     this.#requests.push(request);
     const reply = await this.#handler(request, index);
+    if (reply.silent) {
+      await waitForEof(conn);
+      return;
+    }
     const status = reply.status ?? 200;
     const body = reply.body ?? new Uint8Array(0);
     const length = reply.contentLength === undefined ? body.length : reply.contentLength;

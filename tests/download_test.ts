@@ -747,3 +747,704 @@ Deno.test("fetchLimited: 404 not retried, 503 retried, policy enforced", async (
     await server.close();
   }
 });
+
+// ---------------------------------------------------------------------------------------------
+// Resume within a run
+
+const HALF = DATA.length / 2;
+const LAST_MODIFIED = "Thu, 26 Nov 2026 10:00:00 GMT";
+
+Deno.test("connection cut at 50%: resumes with Range and If-Range (ETag), verifies", async () => {
+  const server = new HostileServer((r, i) =>
+    serveBytes(r, DATA, { etag: ETAG, cutAfter: i === 0 ? HALF : undefined })
+  );
+  try {
+    await withDest(async (dest, dir) => {
+      const watch = watchingFetch(`${dest}.partial`);
+      const result = await downloadArtifact(`${server.url}/app.bin`, dest, {
+        ...options(),
+        env: testEnv(new Date(), watch.fetch),
+      });
+      assert.equal(result.sha256, DATA_SHA);
+      assert.deepEqual(await Deno.readFile(dest), DATA);
+      assert.equal(server.requests.length, 2);
+      assert.equal(server.requests[1].headers.get("range"), `bytes=${HALF}-`);
+      assert.equal(server.requests[1].headers.get("if-range"), ETAG);
+      assert.equal(server.requests[1].bytesSent, DATA.length - HALF);
+      assert.ok(server.bytesSent <= 1.1 * DATA.length, `${server.bytesSent} bytes served`);
+      assert.ok(watch.maxPartialSize() <= DATA.length);
+      assert.deepEqual(await listDir(dir), ["artifact.bin"]);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("repeated cuts: each retry resumes; bytes served stay at the artifact size", async () => {
+  const step = DATA.length / 6;
+  const server = new HostileServer((r) =>
+    serveBytes(r, DATA, { lastModified: LAST_MODIFIED, cutAfter: step })
+  );
+  try {
+    await withDest(async (dest) => {
+      const { sleep, waits } = recordingSleep();
+      const result = await downloadArtifact(`${server.url}/app.bin`, dest, {
+        ...options(),
+        sleep,
+        maxAttempts: 6,
+      });
+      assert.equal(result.sha256, DATA_SHA);
+      assert.equal(server.requests.length, 6);
+      assert.deepEqual(
+        server.requests.map((r) => [r.headers.get("range"), r.headers.get("if-range")]),
+        [[null, null], ...[1, 2, 3, 4, 5].map((k) => [`bytes=${k * step}-`, LAST_MODIFIED])],
+      );
+      assert.equal(server.bytesSent, DATA.length);
+      assert.equal(waits.length, 5);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("repeated cuts with too few attempts: fails, keeps the partial for later", async () => {
+  const step = DATA.length / 6;
+  const server = new HostileServer((r) => serveBytes(r, DATA, { etag: ETAG, cutAfter: step }));
+  try {
+    await withDest(async (dest, dir) => {
+      const url = `${server.url}/app.bin`;
+      const error = await downloadArtifact(url, dest, options({ maxAttempts: 3 })).catch((e) => e);
+      assert.ok(error instanceof Error);
+      assert.match(
+        error.message,
+        new RegExp(`^Download of ${url} failed: .+; gave up after 3 attempts$`),
+      );
+      assert.equal(server.requests.length, 3);
+      assert.deepEqual(await listDir(dir), ["artifact.bin.partial", "artifact.bin.partial.json"]);
+      assert.equal((await Deno.stat(`${dest}.partial`)).size, 3 * step);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("no validator: resumes only because the checksum is verified", async () => {
+  const server = new HostileServer((r, i) =>
+    serveBytes(r, DATA, { cutAfter: i === 0 || i === 2 ? HALF : undefined })
+  );
+  try {
+    await withDest(async (dest) => {
+      await downloadArtifact(`${server.url}/app.bin`, dest, options());
+      assert.equal(server.requests[1].headers.get("range"), `bytes=${HALF}-`);
+      assert.equal(server.requests[1].headers.get("if-range"), null);
+      await Deno.remove(dest);
+      // Without the checksum nothing would catch a splice: start over instead.
+      await downloadArtifact(`${server.url}/app.bin`, dest, options({ verifyChecksum: false }));
+      assert.equal(server.requests.length, 4);
+      assert.equal(server.requests[3].headers.get("range"), null);
+      assert.equal(server.requests[3].bytesSent, DATA.length);
+      assert.deepEqual(await Deno.readFile(dest), DATA);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("server ignores Range: starts over with the 200, never appends", async () => {
+  const server = new HostileServer((r, i) =>
+    serveBytes(r, DATA, { etag: ETAG, ignoreRange: true, cutAfter: i === 0 ? HALF : undefined })
+  );
+  try {
+    await withDest(async (dest) => {
+      const watch = watchingFetch(`${dest}.partial`);
+      const result = await downloadArtifact(`${server.url}/app.bin`, dest, {
+        ...options(),
+        env: testEnv(new Date(), watch.fetch),
+      });
+      assert.equal(result.sha256, DATA_SHA);
+      assert.deepEqual(await Deno.readFile(dest), DATA);
+      assert.equal(server.requests[1].headers.get("range"), `bytes=${HALF}-`);
+      assert.equal(server.requests[1].bytesSent, DATA.length);
+      assert.ok(watch.maxPartialSize() <= DATA.length, `${watch.maxPartialSize()}`);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a 206 with the wrong Content-Range discards the partial and starts over", async () => {
+  const cases: [string, string][] = [
+    ["starts elsewhere", `bytes 0-${DATA.length - 1}/${DATA.length}`],
+    ["other total", `bytes ${HALF}-${DATA.length}/${DATA.length + 1}`],
+    ["unknown total", `bytes ${HALF}-${DATA.length - 1}/*`],
+  ];
+  for (const [what, contentRange] of cases) {
+    const server = new HostileServer((r, i): HostileReply => {
+      if (i === 0) return serveBytes(r, DATA, { etag: ETAG, cutAfter: HALF });
+      if (i === 1) {
+        return {
+          status: 206,
+          headers: { etag: ETAG, "content-range": contentRange },
+          body: DATA.subarray(HALF),
+        };
+      }
+      return serveBytes(r, DATA, { etag: ETAG });
+    });
+    try {
+      await withDest(async (dest) => {
+        const result = await downloadArtifact(
+          `${server.url}/app.bin`,
+          dest,
+          options({ maxAttempts: 2 }),
+        );
+        assert.equal(result.sha256, DATA_SHA, what);
+        assert.equal(server.requests.length, 3, what);
+        assert.equal(server.requests[2].headers.get("range"), null, what);
+        assert.deepEqual(await Deno.readFile(dest), DATA, what);
+      });
+    } finally {
+      await server.close();
+    }
+  }
+});
+
+Deno.test("a 206 with a changed ETag discards the partial and starts over", async () => {
+  const v2 = pseudoRandom(DATA.length, 3);
+  const server = new HostileServer((r, i): HostileReply => {
+    if (i === 0) return serveBytes(r, DATA, { etag: ETAG, cutAfter: HALF });
+    if (i === 1) {
+      // A broken cache: ignores If-Range and serves a range of another version.
+      return {
+        status: 206,
+        headers: {
+          etag: '"v2"',
+          "content-range": `bytes ${HALF}-${DATA.length - 1}/${DATA.length}`,
+        },
+        body: v2.subarray(HALF),
+      };
+    }
+    return serveBytes(r, DATA, { etag: ETAG });
+  });
+  try {
+    await withDest(async (dest) => {
+      await downloadArtifact(`${server.url}/app.bin`, dest, options());
+      assert.equal(server.requests.length, 3);
+      assert.equal(server.requests[1].headers.get("if-range"), ETAG);
+      assert.equal(server.requests[2].headers.get("range"), null);
+      assert.deepEqual(await Deno.readFile(dest), DATA);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("If-Range no longer matching (a new version): the 200 replaces the partial", async () => {
+  let etag = ETAG;
+  const server = new HostileServer((r, i) => {
+    const reply = serveBytes(r, DATA, { etag, cutAfter: i === 0 ? HALF : undefined });
+    etag = '"v2"';
+    return reply;
+  });
+  try {
+    await withDest(async (dest) => {
+      await downloadArtifact(`${server.url}/app.bin`, dest, options());
+      assert.equal(server.requests.length, 2);
+      assert.equal(server.requests[1].headers.get("if-range"), ETAG);
+      assert.equal(server.requests[1].bytesSent, DATA.length);
+      assert.deepEqual(await Deno.readFile(dest), DATA);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a 416 to the Range request discards the partial and starts over", async () => {
+  const server = new HostileServer((r, i): HostileReply =>
+    i === 0
+      ? serveBytes(r, DATA, { etag: ETAG, cutAfter: HALF })
+      : i === 1
+      ? { status: 416, headers: { "content-range": `bytes */${DATA.length}` } }
+      : serveBytes(r, DATA, { etag: ETAG })
+  );
+  try {
+    await withDest(async (dest) => {
+      await downloadArtifact(`${server.url}/app.bin`, dest, options({ maxAttempts: 2 }));
+      assert.equal(server.requests.length, 3);
+      assert.equal(server.requests[1].headers.get("range"), `bytes=${HALF}-`);
+      assert.equal(server.requests[2].headers.get("range"), null);
+      assert.deepEqual(await Deno.readFile(dest), DATA);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a 206 to a request without Range is refused", async () => {
+  const server = new HostileServer((): HostileReply => ({
+    status: 206,
+    headers: { "content-range": `bytes 0-${DATA.length - 1}/${DATA.length}` },
+    body: DATA,
+  }));
+  try {
+    await withDest(async (dest, dir) => {
+      const url = `${server.url}/app.bin`;
+      await assert.rejects(downloadArtifact(url, dest, options()), {
+        message:
+          `Download of ${url} failed: unexpected HTTP 206 Partial Content to a request without Range`,
+      });
+      assert.equal(server.requests.length, 1);
+      assert.deepEqual(await listDir(dir), []);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Resume across runs
+
+/** An env whose clock jumps a second at each reading, so that every chunk is reported. */
+function tickingEnv(fetchImpl: typeof fetch = fetch) {
+  let t = Date.parse("2026-11-27T00:00:00Z");
+  return { now: () => new Date(t += 1000), fetch: fetchImpl };
+}
+
+Deno.test("resume after an aborted run: only the rest is fetched", async () => {
+  const server = new HostileServer((r, i) =>
+    i === 0
+      ? { ...serveBytes(r, DATA, { etag: ETAG }), stallAfter: HALF }
+      : serveBytes(r, DATA, { etag: ETAG })
+  );
+  try {
+    await withDest(async (dest, dir) => {
+      const url = `${server.url}/app.bin`;
+      const controller = new AbortController();
+      const error = await downloadArtifact(url, dest, {
+        ...options(),
+        env: tickingEnv(),
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (p.done >= HALF) controller.abort();
+        },
+      }).catch((e) => e);
+      assert.ok(error instanceof DOMException);
+      assert.equal(error.name, "AbortError");
+      assert.deepEqual(await listDir(dir), ["artifact.bin.partial", "artifact.bin.partial.json"]);
+      assert.equal((await Deno.stat(`${dest}.partial`)).size, HALF);
+      assert.deepEqual(JSON.parse(await Deno.readTextFile(`${dest}.partial.json`)), {
+        url,
+        sha256: DATA_SHA,
+        size: DATA.length,
+        etag: ETAG,
+        last_modified: null,
+      });
+
+      const reports: Progress[] = [];
+      const result = await downloadArtifact(url, dest, {
+        ...options(),
+        onProgress: (p) => reports.push(p),
+      });
+      assert.equal(result.sha256, DATA_SHA);
+      assert.deepEqual(await Deno.readFile(dest), DATA);
+      assert.equal(server.requests.length, 2);
+      assert.equal(server.requests[1].headers.get("range"), `bytes=${HALF}-`);
+      assert.equal(server.requests[1].headers.get("if-range"), ETAG);
+      assert.equal(server.requests[1].bytesSent, DATA.length - HALF);
+      assert.deepEqual(reports[0], { phase: "download", done: HALF, total: DATA.length });
+      assert.deepEqual(await listDir(dir), ["artifact.bin"]);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("resume after the process was killed (kill -9) mid-download", async () => {
+  const server = new HostileServer((r, i) =>
+    i === 0
+      ? { ...serveBytes(r, DATA, { etag: ETAG }), stallAfter: HALF }
+      : serveBytes(r, DATA, { etag: ETAG })
+  );
+  try {
+    await withDest(async (dest, dir) => {
+      const url = `${server.url}/app.bin`;
+      const script = `${dir}/child.ts`;
+      const lib = new URL("../lib/download.ts", import.meta.url).href;
+      await Deno.writeTextFile(
+        script,
+        `import { downloadArtifact } from ${JSON.stringify(lib)};
+let t = 0;
+await downloadArtifact(${JSON.stringify(url)}, ${JSON.stringify(dest)}, {
+  size: ${DATA.length}, sha256: ${JSON.stringify(DATA_SHA)}, requireHttps: false,
+  env: { now: () => new Date(t += 1000), fetch },
+  onProgress: (p) => { if (p.done >= ${HALF}) console.log("half"); },
+});
+`,
+      );
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--no-check", script],
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let out = "";
+      while (!out.includes("half")) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        out += value;
+      }
+      child.kill("SIGKILL");
+      await reader.cancel();
+      const status = await child.status;
+      assert.equal(out.trim().split("\n")[0], "half");
+      assert.equal(status.signal, "SIGKILL");
+      await Deno.remove(script);
+      assert.deepEqual(await listDir(dir), ["artifact.bin.partial", "artifact.bin.partial.json"]);
+
+      const result = await downloadArtifact(url, dest, options());
+      assert.equal(result.sha256, DATA_SHA);
+      assert.equal(server.requests.length, 2);
+      assert.equal(server.requests[1].headers.get("range"), `bytes=${HALF}-`);
+      assert.equal(server.requests[1].bytesSent, DATA.length - HALF);
+      assert.deepEqual(await listDir(dir), ["artifact.bin"]);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a partial from another artifact, or without a sidecar, is discarded", async () => {
+  const server = new HostileServer((r) => serveBytes(r, DATA, { etag: ETAG }));
+  try {
+    await withDest(async (dest, dir) => {
+      const url = `${server.url}/app.bin`;
+      // Sidecar for another digest.
+      await Deno.writeFile(`${dest}.partial`, DATA.subarray(0, 1000));
+      await Deno.writeTextFile(
+        `${dest}.partial.json`,
+        JSON.stringify({
+          url,
+          sha256: "0".repeat(64),
+          size: DATA.length,
+          etag: ETAG,
+          last_modified: null,
+        }),
+      );
+      await downloadArtifact(url, dest, options());
+      assert.equal(server.requests[0].headers.get("range"), null);
+      await Deno.remove(dest);
+      // No sidecar at all.
+      await Deno.writeFile(`${dest}.partial`, DATA.subarray(0, 1000));
+      await downloadArtifact(url, dest, options());
+      assert.equal(server.requests[1].headers.get("range"), null);
+      await Deno.remove(dest);
+      // A torn sidecar.
+      await Deno.writeFile(`${dest}.partial`, DATA.subarray(0, 1000));
+      await Deno.writeTextFile(`${dest}.partial.json`, '{"url": "');
+      await downloadArtifact(url, dest, options());
+      assert.equal(server.requests[2].headers.get("range"), null);
+      // A partial longer than the artifact.
+      await Deno.remove(dest);
+      await Deno.writeFile(`${dest}.partial`, new Uint8Array(DATA.length + 1));
+      await Deno.writeTextFile(
+        `${dest}.partial.json`,
+        JSON.stringify({
+          url,
+          sha256: DATA_SHA,
+          size: DATA.length,
+          etag: ETAG,
+          last_modified: null,
+        }),
+      );
+      await downloadArtifact(url, dest, options());
+      assert.equal(server.requests[3].headers.get("range"), null);
+      assert.equal(server.requests.length, 4);
+      assert.deepEqual(await listDir(dir), ["artifact.bin"]);
+      assert.deepEqual(await Deno.readFile(dest), DATA);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a complete, matching partial from an earlier run needs no request", async () => {
+  const server = new HostileServer((r) => serveBytes(r, DATA, { etag: ETAG }));
+  try {
+    await withDest(async (dest, dir) => {
+      const url = `${server.url}/app.bin`;
+      await Deno.writeFile(`${dest}.partial`, DATA);
+      await Deno.writeTextFile(
+        `${dest}.partial.json`,
+        JSON.stringify({
+          url,
+          sha256: DATA_SHA,
+          size: DATA.length,
+          etag: ETAG,
+          last_modified: null,
+        }),
+      );
+      const result = await downloadArtifact(url, dest, options());
+      assert.equal(result.sha256, DATA_SHA);
+      assert.equal(server.requests.length, 0);
+      assert.deepEqual(await listDir(dir), ["artifact.bin"]);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a complete partial with wrong bytes is refetched from the start", async () => {
+  const server = new HostileServer((r) => serveBytes(r, DATA, { etag: ETAG }));
+  try {
+    await withDest(async (dest) => {
+      const url = `${server.url}/app.bin`;
+      await Deno.writeFile(`${dest}.partial`, pseudoRandom(DATA.length, 5));
+      await Deno.writeTextFile(
+        `${dest}.partial.json`,
+        JSON.stringify({
+          url,
+          sha256: DATA_SHA,
+          size: DATA.length,
+          etag: ETAG,
+          last_modified: null,
+        }),
+      );
+      const result = await downloadArtifact(url, dest, options());
+      assert.equal(result.sha256, DATA_SHA);
+      // bytes=size- is unsatisfiable: 416, then a fresh download.
+      assert.deepEqual(server.requests.map((r) => r.headers.get("range")), [
+        `bytes=${DATA.length}-`,
+        null,
+      ]);
+      assert.deepEqual(await Deno.readFile(dest), DATA);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Timeouts and Retry-After
+
+Deno.test("slow body: the idle timeout aborts each attempt, retries are bounded", async () => {
+  const server = new HostileServer((r, i): HostileReply =>
+    i === 0
+      ? { ...serveBytes(r, DATA, { etag: ETAG }), stallAfter: 1000 }
+      : { ...serveBytes(r, DATA, { etag: ETAG }), stallAfter: 0 }
+  );
+  try {
+    await withDest(async (dest, dir) => {
+      const url = `${server.url}/app.bin`;
+      const error = await downloadArtifact(
+        url,
+        dest,
+        options({ idleTimeoutMs: 100, maxAttempts: 2 }),
+      )
+        .catch((e) => e);
+      assert.ok(error instanceof Deno.errors.TimedOut);
+      assert.equal(
+        error.message,
+        `Download of ${url} failed: no data received for 100 ms (idleTimeoutMs); gave up after 2 attempts`,
+      );
+      assert.equal(server.requests.length, 2);
+      assert.equal(server.requests[1].headers.get("range"), "bytes=1000-");
+      // What arrived is kept for a later run.
+      assert.deepEqual(await listDir(dir), ["artifact.bin.partial", "artifact.bin.partial.json"]);
+      assert.equal((await Deno.stat(`${dest}.partial`)).size, 1000);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a server that never answers: idle timeout before the headers", async () => {
+  const server = new HostileServer((): HostileReply => ({ silent: true }));
+  try {
+    await withDest(async (dest, dir) => {
+      const url = `${server.url}/app.bin`;
+      await assert.rejects(
+        downloadArtifact(url, dest, options({ idleTimeoutMs: 50, maxAttempts: 1 })),
+        {
+          name: "TimedOut",
+          message:
+            `Download of ${url} failed: no data received for 50 ms (idleTimeoutMs); gave up after 1 attempt`,
+        },
+      );
+      assert.equal(server.requests.length, 1);
+      assert.deepEqual(await listDir(dir), []);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("the total timeout ends the download and names its value", async () => {
+  const server = new HostileServer((r): HostileReply => ({
+    ...serveBytes(r, DATA),
+    stallAfter: 1000,
+  }));
+  try {
+    await withDest(async (dest) => {
+      const url = `${server.url}/app.bin`;
+      await assert.rejects(downloadArtifact(url, dest, options({ timeoutMs: 150 })), {
+        name: "TimedOut",
+        message: `Download of ${url} timed out: total timeout of 150 ms (timeoutMs) exceeded`,
+      });
+      assert.equal(server.requests.length, 1);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("the total timeout counts the waits between attempts (by env.now)", async () => {
+  const server = new HostileServer((): HostileReply => ({ status: 503 }));
+  try {
+    await withDest(async (dest) => {
+      const env = testEnv(new Date("2026-11-27T00:00:00Z"));
+      const url = `${server.url}/app.bin`;
+      await assert.rejects(
+        downloadArtifact(url, dest, {
+          ...options(),
+          env,
+          timeoutMs: 60_000,
+          maxAttempts: 10,
+          random: () => 0.999,
+          backoffBaseMs: 20_000,
+          sleep: (ms) => {
+            env.advance(ms);
+            return Promise.resolve();
+          },
+        }),
+        {
+          name: "TimedOut",
+          message: `Download of ${url} timed out: total timeout of 60000 ms (timeoutMs) exceeded`,
+        },
+      );
+      // Waits of 19 980 and 39 960 ms; the third is cut to the 20 060 ms left.
+      assert.equal(server.requests.length, 3);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("503 with Retry-After (seconds or date) within the budget is honoured", async () => {
+  const start = new Date("2026-11-27T00:00:00Z");
+  const server = new HostileServer((r, i): HostileReply =>
+    i === 0
+      ? { status: 503, headers: { "retry-after": "2" } }
+      : i === 1
+      ? { status: 429, headers: { "retry-after": new Date(start.getTime() + 7000).toUTCString() } }
+      : i === 2
+      ? { status: 503, headers: { "retry-after": "3600" } }
+      : serveBytes(r, DATA)
+  );
+  try {
+    await withDest(async (dest) => {
+      const env = testEnv(start);
+      const waits: number[] = [];
+      await downloadArtifact(`${server.url}/app.bin`, dest, {
+        ...options(),
+        env,
+        maxAttempts: 4,
+        sleep: (ms) => {
+          waits.push(ms);
+          env.advance(ms);
+          return Promise.resolve();
+        },
+      });
+      // 2 s; the date 7 s after start, 2 s of it gone; 3600 s capped at maxRetryAfterMs.
+      assert.deepEqual(waits, [2000, 5000, 60_000]);
+      assert.equal(server.requests.length, 4);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("503 with a Retry-After beyond the remaining budget fails at once", async () => {
+  const server = new HostileServer((): HostileReply => ({
+    status: 503,
+    headers: { "retry-after": "30" },
+  }));
+  try {
+    await withDest(async (dest, dir) => {
+      const url = `${server.url}/app.bin`;
+      const { sleep, waits } = recordingSleep();
+      await assert.rejects(
+        downloadArtifact(url, dest, {
+          ...options(),
+          env: testEnv(new Date("2026-11-27T00:00:00Z")),
+          sleep,
+          timeoutMs: 10_000,
+        }),
+        {
+          message:
+            `Download of ${url} failed: HTTP 503 Service Unavailable; Retry-After asks to wait 30000 ms, more than the 10000 ms left of timeoutMs 10000`,
+        },
+      );
+      assert.equal(server.requests.length, 1);
+      assert.deepEqual(waits, []);
+      assert.deepEqual(await listDir(dir), []);
+      // A lower cap brings the same answer within the budget.
+      await assert.rejects(
+        downloadArtifact(url, dest, {
+          ...options(),
+          sleep,
+          timeoutMs: 10_000,
+          maxRetryAfterMs: 5000,
+          maxAttempts: 2,
+        }),
+        {
+          message:
+            `Download of ${url} failed: HTTP 503 Service Unavailable; gave up after 2 attempts`,
+        },
+      );
+      assert.deepEqual(waits, [5000]);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("aborting during the wait between attempts rejects with the signal's reason", async () => {
+  const server = new HostileServer((): HostileReply => ({ status: 503 }));
+  try {
+    await withDest(async (dest, dir) => {
+      const controller = new AbortController();
+      const reason = new Error("user cancelled");
+      await assert.rejects(
+        downloadArtifact(`${server.url}/app.bin`, dest, {
+          ...options(),
+          sleep: (_ms, signal) => {
+            controller.abort(reason);
+            return Promise.reject(signal.reason);
+          },
+          signal: controller.signal,
+        }),
+        (e) => e === reason,
+      );
+      assert.equal(server.requests.length, 1);
+      assert.deepEqual(await listDir(dir), []);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("fetchLimited: idle timeout and retry", async () => {
+  const server = new HostileServer((_r, i): HostileReply =>
+    i === 0 ? { silent: true } : { body: new TextEncoder().encode("{}") }
+  );
+  try {
+    const result = await fetchLimited(`${server.url}/manifest.json`, {
+      requireHttps: false,
+      idleTimeoutMs: 50,
+      sleep: () => Promise.resolve(),
+    });
+    assert.equal(new TextDecoder().decode(result.body!), "{}");
+    assert.equal(server.requests.length, 2);
+  } finally {
+    await server.close();
+  }
+});
