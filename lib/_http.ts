@@ -86,9 +86,34 @@ export class RestartRequest extends Error {
   override name = "RestartRequest";
 }
 
-/** The reason phrase of a response: "404 Not Found". */
+/** Reason phrases for responses that carry none (HTTP/2 has no reason phrase). */
+const REASONS: Record<number, string> = {
+  200: "OK",
+  206: "Partial Content",
+  301: "Moved Permanently",
+  302: "Found",
+  303: "See Other",
+  304: "Not Modified",
+  307: "Temporary Redirect",
+  308: "Permanent Redirect",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  408: "Request Timeout",
+  410: "Gone",
+  416: "Range Not Satisfiable",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
+
+/** The status and reason phrase of a response: "404 Not Found". */
 export function statusLine(response: Response): string {
-  return `${response.status} ${response.statusText}`.trim();
+  return `${response.status} ${response.statusText || REASONS[response.status] || ""}`.trim();
 }
 
 /** Whether an HTTP status is worth retrying. */
@@ -104,6 +129,20 @@ export function parseRetryAfter(value: string | null, now: Date): number | null 
   const at = Date.parse(text);
   if (Number.isNaN(at)) return null;
   return Math.max(0, at - now.getTime());
+}
+
+/** A URL for messages: as given, but without any user name or password in it. */
+export function showUrl(url: URL | string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return String(url);
+  }
+  if (parsed.username === "" && parsed.password === "") return String(url);
+  parsed.username = "";
+  parsed.password = "";
+  return parsed.href;
 }
 
 /** Why `url` breaks the policy, or null when it is allowed. */
@@ -143,10 +182,10 @@ export function parseRequestUrl(
   try {
     parsed = new URL(url);
   } catch {
-    throw new TypeError(`Invalid URL ${JSON.stringify(url)}`);
+    throw new TypeError(`Invalid URL ${JSON.stringify(showUrl(url))}`);
   }
   const problem = policyViolation(parsed, requireHttps, allowedDomains);
-  if (problem !== null) throw new Error(`Refusing ${url}: ${problem}`);
+  if (problem !== null) throw new Error(`Refusing ${showUrl(url)}: ${problem}`);
   return parsed;
 }
 
@@ -260,7 +299,7 @@ export class HttpSession {
       }
     }
     this.#url = parseRequestUrl(url, this.#requireHttps, this.#allowedDomains);
-    this.#label = `${what} of ${url}`;
+    this.#label = `${what} of ${showUrl(url)}`;
     this.#env = options.env ?? realEnv();
     this.#headers = options.headers;
     this.#timeoutMs = options.timeoutMs === undefined
@@ -392,9 +431,9 @@ export class HttpSession {
       const location = response.headers.get("location");
       if (location === null) {
         throw new Error(
-          `${this.#label} failed: HTTP ${
-            statusLine(response)
-          } from ${url} without a Location header`,
+          `${this.#label} failed: HTTP ${statusLine(response)} from ${
+            showUrl(url)
+          } without a Location header`,
         );
       }
       let next: URL;
@@ -402,11 +441,13 @@ export class HttpSession {
         next = new URL(location, url);
       } catch {
         throw new Error(
-          `${this.#label} failed: ${url} redirects to an invalid URL ${JSON.stringify(location)}`,
+          `${this.#label} failed: ${showUrl(url)} redirects to an invalid URL ${
+            JSON.stringify(location)
+          }`,
         );
       }
       const refuse = (rule: string) =>
-        new Error(`Refusing redirect from ${url} to ${next}: ${rule}`);
+        new Error(`Refusing redirect from ${showUrl(url)} to ${showUrl(next)}: ${rule}`);
       if (hop + 1 > MAX_REDIRECTS) throw refuse(`more than ${MAX_REDIRECTS} redirects`);
       if (visited.has(next.href)) throw refuse("redirect loop");
       const problem = policyViolation(next, this.#requireHttps, this.#allowedDomains);
@@ -421,13 +462,13 @@ export class HttpSession {
 
   /** The error for a final status that is not retried. */
   httpError(response: Response, url: URL): Error {
-    const where = url.href === this.#url.href ? "" : ` from ${url}`;
+    const where = url.href === this.#url.href ? "" : ` from ${showUrl(url)}`;
     return new Error(`${this.#label} failed: HTTP ${statusLine(response)}${where}`);
   }
 
   /** The error to retry for a retryable status (with its Retry-After). */
   retryableHttpError(response: Response, url: URL): RetryableError {
-    const where = url.href === this.#url.href ? "" : ` from ${url}`;
+    const where = url.href === this.#url.href ? "" : ` from ${showUrl(url)}`;
     return new RetryableError(`HTTP ${statusLine(response)}${where}`, {
       retryAfterMs: parseRetryAfter(response.headers.get("retry-after"), this.#env.now()),
     });

@@ -20,6 +20,7 @@ import {
   isRetryableStatus,
   type RequestOptions,
   RestartRequest,
+  showUrl,
 } from "./_http.ts";
 
 export type { RequestOptions } from "./_http.ts";
@@ -51,7 +52,16 @@ export interface DownloadOptions extends RequestOptions {
   onProgress?: ProgressSink;
 }
 
-/** What {@linkcode downloadArtifact} produced. */
+/**
+ * What {@linkcode downloadArtifact} produced.
+ *
+ * @example
+ * ```ts
+ * import type { DownloadResult } from "./download.ts";
+ * const result: DownloadResult = { path: "/tmp/app.tar.gz", sha256: "ab".repeat(32), size: 3 };
+ * console.assert(result.size === 3);
+ * ```
+ */
 export interface DownloadResult {
   /** The destination path (the file is complete, verified, fsynced and renamed there). */
   path: string;
@@ -117,12 +127,14 @@ export async function downloadArtifact(
 ): Promise<DownloadResult> {
   const { size, sha256 } = options;
   if (!Number.isSafeInteger(size) || size < 0) {
-    throw new RangeError(`Declared size of ${url} must be an integer >= 0, got ${size}`);
+    throw new RangeError(`Declared size of ${showUrl(url)} must be an integer >= 0, got ${size}`);
   }
   const verify = options.verifyChecksum ?? true;
   if (verify && !isSha256Hex(sha256)) {
     throw new TypeError(
-      `Expected sha256 of ${url} must be 64 lowercase hex digits, got ${JSON.stringify(sha256)}`,
+      `Expected sha256 of ${showUrl(url)} must be 64 lowercase hex digits, got ${
+        JSON.stringify(sha256)
+      }`,
     );
   }
   const session = new HttpSession("Download", url, options);
@@ -454,7 +466,22 @@ export interface FetchLimitedOptions extends RequestOptions {
   ifModifiedSince?: string | null;
 }
 
-/** What {@linkcode fetchLimited} got. */
+/**
+ * What {@linkcode fetchLimited} got.
+ *
+ * @example
+ * ```ts
+ * import type { FetchLimitedResult } from "./download.ts";
+ * const notModified: FetchLimitedResult = {
+ *   status: 304,
+ *   body: null,
+ *   etag: '"v1"',
+ *   lastModified: null,
+ *   url: "https://updates.ms11.com/stable/manifest.json",
+ * };
+ * console.assert(notModified.body === null);
+ * ```
+ */
 export interface FetchLimitedResult {
   /** The final HTTP status: a 2xx, or 304. */
   status: number;
@@ -523,7 +550,8 @@ export async function fetchLimited(
             ? session.retryableHttpError(response, finalUrl)
             : session.httpError(response, finalUrl);
         }
-        const tooLong = () => new RangeError(`Response from ${finalUrl} exceeds ${maxBytes} bytes`);
+        const tooLong = () =>
+          new RangeError(`Response from ${showUrl(finalUrl)} exceeds ${maxBytes} bytes`);
         const length = response.headers.get("content-length");
         if (
           !response.headers.has("content-encoding") && length !== null &&

@@ -15,7 +15,16 @@ const DEFAULT_BUFFER_SIZE = 2 * 1024 * 1024;
 /** Minimum time between two progress reports, in milliseconds. */
 const PROGRESS_INTERVAL_MS = 100;
 
-/** Options of {@linkcode hashFile}. */
+/**
+ * Options of {@linkcode hashFile}.
+ *
+ * @example
+ * ```ts
+ * import type { HashFileOptions } from "./verify.ts";
+ * const options: HashFileOptions = { bufferSize: 4 * 1024 * 1024, onProgress: () => {} };
+ * console.assert(options.bufferSize === 4194304);
+ * ```
+ */
 export interface HashFileOptions {
   /** Receives `{ phase: "verify", done, total }` in bytes, about ten times a second and at the end. */
   onProgress?: ProgressSink;
@@ -25,10 +34,31 @@ export interface HashFileOptions {
   signal?: AbortSignal;
 }
 
-/** Options of {@linkcode verifyFile}. */
+/**
+ * Options of {@linkcode verifyFile} (the same as {@linkcode hashFile}'s).
+ *
+ * @example
+ * ```ts
+ * import type { VerifyFileOptions } from "./verify.ts";
+ * const options: VerifyFileOptions = { signal: AbortSignal.timeout(60_000) };
+ * console.assert(options.signal !== undefined);
+ * ```
+ */
 export type VerifyFileOptions = HashFileOptions;
 
-/** A file's digest and length. */
+/**
+ * A file's digest and length.
+ *
+ * @example
+ * ```ts
+ * import type { FileDigest } from "./verify.ts";
+ * const empty: FileDigest = {
+ *   sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+ *   size: 0,
+ * };
+ * console.assert(empty.size === 0);
+ * ```
+ */
 export interface FileDigest {
   /** SHA-256, 64 lowercase hex digits. */
   sha256: string;

@@ -1237,13 +1237,13 @@ Deno.test("slow body: the idle timeout aborts each attempt, retries are bounded"
       const error = await downloadArtifact(
         url,
         dest,
-        options({ idleTimeoutMs: 100, maxAttempts: 2 }),
+        options({ idleTimeoutMs: 500, maxAttempts: 2 }),
       )
         .catch((e) => e);
       assert.ok(error instanceof Deno.errors.TimedOut);
       assert.equal(
         error.message,
-        `Download of ${url} failed: no data received for 100 ms (idleTimeoutMs); gave up after 2 attempts`,
+        `Download of ${url} failed: no data received for 500 ms (idleTimeoutMs); gave up after 2 attempts`,
       );
       assert.equal(server.requests.length, 2);
       assert.equal(server.requests[1].headers.get("range"), "bytes=1000-");
@@ -1439,7 +1439,7 @@ Deno.test("fetchLimited: idle timeout and retry", async () => {
   try {
     const result = await fetchLimited(`${server.url}/manifest.json`, {
       requireHttps: false,
-      idleTimeoutMs: 50,
+      idleTimeoutMs: 500,
       sleep: () => Promise.resolve(),
     });
     assert.equal(new TextDecoder().decode(result.body!), "{}");
@@ -1447,4 +1447,109 @@ Deno.test("fetchLimited: idle timeout and retry", async () => {
   } finally {
     await server.close();
   }
+});
+
+Deno.test("user names and passwords in URLs never reach messages", async () => {
+  const { fetch } = fakeFetch({
+    "https://user:secret@ms11.com/a": () => new Response(null, { status: 404 }),
+    "https://user:secret@ms11.com/b": redirect("http://ms11.com/c"),
+  });
+  const env = testEnv(new Date(), fetch);
+  await withDest(async (dest) => {
+    await assert.rejects(
+      downloadArtifact("https://user:secret@ms11.com/a", dest, { size: 1, sha256: DATA_SHA, env }),
+      { message: "Download of https://ms11.com/a failed: HTTP 404 Not Found" },
+    );
+    await assert.rejects(
+      downloadArtifact("https://user:secret@ms11.com/b", dest, { size: 1, sha256: DATA_SHA, env }),
+      {
+        message:
+          "Refusing redirect from https://ms11.com/b to http://ms11.com/c: only https: URLs are allowed (requireHttps)",
+      },
+    );
+    await assert.rejects(
+      fetchLimited("http://user:secret@ms11.com/m", { env }),
+      { message: "Refusing http://ms11.com/m: only https: URLs are allowed (requireHttps)" },
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Real TLS on loopback
+
+const HAS_OPENSSL = (() => {
+  try {
+    return new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "https on loopback passes the default requireHttps; its redirect to http does not",
+  ignore: !HAS_OPENSSL,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "download_tls_" });
+    try {
+      const made = await new Deno.Command("openssl", {
+        args: [
+          ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"],
+          ...["-nodes", "-days", "1", "-subj", "/CN=localhost"],
+          ...["-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`],
+          ...["-addext", "basicConstraints=critical,CA:FALSE"],
+          ...["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        ],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.ok(made.success, new TextDecoder().decode(made.stderr));
+      const cert = await Deno.readTextFile(`${dir}/cert.pem`);
+      const key = await Deno.readTextFile(`${dir}/key.pem`);
+      const server = Deno.serve(
+        { hostname: "127.0.0.1", port: 0, cert, key, onListen() {} },
+        (request): Response => {
+          const path = new URL(request.url).pathname;
+          if (path === "/downgrade") {
+            return new Response(null, {
+              status: 302,
+              headers: { location: `http://127.0.0.1:${server.addr.port}/app.bin` },
+            });
+          }
+          return new Response(DATA, { headers: { etag: ETAG } });
+        },
+      );
+      const client = Deno.createHttpClient({ caCerts: [cert] });
+      try {
+        const tlsFetch: typeof fetch = (input, init) => fetch(input, { ...init, client });
+        const env = testEnv(new Date(), tlsFetch);
+        const base = `https://127.0.0.1:${server.addr.port}`;
+        const dest = `${dir}/artifact.bin`;
+        const result = await downloadArtifact(`${base}/app.bin`, dest, {
+          size: DATA.length,
+          sha256: DATA_SHA,
+          env,
+          allowedDomains: ["127.0.0.1"],
+        });
+        assert.equal(result.sha256, DATA_SHA);
+        await assert.rejects(
+          downloadArtifact(`${base}/downgrade`, `${dir}/other.bin`, {
+            size: DATA.length,
+            sha256: DATA_SHA,
+            env,
+          }),
+          {
+            message:
+              `Refusing redirect from ${base}/downgrade to http://127.0.0.1:${server.addr.port}/app.bin: only https: URLs are allowed (requireHttps)`,
+          },
+        );
+        assert.equal(await exists(`${dir}/other.bin.partial`), false);
+      } finally {
+        client.close();
+        await server.shutdown();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
