@@ -1,0 +1,380 @@
+import assert from "node:assert/strict";
+import { LockHeldError } from "../lib/errors.ts";
+import { layoutOf } from "../lib/layout.ts";
+import {
+  acquireLock,
+  emptyState,
+  parseState,
+  readState,
+  type State,
+  STATE_SCHEMA,
+  writeState,
+} from "../lib/state.ts";
+import {
+  buildRecord,
+  denoSpawn,
+  libUrl,
+  namesIn,
+  readUntil,
+  rejectsWith,
+  tempDir,
+  throwsWith,
+} from "./_helpers.ts";
+
+const SRC = "/r/state.json";
+
+function fullState(): State {
+  return {
+    schema: 1,
+    staged: { version: "1.2.0", channel: "stable", staged_at: "2026-11-26T10:00:00.000Z" },
+    builds: {
+      "1.0.0": buildRecord("1.0.0", { retired_at: "2026-11-20T00:00:00.000Z" }),
+      "1.1.0": buildRecord("1.1.0", { sha256: null, kind: "directory", channel: "adopted" }),
+      "1.2.0": buildRecord("1.2.0", { channel: "canary", kind: "tar.gz" }),
+    },
+    last_check: {
+      at: "2026-11-26T09:00:00.000Z",
+      channel: "stable",
+      current: "1.1.0",
+      available: "1.2.0",
+      decision: "update",
+    },
+    last_error: { at: "2026-11-25T00:00:00.000Z", command: "check", message: "offline" },
+    rejected: [
+      { version: "0.9.0", channel: "stable", reason: "rolled back", at: "2026-11-01T00:00:00Z" },
+    ],
+  };
+}
+
+// --- parseState ----------------------------------------------------------------------------
+
+Deno.test("emptyState is empty and of the current schema", () => {
+  assert.deepEqual(emptyState(), {
+    schema: STATE_SCHEMA,
+    staged: null,
+    builds: {},
+    last_check: null,
+    last_error: null,
+    rejected: [],
+  });
+  assert.equal(STATE_SCHEMA, 1);
+  assert.notEqual(emptyState().builds, emptyState().builds);
+});
+
+Deno.test("parseState accepts a full valid document unchanged", () => {
+  const state = fullState();
+  assert.deepEqual(parseState(structuredClone(state), SRC), { state, problem: null });
+  // Optional parts may be missing or null.
+  assert.deepEqual(parseState({ schema: 1 }, SRC), { state: emptyState(), problem: null });
+  assert.deepEqual(
+    parseState(
+      { schema: 1, staged: null, builds: {}, last_check: null, last_error: null, rejected: [] },
+      SRC,
+    ),
+    { state: emptyState(), problem: null },
+  );
+  // An empty error message is still a message.
+  const e = parseState(
+    { schema: 1, last_error: { at: "2026-11-25T00:00:00Z", command: "apply", message: "" } },
+    SRC,
+  );
+  assert.equal(e.problem, null);
+  assert.equal(e.state.last_error?.message, "");
+});
+
+Deno.test("parseState ignores fields it does not know", () => {
+  const raw = { ...fullState(), future_field: { a: 1 } } as Record<string, unknown>;
+  (raw.builds as Record<string, Record<string, unknown>>)["1.0.0"].extra = true;
+  const { state, problem } = parseState(raw, SRC);
+  assert.equal(problem, null);
+  assert.deepEqual(state, fullState());
+});
+
+Deno.test("parseState: a document that is not an object gives an empty state and a problem", () => {
+  for (const raw of [null, [], "state", 3, undefined]) {
+    assert.deepEqual(parseState(raw, SRC), {
+      state: emptyState(),
+      problem: `State file ${SRC} is not a JSON object; starting afresh`,
+    });
+  }
+});
+
+Deno.test("parseState: no valid schema gives an empty state and a problem", () => {
+  for (const schema of [undefined, 0, -1, 1.5, "1", null]) {
+    const raw = { ...fullState(), schema };
+    assert.deepEqual(parseState(raw, SRC), {
+      state: emptyState(),
+      problem: `State file ${SRC} has no valid schema; starting afresh`,
+    });
+  }
+});
+
+Deno.test("parseState: a newer schema is a RangeError", () => {
+  throwsWith(
+    () => parseState({ ...fullState(), schema: 2 }, SRC),
+    RangeError,
+    `State file ${SRC} has schema 2, newer than this ms11-update understands (1); update ms11-update`,
+  );
+});
+
+Deno.test("parseState drops bad records one by one and names them", () => {
+  const raw = fullState() as unknown as Record<string, unknown>;
+  raw.staged = 7;
+  const builds = raw.builds as Record<string, unknown>;
+  builds["1.1.0"] = { ...buildRecord("1.1.0"), version: "9.9.9" }; // key and version disagree
+  builds["1.3.0"] = "broken";
+  builds["1.4.0"] = { ...buildRecord("1.4.0"), sha256: 5 };
+  raw.last_check = { at: "2026-11-26T09:00:00.000Z" };
+  raw.last_error = "boom";
+  raw.rejected = [
+    { version: "0.9.0", channel: "stable", reason: "rolled back", at: "2026-11-01T00:00:00Z" },
+    { version: "0.8.0" },
+    null,
+  ];
+  const { state, problem } = parseState(raw, SRC);
+  assert.equal(
+    problem,
+    `State file ${SRC} had unreadable entries (staged, builds.1.1.0, builds.1.3.0, builds.1.4.0, last_check, last_error, rejected[], rejected[]); they were ignored`,
+  );
+  assert.deepEqual(state, {
+    schema: 1,
+    staged: null,
+    builds: { "1.0.0": fullState().builds["1.0.0"], "1.2.0": fullState().builds["1.2.0"] },
+    last_check: null,
+    last_error: null,
+    rejected: fullState().rejected,
+  });
+});
+
+Deno.test("parseState drops builds and rejected of the wrong type", () => {
+  const { state, problem } = parseState({ schema: 1, builds: [], rejected: {} }, SRC);
+  assert.deepEqual(state, emptyState());
+  assert.equal(
+    problem,
+    `State file ${SRC} had unreadable entries (builds, rejected); they were ignored`,
+  );
+  const staged = parseState(
+    { schema: 1, staged: { version: "1.0.0", channel: "", staged_at: "x" } },
+    SRC,
+  );
+  assert.equal(staged.state.staged, null);
+  assert.equal(
+    staged.problem,
+    `State file ${SRC} had unreadable entries (staged); they were ignored`,
+  );
+});
+
+// --- readState / writeState ----------------------------------------------------------------
+
+Deno.test("readState: a missing file is an empty state without a problem", async () => {
+  await using dir = await tempDir();
+  assert.deepEqual(await readState(layoutOf(dir.path)), { state: emptyState(), problem: null });
+  assert.deepEqual(await readState(layoutOf(`${dir.path}/no/root`)), {
+    state: emptyState(),
+    problem: null,
+  });
+  assert.deepEqual(await namesIn(dir.path), []);
+});
+
+Deno.test("readState: garbage is an empty state with a problem", async () => {
+  await using dir = await tempDir();
+  const layout = layoutOf(dir.path);
+  for (const text of ["", "{", "not json", '{"schema":1} trailing', "\u0000\u0001"]) {
+    await Deno.writeTextFile(layout.state, text);
+    assert.deepEqual(await readState(layout), {
+      state: emptyState(),
+      problem: `State file ${layout.state} is not valid JSON; starting afresh`,
+    });
+  }
+  await Deno.writeTextFile(layout.state, "[1,2]");
+  assert.deepEqual(await readState(layout), {
+    state: emptyState(),
+    problem: `State file ${layout.state} is not a JSON object; starting afresh`,
+  });
+  // Reading never repairs or rewrites the file.
+  assert.equal(await Deno.readTextFile(layout.state), "[1,2]");
+});
+
+Deno.test("readState: a newer schema is a RangeError", async () => {
+  await using dir = await tempDir();
+  const layout = layoutOf(dir.path);
+  await Deno.writeTextFile(layout.state, JSON.stringify({ schema: 3 }));
+  await rejectsWith(
+    readState(layout),
+    RangeError,
+    `State file ${layout.state} has schema 3, newer than this ms11-update understands (1); update ms11-update`,
+  );
+});
+
+Deno.test("readState: other read errors propagate", async () => {
+  await using dir = await tempDir();
+  const layout = layoutOf(dir.path);
+  await Deno.mkdir(layout.state);
+  await rejectsWith(readState(layout), Deno.errors.IsADirectory, /Is a directory/);
+});
+
+Deno.test("writeState then readState round-trips", async () => {
+  await using dir = await tempDir();
+  const layout = layoutOf(dir.path);
+  await writeState(layout, fullState());
+  assert.deepEqual(await readState(layout), { state: fullState(), problem: null });
+  const text = await Deno.readTextFile(layout.state);
+  assert.ok(text.endsWith("}\n"));
+  assert.deepEqual(JSON.parse(text), fullState());
+  await writeState(layout, emptyState());
+  assert.deepEqual(await readState(layout), { state: emptyState(), problem: null });
+  assert.deepEqual(await namesIn(dir.path), ["state.json"]);
+});
+
+Deno.test("writeState replaces the file by rename (atomic)", async () => {
+  await using dir = await tempDir();
+  const layout = layoutOf(dir.path);
+  await writeState(layout, fullState());
+  const before = await Deno.readTextFile(layout.state);
+  await Deno.link(layout.state, `${dir.path}/old`);
+  await writeState(layout, emptyState());
+  assert.equal(await Deno.readTextFile(`${dir.path}/old`), before);
+  assert.deepEqual(JSON.parse(await Deno.readTextFile(layout.state)), emptyState());
+});
+
+// --- acquireLock ---------------------------------------------------------------------------
+
+/** A child process holding the lock of `root` until its stdin closes. */
+async function holder(root: string, afterLock = ""): Promise<Deno.ChildProcess> {
+  const child = denoSpawn(`
+    import { acquireLock } from ${JSON.stringify(libUrl("state.ts"))};
+    import { layoutOf } from ${JSON.stringify(libUrl("layout.ts"))};
+    const layout = layoutOf(${JSON.stringify(root)});
+    const lock = await acquireLock(layout);
+    ${afterLock}
+    console.log("locked");
+    for await (const _ of Deno.stdin.readable) { /* wait for EOF */ }
+    lock.release();
+    console.log("released");
+  `);
+  const { text, reader } = await readUntil(child.stdout, (t) => t.includes("locked\n"));
+  reader.releaseLock();
+  if (!text.includes("locked\n")) {
+    const status = await child.status;
+    const err = await new Response(child.stderr).text();
+    throw new Error(`lock holder failed (${status.code}): ${err}`);
+  }
+  return child;
+}
+
+async function finish(child: Deno.ChildProcess): Promise<void> {
+  await child.stdin.close().catch(() => {});
+  await child.stdout.cancel().catch(() => {});
+  await child.stderr.cancel().catch(() => {});
+  await child.status;
+}
+
+Deno.test("acquireLock creates the root and writes the holder's pid", async () => {
+  await using dir = await tempDir();
+  const layout = layoutOf(`${dir.path}/new/root`);
+  const lock = await acquireLock(layout);
+  try {
+    assert.equal(await Deno.readTextFile(layout.lock), `${Deno.pid}\n`);
+  } finally {
+    lock.release();
+  }
+  lock.release(); // twice is harmless
+});
+
+Deno.test("acquireLock: a second acquire fails with LockHeldError naming the pid", async () => {
+  await using dir = await tempDir();
+  const layout = layoutOf(dir.path);
+  {
+    using _first = await acquireLock(layout);
+    const error = await rejectsWith(
+      acquireLock(layout),
+      LockHeldError,
+      `Install lock ${layout.lock} is held by another ms11-update (pid ${Deno.pid}); try again when it finishes`,
+    ) as LockHeldError;
+    assert.equal(error.pid, Deno.pid);
+    assert.equal(error.path, layout.lock);
+    // The failed attempt did not disturb the holder's pid.
+    assert.equal(await Deno.readTextFile(layout.lock), `${Deno.pid}\n`);
+  }
+  // Disposed: it can be taken again.
+  const again = await acquireLock(layout);
+  again.release();
+});
+
+Deno.test("acquireLock: another process holding the lock is named by its pid", async () => {
+  await using dir = await tempDir();
+  const layout = layoutOf(dir.path);
+  const child = await holder(dir.path);
+  try {
+    const error = await rejectsWith(
+      acquireLock(layout),
+      LockHeldError,
+      `Install lock ${layout.lock} is held by another ms11-update (pid ${child.pid}); try again when it finishes`,
+    ) as LockHeldError;
+    assert.equal(error.pid, child.pid);
+    // A short wait is not enough while it holds on.
+    await rejectsWith(
+      acquireLock(layout, { waitMs: 50, pollMs: 10 }),
+      LockHeldError,
+      /held by another ms11-update \(pid \d+\)/,
+    );
+  } finally {
+    await finish(child);
+  }
+});
+
+Deno.test("acquireLock with waitMs succeeds once the holder exits", async () => {
+  await using dir = await tempDir();
+  const layout = layoutOf(dir.path);
+  const child = await holder(dir.path);
+  let acquired = false;
+  const waiting = acquireLock(layout, { waitMs: 60_000, pollMs: 10 }).then((lock) => {
+    acquired = true;
+    return lock;
+  });
+  try {
+    // Still held: let a few polls fail first.
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(acquired, false);
+  } finally {
+    await child.stdin.close();
+  }
+  const lock = await waiting;
+  try {
+    assert.equal(await Deno.readTextFile(layout.lock), `${Deno.pid}\n`);
+  } finally {
+    lock.release();
+    await finish(child);
+  }
+  assert.equal((await child.status).success, true);
+});
+
+Deno.test("acquireLock: the lock goes with a holder that is killed", async () => {
+  await using dir = await tempDir();
+  const layout = layoutOf(dir.path);
+  const child = await holder(dir.path);
+  await rejectsWith(acquireLock(layout), LockHeldError, /held by another ms11-update/);
+  child.kill("SIGKILL");
+  await finish(child);
+  const lock = await acquireLock(layout);
+  lock.release();
+});
+
+Deno.test("acquireLock: an unreadable holder pid is left out of the message", async () => {
+  await using dir = await tempDir();
+  const layout = layoutOf(dir.path);
+  const child = await holder(
+    dir.path,
+    `await Deno.writeTextFile(layout.lock, "not a pid");`,
+  );
+  try {
+    const error = await rejectsWith(
+      acquireLock(layout),
+      LockHeldError,
+      `Install lock ${layout.lock} is held by another ms11-update; try again when it finishes`,
+    ) as LockHeldError;
+    assert.equal(error.pid, null);
+  } finally {
+    await finish(child);
+  }
+});
