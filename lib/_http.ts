@@ -145,25 +145,30 @@ export function showUrl(url: URL | string): string {
   return parsed.href;
 }
 
+/** The URL rules of a request. */
+export interface UrlPolicy {
+  /** Only `https:`. */
+  requireHttps: boolean;
+  /** Allowed hosts and their subdomains; empty allows any. */
+  allowedDomains: readonly string[];
+}
+
 /** Why `url` breaks the policy, or null when it is allowed. */
-export function policyViolation(
-  url: URL,
-  requireHttps: boolean,
-  allowedDomains: readonly string[],
-): string | null {
+export function policyViolation(url: URL, policy: UrlPolicy): string | null {
   if (url.protocol !== "https:" && url.protocol !== "http:") {
     return "only http: and https: URLs are supported";
   }
-  if (requireHttps && url.protocol !== "https:") {
+  if (policy.requireHttps && url.protocol !== "https:") {
     return "only https: URLs are allowed (requireHttps)";
   }
-  if (allowedDomains.length > 0) {
+  const allowed = policy.allowedDomains;
+  if (allowed.length > 0) {
     const host = url.hostname.toLowerCase().replace(/\.$/, "");
-    const ok = allowedDomains.some((entry) => {
+    const ok = allowed.some((entry) => {
       const domain = entry.toLowerCase().replace(/^\./, "").replace(/\.$/, "");
       return host === domain || (!isIpLiteral(host) && host.endsWith(`.${domain}`));
     });
-    if (!ok) return `host ${host} is not in allowedDomains [${allowedDomains.join(", ")}]`;
+    if (!ok) return `host ${host} is not in allowedDomains [${allowed.join(", ")}]`;
   }
   return null;
 }
@@ -173,18 +178,14 @@ function isIpLiteral(host: string): boolean {
 }
 
 /** Parse and check the first URL of a request. */
-export function parseRequestUrl(
-  url: string,
-  requireHttps: boolean,
-  allowedDomains: readonly string[],
-): URL {
+export function parseRequestUrl(url: string, policy: UrlPolicy): URL {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
     throw new TypeError(`Invalid URL ${JSON.stringify(showUrl(url))}`);
   }
-  const problem = policyViolation(parsed, requireHttps, allowedDomains);
+  const problem = policyViolation(parsed, policy);
   if (problem !== null) throw new Error(`Refusing ${showUrl(url)}: ${problem}`);
   return parsed;
 }
@@ -298,7 +299,7 @@ export class HttpSession {
         );
       }
     }
-    this.#url = parseRequestUrl(url, this.#requireHttps, this.#allowedDomains);
+    this.#url = parseRequestUrl(url, this.#policy());
     this.#label = `${what} of ${showUrl(url)}`;
     this.#env = options.env ?? realEnv();
     this.#headers = options.headers;
@@ -330,6 +331,10 @@ export class HttpSession {
         this.#timeoutMs,
       );
     }
+  }
+
+  #policy(): UrlPolicy {
+    return { requireHttps: this.#requireHttps, allowedDomains: this.#allowedDomains };
   }
 
   /** "Download of <url>". */
@@ -450,7 +455,7 @@ export class HttpSession {
         new Error(`Refusing redirect from ${showUrl(url)} to ${showUrl(next)}: ${rule}`);
       if (hop + 1 > MAX_REDIRECTS) throw refuse(`more than ${MAX_REDIRECTS} redirects`);
       if (visited.has(next.href)) throw refuse("redirect loop");
-      const problem = policyViolation(next, this.#requireHttps, this.#allowedDomains);
+      const problem = policyViolation(next, this.#policy());
       if (problem !== null) throw refuse(problem);
       visited.add(next.href);
       if (next.origin !== this.#url.origin) {

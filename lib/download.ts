@@ -138,7 +138,13 @@ export async function downloadArtifact(
     );
   }
   const session = new HttpSession("Download", url, options);
-  const partial = new PartialFile(dest, url, size, sha256, options.onProgress, session);
+  const partial = new PartialFile(dest, {
+    url,
+    size,
+    sha256,
+    onProgress: options.onProgress,
+    session,
+  });
   try {
     await partial.open();
     if (partial.received < size || !partial.matches(verify)) {
@@ -159,6 +165,15 @@ export async function downloadArtifact(
   }
 }
 
+/** What a {@linkcode PartialFile} needs besides its destination. */
+interface PartialFileInit {
+  url: string;
+  size: number;
+  sha256: string;
+  onProgress: ProgressSink | undefined;
+  session: HttpSession;
+}
+
 /** `<dest>.partial` with its running hash and its sidecar. */
 class PartialFile {
   #dest: string;
@@ -174,20 +189,13 @@ class PartialFile {
   #lastModified: string | null = null;
   #lastReport = -Infinity;
 
-  constructor(
-    dest: string,
-    url: string,
-    size: number,
-    sha256: string,
-    onProgress: ProgressSink | undefined,
-    session: HttpSession,
-  ) {
+  constructor(dest: string, init: PartialFileInit) {
     this.#dest = dest;
-    this.#url = url;
-    this.#size = size;
-    this.#sha256 = sha256;
-    this.#onProgress = onProgress;
-    this.#session = session;
+    this.#url = init.url;
+    this.#size = init.size;
+    this.#sha256 = init.sha256;
+    this.#onProgress = init.onProgress;
+    this.#session = init.session;
   }
 
   get path(): string {
@@ -560,7 +568,10 @@ export async function fetchLimited(
           await response.body?.cancel().catch(() => {});
           throw tooLong();
         }
-        return { ...result, body: await readLimited(session, response, idle, maxBytes, tooLong) };
+        return {
+          ...result,
+          body: await readLimited(response, { session, idle, maxBytes, tooLong }),
+        };
       } finally {
         idle.dispose();
       }
@@ -570,13 +581,16 @@ export async function fetchLimited(
   }
 }
 
-async function readLimited(
-  session: HttpSession,
-  response: Response,
-  idle: IdleWatch,
-  maxBytes: number,
-  tooLong: () => RangeError,
-): Promise<Uint8Array> {
+/** How {@linkcode readLimited} reads. */
+interface ReadLimits {
+  session: HttpSession;
+  idle: IdleWatch;
+  maxBytes: number;
+  tooLong: () => RangeError;
+}
+
+async function readLimited(response: Response, limits: ReadLimits): Promise<Uint8Array> {
+  const { session, idle, maxBytes, tooLong } = limits;
   if (response.body === null) return new Uint8Array(0);
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
