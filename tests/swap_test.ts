@@ -1,0 +1,645 @@
+// lib/layout.ts, lib/swap.ts, lib/backups.ts and lib/rollback.ts.
+import assert from "node:assert/strict";
+import { listBackups, pruneBackups } from "../lib/backups.ts";
+import { LockHeldError } from "../lib/errors.ts";
+import { buildDir, currentVersion, type Layout, layoutOf } from "../lib/layout.ts";
+import { rollback } from "../lib/rollback.ts";
+import { acquireLock, emptyState, readState, type State } from "../lib/state.ts";
+import { applyStaged, recordSwap, switchCurrent } from "../lib/swap.ts";
+import {
+  buildRecord,
+  bytesOf,
+  makeRoot,
+  namesIn,
+  rejectsWith,
+  type TempDir,
+  tempDir,
+} from "./_helpers.ts";
+
+const NOW = new Date("2026-11-27T12:00:00.000Z");
+const T1 = "2026-11-10T00:00:00.000Z";
+const T2 = "2026-11-15T00:00:00.000Z";
+const T3 = "2026-11-20T00:00:00.000Z";
+
+/** Every file under `dir` with its content, and every directory (for "untouched" checks). */
+async function snapshot(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  async function walk(path: string, rel: string) {
+    for await (const entry of Deno.readDir(path)) {
+      const p = `${path}/${entry.name}`;
+      const r = `${rel}${entry.name}`;
+      if (entry.isDirectory) {
+        out[`${r}/`] = "";
+        await walk(p, `${r}/`);
+      } else if (entry.isSymlink) out[r] = `-> ${await Deno.readLink(p)}`;
+      else out[r] = await Deno.readTextFile(p);
+    }
+  }
+  await walk(dir, "");
+  return out;
+}
+
+/** User data in `<root>/data`, including names that look like builds. */
+async function addUserData(layout: Layout): Promise<Record<string, string>> {
+  await Deno.mkdir(`${layout.data}/builds/1.0.0`, { recursive: true });
+  await Deno.writeTextFile(`${layout.data}/user.db`, "precious");
+  await Deno.writeTextFile(`${layout.data}/builds/1.0.0/ms11`, "not a build");
+  await Deno.symlink("builds/1.0.0", `${layout.data}/current`);
+  return await snapshot(layout.data);
+}
+
+function stateWith(builds: Record<string, Partial<ReturnType<typeof buildRecord>>>): State {
+  const state = emptyState();
+  for (const [version, extra] of Object.entries(builds)) {
+    state.builds[version] = buildRecord(version, extra);
+  }
+  return state;
+}
+
+async function stateOf(layout: Layout): Promise<State> {
+  const { state, problem } = await readState(layout);
+  assert.equal(problem, null);
+  return state;
+}
+
+async function setup(dir: TempDir, spec: Parameters<typeof makeRoot>[1]): Promise<Layout> {
+  return await makeRoot(dir.path, spec);
+}
+
+// --- layout --------------------------------------------------------------------------------
+
+Deno.test("layoutOf and buildDir name the paths of an install root", () => {
+  assert.deepEqual(layoutOf("/opt/ms11"), {
+    root: "/opt/ms11",
+    builds: "/opt/ms11/builds",
+    current: "/opt/ms11/current",
+    state: "/opt/ms11/state.json",
+    downloads: "/opt/ms11/downloads",
+    data: "/opt/ms11/data",
+    lock: "/opt/ms11/lock",
+  });
+  assert.equal(buildDir(layoutOf("/r"), "1.5.0-canary.3"), "/r/builds/1.5.0-canary.3");
+});
+
+Deno.test("currentVersion reads the current link", async () => {
+  await using dir = await tempDir();
+  const layout = layoutOf(dir.path);
+  assert.equal(await currentVersion(layout), null);
+  assert.equal(await currentVersion(layoutOf(`${dir.path}/missing`)), null);
+  await Deno.symlink("builds/1.2.0", layout.current);
+  // The link is read, not followed: a dangling link still names its version.
+  assert.equal(await currentVersion(layout), "1.2.0");
+});
+
+// --- switchCurrent, recordSwap -------------------------------------------------------------
+
+Deno.test("switchCurrent points current at the build with a relative link", async () => {
+  await using dir = await tempDir();
+  const layout = await setup(dir, { builds: ["1.0.0", "1.1.0"] });
+  await switchCurrent(layout, "1.0.0");
+  assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
+  assert.equal(await Deno.readTextFile(`${layout.current}/ms11`), "MS11 1.0.0\n");
+  await switchCurrent(layout, "1.1.0");
+  assert.equal(await Deno.readLink(layout.current), "builds/1.1.0");
+  assert.equal(await currentVersion(layout), "1.1.0");
+  // The root still resolves when moved (the link is relative).
+  const moved = `${dir.path}/moved`;
+  await Deno.rename(layout.root, moved);
+  assert.equal(await Deno.readTextFile(`${moved}/current/ms11`), "MS11 1.1.0\n");
+  await Deno.rename(moved, layout.root);
+  // No temporary link left behind.
+  assert.deepEqual(await namesIn(layout.root), ["builds", "current", "state.json"]);
+});
+
+Deno.test("switchCurrent refuses a missing build and leaves current alone", async () => {
+  await using dir = await tempDir();
+  const layout = await setup(dir, { builds: ["1.0.0"], current: "1.0.0" });
+  await rejectsWith(
+    switchCurrent(layout, "2.0.0"),
+    Error,
+    `Cannot switch to 2.0.0: build ${layout.builds}/2.0.0 is missing`,
+  );
+  await Deno.writeTextFile(`${layout.builds}/3.0.0`, "a file, not a build");
+  await rejectsWith(
+    switchCurrent(layout, "3.0.0"),
+    Error,
+    `Cannot switch to 3.0.0: build ${layout.builds}/3.0.0 is missing`,
+  );
+  assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
+  assert.deepEqual(await namesIn(layout.root), ["builds", "current", "state.json"]);
+});
+
+Deno.test("recordSwap retires the old build and un-retires the new one", () => {
+  const state = stateWith({ "1.0.0": {}, "1.1.0": { retired_at: T1 } });
+  recordSwap(state, "1.0.0", "1.1.0", T3);
+  assert.equal(state.builds["1.0.0"].retired_at, T3);
+  assert.equal(state.builds["1.1.0"].retired_at, null);
+  // Same version: nothing retires.
+  recordSwap(state, "1.1.0", "1.1.0", NOW.toISOString());
+  assert.equal(state.builds["1.1.0"].retired_at, null);
+  // Nothing before, and builds without records.
+  recordSwap(state, null, "1.0.0", NOW.toISOString());
+  assert.equal(state.builds["1.0.0"].retired_at, null);
+  recordSwap(state, "0.9.0", "2.0.0", NOW.toISOString());
+  assert.deepEqual(Object.keys(state.builds).sort(), ["1.0.0", "1.1.0"]);
+});
+
+// --- applyStaged ---------------------------------------------------------------------------
+
+Deno.test("applyStaged with nothing staged on an empty root returns at once and writes nothing", async () => {
+  await using dir = await tempDir();
+  const layout = layoutOf(`${dir.path}/root`);
+  assert.deepEqual(await applyStaged(layout, { now: NOW }), {
+    applied: false,
+    from: null,
+    to: null,
+    pruned: [],
+    problem: null,
+  });
+  assert.deepEqual(await namesIn(dir.path), []);
+});
+
+Deno.test("applyStaged with nothing staged changes nothing and takes no lock", async () => {
+  await using dir = await tempDir();
+  const layout = await setup(dir, {
+    builds: ["1.0.0", "1.1.0", "1.2.0", "1.3.0"],
+    current: "1.3.0",
+  });
+  const before = await snapshot(layout.root);
+  // Even while another command holds the lock, a launch with nothing staged is not blocked.
+  using _held = await acquireLock(layout);
+  const withLock = await snapshot(layout.root);
+  assert.deepEqual(await applyStaged(layout, { now: NOW, keepBackups: 0 }), {
+    applied: false,
+    from: "1.3.0",
+    to: "1.3.0",
+    pruned: [],
+    problem: null,
+  });
+  // Nothing pruned without an apply either.
+  assert.deepEqual(await snapshot(layout.root), withLock);
+  assert.deepEqual({ ...withLock, lock: undefined }, { ...before, lock: undefined });
+});
+
+Deno.test("applyStaged with nothing staged reports a state problem without repairing it", async () => {
+  await using dir = await tempDir();
+  const layout = await setup(dir, { builds: ["1.0.0"], current: "1.0.0" });
+  await Deno.writeTextFile(layout.state, "{ garbage");
+  const result = await applyStaged(layout, { now: NOW });
+  assert.deepEqual(result, {
+    applied: false,
+    from: "1.0.0",
+    to: "1.0.0",
+    pruned: [],
+    problem: `State file ${layout.state} is not valid JSON; starting afresh`,
+  });
+  assert.equal(await Deno.readTextFile(layout.state), "{ garbage");
+});
+
+Deno.test("applyStaged swaps in the staged build and records it", async () => {
+  await using dir = await tempDir();
+  const state = stateWith({ "1.0.0": { installed_at: T1 }, "1.1.0": { installed_at: T2 } });
+  state.staged = { version: "1.1.0", channel: "stable", staged_at: T2 };
+  const layout = await setup(dir, { builds: ["1.0.0", "1.1.0"], current: "1.0.0", state });
+  const data = await addUserData(layout);
+  assert.deepEqual(await applyStaged(layout, { now: NOW }), {
+    applied: true,
+    from: "1.0.0",
+    to: "1.1.0",
+    pruned: [],
+    problem: null,
+  });
+  assert.equal(await Deno.readLink(layout.current), "builds/1.1.0");
+  assert.equal(await Deno.readTextFile(`${layout.current}/ms11`), "MS11 1.1.0\n");
+  const after = await stateOf(layout);
+  assert.equal(after.staged, null);
+  assert.equal(after.builds["1.0.0"].retired_at, NOW.toISOString());
+  assert.equal(after.builds["1.1.0"].retired_at, null);
+  assert.equal(after.builds["1.0.0"].installed_at, T1);
+  // The old build is kept as a backup; user data untouched; no leftovers.
+  assert.deepEqual(await namesIn(layout.builds), ["1.0.0", "1.1.0"]);
+  assert.deepEqual(await snapshot(layout.data), data);
+  assert.deepEqual(await namesIn(layout.root), ["builds", "current", "data", "lock", "state.json"]);
+  // A second apply has nothing to do.
+  assert.deepEqual(await applyStaged(layout, { now: NOW }), {
+    applied: false,
+    from: "1.1.0",
+    to: "1.1.0",
+    pruned: [],
+    problem: null,
+  });
+});
+
+Deno.test("applyStaged on a root with nothing current makes the staged build current", async () => {
+  await using dir = await tempDir();
+  const state = stateWith({ "1.0.0": {} });
+  state.staged = { version: "1.0.0", channel: "stable", staged_at: T1 };
+  const layout = await setup(dir, { builds: ["1.0.0"], state });
+  assert.deepEqual(await applyStaged(layout, { now: NOW }), {
+    applied: true,
+    from: null,
+    to: "1.0.0",
+    pruned: [],
+    problem: null,
+  });
+  assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
+  assert.equal((await stateOf(layout)).staged, null);
+});
+
+Deno.test("applyStaged prunes backups beyond keepBackups, oldest first, never user data", async () => {
+  await using dir = await tempDir();
+  // Retired in the order 1.2.0 (oldest), 1.0.0, 1.1.0: age is by retirement, not by version.
+  const state = stateWith({
+    "1.0.0": { retired_at: T2 },
+    "1.1.0": { retired_at: T3 },
+    "1.2.0": { retired_at: T1 },
+    "1.3.0": {},
+    "1.4.0": {},
+  });
+  state.staged = { version: "1.4.0", channel: "stable", staged_at: T3 };
+  const layout = await setup(dir, {
+    builds: ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"],
+    current: "1.3.0",
+    state,
+  });
+  // Things in builds/ that are not builds are left alone.
+  await Deno.writeTextFile(`${layout.builds}/README`, "keep me");
+  await Deno.mkdir(`${layout.builds}/.staging-9.9.9-x`);
+  const data = await addUserData(layout);
+  const result = await applyStaged(layout, { now: NOW, keepBackups: 2 });
+  assert.deepEqual(result, {
+    applied: true,
+    from: "1.3.0",
+    to: "1.4.0",
+    pruned: ["1.0.0", "1.2.0"],
+    problem: null,
+  });
+  assert.deepEqual(await namesIn(layout.builds), [
+    ".staging-9.9.9-x",
+    "1.1.0",
+    "1.3.0",
+    "1.4.0",
+    "README",
+  ]);
+  const after = await stateOf(layout);
+  assert.deepEqual(Object.keys(after.builds).sort(), ["1.1.0", "1.3.0", "1.4.0"]);
+  assert.equal(after.builds["1.3.0"].retired_at, NOW.toISOString());
+  assert.deepEqual(await snapshot(layout.data), data);
+  assert.equal(await Deno.readLink(layout.current), "builds/1.4.0");
+});
+
+Deno.test("applyStaged keeps 2 backups by default and none with keepBackups 0", async () => {
+  for (const [keep, left] of [[undefined, ["1.0.0", "1.1.0", "1.2.0"]], [0, ["1.2.0"]]] as const) {
+    await using dir = await tempDir();
+    const state = stateWith({
+      "0.9.0": { retired_at: T1 },
+      "1.0.0": { retired_at: T2 },
+      "1.1.0": {},
+      "1.2.0": {},
+    });
+    state.staged = { version: "1.2.0", channel: "stable", staged_at: T3 };
+    const layout = await setup(dir, {
+      builds: ["0.9.0", "1.0.0", "1.1.0", "1.2.0"],
+      current: "1.1.0",
+      state,
+    });
+    await applyStaged(layout, { now: NOW, keepBackups: keep });
+    assert.deepEqual(await namesIn(layout.builds), left);
+    assert.deepEqual(Object.keys((await stateOf(layout)).builds).sort(), left);
+  }
+});
+
+Deno.test("applyStaged: a missing staged build is an error, and staged is cleared", async () => {
+  await using dir = await tempDir();
+  const state = stateWith({ "1.0.0": {} });
+  state.staged = { version: "1.1.0", channel: "stable", staged_at: T2 };
+  const layout = await setup(dir, { builds: ["1.0.0"], current: "1.0.0", state });
+  const message = `Staged build 1.1.0 is missing from ${layout.builds}; nothing applied`;
+  await rejectsWith(applyStaged(layout, { now: NOW }), Error, message);
+  assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
+  const after = await stateOf(layout);
+  assert.equal(after.staged, null);
+  assert.deepEqual(after.last_error, { at: NOW.toISOString(), command: "apply", message });
+  assert.equal(after.builds["1.0.0"].retired_at, null);
+  // The next launch starts normally.
+  assert.equal((await applyStaged(layout, { now: NOW })).applied, false);
+});
+
+Deno.test("applyStaged is idempotent when current already is the staged build", async () => {
+  await using dir = await tempDir();
+  // An apply interrupted after the swap, before the state write.
+  const state = stateWith({ "1.0.0": {}, "1.1.0": {} });
+  state.staged = { version: "1.1.0", channel: "stable", staged_at: T2 };
+  const layout = await setup(dir, { builds: ["1.0.0", "1.1.0"], current: "1.1.0", state });
+  const result = await applyStaged(layout, { now: NOW });
+  assert.deepEqual(result, {
+    applied: false,
+    from: "1.1.0",
+    to: "1.1.0",
+    pruned: [],
+    problem: null,
+  });
+  assert.equal(await Deno.readLink(layout.current), "builds/1.1.0");
+  const after = await stateOf(layout);
+  assert.equal(after.staged, null);
+  assert.equal(after.builds["1.1.0"].retired_at, null);
+  assert.deepEqual(await namesIn(layout.builds), ["1.0.0", "1.1.0"]);
+});
+
+Deno.test("applyStaged with a staged build waits for, or fails on, a held lock", async () => {
+  await using dir = await tempDir();
+  const state = stateWith({ "1.0.0": {}, "1.1.0": {} });
+  state.staged = { version: "1.1.0", channel: "stable", staged_at: T2 };
+  const layout = await setup(dir, { builds: ["1.0.0", "1.1.0"], current: "1.0.0", state });
+  const before = await bytesOf(layout.state);
+  {
+    using _held = await acquireLock(layout);
+    await rejectsWith(
+      applyStaged(layout, { now: NOW }),
+      LockHeldError,
+      `Install lock ${layout.lock} is held by another ms11-update (pid ${Deno.pid}); try again when it finishes`,
+    );
+    assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
+    assert.deepEqual(await bytesOf(layout.state), before);
+  }
+  assert.equal((await applyStaged(layout, { now: NOW })).applied, true);
+});
+
+Deno.test("applyStaged passes a state problem on", async () => {
+  await using dir = await tempDir();
+  const layout = await setup(dir, { builds: ["1.0.0", "1.1.0"], current: "1.0.0" });
+  const raw = {
+    schema: 1,
+    staged: { version: "1.1.0", channel: "stable", staged_at: T2 },
+    builds: { "1.0.0": buildRecord("1.0.0"), "1.1.0": "junk" },
+  };
+  await Deno.writeTextFile(layout.state, JSON.stringify(raw));
+  const result = await applyStaged(layout, { now: NOW });
+  assert.equal(result.applied, true);
+  assert.equal(
+    result.problem,
+    `State file ${layout.state} had unreadable entries (builds.1.1.0); they were ignored`,
+  );
+});
+
+// --- listBackups, pruneBackups -------------------------------------------------------------
+
+Deno.test("listBackups: newest retired first, then never-current by install time, then version", async () => {
+  await using dir = await tempDir();
+  const state = stateWith({
+    "1.0.0": { retired_at: T1, channel: "canary" },
+    "1.1.0": { retired_at: T3 },
+    "1.2.0": { installed_at: T1 },
+    "1.3.0": { installed_at: T2 },
+    "2.0.0": {},
+  });
+  state.staged = { version: "2.0.0", channel: "stable", staged_at: T3 };
+  const layout = await setup(dir, {
+    builds: ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.9.0", "1.10.0", "2.0.0", "3.0.0"],
+    current: "3.0.0",
+    state,
+    records: false,
+  });
+  await Deno.mkdir(`${layout.builds}/.trash-1.0.0-1`);
+  await Deno.mkdir(`${layout.builds}/not a version`);
+  await Deno.writeTextFile(`${layout.builds}/4.0.0`, "a file");
+  const backups = await listBackups(layout, state);
+  assert.deepEqual(backups, [
+    {
+      version: "1.1.0",
+      channel: "stable",
+      installed_at: buildRecord("x").installed_at,
+      retired_at: T3,
+    },
+    {
+      version: "1.0.0",
+      channel: "canary",
+      installed_at: buildRecord("x").installed_at,
+      retired_at: T1,
+    },
+    { version: "1.3.0", channel: "stable", installed_at: T2, retired_at: null },
+    { version: "1.2.0", channel: "stable", installed_at: T1, retired_at: null },
+    // No records: by version, numerically.
+    { version: "1.10.0", channel: null, installed_at: null, retired_at: null },
+    { version: "1.9.0", channel: null, installed_at: null, retired_at: null },
+  ]);
+});
+
+Deno.test("listBackups of a root without builds is empty", async () => {
+  await using dir = await tempDir();
+  assert.deepEqual(await listBackups(layoutOf(`${dir.path}/none`), emptyState()), []);
+});
+
+Deno.test("pruneBackups removes the oldest beyond keep, with their records", async () => {
+  await using dir = await tempDir();
+  const state = stateWith({
+    "1.0.0": { retired_at: T1 },
+    "1.1.0": { retired_at: T2 },
+    "1.2.0": { retired_at: T3 },
+    "1.3.0": {},
+  });
+  const layout = await setup(dir, {
+    builds: ["1.0.0", "1.1.0", "1.2.0", "1.3.0"],
+    current: "1.3.0",
+    state,
+  });
+  const data = await addUserData(layout);
+  assert.deepEqual(await pruneBackups(layout, state, { keep: 1 }), ["1.1.0", "1.0.0"]);
+  assert.deepEqual(await namesIn(layout.builds), ["1.2.0", "1.3.0"]);
+  assert.deepEqual(Object.keys(state.builds).sort(), ["1.2.0", "1.3.0"]);
+  // The records are gone on disk too.
+  assert.deepEqual(Object.keys((await stateOf(layout)).builds).sort(), ["1.2.0", "1.3.0"]);
+  assert.deepEqual(await snapshot(layout.data), data);
+  assert.equal(await Deno.readLink(layout.current), "builds/1.3.0");
+});
+
+Deno.test("pruneBackups with nothing to prune writes nothing", async () => {
+  await using dir = await tempDir();
+  const state = stateWith({ "1.0.0": { retired_at: T1 }, "1.1.0": {} });
+  const layout = await setup(dir, { builds: ["1.0.0", "1.1.0"], current: "1.1.0", state });
+  const before = await snapshot(layout.root);
+  assert.deepEqual(await pruneBackups(layout, state, { keep: 1 }), []);
+  assert.deepEqual(await pruneBackups(layout, state, { keep: 5 }), []);
+  assert.deepEqual(await snapshot(layout.root), before);
+});
+
+Deno.test("pruneBackups never removes the current or the staged build", async () => {
+  await using dir = await tempDir();
+  const state = stateWith({ "1.0.0": { retired_at: T1 }, "1.1.0": {}, "1.2.0": {} });
+  state.staged = { version: "1.2.0", channel: "stable", staged_at: T2 };
+  const layout = await setup(dir, {
+    builds: ["1.0.0", "1.1.0", "1.2.0"],
+    current: "1.1.0",
+    state,
+  });
+  assert.deepEqual(await pruneBackups(layout, state, { keep: 0 }), ["1.0.0"]);
+  assert.deepEqual(await namesIn(layout.builds), ["1.1.0", "1.2.0"]);
+});
+
+// --- rollback ------------------------------------------------------------------------------
+
+/** Root with 1.0.0 (retired T2), 1.1.0 (retired T1, so older), and 1.2.0 current. */
+async function rollbackRoot(dir: TempDir, staged?: string): Promise<Layout> {
+  const state = stateWith({
+    "1.0.0": { retired_at: T2 },
+    "1.1.0": { retired_at: T1 },
+    "1.2.0": { channel: "canary" },
+  });
+  const builds = ["1.0.0", "1.1.0", "1.2.0"];
+  if (staged !== undefined) {
+    state.builds[staged] = buildRecord(staged);
+    state.staged = { version: staged, channel: "stable", staged_at: T3 };
+    builds.push(staged);
+  }
+  return await setup(dir, { builds, current: "1.2.0", state });
+}
+
+Deno.test("rollback restores the most recently retired backup and rejects the old version", async () => {
+  await using dir = await tempDir();
+  const layout = await rollbackRoot(dir);
+  const data = await addUserData(layout);
+  assert.deepEqual(await rollback(layout, { now: NOW }), {
+    from: "1.2.0",
+    to: "1.0.0",
+    cancelledStaged: null,
+  });
+  assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
+  const state = await stateOf(layout);
+  assert.equal(state.builds["1.2.0"].retired_at, NOW.toISOString());
+  assert.equal(state.builds["1.0.0"].retired_at, null);
+  assert.equal(state.builds["1.1.0"].retired_at, T1);
+  assert.deepEqual(state.rejected, [
+    {
+      version: "1.2.0",
+      channel: "canary",
+      reason: "rolled back to 1.0.0 by hand",
+      at: NOW.toISOString(),
+    },
+  ]);
+  // Nothing removed: the rolled-back-from build stays as a backup.
+  assert.deepEqual(await namesIn(layout.builds), ["1.0.0", "1.1.0", "1.2.0"]);
+  assert.deepEqual(await snapshot(layout.data), data);
+});
+
+Deno.test("rollback --to restores a named backup, with a given reason", async () => {
+  await using dir = await tempDir();
+  const layout = await rollbackRoot(dir);
+  assert.deepEqual(
+    await rollback(layout, { to: "1.1.0", now: NOW, reason: "crashes at start" }),
+    { from: "1.2.0", to: "1.1.0", cancelledStaged: null },
+  );
+  assert.equal(await Deno.readLink(layout.current), "builds/1.1.0");
+  const state = await stateOf(layout);
+  assert.deepEqual(state.rejected, [
+    { version: "1.2.0", channel: "canary", reason: "crashes at start", at: NOW.toISOString() },
+  ]);
+});
+
+Deno.test("rollback --to an unknown backup lists the backups there are", async () => {
+  await using dir = await tempDir();
+  const layout = await rollbackRoot(dir);
+  const before = await snapshot(layout.root);
+  await rejectsWith(
+    rollback(layout, { to: "0.9.0", now: NOW }),
+    RangeError,
+    `No backup 0.9.0 in ${layout.root} (backups: 1.0.0, 1.1.0)`,
+  );
+  await rejectsWith(
+    rollback(layout, { to: "1.2.0", now: NOW }),
+    RangeError,
+    "1.2.0 is already the current build",
+  );
+  assert.deepEqual({ ...await snapshot(layout.root), lock: "" }, { ...before, lock: "" });
+});
+
+Deno.test("rollback with no backups is a RangeError", async () => {
+  await using dir = await tempDir();
+  const layout = await setup(dir, { builds: ["1.0.0"], current: "1.0.0" });
+  await rejectsWith(
+    rollback(layout, { now: NOW }),
+    RangeError,
+    `No backup to roll back to in ${layout.root}`,
+  );
+  await rejectsWith(
+    rollback(layout, { to: "0.9.0", now: NOW }),
+    RangeError,
+    `No backup 0.9.0 in ${layout.root} (backups: none)`,
+  );
+  assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
+});
+
+Deno.test("rollback with nothing installed is an error", async () => {
+  await using dir = await tempDir();
+  const layout = await setup(dir, { builds: ["1.0.0"] });
+  await rejectsWith(
+    rollback(layout, { now: NOW }),
+    Error,
+    `Nothing is installed in ${layout.root}; nothing to roll back`,
+  );
+});
+
+Deno.test("rollback cancels a staged build so the next launch does not undo it", async () => {
+  await using dir = await tempDir();
+  const layout = await rollbackRoot(dir, "1.3.0");
+  assert.deepEqual(await rollback(layout, { now: NOW }), {
+    from: "1.2.0",
+    to: "1.0.0",
+    cancelledStaged: "1.3.0",
+  });
+  assert.equal((await stateOf(layout)).staged, null);
+  const next = await applyStaged(layout, { now: NOW });
+  assert.equal(next.applied, false);
+  assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
+});
+
+Deno.test("rollback replaces an earlier rejection of the same version", async () => {
+  await using dir = await tempDir();
+  const layout = await rollbackRoot(dir);
+  const state = await stateOf(layout);
+  state.rejected = [
+    { version: "1.2.0", channel: "canary", reason: "old", at: T1 },
+    { version: "1.2.0", channel: "stable", reason: "other channel", at: T1 },
+  ];
+  delete state.builds["1.0.0"]; // a backup without a record still works
+  await Deno.writeTextFile(layout.state, JSON.stringify(state));
+  await rollback(layout, { to: "1.0.0", now: NOW });
+  assert.deepEqual((await stateOf(layout)).rejected, [
+    { version: "1.2.0", channel: "stable", reason: "other channel", at: T1 },
+    {
+      version: "1.2.0",
+      channel: "canary",
+      reason: "rolled back to 1.0.0 by hand",
+      at: NOW.toISOString(),
+    },
+  ]);
+});
+
+Deno.test("rollback from a build without a record rejects it on channel unknown", async () => {
+  await using dir = await tempDir();
+  const state = stateWith({ "1.0.0": { retired_at: T1 } });
+  const layout = await setup(dir, {
+    builds: ["1.0.0", "1.1.0"],
+    current: "1.1.0",
+    state,
+    records: false,
+  });
+  await rollback(layout, { now: NOW });
+  assert.deepEqual((await stateOf(layout)).rejected, [
+    {
+      version: "1.1.0",
+      channel: "unknown",
+      reason: "rolled back to 1.0.0 by hand",
+      at: NOW.toISOString(),
+    },
+  ]);
+});
+
+Deno.test("rollback fails on a held lock and changes nothing", async () => {
+  await using dir = await tempDir();
+  const layout = await rollbackRoot(dir);
+  const before = await bytesOf(layout.state);
+  using _held = await acquireLock(layout);
+  await rejectsWith(rollback(layout, { now: NOW }), LockHeldError, /is held by another/);
+  assert.equal(await Deno.readLink(layout.current), "builds/1.2.0");
+  assert.deepEqual(await bytesOf(layout.state), before);
+});
