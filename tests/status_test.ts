@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import { defaultConfig, validateConfig } from "../lib/config.ts";
+import { layoutOf } from "../lib/layout.ts";
+import { emptyState } from "../lib/state.ts";
+import { readStatus, STATUS_SCHEMA, type StatusDocument } from "../lib/status.ts";
+import { buildRecord, makeRoot, namesIn, rejectsWith, tempDir } from "./_helpers.ts";
+
+const T1 = "2026-11-10T00:00:00.000Z";
+const T2 = "2026-11-15T00:00:00.000Z";
+const T3 = "2026-11-20T00:00:00.000Z";
+
+Deno.test("readStatus of an empty root", async () => {
+  await using dir = await tempDir();
+  const layout = layoutOf(`${dir.path}/root`);
+  const status = await readStatus(layout, defaultConfig(), { platform: "linux-x64" });
+  const expected: StatusDocument = {
+    schema: 1,
+    root: layout.root,
+    channel: "stable",
+    platform: "linux-x64",
+    current: null,
+    staged: null,
+    backups: [],
+    keep_backups: 2,
+    last_check: null,
+    last_error: null,
+    state_problem: null,
+  };
+  assert.deepEqual(status, expected);
+  assert.equal(STATUS_SCHEMA, 1);
+  // Reads only.
+  assert.deepEqual(await namesIn(dir.path), []);
+});
+
+Deno.test("readStatus of a populated root", async () => {
+  await using dir = await tempDir();
+  const state = emptyState();
+  state.builds = {
+    "1.0.0": buildRecord("1.0.0", { retired_at: T1 }),
+    "1.1.0": buildRecord("1.1.0", { retired_at: T2, channel: "canary" }),
+    "1.2.0": buildRecord("1.2.0", { installed_at: T2 }),
+    "1.3.0": buildRecord("1.3.0", { installed_at: T3 }),
+  };
+  state.staged = { version: "1.3.0", channel: "stable", staged_at: T3 };
+  state.last_check = {
+    at: T3,
+    channel: "stable",
+    current: "1.2.0",
+    available: "1.3.0",
+    decision: "update",
+  };
+  state.last_error = { at: T1, command: "check", message: "Manifest fetch failed" };
+  const layout = await makeRoot(dir.path, {
+    builds: ["1.0.0", "1.1.0", "1.2.0", "1.3.0"],
+    current: "1.2.0",
+    state,
+  });
+  const config = validateConfig({ keep_backups_count: 5 });
+  const before = await Deno.readTextFile(layout.state);
+  const status = await readStatus(layout, config, { platform: "darwin-arm64", channel: "canary" });
+  assert.deepEqual(status, {
+    schema: 1,
+    root: layout.root,
+    channel: "canary",
+    platform: "darwin-arm64",
+    current: { version: "1.2.0", channel: "stable", installed_at: T2 },
+    staged: { version: "1.3.0", channel: "stable", staged_at: T3 },
+    backups: [
+      {
+        version: "1.1.0",
+        channel: "canary",
+        installed_at: buildRecord("x").installed_at,
+        retired_at: T2,
+      },
+      {
+        version: "1.0.0",
+        channel: "stable",
+        installed_at: buildRecord("x").installed_at,
+        retired_at: T1,
+      },
+    ],
+    keep_backups: 5,
+    last_check: state.last_check,
+    last_error: state.last_error,
+    state_problem: null,
+  });
+  // The document is plain JSON.
+  assert.deepEqual(JSON.parse(JSON.stringify(status)), status);
+  assert.equal(await Deno.readTextFile(layout.state), before);
+});
+
+Deno.test("readStatus: a current build without a record, and a broken state file", async () => {
+  await using dir = await tempDir();
+  const layout = await makeRoot(dir.path, { builds: ["1.0.0", "0.9.0"], current: "1.0.0" });
+  await Deno.writeTextFile(layout.state, "not json");
+  const status = await readStatus(layout, defaultConfig(), { platform: "linux-x64" });
+  assert.deepEqual(status.current, { version: "1.0.0", channel: null, installed_at: null });
+  assert.deepEqual(status.backups, [
+    { version: "0.9.0", channel: null, installed_at: null, retired_at: null },
+  ]);
+  assert.equal(
+    status.state_problem,
+    `State file ${layout.state} is not valid JSON; starting afresh`,
+  );
+  assert.equal(await Deno.readTextFile(layout.state), "not json");
+});
+
+Deno.test("readStatus: a state file from a newer ms11-update is an error", async () => {
+  await using dir = await tempDir();
+  const layout = await makeRoot(dir.path, { builds: ["1.0.0"], current: "1.0.0" });
+  await Deno.writeTextFile(layout.state, JSON.stringify({ schema: 2 }));
+  await rejectsWith(
+    readStatus(layout, defaultConfig(), { platform: "linux-x64" }),
+    RangeError,
+    `State file ${layout.state} has schema 2, newer than this ms11-update understands (1); update ms11-update`,
+  );
+});
