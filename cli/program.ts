@@ -1,11 +1,14 @@
 // The command-line interface: commander definitions only. Each action loads its implementation
 // lazily, so that `apply` (run at every application start) loads no network code.
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError } from "commander";
 import denoJson from "../deno.json" with { type: "json" };
 
 /** The program's version. */
 export const VERSION: string = denoJson.version;
 
+type Action = (command: Command) => Promise<number>;
+
+/** Options every command takes: where the config and the install root are, and --json. */
 function globals(command: Command, json = true): Command {
   command
     .option(
@@ -14,7 +17,7 @@ function globals(command: Command, json = true): Command {
     )
     .option(
       "--root <dir>",
-      "install root (env MS11_UPDATE_ROOT; default config install_root, else ~/.local/share/ms11)",
+      "install root (env MS11_UPDATE_ROOT; default: config install_root, else ~/.local/share/ms11)",
     );
   if (json) command.option("--json", "print data as JSON on stdout");
   return command;
@@ -23,22 +26,27 @@ function globals(command: Command, json = true): Command {
 function waitOption(command: Command, seconds: number): Command {
   return command.option(
     "--wait <seconds>",
-    `wait this long for another ms11-update holding the install lock (default ${seconds})`,
+    `wait up to this long for another ms11-update holding the install lock (default ${seconds})`,
   );
 }
 
-/** Build the program; `run` receives each action's exit code. */
+/** Build the program; `setCode` receives each action's exit code. */
 export function buildProgram(setCode: (code: number) => void): Command {
+  // Options may stand before or after the command: each action sees them all merged.
+  const act = (action: Action) => async (...args: unknown[]) => {
+    setCode(await action(args.at(-1) as Command));
+  };
+  const commands = () => import("./commands.ts");
+
   const program = new Command("ms11-update")
     .description(
       "Keeps MS11 up to date: checks a release channel, downloads and verifies the newest build, stages it for the next launch, and rolls back on request.",
     )
     .version(VERSION, "-V, --version", "print the version")
+    .enablePositionalOptions()
+    .allowExcessArguments(true)
     .showSuggestionAfterError(true)
-    .exitOverride()
-    .configureOutput({
-      outputError: (text, write) => write(text.startsWith("error: ") ? text : `error: ${text}`),
-    });
+    .exitOverride();
 
   globals(program)
     .option("--channel <name>", "channel to use for this run (see `ms11-update channel`)")
@@ -51,79 +59,60 @@ export function buildProgram(setCode: (code: number) => void): Command {
       "after",
       "\nWith no command: check the channel and, if a newer release exists, download, verify and stage it for the next launch.",
     )
-    .action(async (options) =>
-      setCode(await (await import("./commands.ts")).updateCommand(options))
-    );
+    .action(act(async (command) => {
+      // An unknown word is a misspelt command: let commander say so, with a suggestion.
+      if (command.args.length > 0) {
+        (command as unknown as { unknownCommand(): never }).unknownCommand();
+      }
+      return (await commands()).updateCommand(command.optsWithGlobals());
+    }));
   waitOption(program, 0);
 
-  const sub = (name: string, description: string) => {
-    const command = program.command(name).description(description).exitOverride();
-    command.configureOutput({ outputError: (text, write) => write(text) });
-    return command;
-  };
+  const sub = (name: string, description: string) =>
+    program.command(name).description(description).exitOverride();
 
   globals(sub("check", "report the installed and available versions; download nothing"))
     .option("--channel <name>", "channel to check")
     .option("--allow-downgrade", "report a lower release as applicable")
-    .action(async (options) =>
-      setCode(await (await import("./commands.ts")).checkCommand(options))
-    );
+    .action(act(async (c) => (await commands()).checkCommand(c.optsWithGlobals())));
 
   waitOption(
     globals(
-      sub(
-        "install",
-        "set up an install root from a channel's current release, or adopt an existing build",
-      ),
-    )
-      .option("--channel <name>", "channel to install from")
-      .option(
-        "--adopt <path>",
-        "adopt this existing executable or build directory instead of downloading",
-      )
-      .option("--version <version>", "the adopted build's version (with --adopt)")
-      .action(async (options) =>
-        setCode(await (await import("./commands.ts")).installCommand(options))
-      ),
+      sub("install", "set up an install root from a channel's current release, or adopt a build"),
+    ),
     0,
-  );
+  )
+    .option("--channel <name>", "channel to install from")
+    .option("--adopt <path>", "adopt this existing executable or build directory instead")
+    .option("--version <version>", "the adopted build's version (with --adopt)")
+    .action(act(async (c) => (await commands()).installCommand(c.optsWithGlobals())));
 
   waitOption(
-    globals(sub("apply", "launcher hook: swap in the staged build, if any (fast, no network)"))
-      .action(async (options) => setCode(await (await import("./apply.ts")).applyCommand(options))),
+    globals(sub("apply", "launcher hook: swap in the staged build, if any (fast, no network)")),
     5,
-  );
+  ).action(act(async (c) => (await import("./apply.ts")).applyCommand(c.optsWithGlobals())));
 
   waitOption(
     globals(
       sub("rollback", "restore the newest backup (or --to VERSION); the replaced build is kept"),
-    )
-      .option("--to <version>", "the backup to restore")
-      .action(async (options) =>
-        setCode(await (await import("./commands.ts")).rollbackCommand(options))
-      ),
+    ),
     0,
-  );
+  )
+    .option("--to <version>", "the backup to restore")
+    .action(act(async (c) => (await commands()).rollbackCommand(c.optsWithGlobals())));
 
   globals(sub("status", "show current, staged and backup builds, last check and last error"))
     .option("--channel <name>", "channel to report")
     .addHelpText("after", "\nThe --json document is described in docs/STATUS.md.")
-    .action(async (options) =>
-      setCode(await (await import("./commands.ts")).statusCommand(options))
-    );
+    .action(act(async (c) => (await commands()).statusCommand(c.optsWithGlobals())));
 
   globals(
     sub("channel", "list channels, or switch channel persistently (saved in the config file)"),
   )
     .argument("[name]", "channel to switch to")
-    .action(async (name, options) =>
-      setCode(await (await import("./commands.ts")).channelCommand(name, options))
-    );
+    .action(act(async (c) => (await commands()).channelCommand(c.args[0], c.optsWithGlobals())));
 
-  sub(
-    "release",
-    "publisher: add a build to a release tree (hashes it, copies it, writes the manifest)",
-  )
+  sub("release", "publisher: add a build to a release tree (hash, copy, write the manifest)")
     .requiredOption("--channel <name>", "channel to publish on")
     .requiredOption("--version <version>", "the release's version (not lower than the channel's)")
     .requiredOption("--artifact <file>", "the build: an executable, .tar.gz or .zip")
@@ -131,25 +120,20 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .option("--platform <key>", "platform key such as linux-x64 (default: this machine's)")
     .option("--notes <text>", "release notes")
     .option("--json", "print data as JSON on stdout")
-    .action(async (options) =>
-      setCode(await (await import("./commands.ts")).releaseCommand(options))
-    );
+    .action(act(async (c) => (await commands()).releaseCommand(c.opts())));
 
-  sub("serve", "serve a release directory over HTTP on 127.0.0.1 (Range and ETag supported)")
-    .argument("<dir>", "release directory (holds <channel>/manifest.json)")
+  sub("serve", "serve a release tree over HTTP on 127.0.0.1 (Range and ETag supported)")
+    .argument("<dir>", "release tree (holds <channel>/manifest.json)")
     .option("--port <port>", "port (0 picks a free one)", "8011")
-    .addOption(new Option("--host <host>", "address to bind").default("127.0.0.1"))
-    .action(async (dir, options) =>
-      setCode(await (await import("./commands.ts")).serveCommand(dir, options))
-    );
+    .option("--host <host>", "address to bind", "127.0.0.1")
+    .action(act(async (c) => (await commands()).serveCommand(c.args[0], c.opts())));
 
   return program;
 }
 
-/** Whether a commander error is a usage error (exit 2) rather than help or version (exit 0). */
+/** The exit code for a commander error: 0 for help and version, 2 for usage errors. */
 export function usageExitCode(error: CommanderError): number {
-  return error.code === "commander.helpDisplayed" || error.code === "commander.version" ||
-      error.code === "commander.help"
+  return ["commander.helpDisplayed", "commander.version", "commander.help"].includes(error.code)
     ? 0
     : 2;
 }

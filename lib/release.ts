@@ -15,6 +15,9 @@ import { type ArtifactKind, type Manifest, MANIFEST_SCHEMA, parseManifest } from
 import { hashFile } from "./verify.ts";
 import { compareVersions, parseVersion } from "./version.ts";
 
+// Where the tree will be served is not known here: relative URLs are checked against a stand-in.
+const PLACEHOLDER_URL = "https://release.invalid/channel/manifest.json";
+
 /** Options of {@linkcode publishRelease}. */
 export interface PublishOptions {
   /** The channel. */
@@ -71,7 +74,7 @@ async function readExisting(
     if (error instanceof Deno.errors.NotFound) return null;
     throw error;
   }
-  const manifest = parseManifest(bytes, { url: `file://${path}`, channel });
+  const manifest = parseManifest(bytes, { url: PLACEHOLDER_URL, channel });
   return { manifest, artifacts: JSON.parse(new TextDecoder().decode(bytes)).artifacts };
 }
 
@@ -126,7 +129,7 @@ export async function publishRelease(
     artifacts,
   };
   const text = JSON.stringify(document, null, 2) + "\n";
-  const manifest = parseManifest(text, { url: "file:///manifest.json", channel: options.channel });
+  const manifest = parseManifest(text, { url: PLACEHOLDER_URL, channel: options.channel });
   await writeFileAtomic(manifestPath, text);
   return { manifest, manifestPath, artifactPath };
 }

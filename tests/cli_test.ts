@@ -1,12 +1,20 @@
 // End-to-end: the real CLI as a subprocess against a local release server, with temporary
 // install roots. Every error case asserts the message, the exit code and that the install is
 // unchanged.
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "node:assert/strict";
-import { launch, makeWorld, snapshot } from "./_e2e.ts";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { launch, makeWorld, runCli, snapshot } from "./_e2e.ts";
 
-async function sha256(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** Assert that `text` contains `part`, showing the whole text when it does not. */
+function includes(text: string, part: string, message?: string): void {
+  assert.ok(
+    text.includes(part),
+    `${message ? `${message}: ` : ""}expected ${JSON.stringify(part)} in:\n${text}`,
+  );
 }
 
 Deno.test("every command has --help, and --version prints the version", async () => {
@@ -25,82 +33,93 @@ Deno.test("every command has --help, and --version prints the version", async ()
     ]
   ) {
     const run = await world.cli([...(command ? [command] : []), "--help"]);
-    assertEquals(run.code, 0, `${command} --help: ${run.stderr}`);
-    assertStringIncludes(run.stdout, "Usage: ms11-update");
-    if (command !== "serve" && command !== "release") assertStringIncludes(run.stdout, "--root");
+    assert.deepEqual(run.code, 0, `${command} --help: ${run.stderr}`);
+    includes(run.stdout, "Usage: ms11-update");
+    if (command !== "serve" && command !== "release") includes(run.stdout, "--root");
   }
   const version = await world.cli(["--version"]);
-  assertEquals(version.code, 0);
-  assertMatch(version.stdout.trim(), /^\d+\.\d+\.\d+/);
+  assert.deepEqual(version.code, 0);
+  assert.match(version.stdout.trim(), /^\d+\.\d+\.\d+/);
 });
 
 Deno.test("usage errors exit 2 with one line naming the problem", async () => {
   await using world = await makeWorld();
   const unknownOption = await world.cli(["status", "--bogus"]);
-  assertEquals(unknownOption.code, 2);
-  assertStringIncludes(unknownOption.stderr, "unknown option '--bogus'");
+  assert.deepEqual(unknownOption.code, 2);
+  includes(unknownOption.stderr, "unknown option '--bogus'");
   const unknownCommand = await world.cli(["stauts"]);
-  assertEquals(unknownCommand.code, 2);
-  assertStringIncludes(unknownCommand.stderr, "(Did you mean status?)");
-  const missing = await world.cli(["rollback", "--to"]);
-  assertEquals(missing.code, 2);
-  assertStringIncludes(missing.stderr, "option '--to <version>' argument missing");
+  assert.deepEqual(unknownCommand.code, 2);
+  includes(unknownCommand.stderr, "(Did you mean status?)");
+  const missing = await runCli([
+    "--root",
+    world.root,
+    "--config",
+    world.configPath,
+    "rollback",
+    "--to",
+  ]);
+  assert.deepEqual(missing.code, 2);
+  includes(missing.stderr, "option '--to <version>' argument missing");
   const badWait = await world.cli(["apply", "--wait", "soon"]);
-  assertEquals(badWait.code, 2);
-  assertStringIncludes(badWait.stderr, 'Invalid --wait "soon": expected seconds >= 0');
+  assert.deepEqual(badWait.code, 2);
+  includes(badWait.stderr, 'Invalid --wait "soon": expected seconds >= 0');
 });
 
 Deno.test("install, update, apply on next launch, then status: the whole cycle", async () => {
   await using world = await makeWorld();
   await world.publish("stable", "1.0.0");
   const install = await world.cli(["install"]);
-  assertEquals(install.code, 0, install.stderr);
-  assertStringIncludes(install.stderr, `Installed 1.0.0 from stable in ${world.root}`);
-  assertEquals(await launch(world.root), "MS11 1.0.0");
+  assert.deepEqual(install.code, 0, install.stderr);
+  includes(install.stderr, `Installed 1.0.0 from stable in ${world.root}`);
+  assert.deepEqual(await launch(world.root), "MS11 1.0.0");
   await Deno.mkdir(`${world.root}/data`);
   await Deno.writeTextFile(`${world.root}/data/user.txt`, "precious");
 
   const none = await world.cli(["--json"]);
-  assertEquals(none.code, 0, none.stderr);
-  assertEquals(JSON.parse(none.stdout).decision.reason, "up-to-date");
+  assert.deepEqual(none.code, 0, none.stderr);
+  assert.deepEqual(JSON.parse(none.stdout).decision.reason, "up-to-date");
 
   await world.publish("stable", "1.1.0");
   const check = await world.cli(["check", "--json"]);
-  assertEquals(check.code, 0, check.stderr);
+  assert.deepEqual(check.code, 0, check.stderr);
   const checked = JSON.parse(check.stdout);
-  assertEquals([checked.current, checked.available, checked.update_available], [
+  assert.deepEqual([checked.current, checked.available, checked.update_available], [
     "1.0.0",
     "1.1.0",
     true,
   ]);
-  assertEquals(await snapshot(world.root).then((s) => s.includes("1.1.0")), false);
+  assert.deepEqual(await snapshot(world.root).then((s) => s.includes("1.1.0")), false);
 
   const update = await world.cli([]);
-  assertEquals(update.code, 0, update.stderr);
-  assertStringIncludes(update.stderr, "Update available: 1.0.0 -> 1.1.0 on stable");
-  assertStringIncludes(update.stderr, "1.1.0 is staged; it is applied at the next launch");
-  assertEquals(update.stdout.trim(), "staged 1.1.0 from stable");
-  assertEquals(await launch(world.root), "MS11 1.0.0", "nothing changes before the next launch");
+  assert.deepEqual(update.code, 0, update.stderr);
+  includes(update.stderr, "Update available: 1.0.0 -> 1.1.0 on stable");
+  includes(update.stderr, "1.1.0 is staged; it is applied at the next launch");
+  assert.deepEqual(update.stdout.trim(), "staged 1.1.0 from stable");
+  assert.deepEqual(
+    await launch(world.root),
+    "MS11 1.0.0",
+    "nothing changes before the next launch",
+  );
 
   const apply = await world.cli(["apply"]);
-  assertEquals(apply.code, 0, apply.stderr);
-  assertStringIncludes(apply.stderr, "Applied 1.1.0 (was 1.0.0)");
-  assertEquals(await launch(world.root), "MS11 1.1.0");
+  assert.deepEqual(apply.code, 0, apply.stderr);
+  includes(apply.stderr, "Applied 1.1.0 (was 1.0.0)");
+  assert.deepEqual(await launch(world.root), "MS11 1.1.0");
   const again = await world.cli(["apply", "--json"]);
-  assertEquals(JSON.parse(again.stdout).applied, false);
+  assert.deepEqual(JSON.parse(again.stdout).applied, false);
 
   const status = await world.cli(["status", "--json"]);
-  assertEquals(status.code, 0, status.stderr);
+  assert.deepEqual(status.code, 0, status.stderr);
   const doc = JSON.parse(status.stdout);
-  assertEquals(doc.schema, 1);
-  assertEquals(doc.current.version, "1.1.0");
-  assertEquals(doc.staged, null);
-  assertEquals(doc.backups.map((b: { version: string }) => b.version), ["1.0.0"]);
-  assertEquals(doc.last_check.available, "1.1.0");
-  assertEquals(doc.last_error, null);
-  assertEquals(await Deno.readTextFile(`${world.root}/data/user.txt`), "precious");
+  assert.deepEqual(doc.schema, 1);
+  assert.deepEqual(doc.current.version, "1.1.0");
+  assert.deepEqual(doc.staged, null);
+  assert.deepEqual(doc.backups.map((b: { version: string }) => b.version), ["1.0.0"]);
+  assert.deepEqual(doc.last_check.available, "1.1.0");
+  assert.deepEqual(doc.last_error, null);
+  assert.deepEqual(await Deno.readTextFile(`${world.root}/data/user.txt`), "precious");
   const text = await world.cli(["status"]);
-  assertStringIncludes(text.stdout, "current:    1.1.0 (stable)");
+  includes(text.stdout, "current:    1.1.0 (stable)");
 });
 
 Deno.test("a tar.gz directory build installs with its files and modes", async () => {
@@ -115,17 +134,17 @@ Deno.test("a tar.gz directory build installs with its files and modes", async ()
   await Deno.writeTextFile(`${src}/lib/data.txt`, "with data");
   const archive = `${world.dir}/ms11-2.0.0.tar.gz`;
   const tar = await new Deno.Command("tar", { args: ["-czf", archive, "-C", src, "."] }).output();
-  assert(tar.success);
+  assert.ok(tar.success);
   await world.publish("stable", "2.0.0", { artifact: archive });
   const install = await world.cli(["install"]);
-  assertEquals(install.code, 0, install.stderr);
-  assertEquals(await launch(world.root), "MS11 2.0.0 with data");
+  assert.deepEqual(install.code, 0, install.stderr);
+  assert.deepEqual(await launch(world.root), "MS11 2.0.0 with data");
 });
 
 Deno.test("a checksum mismatch stages nothing and reports expected and actual", async () => {
   await using world = await makeWorld();
   await world.publish("stable", "1.0.0");
-  assertEquals((await world.cli(["install"])).code, 0);
+  assert.deepEqual((await world.cli(["install"])).code, 0);
   await world.publish("stable", "1.1.0");
   const served = `${world.tree}/stable/1.1.0/ms11-1.1.0`;
   const good = await Deno.readFile(served);
@@ -134,58 +153,58 @@ Deno.test("a checksum mismatch stages nothing and reports expected and actual", 
   await Deno.writeFile(served, bad);
   const before = await snapshot(world.root);
   const run = await world.cli([]);
-  assertEquals(run.code, 1);
-  assertMatch(
+  assert.deepEqual(run.code, 1);
+  assert.match(
     run.stderr,
     new RegExp(
-      `error: Checksum mismatch for .*: expected sha256 ${await sha256(good)}, got ${await sha256(
+      `error: Checksum mismatch for .*: expected sha256 ${sha256(good)}, got ${await sha256(
         bad,
       )}`,
     ),
   );
-  assertEquals(await snapshot(world.root), before);
+  assert.deepEqual(await snapshot(world.root), before);
   const status = JSON.parse((await world.cli(["status", "--json"])).stdout);
-  assertStringIncludes(status.last_error.message, "Checksum mismatch");
-  assertEquals(status.last_error.command, "update");
+  includes(status.last_error.message, "Checksum mismatch");
+  assert.deepEqual(status.last_error.command, "update");
 });
 
 Deno.test("an artifact larger than declared is cut off and nothing is staged", async () => {
   await using world = await makeWorld();
   await world.publish("stable", "1.0.0");
-  assertEquals((await world.cli(["install"])).code, 0);
+  assert.deepEqual((await world.cli(["install"])).code, 0);
   await world.publish("stable", "1.1.0");
   const served = `${world.tree}/stable/1.1.0/ms11-1.1.0`;
   const size = (await Deno.stat(served)).size;
   await Deno.writeFile(served, new Uint8Array(1 << 20), { append: true });
   const before = await snapshot(world.root);
   const run = await world.cli([]);
-  assertEquals(run.code, 1);
-  assertStringIncludes(run.stderr, `expected ${size} bytes, got more than ${size}`);
-  assertEquals(await snapshot(world.root), before);
+  assert.deepEqual(run.code, 1);
+  includes(run.stderr, `expected ${size} bytes, got more than ${size}`);
+  assert.deepEqual(await snapshot(world.root), before);
 });
 
 Deno.test("an unknown channel exits 2 and changes nothing", async () => {
   await using world = await makeWorld();
   await world.publish("stable", "1.0.0");
-  assertEquals((await world.cli(["install"])).code, 0);
+  assert.deepEqual((await world.cli(["install"])).code, 0);
   const before = await snapshot(world.root);
   const configBefore = await Deno.readTextFile(world.configPath);
   for (const args of [["--channel", "beta"], ["channel", "beta"], ["check", "--channel", "beta"]]) {
     const run = await world.cli(args);
-    assertEquals(run.code, 2, args.join(" "));
-    assertStringIncludes(
+    assert.deepEqual(run.code, 2, args.join(" "));
+    includes(
       run.stderr,
       'error: Unknown channel "beta": configured channels are stable, canary',
     );
   }
-  assertEquals(await snapshot(world.root), before);
-  assertEquals(await Deno.readTextFile(world.configPath), configBefore);
+  assert.deepEqual(await snapshot(world.root), before);
+  assert.deepEqual(await Deno.readTextFile(world.configPath), configBefore);
 });
 
 Deno.test("bad configuration exits 2 with the field and value, and changes nothing", async () => {
   await using world = await makeWorld();
   await world.publish("stable", "1.0.0");
-  assertEquals((await world.cli(["install"])).code, 0);
+  assert.deepEqual((await world.cli(["install"])).code, 0);
   const before = await snapshot(world.root);
   const cases: [Record<string, unknown>, string][] = [
     [{ keep_backups_count: -1 }, "keep_backups_count must be an integer from 0 to 100, got -1"],
@@ -199,119 +218,129 @@ Deno.test("bad configuration exits 2 with the field and value, and changes nothi
     await world.writeConfig(extra);
     for (const args of [[], ["status"], ["apply"], ["rollback"]]) {
       const run = await world.cli(args);
-      assertEquals(run.code, 2, `${JSON.stringify(extra)} ${args}`);
-      assertStringIncludes(run.stderr, `error: Invalid config ${world.configPath}: ${message}`);
-      assertEquals(run.stderr.trim().split("\n").length, 1);
+      assert.deepEqual(run.code, 2, `${JSON.stringify(extra)} ${args}`);
+      includes(run.stderr, `error: Invalid config ${world.configPath}: ${message}`);
+      assert.deepEqual(run.stderr.trim().split("\n").length, 1);
     }
   }
   await Deno.writeTextFile(world.configPath, "{ not json");
   const garbage = await world.cli(["status"]);
-  assertEquals(garbage.code, 2);
-  assertStringIncludes(garbage.stderr, `Invalid config ${world.configPath}: not valid JSON`);
+  assert.deepEqual(garbage.code, 2);
+  includes(garbage.stderr, `Invalid config ${world.configPath}: not valid JSON`);
   const missing = await world.cli(["status", "--config", `${world.dir}/nope.json`], { root: true });
-  assertEquals(missing.code, 2);
-  assertEquals(await snapshot(world.root), before);
+  assert.deepEqual(missing.code, 2);
+  assert.deepEqual(await snapshot(world.root), before);
 });
 
 Deno.test("moving to a channel with a lower version does not downgrade without consent", async () => {
   await using world = await makeWorld();
   await world.publish("canary", "1.5.0-canary.20261126.3");
   await world.publish("stable", "1.4.0");
-  assertEquals((await world.cli(["install", "--channel", "canary"])).code, 0);
-  assertEquals(await launch(world.root), "MS11 1.5.0-canary.20261126.3");
+  assert.deepEqual((await world.cli(["install", "--channel", "canary"])).code, 0);
+  assert.deepEqual(await launch(world.root), "MS11 1.5.0-canary.20261126.3");
   const before = await snapshot(world.root);
   const refused = await world.cli(["--channel", "stable", "--json"]);
-  assertEquals(refused.code, 0, refused.stderr);
-  assertStringIncludes(
+  assert.deepEqual(refused.code, 0, refused.stderr);
+  includes(
     refused.stderr,
     "stable's newest release 1.4.0 is lower than the installed 1.5.0-canary.20261126.3; not downgrading (pass --allow-downgrade to install 1.4.0)",
   );
-  assertEquals(JSON.parse(refused.stdout).decision.reason, "downgrade-refused");
-  assertEquals(await snapshot(world.root), before);
+  assert.deepEqual(JSON.parse(refused.stdout).decision.reason, "downgrade-refused");
+  assert.deepEqual(await snapshot(world.root), before);
   const allowed = await world.cli(["--channel", "stable", "--allow-downgrade"]);
-  assertEquals(allowed.code, 0, allowed.stderr);
-  assertStringIncludes(allowed.stderr, "Downgrading 1.5.0-canary.20261126.3 -> 1.4.0 on stable");
-  assertEquals((await world.cli(["apply"])).code, 0);
-  assertEquals(await launch(world.root), "MS11 1.4.0");
+  assert.deepEqual(allowed.code, 0, allowed.stderr);
+  includes(allowed.stderr, "Downgrading 1.5.0-canary.20261126.3 -> 1.4.0 on stable");
+  assert.deepEqual((await world.cli(["apply"])).code, 0);
+  assert.deepEqual(await launch(world.root), "MS11 1.4.0");
 });
 
 Deno.test("canary prereleases compare as semver", async () => {
   await using world = await makeWorld();
   await world.publish("canary", "1.5.0-canary.20261126.3");
-  assertEquals((await world.cli(["install", "--channel", "canary"])).code, 0);
+  assert.deepEqual((await world.cli(["install", "--channel", "canary"])).code, 0);
   await world.publish("canary", "1.5.0-canary.20261126.10");
   const run = await world.cli(["--channel", "canary"]);
-  assertEquals(run.code, 0, run.stderr);
-  assertStringIncludes(run.stderr, "1.5.0-canary.20261126.3 -> 1.5.0-canary.20261126.10");
+  assert.deepEqual(run.code, 0, run.stderr);
+  includes(run.stderr, "1.5.0-canary.20261126.3 -> 1.5.0-canary.20261126.10");
 });
 
 Deno.test("rollback restores the newest backup, keeps the replaced build, and skips it afterwards", async () => {
   await using world = await makeWorld();
   await world.publish("stable", "1.0.0");
-  assertEquals((await world.cli(["install"])).code, 0);
-  await world.publish("stable", "1.1.0");
-  assertEquals((await world.cli([])).code, 0);
-  assertEquals((await world.cli(["apply"])).code, 0);
+  assert.deepEqual((await world.cli(["install"])).code, 0);
+  for (const version of ["1.1.0", "1.2.0"]) {
+    await world.publish("stable", version);
+    assert.deepEqual((await world.cli([])).code, 0);
+    assert.deepEqual((await world.cli(["apply"])).code, 0);
+  }
   const run = await world.cli(["rollback"]);
-  assertEquals(run.code, 0, run.stderr);
-  assertStringIncludes(run.stderr, "Rolled back 1.1.0 -> 1.0.0");
-  assertEquals(await launch(world.root), "MS11 1.0.0");
+  assert.deepEqual(run.code, 0, run.stderr);
+  includes(run.stderr, "Rolled back 1.2.0 -> 1.1.0");
+  assert.deepEqual(await launch(world.root), "MS11 1.1.0");
   const status = JSON.parse((await world.cli(["status", "--json"])).stdout);
-  assertEquals(status.backups.map((b: { version: string }) => b.version), ["1.1.0"]);
+  assert.deepEqual(status.backups.map((b: { version: string }) => b.version), ["1.2.0", "1.0.0"]);
+
   const skip = await world.cli([]);
-  assertEquals(skip.code, 0);
-  assertStringIncludes(skip.stderr, "1.1.0 on stable is skipped (rolled back to 1.0.0 by hand)");
+  assert.deepEqual(skip.code, 0);
+  includes(skip.stderr, "1.2.0 on stable is skipped (rolled back to 1.1.0 by hand)");
+
   const before = await snapshot(world.root);
   const unknown = await world.cli(["rollback", "--to", "0.9.0"]);
-  assertEquals(unknown.code, 1);
-  assertStringIncludes(unknown.stderr, `error: No backup 0.9.0 in ${world.root} (backups: 1.1.0)`);
-  assertEquals(await snapshot(world.root), before);
+  assert.deepEqual(unknown.code, 1);
+  includes(unknown.stderr, `error: No backup 0.9.0 in ${world.root} (backups: 1.2.0, 1.0.0)`);
+  assert.deepEqual(await snapshot(world.root), before);
+
   const forced = await world.cli(["--force"]);
-  assertEquals(forced.code, 0, forced.stderr);
-  assertStringIncludes(forced.stdout, "staged 1.1.0");
-  const to = await world.cli(["rollback", "--to", "1.1.0"]);
-  assertEquals(to.code, 0, to.stderr);
-  assertStringIncludes(to.stderr, "Cancelled the staged 1.1.0");
-  assertEquals(await launch(world.root), "MS11 1.1.0");
+  assert.deepEqual(forced.code, 0, forced.stderr);
+  includes(forced.stdout, "staged 1.2.0");
+  const to = await world.cli(["rollback", "--to", "1.0.0"]);
+  assert.deepEqual(to.code, 0, to.stderr);
+  includes(to.stderr, "Rolled back 1.1.0 -> 1.0.0");
+  includes(to.stderr, "Cancelled the staged 1.2.0");
+  assert.deepEqual(
+    (await world.cli(["apply", "--json"])).stdout.includes('"applied": false'),
+    true,
+  );
+  assert.deepEqual(await launch(world.root), "MS11 1.0.0");
 });
 
 Deno.test("rollback with nothing to roll back to fails with exit 1 and changes nothing", async () => {
   await using world = await makeWorld();
   const empty = await world.cli(["rollback"]);
-  assertEquals(empty.code, 1);
-  assertStringIncludes(
+  assert.deepEqual(empty.code, 1);
+  includes(
     empty.stderr,
     `error: Nothing is installed in ${world.root}; nothing to roll back`,
   );
   await world.publish("stable", "1.0.0");
-  assertEquals((await world.cli(["install"])).code, 0);
+  assert.deepEqual((await world.cli(["install"])).code, 0);
   const before = await snapshot(world.root);
   const none = await world.cli(["rollback"]);
-  assertEquals(none.code, 1);
-  assertStringIncludes(none.stderr, `error: No backup to roll back to in ${world.root}`);
-  assertEquals(await snapshot(world.root), before);
+  assert.deepEqual(none.code, 1);
+  includes(none.stderr, `error: No backup to roll back to in ${world.root}`);
+  assert.deepEqual(await snapshot(world.root), before);
 });
 
 Deno.test("backups are pruned to keep_backups_count, oldest first, and user data is untouched", async () => {
   await using world = await makeWorld();
   await world.writeConfig({ keep_backups_count: 1 });
   await world.publish("stable", "1.0.0");
-  assertEquals((await world.cli(["install"])).code, 0);
+  assert.deepEqual((await world.cli(["install"])).code, 0);
   await Deno.mkdir(`${world.root}/data`);
   await Deno.writeTextFile(`${world.root}/data/settings.json`, "{}");
   for (const version of ["1.1.0", "1.2.0", "1.3.0"]) {
     await world.publish("stable", version);
-    assertEquals((await world.cli([])).code, 0);
+    assert.deepEqual((await world.cli([])).code, 0);
     const apply = await world.cli(["apply"]);
-    assertEquals(apply.code, 0, apply.stderr);
+    assert.deepEqual(apply.code, 0, apply.stderr);
   }
   const status = JSON.parse((await world.cli(["status", "--json"])).stdout);
-  assertEquals(status.current.version, "1.3.0");
-  assertEquals(status.backups.map((b: { version: string }) => b.version), ["1.2.0"]);
+  assert.deepEqual(status.current.version, "1.3.0");
+  assert.deepEqual(status.backups.map((b: { version: string }) => b.version), ["1.2.0"]);
   const builds = (await Array.fromAsync(Deno.readDir(`${world.root}/builds`))).map((e) => e.name)
     .sort();
-  assertEquals(builds, ["1.2.0", "1.3.0"]);
-  assertEquals(await Deno.readTextFile(`${world.root}/data/settings.json`), "{}");
+  assert.deepEqual(builds, ["1.2.0", "1.3.0"]);
+  assert.deepEqual(await Deno.readTextFile(`${world.root}/data/settings.json`), "{}");
 });
 
 Deno.test("channel NAME persists the choice and keeps the user's other settings", async () => {
@@ -319,25 +348,25 @@ Deno.test("channel NAME persists the choice and keeps the user's other settings"
   await world.writeConfig({ keep_backups_count: 5, check_interval_hours: 6 });
   await world.publish("stable", "1.0.0");
   await world.publish("canary", "1.1.0-canary.1");
-  assertEquals((await world.cli(["install"])).code, 0);
+  assert.deepEqual((await world.cli(["install"])).code, 0);
   const list = await world.cli(["channel"]);
-  assertEquals(list.code, 0);
-  assertStringIncludes(list.stdout, "* stable     Production-ready releases");
+  assert.deepEqual(list.code, 0);
+  includes(list.stdout, "* stable     Production-ready releases");
   const run = await world.cli(["channel", "canary"]);
-  assertEquals(run.code, 0, run.stderr);
-  assertStringIncludes(
+  assert.deepEqual(run.code, 0, run.stderr);
+  includes(
     run.stderr,
     `Channel changed: stable -> canary (saved in ${world.configPath})`,
   );
   const saved = JSON.parse(await Deno.readTextFile(world.configPath));
-  assertEquals([saved.channel, saved.keep_backups_count, saved.check_interval_hours], [
+  assert.deepEqual([saved.channel, saved.keep_backups_count, saved.check_interval_hours], [
     "canary",
     5,
     6,
   ]);
   const update = await world.cli([]);
-  assertEquals(update.code, 0, update.stderr);
-  assertStringIncludes(update.stdout, "staged 1.1.0-canary.1 from canary");
+  assert.deepEqual(update.code, 0, update.stderr);
+  includes(update.stdout, "staged 1.1.0-canary.1 from canary");
 });
 
 Deno.test("the notification hook receives each announced event as JSON; a failing hook is not fatal", async () => {
@@ -347,14 +376,14 @@ Deno.test("the notification hook receives each announced event as JSON; a failin
     notifications: { notify_on_download: false, command: ["sh", "-c", `cat >> ${log}`] },
   });
   await world.publish("stable", "1.0.0");
-  assertEquals((await world.cli(["install"])).code, 0);
+  assert.deepEqual((await world.cli(["install"])).code, 0);
   await world.publish("stable", "1.1.0");
-  assertEquals((await world.cli([])).code, 0);
+  assert.deepEqual((await world.cli([])).code, 0);
   const events = (await Deno.readTextFile(log)).trim().split("\n").map((l) => JSON.parse(l));
   const types = events.map((e) => `${e.type}:${e.version}`);
-  assertEquals(types.includes("update_available:1.1.0"), true, types.join());
-  assertEquals(types.includes("ready_to_apply:1.1.0"), true, types.join());
-  assertEquals(
+  assert.deepEqual(types.includes("update_available:1.1.0"), true, types.join());
+  assert.deepEqual(types.includes("ready_to_apply:1.1.0"), true, types.join());
+  assert.deepEqual(
     types.some((t) => t.startsWith("downloaded")),
     false,
     "disabled events are not announced",
@@ -363,29 +392,29 @@ Deno.test("the notification hook receives each announced event as JSON; a failin
   await world.writeConfig({ notifications: { command: ["sh", "-c", "exit 3"] } });
   await world.publish("stable", "1.2.0");
   const failing = await world.cli([]);
-  assertEquals(failing.code, 0, failing.stderr);
-  assertStringIncludes(failing.stderr, "warning: Notification hook sh exited with code 3");
+  assert.deepEqual(failing.code, 0, failing.stderr);
+  includes(failing.stderr, "warning: Notification hook sh exited with code 3");
 });
 
 Deno.test("a garbage state file is reported and replaced, never a crash", async () => {
   await using world = await makeWorld();
   await world.publish("stable", "1.0.0");
-  assertEquals((await world.cli(["install"])).code, 0);
+  assert.deepEqual((await world.cli(["install"])).code, 0);
   await Deno.writeTextFile(`${world.root}/state.json`, "\u0000garbage");
   const status = await world.cli(["status"]);
-  assertEquals(status.code, 0);
-  assertStringIncludes(
+  assert.deepEqual(status.code, 0);
+  includes(
     status.stderr,
     `warning: State file ${world.root}/state.json is not valid JSON; starting afresh`,
   );
-  assertStringIncludes(status.stdout, "current:    1.0.0");
-  assertEquals(await launch(world.root), "MS11 1.0.0");
+  includes(status.stdout, "current:    1.0.0");
+  assert.deepEqual(await launch(world.root), "MS11 1.0.0");
 });
 
 Deno.test("a second mutating run fails fast, naming the lock holder's pid", async () => {
   await using world = await makeWorld();
   await world.publish("stable", "1.0.0");
-  assertEquals((await world.cli(["install"])).code, 0);
+  assert.deepEqual((await world.cli(["install"])).code, 0);
   await world.publish("stable", "1.1.0");
   const holder = new Deno.Command(Deno.execPath(), {
     args: [
@@ -403,12 +432,12 @@ Deno.test("a second mutating run fails fast, naming the lock holder's pid", asyn
   try {
     const before = await snapshot(world.root);
     const run = await world.cli([]);
-    assertEquals(run.code, 1);
-    assertStringIncludes(
+    assert.deepEqual(run.code, 1);
+    includes(
       run.stderr,
       `error: Install lock ${world.root}/lock is held by another ms11-update (pid ${holder.pid})`,
     );
-    assertEquals(await snapshot(world.root), before);
+    assert.deepEqual(await snapshot(world.root), before);
   } finally {
     reader.releaseLock();
     holder.kill();
@@ -422,19 +451,19 @@ Deno.test("install --adopt takes an existing build with its version", async () =
   const existing = `${world.dir}/legacy-ms11`;
   await Deno.writeTextFile(existing, '#!/bin/sh\necho "MS11 0.9.0"\n');
   const noVersion = await world.cli(["install", "--adopt", existing]);
-  assertEquals(noVersion.code, 2);
-  assertStringIncludes(
+  assert.deepEqual(noVersion.code, 2);
+  includes(
     noVersion.stderr,
     "install --adopt needs --version with a semver version, got null",
   );
   const run = await world.cli(["install", "--adopt", existing, "--version", "0.9.0"]);
-  assertEquals(run.code, 0, run.stderr);
-  assertEquals(await launch(world.root), "MS11 0.9.0");
+  assert.deepEqual(run.code, 0, run.stderr);
+  assert.deepEqual(await launch(world.root), "MS11 0.9.0");
   await world.publish("stable", "1.0.0");
-  assertEquals((await world.cli([])).code, 0);
-  assertEquals((await world.cli(["apply"])).code, 0);
-  assertEquals(await launch(world.root), "MS11 1.0.0");
+  assert.deepEqual((await world.cli([])).code, 0);
+  assert.deepEqual((await world.cli(["apply"])).code, 0);
+  assert.deepEqual(await launch(world.root), "MS11 1.0.0");
   const twice = await world.cli(["install"]);
-  assertEquals(twice.code, 1);
-  assertStringIncludes(twice.stderr, `${world.root} already has 1.0.0 installed`);
+  assert.deepEqual(twice.code, 1);
+  includes(twice.stderr, `${world.root} already has 1.0.0 installed`);
 });

@@ -77,9 +77,9 @@ async function launchApp(): Promise<void> {
   say(`  ${bold(">")} ${new TextDecoder().decode(out.stdout).trim()}`);
 }
 
+await Deno.mkdir(tree, { recursive: true });
 const server = serveReleases(tree, { hostname: "127.0.0.1", port: 0 });
 try {
-  await Deno.mkdir(tree, { recursive: true });
   await Deno.writeTextFile(
     configPath,
     JSON.stringify(
