@@ -234,7 +234,7 @@ async function extractEntry(job: Job, src: ByteSource, entry: ReadEntry, size: n
   }
   const parts = entryParts(job.archive, name);
   const rel = parts.join("/");
-  const mode = entry.mode ?? 0o644;
+  const mode = entry.mode ?? (type === "Directory" ? 0o755 : 0o644);
   if (type === "Directory") {
     if (parts.length > 0) {
       const isNew = !job.tree.nodes.has(rel);

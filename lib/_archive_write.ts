@@ -72,8 +72,6 @@ export async function makeDirs(job: Job, dirs: string[]): Promise<void> {
 export interface Output {
   /** Append bytes (refused past `limit`). */
   write(chunk: Uint8Array): Promise<void>;
-  /** Bytes written so far. */
-  readonly written: number;
 }
 
 /**
@@ -94,9 +92,6 @@ export async function writeFile(
     let written = 0;
     let nextReport = job.bytes + PROGRESS_STEP;
     const out: Output = {
-      get written() {
-        return written;
-      },
       async write(chunk: Uint8Array) {
         if (written + chunk.length > limit) {
           throw new UnsafeArchiveError(

@@ -26,15 +26,49 @@ import { finishDirs, type Job, report } from "./_archive_write.ts";
 import { extractZip } from "./_archive_zip.ts";
 import { dirOf, syncDir } from "./_fs.ts";
 
-/** The archive formats {@linkcode extractArchive} reads. */
+/**
+ * The archive formats {@linkcode extractArchive} reads.
+ *
+ * @example
+ * ```ts
+ * import { type ArchiveKind, archiveKindOf } from "./extract.ts";
+ * const kind: ArchiveKind | null = archiveKindOf("app.tgz");
+ * console.assert(kind === "tar.gz");
+ * ```
+ */
 export type ArchiveKind = "tar.gz" | "zip";
 
-/** Default of {@linkcode ExtractOptions.maxEntries}. */
+/**
+ * Default of {@linkcode ExtractOptions.maxEntries}.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_ENTRIES } from "./extract.ts";
+ * console.assert(DEFAULT_MAX_ENTRIES === 100_000);
+ * ```
+ */
 export const DEFAULT_MAX_ENTRIES = 100_000;
-/** Default of {@linkcode ExtractOptions.maxBytes}: 8 GiB. */
+/**
+ * Default of {@linkcode ExtractOptions.maxBytes}: 8 GiB.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_BYTES } from "./extract.ts";
+ * console.assert(DEFAULT_MAX_BYTES === 8 * 1024 ** 3);
+ * ```
+ */
 export const DEFAULT_MAX_BYTES = 8 * 1024 ** 3;
 
-/** Options of {@linkcode extractArchive}. */
+/**
+ * Options of {@linkcode extractArchive}.
+ *
+ * @example
+ * ```ts
+ * import type { ExtractOptions } from "./extract.ts";
+ * const options: ExtractOptions = { kind: "zip", maxEntries: 10_000, maxBytes: 2 * 1024 ** 3 };
+ * console.assert(options.kind === "zip");
+ * ```
+ */
 export interface ExtractOptions {
   /** The archive format (see {@linkcode archiveKindOf}). */
   kind: ArchiveKind;
@@ -48,7 +82,16 @@ export interface ExtractOptions {
   sync?: boolean;
 }
 
-/** What {@linkcode extractArchive} wrote. */
+/**
+ * What {@linkcode extractArchive} wrote.
+ *
+ * @example
+ * ```ts
+ * import type { ExtractResult } from "./extract.ts";
+ * const result: ExtractResult = { files: 12, bytes: 48_213 };
+ * console.assert(result.files === 12);
+ * ```
+ */
 export interface ExtractResult {
   /** Regular files written (directories and symlinks not counted). */
   files: number;

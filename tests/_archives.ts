@@ -15,6 +15,8 @@ export type TarEntry =
     data?: string;
     /** Text of the 12-byte size field (default: octal length of data). */
     sizeField?: string;
+    /** Link target field. */
+    linkname?: string;
     /** Store a wrong checksum. */
     badChecksum?: boolean;
   };
@@ -41,12 +43,14 @@ export interface ZipEntry {
   data?: string;
   /** Full st_mode stored in the upper 16 bits of the external attributes (e.g. 0o100755). */
   mode?: number;
+  /** Store this uncompressed size in both headers instead of the real one (a lie). */
+  declaredSize?: number;
   /** Store as made on MS-DOS (no Unix attributes, only the directory or archive bit). */
   dos?: boolean;
 }
 
 const PYTHON = String.raw`
-import gzip, io, json, sys, tarfile, zipfile
+import gzip, io, json, struct, sys, tarfile, zipfile
 
 spec = json.load(open(sys.argv[1]))
 out = sys.argv[2]
@@ -63,6 +67,8 @@ def raw_header(e):
     block[124:124 + len(size)] = size
     block[136:148] = b"00000000000\0"
     block[156:157] = e["typeflag"].encode()
+    link = e.get("linkname", "").encode()
+    block[157:157 + len(link)] = link
     block[257:265] = b"ustar\x0000"
     block[148:156] = b"        "
     checksum = sum(block) + (1 if e.get("badChecksum") else 0)
@@ -128,6 +134,19 @@ def make_zip():
                 default = 0o40755 if e["name"].endswith("/") else 0o100644
                 info.external_attr = e.get("mode", default) << 16
             zf.writestr(info, e.get("data", ""))
+    data = bytearray(open(out, "rb").read())
+    cd = struct.unpack_from("<I", data, len(data) - 22 + 16)[0]
+    for e in spec["entries"]:
+        name = e["name"].encode()
+        at = cd
+        while data[at:at + 4] == b"PK\x01\x02":
+            n, m, k = struct.unpack_from("<HHH", data, at + 28)
+            if data[at + 46:at + 46 + n] == name and "declaredSize" in e:
+                local = struct.unpack_from("<I", data, at + 42)[0]
+                struct.pack_into("<I", data, at + 24, e["declaredSize"])
+                struct.pack_into("<I", data, local + 22, e["declaredSize"])
+            at += 46 + n + m + k
+    open(out, "wb").write(data)
 
 make_tar() if spec["kind"] == "tar" else make_zip()
 `;

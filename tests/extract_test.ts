@@ -2,14 +2,23 @@ import assert from "node:assert/strict";
 import { archiveKindOf, extractArchive, type ExtractOptions } from "../lib/extract.ts";
 import type { Progress } from "../lib/env.ts";
 import { UnsafeArchiveError } from "../lib/errors.ts";
+import { newTree } from "../lib/_archive_paths.ts";
+import { type Job, writeFile } from "../lib/_archive_write.ts";
 import { exists, makeTarGz, makeZip, run, type TarEntry, type ZipEntry } from "./_archives.ts";
 
-/** A temp root with `build` (the destination, not yet created) and an `outside` dir beside it. */
-async function fixture(): Promise<{ root: string; dest: string; outside: string }> {
+/** A temp root (removed on dispose) with `build` (the destination, not yet created) and `outside`. */
+async function fixture(): Promise<
+  { root: string; dest: string; outside: string } & AsyncDisposable
+> {
   const root = await Deno.makeTempDir({ prefix: "extract_test_" });
   await Deno.mkdir(`${root}/outside`);
   await Deno.writeTextFile(`${root}/outside/secret`, "secret");
-  return { root, dest: `${root}/build`, outside: `${root}/outside` };
+  return {
+    root,
+    dest: `${root}/build`,
+    outside: `${root}/outside`,
+    [Symbol.asyncDispose]: () => Deno.remove(root, { recursive: true }),
+  };
 }
 
 /** Unix permission bits of a path (not following a final symlink). */
@@ -90,7 +99,7 @@ Deno.test("archiveKindOf tells the format by suffix", () => {
 });
 
 Deno.test("tar.gz from GNU tar: nested dirs, modes, internal symlinks, progress", async () => {
-  const fx = await fixture();
+  await using fx = await fixture();
   const src = `${fx.root}/src`;
   await Deno.mkdir(`${src}/bin`, { recursive: true });
   await Deno.mkdir(`${src}/lib`);
@@ -142,7 +151,7 @@ Deno.test("tar.gz from GNU tar: nested dirs, modes, internal symlinks, progress"
 
 Deno.test("tar.gz long names in pax, GNU and ustar-prefix headers", async () => {
   for (const format of ["pax", "gnu", "ustar"] as const) {
-    const fx = await fixture();
+    await using fx = await fixture();
     const deep = `${"d".repeat(60)}/${"e".repeat(60)}/${"f".repeat(20)}.txt`;
     const long = format === "ustar" ? deep : `${"a".repeat(120)}/${"b".repeat(120)}.txt`;
     const target = format === "ustar" ? "x" : `../${"a".repeat(120)}/${"b".repeat(120)}.txt`;
@@ -160,7 +169,7 @@ Deno.test("tar.gz long names in pax, GNU and ustar-prefix headers", async () => 
 });
 
 Deno.test("tar.gz modes: setuid, setgid, sticky and group/other write are dropped", async () => {
-  const fx = await fixture();
+  await using fx = await fixture();
   const archive = await makeTarGz(`${fx.root}/app.tar.gz`, [
     { type: "dir", name: "d", mode: 0o1777 },
     { type: "file", name: "d/suid", data: "x", mode: 0o4755 },
@@ -179,7 +188,7 @@ Deno.test("tar.gz modes: setuid, setgid, sticky and group/other write are droppe
 });
 
 Deno.test("tar.gz without end-of-archive blocks is accepted; a repeated directory is fine", async () => {
-  const fx = await fixture();
+  await using fx = await fixture();
   const archive = await makeTarGz(`${fx.root}/app.tar.gz`, [
     { type: "dir", name: "a" },
     { type: "dir", name: "./a/" },
@@ -456,7 +465,7 @@ Deno.test("tar.gz unsafe entries are refused and nothing is written anywhere", a
   ];
   for (const c of cases) {
     await t.step(c.name, async () => {
-      const fx = await fixture();
+      await using fx = await fixture();
       const archive = await makeTarGz(`${fx.root}/app.tar.gz`, c.entries(fx.root));
       await assertRefused(
         extractArchive(archive, fx.dest, TAR),
@@ -471,7 +480,7 @@ Deno.test("tar.gz unsafe entries are refused and nothing is written anywhere", a
 });
 
 Deno.test("tar.gz unsafe long names in GNU format are refused too", async () => {
-  const fx = await fixture();
+  await using fx = await fixture();
   const name = `../${"y".repeat(150)}`;
   const archive = await makeTarGz(`${fx.root}/app.tar.gz`, [
     { type: "file", name, data: "x" },
@@ -482,7 +491,7 @@ Deno.test("tar.gz unsafe long names in GNU format are refused too", async () => 
 });
 
 Deno.test("tar.gz symlink that a later symlink turns outside is refused at the end", async () => {
-  const fx = await fixture();
+  await using fx = await fixture();
   // When x is extracted, s does not exist yet and x resolves inside; s -> . makes x = "..".
   const archive = await makeTarGz(`${fx.root}/app.tar.gz`, [
     { type: "symlink", name: "x", target: "s/.." },
@@ -499,7 +508,7 @@ Deno.test("tar.gz symlink that a later symlink turns outside is refused at the e
 });
 
 Deno.test("tar.gz symlink loops are refused", async () => {
-  const fx = await fixture();
+  await using fx = await fixture();
   const archive = await makeTarGz(`${fx.root}/app.tar.gz`, [
     { type: "symlink", name: "a", target: "b/x" },
     { type: "symlink", name: "b", target: "a/y" },
@@ -514,7 +523,7 @@ Deno.test("tar.gz symlink loops are refused", async () => {
 });
 
 Deno.test("tar.gz that is not an archive, corrupt or truncated fails and leaves no dest", async (t) => {
-  const fx = await fixture();
+  await using fx = await fixture();
   const payload: TarEntry[] = [
     { type: "file", name: "a", data: "a".repeat(5000) },
     { type: "file", name: "b", data: "b".repeat(5000) },
@@ -625,7 +634,7 @@ Deno.test("tar.gz that is not an archive, corrupt or truncated fails and leaves 
 });
 
 Deno.test("tar.gz pax path overrides the header name and is checked", async () => {
-  const fx = await fixture();
+  await using fx = await fixture();
   const archive = await makeTarGz(`${fx.root}/app.tar.gz`, [
     { type: "raw", name: "PaxHeader", typeflag: "x", data: "16 path=../evil\n" },
     { type: "file", name: "innocent", data: "x" },
@@ -641,7 +650,7 @@ Deno.test("tar.gz pax path overrides the header name and is checked", async () =
 });
 
 Deno.test("tar.gz oversized extended header and trailing data are refused", async () => {
-  const fx = await fixture();
+  await using fx = await fixture();
   const big = await makeTarGz(`${fx.root}/big.tar.gz`, [
     { type: "raw", name: "PaxHeader", typeflag: "x", data: "x".repeat(1024 * 1024 + 1) },
     { type: "file", name: "a", data: "x" },
@@ -669,7 +678,7 @@ Deno.test("tar.gz oversized extended header and trailing data are refused", asyn
 });
 
 Deno.test("tar.gz entry and byte limits", async () => {
-  const fx = await fixture();
+  await using fx = await fixture();
   const entries: TarEntry[] = [
     { type: "dir", name: "d" },
     { type: "file", name: "d/1", data: "x".repeat(40) },
@@ -698,7 +707,7 @@ Deno.test("tar.gz entry and byte limits", async () => {
 });
 
 Deno.test("tar.gz bomb: a huge zero file is refused by maxBytes before it is written", async () => {
-  const fx = await fixture();
+  await using fx = await fixture();
   const zeros = `${fx.root}/zeros`;
   await run("truncate", ["-s", "64M", zeros]);
   const archive = `${fx.root}/bomb.tar.gz`;
@@ -715,7 +724,7 @@ Deno.test("tar.gz bomb: a huge zero file is refused by maxBytes before it is wri
 });
 
 Deno.test("tar.gz many pax headers count against maxEntries", async () => {
-  const fx = await fixture();
+  await using fx = await fixture();
   const archive = await makeTarGz(`${fx.root}/app.tar.gz`, [
     { type: "raw", name: "P1", typeflag: "x", data: "12 path=aaa\n" },
     { type: "raw", name: "P2", typeflag: "x", data: "12 path=bbb\n" },
@@ -737,7 +746,7 @@ Deno.test("tar.gz many pax headers count against maxEntries", async () => {
 });
 
 Deno.test("zip from the zip CLI: nested dirs, exec bit, progress with total", async () => {
-  const fx = await fixture();
+  await using fx = await fixture();
   const src = `${fx.root}/src`;
   await Deno.mkdir(`${src}/bin`, { recursive: true });
   await Deno.mkdir(`${src}/share/doc`, { recursive: true });
@@ -771,7 +780,7 @@ Deno.test("zip from the zip CLI: nested dirs, exec bit, progress with total", as
 });
 
 Deno.test("zip modes: MS-DOS entries get defaults, special bits are dropped", async () => {
-  const fx = await fixture();
+  await using fx = await fixture();
   const archive = await makeZip(`${fx.root}/app.zip`, [
     { name: "dos/", dos: true },
     { name: "dos/file.txt", data: "d", dos: true },
@@ -877,6 +886,13 @@ Deno.test("zip unsafe entries are refused and nothing is written anywhere", asyn
       escapes: () => [],
     },
     {
+      name: "unknown file type",
+      entries: () => [{ name: "odd", mode: 0o030644 }],
+      entry: () => "odd",
+      reason: "entry type 0o30000 is not allowed",
+      escapes: () => [],
+    },
+    {
       name: "socket",
       entries: () => [{ name: "sock", mode: 0o140644 }],
       entry: () => "sock",
@@ -914,7 +930,7 @@ Deno.test("zip unsafe entries are refused and nothing is written anywhere", asyn
   ];
   for (const c of cases) {
     await t.step(c.name, async () => {
-      const fx = await fixture();
+      await using fx = await fixture();
       const archive = await makeZip(`${fx.root}/app.zip`, c.entries(fx.root));
       await assertRefused(
         extractArchive(archive, fx.dest, ZIP),
@@ -929,7 +945,7 @@ Deno.test("zip unsafe entries are refused and nothing is written anywhere", asyn
 });
 
 Deno.test("zip entry and byte limits are checked before anything is written", async () => {
-  const fx = await fixture();
+  await using fx = await fixture();
   const archive = await makeZip(`${fx.root}/app.zip`, [
     { name: "d/" },
     { name: "d/1", data: "x".repeat(40) },
@@ -956,7 +972,7 @@ Deno.test("zip entry and byte limits are checked before anything is written", as
 });
 
 Deno.test("zip bomb: a huge zero file is refused by maxBytes", async () => {
-  const fx = await fixture();
+  await using fx = await fixture();
   const zeros = `${fx.root}/zeros`;
   await run("truncate", ["-s", "64M", zeros]);
   const archive = `${fx.root}/bomb.zip`;
@@ -972,7 +988,7 @@ Deno.test("zip bomb: a huge zero file is refused by maxBytes", async () => {
 });
 
 Deno.test("zip that is not an archive, corrupt, empty or has appended data fails and leaves no dest", async (t) => {
-  const fx = await fixture();
+  await using fx = await fixture();
   const good = await makeZip(`${fx.root}/good.zip`, [{ name: "a", data: "a".repeat(5000) }]);
   const goodBytes = await Deno.readFile(good);
   const cases: { name: string; make: (out: string) => Promise<unknown>; message: RegExp }[] = [
@@ -1001,6 +1017,16 @@ Deno.test("zip that is not an archive, corrupt, empty or has appended data fails
       message: /^Cannot extract .*: invalid or corrupt zip archive \(entry "a"\): .+/,
     },
     {
+      name: "entry larger than its declared size",
+      make: (out) => makeZip(out, [{ name: "a", data: "a".repeat(1000), declaredSize: 10 }]),
+      message: /^Cannot extract .*: invalid or corrupt zip archive \(entry "a"\): .+/,
+    },
+    {
+      name: "entry smaller than its declared size",
+      make: (out) => makeZip(out, [{ name: "a", data: "a".repeat(1000), declaredSize: 5000 }]),
+      message: /^Cannot extract .*: invalid or corrupt zip archive \(entry "a"\): .+/,
+    },
+    {
       name: "empty zip",
       make: (out) => makeZip(out, []),
       message: /^Cannot extract .*: the zip archive has no entries$/,
@@ -1020,8 +1046,71 @@ Deno.test("zip that is not an archive, corrupt, empty or has appended data fails
   }
 });
 
+Deno.test("zip encrypted entries are refused", async () => {
+  await using fx = await fixture();
+  await Deno.writeTextFile(`${fx.root}/a`, "secret data");
+  const archive = `${fx.root}/app.zip`;
+  await run("zip", ["-q", "-j", "-P", "password", archive, `${fx.root}/a`]);
+  await Deno.remove(`${fx.root}/a`);
+  await assertRefused(
+    extractArchive(archive, fx.dest, ZIP),
+    fx,
+    archive,
+    "a",
+    "encrypted entries are not supported",
+  );
+});
+
+Deno.test("tar.gz symlink entry with a body: the body is skipped, not written", async () => {
+  await using fx = await fixture();
+  const archive = await makeTarGz(`${fx.root}/app.tar.gz`, [
+    { type: "file", name: "a", data: "A" },
+    { type: "raw", name: "l", typeflag: "2", linkname: "a", data: "j".repeat(700) },
+    { type: "file", name: "b", data: "B" },
+  ]);
+  assert.deepEqual(await extractArchive(archive, fx.dest, TAR), { files: 2, bytes: 2 });
+  assert.equal(await Deno.readLink(`${fx.dest}/l`), "a");
+  assert.equal(await Deno.readTextFile(`${fx.dest}/b`), "B");
+});
+
+Deno.test("writeFile refuses content beyond the declared size and the byte limit", async () => {
+  await using fx = await fixture();
+  await Deno.mkdir(fx.dest);
+  const job: Job = {
+    archive: "x.zip",
+    dest: fx.dest,
+    maxEntries: 10,
+    maxBytes: 8,
+    sync: false,
+    total: null,
+    entries: 0,
+    files: 0,
+    bytes: 0,
+    tree: newTree(),
+  };
+  const four = new Uint8Array(4);
+  const over = await writeFile(job, "e", "e", 0o644, 6, async (out) => {
+    await out.write(four);
+    await out.write(four);
+  }).catch((e) => e);
+  assert.ok(over instanceof UnsafeArchiveError);
+  assert.equal(
+    over.message,
+    'Unsafe archive x.zip: entry "e" refused: entry content is larger than its declared size of 6 bytes',
+  );
+  const limit = await writeFile(job, "f", "f", 0o644, 100, async (out) => {
+    await out.write(four);
+    await out.write(four);
+    await out.write(four);
+  }).catch((e) => e);
+  assert.ok(limit instanceof UnsafeArchiveError);
+  assert.match(limit.message, /entry "f" refused: archive content exceeds the limit of 8 bytes$/);
+  assert.equal(job.bytes, 8);
+  assert.equal(job.files, 0);
+});
+
 Deno.test("an existing destination is refused and left untouched", async () => {
-  const fx = await fixture();
+  await using fx = await fixture();
   const archive = await makeTarGz(`${fx.root}/app.tar.gz`, [{ type: "file", name: "a" }]);
   await Deno.mkdir(fx.dest);
   await Deno.writeTextFile(`${fx.dest}/keep`, "keep");
@@ -1037,7 +1126,7 @@ Deno.test("an existing destination is refused and left untouched", async () => {
 });
 
 Deno.test("a missing archive or parent directory fails with the OS error and leaves nothing", async () => {
-  const fx = await fixture();
+  await using fx = await fixture();
   await assertFails(
     extractArchive(`${fx.root}/missing.tar.gz`, fx.dest, TAR),
     fx.dest,
@@ -1054,7 +1143,7 @@ Deno.test("a missing archive or parent directory fails with the OS error and lea
 });
 
 Deno.test("invalid options are rejected before anything is created", async () => {
-  const fx = await fixture();
+  await using fx = await fixture();
   const archive = await makeTarGz(`${fx.root}/app.tar.gz`, [{ type: "file", name: "a" }]);
   await assertFails(
     extractArchive(archive, fx.dest, { kind: "rar" as "zip" }),
@@ -1079,7 +1168,7 @@ Deno.test("invalid options are rejected before anything is created", async () =>
 });
 
 Deno.test("sync: true (the default) extracts the same tree", async () => {
-  const fx = await fixture();
+  await using fx = await fixture();
   const archive = await makeTarGz(`${fx.root}/app.tar.gz`, [
     { type: "file", name: "a/b/c", data: "abc" },
     { type: "symlink", name: "a/l", target: "b/c" },
