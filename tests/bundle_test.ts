@@ -1,0 +1,47 @@
+// The shipped entry point: `deno task bundle` makes one JS file; run it end to end, from a
+// folder outside the project, through a whole update cycle.
+import assert from "node:assert/strict";
+import { launch, makeWorld, runCli } from "./_e2e.ts";
+
+const PROJECT = new URL("..", import.meta.url).pathname;
+
+Deno.test("the single-file bundle runs a full update cycle on its own", async () => {
+  await using world = await makeWorld();
+  const bundle = `${world.dir}/ms11-update.js`;
+  const built = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", "-o", bundle, "main.ts"],
+    cwd: PROJECT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(built.success, new TextDecoder().decode(built.stderr));
+  const away = `${world.dir}/elsewhere`;
+  await Deno.mkdir(away);
+  const cli = (args: string[]) =>
+    runCli([...args, "--config", world.configPath, "--root", world.root], {
+      entry: bundle,
+      cwd: away,
+    });
+
+  const version = await runCli(["--version"], { entry: bundle, cwd: away });
+  assert.equal(version.code, 0, version.stderr);
+  const denoJson = JSON.parse(await Deno.readTextFile(`${PROJECT}/deno.json`));
+  assert.equal(version.stdout.trim(), denoJson.version);
+
+  await world.publish("stable", "1.0.0");
+  const install = await cli(["install"]);
+  assert.equal(install.code, 0, install.stderr);
+  await world.publish("stable", "1.1.0");
+  const update = await cli([]);
+  assert.equal(update.code, 0, update.stderr);
+  assert.equal(update.stdout.trim(), "staged 1.1.0 from stable");
+  const apply = await cli(["apply"]);
+  assert.equal(apply.code, 0, apply.stderr);
+  assert.equal(await launch(world.root), "MS11 1.1.0");
+  const status = JSON.parse((await cli(["status", "--json"])).stdout);
+  assert.equal(status.current.version, "1.1.0");
+  assert.deepEqual(status.backups.map((b: { version: string }) => b.version), ["1.0.0"]);
+  const bad = await cli(["--channel", "nope"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /Unknown channel "nope"/);
+});
