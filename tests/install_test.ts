@@ -171,3 +171,21 @@ Deno.test("adoptBuild fails on a held lock", async () => {
   await adoptBuild(layout, source, { version: "1.0.0", executable: "ms11" });
   assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
 });
+
+// BUG: node's cp() copies a symlink given as the source as a symlink, so adopting a symlink to a
+// directory makes builds/<version> a link to the user's own directory instead of a copy.
+Deno.test({
+  name: "adoptBuild of a symlink to a directory copies the directory",
+  ignore: true,
+  async fn() {
+    await using dir = await tempDir();
+    const source = await sourceDir(dir);
+    await Deno.symlink(source, `${dir.path}/app-link`);
+    const layout = layoutOf(`${dir.path}/root`);
+    await adoptBuild(layout, `${dir.path}/app-link`, { version: "1.0.0", executable: "ms11" });
+    const info = await Deno.lstat(`${layout.builds}/1.0.0`);
+    assert.equal(info.isSymlink, false);
+    assert.equal(info.isDirectory, true);
+    assert.deepEqual(await namesIn(`${layout.builds}/1.0.0`), ["lib", "link", "ms11"]);
+  },
+});

@@ -378,3 +378,24 @@ Deno.test("acquireLock: an unreadable holder pid is left out of the message", as
     await finish(child);
   }
 });
+
+// BUG: versions in the state file are only checked to be non-empty strings, so a damaged or
+// hostile state.json with staged.version "../../somewhere" makes applyStaged point current
+// outside builds/ (buildDir is a plain string join).
+Deno.test({
+  name: "parseState drops records whose version is not a version",
+  ignore: true,
+  fn() {
+    const { state, problem } = parseState(
+      {
+        schema: 1,
+        staged: { version: "../../etc", channel: "stable", staged_at: "2026-11-26T00:00:00Z" },
+        builds: { "../x": { ...buildRecord("../x") } },
+      },
+      SRC,
+    );
+    assert.equal(state.staged, null);
+    assert.deepEqual(state.builds, {});
+    assert.match(problem ?? "", /staged, builds\.\.\.\/x/);
+  },
+});

@@ -643,3 +643,27 @@ Deno.test("rollback fails on a held lock and changes nothing", async () => {
   assert.equal(await Deno.readLink(layout.current), "builds/1.2.0");
   assert.deepEqual(await bytesOf(layout.state), before);
 });
+
+// BUG: without --to, rollback takes listBackups()[0], which falls back to builds that were never
+// current (retired_at null): with 1.0.0 current and a superseded, never-run 1.1.0 in builds/,
+// "rollback" switches forward to 1.1.0 and marks 1.0.0 rejected.
+Deno.test({
+  name: "rollback without --to only restores a build that was current before",
+  ignore: true,
+  async fn() {
+    await using dir = await tempDir();
+    const state = stateWith({ "1.0.0": {}, "1.1.0": { installed_at: T2 }, "1.2.0": {} });
+    state.staged = { version: "1.2.0", channel: "stable", staged_at: T3 };
+    const layout = await setup(dir, {
+      builds: ["1.0.0", "1.1.0", "1.2.0"],
+      current: "1.0.0",
+      state,
+    });
+    await rejectsWith(
+      rollback(layout, { now: NOW }),
+      RangeError,
+      `No backup to roll back to in ${layout.root}`,
+    );
+    assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
+  },
+});
