@@ -146,6 +146,8 @@ Deno.test("validateConfig refuses unknown fields, suggesting a near one", () => 
     "unknown field update_servers.stable.url",
   );
   bad({ __proto__x: 1 }, "unknown field __proto__x");
+  // JSON's own "__proto__" key is a field like any other, not a prototype.
+  bad(JSON.parse('{"__proto__": {"channel": "canary"}}'), "unknown field __proto__");
 });
 
 // BUG: the "did you mean" guess only compares the first 5 characters, so it misses plain typos
