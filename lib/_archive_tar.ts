@@ -16,8 +16,11 @@ import {
 } from "./_archive_write.ts";
 import { UnsafeArchiveError } from "./errors.ts";
 
-/** Input read size: bounds what one gzip step can inflate to (~1032 × this at most). */
-const READ_SIZE = 16 * 1024;
+/**
+ * Input read size. DecompressionStream inflates each input chunk into one output chunk, so this
+ * bounds the largest chunk held in memory (deflate expands at most ~1032×: 64 KiB → ~66 MB).
+ */
+const READ_SIZE = 64 * 1024;
 /** Largest pax or GNU long-name header accepted (node-tar's default). */
 const MAX_META_SIZE = 1024 * 1024;
 /** Largest amount of data after the end-of-archive block that is read (to check the gzip CRC). */
@@ -249,6 +252,7 @@ async function extractEntry(job: Job, src: ByteSource, entry: ReadEntry, size: n
     throw new UnsafeArchiveError(job.archive, name, "entry names the build directory itself");
   }
   if (type === "SymbolicLink") {
+    checkSize(job, name, size); // a body (never written) still costs inflating
     const target = entry.linkpath ?? "";
     const missing = claim(job.tree, job.archive, name, parts, "symlink");
     checkLinkTarget(job.tree, job.archive, name, parts, target);

@@ -1071,6 +1071,14 @@ Deno.test("tar.gz symlink entry with a body: the body is skipped, not written", 
   assert.deepEqual(await extractArchive(archive, fx.dest, TAR), { files: 2, bytes: 2 });
   assert.equal(await Deno.readLink(`${fx.dest}/l`), "a");
   assert.equal(await Deno.readTextFile(`${fx.dest}/b`), "B");
+  await Deno.remove(fx.dest, { recursive: true });
+  await assertRefused(
+    extractArchive(archive, fx.dest, { ...TAR, maxBytes: 500 }),
+    fx,
+    archive,
+    "l",
+    "archive content exceeds the limit of 500 bytes",
+  );
 });
 
 Deno.test("writeFile refuses content beyond the declared size and the byte limit", async () => {
