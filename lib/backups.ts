@@ -5,7 +5,7 @@
  * @module
  */
 import { removeIfExists, syncDir } from "./_fs.ts";
-import { buildDir, currentVersion, type Layout } from "./layout.ts";
+import { buildDir, currentVersion, isBuildName, type Layout } from "./layout.ts";
 import { type State, writeState } from "./state.ts";
 
 /** One backup build. */
@@ -19,8 +19,6 @@ export interface Backup {
   /** When it last stopped being current, when known. */
   retired_at: string | null;
 }
-
-const BUILD_NAME = /^[0-9A-Za-z.+-]+$/;
 
 /**
  * The backups of an install root, newest first: most recently retired first, then builds that
@@ -39,7 +37,7 @@ export async function listBackups(layout: Layout, state: State): Promise<Backup[
   const backups: Backup[] = [];
   try {
     for await (const entry of Deno.readDir(layout.builds)) {
-      if (!entry.isDirectory || entry.name.startsWith(".") || !BUILD_NAME.test(entry.name)) {
+      if (!entry.isDirectory || !isBuildName(entry.name)) {
         continue;
       }
       if (entry.name === current || entry.name === state.staged?.version) continue;

@@ -22,7 +22,7 @@ import { compareVersions } from "./version.ts";
  */
 export function resolveChannel(config: Config, requested?: string): string {
   const channel = requested ?? config.channel;
-  if (!(channel in config.update_servers)) {
+  if (!Object.hasOwn(config.update_servers, channel)) {
     throw new ConfigError(
       `Unknown channel ${JSON.stringify(channel)}: configured channels are ${
         Object.keys(config.update_servers).join(", ")

@@ -9,7 +9,7 @@
  */
 import shipped from "../config/update_channel.json" with { type: "json" };
 import { ConfigError } from "./errors.ts";
-import { writeFileAtomic } from "./_fs.ts";
+import { dirOf, writeFileAtomic } from "./_fs.ts";
 
 /** One channel's update server. */
 export interface UpdateServer {
@@ -97,6 +97,36 @@ function show(value: unknown): string {
   return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
+/** Edit distance between two short strings (for "did you mean"). */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        previous[j] + 1,
+        row[j - 1] + 1,
+        previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = row;
+  }
+  return previous[b.length];
+}
+
+/** The known key nearest to a misspelt one, if it is near enough. */
+function closest(key: string, keys: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const k of keys) {
+    const d = distance(key, k);
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  if (best !== undefined && bestDistance <= Math.max(2, Math.floor(key.length / 3))) return best;
+  // A field cut short or run long (check_interval for check_interval_hours).
+  return key.length >= 4 ? keys.find((k) => k.startsWith(key) || key.startsWith(k)) : undefined;
+}
+
 class Checker {
   #source: string;
   constructor(source: string) {
@@ -117,7 +147,7 @@ class Checker {
     for (const key of Object.keys(obj)) {
       if (!keys.includes(key)) {
         const where = field ? `${field}.${key}` : key;
-        const near = keys.find((k) => k.startsWith(key.slice(0, 5)) || key.startsWith(k));
+        const near = closest(key, keys);
         throw new ConfigError(
           `Invalid config ${this.#source}: unknown field ${where}${
             near ? ` (did you mean ${near}?)` : ""
@@ -245,6 +275,9 @@ export function validateConfig(raw: unknown, options: ValidateConfigOptions = {}
     if (url.protocol !== "https:" && url.protocol !== "http:") {
       c.fail(`${field}.base_url`, "an http(s) URL", base);
     }
+    if (url.search || url.hash || url.username || url.password) {
+      c.fail(`${field}.base_url`, "a URL without query, fragment or credentials", base);
+    }
     if (security.require_https && url.protocol !== "https:") {
       c.fail(`${field}.base_url`, "an https URL while security.require_https is true", base);
     }
@@ -264,7 +297,7 @@ export function validateConfig(raw: unknown, options: ValidateConfigOptions = {}
   }
 
   const channel = c.string(pick("channel"), "channel");
-  if (!(channel in update_servers)) {
+  if (!Object.hasOwn(update_servers, channel)) {
     c.fail(
       "channel",
       `one of the channels in update_servers (${Object.keys(update_servers).join(", ")})`,
@@ -371,8 +404,8 @@ export function resolveConfigPath(
 ): Locations {
   if (flag) return { configPath: flag, configExplicit: true };
   if (env.MS11_UPDATE_CONFIG) return { configPath: env.MS11_UPDATE_CONFIG, configExplicit: true };
-  const base = env.XDG_CONFIG_HOME ?? env.APPDATA ??
-    (env.HOME ? `${env.HOME}/.config` : ".");
+  // An empty variable counts as unset (XDG Base Directory specification).
+  const base = env.XDG_CONFIG_HOME || env.APPDATA || (env.HOME ? `${env.HOME}/.config` : ".");
   return { configPath: `${base}/ms11/update_channel.json`, configExplicit: false };
 }
 
@@ -393,7 +426,7 @@ export function resolveRoot(
 ): string {
   const root = flag || env.MS11_UPDATE_ROOT || configured ||
     `${
-      env.XDG_DATA_HOME ?? env.LOCALAPPDATA ?? (env.HOME ? `${env.HOME}/.local/share` : ".")
+      env.XDG_DATA_HOME || env.LOCALAPPDATA || (env.HOME ? `${env.HOME}/.local/share` : ".")
     }/ms11`;
   return root.length > 1 ? root.replace(/\/+$/, "") : root;
 }
@@ -488,7 +521,12 @@ export async function updateConfigFile(
   const raw = (await readRaw(path, false)) ?? {};
   const next = change(structuredClone(raw));
   const config = validateConfig(next, { source: path });
-  await Deno.mkdir(path.slice(0, Math.max(path.lastIndexOf("/"), 1)), { recursive: true });
-  await writeFileAtomic(path, JSON.stringify(next, null, 2) + "\n");
+  // A config that is a symlink (dotfiles) is updated where it points, with its mode kept.
+  const target = await Deno.realPath(path).catch(() => path);
+  const mode = (await Deno.stat(target).catch(() => null))?.mode;
+  await Deno.mkdir(dirOf(target), { recursive: true });
+  await writeFileAtomic(target, JSON.stringify(next, null, 2) + "\n", {
+    mode: mode ? mode & 0o777 : 0o644,
+  });
   return config;
 }

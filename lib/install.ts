@@ -77,10 +77,12 @@ export async function adoptBuild(
   options: AdoptOptions,
 ): Promise<void> {
   const version = parseVersion(options.version, "--version");
-  const info = await Deno.stat(source).catch(() => null);
-  if (info === null) throw new Error(`Cannot adopt ${source}: it does not exist`);
+  // A symlink is followed: what is adopted is a copy of what it points at.
+  const real = await Deno.realPath(source).catch(() => null);
+  const info = real === null ? null : await Deno.stat(real);
+  if (real === null || info === null) throw new Error(`Cannot adopt ${source}: it does not exist`);
   if (info.isDirectory) {
-    const main = await Deno.stat(`${source}/${options.executable}`).catch(() => null);
+    const main = await Deno.stat(`${real}/${options.executable}`).catch(() => null);
     if (!main?.isFile) {
       throw new Error(
         `Cannot adopt ${source}: it has no file ${options.executable} (the configured executable)`,
@@ -100,10 +102,10 @@ export async function adoptBuild(
   const tmp = `${layout.builds}/.staging-${version}-adopt`;
   try {
     if (info.isDirectory) {
-      await cp(source, tmp, { recursive: true, verbatimSymlinks: true, errorOnExist: true });
+      await cp(real, tmp, { recursive: true, verbatimSymlinks: true, errorOnExist: true });
     } else {
       await Deno.mkdir(tmp, { mode: 0o755 });
-      await Deno.copyFile(source, `${tmp}/${options.executable}`);
+      await Deno.copyFile(real, `${tmp}/${options.executable}`);
       await Deno.chmod(`${tmp}/${options.executable}`, 0o755);
     }
     await syncDir(tmp);

@@ -54,6 +54,21 @@ export function layoutOf(root: string): Layout {
 }
 
 /**
+ * Whether `name` can name a build directory: the characters of a semver version, never `.` or
+ * `..`, so that `builds/<name>` stays inside `builds/` whatever a damaged state file says.
+ *
+ * @example
+ * ```ts
+ * import { isBuildName } from "./layout.ts";
+ * console.assert(isBuildName("1.5.0-canary.20261126.3+linux"));
+ * console.assert(!isBuildName("../../x"));
+ * ```
+ */
+export function isBuildName(name: string): boolean {
+  return /^[0-9A-Za-z][0-9A-Za-z.+-]{0,127}$/.test(name) && !name.includes("..");
+}
+
+/**
  * The directory of one build.
  *
  * @example

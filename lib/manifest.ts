@@ -59,7 +59,17 @@ export interface ParseManifestOptions {
 
 const SHA256 = /^[0-9a-f]{64}$/;
 const PLATFORM = /^[a-z0-9]+-[a-z0-9_]+$/;
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** Whether `text` is an ISO 8601 time with a zone whose date and time exist. */
+function isIsoTime(text: string): boolean {
+  const m = ISO_TIME.exec(text);
+  if (m === null || Number.isNaN(Date.parse(text))) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 &&
+    minute <= 59 && second <= 60;
+}
 
 function show(value: unknown): string {
   const text = JSON.stringify(value);
@@ -135,10 +145,7 @@ export function parseManifest(
     );
   }
   if (!isVersion(doc.version)) fail("version", "a semver version", doc.version);
-  if (
-    typeof doc.released_at !== "string" || !ISO_TIME.test(doc.released_at) ||
-    Number.isNaN(Date.parse(doc.released_at))
-  ) {
+  if (typeof doc.released_at !== "string" || !isIsoTime(doc.released_at)) {
     fail("released_at", "an ISO 8601 time such as 2026-11-20T10:00:00Z", doc.released_at);
   }
   if (doc.notes !== undefined && doc.notes !== null && typeof doc.notes !== "string") {

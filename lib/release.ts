@@ -17,6 +17,8 @@ import { compareVersions, parseVersion } from "./version.ts";
 
 // Where the tree will be served is not known here: relative URLs are checked against a stand-in.
 const PLACEHOLDER_URL = "https://release.invalid/channel/manifest.json";
+const CHANNEL = /^[a-z][a-z0-9_-]{0,31}$/;
+const PLATFORM = /^[a-z0-9]+-[a-z0-9_]+$/;
 
 /** Options of {@linkcode publishRelease}. */
 export interface PublishOptions {
@@ -100,6 +102,16 @@ export async function publishRelease(
   options: PublishOptions,
 ): Promise<PublishResult> {
   const version = parseVersion(options.version);
+  if (!CHANNEL.test(options.channel)) {
+    throw new TypeError(
+      `Invalid channel ${JSON.stringify(options.channel)}: expected a name like stable`,
+    );
+  }
+  if (!PLATFORM.test(options.platform)) {
+    throw new TypeError(
+      `Invalid platform ${JSON.stringify(options.platform)}: expected a key like linux-x64`,
+    );
+  }
   const channelDir = `${tree}/${options.channel}`;
   const manifestPath = `${channelDir}/manifest.json`;
   const existing = await readExisting(manifestPath, options.channel);
@@ -119,7 +131,12 @@ export async function publishRelease(
   await renameDurable(tmp, artifactPath);
   const same = existing !== null && existing.manifest.version === version;
   const artifacts: Record<string, unknown> = same ? existing.artifacts : {};
-  artifacts[options.platform] = { url: `${version}/${name}`, size, sha256, kind };
+  artifacts[options.platform] = {
+    url: `${encodeURIComponent(version)}/${encodeURIComponent(name)}`,
+    size,
+    sha256,
+    kind,
+  };
   const document = {
     schema: MANIFEST_SCHEMA,
     channel: options.channel,

@@ -54,14 +54,23 @@ export async function rollback(
     throw new Error(`Nothing is installed in ${layout.root}; nothing to roll back`);
   }
   const backups = await listBackups(layout, state);
+  // By default: the newest backup that ran before and was not itself rolled back from, so that
+  // rolling back twice goes further back instead of flipping, and never forward to a build
+  // that never ran.
+  const rejected = (version: string) =>
+    state.rejected.some((r) =>
+      r.version === version && r.channel === state.builds[version]?.channel
+    );
   const target = options.to === undefined
-    ? backups[0]
+    ? backups.find((b) => b.retired_at !== null && !rejected(b.version))
     : backups.find((b) => b.version === options.to);
   if (target === undefined) {
     const have = backups.map((b) => b.version).join(", ");
     throw new RangeError(
       options.to === undefined
-        ? `No backup to roll back to in ${layout.root}`
+        ? `No backup to roll back to in ${layout.root}${
+          have ? ` (backups: ${have}; they never ran or were rolled back from: use --to)` : ""
+        }`
         : options.to === from
         ? `${from} is already the current build`
         : `No backup ${options.to} in ${layout.root} (backups: ${have || "none"})`,

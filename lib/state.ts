@@ -10,7 +10,7 @@
  */
 import { LockHeldError } from "./errors.ts";
 import { writeFileAtomic } from "./_fs.ts";
-import type { Layout } from "./layout.ts";
+import { isBuildName, type Layout } from "./layout.ts";
 
 /** The state schema this client reads and writes. */
 export const STATE_SCHEMA = 1;
@@ -161,13 +161,16 @@ export function parseState(raw: unknown, source: string): ReadState {
   const s = raw.staged;
   if (s === null || s === undefined) {
     state.staged = null;
-  } else if (isObject(s) && str(s.version) && str(s.channel) && str(s.staged_at)) {
+  } else if (
+    isObject(s) && str(s.version) && isBuildName(s.version) && str(s.channel) && str(s.staged_at)
+  ) {
     state.staged = { version: s.version, channel: s.channel, staged_at: s.staged_at };
   } else problems.push("staged");
   if (isObject(raw.builds)) {
     for (const [version, b] of Object.entries(raw.builds)) {
       if (
-        isObject(b) && b.version === version && str(b.channel) && nullableStr(b.sha256) &&
+        isObject(b) && b.version === version && isBuildName(version) && str(b.channel) &&
+        nullableStr(b.sha256) &&
         str(b.kind) && str(b.installed_at) && nullableStr(b.retired_at)
       ) {
         state.builds[version] = {
@@ -200,7 +203,10 @@ export function parseState(raw: unknown, source: string): ReadState {
   } else if (e !== null && e !== undefined) problems.push("last_error");
   if (Array.isArray(raw.rejected)) {
     for (const r of raw.rejected) {
-      if (isObject(r) && str(r.version) && str(r.channel) && str(r.reason) && str(r.at)) {
+      if (
+        isObject(r) && str(r.version) && isBuildName(r.version) && str(r.channel) &&
+        str(r.reason) && str(r.at)
+      ) {
         state.rejected.push({ version: r.version, channel: r.channel, reason: r.reason, at: r.at });
       } else problems.push("rejected[]");
     }

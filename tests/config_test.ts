@@ -150,11 +150,8 @@ Deno.test("validateConfig refuses unknown fields, suggesting a near one", () => 
   bad(JSON.parse('{"__proto__": {"channel": "canary"}}'), "unknown field __proto__");
 });
 
-// BUG: the "did you mean" guess only compares the first 5 characters, so it misses plain typos
-// ("chanel") and suggests the wrong field ("verify_signature" -> verify_checksums).
 Deno.test({
   name: "validateConfig suggests the closest known field for a typo",
-  ignore: true,
   fn() {
     throwsWith(
       () => validateConfig({ chanel: "canary" }),
@@ -197,11 +194,8 @@ Deno.test("validateConfig checks channel", () => {
   assert.deepEqual(Object.keys(config.update_servers), ["beta"]);
 });
 
-// BUG: `channel in update_servers` also finds inherited Object.prototype members, so a channel
-// named "constructor" or "toString" passes validation without any server.
 Deno.test({
   name: "validateConfig refuses a channel name that is only an Object.prototype member",
-  ignore: true,
   fn() {
     bad(
       { channel: "constructor" },
@@ -543,11 +537,8 @@ Deno.test("resolveConfigPath: flag, then $MS11_UPDATE_CONFIG, then the default l
   });
 });
 
-// BUG: an empty $XDG_CONFIG_HOME is used as is (path "/ms11/update_channel.json"); the XDG spec
-// says an empty value means unset.
 Deno.test({
   name: "resolveConfigPath treats an empty $XDG_CONFIG_HOME as unset",
-  ignore: true,
   fn() {
     assert.deepEqual(resolveConfigPath(undefined, { XDG_CONFIG_HOME: "", HOME: "/home/u" }), {
       configPath: "/home/u/.config/ms11/update_channel.json",
@@ -576,10 +567,8 @@ Deno.test("resolveRoot: flag, then $MS11_UPDATE_ROOT, then config, then the defa
   assert.equal(resolveRoot("/", {}, null), "/");
 });
 
-// BUG: an empty $XDG_DATA_HOME gives the root "/ms11"; the XDG spec says empty means unset.
 Deno.test({
   name: "resolveRoot treats an empty $XDG_DATA_HOME as unset",
-  ignore: true,
   fn() {
     assert.equal(
       resolveRoot(undefined, { XDG_DATA_HOME: "", HOME: "/home/u" }, null),
@@ -810,11 +799,8 @@ Deno.test("updateConfigFile does not create a missing file when the change is in
   assert.deepEqual(await namesIn(dir.path), []);
 });
 
-// BUG: for a path without a slash ("cfg.json"), updateConfigFile runs
-// mkdir(path.slice(0, max(lastIndexOf("/"), 1))) = mkdir("c"): a stray directory in the cwd.
 Deno.test({
   name: "updateConfigFile with a bare file name creates no stray directory",
-  ignore: true,
   async fn() {
     await using dir = await tempDir();
     const run = await denoEval(
@@ -827,11 +813,8 @@ Deno.test({
   },
 });
 
-// BUG: updateConfigFile renames a new file over the path, so a config that is a symlink (e.g. into
-// a dotfiles repository) is replaced by a regular file and the link's target is never updated.
 Deno.test({
   name: "updateConfigFile through a symlink updates the target and keeps the link",
-  ignore: true,
   async fn() {
     await using dir = await tempDir();
     await Deno.mkdir(`${dir.path}/dotfiles`);
@@ -845,11 +828,8 @@ Deno.test({
   },
 });
 
-// BUG: updateConfigFile writes the new file with mode 0644 whatever the old file's mode was, so a
-// private (0600) config becomes world-readable.
 Deno.test({
   name: "updateConfigFile keeps the file's permissions",
-  ignore: true,
   async fn() {
     await using dir = await tempDir();
     const path = `${dir.path}/update_channel.json`;
@@ -860,11 +840,8 @@ Deno.test({
   },
 });
 
-// BUG: a base_url with a query or fragment is accepted, and manifestUrl then appends
-// "/manifest.json" after it ("https://h/stable?x=1/manifest.json").
 Deno.test({
   name: "validateConfig refuses a base_url with a query or a fragment",
-  ignore: true,
   fn() {
     for (
       const base_url of ["https://updates.ms11.com/stable?x=1", "https://updates.ms11.com/s#f"]

@@ -172,11 +172,8 @@ Deno.test("adoptBuild fails on a held lock", async () => {
   assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
 });
 
-// BUG: node's cp() copies a symlink given as the source as a symlink, so adopting a symlink to a
-// directory makes builds/<version> a link to the user's own directory instead of a copy.
 Deno.test({
   name: "adoptBuild of a symlink to a directory copies the directory",
-  ignore: true,
   async fn() {
     await using dir = await tempDir();
     const source = await sourceDir(dir);

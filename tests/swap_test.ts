@@ -644,12 +644,8 @@ Deno.test("rollback fails on a held lock and changes nothing", async () => {
   assert.deepEqual(await bytesOf(layout.state), before);
 });
 
-// BUG: without --to, rollback takes listBackups()[0], which falls back to builds that were never
-// current (retired_at null): with 1.0.0 current and a superseded, never-run 1.1.0 in builds/,
-// "rollback" switches forward to 1.1.0 and marks 1.0.0 rejected.
 Deno.test({
   name: "rollback without --to only restores a build that was current before",
-  ignore: true,
   async fn() {
     await using dir = await tempDir();
     const state = stateWith({ "1.0.0": {}, "1.1.0": { installed_at: T2 }, "1.2.0": {} });
@@ -662,8 +658,24 @@ Deno.test({
     await rejectsWith(
       rollback(layout, { now: NOW }),
       RangeError,
-      `No backup to roll back to in ${layout.root}`,
+      `No backup to roll back to in ${layout.root} (backups: 1.1.0; they never ran or were rolled back from: use --to)`,
     );
     assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
   },
+});
+
+Deno.test("rolling back twice goes further back instead of flipping to the build rolled back from", async () => {
+  await using dir = await tempDir();
+  const layout = await setup(dir, {
+    builds: ["1.0.0", "1.1.0", "1.2.0"],
+    current: "1.2.0",
+    state: stateWith({ "1.0.0": { retired_at: T1 }, "1.1.0": { retired_at: T2 }, "1.2.0": {} }),
+  });
+  const first = await rollback(layout, { now: NOW });
+  assert.deepEqual([first.from, first.to], ["1.2.0", "1.1.0"]);
+  const second = await rollback(layout, { now: new Date(NOW.getTime() + 1000) });
+  assert.deepEqual([second.from, second.to], ["1.1.0", "1.0.0"]);
+  assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
+  const state = await stateOf(layout);
+  assert.deepEqual(state.rejected.map((r) => r.version), ["1.2.0", "1.1.0"]);
 });
