@@ -30,30 +30,42 @@ try {
   await Deno.mkdir(`${dir}/root`);
   const config = `${dir}/config.json`;
   await Deno.writeTextFile(config, "{}");
-  const empty: number[] = [];
-  const apply: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    // Alternate, so that both see the same machine load.
-    empty.push(await time(Deno.execPath(), ["run", "-A", `${dir}/empty.ts`]));
-    apply.push(
-      await time(Deno.execPath(), [
-        "run",
-        "-A",
-        main,
-        "apply",
-        "--root",
-        `${dir}/root`,
-        "--config",
-        config,
-      ]),
-    );
+  const project = new URL("..", import.meta.url).pathname;
+  const bundle = `${dir}/ms11-update.js`;
+  const built = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", "-o", bundle, "main.ts"],
+    cwd: project,
+  }).output();
+  if (!built.success) throw new Error("deno bundle failed");
+  await Deno.writeTextFile(`${project}/.bench-empty.ts`, "");
+  const apply = ["apply", "--root", `${dir}/root`, "--config", config];
+  const cases: [string, string[]][] = [
+    ["deno run empty.ts (no project)", ["run", "-A", `${dir}/empty.ts`]],
+    ["deno run empty.ts (in project)", ["run", "-A", `${project}/.bench-empty.ts`]],
+    ["ms11-update apply, main.ts", ["run", "-A", main, ...apply]],
+    ["ms11-update apply, bundle", ["run", "-A", bundle, ...apply]],
+  ];
+  const times: number[][] = cases.map(() => []);
+  try {
+    for (let i = 0; i < runs; i++) {
+      // Interleaved, so that every case sees the same machine load.
+      for (const [k, [, args]] of cases.entries()) times[k].push(await time(Deno.execPath(), args));
+    }
+  } finally {
+    await Deno.remove(`${project}/.bench-empty.ts`);
   }
-  const e = median(empty);
-  const a = median(apply);
-  console.log(`launcher path (median of ${runs}):`);
-  console.log(`  deno run empty.ts          ${e.toFixed(1)} ms`);
-  console.log(`  ms11-update apply (idle)   ${a.toFixed(1)} ms`);
-  console.log(`  overhead ${(a - e).toFixed(1)} ms, ratio ${(a / e).toFixed(2)}x`);
+  const medians = times.map(median);
+  console.log(`launcher path, idle apply (median of ${runs} interleaved runs):`);
+  for (const [k, [name]] of cases.entries()) {
+    console.log(`  ${name.padEnd(34)} ${medians[k].toFixed(1).padStart(7)} ms`);
+  }
+  console.log(
+    `  overhead of apply over an empty script: main.ts ${
+      (medians[2] - medians[1]).toFixed(1)
+    } ms (${(medians[2] / medians[1]).toFixed(2)}x), bundle ${
+      (medians[3] - medians[0]).toFixed(1)
+    } ms (${(medians[3] / medians[0]).toFixed(2)}x)`,
+  );
 
   const size = 256 * 1024 * 1024;
   const file = `${dir}/artifact.bin`;

@@ -467,3 +467,44 @@ Deno.test("install --adopt takes an existing build with its version", async () =
   assert.deepEqual(twice.code, 1);
   includes(twice.stderr, `${world.root} already has 1.0.0 installed`);
 });
+
+Deno.test("serve DIR serves a release tree on 127.0.0.1 with ranges, and refuses a missing folder", async () => {
+  await using world = await makeWorld();
+  await world.publish("stable", "1.0.0");
+  const missing = await runCli(["serve", `${world.dir}/nope`]);
+  assert.equal(missing.code, 2);
+  includes(missing.stderr, `error: Release directory ${world.dir}/nope does not exist`);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../main.ts", import.meta.url).pathname,
+      "serve",
+      world.tree,
+      "--port",
+      "0",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    let said = "";
+    while (!said.includes("Ctrl-C")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`serve ended early: ${said}`);
+      said += value;
+    }
+    const url = said.match(/at (http:\/\/127\.0\.0\.1:\d+)/)?.[1];
+    assert.ok(url, said);
+    const manifest = await fetch(`${url}/stable/manifest.json`).then((r) => r.json());
+    assert.equal(manifest.version, "1.0.0");
+    const part = await fetch(`${url}/stable/1.0.0/ms11-1.0.0`, { headers: { Range: "bytes=0-8" } });
+    assert.equal(part.status, 206);
+    assert.equal(await part.text(), "#!/bin/sh");
+  } finally {
+    child.kill("SIGINT");
+    await child.status;
+    await reader.cancel().catch(() => {});
+  }
+});
