@@ -54,6 +54,7 @@ export interface ServeOptions {
  * const server = serveReleases(dir);
  * console.assert(server.url === `http://127.0.0.1:${server.port}`);
  * await server.shutdown();
+ * await Deno.remove(dir);
  * ```
  */
 export interface ReleaseServer {
@@ -95,6 +96,7 @@ const ARTIFACT_CACHE_CONTROL = "public, max-age=300";
  * const response = await fetch(`${server.url}/manifest.json`, { headers: { range: "bytes=-1" } });
  * console.assert(response.status === 206 && (await response.text()) === "}");
  * await server.shutdown();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export function serveReleases(root: string, options: ServeOptions = {}): ReleaseServer {
@@ -394,9 +396,12 @@ function fileBody(
 ): ReadableStream<Uint8Array> {
   let position = start;
   let closed = false;
-  const finish = () => {
+  /** The read in progress: the descriptor only closes once it has settled. */
+  let reading: Promise<unknown> = Promise.resolve();
+  const finish = async () => {
     if (closed) return;
     closed = true;
+    await reading.catch(() => {});
     target.file.close();
     done(position - start);
   };
@@ -405,15 +410,17 @@ function fileBody(
       try {
         if (start > 0) await target.file.seek(start, Deno.SeekMode.Start);
       } catch (error) {
-        finish();
+        await finish();
         controller.error(error);
       }
     },
     async pull(controller) {
       try {
         const buffer = new Uint8Array(Math.min(CHUNK_BYTES, end - position));
-        const read = await target.file.read(buffer);
-        if (closed) return;
+        const pending = target.file.read(buffer);
+        reading = pending;
+        const read = await pending;
+        if (closed) return; // cancelled meanwhile
         if (read === null) {
           throw new Error(
             `File ${target.path} ended at byte ${position}, expected ${end} bytes to serve`,
@@ -422,16 +429,17 @@ function fileBody(
         position += read;
         controller.enqueue(read === buffer.length ? buffer : buffer.subarray(0, read));
         if (position >= end) {
-          finish();
+          await finish();
           controller.close();
         }
       } catch (error) {
-        finish();
+        if (closed) return;
+        await finish();
         controller.error(error);
       }
     },
     cancel() {
-      finish();
+      return finish();
     },
   }, { highWaterMark: 1 });
 }

@@ -9,7 +9,15 @@
 /** Where Debian installs nginx (package `nginx`). */
 export const NGINX_PATH = "/usr/sbin/nginx";
 
-/** Whether nginx is installed at `path`, for `Deno.test({ ignore })`. */
+/**
+ * Whether nginx is installed at `path`, for `Deno.test({ ignore })`.
+ *
+ * @example
+ * ```ts ignore
+ * import { haveNginx } from "./_nginx.ts";
+ * Deno.test({ name: "through nginx", ignore: !(await haveNginx()), fn() {} });
+ * ```
+ */
 export async function haveNginx(path: string = NGINX_PATH): Promise<boolean> {
   try {
     return (await Deno.stat(path)).isFile;
@@ -159,6 +167,8 @@ export interface NginxOptions {
   http?: boolean;
   /** The nginx binary (default {@linkcode NGINX_PATH}). */
   nginxPath?: string;
+  /** How long nginx may take to start serving (default 20 000 ms). */
+  startTimeoutMs?: number;
 }
 
 /**
@@ -194,11 +204,15 @@ export async function startNginx(
     for (let attempt = 0; attempt < 5; attempt++) {
       const httpsPort = freePort();
       const httpPort = options.http === false ? null : freePort();
+      await Deno.writeTextFile(`${dir}/logs/error.log`, "");
       await Deno.writeTextFile(
         `${dir}/nginx.conf`,
         nginxConf({ dir, root: realRoot, httpsPort, httpPort, certs }),
       );
-      const started = await launch(nginxPath, dir, [httpsPort, httpPort]);
+      const started = await launch(nginxPath, dir, {
+        ports: [httpsPort, httpPort],
+        timeoutMs: options.startTimeoutMs ?? 20_000,
+      });
       if (started instanceof Error) {
         lastError = started;
         if (/Address already in use/.test(started.message)) continue;
@@ -293,12 +307,12 @@ ${temp}
 /**
  * Start nginx and wait until it has bound its ports (it writes its pid file only after that),
  * then until every port accepts a connection. Returns the process, or an Error carrying nginx's
- * output when it exited first or did not come up within 20 s.
+ * output when it exited first or did not come up in time (then it is killed).
  */
 async function launch(
   nginxPath: string,
   dir: string,
-  ports: (number | null)[],
+  { ports, timeoutMs }: { ports: (number | null)[]; timeoutMs: number },
 ): Promise<Deno.ChildProcess | Error> {
   const child = new Deno.Command(nginxPath, {
     args: ["-c", `${dir}/nginx.conf`, "-p", `${dir}/`, "-e", `${dir}/logs/error.log`],
@@ -316,9 +330,10 @@ async function launch(
   });
   const failure = async (what: string) => {
     const log = await Deno.readTextFile(`${dir}/logs/error.log`).catch(() => "");
-    return new Error(`Command ${nginxPath} ${what}: ${((await stderr) + log).trim()}`);
+    const output = ((await stderr) + log).trim();
+    return new Error(`Command ${nginxPath} ${what}${output === "" ? "" : `: ${output}`}`);
   };
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + timeoutMs;
   const ready = async () => {
     const pid = await Deno.readTextFile(`${dir}/nginx.pid`).catch(() => "");
     if (pid.trim() !== String(child.pid)) return false;
@@ -337,7 +352,8 @@ async function launch(
     if (Date.now() > deadline) {
       child.kill("SIGKILL");
       await status;
-      return failure(`did not serve on ports ${ports.join(", ")} within 20 s`);
+      const listed = ports.filter((p) => p !== null).join(", ");
+      return failure(`did not serve on ports ${listed} within ${timeoutMs} ms`);
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
