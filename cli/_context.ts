@@ -1,6 +1,5 @@
 // What every command needs first: the configuration, the install root and the platform,
 // resolved from flags, environment and defaults (see docs/CONFIGURATION.md).
-import { resolve } from "node:path";
 import {
   type Config,
   detectPlatform,
@@ -46,7 +45,10 @@ export async function loadContext(options: GlobalOptions, defaultWait = 0): Prom
   const env = Deno.env.toObject();
   const { configPath, configExplicit } = resolveConfigPath(options.config, env);
   const { config, exists } = await loadConfig(configPath, { explicit: configExplicit });
-  const root = resolve(resolveRoot(options.root, env, config.install_root));
+  const given = resolveRoot(options.root, env, config.install_root);
+  const root = /^(\/|[A-Za-z]:[\\/])/.test(given)
+    ? given
+    : `${Deno.cwd()}/${given.replace(/^\.\//, "")}`;
   return {
     config,
     configPath,

@@ -6,6 +6,7 @@
  */
 import { cp } from "node:fs/promises";
 import { removeIfExists, renameDurable, syncDir } from "./_fs.ts";
+import { appendAudit } from "./audit.ts";
 import type { Config } from "./config.ts";
 import { buildDir, currentVersion, type Layout } from "./layout.ts";
 import { acquireLock, readState, writeState } from "./state.ts";
@@ -125,4 +126,10 @@ export async function adoptBuild(
     retired_at: null,
   };
   await writeState(layout, state);
+  await appendAudit(layout, {
+    at: state.builds[version].installed_at,
+    event: "adopted",
+    reason: `existing build ${source} adopted`,
+    version,
+  });
 }

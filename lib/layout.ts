@@ -8,6 +8,7 @@
  *   state.json            versioned state: staged build, build records, last check and error
  *   downloads/            partial downloads
  *   data/                 the application's user data: never touched by apply, rollback, pruning
+ *   logs/audit.jsonl      append-only record of every decision
  *   lock                  held by every mutating command
  * ```
  *
@@ -30,6 +31,8 @@ export interface Layout {
   data: string;
   /** The install lock file. */
   lock: string;
+  /** The audit log (JSON lines). */
+  audit: string;
 }
 
 /**
@@ -50,6 +53,7 @@ export function layoutOf(root: string): Layout {
     downloads: `${root}/downloads`,
     data: `${root}/data`,
     lock: `${root}/lock`,
+    audit: `${root}/logs/audit.jsonl`,
   };
 }
 

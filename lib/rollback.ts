@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { appendAudit } from "./audit.ts";
 import { listBackups } from "./backups.ts";
 import { currentVersion, type Layout } from "./layout.ts";
 import { acquireLock, readState, writeState } from "./state.ts";
@@ -90,5 +91,13 @@ export async function rollback(
     at,
   });
   await writeState(layout, state);
+  await appendAudit(layout, {
+    at,
+    event: "rolled_back",
+    reason: options.reason ?? "by hand",
+    from,
+    to: target.version,
+    cancelled_staged: cancelledStaged,
+  });
   return { from, to: target.version, cancelledStaged };
 }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { type AuditEntry, readAudit } from "./audit.ts";
 import { type Backup, listBackups } from "./backups.ts";
 import type { Config } from "./config.ts";
 import { currentVersion, type Layout } from "./layout.ts";
@@ -37,6 +38,8 @@ export interface StatusDocument {
   last_error: ErrorRecord | null;
   /** A problem with the state file, or null. */
   state_problem: string | null;
+  /** The last entries of the audit log, oldest first. */
+  recent_events: AuditEntry[];
 }
 
 /** Options of {@linkcode readStatus}. */
@@ -45,6 +48,8 @@ export interface StatusOptions {
   channel?: string;
   /** The platform key. */
   platform: string;
+  /** How many audit entries to include (default 10). */
+  recentEvents?: number;
 }
 
 /**
@@ -83,5 +88,6 @@ export async function readStatus(
     last_check: state.last_check,
     last_error: state.last_error,
     state_problem: problem,
+    recent_events: await readAudit(layout, { tail: options.recentEvents ?? 10 }),
   };
 }

@@ -9,6 +9,7 @@
  * @module
  */
 import { exists, renameDurable, tempSibling } from "./_fs.ts";
+import { appendAudit } from "./audit.ts";
 import { pruneBackups } from "./backups.ts";
 import { buildDir, currentVersion, type Layout } from "./layout.ts";
 import { acquireLock, readState, type State, writeState } from "./state.ts";
@@ -125,6 +126,21 @@ export async function applyStaged(
   recordSwap(state, from, staged.version, at);
   state.staged = null;
   await writeState(layout, state);
+  await appendAudit(layout, {
+    at,
+    event: "applied",
+    reason: "staged build swapped in at launch",
+    from,
+    to: staged.version,
+  });
   const pruned = await pruneBackups(layout, state, { keep: options.keepBackups ?? 2 });
+  if (pruned.length > 0) {
+    await appendAudit(layout, {
+      at,
+      event: "pruned",
+      reason: `more than ${options.keepBackups ?? 2} backups`,
+      versions: pruned,
+    });
+  }
   return { applied: from !== staged.version, from, to: staged.version, pruned, problem };
 }

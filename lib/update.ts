@@ -8,6 +8,7 @@
 import { checkChannel, type CheckResult } from "./check.ts";
 import type { Config } from "./config.ts";
 import { downloadArtifact } from "./download.ts";
+import { appendAudit } from "./audit.ts";
 import { type Env, type ProgressSink, realEnv } from "./env.ts";
 import { currentVersion, type Layout } from "./layout.ts";
 import type { UpdateEvent } from "./notify.ts";
@@ -102,6 +103,15 @@ export async function runUpdate(
     current,
     message,
   });
+  await appendAudit(layout, {
+    at: state.last_check.at,
+    event: "checked",
+    reason: decision.message,
+    channel: options.channel,
+    current,
+    available: manifest.version,
+    decision: state.last_check.decision,
+  });
   if (decision.action === "none" || options.checkOnly) {
     await writeState(layout, state);
     if (decision.action === "update") emit(event("update_available", decision.message));
@@ -140,6 +150,15 @@ export async function runUpdate(
     });
   }
   await writeState(layout, state);
+  await appendAudit(layout, {
+    at: env.now().toISOString(),
+    event: "staged",
+    reason: downloaded ? "downloaded and verified" : "same build already in builds/",
+    channel: options.channel,
+    current,
+    version,
+    sha256: artifact.sha256,
+  });
   emit(event("ready_to_apply", `${version} is staged; it is applied at the next launch`));
   return { check, staged: version, downloaded, problem };
 }
@@ -178,6 +197,12 @@ export async function recordFailure(
       message,
     };
     await writeState(layout, state as State);
+    await appendAudit(layout, {
+      at: state.last_error.at,
+      event: "failed",
+      reason: message,
+      command: options.command,
+    });
   } catch {
     // Best effort: the failure itself is what gets reported.
   }

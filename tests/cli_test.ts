@@ -117,6 +117,17 @@ Deno.test("install, update, apply on next launch, then status: the whole cycle",
   assert.deepEqual(doc.backups.map((b: { version: string }) => b.version), ["1.0.0"]);
   assert.deepEqual(doc.last_check.available, "1.1.0");
   assert.deepEqual(doc.last_error, null);
+  const events = doc.recent_events.map((e: { event: string }) => e.event);
+  assert.deepEqual(events, [
+    "checked",
+    "staged",
+    "applied",
+    "checked",
+    "checked",
+    "checked",
+    "staged",
+    "applied",
+  ]);
   assert.deepEqual(await Deno.readTextFile(`${world.root}/data/user.txt`), "precious");
   const text = await world.cli(["status"]);
   includes(text.stdout, "current:    1.1.0 (stable)");

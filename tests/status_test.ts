@@ -25,6 +25,7 @@ Deno.test("readStatus of an empty root", async () => {
     last_check: null,
     last_error: null,
     state_problem: null,
+    recent_events: [],
   };
   assert.deepEqual(status, expected);
   assert.equal(STATUS_SCHEMA, 1);
@@ -56,6 +57,15 @@ Deno.test("readStatus of a populated root", async () => {
     state,
   });
   const config = validateConfig({ keep_backups_count: 5 });
+  const events = Array.from(
+    { length: 12 },
+    (_, i) => ({ at: T3, event: "checked", reason: `check ${i}` }),
+  );
+  await Deno.mkdir(`${layout.root}/logs`);
+  await Deno.writeTextFile(
+    layout.audit,
+    events.map((e) => JSON.stringify(e)).join("\n") + '\n{"cut short by a cra',
+  );
   const before = await Deno.readTextFile(layout.state);
   const status = await readStatus(layout, config, { platform: "darwin-arm64", channel: "canary" });
   assert.deepEqual(status, {
@@ -83,6 +93,7 @@ Deno.test("readStatus of a populated root", async () => {
     last_check: state.last_check,
     last_error: state.last_error,
     state_problem: null,
+    recent_events: events.slice(-10),
   });
   // The document is plain JSON.
   assert.deepEqual(JSON.parse(JSON.stringify(status)), status);

@@ -77,6 +77,7 @@ Deno.test("layoutOf and buildDir name the paths of an install root", () => {
     downloads: "/opt/ms11/downloads",
     data: "/opt/ms11/data",
     lock: "/opt/ms11/lock",
+    audit: "/opt/ms11/logs/audit.jsonl",
   });
   assert.equal(buildDir(layoutOf("/r"), "1.5.0-canary.3"), "/r/builds/1.5.0-canary.3");
 });
@@ -219,7 +220,18 @@ Deno.test("applyStaged swaps in the staged build and records it", async () => {
   // The old build is kept as a backup; user data untouched; no leftovers.
   assert.deepEqual(await namesIn(layout.builds), ["1.0.0", "1.1.0"]);
   assert.deepEqual(await snapshot(layout.data), data);
-  assert.deepEqual(await namesIn(layout.root), ["builds", "current", "data", "lock", "state.json"]);
+  assert.deepEqual(await namesIn(layout.root), [
+    "builds",
+    "current",
+    "data",
+    "lock",
+    "logs",
+    "state.json",
+  ]);
+  const audit = (await Deno.readTextFile(layout.audit)).trim().split("\n").map((l) =>
+    JSON.parse(l)
+  );
+  assert.deepEqual(audit.map((e) => [e.event, e.from, e.to]), [["applied", "1.0.0", "1.1.0"]]);
   // A second apply has nothing to do.
   assert.deepEqual(await applyStaged(layout, { now: NOW }), {
     applied: false,
