@@ -106,7 +106,10 @@ export function serveReleases(root: string, options: ServeOptions = {}): Release
 /** The file behind a request, opened. */
 interface Target {
   file: Deno.FsFile;
+  /** The resolved path of the file. */
   path: string;
+  /** Whether the requested name ends in `.json` (a manifest). */
+  json: boolean;
   size: number;
   etag: string;
   lastModified: string;
@@ -260,6 +263,7 @@ class StaticServer implements ReleaseServer {
       return {
         file,
         path: real,
+        json: segments[segments.length - 1].toLowerCase().endsWith(".json"),
         size: info.size,
         etag: `"${info.size.toString(16)}-${mtimeMs.toString(16)}${inode}"`,
         lastModified: new Date(mtimeSeconds * 1000).toUTCString(),
@@ -280,10 +284,8 @@ class StaticServer implements ReleaseServer {
       "accept-ranges": "bytes",
       "etag": target.etag,
       "last-modified": target.lastModified,
-      "cache-control": target.path.endsWith(".json") ? "no-cache" : ARTIFACT_CACHE_CONTROL,
-      "content-type": target.path.endsWith(".json")
-        ? "application/json"
-        : "application/octet-stream",
+      "cache-control": target.json ? "no-cache" : ARTIFACT_CACHE_CONTROL,
+      "content-type": target.json ? "application/json" : "application/octet-stream",
       "x-content-type-options": "nosniff",
     });
     if (notModified(request.headers, target)) {

@@ -167,12 +167,18 @@ Deno.test("Last-Modified is the mtime to the second and the ETag changes with th
 });
 
 Deno.test("JSON files are application/json with Cache-Control no-cache", async () => {
-  await withServer(async ({ url }) => {
+  await withServer(async ({ url, root }) => {
     const r = await get(`${url}/stable/manifest.json`);
     assert.equal(r.status, 200);
     assert.equal(text(r.body), '{"version":"1.0.0"}');
     assert.equal(r.headers.get("content-type"), "application/json");
     assert.equal(r.headers.get("cache-control"), "no-cache");
+    // The requested name decides, not a symlink's target.
+    await Deno.symlink("../small.bin", `${root}/stable/LATEST.JSON`);
+    const linked = await get(`${url}/stable/LATEST.JSON`);
+    assert.equal(text(linked.body), "0123456789");
+    assert.equal(linked.headers.get("content-type"), "application/json");
+    assert.equal(linked.headers.get("cache-control"), "no-cache");
   });
 });
 
