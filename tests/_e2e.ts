@@ -90,7 +90,7 @@ export async function makeWorld(): Promise<World> {
       await publishRelease(tree, {
         channel,
         version,
-        platform: linuxPlatform(),
+        platform: detectPlatform(),
         artifact,
         ...options,
       });
@@ -102,16 +102,6 @@ export async function makeWorld(): Promise<World> {
   };
   await world.writeConfig();
   return world;
-}
-
-/** This machine's platform key, as the CLI detects it. */
-export function linuxPlatform(): string {
-  const arch = Deno.build.arch === "x86_64"
-    ? "x64"
-    : Deno.build.arch === "aarch64"
-    ? "arm64"
-    : Deno.build.arch;
-  return `${Deno.build.os}-${arch}`;
 }
 
 /**
