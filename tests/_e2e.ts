@@ -1,5 +1,6 @@
 // End-to-end helpers: a release tree served on 127.0.0.1, a temporary install root and config,
 // and the real CLI run as a subprocess.
+import { detectPlatform } from "../lib/config.ts";
 import { type PublishOptions, publishRelease } from "../lib/release.ts";
 import { type ReleaseServer, serveReleases } from "../lib/serve.ts";
 
