@@ -28,11 +28,16 @@ class Announcer {
   constructor(ctx: Context) {
     this.#ctx = ctx;
   }
+  /** Announce: a line on stderr now, the hook at flush. */
   event = (event: UpdateEvent): void => {
-    if (!isAnnounced(event.type, this.#ctx.config.notifications)) return;
-    this.#ctx.ui.notice(event.message);
-    this.#pending.push(event);
+    if (this.hookOnly(event)) this.#ctx.ui.notice(event.message);
   };
+  /** Queue for the hook only (when the line for people is printed elsewhere); true if announced. */
+  hookOnly(event: UpdateEvent): boolean {
+    if (!isAnnounced(event.type, this.#ctx.config.notifications)) return false;
+    this.#pending.push(event);
+    return true;
+  }
   async flush(): Promise<void> {
     const command = this.#ctx.config.notifications.command;
     const events = this.#pending.splice(0);
@@ -58,7 +63,7 @@ async function withFailureRecord<T>(
     if (!(error instanceof ConfigError)) {
       const message = (error as Error).message;
       await recordFailure(ctx.layout, message, { command });
-      announcer.event({
+      announcer.hookOnly({
         type: "failure",
         at: new Date().toISOString(),
         channel,

@@ -405,6 +405,19 @@ Deno.test("the notification hook receives each announced event as JSON; a failin
   const failing = await world.cli([]);
   assert.deepEqual(failing.code, 0, failing.stderr);
   includes(failing.stderr, "warning: Notification hook sh exited with code 3");
+
+  // A failure reaches the hook as an event; people see the error once.
+  await world.writeConfig({ notifications: { command: ["sh", "-c", `cat >> ${log}`] } });
+  await world.publish("stable", "1.3.0");
+  await Deno.remove(`${world.tree}/stable/1.3.0/ms11-1.3.0`);
+  const broken = await world.cli([]);
+  assert.equal(broken.code, 1);
+  const errorLines = broken.stderr.split("\n").filter((l) => l.includes("HTTP 404"));
+  assert.equal(errorLines.length, 1, broken.stderr);
+  assert.match(errorLines[0], /^error: Download of .*ms11-1\.3\.0 failed: HTTP 404 Not Found$/);
+  const last = JSON.parse((await Deno.readTextFile(log)).trim().split("\n").at(-1)!);
+  assert.equal(last.type, "failure");
+  assert.match(last.message, /^update failed: Download of .* failed: HTTP 404 Not Found$/);
 });
 
 Deno.test("a garbage state file is reported and replaced, never a crash", async () => {
