@@ -155,7 +155,7 @@ export async function checkCommand(options: UpdateCommandOptions): Promise<numbe
       `available: ${manifest.version} (released ${manifest.released_at}, ${
         formatBytes(artifact.size)
       })`,
-      `update:    ${applies ? "yes" : "no"} - ${decision.message}`,
+      `update:    ${applies ? "yes" : `no - ${decision.message}`}`,
     ].join("\n"),
   );
   return 0;

@@ -40,7 +40,7 @@ export async function installRelease(
       `${layout.root} already has ${existing} installed; run ms11-update to update it`,
     );
   }
-  const result = await runUpdate(layout, config, { ...options, allowDowngrade: true });
+  const result = await runUpdate(layout, config, options);
   await applyStaged(layout, {
     keepBackups: config.keep_backups_count,
     lockWaitMs: options.lockWaitMs,
