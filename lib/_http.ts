@@ -4,6 +4,7 @@
 
 import type { Env } from "./env.ts";
 import { realEnv } from "./env.ts";
+import { isLoopbackHost } from "./_url.ts";
 
 /** Redirect hops followed at most (the sixth is refused). */
 export const MAX_REDIRECTS = 5;
@@ -36,8 +37,9 @@ export interface RequestOptions {
   /** Attempts in all, 1 = no retry (default 3). Only network failures, 408, 429 and 5xx retry. */
   maxAttempts?: number;
   /**
-   * Only `https:` URLs, for the first URL and every redirect hop (default true). Plain `http:` to
-   * a loopback address or `localhost` is refused too unless this is false.
+   * Only `https:` URLs, for the first URL and every redirect hop (default true). When false,
+   * plain `http:` is allowed to loopback hosts only (`127.0.0.0/8`, `[::1]`, `localhost`): a
+   * local mirror or test server, never a host across the network.
    */
   requireHttps?: boolean;
   /**
@@ -160,6 +162,9 @@ export function policyViolation(url: URL, policy: UrlPolicy): string | null {
   }
   if (policy.requireHttps && url.protocol !== "https:") {
     return "only https: URLs are allowed (requireHttps)";
+  }
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
+    return "plain http: is only allowed to a loopback host";
   }
   const allowed = policy.allowedDomains;
   if (allowed.length > 0) {
