@@ -35,6 +35,8 @@ export interface UpdateOptions {
   onEvent?: (event: UpdateEvent) => void;
   /** How long to wait for the install lock, in milliseconds. */
   lockWaitMs?: number;
+  /** No byte for this long aborts a download attempt, which is retried (default 30 000 ms). */
+  idleTimeoutMs?: number;
 }
 
 /** What `runUpdate` did. */
@@ -139,6 +141,7 @@ export async function runUpdate(
       requireHttps: config.security.require_https,
       allowedDomains: config.security.allowed_domains,
       onProgress: options.onProgress,
+      idleTimeoutMs: options.idleTimeoutMs,
     });
     downloaded = true;
     emit(event("downloaded", `Downloaded and verified ${version} (${artifact.size} bytes)`));
