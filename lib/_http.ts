@@ -178,6 +178,18 @@ export function policyViolation(url: URL, policy: UrlPolicy): string | null {
   return null;
 }
 
+/** An error's message followed by its causes' ("fetch failed: error sending request …"). */
+function describe(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current !== undefined && current !== null; depth++) {
+    const text = current instanceof Error ? current.message : String(current);
+    if (text !== "" && !parts.some((p) => p.includes(text))) parts.push(text);
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return parts.join(": ");
+}
+
 function isIpLiteral(host: string): boolean {
   return host.startsWith("[") || /^\d+\.\d+\.\d+\.\d+$/.test(host);
 }
@@ -393,7 +405,11 @@ export class HttpSession {
     if (this.#totalController.signal.aborted) return this.#totalTimeoutError();
     if (idle.fired) return new RetryableError(idle.reason(), { idle: true, cause: error });
     if (error instanceof RetryableError) return error;
-    const text = error instanceof Error ? error.message : String(error);
+    const text = describe(error);
+    // An untrusted or invalid certificate will not become trusted by asking again: fail closed.
+    if (/invalid peer certificate|certificate verify failed|UnknownIssuer/i.test(text)) {
+      return new Error(`${this.#label} failed: ${text}`, { cause: error });
+    }
     return new RetryableError(text, { cause: error });
   }
 
