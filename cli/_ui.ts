@@ -59,12 +59,45 @@ export interface UiOptions {
   json?: boolean;
   /** Where messages go (default stderr); tests give their own. */
   stderr?: { writeSync(p: Uint8Array): number; isTerminal(): boolean };
+  /** Where data goes (default stdout); tests give their own. */
+  stdout?: { writeSync(p: Uint8Array): number };
+  /** The clock of progress events (default `performance.now()`, in ms); tests give their own. */
+  clock?: () => number;
+}
+
+/** Minimum time between two JSON progress events of one phase, in ms. */
+const JSON_PROGRESS_INTERVAL_MS = 250;
+
+/**
+ * One `{"type":"progress",…}` event of the JSON-lines stream: the phase, bytes (or units) done
+ * and in all, the rate since the phase began and the estimated seconds left.
+ */
+export function progressEvent(
+  p: Progress,
+  elapsedMs: number,
+): Record<string, string | number | null> {
+  const rate = elapsedMs > 0 ? Math.round(p.done / (elapsedMs / 1000)) : null;
+  const eta = p.total !== null && rate !== null && rate > 0
+    ? Math.max(0, Math.round((p.total - p.done) / rate))
+    : null;
+  return {
+    type: "progress",
+    phase: p.phase,
+    done: p.done,
+    total: p.total,
+    rate,
+    eta_seconds: eta,
+    elapsed_ms: Math.round(elapsedMs),
+  };
 }
 
 /** Messages, data and progress for one command run. */
 export class Ui {
   readonly json: boolean;
   #stderr: { writeSync(p: Uint8Array): number; isTerminal(): boolean };
+  #stdout: { writeSync(p: Uint8Array): number };
+  #clock: () => number;
+  #jsonLines = false;
   #tty: boolean;
   #color: boolean;
   #barShown = false;
@@ -76,6 +109,8 @@ export class Ui {
   constructor(options: UiOptions = {}) {
     this.json = options.json ?? false;
     this.#stderr = options.stderr ?? Deno.stderr;
+    this.#stdout = options.stdout ?? Deno.stdout;
+    this.#clock = options.clock ?? (() => performance.now());
     this.#tty = this.#stderr.isTerminal();
     this.#color = this.#tty && !Deno.noColor;
   }
@@ -111,23 +146,35 @@ export class Ui {
     this.#write(`${this.#color ? "\x1b[31merror\x1b[0m" : "error"}: ${message}\n`);
   }
 
-  /** Data on stdout: JSON with --json, else the given text. */
+  /**
+   * Data on stdout: JSON with --json, else the given text. After {@linkcode Ui.progress} in JSON
+   * mode the document is one line, the last of the JSON-lines stream (see docs/EVENTS.md).
+   */
   data(value: unknown, text: string): void {
     const out = this.json
-      ? JSON.stringify(value, null, 2) + "\n"
+      ? (this.#jsonLines ? JSON.stringify(value) : JSON.stringify(value, null, 2)) + "\n"
       : text.endsWith("\n")
       ? text
       : `${text}\n`;
-    const bytes = this.#encoder.encode(out);
-    let off = 0;
-    while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
+    this.#writeOut(out);
   }
 
-  /** A progress sink drawing a bar on a terminal (nothing otherwise). */
+  #writeOut(text: string): void {
+    const bytes = this.#encoder.encode(text);
+    let off = 0;
+    while (off < bytes.length) off += this.#stdout.writeSync(bytes.subarray(off));
+  }
+
+  /**
+   * A progress sink. With --json: progress events as JSON lines on stdout (at most four a second
+   * per phase, plus each phase's first and last report), and the result that follows is one
+   * line too. Otherwise a bar on stderr when it is a terminal, and nothing when it is not.
+   */
   progress(): ProgressSink {
+    if (this.json) return this.#jsonProgress();
     return (p) => {
       if (!this.#tty) return;
-      const now = performance.now();
+      const now = this.#clock();
       if (p.phase !== this.#phase) {
         this.#phase = p.phase;
         this.#phaseStart = now;
@@ -145,6 +192,29 @@ export class Ui {
         this.#write("\n");
         this.#barShown = false;
       }
+    };
+  }
+
+  #jsonProgress(): ProgressSink {
+    this.#jsonLines = true;
+    let phase: Progress["phase"] | null = null;
+    let start = 0;
+    let last = -Infinity;
+    let lastDone = -1;
+    return (p) => {
+      const now = this.#clock();
+      const first = p.phase !== phase;
+      if (first) {
+        phase = p.phase;
+        start = now;
+        lastDone = -1;
+      }
+      const finished = p.total !== null && p.done >= p.total;
+      if (!first && !finished && now - last < JSON_PROGRESS_INTERVAL_MS) return;
+      if (!first && p.done === lastDone) return;
+      last = now;
+      lastDone = p.done;
+      this.#writeOut(JSON.stringify(progressEvent(p, now - start)) + "\n");
     };
   }
 }

@@ -10,6 +10,8 @@ import { serveReleases } from "../lib/serve.ts";
 import { publishRelease } from "../lib/release.ts";
 import { readStatus, type StatusDocument } from "../lib/status.ts";
 import { recordFailure, runUpdate, type UpdateResult } from "../lib/update.ts";
+import { autoCheckDue } from "../lib/check.ts";
+import { readState } from "../lib/state.ts";
 import { isVersion } from "../lib/version.ts";
 import { type Context, type GlobalOptions, loadContext } from "./_context.ts";
 import { formatBytes, Ui } from "./_ui.ts";
@@ -19,6 +21,7 @@ export interface UpdateCommandOptions extends GlobalOptions {
   channel?: string;
   allowDowngrade?: boolean;
   force?: boolean;
+  auto?: boolean;
 }
 
 /** Announces events: a line on stderr, and the hook command when configured. */
@@ -90,6 +93,7 @@ function updateSummary(result: UpdateResult) {
     decision: check.decision,
     staged: result.staged,
     downloaded: result.downloaded,
+    manifest_not_modified: check.notModified,
   };
 }
 
@@ -97,6 +101,18 @@ function updateSummary(result: UpdateResult) {
 export async function updateCommand(options: UpdateCommandOptions): Promise<number> {
   const ctx = await loadContext(options);
   const channel = resolveChannel(ctx.config, options.channel);
+  if (options.auto) {
+    const { state } = await readState(ctx.layout);
+    const due = autoCheckDue(ctx.config, state, { channel, now: new Date(), force: options.force });
+    if (!due.due) {
+      ctx.ui.notice(due.message);
+      ctx.ui.data(
+        { channel, skipped: true, reason: due.reason, next_check_at: due.next },
+        `skipped: ${due.reason}`,
+      );
+      return 0;
+    }
+  }
   const result = await withFailureRecord(
     ctx,
     "update",

@@ -54,10 +54,17 @@ export function buildProgram(setCode: (code: number) => void): Command {
       "--allow-downgrade",
       "install the channel's newest release even when it is lower than the installed one",
     )
-    .option("--force", "install a release even if it was rolled back from")
+    .option(
+      "--force",
+      "install a release even if it was rolled back from; with --auto, check even when not due",
+    )
+    .option(
+      "--auto",
+      "unattended run (launchers): check only when auto_check_enabled and check_interval_hours say it is due",
+    )
     .addHelpText(
       "after",
-      "\nWith no command: check the channel and, if a newer release exists, download, verify and stage it for the next launch.",
+      "\nWith no command: check the channel and, if a newer release exists, download, verify and stage it for the next launch. With --json, progress events and then the result are printed as JSON lines (docs/EVENTS.md).",
     )
     .action(act(async (command) => {
       // An unknown word is a misspelt command: let commander say so, with a suggestion.

@@ -4,6 +4,7 @@
 
 import type { Env } from "./env.ts";
 import { realEnv } from "./env.ts";
+import { isLoopbackHost } from "./_url.ts";
 
 /** Redirect hops followed at most (the sixth is refused). */
 export const MAX_REDIRECTS = 5;
@@ -36,8 +37,9 @@ export interface RequestOptions {
   /** Attempts in all, 1 = no retry (default 3). Only network failures, 408, 429 and 5xx retry. */
   maxAttempts?: number;
   /**
-   * Only `https:` URLs, for the first URL and every redirect hop (default true). Plain `http:` to
-   * a loopback address or `localhost` is refused too unless this is false.
+   * Only `https:` URLs, for the first URL and every redirect hop (default true). When false,
+   * plain `http:` is allowed to loopback hosts only (`127.0.0.0/8`, `[::1]`, `localhost`): a
+   * local mirror or test server, never a host across the network.
    */
   requireHttps?: boolean;
   /**
@@ -161,6 +163,9 @@ export function policyViolation(url: URL, policy: UrlPolicy): string | null {
   if (policy.requireHttps && url.protocol !== "https:") {
     return "only https: URLs are allowed (requireHttps)";
   }
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
+    return "plain http: is only allowed to a loopback host";
+  }
   const allowed = policy.allowedDomains;
   if (allowed.length > 0) {
     const host = url.hostname.toLowerCase().replace(/\.$/, "");
@@ -171,6 +176,18 @@ export function policyViolation(url: URL, policy: UrlPolicy): string | null {
     if (!ok) return `host ${host} is not in allowedDomains [${allowed.join(", ")}]`;
   }
   return null;
+}
+
+/** An error's message followed by its causes' ("fetch failed: error sending request …"). */
+function describe(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current !== undefined && current !== null; depth++) {
+    const text = current instanceof Error ? current.message : String(current);
+    if (text !== "" && !parts.some((p) => p.includes(text))) parts.push(text);
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return parts.join(": ");
 }
 
 function isIpLiteral(host: string): boolean {
@@ -388,7 +405,11 @@ export class HttpSession {
     if (this.#totalController.signal.aborted) return this.#totalTimeoutError();
     if (idle.fired) return new RetryableError(idle.reason(), { idle: true, cause: error });
     if (error instanceof RetryableError) return error;
-    const text = error instanceof Error ? error.message : String(error);
+    const text = describe(error);
+    // An untrusted or invalid certificate will not become trusted by asking again: fail closed.
+    if (/invalid peer certificate|certificate verify failed|UnknownIssuer/i.test(text)) {
+      return new Error(`${this.#label} failed: ${text}`, { cause: error });
+    }
     return new RetryableError(text, { cause: error });
   }
 

@@ -16,12 +16,36 @@ import {
   MAX_MANIFEST_BYTES,
   parseManifest,
 } from "./manifest.ts";
-import type { State } from "./state.ts";
+import type { ManifestCacheRecord, State } from "./state.ts";
 
 /** Options of {@linkcode fetchManifest}. */
 export interface FetchManifestOptions {
   /** Clock and network. */
   env?: Env;
+  /**
+   * The channel's manifest as last fetched: its ETag / Last-Modified are sent as conditions, and
+   * a 304 Not Modified reuses its body (no manifest bytes cross the network).
+   */
+  cached?: ManifestCacheRecord | null;
+}
+
+/**
+ * A fetched manifest and the record to keep for the next conditional check.
+ *
+ * @example
+ * ```ts
+ * import type { FetchedManifest } from "./check.ts";
+ * const seen = (f: FetchedManifest) => f.notModified ? "304" : "200";
+ * console.assert(typeof seen === "function");
+ * ```
+ */
+export interface FetchedManifest {
+  /** The parsed manifest. */
+  manifest: Manifest;
+  /** What to store in the state's `manifests[channel]`. */
+  record: ManifestCacheRecord;
+  /** Whether the server answered 304 and the cached body was used. */
+  notModified: boolean;
 }
 
 /**
@@ -40,19 +64,172 @@ export async function fetchManifest(
   channel: string,
   options: FetchManifestOptions = {},
 ): Promise<Manifest> {
+  return (await fetchManifestCached(config, channel, options)).manifest;
+}
+
+/**
+ * Fetch and parse a channel's manifest, conditionally when `options.cached` is given for the
+ * same URL: a 304 re-parses the cached body (as strictly as a fresh one), a 200 replaces it.
+ *
+ * @example
+ * ```ts ignore
+ * import { defaultConfig } from "./config.ts";
+ * import { fetchManifestCached } from "./check.ts";
+ * const first = await fetchManifestCached(defaultConfig(), "stable");
+ * const again = await fetchManifestCached(defaultConfig(), "stable", { cached: first.record });
+ * console.log(again.notModified);
+ * ```
+ */
+export async function fetchManifestCached(
+  config: Config,
+  channel: string,
+  options: FetchManifestOptions = {},
+): Promise<FetchedManifest> {
+  const env = options.env ?? realEnv();
   const url = manifestUrl(config.update_servers[channel].base_url);
+  const cached = options.cached?.url === url ? options.cached : null;
   const response = await fetchLimited(url, {
-    env: options.env ?? realEnv(),
+    env,
     maxBytes: MAX_MANIFEST_BYTES,
     requireHttps: config.security.require_https,
     allowedDomains: config.security.allowed_domains,
     maxAttempts: config.max_retry_attempts,
     timeoutMs: Math.min(config.download_timeout_seconds, 60) * 1000,
+    ifNoneMatch: cached?.etag ?? null,
+    ifModifiedSince: cached?.etag ? null : cached?.last_modified ?? null,
   });
+  const checkedAt = env.now().toISOString();
+  if (response.status === 304) {
+    if (cached === null) {
+      throw new Error(`Manifest ${url} answered HTTP 304 Not Modified to an unconditional request`);
+    }
+    return {
+      manifest: parseManifest(cached.body, { url: response.url, channel }),
+      record: { ...cached, checked_at: checkedAt },
+      notModified: true,
+    };
+  }
   if (response.body === null) {
     throw new Error(`Manifest ${url} answered HTTP ${response.status} without a body`);
   }
-  return parseManifest(response.body, { url: response.url, channel });
+  const manifest = parseManifest(response.body, { url: response.url, channel });
+  return {
+    manifest,
+    record: {
+      url,
+      etag: response.etag,
+      last_modified: response.lastModified,
+      body: new TextDecoder().decode(response.body),
+      checked_at: checkedAt,
+    },
+    notModified: false,
+  };
+}
+
+/**
+ * Options of {@linkcode autoCheckDue}.
+ *
+ * @example
+ * ```ts
+ * import type { AutoCheckOptions } from "./check.ts";
+ * const options: AutoCheckOptions = { channel: "stable", now: new Date(), force: false };
+ * console.assert(options.channel === "stable");
+ * ```
+ */
+export interface AutoCheckOptions {
+  /** The channel an automatic run would check. */
+  channel: string;
+  /** The time now. */
+  now: Date;
+  /** Check whatever the settings say. */
+  force?: boolean;
+}
+
+/**
+ * Whether an unattended run (`ms11-update --auto`) should check now, and why (pure).
+ *
+ * @example
+ * ```ts
+ * import type { AutoCheckDecision } from "./check.ts";
+ * const skip: AutoCheckDecision = { due: false, reason: "disabled", message: "…", next: null };
+ * console.assert(!skip.due);
+ * ```
+ */
+export interface AutoCheckDecision {
+  /** Whether to check now. */
+  due: boolean;
+  /** `forced`, `never-checked`, `interval-elapsed`, `disabled` or `not-due`. */
+  reason: "forced" | "never-checked" | "interval-elapsed" | "disabled" | "not-due";
+  /** One line for people. */
+  message: string;
+  /** When the next automatic check is due (ISO 8601), when it is known. */
+  next: string | null;
+}
+
+/**
+ * Decide whether an unattended run checks the network now: never while `auto_check_enabled` is
+ * false, otherwise when this channel was never checked or its last check (a 200 or a 304) is
+ * `check_interval_hours` old or more. A last check in the future (a clock set back) counts as
+ * due. `force` always checks. People running `ms11-update` or `check` are not subject to this.
+ *
+ * @example
+ * ```ts
+ * import { autoCheckDue } from "./check.ts";
+ * import { defaultConfig } from "./config.ts";
+ * import { emptyState } from "./state.ts";
+ * const decision = autoCheckDue(defaultConfig(), emptyState(), {
+ *   channel: "stable",
+ *   now: new Date("2026-11-27T00:00:00Z"),
+ * });
+ * console.assert(decision.due && decision.reason === "never-checked");
+ * ```
+ */
+export function autoCheckDue(
+  config: Config,
+  state: State,
+  options: AutoCheckOptions,
+): AutoCheckDecision {
+  const { channel, now } = options;
+  if (options.force) {
+    return { due: true, reason: "forced", message: "Checking now (--force)", next: null };
+  }
+  if (!config.auto_check_enabled) {
+    return {
+      due: false,
+      reason: "disabled",
+      message: "Automatic checks are disabled (auto_check_enabled is false); pass --force to check",
+      next: null,
+    };
+  }
+  const last = state.manifests[channel]?.checked_at ?? null;
+  const lastMs = last === null ? NaN : Date.parse(last);
+  if (Number.isNaN(lastMs)) {
+    return {
+      due: true,
+      reason: "never-checked",
+      message: `${channel} was never checked`,
+      next: null,
+    };
+  }
+  const intervalMs = config.check_interval_hours * 3_600_000;
+  const nextMs = lastMs + intervalMs;
+  if (now.getTime() >= nextMs || lastMs > now.getTime()) {
+    return {
+      due: true,
+      reason: "interval-elapsed",
+      message:
+        `${channel} was last checked at ${last}, ${config.check_interval_hours} h or more ago`,
+      next: null,
+    };
+  }
+  const next = new Date(nextMs).toISOString();
+  return {
+    due: false,
+    reason: "not-due",
+    message:
+      `Not checking ${channel}: last checked at ${last}; the next automatic check is due at ${next} (check_interval_hours ${config.check_interval_hours}; pass --force to check now)`,
+    next,
+  };
 }
 
 /** Options of {@linkcode checkChannel}. */
@@ -85,6 +262,10 @@ export interface CheckResult {
   artifact: Artifact;
   /** What to do. */
   decision: UpdateDecision;
+  /** The manifest record to keep for the next conditional check. */
+  manifestRecord: ManifestCacheRecord;
+  /** Whether the manifest was unchanged (HTTP 304: no body fetched). */
+  notModified: boolean;
 }
 
 /**
@@ -102,7 +283,10 @@ export interface CheckResult {
  * ```
  */
 export async function checkChannel(config: Config, options: CheckOptions): Promise<CheckResult> {
-  const manifest = await fetchManifest(config, options.channel, { env: options.env });
+  const { manifest, record, notModified } = await fetchManifestCached(config, options.channel, {
+    env: options.env,
+    cached: options.state.manifests?.[options.channel] ?? null,
+  });
   const artifact = artifactFor(manifest, options.platform);
   const decision = decideUpdate(options.current, manifest.version, {
     channel: options.channel,
@@ -111,5 +295,13 @@ export async function checkChannel(config: Config, options: CheckOptions): Promi
     rejected: options.state.rejected,
     force: options.force,
   });
-  return { channel: options.channel, current: options.current, manifest, artifact, decision };
+  return {
+    channel: options.channel,
+    current: options.current,
+    manifest,
+    artifact,
+    decision,
+    manifestRecord: record,
+    notModified,
+  };
 }

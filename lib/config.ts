@@ -10,6 +10,7 @@
 import shipped from "../config/update_channel.json" with { type: "json" };
 import { ConfigError } from "./errors.ts";
 import { dirOf, writeFileAtomic } from "./_fs.ts";
+import { isLoopbackHost } from "./_url.ts";
 
 /** One channel's update server. */
 export interface UpdateServer {
@@ -29,6 +30,11 @@ export interface SecurityConfig {
   require_https: boolean;
   /** Hosts (and their subdomains) that may serve updates; empty allows any host. */
   allowed_domains: string[];
+  /**
+   * A PEM file of extra CA certificates trusted for update servers (besides the system's), for
+   * a company or test CA; null for none.
+   */
+  ca_file: string | null;
 }
 
 /** Which events are announced, and the optional hook command. */
@@ -249,6 +255,12 @@ export function validateConfig(raw: unknown, options: ValidateConfigOptions = {}
         "a host name",
       )
     ),
+    ca_file: c.nullableString(
+      sec("ca_file"),
+      "security.ca_file",
+      /^\//,
+      "null or an absolute path to a PEM file",
+    ),
   };
   if (security.verify_signatures) {
     c.fail(
@@ -280,6 +292,13 @@ export function validateConfig(raw: unknown, options: ValidateConfigOptions = {}
     }
     if (security.require_https && url.protocol !== "https:") {
       c.fail(`${field}.base_url`, "an https URL while security.require_https is true", base);
+    }
+    if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
+      c.fail(
+        `${field}.base_url`,
+        "an https URL (plain http is only allowed to a loopback host such as 127.0.0.1)",
+        base,
+      );
     }
     if (!hostAllowed(url.hostname, security.allowed_domains)) {
       c.fail(

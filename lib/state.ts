@@ -15,6 +15,9 @@ import { isBuildName, type Layout } from "./layout.ts";
 /** The state schema this client reads and writes. */
 export const STATE_SCHEMA = 1;
 
+/** Longest cached manifest body kept (characters): the manifest size cap is 64 KiB. */
+const MAX_CACHED_MANIFEST_CHARS = 65_536;
+
 /** What is known about one build in `builds/`. */
 export interface BuildRecord {
   /** The build's version. */
@@ -77,6 +80,23 @@ export interface RejectedRecord {
   at: string;
 }
 
+/**
+ * A channel's manifest as last fetched, so that the next check can ask "changed since?"
+ * (`If-None-Match` / `If-Modified-Since`) and a 304 costs no body.
+ */
+export interface ManifestCacheRecord {
+  /** The manifest URL asked for. */
+  url: string;
+  /** The response's ETag, if any. */
+  etag: string | null;
+  /** The response's Last-Modified, if any. */
+  last_modified: string | null;
+  /** The manifest document as received (UTF-8 text, at most the manifest size cap). */
+  body: string;
+  /** When the channel was last checked (a 200 or a 304). */
+  checked_at: string;
+}
+
 /** The whole state document. */
 export interface State {
   /** Schema version ({@linkcode STATE_SCHEMA}). */
@@ -91,6 +111,8 @@ export interface State {
   last_error: ErrorRecord | null;
   /** Versions not to stage again. */
   rejected: RejectedRecord[];
+  /** The last manifest fetched per channel (absent from state files of older clients). */
+  manifests: Record<string, ManifestCacheRecord>;
 }
 
 /**
@@ -110,6 +132,7 @@ export function emptyState(): State {
     last_check: null,
     last_error: null,
     rejected: [],
+    manifests: {},
   };
 }
 
@@ -211,6 +234,23 @@ export function parseState(raw: unknown, source: string): ReadState {
       } else problems.push("rejected[]");
     }
   } else if (raw.rejected !== undefined) problems.push("rejected");
+  if (isObject(raw.manifests)) {
+    for (const [channel, m] of Object.entries(raw.manifests)) {
+      if (
+        /^[a-z][a-z0-9_-]{0,31}$/.test(channel) && isObject(m) && str(m.url) &&
+        nullableStr(m.etag) && nullableStr(m.last_modified) && typeof m.body === "string" &&
+        m.body.length <= MAX_CACHED_MANIFEST_CHARS && str(m.checked_at)
+      ) {
+        state.manifests[channel] = {
+          url: m.url,
+          etag: m.etag,
+          last_modified: m.last_modified,
+          body: m.body,
+          checked_at: m.checked_at,
+        };
+      } else problems.push(`manifests.${channel}`);
+    }
+  } else if (raw.manifests !== undefined) problems.push("manifests");
   return {
     state,
     problem: problems.length === 0

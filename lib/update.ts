@@ -9,7 +9,7 @@ import { checkChannel, type CheckResult } from "./check.ts";
 import type { Config } from "./config.ts";
 import { downloadArtifact } from "./download.ts";
 import { appendAudit } from "./audit.ts";
-import { type Env, type ProgressSink, realEnv } from "./env.ts";
+import { type Env, httpEnv, type ProgressSink } from "./env.ts";
 import { currentVersion, type Layout } from "./layout.ts";
 import type { UpdateEvent } from "./notify.ts";
 import { hasBuild, stageBuild, sweepLeftovers } from "./stage.ts";
@@ -35,6 +35,8 @@ export interface UpdateOptions {
   onEvent?: (event: UpdateEvent) => void;
   /** How long to wait for the install lock, in milliseconds. */
   lockWaitMs?: number;
+  /** No byte for this long aborts a download attempt, which is retried (default 30 000 ms). */
+  idleTimeoutMs?: number;
 }
 
 /** What `runUpdate` did. */
@@ -71,7 +73,10 @@ export async function runUpdate(
   config: Config,
   options: UpdateOptions,
 ): Promise<UpdateResult> {
-  const env = options.env ?? realEnv();
+  using ownEnv = options.env === undefined
+    ? await httpEnv({ caFile: config.security.ca_file })
+    : null;
+  const env = options.env ?? ownEnv!;
   const emit = options.onEvent ?? (() => {});
   await Deno.mkdir(layout.root, { recursive: true });
   using _lock = await acquireLock(layout, { waitMs: options.lockWaitMs ?? 0 });
@@ -88,6 +93,7 @@ export async function runUpdate(
     env,
   });
   const { decision, manifest, artifact } = check;
+  state.manifests[options.channel] = check.manifestRecord;
   state.last_check = {
     at: env.now().toISOString(),
     channel: options.channel,
@@ -135,6 +141,7 @@ export async function runUpdate(
       requireHttps: config.security.require_https,
       allowedDomains: config.security.allowed_domains,
       onProgress: options.onProgress,
+      idleTimeoutMs: options.idleTimeoutMs,
     });
     downloaded = true;
     emit(event("downloaded", `Downloaded and verified ${version} (${artifact.size} bytes)`));

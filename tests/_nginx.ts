@@ -169,6 +169,8 @@ export interface NginxOptions {
   nginxPath?: string;
   /** How long nginx may take to start serving (default 20 000 ms). */
   startTimeoutMs?: number;
+  /** Extra nginx directives inside the server block, e.g. `location` blocks with redirects. */
+  extraServerConfig?: string;
 }
 
 /**
@@ -207,7 +209,14 @@ export async function startNginx(
       await Deno.writeTextFile(`${dir}/logs/error.log`, "");
       await Deno.writeTextFile(
         `${dir}/nginx.conf`,
-        nginxConf({ dir, root: realRoot, httpsPort, httpPort, certs }),
+        nginxConf({
+          dir,
+          root: realRoot,
+          httpsPort,
+          httpPort,
+          certs,
+          extra: options.extraServerConfig ?? "",
+        }),
       );
       const started = await launch(nginxPath, dir, {
         ports: [httpsPort, httpPort],
@@ -264,6 +273,7 @@ function nginxConf(
     httpsPort: number;
     httpPort: number | null;
     certs: TestCertificates;
+    extra: string;
   },
 ): string {
   const q = (s: string) => JSON.stringify(s); // nginx accepts double-quoted strings
@@ -299,6 +309,7 @@ ${temp}
         location / {
             try_files $uri =404;
         }
+${c.extra}
     }
 }
 `;

@@ -532,3 +532,34 @@ Deno.test("serve DIR serves a release tree on 127.0.0.1 with ranges, and refuses
     await reader.cancel().catch(() => {});
   }
 });
+
+Deno.test("--auto honours check_interval_hours and auto_check_enabled; --force and people check", async () => {
+  await using world = await makeWorld();
+  await world.publish("stable", "1.0.0");
+  assert.deepEqual((await world.cli(["install"])).code, 0);
+  await world.publish("stable", "1.1.0");
+  const before = await snapshot(world.root);
+
+  const skipped = await world.cli(["--auto", "--json"]);
+  assert.deepEqual(skipped.code, 0, skipped.stderr);
+  const doc = JSON.parse(skipped.stdout);
+  assert.deepEqual([doc.skipped, doc.reason, doc.channel], [true, "not-due", "stable"]);
+  includes(skipped.stderr, "Not checking stable: last checked at ");
+  includes(skipped.stderr, "(check_interval_hours 24; pass --force to check now)");
+  assert.deepEqual(await snapshot(world.root), before);
+
+  await world.writeConfig({ auto_check_enabled: false });
+  const disabled = await world.cli(["--auto"]);
+  assert.deepEqual(disabled.code, 0, disabled.stderr);
+  assert.deepEqual(disabled.stdout, "skipped: disabled\n");
+  includes(disabled.stderr, "Automatic checks are disabled (auto_check_enabled is false)");
+  assert.deepEqual(await snapshot(world.root), before);
+
+  // A person running ms11-update is not subject to the schedule.
+  const person = await world.cli(["check", "--json"]);
+  assert.deepEqual(JSON.parse(person.stdout).available, "1.1.0");
+
+  const forced = await world.cli(["--auto", "--force"]);
+  assert.deepEqual(forced.code, 0, forced.stderr);
+  assert.deepEqual(forced.stdout, "staged 1.1.0 from stable\n");
+});

@@ -858,3 +858,37 @@ Deno.test({
     }
   },
 });
+
+Deno.test("validateConfig: security.ca_file is null or an absolute path", () => {
+  assert.equal(validateConfig({}).security.ca_file, null);
+  assert.equal(
+    validateConfig({ security: { ca_file: "/etc/ms11/ca.pem" } }).security.ca_file,
+    "/etc/ms11/ca.pem",
+  );
+  bad(
+    { security: { ca_file: "ca.pem" } },
+    'security.ca_file must be null or an absolute path to a PEM file, got "ca.pem"',
+  );
+  bad(
+    { security: { ca_file: 5 } },
+    "security.ca_file must be null or an absolute path to a PEM file, got 5",
+  );
+});
+
+Deno.test("validateConfig: plain http only to a loopback host, even without require_https", () => {
+  const http = (base_url: string) => ({
+    update_servers: { stable: { base_url } },
+    security: { require_https: false, allowed_domains: [] },
+  });
+  for (const ok of ["http://127.0.0.1:8011/stable", "http://localhost/s", "http://[::1]:80/s"]) {
+    assert.equal(validateConfig(http(ok)).update_servers.stable.base_url, ok);
+  }
+  for (const url of ["http://updates.ms11.com/stable", "http://192.168.1.5/s"]) {
+    bad(
+      http(url),
+      `update_servers.stable.base_url must be an https URL (plain http is only allowed to a loopback host such as 127.0.0.1), got ${
+        JSON.stringify(url)
+      }`,
+    );
+  }
+});

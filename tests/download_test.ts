@@ -1553,3 +1553,82 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "TLS with an untrusted certificate fails closed at once: no retry, nothing kept",
+  ignore: !HAS_OPENSSL,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "download_tls_" });
+    try {
+      const made = await new Deno.Command("openssl", {
+        args: [
+          ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"],
+          ...["-nodes", "-days", "1", "-subj", "/CN=localhost"],
+          ...["-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`],
+          ...["-addext", "basicConstraints=critical,CA:FALSE"],
+          ...["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        ],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.ok(made.success, new TextDecoder().decode(made.stderr));
+      const cert = await Deno.readTextFile(`${dir}/cert.pem`);
+      const key = await Deno.readTextFile(`${dir}/key.pem`);
+      const server = Deno.serve(
+        { hostname: "127.0.0.1", port: 0, cert, key, onListen() {} },
+        () => new Response(DATA),
+      );
+      try {
+        let calls = 0;
+        const counting: typeof fetch = (input, init) => {
+          calls++;
+          return fetch(input, init);
+        };
+        const url = `https://127.0.0.1:${server.addr.port}/app.bin`;
+        const dest = `${dir}/artifact.bin`;
+        await assert.rejects(
+          downloadArtifact(url, dest, {
+            size: DATA.length,
+            sha256: DATA_SHA,
+            env: testEnv(new Date(), counting),
+            maxAttempts: 3,
+            sleep: () => Promise.resolve(),
+          }),
+          {
+            name: "Error",
+            message:
+              `Download of ${url} failed: fetch failed: error sending request for url (${url}): client error (Connect): invalid peer certificate: UnknownIssuer`,
+          },
+        );
+        assert.equal(calls, 1);
+        assert.deepEqual(await listDir(dir), ["cert.pem", "key.pem"]);
+      } finally {
+        await server.shutdown();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("requireHttps false allows plain http to loopback hosts only, at every hop", async () => {
+  await withDest(async (dest, dir) => {
+    const { fetch, calls } = fakeFetch({
+      "http://localhost/a": redirect("http://127.0.0.2/b"),
+      "http://127.0.0.2/b": redirect("http://updates.ms11.com/c"),
+    });
+    const env = testEnv(new Date(), fetch);
+    for (const url of ["http://ms11.com/a", "http://10.0.0.1/a", "http://127.0.0.1.nip.io/a"]) {
+      await assert.rejects(downloadArtifact(url, dest, { ...options(), env }), {
+        message: `Refusing ${url}: plain http: is only allowed to a loopback host`,
+      });
+    }
+    assert.equal(calls.length, 0);
+    await assert.rejects(downloadArtifact("http://localhost/a", dest, { ...options(), env }), {
+      message:
+        "Refusing redirect from http://127.0.0.2/b to http://updates.ms11.com/c: plain http: is only allowed to a loopback host",
+    });
+    assert.deepEqual(calls.map((c) => c.url), ["http://localhost/a", "http://127.0.0.2/b"]);
+    assert.deepEqual(await listDir(dir), []);
+  });
+});

@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { publishRelease } from "../lib/release.ts";
+import { appScript, launch, linuxPlatform, runCli, snapshot } from "./_e2e.ts";
 import { haveNginx, NGINX_PATH, type NginxServer, startNginx } from "./_nginx.ts";
 
 const NGINX = await haveNginx();
@@ -204,4 +207,164 @@ Deno.test("startNginx kills an nginx that does not come up in time", async () =>
       message: new RegExp(`^Command ${nginxPath} did not serve on ports \\d+ within 100 ms$`),
     });
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// End to end: the CLI against nginx over HTTPS, trusting the test CA through security.ca_file
+// while require_https stays true.
+
+/** The access log lines for `path` as [status, body bytes]. */
+async function logged(nginx: NginxServer, path: string): Promise<[number, number][]> {
+  const log = await Deno.readTextFile(nginx.accessLogPath);
+  const lines = log.split("\n").filter((l) => l.includes(`"GET ${path} HTTP/1.1"`));
+  return lines.map((l) => {
+    const m = /" (\d{3}) (\d+) /.exec(l.slice(l.indexOf(`"GET ${path}`)));
+    assert.ok(m, l);
+    return [Number(m[1]), Number(m[2])];
+  });
+}
+
+Deno.test({
+  name:
+    `CLI over nginx HTTPS with security.ca_file: install, 304 check, JSON progress, resume${NEEDS_NGINX}`,
+  ignore: !NGINX,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "ms11-nginx-e2e-" });
+    const tree = `${dir}/releases`;
+    const root = `${dir}/root`;
+    const platform = linuxPlatform();
+    const publish = async (version: string, padding = 0) => {
+      const file = `${dir}/ms11`;
+      await Deno.writeTextFile(file, appScript(version, `# ${"x".repeat(padding)}\n`));
+      const { manifestPath } = await publishRelease(tree, {
+        channel: "stable",
+        version,
+        platform,
+        artifact: file,
+      });
+      // nginx's ETag is mtime (seconds) and size: two same-length manifests published within one
+      // second would share it, so each gets its own modification time here.
+      const mtime = new Date(Date.UTC(2026, 0, 1, ++published));
+      await Deno.utime(manifestPath, mtime, mtime);
+    };
+    let published = 0;
+    try {
+      await publish("1.0.0");
+      const nginx = await startNginx(tree, {
+        http: false,
+        extraServerConfig: `
+        location = /moved/stable/manifest.json { return 302 /stable/manifest.json; }
+        location = /insecure/stable/manifest.json { return 302 http://127.0.0.1:9/stable/manifest.json; }`,
+      });
+      assert.ok(nginx);
+      await using _nginx = nginx;
+      const caFile = `${dir}/ca.pem`;
+      await Deno.writeTextFile(caFile, nginx.caPem);
+      const config = (base: string, security: Record<string, unknown> = { ca_file: caFile }) => {
+        const path = `${dir}/config.json`;
+        Deno.writeTextFileSync(
+          path,
+          JSON.stringify({
+            update_servers: { stable: { base_url: `${nginx.httpsUrl}${base}`, description: "S" } },
+            max_retry_attempts: 1,
+            security: { require_https: true, allowed_domains: ["127.0.0.1"], ...security },
+          }),
+        );
+        return path;
+      };
+      const cli = (args: string[], base = "/stable", security?: Record<string, unknown>) =>
+        runCli([...args, "--config", config(base, security), "--root", root]);
+
+      const install = await cli(["install"]);
+      assert.equal(install.code, 0, install.stderr);
+      assert.equal(await launch(root), "MS11 1.0.0");
+      assert.deepEqual(await logged(nginx, "/stable/manifest.json"), [[
+        200,
+        (await Deno.stat(`${tree}/stable/manifest.json`)).size,
+      ]]);
+
+      // The second check sends If-None-Match and nginx answers 304 with no body.
+      const check = await cli(["check", "--json"]);
+      assert.equal(check.code, 0, check.stderr);
+      const checked = JSON.parse(check.stdout);
+      assert.equal(checked.manifest_not_modified, true);
+      assert.equal(checked.decision.reason, "up-to-date");
+      assert.deepEqual((await logged(nginx, "/stable/manifest.json")).at(-1), [304, 0]);
+
+      // A new release: progress events as JSON lines, then the result as the last line.
+      await publish("1.1.0", 3_000_000);
+      const update = await cli(["--json"]);
+      assert.equal(update.code, 0, update.stderr);
+      const lines = update.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+      const result = lines.at(-1);
+      assert.equal(result.staged, "1.1.0");
+      assert.equal(result.manifest_not_modified, false);
+      const progress = lines.slice(0, -1);
+      assert.ok(progress.length >= 2, update.stdout);
+      assert.ok(progress.every((e) => e.type === "progress"), update.stdout);
+      const downloads = progress.filter((e) => e.phase === "download");
+      const size = (await Deno.stat(`${tree}/stable/1.1.0/ms11`)).size;
+      assert.deepEqual([downloads[0].done, downloads[0].total], [0, size]);
+      assert.deepEqual([downloads.at(-1).done, downloads.at(-1).total], [size, size]);
+      assert.deepEqual(await logged(nginx, "/stable/1.1.0/ms11"), [[200, size]]);
+
+      // Resume across runs against nginx: a half-downloaded 1.2.0 left by a killed run.
+      await publish("1.2.0", 3_000_000);
+      const bytes = await Deno.readFile(`${tree}/stable/1.2.0/ms11`);
+      const client = Deno.createHttpClient({ caCerts: [nginx.caPem] });
+      const head = await fetch(`${nginx.httpsUrl}/stable/1.2.0/ms11`, { method: "HEAD", client });
+      client.close();
+      const half = Math.floor(bytes.length / 2);
+      const partial = `${root}/downloads/1.2.0-${platform}.bin.partial`;
+      await Deno.writeFile(partial, bytes.subarray(0, half));
+      await Deno.writeTextFile(
+        `${partial}.json`,
+        JSON.stringify({
+          url: `${nginx.httpsUrl}/stable/1.2.0/ms11`,
+          sha256: createHash("sha256").update(bytes).digest("hex"),
+          size: bytes.length,
+          etag: head.headers.get("etag"),
+          last_modified: head.headers.get("last-modified"),
+        }),
+      );
+      const resumed = await cli([]);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assert.equal(resumed.stdout, "staged 1.2.0 from stable\n");
+      assert.deepEqual(await logged(nginx, "/stable/1.2.0/ms11"), [[206, bytes.length - half]]);
+
+      // Redirects: followed over https, refused to http.
+      const moved = await cli(["check", "--json"], "/moved/stable");
+      assert.equal(moved.code, 0, moved.stderr);
+      assert.equal(JSON.parse(moved.stdout).available, "1.2.0");
+      const before = await snapshot(root);
+      const insecure = await cli(["check"], "/insecure/stable");
+      assert.equal(insecure.code, 1);
+      assert.equal(
+        insecure.stderr.trim().split("\n").at(-1),
+        `error: Refusing redirect from ${nginx.httpsUrl}/insecure/stable/manifest.json to http://127.0.0.1:9/stable/manifest.json: only https: URLs are allowed (requireHttps)`,
+      );
+
+      // Without the CA the certificate is not trusted: fails closed, nothing changes.
+      const untrusted = await cli(["--json"], "/stable", { ca_file: null });
+      assert.equal(untrusted.code, 1);
+      assert.equal(untrusted.stdout, "");
+      assert.match(
+        untrusted.stderr,
+        new RegExp(
+          `error: Fetch of ${nginx.httpsUrl}/stable/manifest\\.json failed: fetch failed: error sending request for url \\(${nginx.httpsUrl}/stable/manifest\\.json\\): client error \\(Connect\\): invalid peer certificate: UnknownIssuer\\n$`,
+        ),
+      );
+      assert.equal(await snapshot(root), before);
+
+      // A CA file that does not exist is a configuration error (exit 2).
+      const missing = await cli(["check"], "/stable", { ca_file: `${dir}/nope.pem` });
+      assert.equal(missing.code, 2);
+      assert.match(
+        missing.stderr,
+        new RegExp(`^error: Cannot read security\\.ca_file ${dir}/nope\\.pem: `),
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
 });

@@ -43,6 +43,15 @@ function fullState(): State {
     rejected: [
       { version: "0.9.0", channel: "stable", reason: "rolled back", at: "2026-11-01T00:00:00Z" },
     ],
+    manifests: {
+      stable: {
+        url: "https://updates.ms11.com/stable/manifest.json",
+        etag: '"66f1-2a"',
+        last_modified: "Thu, 26 Nov 2026 09:00:00 GMT",
+        body: '{"channel":"stable"}',
+        checked_at: "2026-11-26T09:00:00.000Z",
+      },
+    },
   };
 }
 
@@ -56,6 +65,7 @@ Deno.test("emptyState is empty and of the current schema", () => {
     last_check: null,
     last_error: null,
     rejected: [],
+    manifests: {},
   });
   assert.equal(STATE_SCHEMA, 1);
   assert.notEqual(emptyState().builds, emptyState().builds);
@@ -143,7 +153,37 @@ Deno.test("parseState drops bad records one by one and names them", () => {
     last_check: null,
     last_error: null,
     rejected: fullState().rejected,
+    manifests: fullState().manifests,
   });
+});
+
+Deno.test("parseState: old files without manifests load; bad manifest records are dropped", () => {
+  const old = fullState() as unknown as Record<string, unknown>;
+  delete old.manifests;
+  assert.deepEqual(parseState(old, SRC), {
+    state: { ...fullState(), manifests: {} },
+    problem: null,
+  });
+  const good = fullState().manifests.stable;
+  const { state, problem } = parseState({
+    schema: 1,
+    manifests: {
+      stable: good,
+      canary: { ...good, body: 5 },
+      beta: { ...good, etag: 7 },
+      "Bad Name": good,
+      huge: { ...good, body: "x".repeat(65_537) },
+    },
+  }, SRC);
+  assert.deepEqual(state.manifests, { stable: good });
+  assert.equal(
+    problem,
+    `State file ${SRC} had unreadable entries (manifests.canary, manifests.beta, manifests.Bad Name, manifests.huge); they were ignored`,
+  );
+  assert.equal(
+    parseState({ schema: 1, manifests: [] }, SRC).problem,
+    `State file ${SRC} had unreadable entries (manifests); they were ignored`,
+  );
 });
 
 Deno.test("parseState drops builds and rejected of the wrong type", () => {

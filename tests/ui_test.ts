@@ -66,3 +66,71 @@ Deno.test("no bar and no escape codes when stderr is not a terminal", () => {
   ui.error("broken");
   assert.equal(pipe.text, "warning: careful\nerror: broken\n");
 });
+
+Deno.test("--json: progress events as JSON lines, throttled per phase, then a one-line result", () => {
+  const stdout = new FakeStderr(false);
+  const stderr = new FakeStderr(true);
+  let now = 0;
+  const ui = new Ui({ json: true, stdout, stderr, clock: () => now });
+  const sink = ui.progress();
+  sink({ phase: "download", done: 0, total: 1000 });
+  now = 100;
+  sink({ phase: "download", done: 100, total: 1000 }); // within 250 ms: dropped
+  now = 500;
+  sink({ phase: "download", done: 500, total: 1000 });
+  now = 1000;
+  sink({ phase: "download", done: 1000, total: 1000 });
+  sink({ phase: "download", done: 1000, total: 1000 }); // the same again: dropped
+  now = 1200;
+  sink({ phase: "stage", done: 0, total: null });
+  ui.data({ staged: "1.1.0", nested: { a: 1 } }, "staged 1.1.0");
+  assert.equal(stderr.text, "", "no bar on stderr in JSON mode");
+  const lines = stdout.text.split("\n");
+  assert.equal(lines.pop(), "");
+  assert.deepEqual(lines.map((l) => JSON.parse(l)), [
+    {
+      type: "progress",
+      phase: "download",
+      done: 0,
+      total: 1000,
+      rate: null,
+      eta_seconds: null,
+      elapsed_ms: 0,
+    },
+    {
+      type: "progress",
+      phase: "download",
+      done: 500,
+      total: 1000,
+      rate: 1000,
+      eta_seconds: 1,
+      elapsed_ms: 500,
+    },
+    {
+      type: "progress",
+      phase: "download",
+      done: 1000,
+      total: 1000,
+      rate: 1000,
+      eta_seconds: 0,
+      elapsed_ms: 1000,
+    },
+    {
+      type: "progress",
+      phase: "stage",
+      done: 0,
+      total: null,
+      rate: null,
+      eta_seconds: null,
+      elapsed_ms: 0,
+    },
+    { staged: "1.1.0", nested: { a: 1 } },
+  ]);
+});
+
+Deno.test("--json without progress keeps the indented document", () => {
+  const stdout = new FakeStderr(false);
+  const ui = new Ui({ json: true, stdout, stderr: new FakeStderr(false) });
+  ui.data({ a: 1 }, "a");
+  assert.equal(stdout.text, '{\n  "a": 1\n}\n');
+});

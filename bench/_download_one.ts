@@ -1,0 +1,33 @@
+// One download for bench/download.ts, in its own process so that its peak RSS is its own:
+//
+//   deno run -A bench/_download_one.ts ours|naive|idle URL DEST SIZE SHA256
+//
+// `ours` is lib/download.ts downloadArtifact (streamed to disk through SHA-256, fsynced, renamed);
+// `naive` is fetch → arrayBuffer → crypto.subtle.digest → write; `idle` does nothing (the
+// baseline RSS of a Deno process). Prints {"peak_rss_kib": N} on stdout.
+import { downloadArtifact } from "../lib/download.ts";
+
+const [mode, url, dest, sizeText, sha256] = Deno.args;
+
+function peakRssKib(): number {
+  const status = Deno.readTextFileSync("/proc/self/status");
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
+}
+
+if (mode === "ours") {
+  await downloadArtifact(url, dest, {
+    size: Number(sizeText),
+    sha256,
+    requireHttps: false,
+    maxAttempts: 1,
+  });
+} else if (mode === "naive") {
+  const body = await (await fetch(url)).arrayBuffer();
+  const digest = await crypto.subtle.digest("SHA-256", body);
+  const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  if (hex !== sha256) throw new Error(`Checksum mismatch: expected ${sha256}, got ${hex}`);
+  await Deno.writeFile(dest, new Uint8Array(body));
+} else if (mode !== "idle") {
+  throw new TypeError(`Unknown mode ${JSON.stringify(mode)}: expected ours, naive or idle`);
+}
+console.log(JSON.stringify({ peak_rss_kib: peakRssKib() }));

@@ -1,0 +1,172 @@
+// Download + verify benchmark, reported as ratios measured in one run, against loopback nginx
+// (a server that streams 64 KiB chunks, such as Deno.serve over file.readable, is itself the
+// bottleneck near 0.25 GB/s):
+//
+//   deno task bench:download [--size-mib 1024] [--runs 3]
+//
+// Cases, interleaved so that each sees the same machine load, each a fresh process:
+//   ours      lib/download.ts downloadArtifact (stream → SHA-256 + file, fsync, rename)
+//   curl -o   curl -sS -o FILE URL && openssl dgst -sha256 FILE        (what a shell updater does)
+//   +sync     the same with `sync FILE` before hashing (durable, as ours: it fsyncs)
+//   curl|tee  curl -sS URL | tee FILE | openssl dgst -sha256           (the pipelined shell)
+//   naive     fetch → arrayBuffer → crypto.subtle.digest → write
+// Then the peak RSS of `ours` for 64 MiB and for the full size, against an idle Deno process.
+import { createHash } from "node:crypto";
+import { startNginx } from "../tests/_nginx.ts";
+
+const flag = (name: string, fallback: number) => {
+  const i = Deno.args.indexOf(name);
+  return i >= 0 ? Number(Deno.args[i + 1]) : fallback;
+};
+const sizeMib = flag("--size-mib", 1024);
+const runs = flag("--runs", 3);
+const one = new URL("./_download_one.ts", import.meta.url).pathname;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** Write `mib` MiB of pseudo-random bytes; returns the SHA-256. */
+async function makeArtifact(path: string, mib: number): Promise<string> {
+  const file = await Deno.open(path, { write: true, create: true, truncate: true });
+  const hash = createHash("sha256");
+  const chunk = new Uint8Array(1 << 20);
+  for (let i = 0; i < mib; i++) {
+    for (let off = 0; off < chunk.length; off += 65536) {
+      crypto.getRandomValues(chunk.subarray(off, off + 65536));
+    }
+    hash.update(chunk);
+    let written = 0;
+    while (written < chunk.length) written += await file.write(chunk.subarray(written));
+  }
+  file.close();
+  return hash.digest("hex");
+}
+
+async function timed(command: string, args: string[]): Promise<{ ms: number; stdout: string }> {
+  const start = performance.now();
+  const out = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" }).output();
+  const ms = performance.now() - start;
+  const stdout = new TextDecoder().decode(out.stdout);
+  if (!out.success) {
+    throw new Error(
+      `${command} ${args.join(" ")} failed (${out.code}): ${new TextDecoder().decode(out.stderr)}`,
+    );
+  }
+  return { ms, stdout };
+}
+
+const dir = await Deno.makeTempDir({ prefix: "ms11-bench-dl-" });
+try {
+  const tree = `${dir}/tree`;
+  await Deno.mkdir(tree);
+  const big = { name: "big.bin", mib: sizeMib, sha: "" };
+  const small = { name: "small.bin", mib: 64, sha: "" };
+  big.sha = await makeArtifact(`${tree}/${big.name}`, big.mib);
+  small.sha = await makeArtifact(`${tree}/${small.name}`, small.mib);
+  const nginx = await startNginx(tree);
+  if (nginx === null) throw new Error("nginx is not installed (apt-get install nginx-light)");
+  try {
+    const url = `${nginx.url}/${big.name}`;
+    const bytes = big.mib * 1024 * 1024;
+    const dest = `${dir}/out.bin`;
+    const deno = Deno.execPath();
+    const cases: [string, () => Promise<{ ms: number; stdout: string }>][] = [
+      [
+        "ours (downloadArtifact)",
+        () => timed(deno, ["run", "-A", "--quiet", one, "ours", url, dest, String(bytes), big.sha]),
+      ],
+      ["curl -o && openssl dgst", () =>
+        timed("sh", [
+          "-c",
+          `curl -sS -o "${dest}" "${url}" && openssl dgst -sha256 "${dest}"`,
+        ])],
+      ["curl -o && sync && openssl", () =>
+        timed("sh", [
+          "-c",
+          `curl -sS -o "${dest}" "${url}" && sync "${dest}" && openssl dgst -sha256 "${dest}"`,
+        ])],
+      ["curl | tee | openssl dgst", () =>
+        timed("bash", [
+          "-c",
+          `set -o pipefail; curl -sS "${url}" | tee "${dest}" | openssl dgst -sha256`,
+        ])],
+      [
+        "naive fetch+arrayBuffer",
+        () =>
+          timed(deno, ["run", "-A", "--quiet", one, "naive", url, dest, String(bytes), big.sha]),
+      ],
+    ];
+    const times: number[][] = cases.map(() => []);
+    const rssOurs: number[] = [];
+    const rssNaive: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      for (const [k, [name, run]] of cases.entries()) {
+        await Deno.remove(dest).catch(() => {});
+        const { ms, stdout } = await run();
+        times[k].push(ms);
+        if (k === 0) rssOurs.push(JSON.parse(stdout).peak_rss_kib);
+        if (k === cases.length - 1) rssNaive.push(JSON.parse(stdout).peak_rss_kib);
+        if (name.startsWith("curl") && !stdout.includes(big.sha)) {
+          throw new Error(`${name}: the digest printed is not ${big.sha}: ${stdout}`);
+        }
+      }
+    }
+    const medians = times.map(median);
+    const gbps = (ms: number) => (bytes / 1e9 / (ms / 1000)).toFixed(2);
+    console.log(
+      `download + verify of ${big.mib} MiB from loopback nginx over http (median of ${runs} interleaved runs):`,
+    );
+    for (const [k, [name]] of cases.entries()) {
+      console.log(
+        `  ${name.padEnd(28)} ${medians[k].toFixed(0).padStart(7)} ms  ${gbps(medians[k])} GB/s  ${
+          (medians[k] / medians[0]).toFixed(2)
+        }x ours`,
+      );
+    }
+    console.log(
+      `  ours / curl -o: ${
+        (medians[0] / medians[1]).toFixed(2)
+      }  (goal <= 1.0)   ours / curl|tee: ${(medians[0] / medians[2]).toFixed(2)}  (goal <= 1.2)`,
+    );
+
+    const smallUrl = `${nginx.url}/${small.name}`;
+    const smallBytes = small.mib * 1024 * 1024;
+    const rssSmall: number[] = [];
+    const rssIdle: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      await Deno.remove(dest).catch(() => {});
+      const s = await timed(deno, [
+        "run",
+        "-A",
+        "--quiet",
+        one,
+        "ours",
+        smallUrl,
+        dest,
+        String(smallBytes),
+        small.sha,
+      ]);
+      rssSmall.push(JSON.parse(s.stdout).peak_rss_kib);
+      const idle = await timed(deno, ["run", "-A", "--quiet", one, "idle", "", "", "0", ""]);
+      rssIdle.push(JSON.parse(idle.stdout).peak_rss_kib);
+    }
+    const mib = (kib: number) => (kib / 1024).toFixed(1);
+    const [big_, small_, idle_, naive_] = [rssOurs, rssSmall, rssIdle, rssNaive].map(median);
+    console.log(`peak RSS (VmHWM, median of ${runs}):`);
+    console.log(`  idle Deno process            ${mib(idle_).padStart(7)} MiB`);
+    console.log(`  ours, 64 MiB artifact        ${mib(small_).padStart(7)} MiB`);
+    console.log(`  ours, ${big.mib} MiB artifact ${mib(big_).padStart(9)} MiB`);
+    console.log(`  naive, ${big.mib} MiB artifact ${mib(naive_).padStart(8)} MiB`);
+    console.log(
+      `  ours ${big.mib} MiB / 64 MiB: ${
+        (big_ / small_).toFixed(3)
+      } (goal within 10%); above idle: ${mib(Math.max(big_, small_) - idle_)} MiB (goal <= 48)`,
+    );
+  } finally {
+    await nginx.stop();
+  }
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}
