@@ -35,7 +35,8 @@ export async function runCli(
 ): Promise<CliRun> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", options.entry ?? MAIN, ...args],
-    env: { NO_COLOR: "1", ...options.env },
+    // DENO_NO_UPDATE_CHECK: Deno itself would otherwise look for its own updates now and then.
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...options.env },
     cwd: options.cwd,
     stdin: "null",
     stdout: "piped",
@@ -152,4 +153,9 @@ export async function launch(root: string): Promise<string> {
   const out = await new Deno.Command(`${root}/current/ms11`, { stdout: "piped", stderr: "piped" })
     .output();
   return new TextDecoder().decode(out.stdout).trim();
+}
+
+/** This machine's platform key, as the CLI detects it. */
+export function linuxPlatform(): string {
+  return detectPlatform();
 }

@@ -1439,7 +1439,7 @@ Deno.test("fetchLimited: idle timeout and retry", async () => {
   try {
     const result = await fetchLimited(`${server.url}/manifest.json`, {
       requireHttps: false,
-      idleTimeoutMs: 500,
+      idleTimeoutMs: 2000,
       sleep: () => Promise.resolve(),
     });
     assert.equal(new TextDecoder().decode(result.body!), "{}");
