@@ -386,7 +386,8 @@ const SCRIPT = `
     document.getElementById("progress-text").textContent = p.text;
   });
   events.addEventListener("done", () => refresh());
-  document.body.dataset.live = "yes";
+  events.addEventListener("open", () => document.body.dataset.live = "yes");
+  events.addEventListener("error", () => document.body.dataset.live = "no");
 })();
 `;
 
