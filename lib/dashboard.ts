@@ -608,7 +608,7 @@ class DashboardServer implements Dashboard {
       channel,
       platform: this.#options.platform,
       checkOnly: true,
-      env: this.#env,
+      env: this.#options.env,
       onEvent: (event) => this.#emit(event),
       lockWaitMs: this.#options.lockWaitMs,
     });
@@ -639,7 +639,7 @@ class DashboardServer implements Dashboard {
       channel,
       platform: this.#options.platform,
       allowDowngrade,
-      env: this.#env,
+      env: this.#options.env,
       onProgress: (p) => {
         if (this.#phase?.phase === "check") {
           this.#report("update", { phase: "check", done: 1, total: 1 });
@@ -690,7 +690,7 @@ class DashboardServer implements Dashboard {
           platform: this.#options.platform,
           current,
           state,
-          env: this.#env,
+          env: this.#options.env,
         });
         if (check.decision.action === "none" && check.decision.reason === "downgrade-refused") {
           return {
