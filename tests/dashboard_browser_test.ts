@@ -188,3 +188,45 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: `dashboard in headless chromium: a downgrading channel switch asks first${
+    present ? "" : ` (ignored: ${CHROMIUM} is absent)`
+  }`,
+  ignore: !present,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using d = await dashboardWorld();
+    await d.world.publish("canary", "1.0.5");
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage();
+      await page.goto(d.dashboard.url);
+      await page.waitForSelector("body[data-live=yes]");
+      assert.match(
+        await text(page, "#channel-canary"),
+        /lower than installed \(switching asks first\)/,
+      );
+      await page.click("#switch-canary");
+      await page.waitForSelector("#confirm-downgrade");
+      assert.match(
+        await text(page, "#confirm-downgrade"),
+        /canary's newest release 1\.0\.5 is lower than the installed 1\.1\.0/,
+      );
+      assert.equal(await text(page, "#channel"), "stable", "nothing switched yet");
+      await page.focus("#downgrade-keep");
+      await page.keyboard.press("Enter");
+      await waitText(page, "#channel", /^canary$/);
+      assert.match(
+        await text(page, "#outcome"),
+        /Switched channel stable -> canary; keeping 1\.1\.0 until canary catches up/,
+      );
+      assert.equal(await page.$("#confirm-downgrade"), null, "the question is gone");
+      assert.equal(await text(page, "#current-version"), "1.1.0");
+      assert.equal(await text(page, "#staged"), "none");
+    } finally {
+      await browser.close();
+    }
+  },
+});
