@@ -119,6 +119,22 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .argument("[name]", "channel to switch to")
     .action(act(async (c) => (await commands()).channelCommand(c.args[0], c.optsWithGlobals())));
 
+  waitOption(
+    globals(
+      sub("dashboard", "serve a live status page and JSON API on 127.0.0.1 (prints its URL)"),
+    ),
+    0,
+  )
+    .option("--port <port>", "port (0 picks a free one)", "0")
+    .option("--host <host>", "address to bind: loopback only unless --allow-remote", "127.0.0.1")
+    .option(
+      "--allow-remote",
+      "allow a non-loopback --host such as 0.0.0.0 (the token is still required)",
+    )
+    .option("--open", "open the page in the default browser")
+    .addHelpText("after", "\nRoutes and the security model are described in docs/DASHBOARD.md.")
+    .action(act(async (c) => (await commands()).dashboardCommand(c.optsWithGlobals())));
+
   sub("release", "publisher: add a build to a release tree (hash, copy, write the manifest)")
     .requiredOption("--channel <name>", "channel to publish on")
     .requiredOption("--version <version>", "the release's version (not lower than the channel's)")

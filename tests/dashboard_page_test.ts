@@ -1,0 +1,252 @@
+// The dashboard's pure parts: the page renderer (lib/_dashboard_page.ts) and the progress report
+// (lib/_dashboard_progress.ts).
+import assert from "node:assert/strict";
+import { escapeHtml, type PageView, renderPage } from "../lib/_dashboard_page.ts";
+import { formatBytes, progressReport } from "../lib/_dashboard_progress.ts";
+import type { StatusDocument } from "../lib/status.ts";
+
+function status(extra: Partial<StatusDocument> = {}): StatusDocument {
+  return {
+    schema: 1,
+    root: "/opt/ms11",
+    channel: "stable",
+    platform: "linux-x64",
+    current: { version: "1.1.0", channel: "stable", installed_at: "2026-11-27T09:12:01.000Z" },
+    staged: null,
+    backups: [],
+    keep_backups: 2,
+    last_check: null,
+    last_error: null,
+    state_problem: null,
+    recent_events: [],
+    ...extra,
+  };
+}
+
+function view(extra: Partial<PageView> = {}): PageView {
+  return {
+    status: status(),
+    channels: [],
+    busy: null,
+    outcome: null,
+    progress: null,
+    token: "tok",
+    nonce: "non",
+    confirmSupported: false,
+    ...extra,
+  };
+}
+
+Deno.test("escapeHtml escapes the five HTML characters", () => {
+  assert.equal(
+    escapeHtml(`<a href="x" title='y'>&</a>`),
+    "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;",
+  );
+  assert.equal(escapeHtml(42), "42");
+});
+
+Deno.test("renderPage shows the status facts, nothing installed included", () => {
+  const html = renderPage(view({
+    status: status({
+      staged: { version: "1.2.0", channel: "stable", staged_at: "2026-11-27T10:00:00.000Z" },
+      last_check: {
+        at: "2026-11-27T09:59:00.000Z",
+        channel: "stable",
+        current: "1.1.0",
+        available: "1.2.0",
+        decision: "update",
+      },
+      last_error: { at: "2026-11-27T08:00:00.000Z", command: "update", message: "Network <down>" },
+      state_problem: "State file x had unreadable entries (staged); they were ignored",
+    }),
+  }));
+  assert.match(
+    html,
+    /<span id="current-version">1\.1\.0<\/span> \(from stable, installed <time datetime="2026-11-27T09:12:01\.000Z">2026-11-27 09:12:01 UTC<\/time>\)/,
+  );
+  assert.match(
+    html,
+    /<span id="staged">1\.2\.0 from stable, staged <time[^>]*>2026-11-27 10:00:00 UTC<\/time>; applied at the next launch<\/span>/,
+  );
+  assert.match(
+    html,
+    /<span id="last-check"><time[^>]*>2026-11-27 09:59:00 UTC<\/time> on stable: 1\.2\.0 available \(update\)<\/span>/,
+  );
+  assert.match(
+    html,
+    /<span id="last-error"><time[^>]*>[^<]*<\/time> update: Network &lt;down&gt;<\/span>/,
+  );
+  assert.ok(html.includes("State file x had unreadable entries"));
+  assert.match(html, /<p id="no-backups">No backups\.<\/p>/);
+  assert.match(
+    html,
+    /<p id="progress-text" role="status" aria-live="polite">Nothing has run yet<\/p>/,
+  );
+  const none = renderPage(view({ status: status({ current: null }) }));
+  assert.match(
+    none,
+    /<span id="current-version">none<\/span> \(nothing is installed in \/opt\/ms11\)/,
+  );
+  assert.match(none, /<title>MS11 updates: not installed on stable<\/title>/);
+});
+
+Deno.test("renderPage lists channels with notes, decisions, errors and switch buttons", () => {
+  const html = renderPage(view({
+    channels: [
+      {
+        name: "stable",
+        description: "Production",
+        configured: true,
+        available: { version: "1.1.0", released_at: "2026-11-20T10:00:00Z", notes: null, size: 9 },
+        decision: { action: "none", reason: "up-to-date", message: "same" },
+        error: null,
+      },
+      {
+        name: "canary",
+        description: "Early",
+        configured: false,
+        available: {
+          version: "1.2.0-canary.1",
+          released_at: "2026-11-26T10:00:00Z",
+          notes: "line 1\n<b>line 2</b>",
+          size: 9,
+        },
+        decision: { action: "update", version: "1.2.0-canary.1", downgrade: false, message: "x" },
+        error: null,
+      },
+      {
+        name: "beta",
+        description: "Beta",
+        configured: false,
+        available: null,
+        decision: null,
+        error: "Fetch https://x/beta/manifest.json failed: HTTP 404",
+      },
+    ],
+  }));
+  assert.match(html, /<tr id="channel-stable">.*same as installed.*<strong>followed<\/strong>/s);
+  assert.ok(html.includes('<p class="notes">line 1\n&lt;b&gt;line 2&lt;/b&gt;</p>'));
+  assert.match(html, /newer than installed/);
+  assert.match(html, /<button type="submit" id="switch-canary">Switch to canary<\/button>/);
+  assert.match(html, /<input type="hidden" name="channel" value="beta">/);
+  assert.ok(html.includes("could not check: Fetch https://x/beta/manifest.json failed: HTTP 404"));
+});
+
+Deno.test("renderPage asks before a downgrade, with both answers as buttons", () => {
+  const html = renderPage(view({
+    outcome: {
+      action: "channel",
+      ok: false,
+      message: "asks",
+      at: "2026-11-27T10:00:00.000Z",
+      confirmation: { channel: "stable", available: "1.4.0", current: "1.5.0-canary.3" },
+    },
+  }));
+  assert.match(html, /<h2 id="h-confirm">Switch to stable\?<\/h2>/);
+  assert.ok(
+    html.includes("stable's newest release 1.4.0 is lower than the installed 1.5.0-canary.3"),
+  );
+  assert.match(
+    html,
+    /name="downgrade" value="install"><button type="submit" id="downgrade-install">Switch and install 1\.4\.0 \(downgrade\)<\/button>/,
+  );
+  assert.match(
+    html,
+    /name="downgrade" value="keep"><button type="submit" id="downgrade-keep">Switch, keep 1\.5\.0-canary\.3 until stable catches up<\/button>/,
+  );
+  assert.match(html, /<p id="outcome" role="status" class="fail">Failed \(channel, /);
+});
+
+Deno.test("renderPage shows a trial record when the status has one", () => {
+  const trial = { version: "1.2.0", state: "on-trial", attempts_left: 2 };
+  const withTrial = { ...status(), trial } as StatusDocument;
+  const html = renderPage(view({ status: withTrial }));
+  assert.match(html, /<section id="trial"/);
+  assert.match(html, /<dt>attempts left<\/dt><dd>2<\/dd>/);
+  assert.match(html, /<dt>state<\/dt><dd>on-trial<\/dd>/);
+  assert.ok(
+    html.includes("Confirming a build from the dashboard is not available in this version."),
+  );
+  const confirmable = renderPage(view({ status: withTrial, confirmSupported: true }));
+  assert.match(
+    confirmable,
+    /action="\/api\/confirm\?token=tok"><button type="submit" id="confirm-build">Confirm this build<\/button>/,
+  );
+  assert.doesNotMatch(renderPage(view()), /id="trial"/, "no trial section without a trial");
+});
+
+Deno.test("renderPage disables the actions while one runs and shows which", () => {
+  const html = renderPage(view({
+    busy: { action: "update", started_at: "2026-11-27T10:00:00.000Z" },
+    progress: progressReport("update", { phase: "download", done: 50, total: 100 }, 1000),
+  }));
+  assert.match(html, /<button type="submit" id="check-now" disabled>Check now<\/button>/);
+  assert.match(html, /<p id="busy">Running: update \(since <time/);
+  assert.match(html, /<progress id="progress-bar" max="100" value="50"/);
+  assert.match(html, /Downloading 50 B \/ 100 B \(50%\), 50 B\/s, ETA 1s/);
+});
+
+Deno.test("renderPage: the audit log newest first, the token on every form and link", () => {
+  const html = renderPage(view({
+    status: status({
+      recent_events: [
+        { at: "2026-11-27T09:00:00.000Z", event: "checked", reason: "first", channel: "stable" },
+        {
+          at: "2026-11-27T10:00:00.000Z",
+          event: "rolled_back",
+          reason: "second",
+          from: "1.1.0",
+          to: "1.0.0",
+        },
+      ],
+    }),
+    token: "a&b",
+  }));
+  const second = html.indexOf(">rolled_back<");
+  const first = html.indexOf(">checked<");
+  assert.ok(second > 0 && first > second, "newest first");
+  assert.ok(html.includes('<div class="muted">from: 1.1.0, to: 1.0.0</div>'));
+  assert.ok(html.includes('data-token="a&amp;b"'));
+  for (const m of html.matchAll(/(?:action|href)="([^"]+)"/g)) {
+    assert.ok(m[1].endsWith("?token=a%26b"), m[1]);
+  }
+});
+
+Deno.test("progressReport: percent, rate, ETA and text", () => {
+  assert.deepEqual(
+    progressReport("update", { phase: "download", done: 1048576, total: 4194304 }, 500),
+    {
+      action: "update",
+      phase: "download",
+      done: 1048576,
+      total: 4194304,
+      percent: 25,
+      rate: 2097152,
+      eta_seconds: 1.5,
+      text: "Downloading 1.0 MiB / 4.0 MiB (25%), 2.0 MiB/s, ETA 2s",
+    },
+  );
+  const finished = progressReport("update", { phase: "download", done: 10, total: 10 }, 1000);
+  assert.equal(finished.text, "Downloading 10 B / 10 B (100%), 10 B/s");
+  const unknown = progressReport("update", { phase: "download", done: 0, total: null }, 0);
+  assert.deepEqual([unknown.percent, unknown.rate, unknown.eta_seconds, unknown.text], [
+    null,
+    null,
+    null,
+    "Downloading 0 B",
+  ]);
+  const steps = progressReport("rollback", { phase: "rollback", done: 1, total: 1 }, 3);
+  assert.equal(steps.text, "Rolling back 1 / 1 (100%)");
+  assert.equal(progressReport("x", { phase: "stage", done: 0, total: 0 }, 0).percent, 100);
+});
+
+Deno.test("formatBytes picks the unit", () => {
+  assert.deepEqual([0, 1023, 1024, 1536, 10 * 1048576, 150 * 1073741824].map(formatBytes), [
+    "0 B",
+    "1023 B",
+    "1.0 KiB",
+    "1.5 KiB",
+    "10.0 MiB",
+    "150 GiB",
+  ]);
+});
