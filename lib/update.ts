@@ -72,22 +72,51 @@ export async function runUpdate(
   options: UpdateOptions,
 ): Promise<UpdateResult> {
   const env = options.env ?? realEnv();
+  const startedAt = env.now();
   const emit = options.onEvent ?? (() => {});
   await Deno.mkdir(layout.root, { recursive: true });
   using _lock = await acquireLock(layout, { waitMs: options.lockWaitMs ?? 0 });
   const { state, problem } = await readState(layout);
   const current = await currentVersion(layout);
   await sweepLeftovers(layout);
-  const check = await checkChannel(config, {
-    channel: options.channel,
-    platform: options.platform,
-    current,
-    state,
-    allowDowngrade: options.allowDowngrade,
-    force: options.force,
-    env,
-  });
+  let check: CheckResult;
+  try {
+    check = await checkChannel(config, {
+      channel: options.channel,
+      platform: options.platform,
+      current,
+      state,
+      allowDowngrade: options.allowDowngrade,
+      force: options.force,
+      env,
+      startedAt,
+    });
+  } catch (error) {
+    await appendAudit(layout, {
+      at: env.now().toISOString(),
+      event: "manifest_refused",
+      reason: (error as Error).message,
+      channel: options.channel,
+      code: (error as { reason?: string }).reason ?? (error as Error).name,
+    });
+    throw error;
+  }
   const { decision, manifest, artifact } = check;
+  if (check.trust !== null) {
+    state.trusted[options.channel] = check.trust;
+    await writeState(layout, state);
+    await appendAudit(layout, {
+      at: env.now().toISOString(),
+      event: "manifest_accepted",
+      reason: "signed by the channel's key threshold, not rolled back, not expired",
+      channel: options.channel,
+      version: manifest.version,
+      serial: check.trust.serial,
+      expires: check.trust.expires,
+      sha256: check.trust.sha256,
+      rotated_keys: check.trust.keys !== null,
+    });
+  }
   state.last_check = {
     at: env.now().toISOString(),
     channel: options.channel,

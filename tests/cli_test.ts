@@ -119,11 +119,13 @@ Deno.test("install, update, apply on next launch, then status: the whole cycle",
   assert.deepEqual(doc.last_error, null);
   const events = doc.recent_events.map((e: { event: string }) => e.event);
   assert.deepEqual(events, [
-    "checked",
     "staged",
     "applied",
+    "manifest_accepted",
     "checked",
+    "manifest_accepted",
     "checked",
+    "manifest_accepted",
     "checked",
     "staged",
     "applied",

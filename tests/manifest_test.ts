@@ -71,6 +71,9 @@ Deno.test("parseManifest parses a valid document and resolves relative artifact 
         kind: "tar.gz",
       },
     },
+    serial: null,
+    expires: null,
+    next_keys: null,
   };
   assert.deepEqual(manifest, expected);
   assert.equal(MANIFEST_SCHEMA, 1);
@@ -119,11 +122,15 @@ Deno.test("parseManifest ignores fields it does not know", () => {
   assert.deepEqual(Object.keys(manifest).sort(), [
     "artifacts",
     "channel",
+    "expires",
+    "next_keys",
     "notes",
     "released_at",
     "schema",
+    "serial",
     "version",
   ]);
+  assert.equal(manifest.serial, 7);
   assert.deepEqual(Object.keys(manifest.artifacts["linux-x64"]).sort(), [
     "kind",
     "sha256",

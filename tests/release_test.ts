@@ -59,12 +59,15 @@ Deno.test("publishRelease copies the artifact and writes the channel's manifest"
     schema: 1,
     channel: "stable",
     version: "1.0.0",
+    serial: 1,
     released_at: "2026-11-20T10:00:00Z",
+    expires: "2026-12-20T10:00:00Z",
     notes: "First release",
     artifacts: {
       "linux-x64": { url: "1.0.0/ms11", size: 21, sha256: sha256(content), kind: "executable" },
     },
   });
+  assert.equal(result.signaturePath, null);
   assert.ok((await Deno.readTextFile(result.manifestPath)).endsWith("}\n"));
   // The returned manifest is the parsed document.
   assert.equal(result.manifest.version, "1.0.0");

@@ -5,7 +5,6 @@
 //   deno task demo            (or ./denow task demo)
 //   deno task demo --keep     keep the temporary folder to look around
 import { create as createTar } from "tar";
-import { publishRelease } from "../lib/release.ts";
 import { serveReleases } from "../lib/serve.ts";
 import { detectPlatform } from "../lib/config.ts";
 
@@ -51,9 +50,36 @@ async function makeArchive(version: string): Promise<string> {
   return file;
 }
 
+const keyDir = `${dir}/publisher-keys`;
+
+/** The publisher's side, with the real CLI: sign and add a build to the release tree. */
 async function publish(channel: string, version: string, artifact: string, notes: string) {
-  await publishRelease(tree, { channel, version, platform, artifact, notes });
-  say(dim(`  published ${version} on ${channel}`));
+  await run(
+    true,
+    "release",
+    ...["--channel", channel, "--version", version, "--artifact", artifact],
+    ...["--platform", platform, "--notes", notes, "--key", `${keyDir}/ms11-update.key`],
+    ...["--out", tree, "--expires", "30d"],
+  );
+  say(dim(`  published ${version} on ${channel}, signed`));
+}
+
+/** Run the real CLI quietly (publisher commands) and return its stdout. */
+async function run(quiet: boolean, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", main, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: quiet ? "piped" : "inherit",
+  }).output();
+  if (!out.success) {
+    throw new Error(
+      `ms11-update ${args.join(" ")} exited with ${out.code}: ${
+        new TextDecoder().decode(out.stderr)
+      }`,
+    );
+  }
+  return new TextDecoder().decode(out.stdout).trim();
 }
 
 /** Run the real CLI; its messages (and progress bar) appear as they come. */
@@ -80,6 +106,9 @@ async function launchApp(): Promise<void> {
 await Deno.mkdir(tree, { recursive: true });
 const server = serveReleases(tree, { hostname: "127.0.0.1", port: 0 });
 try {
+  // The publisher makes a signing key once; clients pin its public half per channel.
+  const publicKey = await run(true, "keygen", "--out", keyDir);
+  const pinned = { threshold: 1, keys: [publicKey] };
   await Deno.writeTextFile(
     configPath,
     JSON.stringify(
@@ -90,7 +119,11 @@ try {
           canary: { base_url: `${server.url}/canary`, description: "Early access releases" },
         },
         keep_backups_count: 2,
-        security: { require_https: false, allowed_domains: ["127.0.0.1"] },
+        security: {
+          require_https: false,
+          allowed_domains: ["127.0.0.1"],
+          signing_keys: { stable: pinned, canary: pinned },
+        },
       },
       null,
       2,
@@ -99,6 +132,7 @@ try {
   say(bold("ms11-update demo: one full update cycle, on this machine, in a temporary folder"));
   say(dim(`  folder ${dir}; release server ${server.url} (127.0.0.1 only)`));
   say(dim("  the demo config allows plain HTTP to 127.0.0.1; the shipped config requires HTTPS"));
+  say(dim(`  manifests are signed with the publisher's Ed25519 key ${publicKey.slice(0, 20)}…`));
 
   step(1, "The publisher releases MS11 1.0.0 on the stable channel");
   await publish("stable", "1.0.0", await makeBuild("1.0.0"), "First release");
