@@ -210,6 +210,8 @@ export async function verifyManifest(
       } before this run started (${options.startedAt.toISOString()})`,
     );
   }
+  // The same manifest again: nothing new to remember.
+  if (trusted !== null && serial === trusted.serial) return { ...trusted };
   let rotated = trusted?.keys != null && keys !== options.pinned ? keys : null;
   const next = manifest.next_keys;
   if (next !== null && !sameKeys(next, keys)) {

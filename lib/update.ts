@@ -149,6 +149,18 @@ export async function runUpdate(
   emit(event("update_available", decision.message));
   const version = decision.version;
   let downloaded = false;
+  // A refused artifact (size, checksum, unsafe archive) goes to the audit log with the reason.
+  const refused = async (error: Error): Promise<never> => {
+    await appendAudit(layout, {
+      at: env.now().toISOString(),
+      event: "artifact_refused",
+      reason: error.message,
+      channel: options.channel,
+      version,
+      sha256: artifact.sha256,
+    });
+    throw error;
+  };
   if (await hasBuild(layout, { state, version, sha256: artifact.sha256 })) {
     state.staged = { version, channel: options.channel, staged_at: env.now().toISOString() };
   } else {
@@ -164,7 +176,7 @@ export async function runUpdate(
       requireHttps: config.security.require_https,
       allowedDomains: config.security.allowed_domains,
       onProgress: options.onProgress,
-    });
+    }).catch(refused);
     downloaded = true;
     emit(event("downloaded", `Downloaded and verified ${version} (${artifact.size} bytes)`));
     await stageBuild(layout, file, {
@@ -176,7 +188,7 @@ export async function runUpdate(
       now: env.now(),
       onProgress: options.onProgress,
       state,
-    });
+    }).catch(refused);
   }
   await writeState(layout, state);
   await appendAudit(layout, {
