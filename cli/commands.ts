@@ -337,6 +337,8 @@ export interface ReleaseCommandOptions {
   key?: string[];
   unsigned?: boolean;
   expires?: string;
+  nextKey?: string[];
+  nextThreshold?: string;
 }
 
 /**
@@ -392,6 +394,19 @@ export async function releaseCommand(options: ReleaseCommandOptions): Promise<nu
       throw new ConfigError(`Invalid --key ${file}: ${(error as Error).message}`);
     }
   }
+  let nextKeys: KeySet | undefined;
+  if (options.nextKey !== undefined) {
+    const next = await readPublicKeys(options.nextKey, "--next-key");
+    const threshold = Number(options.nextThreshold ?? "1");
+    if (!Number.isInteger(threshold) || threshold < 1 || threshold > next.length) {
+      throw new ConfigError(
+        `Invalid --next-threshold ${
+          JSON.stringify(options.nextThreshold)
+        }: expected 1 to ${next.length}`,
+      );
+    }
+    nextKeys = { threshold, keys: next };
+  }
   const releasedAt = new Date();
   const result = await publishRelease(options.out, {
     channel: options.channel,
@@ -402,6 +417,7 @@ export async function releaseCommand(options: ReleaseCommandOptions): Promise<nu
     keys,
     releasedAt,
     expires: new Date(releasedAt.getTime() + lifetime),
+    nextKeys,
   });
   if (options.unsigned) {
     ui.warn(`Published an unsigned manifest: clients that verify signatures refuse it`);
@@ -472,7 +488,7 @@ export interface VerifyReleaseCommandOptions {
 }
 
 /** Read `--pubkey` values: a key in configuration form, or a file holding one. */
-async function readPublicKeys(values: string[]): Promise<string[]> {
+async function readPublicKeys(values: string[], flag = "--pubkey"): Promise<string[]> {
   const keys: string[] = [];
   for (const value of values) {
     const text = isPublicKey(value) ? value : await Deno.readTextFile(value).then(
@@ -481,7 +497,7 @@ async function readPublicKeys(values: string[]): Promise<string[]> {
     );
     if (!isPublicKey(text)) {
       throw new ConfigError(
-        `Invalid --pubkey ${JSON.stringify(value)}: expected ed25519:<base64> or a .pub file`,
+        `Invalid ${flag} ${JSON.stringify(value)}: expected ed25519:<base64> or a .pub file`,
       );
     }
     keys.push(text);

@@ -125,6 +125,12 @@ export function buildProgram(setCode: (code: number) => void): Command {
       (value: string, previous: string[] = []) => [...previous, value],
     )
     .option("--unsigned", "publish without a signature (clients that verify refuse it)")
+    .option(
+      "--next-key <key>",
+      "key rotation: announce this public key (ed25519:… or .pub file) as the channel's next; repeatable",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option("--next-threshold <k>", "signatures the next key set requires (default 1)")
     .option("--expires <lifetime>", "how long the manifest is valid: 30d, 12h, 90m", "30d")
     .option("--json", "print data as JSON on stdout")
     .action(act(async (c) => (await commands()).releaseCommand(c.opts())));

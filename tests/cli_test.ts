@@ -618,3 +618,37 @@ Deno.test("a tampered manifest is refused by the CLI; turning verification off w
     );
   }
 });
+
+Deno.test("key rotation with release --next-key: the new key takes over, the old one retires", async () => {
+  await using world = await makeWorld();
+  await world.publish("stable", "1.0.0");
+  assert.deepEqual((await world.cli(["install"])).code, 0);
+  const keygen = await runCli(["keygen", "--out", `${world.dir}/new`, "--name", "next"]);
+  assert.deepEqual(keygen.code, 0, keygen.stderr);
+  const release = async (version: string, ...keys: string[]) => {
+    const artifact = `${world.dir}/ms11-${version}`;
+    await Deno.writeTextFile(artifact, `#!/bin/sh\necho "MS11 ${version}"\n`);
+    const args = ["release", "--channel", "stable", "--version", version, "--artifact", artifact];
+    const run = await runCli([...args, "--out", world.tree, ...keys]);
+    assert.deepEqual(run.code, 0, run.stderr);
+  };
+  const newKey = `${world.dir}/new/next.key`;
+  await release(
+    "1.1.0",
+    ...["--key", world.keyFile, "--key", newKey, "--next-key", `${world.dir}/new/next.pub`],
+  );
+  const rotated = await world.cli(["--json"]);
+  assert.deepEqual(rotated.code, 0, rotated.stderr);
+  assert.deepEqual(JSON.parse(rotated.stdout).staged, "1.1.0");
+  await release("1.2.0", "--key", newKey);
+  const accepted = await world.cli(["check", "--json"]);
+  assert.deepEqual(accepted.code, 0, accepted.stderr);
+  assert.deepEqual(JSON.parse(accepted.stdout).available, "1.2.0");
+  await release("1.3.0", "--key", world.keyFile);
+  const refused = await world.cli(["check"]);
+  assert.deepEqual(refused.code, 1);
+  includes(
+    refused.stderr,
+    `error: Manifest ${world.server.url}/stable/manifest.json has 0 valid signatures from the keys trusted for stable, 1 required (signed by unknown keys ${world.key.keyid})`,
+  );
+});
