@@ -8,6 +8,7 @@ import { type Config, validateConfig } from "../lib/config.ts";
 import { testEnv } from "../lib/env.ts";
 import {
   ChecksumMismatchError,
+  ConfigError,
   SizeMismatchError,
   UnsafeArchiveError,
   UntrustedManifestError,
@@ -17,7 +18,7 @@ import { type Layout, layoutOf } from "../lib/layout.ts";
 import { readState } from "../lib/state.ts";
 import { applyStaged } from "../lib/swap.ts";
 import { runUpdate } from "../lib/update.ts";
-import { makeTarGz, type TarEntry } from "./_archives.ts";
+import { makeTarGz, makeZip, type TarEntry, type ZipEntry } from "./_archives.ts";
 import { linuxPlatform, snapshot } from "./_e2e.ts";
 import { rejectsWith } from "./_helpers.ts";
 import { makeKey, MaliciousRepo, type PublishOptions } from "./_malicious_repo.ts";
@@ -678,4 +679,67 @@ Deno.test("hostile suite control: a genuine signed release is accepted and audit
   assert.equal(trusted.version, "1.1.0");
   const events = (await readAudit(s.layout)).map((e) => e.event);
   assert.deepEqual(events.slice(-3), ["manifest_accepted", "checked", "staged"]);
+});
+
+// --- more: zip archives, artifact hosts, unpinned channels ----------------------------------------
+
+async function zipCase(entries: ZipEntry[], entry: string, reason: string): Promise<void> {
+  await using s = await scene();
+  const file = `${s.dir}/evil.zip`;
+  await makeZip(file, [{ name: "ms11", data: "#!/bin/sh\n", mode: 0o100755 }, ...entries]);
+  await acceptedRelease(s, { artifact: await Deno.readFile(file), kind: "zip" });
+  await refused(
+    s,
+    UnsafeArchiveError,
+    `Unsafe archive ${s.layout.root}/downloads/1.1.0-${PLATFORM}.zip: entry ${
+      JSON.stringify(entry)
+    } refused: ${reason}`,
+    "artifact_refused",
+  );
+}
+
+Deno.test("hostile: a zip entry with .. (zip-slip) is refused", async () => {
+  await zipCase(
+    [{ name: "../evil", data: "x" }],
+    "../evil",
+    'zip.js reports an unsafe file name (absolute, drive letter or ".." component)',
+  );
+});
+
+Deno.test("hostile: a zip symlink followed by a write through it is refused", async () => {
+  await zipCase(
+    [{ name: "link", data: "../../..", mode: 0o120777 }, { name: "link/evil", data: "x" }],
+    "link",
+    "symlink entries are not allowed in zip archives",
+  );
+});
+
+Deno.test("hostile: a signed artifact URL on a host outside allowed_domains is refused", async () => {
+  await using s = await scene();
+  await s.publish({
+    version: "1.1.0",
+    serial: 6,
+    edit: (d) => {
+      (d.artifacts as Record<string, Record<string, unknown>>)[PLATFORM].url =
+        "http://evil.example/ms11";
+    },
+  });
+  await s.update({ checkOnly: true });
+  await refused(
+    s,
+    Error,
+    "Refusing http://evil.example/ms11: host evil.example is not in allowedDomains [127.0.0.1]",
+    "artifact_refused",
+  );
+});
+
+Deno.test("hostile: a channel without pinned keys is a configuration error, not a free pass", async () => {
+  await using s = await scene();
+  s.config.security.signing_keys = { canary: s.config.security.signing_keys.canary };
+  await s.publish({ version: "1.1.0", serial: 6, signers: [s.attacker] });
+  await refused(
+    s,
+    ConfigError,
+    "No signing keys are pinned for channel stable: set security.signing_keys.stable in the configuration, or set security.verify_signatures to false",
+  );
 });
