@@ -344,7 +344,7 @@ export interface ReleaseCommandOptions {
 /**
  * Parse a lifetime such as `30d`, `12h` or `90m` into milliseconds; a usage error otherwise.
  */
-export function parseLifetime(text: string): number {
+function parseLifetime(text: string): number {
   const m = /^(\d+)([dhm])$/.exec(text);
   const ms = m === null ? 0 : Number(m[1]) * { d: 86400_000, h: 3600_000, m: 60_000 }[m[2]]!;
   if (ms <= 0 || ms > 3660 * 86400_000) {

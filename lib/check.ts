@@ -58,6 +58,15 @@ export async function fetchVerifiedManifest(
 ): Promise<VerifiedManifest> {
   const env = options.env ?? realEnv();
   const url = manifestUrl(config.update_servers[channel].base_url);
+  const verify = config.security.verify_signatures;
+  const pinned = verify && Object.hasOwn(config.security.signing_keys, channel)
+    ? config.security.signing_keys[channel]
+    : null;
+  if (verify && pinned === null) {
+    throw new ConfigError(
+      `No signing keys are pinned for channel ${channel}: set security.signing_keys.${channel} in the configuration, or set security.verify_signatures to false`,
+    );
+  }
   const fetchOptions = {
     env,
     maxBytes: MAX_MANIFEST_BYTES,
@@ -71,15 +80,7 @@ export async function fetchVerifiedManifest(
     throw new Error(`Manifest ${url} answered HTTP ${response.status} without a body`);
   }
   const manifest = parseManifest(response.body, { url: response.url, channel });
-  if (!config.security.verify_signatures) return { manifest, trust: null };
-  const pinned = Object.hasOwn(config.security.signing_keys, channel)
-    ? config.security.signing_keys[channel]
-    : null;
-  if (pinned === null) {
-    throw new ConfigError(
-      `No signing keys are pinned for channel ${channel}: set security.signing_keys.${channel} in the configuration, or set security.verify_signatures to false`,
-    );
-  }
+  if (pinned === null) return { manifest, trust: null };
   const signatureUrl = `${url}.sig`;
   let signature: Uint8Array;
   try {

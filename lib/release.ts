@@ -11,7 +11,7 @@
  * @module
  */
 import { removeIfExists, renameDurable, tempSibling, writeFileAtomic } from "./_fs.ts";
-import { keyId, signDocument, type SigningKey } from "./keys.ts";
+import { signDocument, type SigningKey } from "./keys.ts";
 import {
   type ArtifactKind,
   type KeySet,
@@ -292,17 +292,4 @@ export async function verifyRelease(
     }
   }
   return channels;
-}
-
-/**
- * The key ids of a key set, for messages.
- *
- * @example
- * ```ts
- * import { keyIds } from "./release.ts";
- * console.assert(keyIds({ threshold: 1, keys: ["ed25519:" + btoa("k".repeat(32))] }).length === 1);
- * ```
- */
-export function keyIds(keys: KeySet): string[] {
-  return keys.keys.map(keyId);
 }

@@ -231,11 +231,15 @@ export function parseState(raw: unknown, source: string): ReadState {
   };
 }
 
+// An ed25519: public key (32 bytes in base64); checked fully where it is used.
+const PUBLIC_KEY = /^ed25519:[A-Za-z0-9+/]{43}=$/;
+
 function keySetOf(value: unknown): { threshold: number; keys: string[] } | null | undefined {
   if (value === null) return null;
   if (
     !isObject(value) || !Array.isArray(value.keys) || value.keys.length === 0 ||
-    !value.keys.every(str) || !Number.isInteger(value.threshold) ||
+    !value.keys.every((k) => typeof k === "string" && PUBLIC_KEY.test(k)) ||
+    !Number.isInteger(value.threshold) ||
     (value.threshold as number) < 1 || (value.threshold as number) > value.keys.length
   ) return undefined;
   return { threshold: value.threshold as number, keys: [...value.keys] as string[] };
