@@ -24,7 +24,7 @@ function say(text: string): void {
 }
 
 function step(n: number, text: string): void {
-  console.log(`\n${bold(`[${n}/8] ${text}`)}`);
+  console.log(`\n${bold(`[${n}/9] ${text}`)}`);
 }
 
 /** An MS11 "build": a script that prints its version, padded to `padMiB` so progress shows. */
@@ -95,6 +95,21 @@ async function cli(...args: string[]): Promise<void> {
   if (!status.success) throw new Error(`ms11-update ${args.join(" ")} exited with ${status.code}`);
 }
 
+/** Run the real CLI where it must fail (exit 1); its messages appear as they come. */
+async function cliRefused(...args: string[]): Promise<void> {
+  say(`  ${bold("$")} ms11-update ${args.join(" ")}`);
+  const status = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", main, ...args],
+    env: { MS11_UPDATE_ROOT: root, MS11_UPDATE_CONFIG: configPath },
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn().status;
+  if (status.code !== 1) {
+    throw new Error(`ms11-update ${args.join(" ")} exited with ${status.code}, expected 1`);
+  }
+}
+
 /** What a launcher does at every start: apply, then run the current build. */
 async function launchApp(): Promise<void> {
   say(dim("  (the launcher starts: ms11-update apply, then <root>/current/ms11)"));
@@ -150,7 +165,18 @@ try {
   step(4, "Next launch: the staged build is swapped in atomically");
   await launchApp();
 
-  step(5, "The user joins the canary channel; a canary build (a .tar.gz) is staged");
+  step(5, "A compromised mirror alters the signed manifest: the updater refuses it");
+  const manifestPath = `${tree}/stable/manifest.json`;
+  const genuine = await Deno.readFile(manifestPath);
+  await Deno.writeTextFile(
+    manifestPath,
+    new TextDecoder().decode(genuine).replace('"1.1.0"', '"6.6.6"'),
+  );
+  await cliRefused("check");
+  await Deno.writeFile(manifestPath, genuine);
+  say(dim("  nothing was downloaded; the refusal is in the audit log (status --json)"));
+
+  step(6, "The user joins the canary channel; a canary build (a .tar.gz) is staged");
   await publish(
     "canary",
     "1.2.0-canary.20261126.3",
@@ -160,14 +186,14 @@ try {
   await cli("channel", "canary");
   await cli();
 
-  step(6, "Next launch runs the canary build");
+  step(7, "Next launch runs the canary build");
   await launchApp();
 
-  step(7, "The user does not like it and rolls back by hand");
+  step(8, "The user does not like it and rolls back by hand");
   await cli("rollback");
   await launchApp();
 
-  step(8, "Status (also available as JSON for dashboards: ms11-update status --json)");
+  step(9, "Status (also available as JSON for dashboards: ms11-update status --json)");
   await cli("status");
 
   say(`\n${bold("Done")} in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
