@@ -49,6 +49,12 @@ export async function loadContext(options: GlobalOptions, defaultWait = 0): Prom
   const root = /^(\/|[A-Za-z]:[\\/])/.test(given)
     ? given
     : `${Deno.cwd()}/${given.replace(/^\.\//, "")}`;
+  const ui = new Ui({ json: options.json });
+  if (!config.security.verify_signatures) {
+    ui.warn(
+      `security.verify_signatures is false in ${configPath}: manifests are not checked for signatures, rollback or expiry`,
+    );
+  }
   return {
     config,
     configPath,
@@ -56,6 +62,6 @@ export async function loadContext(options: GlobalOptions, defaultWait = 0): Prom
     layout: layoutOf(root),
     platform: config.platform ?? detectPlatform(),
     lockWaitMs: waitMs(options.wait, defaultWait),
-    ui: new Ui({ json: options.json }),
+    ui,
   };
 }

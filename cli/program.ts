@@ -142,8 +142,38 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .requiredOption("--out <dir>", "the release tree (holds <channel>/manifest.json)")
     .option("--platform <key>", "platform key such as linux-x64 (default: this machine's)")
     .option("--notes <text>", "release notes")
+    .option(
+      "--key <file>",
+      "private key file that signs the manifest (repeat for several keys)",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option("--unsigned", "publish without a signature (clients that verify refuse it)")
+    .option(
+      "--next-key <key>",
+      "key rotation: announce this public key (ed25519:… or .pub file) as the channel's next; repeatable",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option("--next-threshold <k>", "signatures the next key set requires (default 1)")
+    .option("--expires <lifetime>", "how long the manifest is valid: 30d, 12h, 90m", "30d")
     .option("--json", "print data as JSON on stdout")
     .action(act(async (c) => (await commands()).releaseCommand(c.opts())));
+
+  sub("keygen", "publisher: generate an Ed25519 key pair for signing manifests")
+    .requiredOption("--out <dir>", "where to write <name>.key (0600) and <name>.pub")
+    .option("--name <name>", "file name stem", "ms11-update")
+    .option("--json", "print data as JSON on stdout")
+    .action(act(async (c) => (await commands()).keygenCommand(c.opts())));
+
+  sub("verify-release", "publisher: check a release tree's signatures, expiry and files")
+    .argument("<dir>", "release tree (holds <channel>/manifest.json)")
+    .option(
+      "--pubkey <key>",
+      "public key (ed25519:… or a .pub file) clients pin; repeat for several",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option("--threshold <k>", "signatures required", "1")
+    .option("--json", "print data as JSON on stdout")
+    .action(act(async (c) => (await commands()).verifyReleaseCommand(c.args[0], c.opts())));
 
   sub("serve", "serve a release tree over HTTP on 127.0.0.1 (Range and ETag supported)")
     .argument("<dir>", "release tree (holds <channel>/manifest.json)")

@@ -17,6 +17,8 @@ import {
   parseManifest,
 } from "./manifest.ts";
 import type { ManifestCacheRecord, State } from "./state.ts";
+import { ConfigError, UntrustedManifestError } from "./errors.ts";
+import { MAX_SIGNATURE_BYTES, type TrustedRecord, verifyManifest } from "./trust.ts";
 
 /** Options of {@linkcode fetchManifest}. */
 export interface FetchManifestOptions {
@@ -27,6 +29,10 @@ export interface FetchManifestOptions {
    * a 304 Not Modified reuses its body (no manifest bytes cross the network).
    */
   cached?: ManifestCacheRecord | null;
+  /** What was accepted before on this channel (rollback protection, rotated keys). */
+  trusted?: TrustedRecord | null;
+  /** When the run started: expiry is judged against it (default: now). */
+  startedAt?: Date;
 }
 
 /**
@@ -46,6 +52,8 @@ export interface FetchedManifest {
   record: ManifestCacheRecord;
   /** Whether the server answered 304 and the cached body was used. */
   notModified: boolean;
+  /** The trust record to remember once accepted (null when signatures are not verified). */
+  trust: TrustedRecord | null;
 }
 
 /**
@@ -68,8 +76,13 @@ export async function fetchManifest(
 }
 
 /**
- * Fetch and parse a channel's manifest, conditionally when `options.cached` is given for the
- * same URL: a 304 re-parses the cached body (as strictly as a fresh one), a 200 replaces it.
+ * Fetch, parse and (with `security.verify_signatures`) verify a channel's manifest.
+ *
+ * The fetch is conditional when `options.cached` is given for the same URL: a 304 re-parses the
+ * cached body (as strictly as a fresh one), a 200 replaces it. Whichever body is used, its
+ * detached signature `manifest.json.sig` (always fetched afresh) must carry valid signatures of
+ * those exact bytes from the channel's threshold of pinned keys, and its serial and expiry must
+ * pass (see lib/trust.ts).
  *
  * @example
  * ```ts ignore
@@ -87,43 +100,78 @@ export async function fetchManifestCached(
 ): Promise<FetchedManifest> {
   const env = options.env ?? realEnv();
   const url = manifestUrl(config.update_servers[channel].base_url);
+  const verify = config.security.verify_signatures;
+  const pinned = verify && Object.hasOwn(config.security.signing_keys, channel)
+    ? config.security.signing_keys[channel]
+    : null;
+  if (verify && pinned === null) {
+    throw new ConfigError(
+      `No signing keys are pinned for channel ${channel}: set security.signing_keys.${channel} in the configuration, or set security.verify_signatures to false`,
+    );
+  }
   const cached = options.cached?.url === url ? options.cached : null;
-  const response = await fetchLimited(url, {
+  const fetchOptions = {
     env,
     maxBytes: MAX_MANIFEST_BYTES,
     requireHttps: config.security.require_https,
     allowedDomains: config.security.allowed_domains,
     maxAttempts: config.max_retry_attempts,
     timeoutMs: Math.min(config.download_timeout_seconds, 60) * 1000,
+  };
+  const response = await fetchLimited(url, {
+    ...fetchOptions,
     ifNoneMatch: cached?.etag ?? null,
     ifModifiedSince: cached?.etag ? null : cached?.last_modified ?? null,
   });
   const checkedAt = env.now().toISOString();
+  let body: Uint8Array;
+  let record: ManifestCacheRecord;
   if (response.status === 304) {
     if (cached === null) {
       throw new Error(`Manifest ${url} answered HTTP 304 Not Modified to an unconditional request`);
     }
-    return {
-      manifest: parseManifest(cached.body, { url: response.url, channel }),
-      record: { ...cached, checked_at: checkedAt },
-      notModified: true,
-    };
-  }
-  if (response.body === null) {
-    throw new Error(`Manifest ${url} answered HTTP ${response.status} without a body`);
-  }
-  const manifest = parseManifest(response.body, { url: response.url, channel });
-  return {
-    manifest,
-    record: {
+    body = new TextEncoder().encode(cached.body);
+    record = { ...cached, checked_at: checkedAt };
+  } else {
+    if (response.body === null) {
+      throw new Error(`Manifest ${url} answered HTTP ${response.status} without a body`);
+    }
+    body = response.body;
+    record = {
       url,
       etag: response.etag,
       last_modified: response.lastModified,
       body: new TextDecoder().decode(response.body),
       checked_at: checkedAt,
-    },
-    notModified: false,
-  };
+    };
+  }
+  const manifest = parseManifest(body, { url: response.url, channel });
+  const notModified = response.status === 304;
+  if (pinned === null) return { manifest, record, notModified, trust: null };
+  const signatureUrl = `${url}.sig`;
+  let signature: Uint8Array;
+  try {
+    const got = await fetchLimited(signatureUrl, { ...fetchOptions, maxBytes: MAX_SIGNATURE_BYTES });
+    signature = got.body ?? new Uint8Array(0);
+  } catch (error) {
+    throw new UntrustedManifestError(
+      url,
+      "signature-missing",
+      `Manifest ${url} is refused: its signature ${signatureUrl} could not be fetched (${
+        (error as Error).message
+      })`,
+    );
+  }
+  const trust = await verifyManifest(body, signature, {
+    url,
+    signatureUrl,
+    channel,
+    manifest,
+    pinned,
+    trusted: options.trusted ?? null,
+    startedAt: options.startedAt ?? env.now(),
+  });
+  return { manifest, record, notModified, trust };
 }
 
 /**
@@ -248,6 +296,8 @@ export interface CheckOptions {
   force?: boolean;
   /** Clock and network. */
   env?: Env;
+  /** When the run started: manifest expiry is judged against it (default: now). */
+  startedAt?: Date;
 }
 
 /** The outcome of a check. */
@@ -266,6 +316,8 @@ export interface CheckResult {
   manifestRecord: ManifestCacheRecord;
   /** Whether the manifest was unchanged (HTTP 304: no body fetched). */
   notModified: boolean;
+  /** The trust record to store for the channel (null when signatures are not verified). */
+  trust: TrustedRecord | null;
 }
 
 /**
@@ -283,9 +335,12 @@ export interface CheckResult {
  * ```
  */
 export async function checkChannel(config: Config, options: CheckOptions): Promise<CheckResult> {
-  const { manifest, record, notModified } = await fetchManifestCached(config, options.channel, {
+  const { channel, state } = options;
+  const { manifest, record, notModified, trust } = await fetchManifestCached(config, channel, {
     env: options.env,
-    cached: options.state.manifests?.[options.channel] ?? null,
+    cached: Object.hasOwn(state.manifests, channel) ? state.manifests[channel] : null,
+    trusted: Object.hasOwn(state.trusted, channel) ? state.trusted[channel] : null,
+    startedAt: options.startedAt,
   });
   const artifact = artifactFor(manifest, options.platform);
   const decision = decideUpdate(options.current, manifest.version, {
@@ -303,5 +358,6 @@ export async function checkChannel(config: Config, options: CheckOptions): Promi
     decision,
     manifestRecord: record,
     notModified,
+    trust,
   };
 }

@@ -9,6 +9,7 @@
  */
 import shipped from "../config/update_channel.json" with { type: "json" };
 import { ConfigError } from "./errors.ts";
+import { type KeySet, parseKeySet } from "./keys.ts";
 import { dirOf, writeFileAtomic } from "./_fs.ts";
 import { isLoopbackHost } from "./_url.ts";
 
@@ -24,8 +25,10 @@ export interface UpdateServer {
 export interface SecurityConfig {
   /** Check each artifact's SHA-256 against the manifest (size is always enforced). */
   verify_checksums: boolean;
-  /** Verify manifest signatures (not supported by this version: must be false). */
+  /** Verify manifest signatures against `signing_keys` (false prints a warning at every run). */
   verify_signatures: boolean;
+  /** Pinned public keys and threshold per channel. */
+  signing_keys: Record<string, KeySet>;
   /** Only `https:` URLs for manifests, artifacts and every redirect hop. */
   require_https: boolean;
   /** Hosts (and their subdomains) that may serve updates; empty allows any host. */
@@ -247,6 +250,7 @@ export function validateConfig(raw: unknown, options: ValidateConfigOptions = {}
     verify_checksums: c.bool(sec("verify_checksums"), "security.verify_checksums"),
     verify_signatures: c.bool(sec("verify_signatures"), "security.verify_signatures"),
     require_https: c.bool(sec("require_https"), "security.require_https"),
+    signing_keys: {},
     allowed_domains: allowedRaw.map((d, i) =>
       c.string(
         typeof d === "string" ? d.toLowerCase() : d,
@@ -262,12 +266,14 @@ export function validateConfig(raw: unknown, options: ValidateConfigOptions = {}
       "null or an absolute path to a PEM file",
     ),
   };
-  if (security.verify_signatures) {
-    c.fail(
-      "security.verify_signatures",
-      "false (this version of ms11-update cannot verify signatures yet)",
-      true,
-    );
+  const keysRaw = c.object(sec("signing_keys"), "security.signing_keys");
+  for (const [name, value] of Object.entries(keysRaw)) {
+    if (!CHANNEL_NAME.test(name)) {
+      c.fail("security.signing_keys key", "a channel name", name);
+    }
+    const field = `security.signing_keys.${name}`;
+    c.known(c.object(value, field), field, ["threshold", "keys"]);
+    security.signing_keys[name] = parseKeySet(value, field, (f, e, v) => c.fail(f, e, v));
   }
 
   for (const [name, value] of Object.entries(serversRaw)) {

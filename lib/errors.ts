@@ -128,3 +128,28 @@ export class UnsafeArchiveError extends Error {
     this.entry = entry;
   }
 }
+
+/**
+ * A channel's manifest is refused by the trust checks (signatures, rotation, rollback, expiry).
+ * `reason` is a short code for the audit log (`signature-threshold`, `rollback`, `expired`, …).
+ *
+ * @example
+ * ```ts
+ * import { UntrustedManifestError } from "./errors.ts";
+ * const error = new UntrustedManifestError("https://u/m.json", "expired", "Manifest https://u/m.json expired");
+ * console.assert(error.reason === "expired");
+ * ```
+ */
+export class UntrustedManifestError extends Error {
+  override name = "UntrustedManifestError";
+  /** The manifest's URL. */
+  readonly url: string;
+  /** Why, as a short code. */
+  readonly reason: string;
+  /** @param url manifest URL @param reason short code @param message the full message */
+  constructor(url: string, reason: string, message: string) {
+    super(message);
+    this.url = url;
+    this.reason = reason;
+  }
+}

@@ -7,6 +7,8 @@
  *
  * @module
  */
+import { type KeySet, parseKeySet } from "./keys.ts";
+export type { KeySet };
 import { isVersion, parseVersion } from "./version.ts";
 
 /** The largest manifest accepted, in bytes. */
@@ -33,6 +35,9 @@ export interface Artifact {
   kind: ArtifactKind;
 }
 
+/** The hash algorithms this client verifies artifacts with. */
+export const HASH_ALGORITHMS: readonly string[] = ["sha256"];
+
 /** A parsed, validated manifest. */
 export interface Manifest {
   /** Manifest schema version (1). */
@@ -47,6 +52,12 @@ export interface Manifest {
   notes: string | null;
   /** Build per platform key (`linux-x64`, …). */
   artifacts: Record<string, Artifact>;
+  /** Rollback protection: grows with every publication on the channel (null when absent). */
+  serial: number | null;
+  /** Freeze protection: the manifest is refused after this time (ISO 8601; null when absent). */
+  expires: string | null;
+  /** Key rotation: the channel's next key set, announced under the current keys. */
+  next_keys: KeySet | null;
 }
 
 /** Options of {@linkcode parseManifest}. */
@@ -171,8 +182,36 @@ export function parseManifest(
     if (!Number.isSafeInteger(a.size) || (a.size as number) < 0) {
       fail(`${field}.size`, "a non-negative integer", a.size);
     }
-    if (typeof a.sha256 !== "string" || !SHA256.test(a.sha256)) {
-      fail(`${field}.sha256`, "64 lowercase hex digits", a.sha256);
+    let sha256 = a.sha256;
+    if (a.hashes !== undefined) {
+      if (!isObject(a.hashes)) fail(`${field}.hashes`, "an object keyed by algorithm", a.hashes);
+      const hashes = a.hashes as Record<string, unknown>;
+      for (const [algorithm, digest] of Object.entries(hashes)) {
+        if (typeof digest !== "string" || !/^[0-9a-f]+$/.test(digest)) {
+          fail(`${field}.hashes.${algorithm}`, "lowercase hex digits", digest);
+        }
+      }
+      const known = Object.keys(hashes).filter((h) => HASH_ALGORITHMS.includes(h));
+      if (known.length === 0 && a.sha256 === undefined) {
+        throw new TypeError(
+          `${where}: ${field} has no hash this client can verify (it has ${
+            Object.keys(hashes).join(", ") || "none"
+          }; this client verifies ${HASH_ALGORITHMS.join(", ")})`,
+        );
+      }
+      if (hashes.sha256 !== undefined) {
+        if (sha256 !== undefined && sha256 !== hashes.sha256) {
+          throw new TypeError(
+            `${where}: ${field}.sha256 and ${field}.hashes.sha256 differ (${show(sha256)}, ${
+              show(hashes.sha256)
+            })`,
+          );
+        }
+        sha256 = hashes.sha256;
+      }
+    }
+    if (typeof sha256 !== "string" || !SHA256.test(sha256)) {
+      fail(`${field}.sha256`, "64 lowercase hex digits", sha256);
     }
     if (!ARTIFACT_KINDS.includes(a.kind as ArtifactKind)) {
       fail(`${field}.kind`, `one of ${ARTIFACT_KINDS.join(", ")}`, a.kind);
@@ -180,12 +219,24 @@ export function parseManifest(
     artifacts[platform] = {
       url: url.href,
       size: a.size as number,
-      sha256: a.sha256 as string,
+      sha256: sha256 as string,
       kind: a.kind as ArtifactKind,
     };
   }
   if (Object.keys(artifacts).length === 0) {
     fail("artifacts", "an object with at least one platform", doc.artifacts);
+  }
+  if (
+    doc.serial !== undefined && (!Number.isSafeInteger(doc.serial) || (doc.serial as number) < 1)
+  ) {
+    fail("serial", "a positive integer", doc.serial);
+  }
+  if (doc.expires !== undefined && (typeof doc.expires !== "string" || !isIsoTime(doc.expires))) {
+    fail("expires", "an ISO 8601 time such as 2026-12-20T10:00:00Z", doc.expires);
+  }
+  let next_keys: KeySet | null = null;
+  if (doc.next_keys !== undefined && doc.next_keys !== null) {
+    next_keys = parseKeySet(doc.next_keys, "next_keys", fail);
   }
   return {
     schema: doc.schema as number,
@@ -194,6 +245,9 @@ export function parseManifest(
     released_at: doc.released_at as string,
     notes: (doc.notes as string | undefined) ?? null,
     artifacts,
+    serial: (doc.serial as number | undefined) ?? null,
+    expires: (doc.expires as string | undefined) ?? null,
+    next_keys,
   };
 }
 

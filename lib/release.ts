@@ -10,8 +10,16 @@
  *
  * @module
  */
-import { renameDurable, tempSibling, writeFileAtomic } from "./_fs.ts";
-import { type ArtifactKind, type Manifest, MANIFEST_SCHEMA, parseManifest } from "./manifest.ts";
+import { removeIfExists, renameDurable, tempSibling, writeFileAtomic } from "./_fs.ts";
+import { signDocument, type SigningKey } from "./keys.ts";
+import {
+  type ArtifactKind,
+  type KeySet,
+  type Manifest,
+  MANIFEST_SCHEMA,
+  parseManifest,
+} from "./manifest.ts";
+import { verifyManifest } from "./trust.ts";
 import { hashFile } from "./verify.ts";
 import { compareVersions, parseVersion } from "./version.ts";
 
@@ -36,7 +44,16 @@ export interface PublishOptions {
   releasedAt?: Date;
   /** Release notes. */
   notes?: string;
+  /** Keys that sign the manifest (`manifest.json.sig`); none publishes an unsigned manifest. */
+  keys?: readonly SigningKey[];
+  /** When the manifest expires (default: 30 days after `releasedAt`). */
+  expires?: Date;
+  /** Announce the channel's next key set (key rotation; see docs/SECURITY.md). */
+  nextKeys?: KeySet;
 }
+
+/** The default manifest lifetime: 30 days. */
+export const DEFAULT_EXPIRY_MS = 30 * 24 * 3600 * 1000;
 
 /** What {@linkcode publishRelease} wrote. */
 export interface PublishResult {
@@ -46,6 +63,8 @@ export interface PublishResult {
   manifestPath: string;
   /** Where the artifact was copied. */
   artifactPath: string;
+  /** The signature file, or null for an unsigned manifest. */
+  signaturePath: string | null;
 }
 
 /**
@@ -137,16 +156,140 @@ export async function publishRelease(
     sha256,
     kind,
   };
-  const document = {
+  const releasedAt = options.releasedAt ?? new Date();
+  const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
+  const expires = options.expires ?? new Date(releasedAt.getTime() + DEFAULT_EXPIRY_MS);
+  if (expires.getTime() <= releasedAt.getTime()) {
+    throw new RangeError(
+      `Cannot publish ${version} on ${options.channel}: it would expire at ${
+        iso(expires)
+      }, not after its release at ${iso(releasedAt)}`,
+    );
+  }
+  const document: Record<string, unknown> = {
     schema: MANIFEST_SCHEMA,
     channel: options.channel,
     version,
-    released_at: (options.releasedAt ?? new Date()).toISOString().replace(/\.\d{3}Z$/, "Z"),
+    serial: (existing?.manifest.serial ?? 0) + 1,
+    released_at: iso(releasedAt),
+    expires: iso(expires),
     notes: options.notes ?? (same ? existing.manifest.notes : null),
     artifacts,
   };
+  if (options.nextKeys !== undefined) document.next_keys = options.nextKeys;
   const text = JSON.stringify(document, null, 2) + "\n";
-  const manifest = parseManifest(text, { url: PLACEHOLDER_URL, channel: options.channel });
-  await writeFileAtomic(manifestPath, text);
-  return { manifest, manifestPath, artifactPath };
+  const bytes = new TextEncoder().encode(text);
+  const manifest = parseManifest(bytes, { url: PLACEHOLDER_URL, channel: options.channel });
+  const keys = options.keys ?? [];
+  const signaturePath = `${manifestPath}.sig`;
+  const signature = keys.length > 0 ? await signDocument(bytes, keys) : null;
+  await writeFileAtomic(manifestPath, bytes);
+  if (signature === null) await removeIfExists(signaturePath);
+  else await writeFileAtomic(signaturePath, signature);
+  return { manifest, manifestPath, artifactPath, signaturePath: signature && signaturePath };
+}
+
+/** Options of {@linkcode verifyRelease}. */
+export interface VerifyReleaseOptions {
+  /** The public keys and threshold the clients pin. */
+  keys: KeySet;
+  /** The time to judge expiry against (default now). */
+  now?: Date;
+}
+
+/** One channel of a verified tree. */
+export interface VerifiedChannel {
+  /** The channel. */
+  channel: string;
+  /** Its version, when the manifest could be read. */
+  version: string | null;
+  /** Its serial. */
+  serial: number | null;
+  /** Its expiry. */
+  expires: string | null;
+  /** What is wrong with it (empty: ready to publish). */
+  problems: string[];
+}
+
+/**
+ * Check a release tree before it is published, as a client would: every
+ * `<channel>/manifest.json` parses, is signed by the threshold of `keys`, has a serial and has
+ * not expired, and every artifact it names inside the tree has the declared size and SHA-256.
+ *
+ * @example
+ * ```ts
+ * import { verifyRelease } from "./release.ts";
+ * const keys = { threshold: 1, keys: ["ed25519:" + btoa("k".repeat(32))] };
+ * console.assert((await verifyRelease(await Deno.makeTempDir(), { keys })).length === 0);
+ * ```
+ */
+export async function verifyRelease(
+  tree: string,
+  options: VerifyReleaseOptions,
+): Promise<VerifiedChannel[]> {
+  const now = options.now ?? new Date();
+  const channels: VerifiedChannel[] = [];
+  const names = (await Array.fromAsync(Deno.readDir(tree)))
+    .filter((e) => e.isDirectory && CHANNEL.test(e.name)).map((e) => e.name).sort();
+  for (const channel of names) {
+    const path = `${tree}/${channel}/manifest.json`;
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(path);
+    } catch {
+      continue;
+    }
+    const result: VerifiedChannel = {
+      channel,
+      version: null,
+      serial: null,
+      expires: null,
+      problems: [],
+    };
+    channels.push(result);
+    const base = `https://release.invalid/${channel}/`;
+    let manifest: Manifest;
+    try {
+      manifest = parseManifest(bytes, { url: `${base}manifest.json`, channel });
+    } catch (error) {
+      result.problems.push((error as Error).message.replace(`${base}manifest.json`, path));
+      continue;
+    }
+    Object.assign(result, {
+      version: manifest.version,
+      serial: manifest.serial,
+      expires: manifest.expires,
+    });
+    try {
+      const signature = await Deno.readFile(`${path}.sig`).catch(() => {
+        throw new Error(`Manifest ${path} has no signature file ${path}.sig`);
+      });
+      await verifyManifest(bytes, signature, {
+        url: path,
+        signatureUrl: `${path}.sig`,
+        channel,
+        manifest,
+        pinned: options.keys,
+        trusted: null,
+        startedAt: now,
+      });
+    } catch (error) {
+      result.problems.push((error as Error).message);
+    }
+    for (const [platform, artifact] of Object.entries(manifest.artifacts)) {
+      if (!artifact.url.startsWith(base)) continue; // hosted elsewhere: not in this tree
+      const file = `${tree}/${channel}/${decodeURIComponent(artifact.url.slice(base.length))}`;
+      try {
+        const digest = await hashFile(file);
+        if (digest.size !== artifact.size || digest.sha256 !== artifact.sha256) {
+          result.problems.push(
+            `Artifact ${file} (${platform}) has ${digest.size} bytes and sha256 ${digest.sha256}; the manifest says ${artifact.size} bytes and ${artifact.sha256}`,
+          );
+        }
+      } catch {
+        result.problems.push(`Artifact ${file} (${platform}) is missing`);
+      }
+    }
+  }
+  return channels;
 }

@@ -150,6 +150,8 @@ export async function stageBuild(
     await renameDurable(tmp, final);
   } catch (error) {
     await removeIfExists(tmp, true);
+    // A refused artifact (an unsafe or unlaunchable archive) does not linger in downloads/.
+    await removeIfExists(artifact);
     throw error;
   }
   record(options);

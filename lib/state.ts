@@ -11,6 +11,7 @@
 import { LockHeldError } from "./errors.ts";
 import { writeFileAtomic } from "./_fs.ts";
 import { isBuildName, type Layout } from "./layout.ts";
+import type { TrustedRecord } from "./trust.ts";
 
 /** The state schema this client reads and writes. */
 export const STATE_SCHEMA = 1;
@@ -113,6 +114,8 @@ export interface State {
   rejected: RejectedRecord[];
   /** The last manifest fetched per channel (absent from state files of older clients). */
   manifests: Record<string, ManifestCacheRecord>;
+  /** Per channel, the last manifest accepted (rollback protection, rotated keys). */
+  trusted: Record<string, TrustedRecord>;
 }
 
 /**
@@ -133,6 +136,7 @@ export function emptyState(): State {
     last_error: null,
     rejected: [],
     manifests: {},
+    trusted: {},
   };
 }
 
@@ -251,11 +255,55 @@ export function parseState(raw: unknown, source: string): ReadState {
       } else problems.push(`manifests.${channel}`);
     }
   } else if (raw.manifests !== undefined) problems.push("manifests");
+  if (isObject(raw.trusted)) {
+    for (const [channel, t] of Object.entries(raw.trusted)) {
+      const record = parseTrusted(t);
+      if (/^[a-z][a-z0-9_-]{0,31}$/.test(channel) && record !== null) {
+        state.trusted[channel] = record;
+      } else problems.push(`trusted.${channel}`);
+    }
+  } else if (raw.trusted !== undefined) problems.push("trusted");
   return {
     state,
     problem: problems.length === 0
       ? null
       : `State file ${source} had unreadable entries (${problems.join(", ")}); they were ignored`,
+  };
+}
+
+// An ed25519: public key (32 bytes in base64); checked fully where it is used.
+const PUBLIC_KEY = /^ed25519:[A-Za-z0-9+/]{43}=$/;
+
+function keySetOf(value: unknown): { threshold: number; keys: string[] } | null | undefined {
+  if (value === null) return null;
+  if (
+    !isObject(value) || !Array.isArray(value.keys) || value.keys.length === 0 ||
+    !value.keys.every((k) => typeof k === "string" && PUBLIC_KEY.test(k)) ||
+    !Number.isInteger(value.threshold) ||
+    (value.threshold as number) < 1 || (value.threshold as number) > value.keys.length
+  ) return undefined;
+  return { threshold: value.threshold as number, keys: [...value.keys] as string[] };
+}
+
+function parseTrusted(t: unknown): TrustedRecord | null {
+  if (
+    !isObject(t) || !Number.isSafeInteger(t.serial) || (t.serial as number) < 1 ||
+    typeof t.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(t.sha256) || !str(t.version) ||
+    !str(t.expires) || !str(t.accepted_at)
+  ) return null;
+  const keys = keySetOf(t.keys ?? null);
+  const pinned = t.pinned ?? null;
+  if (keys === undefined || (pinned !== null && !(Array.isArray(pinned) && pinned.every(str)))) {
+    return null;
+  }
+  return {
+    serial: t.serial as number,
+    sha256: t.sha256,
+    version: t.version,
+    expires: t.expires,
+    accepted_at: t.accepted_at,
+    keys,
+    pinned: pinned === null ? null : [...pinned] as string[],
   };
 }
 

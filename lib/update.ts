@@ -77,23 +77,52 @@ export async function runUpdate(
     ? await httpEnv({ caFile: config.security.ca_file })
     : null;
   const env = options.env ?? ownEnv!;
+  const startedAt = env.now();
   const emit = options.onEvent ?? (() => {});
   await Deno.mkdir(layout.root, { recursive: true });
   using _lock = await acquireLock(layout, { waitMs: options.lockWaitMs ?? 0 });
   const { state, problem } = await readState(layout);
   const current = await currentVersion(layout);
   await sweepLeftovers(layout);
-  const check = await checkChannel(config, {
-    channel: options.channel,
-    platform: options.platform,
-    current,
-    state,
-    allowDowngrade: options.allowDowngrade,
-    force: options.force,
-    env,
-  });
+  let check: CheckResult;
+  try {
+    check = await checkChannel(config, {
+      channel: options.channel,
+      platform: options.platform,
+      current,
+      state,
+      allowDowngrade: options.allowDowngrade,
+      force: options.force,
+      env,
+      startedAt,
+    });
+  } catch (error) {
+    await appendAudit(layout, {
+      at: env.now().toISOString(),
+      event: "manifest_refused",
+      reason: (error as Error).message,
+      channel: options.channel,
+      code: (error as { reason?: string }).reason ?? (error as Error).name,
+    });
+    throw error;
+  }
   const { decision, manifest, artifact } = check;
   state.manifests[options.channel] = check.manifestRecord;
+  if (check.trust !== null) {
+    state.trusted[options.channel] = check.trust;
+    await writeState(layout, state);
+    await appendAudit(layout, {
+      at: env.now().toISOString(),
+      event: "manifest_accepted",
+      reason: "signed by the channel's key threshold, not rolled back, not expired",
+      channel: options.channel,
+      version: manifest.version,
+      serial: check.trust.serial,
+      expires: check.trust.expires,
+      sha256: check.trust.sha256,
+      rotated_keys: check.trust.keys !== null,
+    });
+  }
   state.last_check = {
     at: env.now().toISOString(),
     channel: options.channel,
@@ -126,6 +155,18 @@ export async function runUpdate(
   emit(event("update_available", decision.message));
   const version = decision.version;
   let downloaded = false;
+  // A refused artifact (size, checksum, unsafe archive) goes to the audit log with the reason.
+  const refused = async (error: Error): Promise<never> => {
+    await appendAudit(layout, {
+      at: env.now().toISOString(),
+      event: "artifact_refused",
+      reason: error.message,
+      channel: options.channel,
+      version,
+      sha256: artifact.sha256,
+    });
+    throw error;
+  };
   if (await hasBuild(layout, { state, version, sha256: artifact.sha256 })) {
     state.staged = { version, channel: options.channel, staged_at: env.now().toISOString() };
   } else {
@@ -142,7 +183,7 @@ export async function runUpdate(
       allowedDomains: config.security.allowed_domains,
       onProgress: options.onProgress,
       idleTimeoutMs: options.idleTimeoutMs,
-    });
+    }).catch(refused);
     downloaded = true;
     emit(event("downloaded", `Downloaded and verified ${version} (${artifact.size} bytes)`));
     await stageBuild(layout, file, {
@@ -154,7 +195,7 @@ export async function runUpdate(
       now: env.now(),
       onProgress: options.onProgress,
       state,
-    });
+    }).catch(refused);
   }
   await writeState(layout, state);
   await appendAudit(layout, {

@@ -1,6 +1,7 @@
 // End-to-end helpers: a release tree served on 127.0.0.1, a temporary install root and config,
 // and the real CLI run as a subprocess.
 import { detectPlatform } from "../lib/config.ts";
+import { readSigningKey, type SigningKey, writeKeyPair } from "../lib/keys.ts";
 import { type PublishOptions, publishRelease } from "../lib/release.ts";
 import { type ReleaseServer, serveReleases } from "../lib/serve.ts";
 
@@ -20,6 +21,10 @@ export interface World extends AsyncDisposable {
   root: string;
   configPath: string;
   server: ReleaseServer;
+  /** The publisher's signing key (pinned for every channel in the world's config). */
+  key: SigningKey;
+  /** Its private key file. */
+  keyFile: string;
   /** Run the CLI with --config and --root of this world. */
   cli(args: string[], options?: { env?: Record<string, string>; root?: boolean }): Promise<CliRun>;
   /** Publish an executable build that prints its version. */
@@ -62,6 +67,9 @@ export async function makeWorld(): Promise<World> {
   const root = `${dir}/root`;
   const configPath = `${dir}/update_channel.json`;
   await Deno.mkdir(tree);
+  const written = await writeKeyPair(`${dir}/keys`);
+  const key = await readSigningKey(written.privatePath);
+  const pinned = { threshold: 1, keys: [written.publicKey] };
   const server = serveReleases(tree, { hostname: "127.0.0.1", port: 0 });
   const baseConfig = {
     channel: "stable",
@@ -70,7 +78,11 @@ export async function makeWorld(): Promise<World> {
       canary: { base_url: `${server.url}/canary`, description: "Early access releases" },
     },
     max_retry_attempts: 1,
-    security: { require_https: false, allowed_domains: ["127.0.0.1"] },
+    security: {
+      require_https: false,
+      allowed_domains: ["127.0.0.1"],
+      signing_keys: { stable: pinned, canary: pinned },
+    },
     notifications: {},
   };
   const world: World = {
@@ -79,6 +91,8 @@ export async function makeWorld(): Promise<World> {
     root,
     configPath,
     server,
+    key,
+    keyFile: written.privatePath,
     async writeConfig(extra = {}) {
       await Deno.writeTextFile(configPath, JSON.stringify({ ...baseConfig, ...extra }, null, 2));
     },
@@ -94,6 +108,7 @@ export async function makeWorld(): Promise<World> {
         version,
         platform: detectPlatform(),
         artifact,
+        keys: [key],
         ...options,
       });
     },

@@ -30,12 +30,16 @@ Deno.test("every command has --help, and --version prints the version", async ()
       "channel",
       "serve",
       "release",
+      "keygen",
+      "verify-release",
     ]
   ) {
     const run = await world.cli([...(command ? [command] : []), "--help"]);
     assert.deepEqual(run.code, 0, `${command} --help: ${run.stderr}`);
     includes(run.stdout, "Usage: ms11-update");
-    if (command !== "serve" && command !== "release") includes(run.stdout, "--root");
+    if (!["serve", "release", "keygen", "verify-release"].includes(command)) {
+      includes(run.stdout, "--root");
+    }
   }
   const version = await world.cli(["--version"]);
   assert.deepEqual(version.code, 0);
@@ -119,11 +123,13 @@ Deno.test("install, update, apply on next launch, then status: the whole cycle",
   assert.deepEqual(doc.last_error, null);
   const events = doc.recent_events.map((e: { event: string }) => e.event);
   assert.deepEqual(events, [
-    "checked",
     "staged",
     "applied",
+    "manifest_accepted",
     "checked",
+    "manifest_accepted",
     "checked",
+    "manifest_accepted",
     "checked",
     "staged",
     "applied",
@@ -533,6 +539,7 @@ Deno.test("serve DIR serves a release tree on 127.0.0.1 with ranges, and refuses
   }
 });
 
+<<<<<<< HEAD
 Deno.test("--auto honours check_interval_hours and auto_check_enabled; --force and people check", async () => {
   await using world = await makeWorld();
   await world.publish("stable", "1.0.0");
@@ -562,4 +569,131 @@ Deno.test("--auto honours check_interval_hours and auto_check_enabled; --force a
   const forced = await world.cli(["--auto", "--force"]);
   assert.deepEqual(forced.code, 0, forced.stderr);
   assert.deepEqual(forced.stdout, "staged 1.1.0 from stable\n");
+=======
+Deno.test("keygen, release --key, verify-release: the publisher's side, then a signed update", async () => {
+  await using world = await makeWorld();
+  const keys = `${world.dir}/pub-keys`;
+  const keygen = await runCli(["keygen", "--out", keys, "--json"]);
+  assert.deepEqual(keygen.code, 0, keygen.stderr);
+  const { public_key, private_key } = JSON.parse(keygen.stdout);
+  assert.deepEqual(private_key, `${keys}/ms11-update.key`);
+  assert.deepEqual((await Deno.stat(private_key)).mode! & 0o777, 0o600);
+  assert.deepEqual(await Deno.readTextFile(`${keys}/ms11-update.pub`), `${public_key}\n`);
+  includes(keygen.stderr, `"keys": ["${public_key}"]`);
+  const again = await runCli(["keygen", "--out", keys]);
+  assert.deepEqual(again.code, 2);
+  includes(again.stderr, `Key file ${keys}/ms11-update.key already exists; not overwriting it`);
+
+  const artifact = `${world.dir}/ms11`;
+  await Deno.writeTextFile(artifact, '#!/bin/sh\necho "MS11 2.0.0"\n');
+  const base = ["release", "--channel", "stable", "--version", "2.0.0", "--artifact", artifact];
+  const out = ["--out", world.tree, "--platform", "linux-x64"];
+  const noKey = await runCli([...base, ...out]);
+  assert.deepEqual(noKey.code, 2);
+  includes(
+    noKey.stderr,
+    "release needs --key KEY_FILE to sign the manifest (or --unsigned to publish it unsigned)",
+  );
+  const badExpiry = await runCli([...base, ...out, "--key", private_key, "--expires", "soon"]);
+  assert.deepEqual(badExpiry.code, 2);
+  includes(
+    badExpiry.stderr,
+    'Invalid --expires "soon": expected a lifetime such as 30d, 12h or 90m',
+  );
+  const published = await runCli([
+    ...base,
+    ...out,
+    "--key",
+    private_key,
+    "--expires",
+    "7d",
+    "--json",
+  ]);
+  assert.deepEqual(published.code, 0, published.stderr);
+  const result = JSON.parse(published.stdout);
+  assert.deepEqual(result.serial, 1);
+  assert.deepEqual(result.signature, `${world.tree}/stable/manifest.json.sig`);
+
+  const ok = await runCli(["verify-release", world.tree, "--pubkey", `${keys}/ms11-update.pub`]);
+  assert.deepEqual(ok.code, 0, ok.stderr);
+  includes(ok.stdout, "ok  stable 2.0.0 serial 1 expires");
+  const wrong = await runCli(["verify-release", world.tree, "--pubkey", world.key.publicKey]);
+  assert.deepEqual(wrong.code, 1);
+  includes(
+    wrong.stderr,
+    `stable: Manifest ${world.tree}/stable/manifest.json has 0 valid signatures from the keys trusted for stable, 1 required (signed by unknown keys ${
+      JSON.parse(keygen.stdout).keyid
+    })`,
+  );
+  includes(
+    wrong.stderr,
+    `Release tree ${world.tree} is not ready: 1 channel with problems (stable)`,
+  );
+});
+
+Deno.test("a tampered manifest is refused by the CLI; turning verification off warns every run", async () => {
+  await using world = await makeWorld();
+  await world.publish("stable", "1.0.0");
+  const install = await world.cli(["install"]);
+  assert.deepEqual(install.code, 0, install.stderr);
+  const before = await snapshot(world.root);
+  await world.publish("stable", "1.1.0");
+  const path = `${world.tree}/stable/manifest.json`;
+  await Deno.writeTextFile(path, (await Deno.readTextFile(path)).replace('"1.1.0"', '"1.1.1"'));
+  const refused = await world.cli(["check"]);
+  assert.deepEqual(refused.code, 1);
+  includes(
+    refused.stderr,
+    `error: Manifest ${world.server.url}/stable/manifest.json has 0 valid signatures from the keys trusted for stable, 1 required`,
+  );
+  assert.deepEqual(await snapshot(world.root), before);
+  const status = JSON.parse((await world.cli(["status", "--json"])).stdout);
+  assert.deepEqual(status.recent_events.at(-2).event, "manifest_refused");
+
+  await world.writeConfig({
+    security: { require_https: false, allowed_domains: ["127.0.0.1"], verify_signatures: false },
+  });
+  for (const args of [["check"], ["status"], ["apply"]]) {
+    const run = await world.cli(args);
+    assert.deepEqual(run.code, 0, run.stderr);
+    includes(
+      run.stderr,
+      `warning: security.verify_signatures is false in ${world.configPath}: manifests are not checked for signatures, rollback or expiry`,
+    );
+  }
+});
+
+Deno.test("key rotation with release --next-key: the new key takes over, the old one retires", async () => {
+  await using world = await makeWorld();
+  await world.publish("stable", "1.0.0");
+  assert.deepEqual((await world.cli(["install"])).code, 0);
+  const keygen = await runCli(["keygen", "--out", `${world.dir}/new`, "--name", "next"]);
+  assert.deepEqual(keygen.code, 0, keygen.stderr);
+  const release = async (version: string, ...keys: string[]) => {
+    const artifact = `${world.dir}/ms11-${version}`;
+    await Deno.writeTextFile(artifact, `#!/bin/sh\necho "MS11 ${version}"\n`);
+    const args = ["release", "--channel", "stable", "--version", version, "--artifact", artifact];
+    const run = await runCli([...args, "--out", world.tree, ...keys]);
+    assert.deepEqual(run.code, 0, run.stderr);
+  };
+  const newKey = `${world.dir}/new/next.key`;
+  await release(
+    "1.1.0",
+    ...["--key", world.keyFile, "--key", newKey, "--next-key", `${world.dir}/new/next.pub`],
+  );
+  const rotated = await world.cli(["--json"]);
+  assert.deepEqual(rotated.code, 0, rotated.stderr);
+  assert.deepEqual(JSON.parse(rotated.stdout).staged, "1.1.0");
+  await release("1.2.0", "--key", newKey);
+  const accepted = await world.cli(["check", "--json"]);
+  assert.deepEqual(accepted.code, 0, accepted.stderr);
+  assert.deepEqual(JSON.parse(accepted.stdout).available, "1.2.0");
+  await release("1.3.0", "--key", world.keyFile);
+  const refused = await world.cli(["check"]);
+  assert.deepEqual(refused.code, 1);
+  includes(
+    refused.stderr,
+    `error: Manifest ${world.server.url}/stable/manifest.json has 0 valid signatures from the keys trusted for stable, 1 required (signed by unknown keys ${world.key.keyid})`,
+  );
+>>>>>>> issue5
 });

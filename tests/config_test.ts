@@ -397,9 +397,34 @@ Deno.test("validateConfig checks security", () => {
     { security: { verify_signatures: "false" } },
     'security.verify_signatures must be true or false, got "false"',
   );
+  const key = "ed25519:" + btoa("k".repeat(32));
   bad(
-    { security: { verify_signatures: true } },
-    "security.verify_signatures must be false (this version of ms11-update cannot verify signatures yet), got true",
+    { security: { signing_keys: [] } },
+    "security.signing_keys must be an object, got []",
+  );
+  bad(
+    { security: { signing_keys: { Stable: { threshold: 1, keys: [key] } } } },
+    'security.signing_keys key must be a channel name, got "Stable"',
+  );
+  bad(
+    { security: { signing_keys: { stable: { threshold: 1, keys: ["ed25519:abc"] } } } },
+    'security.signing_keys.stable.keys[0] must be an ed25519: public key, got "ed25519:abc"',
+  );
+  bad(
+    { security: { signing_keys: { stable: { threshold: 2, keys: [key, key] } } } },
+    `security.signing_keys.stable.keys[1] must be a key not listed before, got "${key}"`,
+  );
+  bad(
+    { security: { signing_keys: { stable: { threshold: 2, keys: [key] } } } },
+    "security.signing_keys.stable.threshold must be an integer from 1 to 1, got 2",
+  );
+  bad(
+    { security: { signing_keys: { stable: { threshold: 1, keys: [] } } } },
+    "security.signing_keys.stable.keys must be a non-empty list of ed25519: public keys, got []",
+  );
+  bad(
+    { security: { signing_keys: { stable: { threshold: 1, key: [key] } } } },
+    "unknown field security.signing_keys.stable.key (did you mean keys?)",
   );
   bad(
     { security: { allowed_domains: "ms11.com" } },
@@ -750,9 +775,9 @@ Deno.test("updateConfigFile writes nothing when the change makes the config inva
     `Invalid config ${path}: keep_backups_count must be an integer from 0 to 100, got -1`,
   );
   await rejectsWith(
-    updateConfigFile(path, (raw) => ({ ...raw, security: { verify_signatures: true } })),
+    updateConfigFile(path, (raw) => ({ ...raw, security: { signing_keys: { stable: {} } } })),
     ConfigError,
-    `Invalid config ${path}: security.verify_signatures must be false (this version of ms11-update cannot verify signatures yet), got true`,
+    `Invalid config ${path}: security.signing_keys.stable.keys must be a non-empty list of ed25519: public keys, got undefined`,
   );
   assert.deepEqual(await bytesOf(path), before);
   assert.deepEqual(await namesIn(dir.path), ["update_channel.json"]);

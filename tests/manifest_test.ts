@@ -71,6 +71,9 @@ Deno.test("parseManifest parses a valid document and resolves relative artifact 
         kind: "tar.gz",
       },
     },
+    serial: null,
+    expires: null,
+    next_keys: null,
   };
   assert.deepEqual(manifest, expected);
   assert.equal(MANIFEST_SCHEMA, 1);
@@ -119,11 +122,15 @@ Deno.test("parseManifest ignores fields it does not know", () => {
   assert.deepEqual(Object.keys(manifest).sort(), [
     "artifacts",
     "channel",
+    "expires",
+    "next_keys",
     "notes",
     "released_at",
     "schema",
+    "serial",
     "version",
   ]);
+  assert.equal(manifest.serial, 7);
   assert.deepEqual(Object.keys(manifest.artifacts["linux-x64"]).sort(), [
     "kind",
     "sha256",
@@ -370,4 +377,61 @@ Deno.test("manifestUrl appends manifest.json to the base URL", () => {
     "https://updates.ms11.com/stable/manifest.json",
   );
   assert.equal(manifestUrl("http://127.0.0.1:8080"), "http://127.0.0.1:8080/manifest.json");
+});
+
+Deno.test("parseManifest reads serial, expires, next_keys and hashes, strictly", () => {
+  const key = "ed25519:" + btoa("k".repeat(32));
+  const manifest = parseManifest(
+    JSON.stringify(doc({
+      serial: 12,
+      expires: "2026-12-20T10:00:00Z",
+      next_keys: { threshold: 1, keys: [key] },
+    })),
+    { url: URL_ },
+  );
+  assert.equal(manifest.serial, 12);
+  assert.equal(manifest.expires, "2026-12-20T10:00:00Z");
+  assert.deepEqual(manifest.next_keys, { threshold: 1, keys: [key] });
+  bad(doc({ serial: 0 }), "serial must be a positive integer, got 0");
+  bad(doc({ serial: "7" }), 'serial must be a positive integer, got "7"');
+  bad(
+    doc({ expires: "2026-02-30T00:00:00Z" }),
+    'expires must be an ISO 8601 time such as 2026-12-20T10:00:00Z, got "2026-02-30T00:00:00Z"',
+  );
+  bad(
+    doc({ next_keys: { threshold: 1, keys: [] } }),
+    "next_keys.keys must be a non-empty list of ed25519: public keys, got []",
+  );
+  bad(
+    doc({ next_keys: { threshold: 2, keys: [key] } }),
+    "next_keys.threshold must be an integer from 1 to 1, got 2",
+  );
+  // hashes: sha256 may come from hashes alone; unknown algorithms beside it are ignored.
+  const viaHashes = parseManifest(
+    JSON.stringify(withArtifact({ sha256: undefined, hashes: { sha256: SHA, blake3: "ab" } })),
+    { url: URL_ },
+  );
+  assert.equal(viaHashes.artifacts["linux-x64"].sha256, SHA);
+  bad(
+    withArtifact({ sha256: undefined, hashes: { blake3: "ab" } }),
+    "artifacts.linux-x64 has no hash this client can verify (it has blake3; this client verifies sha256)",
+  );
+  bad(
+    withArtifact({ sha256: undefined, hashes: {} }),
+    "artifacts.linux-x64 has no hash this client can verify (it has none; this client verifies sha256)",
+  );
+  bad(
+    withArtifact({ hashes: [] }),
+    "artifacts.linux-x64.hashes must be an object keyed by algorithm, got []",
+  );
+  bad(
+    withArtifact({ hashes: { sha256: "XY" } }),
+    'artifacts.linux-x64.hashes.sha256 must be lowercase hex digits, got "XY"',
+  );
+  bad(
+    withArtifact({ hashes: { sha256: "f".repeat(64) } }),
+    `artifacts.linux-x64.sha256 and artifacts.linux-x64.hashes.sha256 differ ("${SHA}", "${
+      "f".repeat(64)
+    }")`,
+  );
 });

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { parseManifest } from "../lib/manifest.ts";
-import { kindOfFile, publishRelease } from "../lib/release.ts";
+import { parseSignatures, readSigningKey, verifyBytes, writeKeyPair } from "../lib/keys.ts";
+import { kindOfFile, publishRelease, verifyRelease } from "../lib/release.ts";
 import { bytesOf, namesIn, rejectsWith, type TempDir, tempDir } from "./_helpers.ts";
 
 const RELEASED = new Date("2026-11-20T10:00:00.000Z");
@@ -59,12 +60,15 @@ Deno.test("publishRelease copies the artifact and writes the channel's manifest"
     schema: 1,
     channel: "stable",
     version: "1.0.0",
+    serial: 1,
     released_at: "2026-11-20T10:00:00Z",
+    expires: "2026-12-20T10:00:00Z",
     notes: "First release",
     artifacts: {
       "linux-x64": { url: "1.0.0/ms11", size: 21, sha256: sha256(content), kind: "executable" },
     },
   });
+  assert.equal(result.signaturePath, null);
   assert.ok((await Deno.readTextFile(result.manifestPath)).endsWith("}\n"));
   // The returned manifest is the parsed document.
   assert.equal(result.manifest.version, "1.0.0");
@@ -367,4 +371,122 @@ Deno.test({
       "https://updates.ms11.com/stable/1.0.0/ms11%232",
     );
   },
+});
+
+// --- signing and verify-release ----------------------------------------------------------------
+
+async function signingKey(dir: TempDir, name = "pub") {
+  const written = await writeKeyPair(`${dir.path}/keys`, { name });
+  return { key: await readSigningKey(written.privatePath), publicKey: written.publicKey };
+}
+
+Deno.test("publishRelease signs the exact manifest bytes, numbers serials and sets the expiry", async () => {
+  await using dir = await tempDir();
+  const tree = `${dir.path}/tree`;
+  const { key, publicKey } = await signingKey(dir);
+  const first = await publishRelease(tree, {
+    channel: "stable",
+    version: "1.0.0",
+    platform: "linux-x64",
+    artifact: await artifact(dir, "ms11", "one"),
+    releasedAt: RELEASED,
+    expires: new Date("2026-11-21T10:00:00Z"),
+    keys: [key],
+  });
+  assert.equal(first.signaturePath, `${tree}/stable/manifest.json.sig`);
+  assert.equal(first.manifest.serial, 1);
+  assert.equal(first.manifest.expires, "2026-11-21T10:00:00Z");
+  const bytes = await Deno.readFile(first.manifestPath);
+  const [entry] = parseSignatures(await Deno.readFile(first.signaturePath!), "sig");
+  assert.equal(entry.keyid, key.keyid);
+  assert.equal(await verifyBytes(publicKey, bytes, entry.sig), true);
+  const second = await publishRelease(tree, {
+    channel: "stable",
+    version: "1.1.0",
+    platform: "linux-x64",
+    artifact: await artifact(dir, "ms11", "two"),
+    releasedAt: RELEASED,
+    keys: [key],
+  });
+  assert.equal(second.manifest.serial, 2);
+  assert.equal(second.manifest.expires, "2026-12-20T10:00:00Z");
+  // Republishing unsigned removes the stale signature rather than leaving a mismatched one.
+  const third = await publishRelease(tree, {
+    channel: "stable",
+    version: "1.2.0",
+    platform: "linux-x64",
+    artifact: await artifact(dir, "ms11", "three"),
+    releasedAt: RELEASED,
+  });
+  assert.equal(third.signaturePath, null);
+  assert.equal(third.manifest.serial, 3);
+  assert.deepEqual(await namesIn(`${tree}/stable`), ["1.0.0", "1.1.0", "1.2.0", "manifest.json"]);
+});
+
+Deno.test("publishRelease refuses an expiry not after the release and writes nothing", async () => {
+  await using dir = await tempDir();
+  const tree = `${dir.path}/tree`;
+  await rejectsWith(
+    publishRelease(tree, {
+      channel: "stable",
+      version: "1.0.0",
+      platform: "linux-x64",
+      artifact: await artifact(dir, "ms11", "one"),
+      releasedAt: RELEASED,
+      expires: RELEASED,
+    }),
+    RangeError,
+    "Cannot publish 1.0.0 on stable: it would expire at 2026-11-20T10:00:00Z, not after its release at 2026-11-20T10:00:00Z",
+  );
+  assert.equal(await Deno.lstat(`${tree}/stable/manifest.json`).catch(() => null), null);
+});
+
+Deno.test("verifyRelease passes a good tree and names every problem of a bad one", async () => {
+  await using dir = await tempDir();
+  const tree = `${dir.path}/tree`;
+  const { key, publicKey } = await signingKey(dir);
+  const other = await signingKey(dir, "other");
+  const keys = { threshold: 1, keys: [publicKey] };
+  await publishRelease(tree, {
+    channel: "stable",
+    version: "1.0.0",
+    platform: "linux-x64",
+    artifact: await artifact(dir, "ms11", "one"),
+    releasedAt: RELEASED,
+    keys: [key],
+  });
+  const now = new Date("2026-11-21T00:00:00Z");
+  assert.deepEqual(await verifyRelease(tree, { keys, now }), [{
+    channel: "stable",
+    version: "1.0.0",
+    serial: 1,
+    expires: "2026-12-20T10:00:00Z",
+    problems: [],
+  }]);
+  // Signed by a key the clients do not pin; an artifact altered; canary unsigned.
+  await publishRelease(tree, {
+    channel: "canary",
+    version: "2.0.0",
+    platform: "linux-x64",
+    artifact: await artifact(dir, "ms11", "canary"),
+    releasedAt: RELEASED,
+  });
+  await Deno.writeTextFile(`${tree}/stable/1.0.0/ms11`, "ONE");
+  const bad = await verifyRelease(tree, { keys, now });
+  assert.deepEqual(bad.map((c) => c.problems), [
+    [`Manifest ${tree}/canary/manifest.json has no signature file ${tree}/canary/manifest.json.sig`],
+    [
+      `Artifact ${tree}/stable/1.0.0/ms11 (linux-x64) has 3 bytes and sha256 ${
+        sha256("ONE")
+      }; the manifest says 3 bytes and ${sha256("one")}`,
+    ],
+  ]);
+  const late = await verifyRelease(tree, {
+    keys: { threshold: 1, keys: [other.publicKey] },
+    now: new Date("2027-01-01T00:00:00Z"),
+  });
+  assert.deepEqual(
+    late[1].problems[0],
+    `Manifest ${tree}/stable/manifest.json has 0 valid signatures from the keys trusted for stable, 1 required (signed by unknown keys ${key.keyid})`,
+  );
 });

@@ -52,6 +52,17 @@ function fullState(): State {
         checked_at: "2026-11-26T09:00:00.000Z",
       },
     },
+    trusted: {
+      stable: {
+        serial: 7,
+        sha256: "ab".repeat(32),
+        version: "1.1.0",
+        expires: "2026-12-25T00:00:00Z",
+        accepted_at: "2026-11-25T00:00:00.000Z",
+        keys: null,
+        pinned: null,
+      },
+    },
   };
 }
 
@@ -66,6 +77,7 @@ Deno.test("emptyState is empty and of the current schema", () => {
     last_error: null,
     rejected: [],
     manifests: {},
+    trusted: {},
   });
   assert.equal(STATE_SCHEMA, 1);
   assert.notEqual(emptyState().builds, emptyState().builds);
@@ -141,10 +153,14 @@ Deno.test("parseState drops bad records one by one and names them", () => {
     { version: "0.8.0" },
     null,
   ];
+  const trusted = raw.trusted as Record<string, unknown>;
+  trusted.canary = { ...fullState().trusted.stable, serial: 0 };
+  trusted.beta = { ...fullState().trusted.stable, keys: { threshold: 2, keys: ["k"] } };
+  trusted.Bad = fullState().trusted.stable;
   const { state, problem } = parseState(raw, SRC);
   assert.equal(
     problem,
-    `State file ${SRC} had unreadable entries (staged, builds.1.1.0, builds.1.3.0, builds.1.4.0, last_check, last_error, rejected[], rejected[]); they were ignored`,
+    `State file ${SRC} had unreadable entries (staged, builds.1.1.0, builds.1.3.0, builds.1.4.0, last_check, last_error, rejected[], rejected[], trusted.canary, trusted.beta, trusted.Bad); they were ignored`,
   );
   assert.deepEqual(state, {
     schema: 1,
@@ -154,6 +170,7 @@ Deno.test("parseState drops bad records one by one and names them", () => {
     last_error: null,
     rejected: fullState().rejected,
     manifests: fullState().manifests,
+    trusted: fullState().trusted,
   });
 });
 

@@ -5,7 +5,6 @@
 //   deno task demo            (or ./denow task demo)
 //   deno task demo --keep     keep the temporary folder to look around
 import { create as createTar } from "tar";
-import { publishRelease } from "../lib/release.ts";
 import { serveReleases } from "../lib/serve.ts";
 import { detectPlatform } from "../lib/config.ts";
 
@@ -25,7 +24,7 @@ function say(text: string): void {
 }
 
 function step(n: number, text: string): void {
-  console.log(`\n${bold(`[${n}/8] ${text}`)}`);
+  console.log(`\n${bold(`[${n}/9] ${text}`)}`);
 }
 
 /** An MS11 "build": a script that prints its version, padded to `padMiB` so progress shows. */
@@ -51,9 +50,36 @@ async function makeArchive(version: string): Promise<string> {
   return file;
 }
 
+const keyDir = `${dir}/publisher-keys`;
+
+/** The publisher's side, with the real CLI: sign and add a build to the release tree. */
 async function publish(channel: string, version: string, artifact: string, notes: string) {
-  await publishRelease(tree, { channel, version, platform, artifact, notes });
-  say(dim(`  published ${version} on ${channel}`));
+  await run(
+    true,
+    "release",
+    ...["--channel", channel, "--version", version, "--artifact", artifact],
+    ...["--platform", platform, "--notes", notes, "--key", `${keyDir}/ms11-update.key`],
+    ...["--out", tree, "--expires", "30d"],
+  );
+  say(dim(`  published ${version} on ${channel}, signed`));
+}
+
+/** Run the real CLI quietly (publisher commands) and return its stdout. */
+async function run(quiet: boolean, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", main, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: quiet ? "piped" : "inherit",
+  }).output();
+  if (!out.success) {
+    throw new Error(
+      `ms11-update ${args.join(" ")} exited with ${out.code}: ${
+        new TextDecoder().decode(out.stderr)
+      }`,
+    );
+  }
+  return new TextDecoder().decode(out.stdout).trim();
 }
 
 /** Run the real CLI; its messages (and progress bar) appear as they come. */
@@ -69,6 +95,21 @@ async function cli(...args: string[]): Promise<void> {
   if (!status.success) throw new Error(`ms11-update ${args.join(" ")} exited with ${status.code}`);
 }
 
+/** Run the real CLI where it must fail (exit 1); its messages appear as they come. */
+async function cliRefused(...args: string[]): Promise<void> {
+  say(`  ${bold("$")} ms11-update ${args.join(" ")}`);
+  const status = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", main, ...args],
+    env: { MS11_UPDATE_ROOT: root, MS11_UPDATE_CONFIG: configPath },
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn().status;
+  if (status.code !== 1) {
+    throw new Error(`ms11-update ${args.join(" ")} exited with ${status.code}, expected 1`);
+  }
+}
+
 /** What a launcher does at every start: apply, then run the current build. */
 async function launchApp(): Promise<void> {
   say(dim("  (the launcher starts: ms11-update apply, then <root>/current/ms11)"));
@@ -80,6 +121,9 @@ async function launchApp(): Promise<void> {
 await Deno.mkdir(tree, { recursive: true });
 const server = serveReleases(tree, { hostname: "127.0.0.1", port: 0 });
 try {
+  // The publisher makes a signing key once; clients pin its public half per channel.
+  const publicKey = await run(true, "keygen", "--out", keyDir);
+  const pinned = { threshold: 1, keys: [publicKey] };
   await Deno.writeTextFile(
     configPath,
     JSON.stringify(
@@ -90,7 +134,11 @@ try {
           canary: { base_url: `${server.url}/canary`, description: "Early access releases" },
         },
         keep_backups_count: 2,
-        security: { require_https: false, allowed_domains: ["127.0.0.1"] },
+        security: {
+          require_https: false,
+          allowed_domains: ["127.0.0.1"],
+          signing_keys: { stable: pinned, canary: pinned },
+        },
       },
       null,
       2,
@@ -99,6 +147,7 @@ try {
   say(bold("ms11-update demo: one full update cycle, on this machine, in a temporary folder"));
   say(dim(`  folder ${dir}; release server ${server.url} (127.0.0.1 only)`));
   say(dim("  the demo config allows plain HTTP to 127.0.0.1; the shipped config requires HTTPS"));
+  say(dim(`  manifests are signed with the publisher's Ed25519 key ${publicKey.slice(0, 20)}…`));
 
   step(1, "The publisher releases MS11 1.0.0 on the stable channel");
   await publish("stable", "1.0.0", await makeBuild("1.0.0"), "First release");
@@ -116,7 +165,18 @@ try {
   step(4, "Next launch: the staged build is swapped in atomically");
   await launchApp();
 
-  step(5, "The user joins the canary channel; a canary build (a .tar.gz) is staged");
+  step(5, "A compromised mirror alters the signed manifest: the updater refuses it");
+  const manifestPath = `${tree}/stable/manifest.json`;
+  const genuine = await Deno.readFile(manifestPath);
+  await Deno.writeTextFile(
+    manifestPath,
+    new TextDecoder().decode(genuine).replace('"1.1.0"', '"6.6.6"'),
+  );
+  await cliRefused("check");
+  await Deno.writeFile(manifestPath, genuine);
+  say(dim("  nothing was downloaded; the refusal is in the audit log (status --json)"));
+
+  step(6, "The user joins the canary channel; a canary build (a .tar.gz) is staged");
   await publish(
     "canary",
     "1.2.0-canary.20261126.3",
@@ -126,14 +186,14 @@ try {
   await cli("channel", "canary");
   await cli();
 
-  step(6, "Next launch runs the canary build");
+  step(7, "Next launch runs the canary build");
   await launchApp();
 
-  step(7, "The user does not like it and rolls back by hand");
+  step(8, "The user does not like it and rolls back by hand");
   await cli("rollback");
   await launchApp();
 
-  step(8, "Status (also available as JSON for dashboards: ms11-update status --json)");
+  step(9, "Status (also available as JSON for dashboards: ms11-update status --json)");
   await cli("status");
 
   say(`\n${bold("Done")} in ${((performance.now() - started) / 1000).toFixed(1)} s.`);

@@ -1,0 +1,378 @@
+/**
+ * Ed25519 signing keys (Web Crypto): the publisher's key pair files, the public key form the
+ * configuration pins (`ed25519:<base64 of the 32 raw bytes>`), key ids, and signing the exact
+ * bytes of a document into the detached signature file (`manifest.json.sig`, see
+ * docs/MANIFEST.md).
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { writeFileAtomic } from "./_fs.ts";
+
+/** The prefix of a public key as the configuration pins it. */
+export const PUBLIC_KEY_PREFIX = "ed25519:";
+
+/** What a private key file says it is. */
+const PRIVATE_KIND = "ms11-update-signing-key";
+
+/** A set of public keys and how many of them must sign (k of n). */
+export interface KeySet {
+  /** How many distinct keys of `keys` must sign. */
+  threshold: number;
+  /** Public keys in configuration form (`ed25519:…`). */
+  keys: string[];
+}
+
+/** One signature of a document: which key, and the signature in base64. */
+export interface SignatureEntry {
+  /** The signing key's id ({@linkcode keyId}). */
+  keyid: string;
+  /** The Ed25519 signature over the exact document bytes, base64 (64 bytes). */
+  sig: string;
+}
+
+/** A loaded private key, ready to sign. */
+export interface SigningKey {
+  /** Its key id. */
+  keyid: string;
+  /** Its public key in configuration form (`ed25519:…`). */
+  publicKey: string;
+  /** The Web Crypto private key. */
+  privateKey: CryptoKey;
+}
+
+function decodeBase64(text: string): Uint8Array | null {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) return null;
+  try {
+    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  } catch {
+    return null;
+  }
+}
+
+function encodeBase64(bytes: Uint8Array): string {
+  let text = "";
+  for (const b of bytes) text += String.fromCharCode(b);
+  return btoa(text);
+}
+
+/**
+ * The 32 raw bytes of a public key in configuration form, or a `TypeError` naming the value.
+ *
+ * @example
+ * ```ts
+ * import { parsePublicKey } from "./keys.ts";
+ * console.assert(parsePublicKey("ed25519:" + btoa("k".repeat(32))).length === 32);
+ * ```
+ */
+export function parsePublicKey(text: unknown): Uint8Array {
+  const bytes = typeof text === "string" && text.startsWith(PUBLIC_KEY_PREFIX)
+    ? decodeBase64(text.slice(PUBLIC_KEY_PREFIX.length))
+    : null;
+  if (bytes === null || bytes.length !== 32) {
+    throw new TypeError(
+      `Invalid public key ${
+        JSON.stringify(text)
+      }: expected ed25519: followed by the base64 of 32 bytes`,
+    );
+  }
+  return bytes;
+}
+
+/**
+ * Whether `text` is a public key in configuration form.
+ *
+ * @example
+ * ```ts
+ * import { isPublicKey } from "./keys.ts";
+ * console.assert(!isPublicKey("ed25519:short"));
+ * ```
+ */
+export function isPublicKey(text: unknown): boolean {
+  try {
+    parsePublicKey(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A key's id: the first 16 hex digits of the SHA-256 of its 32 raw bytes. It only names the key
+ * in signature files and messages; verification always uses the pinned key itself.
+ *
+ * @example
+ * ```ts
+ * import { keyId } from "./keys.ts";
+ * console.assert(/^[0-9a-f]{16}$/.test(keyId("ed25519:" + btoa("k".repeat(32)))));
+ * ```
+ */
+export function keyId(publicKey: string): string {
+  return createHash("sha256").update(parsePublicKey(publicKey)).digest("hex").slice(0, 16);
+}
+
+/** A new key pair, as files hold it. */
+export interface KeyPair {
+  /** The public key in configuration form. */
+  publicKey: string;
+  /** Its key id. */
+  keyid: string;
+  /** The private key file's content (JSON; keep it secret). */
+  privateKeyFile: string;
+}
+
+/**
+ * Generate an Ed25519 key pair.
+ *
+ * @example
+ * ```ts
+ * import { generateKeyPair } from "./keys.ts";
+ * const pair = await generateKeyPair();
+ * console.assert(pair.publicKey.startsWith("ed25519:"));
+ * ```
+ */
+export async function generateKeyPair(): Promise<KeyPair> {
+  const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
+    "sign",
+    "verify",
+  ]) as CryptoKeyPair;
+  const raw = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
+  const publicKey = PUBLIC_KEY_PREFIX + encodeBase64(raw);
+  const keyid = keyId(publicKey);
+  const privateKeyFile = JSON.stringify(
+    { kind: PRIVATE_KIND, keyid, public_key: publicKey, pkcs8: encodeBase64(pkcs8) },
+    null,
+    2,
+  ) + "\n";
+  return { publicKey, keyid, privateKeyFile };
+}
+
+/** Where {@linkcode writeKeyPair} wrote. */
+export interface WrittenKeyPair {
+  /** The private key file (mode 0600). */
+  privatePath: string;
+  /** The public key file (one line: the key in configuration form). */
+  publicPath: string;
+  /** The public key. */
+  publicKey: string;
+  /** Its key id. */
+  keyid: string;
+}
+
+/** Options of {@linkcode writeKeyPair}. */
+export interface WriteKeyPairOptions {
+  /** File name stem (default `ms11-update`): `<stem>.key` and `<stem>.pub`. */
+  name?: string;
+}
+
+/**
+ * Generate a key pair into `dir`: `<name>.key` (private, mode 0600) and `<name>.pub`. Existing
+ * files are never overwritten (`Deno.errors.AlreadyExists`).
+ *
+ * @example
+ * ```ts
+ * import { writeKeyPair } from "./keys.ts";
+ * const dir = await Deno.makeTempDir();
+ * const written = await writeKeyPair(dir);
+ * console.assert(((await Deno.stat(written.privatePath)).mode! & 0o777) === 0o600);
+ * ```
+ */
+export async function writeKeyPair(
+  dir: string,
+  options: WriteKeyPairOptions = {},
+): Promise<WrittenKeyPair> {
+  const name = options.name ?? "ms11-update";
+  const privatePath = `${dir}/${name}.key`;
+  const publicPath = `${dir}/${name}.pub`;
+  await Deno.mkdir(dir, { recursive: true });
+  for (const path of [privatePath, publicPath]) {
+    if (await Deno.lstat(path).then(() => true, () => false)) {
+      throw new Deno.errors.AlreadyExists(`Key file ${path} already exists; not overwriting it`);
+    }
+  }
+  const pair = await generateKeyPair();
+  await writeFileAtomic(privatePath, pair.privateKeyFile, { mode: 0o600 });
+  await Deno.chmod(privatePath, 0o600);
+  await writeFileAtomic(publicPath, pair.publicKey + "\n");
+  return { privatePath, publicPath, publicKey: pair.publicKey, keyid: pair.keyid };
+}
+
+/**
+ * Load a private key file written by {@linkcode writeKeyPair}.
+ *
+ * @example
+ * ```ts
+ * import { readSigningKey, writeKeyPair } from "./keys.ts";
+ * const written = await writeKeyPair(await Deno.makeTempDir());
+ * const key = await readSigningKey(written.privatePath);
+ * console.assert(key.keyid === written.keyid);
+ * ```
+ */
+export async function readSigningKey(path: string): Promise<SigningKey> {
+  const text = await Deno.readTextFile(path);
+  let doc: Record<string, unknown> | null = null;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    // reported below
+  }
+  const pkcs8 = typeof doc?.pkcs8 === "string" ? decodeBase64(doc.pkcs8) : null;
+  if (doc?.kind !== PRIVATE_KIND || pkcs8 === null || !isPublicKey(doc.public_key)) {
+    throw new TypeError(`Key file ${path} is not an ms11-update private key`);
+  }
+  const publicKey = doc.public_key as string;
+  let privateKey: CryptoKey;
+  try {
+    privateKey = await crypto.subtle.importKey(
+      "pkcs8",
+      pkcs8 as BufferSource,
+      { name: "Ed25519" },
+      false,
+      [
+        "sign",
+      ],
+    );
+  } catch {
+    throw new TypeError(`Key file ${path} is not an ms11-update private key`);
+  }
+  // The public key written beside the private one must be its own.
+  const probe = new TextEncoder().encode("ms11-update key check");
+  const sig = new Uint8Array(await crypto.subtle.sign("Ed25519", privateKey, probe));
+  if (!(await verifyBytes(publicKey, probe, sig))) {
+    throw new TypeError(`Key file ${path}: its public_key does not match its private key`);
+  }
+  return { keyid: keyId(publicKey), publicKey, privateKey };
+}
+
+/**
+ * Whether `sig` is a valid Ed25519 signature of `bytes` by `publicKey` (configuration form).
+ *
+ * @example
+ * ```ts
+ * import { verifyBytes } from "./keys.ts";
+ * const ok = await verifyBytes("ed25519:" + btoa("k".repeat(32)), new Uint8Array(1), new Uint8Array(64));
+ * console.assert(ok === false);
+ * ```
+ */
+export async function verifyBytes(
+  publicKey: string,
+  bytes: Uint8Array,
+  sig: Uint8Array,
+): Promise<boolean> {
+  if (sig.length !== 64) return false;
+  try {
+    const key = await crypto.subtle.importKey(
+      "raw",
+      parsePublicKey(publicKey) as BufferSource,
+      { name: "Ed25519" },
+      false,
+      ["verify"],
+    );
+    return await crypto.subtle.verify("Ed25519", key, sig as BufferSource, bytes as BufferSource);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Sign the exact bytes of a document with each key; the result is the signature file's content
+ * (a JSON list of `{keyid, sig}`).
+ *
+ * @example
+ * ```ts
+ * import { readSigningKey, signDocument, writeKeyPair } from "./keys.ts";
+ * const key = await readSigningKey((await writeKeyPair(await Deno.makeTempDir())).privatePath);
+ * const file = await signDocument(new TextEncoder().encode("{}"), [key]);
+ * console.assert(JSON.parse(file)[0].keyid === key.keyid);
+ * ```
+ */
+export async function signDocument(
+  bytes: Uint8Array,
+  keys: readonly SigningKey[],
+): Promise<string> {
+  const entries: SignatureEntry[] = [];
+  for (const key of keys) {
+    const sig = new Uint8Array(
+      await crypto.subtle.sign("Ed25519", key.privateKey, bytes as BufferSource),
+    );
+    entries.push({ keyid: key.keyid, sig: encodeBase64(sig) });
+  }
+  return JSON.stringify(entries, null, 2) + "\n";
+}
+
+/**
+ * Parse a signature file strictly: a JSON list of `{keyid, sig}` with base64 signatures of 64
+ * bytes. Throws `SyntaxError` or `TypeError` naming `source`.
+ *
+ * @example
+ * ```ts
+ * import { parseSignatures } from "./keys.ts";
+ * console.assert(parseSignatures("[]", "manifest.json.sig").length === 0);
+ * ```
+ */
+export function parseSignatures(
+  document: string | Uint8Array,
+  source: string,
+): { keyid: string; sig: Uint8Array }[] {
+  let raw: unknown;
+  try {
+    const text = typeof document === "string"
+      ? document
+      : new TextDecoder("utf-8", { fatal: true }).decode(document);
+    raw = JSON.parse(text);
+  } catch {
+    throw new SyntaxError(`Signature file ${source} is not valid JSON`);
+  }
+  if (!Array.isArray(raw)) {
+    throw new TypeError(`Signature file ${source} must be a JSON list of {keyid, sig}`);
+  }
+  return raw.map((entry, i) => {
+    const sig = typeof entry?.sig === "string" ? decodeBase64(entry.sig) : null;
+    if (typeof entry?.keyid !== "string" || sig === null || sig.length !== 64) {
+      throw new TypeError(
+        `Signature file ${source}: entry ${i} must be {keyid, sig} with a base64 signature of 64 bytes`,
+      );
+    }
+    return { keyid: entry.keyid, sig };
+  });
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Validate a key set (`{threshold, keys}`): distinct `ed25519:` keys, a threshold from 1 to their
+ * number. `fail(field, expected, value)` throws the caller's error.
+ *
+ * @example
+ * ```ts
+ * import { parseKeySet } from "./keys.ts";
+ * const key = "ed25519:" + btoa("k".repeat(32));
+ * const set = parseKeySet({ threshold: 1, keys: [key] }, "keys", (f) => { throw new Error(f); });
+ * console.assert(set.threshold === 1);
+ * ```
+ */
+export function parseKeySet(
+  raw: unknown,
+  field: string,
+  fail: (field: string, expected: string, value: unknown) => never,
+): KeySet {
+  if (!isObject(raw)) return fail(field, "an object {threshold, keys}", raw);
+  const keys = raw.keys;
+  if (!Array.isArray(keys) || keys.length === 0) {
+    return fail(`${field}.keys`, "a non-empty list of ed25519: public keys", keys);
+  }
+  keys.forEach((key, i) => {
+    if (!isPublicKey(key)) fail(`${field}.keys[${i}]`, "an ed25519: public key", key);
+    if (keys.indexOf(key) !== i) fail(`${field}.keys[${i}]`, "a key not listed before", key);
+  });
+  if (
+    !Number.isInteger(raw.threshold) || (raw.threshold as number) < 1 ||
+    (raw.threshold as number) > keys.length
+  ) {
+    fail(`${field}.threshold`, `an integer from 1 to ${keys.length}`, raw.threshold);
+  }
+  return { threshold: raw.threshold as number, keys: [...keys] as string[] };
+}
