@@ -151,7 +151,10 @@ export async function fetchManifestCached(
   const signatureUrl = `${url}.sig`;
   let signature: Uint8Array;
   try {
-    const got = await fetchLimited(signatureUrl, { ...fetchOptions, maxBytes: MAX_SIGNATURE_BYTES });
+    const got = await fetchLimited(signatureUrl, {
+      ...fetchOptions,
+      maxBytes: MAX_SIGNATURE_BYTES,
+    });
     signature = got.body ?? new Uint8Array(0);
   } catch (error) {
     throw new UntrustedManifestError(

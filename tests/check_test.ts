@@ -37,7 +37,7 @@ function manifestServer() {
     update_servers: {
       stable: { base_url: `http://127.0.0.1:${server.addr.port}/stable`, description: "S" },
     },
-    security: { require_https: false, allowed_domains: ["127.0.0.1"] },
+    security: { require_https: false, allowed_domains: ["127.0.0.1"], verify_signatures: false },
     max_retry_attempts: 1,
   });
   return { state, server, config };

@@ -152,7 +152,11 @@ Deno.test({
             stable: { base_url: `https://localhost:${port}/stable`, description: "S" },
           },
           max_retry_attempts: 1,
-          security: { allowed_domains: ["localhost"], ca_file: certs.caPath },
+          security: {
+            allowed_domains: ["localhost"],
+            ca_file: certs.caPath,
+            verify_signatures: false,
+          },
         }),
       );
       const args = ["check", "--json", "--config", config, "--root", `${dir.path}/root`];

@@ -721,14 +721,14 @@ Deno.test("hostile: a signed artifact URL on a host outside allowed_domains is r
     serial: 6,
     edit: (d) => {
       (d.artifacts as Record<string, Record<string, unknown>>)[PLATFORM].url =
-        "http://evil.example/ms11";
+        "https://evil.example/ms11";
     },
   });
   await s.update({ checkOnly: true });
   await refused(
     s,
     Error,
-    "Refusing http://evil.example/ms11: host evil.example is not in allowedDomains [127.0.0.1]",
+    "Refusing https://evil.example/ms11: host evil.example is not in allowedDomains [127.0.0.1]",
     "artifact_refused",
   );
 });

@@ -77,7 +77,7 @@ async function hostileWorld(
     update_servers: { stable: { base_url: `${server.url}/stable`, description: "Stable" } },
     max_retry_attempts: 2,
     download_timeout_seconds: 60,
-    security: { require_https: false, allowed_domains: ["127.0.0.1"] },
+    security: { require_https: false, allowed_domains: ["127.0.0.1"], verify_signatures: false },
     ...extra,
   });
   const isArtifact = (r: HostileRequest) => r.path.split("?")[0] === artifactPath;
