@@ -148,7 +148,8 @@ export async function writeKeyPair(
 }
 
 /**
- * Load a private key file written by {@linkcode writeKeyPair}.
+ * Load a private key file written by {@linkcode writeKeyPair}. A key file that other users may
+ * read or write is refused (`TypeError`), as ssh refuses one.
  *
  * @example
  * ```ts
@@ -159,6 +160,14 @@ export async function writeKeyPair(
  * ```
  */
 export async function readSigningKey(path: string): Promise<SigningKey> {
+  const mode = (await Deno.stat(path)).mode;
+  if (mode !== null && (mode & 0o077) !== 0) {
+    throw new TypeError(
+      `Key file ${path} is accessible by other users (mode ${
+        (mode & 0o777).toString(8).padStart(4, "0")
+      }); chmod 600 it`,
+    );
+  }
   const text = await Deno.readTextFile(path);
   let doc: Record<string, unknown> | null = null;
   try {
