@@ -9,7 +9,7 @@
  */
 import shipped from "../config/update_channel.json" with { type: "json" };
 import { ConfigError } from "./errors.ts";
-import { type KeySet, parseKeySet } from "./keys.ts";
+import { type KeySet, parseKeySet } from "./_keyset.ts";
 import { dirOf, writeFileAtomic } from "./_fs.ts";
 import { isLoopbackHost } from "./_url.ts";
 

@@ -600,6 +600,15 @@ Deno.test("keygen, release --key, verify-release: the publisher's side, then a s
     badExpiry.stderr,
     'Invalid --expires "soon": expected a lifetime such as 30d, 12h or 90m',
   );
+  const both = await runCli([...base, ...out, "--key", private_key, "--unsigned"]);
+  assert.deepEqual(both.code, 2);
+  includes(both.stderr, "release takes --key or --unsigned, not both");
+  const unsigned = await runCli([...base, "--out", `${world.dir}/plain`, "--unsigned"]);
+  assert.deepEqual(unsigned.code, 0, unsigned.stderr);
+  includes(
+    unsigned.stderr,
+    "warning: Published an unsigned manifest: clients that verify signatures refuse it",
+  );
   const published = await runCli([
     ...base,
     ...out,

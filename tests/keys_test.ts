@@ -59,7 +59,7 @@ Deno.test("writeKeyPair writes a 0600 private key and the public key, never over
 Deno.test("readSigningKey refuses garbage and a key file whose public key is not its own", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/x.key`;
-  await Deno.writeTextFile(path, "not json");
+  await Deno.writeTextFile(path, "not json", { mode: 0o600 });
   await rejectsWith(
     readSigningKey(path),
     TypeError,
@@ -68,6 +68,7 @@ Deno.test("readSigningKey refuses garbage and a key file whose public key is not
   const a = JSON.parse((await generateKeyPair()).privateKeyFile);
   const b = await generateKeyPair();
   await Deno.writeTextFile(path, JSON.stringify({ ...a, public_key: b.publicKey }));
+  await Deno.chmod(path, 0o600);
   await rejectsWith(
     readSigningKey(path),
     TypeError,
@@ -132,5 +133,16 @@ Deno.test("parseKeySet checks keys, duplicates and the threshold", () => {
     () => parseKeySet({ threshold: 1, keys: [KEY, KEY] }, "k", fail),
     TypeError,
     `k.keys[1] must be a key not listed before, got "${KEY}"`,
+  );
+});
+
+Deno.test("readSigningKey refuses a key file other users can read", async () => {
+  await using dir = await tempDir();
+  const { privatePath } = await writeKeyPair(dir.path);
+  await Deno.chmod(privatePath, 0o644);
+  await rejectsWith(
+    readSigningKey(privatePath),
+    TypeError,
+    `Key file ${privatePath} is accessible by other users (mode 0644); chmod 600 it`,
   );
 });
