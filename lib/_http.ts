@@ -445,6 +445,22 @@ export class HttpSession {
     return result;
   }
 
+  /** Read the next bytes of a body into `buffer` (a BYOB read) under the idle watch. */
+  async readInto(
+    reader: ReadableStreamBYOBReader,
+    buffer: Uint8Array<ArrayBuffer>,
+    idle: IdleWatch,
+  ): Promise<ReadableStreamReadResult<Uint8Array<ArrayBuffer>>> {
+    let result: ReadableStreamReadResult<Uint8Array<ArrayBuffer>>;
+    try {
+      result = await reader.read(buffer);
+    } catch (error) {
+      throw this.classify(error, idle);
+    }
+    idle.touch();
+    return result;
+  }
+
   /**
    * GET the first URL, following redirects by hand: at most {@linkcode MAX_REDIRECTS} hops, no
    * loops, the policy checked at each hop, credentials dropped once the origin changes.

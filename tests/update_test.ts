@@ -106,11 +106,15 @@ async function hostileWorld(
   };
 }
 
-function update(world: HostileWorld, extra: Record<string, unknown> = {}) {
+function update(
+  world: HostileWorld,
+  extra: Record<string, unknown> = {},
+  idleTimeoutMs?: number,
+) {
   return runUpdate(world.layout, world.config(extra), {
     channel: "stable",
     platform: linuxPlatform(),
-    idleTimeoutMs: 300,
+    idleTimeoutMs,
   });
 }
 
@@ -190,7 +194,7 @@ Deno.test("update: a stalled body hits the idle timeout, retries are bounded, no
   }));
   const before = await world.installed();
   const error = await rejectsWith(
-    update(world),
+    update(world, {}, 300),
     Deno.errors.TimedOut,
     new RegExp(
       `^Download of ${
