@@ -4,7 +4,7 @@
 //
 // `ours` is lib/download.ts downloadArtifact (streamed to disk through SHA-256, fsynced, renamed);
 // `naive` is fetch → arrayBuffer → crypto.subtle.digest → write; `idle` does nothing (the
-// baseline RSS of a Deno process). Prints {"peak_rss_kib": N} on stdout.
+// baseline RSS of a Deno process). Prints {"peak_rss_kib": N, "cpu_ms": N} on stdout.
 import { downloadArtifact } from "../lib/download.ts";
 
 const [mode, url, dest, sizeText, sha256] = Deno.args;
@@ -30,4 +30,10 @@ if (mode === "ours") {
 } else if (mode !== "idle") {
   throw new TypeError(`Unknown mode ${JSON.stringify(mode)}: expected ours, naive or idle`);
 }
-console.log(JSON.stringify({ peak_rss_kib: peakRssKib() }));
+/** User + system CPU time of this process, in milliseconds (from /proc/self/stat). */
+function cpuMs(): number {
+  const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime in 1/100 s ticks
+}
+
+console.log(JSON.stringify({ peak_rss_kib: peakRssKib(), cpu_ms: cpuMs() }));

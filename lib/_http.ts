@@ -238,7 +238,9 @@ export class IdleWatch {
   #controller = new AbortController();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #ms: number;
+  #last = 0;
   #fired = false;
+  #disposed = false;
   /** Aborted by the session (user signal, total timeout) or by this watch. */
   readonly signal: AbortSignal;
 
@@ -254,14 +256,27 @@ export class IdleWatch {
     return this.#fired;
   }
 
-  /** Something arrived: restart the countdown. */
+  /**
+   * Something arrived: restart the countdown. Called for every body chunk, so it only notes the
+   * time; the one timer re-arms itself for the rest of the limit when it fires early.
+   */
   touch(): void {
-    clearTimeout(this.#timer);
-    if (!Number.isFinite(this.#ms)) return;
+    this.#last = performance.now();
+    if (this.#disposed) return;
+    if (this.#timer === undefined && Number.isFinite(this.#ms)) this.#arm(this.#ms);
+  }
+
+  #arm(ms: number): void {
     this.#timer = setTimeout(() => {
+      const quiet = performance.now() - this.#last;
+      if (quiet < this.#ms) {
+        this.#arm(this.#ms - quiet);
+        return;
+      }
+      this.#timer = undefined;
       this.#fired = true;
       this.#controller.abort(new RetryableError(this.reason(), { idle: true }));
-    }, this.#ms);
+    }, ms);
   }
 
   /** The failure text of an idle timeout. */
@@ -272,6 +287,8 @@ export class IdleWatch {
   /** Stop the countdown. */
   dispose(): void {
     clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#disposed = true;
   }
 }
 
@@ -421,6 +438,22 @@ export class HttpSession {
     let result: ReadableStreamReadResult<Uint8Array>;
     try {
       result = await reader.read();
+    } catch (error) {
+      throw this.classify(error, idle);
+    }
+    idle.touch();
+    return result;
+  }
+
+  /** Read the next bytes of a body into `buffer` (a BYOB read) under the idle watch. */
+  async readInto(
+    reader: ReadableStreamBYOBReader,
+    buffer: Uint8Array<ArrayBuffer>,
+    idle: IdleWatch,
+  ): Promise<ReadableStreamReadResult<Uint8Array<ArrayBuffer>>> {
+    let result: ReadableStreamReadResult<Uint8Array<ArrayBuffer>>;
+    try {
+      result = await reader.read(buffer);
     } catch (error) {
       throw this.classify(error, idle);
     }

@@ -27,6 +27,8 @@ export type { RequestOptions } from "./_http.ts";
 
 /** Minimum time between two progress reports (by `env.now`), in milliseconds. */
 const PROGRESS_INTERVAL_MS = 100;
+/** Reused buffer that response bodies are read into (BYOB), in bytes. */
+const READ_BUFFER_SIZE = 1024 * 1024;
 /** Read buffer used to re-hash a partial file left by an earlier run. */
 const REHASH_BUFFER_SIZE = 2 * 1024 * 1024;
 
@@ -188,6 +190,7 @@ class PartialFile {
   #etag: string | null = null;
   #lastModified: string | null = null;
   #lastReport = -Infinity;
+  #readBuffer: Uint8Array<ArrayBuffer> | null = null;
 
   constructor(dest: string, init: PartialFileInit) {
     this.#dest = dest;
@@ -395,11 +398,34 @@ class PartialFile {
       }
       return;
     }
-    const reader = response.body.getReader();
+    // A byte stream (fetch's bodies are) is read into one reused buffer: no garbage per chunk,
+    // and reads as large as what has arrived. Other streams are read chunk by chunk.
+    let byob: ReadableStreamBYOBReader | null = null;
+    let reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
+    try {
+      reader = byob = response.body.getReader({ mode: "byob" });
+    } catch {
+      reader = response.body.getReader();
+    }
     let finished = false;
     try {
       while (true) {
-        const { done, value } = await this.#session.read(reader, idle);
+        let result: ReadableStreamReadResult<Uint8Array>;
+        if (byob !== null) {
+          // The buffer is transferred to the stream and comes back in the result (a failed read
+          // keeps it: the next read allocates a new one).
+          const buffer = this.#readBuffer ?? new Uint8Array(READ_BUFFER_SIZE);
+          this.#readBuffer = null;
+          const read = await this.#session.readInto(byob, buffer, idle);
+          if (read.value !== undefined) this.#readBuffer = new Uint8Array(read.value.buffer);
+          result = read;
+        } else {
+          result = await this.#session.read(
+            reader as ReadableStreamDefaultReader<Uint8Array>,
+            idle,
+          );
+        }
+        const { done, value } = result;
         if (done) {
           finished = true;
           break;

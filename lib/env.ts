@@ -90,7 +90,20 @@ export interface HttpEnvOptions {
   caFile?: string | null;
 }
 
-/** An {@linkcode Env} that owns an HTTP client: dispose it (or `close()`) when done. */
+/**
+ * An {@linkcode Env} that owns an HTTP client: dispose it (or `close()`) when done.
+ *
+ * @example
+ * ```ts
+ * import { httpEnv } from "./env.ts";
+ * const env = await httpEnv();
+ * try {
+ *   console.assert(typeof env.fetch === "function");
+ * } finally {
+ *   env.close();
+ * }
+ * ```
+ */
 export interface HttpEnv extends Env, Disposable {
   /** Close the HTTP client, if one was made. */
   close(): void;

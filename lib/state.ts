@@ -84,6 +84,19 @@ export interface RejectedRecord {
 /**
  * A channel's manifest as last fetched, so that the next check can ask "changed since?"
  * (`If-None-Match` / `If-Modified-Since`) and a 304 costs no body.
+ *
+ * @example
+ * ```ts
+ * import type { ManifestCacheRecord } from "./state.ts";
+ * const record: ManifestCacheRecord = {
+ *   url: "https://updates.ms11.com/stable/manifest.json",
+ *   etag: '"66f1-2a"',
+ *   last_modified: null,
+ *   body: "{}",
+ *   checked_at: "2026-11-27T09:00:00.000Z",
+ * };
+ * console.assert(record.etag !== null);
+ * ```
  */
 export interface ManifestCacheRecord {
   /** The manifest URL asked for. */
