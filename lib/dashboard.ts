@@ -58,7 +58,10 @@ export interface DashboardOptions {
   token?: string;
   /** Clock and network for the library calls. */
   env?: Env;
-  /** How long actions wait for the install lock, in milliseconds (default 0). */
+  /**
+   * How long actions wait for the install lock, in milliseconds (default 5 000: a command run
+   * from a terminal, or the previous action's lock still being released, is waited for).
+   */
   lockWaitMs?: number;
   /** Longest wait for one channel's manifest when listing channels (default 10 000 ms). */
   manifestTimeoutMs?: number;
@@ -246,6 +249,7 @@ class DashboardServer implements Dashboard {
   #progress: ProgressReport | null = null;
   #phase: { phase: Progress["phase"]; start: number; last: number } | null = null;
   #allowRemote: boolean;
+  #lockWaitMs: number;
   #shutdown: Promise<void> | null = null;
   readonly url: string;
   readonly origin: string;
@@ -260,6 +264,7 @@ class DashboardServer implements Dashboard {
       throw new TypeError(`Invalid dashboard port ${JSON.stringify(port)}: expected 0-65535`);
     }
     this.#allowRemote = options.allowRemote ?? false;
+    this.#lockWaitMs = options.lockWaitMs ?? 5000;
     if (!this.#allowRemote && !isLoopback(hostname)) {
       throw new ConfigError(
         `Refusing to serve the dashboard on ${hostname}: it can change this install, so it listens on loopback only; pass --allow-remote if you mean it`,
@@ -610,7 +615,7 @@ class DashboardServer implements Dashboard {
       checkOnly: true,
       env: this.#options.env,
       onEvent: (event) => this.#emit(event),
-      lockWaitMs: this.#options.lockWaitMs,
+      lockWaitMs: this.#lockWaitMs,
     });
     this.#report("check", { phase: "check", done: 1, total: 1 });
     const { decision, manifest, current } = result.check;
@@ -647,7 +652,7 @@ class DashboardServer implements Dashboard {
         this.#report("update", p);
       },
       onEvent: (event) => this.#emit(event),
-      lockWaitMs: this.#options.lockWaitMs,
+      lockWaitMs: this.#lockWaitMs,
     });
     if (this.#phase?.phase === "check") {
       this.#report("update", { phase: "check", done: 1, total: 1 });
@@ -746,7 +751,7 @@ class DashboardServer implements Dashboard {
     this.#report("rollback", { phase: "rollback", done: 0, total: 1 });
     const result = await rollback(this.#layout, {
       to: to === "" ? undefined : to,
-      lockWaitMs: this.#options.lockWaitMs,
+      lockWaitMs: this.#lockWaitMs,
       now: this.#env.now(),
       reason: "rolled back from the dashboard",
     });

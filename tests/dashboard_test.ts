@@ -7,6 +7,7 @@ import { isLoopback, refusal, serveDashboard } from "../lib/dashboard.ts";
 import { loadConfig } from "../lib/config.ts";
 import { readStatus } from "../lib/status.ts";
 import { layoutOf } from "../lib/layout.ts";
+import { acquireLock } from "../lib/state.ts";
 import { dashboardWorld, rawRequest, readEvents } from "./_dashboard.ts";
 import { launch } from "./_e2e.ts";
 
@@ -514,4 +515,16 @@ Deno.test("refusal and isLoopback decide without I/O", () => {
     false,
     false,
   ]);
+});
+
+Deno.test("an install lock held by another ms11-update answers 409 naming it", async () => {
+  await using d = await dashboardWorld({ dashboard: { lockWaitMs: 0 } });
+  using _held = await acquireLock(d.layout);
+  const answer = await d.api("/api/rollback", { body: { to: "1.0.0" } });
+  assert.equal(answer.status, 409);
+  assert.equal(
+    answer.json.error,
+    `Install lock ${d.layout.lock} is held by another ms11-update (pid ${Deno.pid}); try again when it finishes`,
+  );
+  assert.equal(await launch(d.world.root), "MS11 1.1.0");
 });
