@@ -222,13 +222,15 @@ function channels(view: PageView): string {
       : form(view, "/api/channel", { channel: c.name }, `Switch to ${c.name}`, `switch-${id}`);
     return `<tr id="channel-${e(id)}"><th scope="row">${e(c.name)}<div class="muted">${
       e(c.description)
-    }</div></th><td class="available">${
+    }</div></th><td class="available" data-label="Newest release">${
       c.available
         ? `${e(c.available.version)}<div class="muted">released ${
           time(c.available.released_at)
         }</div>${notes}`
         : "unknown"
-    }</td><td>${decisionText(c, view.status)}</td><td>${action}</td></tr>`;
+    }</td><td data-label="Compared with installed">${
+      decisionText(c, view.status)
+    }</td><td data-label="Action">${action}</td></tr>`;
   }).join("");
   return `<section aria-labelledby="h-channels"><h2 id="h-channels">Channels</h2><div class="scroll"><table><thead><tr><th scope="col">Channel</th><th scope="col">Newest release</th><th scope="col">Compared with installed</th><th scope="col">Action</th></tr></thead><tbody>${rows}</tbody></table></div></section>`;
 }
@@ -287,11 +289,13 @@ function backups(view: PageView): string {
     return `<section aria-labelledby="h-backups"><h2 id="h-backups">Backups</h2><p id="no-backups">No backups.</p></section>`;
   }
   const rows = list.map((b) =>
-    `<tr id="backup-${e(slug(b.version))}"><th scope="row">${e(b.version)}</th><td>${
-      e(b.channel ?? "unknown")
-    }</td><td>${time(b.installed_at)}</td><td>${
+    `<tr id="backup-${e(slug(b.version))}"><th scope="row">${
+      e(b.version)
+    }</th><td data-label="Channel">${e(b.channel ?? "unknown")}</td><td data-label="Installed">${
+      time(b.installed_at)
+    }</td><td data-label="Last current until">${
       b.retired_at ? time(b.retired_at) : "never ran"
-    }</td><td>${
+    }</td><td data-label="Action">${
       form(
         view,
         "/api/rollback",
@@ -313,7 +317,9 @@ function events(view: PageView): string {
       .filter(([k, v]) => !STANDARD.has(k) && v !== null && v !== undefined)
       .map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`)
       .join(", ");
-    return `<tr><td>${time(entry.at)}</td><td>${e(entry.event)}</td><td>${e(entry.reason)}${
+    return `<tr><td data-label="When">${time(entry.at)}</td><td data-label="Event">${
+      e(entry.event)
+    }</td><td data-label="Details">${e(entry.reason)}${
       facts ? `<div class="muted">${e(facts)}</div>` : ""
     }</td></tr>`;
   }).join("");
@@ -341,7 +347,7 @@ main{max-width:60rem;margin:0 auto;padding:1rem}
 h1{font-size:1.5rem;margin:.5rem 0}h2{font-size:1.15rem;margin:1.5rem 0 .5rem}
 dl{display:grid;gap:.25rem;margin:0}dl div{display:grid;grid-template-columns:10rem 1fr;gap:.5rem}
 dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}
-table{border-collapse:collapse;width:100%}th,td{text-align:left;vertical-align:top;padding:.4rem;border-bottom:1px solid var(--line)}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;vertical-align:top;padding:.4rem;border-bottom:1px solid var(--line);overflow-wrap:anywhere}
 .scroll{overflow-x:auto}.muted{color:var(--muted);font-size:.9em}.notes{white-space:pre-wrap}
 .row{display:flex;flex-wrap:wrap;gap:.5rem}form{margin:0}
 button{font:inherit;padding:.4rem .8rem;border:1px solid var(--accent);border-radius:.3rem;background:transparent;color:var(--accent);cursor:pointer}
@@ -349,7 +355,10 @@ button:focus-visible,summary:focus-visible,a:focus-visible{outline:3px solid var
 button[disabled]{opacity:.5;cursor:not-allowed}
 progress{width:100%;height:1.2rem}
 .ok{color:var(--good)}.fail{color:var(--bad)}.ask{border:2px solid var(--bad);padding:0 1rem 1rem;border-radius:.3rem}
-@media (max-width:40rem){dl div{grid-template-columns:1fr}th,td{padding:.3rem}}
+@media (max-width:40rem){dl div{grid-template-columns:1fr}
+table,thead,tbody,tr,th,td{display:block}thead tr{position:absolute;left:-9999px}
+tr{border-bottom:1px solid var(--line);padding:.4rem 0}th,td{border:0;padding:.1rem 0}
+td[data-label]::before{content:attr(data-label) ": ";font-weight:600}}
 `;
 
 const SCRIPT = `
