@@ -182,13 +182,33 @@ function installed(view: PageView): string {
 }
 
 function trial(view: PageView): string {
+  // `trial` comes with the launcher's trial feature: { version, from, started_at, attempts,
+  // max_attempts }. Shown when present; facts this page does not know are listed as they are.
   const t = (view.status as unknown as { trial?: unknown }).trial;
   if (t === undefined || t === null || typeof t !== "object") return "";
-  const record = t as Record<string, unknown>;
-  const facts = Object.entries(record)
-    .filter(([, v]) => v === null || ["string", "number", "boolean"].includes(typeof v))
-    .map(([k, v]) => `<div><dt>${e(k.replaceAll("_", " "))}</dt><dd>${e(v ?? "none")}</dd></div>`)
-    .join("");
+  const r = t as Record<string, unknown>;
+  const known: [string, string, string][] = [
+    ["version", "Build on trial", `<span id="trial-version">${e(r.version)}</span>`],
+    ["from", "Falls back to", e(r.from ?? "none")],
+    ["started_at", "On trial since", typeof r.started_at === "string" ? time(r.started_at) : ""],
+    ["attempts", "Launches so far", e(r.attempts)],
+  ];
+  const rows = known.filter(([k]) => k in r).map(([, label, value]) => [label, value]);
+  if (typeof r.attempts === "number" && typeof r.max_attempts === "number") {
+    rows.push([
+      "Attempts left",
+      `<span id="trial-attempts-left">${e(Math.max(0, r.max_attempts - r.attempts))}</span> of ${
+        e(r.max_attempts)
+      }`,
+    ]);
+  }
+  for (const [k, v] of Object.entries(r)) {
+    if (known.some(([name]) => name === k) || k === "max_attempts") continue;
+    if (v === null || ["string", "number", "boolean"].includes(typeof v)) {
+      rows.push([k.replaceAll("_", " "), e(v ?? "none")]);
+    }
+  }
+  const facts = rows.map(([k, v]) => `<div><dt>${e(k)}</dt><dd>${v}</dd></div>`).join("");
   const action = view.confirmSupported
     ? form(view, "/api/confirm", {}, "Confirm this build", "confirm-build")
     : `<p>Confirming a build from the dashboard is not available in this version.</p>`;

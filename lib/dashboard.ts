@@ -34,10 +34,18 @@ import { type ProgressReport, progressReport } from "./_dashboard_progress.ts";
 
 export type { Busy, ChannelInfo, Confirmation, Outcome, ProgressReport };
 
+/** Options the dashboard gives {@linkcode DashboardOptions.confirmBuild}. */
+export interface ConfirmBuildOptions {
+  /** How long to wait for the install lock, in milliseconds. */
+  lockWaitMs?: number;
+  /** Why (recorded in the audit log). */
+  reason?: string;
+}
+
 /** What confirming a build on trial returns (the launcher's trial feature). */
-export interface ConfirmResult {
-  /** The version confirmed. */
-  version: string;
+export interface ConfirmBuildResult {
+  /** The build now confirmed, or null when no build was on trial. */
+  confirmed: string | null;
 }
 
 /** Options of {@linkcode serveDashboard}. */
@@ -71,7 +79,7 @@ export interface DashboardOptions {
    * Confirms the build on trial (the launcher's trial feature). Without it `POST /api/confirm`
    * answers 501.
    */
-  confirmBuild?: (layout: Layout) => Promise<ConfirmResult>;
+  confirmBuild?: (layout: Layout, options: ConfirmBuildOptions) => Promise<ConfirmBuildResult>;
   /** Aborting it shuts the dashboard down. */
   signal?: AbortSignal;
 }
@@ -775,8 +783,16 @@ class DashboardServer implements Dashboard {
       }, 501);
     }
     return this.#act(request, "confirm", async () => {
-      const result = await confirm(this.#layout);
-      return { message: `Confirmed ${result.version}`, result };
+      const result = await confirm(this.#layout, {
+        lockWaitMs: this.#lockWaitMs,
+        reason: "confirmed from the dashboard",
+      });
+      return {
+        message: result.confirmed === null
+          ? "No build is on trial; nothing to confirm"
+          : `Confirmed ${result.confirmed}: it stays current and is no longer rolled back automatically`,
+        result,
+      };
     });
   }
 }

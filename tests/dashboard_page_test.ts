@@ -157,13 +157,30 @@ Deno.test("renderPage asks before a downgrade, with both answers as buttons", ()
   assert.match(html, /<p id="outcome" role="status" class="fail">Failed \(channel, /);
 });
 
-Deno.test("renderPage shows a trial record when the status has one", () => {
-  const trial = { version: "1.2.0", state: "on-trial", attempts_left: 2 };
+Deno.test("renderPage shows a trial record, with attempts left, when the status has one", () => {
+  const trial = {
+    version: "1.2.0",
+    from: "1.1.0",
+    started_at: "2026-11-27T10:00:00.000Z",
+    attempts: 1,
+    max_attempts: 3,
+    note: "<x>",
+  };
   const withTrial = { ...status(), trial } as StatusDocument;
   const html = renderPage(view({ status: withTrial }));
   assert.match(html, /<section id="trial"/);
-  assert.match(html, /<dt>attempts left<\/dt><dd>2<\/dd>/);
-  assert.match(html, /<dt>state<\/dt><dd>on-trial<\/dd>/);
+  assert.match(html, /<dt>Build on trial<\/dt><dd><span id="trial-version">1\.2\.0<\/span><\/dd>/);
+  assert.match(html, /<dt>Falls back to<\/dt><dd>1\.1\.0<\/dd>/);
+  assert.match(
+    html,
+    /<dt>On trial since<\/dt><dd><time[^>]*>2026-11-27 10:00:00 UTC<\/time><\/dd>/,
+  );
+  assert.match(html, /<dt>Launches so far<\/dt><dd>1<\/dd>/);
+  assert.match(
+    html,
+    /<dt>Attempts left<\/dt><dd><span id="trial-attempts-left">2<\/span> of 3<\/dd>/,
+  );
+  assert.match(html, /<dt>note<\/dt><dd>&lt;x&gt;<\/dd>/);
   assert.ok(
     html.includes("Confirming a build from the dashboard is not available in this version."),
   );
@@ -173,6 +190,8 @@ Deno.test("renderPage shows a trial record when the status has one", () => {
     /action="\/api\/confirm\?token=tok"><button type="submit" id="confirm-build">Confirm this build<\/button>/,
   );
   assert.doesNotMatch(renderPage(view()), /id="trial"/, "no trial section without a trial");
+  const nullTrial = { ...status(), trial: null } as StatusDocument;
+  assert.doesNotMatch(renderPage(view({ status: nullTrial })), /id="trial"/, "nor with trial null");
 });
 
 Deno.test("renderPage disables the actions while one runs and shows which", () => {

@@ -410,20 +410,32 @@ Deno.test("POST /api/confirm answers 501 without trial support, and calls it whe
     answer.json.error,
     "Confirming a build on trial is not available: this ms11-update has no trial support yet",
   );
-  const calls: string[] = [];
+  // The route drives the function it is given (the launcher's trial feature provides it).
+  const calls: unknown[] = [];
+  let confirmed: string | null = "1.1.0";
   await using d2 = await dashboardWorld({
     empty: true,
     dashboard: {
-      confirmBuild: (layout) => {
-        calls.push(layout.root);
-        return Promise.resolve({ version: "1.1.0" });
+      lockWaitMs: 0,
+      confirmBuild: (layout, options) => {
+        calls.push([layout.root, options]);
+        return Promise.resolve({ confirmed });
       },
     },
   });
-  const confirmed = await d2.api("/api/confirm", { body: {} });
-  assert.equal(confirmed.status, 200);
-  assert.equal(confirmed.json.message, "Confirmed 1.1.0");
-  assert.deepEqual(calls, [d2.world.root]);
+  const yes = await d2.api("/api/confirm", { body: {} });
+  assert.equal(yes.status, 200);
+  assert.equal(
+    yes.json.message,
+    "Confirmed 1.1.0: it stays current and is no longer rolled back automatically",
+  );
+  confirmed = null;
+  const no = await d2.api("/api/confirm", { body: {} });
+  assert.equal(no.json.message, "No build is on trial; nothing to confirm");
+  assert.deepEqual(calls, [
+    [d2.world.root, { lockWaitMs: 0, reason: "confirmed from the dashboard" }],
+    [d2.world.root, { lockWaitMs: 0, reason: "confirmed from the dashboard" }],
+  ]);
 });
 
 Deno.test("GET /api/events is an event stream that starts with the state", async () => {
