@@ -113,19 +113,25 @@ function q(token: string): string {
   return `token=${encodeURIComponent(token)}`;
 }
 
-function form(
-  view: PageView,
-  route: string,
-  fields: Record<string, string>,
-  button: string,
-  id: string,
-): string {
-  const hidden = Object.entries(fields)
+/** A form of one button posting to an action route (with the token). */
+interface FormSpec {
+  /** The route, e.g. `/api/check`. */
+  route: string;
+  /** Hidden fields. */
+  fields?: Record<string, string>;
+  /** The button's label. */
+  label: string;
+  /** The button's id. */
+  id: string;
+}
+
+function form(view: PageView, spec: FormSpec): string {
+  const hidden = Object.entries(spec.fields ?? {})
     .map(([name, value]) => `<input type="hidden" name="${e(name)}" value="${e(value)}">`)
     .join("");
   const disabled = view.busy ? " disabled" : "";
-  return `<form method="post" action="${e(route)}?${e(q(view.token))}">${hidden}` +
-    `<button type="submit" id="${e(id)}"${disabled}>${e(button)}</button></form>`;
+  return `<form method="post" action="${e(spec.route)}?${e(q(view.token))}">${hidden}` +
+    `<button type="submit" id="${e(spec.id)}"${disabled}>${e(spec.label)}</button></form>`;
 }
 
 function slug(value: string): string {
@@ -210,7 +216,7 @@ function trial(view: PageView): string {
   }
   const facts = rows.map(([k, v]) => `<div><dt>${e(k)}</dt><dd>${v}</dd></div>`).join("");
   const action = view.confirmSupported
-    ? form(view, "/api/confirm", {}, "Confirm this build", "confirm-build")
+    ? form(view, { route: "/api/confirm", label: "Confirm this build", id: "confirm-build" })
     : `<p>Confirming a build from the dashboard is not available in this version.</p>`;
   return `<section id="trial" aria-labelledby="h-trial"><h2 id="h-trial">Build on trial</h2><dl>${facts}</dl>${action}</section>`;
 }
@@ -237,9 +243,12 @@ function channels(view: PageView): string {
         e(c.available.notes)
       }</p></details>`
       : "";
-    const action = c.configured
-      ? "<strong>followed</strong>"
-      : form(view, "/api/channel", { channel: c.name }, `Switch to ${c.name}`, `switch-${id}`);
+    const action = c.configured ? "<strong>followed</strong>" : form(view, {
+      route: "/api/channel",
+      fields: { channel: c.name },
+      label: `Switch to ${c.name}`,
+      id: `switch-${id}`,
+    });
     return `<tr id="channel-${e(id)}"><th scope="row">${e(c.name)}<div class="muted">${
       e(c.description)
     }</div></th><td class="available" data-label="Newest release">${
@@ -264,28 +273,28 @@ function confirmation(view: PageView): string {
   }?</h2><p>${e(c.channel)}'s newest release ${e(c.available)} is lower than the installed ${
     e(c.current)
   }. Switching never downgrades by itself.</p><div class="row">${
-    form(
-      view,
-      "/api/channel",
-      fields("install"),
-      `Switch and install ${c.available} (downgrade)`,
-      "downgrade-install",
-    )
+    form(view, {
+      route: "/api/channel",
+      fields: fields("install"),
+      label: `Switch and install ${c.available} (downgrade)`,
+      id: "downgrade-install",
+    })
   }${
-    form(
-      view,
-      "/api/channel",
-      fields("keep"),
-      `Switch, keep ${c.current} until ${c.channel} catches up`,
-      "downgrade-keep",
-    )
+    form(view, {
+      route: "/api/channel",
+      fields: fields("keep"),
+      label: `Switch, keep ${c.current} until ${c.channel} catches up`,
+      id: "downgrade-keep",
+    })
   }</div></section>`;
 }
 
 function actions(view: PageView): string {
   return `<section aria-labelledby="h-actions"><h2 id="h-actions">Actions</h2><div class="row">${
-    form(view, "/api/check", {}, "Check now", "check-now")
-  }${form(view, "/api/update", {}, "Download and stage", "download-stage")}</div></section>`;
+    form(view, { route: "/api/check", label: "Check now", id: "check-now" })
+  }${
+    form(view, { route: "/api/update", label: "Download and stage", id: "download-stage" })
+  }</div></section>`;
 }
 
 function progress(view: PageView): string {
@@ -316,13 +325,12 @@ function backups(view: PageView): string {
     }</td><td data-label="Last current until">${
       b.retired_at ? time(b.retired_at) : "never ran"
     }</td><td data-label="Action">${
-      form(
-        view,
-        "/api/rollback",
-        { to: b.version },
-        `Roll back to ${b.version}`,
-        `rollback-${slug(b.version)}`,
-      )
+      form(view, {
+        route: "/api/rollback",
+        fields: { to: b.version },
+        label: `Roll back to ${b.version}`,
+        id: `rollback-${slug(b.version)}`,
+      })
     }</td></tr>`
   ).join("");
   return `<section aria-labelledby="h-backups"><h2 id="h-backups">Backups</h2><div class="scroll"><table id="backups"><thead><tr><th scope="col">Version</th><th scope="col">Channel</th><th scope="col">Installed</th><th scope="col">Last current until</th><th scope="col">Action</th></tr></thead><tbody>${rows}</tbody></table></div></section>`;
