@@ -364,7 +364,7 @@ export function openerCommand(os: string, url: string): string[] {
 
 /** `ms11-update dashboard`: serve the status page and JSON API until interrupted. */
 export async function dashboardCommand(options: DashboardCommandOptions): Promise<number> {
-  const ctx = await loadContext(options);
+  const ctx = await loadContext(options, 5);
   const port = Number(options.port ?? "0");
   if (!Number.isInteger(port) || port < 0 || port > 65535 || `${options.port}`.trim() === "") {
     throw new ConfigError(`Invalid --port ${JSON.stringify(options.port)}: expected 0-65535`);

@@ -123,7 +123,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
     globals(
       sub("dashboard", "serve a live status page and JSON API on 127.0.0.1 (prints its URL)"),
     ),
-    0,
+    5,
   )
     .option("--port <port>", "port (0 picks a free one)", "0")
     .option("--host <host>", "address to bind: loopback only unless --allow-remote", "127.0.0.1")

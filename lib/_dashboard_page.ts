@@ -113,19 +113,25 @@ function q(token: string): string {
   return `token=${encodeURIComponent(token)}`;
 }
 
-function form(
-  view: PageView,
-  route: string,
-  fields: Record<string, string>,
-  button: string,
-  id: string,
-): string {
-  const hidden = Object.entries(fields)
+/** A form of one button posting to an action route (with the token). */
+interface FormSpec {
+  /** The route, e.g. `/api/check`. */
+  route: string;
+  /** Hidden fields. */
+  fields?: Record<string, string>;
+  /** The button's label. */
+  label: string;
+  /** The button's id. */
+  id: string;
+}
+
+function form(view: PageView, spec: FormSpec): string {
+  const hidden = Object.entries(spec.fields ?? {})
     .map(([name, value]) => `<input type="hidden" name="${e(name)}" value="${e(value)}">`)
     .join("");
   const disabled = view.busy ? " disabled" : "";
-  return `<form method="post" action="${e(route)}?${e(q(view.token))}">${hidden}` +
-    `<button type="submit" id="${e(id)}"${disabled}>${e(button)}</button></form>`;
+  return `<form method="post" action="${e(spec.route)}?${e(q(view.token))}">${hidden}` +
+    `<button type="submit" id="${e(spec.id)}"${disabled}>${e(spec.label)}</button></form>`;
 }
 
 function slug(value: string): string {
@@ -182,15 +188,35 @@ function installed(view: PageView): string {
 }
 
 function trial(view: PageView): string {
+  // `trial` comes with the launcher's trial feature: { version, from, started_at, attempts,
+  // max_attempts }. Shown when present; facts this page does not know are listed as they are.
   const t = (view.status as unknown as { trial?: unknown }).trial;
   if (t === undefined || t === null || typeof t !== "object") return "";
-  const record = t as Record<string, unknown>;
-  const facts = Object.entries(record)
-    .filter(([, v]) => v === null || ["string", "number", "boolean"].includes(typeof v))
-    .map(([k, v]) => `<div><dt>${e(k.replaceAll("_", " "))}</dt><dd>${e(v ?? "none")}</dd></div>`)
-    .join("");
+  const r = t as Record<string, unknown>;
+  const known: [string, string, string][] = [
+    ["version", "Build on trial", `<span id="trial-version">${e(r.version)}</span>`],
+    ["from", "Falls back to", e(r.from ?? "none")],
+    ["started_at", "On trial since", typeof r.started_at === "string" ? time(r.started_at) : ""],
+    ["attempts", "Launches so far", e(r.attempts)],
+  ];
+  const rows = known.filter(([k]) => k in r).map(([, label, value]) => [label, value]);
+  if (typeof r.attempts === "number" && typeof r.max_attempts === "number") {
+    rows.push([
+      "Attempts left",
+      `<span id="trial-attempts-left">${e(Math.max(0, r.max_attempts - r.attempts))}</span> of ${
+        e(r.max_attempts)
+      }`,
+    ]);
+  }
+  for (const [k, v] of Object.entries(r)) {
+    if (known.some(([name]) => name === k) || k === "max_attempts") continue;
+    if (v === null || ["string", "number", "boolean"].includes(typeof v)) {
+      rows.push([k.replaceAll("_", " "), e(v ?? "none")]);
+    }
+  }
+  const facts = rows.map(([k, v]) => `<div><dt>${e(k)}</dt><dd>${v}</dd></div>`).join("");
   const action = view.confirmSupported
-    ? form(view, "/api/confirm", {}, "Confirm this build", "confirm-build")
+    ? form(view, { route: "/api/confirm", label: "Confirm this build", id: "confirm-build" })
     : `<p>Confirming a build from the dashboard is not available in this version.</p>`;
   return `<section id="trial" aria-labelledby="h-trial"><h2 id="h-trial">Build on trial</h2><dl>${facts}</dl>${action}</section>`;
 }
@@ -217,18 +243,23 @@ function channels(view: PageView): string {
         e(c.available.notes)
       }</p></details>`
       : "";
-    const action = c.configured
-      ? "<strong>followed</strong>"
-      : form(view, "/api/channel", { channel: c.name }, `Switch to ${c.name}`, `switch-${id}`);
+    const action = c.configured ? "<strong>followed</strong>" : form(view, {
+      route: "/api/channel",
+      fields: { channel: c.name },
+      label: `Switch to ${c.name}`,
+      id: `switch-${id}`,
+    });
     return `<tr id="channel-${e(id)}"><th scope="row">${e(c.name)}<div class="muted">${
       e(c.description)
-    }</div></th><td class="available">${
+    }</div></th><td class="available" data-label="Newest release">${
       c.available
         ? `${e(c.available.version)}<div class="muted">released ${
           time(c.available.released_at)
         }</div>${notes}`
         : "unknown"
-    }</td><td>${decisionText(c, view.status)}</td><td>${action}</td></tr>`;
+    }</td><td data-label="Compared with installed">${
+      decisionText(c, view.status)
+    }</td><td data-label="Action">${action}</td></tr>`;
   }).join("");
   return `<section aria-labelledby="h-channels"><h2 id="h-channels">Channels</h2><div class="scroll"><table><thead><tr><th scope="col">Channel</th><th scope="col">Newest release</th><th scope="col">Compared with installed</th><th scope="col">Action</th></tr></thead><tbody>${rows}</tbody></table></div></section>`;
 }
@@ -242,28 +273,28 @@ function confirmation(view: PageView): string {
   }?</h2><p>${e(c.channel)}'s newest release ${e(c.available)} is lower than the installed ${
     e(c.current)
   }. Switching never downgrades by itself.</p><div class="row">${
-    form(
-      view,
-      "/api/channel",
-      fields("install"),
-      `Switch and install ${c.available} (downgrade)`,
-      "downgrade-install",
-    )
+    form(view, {
+      route: "/api/channel",
+      fields: fields("install"),
+      label: `Switch and install ${c.available} (downgrade)`,
+      id: "downgrade-install",
+    })
   }${
-    form(
-      view,
-      "/api/channel",
-      fields("keep"),
-      `Switch, keep ${c.current} until ${c.channel} catches up`,
-      "downgrade-keep",
-    )
+    form(view, {
+      route: "/api/channel",
+      fields: fields("keep"),
+      label: `Switch, keep ${c.current} until ${c.channel} catches up`,
+      id: "downgrade-keep",
+    })
   }</div></section>`;
 }
 
 function actions(view: PageView): string {
   return `<section aria-labelledby="h-actions"><h2 id="h-actions">Actions</h2><div class="row">${
-    form(view, "/api/check", {}, "Check now", "check-now")
-  }${form(view, "/api/update", {}, "Download and stage", "download-stage")}</div></section>`;
+    form(view, { route: "/api/check", label: "Check now", id: "check-now" })
+  }${
+    form(view, { route: "/api/update", label: "Download and stage", id: "download-stage" })
+  }</div></section>`;
 }
 
 function progress(view: PageView): string {
@@ -287,18 +318,19 @@ function backups(view: PageView): string {
     return `<section aria-labelledby="h-backups"><h2 id="h-backups">Backups</h2><p id="no-backups">No backups.</p></section>`;
   }
   const rows = list.map((b) =>
-    `<tr id="backup-${e(slug(b.version))}"><th scope="row">${e(b.version)}</th><td>${
-      e(b.channel ?? "unknown")
-    }</td><td>${time(b.installed_at)}</td><td>${
+    `<tr id="backup-${e(slug(b.version))}"><th scope="row">${
+      e(b.version)
+    }</th><td data-label="Channel">${e(b.channel ?? "unknown")}</td><td data-label="Installed">${
+      time(b.installed_at)
+    }</td><td data-label="Last current until">${
       b.retired_at ? time(b.retired_at) : "never ran"
-    }</td><td>${
-      form(
-        view,
-        "/api/rollback",
-        { to: b.version },
-        `Roll back to ${b.version}`,
-        `rollback-${slug(b.version)}`,
-      )
+    }</td><td data-label="Action">${
+      form(view, {
+        route: "/api/rollback",
+        fields: { to: b.version },
+        label: `Roll back to ${b.version}`,
+        id: `rollback-${slug(b.version)}`,
+      })
     }</td></tr>`
   ).join("");
   return `<section aria-labelledby="h-backups"><h2 id="h-backups">Backups</h2><div class="scroll"><table id="backups"><thead><tr><th scope="col">Version</th><th scope="col">Channel</th><th scope="col">Installed</th><th scope="col">Last current until</th><th scope="col">Action</th></tr></thead><tbody>${rows}</tbody></table></div></section>`;
@@ -313,7 +345,9 @@ function events(view: PageView): string {
       .filter(([k, v]) => !STANDARD.has(k) && v !== null && v !== undefined)
       .map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`)
       .join(", ");
-    return `<tr><td>${time(entry.at)}</td><td>${e(entry.event)}</td><td>${e(entry.reason)}${
+    return `<tr><td data-label="When">${time(entry.at)}</td><td data-label="Event">${
+      e(entry.event)
+    }</td><td data-label="Details">${e(entry.reason)}${
       facts ? `<div class="muted">${e(facts)}</div>` : ""
     }</td></tr>`;
   }).join("");
@@ -341,7 +375,7 @@ main{max-width:60rem;margin:0 auto;padding:1rem}
 h1{font-size:1.5rem;margin:.5rem 0}h2{font-size:1.15rem;margin:1.5rem 0 .5rem}
 dl{display:grid;gap:.25rem;margin:0}dl div{display:grid;grid-template-columns:10rem 1fr;gap:.5rem}
 dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}
-table{border-collapse:collapse;width:100%}th,td{text-align:left;vertical-align:top;padding:.4rem;border-bottom:1px solid var(--line)}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;vertical-align:top;padding:.4rem;border-bottom:1px solid var(--line);overflow-wrap:anywhere}
 .scroll{overflow-x:auto}.muted{color:var(--muted);font-size:.9em}.notes{white-space:pre-wrap}
 .row{display:flex;flex-wrap:wrap;gap:.5rem}form{margin:0}
 button{font:inherit;padding:.4rem .8rem;border:1px solid var(--accent);border-radius:.3rem;background:transparent;color:var(--accent);cursor:pointer}
@@ -349,7 +383,10 @@ button:focus-visible,summary:focus-visible,a:focus-visible{outline:3px solid var
 button[disabled]{opacity:.5;cursor:not-allowed}
 progress{width:100%;height:1.2rem}
 .ok{color:var(--good)}.fail{color:var(--bad)}.ask{border:2px solid var(--bad);padding:0 1rem 1rem;border-radius:.3rem}
-@media (max-width:40rem){dl div{grid-template-columns:1fr}th,td{padding:.3rem}}
+@media (max-width:40rem){dl div{grid-template-columns:1fr}
+table,thead,tbody,tr,th,td{display:block}thead tr{position:absolute;left:-9999px}
+tr{border-bottom:1px solid var(--line);padding:.4rem 0}th,td{border:0;padding:.1rem 0}
+td[data-label]::before{content:attr(data-label) ": ";font-weight:600}}
 `;
 
 const SCRIPT = `

@@ -54,21 +54,29 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${bytes} B` : `${value.toFixed(value >= 100 ? 0 : 1)} ${UNITS[unit]}`;
 }
 
+/** Options of {@linkcode progressReport}. */
+export interface ProgressReportOptions {
+  /** The dashboard action running. */
+  action: string;
+  /** How long the phase has run, in milliseconds. */
+  elapsedMs: number;
+}
+
 /**
- * The report of `progress`, `elapsedMs` after its phase began.
+ * The report of `progress`, `options.elapsedMs` after its phase began.
  *
  * @example
  * ```ts
  * import { progressReport } from "./_dashboard_progress.ts";
- * const r = progressReport("update", { phase: "download", done: 512, total: 1024 }, 1000);
+ * const r = progressReport({ phase: "download", done: 512, total: 1024 }, {
+ *   action: "update",
+ *   elapsedMs: 1000,
+ * });
  * console.assert(r.percent === 50 && r.rate === 512 && r.eta_seconds === 1);
  * ```
  */
-export function progressReport(
-  action: string,
-  progress: Progress,
-  elapsedMs: number,
-): ProgressReport {
+export function progressReport(progress: Progress, options: ProgressReportOptions): ProgressReport {
+  const { action, elapsedMs } = options;
   const { phase, done, total } = progress;
   const percent = total === null
     ? null

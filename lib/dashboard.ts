@@ -34,10 +34,18 @@ import { type ProgressReport, progressReport } from "./_dashboard_progress.ts";
 
 export type { Busy, ChannelInfo, Confirmation, Outcome, ProgressReport };
 
+/** Options the dashboard gives {@linkcode DashboardOptions.confirmBuild}. */
+export interface ConfirmBuildOptions {
+  /** How long to wait for the install lock, in milliseconds. */
+  lockWaitMs?: number;
+  /** Why (recorded in the audit log). */
+  reason?: string;
+}
+
 /** What confirming a build on trial returns (the launcher's trial feature). */
-export interface ConfirmResult {
-  /** The version confirmed. */
-  version: string;
+export interface ConfirmBuildResult {
+  /** The build now confirmed, or null when no build was on trial. */
+  confirmed: string | null;
 }
 
 /** Options of {@linkcode serveDashboard}. */
@@ -58,7 +66,10 @@ export interface DashboardOptions {
   token?: string;
   /** Clock and network for the library calls. */
   env?: Env;
-  /** How long actions wait for the install lock, in milliseconds (default 0). */
+  /**
+   * How long actions wait for the install lock, in milliseconds (default 5 000: a command run
+   * from a terminal, or the previous action's lock still being released, is waited for).
+   */
   lockWaitMs?: number;
   /** Longest wait for one channel's manifest when listing channels (default 10 000 ms). */
   manifestTimeoutMs?: number;
@@ -68,7 +79,7 @@ export interface DashboardOptions {
    * Confirms the build on trial (the launcher's trial feature). Without it `POST /api/confirm`
    * answers 501.
    */
-  confirmBuild?: (layout: Layout) => Promise<ConfirmResult>;
+  confirmBuild?: (layout: Layout, options: ConfirmBuildOptions) => Promise<ConfirmBuildResult>;
   /** Aborting it shuts the dashboard down. */
   signal?: AbortSignal;
 }
@@ -125,6 +136,16 @@ function isAddressHost(host: string): boolean {
     /^(\d{1,3}\.){3}\d{1,3}$/.test(host);
 }
 
+/** Options of {@linkcode refusal}. */
+export interface RefusalOptions {
+  /** The port the dashboard listens on. */
+  port: number;
+  /** The access token. */
+  token: string;
+  /** Whether any IP address may name the server in Host (`--allow-remote`). */
+  allowRemote: boolean;
+}
+
 /**
  * Why a request must be refused before it reaches a route, or null when it may go on: a Host
  * that is not this server by address (DNS rebinding), an Origin other than this server's
@@ -141,7 +162,7 @@ function isAddressHost(host: string): boolean {
 export function refusal(
   url: URL,
   headers: Headers,
-  options: { port: number; token: string; allowRemote: boolean },
+  options: RefusalOptions,
 ): { status: number; message: string } | null {
   const host = (headers.get("host") ?? "").toLowerCase();
   const match = /^(.*):(\d+)$/.exec(host);
@@ -229,6 +250,13 @@ class InputError extends Error {
 
 type Fields = Record<string, string | boolean | undefined>;
 
+interface ActionStep {
+  /** The action's name. */
+  action: string;
+  /** Runs it with the request's fields and the current configuration. */
+  run: (fields: Fields, config: Config) => Promise<ActionResult>;
+}
+
 interface ActionResult {
   message: string;
   result: unknown;
@@ -246,6 +274,7 @@ class DashboardServer implements Dashboard {
   #progress: ProgressReport | null = null;
   #phase: { phase: Progress["phase"]; start: number; last: number } | null = null;
   #allowRemote: boolean;
+  #lockWaitMs: number;
   #shutdown: Promise<void> | null = null;
   readonly url: string;
   readonly origin: string;
@@ -260,6 +289,7 @@ class DashboardServer implements Dashboard {
       throw new TypeError(`Invalid dashboard port ${JSON.stringify(port)}: expected 0-65535`);
     }
     this.#allowRemote = options.allowRemote ?? false;
+    this.#lockWaitMs = options.lockWaitMs ?? 5000;
     if (!this.#allowRemote && !isLoopback(hostname)) {
       throw new ConfigError(
         `Refusing to serve the dashboard on ${hostname}: it can change this install, so it listens on loopback only; pass --allow-remote if you mean it`,
@@ -309,33 +339,44 @@ class DashboardServer implements Dashboard {
       token: this.token,
       allowRemote: this.#allowRemote,
     });
-    if (refused) return json({ error: refused.message }, refused.status);
+    if (refused) return json({ error: refused.message }, { status: refused.status });
     const routes: Record<string, Record<string, () => Promise<Response> | Response>> = {
       "/": { GET: () => this.#page() },
       "/api/status": { GET: async () => json(await this.#status()) },
       "/api/channels": { GET: async () => json({ channels: await this.#channels() }) },
       "/api/events": { GET: () => this.#events() },
-      "/api/check": { POST: () => this.#act(request, "check", (f, c) => this.#check(f, c)) },
-      "/api/update": { POST: () => this.#act(request, "update", (f, c) => this.#update(f, c)) },
-      "/api/channel": { POST: () => this.#act(request, "channel", (f, c) => this.#channel(f, c)) },
-      "/api/rollback": { POST: () => this.#act(request, "rollback", (f) => this.#rollback(f)) },
+      "/api/check": {
+        POST: () => this.#act(request, { action: "check", run: (f, c) => this.#check(f, c) }),
+      },
+      "/api/update": {
+        POST: () => this.#act(request, { action: "update", run: (f, c) => this.#update(f, c) }),
+      },
+      "/api/channel": {
+        POST: () => this.#act(request, { action: "channel", run: (f, c) => this.#channel(f, c) }),
+      },
+      "/api/rollback": {
+        POST: () => this.#act(request, { action: "rollback", run: (f) => this.#rollback(f) }),
+      },
       "/api/confirm": { POST: () => this.#confirmRoute(request) },
     };
     const route = Object.hasOwn(routes, url.pathname) ? routes[url.pathname] : undefined;
-    if (route === undefined) return json({ error: `No such page: ${url.pathname}` }, 404);
+    if (route === undefined) {
+      return json({ error: `No such page: ${url.pathname}` }, { status: 404 });
+    }
     const method = request.method === "HEAD" ? "GET" : request.method;
     const handler = Object.hasOwn(route, method) ? route[method] : undefined;
     if (handler === undefined) {
       return json(
         { error: `Method ${request.method} is not allowed on ${url.pathname}` },
-        405,
-        { allow: Object.keys(route).join(", ") },
+        { status: 405, headers: { allow: Object.keys(route).join(", ") } },
       );
     }
     try {
       return await handler();
     } catch (error) {
-      return json({ error: (error as Error).message }, error instanceof ConfigError ? 400 : 500);
+      return json({ error: (error as Error).message }, {
+        status: error instanceof ConfigError ? 400 : 500,
+      });
     }
   }
 
@@ -468,7 +509,7 @@ class DashboardServer implements Dashboard {
     const last = progress.total !== null && progress.done >= progress.total;
     if (!last && progress.done > 0 && now - phase.last < PROGRESS_MIN_INTERVAL_MS) return;
     phase.last = now;
-    this.#progress = progressReport(action, progress, now - phase.start);
+    this.#progress = progressReport(progress, { action, elapsedMs: now - phase.start });
     this.#broadcast("progress", this.#progress);
   }
 
@@ -502,11 +543,8 @@ class DashboardServer implements Dashboard {
 
   /** Run one action: refuse while another runs, record failures, remember the outcome,
    * answer JSON (or redirect a browser's plain form post back to the page). */
-  async #act(
-    request: Request,
-    action: string,
-    body: (fields: Fields, config: Config) => Promise<ActionResult>,
-  ): Promise<Response> {
+  async #act(request: Request, step: ActionStep): Promise<Response> {
+    const { action, run: body } = step;
     const browserForm =
       (request.headers.get("content-type") ?? "").startsWith("application/x-www-form-urlencoded") &&
       !(request.headers.get("accept") ?? "").includes("application/json");
@@ -516,7 +554,7 @@ class DashboardServer implements Dashboard {
           status: 303,
           headers: { ...SECURITY_HEADERS, location: `/?token=${encodeURIComponent(this.token)}` },
         })
-        : json(data, status);
+        : json(data, { status });
     if (this.#busy) {
       return answer({
         ok: false,
@@ -610,7 +648,7 @@ class DashboardServer implements Dashboard {
       checkOnly: true,
       env: this.#options.env,
       onEvent: (event) => this.#emit(event),
-      lockWaitMs: this.#options.lockWaitMs,
+      lockWaitMs: this.#lockWaitMs,
     });
     this.#report("check", { phase: "check", done: 1, total: 1 });
     const { decision, manifest, current } = result.check;
@@ -647,7 +685,7 @@ class DashboardServer implements Dashboard {
         this.#report("update", p);
       },
       onEvent: (event) => this.#emit(event),
-      lockWaitMs: this.#options.lockWaitMs,
+      lockWaitMs: this.#lockWaitMs,
     });
     if (this.#phase?.phase === "check") {
       this.#report("update", { phase: "check", done: 1, total: 1 });
@@ -746,7 +784,7 @@ class DashboardServer implements Dashboard {
     this.#report("rollback", { phase: "rollback", done: 0, total: 1 });
     const result = await rollback(this.#layout, {
       to: to === "" ? undefined : to,
-      lockWaitMs: this.#options.lockWaitMs,
+      lockWaitMs: this.#lockWaitMs,
       now: this.#env.now(),
       reason: "rolled back from the dashboard",
     });
@@ -767,11 +805,22 @@ class DashboardServer implements Dashboard {
         action: "confirm",
         error:
           "Confirming a build on trial is not available: this ms11-update has no trial support yet",
-      }, 501);
+      }, { status: 501 });
     }
-    return this.#act(request, "confirm", async () => {
-      const result = await confirm(this.#layout);
-      return { message: `Confirmed ${result.version}`, result };
+    return this.#act(request, {
+      action: "confirm",
+      run: async () => {
+        const result = await confirm(this.#layout, {
+          lockWaitMs: this.#lockWaitMs,
+          reason: "confirmed from the dashboard",
+        });
+        return {
+          message: result.confirmed === null
+            ? "No build is on trial; nothing to confirm"
+            : `Confirmed ${result.confirmed}: it stays current and is no longer rolled back automatically`,
+          result,
+        };
+      },
     });
   }
 }
@@ -811,10 +860,17 @@ const SECURITY_HEADERS: Record<string, string> = {
   "x-frame-options": "DENY",
 };
 
-function json(data: unknown, status = 200, extra: Record<string, string> = {}): Response {
+function json(
+  data: unknown,
+  init: { status?: number; headers?: Record<string, string> } = {},
+): Response {
   return new Response(JSON.stringify(data, null, 2) + "\n", {
-    status,
-    headers: { ...SECURITY_HEADERS, "content-type": "application/json; charset=utf-8", ...extra },
+    status: init.status ?? 200,
+    headers: {
+      ...SECURITY_HEADERS,
+      "content-type": "application/json; charset=utf-8",
+      ...init.headers,
+    },
   });
 }
 

@@ -47,10 +47,10 @@ export async function dashboardWorld(options: DashboardWorldOptions = {}): Promi
     if (!options.empty) {
       await world.publish("stable", "1.0.0");
       const { config } = await loadConfig(world.configPath, { explicit: true });
-      await installRelease(layout, config, { channel: "stable", platform });
+      await installRelease(layout, config, { channel: "stable", platform, lockWaitMs: 5000 });
       await world.publish("stable", "1.1.0");
-      await runUpdate(layout, config, { channel: "stable", platform });
-      await applyStaged(layout, { keepBackups: 2 });
+      await runUpdate(layout, config, { channel: "stable", platform, lockWaitMs: 5000 });
+      await applyStaged(layout, { keepBackups: 2, lockWaitMs: 5000 });
     }
   } catch (error) {
     await world[Symbol.asyncDispose]();

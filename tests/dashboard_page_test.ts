@@ -157,13 +157,30 @@ Deno.test("renderPage asks before a downgrade, with both answers as buttons", ()
   assert.match(html, /<p id="outcome" role="status" class="fail">Failed \(channel, /);
 });
 
-Deno.test("renderPage shows a trial record when the status has one", () => {
-  const trial = { version: "1.2.0", state: "on-trial", attempts_left: 2 };
+Deno.test("renderPage shows a trial record, with attempts left, when the status has one", () => {
+  const trial = {
+    version: "1.2.0",
+    from: "1.1.0",
+    started_at: "2026-11-27T10:00:00.000Z",
+    attempts: 1,
+    max_attempts: 3,
+    note: "<x>",
+  };
   const withTrial = { ...status(), trial } as StatusDocument;
   const html = renderPage(view({ status: withTrial }));
   assert.match(html, /<section id="trial"/);
-  assert.match(html, /<dt>attempts left<\/dt><dd>2<\/dd>/);
-  assert.match(html, /<dt>state<\/dt><dd>on-trial<\/dd>/);
+  assert.match(html, /<dt>Build on trial<\/dt><dd><span id="trial-version">1\.2\.0<\/span><\/dd>/);
+  assert.match(html, /<dt>Falls back to<\/dt><dd>1\.1\.0<\/dd>/);
+  assert.match(
+    html,
+    /<dt>On trial since<\/dt><dd><time[^>]*>2026-11-27 10:00:00 UTC<\/time><\/dd>/,
+  );
+  assert.match(html, /<dt>Launches so far<\/dt><dd>1<\/dd>/);
+  assert.match(
+    html,
+    /<dt>Attempts left<\/dt><dd><span id="trial-attempts-left">2<\/span> of 3<\/dd>/,
+  );
+  assert.match(html, /<dt>note<\/dt><dd>&lt;x&gt;<\/dd>/);
   assert.ok(
     html.includes("Confirming a build from the dashboard is not available in this version."),
   );
@@ -173,12 +190,17 @@ Deno.test("renderPage shows a trial record when the status has one", () => {
     /action="\/api\/confirm\?token=tok"><button type="submit" id="confirm-build">Confirm this build<\/button>/,
   );
   assert.doesNotMatch(renderPage(view()), /id="trial"/, "no trial section without a trial");
+  const nullTrial = { ...status(), trial: null } as StatusDocument;
+  assert.doesNotMatch(renderPage(view({ status: nullTrial })), /id="trial"/, "nor with trial null");
 });
 
 Deno.test("renderPage disables the actions while one runs and shows which", () => {
   const html = renderPage(view({
     busy: { action: "update", started_at: "2026-11-27T10:00:00.000Z" },
-    progress: progressReport("update", { phase: "download", done: 50, total: 100 }, 1000),
+    progress: progressReport({ phase: "download", done: 50, total: 100 }, {
+      action: "update",
+      elapsedMs: 1000,
+    }),
   }));
   assert.match(html, /<button type="submit" id="check-now" disabled>Check now<\/button>/);
   assert.match(html, /<p id="busy">Running: update \(since <time/);
@@ -214,7 +236,10 @@ Deno.test("renderPage: the audit log newest first, the token on every form and l
 
 Deno.test("progressReport: percent, rate, ETA and text", () => {
   assert.deepEqual(
-    progressReport("update", { phase: "download", done: 1048576, total: 4194304 }, 500),
+    progressReport({ phase: "download", done: 1048576, total: 4194304 }, {
+      action: "update",
+      elapsedMs: 500,
+    }),
     {
       action: "update",
       phase: "download",
@@ -226,18 +251,30 @@ Deno.test("progressReport: percent, rate, ETA and text", () => {
       text: "Downloading 1.0 MiB / 4.0 MiB (25%), 2.0 MiB/s, ETA 2s",
     },
   );
-  const finished = progressReport("update", { phase: "download", done: 10, total: 10 }, 1000);
+  const finished = progressReport({ phase: "download", done: 10, total: 10 }, {
+    action: "update",
+    elapsedMs: 1000,
+  });
   assert.equal(finished.text, "Downloading 10 B / 10 B (100%), 10 B/s");
-  const unknown = progressReport("update", { phase: "download", done: 0, total: null }, 0);
+  const unknown = progressReport({ phase: "download", done: 0, total: null }, {
+    action: "update",
+    elapsedMs: 0,
+  });
   assert.deepEqual([unknown.percent, unknown.rate, unknown.eta_seconds, unknown.text], [
     null,
     null,
     null,
     "Downloading 0 B",
   ]);
-  const steps = progressReport("rollback", { phase: "rollback", done: 1, total: 1 }, 3);
+  const steps = progressReport({ phase: "rollback", done: 1, total: 1 }, {
+    action: "rollback",
+    elapsedMs: 3,
+  });
   assert.equal(steps.text, "Rolling back 1 / 1 (100%)");
-  assert.equal(progressReport("x", { phase: "stage", done: 0, total: 0 }, 0).percent, 100);
+  assert.equal(
+    progressReport({ phase: "stage", done: 0, total: 0 }, { action: "x", elapsedMs: 0 }).percent,
+    100,
+  );
 });
 
 Deno.test("formatBytes picks the unit", () => {

@@ -7,6 +7,7 @@ import { isLoopback, refusal, serveDashboard } from "../lib/dashboard.ts";
 import { loadConfig } from "../lib/config.ts";
 import { readStatus } from "../lib/status.ts";
 import { layoutOf } from "../lib/layout.ts";
+import { acquireLock } from "../lib/state.ts";
 import { dashboardWorld, rawRequest, readEvents } from "./_dashboard.ts";
 import { launch } from "./_e2e.ts";
 
@@ -409,20 +410,32 @@ Deno.test("POST /api/confirm answers 501 without trial support, and calls it whe
     answer.json.error,
     "Confirming a build on trial is not available: this ms11-update has no trial support yet",
   );
-  const calls: string[] = [];
+  // The route drives the function it is given (the launcher's trial feature provides it).
+  const calls: unknown[] = [];
+  let confirmed: string | null = "1.1.0";
   await using d2 = await dashboardWorld({
     empty: true,
     dashboard: {
-      confirmBuild: (layout) => {
-        calls.push(layout.root);
-        return Promise.resolve({ version: "1.1.0" });
+      lockWaitMs: 0,
+      confirmBuild: (layout, options) => {
+        calls.push([layout.root, options]);
+        return Promise.resolve({ confirmed });
       },
     },
   });
-  const confirmed = await d2.api("/api/confirm", { body: {} });
-  assert.equal(confirmed.status, 200);
-  assert.equal(confirmed.json.message, "Confirmed 1.1.0");
-  assert.deepEqual(calls, [d2.world.root]);
+  const yes = await d2.api("/api/confirm", { body: {} });
+  assert.equal(yes.status, 200);
+  assert.equal(
+    yes.json.message,
+    "Confirmed 1.1.0: it stays current and is no longer rolled back automatically",
+  );
+  confirmed = null;
+  const no = await d2.api("/api/confirm", { body: {} });
+  assert.equal(no.json.message, "No build is on trial; nothing to confirm");
+  assert.deepEqual(calls, [
+    [d2.world.root, { lockWaitMs: 0, reason: "confirmed from the dashboard" }],
+    [d2.world.root, { lockWaitMs: 0, reason: "confirmed from the dashboard" }],
+  ]);
 });
 
 Deno.test("GET /api/events is an event stream that starts with the state", async () => {
@@ -514,4 +527,16 @@ Deno.test("refusal and isLoopback decide without I/O", () => {
     false,
     false,
   ]);
+});
+
+Deno.test("an install lock held by another ms11-update answers 409 naming it", async () => {
+  await using d = await dashboardWorld({ dashboard: { lockWaitMs: 0 } });
+  using _held = await acquireLock(d.layout);
+  const answer = await d.api("/api/rollback", { body: { to: "1.0.0" } });
+  assert.equal(answer.status, 409);
+  assert.equal(
+    answer.json.error,
+    `Install lock ${d.layout.lock} is held by another ms11-update (pid ${Deno.pid}); try again when it finishes`,
+  );
+  assert.equal(await launch(d.world.root), "MS11 1.1.0");
 });
