@@ -51,7 +51,7 @@ Deno.test("the bar is drawn on a terminal and finished with a newline", () => {
   sink({ phase: "download", done: 0, total: 100 });
   sink({ phase: "download", done: 100, total: 100 });
   ui.notice("Downloaded");
-  assert.match(tty.text, /^\r\x1b\[2KDownloading \[-+\]/);
+  assert.ok(tty.text.startsWith("\r\x1b[2KDownloading [---"), JSON.stringify(tty.text));
   assert.ok(tty.text.includes("\r\x1b[2KDownloading [" + "#".repeat(30)), tty.text);
   assert.ok(tty.text.endsWith("\nDownloaded\n"), JSON.stringify(tty.text));
 });
