@@ -26,12 +26,14 @@ if (import.meta.main) {
   const [root, seedText] = Deno.args;
   const layout = layoutOf(root);
   let seed = Number(seedText) >>> 0 || 1;
+  const base = seed % 1000;
   const random = () => {
     // xorshift32: a reproducible sequence per seed
     seed ^= seed << 13;
     seed ^= seed >>> 17;
     seed ^= seed << 5;
-    return (seed >>> 0) / 2 ** 32;
+    seed >>>= 0;
+    return seed / 2 ** 32;
   };
   const config = validateConfig({
     update_servers: { stable: { base_url: "https://updates.test/stable", description: "soak" } },
@@ -70,7 +72,7 @@ if (import.meta.main) {
   console.log("ready");
   for (let cycle = 0;; cycle++) {
     // A version above anything installed, so that every cycle downloads and stages.
-    published = `2.${seed % 1000}.${cycle}`;
+    published = `2.${base}.${cycle}`;
     await runUpdate(layout, config, {
       channel: "stable",
       platform: PLATFORM,

@@ -88,7 +88,8 @@ export async function soak(options: SoakOptions): Promise<SoakTally> {
     seed ^= seed << 13;
     seed ^= seed >>> 17;
     seed ^= seed << 5;
-    return (seed >>> 0) / 2 ** 32;
+    seed >>>= 0;
+    return seed / 2 ** 32;
   };
   const dir = await Deno.makeTempDir({ prefix: "ms11-soak-" });
   const lanes = Math.max(1, options.parallel ?? 4);

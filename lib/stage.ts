@@ -11,7 +11,6 @@ import { treeDigest } from "./_tree.ts";
 import { ChecksumMismatchError } from "./errors.ts";
 import { hashFile } from "./verify.ts";
 import type { ProgressSink } from "./env.ts";
-import { extractArchive } from "./extract.ts";
 import { buildDir, currentVersion, type Layout } from "./layout.ts";
 import type { ArtifactKind } from "./manifest.ts";
 import type { State } from "./state.ts";
@@ -134,6 +133,8 @@ export async function stageBuild(
         throw new ChecksumMismatchError(target, options.sha256, sha256);
       }
     } else {
+      // Loaded only for archives: an executable build needs none of the archive code.
+      const { extractArchive } = await import("./extract.ts");
       await extractArchive(artifact, tmp, { kind: options.kind, onProgress: options.onProgress });
       await removeIfExists(artifact);
       const main = await Deno.lstat(`${tmp}/${options.executable}`).catch(() => null);

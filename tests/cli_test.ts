@@ -25,6 +25,8 @@ Deno.test("every command has --help, and --version prints the version", async ()
       "check",
       "install",
       "apply",
+      "run",
+      "confirm",
       "rollback",
       "status",
       "channel",
