@@ -245,3 +245,66 @@ Deno.test("two updaters at once: one stages, the other waits or fails naming the
   assert.equal((await world.cli(["apply"])).code, 0);
   assert.equal(await launch(world.root), "MS11 1.2.0");
 });
+
+Deno.test("the launcher path needs no import map: apply and run work with --no-config", async () => {
+  await using world = await makeWorld();
+  await world.publish("stable", "1.0.0");
+  assert.equal((await world.cli(["install"])).code, 0);
+  await world.publish("stable", "1.1.0");
+  assert.equal((await world.cli([])).code, 0);
+  const bare = async (args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", "--no-config", MAIN, ...args],
+      cwd: world.dir,
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder();
+    return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+  };
+  const where = ["--root", world.root, "--config", world.configPath];
+  const ran = await bare(["run", ...where, "--", `${world.root}/current/ms11`]);
+  assert.equal(ran.code, 0, ran.stderr);
+  assert.equal(ran.stdout, "MS11 1.1.0\n");
+  const applied = await bare(["apply", "--json", ...where]);
+  assert.equal(applied.code, 0, applied.stderr);
+  assert.deepEqual(JSON.parse(applied.stdout).trial, {
+    version: "1.1.0",
+    attempts: 2,
+    max_attempts: 3,
+  });
+});
+
+Deno.test("apply: a staged build failing its smoke test stays out, is removed and is not staged again", async () => {
+  await using world = await makeWorld();
+  await world.publish("stable", "1.0.0");
+  assert.equal((await world.cli(["install"])).code, 0);
+  const artifact = `${world.dir}/ms11-1.1.0`;
+  await Deno.writeTextFile(artifact, '#!/bin/sh\necho "cannot start" >&2\nexit 1\n');
+  await world.publish("stable", "1.1.0", { artifact });
+  assert.equal((await world.cli([])).code, 0);
+  const apply = await world.cli(["apply"]);
+  assert.equal(apply.code, 0, apply.stderr);
+  includes(
+    apply.stderr,
+    "warning: Staged build 1.1.0 was not applied: smoke test ms11 --version exited with code 1",
+  );
+  assert.equal(await launch(world.root), "MS11 1.0.0");
+  assert.deepEqual(
+    (await Array.fromAsync(Deno.readDir(`${world.root}/builds`))).map((e) => e.name),
+    ["1.0.0"],
+  );
+  const again = await world.cli([]);
+  includes(
+    again.stderr,
+    "1.1.0 on stable is skipped (smoke test ms11 --version exited with code 1)",
+  );
+  const status = JSON.parse((await world.cli(["status", "--json"])).stdout);
+  assert.equal(status.staged, null);
+  assert.equal(
+    status.last_error.message,
+    "Staged build 1.1.0 was not applied: smoke test ms11 --version exited with code 1",
+  );
+});
