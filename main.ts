@@ -2,36 +2,51 @@
 // ms11-update: the entry point and the only place that exits. Usage errors and bad configuration
 // exit 2, failures exit 1; one line on stderr says what failed.
 //
-// `apply` runs at every application start, so its common forms skip loading the full command
-// line parser (commander): they are parsed with node:util's parseArgs, and anything it does not
-// accept (help, an unknown flag) falls through to the full parser and its messages.
-import { parseArgs } from "node:util";
+// `apply` and `run` are the launcher's path, taken at every application start, so their common
+// forms skip loading the full command line parser (commander) and node: built-ins: a few lines
+// below parse them, and anything they do not accept (help, an unknown flag) falls through to
+// the full parser and its messages.
 import { ConfigError } from "./lib/errors.ts";
 
-function applyArgs(args: string[]): Record<string, string | boolean | undefined> | null {
-  if (args[0] !== "apply") return null;
-  try {
-    return parseArgs({
-      args: args.slice(1),
-      strict: true,
-      allowPositionals: false,
-      options: {
-        config: { type: "string" },
-        root: { type: "string" },
-        json: { type: "boolean" },
-        wait: { type: "string" },
-      },
-    }).values;
-  } catch {
-    return null;
+const VALUED = new Set(["--config", "--root", "--wait", "--health-timeout"]);
+
+/** The launcher commands' options and, for `run`, the command after `--`; null: not handled. */
+function launcherArgs(
+  args: string[],
+): { command: "apply" | "run"; values: Record<string, string | boolean>; rest: string[] } | null {
+  const command = args[0];
+  if (command !== "apply" && command !== "run") return null;
+  const values: Record<string, string | boolean> = {};
+  let i = 1;
+  for (; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") break;
+    if (arg === "--json" && command === "apply") values.json = true;
+    else if (VALUED.has(arg) && (arg !== "--health-timeout" || command === "run")) {
+      if (i + 1 >= args.length) return null;
+      values[arg.slice(2)] = args[++i];
+    } else return null;
   }
+  const rest = args.slice(i + 1);
+  if (command === "run" && rest.length === 0) return null;
+  if (command === "apply" && i < args.length) return null;
+  return { command, values, rest };
 }
 
 /** Run the CLI with `args`; resolves to the exit code. */
 export async function main(args: string[]): Promise<number> {
   try {
-    const fast = applyArgs(args);
-    if (fast !== null) return await (await import("./cli/apply.ts")).applyCommand(fast);
+    const fast = launcherArgs(args);
+    if (fast?.command === "apply") {
+      return await (await import("./cli/apply.ts")).applyCommand(fast.values);
+    }
+    if (fast?.command === "run") {
+      const { runCommand } = await import("./cli/apply.ts");
+      return await runCommand(fast.rest, {
+        ...fast.values,
+        healthTimeout: fast.values["health-timeout"] as string | undefined,
+      });
+    }
     const { buildProgram, CommanderError, usageExitCode } = await import("./cli/program.ts");
     let code = 0;
     try {

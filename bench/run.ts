@@ -17,9 +17,10 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-async function time(command: string, args: string[]): Promise<number> {
+async function time(command: string, args: string[], cwd?: string): Promise<number> {
   const start = performance.now();
-  const status = await new Deno.Command(command, { args, stdout: "null", stderr: "null" }).output();
+  const status = await new Deno.Command(command, { args, cwd, stdout: "null", stderr: "null" })
+    .output();
   const elapsed = performance.now() - start;
   if (!status.success) throw new Error(`${command} ${args.join(" ")} failed (${status.code})`);
   return elapsed;
@@ -37,19 +38,32 @@ try {
     cwd: project,
   }).output();
   if (!built.success) throw new Error("deno bundle failed");
+  // Code-split: the launcher path loads only its own chunks, not commander or archive code.
+  const split = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", "--code-splitting", "--outdir", `${dir}/split`, "main.ts"],
+    cwd: project,
+  }).output();
+  if (!split.success) throw new Error("deno bundle --code-splitting failed");
   await Deno.writeTextFile(`${project}/.bench-empty.ts`, "");
   const apply = ["apply", "--root", `${dir}/root`, "--config", config];
-  const cases: [string, string[]][] = [
-    ["deno run empty.ts (no project)", ["run", "-A", `${dir}/empty.ts`]],
-    ["deno run empty.ts (in project)", ["run", "-A", `${project}/.bench-empty.ts`]],
-    ["ms11-update apply, main.ts", ["run", "-A", main, ...apply]],
-    ["ms11-update apply, bundle", ["run", "-A", bundle, ...apply]],
+  // [name, deno arguments, working directory (deno looks for deno.json from there)]
+  const cases: [string, string[], string][] = [
+    ["deno run empty.ts (no project)", ["run", "-A", `${dir}/empty.ts`], dir],
+    ["deno run empty.ts (in project)", ["run", "-A", `${project}/.bench-empty.ts`], project],
+    ["ms11-update apply, main.ts", ["run", "-A", main, ...apply], project],
+    ["ms11-update apply, bundle", ["run", "-A", bundle, ...apply], dir],
+    // The launcher path needs no import map: skipping the project's config and lockfile skips
+    // deno's npm resolution at start-up, which is most of the cost above.
+    ["apply, main.ts --no-config", ["run", "-A", "--no-config", main, ...apply], dir],
+    ["apply, code-split bundle", ["run", "-A", `${dir}/split/main.js`, ...apply], dir],
   ];
   const times: number[][] = cases.map(() => []);
   try {
     for (let i = 0; i < runs; i++) {
       // Interleaved, so that every case sees the same machine load.
-      for (const [k, [, args]] of cases.entries()) times[k].push(await time(Deno.execPath(), args));
+      for (const [k, [, args, cwd]] of cases.entries()) {
+        times[k].push(await time(Deno.execPath(), args, cwd));
+      }
     }
   } finally {
     await Deno.remove(`${project}/.bench-empty.ts`);
@@ -58,6 +72,13 @@ try {
   console.log(`launcher path, idle apply (median of ${runs} interleaved runs):`);
   for (const [k, [name]] of cases.entries()) {
     console.log(`  ${name.padEnd(34)} ${medians[k].toFixed(1).padStart(7)} ms`);
+  }
+  for (const k of [4, 5]) {
+    console.log(
+      `  overhead of ${cases[k][0]} over an empty script (no project): ${
+        (medians[k] - medians[0]).toFixed(1)
+      } ms (${(medians[k] / medians[0]).toFixed(2)}x)`,
+    );
   }
   console.log(
     `  overhead of apply over an empty script: main.ts ${

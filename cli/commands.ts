@@ -3,6 +3,7 @@ import { resolveChannel } from "../lib/channel.ts";
 import { detectPlatform, updateConfigFile } from "../lib/config.ts";
 import { serveDashboard } from "../lib/dashboard.ts";
 import { ConfigError } from "../lib/errors.ts";
+import { confirmBuild } from "../lib/health.ts";
 import { adoptBuild, installRelease } from "../lib/install.ts";
 import { currentVersion } from "../lib/layout.ts";
 import { isAnnounced, runHook, type UpdateEvent } from "../lib/notify.ts";
@@ -266,6 +267,32 @@ export async function rollbackCommand(options: RollbackCommandOptions): Promise<
   return 0;
 }
 
+/** `ms11-update confirm`: the build on trial is healthy; commit it. */
+export async function confirmCommand(options: GlobalOptions): Promise<number> {
+  const ctx = await loadContext(options, 5);
+  const result = await withFailureRecord(
+    ctx,
+    "confirm",
+    ctx.config.channel,
+    () =>
+      confirmBuild(ctx.layout, {
+        lockWaitMs: ctx.lockWaitMs,
+        keepBackups: ctx.config.keep_backups_count,
+      }),
+  );
+  if (result.confirmed !== null) {
+    ctx.ui.notice(`Confirmed ${result.confirmed} after ${result.attempts} launch(es)`);
+    if (result.pruned.length > 0) ctx.ui.notice(`Removed old backups: ${result.pruned.join(", ")}`);
+  }
+  ctx.ui.data(
+    result,
+    result.confirmed !== null
+      ? `confirmed ${result.confirmed}`
+      : `nothing on trial; current ${result.current ?? "none"}`,
+  );
+  return 0;
+}
+
 function statusText(s: StatusDocument): string {
   const lines = [
     `root:       ${s.root}`,
@@ -277,6 +304,13 @@ function statusText(s: StatusDocument): string {
     `staged:     ${
       s.staged ? `${s.staged.version} from ${s.staged.channel}, applied at next launch` : "none"
     }`,
+    `trial:      ${
+      s.trial
+        ? `${s.trial.version}, launch ${s.trial.attempts} of ${s.trial.max_attempts} without a confirm (falls back to ${
+          s.trial.from ?? "nothing"
+        })`
+        : "none"
+    }`,
     `backups:    ${
       s.backups.length === 0
         ? "none"
@@ -287,6 +321,11 @@ function statusText(s: StatusDocument): string {
       s.last_check
         ? `${s.last_check.at} on ${s.last_check.channel}: ${s.last_check.available} available (${s.last_check.decision})`
         : "never"
+    }`,
+    `rejected:   ${
+      s.rejected.length === 0
+        ? "none"
+        : s.rejected.map((r) => `${r.version} on ${r.channel} (${r.reason})`).join("; ")
     }`,
     `last error: ${
       s.last_error ? `${s.last_error.at} ${s.last_error.command}: ${s.last_error.message}` : "none"

@@ -101,6 +101,30 @@ export function buildProgram(setCode: (code: number) => void): Command {
 
   waitOption(
     globals(
+      sub(
+        "run",
+        "launcher: apply, start COMMAND, roll back a new build that fails its health window",
+      ),
+      false,
+    ),
+    5,
+  )
+    .usage("[options] -- COMMAND [ARGS...]")
+    .argument("<command...>", "the application to start, usually <root>/current/<executable>")
+    .option(
+      "--health-timeout <seconds>",
+      "how long a new build must run without failing (default: health.health_timeout_seconds)",
+    )
+    .passThroughOptions()
+    .action(act(async (c) => (await import("./apply.ts")).runCommand(c.args, c.optsWithGlobals())));
+
+  waitOption(
+    globals(sub("confirm", "commit the build on trial: it is healthy, keep it")),
+    5,
+  ).action(act(async (c) => (await commands()).confirmCommand(c.optsWithGlobals())));
+
+  waitOption(
+    globals(
       sub("rollback", "restore the newest backup (or --to VERSION); the replaced build is kept"),
     ),
     0,

@@ -5,6 +5,7 @@
  * @module
  */
 import { removeIfExists, syncDir } from "./_fs.ts";
+import { faultPoint } from "./_fault.ts";
 import { buildDir, currentVersion, isBuildName, type Layout } from "./layout.ts";
 import { type State, writeState } from "./state.ts";
 
@@ -68,6 +69,7 @@ export interface PruneOptions {
 
 /**
  * Remove the oldest backups beyond `keep`, and their records; returns the versions removed.
+ * The fallback of a build on trial is never removed (it is what an automatic rollback needs).
  * Only `builds/<version>` directories are touched: user data never is. The caller holds the lock.
  *
  * @example
@@ -85,7 +87,8 @@ export async function pruneBackups(
   options: PruneOptions,
 ): Promise<string[]> {
   const backups = await listBackups(layout, state);
-  const doomed = backups.slice(options.keep).map((b) => b.version);
+  const doomed = backups.slice(options.keep).map((b) => b.version)
+    .filter((v) => v !== state.trial?.from);
   if (doomed.length === 0) return [];
   // Forget the records first: a crash mid-removal leaves a half-removed directory that is
   // recognisably not a usable backup only if the record is gone.
@@ -96,6 +99,7 @@ export async function pruneBackups(
     const dir = buildDir(layout, version);
     const trash = `${layout.builds}/.trash-${version}-${Date.now()}`;
     await Deno.rename(dir, trash);
+    faultPoint("during-prune");
     await removeIfExists(trash, true);
   }
   await syncDir(layout.builds);

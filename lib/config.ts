@@ -56,6 +56,20 @@ export interface NotificationsConfig {
   command: string[] | null;
 }
 
+/** How a new build proves itself healthy (see docs/UPDATE_POLICY.md). */
+export interface HealthConfig {
+  /** Launches of an unconfirmed build before the next `apply` rolls it back. */
+  max_attempts: number;
+  /** Arguments to smoke-test a staged executable with before it is swapped in; null: none. */
+  smoke_command: string[] | null;
+  /** Time allowed for the smoke test. */
+  smoke_timeout_seconds: number;
+  /** Under `run`: how long a new build must run without failing to be confirmed. */
+  health_timeout_seconds: number;
+  /** Under `run`: only the application's own `ms11-update confirm` commits a new build. */
+  require_confirm: boolean;
+}
+
 /** The validated configuration. */
 export interface Config {
   /** The channel followed when no `--channel` is given. */
@@ -82,6 +96,8 @@ export interface Config {
   security: SecurityConfig;
   /** Notification settings. */
   notifications: NotificationsConfig;
+  /** Health-gated commit and automatic rollback. */
+  health: HealthConfig;
 }
 
 /** The shipped defaults (a deep copy, safe to modify). */
@@ -354,6 +370,35 @@ export function validateConfig(raw: unknown, options: ValidateConfigOptions = {}
     command: command as string[] | null,
   };
 
+  const healthRaw = c.object(pick("health"), "health");
+  const healthDefaults = defaults.health as Raw;
+  c.known(healthRaw, "health", Object.keys(healthDefaults));
+  const hp = (key: string) => key in healthRaw ? healthRaw[key] : healthDefaults[key];
+  const smoke = hp("smoke_command");
+  if (
+    smoke !== null &&
+    (!Array.isArray(smoke) || smoke.some((a) => typeof a !== "string"))
+  ) {
+    c.fail("health.smoke_command", "null or a list of strings (arguments)", smoke);
+  }
+  const health: HealthConfig = {
+    max_attempts: c.int(hp("max_attempts"), "health.max_attempts", 1, 100),
+    smoke_command: smoke as string[] | null,
+    smoke_timeout_seconds: c.number(
+      hp("smoke_timeout_seconds"),
+      "health.smoke_timeout_seconds",
+      0.1,
+      3600,
+    ),
+    health_timeout_seconds: c.number(
+      hp("health_timeout_seconds"),
+      "health.health_timeout_seconds",
+      0,
+      86400,
+    ),
+    require_confirm: c.bool(hp("require_confirm"), "health.require_confirm"),
+  };
+
   const executable = c.string(
     pick("executable"),
     "executable",
@@ -383,6 +428,7 @@ export function validateConfig(raw: unknown, options: ValidateConfigOptions = {}
     executable,
     security,
     notifications,
+    health,
   };
 }
 

@@ -4,11 +4,11 @@
  *
  * @module
  */
-import { appendAudit } from "./audit.ts";
+import { faultPoint } from "./_fault.ts";
 import { listBackups } from "./backups.ts";
-import { currentVersion, type Layout } from "./layout.ts";
-import { acquireLock, readState, writeState } from "./state.ts";
-import { recordSwap, switchCurrent } from "./swap.ts";
+import { buildDir, currentVersion, type Layout } from "./layout.ts";
+import { acquireLock, readState } from "./state.ts";
+import { recoverSwap, swapCurrent } from "./swap.ts";
 
 /** Options of {@linkcode rollback}. */
 export interface RollbackOptions {
@@ -50,6 +50,7 @@ export async function rollback(
 ): Promise<RollbackResult> {
   using _lock = await acquireLock(layout, { waitMs: options.lockWaitMs ?? 0 });
   const { state } = await readState(layout);
+  await recoverSwap(layout, state);
   const from = await currentVersion(layout);
   if (from === null) {
     throw new Error(`Nothing is installed in ${layout.root}; nothing to roll back`);
@@ -78,26 +79,64 @@ export async function rollback(
     );
   }
   const at = (options.now ?? new Date()).toISOString();
-  await switchCurrent(layout, target.version);
-  recordSwap(state, from, target.version, at);
   const cancelledStaged = state.staged?.version ?? null;
-  state.staged = null;
-  const channel = state.builds[from]?.channel ?? "unknown";
-  state.rejected = state.rejected.filter((r) => !(r.version === from && r.channel === channel));
-  state.rejected.push({
-    version: from,
-    channel,
-    reason: options.reason ?? `rolled back to ${target.version} by hand`,
-    at,
-  });
-  await writeState(layout, state);
-  await appendAudit(layout, {
-    at,
-    event: "rolled_back",
-    reason: options.reason ?? "by hand",
+  faultPoint("during-rollback");
+  await swapCurrent(layout, state, {
+    op: "rollback",
     from,
     to: target.version,
-    cancelled_staged: cancelledStaged,
+    at,
+    reason: options.reason ?? `rolled back to ${target.version} by hand`,
+    bad: false,
   });
   return { from, to: target.version, cancelledStaged };
+}
+
+/** Options of {@linkcode abandonTrial}. */
+export interface AbandonTrialOptions {
+  /** Why the build on trial failed (recorded, and shown by `status`). */
+  reason: string;
+  /** The time to record (default now). */
+  now?: Date;
+  /** How long to wait for the install lock, in milliseconds. */
+  lockWaitMs?: number;
+}
+
+/**
+ * Roll back the build on trial to the build it replaced, and remember it as bad on its channel
+ * so it is not staged again (a newer release is). Resolves to null, changing nothing, when no
+ * build is on trial any more (it was confirmed, or something else is current) or its fallback
+ * is gone.
+ *
+ * @example
+ * ```ts
+ * import { layoutOf } from "./layout.ts";
+ * import { abandonTrial } from "./rollback.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * console.assert(await abandonTrial(layout, { reason: "crashed" }) === null);
+ * ```
+ */
+export async function abandonTrial(
+  layout: Layout,
+  options: AbandonTrialOptions,
+): Promise<RollbackResult | null> {
+  using _lock = await acquireLock(layout, { waitMs: options.lockWaitMs ?? 0 });
+  const { state } = await readState(layout);
+  await recoverSwap(layout, state);
+  const trial = state.trial;
+  const current = await currentVersion(layout);
+  if (trial === undefined || trial.version !== current || trial.from === null) return null;
+  const fallback = await Deno.stat(buildDir(layout, trial.from)).catch(() => null);
+  if (!fallback?.isDirectory) return null;
+  const cancelledStaged = state.staged?.version ?? null;
+  faultPoint("during-rollback");
+  await swapCurrent(layout, state, {
+    op: "rollback",
+    from: trial.version,
+    to: trial.from,
+    at: (options.now ?? new Date()).toISOString(),
+    reason: options.reason,
+    bad: true,
+  });
+  return { from: trial.version, to: trial.from, cancelledStaged };
 }

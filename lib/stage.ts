@@ -6,8 +6,11 @@
  * @module
  */
 import { exists, removeIfExists, renameDurable, syncDir } from "./_fs.ts";
+import { faultPoint } from "./_fault.ts";
+import { treeDigest } from "./_tree.ts";
+import { ChecksumMismatchError } from "./errors.ts";
+import { hashFile } from "./verify.ts";
 import type { ProgressSink } from "./env.ts";
-import { extractArchive } from "./extract.ts";
 import { buildDir, currentVersion, type Layout } from "./layout.ts";
 import type { ArtifactKind } from "./manifest.ts";
 import type { State } from "./state.ts";
@@ -117,13 +120,21 @@ export async function stageBuild(
   await Deno.mkdir(layout.builds, { recursive: true });
   const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
   const tmp = `${layout.builds}/.staging-${version}-${rand}`;
+  let seal: string;
   try {
     if (options.kind === "executable") {
       await Deno.mkdir(tmp, { mode: 0o700 });
       const target = `${tmp}/${options.executable}`;
       await renameDurable(artifact, target);
       await Deno.chmod(target, 0o755);
+      // The bytes sealed are the bytes verified: hash the file where it now lies.
+      const { sha256 } = await hashFile(target);
+      if (sha256 !== options.sha256) {
+        throw new ChecksumMismatchError(target, options.sha256, sha256);
+      }
     } else {
+      // Loaded only for archives: an executable build needs none of the archive code.
+      const { extractArchive } = await import("./extract.ts");
       await extractArchive(artifact, tmp, { kind: options.kind, onProgress: options.onProgress });
       await removeIfExists(artifact);
       const main = await Deno.lstat(`${tmp}/${options.executable}`).catch(() => null);
@@ -135,6 +146,8 @@ export async function stageBuild(
     }
     await Deno.chmod(tmp, 0o755);
     await syncDir(tmp);
+    seal = await treeDigest(tmp);
+    faultPoint("after-verify");
     if (await exists(final)) {
       if ((await currentVersion(layout)) === version) {
         throw new Error(
@@ -154,14 +167,14 @@ export async function stageBuild(
     await removeIfExists(artifact);
     throw error;
   }
-  record(options);
+  record(options, seal);
   return final;
 }
 
 /**
  * Record `options.version` as an installed build and as staged.
  */
-function record(options: StageOptions): void {
+function record(options: StageOptions, seal: string): void {
   const { state } = options;
   const at = (options.now ?? new Date()).toISOString();
   state.builds[options.version] = {
@@ -171,6 +184,7 @@ function record(options: StageOptions): void {
     kind: options.kind,
     installed_at: at,
     retired_at: null,
+    tree_sha256: seal,
   };
   state.staged = { version: options.version, channel: options.channel, staged_at: at };
 }

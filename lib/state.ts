@@ -33,6 +33,11 @@ export interface BuildRecord {
   installed_at: string;
   /** When it last stopped being current (null: never current, or current now). */
   retired_at: string | null;
+  /**
+   * The seal: SHA-256 over the build's files as staged (see `treeDigest`), checked again before
+   * the build is swapped in. Absent for builds staged by older versions and adopted builds.
+   */
+  tree_sha256?: string;
 }
 
 /** The build waiting for the next launch. */
@@ -111,6 +116,43 @@ export interface ManifestCacheRecord {
   checked_at: string;
 }
 
+/**
+ * A build on trial: swapped in, not yet confirmed healthy. Each launch counts an attempt; after
+ * `health.max_attempts` launches without `confirm`, the next `apply` rolls back to `from`.
+ */
+export interface TrialRecord {
+  /** The build on trial (current). */
+  version: string;
+  /** The build to roll back to (the last one known good), or null when there is none. */
+  from: string | null;
+  /** The channel the build came from. */
+  channel: string;
+  /** When it was swapped in. */
+  started_at: string;
+  /** Launches counted so far (1 after the apply that swapped it in). */
+  attempts: number;
+}
+
+/**
+ * The swap journal: written (atomically, fsynced) before `current` is renamed, cleared once the
+ * swap is recorded. Its presence at start-up means a swap was interrupted: every command first
+ * finishes it (or undoes it when its target is gone).
+ */
+export interface JournalRecord {
+  /** `apply` (a staged build goes in) or `rollback` (a backup comes back). */
+  op: "apply" | "rollback";
+  /** The build current before. */
+  from: string | null;
+  /** The build being made current. */
+  to: string;
+  /** When the swap began. */
+  at: string;
+  /** Why, for the audit log (and, for a rollback, the rejection). */
+  reason: string;
+  /** For a rollback: remember `from` as a bad build of its channel (automatic rollbacks). */
+  bad: boolean;
+}
+
 /** The whole state document. */
 export interface State {
   /** Schema version ({@linkcode STATE_SCHEMA}). */
@@ -123,12 +165,16 @@ export interface State {
   last_check: CheckRecord | null;
   /** The last error. */
   last_error: ErrorRecord | null;
-  /** Versions not to stage again. */
+  /** Versions not to stage again (rolled back from by hand, or bad builds). */
   rejected: RejectedRecord[];
   /** The last manifest fetched per channel (absent from state files of older clients). */
   manifests: Record<string, ManifestCacheRecord>;
   /** Per channel, the last manifest accepted (rollback protection, rotated keys). */
   trusted: Record<string, TrustedRecord>;
+  /** The build on trial, when the current build has not been confirmed yet. */
+  trial?: TrialRecord;
+  /** An interrupted swap, when there is one. */
+  journal?: JournalRecord;
 }
 
 /**
@@ -221,6 +267,9 @@ export function parseState(raw: unknown, source: string): ReadState {
           installed_at: b.installed_at,
           retired_at: b.retired_at,
         };
+        if (typeof b.tree_sha256 === "string" && /^[0-9a-f]{64}$/.test(b.tree_sha256)) {
+          state.builds[version].tree_sha256 = b.tree_sha256;
+        }
       } else problems.push(`builds.${version}`);
     }
   } else if (raw.builds !== undefined) problems.push("builds");
@@ -276,6 +325,29 @@ export function parseState(raw: unknown, source: string): ReadState {
       } else problems.push(`trusted.${channel}`);
     }
   } else if (raw.trusted !== undefined) problems.push("trusted");
+  const t = raw.trial;
+  if (
+    isObject(t) && str(t.version) && isBuildName(t.version) &&
+    (t.from === null || (str(t.from) && isBuildName(t.from))) && str(t.channel) &&
+    str(t.started_at) && typeof t.attempts === "number" && Number.isInteger(t.attempts) &&
+    t.attempts >= 0
+  ) {
+    state.trial = {
+      version: t.version,
+      from: t.from,
+      channel: t.channel,
+      started_at: t.started_at,
+      attempts: t.attempts,
+    };
+  } else if (t !== null && t !== undefined) problems.push("trial");
+  const j = raw.journal;
+  if (
+    isObject(j) && (j.op === "apply" || j.op === "rollback") &&
+    (j.from === null || (str(j.from) && isBuildName(j.from))) && str(j.to) && isBuildName(j.to) &&
+    str(j.at) && typeof j.reason === "string" && typeof j.bad === "boolean"
+  ) {
+    state.journal = { op: j.op, from: j.from, to: j.to, at: j.at, reason: j.reason, bad: j.bad };
+  } else if (j !== null && j !== undefined) problems.push("journal");
   return {
     state,
     problem: problems.length === 0

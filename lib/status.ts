@@ -9,7 +9,13 @@ import { type AuditEntry, readAudit } from "./audit.ts";
 import { type Backup, listBackups } from "./backups.ts";
 import type { Config } from "./config.ts";
 import { currentVersion, type Layout } from "./layout.ts";
-import { type CheckRecord, type ErrorRecord, readState, type StagedRecord } from "./state.ts";
+import {
+  type CheckRecord,
+  type ErrorRecord,
+  readState,
+  type RejectedRecord,
+  type StagedRecord,
+} from "./state.ts";
 
 /** The status schema version. */
 export const STATUS_SCHEMA = 1;
@@ -40,6 +46,18 @@ export interface StatusDocument {
   state_problem: string | null;
   /** The last entries of the audit log, oldest first. */
   recent_events: AuditEntry[];
+  /** The current build while it is on trial (not yet confirmed healthy), else null. */
+  trial:
+    | {
+      version: string;
+      from: string | null;
+      started_at: string;
+      attempts: number;
+      max_attempts: number;
+    }
+    | null;
+  /** Versions not staged again on their channel: rolled back from, or bad builds. */
+  rejected: RejectedRecord[];
 }
 
 /** Options of {@linkcode readStatus}. */
@@ -89,5 +107,13 @@ export async function readStatus(
     last_error: state.last_error,
     state_problem: problem,
     recent_events: await readAudit(layout, { tail: options.recentEvents ?? 10 }),
+    trial: state.trial === undefined || state.trial.version !== version ? null : {
+      version: state.trial.version,
+      from: state.trial.from,
+      started_at: state.trial.started_at,
+      attempts: state.trial.attempts,
+      max_attempts: config.health.max_attempts,
+    },
+    rejected: state.rejected,
   };
 }

@@ -9,11 +9,14 @@ import { checkChannel, type CheckResult } from "./check.ts";
 import type { Config } from "./config.ts";
 import { downloadArtifact } from "./download.ts";
 import { appendAudit } from "./audit.ts";
+import { faultPoint } from "./_fault.ts";
 import { type Env, httpEnv, type ProgressSink } from "./env.ts";
-import { currentVersion, type Layout } from "./layout.ts";
+import { buildDir, currentVersion, type Layout } from "./layout.ts";
 import type { UpdateEvent } from "./notify.ts";
+import { checkFreeSpace, spaceNeeded, treeBytes } from "./space.ts";
 import { hasBuild, stageBuild, sweepLeftovers } from "./stage.ts";
 import { acquireLock, readState, type State, writeState } from "./state.ts";
+import { recoverSwap } from "./swap.ts";
 
 /** Options of {@linkcode runUpdate}. */
 export interface UpdateOptions {
@@ -37,6 +40,8 @@ export interface UpdateOptions {
   lockWaitMs?: number;
   /** No byte for this long aborts a download attempt, which is retried (default 30 000 ms). */
   idleTimeoutMs?: number;
+  /** Measures free bytes on the install root's filesystem (default: the real one). */
+  freeSpace?: (path: string) => Promise<number>;
 }
 
 /** What `runUpdate` did. */
@@ -82,6 +87,7 @@ export async function runUpdate(
   await Deno.mkdir(layout.root, { recursive: true });
   using _lock = await acquireLock(layout, { waitMs: options.lockWaitMs ?? 0 });
   const { state, problem } = await readState(layout);
+  await recoverSwap(layout, state);
   const current = await currentVersion(layout);
   await sweepLeftovers(layout);
   let check: CheckResult;
@@ -171,6 +177,14 @@ export async function runUpdate(
     state.staged = { version, channel: options.channel, staged_at: env.now().toISOString() };
   } else {
     await Deno.mkdir(layout.downloads, { recursive: true });
+    const currentBuildBytes = current === null || artifact.kind === "executable"
+      ? 0
+      : await treeBytes(buildDir(layout, current));
+    await checkFreeSpace(
+      layout.downloads,
+      spaceNeeded(artifact.kind, artifact.size, { currentBuildBytes }),
+      { probe: options.freeSpace },
+    );
     const file = `${layout.downloads}/${version}-${options.platform}.${EXTENSION[artifact.kind]}`;
     await downloadArtifact(artifact.url, file, {
       size: artifact.size,
@@ -185,6 +199,7 @@ export async function runUpdate(
       idleTimeoutMs: options.idleTimeoutMs,
     }).catch(refused);
     downloaded = true;
+    faultPoint("after-download");
     emit(event("downloaded", `Downloaded and verified ${version} (${artifact.size} bytes)`));
     await stageBuild(layout, file, {
       version,
@@ -198,6 +213,7 @@ export async function runUpdate(
     }).catch(refused);
   }
   await writeState(layout, state);
+  faultPoint("after-stage");
   await appendAudit(layout, {
     at: env.now().toISOString(),
     event: "staged",

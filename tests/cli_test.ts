@@ -25,6 +25,8 @@ Deno.test("every command has --help, and --version prints the version", async ()
       "check",
       "install",
       "apply",
+      "run",
+      "confirm",
       "rollback",
       "status",
       "channel",
@@ -133,7 +135,10 @@ Deno.test("install, update, apply on next launch, then status: the whole cycle",
     "checked",
     "staged",
     "applied",
+    "trial_launch",
   ]);
+  assert.deepEqual(doc.trial.version, "1.1.0");
+  assert.deepEqual(doc.trial.attempts, 2);
   assert.deepEqual(await Deno.readTextFile(`${world.root}/data/user.txt`), "precious");
   const text = await world.cli(["status"]);
   includes(text.stdout, "current:    1.1.0 (stable)");

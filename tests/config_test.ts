@@ -916,4 +916,50 @@ Deno.test("validateConfig: plain http only to a loopback host, even without requ
       }`,
     );
   }
+// --- health ----------------------------------------------------------------------------------
+
+Deno.test("validateConfig checks health, filling left-out fields from the defaults", () => {
+  assert.deepEqual(validateConfig({}).health, {
+    max_attempts: 3,
+    smoke_command: ["--version"],
+    smoke_timeout_seconds: 10,
+    health_timeout_seconds: 30,
+    require_confirm: false,
+  });
+  const health = validateConfig({ health: { max_attempts: 1, smoke_command: null } }).health;
+  assert.deepEqual([health.max_attempts, health.smoke_command, health.require_confirm], [
+    1,
+    null,
+    false,
+  ]);
+  assert.deepEqual(validateConfig({ health: { smoke_command: [] } }).health.smoke_command, []);
+  bad({ health: [] }, "health must be an object, got []");
+  bad(
+    { health: { max_attempts: 0 } },
+    "health.max_attempts must be an integer from 1 to 100, got 0",
+  );
+  bad(
+    { health: { smoke_command: "--version" } },
+    'health.smoke_command must be null or a list of strings (arguments), got "--version"',
+  );
+  bad(
+    { health: { smoke_command: ["--check", 1] } },
+    'health.smoke_command must be null or a list of strings (arguments), got ["--check",1]',
+  );
+  bad(
+    { health: { smoke_timeout_seconds: 0 } },
+    "health.smoke_timeout_seconds must be a number from 0.1 to 3600, got 0",
+  );
+  bad(
+    { health: { health_timeout_seconds: -1 } },
+    "health.health_timeout_seconds must be a number from 0 to 86400, got -1",
+  );
+  bad(
+    { health: { require_confirm: "yes" } },
+    'health.require_confirm must be true or false, got "yes"',
+  );
+  bad(
+    { health: { max_attempt: 2 } },
+    "unknown field health.max_attempt (did you mean max_attempts?)",
+  );
 });

@@ -26,6 +26,8 @@ Deno.test("readStatus of an empty root", async () => {
     last_error: null,
     state_problem: null,
     recent_events: [],
+    trial: null,
+    rejected: [],
   };
   assert.deepEqual(status, expected);
   assert.equal(STATUS_SCHEMA, 1);
@@ -94,6 +96,8 @@ Deno.test("readStatus of a populated root", async () => {
     last_error: state.last_error,
     state_problem: null,
     recent_events: events.slice(-10),
+    trial: null,
+    rejected: state.rejected,
   });
   // The document is plain JSON.
   assert.deepEqual(JSON.parse(JSON.stringify(status)), status);

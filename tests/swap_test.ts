@@ -209,6 +209,7 @@ Deno.test("applyStaged swaps in the staged build and records it", async () => {
     to: "1.1.0",
     pruned: [],
     problem: null,
+    trial: { version: "1.1.0", attempts: 1, max_attempts: 3 },
   });
   assert.equal(await Deno.readLink(layout.current), "builds/1.1.0");
   assert.equal(await Deno.readTextFile(`${layout.current}/ms11`), "MS11 1.1.0\n");
@@ -232,13 +233,14 @@ Deno.test("applyStaged swaps in the staged build and records it", async () => {
     JSON.parse(l)
   );
   assert.deepEqual(audit.map((e) => [e.event, e.from, e.to]), [["applied", "1.0.0", "1.1.0"]]);
-  // A second apply has nothing to do.
+  // A second apply has nothing to swap; it counts a launch of the build on trial.
   assert.deepEqual(await applyStaged(layout, { now: NOW }), {
     applied: false,
     from: "1.1.0",
     to: "1.1.0",
     pruned: [],
     problem: null,
+    trial: { version: "1.1.0", attempts: 2, max_attempts: 3 },
   });
 });
 
@@ -285,6 +287,7 @@ Deno.test("applyStaged prunes backups beyond keepBackups, oldest first, never us
     to: "1.4.0",
     pruned: ["1.0.0", "1.2.0"],
     problem: null,
+    trial: { version: "1.4.0", attempts: 1, max_attempts: 3 },
   });
   assert.deepEqual(await namesIn(layout.builds), [
     ".staging-9.9.9-x",
@@ -300,8 +303,10 @@ Deno.test("applyStaged prunes backups beyond keepBackups, oldest first, never us
   assert.equal(await Deno.readLink(layout.current), "builds/1.4.0");
 });
 
-Deno.test("applyStaged keeps 2 backups by default and none with keepBackups 0", async () => {
-  for (const [keep, left] of [[undefined, ["1.0.0", "1.1.0", "1.2.0"]], [0, ["1.2.0"]]] as const) {
+Deno.test("applyStaged keeps 2 backups by default, and with keepBackups 0 only the trial's fallback", async () => {
+  // The build replaced (1.1.0) is the fallback of 1.2.0 on trial: kept until 1.2.0 is confirmed.
+  const cases = [[undefined, ["1.0.0", "1.1.0", "1.2.0"]], [0, ["1.1.0", "1.2.0"]]] as const;
+  for (const [keep, left] of cases) {
     await using dir = await tempDir();
     const state = stateWith({
       "0.9.0": { retired_at: T1 },

@@ -1,0 +1,33 @@
+// Test-only fault injection: `MS11_UPDATE_FAULT=<point>` makes the process kill itself with
+// SIGKILL when it reaches that named point, to prove that every interrupted step is finished or
+// undone by the next start. This is the only place that reads the variable; unset, it is inert
+// (one environment read per process, then a string comparison per point).
+
+/** The named points where a fault can be injected (see docs/RELIABILITY.md). */
+export const FAULT_POINTS = [
+  "after-download",
+  "after-verify",
+  "after-stage",
+  "after-journal",
+  "before-rename",
+  "after-rename",
+  "during-rollback",
+  "during-prune",
+] as const;
+
+/** One named fault point. */
+export type FaultPoint = typeof FAULT_POINTS[number];
+
+let armed: string | null | undefined;
+
+/** Kill this process with SIGKILL if `MS11_UPDATE_FAULT` names `point`. */
+export function faultPoint(point: FaultPoint): void {
+  if (armed === undefined) {
+    try {
+      armed = Deno.env.get("MS11_UPDATE_FAULT") || null;
+    } catch {
+      armed = null; // no --allow-env: never armed
+    }
+  }
+  if (armed === point) Deno.kill(Deno.pid, "SIGKILL");
+}

@@ -1,0 +1,158 @@
+/**
+ * Launcher mode (`ms11-update run -- COMMAND`): start the application with stdin, stdout,
+ * stderr, signals and exit code passed through, and watch a build on trial. If it exits with
+ * failure before its health window ends (or before it confirms, when confirmation is required),
+ * roll it back and start the previous build once. If it lives through the window (and need not
+ * confirm by itself), confirm it.
+ *
+ * @module
+ */
+import { confirmBuild, judgeExit } from "./health.ts";
+import { currentVersion, type Layout } from "./layout.ts";
+import { abandonTrial } from "./rollback.ts";
+import { readState } from "./state.ts";
+
+/** Signals passed on to the application. */
+const FORWARDED: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
+
+/** Options of {@linkcode launchApp}. */
+export interface LaunchOptions {
+  /** How long a build on trial must run without failing, in milliseconds. */
+  healthTimeoutMs: number;
+  /** The build must run `ms11-update confirm` itself; the window alone does not confirm it. */
+  requireConfirm: boolean;
+  /** Backups to keep once a trial is confirmed. */
+  keepBackups?: number;
+  /** How long to wait for the install lock when confirming or rolling back, in milliseconds. */
+  lockWaitMs?: number;
+  /** Receives one sentence for people about each decision (a rollback, a confirm). */
+  onNotice?: (message: string) => void;
+}
+
+/** What {@linkcode launchApp} did. */
+export interface LaunchResult {
+  /** The exit code to pass on (of the last build started; 128 + n for signal n). */
+  code: number;
+  /** The build confirmed during this run, if any. */
+  confirmed: string | null;
+  /** The automatic rollback, if there was one. */
+  rolledBack: { from: string; to: string; reason: string } | null;
+}
+
+interface Ended {
+  code: number;
+  signalled: boolean;
+}
+
+function start(command: string[]): { ended: Promise<Ended> } {
+  // Listen before spawning: a signal that arrives while the child starts is passed on as soon
+  // as it exists, instead of killing the launcher and orphaning the application.
+  let child: Deno.ChildProcess | null = null;
+  let signalled = false;
+  const pending: Deno.Signal[] = [];
+  const pass = (signal: Deno.Signal) => {
+    try {
+      child?.kill(signal);
+    } catch {
+      // already gone
+    }
+  };
+  const handlers = FORWARDED.map((signal) => {
+    const handler = () => {
+      signalled = true;
+      if (child === null) pending.push(signal);
+      else pass(signal);
+    };
+    Deno.addSignalListener(signal, handler);
+    return [signal, handler] as const;
+  });
+  const unlisten = () => {
+    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+  };
+  try {
+    child = new Deno.Command(command[0], {
+      args: command.slice(1),
+      stdin: "inherit",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn();
+  } catch (error) {
+    unlisten();
+    throw new Error(`Cannot start ${command[0]}: ${(error as Error).message}`);
+  }
+  for (const signal of pending.splice(0)) pass(signal);
+  const ended = child.status.then((status) => {
+    unlisten();
+    return { code: status.code, signalled };
+  });
+  return { ended };
+}
+
+/**
+ * Start `command` (usually `<root>/current/<executable>`) and wait for it, gating a build on
+ * trial on its health. The caller applies any staged build first.
+ *
+ * @example
+ * ```ts
+ * import { launchApp } from "./launch.ts";
+ * import { layoutOf } from "./layout.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * const result = await launchApp(layout, ["true"], { healthTimeoutMs: 1000, requireConfirm: false });
+ * console.assert(result.code === 0 && result.rolledBack === null);
+ * ```
+ */
+export async function launchApp(
+  layout: Layout,
+  command: string[],
+  options: LaunchOptions,
+): Promise<LaunchResult> {
+  if (command.length === 0 || command[0] === "") throw new TypeError("No command to run");
+  const notice = options.onNotice ?? (() => {});
+  const current = await currentVersion(layout);
+  const { state } = await readState(layout);
+  const trial = state.trial !== undefined && state.trial.version === current ? state.trial : null;
+  const first = start(command);
+  let windowOver = false;
+  let confirming: Promise<string | null> | null = null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  if (trial !== null) {
+    timer = setTimeout(() => {
+      windowOver = true;
+      if (options.requireConfirm) return;
+      confirming = confirmBuild(layout, {
+        keepBackups: options.keepBackups,
+        lockWaitMs: options.lockWaitMs ?? 5000,
+        reason: `ran ${options.healthTimeoutMs / 1000} s without failing under ms11-update run`,
+      }).then((r) => {
+        if (r.confirmed !== null) notice(`Confirmed ${r.confirmed}: it passed its health window`);
+        return r.confirmed;
+      });
+    }, options.healthTimeoutMs);
+  }
+  const ended = await first.ended;
+  clearTimeout(timer);
+  const confirmed = confirming === null ? null : await (confirming as Promise<string | null>);
+  if (trial === null || confirmed !== null) {
+    return { code: ended.code, confirmed, rolledBack: null };
+  }
+  const after = (await readState(layout)).state.trial;
+  const verdict = judgeExit({
+    code: ended.code,
+    signalled: ended.signalled,
+    onTrial: after !== undefined && after.version === trial.version,
+    windowOver,
+    requireConfirm: options.requireConfirm,
+  });
+  if (verdict === null) return { code: ended.code, confirmed: null, rolledBack: null };
+  const reason = `${trial.version} ${verdict}`;
+  const back = await abandonTrial(layout, { reason, lockWaitMs: options.lockWaitMs ?? 5000 });
+  if (back === null) return { code: ended.code, confirmed: null, rolledBack: null };
+  notice(`${reason}; rolled back to ${back.to} and starting it`);
+  const second = start(command);
+  const again = await second.ended;
+  return {
+    code: again.code,
+    confirmed: null,
+    rolledBack: { from: back.from, to: back.to, reason },
+  };
+}

@@ -1,0 +1,15 @@
+// The random-kill soak (bench/soak.ts) at CI size: 200 SIGKILLs at random moments of update,
+// apply, confirm and rollback cycles; every install must launch the build it names afterwards.
+import assert from "node:assert/strict";
+import { soak } from "../bench/soak.ts";
+
+Deno.test("200 random SIGKILLs of update/apply/rollback cycles leave no install that does not launch", async () => {
+  const seed = Date.now();
+  const tally = await soak({ iterations: 200, parallel: 4, maxDelayMs: 300, seed });
+  console.log(
+    `soak (seed ${seed}): ${tally.iterations} kills, ${tally.valid} valid, ${tally.invalid} invalid; recoveries: ${tally.finished} finished, ${tally.undone} undone`,
+  );
+  assert.deepEqual(tally.failures, []);
+  assert.equal(tally.iterations, 200);
+  assert.equal(tally.valid, 200);
+});
