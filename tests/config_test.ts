@@ -916,6 +916,8 @@ Deno.test("validateConfig: plain http only to a loopback host, even without requ
       }`,
     );
   }
+});
+
 // --- health ----------------------------------------------------------------------------------
 
 Deno.test("validateConfig checks health, filling left-out fields from the defaults", () => {
