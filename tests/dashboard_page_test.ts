@@ -19,6 +19,8 @@ function status(extra: Partial<StatusDocument> = {}): StatusDocument {
     last_error: null,
     state_problem: null,
     recent_events: [],
+    trial: null,
+    rejected: [],
     ...extra,
   };
 }
