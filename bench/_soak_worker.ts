@@ -37,7 +37,8 @@ if (import.meta.main) {
   };
   const config = validateConfig({
     update_servers: { stable: { base_url: "https://updates.test/stable", description: "soak" } },
-    security: { allowed_domains: ["updates.test"] },
+    // The soak is about crash safety; signed manifests are covered by tests/hostile_repo_test.ts.
+    security: { allowed_domains: ["updates.test"], verify_signatures: false },
     max_retry_attempts: 1,
     keep_backups_count: 1,
   });

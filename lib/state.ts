@@ -498,6 +498,11 @@ export async function acquireLock(
   const release = () => {
     if (released) return;
     released = true;
+    // Unlock before closing: a close can be deferred while the runtime still holds the file,
+    // and the next acquire (even in this process) must find the lock free.
+    try {
+      file.unlockSync();
+    } catch { /* closing releases it anyway */ }
     file.close();
   };
   return { release, [Symbol.dispose]: release };
