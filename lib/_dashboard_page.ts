@@ -393,10 +393,16 @@ const SCRIPT = `
 (() => {
   const token = document.body.dataset.token;
   const q = "token=" + encodeURIComponent(token);
+  // Refreshes can overlap (a form's own and the "done" event's): only the newest one is shown,
+  // so a slow, older answer never replaces a newer page.
+  let generation = 0;
   const refresh = async () => {
+    const mine = ++generation;
     const focused = document.activeElement && document.activeElement.id;
     const response = await fetch("/?" + q, { headers: { accept: "text/html" } });
-    const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+    const html = await response.text();
+    if (mine !== generation) return;
+    const doc = new DOMParser().parseFromString(html, "text/html");
     const next = doc.getElementById("content");
     if (next) document.getElementById("content").replaceWith(next);
     const again = focused && document.getElementById(focused);
