@@ -76,7 +76,8 @@ export function recordSwap(state: State, from: string | null, to: string, at: st
  * the same journal settled twice gives the same state.
  *
  * - `apply`: the old build is retired, the staged build is no longer staged, and the new build
- *   goes on trial (when there was a build before it to fall back to).
+ *   goes on trial (when there was a build before it to fall back to: the build it replaced, or,
+ *   if that one was itself still on trial, that one's fallback).
  * - `rollback`: the old build is retired and remembered as rejected on its channel (with the
  *   journal's reason), a staged build is cancelled, and any trial ends.
  *
@@ -97,9 +98,11 @@ export function settleJournal(state: State, journal: JournalRecord): void {
   if (journal.op === "apply") {
     if (state.staged?.version === to) state.staged = null;
     if (from !== null && from !== to) {
+      // Replacing a build still on trial: fall back to the last build known good, not to it.
+      const previous = state.trial?.version === from ? state.trial.from : null;
       state.trial = {
         version: to,
-        from,
+        from: previous ?? from,
         channel: state.builds[to]?.channel ?? "unknown",
         started_at: at,
         attempts: 1,

@@ -355,6 +355,8 @@ Deno.test("backups are pruned to keep_backups_count, oldest first, and user data
     assert.deepEqual((await world.cli([])).code, 0);
     const apply = await world.cli(["apply"]);
     assert.deepEqual(apply.code, 0, apply.stderr);
+    // Confirmed: the build replaced is an ordinary backup, pruned beyond the count.
+    assert.deepEqual((await world.cli(["confirm"])).code, 0);
   }
   const status = JSON.parse((await world.cli(["status", "--json"])).stdout);
   assert.deepEqual(status.current.version, "1.3.0");

@@ -306,3 +306,24 @@ Deno.test("judgeExit: only a build on trial failing inside its window (or before
     "exited with code 134 before it confirmed",
   );
 });
+
+Deno.test("a build applied over one still on trial falls back to the last build known good", () => {
+  const state = emptyState();
+  for (const v of ["1.0.0", "1.1.0", "1.2.0"]) state.builds[v] = buildRecord(v);
+  const at = NOW.toISOString();
+  settleJournal(state, { op: "apply", from: "1.0.0", to: "1.1.0", at, reason: "", bad: false });
+  assert.equal(state.trial?.from, "1.0.0");
+  settleJournal(state, { op: "apply", from: "1.1.0", to: "1.2.0", at, reason: "", bad: false });
+  assert.deepEqual(state.trial, {
+    version: "1.2.0",
+    from: "1.0.0",
+    channel: "stable",
+    started_at: at,
+    attempts: 1,
+  });
+  // Once confirmed, the next build falls back to it.
+  delete state.trial;
+  state.builds["1.3.0"] = buildRecord("1.3.0");
+  settleJournal(state, { op: "apply", from: "1.2.0", to: "1.3.0", at, reason: "", bad: false });
+  assert.equal((state as State).trial?.from, "1.2.0");
+});

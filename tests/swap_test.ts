@@ -6,6 +6,7 @@ import { buildDir, currentVersion, type Layout, layoutOf } from "../lib/layout.t
 import { rollback } from "../lib/rollback.ts";
 import { acquireLock, emptyState, readState, type State } from "../lib/state.ts";
 import { applyStaged, recordSwap, switchCurrent } from "../lib/swap.ts";
+import { renameDurable } from "../lib/_fs.ts";
 import {
   buildRecord,
   bytesOf,
@@ -695,4 +696,37 @@ Deno.test("rolling back twice goes further back instead of flipping to the build
   assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
   const state = await stateOf(layout);
   assert.deepEqual(state.rejected.map((r) => r.version), ["1.2.0", "1.1.0"]);
+});
+
+// --- renames across filesystems --------------------------------------------------------------
+
+const SHM = "/dev/shm";
+const otherDevice = await (async () => {
+  const shm = await Deno.stat(SHM).catch(() => null);
+  const probe = await Deno.makeTempDir();
+  const tmp = await Deno.stat(probe);
+  await Deno.remove(probe);
+  return shm !== null && shm.dev !== tmp.dev;
+})();
+
+Deno.test({
+  name: "a rename across filesystems is an error naming both paths, never a copy",
+  ignore: !otherDevice,
+  async fn() {
+    await using dir = await tempDir();
+    const from = await Deno.makeTempFile({ dir: SHM, prefix: "ms11-exdev-" });
+    try {
+      await Deno.writeTextFile(from, "build");
+      const to = `${dir.path}/moved`;
+      await rejectsWith(
+        renameDurable(from, to),
+        Error,
+        `Cannot move ${from} to ${to}: they are on different filesystems`,
+      );
+      assert.equal(await Deno.readTextFile(from), "build", "the source is left alone");
+      assert.equal(await bytesOf(to), null, "nothing was copied");
+    } finally {
+      await Deno.remove(from).catch(() => {});
+    }
+  },
 });
