@@ -428,6 +428,12 @@ const SCRIPT = `
     if (p.percent !== null) bar.value = p.percent; else bar.removeAttribute("value");
     document.getElementById("progress-text").textContent = p.text;
   });
+  events.addEventListener("state", (message) => {
+    const busy = JSON.parse(message.data).busy;
+    if (!busy) return;
+    for (const b of document.querySelectorAll("#content form button")) b.disabled = true;
+    document.getElementById("busy").textContent = "Running: " + busy.action;
+  });
   events.addEventListener("done", () => refresh());
   events.addEventListener("open", () => document.body.dataset.live = "yes");
   events.addEventListener("error", () => document.body.dataset.live = "no");
