@@ -1,19 +1,9 @@
 // The CLI's voice: stdout carries data (JSON with --json), stderr carries messages for people.
 // A progress bar (bytes, rate, ETA) is drawn only when stderr is a terminal; NO_COLOR is respected.
 import type { Progress, ProgressSink } from "../lib/env.ts";
+import { countsBytes, formatBytes, PHASE_LABEL } from "../lib/_format.ts";
 
-const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
-
-/** Bytes in a short human form: `12.3 MiB`. */
-export function formatBytes(bytes: number): string {
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(value >= 100 ? 0 : 1)} ${UNITS[unit]}`;
-}
+export { formatBytes };
 
 /** Seconds in a short human form: `42s`, `3m05s`, `1h02m`. */
 export function formatDuration(seconds: number): string {
@@ -24,21 +14,11 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
 
-const LABEL: Record<Progress["phase"], string> = {
-  check: "Checking",
-  download: "Downloading",
-  verify: "Verifying",
-  extract: "Extracting",
-  stage: "Staging",
-  apply: "Applying",
-  rollback: "Rolling back",
-};
-
 /** One line of the progress bar for `p`, `elapsedMs` after its phase began, `width` columns. */
 export function progressLine(p: Progress, elapsedMs: number, width: number): string {
-  const label = LABEL[p.phase].padEnd(12);
+  const label = PHASE_LABEL[p.phase].padEnd(12);
   const rate = elapsedMs > 0 ? p.done / (elapsedMs / 1000) : 0;
-  const units = p.phase === "download" || p.phase === "verify";
+  const units = countsBytes(p.phase);
   const amount = units
     ? `${formatBytes(p.done)}${p.total === null ? "" : ` / ${formatBytes(p.total)}`}`
     : `${p.done}${p.total === null ? "" : ` / ${p.total}`}`;

@@ -2,6 +2,7 @@
 // and one line of text), computed from the pipeline's `Progress` and the time the phase has run.
 // Pure: the caller measures the time.
 import type { Progress } from "./env.ts";
+import { countsBytes, formatBytes, PHASE_LABEL } from "./_format.ts";
 
 /** One progress report pushed to the page (`progress` Server-Sent Event). */
 export interface ProgressReport {
@@ -23,36 +24,7 @@ export interface ProgressReport {
   text: string;
 }
 
-const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
-
-const LABEL: Record<Progress["phase"], string> = {
-  check: "Checking",
-  download: "Downloading",
-  verify: "Verifying",
-  extract: "Extracting",
-  stage: "Staging",
-  apply: "Applying",
-  rollback: "Rolling back",
-};
-
-/**
- * Bytes in a short human form: `12.3 MiB`.
- *
- * @example
- * ```ts
- * import { formatBytes } from "./_dashboard_progress.ts";
- * console.assert(formatBytes(1536) === "1.5 KiB");
- * ```
- */
-export function formatBytes(bytes: number): string {
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(value >= 100 ? 0 : 1)} ${UNITS[unit]}`;
-}
+export { formatBytes };
 
 /** Options of {@linkcode progressReport}. */
 export interface ProgressReportOptions {
@@ -85,11 +57,11 @@ export function progressReport(progress: Progress, options: ProgressReportOption
     : Math.min(100, Math.floor((done / total) * 100));
   const rate = elapsedMs > 0 && done > 0 ? done / (elapsedMs / 1000) : null;
   const eta = total !== null && rate !== null ? Math.max(0, (total - done) / rate) : null;
-  const bytes = phase === "download" || phase === "verify";
+  const bytes = countsBytes(phase);
   const amount = bytes
     ? `${formatBytes(done)}${total === null ? "" : ` / ${formatBytes(total)}`}`
     : `${done}${total === null ? "" : ` / ${total}`}`;
-  const parts = [`${LABEL[phase]} ${amount}${percent === null ? "" : ` (${percent}%)`}`];
+  const parts = [`${PHASE_LABEL[phase]} ${amount}${percent === null ? "" : ` (${percent}%)`}`];
   if (bytes && rate !== null) parts.push(`${formatBytes(Math.round(rate))}/s`);
   if (eta !== null && percent !== 100) parts.push(`ETA ${Math.ceil(eta)}s`);
   return {

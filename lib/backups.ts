@@ -6,6 +6,7 @@
  */
 import { removeIfExists, syncDir } from "./_fs.ts";
 import { faultPoint } from "./_fault.ts";
+import { appendAudit } from "./audit.ts";
 import { buildDir, currentVersion, isBuildName, type Layout } from "./layout.ts";
 import { type State, writeState } from "./state.ts";
 
@@ -65,10 +66,13 @@ export async function listBackups(layout: Layout, state: State): Promise<Backup[
 export interface PruneOptions {
   /** How many backups to keep. */
   keep: number;
+  /** The time recorded in the audit log (default now). */
+  at?: string;
 }
 
 /**
- * Remove the oldest backups beyond `keep`, and their records; returns the versions removed.
+ * Remove the oldest backups beyond `keep`, and their records, and record the removal in the audit
+ * log; returns the versions removed.
  * The fallback of a build on trial is never removed (it is what an automatic rollback needs).
  * Only `builds/<version>` directories are touched: user data never is. The caller holds the lock.
  *
@@ -103,5 +107,11 @@ export async function pruneBackups(
     await removeIfExists(trash, true);
   }
   await syncDir(layout.builds);
+  await appendAudit(layout, {
+    at: options.at ?? new Date().toISOString(),
+    event: "pruned",
+    reason: `more than ${options.keep} backups`,
+    versions: doomed,
+  });
   return doomed;
 }

@@ -75,15 +75,7 @@ export async function confirmBuild(
     attempts: trial.attempts,
   });
   const keep = options.keepBackups ?? 2;
-  const pruned = await pruneBackups(layout, state, { keep });
-  if (pruned.length > 0) {
-    await appendAudit(layout, {
-      at,
-      event: "pruned",
-      reason: `more than ${keep} backups`,
-      versions: pruned,
-    });
-  }
+  const pruned = await pruneBackups(layout, state, { keep, at });
   return { confirmed: trial.version, current, attempts: trial.attempts, pruned };
 }
 

@@ -443,15 +443,7 @@ export async function applyStaged(
     reason: "staged build swapped in at launch",
     bad: false,
   });
-  const pruned = await pruneBackups(layout, state, { keep });
-  if (pruned.length > 0) {
-    await appendAudit(layout, {
-      at,
-      event: "pruned",
-      reason: `more than ${keep} backups`,
-      versions: pruned,
-    });
-  }
+  const pruned = await pruneBackups(layout, state, { keep, at });
   const trial = state.trial;
   return {
     applied: true,

@@ -1,0 +1,31 @@
+// Private: how progress is put into words, shared by the CLI's progress bar and the dashboard.
+import type { Progress } from "./env.ts";
+
+const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
+
+/** Bytes in a short human form: `12.3 MiB`. */
+export function formatBytes(bytes: number): string {
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(value >= 100 ? 0 : 1)} ${UNITS[unit]}`;
+}
+
+/** The word for each pipeline step. */
+export const PHASE_LABEL: Record<Progress["phase"], string> = {
+  check: "Checking",
+  download: "Downloading",
+  verify: "Verifying",
+  extract: "Extracting",
+  stage: "Staging",
+  apply: "Applying",
+  rollback: "Rolling back",
+};
+
+/** Whether a step counts bytes (its amounts are shown with units). */
+export function countsBytes(phase: Progress["phase"]): boolean {
+  return phase === "download" || phase === "verify";
+}
