@@ -7,7 +7,7 @@
 import { decideUpdate, type UpdateDecision } from "./channel.ts";
 import type { Config } from "./config.ts";
 import { fetchLimited } from "./download.ts";
-import { type Env, realEnv } from "./env.ts";
+import { type Env, httpEnv } from "./env.ts";
 import {
   type Artifact,
   artifactFor,
@@ -98,7 +98,11 @@ export async function fetchManifestCached(
   channel: string,
   options: FetchManifestOptions = {},
 ): Promise<FetchedManifest> {
-  const env = options.env ?? realEnv();
+  // Without an injected environment, the configured CA file (if any) is trusted too.
+  using ownEnv = options.env === undefined
+    ? await httpEnv({ caFile: config.security.ca_file })
+    : null;
+  const env = options.env ?? ownEnv!;
   const url = manifestUrl(config.update_servers[channel].base_url);
   const verify = config.security.verify_signatures;
   const pinned = verify && Object.hasOwn(config.security.signing_keys, channel)

@@ -15,7 +15,7 @@ import { checkChannel } from "./check.ts";
 import { resolveChannel } from "./channel.ts";
 import { type Config, loadConfig, updateConfigFile } from "./config.ts";
 import { ConfigError, LockHeldError } from "./errors.ts";
-import { type Env, type Progress, realEnv } from "./env.ts";
+import { type Env, httpEnv, type Progress, realEnv } from "./env.ts";
 import { currentVersion, type Layout } from "./layout.ts";
 import type { UpdateEvent } from "./notify.ts";
 import { rollback } from "./rollback.ts";
@@ -398,7 +398,11 @@ class DashboardServer implements Dashboard {
     const { state } = await readState(this.#layout);
     const current = await currentVersion(this.#layout);
     const timeoutMs = this.#options.manifestTimeoutMs ?? 10_000;
-    const base = this.#env;
+    // The configured CA file (if any) is trusted, as by the CLI.
+    using own = this.#options.env === undefined
+      ? await httpEnv({ caFile: c.security.ca_file })
+      : null;
+    const base = this.#options.env ?? own!;
     const env: Env = {
       now: () => base.now(),
       fetch: (input, init) => {
