@@ -473,6 +473,7 @@ export interface ReleaseCommandOptions {
   expires?: string;
   nextKey?: string[];
   nextThreshold?: string;
+  republish?: boolean;
 }
 
 /**
@@ -552,6 +553,7 @@ export async function releaseCommand(options: ReleaseCommandOptions): Promise<nu
     releasedAt,
     expires: new Date(releasedAt.getTime() + lifetime),
     nextKeys,
+    republish: options.republish,
   });
   if (options.unsigned) {
     ui.warn(`Published an unsigned manifest: clients that verify signatures refuse it`);

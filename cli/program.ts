@@ -161,7 +161,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
 
   sub("release", "publisher: add a build to a release tree (hash, copy, write the manifest)")
     .requiredOption("--channel <name>", "channel to publish on")
-    .requiredOption("--version <version>", "the release's version (not lower than the channel's)")
+    .requiredOption("--version <version>", "the release's version (higher than the channel's)")
     .requiredOption("--artifact <file>", "the build: an executable, .tar.gz or .zip")
     .requiredOption("--out <dir>", "the release tree (holds <channel>/manifest.json)")
     .option("--platform <key>", "platform key such as linux-x64 (default: this machine's)")
@@ -179,6 +179,10 @@ export function buildProgram(setCode: (code: number) => void): Command {
     )
     .option("--next-threshold <k>", "signatures the next key set requires (default 1)")
     .option("--expires <lifetime>", "how long the manifest is valid: 30d, 12h, 90m", "30d")
+    .option(
+      "--republish",
+      "publish the channel's current version again: add a platform, or refresh its expiry",
+    )
     .option("--json", "print data as JSON on stdout")
     .action(act(async (c) => (await commands()).releaseCommand(c.opts())));
 

@@ -44,6 +44,11 @@ export interface PublishOptions {
   releasedAt?: Date;
   /** Release notes. */
   notes?: string;
+  /**
+   * Publish the channel's current version again (to add or replace a platform, or to re-sign it
+   * with a later expiry); without it, a version not higher than the channel's is refused.
+   */
+  republish?: boolean;
   /** Keys that sign the manifest (`manifest.json.sig`); none publishes an unsigned manifest. */
   keys?: readonly SigningKey[];
   /** When the manifest expires (default: 30 days after `releasedAt`). */
@@ -102,7 +107,8 @@ async function readExisting(
 /**
  * Add a build to a release tree: hash the artifact (streamed), copy it to
  * `<tree>/<channel>/<version>/`, and write the channel's manifest atomically. A version lower
- * than the channel's current one is refused; the same version adds (or replaces) a platform.
+ * not higher than the channel's current one is refused, unless `republish` publishes the current
+ * version again (adding or replacing a platform, or refreshing its expiry).
  *
  * @example
  * ```ts
@@ -134,10 +140,18 @@ export async function publishRelease(
   const channelDir = `${tree}/${options.channel}`;
   const manifestPath = `${channelDir}/manifest.json`;
   const existing = await readExisting(manifestPath, options.channel);
-  if (existing !== null && compareVersions(version, existing.manifest.version) < 0) {
-    throw new RangeError(
-      `Cannot publish ${version} on ${options.channel}: the channel already has ${existing.manifest.version}`,
-    );
+  if (existing !== null) {
+    const order = compareVersions(version, existing.manifest.version);
+    if (order < 0) {
+      throw new RangeError(
+        `Cannot publish ${version} on ${options.channel}: the channel already has ${existing.manifest.version}`,
+      );
+    }
+    if (order === 0 && !options.republish) {
+      throw new RangeError(
+        `Cannot publish ${version} on ${options.channel}: it is already the channel's current version (republish it to add a platform or refresh its expiry)`,
+      );
+    }
   }
   const name = options.artifact.slice(options.artifact.lastIndexOf("/") + 1);
   const kind = options.kind ?? kindOfFile(name);

@@ -645,6 +645,27 @@ Deno.test("keygen, release --key, verify-release: the publisher's side, then a s
     wrong.stderr,
     `Release tree ${world.tree} is not ready: 1 channel with problems (stable)`,
   );
+
+  // The same version again is refused, unless republished (another platform, a fresh expiry).
+  const same = await runCli([...base, ...out, "--key", private_key]);
+  assert.deepEqual(same.code, 1);
+  includes(
+    same.stderr,
+    "error: Cannot publish 2.0.0 on stable: it is already the channel's current version (republish it to add a platform or refresh its expiry)",
+  );
+  const republished = await runCli([
+    ...base,
+    "--out",
+    world.tree,
+    "--platform",
+    "darwin-arm64",
+    "--key",
+    private_key,
+    "--republish",
+    "--json",
+  ]);
+  assert.deepEqual(republished.code, 0, republished.stderr);
+  assert.deepEqual(JSON.parse(republished.stdout).serial, 2);
 });
 
 Deno.test("a tampered manifest is refused by the CLI; turning verification off warns every run", async () => {

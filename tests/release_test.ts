@@ -106,6 +106,7 @@ Deno.test("publishRelease detects the kind from the name unless given", async ()
   const second = await publishRelease(tree, {
     channel: "canary",
     version: "1.0.0",
+    republish: true,
     platform: "darwin-arm64",
     artifact: bundle,
     kind: "zip",
@@ -131,6 +132,7 @@ Deno.test("publishRelease of the same version adds a platform and keeps the othe
   const { manifest } = await publishRelease(tree, {
     channel: "stable",
     version: "1.1.0",
+    republish: true,
     platform: "darwin-arm64",
     artifact: mac,
     releasedAt: new Date("2026-11-21T00:00:00Z"),
@@ -171,6 +173,7 @@ Deno.test("publishRelease of the same version and platform replaces that build",
   const { manifest } = await publishRelease(tree, {
     channel: "stable",
     version: "1.1.0",
+    republish: true,
     platform: "linux-x64",
     artifact: first,
     releasedAt: RELEASED,
@@ -178,6 +181,27 @@ Deno.test("publishRelease of the same version and platform replaces that build",
   assert.equal(manifest.artifacts["linux-x64"].sha256, sha256("second!"));
   assert.equal(manifest.artifacts["linux-x64"].size, 7);
   assert.equal(await Deno.readTextFile(`${tree}/stable/1.1.0/ms11`), "second!");
+});
+
+Deno.test("publishRelease refuses the current version again unless republishing", async () => {
+  await using dir = await tempDir();
+  const tree = `${dir.path}/tree`;
+  const build = await artifact(dir, "ms11", "build");
+  const options = { channel: "stable", version: "1.0.0", platform: "linux-x64", artifact: build };
+  await publishRelease(tree, options);
+  const before = await Deno.readTextFile(`${tree}/stable/manifest.json`);
+  await rejectsWith(
+    publishRelease(tree, { ...options, platform: "darwin-arm64" }),
+    RangeError,
+    "Cannot publish 1.0.0 on stable: it is already the channel's current version (republish it to add a platform or refresh its expiry)",
+  );
+  assert.equal(await Deno.readTextFile(`${tree}/stable/manifest.json`), before);
+  const again = await publishRelease(tree, {
+    ...options,
+    platform: "darwin-arm64",
+    republish: true,
+  });
+  assert.deepEqual(Object.keys(again.manifest.artifacts).sort(), ["darwin-arm64", "linux-x64"]);
 });
 
 Deno.test("publishRelease of a higher version replaces the release", async () => {
@@ -195,6 +219,7 @@ Deno.test("publishRelease of a higher version replaces the release", async () =>
   await publishRelease(tree, {
     channel: "stable",
     version: "1.0.0",
+    republish: true,
     platform: "darwin-arm64",
     artifact: build,
     releasedAt: RELEASED,
