@@ -417,8 +417,6 @@ export async function dashboardCommand(options: DashboardCommandOptions): Promis
     port,
     allowRemote: options.allowRemote ?? false,
     lockWaitMs: ctx.lockWaitMs,
-    confirmBuild: (layout, o) =>
-      confirmBuild(layout, { ...o, keepBackups: ctx.config.keep_backups_count }),
     onEvent: (event) => {
       if (!isAnnounced(event.type, ctx.config.notifications)) return;
       ctx.ui.notice(event.message);

@@ -76,8 +76,6 @@ export interface PageView {
   token: string;
   /** The CSP nonce of the inline script and style. */
   nonce: string;
-  /** Whether confirming a build on trial is available. */
-  confirmSupported: boolean;
 }
 
 const ESCAPES: Record<string, string> = {
@@ -215,9 +213,11 @@ function trial(view: PageView): string {
     }
   }
   const facts = rows.map(([k, v]) => `<div><dt>${e(k)}</dt><dd>${v}</dd></div>`).join("");
-  const action = view.confirmSupported
-    ? form(view, { route: "/api/confirm", label: "Confirm this build", id: "confirm-build" })
-    : `<p>Confirming a build from the dashboard is not available in this version.</p>`;
+  const action = form(view, {
+    route: "/api/confirm",
+    label: "Confirm this build",
+    id: "confirm-build",
+  });
   return `<section id="trial" aria-labelledby="h-trial"><h2 id="h-trial">Build on trial</h2><dl>${facts}</dl>${action}</section>`;
 }
 
@@ -451,7 +451,7 @@ const SCRIPT = `
  * import { layoutOf } from "./layout.ts";
  * const status = await readStatus(layoutOf("/nonexistent"), defaultConfig(), { platform: "linux-x64" });
  * const html = renderPage({ status, channels: [], busy: null, outcome: null, progress: null,
- *   token: "t", nonce: "n", confirmSupported: false });
+ *   token: "t", nonce: "n" });
  * console.assert(html.startsWith("<!doctype html>"));
  * ```
  */

@@ -12,6 +12,7 @@
  * @module
  */
 import { checkChannel } from "./check.ts";
+import { confirmBuild } from "./health.ts";
 import { resolveChannel } from "./channel.ts";
 import { type Config, loadConfig, updateConfigFile } from "./config.ts";
 import { ConfigError, LockHeldError } from "./errors.ts";
@@ -75,10 +76,7 @@ export interface DashboardOptions {
   manifestTimeoutMs?: number;
   /** Events to announce (what the CLI's notifications receive). Must not throw. */
   onEvent?: (event: UpdateEvent) => void;
-  /**
-   * Confirms the build on trial (the launcher's trial feature). Without it `POST /api/confirm`
-   * answers 501.
-   */
+  /** Confirms the build on trial (default: lib/health.ts `confirmBuild`; tests inject their own). */
   confirmBuild?: (layout: Layout, options: ConfirmBuildOptions) => Promise<ConfirmBuildResult>;
   /** Aborting it shuts the dashboard down. */
   signal?: AbortSignal;
@@ -458,7 +456,6 @@ class DashboardServer implements Dashboard {
       progress: this.#progress,
       token: this.token,
       nonce,
-      confirmSupported: this.#options.confirmBuild !== undefined,
     });
     return new Response(html, {
       headers: {
@@ -801,23 +798,17 @@ class DashboardServer implements Dashboard {
     };
   }
 
-  #confirmRoute(request: Request): Promise<Response> | Response {
-    const confirm = this.#options.confirmBuild;
-    if (confirm === undefined) {
-      return json({
-        ok: false,
-        action: "confirm",
-        error:
-          "Confirming a build on trial is not available: this ms11-update has no trial support yet",
-      }, { status: 501 });
-    }
+  #confirmRoute(request: Request): Promise<Response> {
     return this.#act(request, {
       action: "confirm",
       run: async () => {
-        const result = await confirm(this.#layout, {
-          lockWaitMs: this.#lockWaitMs,
-          reason: "confirmed from the dashboard",
-        });
+        const options = { lockWaitMs: this.#lockWaitMs, reason: "confirmed from the dashboard" };
+        const result = this.#options.confirmBuild
+          ? await this.#options.confirmBuild(this.#layout, options)
+          : await confirmBuild(this.#layout, {
+            ...options,
+            keepBackups: (await this.#config()).keep_backups_count,
+          });
         return {
           message: result.confirmed === null
             ? "No build is on trial; nothing to confirm"

@@ -402,14 +402,24 @@ Deno.test("a plain form post (no JavaScript) runs the action and redirects to th
   assert.ok(page.includes("Rolled back 1.1.0 -&gt; 1.0.0"), "the outcome is on the page");
 });
 
-Deno.test("POST /api/confirm answers 501 without trial support, and calls it when given", async () => {
+Deno.test("POST /api/confirm commits the build on trial with the real confirmBuild", async () => {
   await using d = await dashboardWorld();
+  const before = await d.api("/api/status");
+  assert.equal(before.json.trial.version, "1.1.0");
   const answer = await d.api("/api/confirm", { body: {} });
-  assert.equal(answer.status, 501);
+  assert.equal(answer.status, 200);
   assert.equal(
-    answer.json.error,
-    "Confirming a build on trial is not available: this ms11-update has no trial support yet",
+    answer.json.message,
+    "Confirmed 1.1.0: it stays current and is no longer rolled back automatically",
   );
+  const after = await d.api("/api/status");
+  assert.equal(after.json.trial, null);
+  assert.equal(after.json.recent_events.at(-1).event, "confirmed");
+  const again = await d.api("/api/confirm", { body: {} });
+  assert.equal(again.json.message, "No build is on trial; nothing to confirm");
+});
+
+Deno.test("POST /api/confirm drives the confirm function it is given", async () => {
   // The route drives the function it is given (the launcher's trial feature provides it).
   const calls: unknown[] = [];
   let confirmed: string | null = "1.1.0";
