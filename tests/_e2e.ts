@@ -4,15 +4,12 @@ import { detectPlatform } from "../lib/config.ts";
 import { readSigningKey, type SigningKey, writeKeyPair } from "../lib/keys.ts";
 import { type PublishOptions, publishRelease } from "../lib/release.ts";
 import { type ReleaseServer, serveReleases } from "../lib/serve.ts";
+import { type DenoRun, runDeno } from "./_helpers.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 /** The result of one CLI run. */
-export interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type CliRun = DenoRun;
 
 /** A test world: release tree + server + install root + config. */
 export interface World extends AsyncDisposable {
@@ -34,25 +31,11 @@ export interface World extends AsyncDisposable {
 }
 
 /** Run the CLI as a subprocess. */
-export async function runCli(
+export function runCli(
   args: string[],
   options: { env?: Record<string, string>; cwd?: string; entry?: string } = {},
 ): Promise<CliRun> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", options.entry ?? MAIN, ...args],
-    // DENO_NO_UPDATE_CHECK: Deno itself would otherwise look for its own updates now and then.
-    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...options.env },
-    cwd: options.cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+  return runDeno(["run", "-A", "--quiet", options.entry ?? MAIN, ...args], options);
 }
 
 /** An executable shell script that prints `MS11 <version>`. */

@@ -142,20 +142,32 @@ export function libUrl(name: string): string {
 }
 
 /** The result of {@linkcode denoEval}. */
-export interface EvalResult {
+export type EvalResult = DenoRun;
+
+const DENO_JSON = new URL("../deno.json", import.meta.url).pathname;
+
+/** The result of one `deno` subprocess. */
+export interface DenoRun {
   code: number;
   stdout: string;
   stderr: string;
 }
 
-const DENO_JSON = new URL("../deno.json", import.meta.url).pathname;
+/** Options of {@linkcode runDeno}. */
+export interface RunDenoOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+}
 
-/** Run `deno eval <code>` (with this project's import map) in `cwd`, and wait for it. */
-export async function denoEval(code: string, cwd?: string): Promise<EvalResult> {
+/**
+ * Run the `deno` running the tests with `args`, and wait for it. Colours and Deno's own update
+ * check are off (the latter would otherwise reach the network now and then).
+ */
+export async function runDeno(args: string[], options: RunDenoOptions = {}): Promise<DenoRun> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--quiet", "--config", DENO_JSON, code],
-    cwd,
-    env: { NO_COLOR: "1" },
+    args,
+    cwd: options.cwd,
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...options.env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -166,6 +178,11 @@ export async function denoEval(code: string, cwd?: string): Promise<EvalResult> 
     stdout: decoder.decode(output.stdout),
     stderr: decoder.decode(output.stderr),
   };
+}
+
+/** Run `deno eval <code>` (with this project's import map) in `cwd`, and wait for it. */
+export function denoEval(code: string, cwd?: string): Promise<EvalResult> {
+  return runDeno(["eval", "--quiet", "--config", DENO_JSON, code], { cwd });
 }
 
 /** Spawn `deno eval <code>` with this project's import map; the caller waits and cleans up. */

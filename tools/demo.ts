@@ -82,8 +82,8 @@ async function run(quiet: boolean, ...args: string[]): Promise<string> {
   return new TextDecoder().decode(out.stdout).trim();
 }
 
-/** Run the real CLI; its messages (and progress bar) appear as they come. */
-async function cli(...args: string[]): Promise<void> {
+/** Run the real CLI and expect exit code `expected`; its messages (and progress bar) appear. */
+async function cliExpecting(expected: number, args: string[]): Promise<void> {
   say(`  ${bold("$")} ms11-update ${args.join(" ")}`);
   const status = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", main, ...args],
@@ -92,22 +92,21 @@ async function cli(...args: string[]): Promise<void> {
     stdout: "inherit",
     stderr: "inherit",
   }).spawn().status;
-  if (!status.success) throw new Error(`ms11-update ${args.join(" ")} exited with ${status.code}`);
+  if (status.code !== expected) {
+    throw new Error(
+      `ms11-update ${args.join(" ")} exited with ${status.code}, expected ${expected}`,
+    );
+  }
 }
 
-/** Run the real CLI where it must fail (exit 1); its messages appear as they come. */
-async function cliRefused(...args: string[]): Promise<void> {
-  say(`  ${bold("$")} ms11-update ${args.join(" ")}`);
-  const status = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", main, ...args],
-    env: { MS11_UPDATE_ROOT: root, MS11_UPDATE_CONFIG: configPath },
-    stdin: "null",
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn().status;
-  if (status.code !== 1) {
-    throw new Error(`ms11-update ${args.join(" ")} exited with ${status.code}, expected 1`);
-  }
+/** Run the real CLI where it must succeed. */
+function cli(...args: string[]): Promise<void> {
+  return cliExpecting(0, args);
+}
+
+/** Run the real CLI where it must refuse (exit 1). */
+function cliRefused(...args: string[]): Promise<void> {
+  return cliExpecting(1, args);
 }
 
 /** What a launcher does at every start: apply, then run the current build. */
