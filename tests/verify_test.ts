@@ -81,6 +81,28 @@ Deno.test("hashFile refuses a bad buffer size, a missing file and an aborted sig
   });
 });
 
+Deno.test("hashFile stops on abort after a read has started and leaves nothing open", async () => {
+  const data = pseudoRandom(64 * 1024);
+  await withFile(data, async (path) => {
+    const controller = new AbortController();
+    const seen: number[] = [];
+    // The first report comes just before the first read: abort then, with that read in flight.
+    await assert.rejects(
+      hashFile(path, {
+        bufferSize: 1024,
+        signal: controller.signal,
+        onProgress: (p) => {
+          seen.push(p.done);
+          controller.abort(new Error(`stopped at ${p.done}`));
+        },
+      }),
+      { message: "stopped at 0" },
+    );
+    assert.deepEqual(seen, [0]);
+    // The test's resource and op sanitizers fail this test if the file or a read was left behind.
+  });
+});
+
 Deno.test("verifyFile accepts the right size and digest", async () => {
   await withFile(new TextEncoder().encode("abc"), async (path) => {
     await verifyFile(path, { sha256: ABC_SHA256, size: 3 });
