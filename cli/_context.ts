@@ -1,14 +1,11 @@
 // What every command needs first: the configuration, the install root and the platform,
 // resolved from flags, environment and defaults (see docs/CONFIGURATION.md).
-import {
-  type Config,
-  detectPlatform,
-  loadConfig,
-  resolveConfigPath,
-  resolveRoot,
-} from "../lib/config.ts";
+//
+// lib/config.ts is imported when a context is loaded, not with this module: the launcher's idle
+// `apply` (cli/apply.ts) uses rootOf and waitMs below without reading the configuration.
+import type { Config } from "../lib/config.ts";
 import { ConfigError } from "../lib/errors.ts";
-import { type Layout, layoutOf } from "../lib/layout.ts";
+import { type Layout, layoutOf, resolveRoot } from "../lib/layout.ts";
 import { Ui } from "./_ui.ts";
 
 /** Options every command takes. */
@@ -40,15 +37,26 @@ export function waitMs(value: string | undefined, fallback: number): number {
   return seconds * 1000;
 }
 
+/**
+ * The install root as an absolute path: `--root`, else `$MS11_UPDATE_ROOT`, else `configured`
+ * (the configuration's `install_root`), else the platform default.
+ */
+export function rootOf(
+  flag: string | undefined,
+  env: Record<string, string | undefined>,
+  configured: string | null,
+): string {
+  const given = resolveRoot(flag, env, configured);
+  return /^(\/|[A-Za-z]:[\\/])/.test(given) ? given : `${Deno.cwd()}/${given.replace(/^\.\//, "")}`;
+}
+
 /** Load configuration and locations for a command. */
 export async function loadContext(options: GlobalOptions, defaultWait = 0): Promise<Context> {
+  const { detectPlatform, loadConfig, resolveConfigPath } = await import("../lib/config.ts");
   const env = Deno.env.toObject();
   const { configPath, configExplicit } = resolveConfigPath(options.config, env);
   const { config, exists } = await loadConfig(configPath, { explicit: configExplicit });
-  const given = resolveRoot(options.root, env, config.install_root);
-  const root = /^(\/|[A-Za-z]:[\\/])/.test(given)
-    ? given
-    : `${Deno.cwd()}/${given.replace(/^\.\//, "")}`;
+  const root = rootOf(options.root, env, config.install_root);
   const ui = new Ui({ json: options.json });
   if (!config.security.verify_signatures) {
     ui.warn(

@@ -1,13 +1,31 @@
 // The launcher's commands: `apply` (swap in a staged build, count a launch of a build on trial,
 // roll back one never confirmed) and `run` (apply, then start the application and gate a new
 // build on its health). Kept light: no network code and no npm packages are loaded on this
-// path, and with nothing staged or on trial `apply` reads one small file.
-import { type ApplyResult, applyStaged } from "../lib/swap.ts";
+// path. With the install root given (`--root` or `$MS11_UPDATE_ROOT`) and nothing staged, on
+// trial or interrupted, `apply` reads state.json and the `current` link and returns: it does not
+// load the configuration or the swap code (docs/ARCHITECTURE.md, "Start-up path").
+import type { ApplyResult } from "../lib/swap.ts";
 import { ConfigError } from "../lib/errors.ts";
-import { type Context, type GlobalOptions, loadContext } from "./_context.ts";
+import { currentVersion, layoutOf } from "../lib/layout.ts";
+import { applyPending, readState } from "../lib/state.ts";
+import { type Context, type GlobalOptions, loadContext, rootOf, waitMs } from "./_context.ts";
+import { Ui } from "./_ui.ts";
+
+/** The result of an `apply` with nothing to do, or null when it needs the configuration. */
+async function idleApply(options: GlobalOptions): Promise<ApplyResult | null> {
+  const env = { MS11_UPDATE_ROOT: Deno.env.get("MS11_UPDATE_ROOT") };
+  if (!options.root && !env.MS11_UPDATE_ROOT) return null; // the root may come from the config
+  waitMs(options.wait, 5); // a bad --wait is a usage error whether or not there is work
+  const layout = layoutOf(rootOf(options.root, env, null));
+  const { state, problem } = await readState(layout);
+  if (applyPending(state)) return null;
+  const current = await currentVersion(layout);
+  return { applied: false, from: current, to: current, pruned: [], problem };
+}
 
 async function apply(ctx: Context): Promise<ApplyResult> {
   const { health } = ctx.config;
+  const { applyStaged } = await import("../lib/swap.ts");
   const result = await applyStaged(ctx.layout, {
     keepBackups: ctx.config.keep_backups_count,
     lockWaitMs: ctx.lockWaitMs,
@@ -44,9 +62,19 @@ async function apply(ctx: Context): Promise<ApplyResult> {
 
 /** Run `apply`; returns the exit code. */
 export async function applyCommand(options: GlobalOptions): Promise<number> {
-  const ctx = await loadContext(options, 5);
-  const result = await apply(ctx);
-  ctx.ui.data(
+  const idle = await idleApply(options);
+  let ui: Ui;
+  let result: ApplyResult;
+  if (idle !== null) {
+    ui = new Ui({ json: options.json });
+    if (idle.problem) ui.warn(idle.problem);
+    result = idle;
+  } else {
+    const ctx = await loadContext(options, 5);
+    ui = ctx.ui;
+    result = await apply(ctx);
+  }
+  ui.data(
     result,
     result.applied ? `applied ${result.to}` : `nothing staged; current ${result.to ?? "none"}`,
   );

@@ -480,28 +480,6 @@ export function resolveConfigPath(
   return { configPath: `${base}/ms11/update_channel.json`, configExplicit: false };
 }
 
-/**
- * The install root: the flag, else `$MS11_UPDATE_ROOT`, else the config's `install_root`, else
- * `$XDG_DATA_HOME/ms11` (`~/.local/share/ms11`; `%LOCALAPPDATA%\ms11` on Windows).
- *
- * @example
- * ```ts
- * import { resolveRoot } from "./config.ts";
- * console.assert(resolveRoot(undefined, { MS11_UPDATE_ROOT: "/opt/ms11" }, null) === "/opt/ms11");
- * ```
- */
-export function resolveRoot(
-  flag: string | undefined,
-  env: Record<string, string | undefined>,
-  configured: string | null,
-): string {
-  const root = flag || env.MS11_UPDATE_ROOT || configured ||
-    `${
-      env.XDG_DATA_HOME || env.LOCALAPPDATA || (env.HOME ? `${env.HOME}/.local/share` : ".")
-    }/ms11`;
-  return root.length > 1 ? root.replace(/\/+$/, "") : root;
-}
-
 /** A loaded configuration and where it came from. */
 export interface LoadedConfig {
   /** The validated configuration. */

@@ -1,5 +1,5 @@
 /**
- * Where things live inside an install root. Pure: nothing here touches the disk.
+ * Where the install root is and where things live inside it. Nothing here writes to the disk.
  *
  * ```
  * <root>/
@@ -55,6 +55,28 @@ export function layoutOf(root: string): Layout {
     lock: `${root}/lock`,
     audit: `${root}/logs/audit.jsonl`,
   };
+}
+
+/**
+ * The install root: the flag, else `$MS11_UPDATE_ROOT`, else the config's `install_root`, else
+ * `$XDG_DATA_HOME/ms11` (`~/.local/share/ms11`; `%LOCALAPPDATA%\ms11` on Windows).
+ *
+ * @example
+ * ```ts
+ * import { resolveRoot } from "./layout.ts";
+ * console.assert(resolveRoot(undefined, { MS11_UPDATE_ROOT: "/opt/ms11" }, null) === "/opt/ms11");
+ * ```
+ */
+export function resolveRoot(
+  flag: string | undefined,
+  env: Record<string, string | undefined>,
+  configured: string | null,
+): string {
+  const root = flag || env.MS11_UPDATE_ROOT || configured ||
+    `${
+      env.XDG_DATA_HOME || env.LOCALAPPDATA || (env.HOME ? `${env.HOME}/.local/share` : ".")
+    }/ms11`;
+  return root.length > 1 ? root.replace(/\/+$/, "") : root;
 }
 
 /**

@@ -199,6 +199,21 @@ export function emptyState(): State {
   };
 }
 
+/**
+ * Whether `apply` has work to do in `state`: a staged build, a build on trial (its launches are
+ * counted) or an interrupted swap. Launchers run `apply` at every start; when this is false it
+ * changes nothing and needs no lock.
+ *
+ * @example
+ * ```ts
+ * import { applyPending, emptyState } from "./state.ts";
+ * console.assert(!applyPending(emptyState()));
+ * ```
+ */
+export function applyPending(state: State): boolean {
+  return state.staged !== null || state.trial !== undefined || state.journal !== undefined;
+}
+
 /** A state read from disk, with any problem found on the way. */
 export interface ReadState {
   /** The state (empty when the file was missing or unreadable). */

@@ -19,7 +19,14 @@ import type { SmokeOptions } from "./_smoke.ts";
 import { appendAudit } from "./audit.ts";
 import { pruneBackups } from "./backups.ts";
 import { buildDir, currentVersion, type Layout } from "./layout.ts";
-import { acquireLock, type JournalRecord, readState, type State, writeState } from "./state.ts";
+import {
+  acquireLock,
+  applyPending,
+  type JournalRecord,
+  readState,
+  type State,
+  writeState,
+} from "./state.ts";
 
 export type { SmokeOptions } from "./_smoke.ts";
 
@@ -309,7 +316,7 @@ export async function applyStaged(
 ): Promise<ApplyResult> {
   const first = await readState(layout);
   const s = first.state;
-  if (s.staged === null && s.trial === undefined && s.journal === undefined) {
+  if (!applyPending(s)) {
     const v = await currentVersion(layout);
     return { applied: false, from: v, to: v, pruned: [], problem: first.problem };
   }

@@ -238,20 +238,54 @@ Deno.test("bad configuration exits 2 with the field and value, and changes nothi
   ];
   for (const [extra, message] of cases) {
     await world.writeConfig(extra);
-    for (const args of [[], ["status"], ["apply"], ["rollback"]]) {
+    for (const args of [[], ["status"], ["rollback"]]) {
       const run = await world.cli(args);
       assert.deepEqual(run.code, 2, `${JSON.stringify(extra)} ${args}`);
       includes(run.stderr, `error: Invalid config ${world.configPath}: ${message}`);
       assert.deepEqual(run.stderr.trim().split("\n").length, 1);
     }
+    // The launcher's `apply` with nothing to apply and the root given does not read the
+    // configuration (docs/ARCHITECTURE.md, "Start-up path"): it says so and succeeds.
+    const idle = await world.cli(["apply"]);
+    assert.deepEqual(idle.code, 0, idle.stderr);
+    assert.deepEqual([idle.stderr, idle.stdout], ["", "nothing staged; current 1.0.0\n"]);
+    const byEnv = await world.cli(["apply", "--json"], {
+      root: false,
+      env: { MS11_UPDATE_ROOT: world.root },
+    });
+    assert.deepEqual(byEnv.code, 0, byEnv.stderr);
+    assert.deepEqual(JSON.parse(byEnv.stdout), {
+      applied: false,
+      from: "1.0.0",
+      to: "1.0.0",
+      pruned: [],
+      problem: null,
+    });
   }
+  // When the root has to come from the configuration, apply reads it, and a bad one stops it.
+  await world.writeConfig({ ...cases[0][0], install_root: world.root });
+  const fromConfig = await world.cli(["apply"], { root: false });
+  assert.deepEqual(fromConfig.code, 2);
+  includes(fromConfig.stderr, `error: Invalid config ${world.configPath}: ${cases[0][1]}`);
+  assert.deepEqual(await snapshot(world.root), before);
+  // With something to apply, apply reads the configuration, and a bad one stops it.
+  await world.writeConfig();
+  await world.publish("stable", "1.1.0");
+  assert.deepEqual((await world.cli([])).code, 0);
+  const staged = await snapshot(world.root);
+  await world.writeConfig(cases[0][0]);
+  const refused = await world.cli(["apply"]);
+  assert.deepEqual(refused.code, 2);
+  includes(refused.stderr, `error: Invalid config ${world.configPath}: ${cases[0][1]}`);
+  assert.deepEqual(await snapshot(world.root), staged);
+
   await Deno.writeTextFile(world.configPath, "{ not json");
   const garbage = await world.cli(["status"]);
   assert.deepEqual(garbage.code, 2);
   includes(garbage.stderr, `Invalid config ${world.configPath}: not valid JSON`);
   const missing = await world.cli(["status", "--config", `${world.dir}/nope.json`], { root: true });
   assert.deepEqual(missing.code, 2);
-  assert.deepEqual(await snapshot(world.root), before);
+  assert.deepEqual(await snapshot(world.root), staged);
 });
 
 Deno.test("moving to a channel with a lower version does not downgrade without consent", async () => {
@@ -445,6 +479,13 @@ Deno.test("a garbage state file is reported and replaced, never a crash", async 
     `warning: State file ${world.root}/state.json is not valid JSON; starting afresh`,
   );
   includes(status.stdout, "current:    1.0.0");
+  // The launcher's idle apply warns the same way and still succeeds.
+  const apply = await world.cli(["apply"]);
+  assert.deepEqual(apply.code, 0);
+  assert.deepEqual(
+    apply.stderr,
+    `warning: State file ${world.root}/state.json is not valid JSON; starting afresh\n`,
+  );
   assert.deepEqual(await launch(world.root), "MS11 1.0.0");
 });
 
@@ -690,8 +731,10 @@ Deno.test("a tampered manifest is refused by the CLI; turning verification off w
   await world.writeConfig({
     security: { require_https: false, allowed_domains: ["127.0.0.1"], verify_signatures: false },
   });
-  for (const args of [["check"], ["status"], ["apply"]]) {
-    const run = await world.cli(args);
+  const launcher = ["run", "--config", world.configPath, "--root", world.root, "--", "true"];
+  for (
+    const run of [await world.cli(["check"]), await world.cli(["status"]), await runCli(launcher)]
+  ) {
     assert.deepEqual(run.code, 0, run.stderr);
     includes(
       run.stderr,

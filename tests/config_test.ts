@@ -6,7 +6,6 @@ import {
   hostAllowed,
   loadConfig,
   resolveConfigPath,
-  resolveRoot,
   updateConfigFile,
   validateConfig,
 } from "../lib/config.ts";
@@ -523,7 +522,7 @@ Deno.test("detectPlatform names this machine as manifests do", () => {
   assert.equal(validateConfig({ platform }).platform, platform);
 });
 
-// --- resolveConfigPath, resolveRoot --------------------------------------------------------
+// --- resolveConfigPath ----------------------------------------------------------------
 
 Deno.test("resolveConfigPath: flag, then $MS11_UPDATE_CONFIG, then the default location", () => {
   const env = {
@@ -569,36 +568,6 @@ Deno.test({
       configPath: "/home/u/.config/ms11/update_channel.json",
       configExplicit: false,
     });
-  },
-});
-
-Deno.test("resolveRoot: flag, then $MS11_UPDATE_ROOT, then config, then the default location", () => {
-  const env = {
-    MS11_UPDATE_ROOT: "/env/root",
-    XDG_DATA_HOME: "/xdg",
-    LOCALAPPDATA: "/local",
-    HOME: "/home/u",
-  };
-  assert.equal(resolveRoot("/flag/root", env, "/cfg/root"), "/flag/root");
-  assert.equal(resolveRoot(undefined, env, "/cfg/root"), "/env/root");
-  assert.equal(resolveRoot("", env, "/cfg/root"), "/env/root");
-  assert.equal(resolveRoot(undefined, { ...env, MS11_UPDATE_ROOT: "" }, "/cfg/root"), "/cfg/root");
-  assert.equal(resolveRoot(undefined, { ...env, MS11_UPDATE_ROOT: undefined }, null), "/xdg/ms11");
-  assert.equal(resolveRoot(undefined, { LOCALAPPDATA: "/local", HOME: "/h" }, null), "/local/ms11");
-  assert.equal(resolveRoot(undefined, { HOME: "/home/u" }, null), "/home/u/.local/share/ms11");
-  assert.equal(resolveRoot(undefined, {}, null), "./ms11");
-  // Trailing slashes go, but the filesystem root stays.
-  assert.equal(resolveRoot("/opt/ms11///", {}, null), "/opt/ms11");
-  assert.equal(resolveRoot("/", {}, null), "/");
-});
-
-Deno.test({
-  name: "resolveRoot treats an empty $XDG_DATA_HOME as unset",
-  fn() {
-    assert.equal(
-      resolveRoot(undefined, { XDG_DATA_HOME: "", HOME: "/home/u" }, null),
-      "/home/u/.local/share/ms11",
-    );
   },
 });
 

@@ -3,6 +3,7 @@ import { LockHeldError } from "../lib/errors.ts";
 import { layoutOf } from "../lib/layout.ts";
 import {
   acquireLock,
+  applyPending,
   emptyState,
   parseState,
   readState,
@@ -67,6 +68,31 @@ function fullState(): State {
 }
 
 // --- parseState ----------------------------------------------------------------------------
+
+Deno.test("applyPending: only a staged build, a build on trial or a journal give apply work", () => {
+  const at = "2026-11-27T00:00:00.000Z";
+  const idle = emptyState();
+  idle.last_check = { at, channel: "stable", result: "up_to_date", version: "1.0.0" } as never;
+  assert.equal(applyPending(idle), false);
+  assert.equal(
+    applyPending({ ...idle, staged: { version: "1.1.0", channel: "stable", staged_at: at } }),
+    true,
+  );
+  assert.equal(
+    applyPending({
+      ...idle,
+      trial: { version: "1.1.0", from: "1.0.0", channel: "stable", started_at: at, attempts: 1 },
+    }),
+    true,
+  );
+  assert.equal(
+    applyPending({
+      ...idle,
+      journal: { op: "apply", from: "1.0.0", to: "1.1.0", at, reason: "staged", bad: false },
+    }),
+    true,
+  );
+});
 
 Deno.test("emptyState is empty and of the current schema", () => {
   assert.deepEqual(emptyState(), {
