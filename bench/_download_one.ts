@@ -1,8 +1,10 @@
 // One download for bench/download.ts, in its own process so that its peak RSS is its own:
 //
-//   deno run -A bench/_download_one.ts ours|naive|idle URL DEST SIZE SHA256
+//   deno run -A bench/_download_one.ts ours|ours-sync|naive|idle URL DEST SIZE SHA256
 //
-// `ours` is lib/download.ts downloadArtifact (streamed to disk through SHA-256, fsynced, renamed);
+// `ours` is lib/download.ts downloadArtifact as lib/update.ts calls it (streamed to disk through
+// SHA-256, renamed; not fsynced, because staging fsyncs what it installs); `ours-sync` the same
+// with the fsync (`sync: true`, the default), durable on return;
 // `naive` is fetch → arrayBuffer → crypto.subtle.digest → write; `idle` does nothing (the
 // baseline RSS of a Deno process). Prints {"peak_rss_kib": N, "cpu_ms": N} on stdout.
 import { downloadArtifact } from "../lib/download.ts";
@@ -14,12 +16,13 @@ function peakRssKib(): number {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
 }
 
-if (mode === "ours") {
+if (mode === "ours" || mode === "ours-sync") {
   await downloadArtifact(url, dest, {
     size: Number(sizeText),
     sha256,
     requireHttps: false,
     maxAttempts: 1,
+    sync: mode === "ours-sync",
   });
 } else if (mode === "naive") {
   const body = await (await fetch(url)).arrayBuffer();
@@ -28,7 +31,9 @@ if (mode === "ours") {
   if (hex !== sha256) throw new Error(`Checksum mismatch: expected ${sha256}, got ${hex}`);
   await Deno.writeFile(dest, new Uint8Array(body));
 } else if (mode !== "idle") {
-  throw new TypeError(`Unknown mode ${JSON.stringify(mode)}: expected ours, naive or idle`);
+  throw new TypeError(
+    `Unknown mode ${JSON.stringify(mode)}: expected ours, ours-sync, naive or idle`,
+  );
 }
 /** User + system CPU time of this process, in milliseconds (from /proc/self/stat). */
 function cpuMs(): number {

@@ -5,12 +5,18 @@
 //   deno task bench:download [--size-mib 1024] [--runs 3]
 //
 // Cases, interleaved so that each sees the same machine load, each a fresh process:
-//   ours      lib/download.ts downloadArtifact (stream → SHA-256 + file, fsync, rename)
+//   ours      lib/download.ts downloadArtifact as lib/update.ts calls it (stream → SHA-256 + file,
+//             rename; the fsync is left to staging, which fsyncs what it installs)
+//   ours+sync the same, fsynced before the rename (durable on return, like curl -o + sync)
 //   curl -o   curl -sS -o FILE URL && openssl dgst -sha256 FILE        (what a shell updater does)
 //   +sync     the same with `sync FILE` before hashing (durable, as ours: it fsyncs)
 //   curl|tee  curl -sS URL | tee FILE | openssl dgst -sha256           (the pipelined shell)
+//   ours, default V8 flags: the same as ours, run without the executable's V8 flags
 //   naive     fetch → arrayBuffer → crypto.subtle.digest → write
 // Then the peak RSS of `ours` for 64 MiB and for the full size, against an idle Deno process.
+//
+// `ours` runs with the V8 flags that `deno task compile` builds the executable with (read from
+// deno.json, so that the two cannot drift apart); the peak RSS is also shown without them.
 import { createHash } from "node:crypto";
 import { startNginx } from "../tests/_nginx.ts";
 
@@ -21,6 +27,8 @@ const flag = (name: string, fallback: number) => {
 const sizeMib = flag("--size-mib", 1024);
 const runs = flag("--runs", 3);
 const one = new URL("./_download_one.ts", import.meta.url).pathname;
+const denoJson = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+const shipped: string[] = String(denoJson.tasks.compile).match(/--v8-flags=\S+/g) ?? [];
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -75,13 +83,41 @@ try {
     const cases: [string, () => Promise<{ ms: number; stdout: string }>][] = [
       [
         "ours (downloadArtifact)",
-        () => timed(deno, ["run", "-A", "--quiet", one, "ours", url, dest, String(bytes), big.sha]),
+        () =>
+          timed(deno, [
+            "run",
+            "-A",
+            "--quiet",
+            ...shipped,
+            one,
+            "ours",
+            url,
+            dest,
+            String(bytes),
+            big.sha,
+          ]),
       ],
       ["curl -o && openssl dgst", () =>
         timed("sh", [
           "-c",
           `curl -sS -o "${dest}" "${url}" && openssl dgst -sha256 "${dest}"`,
         ])],
+      [
+        "ours + fsync (sync: true)",
+        () =>
+          timed(deno, [
+            "run",
+            "-A",
+            "--quiet",
+            ...shipped,
+            one,
+            "ours-sync",
+            url,
+            dest,
+            String(bytes),
+            big.sha,
+          ]),
+      ],
       ["curl -o && sync && openssl", () =>
         timed("sh", [
           "-c",
@@ -92,6 +128,10 @@ try {
           "-c",
           `set -o pipefail; curl -sS "${url}" | tee "${dest}" | openssl dgst -sha256`,
         ])],
+      [
+        "ours, default V8 flags",
+        () => timed(deno, ["run", "-A", "--quiet", one, "ours", url, dest, String(bytes), big.sha]),
+      ],
       [
         "naive fetch+arrayBuffer",
         () =>
@@ -126,31 +166,29 @@ try {
       );
     }
     const ratio = (k: number) => (medians[0] / medians[k]).toFixed(2);
-    console.log(`  ours / curl -o:              ${ratio(1)}  (goal <= 1.0)`);
-    console.log(`  ours / curl -o + sync:       ${ratio(2)}  (both durable on disk)`);
-    console.log(`  ours / curl | tee | openssl: ${ratio(3)}  (goal <= 1.2)`);
-    console.log(`  ours / naive fetch:          ${ratio(4)}`);
+    const both = (medians[1] / medians[3]).toFixed(2);
+    console.log(`  ours / curl -o:              ${ratio(2)}  (goal <= 1.0)`);
+    console.log(`  ours+fsync / curl -o+sync:   ${both}  (both durable on disk)`);
+    console.log(`  ours / curl | tee | openssl: ${ratio(4)}  (goal <= 1.2)`);
+    console.log(`  ours / ours without flags:   ${ratio(5)}  (the cost of ${shipped.join(" ")})`);
+    console.log(`  ours / naive fetch:          ${ratio(6)}`);
 
     const smallUrl = `${nginx.url}/${small.name}`;
     const smallBytes = small.mib * 1024 * 1024;
     const rssSmall: number[] = [];
     const rssIdle: number[] = [];
-    for (let i = 0; i < runs; i++) {
+    const rssPlain: [number[], number[]] = [[], []];
+    const peak = async (flags: string[], mode: string, u = "", size = 0, sha = "") => {
       await Deno.remove(dest).catch(() => {});
-      const s = await timed(deno, [
-        "run",
-        "-A",
-        "--quiet",
-        one,
-        "ours",
-        smallUrl,
-        dest,
-        String(smallBytes),
-        small.sha,
-      ]);
-      rssSmall.push(JSON.parse(s.stdout).peak_rss_kib);
-      const idle = await timed(deno, ["run", "-A", "--quiet", one, "idle", "", "", "0", ""]);
-      rssIdle.push(JSON.parse(idle.stdout).peak_rss_kib);
+      const args = [...flags, one, mode, u, dest, String(size), sha];
+      return JSON.parse((await timed(deno, ["run", "-A", "--quiet", ...args])).stdout).peak_rss_kib;
+    };
+    for (let i = 0; i < runs; i++) {
+      rssSmall.push(await peak(shipped, "ours", smallUrl, smallBytes, small.sha));
+      rssIdle.push(await peak(shipped, "idle"));
+      // The same without the shipped V8 flags (the optimizing compilers on).
+      rssPlain[0].push(await peak([], "ours", smallUrl, smallBytes, small.sha));
+      rssPlain[1].push(await peak([], "ours", url, bytes, big.sha));
     }
     const mib = (kib: number) => (kib / 1024).toFixed(1);
     const [big_, small_, idle_, naive_] = [rssOurs, rssSmall, rssIdle, rssNaive].map(median);
@@ -163,6 +201,12 @@ try {
       `  ours ${big.mib} MiB / 64 MiB: ${
         (big_ / small_).toFixed(3)
       } (goal within 10%); above idle: ${mib(Math.max(big_, small_) - idle_)} MiB (goal <= 48)`,
+    );
+    const [plainSmall, plainBig] = rssPlain.map(median);
+    console.log(
+      `  without ${shipped.join(" ") || "V8 flags"}: 64 MiB ${
+        mib(plainSmall)
+      } MiB, ${big.mib} MiB ${mib(plainBig)} MiB (${(plainBig / plainSmall).toFixed(3)})`,
     );
   } finally {
     await nginx.stop();

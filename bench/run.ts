@@ -8,8 +8,11 @@
 import { hashFile } from "../lib/verify.ts";
 
 const runsFlag = Deno.args.indexOf("--runs");
-const runs = runsFlag >= 0 ? Number(Deno.args[runsFlag + 1]) : 15;
+const runs = runsFlag >= 0 ? Number(Deno.args[runsFlag + 1]) : 21;
 const main = new URL("../main.ts", import.meta.url).pathname;
+// The apply cases run with the V8 flags `deno task compile` builds the executable with.
+const denoJson = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+const shipped: string[] = String(denoJson.tasks.compile).match(/--v8-flags=\S+/g) ?? [];
 const dir = await Deno.makeTempDir({ prefix: "ms11-bench-" });
 
 function median(values: number[]): number {
@@ -50,12 +53,12 @@ try {
   const cases: [string, string[], string][] = [
     ["deno run empty.ts (no project)", ["run", "-A", `${dir}/empty.ts`], dir],
     ["deno run empty.ts (in project)", ["run", "-A", `${project}/.bench-empty.ts`], project],
-    ["ms11-update apply, main.ts", ["run", "-A", main, ...apply], project],
-    ["ms11-update apply, bundle", ["run", "-A", bundle, ...apply], dir],
+    ["ms11-update apply, main.ts", ["run", "-A", ...shipped, main, ...apply], project],
+    ["ms11-update apply, bundle", ["run", "-A", ...shipped, bundle, ...apply], dir],
     // The launcher path needs no import map: skipping the project's config and lockfile skips
     // deno's npm resolution at start-up, which is most of the cost above.
-    ["apply, main.ts --no-config", ["run", "-A", "--no-config", main, ...apply], dir],
-    ["apply, code-split bundle", ["run", "-A", `${dir}/split/main.js`, ...apply], dir],
+    ["apply, main.ts --no-config", ["run", "-A", ...shipped, "--no-config", main, ...apply], dir],
+    ["apply, code-split bundle", ["run", "-A", ...shipped, `${dir}/split/main.js`, ...apply], dir],
   ];
   const times: number[][] = cases.map(() => []);
   try {

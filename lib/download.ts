@@ -49,6 +49,12 @@ export interface DownloadOptions extends RequestOptions {
   sha256: string;
   /** Check the SHA-256 (default true). When false the size is still enforced. */
   verifyChecksum?: boolean;
+  /**
+   * fsync the file before it is renamed to `dest` (default true). Pass false when the caller
+   * makes the result durable itself: staging fsyncs what it installs (an archive is extracted
+   * with every file fsynced and then deleted, so syncing the archive too would be wasted work).
+   */
+  sync?: boolean;
   /** Receives `{ phase: "download", done, total }` in bytes, about ten times a second (by
    * `env.now`), plus a first and a final report. */
   onProgress?: ProgressSink;
@@ -65,7 +71,8 @@ export interface DownloadOptions extends RequestOptions {
  * ```
  */
 export interface DownloadResult {
-  /** The destination path (the file is complete, verified, fsynced and renamed there). */
+  /** The destination path (the file is complete, verified, fsynced unless `sync` was false, and
+   * renamed there). */
   path: string;
   /** SHA-256 of the received bytes, lowercase hex. */
   sha256: string;
@@ -86,8 +93,8 @@ interface Sidecar {
  * Download `url` to `dest`, streaming: each chunk is hashed and written to `<dest>.partial`
  * (constant memory). The body is capped at `size` bytes: a byte more aborts at once, and fewer
  * bytes, a wrong `Content-Length` or another SHA-256 fail too; on those failures the partial file
- * is deleted and nothing is retried. On success the partial is fsynced and renamed durably to
- * `dest`.
+ * is deleted and nothing is retried. On success the partial is fsynced (unless `sync` is false)
+ * and renamed to `dest`, the directory fsynced.
  *
  * Network failures, idle timeouts, HTTP 408, 429 and 5xx are retried (full-jitter exponential
  * backoff, or the server's Retry-After, capped by `maxRetryAfterMs`). A retry resumes with
@@ -152,7 +159,7 @@ export async function downloadArtifact(
     if (partial.received < size || !partial.matches(verify)) {
       await session.run(() => partial.attempt(verify));
     }
-    return await partial.finish(verify);
+    return await partial.finish(verify, options.sync ?? true);
   } catch (error) {
     partial.close();
     if (
@@ -448,14 +455,13 @@ class PartialFile {
     }
   }
 
-  /** Check the digest, fsync, rename to `dest`, drop the sidecar. */
-  async finish(verify: boolean): Promise<DownloadResult> {
+  /** Check the digest, fsync (when `sync`), rename to `dest`, drop the sidecar. */
+  async finish(verify: boolean, sync: boolean): Promise<DownloadResult> {
     const actual = this.#hash.digest("hex");
     if (verify && actual !== this.#sha256) {
       throw new ChecksumMismatchError(this.path, this.#sha256, actual);
     }
-    const file = this.#openFile();
-    await file.sync();
+    if (sync) await this.#openFile().sync();
     this.close();
     await renameDurable(this.path, this.#dest);
     await removeIfExists(this.sidecarPath);

@@ -132,6 +132,9 @@ export async function stageBuild(
       if (sha256 !== options.sha256) {
         throw new ChecksumMismatchError(target, options.sha256, sha256);
       }
+      // Durable before it can become current (the download leaves that to staging).
+      using file = await Deno.open(target, { read: true });
+      await file.sync();
     } else {
       // Loaded only for archives: an executable build needs none of the archive code.
       const { extractArchive } = await import("./extract.ts");

@@ -191,6 +191,7 @@ export async function runUpdate(
       sha256: artifact.sha256,
       env,
       verifyChecksum: config.security.verify_checksums,
+      sync: false, // stageBuild fsyncs what it installs
       timeoutMs: config.download_timeout_seconds * 1000,
       maxAttempts: config.max_retry_attempts,
       requireHttps: config.security.require_https,

@@ -170,6 +170,23 @@ Deno.test("download streams to .partial, verifies, renames and reports progress"
   }
 });
 
+Deno.test("sync false (staging fsyncs instead) gives the same verified file", async () => {
+  const server = new HostileServer((r) => serveBytes(r, DATA, { etag: ETAG }));
+  try {
+    await withDest(async (dest, dir) => {
+      const result = await downloadArtifact(`${server.url}/app.bin`, dest, {
+        ...options(),
+        sync: false,
+      });
+      assert.deepEqual(result, { path: dest, sha256: DATA_SHA, size: DATA.length });
+      assert.deepEqual(await Deno.readFile(dest), DATA);
+      assert.deepEqual(await listDir(dir), ["artifact.bin"]);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("download of a zero-byte artifact", async () => {
   const empty = new Uint8Array(0);
   const server = new HostileServer((r) => serveBytes(r, empty));
