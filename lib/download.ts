@@ -197,7 +197,8 @@ class PartialFile {
   #etag: string | null = null;
   #lastModified: string | null = null;
   #lastReport = -Infinity;
-  #readBuffer: Uint8Array<ArrayBuffer> | null = null;
+  /** Read buffers between two reads (two at most), kept across attempts. */
+  #buffers: Uint8Array<ArrayBuffer>[] = [];
 
   constructor(dest: string, init: PartialFileInit) {
     this.#dest = dest;
@@ -405,8 +406,9 @@ class PartialFile {
       }
       return;
     }
-    // A byte stream (fetch's bodies are) is read into one reused buffer: no garbage per chunk,
-    // and reads as large as what has arrived. Other streams are read chunk by chunk.
+    // A byte stream (fetch's bodies are) is read into two reused buffers: no garbage per chunk,
+    // reads as large as what has arrived, and the next read is under way while one buffer is
+    // written (on a blocking-pool thread) and hashed (here). Other streams go chunk by chunk.
     let byob: ReadableStreamBYOBReader | null = null;
     let reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
     try {
@@ -414,33 +416,40 @@ class PartialFile {
     } catch {
       reader = response.body.getReader();
     }
+    // A read runs while the previous chunk is written: its failure is seen (and thrown) only
+    // once it is awaited, so it is marked handled meanwhile.
+    const readAhead = (): Promise<ReadableStreamReadResult<Uint8Array>> => {
+      let read: Promise<ReadableStreamReadResult<Uint8Array>>;
+      if (byob === null) {
+        read = this.#session.read(reader as ReadableStreamDefaultReader<Uint8Array>, idle);
+      } else {
+        // The buffer is transferred to the stream and comes back in the result (a failed read
+        // keeps it: a later read allocates a new one).
+        const buffer = this.#buffers.pop() ?? new Uint8Array(READ_BUFFER_SIZE);
+        read = this.#session.readInto(byob, buffer, idle);
+      }
+      read.catch(() => {});
+      return read;
+    };
     let finished = false;
+    let pending = readAhead();
     try {
       while (true) {
-        let result: ReadableStreamReadResult<Uint8Array>;
-        if (byob !== null) {
-          // The buffer is transferred to the stream and comes back in the result (a failed read
-          // keeps it: the next read allocates a new one).
-          const buffer = this.#readBuffer ?? new Uint8Array(READ_BUFFER_SIZE);
-          this.#readBuffer = null;
-          const read = await this.#session.readInto(byob, buffer, idle);
-          if (read.value !== undefined) this.#readBuffer = new Uint8Array(read.value.buffer);
-          result = read;
-        } else {
-          result = await this.#session.read(
-            reader as ReadableStreamDefaultReader<Uint8Array>,
-            idle,
-          );
-        }
-        const { done, value } = result;
+        const { done, value } = await pending;
         if (done) {
           finished = true;
           break;
         }
         const room = this.#size - this.#received;
         const chunk = value.length > room ? value.subarray(0, room) : value;
-        await writeAll(file, chunk);
-        this.#hash.update(chunk);
+        if (value.length <= room) pending = readAhead();
+        const writing = writeAll(file, chunk);
+        try {
+          this.#hash.update(chunk);
+        } finally {
+          await writing;
+        }
+        if (byob !== null) this.#buffers.push(new Uint8Array(value.buffer as ArrayBuffer));
         this.#received += chunk.length;
         if (value.length > room) {
           throw new SizeMismatchError(this.path, this.#size, this.#received + value.length - room);
@@ -448,6 +457,7 @@ class PartialFile {
         this.#report(false);
       }
     } finally {
+      // A read still under way (after a failed write) ends with this cancel.
       if (!finished) await reader.cancel().catch(() => {});
     }
     if (this.#received < this.#size) {
