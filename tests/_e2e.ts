@@ -8,6 +8,11 @@ import { type DenoRun, runDeno } from "./_helpers.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
+/** The V8 flags the executable is compiled with (`deno task compile`); the CLI runs with them. */
+export const SHIPPED_V8_FLAGS: string[] = String(
+  JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url))).tasks.compile,
+).match(/--v8-flags=\S+/g) ?? [];
+
 /** The result of one CLI run. */
 export type CliRun = DenoRun;
 
@@ -30,12 +35,13 @@ export interface World extends AsyncDisposable {
   writeConfig(extra?: Record<string, unknown>): Promise<void>;
 }
 
-/** Run the CLI as a subprocess. */
+/** Run the CLI as a subprocess, as the executable runs (with its V8 flags). */
 export function runCli(
   args: string[],
   options: { env?: Record<string, string>; cwd?: string; entry?: string } = {},
 ): Promise<CliRun> {
-  return runDeno(["run", "-A", "--quiet", options.entry ?? MAIN, ...args], options);
+  const entry = options.entry ?? MAIN;
+  return runDeno(["run", "-A", "--quiet", ...SHIPPED_V8_FLAGS, entry, ...args], options);
 }
 
 /** An executable shell script that prints `MS11 <version>`. */

@@ -1,7 +1,7 @@
 // The shipped entry point: `deno task bundle` makes one JS file; run it end to end, from a
 // folder outside the project, through a whole update cycle.
 import assert from "node:assert/strict";
-import { launch, makeWorld, runCli } from "./_e2e.ts";
+import { launch, makeWorld, runCli, SHIPPED_V8_FLAGS } from "./_e2e.ts";
 
 const PROJECT = new URL("..", import.meta.url).pathname;
 
@@ -44,4 +44,14 @@ Deno.test("the single-file bundle runs a full update cycle on its own", async ()
   const bad = await cli(["--channel", "nope"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /Unknown channel "nope"/);
+});
+
+Deno.test("the executable and main.ts run with the same V8 flags: the optimizing tiers off", async () => {
+  // docs/PERFORMANCE.md, "Peak memory": they cost ~7 MiB of peak memory and no speed here.
+  assert.deepEqual(SHIPPED_V8_FLAGS, ["--v8-flags=--no-opt,--no-maglev"]);
+  const shebang = (await Deno.readTextFile(`${PROJECT}/main.ts`)).split("\n")[0];
+  assert.equal(shebang, `#!/usr/bin/env -S deno run -A ${SHIPPED_V8_FLAGS.join(" ")}`);
+  // Deno accepts them (an unknown V8 flag is an error at start-up).
+  const run = await runCli(["--version"]);
+  assert.equal(run.code, 0, run.stderr);
 });
