@@ -121,8 +121,9 @@ export function parseManifest(
   }
   let text: string;
   try {
+    // A leading byte order mark is skipped, given as bytes (the decoder does it) or as text.
     text = typeof document === "string"
-      ? document
+      ? document.replace(/^\uFEFF/, "")
       : new TextDecoder("utf-8", { fatal: true }).decode(document);
   } catch {
     throw new SyntaxError(`${where} is not valid UTF-8`);

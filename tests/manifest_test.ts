@@ -85,6 +85,12 @@ Deno.test("parseManifest accepts bytes as well as text", () => {
     parseManifest(new TextEncoder().encode(text), { url: URL_ }),
     parseManifest(text, { url: URL_ }),
   );
+  // A leading byte order mark is skipped either way; only one, and only at the start.
+  const parsed = parseManifest(text, { url: URL_ });
+  const bom = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(text)]);
+  assert.deepEqual(parseManifest(bom, { url: URL_ }), parsed);
+  assert.deepEqual(parseManifest(`\uFEFF${text}`, { url: URL_ }), parsed);
+  assert.throws(() => parseManifest(`\uFEFF\uFEFF${text}`, { url: URL_ }), SyntaxError);
 });
 
 Deno.test("parseManifest resolves other URL forms against the manifest URL", () => {
