@@ -1,5 +1,6 @@
 // The smoke test of a staged build: run its executable with the configured arguments (such as
 // `--version`) and a timeout, before it is swapped in. Loaded only when a build is staged.
+import { killGroup, spawnGroup } from "./_process.ts";
 
 /** How to smoke-test a build. */
 export interface SmokeOptions {
@@ -16,24 +17,20 @@ export async function smokeTest(dir: string, options: SmokeOptions): Promise<str
   const argv = [options.executable, ...options.args].join(" ");
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(`${dir}/${options.executable}`, {
+    child = spawnGroup(`${dir}/${options.executable}`, {
       args: options.args,
       cwd: dir,
       stdin: "null",
       stdout: "null",
       stderr: "null",
-    }).spawn();
+    });
   } catch (error) {
     return `smoke test ${argv} could not start: ${(error as Error).message}`;
   }
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
+    killGroup(child); // with whatever the build started
   }, options.timeoutMs);
   const status = await child.status;
   clearTimeout(timer);

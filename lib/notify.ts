@@ -6,6 +6,7 @@
  * @module
  */
 import type { NotificationsConfig } from "./config.ts";
+import { killGroup, spawnGroup } from "./_process.ts";
 
 /** The kinds of event that can be announced. */
 export type EventType =
@@ -78,17 +79,14 @@ export async function runHook(
 ): Promise<string | null> {
   const name = command[0];
   try {
-    const child = new Deno.Command(name, {
+    const child = spawnGroup(name, {
       args: command.slice(1),
       stdin: "piped",
       stdout: "null",
       stderr: "null",
-    }).spawn();
-    const timer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* already gone */ }
-    }, options.timeoutMs ?? 10_000);
+    });
+    // On timeout the hook goes with everything it started (its process group).
+    const timer = setTimeout(() => killGroup(child), options.timeoutMs ?? 10_000);
     try {
       const writer = child.stdin.getWriter();
       await writer.write(new TextEncoder().encode(JSON.stringify(event) + "\n")).catch(() => {});

@@ -211,3 +211,20 @@ export async function readUntil(
   }
   return { text, reader };
 }
+
+/**
+ * Wait up to `ms` for the process `pid` (written by a test script to `pidFile`) to be gone: no
+ * longer in /proc, or a zombie (killed, waiting for a parent that may never reap it). Resolves
+ * to whether it is gone.
+ */
+export async function processGone(pidFile: string, ms = 3000): Promise<boolean> {
+  const pid = (await Deno.readTextFile(pidFile)).trim();
+  if (!/^\d+$/.test(pid)) throw new Error(`No pid in ${pidFile}: ${JSON.stringify(pid)}`);
+  for (const end = Date.now() + ms; Date.now() < end;) {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => null);
+    // The state follows the command name in parentheses: "123 (sleep) S ...".
+    if (stat === null || stat.slice(stat.lastIndexOf(")") + 2)[0] === "Z") return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return false;
+}

@@ -10,7 +10,7 @@ import { abandonTrial } from "../lib/rollback.ts";
 import { emptyState, readState, type State, writeState } from "../lib/state.ts";
 import { applyStaged, recoverSwap, settleJournal } from "../lib/swap.ts";
 import { treeDigest } from "../lib/_tree.ts";
-import { buildRecord, makeRoot, namesIn, tempDir } from "./_helpers.ts";
+import { buildRecord, makeRoot, namesIn, processGone, tempDir } from "./_helpers.ts";
 
 const NOW = new Date("2026-11-27T12:00:00.000Z");
 const T1 = "2026-11-10T00:00:00.000Z";
@@ -166,6 +166,15 @@ Deno.test("a smoke test that hangs is stopped at its timeout", async () => {
   const result = await applyStaged(layout, { now: NOW, smoke: { ...SMOKE, timeoutMs: 200 } });
   assert.equal(result.refused?.reason, "smoke test ms11 --version did not finish within 0.2 s");
   assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
+});
+
+Deno.test("a smoke test's timeout also ends what the build started", async () => {
+  await using dir = await tempDir();
+  const pidFile = `${dir.path}/forked.pid`;
+  const layout = await stagedRoot(dir.path, `sleep 30 & echo $! > '${pidFile}'; exec sleep 30`);
+  const result = await applyStaged(layout, { now: NOW, smoke: { ...SMOKE, timeoutMs: 300 } });
+  assert.equal(result.refused?.reason, "smoke test ms11 --version did not finish within 0.3 s");
+  assert.ok(await processGone(pidFile), "the build's forked process outlived the smoke test");
 });
 
 Deno.test("a staged build changed after it was sealed is refused, not remembered as bad", async () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { defaultConfig, type NotificationsConfig } from "../lib/config.ts";
 import { type EventType, isAnnounced, runHook, type UpdateEvent } from "../lib/notify.ts";
-import { tempDir } from "./_helpers.ts";
+import { processGone, tempDir } from "./_helpers.ts";
 
 const EVENT: UpdateEvent = {
   type: "ready_to_apply",
@@ -80,6 +80,17 @@ Deno.test("runHook kills a hook that runs too long", async () => {
     await runHook(["sleep", "600"], EVENT, { timeoutMs: 100 }),
     "Notification hook sleep was killed by SIGKILL",
   );
+});
+
+Deno.test("runHook's timeout also ends what the hook started in the background", async () => {
+  await using dir = await tempDir();
+  const pidFile = `${dir.path}/background.pid`;
+  const script = `sleep 600 & echo $! > '${pidFile}'; wait`;
+  assert.equal(
+    await runHook(["sh", "-c", script], EVENT, { timeoutMs: 300 }),
+    "Notification hook sh was killed by SIGKILL",
+  );
+  assert.ok(await processGone(pidFile), "the hook's background job outlived the timeout");
 });
 
 Deno.test("runHook reports a hook killed by a signal", async () => {
