@@ -80,44 +80,17 @@ try {
     const bytes = big.mib * 1024 * 1024;
     const dest = `${dir}/out.bin`;
     const deno = Deno.execPath();
+    /** One download by bench/_download_one.ts in `mode`, with `flags` for deno. */
+    const runOne = (mode: string, flags: string[]) => () =>
+      timed(deno, ["run", "-A", "--quiet", ...flags, one, mode, url, dest, String(bytes), big.sha]);
     const cases: [string, () => Promise<{ ms: number; stdout: string }>][] = [
-      [
-        "ours (downloadArtifact)",
-        () =>
-          timed(deno, [
-            "run",
-            "-A",
-            "--quiet",
-            ...shipped,
-            one,
-            "ours",
-            url,
-            dest,
-            String(bytes),
-            big.sha,
-          ]),
-      ],
+      ["ours (downloadArtifact)", runOne("ours", shipped)],
       ["curl -o && openssl dgst", () =>
         timed("sh", [
           "-c",
           `curl -sS -o "${dest}" "${url}" && openssl dgst -sha256 "${dest}"`,
         ])],
-      [
-        "ours + fsync (sync: true)",
-        () =>
-          timed(deno, [
-            "run",
-            "-A",
-            "--quiet",
-            ...shipped,
-            one,
-            "ours-sync",
-            url,
-            dest,
-            String(bytes),
-            big.sha,
-          ]),
-      ],
+      ["ours + fsync (sync: true)", runOne("ours-sync", shipped)],
       ["curl -o && sync && openssl", () =>
         timed("sh", [
           "-c",
@@ -128,15 +101,8 @@ try {
           "-c",
           `set -o pipefail; curl -sS "${url}" | tee "${dest}" | openssl dgst -sha256`,
         ])],
-      [
-        "ours, default V8 flags",
-        () => timed(deno, ["run", "-A", "--quiet", one, "ours", url, dest, String(bytes), big.sha]),
-      ],
-      [
-        "naive fetch+arrayBuffer",
-        () =>
-          timed(deno, ["run", "-A", "--quiet", one, "naive", url, dest, String(bytes), big.sha]),
-      ],
+      ["ours, default V8 flags", runOne("ours", [])],
+      ["naive fetch+arrayBuffer", runOne("naive", [])],
     ];
     const times: number[][] = cases.map(() => []);
     const rssOurs: number[] = [];
