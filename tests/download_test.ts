@@ -4,6 +4,7 @@ import { downloadArtifact, type DownloadOptions, fetchLimited } from "../lib/dow
 import { ChecksumMismatchError, SizeMismatchError } from "../lib/errors.ts";
 import { type Progress, testEnv } from "../lib/env.ts";
 import { type HostileReply, HostileServer, serveBytes } from "./_hostile_server.ts";
+import { makeTestCertificates } from "./_nginx.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -1509,20 +1510,7 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "download_tls_" });
     try {
-      const made = await new Deno.Command("openssl", {
-        args: [
-          ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"],
-          ...["-nodes", "-days", "1", "-subj", "/CN=localhost"],
-          ...["-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`],
-          ...["-addext", "basicConstraints=critical,CA:FALSE"],
-          ...["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-        ],
-        stdout: "null",
-        stderr: "piped",
-      }).output();
-      assert.ok(made.success, new TextDecoder().decode(made.stderr));
-      const cert = await Deno.readTextFile(`${dir}/cert.pem`);
-      const key = await Deno.readTextFile(`${dir}/key.pem`);
+      const { caPem, cert, key } = await makeTestCertificates(dir);
       const server = Deno.serve(
         { hostname: "127.0.0.1", port: 0, cert, key, onListen() {} },
         (request): Response => {
@@ -1536,7 +1524,7 @@ Deno.test({
           return new Response(DATA, { headers: { etag: ETAG } });
         },
       );
-      const client = Deno.createHttpClient({ caCerts: [cert] });
+      const client = Deno.createHttpClient({ caCerts: [caPem] });
       try {
         const tlsFetch: typeof fetch = (input, init) => fetch(input, { ...init, client });
         const env = testEnv(new Date(), tlsFetch);
@@ -1577,20 +1565,9 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "download_tls_" });
     try {
-      const made = await new Deno.Command("openssl", {
-        args: [
-          ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"],
-          ...["-nodes", "-days", "1", "-subj", "/CN=localhost"],
-          ...["-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`],
-          ...["-addext", "basicConstraints=critical,CA:FALSE"],
-          ...["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-        ],
-        stdout: "null",
-        stderr: "piped",
-      }).output();
-      assert.ok(made.success, new TextDecoder().decode(made.stderr));
-      const cert = await Deno.readTextFile(`${dir}/cert.pem`);
-      const key = await Deno.readTextFile(`${dir}/key.pem`);
+      // A CA nobody trusts here.
+      await Deno.mkdir(`${dir}/certs`);
+      const { cert, key } = await makeTestCertificates(`${dir}/certs`);
       const server = Deno.serve(
         { hostname: "127.0.0.1", port: 0, cert, key, onListen() {} },
         () => new Response(DATA),
@@ -1618,7 +1595,7 @@ Deno.test({
           },
         );
         assert.equal(calls, 1);
-        assert.deepEqual(await listDir(dir), ["cert.pem", "key.pem"]);
+        assert.deepEqual(await listDir(dir), ["certs"]);
       } finally {
         await server.shutdown();
       }
