@@ -5,25 +5,30 @@ import { launch, makeWorld, runCli, SHIPPED_V8_FLAGS } from "./_e2e.ts";
 
 const PROJECT = new URL("..", import.meta.url).pathname;
 
-Deno.test("the single-file bundle runs a full update cycle on its own", async () => {
-  await using world = await makeWorld();
-  const bundle = `${world.dir}/ms11-update.js`;
+/** Run `deno bundle` with `args` on main.ts in the project. */
+async function bundle(...args: string[]): Promise<void> {
   const built = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", "-o", bundle, "main.ts"],
+    args: ["bundle", "--quiet", ...args, "main.ts"],
     cwd: PROJECT,
     stdout: "piped",
     stderr: "piped",
   }).output();
   assert.ok(built.success, new TextDecoder().decode(built.stderr));
+}
+
+Deno.test("the single-file bundle runs a full update cycle on its own", async () => {
+  await using world = await makeWorld();
+  const file = `${world.dir}/ms11-update.js`;
+  await bundle("-o", file);
   const away = `${world.dir}/elsewhere`;
   await Deno.mkdir(away);
   const cli = (args: string[]) =>
     runCli([...args, "--config", world.configPath, "--root", world.root], {
-      entry: bundle,
+      entry: file,
       cwd: away,
     });
 
-  const version = await runCli(["--version"], { entry: bundle, cwd: away });
+  const version = await runCli(["--version"], { entry: file, cwd: away });
   assert.equal(version.code, 0, version.stderr);
   const denoJson = JSON.parse(await Deno.readTextFile(`${PROJECT}/deno.json`));
   assert.equal(version.stdout.trim(), denoJson.version);
@@ -44,6 +49,29 @@ Deno.test("the single-file bundle runs a full update cycle on its own", async ()
   const bad = await cli(["--channel", "nope"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /Unknown channel "nope"/);
+});
+
+Deno.test("the code-split bundle (the launcher's form) runs apply and a whole update cycle", async () => {
+  await using world = await makeWorld();
+  const out = `${world.dir}/split`;
+  await bundle("--code-splitting", "--outdir", out);
+  const cli = (args: string[]) =>
+    runCli([...args, "--config", world.configPath, "--root", world.root], {
+      entry: `${out}/main.js`,
+      cwd: world.dir,
+    });
+  await world.publish("stable", "1.0.0");
+  assert.equal((await cli(["install"])).code, 0);
+  const idle = await cli(["apply"]);
+  assert.deepEqual([idle.code, idle.stdout], [0, "nothing staged; current 1.0.0\n"]);
+  await world.publish("stable", "1.1.0");
+  const update = await cli([]);
+  assert.equal(update.code, 0, update.stderr);
+  // The chunks loaded lazily (swap, smoke test, seal) are found next to main.js.
+  const apply = await cli(["apply"]);
+  assert.equal(apply.code, 0, apply.stderr);
+  assert.equal(apply.stdout, "applied 1.1.0\n");
+  assert.equal(await launch(world.root), "MS11 1.1.0");
 });
 
 Deno.test("the executable and main.ts run with the same V8 flags: the optimizing tiers off", async () => {
