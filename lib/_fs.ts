@@ -10,6 +10,23 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * fsync every regular file and directory under `dir` (and `dir` itself), so that a tree copied
+ * into place survives a power cut whole. Symlinks are not followed.
+ */
+export async function syncTree(dir: string): Promise<void> {
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) {
+      await syncTree(path);
+    } else if (entry.isFile) {
+      using file = await Deno.open(path, { read: true });
+      await file.sync();
+    }
+  }
+  await syncDir(dir);
+}
+
 /** The directory part of a path ("." when there is none). */
 export function dirOf(path: string): string {
   const i = path.lastIndexOf("/");

@@ -5,7 +5,7 @@
  * @module
  */
 import { cp } from "node:fs/promises";
-import { removeIfExists, renameDurable, syncDir } from "./_fs.ts";
+import { removeIfExists, renameDurable, syncTree } from "./_fs.ts";
 import { appendAudit } from "./audit.ts";
 import type { Config } from "./config.ts";
 import { buildDir, currentVersion, type Layout } from "./layout.ts";
@@ -109,7 +109,8 @@ export async function adoptBuild(
       await Deno.copyFile(real, `${tmp}/${options.executable}`);
       await Deno.chmod(`${tmp}/${options.executable}`, 0o755);
     }
-    await syncDir(tmp);
+    // Copies, unlike renames, must have their contents fsynced before they can become current.
+    await syncTree(tmp);
     await removeIfExists(buildDir(layout, version), true);
     await renameDurable(tmp, buildDir(layout, version));
   } catch (error) {
