@@ -157,6 +157,8 @@ export interface DenoRun {
 export interface RunDenoOptions {
   cwd?: string;
   env?: Record<string, string>;
+  /** A program that runs deno, with its arguments (such as strace). */
+  prefix?: string[];
 }
 
 /**
@@ -164,8 +166,9 @@ export interface RunDenoOptions {
  * check are off (the latter would otherwise reach the network now and then).
  */
 export async function runDeno(args: string[], options: RunDenoOptions = {}): Promise<DenoRun> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args,
+  const [program, ...before] = [...options.prefix ?? [], Deno.execPath()];
+  const output = await new Deno.Command(program, {
+    args: [...before, ...args],
     cwd: options.cwd,
     env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...options.env },
     stdin: "null",
@@ -227,4 +230,38 @@ export async function processGone(pidFile: string, ms = 3000): Promise<boolean> 
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return false;
+}
+
+/** Whether strace is installed and may trace a child here (ptrace can be forbidden). */
+export const HAS_STRACE: boolean = (() => {
+  try {
+    return new Deno.Command("strace", {
+      args: ["-qq", "-e", "trace=none", "true"],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+/**
+ * Run `code` (as `deno eval`) under strace and return the paths of the files and folders it
+ * fsynced (`fsync` or `fdatasync`; strace `-y` names each descriptor's path). Fails when the code
+ * fails.
+ */
+export async function fsyncedPaths(code: string): Promise<Set<string>> {
+  await using dir = await tempDir("ms11-strace-");
+  const log = `${dir.path}/trace`;
+  const run = await runDeno(["eval", code], {
+    prefix: ["strace", "-f", "-qq", "-y", "-e", "trace=fsync,fdatasync", "-o", log],
+  });
+  if (run.code !== 0) throw new Error(`traced code failed (${run.code}): ${run.stderr}`);
+  const synced = new Set<string>();
+  for (
+    const match of (await Deno.readTextFile(log)).matchAll(/(?:fsync|fdatasync)\(\d+<([^>]*)>/g)
+  ) {
+    synced.add(match[1]);
+  }
+  return synced;
 }
