@@ -131,13 +131,31 @@ try {
         }x ours`,
       );
     }
-    const ratio = (k: number) => (medians[0] / medians[k]).toFixed(2);
-    const both = (medians[1] / medians[3]).toFixed(2);
-    console.log(`  ours / curl -o:              ${ratio(2)}  (goal <= 1.0)`);
-    console.log(`  ours+fsync / curl -o+sync:   ${both}  (both durable on disk)`);
-    console.log(`  ours / curl | tee | openssl: ${ratio(4)}  (goal <= 1.2)`);
-    console.log(`  ours / ours without flags:   ${ratio(5)}  (the cost of ${shipped.join(" ")})`);
-    console.log(`  ours / naive fetch:          ${ratio(6)}`);
+    // Ratios by case name, so that reordering the cases cannot mix them up.
+    const median_ = (name: string) => {
+      const k = cases.findIndex(([n]) => n === name);
+      if (k < 0) throw new Error(`No case ${name}`);
+      return medians[k];
+    };
+    const ratio = (a: string, b: string) => (median_(a) / median_(b)).toFixed(2);
+    const ours = "ours (downloadArtifact)";
+    console.log(
+      `  ours / curl -o:              ${ratio(ours, "curl -o && openssl dgst")}  (goal <= 1.0)`,
+    );
+    console.log(
+      `  ours+fsync / curl -o+sync:   ${
+        ratio("ours + fsync (sync: true)", "curl -o && sync && openssl")
+      }  (both durable on disk)`,
+    );
+    console.log(
+      `  ours / curl | tee | openssl: ${ratio(ours, "curl | tee | openssl dgst")}  (goal <= 1.2)`,
+    );
+    console.log(
+      `  ours / ours without flags:   ${ratio(ours, "ours, default V8 flags")}  (the cost of ${
+        shipped.join(" ")
+      })`,
+    );
+    console.log(`  ours / naive fetch:          ${ratio(ours, "naive fetch+arrayBuffer")}`);
 
     const smallUrl = `${nginx.url}/${small.name}`;
     const smallBytes = small.mib * 1024 * 1024;

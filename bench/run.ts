@@ -8,7 +8,7 @@
 import { hashFile } from "../lib/verify.ts";
 
 const runsFlag = Deno.args.indexOf("--runs");
-const runs = runsFlag >= 0 ? Number(Deno.args[runsFlag + 1]) : 21;
+const runs = runsFlag >= 0 ? Number(Deno.args[runsFlag + 1]) : 31;
 const main = new URL("../main.ts", import.meta.url).pathname;
 // The apply cases run with the V8 flags `deno task compile` builds the executable with.
 const denoJson = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
