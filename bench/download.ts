@@ -19,21 +19,13 @@
 // deno.json, so that the two cannot drift apart); the peak RSS is also shown without them.
 import { createHash } from "node:crypto";
 import { startNginx } from "../tests/_nginx.ts";
+import { SHIPPED_V8_FLAGS } from "../tools/_v8_flags.ts";
+import { median, numberFlag } from "./_util.ts";
 
-const flag = (name: string, fallback: number) => {
-  const i = Deno.args.indexOf(name);
-  return i >= 0 ? Number(Deno.args[i + 1]) : fallback;
-};
-const sizeMib = flag("--size-mib", 1024);
-const runs = flag("--runs", 3);
+const sizeMib = numberFlag("--size-mib", 1024);
+const runs = numberFlag("--runs", 3);
 const one = new URL("./_download_one.ts", import.meta.url).pathname;
-const denoJson = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
-const shipped: string[] = String(denoJson.tasks.compile).match(/--v8-flags=\S+/g) ?? [];
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
+const shipped = SHIPPED_V8_FLAGS;
 
 /** Write `mib` MiB of pseudo-random bytes; returns the SHA-256. */
 async function makeArtifact(path: string, mib: number): Promise<string> {

@@ -6,20 +6,12 @@
 //
 // The archives hold 8 files of mixed content (half random bytes, half text), about 2:1
 // compressible like real builds, made with Debian's tar and zip.
-const flag = (name: string, fallback: number) => {
-  const i = Deno.args.indexOf(name);
-  return i >= 0 ? Number(Deno.args[i + 1]) : fallback;
-};
-const sizeMib = flag("--size-mib", 192);
-const runs = flag("--runs", 3);
+import { SHIPPED_V8_FLAGS } from "../tools/_v8_flags.ts";
+import { median, numberFlag } from "./_util.ts";
+const sizeMib = numberFlag("--size-mib", 192);
+const runs = numberFlag("--runs", 3);
 const one = new URL("./_extract_one.ts", import.meta.url).pathname;
-const denoJson = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
-const shipped: string[] = String(denoJson.tasks.compile).match(/--v8-flags=\S+/g) ?? [];
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
+const shipped = SHIPPED_V8_FLAGS;
 
 async function run(command: string, args: string[], cwd?: string): Promise<string> {
   const out = await new Deno.Command(command, { args, cwd, stdout: "piped", stderr: "piped" })

@@ -6,19 +6,14 @@
 //    script. The difference is what ms11-update adds to every application start.
 // 2. Hashing a staged file from disk (lib/verify.ts) against `openssl dgst -sha256`.
 import { hashFile } from "../lib/verify.ts";
+import { SHIPPED_V8_FLAGS } from "../tools/_v8_flags.ts";
+import { median, numberFlag } from "./_util.ts";
 
-const runsFlag = Deno.args.indexOf("--runs");
-const runs = runsFlag >= 0 ? Number(Deno.args[runsFlag + 1]) : 31;
+const runs = numberFlag("--runs", 31);
 const main = new URL("../main.ts", import.meta.url).pathname;
 // The apply cases run with the V8 flags `deno task compile` builds the executable with.
-const denoJson = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
-const shipped: string[] = String(denoJson.tasks.compile).match(/--v8-flags=\S+/g) ?? [];
+const shipped = SHIPPED_V8_FLAGS;
 const dir = await Deno.makeTempDir({ prefix: "ms11-bench-" });
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 async function time(command: string, args: string[], cwd?: string): Promise<number> {
   const start = performance.now();

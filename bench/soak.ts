@@ -11,6 +11,7 @@ import { buildDir, currentVersion, layoutOf } from "../lib/layout.ts";
 import { readState } from "../lib/state.ts";
 import { applyStaged } from "../lib/swap.ts";
 import { soakScript } from "./_soak_worker.ts";
+import { numberFlag } from "./_util.ts";
 
 /** Options of {@linkcode soak}. */
 export interface SoakOptions {
@@ -150,15 +151,11 @@ export async function soak(options: SoakOptions): Promise<SoakTally> {
 }
 
 if (import.meta.main) {
-  const flag = (name: string, fallback: number) => {
-    const i = Deno.args.indexOf(name);
-    return i >= 0 ? Number(Deno.args[i + 1]) : fallback;
-  };
   const options: SoakOptions = {
-    iterations: flag("--iterations", 1000),
-    parallel: flag("--parallel", 4),
-    maxDelayMs: flag("--max-delay-ms", 300),
-    seed: flag("--seed", Date.now()),
+    iterations: numberFlag("--iterations", 1000),
+    parallel: numberFlag("--parallel", 4),
+    maxDelayMs: numberFlag("--max-delay-ms", 300),
+    seed: numberFlag("--seed", Date.now()),
   };
   const start = performance.now();
   const tally = await soak(options);

@@ -5,13 +5,11 @@ import { readSigningKey, type SigningKey, writeKeyPair } from "../lib/keys.ts";
 import { type PublishOptions, publishRelease } from "../lib/release.ts";
 import { type ReleaseServer, serveReleases } from "../lib/serve.ts";
 import { type DenoRun, runDeno } from "./_helpers.ts";
+import { SHIPPED_V8_FLAGS } from "../tools/_v8_flags.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
-/** The V8 flags the executable is compiled with (`deno task compile`); the CLI runs with them. */
-export const SHIPPED_V8_FLAGS: string[] = String(
-  JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url))).tasks.compile,
-).match(/--v8-flags=\S+/g) ?? [];
+export { SHIPPED_V8_FLAGS };
 
 /** The result of one CLI run. */
 export type CliRun = DenoRun;

@@ -7,9 +7,12 @@
 import { create as createTar } from "tar";
 import { serveReleases } from "../lib/serve.ts";
 import { detectPlatform } from "../lib/config.ts";
+import { SHIPPED_V8_FLAGS } from "./_v8_flags.ts";
 
 const keep = Deno.args.includes("--keep");
 const main = new URL("../main.ts", import.meta.url).pathname;
+/** How the demo runs the CLI: as the executable runs, with the V8 flags it is compiled with. */
+const CLI = ["run", "-A", "--quiet", ...SHIPPED_V8_FLAGS, main];
 const started = performance.now();
 const dir = await Deno.makeTempDir({ prefix: "ms11-demo-" });
 const tree = `${dir}/releases`;
@@ -67,7 +70,7 @@ async function publish(channel: string, version: string, artifact: string, notes
 /** Run the real CLI quietly (publisher commands) and return its stdout. */
 async function run(quiet: boolean, ...args: string[]): Promise<string> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", main, ...args],
+    args: [...CLI, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: quiet ? "piped" : "inherit",
@@ -86,7 +89,7 @@ async function run(quiet: boolean, ...args: string[]): Promise<string> {
 async function cliExpecting(expected: number, args: string[]): Promise<void> {
   say(`  ${bold("$")} ms11-update ${args.join(" ")}`);
   const status = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", main, ...args],
+    args: [...CLI, ...args],
     env: { MS11_UPDATE_ROOT: root, MS11_UPDATE_CONFIG: configPath },
     stdin: "null",
     stdout: "inherit",

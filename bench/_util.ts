@@ -1,0 +1,13 @@
+// Small helpers shared by the benches.
+
+/** The median of `values` (the upper one of the middle two for an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** The number after `name` on the command line, or `fallback` when it is absent. */
+export function numberFlag(name: string, fallback: number): number {
+  const i = Deno.args.indexOf(name);
+  return i >= 0 ? Number(Deno.args[i + 1]) : fallback;
+}
