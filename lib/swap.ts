@@ -325,6 +325,16 @@ export async function applyStaged(
   const recovered = await recoverSwap(layout, state);
   const extra: Partial<ApplyResult> = recovered === null ? {} : { recovered };
   const from = await currentVersion(layout);
+  /** The result when no staged build goes in (`more`: what happened instead). */
+  const notApplied = (more: Partial<ApplyResult> = {}): ApplyResult => ({
+    applied: false,
+    from,
+    to: from,
+    pruned: [],
+    problem,
+    ...extra,
+    ...more,
+  });
   const at = (options.now ?? new Date()).toISOString();
   const keep = options.keepBackups ?? 2;
   const maxAttempts = options.maxAttempts ?? 3;
@@ -333,12 +343,12 @@ export async function applyStaged(
     const trial = state.trial;
     // A swap finished just now counts as this launch's attempt.
     if (trial === undefined || recovered?.journal.op === "apply") {
-      return { applied: false, from, to: from, pruned: [], problem, ...extra };
+      return notApplied();
     }
     if (trial.version !== from) {
       delete state.trial; // stale: something else is current now
       await writeState(layout, state);
-      return { applied: false, from, to: from, pruned: [], problem, ...extra };
+      return notApplied();
     }
     const fallback = trial.from;
     if (
@@ -356,15 +366,10 @@ export async function applyStaged(
         reason,
         bad: true,
       });
-      return {
-        applied: false,
-        from,
+      return notApplied({
         to: fallback,
-        pruned: [],
-        problem,
-        ...extra,
         rolledBack: { from: trial.version, to: fallback, reason },
-      };
+      });
     }
     trial.attempts += 1;
     await writeState(layout, state);
@@ -376,15 +381,9 @@ export async function applyStaged(
       attempts: trial.attempts,
       max_attempts: maxAttempts,
     });
-    return {
-      applied: false,
-      from,
-      to: from,
-      pruned: [],
-      problem,
-      ...extra,
+    return notApplied({
       trial: { version: trial.version, attempts: trial.attempts, max_attempts: maxAttempts },
-    };
+    });
   }
   if (!(await exists(buildDir(layout, staged.version)))) {
     state.staged = null;
@@ -401,7 +400,7 @@ export async function applyStaged(
     recordSwap(state, from, staged.version, at);
     state.staged = null;
     await writeState(layout, state);
-    return { applied: false, from, to: from, pruned: [], problem, ...extra };
+    return notApplied();
   }
   const refusal = await vetStaged(layout, state, options);
   if (refusal !== null) {
@@ -432,15 +431,7 @@ export async function applyStaged(
       channel: staged.channel,
       bad: refusal.bad,
     });
-    return {
-      applied: false,
-      from,
-      to: from,
-      pruned: [],
-      problem,
-      ...extra,
-      refused: { version: staged.version, reason: refusal.reason },
-    };
+    return notApplied({ refused: { version: staged.version, reason: refusal.reason } });
   }
   await swapCurrent(layout, state, {
     op: "apply",
