@@ -233,7 +233,7 @@ export async function processGone(pidFile: string, ms = 3000): Promise<boolean> 
 }
 
 /** Whether strace is installed and may trace a child here (ptrace can be forbidden). */
-export const HAS_STRACE: boolean = (() => {
+export function haveStrace(): boolean {
   try {
     return new Deno.Command("strace", {
       args: ["-qq", "-e", "trace=none", "true"],
@@ -243,7 +243,7 @@ export const HAS_STRACE: boolean = (() => {
   } catch {
     return false;
   }
-})();
+}
 
 /**
  * Run `code` (as `deno eval`) under strace and return the paths of the files and folders it

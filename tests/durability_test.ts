@@ -5,9 +5,9 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { makeTarGz, makeZip } from "./_archives.ts";
-import { fsyncedPaths, HAS_STRACE, libUrl, tempDir } from "./_helpers.ts";
+import { fsyncedPaths, haveStrace, libUrl, tempDir } from "./_helpers.ts";
 
-const ignore = !HAS_STRACE;
+const ignore = !haveStrace();
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
 
 /** The paths of `set` that match `pattern`, sorted. */
