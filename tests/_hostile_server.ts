@@ -73,7 +73,7 @@ const REASONS: Record<number, string> = {
  * await server.close();
  * ```
  */
-export class HostileServer {
+export class HostileServer implements AsyncDisposable {
   #listener: Deno.TcpListener;
   #handler: HostileHandler;
   #requests: HostileRequest[] = [];
@@ -111,6 +111,11 @@ export class HostileServer {
     await this.#accepting;
     for (const conn of this.#connections) closeQuietly(conn);
     await Promise.all(this.#tasks);
+  }
+
+  /** The same as {@linkcode close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   async #accept(): Promise<void> {

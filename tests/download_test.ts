@@ -140,310 +140,265 @@ function redirect(location: string, status = 302): () => Response {
 // Happy path and the size / checksum rules
 
 Deno.test("download streams to .partial, verifies, renames and reports progress", async () => {
-  const server = new HostileServer((r) => serveBytes(r, DATA, { etag: ETAG }));
-  try {
-    await withDest(async (dest, dir) => {
-      const reports: Progress[] = [];
-      const env = testEnv(new Date("2026-11-27T00:00:00Z"));
-      const result = await downloadArtifact(`${server.url}/app.bin`, dest, {
-        ...options(),
-        env,
-        onProgress: (p) => reports.push(p),
-      });
-      assert.deepEqual(result, { path: dest, sha256: DATA_SHA, size: DATA.length });
-      assert.deepEqual(await Deno.readFile(dest), DATA);
-      assert.deepEqual(await listDir(dir), ["artifact.bin"]);
-      assert.equal(server.requests.length, 1);
-      assert.equal(server.requests[0].headers.get("range"), null);
-      assert.equal(server.requests[0].headers.get("accept-encoding"), "identity");
-      // The clock stands still, so the throttle lets through only the first, the first chunk's
-      // and the final reports.
-      assert.ok(reports.length <= 4, `${reports.length} reports`);
-      assert.deepEqual(reports[0], { phase: "download", done: 0, total: DATA.length });
-      assert.deepEqual(reports.at(-1), {
-        phase: "download",
-        done: DATA.length,
-        total: DATA.length,
-      });
+  await using server = new HostileServer((r) => serveBytes(r, DATA, { etag: ETAG }));
+  await withDest(async (dest, dir) => {
+    const reports: Progress[] = [];
+    const env = testEnv(new Date("2026-11-27T00:00:00Z"));
+    const result = await downloadArtifact(`${server.url}/app.bin`, dest, {
+      ...options(),
+      env,
+      onProgress: (p) => reports.push(p),
     });
-  } finally {
-    await server.close();
-  }
+    assert.deepEqual(result, { path: dest, sha256: DATA_SHA, size: DATA.length });
+    assert.deepEqual(await Deno.readFile(dest), DATA);
+    assert.deepEqual(await listDir(dir), ["artifact.bin"]);
+    assert.equal(server.requests.length, 1);
+    assert.equal(server.requests[0].headers.get("range"), null);
+    assert.equal(server.requests[0].headers.get("accept-encoding"), "identity");
+    // The clock stands still, so the throttle lets through only the first, the first chunk's
+    // and the final reports.
+    assert.ok(reports.length <= 4, `${reports.length} reports`);
+    assert.deepEqual(reports[0], { phase: "download", done: 0, total: DATA.length });
+    assert.deepEqual(reports.at(-1), {
+      phase: "download",
+      done: DATA.length,
+      total: DATA.length,
+    });
+  });
 });
 
 Deno.test("sync false (staging fsyncs instead) gives the same verified file", async () => {
-  const server = new HostileServer((r) => serveBytes(r, DATA, { etag: ETAG }));
-  try {
-    await withDest(async (dest, dir) => {
-      const result = await downloadArtifact(`${server.url}/app.bin`, dest, {
-        ...options(),
-        sync: false,
-      });
-      assert.deepEqual(result, { path: dest, sha256: DATA_SHA, size: DATA.length });
-      assert.deepEqual(await Deno.readFile(dest), DATA);
-      assert.deepEqual(await listDir(dir), ["artifact.bin"]);
+  await using server = new HostileServer((r) => serveBytes(r, DATA, { etag: ETAG }));
+  await withDest(async (dest, dir) => {
+    const result = await downloadArtifact(`${server.url}/app.bin`, dest, {
+      ...options(),
+      sync: false,
     });
-  } finally {
-    await server.close();
-  }
+    assert.deepEqual(result, { path: dest, sha256: DATA_SHA, size: DATA.length });
+    assert.deepEqual(await Deno.readFile(dest), DATA);
+    assert.deepEqual(await listDir(dir), ["artifact.bin"]);
+  });
 });
 
 Deno.test("download of a zero-byte artifact", async () => {
   const empty = new Uint8Array(0);
-  const server = new HostileServer((r) => serveBytes(r, empty));
-  try {
-    await withDest(async (dest) => {
-      const result = await downloadArtifact(`${server.url}/empty`, dest, {
-        ...options(),
-        size: 0,
-        sha256: sha256(empty),
-      });
-      assert.equal(result.size, 0);
-      assert.equal((await Deno.stat(dest)).size, 0);
+  await using server = new HostileServer((r) => serveBytes(r, empty));
+  await withDest(async (dest) => {
+    const result = await downloadArtifact(`${server.url}/empty`, dest, {
+      ...options(),
+      size: 0,
+      sha256: sha256(empty),
     });
-  } finally {
-    await server.close();
-  }
+    assert.equal(result.size, 0);
+    assert.equal((await Deno.stat(dest)).size, 0);
+  });
 });
 
 Deno.test("hash mismatch: ChecksumMismatchError, partial deleted, not retried", async () => {
   const evil = DATA.slice();
   evil[12345] ^= 1;
-  const server = new HostileServer((r) => serveBytes(r, evil));
-  try {
-    await withDest(async (dest, dir) => {
-      const error = await downloadArtifact(`${server.url}/app.bin`, dest, options()).catch((
-        e,
-      ) => e);
-      assert.ok(error instanceof ChecksumMismatchError);
-      assert.equal(
-        error.message,
-        `Checksum mismatch for ${dest}.partial: expected sha256 ${DATA_SHA}, got ${sha256(evil)}`,
-      );
-      assert.deepEqual(await listDir(dir), []);
-      assert.equal(await exists(`${dest}.partial`), false);
-      assert.equal(server.requests.length, 1);
-    });
-  } finally {
-    await server.close();
-  }
+  await using server = new HostileServer((r) => serveBytes(r, evil));
+  await withDest(async (dest, dir) => {
+    const error = await downloadArtifact(`${server.url}/app.bin`, dest, options()).catch((
+      e,
+    ) => e);
+    assert.ok(error instanceof ChecksumMismatchError);
+    assert.equal(
+      error.message,
+      `Checksum mismatch for ${dest}.partial: expected sha256 ${DATA_SHA}, got ${sha256(evil)}`,
+    );
+    assert.deepEqual(await listDir(dir), []);
+    assert.equal(await exists(`${dest}.partial`), false);
+    assert.equal(server.requests.length, 1);
+  });
 });
 
 Deno.test("verifyChecksum false accepts other bytes of the right size", async () => {
   const other = pseudoRandom(DATA.length, 99);
-  const server = new HostileServer((r) => serveBytes(r, other));
-  try {
-    await withDest(async (dest) => {
-      const result = await downloadArtifact(`${server.url}/app.bin`, dest, {
-        ...options(),
-        verifyChecksum: false,
-      });
-      assert.equal(result.sha256, sha256(other));
-      assert.deepEqual(await Deno.readFile(dest), other);
+  await using server = new HostileServer((r) => serveBytes(r, other));
+  await withDest(async (dest) => {
+    const result = await downloadArtifact(`${server.url}/app.bin`, dest, {
+      ...options(),
+      verifyChecksum: false,
     });
-  } finally {
-    await server.close();
-  }
+    assert.equal(result.sha256, sha256(other));
+    assert.deepEqual(await Deno.readFile(dest), other);
+  });
 });
 
 Deno.test("endless body: stops at the declared size, partial never exceeds size + 1", async () => {
-  const server = new HostileServer(() => ({ body: DATA, contentLength: null, endless: true }));
-  try {
-    await withDest(async (dest, dir) => {
-      const watch = watchingFetch(`${dest}.partial`);
-      const error = await downloadArtifact(`${server.url}/app.bin`, dest, {
-        ...options(),
-        env: testEnv(new Date(), watch.fetch),
-      }).catch((e) => e);
-      assert.ok(error instanceof SizeMismatchError);
-      assert.equal(
-        error.message,
-        `Size mismatch for ${dest}.partial: expected ${DATA.length} bytes, got more than ${DATA.length}`,
-      );
-      assert.ok(error.actual > DATA.length);
-      assert.ok(watch.maxPartialSize() <= DATA.length + 1, `${watch.maxPartialSize()}`);
-      assert.ok(watch.maxPartialSize() >= DATA.length - 16384, `${watch.maxPartialSize()}`);
-      assert.deepEqual(await listDir(dir), []);
-      assert.equal(server.requests.length, 1);
-    });
-  } finally {
-    await server.close();
-  }
+  await using server = new HostileServer(() => ({
+    body: DATA,
+    contentLength: null,
+    endless: true,
+  }));
+  await withDest(async (dest, dir) => {
+    const watch = watchingFetch(`${dest}.partial`);
+    const error = await downloadArtifact(`${server.url}/app.bin`, dest, {
+      ...options(),
+      env: testEnv(new Date(), watch.fetch),
+    }).catch((e) => e);
+    assert.ok(error instanceof SizeMismatchError);
+    assert.equal(
+      error.message,
+      `Size mismatch for ${dest}.partial: expected ${DATA.length} bytes, got more than ${DATA.length}`,
+    );
+    assert.ok(error.actual > DATA.length);
+    assert.ok(watch.maxPartialSize() <= DATA.length + 1, `${watch.maxPartialSize()}`);
+    assert.ok(watch.maxPartialSize() >= DATA.length - 16384, `${watch.maxPartialSize()}`);
+    assert.deepEqual(await listDir(dir), []);
+    assert.equal(server.requests.length, 1);
+  });
 });
 
 Deno.test("verifyChecksum false still enforces the size of an endless body", async () => {
-  const server = new HostileServer(() => ({ body: DATA, contentLength: null, endless: true }));
-  try {
-    await withDest(async (dest, dir) => {
-      await assert.rejects(
-        downloadArtifact(`${server.url}/app.bin`, dest, { ...options(), verifyChecksum: false }),
-        SizeMismatchError,
-      );
-      assert.deepEqual(await listDir(dir), []);
-    });
-  } finally {
-    await server.close();
-  }
+  await using server = new HostileServer(() => ({
+    body: DATA,
+    contentLength: null,
+    endless: true,
+  }));
+  await withDest(async (dest, dir) => {
+    await assert.rejects(
+      downloadArtifact(`${server.url}/app.bin`, dest, { ...options(), verifyChecksum: false }),
+      SizeMismatchError,
+    );
+    assert.deepEqual(await listDir(dir), []);
+  });
 });
 
 Deno.test("body one byte short (clean close): SizeMismatchError, not retried", async () => {
-  const server = new HostileServer(() => ({
+  await using server = new HostileServer(() => ({
     body: DATA.subarray(0, DATA.length - 1),
     contentLength: null,
   }));
-  try {
-    await withDest(async (dest, dir) => {
-      const error = await downloadArtifact(`${server.url}/app.bin`, dest, options()).catch((
-        e,
-      ) => e);
-      assert.ok(error instanceof SizeMismatchError);
-      assert.equal(
-        error.message,
-        `Size mismatch for ${dest}.partial: expected ${DATA.length} bytes, got only ${
-          DATA.length - 1
-        }`,
-      );
-      assert.deepEqual(await listDir(dir), []);
-      assert.equal(server.requests.length, 1);
-    });
-  } finally {
-    await server.close();
-  }
+  await withDest(async (dest, dir) => {
+    const error = await downloadArtifact(`${server.url}/app.bin`, dest, options()).catch((
+      e,
+    ) => e);
+    assert.ok(error instanceof SizeMismatchError);
+    assert.equal(
+      error.message,
+      `Size mismatch for ${dest}.partial: expected ${DATA.length} bytes, got only ${
+        DATA.length - 1
+      }`,
+    );
+    assert.deepEqual(await listDir(dir), []);
+    assert.equal(server.requests.length, 1);
+  });
 });
 
 Deno.test("a Content-Length above the declared size fails before any byte is written", async () => {
-  const server = new HostileServer(() => ({ body: DATA, contentLength: DATA.length * 2 }));
-  try {
-    await withDest(async (dest, dir) => {
-      const watch = watchingFetch(`${dest}.partial`);
-      const error = await downloadArtifact(`${server.url}/app.bin`, dest, {
-        ...options(),
-        env: testEnv(new Date(), watch.fetch),
-      }).catch((e) => e);
-      assert.ok(error instanceof SizeMismatchError);
-      assert.equal(error.actual, DATA.length * 2);
-      assert.match(error.message, /got more than 300000$/);
-      assert.equal(watch.maxPartialSize(), 0);
-      assert.deepEqual(await listDir(dir), []);
-      assert.equal(server.requests.length, 1);
-    });
-  } finally {
-    await server.close();
-  }
+  await using server = new HostileServer(() => ({ body: DATA, contentLength: DATA.length * 2 }));
+  await withDest(async (dest, dir) => {
+    const watch = watchingFetch(`${dest}.partial`);
+    const error = await downloadArtifact(`${server.url}/app.bin`, dest, {
+      ...options(),
+      env: testEnv(new Date(), watch.fetch),
+    }).catch((e) => e);
+    assert.ok(error instanceof SizeMismatchError);
+    assert.equal(error.actual, DATA.length * 2);
+    assert.match(error.message, /got more than 300000$/);
+    assert.equal(watch.maxPartialSize(), 0);
+    assert.deepEqual(await listDir(dir), []);
+    assert.equal(server.requests.length, 1);
+  });
 });
 
 Deno.test("a Content-Length below the declared size is a SizeMismatchError", async () => {
   // The header lies low while the whole body follows: the client trusts the framing and the
   // length check refuses it.
-  const server = new HostileServer(() => ({ body: DATA, contentLength: DATA.length - 10 }));
-  try {
-    await withDest(async (dest, dir) => {
-      const error = await downloadArtifact(`${server.url}/app.bin`, dest, options()).catch((
-        e,
-      ) => e);
-      assert.ok(error instanceof SizeMismatchError);
-      assert.equal(
-        error.message,
-        `Size mismatch for ${dest}.partial: expected ${DATA.length} bytes, got only ${
-          DATA.length - 10
-        }`,
-      );
-      assert.deepEqual(await listDir(dir), []);
-    });
-  } finally {
-    await server.close();
-  }
+  await using server = new HostileServer(() => ({ body: DATA, contentLength: DATA.length - 10 }));
+  await withDest(async (dest, dir) => {
+    const error = await downloadArtifact(`${server.url}/app.bin`, dest, options()).catch((
+      e,
+    ) => e);
+    assert.ok(error instanceof SizeMismatchError);
+    assert.equal(
+      error.message,
+      `Size mismatch for ${dest}.partial: expected ${DATA.length} bytes, got only ${
+        DATA.length - 10
+      }`,
+    );
+    assert.deepEqual(await listDir(dir), []);
+  });
 });
 
 Deno.test("a Content-Length that promises the size but the body stops short is retried", async () => {
   // The connection closes before the announced length: a network failure, so retried (and,
   // with a validator, resumed).
-  const server = new HostileServer((r, i) =>
+  await using server = new HostileServer((r, i) =>
     i === 0
       ? { ...serveBytes(r, DATA, { etag: ETAG }), cutAfter: 1000 }
       : serveBytes(r, DATA, { etag: ETAG })
   );
-  try {
-    await withDest(async (dest) => {
-      const result = await downloadArtifact(`${server.url}/app.bin`, dest, options());
-      assert.equal(result.sha256, DATA_SHA);
-      assert.equal(server.requests.length, 2);
-      assert.equal(server.requests[1].headers.get("range"), "bytes=1000-");
-    });
-  } finally {
-    await server.close();
-  }
+  await withDest(async (dest) => {
+    const result = await downloadArtifact(`${server.url}/app.bin`, dest, options());
+    assert.equal(result.sha256, DATA_SHA);
+    assert.equal(server.requests.length, 2);
+    assert.equal(server.requests[1].headers.get("range"), "bytes=1000-");
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
 // Status codes and retries
 
 Deno.test("404 is not retried and names the URL and status", async () => {
-  const server = new HostileServer(() => ({ status: 404, body: new TextEncoder().encode("no") }));
-  try {
-    await withDest(async (dest, dir) => {
-      const url = `${server.url}/missing.bin`;
-      await assert.rejects(downloadArtifact(url, dest, options({ maxAttempts: 5 })), {
-        name: "Error",
-        message: `Download of ${url} failed: HTTP 404 Not Found`,
-      });
-      assert.equal(server.requests.length, 1);
-      assert.deepEqual(await listDir(dir), []);
+  await using server = new HostileServer(() => ({
+    status: 404,
+    body: new TextEncoder().encode("no"),
+  }));
+  await withDest(async (dest, dir) => {
+    const url = `${server.url}/missing.bin`;
+    await assert.rejects(downloadArtifact(url, dest, options({ maxAttempts: 5 })), {
+      name: "Error",
+      message: `Download of ${url} failed: HTTP 404 Not Found`,
     });
-  } finally {
-    await server.close();
-  }
+    assert.equal(server.requests.length, 1);
+    assert.deepEqual(await listDir(dir), []);
+  });
 });
 
 Deno.test("503 and 429 are retried with full-jitter backoff, then succeed", async () => {
-  const server = new HostileServer((r, i) =>
+  await using server = new HostileServer((r, i) =>
     i === 0 ? { status: 503 } : i === 1 ? { status: 429 } : serveBytes(r, DATA)
   );
-  try {
-    await withDest(async (dest) => {
-      const { sleep, waits } = recordingSleep();
-      const result = await downloadArtifact(`${server.url}/app.bin`, dest, {
-        ...options(),
-        sleep,
-        random: () => 0.5,
-        backoffBaseMs: 1000,
-      });
-      assert.equal(result.sha256, DATA_SHA);
-      assert.equal(server.requests.length, 3);
-      // random 0.5 × min(cap, 1000 · 2^(n-1))
-      assert.deepEqual(waits, [500, 1000]);
+  await withDest(async (dest) => {
+    const { sleep, waits } = recordingSleep();
+    const result = await downloadArtifact(`${server.url}/app.bin`, dest, {
+      ...options(),
+      sleep,
+      random: () => 0.5,
+      backoffBaseMs: 1000,
     });
-  } finally {
-    await server.close();
-  }
+    assert.equal(result.sha256, DATA_SHA);
+    assert.equal(server.requests.length, 3);
+    // random 0.5 × min(cap, 1000 · 2^(n-1))
+    assert.deepEqual(waits, [500, 1000]);
+  });
 });
 
 Deno.test("backoff is capped by backoffCapMs", async () => {
-  const server = new HostileServer(() => ({ status: 500 }));
-  try {
-    await withDest(async (dest) => {
-      const { sleep, waits } = recordingSleep();
-      const url = `${server.url}/app.bin`;
-      await assert.rejects(
-        downloadArtifact(url, dest, {
-          ...options(),
-          sleep,
-          random: () => 0.999,
-          backoffBaseMs: 1000,
-          backoffCapMs: 3000,
-          maxAttempts: 5,
-        }),
-        {
-          message:
-            `Download of ${url} failed: HTTP 500 Internal Server Error; gave up after 5 attempts`,
-        },
-      );
-      assert.deepEqual(waits, [999, 1998, 2997, 2997]);
-      assert.equal(server.requests.length, 5);
-    });
-  } finally {
-    await server.close();
-  }
+  await using server = new HostileServer(() => ({ status: 500 }));
+  await withDest(async (dest) => {
+    const { sleep, waits } = recordingSleep();
+    const url = `${server.url}/app.bin`;
+    await assert.rejects(
+      downloadArtifact(url, dest, {
+        ...options(),
+        sleep,
+        random: () => 0.999,
+        backoffBaseMs: 1000,
+        backoffCapMs: 3000,
+        maxAttempts: 5,
+      }),
+      {
+        message:
+          `Download of ${url} failed: HTTP 500 Internal Server Error; gave up after 5 attempts`,
+      },
+    );
+    assert.deepEqual(waits, [999, 1998, 2997, 2997]);
+    assert.equal(server.requests.length, 5);
+  });
 });
 
 Deno.test("a refused connection is retried up to maxAttempts", async () => {
@@ -622,7 +577,7 @@ Deno.test("credentials are dropped once a redirect leaves the origin", async () 
 
 Deno.test("redirects: a foreign host, more than 5 hops, a loop, no Location", async () => {
   let foreign = "";
-  const server = new HostileServer((r): HostileReply => {
+  await using server = new HostileServer((r): HostileReply => {
     const hop = /^\/hop(\d+)$/.exec(r.path);
     if (hop !== null) {
       const n = Number(hop[1]);
@@ -635,38 +590,33 @@ Deno.test("redirects: a foreign host, more than 5 hops, a loop, no Location", as
     return { status: 404 };
   });
   foreign = `http://localhost:${new URL(server.url).port}/hop0`;
-  try {
-    await withDest(async (dest, dir) => {
-      const base = options({ allowedDomains: ["127.0.0.1"] });
-      // Five hops are allowed.
-      await downloadArtifact(`${server.url}/hop5`, dest, base);
-      await Deno.remove(dest);
-      await assert.rejects(downloadArtifact(`${server.url}/hop6`, dest, base), {
-        message:
-          `Refusing redirect from ${server.url}/hop1 to ${server.url}/hop0: more than 5 redirects`,
-      });
-      await assert.rejects(downloadArtifact(`${server.url}/loop-a`, dest, base), {
-        message:
-          `Refusing redirect from ${server.url}/loop-b to ${server.url}/loop-a: redirect loop`,
-      });
-      await assert.rejects(downloadArtifact(`${server.url}/foreign`, dest, base), {
-        message:
-          `Refusing redirect from ${server.url}/foreign to ${foreign}: host localhost is not in allowedDomains [127.0.0.1]`,
-      });
-      await assert.rejects(downloadArtifact(`${server.url}/nowhere`, dest, base), {
-        message:
-          `Download of ${server.url}/nowhere failed: HTTP 302 Found from ${server.url}/nowhere without a Location header`,
-      });
-      assert.deepEqual(server.requests.map((r) => r.path), [
-        ...["/hop5", "/hop4", "/hop3", "/hop2", "/hop1", "/hop0"],
-        ...["/hop6", "/hop5", "/hop4", "/hop3", "/hop2", "/hop1"],
-        ...["/loop-a", "/loop-b", "/foreign", "/nowhere"],
-      ]);
-      assert.deepEqual(await listDir(dir), []);
+  await withDest(async (dest, dir) => {
+    const base = options({ allowedDomains: ["127.0.0.1"] });
+    // Five hops are allowed.
+    await downloadArtifact(`${server.url}/hop5`, dest, base);
+    await Deno.remove(dest);
+    await assert.rejects(downloadArtifact(`${server.url}/hop6`, dest, base), {
+      message:
+        `Refusing redirect from ${server.url}/hop1 to ${server.url}/hop0: more than 5 redirects`,
     });
-  } finally {
-    await server.close();
-  }
+    await assert.rejects(downloadArtifact(`${server.url}/loop-a`, dest, base), {
+      message: `Refusing redirect from ${server.url}/loop-b to ${server.url}/loop-a: redirect loop`,
+    });
+    await assert.rejects(downloadArtifact(`${server.url}/foreign`, dest, base), {
+      message:
+        `Refusing redirect from ${server.url}/foreign to ${foreign}: host localhost is not in allowedDomains [127.0.0.1]`,
+    });
+    await assert.rejects(downloadArtifact(`${server.url}/nowhere`, dest, base), {
+      message:
+        `Download of ${server.url}/nowhere failed: HTTP 302 Found from ${server.url}/nowhere without a Location header`,
+    });
+    assert.deepEqual(server.requests.map((r) => r.path), [
+      ...["/hop5", "/hop4", "/hop3", "/hop2", "/hop1", "/hop0"],
+      ...["/hop6", "/hop5", "/hop4", "/hop3", "/hop2", "/hop1"],
+      ...["/loop-a", "/loop-b", "/foreign", "/nowhere"],
+    ]);
+    assert.deepEqual(await listDir(dir), []);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -675,95 +625,83 @@ Deno.test("redirects: a foreign host, more than 5 hops, a loop, no Location", as
 Deno.test("fetchLimited returns body and validators, sends conditions, 304 gives null", async () => {
   const manifest = new TextEncoder().encode('{"version":"1.2.3"}');
   const lastModified = "Thu, 26 Nov 2026 10:00:00 GMT";
-  const server = new HostileServer((r): HostileReply => {
+  await using server = new HostileServer((r): HostileReply => {
     if (r.headers.get("if-none-match") === ETAG) return { status: 304, headers: { etag: ETAG } };
     if (r.path === "/moved") return { status: 301, headers: { location: "/manifest.json" } };
     return { body: manifest, headers: { etag: ETAG, "last-modified": lastModified } };
   });
-  try {
-    const first = await fetchLimited(`${server.url}/moved`, { requireHttps: false });
-    assert.deepEqual(first, {
-      status: 200,
-      body: manifest,
-      etag: ETAG,
-      lastModified,
-      url: `${server.url}/manifest.json`,
-    });
-    const second = await fetchLimited(`${server.url}/manifest.json`, {
-      requireHttps: false,
-      ifNoneMatch: ETAG,
-      ifModifiedSince: lastModified,
-    });
-    assert.deepEqual(second, {
-      status: 304,
-      body: null,
-      etag: ETAG,
-      lastModified: null,
-      url: `${server.url}/manifest.json`,
-    });
-    assert.equal(server.requests[2].headers.get("if-none-match"), ETAG);
-    assert.equal(server.requests[2].headers.get("if-modified-since"), lastModified);
-    assert.equal(server.requests[0].headers.get("if-none-match"), null);
-  } finally {
-    await server.close();
-  }
+  const first = await fetchLimited(`${server.url}/moved`, { requireHttps: false });
+  assert.deepEqual(first, {
+    status: 200,
+    body: manifest,
+    etag: ETAG,
+    lastModified,
+    url: `${server.url}/manifest.json`,
+  });
+  const second = await fetchLimited(`${server.url}/manifest.json`, {
+    requireHttps: false,
+    ifNoneMatch: ETAG,
+    ifModifiedSince: lastModified,
+  });
+  assert.deepEqual(second, {
+    status: 304,
+    body: null,
+    etag: ETAG,
+    lastModified: null,
+    url: `${server.url}/manifest.json`,
+  });
+  assert.equal(server.requests[2].headers.get("if-none-match"), ETAG);
+  assert.equal(server.requests[2].headers.get("if-modified-since"), lastModified);
+  assert.equal(server.requests[0].headers.get("if-none-match"), null);
 });
 
 Deno.test("fetchLimited refuses a body over maxBytes, announced or not", async () => {
   const big = new Uint8Array(65_537);
-  const server = new HostileServer((r): HostileReply =>
+  await using server = new HostileServer((r): HostileReply =>
     r.path === "/announced"
       ? { body: big }
       : r.path === "/endless"
       ? { body: big, contentLength: null, endless: true }
       : { body: big.subarray(0, 65_536), contentLength: null }
   );
-  try {
-    for (const path of ["/announced", "/endless"]) {
-      await assert.rejects(fetchLimited(`${server.url}${path}`, { requireHttps: false }), {
-        name: "RangeError",
-        message: `Response from ${server.url}${path} exceeds 65536 bytes`,
-      });
-    }
-    const exact = await fetchLimited(`${server.url}/exact`, { requireHttps: false });
-    assert.equal(exact.body?.length, 65_536);
-    await assert.rejects(
-      fetchLimited(`${server.url}/exact`, { requireHttps: false, maxBytes: 1000 }),
-      { name: "RangeError", message: `Response from ${server.url}/exact exceeds 1000 bytes` },
-    );
-    // Not retried.
-    assert.equal(server.requests.length, 4);
-  } finally {
-    await server.close();
+  for (const path of ["/announced", "/endless"]) {
+    await assert.rejects(fetchLimited(`${server.url}${path}`, { requireHttps: false }), {
+      name: "RangeError",
+      message: `Response from ${server.url}${path} exceeds 65536 bytes`,
+    });
   }
+  const exact = await fetchLimited(`${server.url}/exact`, { requireHttps: false });
+  assert.equal(exact.body?.length, 65_536);
+  await assert.rejects(
+    fetchLimited(`${server.url}/exact`, { requireHttps: false, maxBytes: 1000 }),
+    { name: "RangeError", message: `Response from ${server.url}/exact exceeds 1000 bytes` },
+  );
+  // Not retried.
+  assert.equal(server.requests.length, 4);
 });
 
 Deno.test("fetchLimited: 404 not retried, 503 retried, policy enforced", async () => {
-  const server = new HostileServer((r, i): HostileReply =>
+  await using server = new HostileServer((r, i): HostileReply =>
     r.path === "/missing"
       ? { status: 404 }
       : i === 1
       ? { status: 503 }
       : { body: new TextEncoder().encode("ok") }
   );
-  try {
-    await assert.rejects(
-      fetchLimited(`${server.url}/missing`, { requireHttps: false, maxAttempts: 3 }),
-      { message: `Fetch of ${server.url}/missing failed: HTTP 404 Not Found` },
-    );
-    assert.equal(server.requests.length, 1);
-    const { sleep, waits } = recordingSleep();
-    const ok = await fetchLimited(`${server.url}/m`, { requireHttps: false, sleep });
-    assert.equal(new TextDecoder().decode(ok.body!), "ok");
-    assert.equal(waits.length, 1);
-    assert.equal(server.requests.length, 3);
-    await assert.rejects(fetchLimited(`${server.url}/m`), {
-      message: `Refusing ${server.url}/m: only https: URLs are allowed (requireHttps)`,
-    });
-    assert.equal(server.requests.length, 3);
-  } finally {
-    await server.close();
-  }
+  await assert.rejects(
+    fetchLimited(`${server.url}/missing`, { requireHttps: false, maxAttempts: 3 }),
+    { message: `Fetch of ${server.url}/missing failed: HTTP 404 Not Found` },
+  );
+  assert.equal(server.requests.length, 1);
+  const { sleep, waits } = recordingSleep();
+  const ok = await fetchLimited(`${server.url}/m`, { requireHttps: false, sleep });
+  assert.equal(new TextDecoder().decode(ok.body!), "ok");
+  assert.equal(waits.length, 1);
+  assert.equal(server.requests.length, 3);
+  await assert.rejects(fetchLimited(`${server.url}/m`), {
+    message: `Refusing ${server.url}/m: only https: URLs are allowed (requireHttps)`,
+  });
+  assert.equal(server.requests.length, 3);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -773,121 +711,103 @@ const HALF = DATA.length / 2;
 const LAST_MODIFIED = "Thu, 26 Nov 2026 10:00:00 GMT";
 
 Deno.test("connection cut at 50%: resumes with Range and If-Range (ETag), verifies", async () => {
-  const server = new HostileServer((r, i) =>
+  await using server = new HostileServer((r, i) =>
     serveBytes(r, DATA, { etag: ETAG, cutAfter: i === 0 ? HALF : undefined })
   );
-  try {
-    await withDest(async (dest, dir) => {
-      const watch = watchingFetch(`${dest}.partial`);
-      const result = await downloadArtifact(`${server.url}/app.bin`, dest, {
-        ...options(),
-        env: testEnv(new Date(), watch.fetch),
-      });
-      assert.equal(result.sha256, DATA_SHA);
-      assert.deepEqual(await Deno.readFile(dest), DATA);
-      assert.equal(server.requests.length, 2);
-      assert.equal(server.requests[1].headers.get("range"), `bytes=${HALF}-`);
-      assert.equal(server.requests[1].headers.get("if-range"), ETAG);
-      assert.equal(server.requests[1].bytesSent, DATA.length - HALF);
-      assert.ok(server.bytesSent <= 1.1 * DATA.length, `${server.bytesSent} bytes served`);
-      assert.ok(watch.maxPartialSize() <= DATA.length);
-      assert.deepEqual(await listDir(dir), ["artifact.bin"]);
+  await withDest(async (dest, dir) => {
+    const watch = watchingFetch(`${dest}.partial`);
+    const result = await downloadArtifact(`${server.url}/app.bin`, dest, {
+      ...options(),
+      env: testEnv(new Date(), watch.fetch),
     });
-  } finally {
-    await server.close();
-  }
+    assert.equal(result.sha256, DATA_SHA);
+    assert.deepEqual(await Deno.readFile(dest), DATA);
+    assert.equal(server.requests.length, 2);
+    assert.equal(server.requests[1].headers.get("range"), `bytes=${HALF}-`);
+    assert.equal(server.requests[1].headers.get("if-range"), ETAG);
+    assert.equal(server.requests[1].bytesSent, DATA.length - HALF);
+    assert.ok(server.bytesSent <= 1.1 * DATA.length, `${server.bytesSent} bytes served`);
+    assert.ok(watch.maxPartialSize() <= DATA.length);
+    assert.deepEqual(await listDir(dir), ["artifact.bin"]);
+  });
 });
 
 Deno.test("repeated cuts: each retry resumes; bytes served stay at the artifact size", async () => {
   const step = DATA.length / 6;
-  const server = new HostileServer((r) =>
+  await using server = new HostileServer((r) =>
     serveBytes(r, DATA, { lastModified: LAST_MODIFIED, cutAfter: step })
   );
-  try {
-    await withDest(async (dest) => {
-      const { sleep, waits } = recordingSleep();
-      const result = await downloadArtifact(`${server.url}/app.bin`, dest, {
-        ...options(),
-        sleep,
-        maxAttempts: 6,
-      });
-      assert.equal(result.sha256, DATA_SHA);
-      assert.equal(server.requests.length, 6);
-      assert.deepEqual(
-        server.requests.map((r) => [r.headers.get("range"), r.headers.get("if-range")]),
-        [[null, null], ...[1, 2, 3, 4, 5].map((k) => [`bytes=${k * step}-`, LAST_MODIFIED])],
-      );
-      assert.equal(server.bytesSent, DATA.length);
-      assert.equal(waits.length, 5);
+  await withDest(async (dest) => {
+    const { sleep, waits } = recordingSleep();
+    const result = await downloadArtifact(`${server.url}/app.bin`, dest, {
+      ...options(),
+      sleep,
+      maxAttempts: 6,
     });
-  } finally {
-    await server.close();
-  }
+    assert.equal(result.sha256, DATA_SHA);
+    assert.equal(server.requests.length, 6);
+    assert.deepEqual(
+      server.requests.map((r) => [r.headers.get("range"), r.headers.get("if-range")]),
+      [[null, null], ...[1, 2, 3, 4, 5].map((k) => [`bytes=${k * step}-`, LAST_MODIFIED])],
+    );
+    assert.equal(server.bytesSent, DATA.length);
+    assert.equal(waits.length, 5);
+  });
 });
 
 Deno.test("repeated cuts with too few attempts: fails, keeps the partial for later", async () => {
   const step = DATA.length / 6;
-  const server = new HostileServer((r) => serveBytes(r, DATA, { etag: ETAG, cutAfter: step }));
-  try {
-    await withDest(async (dest, dir) => {
-      const url = `${server.url}/app.bin`;
-      const error = await downloadArtifact(url, dest, options({ maxAttempts: 3 })).catch((e) => e);
-      assert.ok(error instanceof Error);
-      assert.match(
-        error.message,
-        new RegExp(`^Download of ${url} failed: .+; gave up after 3 attempts$`),
-      );
-      assert.equal(server.requests.length, 3);
-      assert.deepEqual(await listDir(dir), ["artifact.bin.partial", "artifact.bin.partial.json"]);
-      assert.equal((await Deno.stat(`${dest}.partial`)).size, 3 * step);
-    });
-  } finally {
-    await server.close();
-  }
+  await using server = new HostileServer((r) =>
+    serveBytes(r, DATA, { etag: ETAG, cutAfter: step })
+  );
+  await withDest(async (dest, dir) => {
+    const url = `${server.url}/app.bin`;
+    const error = await downloadArtifact(url, dest, options({ maxAttempts: 3 })).catch((e) => e);
+    assert.ok(error instanceof Error);
+    assert.match(
+      error.message,
+      new RegExp(`^Download of ${url} failed: .+; gave up after 3 attempts$`),
+    );
+    assert.equal(server.requests.length, 3);
+    assert.deepEqual(await listDir(dir), ["artifact.bin.partial", "artifact.bin.partial.json"]);
+    assert.equal((await Deno.stat(`${dest}.partial`)).size, 3 * step);
+  });
 });
 
 Deno.test("no validator: resumes only because the checksum is verified", async () => {
-  const server = new HostileServer((r, i) =>
+  await using server = new HostileServer((r, i) =>
     serveBytes(r, DATA, { cutAfter: i === 0 || i === 2 ? HALF : undefined })
   );
-  try {
-    await withDest(async (dest) => {
-      await downloadArtifact(`${server.url}/app.bin`, dest, options());
-      assert.equal(server.requests[1].headers.get("range"), `bytes=${HALF}-`);
-      assert.equal(server.requests[1].headers.get("if-range"), null);
-      await Deno.remove(dest);
-      // Without the checksum nothing would catch a splice: start over instead.
-      await downloadArtifact(`${server.url}/app.bin`, dest, options({ verifyChecksum: false }));
-      assert.equal(server.requests.length, 4);
-      assert.equal(server.requests[3].headers.get("range"), null);
-      assert.equal(server.requests[3].bytesSent, DATA.length);
-      assert.deepEqual(await Deno.readFile(dest), DATA);
-    });
-  } finally {
-    await server.close();
-  }
+  await withDest(async (dest) => {
+    await downloadArtifact(`${server.url}/app.bin`, dest, options());
+    assert.equal(server.requests[1].headers.get("range"), `bytes=${HALF}-`);
+    assert.equal(server.requests[1].headers.get("if-range"), null);
+    await Deno.remove(dest);
+    // Without the checksum nothing would catch a splice: start over instead.
+    await downloadArtifact(`${server.url}/app.bin`, dest, options({ verifyChecksum: false }));
+    assert.equal(server.requests.length, 4);
+    assert.equal(server.requests[3].headers.get("range"), null);
+    assert.equal(server.requests[3].bytesSent, DATA.length);
+    assert.deepEqual(await Deno.readFile(dest), DATA);
+  });
 });
 
 Deno.test("server ignores Range: starts over with the 200, never appends", async () => {
-  const server = new HostileServer((r, i) =>
+  await using server = new HostileServer((r, i) =>
     serveBytes(r, DATA, { etag: ETAG, ignoreRange: true, cutAfter: i === 0 ? HALF : undefined })
   );
-  try {
-    await withDest(async (dest) => {
-      const watch = watchingFetch(`${dest}.partial`);
-      const result = await downloadArtifact(`${server.url}/app.bin`, dest, {
-        ...options(),
-        env: testEnv(new Date(), watch.fetch),
-      });
-      assert.equal(result.sha256, DATA_SHA);
-      assert.deepEqual(await Deno.readFile(dest), DATA);
-      assert.equal(server.requests[1].headers.get("range"), `bytes=${HALF}-`);
-      assert.equal(server.requests[1].bytesSent, DATA.length);
-      assert.ok(watch.maxPartialSize() <= DATA.length, `${watch.maxPartialSize()}`);
+  await withDest(async (dest) => {
+    const watch = watchingFetch(`${dest}.partial`);
+    const result = await downloadArtifact(`${server.url}/app.bin`, dest, {
+      ...options(),
+      env: testEnv(new Date(), watch.fetch),
     });
-  } finally {
-    await server.close();
-  }
+    assert.equal(result.sha256, DATA_SHA);
+    assert.deepEqual(await Deno.readFile(dest), DATA);
+    assert.equal(server.requests[1].headers.get("range"), `bytes=${HALF}-`);
+    assert.equal(server.requests[1].bytesSent, DATA.length);
+    assert.ok(watch.maxPartialSize() <= DATA.length, `${watch.maxPartialSize()}`);
+  });
 });
 
 Deno.test("a 206 with the wrong Content-Range discards the partial and starts over", async () => {
@@ -897,7 +817,7 @@ Deno.test("a 206 with the wrong Content-Range discards the partial and starts ov
     ["unknown total", `bytes ${HALF}-${DATA.length - 1}/*`],
   ];
   for (const [what, contentRange] of cases) {
-    const server = new HostileServer((r, i): HostileReply => {
+    await using server = new HostileServer((r, i): HostileReply => {
       if (i === 0) return serveBytes(r, DATA, { etag: ETAG, cutAfter: HALF });
       if (i === 1) {
         return {
@@ -908,27 +828,23 @@ Deno.test("a 206 with the wrong Content-Range discards the partial and starts ov
       }
       return serveBytes(r, DATA, { etag: ETAG });
     });
-    try {
-      await withDest(async (dest) => {
-        const result = await downloadArtifact(
-          `${server.url}/app.bin`,
-          dest,
-          options({ maxAttempts: 2 }),
-        );
-        assert.equal(result.sha256, DATA_SHA, what);
-        assert.equal(server.requests.length, 3, what);
-        assert.equal(server.requests[2].headers.get("range"), null, what);
-        assert.deepEqual(await Deno.readFile(dest), DATA, what);
-      });
-    } finally {
-      await server.close();
-    }
+    await withDest(async (dest) => {
+      const result = await downloadArtifact(
+        `${server.url}/app.bin`,
+        dest,
+        options({ maxAttempts: 2 }),
+      );
+      assert.equal(result.sha256, DATA_SHA, what);
+      assert.equal(server.requests.length, 3, what);
+      assert.equal(server.requests[2].headers.get("range"), null, what);
+      assert.deepEqual(await Deno.readFile(dest), DATA, what);
+    });
   }
 });
 
 Deno.test("a 206 with a changed ETag discards the partial and starts over", async () => {
   const v2 = pseudoRandom(DATA.length, 3);
-  const server = new HostileServer((r, i): HostileReply => {
+  await using server = new HostileServer((r, i): HostileReply => {
     if (i === 0) return serveBytes(r, DATA, { etag: ETAG, cutAfter: HALF });
     if (i === 1) {
       // A broken cache: ignores If-Range and serves a range of another version.
@@ -943,79 +859,63 @@ Deno.test("a 206 with a changed ETag discards the partial and starts over", asyn
     }
     return serveBytes(r, DATA, { etag: ETAG });
   });
-  try {
-    await withDest(async (dest) => {
-      await downloadArtifact(`${server.url}/app.bin`, dest, options());
-      assert.equal(server.requests.length, 3);
-      assert.equal(server.requests[1].headers.get("if-range"), ETAG);
-      assert.equal(server.requests[2].headers.get("range"), null);
-      assert.deepEqual(await Deno.readFile(dest), DATA);
-    });
-  } finally {
-    await server.close();
-  }
+  await withDest(async (dest) => {
+    await downloadArtifact(`${server.url}/app.bin`, dest, options());
+    assert.equal(server.requests.length, 3);
+    assert.equal(server.requests[1].headers.get("if-range"), ETAG);
+    assert.equal(server.requests[2].headers.get("range"), null);
+    assert.deepEqual(await Deno.readFile(dest), DATA);
+  });
 });
 
 Deno.test("If-Range no longer matching (a new version): the 200 replaces the partial", async () => {
   let etag = ETAG;
-  const server = new HostileServer((r, i) => {
+  await using server = new HostileServer((r, i) => {
     const reply = serveBytes(r, DATA, { etag, cutAfter: i === 0 ? HALF : undefined });
     etag = '"v2"';
     return reply;
   });
-  try {
-    await withDest(async (dest) => {
-      await downloadArtifact(`${server.url}/app.bin`, dest, options());
-      assert.equal(server.requests.length, 2);
-      assert.equal(server.requests[1].headers.get("if-range"), ETAG);
-      assert.equal(server.requests[1].bytesSent, DATA.length);
-      assert.deepEqual(await Deno.readFile(dest), DATA);
-    });
-  } finally {
-    await server.close();
-  }
+  await withDest(async (dest) => {
+    await downloadArtifact(`${server.url}/app.bin`, dest, options());
+    assert.equal(server.requests.length, 2);
+    assert.equal(server.requests[1].headers.get("if-range"), ETAG);
+    assert.equal(server.requests[1].bytesSent, DATA.length);
+    assert.deepEqual(await Deno.readFile(dest), DATA);
+  });
 });
 
 Deno.test("a 416 to the Range request discards the partial and starts over", async () => {
-  const server = new HostileServer((r, i): HostileReply =>
+  await using server = new HostileServer((r, i): HostileReply =>
     i === 0
       ? serveBytes(r, DATA, { etag: ETAG, cutAfter: HALF })
       : i === 1
       ? { status: 416, headers: { "content-range": `bytes */${DATA.length}` } }
       : serveBytes(r, DATA, { etag: ETAG })
   );
-  try {
-    await withDest(async (dest) => {
-      await downloadArtifact(`${server.url}/app.bin`, dest, options({ maxAttempts: 2 }));
-      assert.equal(server.requests.length, 3);
-      assert.equal(server.requests[1].headers.get("range"), `bytes=${HALF}-`);
-      assert.equal(server.requests[2].headers.get("range"), null);
-      assert.deepEqual(await Deno.readFile(dest), DATA);
-    });
-  } finally {
-    await server.close();
-  }
+  await withDest(async (dest) => {
+    await downloadArtifact(`${server.url}/app.bin`, dest, options({ maxAttempts: 2 }));
+    assert.equal(server.requests.length, 3);
+    assert.equal(server.requests[1].headers.get("range"), `bytes=${HALF}-`);
+    assert.equal(server.requests[2].headers.get("range"), null);
+    assert.deepEqual(await Deno.readFile(dest), DATA);
+  });
 });
 
 Deno.test("a 206 to a request without Range is refused", async () => {
-  const server = new HostileServer((): HostileReply => ({
+  await using server = new HostileServer((): HostileReply => ({
     status: 206,
     headers: { "content-range": `bytes 0-${DATA.length - 1}/${DATA.length}` },
     body: DATA,
   }));
-  try {
-    await withDest(async (dest, dir) => {
-      const url = `${server.url}/app.bin`;
-      await assert.rejects(downloadArtifact(url, dest, options()), {
-        message:
-          `Download of ${url} failed: unexpected HTTP 206 Partial Content to a request without Range`,
-      });
-      assert.equal(server.requests.length, 1);
-      assert.deepEqual(await listDir(dir), []);
+  await withDest(async (dest, dir) => {
+    const url = `${server.url}/app.bin`;
+    await assert.rejects(downloadArtifact(url, dest, options()), {
+      message:
+        `Download of ${url} failed: unexpected HTTP 206 Partial Content to a request without Range`,
     });
-  } finally {
-    await server.close();
-  }
+    assert.equal(server.requests.length, 1);
+    assert.deepEqual(await listDir(dir), []);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -1028,52 +928,48 @@ function tickingEnv(fetchImpl: typeof fetch = fetch) {
 }
 
 Deno.test("resume after an aborted run: only the rest is fetched", async () => {
-  const server = new HostileServer((r, i) =>
+  await using server = new HostileServer((r, i) =>
     i === 0
       ? { ...serveBytes(r, DATA, { etag: ETAG }), stallAfter: HALF }
       : serveBytes(r, DATA, { etag: ETAG })
   );
-  try {
-    await withDest(async (dest, dir) => {
-      const url = `${server.url}/app.bin`;
-      const controller = new AbortController();
-      const error = await downloadArtifact(url, dest, {
-        ...options(),
-        env: tickingEnv(),
-        signal: controller.signal,
-        onProgress: (p) => {
-          if (p.done >= HALF) controller.abort();
-        },
-      }).catch((e) => e);
-      assert.ok(error instanceof DOMException);
-      assert.equal(error.name, "AbortError");
-      assert.deepEqual(await listDir(dir), ["artifact.bin.partial", "artifact.bin.partial.json"]);
-      assert.equal((await Deno.stat(`${dest}.partial`)).size, HALF);
-      assert.deepEqual(JSON.parse(await Deno.readTextFile(`${dest}.partial.json`)), {
-        url,
-        sha256: DATA_SHA,
-        size: DATA.length,
-        etag: ETAG,
-        last_modified: null,
-      });
-
-      const reports: Progress[] = [];
-      const result = await downloadArtifact(url, dest, {
-        ...options(),
-        onProgress: (p) => reports.push(p),
-      });
-      assert.equal(result.sha256, DATA_SHA);
-      assert.deepEqual(await Deno.readFile(dest), DATA);
-      assert.equal(server.requests.length, 2);
-      assert.equal(server.requests[1].headers.get("range"), `bytes=${HALF}-`);
-      assert.equal(server.requests[1].headers.get("if-range"), ETAG);
-      assert.equal(server.requests[1].bytesSent, DATA.length - HALF);
-      assert.deepEqual(reports[0], { phase: "download", done: HALF, total: DATA.length });
-      assert.deepEqual(await listDir(dir), ["artifact.bin"]);
+  await withDest(async (dest, dir) => {
+    const url = `${server.url}/app.bin`;
+    const controller = new AbortController();
+    const error = await downloadArtifact(url, dest, {
+      ...options(),
+      env: tickingEnv(),
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.done >= HALF) controller.abort();
+      },
+    }).catch((e) => e);
+    assert.ok(error instanceof DOMException);
+    assert.equal(error.name, "AbortError");
+    assert.deepEqual(await listDir(dir), ["artifact.bin.partial", "artifact.bin.partial.json"]);
+    assert.equal((await Deno.stat(`${dest}.partial`)).size, HALF);
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(`${dest}.partial.json`)), {
+      url,
+      sha256: DATA_SHA,
+      size: DATA.length,
+      etag: ETAG,
+      last_modified: null,
     });
-  } finally {
-    await server.close();
-  }
+
+    const reports: Progress[] = [];
+    const result = await downloadArtifact(url, dest, {
+      ...options(),
+      onProgress: (p) => reports.push(p),
+    });
+    assert.equal(result.sha256, DATA_SHA);
+    assert.deepEqual(await Deno.readFile(dest), DATA);
+    assert.equal(server.requests.length, 2);
+    assert.equal(server.requests[1].headers.get("range"), `bytes=${HALF}-`);
+    assert.equal(server.requests[1].headers.get("if-range"), ETAG);
+    assert.equal(server.requests[1].bytesSent, DATA.length - HALF);
+    assert.deepEqual(reports[0], { phase: "download", done: HALF, total: DATA.length });
+    assert.deepEqual(await listDir(dir), ["artifact.bin"]);
+  });
 });
 
 Deno.test("resume after the process was killed (kill -9) mid-download", async () => {
@@ -1131,224 +1027,196 @@ await downloadArtifact(${JSON.stringify(url)}, ${JSON.stringify(dest)}, {
 });
 
 Deno.test("a partial from another artifact, or without a sidecar, is discarded", async () => {
-  const server = new HostileServer((r) => serveBytes(r, DATA, { etag: ETAG }));
-  try {
-    await withDest(async (dest, dir) => {
-      const url = `${server.url}/app.bin`;
-      // Sidecar for another digest.
-      await Deno.writeFile(`${dest}.partial`, DATA.subarray(0, 1000));
-      await Deno.writeTextFile(
-        `${dest}.partial.json`,
-        JSON.stringify({
-          url,
-          sha256: "0".repeat(64),
-          size: DATA.length,
-          etag: ETAG,
-          last_modified: null,
-        }),
-      );
-      await downloadArtifact(url, dest, options());
-      assert.equal(server.requests[0].headers.get("range"), null);
-      await Deno.remove(dest);
-      // No sidecar at all.
-      await Deno.writeFile(`${dest}.partial`, DATA.subarray(0, 1000));
-      await downloadArtifact(url, dest, options());
-      assert.equal(server.requests[1].headers.get("range"), null);
-      await Deno.remove(dest);
-      // A torn sidecar.
-      await Deno.writeFile(`${dest}.partial`, DATA.subarray(0, 1000));
-      await Deno.writeTextFile(`${dest}.partial.json`, '{"url": "');
-      await downloadArtifact(url, dest, options());
-      assert.equal(server.requests[2].headers.get("range"), null);
-      // A partial longer than the artifact.
-      await Deno.remove(dest);
-      await Deno.writeFile(`${dest}.partial`, new Uint8Array(DATA.length + 1));
-      await Deno.writeTextFile(
-        `${dest}.partial.json`,
-        JSON.stringify({
-          url,
-          sha256: DATA_SHA,
-          size: DATA.length,
-          etag: ETAG,
-          last_modified: null,
-        }),
-      );
-      await downloadArtifact(url, dest, options());
-      assert.equal(server.requests[3].headers.get("range"), null);
-      assert.equal(server.requests.length, 4);
-      assert.deepEqual(await listDir(dir), ["artifact.bin"]);
-      assert.deepEqual(await Deno.readFile(dest), DATA);
-    });
-  } finally {
-    await server.close();
-  }
+  await using server = new HostileServer((r) => serveBytes(r, DATA, { etag: ETAG }));
+  await withDest(async (dest, dir) => {
+    const url = `${server.url}/app.bin`;
+    // Sidecar for another digest.
+    await Deno.writeFile(`${dest}.partial`, DATA.subarray(0, 1000));
+    await Deno.writeTextFile(
+      `${dest}.partial.json`,
+      JSON.stringify({
+        url,
+        sha256: "0".repeat(64),
+        size: DATA.length,
+        etag: ETAG,
+        last_modified: null,
+      }),
+    );
+    await downloadArtifact(url, dest, options());
+    assert.equal(server.requests[0].headers.get("range"), null);
+    await Deno.remove(dest);
+    // No sidecar at all.
+    await Deno.writeFile(`${dest}.partial`, DATA.subarray(0, 1000));
+    await downloadArtifact(url, dest, options());
+    assert.equal(server.requests[1].headers.get("range"), null);
+    await Deno.remove(dest);
+    // A torn sidecar.
+    await Deno.writeFile(`${dest}.partial`, DATA.subarray(0, 1000));
+    await Deno.writeTextFile(`${dest}.partial.json`, '{"url": "');
+    await downloadArtifact(url, dest, options());
+    assert.equal(server.requests[2].headers.get("range"), null);
+    // A partial longer than the artifact.
+    await Deno.remove(dest);
+    await Deno.writeFile(`${dest}.partial`, new Uint8Array(DATA.length + 1));
+    await Deno.writeTextFile(
+      `${dest}.partial.json`,
+      JSON.stringify({
+        url,
+        sha256: DATA_SHA,
+        size: DATA.length,
+        etag: ETAG,
+        last_modified: null,
+      }),
+    );
+    await downloadArtifact(url, dest, options());
+    assert.equal(server.requests[3].headers.get("range"), null);
+    assert.equal(server.requests.length, 4);
+    assert.deepEqual(await listDir(dir), ["artifact.bin"]);
+    assert.deepEqual(await Deno.readFile(dest), DATA);
+  });
 });
 
 Deno.test("a complete, matching partial from an earlier run needs no request", async () => {
-  const server = new HostileServer((r) => serveBytes(r, DATA, { etag: ETAG }));
-  try {
-    await withDest(async (dest, dir) => {
-      const url = `${server.url}/app.bin`;
-      await Deno.writeFile(`${dest}.partial`, DATA);
-      await Deno.writeTextFile(
-        `${dest}.partial.json`,
-        JSON.stringify({
-          url,
-          sha256: DATA_SHA,
-          size: DATA.length,
-          etag: ETAG,
-          last_modified: null,
-        }),
-      );
-      const result = await downloadArtifact(url, dest, options());
-      assert.equal(result.sha256, DATA_SHA);
-      assert.equal(server.requests.length, 0);
-      assert.deepEqual(await listDir(dir), ["artifact.bin"]);
-    });
-  } finally {
-    await server.close();
-  }
+  await using server = new HostileServer((r) => serveBytes(r, DATA, { etag: ETAG }));
+  await withDest(async (dest, dir) => {
+    const url = `${server.url}/app.bin`;
+    await Deno.writeFile(`${dest}.partial`, DATA);
+    await Deno.writeTextFile(
+      `${dest}.partial.json`,
+      JSON.stringify({
+        url,
+        sha256: DATA_SHA,
+        size: DATA.length,
+        etag: ETAG,
+        last_modified: null,
+      }),
+    );
+    const result = await downloadArtifact(url, dest, options());
+    assert.equal(result.sha256, DATA_SHA);
+    assert.equal(server.requests.length, 0);
+    assert.deepEqual(await listDir(dir), ["artifact.bin"]);
+  });
 });
 
 Deno.test("a complete partial with wrong bytes is refetched from the start", async () => {
-  const server = new HostileServer((r) => serveBytes(r, DATA, { etag: ETAG }));
-  try {
-    await withDest(async (dest) => {
-      const url = `${server.url}/app.bin`;
-      await Deno.writeFile(`${dest}.partial`, pseudoRandom(DATA.length, 5));
-      await Deno.writeTextFile(
-        `${dest}.partial.json`,
-        JSON.stringify({
-          url,
-          sha256: DATA_SHA,
-          size: DATA.length,
-          etag: ETAG,
-          last_modified: null,
-        }),
-      );
-      const result = await downloadArtifact(url, dest, options());
-      assert.equal(result.sha256, DATA_SHA);
-      // bytes=size- is unsatisfiable: 416, then a fresh download.
-      assert.deepEqual(server.requests.map((r) => r.headers.get("range")), [
-        `bytes=${DATA.length}-`,
-        null,
-      ]);
-      assert.deepEqual(await Deno.readFile(dest), DATA);
-    });
-  } finally {
-    await server.close();
-  }
+  await using server = new HostileServer((r) => serveBytes(r, DATA, { etag: ETAG }));
+  await withDest(async (dest) => {
+    const url = `${server.url}/app.bin`;
+    await Deno.writeFile(`${dest}.partial`, pseudoRandom(DATA.length, 5));
+    await Deno.writeTextFile(
+      `${dest}.partial.json`,
+      JSON.stringify({
+        url,
+        sha256: DATA_SHA,
+        size: DATA.length,
+        etag: ETAG,
+        last_modified: null,
+      }),
+    );
+    const result = await downloadArtifact(url, dest, options());
+    assert.equal(result.sha256, DATA_SHA);
+    // bytes=size- is unsatisfiable: 416, then a fresh download.
+    assert.deepEqual(server.requests.map((r) => r.headers.get("range")), [
+      `bytes=${DATA.length}-`,
+      null,
+    ]);
+    assert.deepEqual(await Deno.readFile(dest), DATA);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
 // Timeouts and Retry-After
 
 Deno.test("slow body: the idle timeout aborts each attempt, retries are bounded", async () => {
-  const server = new HostileServer((r, i): HostileReply =>
+  await using server = new HostileServer((r, i): HostileReply =>
     i === 0
       ? { ...serveBytes(r, DATA, { etag: ETAG }), stallAfter: 1000 }
       : { ...serveBytes(r, DATA, { etag: ETAG }), stallAfter: 0 }
   );
-  try {
-    await withDest(async (dest, dir) => {
-      const url = `${server.url}/app.bin`;
-      const error = await downloadArtifact(
-        url,
-        dest,
-        options({ idleTimeoutMs: 500, maxAttempts: 2 }),
-      )
-        .catch((e) => e);
-      assert.ok(error instanceof Deno.errors.TimedOut);
-      assert.equal(
-        error.message,
-        `Download of ${url} failed: no data received for 500 ms (idleTimeoutMs); gave up after 2 attempts`,
-      );
-      assert.equal(server.requests.length, 2);
-      assert.equal(server.requests[1].headers.get("range"), "bytes=1000-");
-      // What arrived is kept for a later run.
-      assert.deepEqual(await listDir(dir), ["artifact.bin.partial", "artifact.bin.partial.json"]);
-      assert.equal((await Deno.stat(`${dest}.partial`)).size, 1000);
-    });
-  } finally {
-    await server.close();
-  }
+  await withDest(async (dest, dir) => {
+    const url = `${server.url}/app.bin`;
+    const error = await downloadArtifact(
+      url,
+      dest,
+      options({ idleTimeoutMs: 500, maxAttempts: 2 }),
+    )
+      .catch((e) => e);
+    assert.ok(error instanceof Deno.errors.TimedOut);
+    assert.equal(
+      error.message,
+      `Download of ${url} failed: no data received for 500 ms (idleTimeoutMs); gave up after 2 attempts`,
+    );
+    assert.equal(server.requests.length, 2);
+    assert.equal(server.requests[1].headers.get("range"), "bytes=1000-");
+    // What arrived is kept for a later run.
+    assert.deepEqual(await listDir(dir), ["artifact.bin.partial", "artifact.bin.partial.json"]);
+    assert.equal((await Deno.stat(`${dest}.partial`)).size, 1000);
+  });
 });
 
 Deno.test("a server that never answers: idle timeout before the headers", async () => {
-  const server = new HostileServer((): HostileReply => ({ silent: true }));
-  try {
-    await withDest(async (dest, dir) => {
-      const url = `${server.url}/app.bin`;
-      await assert.rejects(
-        downloadArtifact(url, dest, options({ idleTimeoutMs: 50, maxAttempts: 1 })),
-        {
-          name: "TimedOut",
-          message:
-            `Download of ${url} failed: no data received for 50 ms (idleTimeoutMs); gave up after 1 attempt`,
-        },
-      );
-      assert.equal(server.requests.length, 1);
-      assert.deepEqual(await listDir(dir), []);
-    });
-  } finally {
-    await server.close();
-  }
+  await using server = new HostileServer((): HostileReply => ({ silent: true }));
+  await withDest(async (dest, dir) => {
+    const url = `${server.url}/app.bin`;
+    await assert.rejects(
+      downloadArtifact(url, dest, options({ idleTimeoutMs: 50, maxAttempts: 1 })),
+      {
+        name: "TimedOut",
+        message:
+          `Download of ${url} failed: no data received for 50 ms (idleTimeoutMs); gave up after 1 attempt`,
+      },
+    );
+    assert.equal(server.requests.length, 1);
+    assert.deepEqual(await listDir(dir), []);
+  });
 });
 
 Deno.test("the total timeout ends the download and names its value", async () => {
-  const server = new HostileServer((r): HostileReply => ({
+  await using server = new HostileServer((r): HostileReply => ({
     ...serveBytes(r, DATA),
     stallAfter: 1000,
   }));
-  try {
-    await withDest(async (dest) => {
-      const url = `${server.url}/app.bin`;
-      await assert.rejects(downloadArtifact(url, dest, options({ timeoutMs: 150 })), {
-        name: "TimedOut",
-        message: `Download of ${url} timed out: total timeout of 150 ms (timeoutMs) exceeded`,
-      });
-      assert.equal(server.requests.length, 1);
+  await withDest(async (dest) => {
+    const url = `${server.url}/app.bin`;
+    await assert.rejects(downloadArtifact(url, dest, options({ timeoutMs: 150 })), {
+      name: "TimedOut",
+      message: `Download of ${url} timed out: total timeout of 150 ms (timeoutMs) exceeded`,
     });
-  } finally {
-    await server.close();
-  }
+    assert.equal(server.requests.length, 1);
+  });
 });
 
 Deno.test("the total timeout counts the waits between attempts (by env.now)", async () => {
-  const server = new HostileServer((): HostileReply => ({ status: 503 }));
-  try {
-    await withDest(async (dest) => {
-      const env = testEnv(new Date("2026-11-27T00:00:00Z"));
-      const url = `${server.url}/app.bin`;
-      await assert.rejects(
-        downloadArtifact(url, dest, {
-          ...options(),
-          env,
-          timeoutMs: 60_000,
-          maxAttempts: 10,
-          random: () => 0.999,
-          backoffBaseMs: 20_000,
-          sleep: (ms) => {
-            env.advance(ms);
-            return Promise.resolve();
-          },
-        }),
-        {
-          name: "TimedOut",
-          message: `Download of ${url} timed out: total timeout of 60000 ms (timeoutMs) exceeded`,
+  await using server = new HostileServer((): HostileReply => ({ status: 503 }));
+  await withDest(async (dest) => {
+    const env = testEnv(new Date("2026-11-27T00:00:00Z"));
+    const url = `${server.url}/app.bin`;
+    await assert.rejects(
+      downloadArtifact(url, dest, {
+        ...options(),
+        env,
+        timeoutMs: 60_000,
+        maxAttempts: 10,
+        random: () => 0.999,
+        backoffBaseMs: 20_000,
+        sleep: (ms) => {
+          env.advance(ms);
+          return Promise.resolve();
         },
-      );
-      // Waits of 19 980 and 39 960 ms; the third is cut to the 20 060 ms left.
-      assert.equal(server.requests.length, 3);
-    });
-  } finally {
-    await server.close();
-  }
+      }),
+      {
+        name: "TimedOut",
+        message: `Download of ${url} timed out: total timeout of 60000 ms (timeoutMs) exceeded`,
+      },
+    );
+    // Waits of 19 980 and 39 960 ms; the third is cut to the 20 060 ms left.
+    assert.equal(server.requests.length, 3);
+  });
 });
 
 Deno.test("503 with Retry-After (seconds or date) within the budget is honoured", async () => {
   const start = new Date("2026-11-27T00:00:00Z");
-  const server = new HostileServer((r, i): HostileReply =>
+  await using server = new HostileServer((r, i): HostileReply =>
     i === 0
       ? { status: 503, headers: { "retry-after": "2" } }
       : i === 1
@@ -1357,114 +1225,98 @@ Deno.test("503 with Retry-After (seconds or date) within the budget is honoured"
       ? { status: 503, headers: { "retry-after": "3600" } }
       : serveBytes(r, DATA)
   );
-  try {
-    await withDest(async (dest) => {
-      const env = testEnv(start);
-      const waits: number[] = [];
-      await downloadArtifact(`${server.url}/app.bin`, dest, {
-        ...options(),
-        env,
-        maxAttempts: 4,
-        sleep: (ms) => {
-          waits.push(ms);
-          env.advance(ms);
-          return Promise.resolve();
-        },
-      });
-      // 2 s; the date 7 s after start, 2 s of it gone; 3600 s capped at maxRetryAfterMs.
-      assert.deepEqual(waits, [2000, 5000, 60_000]);
-      assert.equal(server.requests.length, 4);
+  await withDest(async (dest) => {
+    const env = testEnv(start);
+    const waits: number[] = [];
+    await downloadArtifact(`${server.url}/app.bin`, dest, {
+      ...options(),
+      env,
+      maxAttempts: 4,
+      sleep: (ms) => {
+        waits.push(ms);
+        env.advance(ms);
+        return Promise.resolve();
+      },
     });
-  } finally {
-    await server.close();
-  }
+    // 2 s; the date 7 s after start, 2 s of it gone; 3600 s capped at maxRetryAfterMs.
+    assert.deepEqual(waits, [2000, 5000, 60_000]);
+    assert.equal(server.requests.length, 4);
+  });
 });
 
 Deno.test("503 with a Retry-After beyond the remaining budget fails at once", async () => {
-  const server = new HostileServer((): HostileReply => ({
+  await using server = new HostileServer((): HostileReply => ({
     status: 503,
     headers: { "retry-after": "30" },
   }));
-  try {
-    await withDest(async (dest, dir) => {
-      const url = `${server.url}/app.bin`;
-      const { sleep, waits } = recordingSleep();
-      await assert.rejects(
-        downloadArtifact(url, dest, {
-          ...options(),
-          env: testEnv(new Date("2026-11-27T00:00:00Z")),
-          sleep,
-          timeoutMs: 10_000,
-        }),
-        {
-          message:
-            `Download of ${url} failed: HTTP 503 Service Unavailable; Retry-After asks to wait 30000 ms, more than the 10000 ms left of timeoutMs 10000`,
-        },
-      );
-      assert.equal(server.requests.length, 1);
-      assert.deepEqual(waits, []);
-      assert.deepEqual(await listDir(dir), []);
-      // A lower cap brings the same answer within the budget.
-      await assert.rejects(
-        downloadArtifact(url, dest, {
-          ...options(),
-          sleep,
-          timeoutMs: 10_000,
-          maxRetryAfterMs: 5000,
-          maxAttempts: 2,
-        }),
-        {
-          message:
-            `Download of ${url} failed: HTTP 503 Service Unavailable; gave up after 2 attempts`,
-        },
-      );
-      assert.deepEqual(waits, [5000]);
-    });
-  } finally {
-    await server.close();
-  }
+  await withDest(async (dest, dir) => {
+    const url = `${server.url}/app.bin`;
+    const { sleep, waits } = recordingSleep();
+    await assert.rejects(
+      downloadArtifact(url, dest, {
+        ...options(),
+        env: testEnv(new Date("2026-11-27T00:00:00Z")),
+        sleep,
+        timeoutMs: 10_000,
+      }),
+      {
+        message:
+          `Download of ${url} failed: HTTP 503 Service Unavailable; Retry-After asks to wait 30000 ms, more than the 10000 ms left of timeoutMs 10000`,
+      },
+    );
+    assert.equal(server.requests.length, 1);
+    assert.deepEqual(waits, []);
+    assert.deepEqual(await listDir(dir), []);
+    // A lower cap brings the same answer within the budget.
+    await assert.rejects(
+      downloadArtifact(url, dest, {
+        ...options(),
+        sleep,
+        timeoutMs: 10_000,
+        maxRetryAfterMs: 5000,
+        maxAttempts: 2,
+      }),
+      {
+        message:
+          `Download of ${url} failed: HTTP 503 Service Unavailable; gave up after 2 attempts`,
+      },
+    );
+    assert.deepEqual(waits, [5000]);
+  });
 });
 
 Deno.test("aborting during the wait between attempts rejects with the signal's reason", async () => {
-  const server = new HostileServer((): HostileReply => ({ status: 503 }));
-  try {
-    await withDest(async (dest, dir) => {
-      const controller = new AbortController();
-      const reason = new Error("user cancelled");
-      await assert.rejects(
-        downloadArtifact(`${server.url}/app.bin`, dest, {
-          ...options(),
-          sleep: (_ms, signal) => {
-            controller.abort(reason);
-            return Promise.reject(signal.reason);
-          },
-          signal: controller.signal,
-        }),
-        (e) => e === reason,
-      );
-      assert.equal(server.requests.length, 1);
-      assert.deepEqual(await listDir(dir), []);
-    });
-  } finally {
-    await server.close();
-  }
+  await using server = new HostileServer((): HostileReply => ({ status: 503 }));
+  await withDest(async (dest, dir) => {
+    const controller = new AbortController();
+    const reason = new Error("user cancelled");
+    await assert.rejects(
+      downloadArtifact(`${server.url}/app.bin`, dest, {
+        ...options(),
+        sleep: (_ms, signal) => {
+          controller.abort(reason);
+          return Promise.reject(signal.reason);
+        },
+        signal: controller.signal,
+      }),
+      (e) => e === reason,
+    );
+    assert.equal(server.requests.length, 1);
+    assert.deepEqual(await listDir(dir), []);
+  });
 });
 
 Deno.test("fetchLimited: idle timeout and retry", async () => {
-  const server = new HostileServer((_r, i): HostileReply =>
+  await using server = new HostileServer((_r, i): HostileReply =>
     i === 0 ? { silent: true } : { body: new TextEncoder().encode("{}") }
   );
-  try {
-    const result = await fetchLimited(`${server.url}/manifest.json`, {
-      requireHttps: false,
-      idleTimeoutMs: 2000,
-      sleep: () => Promise.resolve(),
-    });
-    assert.equal(new TextDecoder().decode(result.body!), "{}");
-    assert.equal(server.requests.length, 2);
-  } finally {
-    await server.close();
-  }
+  const result = await fetchLimited(`${server.url}/manifest.json`, {
+    requireHttps: false,
+    idleTimeoutMs: 2000,
+    sleep: () => Promise.resolve(),
+  });
+  assert.equal(new TextDecoder().decode(result.body!), "{}");
+  assert.equal(server.requests.length, 2);
 });
 
 Deno.test("user names and passwords in URLs never reach messages", async () => {
