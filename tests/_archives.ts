@@ -192,12 +192,4 @@ export function makeZip(out: string, entries: ZipEntry[]): Promise<string> {
 }
 
 /** Whether a path exists (a dangling symlink counts). */
-export async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
+export { exists } from "../lib/_fs.ts";

@@ -1,8 +1,25 @@
+import { createHash } from "node:crypto";
 // Shared helpers of the unit tests: temporary directories that clean up after themselves,
 // assertions on the exact error class and message, and small install-root builders.
 import assert from "node:assert/strict";
 import { buildDir, type Layout, layoutOf } from "../lib/layout.ts";
 import { type BuildRecord, emptyState, type State, writeState } from "../lib/state.ts";
+
+/** SHA-256 of some bytes (or a string's UTF-8), lowercase hex. */
+export function sha256(data: Uint8Array | string): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** `n` deterministic pseudo-random bytes (a linear congruential sequence from `seed`). */
+export function pseudoRandom(n: number, seed = 1): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
 
 /** A temporary directory removed (recursively) when disposed. */
 export interface TempDir extends AsyncDisposable {

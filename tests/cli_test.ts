@@ -2,12 +2,8 @@
 // install roots. Every error case asserts the message, the exit code and that the install is
 // unchanged.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { launch, makeWorld, runCli, snapshot } from "./_e2e.ts";
-
-function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
+import { sha256 } from "./_helpers.ts";
 
 /** Assert that `text` contains `part`, showing the whole text when it does not. */
 function includes(text: string, part: string, message?: string): void {

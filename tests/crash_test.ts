@@ -3,14 +3,10 @@
 // would, and the install must launch and be exactly the old or the new build (hash compared).
 // The tally is the "k of k points survived" figure of docs/RELIABILITY.md.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { appScript, launch, makeWorld, type World } from "./_e2e.ts";
+import { sha256 } from "./_helpers.ts";
 
 const KILLED = 137; // 128 + SIGKILL
-
-function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
 
 /** One scenario: how to prepare a root, the command to interrupt, the builds allowed after. */
 interface Scenario {

@@ -1,41 +1,18 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { downloadArtifact, type DownloadOptions, fetchLimited } from "../lib/download.ts";
 import { ChecksumMismatchError, SizeMismatchError } from "../lib/errors.ts";
 import { type Progress, testEnv } from "../lib/env.ts";
 import { type HostileReply, HostileServer, serveBytes } from "./_hostile_server.ts";
 import { makeTestCertificates } from "./_nginx.ts";
+import { pseudoRandom, sha256 } from "./_helpers.ts";
+import { exists } from "../lib/_fs.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-function pseudoRandom(n: number, seed = 7): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
-
-function sha256(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
 const DATA = pseudoRandom(300_000);
 const DATA_SHA = sha256(DATA);
 const ETAG = '"v1-strong"';
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
 
 /** A temporary directory with `dest` inside, removed afterwards. */
 async function withDest(fn: (dest: string, dir: string) => Promise<void>): Promise<void> {

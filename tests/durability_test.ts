@@ -3,12 +3,10 @@
 // cannot cut the power; it can check that every byte that matters was flushed before the rename
 // that publishes it.)
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { makeTarGz, makeZip } from "./_archives.ts";
-import { fsyncedPaths, haveStrace, libUrl, tempDir } from "./_helpers.ts";
+import { fsyncedPaths, haveStrace, libUrl, sha256, tempDir } from "./_helpers.ts";
 
 const ignore = !haveStrace();
-const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
 
 /** The paths of `set` that match `pattern`, sorted. */
 function matching(set: Set<string>, pattern: RegExp): string[] {

@@ -1,15 +1,10 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { parseManifest } from "../lib/manifest.ts";
 import { parseSignatures, readSigningKey, verifyBytes, writeKeyPair } from "../lib/keys.ts";
 import { kindOfFile, publishRelease, verifyRelease } from "../lib/release.ts";
-import { bytesOf, namesIn, rejectsWith, type TempDir, tempDir } from "./_helpers.ts";
+import { bytesOf, namesIn, rejectsWith, sha256, type TempDir, tempDir } from "./_helpers.ts";
 
 const RELEASED = new Date("2026-11-20T10:00:00.000Z");
-
-function sha256(data: Uint8Array | string): string {
-  return createHash("sha256").update(data).digest("hex");
-}
 
 /** Write an artifact file under `<dir>/src/` and return its path. */
 async function artifact(dir: TempDir, name: string, content: string): Promise<string> {

@@ -1,19 +1,10 @@
 import assert from "node:assert/strict";
 import { type RequestInfo, type ServeOptions, serveReleases } from "../lib/serve.ts";
 import { makeTestCertificates } from "./_nginx.ts";
+import { pseudoRandom } from "./_helpers.ts";
 
 const MIB = 1024 * 1024;
 const SMALL_MTIME = new Date("2026-01-02T03:04:05.678Z");
-
-function pseudoRandom(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
 
 const BLOB = pseudoRandom(3 * MIB + 123);
 

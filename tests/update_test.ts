@@ -3,7 +3,6 @@
 // outcome, the message, and that nothing was staged (builds/, current and the state's staged
 // build are unchanged).
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { validateConfig } from "../lib/config.ts";
 import { ChecksumMismatchError, SizeMismatchError } from "../lib/errors.ts";
 import { adoptBuild } from "../lib/install.ts";
@@ -12,7 +11,7 @@ import { publishRelease } from "../lib/release.ts";
 import { readState } from "../lib/state.ts";
 import { runUpdate } from "../lib/update.ts";
 import { appScript, launch, linuxPlatform, runCli, snapshot } from "./_e2e.ts";
-import { rejectsWith } from "./_helpers.ts";
+import { rejectsWith, sha256 } from "./_helpers.ts";
 import {
   type HostileReply,
   type HostileRequest,
@@ -122,8 +121,6 @@ async function downloadsLeft(world: HostileWorld): Promise<string[]> {
     return [];
   }
 }
-
-const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
 
 Deno.test("update: connection reset at 50% resumes, verifies and stages; ≤ 1.1× the bytes", async () => {
   await using world = await hostileWorld((r, i, data) =>

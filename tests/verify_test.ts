@@ -1,25 +1,11 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { hashFile, isSha256Hex, verifyFile } from "../lib/verify.ts";
 import { ChecksumMismatchError, SizeMismatchError } from "../lib/errors.ts";
 import type { Progress } from "../lib/env.ts";
+import { pseudoRandom, sha256 } from "./_helpers.ts";
 
 const ABC_SHA256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
-function sha256(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
-function pseudoRandom(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
 
 async function withFile(data: Uint8Array, fn: (path: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "verify_test_" });
