@@ -9,6 +9,7 @@ import { currentVersion, layoutOf } from "../lib/layout.ts";
 import { rollback } from "../lib/rollback.ts";
 import { applyStaged } from "../lib/swap.ts";
 import { runUpdate } from "../lib/update.ts";
+import { xorshift32 } from "./_util.ts";
 
 /** The application every soak build is: a script naming its version. */
 export function soakScript(version: string): string {
@@ -25,16 +26,9 @@ async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
 if (import.meta.main) {
   const [root, seedText] = Deno.args;
   const layout = layoutOf(root);
-  let seed = Number(seedText) >>> 0 || 1;
+  const seed = Number(seedText) >>> 0 || 1;
   const base = seed % 1000;
-  const random = () => {
-    // xorshift32: a reproducible sequence per seed
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    seed >>>= 0;
-    return seed / 2 ** 32;
-  };
+  const random = xorshift32(seed);
   const config = validateConfig({
     update_servers: { stable: { base_url: "https://updates.test/stable", description: "soak" } },
     // The soak is about crash safety; signed manifests are covered by tests/hostile_repo_test.ts.

@@ -11,7 +11,7 @@ import { buildDir, currentVersion, layoutOf } from "../lib/layout.ts";
 import { readState } from "../lib/state.ts";
 import { applyStaged } from "../lib/swap.ts";
 import { soakScript } from "./_soak_worker.ts";
-import { numberFlag } from "./_util.ts";
+import { numberFlag, xorshift32 } from "./_util.ts";
 
 /** Options of {@linkcode soak}. */
 export interface SoakOptions {
@@ -84,14 +84,7 @@ export async function soak(options: SoakOptions): Promise<SoakTally> {
     undone: 0,
     failures: [],
   };
-  let seed = (options.seed ?? Date.now()) >>> 0 || 1;
-  const random = () => {
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    seed >>>= 0;
-    return seed / 2 ** 32;
-  };
+  const random = xorshift32(options.seed ?? Date.now());
   const dir = await Deno.makeTempDir({ prefix: "ms11-soak-" });
   const lanes = Math.max(1, options.parallel ?? 4);
   let next = 0;
