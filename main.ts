@@ -12,7 +12,7 @@
 // forms skip loading the full command line parser (commander) and node: built-ins: a few lines
 // below parse them, and anything they do not accept (help, an unknown flag) falls through to
 // the full parser and its messages.
-import { ConfigError } from "./lib/errors.ts";
+import { ConfigError } from "./lib/core/errors.ts";
 
 const VALUED = new Set(["--config", "--root", "--wait", "--health-timeout"]);
 

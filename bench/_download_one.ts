@@ -2,12 +2,12 @@
 //
 //   deno run -A bench/_download_one.ts ours|ours-sync|naive|idle URL DEST SIZE SHA256
 //
-// `ours` is lib/download.ts downloadArtifact as lib/update.ts calls it (streamed to disk through
+// `ours` is lib/net/download.ts downloadArtifact as lib/actions/update.ts calls it (streamed to disk through
 // SHA-256, renamed; not fsynced, because staging fsyncs what it installs); `ours-sync` the same
 // with the fsync (`sync: true`, the default), durable on return;
 // `naive` is fetch → arrayBuffer → crypto.subtle.digest → write; `idle` does nothing (the
 // baseline RSS of a Deno process). Prints {"peak_rss_kib": N, "cpu_ms": N} on stdout.
-import { downloadArtifact } from "../lib/download.ts";
+import { downloadArtifact } from "../lib/net/download.ts";
 
 const [mode, url, dest, sizeText, sha256] = Deno.args;
 

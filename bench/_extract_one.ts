@@ -2,9 +2,9 @@
 //
 //   deno run -A bench/_extract_one.ts tar.gz|zip ARCHIVE DEST
 //
-// Runs lib/extract.ts extractArchive (every file fsynced, as staging does) and prints
+// Runs lib/archive/extract.ts extractArchive (every file fsynced, as staging does) and prints
 // {"peak_rss_kib": N, "ms": N} on stdout.
-import { extractArchive } from "../lib/extract.ts";
+import { extractArchive } from "../lib/archive/extract.ts";
 
 const [kind, archive, dest] = Deno.args;
 if (kind !== "tar.gz" && kind !== "zip") {

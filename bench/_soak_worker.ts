@@ -3,12 +3,12 @@
 // release server (an injected fetch). bench/soak.ts kills it with SIGKILL at a random moment.
 //
 //   deno run -A bench/_soak_worker.ts ROOT SEED
-import { validateConfig } from "../lib/config.ts";
-import { confirmBuild } from "../lib/health.ts";
-import { currentVersion, layoutOf } from "../lib/layout.ts";
-import { rollback } from "../lib/rollback.ts";
-import { applyStaged } from "../lib/swap.ts";
-import { runUpdate } from "../lib/update.ts";
+import { validateConfig } from "../lib/core/config.ts";
+import { confirmBuild } from "../lib/root/health.ts";
+import { currentVersion, layoutOf } from "../lib/root/layout.ts";
+import { rollback } from "../lib/root/rollback.ts";
+import { applyStaged } from "../lib/root/swap.ts";
+import { runUpdate } from "../lib/actions/update.ts";
 import { xorshift32 } from "./_util.ts";
 
 /** The application every soak build is: a script naming its version. */

@@ -1,4 +1,4 @@
-// Extraction benchmark: the peak memory and time of staging an archive (lib/extract.ts), with
+// Extraction benchmark: the peak memory and time of staging an archive (lib/archive/extract.ts), with
 // the V8 flags the executable is compiled with (read from deno.json) and without any, measured
 // in one run, interleaved, each a fresh process:
 //

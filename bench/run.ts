@@ -4,8 +4,8 @@
 //
 // 1. The launcher path: `ms11-update apply` with nothing staged, against `deno run` of an empty
 //    script. The difference is what ms11-update adds to every application start.
-// 2. Hashing a staged file from disk (lib/verify.ts) against `openssl dgst -sha256`.
-import { hashFile } from "../lib/verify.ts";
+// 2. Hashing a staged file from disk (lib/core/hash.ts) against `openssl dgst -sha256`.
+import { hashFile } from "../lib/core/hash.ts";
 import { SHIPPED_V8_FLAGS } from "../tools/_v8_flags.ts";
 import { median, numberFlag } from "./_util.ts";
 
@@ -106,7 +106,7 @@ try {
   }
   const gbps = (ms: number) => (size / 1e9 / (ms / 1000)).toFixed(2);
   console.log(`hashing a 256 MiB file from disk (median of 5):`);
-  console.log(`  lib/verify.ts hashFile     ${gbps(median(ours))} GB/s`);
+  console.log(`  lib/core/hash.ts hashFile     ${gbps(median(ours))} GB/s`);
   if (hasOpenssl) {
     console.log(`  openssl dgst -sha256       ${gbps(median(openssl))} GB/s`);
     console.log(`  ratio (time) ${(median(ours) / median(openssl)).toFixed(2)}x openssl`);

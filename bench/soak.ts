@@ -7,9 +7,9 @@
 //   deno run -A bench/soak.ts [--iterations 1000] [--parallel 4] [--max-delay-ms 300] [--seed N]
 //
 // tests/soak_test.ts runs it with 200 iterations in CI.
-import { buildDir, currentVersion, layoutOf } from "../lib/layout.ts";
-import { readState } from "../lib/state.ts";
-import { applyStaged } from "../lib/swap.ts";
+import { buildDir, currentVersion, layoutOf } from "../lib/root/layout.ts";
+import { readState } from "../lib/root/state.ts";
+import { applyStaged } from "../lib/root/swap.ts";
 import { soakScript } from "./_soak_worker.ts";
 import { numberFlag, xorshift32 } from "./_util.ts";
 

@@ -1,11 +1,11 @@
 // What every command needs first: the configuration, the install root and the platform,
 // resolved from flags, environment and defaults (see docs/CONFIGURATION.md).
 //
-// lib/config.ts is imported when a context is loaded, not with this module: the launcher's idle
+// lib/core/config.ts is imported when a context is loaded, not with this module: the launcher's idle
 // `apply` (cli/apply.ts) uses rootOf and waitMs below without reading the configuration.
-import type { Config } from "../lib/config.ts";
-import { ConfigError } from "../lib/errors.ts";
-import { type Layout, layoutOf, resolveRoot } from "../lib/layout.ts";
+import type { Config } from "../lib/core/config.ts";
+import { ConfigError } from "../lib/core/errors.ts";
+import { type Layout, layoutOf, resolveRoot } from "../lib/root/layout.ts";
 import { Ui } from "./_ui.ts";
 
 /** Options every command takes. */
@@ -52,7 +52,7 @@ export function rootOf(
 
 /** Load configuration and locations for a command. */
 export async function loadContext(options: GlobalOptions, defaultWait = 0): Promise<Context> {
-  const { detectPlatform, loadConfig, resolveConfigPath } = await import("../lib/config.ts");
+  const { detectPlatform, loadConfig, resolveConfigPath } = await import("../lib/core/config.ts");
   const env = Deno.env.toObject();
   const { configPath, configExplicit } = resolveConfigPath(options.config, env);
   const { config, exists } = await loadConfig(configPath, { explicit: configExplicit });

@@ -1,7 +1,7 @@
 // The CLI's voice: stdout carries data (JSON with --json), stderr carries messages for people.
 // A progress bar (bytes, rate, ETA) is drawn only when stderr is a terminal; NO_COLOR is respected.
-import type { Progress, ProgressSink } from "../lib/env.ts";
-import { countsBytes, formatBytes, PHASE_LABEL } from "../lib/_format.ts";
+import type { Progress, ProgressSink } from "../lib/core/env.ts";
+import { countsBytes, formatBytes, PHASE_LABEL } from "../lib/core/format.ts";
 
 export { formatBytes };
 

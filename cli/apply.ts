@@ -4,10 +4,10 @@
 // path. With the install root given (`--root` or `$MS11_UPDATE_ROOT`) and nothing staged, on
 // trial or interrupted, `apply` reads state.json and the `current` link and returns: it does not
 // load the configuration or the swap code (docs/ARCHITECTURE.md, "Start-up path").
-import type { ApplyResult } from "../lib/swap.ts";
-import { ConfigError } from "../lib/errors.ts";
-import { currentVersion, layoutOf } from "../lib/layout.ts";
-import { applyPending, readState } from "../lib/state.ts";
+import type { ApplyResult } from "../lib/root/swap.ts";
+import { ConfigError } from "../lib/core/errors.ts";
+import { currentVersion, layoutOf } from "../lib/root/layout.ts";
+import { applyPending, readState } from "../lib/root/state.ts";
 import { type Context, type GlobalOptions, loadContext, rootOf, waitMs } from "./_context.ts";
 import { Ui } from "./_ui.ts";
 
@@ -25,7 +25,7 @@ async function idleApply(options: GlobalOptions): Promise<ApplyResult | null> {
 
 async function apply(ctx: Context): Promise<ApplyResult> {
   const { health } = ctx.config;
-  const { applyStaged } = await import("../lib/swap.ts");
+  const { applyStaged } = await import("../lib/root/swap.ts");
   const result = await applyStaged(ctx.layout, {
     keepBackups: ctx.config.keep_backups_count,
     lockWaitMs: ctx.lockWaitMs,
@@ -107,7 +107,7 @@ export async function runCommand(command: string[], options: RunOptions): Promis
     // The application starts whatever apply said: the previous build stays current.
     ctx.ui.warn(`apply failed: ${(error as Error).message}`);
   }
-  const { launchApp } = await import("../lib/launch.ts");
+  const { launchApp } = await import("../lib/root/launch.ts");
   const result = await launchApp(ctx.layout, command, {
     healthTimeoutMs: healthSeconds * 1000,
     requireConfirm: ctx.config.health.require_confirm,

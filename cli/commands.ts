@@ -1,28 +1,22 @@
 // The CLI commands other than `apply`: thin, they turn options into calls of lib/ and print.
-import { resolveChannel } from "../lib/channel.ts";
-import { detectPlatform, updateConfigFile } from "../lib/config.ts";
-import { serveDashboard } from "../lib/dashboard.ts";
-import { ConfigError } from "../lib/errors.ts";
-import { confirmBuild } from "../lib/health.ts";
-import { adoptBuild, installRelease } from "../lib/install.ts";
-import { currentVersion } from "../lib/layout.ts";
-import { isAnnounced, runHook, type UpdateEvent } from "../lib/notify.ts";
-import { rollback } from "../lib/rollback.ts";
-import { serveReleases } from "../lib/serve.ts";
-import { publishRelease, verifyRelease } from "../lib/release.ts";
-import {
-  isPublicKey,
-  keyId,
-  type KeySet,
-  readSigningKey,
-  type SigningKey,
-  writeKeyPair,
-} from "../lib/keys.ts";
-import { readStatus, type StatusDocument } from "../lib/status.ts";
-import { recordFailure, runUpdate, type UpdateResult } from "../lib/update.ts";
-import { autoCheckDue } from "../lib/check.ts";
-import { readState } from "../lib/state.ts";
-import { isVersion } from "../lib/version.ts";
+import { resolveChannel } from "../lib/core/channel.ts";
+import { detectPlatform, updateConfigFile } from "../lib/core/config.ts";
+import { serveDashboard } from "../dashboard/server.ts";
+import { ConfigError } from "../lib/core/errors.ts";
+import { confirmBuild } from "../lib/root/health.ts";
+import { adoptBuild, installRelease } from "../lib/actions/install.ts";
+import { currentVersion } from "../lib/root/layout.ts";
+import { isAnnounced, runHook, type UpdateEvent } from "../lib/actions/notify.ts";
+import { rollback } from "../lib/root/rollback.ts";
+import { serveReleases } from "../lib/publish/serve.ts";
+import { publishRelease, verifyRelease } from "../lib/publish/release.ts";
+import { isPublicKey, keyId, type KeySet } from "../lib/trust/keys.ts";
+import { readSigningKey, type SigningKey, writeKeyPair } from "../lib/publish/signing.ts";
+import { readStatus, type StatusDocument } from "../lib/root/status.ts";
+import { recordFailure, runUpdate, type UpdateResult } from "../lib/actions/update.ts";
+import { autoCheckDue } from "../lib/trust/check.ts";
+import { readState } from "../lib/root/state.ts";
+import { isVersion } from "../lib/core/version.ts";
 import { type Context, type GlobalOptions, loadContext } from "./_context.ts";
 import { formatBytes, Ui } from "./_ui.ts";
 

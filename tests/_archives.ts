@@ -192,4 +192,4 @@ export function makeZip(out: string, entries: ZipEntry[]): Promise<string> {
 }
 
 /** Whether a path exists (a dangling symlink counts). */
-export { exists } from "../lib/_fs.ts";
+export { exists } from "../lib/core/fs.ts";

@@ -1,12 +1,12 @@
 // Dashboard test helpers: a world with an install (1.1.0 current, 1.0.0 as backup) and a
 // dashboard served in-process on a free port, an API caller, a Server-Sent Events reader and a
 // raw HTTP request (fetch cannot set the Host header).
-import { loadConfig } from "../lib/config.ts";
-import { type Dashboard, type DashboardOptions, serveDashboard } from "../lib/dashboard.ts";
-import { installRelease } from "../lib/install.ts";
-import { type Layout, layoutOf } from "../lib/layout.ts";
-import { applyStaged } from "../lib/swap.ts";
-import { runUpdate } from "../lib/update.ts";
+import { loadConfig } from "../lib/core/config.ts";
+import { type Dashboard, type DashboardOptions, serveDashboard } from "../dashboard/server.ts";
+import { installRelease } from "../lib/actions/install.ts";
+import { type Layout, layoutOf } from "../lib/root/layout.ts";
+import { applyStaged } from "../lib/root/swap.ts";
+import { runUpdate } from "../lib/actions/update.ts";
 import { linuxPlatform, makeWorld, type World } from "./_e2e.ts";
 
 /** A world with an install and a running dashboard. */

@@ -1,9 +1,9 @@
 // End-to-end helpers: a release tree served on 127.0.0.1, a temporary install root and config,
 // and the real CLI run as a subprocess.
-import { detectPlatform } from "../lib/config.ts";
-import { readSigningKey, type SigningKey, writeKeyPair } from "../lib/keys.ts";
-import { type PublishOptions, publishRelease } from "../lib/release.ts";
-import { type ReleaseServer, serveReleases } from "../lib/serve.ts";
+import { detectPlatform } from "../lib/core/config.ts";
+import { readSigningKey, type SigningKey, writeKeyPair } from "../lib/publish/signing.ts";
+import { type PublishOptions, publishRelease } from "../lib/publish/release.ts";
+import { type ReleaseServer, serveReleases } from "../lib/publish/serve.ts";
 import { type DenoRun, runDeno } from "./_helpers.ts";
 import { SHIPPED_V8_FLAGS } from "../tools/_v8_flags.ts";
 

@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 // Shared helpers of the unit tests: temporary directories that clean up after themselves,
 // assertions on the exact error class and message, and small install-root builders.
 import assert from "node:assert/strict";
-import { buildDir, type Layout, layoutOf } from "../lib/layout.ts";
-import { type BuildRecord, emptyState, type State, writeState } from "../lib/state.ts";
+import { buildDir, type Layout, layoutOf } from "../lib/root/layout.ts";
+import { type BuildRecord, emptyState, type State, writeState } from "../lib/root/state.ts";
 
 /** SHA-256 of some bytes (or a string's UTF-8), lowercase hex. */
 export function sha256(data: Uint8Array | string): string {

@@ -1,7 +1,12 @@
 // A release repository that misbehaves on purpose: every file it serves is set by the test, so
 // it can re-sign with an attacker's key, replay old signed manifests, serve another channel's
 // manifest, cut a file short or stream forever. Runs on HostileServer (raw loopback TCP).
-import { readSigningKey, signDocument, type SigningKey, writeKeyPair } from "../lib/keys.ts";
+import {
+  readSigningKey,
+  signDocument,
+  type SigningKey,
+  writeKeyPair,
+} from "../lib/publish/signing.ts";
 import { type HostileReply, HostileServer } from "./_hostile_server.ts";
 
 /** What one path serves: bytes, or a whole hostile reply. */

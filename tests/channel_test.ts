@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { decideUpdate, resolveChannel } from "../lib/channel.ts";
-import { defaultConfig, validateConfig } from "../lib/config.ts";
-import { ConfigError } from "../lib/errors.ts";
-import type { RejectedRecord } from "../lib/state.ts";
+import { decideUpdate, resolveChannel } from "../lib/core/channel.ts";
+import { defaultConfig, validateConfig } from "../lib/core/config.ts";
+import { ConfigError } from "../lib/core/errors.ts";
+import type { RejectedRecord } from "../lib/root/state.ts";
 import { throwsWith } from "./_helpers.ts";
 
 const REJECTED: RejectedRecord = {

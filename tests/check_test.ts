@@ -1,10 +1,10 @@
 // Checking a channel: conditional manifest fetches (a 304 costs no body and reuses the cached
 // one) and the unattended-run schedule (autoCheckDue).
 import assert from "node:assert/strict";
-import { autoCheckDue, checkChannel, fetchManifestCached } from "../lib/check.ts";
-import { type Config, validateConfig } from "../lib/config.ts";
-import { testEnv } from "../lib/env.ts";
-import { emptyState, type State } from "../lib/state.ts";
+import { autoCheckDue, checkChannel, fetchManifestCached } from "../lib/trust/check.ts";
+import { type Config, validateConfig } from "../lib/core/config.ts";
+import { testEnv } from "../lib/core/env.ts";
+import { emptyState, type State } from "../lib/root/state.ts";
 
 const NOW = new Date("2026-11-27T12:00:00.000Z");
 const PLATFORM = "linux-x64";

@@ -8,8 +8,8 @@ import {
   resolveConfigPath,
   updateConfigFile,
   validateConfig,
-} from "../lib/config.ts";
-import { ConfigError } from "../lib/errors.ts";
+} from "../lib/core/config.ts";
+import { ConfigError } from "../lib/core/errors.ts";
 import {
   bytesOf,
   denoEval,
@@ -798,7 +798,7 @@ Deno.test({
   async fn() {
     await using dir = await tempDir();
     const run = await denoEval(
-      `import { updateConfigFile } from ${JSON.stringify(libUrl("config.ts"))};
+      `import { updateConfigFile } from ${JSON.stringify(libUrl("core/config.ts"))};
        await updateConfigFile("cfg.json", (raw) => ({ ...raw, channel: "canary" }));`,
       dir.path,
     );

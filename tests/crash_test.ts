@@ -1,4 +1,4 @@
-// Crash points: the real CLI is killed with SIGKILL (MS11_UPDATE_FAULT, lib/_fault.ts) at every
+// Crash points: the real CLI is killed with SIGKILL (MS11_UPDATE_FAULT, lib/core/fault.ts) at every
 // named point of update, apply, rollback and automatic rollback; then `apply` runs as a launcher
 // would, and the install must launch and be exactly the old or the new build (hash compared).
 // The tally is the "k of k points survived" figure of docs/RELIABILITY.md.

@@ -1,9 +1,9 @@
-// The dashboard's pure parts: the page renderer (lib/_dashboard_page.ts) and the progress report
-// (lib/_dashboard_progress.ts).
+// The dashboard's pure parts: the page renderer (dashboard/page.ts) and the progress report
+// (dashboard/progress.ts).
 import assert from "node:assert/strict";
-import { escapeHtml, type PageView, renderPage } from "../lib/_dashboard_page.ts";
-import { formatBytes, progressReport } from "../lib/_dashboard_progress.ts";
-import type { StatusDocument } from "../lib/status.ts";
+import { escapeHtml, type PageView, renderPage } from "../dashboard/page.ts";
+import { formatBytes, progressReport } from "../dashboard/progress.ts";
+import type { StatusDocument } from "../lib/root/status.ts";
 
 function status(extra: Partial<StatusDocument> = {}): StatusDocument {
   return {

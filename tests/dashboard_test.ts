@@ -2,12 +2,12 @@
 // route, the refusals (token, Host, Origin), one action at a time, and that the API serves the
 // same status document as `status --json`.
 import assert from "node:assert/strict";
-import { ConfigError } from "../lib/errors.ts";
-import { isLoopback, refusal, serveDashboard } from "../lib/dashboard.ts";
-import { loadConfig } from "../lib/config.ts";
-import { readStatus } from "../lib/status.ts";
-import { layoutOf } from "../lib/layout.ts";
-import { acquireLock } from "../lib/state.ts";
+import { ConfigError } from "../lib/core/errors.ts";
+import { isLoopback, refusal, serveDashboard } from "../dashboard/server.ts";
+import { loadConfig } from "../lib/core/config.ts";
+import { readStatus } from "../lib/root/status.ts";
+import { layoutOf } from "../lib/root/layout.ts";
+import { acquireLock } from "../lib/root/lock.ts";
 import { dashboardWorld, rawRequest, readEvents } from "./_dashboard.ts";
 import { launch } from "./_e2e.ts";
 

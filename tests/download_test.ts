@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { downloadArtifact, type DownloadOptions, fetchLimited } from "../lib/download.ts";
-import { ChecksumMismatchError, SizeMismatchError } from "../lib/errors.ts";
-import { type Progress, testEnv } from "../lib/env.ts";
+import { downloadArtifact, type DownloadOptions, fetchLimited } from "../lib/net/download.ts";
+import { ChecksumMismatchError, SizeMismatchError } from "../lib/core/errors.ts";
+import { type Progress, testEnv } from "../lib/core/env.ts";
 import { type HostileReply, HostileServer, serveBytes } from "./_hostile_server.ts";
 import { makeTestCertificates } from "./_nginx.ts";
 import { pseudoRandom, sha256 } from "./_helpers.ts";
-import { exists } from "../lib/_fs.ts";
+import { exists } from "../lib/core/fs.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -959,7 +959,7 @@ Deno.test("resume after the process was killed (kill -9) mid-download", async ()
     await withDest(async (dest, dir) => {
       const url = `${server.url}/app.bin`;
       const script = `${dir}/child.ts`;
-      const lib = new URL("../lib/download.ts", import.meta.url).href;
+      const lib = new URL("../lib/net/download.ts", import.meta.url).href;
       await Deno.writeTextFile(
         script,
         `import { downloadArtifact } from ${JSON.stringify(lib)};

@@ -22,7 +22,7 @@ for (const sync of [true, false]) {
       const data = new Uint8Array(300_000).fill(7);
       const dest = `${dir.path}/app.bin`;
       const synced = await fsyncedPaths(`
-        import { downloadArtifact } from "${libUrl("download.ts")}";
+        import { downloadArtifact } from "${libUrl("net/download.ts")}";
         const data = new Uint8Array(${data.length}).fill(7);
         const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} },
           () => new Response(data));
@@ -48,9 +48,9 @@ Deno.test({
     const bytes = new TextEncoder().encode("#!/bin/sh\necho MS11 1.1.0\n");
     await Deno.writeFile(artifact, bytes);
     const synced = await fsyncedPaths(`
-      import { layoutOf } from "${libUrl("layout.ts")}";
-      import { stageBuild } from "${libUrl("stage.ts")}";
-      import { emptyState } from "${libUrl("state.ts")}";
+      import { layoutOf } from "${libUrl("root/layout.ts")}";
+      import { stageBuild } from "${libUrl("root/stage.ts")}";
+      import { emptyState } from "${libUrl("root/state.ts")}";
       await stageBuild(layoutOf(${JSON.stringify(dir.path)}), ${JSON.stringify(artifact)}, {
         version: "1.1.0", channel: "stable", kind: "executable", sha256: "${sha256(bytes)}",
         executable: "ms11", state: emptyState(),
@@ -87,9 +87,9 @@ for (const kind of ["tar.gz", "zip"] as const) {
       }
       const bytes = await Deno.readFile(artifact);
       const synced = await fsyncedPaths(`
-        import { layoutOf } from "${libUrl("layout.ts")}";
-        import { stageBuild } from "${libUrl("stage.ts")}";
-        import { emptyState } from "${libUrl("state.ts")}";
+        import { layoutOf } from "${libUrl("root/layout.ts")}";
+        import { stageBuild } from "${libUrl("root/stage.ts")}";
+        import { emptyState } from "${libUrl("root/state.ts")}";
         await stageBuild(layoutOf(${JSON.stringify(dir.path)}), ${JSON.stringify(artifact)}, {
           version: "2.0.0", channel: "stable", kind: "${kind}", sha256: "${sha256(bytes)}",
           executable: "ms11", state: emptyState(),
@@ -114,8 +114,8 @@ Deno.test({
     await Deno.symlink("deep/data.txt", `${source}/lib/link`);
     const root = `${dir.path}/root`;
     const synced = await fsyncedPaths(`
-      import { adoptBuild } from "${libUrl("install.ts")}";
-      import { layoutOf } from "${libUrl("layout.ts")}";
+      import { adoptBuild } from "${libUrl("actions/install.ts")}";
+      import { layoutOf } from "${libUrl("root/layout.ts")}";
       await adoptBuild(layoutOf(${JSON.stringify(root)}), ${JSON.stringify(source)}, {
         version: "1.0.0", executable: "ms11",
       });

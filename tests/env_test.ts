@@ -2,10 +2,11 @@
 // still honoured when a CA file makes a custom HTTP client. The proxy case runs the real CLI in
 // a subprocess, so that the variables never leak into other tests.
 import assert from "node:assert/strict";
-import { httpEnv, realEnv, testEnv } from "../lib/env.ts";
-import { ConfigError } from "../lib/errors.ts";
-import { publishRelease } from "../lib/release.ts";
-import { serveReleases } from "../lib/serve.ts";
+import { realEnv, testEnv } from "../lib/core/env.ts";
+import { httpEnv } from "../lib/net/http_env.ts";
+import { ConfigError } from "../lib/core/errors.ts";
+import { publishRelease } from "../lib/publish/release.ts";
+import { serveReleases } from "../lib/publish/serve.ts";
 import { appScript, linuxPlatform, runCli } from "./_e2e.ts";
 import { rejectsWith, tempDir } from "./_helpers.ts";
 import { makeTestCertificates } from "./_nginx.ts";

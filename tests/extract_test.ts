@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { archiveKindOf, extractArchive, type ExtractOptions } from "../lib/extract.ts";
-import type { Progress } from "../lib/env.ts";
-import { UnsafeArchiveError } from "../lib/errors.ts";
-import { newTree } from "../lib/_archive_paths.ts";
-import { type Job, writeFile } from "../lib/_archive_write.ts";
+import { archiveKindOf, extractArchive, type ExtractOptions } from "../lib/archive/extract.ts";
+import type { Progress } from "../lib/core/env.ts";
+import { UnsafeArchiveError } from "../lib/core/errors.ts";
+import { newTree } from "../lib/archive/_paths.ts";
+import { type Job, writeFile } from "../lib/archive/_write.ts";
 import { exists, makeTarGz, makeZip, run, type TarEntry, type ZipEntry } from "./_archives.ts";
 
 /** A temp root (removed on dispose) with `build` (the destination, not yet created) and `outside`. */

@@ -1,15 +1,15 @@
-// lib/health.ts and the health-gated parts of lib/swap.ts and lib/rollback.ts: builds on
+// lib/root/health.ts and the health-gated parts of lib/root/swap.ts and lib/root/rollback.ts: builds on
 // trial, confirm, automatic rollback after max_attempts, smoke tests, seals, bad builds, and
 // recovery of an interrupted (journaled) swap.
 import assert from "node:assert/strict";
-import { readAudit } from "../lib/audit.ts";
-import { decideUpdate } from "../lib/channel.ts";
-import { confirmBuild, judgeExit } from "../lib/health.ts";
-import { buildDir, type Layout } from "../lib/layout.ts";
-import { abandonTrial } from "../lib/rollback.ts";
-import { emptyState, readState, type State, writeState } from "../lib/state.ts";
-import { applyStaged, recoverSwap, settleJournal } from "../lib/swap.ts";
-import { treeDigest } from "../lib/_tree.ts";
+import { readAudit } from "../lib/root/audit.ts";
+import { decideUpdate } from "../lib/core/channel.ts";
+import { confirmBuild, judgeExit } from "../lib/root/health.ts";
+import { buildDir, type Layout } from "../lib/root/layout.ts";
+import { abandonTrial } from "../lib/root/rollback.ts";
+import { emptyState, readState, type State, writeState } from "../lib/root/state.ts";
+import { applyStaged, recoverSwap, settleJournal } from "../lib/root/swap.ts";
+import { treeDigest } from "../lib/root/seal.ts";
 import { buildRecord, makeRoot, namesIn, processGone, tempDir } from "./_helpers.ts";
 
 const NOW = new Date("2026-11-27T12:00:00.000Z");

@@ -3,21 +3,22 @@
 // area and the trusted state are unchanged, and that the refusal is in the audit log with its
 // reason. The cases are counted in docs/SECURITY.md.
 import assert from "node:assert/strict";
-import { readAudit } from "../lib/audit.ts";
-import { type Config, validateConfig } from "../lib/config.ts";
-import { testEnv } from "../lib/env.ts";
+import { readAudit } from "../lib/root/audit.ts";
+import { type Config, validateConfig } from "../lib/core/config.ts";
+import { testEnv } from "../lib/core/env.ts";
 import {
   ChecksumMismatchError,
   ConfigError,
   SizeMismatchError,
   UnsafeArchiveError,
   UntrustedManifestError,
-} from "../lib/errors.ts";
-import { keyId, type SigningKey } from "../lib/keys.ts";
-import { type Layout, layoutOf } from "../lib/layout.ts";
-import { readState } from "../lib/state.ts";
-import { applyStaged } from "../lib/swap.ts";
-import { runUpdate } from "../lib/update.ts";
+} from "../lib/core/errors.ts";
+import { keyId } from "../lib/trust/keys.ts";
+import type { SigningKey } from "../lib/publish/signing.ts";
+import { type Layout, layoutOf } from "../lib/root/layout.ts";
+import { readState } from "../lib/root/state.ts";
+import { applyStaged } from "../lib/root/swap.ts";
+import { runUpdate } from "../lib/actions/update.ts";
 import { makeTarGz, makeZip, type TarEntry, type ZipEntry } from "./_archives.ts";
 import { linuxPlatform, snapshot } from "./_e2e.ts";
 import { rejectsWith } from "./_helpers.ts";

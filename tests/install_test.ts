@@ -1,9 +1,10 @@
-// lib/install.ts: adoptBuild only (installRelease needs a release server: see the e2e tests).
+// lib/actions/install.ts: adoptBuild only (installRelease needs a release server: see the e2e tests).
 import assert from "node:assert/strict";
-import { LockHeldError } from "../lib/errors.ts";
-import { adoptBuild } from "../lib/install.ts";
-import { type Layout, layoutOf } from "../lib/layout.ts";
-import { acquireLock, readState, writeState } from "../lib/state.ts";
+import { LockHeldError } from "../lib/core/errors.ts";
+import { adoptBuild } from "../lib/actions/install.ts";
+import { type Layout, layoutOf } from "../lib/root/layout.ts";
+import { readState, writeState } from "../lib/root/state.ts";
+import { acquireLock } from "../lib/root/lock.ts";
 import { buildRecord, makeRoot, namesIn, rejectsWith, type TempDir, tempDir } from "./_helpers.ts";
 
 const NOW = new Date("2026-11-27T12:00:00.000Z");

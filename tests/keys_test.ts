@@ -1,17 +1,19 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import {
-  generateKeyPair,
   isPublicKey,
   keyId,
   parseKeySet,
   parsePublicKey,
   parseSignatures,
+  verifyBytes,
+} from "../lib/trust/keys.ts";
+import {
+  generateKeyPair,
   readSigningKey,
   signDocument,
-  verifyBytes,
   writeKeyPair,
-} from "../lib/keys.ts";
+} from "../lib/publish/signing.ts";
 import { rejectsWith, tempDir, throwsWith } from "./_helpers.ts";
 
 const KEY = "ed25519:" + btoa("k".repeat(32));

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { buildDir, currentVersion, isBuildName, layoutOf, resolveRoot } from "../lib/layout.ts";
+import {
+  buildDir,
+  currentVersion,
+  isBuildName,
+  layoutOf,
+  resolveRoot,
+} from "../lib/root/layout.ts";
 import { tempDir } from "./_helpers.ts";
 
 Deno.test("resolveRoot: flag, then $MS11_UPDATE_ROOT, then config, then the default location", () => {

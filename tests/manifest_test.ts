@@ -6,7 +6,7 @@ import {
   manifestUrl,
   MAX_MANIFEST_BYTES,
   parseManifest,
-} from "../lib/manifest.ts";
+} from "../lib/trust/manifest.ts";
 import { throwsWith } from "./_helpers.ts";
 
 const URL_ = "https://updates.ms11.com/stable/manifest.json";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { publishRelease } from "../lib/release.ts";
+import { publishRelease } from "../lib/publish/release.ts";
 import { appScript, launch, linuxPlatform, runCli, snapshot } from "./_e2e.ts";
 import { haveNginx, NGINX_PATH, type NginxServer, startNginx } from "./_nginx.ts";
 

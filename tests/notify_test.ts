@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { defaultConfig, type NotificationsConfig } from "../lib/config.ts";
-import { type EventType, isAnnounced, runHook, type UpdateEvent } from "../lib/notify.ts";
+import { defaultConfig, type NotificationsConfig } from "../lib/core/config.ts";
+import { type EventType, isAnnounced, runHook, type UpdateEvent } from "../lib/actions/notify.ts";
 import { processGone, tempDir } from "./_helpers.ts";
 
 const EVENT: UpdateEvent = {

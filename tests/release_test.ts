@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import { parseManifest } from "../lib/manifest.ts";
-import { parseSignatures, readSigningKey, verifyBytes, writeKeyPair } from "../lib/keys.ts";
-import { kindOfFile, publishRelease, verifyRelease } from "../lib/release.ts";
+import { parseManifest } from "../lib/trust/manifest.ts";
+import { parseSignatures, verifyBytes } from "../lib/trust/keys.ts";
+import { readSigningKey, writeKeyPair } from "../lib/publish/signing.ts";
+import { kindOfFile, publishRelease, verifyRelease } from "../lib/publish/release.ts";
 import { bytesOf, namesIn, rejectsWith, sha256, type TempDir, tempDir } from "./_helpers.ts";
 
 const RELEASED = new Date("2026-11-20T10:00:00.000Z");

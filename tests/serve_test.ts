@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type RequestInfo, type ServeOptions, serveReleases } from "../lib/serve.ts";
+import { type RequestInfo, type ServeOptions, serveReleases } from "../lib/publish/serve.ts";
 import { makeTestCertificates } from "./_nginx.ts";
 import { pseudoRandom } from "./_helpers.ts";
 

@@ -1,15 +1,15 @@
-// lib/space.ts: the disk-space preflight, pure and through runUpdate with an injected probe.
+// lib/root/space.ts: the disk-space preflight, pure and through runUpdate with an injected probe.
 import assert from "node:assert/strict";
-import { validateConfig } from "../lib/config.ts";
-import { layoutOf } from "../lib/layout.ts";
+import { validateConfig } from "../lib/core/config.ts";
+import { layoutOf } from "../lib/root/layout.ts";
 import {
   checkFreeSpace,
   freeBytes,
   SPACE_MARGIN_BYTES,
   spaceNeeded,
   treeBytes,
-} from "../lib/space.ts";
-import { runUpdate } from "../lib/update.ts";
+} from "../lib/root/space.ts";
+import { runUpdate } from "../lib/actions/update.ts";
 import { linuxPlatform, makeWorld, snapshot } from "./_e2e.ts";
 import { rejectsWith, tempDir } from "./_helpers.ts";
 

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { LockHeldError } from "../lib/errors.ts";
-import { layoutOf } from "../lib/layout.ts";
+import { LockHeldError } from "../lib/core/errors.ts";
+import { layoutOf } from "../lib/root/layout.ts";
 import {
-  acquireLock,
   applyPending,
   emptyState,
   parseState,
@@ -10,7 +9,8 @@ import {
   type State,
   STATE_SCHEMA,
   writeState,
-} from "../lib/state.ts";
+} from "../lib/root/state.ts";
+import { acquireLock } from "../lib/root/lock.ts";
 import {
   buildRecord,
   denoSpawn,
@@ -325,8 +325,8 @@ Deno.test("writeState replaces the file by rename (atomic)", async () => {
 /** A child process holding the lock of `root` until its stdin closes. */
 async function holder(root: string, afterLock = ""): Promise<Deno.ChildProcess> {
   const child = denoSpawn(`
-    import { acquireLock } from ${JSON.stringify(libUrl("state.ts"))};
-    import { layoutOf } from ${JSON.stringify(libUrl("layout.ts"))};
+    import { acquireLock } from ${JSON.stringify(libUrl("root/lock.ts"))};
+    import { layoutOf } from ${JSON.stringify(libUrl("root/layout.ts"))};
     const layout = layoutOf(${JSON.stringify(root)});
     const lock = await acquireLock(layout);
     ${afterLock}

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { defaultConfig, validateConfig } from "../lib/config.ts";
-import { layoutOf } from "../lib/layout.ts";
-import { emptyState } from "../lib/state.ts";
-import { readStatus, STATUS_SCHEMA, type StatusDocument } from "../lib/status.ts";
+import { defaultConfig, validateConfig } from "../lib/core/config.ts";
+import { layoutOf } from "../lib/root/layout.ts";
+import { emptyState } from "../lib/root/state.ts";
+import { readStatus, STATUS_SCHEMA, type StatusDocument } from "../lib/root/status.ts";
 import { buildRecord, makeRoot, namesIn, rejectsWith, tempDir } from "./_helpers.ts";
 
 const T1 = "2026-11-10T00:00:00.000Z";

@@ -1,12 +1,13 @@
-// lib/layout.ts, lib/swap.ts, lib/backups.ts and lib/rollback.ts.
+// lib/root/layout.ts, lib/root/swap.ts, lib/root/backups.ts and lib/root/rollback.ts.
 import assert from "node:assert/strict";
-import { listBackups, pruneBackups } from "../lib/backups.ts";
-import { LockHeldError } from "../lib/errors.ts";
-import { buildDir, currentVersion, type Layout, layoutOf } from "../lib/layout.ts";
-import { rollback } from "../lib/rollback.ts";
-import { acquireLock, emptyState, readState, type State } from "../lib/state.ts";
-import { applyStaged, recordSwap, switchCurrent } from "../lib/swap.ts";
-import { renameDurable } from "../lib/_fs.ts";
+import { listBackups, pruneBackups } from "../lib/root/backups.ts";
+import { LockHeldError } from "../lib/core/errors.ts";
+import { buildDir, currentVersion, type Layout, layoutOf } from "../lib/root/layout.ts";
+import { rollback } from "../lib/root/rollback.ts";
+import { emptyState, readState, type State } from "../lib/root/state.ts";
+import { acquireLock } from "../lib/root/lock.ts";
+import { applyStaged, recordSwap, switchCurrent } from "../lib/root/swap.ts";
+import { renameDurable } from "../lib/core/fs.ts";
 import {
   buildRecord,
   bytesOf,

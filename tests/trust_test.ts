@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
-import { UntrustedManifestError } from "../lib/errors.ts";
-import { readSigningKey, signDocument, type SigningKey, writeKeyPair } from "../lib/keys.ts";
-import { parseManifest } from "../lib/manifest.ts";
+import { UntrustedManifestError } from "../lib/core/errors.ts";
+import {
+  readSigningKey,
+  signDocument,
+  type SigningKey,
+  writeKeyPair,
+} from "../lib/publish/signing.ts";
+import { parseManifest } from "../lib/trust/manifest.ts";
 import {
   currentKeys,
   MAX_SIGNATURE_BYTES,
@@ -9,7 +14,7 @@ import {
   type TrustedRecord,
   validSigners,
   verifyManifest,
-} from "../lib/trust.ts";
+} from "../lib/trust/verify.ts";
 import { rejectsWith, tempDir } from "./_helpers.ts";
 
 const URL_ = "https://updates.ms11.com/stable/manifest.json";
@@ -88,7 +93,7 @@ Deno.test("verifyManifest accepts a threshold of distinct keys and returns the r
 Deno.test("validSigners counts each key once and ignores keys outside the set", async () => {
   const [a, b] = await keys(2);
   const bytes = manifestBytes();
-  const sig = (await import("../lib/keys.ts")).parseSignatures(
+  const sig = (await import("../lib/trust/keys.ts")).parseSignatures(
     await signDocument(bytes, [a, a, a, b]),
     "s",
   );

@@ -3,13 +3,13 @@
 // outcome, the message, and that nothing was staged (builds/, current and the state's staged
 // build are unchanged).
 import assert from "node:assert/strict";
-import { validateConfig } from "../lib/config.ts";
-import { ChecksumMismatchError, SizeMismatchError } from "../lib/errors.ts";
-import { adoptBuild } from "../lib/install.ts";
-import { type Layout, layoutOf } from "../lib/layout.ts";
-import { publishRelease } from "../lib/release.ts";
-import { readState } from "../lib/state.ts";
-import { runUpdate } from "../lib/update.ts";
+import { validateConfig } from "../lib/core/config.ts";
+import { ChecksumMismatchError, SizeMismatchError } from "../lib/core/errors.ts";
+import { adoptBuild } from "../lib/actions/install.ts";
+import { type Layout, layoutOf } from "../lib/root/layout.ts";
+import { publishRelease } from "../lib/publish/release.ts";
+import { readState } from "../lib/root/state.ts";
+import { runUpdate } from "../lib/actions/update.ts";
 import { appScript, launch, linuxPlatform, runCli, snapshot } from "./_e2e.ts";
 import { rejectsWith, sha256 } from "./_helpers.ts";
 import {

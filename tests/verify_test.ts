@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { hashFile, isSha256Hex, verifyFile } from "../lib/verify.ts";
-import { ChecksumMismatchError, SizeMismatchError } from "../lib/errors.ts";
-import type { Progress } from "../lib/env.ts";
+import { hashFile, isSha256Hex, verifyFile } from "../lib/core/hash.ts";
+import { ChecksumMismatchError, SizeMismatchError } from "../lib/core/errors.ts";
+import type { Progress } from "../lib/core/env.ts";
 import { pseudoRandom, sha256 } from "./_helpers.ts";
 
 const ABC_SHA256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";

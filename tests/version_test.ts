@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { compareVersions, isVersion, parseVersion } from "../lib/version.ts";
+import { compareVersions, isVersion, parseVersion } from "../lib/core/version.ts";
 import { throwsWith } from "./_helpers.ts";
 
 Deno.test("parseVersion gives the canonical form", () => {

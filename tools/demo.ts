@@ -5,8 +5,8 @@
 //   deno task demo            (or ./denow task demo)
 //   deno task demo --keep     keep the temporary folder to look around
 import { create as createTar } from "tar";
-import { serveReleases } from "../lib/serve.ts";
-import { detectPlatform } from "../lib/config.ts";
+import { serveReleases } from "../lib/publish/serve.ts";
+import { detectPlatform } from "../lib/core/config.ts";
 import { SHIPPED_V8_FLAGS } from "./_v8_flags.ts";
 
 const keep = Deno.args.includes("--keep");

@@ -1,0 +1,77 @@
+// Private to dashboard/server.ts: a progress report as the dashboard shows it (percent, rate, ETA
+// and one line of text), computed from the pipeline's `Progress` and the time the phase has run.
+// Pure: the caller measures the time.
+import type { Progress } from "../lib/core/env.ts";
+import { countsBytes, formatBytes, PHASE_LABEL } from "../lib/core/format.ts";
+
+/** One progress report pushed to the page (`progress` Server-Sent Event). */
+export interface ProgressReport {
+  /** The dashboard action running (`check`, `update`, `rollback`, `channel`, `confirm`). */
+  action: string;
+  /** The pipeline step. */
+  phase: Progress["phase"];
+  /** Units done (bytes for download and verify). */
+  done: number;
+  /** Units in all, when known. */
+  total: number | null;
+  /** 0-100, when the total is known. */
+  percent: number | null;
+  /** Units per second so far in this phase, when measurable. */
+  rate: number | null;
+  /** Seconds left at that rate, when measurable. */
+  eta_seconds: number | null;
+  /** One line for people, e.g. `Downloading 1.0 MiB / 2.0 MiB (50%), 4.0 MiB/s, ETA 1s`. */
+  text: string;
+}
+
+export { formatBytes };
+
+/** Options of {@linkcode progressReport}. */
+export interface ProgressReportOptions {
+  /** The dashboard action running. */
+  action: string;
+  /** How long the phase has run, in milliseconds. */
+  elapsedMs: number;
+}
+
+/**
+ * The report of `progress`, `options.elapsedMs` after its phase began.
+ *
+ * @example
+ * ```ts
+ * import { progressReport } from "./progress.ts";
+ * const r = progressReport({ phase: "download", done: 512, total: 1024 }, {
+ *   action: "update",
+ *   elapsedMs: 1000,
+ * });
+ * console.assert(r.percent === 50 && r.rate === 512 && r.eta_seconds === 1);
+ * ```
+ */
+export function progressReport(progress: Progress, options: ProgressReportOptions): ProgressReport {
+  const { action, elapsedMs } = options;
+  const { phase, done, total } = progress;
+  const percent = total === null
+    ? null
+    : total === 0
+    ? 100
+    : Math.min(100, Math.floor((done / total) * 100));
+  const rate = elapsedMs > 0 && done > 0 ? done / (elapsedMs / 1000) : null;
+  const eta = total !== null && rate !== null ? Math.max(0, (total - done) / rate) : null;
+  const bytes = countsBytes(phase);
+  const amount = bytes
+    ? `${formatBytes(done)}${total === null ? "" : ` / ${formatBytes(total)}`}`
+    : `${done}${total === null ? "" : ` / ${total}`}`;
+  const parts = [`${PHASE_LABEL[phase]} ${amount}${percent === null ? "" : ` (${percent}%)`}`];
+  if (bytes && rate !== null) parts.push(`${formatBytes(Math.round(rate))}/s`);
+  if (eta !== null && percent !== 100) parts.push(`ETA ${Math.ceil(eta)}s`);
+  return {
+    action,
+    phase,
+    done,
+    total,
+    percent,
+    rate,
+    eta_seconds: eta,
+    text: parts.join(", "),
+  };
+}

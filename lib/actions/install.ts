@@ -1,0 +1,137 @@
+/**
+ * First run: set up an install root from a channel's current release, or adopt a build that is
+ * already on the machine, so that a fresh machine has a `current` build to start.
+ *
+ * @module
+ */
+import { cp } from "node:fs/promises";
+import { removeIfExists, renameDurable, syncTree } from "../core/fs.ts";
+import { appendAudit } from "../root/audit.ts";
+import type { Config } from "../core/config.ts";
+import { buildDir, currentVersion, type Layout } from "../root/layout.ts";
+import { readState, writeState } from "../root/state.ts";
+import { acquireLock } from "../root/lock.ts";
+import { sweepLeftovers } from "../root/stage.ts";
+import { applyStaged, switchCurrent } from "../root/swap.ts";
+import { runUpdate, type UpdateOptions, type UpdateResult } from "./update.ts";
+import { parseVersion } from "../core/version.ts";
+
+/**
+ * Install a channel's newest release into an empty install root and make it current at once.
+ * Refuses a root that already has a current build.
+ *
+ * @example
+ * ```ts ignore
+ * import { defaultConfig } from "../core/config.ts";
+ * import { installRelease } from "./install.ts";
+ * import { layoutOf } from "../root/layout.ts";
+ * await installRelease(layoutOf("/opt/ms11"), defaultConfig(), {
+ *   channel: "stable", platform: "linux-x64",
+ * });
+ * ```
+ */
+export async function installRelease(
+  layout: Layout,
+  config: Config,
+  options: UpdateOptions,
+): Promise<UpdateResult> {
+  const existing = await currentVersion(layout);
+  if (existing !== null) {
+    throw new Error(
+      `${layout.root} already has ${existing} installed; run ms11-update to update it`,
+    );
+  }
+  const result = await runUpdate(layout, config, options);
+  await applyStaged(layout, {
+    keepBackups: config.keep_backups_count,
+    lockWaitMs: options.lockWaitMs,
+  });
+  return result;
+}
+
+/** Options of {@linkcode adoptBuild}. */
+export interface AdoptOptions {
+  /** The adopted build's version. */
+  version: string;
+  /** The application's file name inside the build (for a single file, its name in the build). */
+  executable: string;
+  /** The time to record. */
+  now?: Date;
+}
+
+/**
+ * Adopt an existing build (a single executable file, or a directory holding `executable`) as
+ * the current build of an empty install root. The source is copied, never moved.
+ *
+ * @example
+ * ```ts
+ * import { adoptBuild } from "./install.ts";
+ * import { layoutOf } from "../root/layout.ts";
+ * const source = await Deno.makeTempFile();
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * await adoptBuild(layout, source, { version: "1.0.0", executable: "ms11" });
+ * console.assert(await Deno.readLink(layout.current) === "builds/1.0.0");
+ * ```
+ */
+export async function adoptBuild(
+  layout: Layout,
+  source: string,
+  options: AdoptOptions,
+): Promise<void> {
+  const version = parseVersion(options.version, "--version");
+  // A symlink is followed: what is adopted is a copy of what it points at.
+  const real = await Deno.realPath(source).catch(() => null);
+  const info = real === null ? null : await Deno.stat(real);
+  if (real === null || info === null) throw new Error(`Cannot adopt ${source}: it does not exist`);
+  if (info.isDirectory) {
+    const main = await Deno.stat(`${real}/${options.executable}`).catch(() => null);
+    if (!main?.isFile) {
+      throw new Error(
+        `Cannot adopt ${source}: it has no file ${options.executable} (the configured executable)`,
+      );
+    }
+  } else if (!info.isFile) {
+    throw new Error(`Cannot adopt ${source}: not a file or directory`);
+  }
+  await Deno.mkdir(layout.builds, { recursive: true });
+  using _lock = await acquireLock(layout);
+  const existing = await currentVersion(layout);
+  if (existing !== null) {
+    throw new Error(`${layout.root} already has ${existing} installed; nothing adopted`);
+  }
+  await sweepLeftovers(layout);
+  const { state } = await readState(layout);
+  const tmp = `${layout.builds}/.staging-${version}-adopt`;
+  try {
+    if (info.isDirectory) {
+      await cp(real, tmp, { recursive: true, verbatimSymlinks: true, errorOnExist: true });
+    } else {
+      await Deno.mkdir(tmp, { mode: 0o755 });
+      await Deno.copyFile(real, `${tmp}/${options.executable}`);
+      await Deno.chmod(`${tmp}/${options.executable}`, 0o755);
+    }
+    // Copies, unlike renames, must have their contents fsynced before they can become current.
+    await syncTree(tmp);
+    await removeIfExists(buildDir(layout, version), true);
+    await renameDurable(tmp, buildDir(layout, version));
+  } catch (error) {
+    await removeIfExists(tmp, true);
+    throw error;
+  }
+  await switchCurrent(layout, version);
+  state.builds[version] = {
+    version,
+    channel: "adopted",
+    sha256: null,
+    kind: info.isDirectory ? "directory" : "executable",
+    installed_at: (options.now ?? new Date()).toISOString(),
+    retired_at: null,
+  };
+  await writeState(layout, state);
+  await appendAudit(layout, {
+    at: state.builds[version].installed_at,
+    event: "adopted",
+    reason: `existing build ${source} adopted`,
+    version,
+  });
+}

@@ -1,0 +1,141 @@
+// Private helpers of extract.ts: the limits and progress shared by the tar.gz and zip readers,
+// and the file-system writes (every one relative to a fresh destination that only this
+// extraction writes to; a file is opened with createNew, so an existing path is never followed).
+import type { ProgressSink } from "../core/env.ts";
+import { syncDir } from "../core/fs.ts";
+import { dirMode, type Tree } from "./_paths.ts";
+import { UnsafeArchiveError } from "../core/errors.ts";
+
+/** Limits, progress and counters of one extraction. */
+export interface Job {
+  /** The archive path (for messages). */
+  archive: string;
+  /** The destination directory (already created, empty). */
+  dest: string;
+  /** At most this many entries (files, directories, links, metadata headers counted apart). */
+  maxEntries: number;
+  /** At most this many bytes of file content in all. */
+  maxBytes: number;
+  /** fsync files and directories. */
+  sync: boolean;
+  /** Progress receiver. */
+  onProgress?: ProgressSink;
+  /** Total bytes when known in advance. */
+  total: number | null;
+  /** Entries seen. */
+  entries: number;
+  /** Regular files written. */
+  files: number;
+  /** File bytes written. */
+  bytes: number;
+  /** What was created so far. */
+  tree: Tree;
+}
+
+/** Bytes between two progress reports inside one large file. */
+const PROGRESS_STEP = 4 * 1024 * 1024;
+
+/** Count one entry, refusing it when it is one too many. */
+export function countEntry(job: Job, name: string): void {
+  job.entries++;
+  if (job.entries > job.maxEntries) {
+    throw new UnsafeArchiveError(
+      job.archive,
+      name,
+      `archive has more than ${job.maxEntries} entries (the limit)`,
+    );
+  }
+}
+
+/** Refuse an entry whose declared size would take the total over the byte limit. */
+export function checkSize(job: Job, name: string, size: number, already = job.bytes): void {
+  if (already + size > job.maxBytes) {
+    throw new UnsafeArchiveError(
+      job.archive,
+      name,
+      `archive content exceeds the limit of ${job.maxBytes} bytes`,
+    );
+  }
+}
+
+/** Report progress, if anyone listens. */
+export function report(job: Job): void {
+  job.onProgress?.({ phase: "extract", done: job.bytes, total: job.total });
+}
+
+/** Create the given directories (relative, outermost first) with mode 0700. */
+export async function makeDirs(job: Job, dirs: string[]): Promise<void> {
+  for (const dir of dirs) await Deno.mkdir(`${job.dest}/${dir}`, { mode: 0o700 });
+}
+
+/** An open output file that counts and limits what is written to it. */
+export interface Output {
+  /** Append bytes (refused past `limit`). */
+  write(chunk: Uint8Array): Promise<void>;
+}
+
+/**
+ * Create the file `rel` (which must not exist), let `fill` write its content, then fsync it and
+ * set `mode`. At most `limit` bytes are accepted (a larger write refuses the entry).
+ */
+export async function writeFile(
+  job: Job,
+  name: string,
+  rel: string,
+  mode: number,
+  limit: number,
+  fill: (out: Output) => Promise<void>,
+): Promise<void> {
+  const path = `${job.dest}/${rel}`;
+  const file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+  try {
+    let written = 0;
+    let nextReport = job.bytes + PROGRESS_STEP;
+    const out: Output = {
+      async write(chunk: Uint8Array) {
+        if (written + chunk.length > limit) {
+          throw new UnsafeArchiveError(
+            job.archive,
+            name,
+            `entry content is larger than its declared size of ${limit} bytes`,
+          );
+        }
+        checkSize(job, name, chunk.length);
+        let done = 0;
+        while (done < chunk.length) done += await file.write(chunk.subarray(done));
+        written += chunk.length;
+        job.bytes += chunk.length;
+        if (job.bytes >= nextReport) {
+          report(job);
+          nextReport = job.bytes + PROGRESS_STEP;
+        }
+      },
+    };
+    await fill(out);
+    if (job.sync) await file.sync();
+  } finally {
+    file.close();
+  }
+  await Deno.chmod(path, mode);
+  job.files++;
+  report(job);
+}
+
+/** Create the symlink `rel` → `target` (already checked). */
+export async function writeLink(job: Job, rel: string, target: string): Promise<void> {
+  await Deno.symlink(target, `${job.dest}/${rel}`);
+}
+
+/**
+ * The last step: give every directory its mode (0755 for directories the archive did not
+ * list, the destination itself stays 0700) and fsync them all.
+ */
+export async function finishDirs(job: Job): Promise<void> {
+  const dirs = [...job.tree.nodes].filter(([, kind]) => kind === "dir").map(([path]) => path);
+  for (const dir of dirs) {
+    await Deno.chmod(`${job.dest}/${dir}`, dirMode(job.tree.dirModes.get(dir) ?? 0o755));
+  }
+  if (!job.sync) return;
+  for (const dir of dirs) await syncDir(`${job.dest}/${dir}`);
+  await syncDir(job.dest);
+}

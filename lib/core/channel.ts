@@ -1,0 +1,142 @@
+/**
+ * Channels and the pure update decision: which channel applies, and whether a channel's newest
+ * release should be installed over what is there.
+ *
+ * @module
+ */
+import type { Config } from "./config.ts";
+import { ConfigError } from "./errors.ts";
+import type { RejectedRecord } from "../root/state.ts";
+import { compareVersions } from "./version.ts";
+
+/**
+ * The channel to use: the one given for this run, else the configured one. An unknown channel
+ * is a {@linkcode ConfigError} listing the configured ones.
+ *
+ * @example
+ * ```ts
+ * import { resolveChannel } from "./channel.ts";
+ * import { defaultConfig } from "./config.ts";
+ * console.assert(resolveChannel(defaultConfig(), "canary") === "canary");
+ * ```
+ */
+export function resolveChannel(config: Config, requested?: string): string {
+  const channel = requested ?? config.channel;
+  if (!Object.hasOwn(config.update_servers, channel)) {
+    throw new ConfigError(
+      `Unknown channel ${JSON.stringify(channel)}: configured channels are ${
+        Object.keys(config.update_servers).join(", ")
+      }`,
+    );
+  }
+  return channel;
+}
+
+/** Options of {@linkcode decideUpdate}. */
+export interface DecideUpdateOptions {
+  /** The channel the manifest came from. */
+  channel: string;
+  /** Install a lower version when the channel's newest is below the installed one. */
+  allowDowngrade?: boolean;
+  /** The version already staged for the next launch, if any. */
+  staged?: string | null;
+  /** Versions not to install again (rolled back from). */
+  rejected?: readonly RejectedRecord[];
+  /** Install even a rejected version. */
+  force?: boolean;
+}
+
+/** What to do about a channel's newest release. */
+export type UpdateDecision =
+  | {
+    /** Download, verify and stage `version`. */
+    action: "update";
+    /** The version to install. */
+    version: string;
+    /** Whether it is lower than the installed one (explicitly allowed). */
+    downgrade: boolean;
+    /** One sentence for people. */
+    message: string;
+  }
+  | {
+    /** Nothing to install. */
+    action: "none";
+    /** Why not. */
+    reason: "up-to-date" | "already-staged" | "downgrade-refused" | "rejected";
+    /** One sentence for people. */
+    message: string;
+  };
+
+/**
+ * Decide whether to install `available` over `current`. Pure: touches nothing.
+ *
+ * @example
+ * ```ts
+ * import { decideUpdate } from "./channel.ts";
+ * const d = decideUpdate("1.0.0", "1.1.0", { channel: "stable" });
+ * console.assert(d.action === "update");
+ * const down = decideUpdate("1.5.0-canary.3", "1.4.0", { channel: "stable" });
+ * console.assert(down.action === "none" && down.reason === "downgrade-refused");
+ * ```
+ */
+export function decideUpdate(
+  current: string | null,
+  available: string,
+  options: DecideUpdateOptions,
+): UpdateDecision {
+  const { channel } = options;
+  if (options.staged === available) {
+    return {
+      action: "none",
+      reason: "already-staged",
+      message: `${available} from ${channel} is already staged; it is applied at the next launch`,
+    };
+  }
+  const rejected = options.rejected?.find((r) => r.version === available && r.channel === channel);
+  if (rejected && !options.force) {
+    return {
+      action: "none",
+      reason: "rejected",
+      message:
+        `${available} on ${channel} is skipped (${rejected.reason}); a newer release or --force installs it`,
+    };
+  }
+  if (current === null) {
+    return {
+      action: "update",
+      version: available,
+      downgrade: false,
+      message: `Installing ${available} from ${channel}`,
+    };
+  }
+  const order = compareVersions(available, current);
+  if (order > 0) {
+    return {
+      action: "update",
+      version: available,
+      downgrade: false,
+      message: `Update available: ${current} -> ${available} on ${channel}`,
+    };
+  }
+  if (order === 0) {
+    return {
+      action: "none",
+      reason: "up-to-date",
+      message: `${current} is the newest release on ${channel}`,
+    };
+  }
+  if (options.allowDowngrade) {
+    return {
+      action: "update",
+      version: available,
+      downgrade: true,
+      message: `Downgrading ${current} -> ${available} on ${channel} (--allow-downgrade)`,
+    };
+  }
+  return {
+    action: "none",
+    reason: "downgrade-refused",
+    message:
+      `${channel}'s newest release ${available} is lower than the installed ${current}; not downgrading (pass --allow-downgrade to install ${available})`,
+  };
+}

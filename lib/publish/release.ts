@@ -1,0 +1,309 @@
+/**
+ * The publisher's side: add a build to a release tree that any static host serves.
+ *
+ * ```
+ * <tree>/<channel>/manifest.json
+ * <tree>/<channel>/<version>/<file>
+ * ```
+ *
+ * The channel's `base_url` is `<where the tree is served>/<channel>`.
+ *
+ * @module
+ */
+import { removeIfExists, renameDurable, tempSibling, writeFileAtomic } from "../core/fs.ts";
+import { signDocument, type SigningKey } from "./signing.ts";
+import {
+  type ArtifactKind,
+  type KeySet,
+  type Manifest,
+  MANIFEST_SCHEMA,
+  parseManifest,
+} from "../trust/manifest.ts";
+import { verifyManifest } from "../trust/verify.ts";
+import { hashFile } from "../core/hash.ts";
+import { compareVersions, parseVersion } from "../core/version.ts";
+
+// Where the tree will be served is not known here: relative URLs are checked against a stand-in.
+const PLACEHOLDER_URL = "https://release.invalid/channel/manifest.json";
+const CHANNEL = /^[a-z][a-z0-9_-]{0,31}$/;
+const PLATFORM = /^[a-z0-9]+-[a-z0-9_]+$/;
+
+/** Options of {@linkcode publishRelease}. */
+export interface PublishOptions {
+  /** The channel. */
+  channel: string;
+  /** The release's version: higher than the channel's current one, or equal to add a platform. */
+  version: string;
+  /** The platform key (`linux-x64`, …). */
+  platform: string;
+  /** The artifact file. */
+  artifact: string;
+  /** Its kind (default: from the file name: `.tar.gz`/`.tgz`, `.zip`, else `executable`). */
+  kind?: ArtifactKind;
+  /** Release time (default now). */
+  releasedAt?: Date;
+  /** Release notes. */
+  notes?: string;
+  /**
+   * Publish the channel's current version again (to add or replace a platform, or to re-sign it
+   * with a later expiry); without it, a version not higher than the channel's is refused.
+   */
+  republish?: boolean;
+  /** Keys that sign the manifest (`manifest.json.sig`); none publishes an unsigned manifest. */
+  keys?: readonly SigningKey[];
+  /** When the manifest expires (default: 30 days after `releasedAt`). */
+  expires?: Date;
+  /** Announce the channel's next key set (key rotation; see docs/SECURITY.md). */
+  nextKeys?: KeySet;
+}
+
+/** The default manifest lifetime: 30 days. */
+export const DEFAULT_EXPIRY_MS = 30 * 24 * 3600 * 1000;
+
+/** What {@linkcode publishRelease} wrote. */
+export interface PublishResult {
+  /** The manifest written. */
+  manifest: Manifest;
+  /** Its path. */
+  manifestPath: string;
+  /** Where the artifact was copied. */
+  artifactPath: string;
+  /** The signature file, or null for an unsigned manifest. */
+  signaturePath: string | null;
+}
+
+/**
+ * The artifact kind a file name suggests.
+ *
+ * @example
+ * ```ts
+ * import { kindOfFile } from "./release.ts";
+ * console.assert(kindOfFile("ms11-1.1.0.tar.gz") === "tar.gz");
+ * console.assert(kindOfFile("ms11") === "executable");
+ * ```
+ */
+export function kindOfFile(name: string): ArtifactKind {
+  if (/\.(tar\.gz|tgz)$/i.test(name)) return "tar.gz";
+  if (/\.zip$/i.test(name)) return "zip";
+  return "executable";
+}
+
+/** The channel's current manifest, validated, with its artifacts as written (URLs unresolved). */
+async function readExisting(
+  path: string,
+  channel: string,
+): Promise<{ manifest: Manifest; artifacts: Record<string, unknown> } | null> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+  const manifest = parseManifest(bytes, { url: PLACEHOLDER_URL, channel });
+  return { manifest, artifacts: JSON.parse(new TextDecoder().decode(bytes)).artifacts };
+}
+
+/**
+ * Add a build to a release tree: hash the artifact (streamed), copy it to
+ * `<tree>/<channel>/<version>/`, and write the channel's manifest atomically. A version lower
+ * not higher than the channel's current one is refused, unless `republish` publishes the current
+ * version again (adding or replacing a platform, or refreshing its expiry).
+ *
+ * @example
+ * ```ts
+ * import { publishRelease } from "./release.ts";
+ * const tree = await Deno.makeTempDir();
+ * const artifact = await Deno.makeTempFile();
+ * await Deno.writeTextFile(artifact, "#!/bin/sh\necho 1.0.0\n");
+ * const { manifest } = await publishRelease(tree, {
+ *   channel: "stable", version: "1.0.0", platform: "linux-x64", artifact,
+ * });
+ * console.assert(manifest.artifacts["linux-x64"].size === 21);
+ * ```
+ */
+export async function publishRelease(
+  tree: string,
+  options: PublishOptions,
+): Promise<PublishResult> {
+  const version = parseVersion(options.version);
+  if (!CHANNEL.test(options.channel)) {
+    throw new TypeError(
+      `Invalid channel ${JSON.stringify(options.channel)}: expected a name like stable`,
+    );
+  }
+  if (!PLATFORM.test(options.platform)) {
+    throw new TypeError(
+      `Invalid platform ${JSON.stringify(options.platform)}: expected a key like linux-x64`,
+    );
+  }
+  const channelDir = `${tree}/${options.channel}`;
+  const manifestPath = `${channelDir}/manifest.json`;
+  const existing = await readExisting(manifestPath, options.channel);
+  if (existing !== null) {
+    const order = compareVersions(version, existing.manifest.version);
+    if (order < 0) {
+      throw new RangeError(
+        `Cannot publish ${version} on ${options.channel}: the channel already has ${existing.manifest.version}`,
+      );
+    }
+    if (order === 0 && !options.republish) {
+      throw new RangeError(
+        `Cannot publish ${version} on ${options.channel}: it is already the channel's current version (republish it to add a platform or refresh its expiry)`,
+      );
+    }
+  }
+  const name = options.artifact.slice(options.artifact.lastIndexOf("/") + 1);
+  const kind = options.kind ?? kindOfFile(name);
+  const { sha256, size } = await hashFile(options.artifact);
+  const versionDir = `${channelDir}/${version}`;
+  await Deno.mkdir(versionDir, { recursive: true });
+  const artifactPath = `${versionDir}/${name}`;
+  const tmp = tempSibling(artifactPath);
+  await Deno.copyFile(options.artifact, tmp);
+  await renameDurable(tmp, artifactPath);
+  const same = existing !== null && existing.manifest.version === version;
+  const artifacts: Record<string, unknown> = same ? existing.artifacts : {};
+  artifacts[options.platform] = {
+    url: `${encodeURIComponent(version)}/${encodeURIComponent(name)}`,
+    size,
+    sha256,
+    kind,
+  };
+  const releasedAt = options.releasedAt ?? new Date();
+  const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
+  const expires = options.expires ?? new Date(releasedAt.getTime() + DEFAULT_EXPIRY_MS);
+  if (expires.getTime() <= releasedAt.getTime()) {
+    throw new RangeError(
+      `Cannot publish ${version} on ${options.channel}: it would expire at ${
+        iso(expires)
+      }, not after its release at ${iso(releasedAt)}`,
+    );
+  }
+  const document: Record<string, unknown> = {
+    schema: MANIFEST_SCHEMA,
+    channel: options.channel,
+    version,
+    serial: (existing?.manifest.serial ?? 0) + 1,
+    released_at: iso(releasedAt),
+    expires: iso(expires),
+    notes: options.notes ?? (same ? existing.manifest.notes : null),
+    artifacts,
+  };
+  if (options.nextKeys !== undefined) document.next_keys = options.nextKeys;
+  const text = JSON.stringify(document, null, 2) + "\n";
+  const bytes = new TextEncoder().encode(text);
+  const manifest = parseManifest(bytes, { url: PLACEHOLDER_URL, channel: options.channel });
+  const keys = options.keys ?? [];
+  const signaturePath = `${manifestPath}.sig`;
+  const signature = keys.length > 0 ? await signDocument(bytes, keys) : null;
+  await writeFileAtomic(manifestPath, bytes);
+  if (signature === null) await removeIfExists(signaturePath);
+  else await writeFileAtomic(signaturePath, signature);
+  return { manifest, manifestPath, artifactPath, signaturePath: signature && signaturePath };
+}
+
+/** Options of {@linkcode verifyRelease}. */
+export interface VerifyReleaseOptions {
+  /** The public keys and threshold the clients pin. */
+  keys: KeySet;
+  /** The time to judge expiry against (default now). */
+  now?: Date;
+}
+
+/** One channel of a verified tree. */
+export interface VerifiedChannel {
+  /** The channel. */
+  channel: string;
+  /** Its version, when the manifest could be read. */
+  version: string | null;
+  /** Its serial. */
+  serial: number | null;
+  /** Its expiry. */
+  expires: string | null;
+  /** What is wrong with it (empty: ready to publish). */
+  problems: string[];
+}
+
+/**
+ * Check a release tree before it is published, as a client would: every
+ * `<channel>/manifest.json` parses, is signed by the threshold of `keys`, has a serial and has
+ * not expired, and every artifact it names inside the tree has the declared size and SHA-256.
+ *
+ * @example
+ * ```ts
+ * import { verifyRelease } from "./release.ts";
+ * const keys = { threshold: 1, keys: ["ed25519:" + btoa("k".repeat(32))] };
+ * console.assert((await verifyRelease(await Deno.makeTempDir(), { keys })).length === 0);
+ * ```
+ */
+export async function verifyRelease(
+  tree: string,
+  options: VerifyReleaseOptions,
+): Promise<VerifiedChannel[]> {
+  const now = options.now ?? new Date();
+  const channels: VerifiedChannel[] = [];
+  const names = (await Array.fromAsync(Deno.readDir(tree)))
+    .filter((e) => e.isDirectory && CHANNEL.test(e.name)).map((e) => e.name).sort();
+  for (const channel of names) {
+    const path = `${tree}/${channel}/manifest.json`;
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(path);
+    } catch {
+      continue;
+    }
+    const result: VerifiedChannel = {
+      channel,
+      version: null,
+      serial: null,
+      expires: null,
+      problems: [],
+    };
+    channels.push(result);
+    const base = `https://release.invalid/${channel}/`;
+    let manifest: Manifest;
+    try {
+      manifest = parseManifest(bytes, { url: `${base}manifest.json`, channel });
+    } catch (error) {
+      result.problems.push((error as Error).message.replace(`${base}manifest.json`, path));
+      continue;
+    }
+    Object.assign(result, {
+      version: manifest.version,
+      serial: manifest.serial,
+      expires: manifest.expires,
+    });
+    try {
+      const signature = await Deno.readFile(`${path}.sig`).catch(() => {
+        throw new Error(`Manifest ${path} has no signature file ${path}.sig`);
+      });
+      await verifyManifest(bytes, signature, {
+        url: path,
+        signatureUrl: `${path}.sig`,
+        channel,
+        manifest,
+        pinned: options.keys,
+        trusted: null,
+        startedAt: now,
+      });
+    } catch (error) {
+      result.problems.push((error as Error).message);
+    }
+    for (const [platform, artifact] of Object.entries(manifest.artifacts)) {
+      if (!artifact.url.startsWith(base)) continue; // hosted elsewhere: not in this tree
+      const file = `${tree}/${channel}/${decodeURIComponent(artifact.url.slice(base.length))}`;
+      try {
+        const digest = await hashFile(file);
+        if (digest.size !== artifact.size || digest.sha256 !== artifact.sha256) {
+          result.problems.push(
+            `Artifact ${file} (${platform}) has ${digest.size} bytes and sha256 ${digest.sha256}; the manifest says ${artifact.size} bytes and ${artifact.sha256}`,
+          );
+        }
+      } catch {
+        result.problems.push(`Artifact ${file} (${platform}) is missing`);
+      }
+    }
+  }
+  return channels;
+}

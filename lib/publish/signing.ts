@@ -1,0 +1,193 @@
+/**
+ * The publisher's half of the Ed25519 keys (Web Crypto): generating a key pair, the private key
+ * file (mode 0600), loading it, and signing the exact bytes of a document into the detached
+ * signature file (`manifest.json.sig`, see docs/MANIFEST.md). Clients never load this module:
+ * verifying is lib/trust/keys.ts.
+ *
+ * @module
+ */
+import { writeFileAtomic } from "../core/fs.ts";
+import { decodeBase64, isPublicKey, PUBLIC_KEY_PREFIX } from "../core/keyset.ts";
+import { keyId, type SignatureEntry, verifyBytes } from "../trust/keys.ts";
+
+/** What a private key file says it is. */
+const PRIVATE_KIND = "ms11-update-signing-key";
+
+/** A loaded private key, ready to sign. */
+export interface SigningKey {
+  /** Its key id. */
+  keyid: string;
+  /** Its public key in configuration form (`ed25519:…`). */
+  publicKey: string;
+  /** The Web Crypto private key. */
+  privateKey: CryptoKey;
+}
+
+/** A new key pair, as files hold it. */
+export interface KeyPair {
+  /** The public key in configuration form. */
+  publicKey: string;
+  /** Its key id. */
+  keyid: string;
+  /** The private key file's content (JSON; keep it secret). */
+  privateKeyFile: string;
+}
+
+/**
+ * Generate an Ed25519 key pair.
+ *
+ * @example
+ * ```ts
+ * import { generateKeyPair } from "./signing.ts";
+ * const pair = await generateKeyPair();
+ * console.assert(pair.publicKey.startsWith("ed25519:"));
+ * ```
+ */
+export async function generateKeyPair(): Promise<KeyPair> {
+  const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
+    "sign",
+    "verify",
+  ]) as CryptoKeyPair;
+  const raw = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
+  const publicKey = PUBLIC_KEY_PREFIX + raw.toBase64();
+  const keyid = keyId(publicKey);
+  const privateKeyFile = JSON.stringify(
+    { kind: PRIVATE_KIND, keyid, public_key: publicKey, pkcs8: pkcs8.toBase64() },
+    null,
+    2,
+  ) + "\n";
+  return { publicKey, keyid, privateKeyFile };
+}
+
+/** Where {@linkcode writeKeyPair} wrote. */
+export interface WrittenKeyPair {
+  /** The private key file (mode 0600). */
+  privatePath: string;
+  /** The public key file (one line: the key in configuration form). */
+  publicPath: string;
+  /** The public key. */
+  publicKey: string;
+  /** Its key id. */
+  keyid: string;
+}
+
+/** Options of {@linkcode writeKeyPair}. */
+export interface WriteKeyPairOptions {
+  /** File name stem (default `ms11-update`): `<stem>.key` and `<stem>.pub`. */
+  name?: string;
+}
+
+/**
+ * Generate a key pair into `dir`: `<name>.key` (private, mode 0600) and `<name>.pub`. Existing
+ * files are never overwritten (`Deno.errors.AlreadyExists`).
+ *
+ * @example
+ * ```ts
+ * import { writeKeyPair } from "./signing.ts";
+ * const dir = await Deno.makeTempDir();
+ * const written = await writeKeyPair(dir);
+ * console.assert(((await Deno.stat(written.privatePath)).mode! & 0o777) === 0o600);
+ * ```
+ */
+export async function writeKeyPair(
+  dir: string,
+  options: WriteKeyPairOptions = {},
+): Promise<WrittenKeyPair> {
+  const name = options.name ?? "ms11-update";
+  const privatePath = `${dir}/${name}.key`;
+  const publicPath = `${dir}/${name}.pub`;
+  await Deno.mkdir(dir, { recursive: true });
+  for (const path of [privatePath, publicPath]) {
+    if (await Deno.lstat(path).then(() => true, () => false)) {
+      throw new Deno.errors.AlreadyExists(`Key file ${path} already exists; not overwriting it`);
+    }
+  }
+  const pair = await generateKeyPair();
+  await writeFileAtomic(privatePath, pair.privateKeyFile, { mode: 0o600 });
+  await Deno.chmod(privatePath, 0o600);
+  await writeFileAtomic(publicPath, pair.publicKey + "\n");
+  return { privatePath, publicPath, publicKey: pair.publicKey, keyid: pair.keyid };
+}
+
+/**
+ * Load a private key file written by {@linkcode writeKeyPair}. A key file that other users may
+ * read or write is refused (`TypeError`), as ssh refuses one.
+ *
+ * @example
+ * ```ts
+ * import { readSigningKey, writeKeyPair } from "./signing.ts";
+ * const written = await writeKeyPair(await Deno.makeTempDir());
+ * const key = await readSigningKey(written.privatePath);
+ * console.assert(key.keyid === written.keyid);
+ * ```
+ */
+export async function readSigningKey(path: string): Promise<SigningKey> {
+  const mode = (await Deno.stat(path)).mode;
+  if (mode !== null && (mode & 0o077) !== 0) {
+    throw new TypeError(
+      `Key file ${path} is accessible by other users (mode ${
+        (mode & 0o777).toString(8).padStart(4, "0")
+      }); chmod 600 it`,
+    );
+  }
+  const text = await Deno.readTextFile(path);
+  let doc: Record<string, unknown> | null = null;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    // reported below
+  }
+  const pkcs8 = typeof doc?.pkcs8 === "string" ? decodeBase64(doc.pkcs8) : null;
+  if (doc?.kind !== PRIVATE_KIND || pkcs8 === null || !isPublicKey(doc.public_key)) {
+    throw new TypeError(`Key file ${path} is not an ms11-update private key`);
+  }
+  const publicKey = doc.public_key as string;
+  let privateKey: CryptoKey;
+  try {
+    privateKey = await crypto.subtle.importKey(
+      "pkcs8",
+      pkcs8 as BufferSource,
+      { name: "Ed25519" },
+      false,
+      [
+        "sign",
+      ],
+    );
+  } catch {
+    throw new TypeError(`Key file ${path} is not an ms11-update private key`);
+  }
+  // The public key written beside the private one must be its own.
+  const probe = new TextEncoder().encode("ms11-update key check");
+  const sig = new Uint8Array(await crypto.subtle.sign("Ed25519", privateKey, probe));
+  if (!(await verifyBytes(publicKey, probe, sig))) {
+    throw new TypeError(`Key file ${path}: its public_key does not match its private key`);
+  }
+  return { keyid: keyId(publicKey), publicKey, privateKey };
+}
+
+/**
+ * Sign the exact bytes of a document with each key; the result is the signature file's content
+ * (a JSON list of `{keyid, sig}`).
+ *
+ * @example
+ * ```ts
+ * import { readSigningKey, signDocument, writeKeyPair } from "./signing.ts";
+ * const key = await readSigningKey((await writeKeyPair(await Deno.makeTempDir())).privatePath);
+ * const file = await signDocument(new TextEncoder().encode("{}"), [key]);
+ * console.assert(JSON.parse(file)[0].keyid === key.keyid);
+ * ```
+ */
+export async function signDocument(
+  bytes: Uint8Array,
+  keys: readonly SigningKey[],
+): Promise<string> {
+  const entries: SignatureEntry[] = [];
+  for (const key of keys) {
+    const sig = new Uint8Array(
+      await crypto.subtle.sign("Ed25519", key.privateKey, bytes as BufferSource),
+    );
+    entries.push({ keyid: key.keyid, sig: sig.toBase64() });
+  }
+  return JSON.stringify(entries, null, 2) + "\n";
+}

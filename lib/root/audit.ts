@@ -1,0 +1,85 @@
+/**
+ * The audit log: one JSON line per decision (`<root>/logs/audit.jsonl`), appended and fsynced.
+ * Readers skip lines they cannot parse (a line cut by a crash), so the log never breaks a command.
+ *
+ * @module
+ */
+import { dirOf } from "../core/fs.ts";
+import type { Layout } from "./layout.ts";
+
+/** One audit record. `event` names what happened; other fields depend on it. */
+export interface AuditEntry {
+  /** When (ISO 8601). */
+  at: string;
+  /** What happened, e.g. `staged`, `applied`, `rolled_back`, `refused`, `failed`. */
+  event: string;
+  /** Why, in one sentence. */
+  reason: string;
+  /** Versions and other facts. */
+  [key: string]: unknown;
+}
+
+/**
+ * Append an entry to the audit log, creating it when needed, and fsync it.
+ *
+ * @example
+ * ```ts
+ * import { appendAudit, readAudit } from "./audit.ts";
+ * import { layoutOf } from "./layout.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * await appendAudit(layout, { at: "2026-11-27T00:00:00Z", event: "applied", reason: "staged build", to: "1.1.0" });
+ * console.assert((await readAudit(layout))[0].to === "1.1.0");
+ * ```
+ */
+export async function appendAudit(layout: Layout, entry: AuditEntry): Promise<void> {
+  await Deno.mkdir(dirOf(layout.audit), { recursive: true });
+  const file = await Deno.open(layout.audit, { append: true, create: true });
+  try {
+    const bytes = new TextEncoder().encode(JSON.stringify(entry) + "\n");
+    let written = 0;
+    while (written < bytes.length) written += await file.write(bytes.subarray(written));
+    await file.sync();
+  } finally {
+    file.close();
+  }
+}
+
+/** Options of {@linkcode readAudit}. */
+export interface ReadAuditOptions {
+  /** Only the last `tail` entries (default: all). */
+  tail?: number;
+}
+
+/**
+ * Read the audit log, oldest first; unparseable lines are skipped, a missing log is empty.
+ *
+ * @example
+ * ```ts
+ * import { readAudit } from "./audit.ts";
+ * import { layoutOf } from "./layout.ts";
+ * console.assert((await readAudit(layoutOf("/nonexistent"))).length === 0);
+ * ```
+ */
+export async function readAudit(
+  layout: Layout,
+  options: ReadAuditOptions = {},
+): Promise<AuditEntry[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(layout.audit);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+  const entries: AuditEntry[] = [];
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    try {
+      const entry = JSON.parse(line);
+      if (typeof entry?.event === "string" && typeof entry?.at === "string") entries.push(entry);
+    } catch {
+      // A line cut short by a crash: skip it.
+    }
+  }
+  return options.tail === undefined ? entries : entries.slice(-options.tail);
+}

@@ -1,0 +1,115 @@
+/**
+ * Health-gated commit: a build swapped in is on trial until it is confirmed healthy
+ * (`ms11-update confirm`, called by the application or its launcher), and the pure judgement of
+ * how a launched build ended.
+ *
+ * @module
+ */
+import { appendAudit } from "./audit.ts";
+import { pruneBackups } from "./backups.ts";
+import { currentVersion, type Layout } from "./layout.ts";
+import { readState, writeState } from "./state.ts";
+import { acquireLock } from "./lock.ts";
+import { recoverSwap } from "./swap.ts";
+
+/** Options of {@linkcode confirmBuild}. */
+export interface ConfirmOptions {
+  /** The time to record (default now). */
+  now?: Date;
+  /** How long to wait for the install lock, in milliseconds. */
+  lockWaitMs?: number;
+  /** Backups to keep once the trial's fallback is no longer needed (default 2). */
+  keepBackups?: number;
+  /** Why it is confirmed (recorded in the audit log). */
+  reason?: string;
+}
+
+/** What {@linkcode confirmBuild} did. */
+export interface ConfirmResult {
+  /** The build now committed, or null when no build was on trial. */
+  confirmed: string | null;
+  /** The current build. */
+  current: string | null;
+  /** Launches it took. */
+  attempts: number;
+  /** Backups removed now that the fallback is no longer needed. */
+  pruned: string[];
+}
+
+/**
+ * Commit the build on trial: it stays current and is no longer rolled back automatically.
+ * With no build on trial it changes nothing (confirming twice is harmless).
+ *
+ * @example
+ * ```ts
+ * import { confirmBuild } from "./health.ts";
+ * import { layoutOf } from "./layout.ts";
+ * const result = await confirmBuild(layoutOf(await Deno.makeTempDir()));
+ * console.assert(result.confirmed === null);
+ * ```
+ */
+export async function confirmBuild(
+  layout: Layout,
+  options: ConfirmOptions = {},
+): Promise<ConfirmResult> {
+  using _lock = await acquireLock(layout, { waitMs: options.lockWaitMs ?? 0 });
+  const { state } = await readState(layout);
+  await recoverSwap(layout, state);
+  const current = await currentVersion(layout);
+  const trial = state.trial;
+  if (trial === undefined || trial.version !== current) {
+    if (trial !== undefined) {
+      delete state.trial;
+      await writeState(layout, state);
+    }
+    return { confirmed: null, current, attempts: 0, pruned: [] };
+  }
+  delete state.trial;
+  await writeState(layout, state);
+  const at = (options.now ?? new Date()).toISOString();
+  await appendAudit(layout, {
+    at,
+    event: "confirmed",
+    reason: options.reason ?? "confirmed healthy",
+    version: trial.version,
+    from: trial.from,
+    attempts: trial.attempts,
+  });
+  const keep = options.keepBackups ?? 2;
+  const pruned = await pruneBackups(layout, state, { keep, at });
+  return { confirmed: trial.version, current, attempts: trial.attempts, pruned };
+}
+
+/** How a launched build ended, as {@linkcode judgeExit} sees it. */
+export interface ExitFacts {
+  /** Its exit code (128 + signal number when killed by a signal). */
+  code: number;
+  /** Whether the launcher passed a signal on to it (a user's Ctrl-C is not a failure). */
+  signalled: boolean;
+  /** Whether the build was still on trial (not confirmed) when it ended. */
+  onTrial: boolean;
+  /** Whether the health window had ended when it exited. */
+  windowOver: boolean;
+  /** Whether the build must confirm by itself (`health.require_confirm`). */
+  requireConfirm: boolean;
+}
+
+/**
+ * Whether a build that ended like this failed its health check and must be rolled back. Pure.
+ * Only a build still on trial can fail it: one that exits with failure before the health window
+ * ends, or, with `requireConfirm`, at any time before it confirmed.
+ *
+ * @example
+ * ```ts
+ * import { judgeExit } from "./health.ts";
+ * const crashed = { code: 1, signalled: false, onTrial: true, windowOver: false, requireConfirm: false };
+ * console.assert(judgeExit(crashed) === "exited with code 1 before its health check passed");
+ * console.assert(judgeExit({ ...crashed, code: 0 }) === null);
+ * ```
+ */
+export function judgeExit(facts: ExitFacts): string | null {
+  if (facts.code === 0 || facts.signalled || !facts.onTrial) return null;
+  if (facts.requireConfirm) return `exited with code ${facts.code} before it confirmed`;
+  if (facts.windowOver) return null;
+  return `exited with code ${facts.code} before its health check passed`;
+}

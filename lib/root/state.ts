@@ -1,0 +1,454 @@
+/**
+ * The versioned state file (`<root>/state.json`).
+ *
+ * The filesystem is the truth for what is current (the `current` link) and which builds exist
+ * (`builds/`); the state file adds what files cannot say: the staged build, when each build was
+ * installed and retired, the last check and the last error. It is parsed defensively (garbage
+ * gives an empty state and a problem to report, never a crash) and written atomically.
+ *
+ * @module
+ */
+import { writeFileAtomic } from "../core/fs.ts";
+import { isBuildName, type Layout } from "./layout.ts";
+import type { TrustedRecord } from "../trust/verify.ts";
+
+/** The state schema this client reads and writes. */
+export const STATE_SCHEMA = 1;
+
+/** Longest cached manifest body kept (characters): the manifest size cap is 64 KiB. */
+const MAX_CACHED_MANIFEST_CHARS = 65_536;
+
+/** What is known about one build in `builds/`. */
+export interface BuildRecord {
+  /** The build's version. */
+  version: string;
+  /** The channel it came from (`adopted` for a build adopted by `install --adopt`). */
+  channel: string;
+  /** SHA-256 of the artifact it was made from (null for an adopted build). */
+  sha256: string | null;
+  /** `executable`, `tar.gz`, `zip` or `directory` (adopted). */
+  kind: string;
+  /** When it was verified and placed in `builds/`. */
+  installed_at: string;
+  /** When it last stopped being current (null: never current, or current now). */
+  retired_at: string | null;
+  /**
+   * The seal: SHA-256 over the build's files as staged (see `treeDigest`), checked again before
+   * the build is swapped in. Absent for builds staged by older versions and adopted builds.
+   */
+  tree_sha256?: string;
+}
+
+/** The build waiting for the next launch. */
+export interface StagedRecord {
+  /** Its version (a directory in `builds/`). */
+  version: string;
+  /** The channel it came from. */
+  channel: string;
+  /** When it was staged. */
+  staged_at: string;
+}
+
+/** The last update check. */
+export interface CheckRecord {
+  /** When it ran. */
+  at: string;
+  /** The channel checked. */
+  channel: string;
+  /** The installed version then. */
+  current: string | null;
+  /** The channel's newest version. */
+  available: string;
+  /** What was decided. */
+  decision: string;
+}
+
+/** The last failure. */
+export interface ErrorRecord {
+  /** When it happened. */
+  at: string;
+  /** The command that failed. */
+  command: string;
+  /** Its message. */
+  message: string;
+}
+
+/** A version that must not be staged again on its channel (rolled back from). */
+export interface RejectedRecord {
+  /** The version. */
+  version: string;
+  /** Its channel. */
+  channel: string;
+  /** Why. */
+  reason: string;
+  /** When. */
+  at: string;
+}
+
+/**
+ * A channel's manifest as last fetched, so that the next check can ask "changed since?"
+ * (`If-None-Match` / `If-Modified-Since`) and a 304 costs no body.
+ *
+ * @example
+ * ```ts
+ * import type { ManifestCacheRecord } from "./state.ts";
+ * const record: ManifestCacheRecord = {
+ *   url: "https://updates.ms11.com/stable/manifest.json",
+ *   etag: '"66f1-2a"',
+ *   last_modified: null,
+ *   body: "{}",
+ *   checked_at: "2026-11-27T09:00:00.000Z",
+ * };
+ * console.assert(record.etag !== null);
+ * ```
+ */
+export interface ManifestCacheRecord {
+  /** The manifest URL asked for. */
+  url: string;
+  /** The response's ETag, if any. */
+  etag: string | null;
+  /** The response's Last-Modified, if any. */
+  last_modified: string | null;
+  /** The manifest document as received (UTF-8 text, at most the manifest size cap). */
+  body: string;
+  /** When the channel was last checked (a 200 or a 304). */
+  checked_at: string;
+}
+
+/**
+ * A build on trial: swapped in, not yet confirmed healthy. Each launch counts an attempt; after
+ * `health.max_attempts` launches without `confirm`, the next `apply` rolls back to `from`.
+ */
+export interface TrialRecord {
+  /** The build on trial (current). */
+  version: string;
+  /** The build to roll back to (the last one known good), or null when there is none. */
+  from: string | null;
+  /** The channel the build came from. */
+  channel: string;
+  /** When it was swapped in. */
+  started_at: string;
+  /** Launches counted so far (1 after the apply that swapped it in). */
+  attempts: number;
+}
+
+/**
+ * The swap journal: written (atomically, fsynced) before `current` is renamed, cleared once the
+ * swap is recorded. Its presence at start-up means a swap was interrupted: every command first
+ * finishes it (or undoes it when its target is gone).
+ */
+export interface JournalRecord {
+  /** `apply` (a staged build goes in) or `rollback` (a backup comes back). */
+  op: "apply" | "rollback";
+  /** The build current before. */
+  from: string | null;
+  /** The build being made current. */
+  to: string;
+  /** When the swap began. */
+  at: string;
+  /** Why, for the audit log (and, for a rollback, the rejection). */
+  reason: string;
+  /** For a rollback: remember `from` as a bad build of its channel (automatic rollbacks). */
+  bad: boolean;
+}
+
+/** The whole state document. */
+export interface State {
+  /** Schema version ({@linkcode STATE_SCHEMA}). */
+  schema: number;
+  /** The staged build, if any. */
+  staged: StagedRecord | null;
+  /** Records of the builds in `builds/`, by version. */
+  builds: Record<string, BuildRecord>;
+  /** The last check. */
+  last_check: CheckRecord | null;
+  /** The last error. */
+  last_error: ErrorRecord | null;
+  /** Versions not to stage again (rolled back from by hand, or bad builds). */
+  rejected: RejectedRecord[];
+  /** The last manifest fetched per channel (absent from state files of older clients). */
+  manifests: Record<string, ManifestCacheRecord>;
+  /** Per channel, the last manifest accepted (rollback protection, rotated keys). */
+  trusted: Record<string, TrustedRecord>;
+  /** The build on trial, when the current build has not been confirmed yet. */
+  trial?: TrialRecord;
+  /** An interrupted swap, when there is one. */
+  journal?: JournalRecord;
+}
+
+/**
+ * A fresh, empty state.
+ *
+ * @example
+ * ```ts
+ * import { emptyState } from "./state.ts";
+ * console.assert(emptyState().staged === null);
+ * ```
+ */
+export function emptyState(): State {
+  return {
+    schema: STATE_SCHEMA,
+    staged: null,
+    builds: {},
+    last_check: null,
+    last_error: null,
+    rejected: [],
+    manifests: {},
+    trusted: {},
+  };
+}
+
+/**
+ * Whether `apply` has work to do in `state`: a staged build, a build on trial (its launches are
+ * counted) or an interrupted swap. Launchers run `apply` at every start; when this is false it
+ * changes nothing and needs no lock.
+ *
+ * @example
+ * ```ts
+ * import { applyPending, emptyState } from "./state.ts";
+ * console.assert(!applyPending(emptyState()));
+ * ```
+ */
+export function applyPending(state: State): boolean {
+  return state.staged !== null || state.trial !== undefined || state.journal !== undefined;
+}
+
+/** A state read from disk, with any problem found on the way. */
+export interface ReadState {
+  /** The state (empty when the file was missing or unreadable). */
+  state: State;
+  /** Why the file could not be used, when it could not (to report as a warning). */
+  problem: string | null;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function str(value: unknown): value is string {
+  return typeof value === "string" && value.length > 0;
+}
+
+function nullableStr(value: unknown): value is string | null {
+  return value === null || str(value);
+}
+
+/**
+ * Validate a parsed state document. Records that do not fit are dropped one by one (a problem
+ * is reported) rather than failing the whole file; a schema newer than this client is an error.
+ *
+ * @example
+ * ```ts
+ * import { parseState } from "./state.ts";
+ * const { state, problem } = parseState({ schema: 1, staged: 7 }, "state.json");
+ * console.assert(state.staged === null && problem !== null);
+ * ```
+ */
+export function parseState(raw: unknown, source: string): ReadState {
+  const problems: string[] = [];
+  const state = emptyState();
+  if (!isObject(raw)) {
+    return { state, problem: `State file ${source} is not a JSON object; starting afresh` };
+  }
+  if (typeof raw.schema !== "number" || !Number.isInteger(raw.schema) || raw.schema < 1) {
+    return { state, problem: `State file ${source} has no valid schema; starting afresh` };
+  }
+  if (raw.schema > STATE_SCHEMA) {
+    throw new RangeError(
+      `State file ${source} has schema ${raw.schema}, newer than this ms11-update understands (${STATE_SCHEMA}); update ms11-update`,
+    );
+  }
+  const s = raw.staged;
+  if (s === null || s === undefined) {
+    state.staged = null;
+  } else if (
+    isObject(s) && str(s.version) && isBuildName(s.version) && str(s.channel) && str(s.staged_at)
+  ) {
+    state.staged = { version: s.version, channel: s.channel, staged_at: s.staged_at };
+  } else problems.push("staged");
+  if (isObject(raw.builds)) {
+    for (const [version, b] of Object.entries(raw.builds)) {
+      if (
+        isObject(b) && b.version === version && isBuildName(version) && str(b.channel) &&
+        nullableStr(b.sha256) &&
+        str(b.kind) && str(b.installed_at) && nullableStr(b.retired_at)
+      ) {
+        state.builds[version] = {
+          version,
+          channel: b.channel,
+          sha256: b.sha256,
+          kind: b.kind,
+          installed_at: b.installed_at,
+          retired_at: b.retired_at,
+        };
+        if (typeof b.tree_sha256 === "string" && /^[0-9a-f]{64}$/.test(b.tree_sha256)) {
+          state.builds[version].tree_sha256 = b.tree_sha256;
+        }
+      } else problems.push(`builds.${version}`);
+    }
+  } else if (raw.builds !== undefined) problems.push("builds");
+  const c = raw.last_check;
+  if (
+    isObject(c) && str(c.at) && str(c.channel) && nullableStr(c.current) && str(c.available) &&
+    str(c.decision)
+  ) {
+    state.last_check = {
+      at: c.at,
+      channel: c.channel,
+      current: c.current,
+      available: c.available,
+      decision: c.decision,
+    };
+  } else if (c !== null && c !== undefined) problems.push("last_check");
+  const e = raw.last_error;
+  if (isObject(e) && str(e.at) && str(e.command) && typeof e.message === "string") {
+    state.last_error = { at: e.at, command: e.command, message: e.message };
+  } else if (e !== null && e !== undefined) problems.push("last_error");
+  if (Array.isArray(raw.rejected)) {
+    for (const r of raw.rejected) {
+      if (
+        isObject(r) && str(r.version) && isBuildName(r.version) && str(r.channel) &&
+        str(r.reason) && str(r.at)
+      ) {
+        state.rejected.push({ version: r.version, channel: r.channel, reason: r.reason, at: r.at });
+      } else problems.push("rejected[]");
+    }
+  } else if (raw.rejected !== undefined) problems.push("rejected");
+  if (isObject(raw.manifests)) {
+    for (const [channel, m] of Object.entries(raw.manifests)) {
+      if (
+        /^[a-z][a-z0-9_-]{0,31}$/.test(channel) && isObject(m) && str(m.url) &&
+        nullableStr(m.etag) && nullableStr(m.last_modified) && typeof m.body === "string" &&
+        m.body.length <= MAX_CACHED_MANIFEST_CHARS && str(m.checked_at)
+      ) {
+        state.manifests[channel] = {
+          url: m.url,
+          etag: m.etag,
+          last_modified: m.last_modified,
+          body: m.body,
+          checked_at: m.checked_at,
+        };
+      } else problems.push(`manifests.${channel}`);
+    }
+  } else if (raw.manifests !== undefined) problems.push("manifests");
+  if (isObject(raw.trusted)) {
+    for (const [channel, t] of Object.entries(raw.trusted)) {
+      const record = parseTrusted(t);
+      if (/^[a-z][a-z0-9_-]{0,31}$/.test(channel) && record !== null) {
+        state.trusted[channel] = record;
+      } else problems.push(`trusted.${channel}`);
+    }
+  } else if (raw.trusted !== undefined) problems.push("trusted");
+  const t = raw.trial;
+  if (
+    isObject(t) && str(t.version) && isBuildName(t.version) &&
+    (t.from === null || (str(t.from) && isBuildName(t.from))) && str(t.channel) &&
+    str(t.started_at) && typeof t.attempts === "number" && Number.isInteger(t.attempts) &&
+    t.attempts >= 0
+  ) {
+    state.trial = {
+      version: t.version,
+      from: t.from,
+      channel: t.channel,
+      started_at: t.started_at,
+      attempts: t.attempts,
+    };
+  } else if (t !== null && t !== undefined) problems.push("trial");
+  const j = raw.journal;
+  if (
+    isObject(j) && (j.op === "apply" || j.op === "rollback") &&
+    (j.from === null || (str(j.from) && isBuildName(j.from))) && str(j.to) && isBuildName(j.to) &&
+    str(j.at) && typeof j.reason === "string" && typeof j.bad === "boolean"
+  ) {
+    state.journal = { op: j.op, from: j.from, to: j.to, at: j.at, reason: j.reason, bad: j.bad };
+  } else if (j !== null && j !== undefined) problems.push("journal");
+  return {
+    state,
+    problem: problems.length === 0
+      ? null
+      : `State file ${source} had unreadable entries (${problems.join(", ")}); they were ignored`,
+  };
+}
+
+// An ed25519: public key (32 bytes in base64); checked fully where it is used.
+const PUBLIC_KEY = /^ed25519:[A-Za-z0-9+/]{43}=$/;
+
+function keySetOf(value: unknown): { threshold: number; keys: string[] } | null | undefined {
+  if (value === null) return null;
+  if (
+    !isObject(value) || !Array.isArray(value.keys) || value.keys.length === 0 ||
+    !value.keys.every((k) => typeof k === "string" && PUBLIC_KEY.test(k)) ||
+    !Number.isInteger(value.threshold) ||
+    (value.threshold as number) < 1 || (value.threshold as number) > value.keys.length
+  ) return undefined;
+  return { threshold: value.threshold as number, keys: [...value.keys] as string[] };
+}
+
+function parseTrusted(t: unknown): TrustedRecord | null {
+  if (
+    !isObject(t) || !Number.isSafeInteger(t.serial) || (t.serial as number) < 1 ||
+    typeof t.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(t.sha256) || !str(t.version) ||
+    !str(t.expires) || !str(t.accepted_at)
+  ) return null;
+  const keys = keySetOf(t.keys ?? null);
+  const pinned = t.pinned ?? null;
+  if (keys === undefined || (pinned !== null && !(Array.isArray(pinned) && pinned.every(str)))) {
+    return null;
+  }
+  return {
+    serial: t.serial as number,
+    sha256: t.sha256,
+    version: t.version,
+    expires: t.expires,
+    accepted_at: t.accepted_at,
+    keys,
+    pinned: pinned === null ? null : [...pinned] as string[],
+  };
+}
+
+/**
+ * Read the state file of an install root. A missing file is an empty state; garbage is an
+ * empty state with a problem to report.
+ *
+ * @example
+ * ```ts
+ * import { layoutOf } from "./layout.ts";
+ * import { readState } from "./state.ts";
+ * const { state } = await readState(layoutOf("/nonexistent"));
+ * console.assert(state.staged === null);
+ * ```
+ */
+export async function readState(layout: Layout): Promise<ReadState> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(layout.state);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return { state: emptyState(), problem: null };
+    throw error;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return {
+      state: emptyState(),
+      problem: `State file ${layout.state} is not valid JSON; starting afresh`,
+    };
+  }
+  return parseState(raw, layout.state);
+}
+
+/**
+ * Write the state file atomically (temp file, fsync, rename, fsync directory).
+ *
+ * @example
+ * ```ts
+ * import { layoutOf } from "./layout.ts";
+ * import { emptyState, writeState } from "./state.ts";
+ * const root = await Deno.makeTempDir();
+ * await writeState(layoutOf(root), emptyState());
+ * ```
+ */
+export async function writeState(layout: Layout, state: State): Promise<void> {
+  await writeFileAtomic(layout.state, JSON.stringify(state, null, 2) + "\n");
+}

@@ -1,0 +1,119 @@
+/**
+ * The one status document (`status --json`, and the dashboard's API). Schema documented in
+ * docs/STATUS.md; `schema` rises when a field changes meaning or goes away (adding is not a
+ * change).
+ *
+ * @module
+ */
+import { type AuditEntry, readAudit } from "./audit.ts";
+import { type Backup, listBackups } from "./backups.ts";
+import type { Config } from "../core/config.ts";
+import { currentVersion, type Layout } from "./layout.ts";
+import {
+  type CheckRecord,
+  type ErrorRecord,
+  readState,
+  type RejectedRecord,
+  type StagedRecord,
+} from "./state.ts";
+
+/** The status schema version. */
+export const STATUS_SCHEMA = 1;
+
+/** The status document. */
+export interface StatusDocument {
+  /** {@linkcode STATUS_SCHEMA}. */
+  schema: number;
+  /** The install root. */
+  root: string;
+  /** The channel followed (configured, or given for this run). */
+  channel: string;
+  /** The platform key. */
+  platform: string;
+  /** The current build, or null when nothing is installed. */
+  current: { version: string; channel: string | null; installed_at: string | null } | null;
+  /** The build applied at the next launch, or null. */
+  staged: StagedRecord | null;
+  /** Backups, newest first. */
+  backups: Backup[];
+  /** Backups kept after each apply. */
+  keep_backups: number;
+  /** The last check, or null. */
+  last_check: CheckRecord | null;
+  /** The last failure, or null. */
+  last_error: ErrorRecord | null;
+  /** A problem with the state file, or null. */
+  state_problem: string | null;
+  /** The last entries of the audit log, oldest first. */
+  recent_events: AuditEntry[];
+  /** The current build while it is on trial (not yet confirmed healthy), else null. */
+  trial:
+    | {
+      version: string;
+      from: string | null;
+      started_at: string;
+      attempts: number;
+      max_attempts: number;
+    }
+    | null;
+  /** Versions not staged again on their channel: rolled back from, or bad builds. */
+  rejected: RejectedRecord[];
+}
+
+/** Options of {@linkcode readStatus}. */
+export interface StatusOptions {
+  /** The channel to report (default: the configured one). */
+  channel?: string;
+  /** The platform key. */
+  platform: string;
+  /** How many audit entries to include (default 10). */
+  recentEvents?: number;
+}
+
+/**
+ * Build the status document of an install root from its files and state. Reads only.
+ *
+ * @example
+ * ```ts
+ * import { defaultConfig } from "../core/config.ts";
+ * import { layoutOf } from "./layout.ts";
+ * import { readStatus } from "./status.ts";
+ * const status = await readStatus(layoutOf("/nonexistent"), defaultConfig(), { platform: "linux-x64" });
+ * console.assert(status.current === null && status.schema === 1);
+ * ```
+ */
+export async function readStatus(
+  layout: Layout,
+  config: Config,
+  options: StatusOptions,
+): Promise<StatusDocument> {
+  const { state, problem } = await readState(layout);
+  const version = await currentVersion(layout);
+  const record = version === null ? undefined : state.builds[version];
+  return {
+    schema: STATUS_SCHEMA,
+    root: layout.root,
+    channel: options.channel ?? config.channel,
+    platform: options.platform,
+    current: version === null ? null : {
+      version,
+      channel: record?.channel ?? null,
+      installed_at: record?.installed_at ?? null,
+    },
+    staged: state.staged,
+    backups: await listBackups(layout, state),
+    keep_backups: config.keep_backups_count,
+    last_check: state.last_check,
+    last_error: state.last_error,
+    state_problem: problem,
+    recent_events: await readAudit(layout, { tail: options.recentEvents ?? 10 }),
+    trial: state.trial === undefined || state.trial.version !== version ? null : {
+      version: state.trial.version,
+      from: state.trial.from,
+      started_at: state.trial.started_at,
+      attempts: state.trial.attempts,
+      max_attempts: config.health.max_attempts,
+    },
+    rejected: state.rejected,
+  };
+}

@@ -1,0 +1,451 @@
+/**
+ * The only code that changes what "current" is. `current` is a symlink to `builds/<version>`;
+ * a swap creates a new link beside it and renames it over `current` (atomic: there is never a
+ * moment without a launchable `current`), then fsyncs the root.
+ *
+ * Every swap is journaled: the intent is written to the state file (atomically, fsynced) before
+ * the rename, and cleared when the swap is recorded; {@linkcode recoverSwap}, run first by every
+ * command, finishes a swap interrupted in between (or undoes it when its target is gone).
+ *
+ * `applyStaged` is the launcher's hook at every start: with nothing staged, nothing on trial and
+ * no interrupted swap it reads one small file and returns, without taking the lock or importing
+ * anything heavy.
+ *
+ * @module
+ */
+import { exists, removeIfExists, renameDurable, tempSibling } from "../core/fs.ts";
+import { faultPoint } from "../core/fault.ts";
+import type { SmokeOptions } from "./_smoke.ts";
+import { appendAudit } from "./audit.ts";
+import { pruneBackups } from "./backups.ts";
+import { buildDir, currentVersion, type Layout } from "./layout.ts";
+import { applyPending, type JournalRecord, readState, type State, writeState } from "./state.ts";
+import { acquireLock } from "./lock.ts";
+
+export type { SmokeOptions } from "./_smoke.ts";
+
+/**
+ * Point `current` at `builds/<version>` atomically and durably.
+ *
+ * @example
+ * ```ts
+ * import { layoutOf } from "./layout.ts";
+ * import { switchCurrent } from "./swap.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * await Deno.mkdir(`${layout.builds}/1.0.0`, { recursive: true });
+ * await switchCurrent(layout, "1.0.0");
+ * console.assert(await Deno.readLink(layout.current) === "builds/1.0.0");
+ * ```
+ */
+export async function switchCurrent(layout: Layout, version: string): Promise<void> {
+  const dir = buildDir(layout, version);
+  const info = await Deno.stat(dir).catch(() => null);
+  if (!info?.isDirectory) throw new Error(`Cannot switch to ${version}: build ${dir} is missing`);
+  const link = tempSibling(layout.current);
+  await Deno.symlink(`builds/${version}`, link);
+  try {
+    await renameDurable(link, layout.current);
+  } catch (error) {
+    await Deno.remove(link).catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * Record in `state` that `from` stopped being current and `to` became it.
+ *
+ * @example
+ * ```ts
+ * import { emptyState } from "./state.ts";
+ * import { recordSwap } from "./swap.ts";
+ * const state = emptyState();
+ * state.builds["1.0.0"] = { version: "1.0.0", channel: "stable", sha256: null, kind: "executable",
+ *   installed_at: "2026-11-01T00:00:00Z", retired_at: null };
+ * recordSwap(state, "1.0.0", "1.1.0", "2026-11-27T00:00:00Z");
+ * console.assert(state.builds["1.0.0"].retired_at === "2026-11-27T00:00:00Z");
+ * ```
+ */
+export function recordSwap(state: State, from: string | null, to: string, at: string): void {
+  if (from !== null && from !== to && state.builds[from]) state.builds[from].retired_at = at;
+  if (state.builds[to]) state.builds[to].retired_at = null;
+}
+
+/**
+
+/**
+ * Apply the effects of a journaled swap to `state` and clear the journal. Pure and idempotent:
+ * the same journal settled twice gives the same state.
+ *
+ * - `apply`: the old build is retired, the staged build is no longer staged, and the new build
+ *   goes on trial (when there was a build before it to fall back to: the build it replaced, or,
+ *   if that one was itself still on trial, that one's fallback).
+ * - `rollback`: the old build is retired and remembered as rejected on its channel (with the
+ *   journal's reason), a staged build is cancelled, and any trial ends.
+ *
+ * @example
+ * ```ts
+ * import { emptyState } from "./state.ts";
+ * import { settleJournal } from "./swap.ts";
+ * const state = emptyState();
+ * settleJournal(state, {
+ *   op: "apply", from: "1.0.0", to: "1.1.0", at: "2026-11-27T00:00:00Z", reason: "staged", bad: false,
+ * });
+ * console.assert(state.trial?.version === "1.1.0" && state.trial.attempts === 1);
+ * ```
+ */
+export function settleJournal(state: State, journal: JournalRecord): void {
+  const { from, to, at } = journal;
+  recordSwap(state, from, to, at);
+  if (journal.op === "apply") {
+    if (state.staged?.version === to) state.staged = null;
+    if (from !== null && from !== to) {
+      // Replacing a build still on trial: fall back to the last build known good, not to it.
+      const previous = state.trial?.version === from ? state.trial.from : null;
+      state.trial = {
+        version: to,
+        from: previous ?? from,
+        channel: state.builds[to]?.channel ?? "unknown",
+        started_at: at,
+        attempts: 1,
+      };
+    } else delete state.trial;
+  } else {
+    state.staged = null;
+    delete state.trial;
+    if (from !== null && from !== to) {
+      const channel = state.builds[from]?.channel ?? "unknown";
+      state.rejected = state.rejected.filter((r) => !(r.version === from && r.channel === channel));
+      state.rejected.push({ version: from, channel, reason: journal.reason, at });
+    }
+  }
+  delete state.journal;
+}
+
+/**
+ * Make `journal.to` current as one journaled step: write the journal, rename, record the swap,
+ * clear the journal, append to the audit log. The caller holds the lock; `state` is updated.
+ *
+ * @example
+ * ```ts
+ * import { layoutOf } from "./layout.ts";
+ * import { emptyState } from "./state.ts";
+ * import { swapCurrent } from "./swap.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * await Deno.mkdir(`${layout.builds}/1.0.0`, { recursive: true });
+ * const state = emptyState();
+ * await swapCurrent(layout, state, {
+ *   op: "apply", from: null, to: "1.0.0", at: "2026-11-27T00:00:00Z", reason: "first", bad: false,
+ * });
+ * console.assert(state.journal === undefined);
+ * ```
+ */
+export async function swapCurrent(
+  layout: Layout,
+  state: State,
+  journal: JournalRecord,
+): Promise<void> {
+  state.journal = journal;
+  await writeState(layout, state);
+  faultPoint("after-journal");
+  faultPoint("before-rename");
+  await switchCurrent(layout, journal.to);
+  faultPoint("after-rename");
+  settleJournal(state, journal);
+  await writeState(layout, state);
+  await appendAudit(layout, {
+    at: journal.at,
+    event: journal.op === "apply" ? "applied" : "rolled_back",
+    reason: journal.reason,
+    from: journal.from,
+    to: journal.to,
+    ...(journal.op === "rollback" ? { bad: journal.bad } : {}),
+  });
+}
+
+/** What {@linkcode recoverSwap} did about an interrupted swap. */
+export interface Recovery {
+  /** The interrupted step. */
+  journal: JournalRecord;
+  /** `finished` (its target is current now) or `undone` (its target was gone). */
+  outcome: "finished" | "undone";
+}
+
+/**
+ * Finish a swap that was interrupted (the state file still holds its journal): make its target
+ * current when the target build is there, else go back to the build it started from. Returns
+ * null when there was nothing to recover. The caller holds the lock; `state` is updated and
+ * written.
+ *
+ * @example
+ * ```ts
+ * import { layoutOf } from "./layout.ts";
+ * import { emptyState } from "./state.ts";
+ * import { recoverSwap } from "./swap.ts";
+ * console.assert(await recoverSwap(layoutOf(await Deno.makeTempDir()), emptyState()) === null);
+ * ```
+ */
+export async function recoverSwap(layout: Layout, state: State): Promise<Recovery | null> {
+  const journal = state.journal;
+  if (journal === undefined) return null;
+  const current = await currentVersion(layout);
+  const isBuild = async (v: string) =>
+    (await Deno.stat(buildDir(layout, v)).catch(() => null))?.isDirectory === true;
+  let outcome: Recovery["outcome"];
+  if (current === journal.to || await isBuild(journal.to)) {
+    if (current !== journal.to) await switchCurrent(layout, journal.to);
+    settleJournal(state, journal);
+    outcome = "finished";
+  } else {
+    if (journal.from !== null && current !== journal.from && await isBuild(journal.from)) {
+      await switchCurrent(layout, journal.from);
+    }
+    delete state.journal;
+    outcome = "undone";
+  }
+  await writeState(layout, state);
+  await appendAudit(layout, {
+    at: new Date().toISOString(),
+    event: "recovered",
+    reason: `interrupted ${journal.op} ${journal.from ?? "nothing"} -> ${journal.to} ${outcome}`,
+    op: journal.op,
+    from: journal.from,
+    to: journal.to,
+    outcome,
+  });
+  return { journal, outcome };
+}
+
+/** Options of {@linkcode applyStaged}. */
+export interface ApplyOptions {
+  /** The time to record (default now). */
+  now?: Date;
+  /** Backups to keep after the swap (default 2). */
+  keepBackups?: number;
+  /** How long to wait for the install lock, in milliseconds. */
+  lockWaitMs?: number;
+  /** Launches of an unconfirmed build before the next apply rolls it back (default 3). */
+  maxAttempts?: number;
+  /** Smoke-test a staged build before swapping it in (default: no smoke test). */
+  smoke?: SmokeOptions | null;
+}
+
+/** What `applyStaged` did. */
+export interface ApplyResult {
+  /** Whether a build was swapped in. */
+  applied: boolean;
+  /** The version current before. */
+  from: string | null;
+  /** The version current after. */
+  to: string | null;
+  /** Backups removed by pruning. */
+  pruned: string[];
+  /** A problem with the state file, when there was one. */
+  problem: string | null;
+  /** An interrupted swap finished or undone first, when there was one. */
+  recovered?: Recovery;
+  /** A staged build refused (seal broken or smoke test failed) and removed. */
+  refused?: { version: string; reason: string };
+  /** An automatic rollback of a build never confirmed. */
+  rolledBack?: { from: string; to: string; reason: string };
+  /** The build on trial after this launch, and the launches counted. */
+  trial?: { version: string; attempts: number; max_attempts: number };
+}
+
+/**
+ * Why a staged build must not be swapped in: its files differ from what was sealed at staging,
+ * or its smoke test fails. Null when it may go in.
+ */
+async function vetStaged(
+  layout: Layout,
+  state: State,
+  options: ApplyOptions,
+): Promise<{ reason: string; bad: boolean } | null> {
+  const version = state.staged!.version;
+  const dir = buildDir(layout, version);
+  const sealed = state.builds[version]?.tree_sha256;
+  if (sealed !== undefined) {
+    const { treeDigest } = await import("./seal.ts");
+    const actual = await treeDigest(dir);
+    if (actual !== sealed) {
+      return {
+        reason:
+          `staged build ${version} changed since it was verified (seal ${sealed}, now ${actual})`,
+        bad: false,
+      };
+    }
+  }
+  if (options.smoke) {
+    const { smokeTest } = await import("./_smoke.ts");
+    const failure = await smokeTest(dir, options.smoke);
+    if (failure !== null) return { reason: failure, bad: true };
+  }
+  return null;
+}
+
+/**
+ * The launcher's hook, run at every start of the application. In order:
+ *
+ * 1. finish (or undo) a swap interrupted by a crash;
+ * 2. with a build staged: check its seal and smoke-test it, then swap it in (journaled), put it
+ *    on trial, and prune backups beyond `keepBackups` (never the trial's fallback). A build that
+ *    fails is not swapped in, its files are removed, and (for a failed smoke test) it is
+ *    remembered as bad on its channel;
+ * 3. with a build on trial: count this launch, or, after `maxAttempts` launches without a
+ *    `confirm`, roll back to the previous build and remember the failed one as bad.
+ *
+ * With nothing staged, nothing on trial and no interrupted swap it returns at once without
+ * taking the lock.
+ *
+ * @example
+ * ```ts
+ * import { layoutOf } from "./layout.ts";
+ * import { applyStaged } from "./swap.ts";
+ * const result = await applyStaged(layoutOf(await Deno.makeTempDir()));
+ * console.assert(result.applied === false);
+ * ```
+ */
+export async function applyStaged(
+  layout: Layout,
+  options: ApplyOptions = {},
+): Promise<ApplyResult> {
+  const first = await readState(layout);
+  const s = first.state;
+  if (!applyPending(s)) {
+    const v = await currentVersion(layout);
+    return { applied: false, from: v, to: v, pruned: [], problem: first.problem };
+  }
+  using _lock = await acquireLock(layout, { waitMs: options.lockWaitMs ?? 0 });
+  const { state, problem } = await readState(layout);
+  const recovered = await recoverSwap(layout, state);
+  const extra: Partial<ApplyResult> = recovered === null ? {} : { recovered };
+  const from = await currentVersion(layout);
+  /** The result when no staged build goes in (`more`: what happened instead). */
+  const notApplied = (more: Partial<ApplyResult> = {}): ApplyResult => ({
+    applied: false,
+    from,
+    to: from,
+    pruned: [],
+    problem,
+    ...extra,
+    ...more,
+  });
+  const at = (options.now ?? new Date()).toISOString();
+  const keep = options.keepBackups ?? 2;
+  const maxAttempts = options.maxAttempts ?? 3;
+  const staged = state.staged;
+  if (staged === null) {
+    const trial = state.trial;
+    // A swap finished just now counts as this launch's attempt.
+    if (trial === undefined || recovered?.journal.op === "apply") {
+      return notApplied();
+    }
+    if (trial.version !== from) {
+      delete state.trial; // stale: something else is current now
+      await writeState(layout, state);
+      return notApplied();
+    }
+    const fallback = trial.from;
+    if (
+      trial.attempts >= maxAttempts && fallback !== null &&
+      await exists(buildDir(layout, fallback))
+    ) {
+      const reason =
+        `${trial.version} was not confirmed healthy after ${trial.attempts} launches (health.max_attempts ${maxAttempts})`;
+      faultPoint("during-rollback");
+      await swapCurrent(layout, state, {
+        op: "rollback",
+        from: trial.version,
+        to: fallback,
+        at,
+        reason,
+        bad: true,
+      });
+      return notApplied({
+        to: fallback,
+        rolledBack: { from: trial.version, to: fallback, reason },
+      });
+    }
+    trial.attempts += 1;
+    await writeState(layout, state);
+    await appendAudit(layout, {
+      at,
+      event: "trial_launch",
+      reason: `launch ${trial.attempts} of ${trial.version} without a confirm`,
+      version: trial.version,
+      attempts: trial.attempts,
+      max_attempts: maxAttempts,
+    });
+    return notApplied({
+      trial: { version: trial.version, attempts: trial.attempts, max_attempts: maxAttempts },
+    });
+  }
+  if (!(await exists(buildDir(layout, staged.version)))) {
+    state.staged = null;
+    state.last_error = {
+      at,
+      command: "apply",
+      message: `Staged build ${staged.version} is missing from ${layout.builds}; nothing applied`,
+    };
+    await writeState(layout, state);
+    throw new Error(state.last_error.message);
+  }
+  if (from === staged.version) {
+    // Current already is the staged build (a swap from before journaling): record it.
+    recordSwap(state, from, staged.version, at);
+    state.staged = null;
+    await writeState(layout, state);
+    return notApplied();
+  }
+  const refusal = await vetStaged(layout, state, options);
+  if (refusal !== null) {
+    const message = `Staged build ${staged.version} was not applied: ${refusal.reason}`;
+    state.staged = null;
+    delete state.builds[staged.version];
+    if (refusal.bad) {
+      state.rejected = state.rejected.filter((r) =>
+        !(r.version === staged.version && r.channel === staged.channel)
+      );
+      state.rejected.push({
+        version: staged.version,
+        channel: staged.channel,
+        reason: refusal.reason,
+        at,
+      });
+    }
+    state.last_error = { at, command: "apply", message };
+    await writeState(layout, state);
+    const trash = `${layout.builds}/.trash-${staged.version}-${Date.now()}`;
+    await Deno.rename(buildDir(layout, staged.version), trash);
+    await removeIfExists(trash, true);
+    await appendAudit(layout, {
+      at,
+      event: "refused",
+      reason: refusal.reason,
+      version: staged.version,
+      channel: staged.channel,
+      bad: refusal.bad,
+    });
+    return notApplied({ refused: { version: staged.version, reason: refusal.reason } });
+  }
+  await swapCurrent(layout, state, {
+    op: "apply",
+    from,
+    to: staged.version,
+    at,
+    reason: "staged build swapped in at launch",
+    bad: false,
+  });
+  const pruned = await pruneBackups(layout, state, { keep, at });
+  const trial = state.trial;
+  return {
+    applied: true,
+    from,
+    to: staged.version,
+    pruned,
+    problem,
+    ...extra,
+    ...(trial
+      ? { trial: { version: trial.version, attempts: trial.attempts, max_attempts: maxAttempts } }
+      : {}),
+  };
+}

@@ -1,0 +1,288 @@
+/**
+ * The per-channel release manifest (`<base_url>/manifest.json`, see docs/MANIFEST.md).
+ * Parsing is pure and strict: wrong types, missing fields, trailing garbage and documents over
+ * {@linkcode MAX_MANIFEST_BYTES} are errors. Fields this client does not know are ignored, so that
+ * later additions (signatures, expiry, rollout, deltas) do not break it; a change old clients
+ * must not ignore raises `schema`.
+ *
+ * @module
+ */
+import { type KeySet, parseKeySet } from "./keys.ts";
+export type { KeySet };
+import { isVersion, parseVersion } from "../core/version.ts";
+
+/** The largest manifest accepted, in bytes. */
+export const MAX_MANIFEST_BYTES = 65536;
+
+/** The manifest schema this client understands. */
+export const MANIFEST_SCHEMA = 1;
+
+/** How an artifact is installed. */
+export type ArtifactKind = "executable" | "tar.gz" | "zip";
+
+/** The kinds of artifact this client installs. */
+export const ARTIFACT_KINDS: readonly ArtifactKind[] = ["executable", "tar.gz", "zip"];
+
+/** One platform's build. */
+export interface Artifact {
+  /** Absolute URL (relative URLs in the document are resolved against the manifest's URL). */
+  url: string;
+  /** Exact size in bytes. */
+  size: number;
+  /** SHA-256 of the artifact file, lowercase hex. */
+  sha256: string;
+  /** `executable` (a single file), `tar.gz` or `zip` (a directory build). */
+  kind: ArtifactKind;
+}
+
+/** The hash algorithms this client verifies artifacts with. */
+export const HASH_ALGORITHMS: readonly string[] = ["sha256"];
+
+/** A parsed, validated manifest. */
+export interface Manifest {
+  /** Manifest schema version (1). */
+  schema: number;
+  /** The channel this manifest is for. */
+  channel: string;
+  /** The release's version (semver, canonical form). */
+  version: string;
+  /** When the release was published (ISO 8601). */
+  released_at: string;
+  /** Release notes, when the publisher gave some. */
+  notes: string | null;
+  /** Build per platform key (`linux-x64`, …). */
+  artifacts: Record<string, Artifact>;
+  /** Rollback protection: grows with every publication on the channel (null when absent). */
+  serial: number | null;
+  /** Freeze protection: the manifest is refused after this time (ISO 8601; null when absent). */
+  expires: string | null;
+  /** Key rotation: the channel's next key set, announced under the current keys. */
+  next_keys: KeySet | null;
+}
+
+/** Options of {@linkcode parseManifest}. */
+export interface ParseManifestOptions {
+  /** The URL the manifest was fetched from: relative artifact URLs resolve against it. */
+  url: string;
+  /** When given, a manifest for another channel is refused. */
+  channel?: string;
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+const PLATFORM = /^[a-z0-9]+-[a-z0-9_]+$/;
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** Whether `text` is an ISO 8601 time with a zone whose date and time exist. */
+function isIsoTime(text: string): boolean {
+  const m = ISO_TIME.exec(text);
+  if (m === null || Number.isNaN(Date.parse(text))) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 &&
+    minute <= 59 && second <= 60;
+}
+
+function show(value: unknown): string {
+  const text = JSON.stringify(value);
+  return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Parse and validate a manifest document.
+ *
+ * Throws `RangeError` for an oversize document, `SyntaxError` for invalid JSON (trailing garbage
+ * included) and `TypeError` for a field of the wrong type or value; each message names the
+ * manifest URL, the field and the value.
+ *
+ * @example
+ * ```ts
+ * import { parseManifest } from "./manifest.ts";
+ * const manifest = parseManifest(JSON.stringify({
+ *   schema: 1, channel: "stable", version: "1.1.0", released_at: "2026-11-20T10:00:00Z",
+ *   artifacts: { "linux-x64": { url: "1.1.0/ms11", size: 3, sha256: "a".repeat(64), kind: "executable" } },
+ * }), { url: "https://updates.ms11.com/stable/manifest.json" });
+ * console.assert(manifest.artifacts["linux-x64"].url === "https://updates.ms11.com/stable/1.1.0/ms11");
+ * ```
+ */
+export function parseManifest(
+  document: string | Uint8Array,
+  options: ParseManifestOptions,
+): Manifest {
+  const where = `Manifest ${options.url}`;
+  const size = typeof document === "string"
+    ? new TextEncoder().encode(document).length
+    : document.length;
+  if (size > MAX_MANIFEST_BYTES) {
+    throw new RangeError(`${where} is ${size} bytes, more than the ${MAX_MANIFEST_BYTES} allowed`);
+  }
+  let text: string;
+  try {
+    // A leading byte order mark is skipped, given as bytes (the decoder does it) or as text.
+    text = typeof document === "string"
+      ? document.replace(/^\uFEFF/, "")
+      : new TextDecoder("utf-8", { fatal: true }).decode(document);
+  } catch {
+    throw new SyntaxError(`${where} is not valid UTF-8`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new SyntaxError(`${where} is not valid JSON: ${(error as Error).message}`);
+  }
+  const fail = (field: string, expected: string, value: unknown): never => {
+    throw new TypeError(`${where}: ${field} must be ${expected}, got ${show(value)}`);
+  };
+  if (!isObject(raw)) fail("the document", "a JSON object", raw);
+  const doc = raw as Record<string, unknown>;
+
+  if (!Number.isInteger(doc.schema) || (doc.schema as number) < 1) {
+    fail("schema", "a positive integer", doc.schema);
+  }
+  if ((doc.schema as number) > MANIFEST_SCHEMA) {
+    throw new TypeError(
+      `${where}: schema ${doc.schema} is newer than this client understands (${MANIFEST_SCHEMA}); update ms11-update`,
+    );
+  }
+  if (typeof doc.channel !== "string" || !/^[a-z][a-z0-9_-]{0,31}$/.test(doc.channel)) {
+    fail("channel", "a channel name", doc.channel);
+  }
+  if (options.channel !== undefined && doc.channel !== options.channel) {
+    throw new TypeError(
+      `${where} is for channel ${show(doc.channel)}, not the requested ${show(options.channel)}`,
+    );
+  }
+  if (!isVersion(doc.version)) fail("version", "a semver version", doc.version);
+  if (typeof doc.released_at !== "string" || !isIsoTime(doc.released_at)) {
+    fail("released_at", "an ISO 8601 time such as 2026-11-20T10:00:00Z", doc.released_at);
+  }
+  if (doc.notes !== undefined && doc.notes !== null && typeof doc.notes !== "string") {
+    fail("notes", "a string", doc.notes);
+  }
+  if (!isObject(doc.artifacts)) fail("artifacts", "an object keyed by platform", doc.artifacts);
+  const artifacts: Record<string, Artifact> = {};
+  for (const [platform, value] of Object.entries(doc.artifacts as Record<string, unknown>)) {
+    const field = `artifacts.${platform}`;
+    if (!PLATFORM.test(platform)) fail("artifacts key", "a platform such as linux-x64", platform);
+    if (!isObject(value)) fail(field, "an object", value);
+    const a = value as Record<string, unknown>;
+    if (typeof a.url !== "string" || a.url.length === 0) fail(`${field}.url`, "a URL", a.url);
+    let url: URL;
+    try {
+      url = new URL(a.url as string, options.url);
+    } catch {
+      return fail(`${field}.url`, "a valid URL", a.url);
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      fail(`${field}.url`, "an http(s) URL", a.url);
+    }
+    if (!Number.isSafeInteger(a.size) || (a.size as number) < 0) {
+      fail(`${field}.size`, "a non-negative integer", a.size);
+    }
+    let sha256 = a.sha256;
+    if (a.hashes !== undefined) {
+      if (!isObject(a.hashes)) fail(`${field}.hashes`, "an object keyed by algorithm", a.hashes);
+      const hashes = a.hashes as Record<string, unknown>;
+      for (const [algorithm, digest] of Object.entries(hashes)) {
+        if (typeof digest !== "string" || !/^[0-9a-f]+$/.test(digest)) {
+          fail(`${field}.hashes.${algorithm}`, "lowercase hex digits", digest);
+        }
+      }
+      const known = Object.keys(hashes).filter((h) => HASH_ALGORITHMS.includes(h));
+      if (known.length === 0 && a.sha256 === undefined) {
+        throw new TypeError(
+          `${where}: ${field} has no hash this client can verify (it has ${
+            Object.keys(hashes).join(", ") || "none"
+          }; this client verifies ${HASH_ALGORITHMS.join(", ")})`,
+        );
+      }
+      if (hashes.sha256 !== undefined) {
+        if (sha256 !== undefined && sha256 !== hashes.sha256) {
+          throw new TypeError(
+            `${where}: ${field}.sha256 and ${field}.hashes.sha256 differ (${show(sha256)}, ${
+              show(hashes.sha256)
+            })`,
+          );
+        }
+        sha256 = hashes.sha256;
+      }
+    }
+    if (typeof sha256 !== "string" || !SHA256.test(sha256)) {
+      fail(`${field}.sha256`, "64 lowercase hex digits", sha256);
+    }
+    if (!ARTIFACT_KINDS.includes(a.kind as ArtifactKind)) {
+      fail(`${field}.kind`, `one of ${ARTIFACT_KINDS.join(", ")}`, a.kind);
+    }
+    artifacts[platform] = {
+      url: url.href,
+      size: a.size as number,
+      sha256: sha256 as string,
+      kind: a.kind as ArtifactKind,
+    };
+  }
+  if (Object.keys(artifacts).length === 0) {
+    fail("artifacts", "an object with at least one platform", doc.artifacts);
+  }
+  if (
+    doc.serial !== undefined && (!Number.isSafeInteger(doc.serial) || (doc.serial as number) < 1)
+  ) {
+    fail("serial", "a positive integer", doc.serial);
+  }
+  if (doc.expires !== undefined && (typeof doc.expires !== "string" || !isIsoTime(doc.expires))) {
+    fail("expires", "an ISO 8601 time such as 2026-12-20T10:00:00Z", doc.expires);
+  }
+  let next_keys: KeySet | null = null;
+  if (doc.next_keys !== undefined && doc.next_keys !== null) {
+    next_keys = parseKeySet(doc.next_keys, "next_keys", fail);
+  }
+  return {
+    schema: doc.schema as number,
+    channel: doc.channel as string,
+    version: parseVersion(doc.version as string),
+    released_at: doc.released_at as string,
+    notes: (doc.notes as string | undefined) ?? null,
+    artifacts,
+    serial: (doc.serial as number | undefined) ?? null,
+    expires: (doc.expires as string | undefined) ?? null,
+    next_keys,
+  };
+}
+
+/**
+ * The manifest URL of a channel's base URL.
+ *
+ * @example
+ * ```ts
+ * import { manifestUrl } from "./manifest.ts";
+ * console.assert(manifestUrl("https://u.ms11.com/stable") === "https://u.ms11.com/stable/manifest.json");
+ * ```
+ */
+export function manifestUrl(baseUrl: string): string {
+  return `${baseUrl.replace(/\/+$/, "")}/manifest.json`;
+}
+
+/**
+ * The artifact for `platform`, or a `RangeError` listing the platforms the release has.
+ *
+ * @example
+ * ```ts
+ * import { artifactFor, type Manifest } from "./manifest.ts";
+ * const manifest = { version: "1.0.0", channel: "stable", artifacts: {} } as unknown as Manifest;
+ * try { artifactFor(manifest, "linux-x64"); } catch (e) { console.assert(e instanceof RangeError); }
+ * ```
+ */
+export function artifactFor(manifest: Manifest, platform: string): Artifact {
+  const artifact = manifest.artifacts[platform];
+  if (!artifact) {
+    throw new RangeError(
+      `Release ${manifest.version} on ${manifest.channel} has no build for platform ${platform} (it has ${
+        Object.keys(manifest.artifacts).join(", ") || "none"
+      })`,
+    );
+  }
+  return artifact;
+}
