@@ -2,7 +2,7 @@
 //
 //   deno run -A bench/_download_one.ts ours|ours-sync|naive|idle URL DEST SIZE SHA256
 //
-// `ours` is lib/net/download.ts downloadArtifact as lib/actions/update.ts calls it (streamed to disk through
+// `ours` is lib/net/download.ts downloadArtifact as lib/actions/pipeline.ts calls it (streamed to disk through
 // SHA-256, renamed; not fsynced, because staging fsyncs what it installs); `ours-sync` the same
 // with the fsync (`sync: true`, the default), durable on return;
 // `naive` is fetch → arrayBuffer → crypto.subtle.digest → write; `idle` does nothing (the

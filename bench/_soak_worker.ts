@@ -8,7 +8,7 @@ import { confirmBuild } from "../lib/root/health.ts";
 import { currentVersion, layoutOf } from "../lib/root/layout.ts";
 import { rollback } from "../lib/root/rollback.ts";
 import { applyStaged } from "../lib/root/swap.ts";
-import { runUpdate } from "../lib/actions/update.ts";
+import { runUpdate } from "../lib/actions/pipeline.ts";
 import { xorshift32 } from "./_util.ts";
 
 /** The application every soak build is: a script naming its version. */

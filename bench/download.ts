@@ -5,7 +5,7 @@
 //   deno task bench:download [--size-mib 1024] [--runs 3]
 //
 // Cases, interleaved so that each sees the same machine load, each a fresh process:
-//   ours      lib/net/download.ts downloadArtifact as lib/actions/update.ts calls it (stream → SHA-256 + file,
+//   ours      lib/net/download.ts downloadArtifact as lib/actions/pipeline.ts calls it (stream → SHA-256 + file,
 //             rename; the fsync is left to staging, which fsyncs what it installs)
 //   ours+sync the same, fsynced before the rename (durable on return, like curl -o + sync)
 //   curl -o   curl -sS -o FILE URL && openssl dgst -sha256 FILE        (what a shell updater does)

@@ -3,6 +3,7 @@
 //
 // lib/core/config.ts is imported when a context is loaded, not with this module: the launcher's idle
 // `apply` (cli/apply.ts) uses rootOf and waitMs below without reading the configuration.
+import type { ActionContext } from "../lib/actions/context.ts";
 import type { Config } from "../lib/core/config.ts";
 import { ConfigError } from "../lib/core/errors.ts";
 import { type Layout, layoutOf, resolveRoot } from "../lib/root/layout.ts";
@@ -71,5 +72,30 @@ export async function loadContext(options: GlobalOptions, defaultWait = 0): Prom
     platform: config.platform ?? detectPlatform(),
     lockWaitMs: waitMs(options.wait, defaultWait),
     ui,
+  };
+}
+
+/** Options of {@linkcode actionContext}. */
+export interface ActionContextOptions {
+  /** Show progress of long steps (a bar on a terminal, JSON lines with --json). */
+  progress?: boolean;
+}
+
+/**
+ * The actions' context for this run: announced events are a line on stderr (a failure's
+ * line is main's error message, so it reaches only the hook), hook failures a warning.
+ */
+export function actionContext(ctx: Context, options: ActionContextOptions = {}): ActionContext {
+  return {
+    layout: ctx.layout,
+    config: ctx.config,
+    configPath: ctx.configPath,
+    platform: ctx.platform,
+    lockWaitMs: ctx.lockWaitMs,
+    onEvent: (event) => {
+      if (event.type !== "failure") ctx.ui.notice(event.message);
+    },
+    onProgress: options.progress ? ctx.ui.progress() : undefined,
+    onWarning: (message) => ctx.ui.warn(message),
   };
 }

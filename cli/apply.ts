@@ -24,18 +24,8 @@ async function idleApply(options: GlobalOptions): Promise<ApplyResult | null> {
 }
 
 async function apply(ctx: Context): Promise<ApplyResult> {
-  const { health } = ctx.config;
-  const { applyStaged } = await import("../lib/root/swap.ts");
-  const result = await applyStaged(ctx.layout, {
-    keepBackups: ctx.config.keep_backups_count,
-    lockWaitMs: ctx.lockWaitMs,
-    maxAttempts: health.max_attempts,
-    smoke: health.smoke_command === null ? null : {
-      executable: ctx.config.executable,
-      args: health.smoke_command,
-      timeoutMs: health.smoke_timeout_seconds * 1000,
-    },
-  });
+  const { applyUpdate } = await import("../lib/actions/apply.ts");
+  const result = await applyUpdate(ctx);
   const { ui } = ctx;
   if (result.problem) ui.warn(result.problem);
   if (result.recovered) {
@@ -89,7 +79,7 @@ export interface RunOptions extends GlobalOptions {
 /** Run `run -- COMMAND [ARGS...]`; returns the application's exit code. */
 export async function runCommand(command: string[], options: RunOptions): Promise<number> {
   const ctx = await loadContext(options, 5);
-  let healthSeconds = ctx.config.health.health_timeout_seconds;
+  let healthSeconds: number | undefined;
   if (options.healthTimeout !== undefined) {
     healthSeconds = Number(options.healthTimeout);
     if (
@@ -107,12 +97,9 @@ export async function runCommand(command: string[], options: RunOptions): Promis
     // The application starts whatever apply said: the previous build stays current.
     ctx.ui.warn(`apply failed: ${(error as Error).message}`);
   }
-  const { launchApp } = await import("../lib/root/launch.ts");
-  const result = await launchApp(ctx.layout, command, {
-    healthTimeoutMs: healthSeconds * 1000,
-    requireConfirm: ctx.config.health.require_confirm,
-    keepBackups: ctx.config.keep_backups_count,
-    lockWaitMs: ctx.lockWaitMs,
+  const { launch } = await import("../lib/actions/apply.ts");
+  const result = await launch(ctx, command, {
+    healthTimeoutSeconds: healthSeconds,
     onNotice: (message) => ctx.ui.notice(message),
   });
   return result.code;

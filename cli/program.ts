@@ -36,7 +36,9 @@ export function buildProgram(setCode: (code: number) => void): Command {
   const act = (action: Action) => async (...args: unknown[]) => {
     setCode(await action(args.at(-1) as Command));
   };
-  const commands = () => import("./commands.ts");
+  const update = () => import("./update.ts");
+  const builds = () => import("./builds.ts");
+  const publish = () => import("./publish.ts");
 
   const program = new Command("ms11-update")
     .description(
@@ -71,7 +73,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
       if (command.args.length > 0) {
         (command as unknown as { unknownCommand(): never }).unknownCommand();
       }
-      return (await commands()).updateCommand(command.optsWithGlobals());
+      return (await update()).updateCommand(command.optsWithGlobals());
     }));
   waitOption(program, 0);
 
@@ -81,7 +83,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
   globals(sub("check", "report the installed and available versions; download nothing"))
     .option("--channel <name>", "channel to check")
     .option("--allow-downgrade", "report a lower release as applicable")
-    .action(act(async (c) => (await commands()).checkCommand(c.optsWithGlobals())));
+    .action(act(async (c) => (await update()).checkCommand(c.optsWithGlobals())));
 
   waitOption(
     globals(
@@ -92,7 +94,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .option("--channel <name>", "channel to install from")
     .option("--adopt <path>", "adopt this existing executable or build directory instead")
     .option("--version <version>", "the adopted build's version (with --adopt)")
-    .action(act(async (c) => (await commands()).installCommand(c.optsWithGlobals())));
+    .action(act(async (c) => (await update()).installCommand(c.optsWithGlobals())));
 
   waitOption(
     globals(sub("apply", "launcher hook: swap in the staged build, if any (fast, no network)")),
@@ -121,7 +123,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
   waitOption(
     globals(sub("confirm", "commit the build on trial: it is healthy, keep it")),
     5,
-  ).action(act(async (c) => (await commands()).confirmCommand(c.optsWithGlobals())));
+  ).action(act(async (c) => (await builds()).confirmCommand(c.optsWithGlobals())));
 
   waitOption(
     globals(
@@ -130,18 +132,18 @@ export function buildProgram(setCode: (code: number) => void): Command {
     0,
   )
     .option("--to <version>", "the backup to restore")
-    .action(act(async (c) => (await commands()).rollbackCommand(c.optsWithGlobals())));
+    .action(act(async (c) => (await builds()).rollbackCommand(c.optsWithGlobals())));
 
   globals(sub("status", "show current, staged and backup builds, last check and last error"))
     .option("--channel <name>", "channel to report")
     .addHelpText("after", "\nThe --json document is described in docs/STATUS.md.")
-    .action(act(async (c) => (await commands()).statusCommand(c.optsWithGlobals())));
+    .action(act(async (c) => (await builds()).statusCommand(c.optsWithGlobals())));
 
   globals(
     sub("channel", "list channels, or switch channel persistently (saved in the config file)"),
   )
     .argument("[name]", "channel to switch to")
-    .action(act(async (c) => (await commands()).channelCommand(c.args[0], c.optsWithGlobals())));
+    .action(act(async (c) => (await builds()).channelCommand(c.args[0], c.optsWithGlobals())));
 
   waitOption(
     globals(
@@ -157,7 +159,9 @@ export function buildProgram(setCode: (code: number) => void): Command {
     )
     .option("--open", "open the page in the default browser")
     .addHelpText("after", "\nRoutes and the security model are described in docs/DASHBOARD.md.")
-    .action(act(async (c) => (await commands()).dashboardCommand(c.optsWithGlobals())));
+    .action(
+      act(async (c) => (await import("./dashboard.ts")).dashboardCommand(c.optsWithGlobals())),
+    );
 
   sub("release", "publisher: add a build to a release tree (hash, copy, write the manifest)")
     .requiredOption("--channel <name>", "channel to publish on")
@@ -184,13 +188,13 @@ export function buildProgram(setCode: (code: number) => void): Command {
       "publish the channel's current version again: add a platform, or refresh its expiry",
     )
     .option("--json", "print data as JSON on stdout")
-    .action(act(async (c) => (await commands()).releaseCommand(c.opts())));
+    .action(act(async (c) => (await publish()).releaseCommand(c.opts())));
 
   sub("keygen", "publisher: generate an Ed25519 key pair for signing manifests")
     .requiredOption("--out <dir>", "where to write <name>.key (0600) and <name>.pub")
     .option("--name <name>", "file name stem", "ms11-update")
     .option("--json", "print data as JSON on stdout")
-    .action(act(async (c) => (await commands()).keygenCommand(c.opts())));
+    .action(act(async (c) => (await publish()).keygenCommand(c.opts())));
 
   sub("verify-release", "publisher: check a release tree's signatures, expiry and files")
     .argument("<dir>", "release tree (holds <channel>/manifest.json)")
@@ -201,13 +205,13 @@ export function buildProgram(setCode: (code: number) => void): Command {
     )
     .option("--threshold <k>", "signatures required", "1")
     .option("--json", "print data as JSON on stdout")
-    .action(act(async (c) => (await commands()).verifyReleaseCommand(c.args[0], c.opts())));
+    .action(act(async (c) => (await publish()).verifyReleaseCommand(c.args[0], c.opts())));
 
   sub("serve", "serve a release tree over HTTP on 127.0.0.1 (Range and ETag supported)")
     .argument("<dir>", "release tree (holds <channel>/manifest.json)")
     .option("--port <port>", "port (0 picks a free one)", "8011")
     .option("--host <host>", "address to bind", "127.0.0.1")
-    .action(act(async (c) => (await commands()).serveCommand(c.args[0], c.opts())));
+    .action(act(async (c) => (await publish()).serveCommand(c.args[0], c.opts())));
 
   return program;
 }

@@ -6,7 +6,7 @@ import { type Dashboard, type DashboardOptions, serveDashboard } from "../dashbo
 import { installRelease } from "../lib/actions/install.ts";
 import { type Layout, layoutOf } from "../lib/root/layout.ts";
 import { applyStaged } from "../lib/root/swap.ts";
-import { runUpdate } from "../lib/actions/update.ts";
+import { runUpdate } from "../lib/actions/pipeline.ts";
 import { linuxPlatform, makeWorld, type World } from "./_e2e.ts";
 
 /** A world with an install and a running dashboard. */

@@ -348,7 +348,7 @@ Deno.test("rollback restores the newest backup, keeps the replaced build, and sk
   const to = await world.cli(["rollback", "--to", "1.0.0"]);
   assert.deepEqual(to.code, 0, to.stderr);
   includes(to.stderr, "Rolled back 1.1.0 -> 1.0.0");
-  includes(to.stderr, "Cancelled the staged 1.2.0");
+  includes(to.stderr, "the staged 1.2.0 was cancelled");
   assert.deepEqual(
     (await world.cli(["apply", "--json"])).stdout.includes('"applied": false'),
     true,

@@ -2,7 +2,7 @@
 // `status --json`, opens a browser with --open, refuses a public address without --allow-remote,
 // and stops cleanly on SIGINT.
 import assert from "node:assert/strict";
-import { openerCommand } from "../cli/commands.ts";
+import { openerCommand } from "../cli/dashboard.ts";
 import { makeWorld, type World } from "./_e2e.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;

@@ -18,7 +18,7 @@ import type { SigningKey } from "../lib/publish/signing.ts";
 import { type Layout, layoutOf } from "../lib/root/layout.ts";
 import { readState } from "../lib/root/state.ts";
 import { applyStaged } from "../lib/root/swap.ts";
-import { runUpdate } from "../lib/actions/update.ts";
+import { runUpdate } from "../lib/actions/pipeline.ts";
 import { makeTarGz, makeZip, type TarEntry, type ZipEntry } from "./_archives.ts";
 import { linuxPlatform, snapshot } from "./_e2e.ts";
 import { rejectsWith } from "./_helpers.ts";

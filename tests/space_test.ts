@@ -9,7 +9,7 @@ import {
   spaceNeeded,
   treeBytes,
 } from "../lib/root/space.ts";
-import { runUpdate } from "../lib/actions/update.ts";
+import { runUpdate } from "../lib/actions/pipeline.ts";
 import { linuxPlatform, makeWorld, snapshot } from "./_e2e.ts";
 import { rejectsWith, tempDir } from "./_helpers.ts";
 

@@ -9,7 +9,7 @@ import { adoptBuild } from "../lib/actions/install.ts";
 import { type Layout, layoutOf } from "../lib/root/layout.ts";
 import { publishRelease } from "../lib/publish/release.ts";
 import { readState } from "../lib/root/state.ts";
-import { runUpdate } from "../lib/actions/update.ts";
+import { runUpdate } from "../lib/actions/pipeline.ts";
 import { appScript, launch, linuxPlatform, runCli, snapshot } from "./_e2e.ts";
 import { rejectsWith, sha256 } from "./_helpers.ts";
 import {

@@ -13,8 +13,12 @@ import { readState, writeState } from "../root/state.ts";
 import { acquireLock } from "../root/lock.ts";
 import { sweepLeftovers } from "../root/stage.ts";
 import { applyStaged, switchCurrent } from "../root/swap.ts";
-import { runUpdate, type UpdateOptions, type UpdateResult } from "./update.ts";
-import { parseVersion } from "../core/version.ts";
+import { runUpdate, type UpdateOptions, type UpdateResult } from "./pipeline.ts";
+import { isVersion, parseVersion } from "../core/version.ts";
+import { resolveChannel } from "../core/channel.ts";
+import { ConfigError } from "../core/errors.ts";
+import { runAction } from "./_act.ts";
+import type { ActionContext } from "./context.ts";
 
 /**
  * Install a channel's newest release into an empty install root and make it current at once.
@@ -134,4 +138,126 @@ export async function adoptBuild(
     reason: `existing build ${source} adopted`,
     version,
   });
+}
+
+/** Options of {@linkcode installFromChannel}. */
+export interface InstallActionOptions {
+  /** The channel to install from (default: the configured one). */
+  channel?: string;
+}
+
+/**
+ * What {@linkcode installFromChannel} or {@linkcode adoptExisting} installed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { InstallReport } from "./install.ts";
+ * const report: InstallReport = { message: "Adopted ./ms11 as 1.0.0 in /opt/ms11",
+ *   installed: "1.0.0", channel: null, adopted: "./ms11", root: "/opt/ms11" };
+ * assert.equal(report.channel, null);
+ * ```
+ */
+export interface InstallReport {
+  /** One line for people. */
+  message: string;
+  /** The version now current. */
+  installed: string;
+  /** The channel it came from (null for an adopted build). */
+  channel: string | null;
+  /** The adopted source (null for an install from a channel). */
+  adopted: string | null;
+  /** The install root. */
+  root: string;
+}
+
+/**
+ * First run: install a channel's current release into an empty install root.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../core/config.ts";
+ * import { layoutOf } from "../root/layout.ts";
+ * import { installFromChannel } from "./install.ts";
+ * const ctx = { layout: layoutOf(await Deno.makeTempDir()), config: defaultConfig(),
+ *   configPath: "update_channel.json", platform: "linux-x64" };
+ * await assert.rejects(installFromChannel(ctx, { channel: "nightly" }), /Unknown channel/);
+ * ```
+ */
+export async function installFromChannel(
+  ctx: ActionContext,
+  options: InstallActionOptions = {},
+): Promise<InstallReport> {
+  const channel = resolveChannel(ctx.config, options.channel);
+  const result = await runAction(
+    ctx,
+    { command: "install", channel },
+    (announce) =>
+      installRelease(ctx.layout, ctx.config, {
+        channel,
+        platform: ctx.platform,
+        env: ctx.env,
+        onProgress: ctx.onProgress,
+        onEvent: announce,
+        lockWaitMs: ctx.lockWaitMs,
+      }),
+  );
+  const installed = result.check.manifest.version;
+  return {
+    message: `Installed ${installed} from ${channel} in ${ctx.layout.root}`,
+    installed,
+    channel,
+    adopted: null,
+    root: ctx.layout.root,
+  };
+}
+
+/**
+ * First run: adopt a build already on the machine (an executable, or a folder holding the
+ * configured executable) as the current build of an empty install root. The version must be
+ * semver ({@linkcode ConfigError} otherwise).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../core/config.ts";
+ * import { layoutOf } from "../root/layout.ts";
+ * import { adoptExisting } from "./install.ts";
+ * const ctx = { layout: layoutOf(await Deno.makeTempDir()), config: defaultConfig(),
+ *   configPath: "update_channel.json", platform: "linux-x64" };
+ * const report = await adoptExisting(ctx, await Deno.makeTempFile(), { version: "1.0.0" });
+ * assert.equal(report.installed, "1.0.0");
+ * ```
+ */
+export async function adoptExisting(
+  ctx: ActionContext,
+  source: string,
+  options: { version: string | undefined },
+): Promise<InstallReport> {
+  const version = options.version;
+  if (version === undefined || !isVersion(version)) {
+    throw new ConfigError(
+      `install --adopt needs --version with a semver version, got ${
+        JSON.stringify(version ?? null)
+      }`,
+    );
+  }
+  await runAction(
+    ctx,
+    { command: "install", channel: ctx.config.channel },
+    () =>
+      adoptBuild(ctx.layout, source, {
+        version,
+        executable: ctx.config.executable,
+        now: ctx.env?.now(),
+      }),
+  );
+  return {
+    message: `Adopted ${source} as ${version} in ${ctx.layout.root}`,
+    installed: version,
+    channel: null,
+    adopted: source,
+    root: ctx.layout.root,
+  };
 }

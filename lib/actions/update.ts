@@ -1,276 +1,234 @@
 /**
- * The update pipeline in one call: check → download (streamed through SHA-256) → verify →
- * stage for the next launch. Each step is its own module; this one only sequences them under
- * the install lock and records the outcome in the state file.
+ * The update use cases both front ends call: check a channel, and update from it (check,
+ * download, verify, stage), including the unattended schedule of `--auto`. Failures are recorded
+ * and announced here, once (lib/actions/_act.ts).
  *
  * @module
  */
-import { checkChannel, type CheckResult } from "../trust/check.ts";
-import type { Config } from "../core/config.ts";
-import { downloadArtifact } from "../net/download.ts";
-import { appendAudit } from "../root/audit.ts";
-import { faultPoint } from "../core/fault.ts";
-import type { Env, ProgressSink } from "../core/env.ts";
-import { httpEnv } from "../net/http_env.ts";
-import { buildDir, currentVersion, type Layout } from "../root/layout.ts";
-import type { UpdateEvent } from "./notify.ts";
-import { checkFreeSpace, spaceNeeded, treeBytes } from "../root/space.ts";
-import { hasBuild, stageBuild, sweepLeftovers } from "../root/stage.ts";
-import { readState, type State, writeState } from "../root/state.ts";
-import { acquireLock } from "../root/lock.ts";
-import { recoverSwap } from "../root/swap.ts";
+import { resolveChannel, type UpdateDecision } from "../core/channel.ts";
+import { readState } from "../root/state.ts";
+import { autoCheckDue } from "../trust/check.ts";
+import { runAction } from "./_act.ts";
+import type { ActionContext } from "./context.ts";
+import { runUpdate, type UpdateResult } from "./pipeline.ts";
 
-/** Options of {@linkcode runUpdate}. */
-export interface UpdateOptions {
-  /** The channel to follow for this run. */
-  channel: string;
-  /** The platform key to install. */
-  platform: string;
-  /** Only check: download and stage nothing. */
-  checkOnly?: boolean;
-  /** Install a lower version when the channel's newest is lower. */
+/** Options of {@linkcode checkForUpdate} and {@linkcode updateFromChannel}. */
+export interface UpdateActionOptions {
+  /** The channel for this run (default: the configured one). */
+  channel?: string;
+  /** Install (or report as applicable) a release lower than the installed one. */
   allowDowngrade?: boolean;
-  /** Install even a version that was rolled back from. */
+  /** Install even a release that was rolled back from; with `auto`, check even when not due. */
   force?: boolean;
-  /** Clock and network. */
-  env?: Env;
-  /** Progress of long steps. */
-  onProgress?: ProgressSink;
-  /** Events to announce. */
-  onEvent?: (event: UpdateEvent) => void;
-  /** How long to wait for the install lock, in milliseconds. */
-  lockWaitMs?: number;
-  /** No byte for this long aborts a download attempt, which is retried (default 30 000 ms). */
-  idleTimeoutMs?: number;
-  /** Measures free bytes on the install root's filesystem (default: the real one). */
-  freeSpace?: (path: string) => Promise<number>;
-}
-
-/** What `runUpdate` did. */
-export interface UpdateResult {
-  /** The check's outcome. */
-  check: CheckResult;
-  /** The version now staged for the next launch (null when nothing new was staged). */
-  staged: string | null;
-  /** Whether the artifact was downloaded (false when an identical build was already there). */
-  downloaded: boolean;
-  /** A problem with the state file, when there was one. */
-  problem: string | null;
-}
-
-const EXTENSION = { "executable": "bin", "tar.gz": "tar.gz", "zip": "zip" } as const;
-
-/**
- * Check a channel and, when a newer (or allowed) version is there, download, verify and stage it.
- * Nothing is staged unless the artifact's size and SHA-256 match the manifest.
- *
- * @example
- * ```ts ignore
- * import { defaultConfig } from "../core/config.ts";
- * import { layoutOf } from "../root/layout.ts";
- * import { runUpdate } from "./update.ts";
- * const result = await runUpdate(layoutOf("/opt/ms11"), defaultConfig(), {
- *   channel: "stable", platform: "linux-x64",
- * });
- * console.log(result.check.decision.message);
- * ```
- */
-export async function runUpdate(
-  layout: Layout,
-  config: Config,
-  options: UpdateOptions,
-): Promise<UpdateResult> {
-  using ownEnv = options.env === undefined
-    ? await httpEnv({ caFile: config.security.ca_file })
-    : null;
-  const env = options.env ?? ownEnv!;
-  const startedAt = env.now();
-  const emit = options.onEvent ?? (() => {});
-  await Deno.mkdir(layout.root, { recursive: true });
-  using _lock = await acquireLock(layout, { waitMs: options.lockWaitMs ?? 0 });
-  const { state, problem } = await readState(layout);
-  await recoverSwap(layout, state);
-  const current = await currentVersion(layout);
-  await sweepLeftovers(layout);
-  let check: CheckResult;
-  try {
-    check = await checkChannel(config, {
-      channel: options.channel,
-      platform: options.platform,
-      current,
-      state,
-      allowDowngrade: options.allowDowngrade,
-      force: options.force,
-      env,
-      startedAt,
-    });
-  } catch (error) {
-    await appendAudit(layout, {
-      at: env.now().toISOString(),
-      event: "manifest_refused",
-      reason: (error as Error).message,
-      channel: options.channel,
-      code: (error as { reason?: string }).reason ?? (error as Error).name,
-    });
-    throw error;
-  }
-  const { decision, manifest, artifact } = check;
-  state.manifests[options.channel] = check.manifestRecord;
-  if (check.trust !== null) {
-    state.trusted[options.channel] = check.trust;
-    await writeState(layout, state);
-    await appendAudit(layout, {
-      at: env.now().toISOString(),
-      event: "manifest_accepted",
-      reason: "signed by the channel's key threshold, not rolled back, not expired",
-      channel: options.channel,
-      version: manifest.version,
-      serial: check.trust.serial,
-      expires: check.trust.expires,
-      sha256: check.trust.sha256,
-      rotated_keys: check.trust.keys !== null,
-    });
-  }
-  state.last_check = {
-    at: env.now().toISOString(),
-    channel: options.channel,
-    current,
-    available: manifest.version,
-    decision: decision.action === "update" ? "update" : decision.reason,
-  };
-  const event = (type: UpdateEvent["type"], message: string): UpdateEvent => ({
-    type,
-    at: env.now().toISOString(),
-    channel: options.channel,
-    version: manifest.version,
-    current,
-    message,
-  });
-  await appendAudit(layout, {
-    at: state.last_check.at,
-    event: "checked",
-    reason: decision.message,
-    channel: options.channel,
-    current,
-    available: manifest.version,
-    decision: state.last_check.decision,
-  });
-  if (decision.action === "none" || options.checkOnly) {
-    await writeState(layout, state);
-    if (decision.action === "update") emit(event("update_available", decision.message));
-    return { check, staged: null, downloaded: false, problem };
-  }
-  emit(event("update_available", decision.message));
-  const version = decision.version;
-  let downloaded = false;
-  // A refused artifact (size, checksum, unsafe archive) goes to the audit log with the reason.
-  const refused = async (error: Error): Promise<never> => {
-    await appendAudit(layout, {
-      at: env.now().toISOString(),
-      event: "artifact_refused",
-      reason: error.message,
-      channel: options.channel,
-      version,
-      sha256: artifact.sha256,
-    });
-    throw error;
-  };
-  if (await hasBuild(layout, { state, version, sha256: artifact.sha256 })) {
-    state.staged = { version, channel: options.channel, staged_at: env.now().toISOString() };
-  } else {
-    await Deno.mkdir(layout.downloads, { recursive: true });
-    const currentBuildBytes = current === null || artifact.kind === "executable"
-      ? 0
-      : await treeBytes(buildDir(layout, current));
-    await checkFreeSpace(
-      layout.downloads,
-      spaceNeeded(artifact.kind, artifact.size, { currentBuildBytes }),
-      { probe: options.freeSpace },
-    );
-    const file = `${layout.downloads}/${version}-${options.platform}.${EXTENSION[artifact.kind]}`;
-    await downloadArtifact(artifact.url, file, {
-      size: artifact.size,
-      sha256: artifact.sha256,
-      env,
-      verifyChecksum: config.security.verify_checksums,
-      sync: false, // stageBuild fsyncs what it installs
-      timeoutMs: config.download_timeout_seconds * 1000,
-      maxAttempts: config.max_retry_attempts,
-      requireHttps: config.security.require_https,
-      allowedDomains: config.security.allowed_domains,
-      onProgress: options.onProgress,
-      idleTimeoutMs: options.idleTimeoutMs,
-    }).catch(refused);
-    downloaded = true;
-    faultPoint("after-download");
-    emit(event("downloaded", `Downloaded and verified ${version} (${artifact.size} bytes)`));
-    await stageBuild(layout, file, {
-      version,
-      channel: options.channel,
-      kind: artifact.kind,
-      sha256: artifact.sha256,
-      executable: config.executable,
-      now: env.now(),
-      onProgress: options.onProgress,
-      state,
-    }).catch(refused);
-  }
-  await writeState(layout, state);
-  faultPoint("after-stage");
-  await appendAudit(layout, {
-    at: env.now().toISOString(),
-    event: "staged",
-    reason: downloaded ? "downloaded and verified" : "same build already in builds/",
-    channel: options.channel,
-    current,
-    version,
-    sha256: artifact.sha256,
-  });
-  emit(event("ready_to_apply", `${version} is staged; it is applied at the next launch`));
-  return { check, staged: version, downloaded, problem };
-}
-
-/** Options of {@linkcode recordFailure}. */
-export interface RecordFailureOptions {
-  /** The command that failed. */
-  command: string;
-  /** The time to record. */
-  now?: Date;
 }
 
 /**
- * Record a failure as the state's `last_error`, best effort: a root that does not exist is not
- * created, and a held lock or an unwritable root is ignored (the error is reported anyway).
+ * What an update or a check found: the data both front ends show (the CLI's `--json`
+ * document, the dashboard's `result`).
  *
  * @example
  * ```ts
- * import { layoutOf } from "../root/layout.ts";
- * import { recordFailure } from "./update.ts";
- * await recordFailure(layoutOf("/nonexistent"), "Download failed", { command: "update" });
+ * import assert from "node:assert/strict";
+ * import type { UpdateSummary } from "./update.ts";
+ * const none: Pick<UpdateSummary, "staged" | "downloaded"> = { staged: null, downloaded: false };
+ * assert.equal(none.staged, null);
  * ```
  */
-export async function recordFailure(
-  layout: Layout,
-  message: string,
-  options: RecordFailureOptions,
-): Promise<void> {
-  try {
-    if (!(await Deno.stat(layout.root)).isDirectory) return;
-    using _lock = await acquireLock(layout, { waitMs: 500 });
-    const { state } = await readState(layout);
-    state.last_error = {
-      at: (options.now ?? new Date()).toISOString(),
-      command: options.command,
-      message,
-    };
-    await writeState(layout, state as State);
-    await appendAudit(layout, {
-      at: state.last_error.at,
-      event: "failed",
-      reason: message,
-      command: options.command,
-    });
-  } catch {
-    // Best effort: the failure itself is what gets reported.
+export interface UpdateSummary {
+  /** The channel checked. */
+  channel: string;
+  /** The installed version, if any. */
+  current: string | null;
+  /** The channel's newest version. */
+  available: string;
+  /** When it was released (ISO 8601). */
+  released_at: string;
+  /** Its release notes, if any. */
+  notes: string | null;
+  /** What was decided. */
+  decision: UpdateDecision;
+  /** The version now staged for the next launch, or null. */
+  staged: string | null;
+  /** Whether the artifact was downloaded. */
+  downloaded: boolean;
+  /** Whether the server answered 304 and the cached manifest was used. */
+  manifest_not_modified: boolean;
+}
+
+/**
+ * What {@linkcode updateFromChannel} did.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { UpdateReport } from "./update.ts";
+ * const skipped: UpdateReport = {
+ *   skipped: { channel: "stable", skipped: true, reason: "disabled", next_check_at: null },
+ *   message: "Automatic checks are disabled",
+ *   summary: null,
+ *   problem: null,
+ * };
+ * assert.equal(skipped.summary, null);
+ * ```
+ */
+export interface UpdateReport {
+  /** One line for people. */
+  message: string;
+  /** What was found and done; null when an unattended run was not due. */
+  summary: UpdateSummary | null;
+  /** Why an unattended run did not check (`--auto`), else null. */
+  skipped: {
+    channel: string;
+    skipped: true;
+    reason: string;
+    next_check_at: string | null;
+  } | null;
+  /** A problem with the state file that does not stop the update, or null. */
+  problem: string | null;
+}
+
+/**
+ * What {@linkcode checkForUpdate} found.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { CheckReport } from "./update.ts";
+ * const applies = (r: CheckReport) => r.summary.update_available;
+ * assert.equal(typeof applies, "function");
+ * ```
+ */
+export interface CheckReport {
+  /** One line for people: the decision. */
+  message: string;
+  /** What was found, with whether an update applies and the artifact's size. */
+  summary: UpdateSummary & { update_available: boolean; size: number };
+}
+
+function summarize(result: UpdateResult): UpdateSummary {
+  const { check } = result;
+  return {
+    channel: check.channel,
+    current: check.current,
+    available: check.manifest.version,
+    released_at: check.manifest.released_at,
+    notes: check.manifest.notes,
+    decision: check.decision,
+    staged: result.staged,
+    downloaded: result.downloaded,
+    manifest_not_modified: check.notModified,
+  };
+}
+
+/**
+ * Check a channel and report what is installed and what is available; download nothing.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../core/config.ts";
+ * import { layoutOf } from "../root/layout.ts";
+ * import { checkForUpdate } from "./update.ts";
+ * const ctx = { layout: layoutOf(await Deno.makeTempDir()), config: defaultConfig(),
+ *   configPath: "update_channel.json", platform: "linux-x64" };
+ * // The shipped configuration pins no signing keys: checking refuses to trust any manifest.
+ * await assert.rejects(checkForUpdate(ctx, { channel: "nope" }), /Unknown channel "nope"/);
+ * ```
+ */
+export async function checkForUpdate(
+  ctx: ActionContext,
+  options: UpdateActionOptions = {},
+): Promise<CheckReport> {
+  const channel = resolveChannel(ctx.config, options.channel);
+  const result = await runAction(
+    ctx,
+    { command: "check", channel },
+    (announce) =>
+      runUpdate(ctx.layout, ctx.config, {
+        channel,
+        platform: ctx.platform,
+        checkOnly: true,
+        allowDowngrade: options.allowDowngrade,
+        force: options.force,
+        env: ctx.env,
+        onEvent: announce,
+        lockWaitMs: ctx.lockWaitMs,
+      }),
+  );
+  const { decision, artifact } = result.check;
+  return {
+    message: decision.message,
+    summary: {
+      ...summarize(result),
+      update_available: decision.action === "update",
+      size: artifact.size,
+    },
+  };
+}
+
+/** Options of {@linkcode updateFromChannel}. */
+export interface UpdateFromChannelOptions extends UpdateActionOptions {
+  /** An unattended run: check only when `auto_check_enabled` and the interval say it is due. */
+  auto?: boolean;
+}
+
+/**
+ * Check a channel and, when a newer (or allowed) release is there, download, verify and stage
+ * it for the next launch.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../core/config.ts";
+ * import { layoutOf } from "../root/layout.ts";
+ * import { updateFromChannel } from "./update.ts";
+ * const config = { ...defaultConfig(), auto_check_enabled: false };
+ * const ctx = { layout: layoutOf(await Deno.makeTempDir()), config,
+ *   configPath: "update_channel.json", platform: "linux-x64" };
+ * const report = await updateFromChannel(ctx, { auto: true });
+ * assert.equal(report.skipped?.reason, "disabled");
+ * ```
+ */
+export async function updateFromChannel(
+  ctx: ActionContext,
+  options: UpdateFromChannelOptions = {},
+): Promise<UpdateReport> {
+  const channel = resolveChannel(ctx.config, options.channel);
+  if (options.auto) {
+    const { state } = await readState(ctx.layout);
+    const now = ctx.env?.now() ?? new Date();
+    const due = autoCheckDue(ctx.config, state, { channel, now, force: options.force });
+    if (!due.due) {
+      return {
+        message: due.message,
+        summary: null,
+        skipped: { channel, skipped: true, reason: due.reason, next_check_at: due.next },
+        problem: null,
+      };
+    }
   }
+  const result = await runAction(
+    ctx,
+    { command: "update", channel },
+    (announce) =>
+      runUpdate(ctx.layout, ctx.config, {
+        channel,
+        platform: ctx.platform,
+        allowDowngrade: options.allowDowngrade,
+        force: options.force,
+        env: ctx.env,
+        onProgress: ctx.onProgress,
+        onEvent: announce,
+        lockWaitMs: ctx.lockWaitMs,
+      }),
+  );
+  const { decision } = result.check;
+  return {
+    message: result.staged
+      ? `Staged ${result.staged} from ${channel}; it is applied at the next launch`
+      : decision.message,
+    summary: summarize(result),
+    skipped: null,
+    problem: result.problem,
+  };
 }

@@ -1,0 +1,116 @@
+// The commands about the install's builds and channel: `confirm`, `rollback`, `status` and
+// `channel`. They parse options, call lib/actions/ and print.
+import { confirmTrial, rollBack } from "../lib/actions/builds.ts";
+import { listChannels, switchChannel } from "../lib/actions/channel.ts";
+import { installStatus } from "../lib/actions/status.ts";
+import { ConfigError } from "../lib/core/errors.ts";
+import type { StatusDocument } from "../lib/root/status.ts";
+import { isVersion } from "../lib/core/version.ts";
+import { actionContext, type GlobalOptions, loadContext } from "./_context.ts";
+import type { UpdateCommandOptions } from "./update.ts";
+
+/** Options of `rollback`. */
+export interface RollbackCommandOptions extends GlobalOptions {
+  to?: string;
+}
+
+/** `ms11-update rollback [--to VERSION]`. */
+export async function rollbackCommand(options: RollbackCommandOptions): Promise<number> {
+  const ctx = await loadContext(options);
+  if (options.to !== undefined && !isVersion(options.to)) {
+    throw new ConfigError(`Invalid --to ${JSON.stringify(options.to)}: expected a version`);
+  }
+  const report = await rollBack(actionContext(ctx), { to: options.to });
+  ctx.ui.notice(report.message);
+  ctx.ui.data(report.result, `rolled back to ${report.result.to}`);
+  return 0;
+}
+
+/** `ms11-update confirm`: the build on trial is healthy; commit it. */
+export async function confirmCommand(options: GlobalOptions): Promise<number> {
+  const ctx = await loadContext(options, 5);
+  const { message, result } = await confirmTrial(actionContext(ctx));
+  if (result.confirmed !== null) ctx.ui.notice(message);
+  ctx.ui.data(
+    result,
+    result.confirmed !== null
+      ? `confirmed ${result.confirmed}`
+      : `nothing on trial; current ${result.current ?? "none"}`,
+  );
+  return 0;
+}
+
+function statusText(s: StatusDocument): string {
+  const lines = [
+    `root:       ${s.root}`,
+    `channel:    ${s.channel}`,
+    `platform:   ${s.platform}`,
+    `current:    ${
+      s.current ? `${s.current.version} (${s.current.channel ?? "unknown channel"})` : "none"
+    }`,
+    `staged:     ${
+      s.staged ? `${s.staged.version} from ${s.staged.channel}, applied at next launch` : "none"
+    }`,
+    `trial:      ${
+      s.trial
+        ? `${s.trial.version}, launch ${s.trial.attempts} of ${s.trial.max_attempts} without a confirm (falls back to ${
+          s.trial.from ?? "nothing"
+        })`
+        : "none"
+    }`,
+    `backups:    ${
+      s.backups.length === 0
+        ? "none"
+        : s.backups.map((b) => `${b.version}${b.retired_at ? ` (until ${b.retired_at})` : ""}`)
+          .join(", ")
+    }`,
+    `last check: ${
+      s.last_check
+        ? `${s.last_check.at} on ${s.last_check.channel}: ${s.last_check.available} available (${s.last_check.decision})`
+        : "never"
+    }`,
+    `rejected:   ${
+      s.rejected.length === 0
+        ? "none"
+        : s.rejected.map((r) => `${r.version} on ${r.channel} (${r.reason})`).join("; ")
+    }`,
+    `last error: ${
+      s.last_error ? `${s.last_error.at} ${s.last_error.command}: ${s.last_error.message}` : "none"
+    }`,
+  ];
+  return lines.join("\n");
+}
+
+/** `ms11-update status [--json]`. */
+export async function statusCommand(options: UpdateCommandOptions): Promise<number> {
+  const ctx = await loadContext(options);
+  const status = await installStatus(actionContext(ctx), { channel: options.channel });
+  if (status.state_problem) ctx.ui.warn(status.state_problem);
+  ctx.ui.data(status, statusText(status));
+  return 0;
+}
+
+/** `ms11-update channel [NAME]`: show channels, or persist a switch. */
+export async function channelCommand(
+  name: string | undefined,
+  options: GlobalOptions,
+): Promise<number> {
+  const ctx = await loadContext(options);
+  if (name === undefined) {
+    const channels = listChannels(actionContext(ctx));
+    ctx.ui.data(
+      { channel: ctx.config.channel, channels },
+      channels.map((c) => `${c.current ? "*" : " "} ${c.name.padEnd(10)} ${c.description}`).join(
+        "\n",
+      ),
+    );
+    return 0;
+  }
+  const report = await switchChannel(actionContext(ctx), name, { skipCheck: true });
+  if (report.channel === report.previous) ctx.ui.notice(report.message);
+  ctx.ui.data(
+    { channel: report.channel, previous: report.previous, config: report.config },
+    `channel ${report.channel}`,
+  );
+  return 0;
+}

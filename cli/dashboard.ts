@@ -1,0 +1,70 @@
+// `ms11-update dashboard`: serve the dashboard (dashboard/server.ts) until interrupted, and
+// optionally open it in the default browser.
+import { serveDashboard } from "../dashboard/server.ts";
+import { ConfigError } from "../lib/core/errors.ts";
+import { type GlobalOptions, loadContext } from "./_context.ts";
+
+/** Options of `dashboard`. */
+export interface DashboardCommandOptions extends GlobalOptions {
+  port?: string;
+  host?: string;
+  allowRemote?: boolean;
+  open?: boolean;
+}
+
+/** The command that opens a URL in the default browser on this OS. */
+export function openerCommand(os: string, url: string): string[] {
+  if (os === "darwin") return ["open", url];
+  if (os === "windows") return ["cmd", "/c", "start", "", url];
+  return ["xdg-open", url];
+}
+
+/** `ms11-update dashboard`: serve the status page and JSON API until interrupted. */
+export async function dashboardCommand(options: DashboardCommandOptions): Promise<number> {
+  const ctx = await loadContext(options, 5);
+  const port = Number(options.port ?? "0");
+  if (!Number.isInteger(port) || port < 0 || port > 65535 || `${options.port}`.trim() === "") {
+    throw new ConfigError(`Invalid --port ${JSON.stringify(options.port)}: expected 0-65535`);
+  }
+  const dashboard = serveDashboard(ctx.layout, {
+    configPath: ctx.configPath,
+    configExplicit: ctx.configExists,
+    platform: ctx.platform,
+    hostname: options.host ?? "127.0.0.1",
+    port,
+    allowRemote: options.allowRemote ?? false,
+    lockWaitMs: ctx.lockWaitMs,
+    onEvent: (event) => ctx.ui.notice(event.message),
+    onWarning: (message) => ctx.ui.warn(message),
+  });
+  const stop = () => void dashboard.shutdown();
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, stop);
+  try {
+    if (options.open) {
+      const [program, ...args] = openerCommand(Deno.build.os, dashboard.url);
+      const opened = await new Deno.Command(program, { args, stdin: "null", stdout: "null" })
+        .output()
+        .then((o) => o.success ? null : `${program} exited with ${o.code}`)
+        .catch((error) => `${program}: ${(error as Error).message}`);
+      if (opened !== null) {
+        ctx.ui.warn(`Could not open a browser (${opened}); open the URL yourself`);
+      }
+    }
+    ctx.ui.notice(`Dashboard of ${ctx.layout.root} at ${dashboard.url} (Ctrl-C to stop)`);
+    ctx.ui.data(
+      {
+        url: dashboard.url,
+        origin: dashboard.origin,
+        port: dashboard.port,
+        token: dashboard.token,
+      },
+      dashboard.url,
+    );
+    await dashboard.finished;
+  } finally {
+    for (const signal of signals) Deno.removeSignalListener(signal, stop);
+    await dashboard.shutdown();
+  }
+  return 0;
+}

@@ -1,0 +1,254 @@
+// The publisher's commands: `release`, `keygen`, `verify-release` and `serve`. They parse
+// options, call lib/publish/ and print.
+import { detectPlatform } from "../lib/core/config.ts";
+import { ConfigError } from "../lib/core/errors.ts";
+import { isVersion } from "../lib/core/version.ts";
+import { publishRelease, verifyRelease } from "../lib/publish/release.ts";
+import { serveReleases } from "../lib/publish/serve.ts";
+import { readSigningKey, type SigningKey, writeKeyPair } from "../lib/publish/signing.ts";
+import { isPublicKey, keyId, type KeySet } from "../lib/trust/keys.ts";
+import { formatBytes, Ui } from "./_ui.ts";
+
+/** Options of `release`. */
+export interface ReleaseCommandOptions {
+  channel: string;
+  version: string;
+  artifact: string;
+  out: string;
+  platform?: string;
+  notes?: string;
+  json?: boolean;
+  key?: string[];
+  unsigned?: boolean;
+  expires?: string;
+  nextKey?: string[];
+  nextThreshold?: string;
+  republish?: boolean;
+}
+
+/**
+ * Parse a lifetime such as `30d`, `12h` or `90m` into milliseconds; a usage error otherwise.
+ */
+function parseLifetime(text: string): number {
+  const m = /^(\d+)([dhm])$/.exec(text);
+  const ms = m === null ? 0 : Number(m[1]) * { d: 86400_000, h: 3600_000, m: 60_000 }[m[2]]!;
+  if (ms <= 0 || ms > 3660 * 86400_000) {
+    throw new ConfigError(
+      `Invalid --expires ${JSON.stringify(text)}: expected a lifetime such as 30d, 12h or 90m`,
+    );
+  }
+  return ms;
+}
+
+/** `ms11-update release`: add a build to a release tree. */
+export async function releaseCommand(options: ReleaseCommandOptions): Promise<number> {
+  const ui = new Ui({ json: options.json });
+  if (!isVersion(options.version)) {
+    throw new ConfigError(
+      `Invalid --version ${JSON.stringify(options.version)}: expected a semver version`,
+    );
+  }
+  if (!/^[a-z][a-z0-9_-]{0,31}$/.test(options.channel)) {
+    throw new ConfigError(
+      `Invalid --channel ${JSON.stringify(options.channel)}: expected a channel name`,
+    );
+  }
+  const platform = options.platform ?? detectPlatform();
+  if (!/^[a-z0-9]+-[a-z0-9_]+$/.test(platform)) {
+    throw new ConfigError(
+      `Invalid --platform ${JSON.stringify(platform)}: expected a key like linux-x64`,
+    );
+  }
+  const info = await Deno.stat(options.artifact).catch(() => null);
+  if (!info?.isFile) throw new ConfigError(`Artifact ${options.artifact} is not a file`);
+  const keyFiles = options.key ?? [];
+  if (keyFiles.length === 0 && !options.unsigned) {
+    throw new ConfigError(
+      "release needs --key KEY_FILE to sign the manifest (or --unsigned to publish it unsigned)",
+    );
+  }
+  if (keyFiles.length > 0 && options.unsigned) {
+    throw new ConfigError("release takes --key or --unsigned, not both");
+  }
+  const lifetime = parseLifetime(options.expires ?? "30d");
+  const keys: SigningKey[] = [];
+  for (const file of keyFiles) {
+    try {
+      keys.push(await readSigningKey(file));
+    } catch (error) {
+      throw new ConfigError(`Invalid --key ${file}: ${(error as Error).message}`);
+    }
+  }
+  let nextKeys: KeySet | undefined;
+  if (options.nextKey !== undefined) {
+    const next = await readPublicKeys(options.nextKey, "--next-key");
+    const threshold = Number(options.nextThreshold ?? "1");
+    if (!Number.isInteger(threshold) || threshold < 1 || threshold > next.length) {
+      throw new ConfigError(
+        `Invalid --next-threshold ${
+          JSON.stringify(options.nextThreshold)
+        }: expected 1 to ${next.length}`,
+      );
+    }
+    nextKeys = { threshold, keys: next };
+  }
+  const releasedAt = new Date();
+  const result = await publishRelease(options.out, {
+    channel: options.channel,
+    version: options.version,
+    platform,
+    artifact: options.artifact,
+    notes: options.notes,
+    keys,
+    releasedAt,
+    expires: new Date(releasedAt.getTime() + lifetime),
+    nextKeys,
+    republish: options.republish,
+  });
+  if (options.unsigned) {
+    ui.warn(`Published an unsigned manifest: clients that verify signatures refuse it`);
+  }
+  const a = result.manifest.artifacts[platform];
+  ui.notice(
+    `Published ${options.version} (${platform}, ${formatBytes(a.size)}) on ${options.channel}`,
+  );
+  ui.data(
+    {
+      manifest: result.manifestPath,
+      artifact: result.artifactPath,
+      sha256: a.sha256,
+      size: a.size,
+      serial: result.manifest.serial,
+      expires: result.manifest.expires,
+      signature: result.signaturePath,
+      signed_by: keys.map((k) => k.keyid),
+    },
+    result.manifestPath,
+  );
+  return 0;
+}
+
+/** Options of `keygen`. */
+export interface KeygenCommandOptions {
+  out: string;
+  name?: string;
+  json?: boolean;
+}
+
+/** `ms11-update keygen --out DIR`: a new Ed25519 key pair for signing manifests. */
+export async function keygenCommand(options: KeygenCommandOptions): Promise<number> {
+  const ui = new Ui({ json: options.json });
+  if (options.name !== undefined && !/^[A-Za-z0-9._-]+$/.test(options.name)) {
+    throw new ConfigError(`Invalid --name ${JSON.stringify(options.name)}: expected a file name`);
+  }
+  let written;
+  try {
+    written = await writeKeyPair(options.out, { name: options.name });
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) throw new ConfigError(error.message);
+    throw error;
+  }
+  ui.notice(
+    `Wrote the private key ${written.privatePath} (mode 0600: keep it secret, off the release server) and the public key ${written.publicPath}`,
+  );
+  ui.notice(
+    `Pin it in the clients' configuration: "security": {"signing_keys": {"<channel>": {"threshold": 1, "keys": ["${written.publicKey}"]}}}`,
+  );
+  ui.data(
+    {
+      private_key: written.privatePath,
+      public_key_file: written.publicPath,
+      public_key: written.publicKey,
+      keyid: written.keyid,
+    },
+    written.publicKey,
+  );
+  return 0;
+}
+
+/** Options of `verify-release`. */
+export interface VerifyReleaseCommandOptions {
+  pubkey?: string[];
+  threshold?: string;
+  json?: boolean;
+}
+
+/** Read `--pubkey` values: a key in configuration form, or a file holding one. */
+async function readPublicKeys(values: string[], flag = "--pubkey"): Promise<string[]> {
+  const keys: string[] = [];
+  for (const value of values) {
+    const text = isPublicKey(value) ? value : await Deno.readTextFile(value).then(
+      (t) => t.trim(),
+      () => value,
+    );
+    if (!isPublicKey(text)) {
+      throw new ConfigError(
+        `Invalid ${flag} ${JSON.stringify(value)}: expected ed25519:<base64> or a .pub file`,
+      );
+    }
+    keys.push(text);
+  }
+  return keys;
+}
+
+/** `ms11-update verify-release DIR --pubkey KEY`: check a release tree before publishing it. */
+export async function verifyReleaseCommand(
+  dir: string,
+  options: VerifyReleaseCommandOptions,
+): Promise<number> {
+  const ui = new Ui({ json: options.json });
+  const keys = await readPublicKeys(options.pubkey ?? []);
+  if (keys.length === 0) throw new ConfigError("verify-release needs at least one --pubkey");
+  const threshold = Number(options.threshold ?? "1");
+  if (!Number.isInteger(threshold) || threshold < 1 || threshold > keys.length) {
+    throw new ConfigError(
+      `Invalid --threshold ${JSON.stringify(options.threshold)}: expected 1 to ${keys.length}`,
+    );
+  }
+  const info = await Deno.stat(dir).catch(() => null);
+  if (!info?.isDirectory) throw new ConfigError(`Release directory ${dir} does not exist`);
+  const keySet: KeySet = { threshold, keys };
+  const channels = await verifyRelease(dir, { keys: keySet });
+  const bad = channels.filter((c) => c.problems.length > 0);
+  for (const c of bad) for (const p of c.problems) ui.warn(`${c.channel}: ${p}`);
+  ui.data(
+    { ok: bad.length === 0 && channels.length > 0, keyids: keys.map(keyId), channels },
+    channels.map((c) =>
+      `${c.problems.length === 0 ? "ok " : "BAD"} ${c.channel} ${c.version ?? "?"} serial ${
+        c.serial ?? "?"
+      } expires ${c.expires ?? "?"}`
+    ).join("\n") || "no channels",
+  );
+  if (channels.length === 0) {
+    throw new Error(`Release tree ${dir} has no <channel>/manifest.json`);
+  }
+  if (bad.length > 0) {
+    throw new Error(
+      `Release tree ${dir} is not ready: ${bad.length} channel${
+        bad.length === 1 ? "" : "s"
+      } with problems (${bad.map((c) => c.channel).join(", ")})`,
+    );
+  }
+  return 0;
+}
+
+/** Options of `serve`. */
+export interface ServeCommandOptions {
+  port?: string;
+  host?: string;
+}
+
+/** `ms11-update serve DIR`: a static release server for testing and local mirrors. */
+export async function serveCommand(dir: string, options: ServeCommandOptions): Promise<number> {
+  const port = Number(options.port ?? "8011");
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`Invalid --port ${JSON.stringify(options.port)}: expected 0-65535`);
+  }
+  const info = await Deno.stat(dir).catch(() => null);
+  if (!info?.isDirectory) throw new ConfigError(`Release directory ${dir} does not exist`);
+  const server = serveReleases(dir, { hostname: options.host ?? "127.0.0.1", port });
+  new Ui().notice(`Serving ${dir} at ${server.url} (Ctrl-C to stop)`);
+  Deno.addSignalListener("SIGINT", () => server.shutdown());
+  await server.finished;
+  return 0;
+}

@@ -1,0 +1,131 @@
+// Private to lib/actions/: what every action does around its work, once for both front ends:
+// announce the events the configuration asks for (to the front end and the notification hook),
+// and record a failure (state's last_error, the audit log, a `failure` event) before rethrowing.
+import { ConfigError } from "../core/errors.ts";
+import { appendAudit } from "../root/audit.ts";
+import { currentVersion, type Layout } from "../root/layout.ts";
+import { acquireLock } from "../root/lock.ts";
+import { readState, type State, writeState } from "../root/state.ts";
+import type { ActionContext } from "./context.ts";
+import { isAnnounced, runHook, type UpdateEvent } from "./notify.ts";
+
+/** Announces one event: to the front end now, to the hook when the action ends. */
+export type Announce = (event: UpdateEvent) => void;
+
+/** Options of {@linkcode runAction}. */
+export interface RunActionOptions {
+  /** The action's name, as `last_error.command` records it: `update`, `check`, `rollback`… */
+  command: string;
+  /** The channel the action concerns (named in a failure event). */
+  channel: string;
+}
+
+/**
+ * Run `body` as one action: events it announces reach the front end at once and the
+ * notification hook when it ends (a failing hook is a warning); a failure other than a
+ * {@linkcode ConfigError} is recorded as `last_error`, audited and announced, then rethrown.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../core/config.ts";
+ * import { layoutOf } from "../root/layout.ts";
+ * import { readState } from "../root/state.ts";
+ * import { runAction } from "./_act.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * const heard: string[] = [];
+ * const ctx = { layout, config: defaultConfig(), configPath: "x.json", platform: "linux-x64",
+ *   onEvent: (e: { message: string }) => heard.push(e.message) };
+ * await assert.rejects(
+ *   runAction(ctx, { command: "check", channel: "stable" }, () => Promise.reject(new Error("Offline"))),
+ *   /Offline/,
+ * );
+ * assert.deepEqual(heard, ["check failed: Offline"]);
+ * assert.equal((await readState(layout)).state.last_error?.message, "Offline");
+ * ```
+ */
+export async function runAction<T>(
+  ctx: ActionContext,
+  options: RunActionOptions,
+  body: (announce: Announce) => Promise<T>,
+): Promise<T> {
+  const pending: UpdateEvent[] = [];
+  const announce: Announce = (event) => {
+    if (!isAnnounced(event.type, ctx.config.notifications)) return;
+    pending.push(event);
+    try {
+      ctx.onEvent?.(event);
+    } catch { /* must not throw; ignored */ }
+  };
+  try {
+    return await body(announce);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) {
+      const message = (error as Error).message;
+      const now = ctx.env?.now() ?? new Date();
+      await recordFailure(ctx.layout, message, { command: options.command, now });
+      announce({
+        type: "failure",
+        at: now.toISOString(),
+        channel: options.channel,
+        version: null,
+        current: await currentVersion(ctx.layout).catch(() => null),
+        message: `${options.command} failed: ${message}`,
+      });
+    }
+    throw error;
+  } finally {
+    const hook = ctx.config.notifications.command;
+    if (hook !== null) {
+      for (const event of pending) {
+        const failure = await runHook(hook, event);
+        if (failure) ctx.onWarning?.(failure);
+      }
+    }
+  }
+}
+
+/** Options of {@linkcode recordFailure}. */
+export interface RecordFailureOptions {
+  /** The command that failed. */
+  command: string;
+  /** The time to record. */
+  now?: Date;
+}
+
+/**
+ * Record a failure as the state's `last_error`, best effort: a root that does not exist is not
+ * created, and a held lock or an unwritable root is ignored (the error is reported anyway).
+ *
+ * @example
+ * ```ts
+ * import { layoutOf } from "../root/layout.ts";
+ * import { recordFailure } from "./_act.ts";
+ * await recordFailure(layoutOf("/nonexistent"), "Download failed", { command: "update" });
+ * ```
+ */
+export async function recordFailure(
+  layout: Layout,
+  message: string,
+  options: RecordFailureOptions,
+): Promise<void> {
+  try {
+    if (!(await Deno.stat(layout.root)).isDirectory) return;
+    using _lock = await acquireLock(layout, { waitMs: 500 });
+    const { state } = await readState(layout);
+    state.last_error = {
+      at: (options.now ?? new Date()).toISOString(),
+      command: options.command,
+      message,
+    };
+    await writeState(layout, state as State);
+    await appendAudit(layout, {
+      at: state.last_error.at,
+      event: "failed",
+      reason: message,
+      command: options.command,
+    });
+  } catch {
+    // Best effort: the failure itself is what gets reported.
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The launcher's use cases: apply a staged build at start-up, and launch the application with
+ * a new build gated on its health. The one actions module the launcher's path loads: it
+ * imports the install root only (no network, trust, archive or npm code), and is itself loaded
+ * only when the idle check of cli/apply.ts found work.
+ *
+ * @module
+ */
+import type { Config } from "../core/config.ts";
+import type { Layout } from "../root/layout.ts";
+import { launchApp, type LaunchResult } from "../root/launch.ts";
+import { type ApplyResult, applyStaged } from "../root/swap.ts";
+
+/** What the launcher's actions need (a subset of an `ActionContext`). */
+export interface LauncherContext {
+  /** The install root. */
+  layout: Layout;
+  /** The configuration in force. */
+  config: Config;
+  /** How long to wait for the install lock, in milliseconds (default 0). */
+  lockWaitMs?: number;
+}
+
+/**
+ * Swap in the staged build, if any (smoke-tested first when `health.smoke_command` is set),
+ * count a launch of a build on trial and roll back one that used up `health.max_attempts`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../core/config.ts";
+ * import { layoutOf } from "../root/layout.ts";
+ * import { applyUpdate } from "./apply.ts";
+ * const result = await applyUpdate({ layout: layoutOf(await Deno.makeTempDir()),
+ *   config: defaultConfig() });
+ * assert.equal(result.applied, false);
+ * ```
+ */
+export async function applyUpdate(ctx: LauncherContext): Promise<ApplyResult> {
+  const { health } = ctx.config;
+  return await applyStaged(ctx.layout, {
+    keepBackups: ctx.config.keep_backups_count,
+    lockWaitMs: ctx.lockWaitMs,
+    maxAttempts: health.max_attempts,
+    smoke: health.smoke_command === null ? null : {
+      executable: ctx.config.executable,
+      args: health.smoke_command,
+      timeoutMs: health.smoke_timeout_seconds * 1000,
+    },
+  });
+}
+
+/** Options of {@linkcode launch}. */
+export interface LaunchOptions {
+  /** How long a new build must run without failing, in seconds (default: the configuration's). */
+  healthTimeoutSeconds?: number;
+  /** One line for people (rollbacks, the health verdict). */
+  onNotice?: (message: string) => void;
+}
+
+/**
+ * Start the application (`command`, usually `<root>/current/<executable>`), pass signals and its
+ * exit code on, and roll back a build on trial that fails its health window.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../core/config.ts";
+ * import { layoutOf } from "../root/layout.ts";
+ * import { launch } from "./apply.ts";
+ * const ctx = { layout: layoutOf(await Deno.makeTempDir()), config: defaultConfig() };
+ * const result = await launch(ctx, ["true"]);
+ * assert.equal(result.code, 0);
+ * ```
+ */
+export async function launch(
+  ctx: LauncherContext,
+  command: string[],
+  options: LaunchOptions = {},
+): Promise<LaunchResult> {
+  const { health } = ctx.config;
+  return await launchApp(ctx.layout, command, {
+    healthTimeoutMs: (options.healthTimeoutSeconds ?? health.health_timeout_seconds) * 1000,
+    requireConfirm: health.require_confirm,
+    keepBackups: ctx.config.keep_backups_count,
+    lockWaitMs: ctx.lockWaitMs,
+    onNotice: options.onNotice,
+  });
+}

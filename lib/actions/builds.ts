@@ -1,0 +1,140 @@
+/**
+ * The build use cases both front ends call: confirm the build on trial, and roll back to a
+ * backup. Failures are recorded and announced once (lib/actions/_act.ts).
+ *
+ * @module
+ */
+import { confirmBuild, type ConfirmResult } from "../root/health.ts";
+import { rollback, type RollbackResult } from "../root/rollback.ts";
+import { runAction } from "./_act.ts";
+import type { ActionContext } from "./context.ts";
+
+/** Options of {@linkcode confirmTrial} and {@linkcode rollBack}. */
+export interface BuildActionOptions {
+  /** Why, in the audit log (e.g. "confirmed from the dashboard"). */
+  reason?: string;
+}
+
+/**
+ * What {@linkcode confirmTrial} did.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ConfirmReport } from "./builds.ts";
+ * const nothing = (r: ConfirmReport) => r.result.confirmed === null;
+ * assert.equal(typeof nothing, "function");
+ * ```
+ */
+export interface ConfirmReport {
+  /** One line for people. */
+  message: string;
+  /** The confirmation itself. */
+  result: ConfirmResult;
+}
+
+/**
+ * The build on trial is healthy: commit it (it stays current and is no longer rolled back
+ * automatically), and prune backups beyond `keep_backups_count`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../core/config.ts";
+ * import { layoutOf } from "../root/layout.ts";
+ * import { confirmTrial } from "./builds.ts";
+ * const ctx = { layout: layoutOf(await Deno.makeTempDir()), config: defaultConfig(),
+ *   configPath: "update_channel.json", platform: "linux-x64" };
+ * const report = await confirmTrial(ctx);
+ * assert.equal(report.message, "No build is on trial; nothing to confirm");
+ * ```
+ */
+export async function confirmTrial(
+  ctx: ActionContext,
+  options: BuildActionOptions = {},
+): Promise<ConfirmReport> {
+  const result = await runAction(
+    ctx,
+    { command: "confirm", channel: ctx.config.channel },
+    () =>
+      confirmBuild(ctx.layout, {
+        lockWaitMs: ctx.lockWaitMs,
+        keepBackups: ctx.config.keep_backups_count,
+        now: ctx.env?.now(),
+        reason: options.reason,
+      }),
+  );
+  const pruned = result.pruned.length > 0
+    ? `; removed old backups ${result.pruned.join(", ")}`
+    : "";
+  return {
+    message: result.confirmed === null
+      ? "No build is on trial; nothing to confirm"
+      : `Confirmed ${result.confirmed} after ${result.attempts} launch(es): it stays current and is no longer rolled back automatically${pruned}`,
+    result,
+  };
+}
+
+/** Options of {@linkcode rollBack}. */
+export interface RollBackOptions extends BuildActionOptions {
+  /** The backup to restore (default: the newest one). */
+  to?: string;
+}
+
+/**
+ * What {@linkcode rollBack} did.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RollbackReport } from "./builds.ts";
+ * const target = (r: RollbackReport) => r.result.to;
+ * assert.equal(typeof target, "function");
+ * ```
+ */
+export interface RollbackReport {
+  /** One line for people. */
+  message: string;
+  /** The rollback itself. */
+  result: RollbackResult;
+}
+
+/**
+ * Restore a backup by hand (the newest, or `to`); the build it replaces is kept as a backup and
+ * skipped by updates until a newer release.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../core/config.ts";
+ * import { layoutOf } from "../root/layout.ts";
+ * import { rollBack } from "./builds.ts";
+ * const ctx = { layout: layoutOf(await Deno.makeTempDir()), config: defaultConfig(),
+ *   configPath: "update_channel.json", platform: "linux-x64" };
+ * await assert.rejects(rollBack(ctx), /nothing is installed|no backup/i);
+ * ```
+ */
+export async function rollBack(
+  ctx: ActionContext,
+  options: RollBackOptions = {},
+): Promise<RollbackReport> {
+  const result = await runAction(
+    ctx,
+    { command: "rollback", channel: ctx.config.channel },
+    () =>
+      rollback(ctx.layout, {
+        to: options.to,
+        lockWaitMs: ctx.lockWaitMs,
+        now: ctx.env?.now(),
+        reason: options.reason,
+      }),
+  );
+  const cancelled = result.cancelledStaged
+    ? `; the staged ${result.cancelledStaged} was cancelled`
+    : "";
+  return {
+    message:
+      `Rolled back ${result.from} -> ${result.to}; ${result.from} is kept as a backup and skipped by updates until a newer release${cancelled}`,
+    result,
+  };
+}

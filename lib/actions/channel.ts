@@ -1,0 +1,299 @@
+/**
+ * The channel use cases both front ends call: list the configured channels, ask each for its
+ * newest release, and switch channel persistently — asking first when the switch would mean a
+ * downgrade.
+ *
+ * @module
+ */
+import { resolveChannel, type UpdateDecision } from "../core/channel.ts";
+import { updateConfigFile } from "../core/config.ts";
+import type { Env } from "../core/env.ts";
+import { httpEnv } from "../net/http_env.ts";
+import { currentVersion } from "../root/layout.ts";
+import { readState } from "../root/state.ts";
+import { checkChannel } from "../trust/check.ts";
+import { runAction } from "./_act.ts";
+import type { ActionContext } from "./context.ts";
+import { updateFromChannel, type UpdateSummary } from "./update.ts";
+
+/**
+ * One configured channel.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ChannelEntry } from "./channel.ts";
+ * const entry: ChannelEntry = { name: "stable", description: "Stable releases",
+ *   base_url: "https://updates.example.com/stable", current: true };
+ * assert.ok(entry.current);
+ * ```
+ */
+export interface ChannelEntry {
+  /** The channel's name. */
+  name: string;
+  /** Its description. */
+  description: string;
+  /** Its update server. */
+  base_url: string;
+  /** Whether it is the configured channel. */
+  current: boolean;
+}
+
+/**
+ * The configured channels, the configured one marked (reads no network).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../core/config.ts";
+ * import { layoutOf } from "../root/layout.ts";
+ * import { listChannels } from "./channel.ts";
+ * const ctx = { layout: layoutOf("/tmp/x"), config: defaultConfig(), configPath: "c.json",
+ *   platform: "linux-x64" };
+ * assert.ok(listChannels(ctx).some((c) => c.current));
+ * ```
+ */
+export function listChannels(ctx: ActionContext): ChannelEntry[] {
+  return Object.entries(ctx.config.update_servers).map(([name, server]) => ({
+    name,
+    description: server.description,
+    base_url: server.base_url,
+    current: name === ctx.config.channel,
+  }));
+}
+
+/**
+ * A channel and what its manifest says now.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ChannelProbe } from "./channel.ts";
+ * const down: ChannelProbe = { name: "canary", description: "Daily builds", configured: false,
+ *   available: null, decision: null, error: "Connection refused" };
+ * assert.equal(down.available, null);
+ * ```
+ */
+export interface ChannelProbe {
+  /** The channel's name. */
+  name: string;
+  /** Its description. */
+  description: string;
+  /** Whether it is the configured channel. */
+  configured: boolean;
+  /** Its newest release, when its manifest could be read and trusted. */
+  available: {
+    version: string;
+    released_at: string;
+    notes: string | null;
+    size: number;
+  } | null;
+  /** What an update from it would do. */
+  decision: UpdateDecision | null;
+  /** Why its manifest could not be read or trusted. */
+  error: string | null;
+}
+
+/** Options of {@linkcode probeChannels}. */
+export interface ProbeChannelsOptions {
+  /** Longest wait for one channel's manifest, in milliseconds (default 10 000). */
+  timeoutMs?: number;
+}
+
+/**
+ * Ask every configured channel for its newest release (in parallel, one attempt each, within
+ * `timeoutMs`); a channel that cannot be read carries its error instead. Records nothing.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../core/config.ts";
+ * import { testEnv } from "../core/env.ts";
+ * import { layoutOf } from "../root/layout.ts";
+ * import { probeChannels } from "./channel.ts";
+ * const env = testEnv(new Date(), () => Promise.reject(new TypeError("Offline")));
+ * const ctx = { layout: layoutOf(await Deno.makeTempDir()), config: defaultConfig(),
+ *   configPath: "c.json", platform: "linux-x64", env };
+ * const probes = await probeChannels(ctx);
+ * assert.ok(probes.every((p) => p.available === null && p.error !== null));
+ * ```
+ */
+export async function probeChannels(
+  ctx: ActionContext,
+  options: ProbeChannelsOptions = {},
+): Promise<ChannelProbe[]> {
+  const { config } = ctx;
+  const { state } = await readState(ctx.layout);
+  const current = await currentVersion(ctx.layout);
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  using own = ctx.env === undefined ? await httpEnv({ caFile: config.security.ca_file }) : null;
+  const base = ctx.env ?? own!;
+  const env: Env = {
+    now: () => base.now(),
+    fetch: (input, init) => {
+      const signal = AbortSignal.timeout(timeoutMs);
+      return base.fetch(input, {
+        ...init,
+        signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal,
+      });
+    },
+  };
+  return await Promise.all(
+    Object.entries(config.update_servers).map(async ([name, server]) => {
+      const probe: ChannelProbe = {
+        name,
+        description: server.description,
+        configured: name === config.channel,
+        available: null,
+        decision: null,
+        error: null,
+      };
+      try {
+        const check = await checkChannel({ ...config, max_retry_attempts: 1 }, {
+          channel: name,
+          platform: ctx.platform,
+          current,
+          state,
+          env,
+        });
+        probe.available = {
+          version: check.manifest.version,
+          released_at: check.manifest.released_at,
+          notes: check.manifest.notes,
+          size: check.artifact.size,
+        };
+        probe.decision = check.decision;
+      } catch (error) {
+        probe.error = (error as Error).message;
+      }
+      return probe;
+    }),
+  );
+}
+
+/** Options of {@linkcode switchChannel}. */
+export interface SwitchChannelOptions {
+  /**
+   * The answer when the new channel's newest release is lower than the installed build:
+   * `install` switches and installs it (a downgrade), `keep` switches and keeps the installed
+   * build until the channel catches up. Without an answer the channel is checked first, and a
+   * switch that would downgrade is not made: the report asks for a confirmation instead.
+   */
+  downgrade?: "install" | "keep";
+  /** Switch without checking the new channel first (no confirmation is asked). */
+  skipCheck?: boolean;
+}
+
+/**
+ * What {@linkcode switchChannel} did.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SwitchReport } from "./channel.ts";
+ * const report: SwitchReport = { message: "Already on stable", channel: "stable",
+ *   previous: "stable", config: "c.json", confirmation: null, update: null };
+ * assert.equal(report.confirmation, null);
+ * ```
+ */
+export interface SwitchReport {
+  /** One line for people. */
+  message: string;
+  /** The channel configured now (the old one when a confirmation is asked). */
+  channel: string;
+  /** The channel configured before. */
+  previous: string;
+  /** The configuration file. */
+  config: string;
+  /** Set when the switch would downgrade and needs an answer: nothing was changed. */
+  confirmation: { channel: string; available: string; current: string } | null;
+  /** The update made with `downgrade: "install"`. */
+  update: UpdateSummary | null;
+}
+
+/**
+ * Switch channel persistently: change the `channel` field of the configuration file (the rest
+ * of the file is kept) and announce `channel_changed`. Unknown channels are a `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../core/config.ts";
+ * import { layoutOf } from "../root/layout.ts";
+ * import { switchChannel } from "./channel.ts";
+ * const dir = await Deno.makeTempDir();
+ * const ctx = { layout: layoutOf(dir), config: defaultConfig(), configPath: `${dir}/c.json`,
+ *   platform: "linux-x64" };
+ * const report = await switchChannel(ctx, "canary", { skipCheck: true });
+ * assert.equal(report.channel, "canary");
+ * assert.equal(JSON.parse(await Deno.readTextFile(`${dir}/c.json`)).channel, "canary");
+ * ```
+ */
+export async function switchChannel(
+  ctx: ActionContext,
+  name: string,
+  options: SwitchChannelOptions = {},
+): Promise<SwitchReport> {
+  const channel = resolveChannel(ctx.config, name);
+  const previous = ctx.config.channel;
+  let config = ctx.config;
+  const base = { channel, previous, config: ctx.configPath, confirmation: null, update: null };
+  const switched: SwitchReport = await runAction(
+    ctx,
+    { command: "channel", channel },
+    async (announce) => {
+      const current = await currentVersion(ctx.layout);
+      let warning = "";
+      if (options.downgrade === undefined && !options.skipCheck && current !== null) {
+        const { state } = await readState(ctx.layout);
+        try {
+          const check = await checkChannel(config, {
+            channel,
+            platform: ctx.platform,
+            current,
+            state,
+            env: ctx.env,
+          });
+          if (check.decision.action === "none" && check.decision.reason === "downgrade-refused") {
+            const available = check.manifest.version;
+            return {
+              ...base,
+              channel: previous,
+              message:
+                `${channel}'s newest release ${available} is lower than the installed ${current}: confirm the switch (downgrade "install" or "keep")`,
+              confirmation: { channel, available, current },
+            };
+          }
+        } catch (error) {
+          warning = ` (could not check ${channel}: ${(error as Error).message})`;
+        }
+      }
+      if (channel !== previous) {
+        config = await updateConfigFile(ctx.configPath, (raw) => ({ ...raw, channel }));
+        announce({
+          type: "channel_changed",
+          at: (ctx.env?.now() ?? new Date()).toISOString(),
+          channel,
+          version: null,
+          current,
+          message: `Channel changed: ${previous} -> ${channel} (saved in ${ctx.configPath})`,
+        });
+      }
+      const done = channel === previous
+        ? `Already on ${channel}`
+        : `Switched channel ${previous} -> ${channel}`;
+      return {
+        ...base,
+        message: options.downgrade === "keep" && current
+          ? `${done}; keeping ${current} until ${channel} catches up`
+          : options.downgrade === "install"
+          ? done
+          : `${done}${warning}`,
+      };
+    },
+  );
+  if (switched.confirmation !== null || options.downgrade !== "install") return switched;
+  // The update is an action of its own: its failure is recorded as an update's.
+  const update = await updateFromChannel({ ...ctx, config }, { channel, allowDowngrade: true });
+  return { ...switched, message: `${switched.message}; ${update.message}`, update: update.summary };
+}

@@ -1,0 +1,231 @@
+/**
+ * The update pipeline in one call: check → download (streamed through SHA-256) → verify →
+ * stage for the next launch. Each step is its own module; this one only sequences them under
+ * the install lock and records the outcome in the state file.
+ *
+ * @module
+ */
+import { checkChannel, type CheckResult } from "../trust/check.ts";
+import type { Config } from "../core/config.ts";
+import { downloadArtifact } from "../net/download.ts";
+import { appendAudit } from "../root/audit.ts";
+import { faultPoint } from "../core/fault.ts";
+import type { Env, ProgressSink } from "../core/env.ts";
+import { httpEnv } from "../net/http_env.ts";
+import { buildDir, currentVersion, type Layout } from "../root/layout.ts";
+import type { UpdateEvent } from "./notify.ts";
+import { checkFreeSpace, spaceNeeded, treeBytes } from "../root/space.ts";
+import { hasBuild, stageBuild, sweepLeftovers } from "../root/stage.ts";
+import { readState, writeState } from "../root/state.ts";
+import { acquireLock } from "../root/lock.ts";
+import { recoverSwap } from "../root/swap.ts";
+
+/** Options of {@linkcode runUpdate}. */
+export interface UpdateOptions {
+  /** The channel to follow for this run. */
+  channel: string;
+  /** The platform key to install. */
+  platform: string;
+  /** Only check: download and stage nothing. */
+  checkOnly?: boolean;
+  /** Install a lower version when the channel's newest is lower. */
+  allowDowngrade?: boolean;
+  /** Install even a version that was rolled back from. */
+  force?: boolean;
+  /** Clock and network. */
+  env?: Env;
+  /** Progress of long steps. */
+  onProgress?: ProgressSink;
+  /** Events to announce. */
+  onEvent?: (event: UpdateEvent) => void;
+  /** How long to wait for the install lock, in milliseconds. */
+  lockWaitMs?: number;
+  /** No byte for this long aborts a download attempt, which is retried (default 30 000 ms). */
+  idleTimeoutMs?: number;
+  /** Measures free bytes on the install root's filesystem (default: the real one). */
+  freeSpace?: (path: string) => Promise<number>;
+}
+
+/** What `runUpdate` did. */
+export interface UpdateResult {
+  /** The check's outcome. */
+  check: CheckResult;
+  /** The version now staged for the next launch (null when nothing new was staged). */
+  staged: string | null;
+  /** Whether the artifact was downloaded (false when an identical build was already there). */
+  downloaded: boolean;
+  /** A problem with the state file, when there was one. */
+  problem: string | null;
+}
+
+const EXTENSION = { "executable": "bin", "tar.gz": "tar.gz", "zip": "zip" } as const;
+
+/**
+ * Check a channel and, when a newer (or allowed) version is there, download, verify and stage it.
+ * Nothing is staged unless the artifact's size and SHA-256 match the manifest.
+ *
+ * @example
+ * ```ts ignore
+ * import { defaultConfig } from "../core/config.ts";
+ * import { layoutOf } from "../root/layout.ts";
+ * import { runUpdate } from "./pipeline.ts";
+ * const result = await runUpdate(layoutOf("/opt/ms11"), defaultConfig(), {
+ *   channel: "stable", platform: "linux-x64",
+ * });
+ * console.log(result.check.decision.message);
+ * ```
+ */
+export async function runUpdate(
+  layout: Layout,
+  config: Config,
+  options: UpdateOptions,
+): Promise<UpdateResult> {
+  using ownEnv = options.env === undefined
+    ? await httpEnv({ caFile: config.security.ca_file })
+    : null;
+  const env = options.env ?? ownEnv!;
+  const startedAt = env.now();
+  const emit = options.onEvent ?? (() => {});
+  await Deno.mkdir(layout.root, { recursive: true });
+  using _lock = await acquireLock(layout, { waitMs: options.lockWaitMs ?? 0 });
+  const { state, problem } = await readState(layout);
+  await recoverSwap(layout, state);
+  const current = await currentVersion(layout);
+  await sweepLeftovers(layout);
+  let check: CheckResult;
+  try {
+    check = await checkChannel(config, {
+      channel: options.channel,
+      platform: options.platform,
+      current,
+      state,
+      allowDowngrade: options.allowDowngrade,
+      force: options.force,
+      env,
+      startedAt,
+    });
+  } catch (error) {
+    await appendAudit(layout, {
+      at: env.now().toISOString(),
+      event: "manifest_refused",
+      reason: (error as Error).message,
+      channel: options.channel,
+      code: (error as { reason?: string }).reason ?? (error as Error).name,
+    });
+    throw error;
+  }
+  const { decision, manifest, artifact } = check;
+  state.manifests[options.channel] = check.manifestRecord;
+  if (check.trust !== null) {
+    state.trusted[options.channel] = check.trust;
+    await writeState(layout, state);
+    await appendAudit(layout, {
+      at: env.now().toISOString(),
+      event: "manifest_accepted",
+      reason: "signed by the channel's key threshold, not rolled back, not expired",
+      channel: options.channel,
+      version: manifest.version,
+      serial: check.trust.serial,
+      expires: check.trust.expires,
+      sha256: check.trust.sha256,
+      rotated_keys: check.trust.keys !== null,
+    });
+  }
+  state.last_check = {
+    at: env.now().toISOString(),
+    channel: options.channel,
+    current,
+    available: manifest.version,
+    decision: decision.action === "update" ? "update" : decision.reason,
+  };
+  const event = (type: UpdateEvent["type"], message: string): UpdateEvent => ({
+    type,
+    at: env.now().toISOString(),
+    channel: options.channel,
+    version: manifest.version,
+    current,
+    message,
+  });
+  await appendAudit(layout, {
+    at: state.last_check.at,
+    event: "checked",
+    reason: decision.message,
+    channel: options.channel,
+    current,
+    available: manifest.version,
+    decision: state.last_check.decision,
+  });
+  if (decision.action === "none" || options.checkOnly) {
+    await writeState(layout, state);
+    if (decision.action === "update") emit(event("update_available", decision.message));
+    return { check, staged: null, downloaded: false, problem };
+  }
+  emit(event("update_available", decision.message));
+  const version = decision.version;
+  let downloaded = false;
+  // A refused artifact (size, checksum, unsafe archive) goes to the audit log with the reason.
+  const refused = async (error: Error): Promise<never> => {
+    await appendAudit(layout, {
+      at: env.now().toISOString(),
+      event: "artifact_refused",
+      reason: error.message,
+      channel: options.channel,
+      version,
+      sha256: artifact.sha256,
+    });
+    throw error;
+  };
+  if (await hasBuild(layout, { state, version, sha256: artifact.sha256 })) {
+    state.staged = { version, channel: options.channel, staged_at: env.now().toISOString() };
+  } else {
+    await Deno.mkdir(layout.downloads, { recursive: true });
+    const currentBuildBytes = current === null || artifact.kind === "executable"
+      ? 0
+      : await treeBytes(buildDir(layout, current));
+    await checkFreeSpace(
+      layout.downloads,
+      spaceNeeded(artifact.kind, artifact.size, { currentBuildBytes }),
+      { probe: options.freeSpace },
+    );
+    const file = `${layout.downloads}/${version}-${options.platform}.${EXTENSION[artifact.kind]}`;
+    await downloadArtifact(artifact.url, file, {
+      size: artifact.size,
+      sha256: artifact.sha256,
+      env,
+      verifyChecksum: config.security.verify_checksums,
+      sync: false, // stageBuild fsyncs what it installs
+      timeoutMs: config.download_timeout_seconds * 1000,
+      maxAttempts: config.max_retry_attempts,
+      requireHttps: config.security.require_https,
+      allowedDomains: config.security.allowed_domains,
+      onProgress: options.onProgress,
+      idleTimeoutMs: options.idleTimeoutMs,
+    }).catch(refused);
+    downloaded = true;
+    faultPoint("after-download");
+    emit(event("downloaded", `Downloaded and verified ${version} (${artifact.size} bytes)`));
+    await stageBuild(layout, file, {
+      version,
+      channel: options.channel,
+      kind: artifact.kind,
+      sha256: artifact.sha256,
+      executable: config.executable,
+      now: env.now(),
+      onProgress: options.onProgress,
+      state,
+    }).catch(refused);
+  }
+  await writeState(layout, state);
+  faultPoint("after-stage");
+  await appendAudit(layout, {
+    at: env.now().toISOString(),
+    event: "staged",
+    reason: downloaded ? "downloaded and verified" : "same build already in builds/",
+    channel: options.channel,
+    current,
+    version,
+    sha256: artifact.sha256,
+  });
+  emit(event("ready_to_apply", `${version} is staged; it is applied at the next launch`));
+  return { check, staged: version, downloaded, problem };
+}

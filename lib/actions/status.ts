@@ -1,0 +1,40 @@
+/**
+ * The status use case both front ends call: the one status document (docs/STATUS.md) of the
+ * install, for the configured channel or the one given.
+ *
+ * @module
+ */
+import { resolveChannel } from "../core/channel.ts";
+import { readStatus, type StatusDocument } from "../root/status.ts";
+import type { ActionContext } from "./context.ts";
+
+/** Options of {@linkcode installStatus}. */
+export interface StatusActionOptions {
+  /** The channel to report (default: the configured one). */
+  channel?: string;
+}
+
+/**
+ * The status document of the install: current, staged, trial, backups, last check and error,
+ * rejected builds, recent events. Reads only; an unknown channel is a `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../core/config.ts";
+ * import { layoutOf } from "../root/layout.ts";
+ * import { installStatus } from "./status.ts";
+ * const ctx = { layout: layoutOf(await Deno.makeTempDir()), config: defaultConfig(),
+ *   configPath: "c.json", platform: "linux-x64" };
+ * const status = await installStatus(ctx);
+ * assert.equal(status.current, null);
+ * assert.equal(status.channel, "stable");
+ * ```
+ */
+export async function installStatus(
+  ctx: ActionContext,
+  options: StatusActionOptions = {},
+): Promise<StatusDocument> {
+  const channel = resolveChannel(ctx.config, options.channel);
+  return await readStatus(ctx.layout, ctx.config, { channel, platform: ctx.platform });
+}
