@@ -8,6 +8,7 @@ import { acquireLock } from "../root/lock.ts";
 import { readState, type State, writeState } from "../root/state.ts";
 import type { ActionContext } from "./context.ts";
 import { isAnnounced, runHook, type UpdateEvent } from "./notify.ts";
+import type { UpdateOptions } from "./pipeline.ts";
 
 /** Announces one event: to the front end now, to the hook when the action ends. */
 export type Announce = (event: UpdateEvent) => void;
@@ -83,6 +84,38 @@ export async function runAction<T>(
       }
     }
   }
+}
+
+/**
+ * The pipeline's options for an action on `channel`: the context's platform, clock and
+ * network, lock wait and progress, with events announced through `announce`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../core/config.ts";
+ * import { layoutOf } from "../root/layout.ts";
+ * import { pipelineOptions } from "./_act.ts";
+ * const ctx = { layout: layoutOf("/tmp/x"), config: defaultConfig(), configPath: "c.json",
+ *   platform: "linux-x64", lockWaitMs: 5000 };
+ * const options = pipelineOptions(ctx, "canary", () => {});
+ * assert.equal(options.channel, "canary");
+ * assert.equal(options.lockWaitMs, 5000);
+ * ```
+ */
+export function pipelineOptions(
+  ctx: ActionContext,
+  channel: string,
+  announce: Announce,
+): UpdateOptions {
+  return {
+    channel,
+    platform: ctx.platform,
+    env: ctx.env,
+    onProgress: ctx.onProgress,
+    onEvent: announce,
+    lockWaitMs: ctx.lockWaitMs,
+  };
 }
 
 /** Options of {@linkcode recordFailure}. */

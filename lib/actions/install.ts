@@ -17,7 +17,7 @@ import { runUpdate, type UpdateOptions, type UpdateResult } from "./pipeline.ts"
 import { isVersion, parseVersion } from "../core/version.ts";
 import { resolveChannel } from "../core/channel.ts";
 import { ConfigError } from "../core/errors.ts";
-import { runAction } from "./_act.ts";
+import { pipelineOptions, runAction } from "./_act.ts";
 import type { ActionContext } from "./context.ts";
 
 /**
@@ -193,15 +193,7 @@ export async function installFromChannel(
   const result = await runAction(
     ctx,
     { command: "install", channel },
-    (announce) =>
-      installRelease(ctx.layout, ctx.config, {
-        channel,
-        platform: ctx.platform,
-        env: ctx.env,
-        onProgress: ctx.onProgress,
-        onEvent: announce,
-        lockWaitMs: ctx.lockWaitMs,
-      }),
+    (announce) => installRelease(ctx.layout, ctx.config, pipelineOptions(ctx, channel, announce)),
   );
   const installed = result.check.manifest.version;
   return {

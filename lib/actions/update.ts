@@ -8,7 +8,7 @@
 import { resolveChannel, type UpdateDecision } from "../core/channel.ts";
 import { readState } from "../root/state.ts";
 import { autoCheckDue } from "../trust/check.ts";
-import { runAction } from "./_act.ts";
+import { pipelineOptions, runAction } from "./_act.ts";
 import type { ActionContext } from "./context.ts";
 import { runUpdate, type UpdateResult } from "./pipeline.ts";
 
@@ -145,14 +145,11 @@ export async function checkForUpdate(
     { command: "check", channel },
     (announce) =>
       runUpdate(ctx.layout, ctx.config, {
-        channel,
-        platform: ctx.platform,
+        ...pipelineOptions(ctx, channel, announce),
+        onProgress: undefined,
         checkOnly: true,
         allowDowngrade: options.allowDowngrade,
         force: options.force,
-        env: ctx.env,
-        onEvent: announce,
-        lockWaitMs: ctx.lockWaitMs,
       }),
   );
   const { decision, artifact } = result.check;
@@ -212,14 +209,9 @@ export async function updateFromChannel(
     { command: "update", channel },
     (announce) =>
       runUpdate(ctx.layout, ctx.config, {
-        channel,
-        platform: ctx.platform,
+        ...pipelineOptions(ctx, channel, announce),
         allowDowngrade: options.allowDowngrade,
         force: options.force,
-        env: ctx.env,
-        onProgress: ctx.onProgress,
-        onEvent: announce,
-        lockWaitMs: ctx.lockWaitMs,
       }),
   );
   const { decision } = result.check;
