@@ -83,7 +83,7 @@ export class Ui {
   #barShown = false;
   #phase: Progress["phase"] | null = null;
   #phaseStart = 0;
-  #lastDraw = 0;
+  #lastDraw = -Infinity;
   #encoder = new TextEncoder();
 
   constructor(options: UiOptions = {}) {
