@@ -5,7 +5,9 @@
 // page's forms without leaving the page; without it the page still works (plain form POSTs).
 // The server hands it values only through the HTML: the access token is the body's
 // `data-token` attribute. Type-checked against the DOM library alone (dashboard/browser/deno.json:
-// no Deno globals here, no DOM globals in the Deno code); a classic script, not a module.
+// no Deno globals here, no DOM globals in the Deno code) by a `deno check dashboard/browser/` of
+// its own in the test task: a `deno check` whose module graph also reaches page.ts (which imports
+// this file as text) checks this file with the Deno libraries instead. A classic script.
 (() => {
   /**
    * The element with `id`, which the page always has and which is a `type`.
