@@ -1,11 +1,14 @@
 // Private to dashboard/server.ts: the dashboard page, one server-rendered HTML document. Everything
 // it shows is readable without JavaScript, and every action is a plain <form> POST; a small
-// inline script (nonce-allowed by the Content-Security-Policy) adds live progress through
-// Server-Sent Events and submits the forms without leaving the page. No external asset of any
-// kind. Pure: a view in, a string out; every value is escaped.
+// inline script (dashboard/browser/app.js, nonce-allowed by the Content-Security-Policy) adds
+// live progress through Server-Sent Events and submits the forms without leaving the page. No
+// external asset of any kind. Pure: a view in, a string out; every value is escaped.
 import type { UpdateDecision } from "../lib/core/channel.ts";
 import type { ProgressReport } from "./progress.ts";
 import type { StatusDocument } from "../lib/root/status.ts";
+// The page's script: a file of its own, linted and type-checked against the DOM (see its header),
+// embedded at build time, so the compiled executable and the bundle need no file at run time.
+import APP_JS from "./browser/app.js" with { type: "text" };
 
 /** One configured channel and its newest release, as the dashboard shows it. */
 export interface ChannelInfo {
@@ -91,8 +94,9 @@ const ESCAPES: Record<string, string> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { escapeHtml } from "./page.ts";
- * console.assert(escapeHtml("<a href='x'>") === "&lt;a href=&#39;x&#39;&gt;");
+ * assert.equal(escapeHtml("<a href='x'>"), "&lt;a href=&#39;x&#39;&gt;");
  * ```
  */
 export function escapeHtml(value: unknown): string {
@@ -389,62 +393,35 @@ tr{border-bottom:1px solid var(--line);padding:.4rem 0}th,td{border:0;padding:.1
 td[data-label]::before{content:attr(data-label) ": ";font-weight:600}}
 `;
 
-const SCRIPT = `
-(() => {
-  const token = document.body.dataset.token;
-  const q = "token=" + encodeURIComponent(token);
-  // Refreshes can overlap (a form's own and the "done" event's): only the newest one is shown,
-  // so a slow, older answer never replaces a newer page.
-  let generation = 0;
-  const refresh = async () => {
-    const mine = ++generation;
-    const focused = document.activeElement && document.activeElement.id;
-    const response = await fetch("/?" + q, { headers: { accept: "text/html" } });
-    const html = await response.text();
-    if (mine !== generation) return;
-    const doc = new DOMParser().parseFromString(html, "text/html");
-    const next = doc.getElementById("content");
-    if (next) document.getElementById("content").replaceWith(next);
-    const again = focused && document.getElementById(focused);
-    if (again) again.focus();
-  };
-  document.addEventListener("submit", async (event) => {
-    const form = event.target;
-    if (!(form instanceof HTMLFormElement)) return;
-    event.preventDefault();
-    const body = new URLSearchParams(new FormData(form, event.submitter));
-    for (const b of document.querySelectorAll("#content form button")) b.disabled = true;
-    document.getElementById("busy").textContent = "Running...";
-    try {
-      await fetch(form.action, { method: "POST", body, headers: { accept: "application/json" } });
-    } finally {
-      await refresh();
-    }
-  });
-  const events = new EventSource("/api/events?" + q);
-  events.addEventListener("progress", (message) => {
-    const p = JSON.parse(message.data);
-    const bar = document.getElementById("progress-bar");
-    if (p.percent !== null) bar.value = p.percent; else bar.removeAttribute("value");
-    document.getElementById("progress-text").textContent = p.text;
-  });
-  events.addEventListener("state", (message) => {
-    const busy = JSON.parse(message.data).busy;
-    if (!busy) return;
-    for (const b of document.querySelectorAll("#content form button")) b.disabled = true;
-    document.getElementById("busy").textContent = "Running: " + busy.action;
-  });
-  events.addEventListener("done", () => refresh());
-  events.addEventListener("open", () => document.body.dataset.live = "yes");
-  events.addEventListener("error", () => document.body.dataset.live = "no");
-})();
-`;
+/**
+ * Make script text safe to inline in a `<script>` element: every `<` that begins `<!--`,
+ * `<script` or `</script` (in any case) becomes `\x3C`, as the HTML standard advises
+ * ("Restrictions for contents of script elements"), so the text can neither end the element
+ * early nor switch the parser into its double-escaped state. `\x3C` means `<` in the places
+ * these sequences can appear in a script (strings, template literals, regular expressions,
+ * comments), so the script does the same.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { escapeScript } from "./page.ts";
+ * assert.equal(escapeScript('x = "</SCRIPT><!--";'), 'x = "\\x3C/SCRIPT>\\x3C!--";');
+ * assert.equal(escapeScript("a < b && c <= d"), "a < b && c <= d");
+ * ```
+ */
+export function escapeScript(source: string): string {
+  return source.replace(/<(?=!--|\/?script)/gi, "\\x3C");
+}
+
+/** The page's script (dashboard/browser/app.js), escaped once for inlining. */
+const SCRIPT = escapeScript(APP_JS);
 
 /**
  * The whole page for `view`.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { renderPage } from "./page.ts";
  * import { readStatus } from "../lib/root/status.ts";
  * import { defaultConfig } from "../lib/core/config.ts";
@@ -452,7 +429,8 @@ const SCRIPT = `
  * const status = await readStatus(layoutOf("/nonexistent"), defaultConfig(), { platform: "linux-x64" });
  * const html = renderPage({ status, channels: [], busy: null, outcome: null, progress: null,
  *   token: "t", nonce: "n" });
- * console.assert(html.startsWith("<!doctype html>"));
+ * assert.ok(html.startsWith("<!doctype html>"));
+ * assert.match(html, /<script nonce="n">\/\/ @ts-check\n/);
  * ```
  */
 export function renderPage(view: PageView): string {

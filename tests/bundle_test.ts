@@ -1,7 +1,8 @@
 // The shipped entry point: `deno task bundle` makes one JS file; run it end to end, from a
-// folder outside the project, through a whole update cycle.
+// folder outside the project, through a whole update cycle, and serve the dashboard from it (its
+// page's script, dashboard/browser/app.js, is bundled as text, never read at run time).
 import assert from "node:assert/strict";
-import { launch, makeWorld, runCli, SHIPPED_V8_FLAGS } from "./_e2e.ts";
+import { launch, makeWorld, runCli, SHIPPED_V8_FLAGS, type World } from "./_e2e.ts";
 
 const PROJECT = new URL("..", import.meta.url).pathname;
 
@@ -15,6 +16,50 @@ async function bundle(...args: string[]): Promise<void> {
   }).output();
   assert.ok(built.success, new TextDecoder().decode(built.stderr));
 }
+
+/**
+ * Run `ms11-update dashboard` from the bundle `entry` (in `cwd`, away from the project) and return
+ * its page's script elements: their attributes, their text, and the nonce the CSP allows.
+ */
+async function servedScripts(world: World, entry: string, cwd: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      ...["run", "-A", "--quiet", ...SHIPPED_V8_FLAGS, entry, "dashboard", "--port", "0"],
+      ...["--config", world.configPath, "--root", world.root],
+    ],
+    cwd,
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    let text = "";
+    while (!text.includes("\n")) {
+      const { done, value } = await lines.read();
+      if (done) throw new Error(`the dashboard did not start: ${await stderr}`);
+      text += value;
+    }
+    const response = await fetch(text.split("\n")[0], { headers: { accept: "text/html" } });
+    assert.equal(response.status, 200);
+    const nonce =
+      /script-src 'nonce-([\w-]+)'/.exec(response.headers.get("content-security-policy")!)![1];
+    const html = await response.text();
+    const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/gi)]
+      .map(([, attributes, text]) => ({ attributes, text }));
+    return { nonce, scripts };
+  } finally {
+    child.kill("SIGINT");
+    await child.status;
+    await lines.cancel();
+    await stderr;
+  }
+}
+
+/** The page's script as the source tree has it. */
+const APP_JS = await Deno.readTextFile(`${PROJECT}/dashboard/browser/app.js`);
 
 Deno.test("the single-file bundle runs a full update cycle on its own", async () => {
   await using world = await makeWorld();
@@ -49,6 +94,10 @@ Deno.test("the single-file bundle runs a full update cycle on its own", async ()
   const bad = await cli(["--channel", "nope"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /Unknown channel "nope"/);
+
+  // The dashboard page carries its script (imported as text, so bundled with the code).
+  const { nonce, scripts } = await servedScripts(world, file, away);
+  assert.deepEqual(scripts, [{ attributes: ` nonce="${nonce}"`, text: APP_JS }]);
 });
 
 Deno.test("the code-split bundle (the launcher's form) runs apply and a whole update cycle", async () => {
@@ -72,6 +121,8 @@ Deno.test("the code-split bundle (the launcher's form) runs apply and a whole up
   assert.equal(apply.code, 0, apply.stderr);
   assert.equal(apply.stdout, "applied 1.1.0\n");
   assert.equal(await launch(world.root), "MS11 1.1.0");
+  const { nonce, scripts } = await servedScripts(world, `${out}/main.js`, world.dir);
+  assert.deepEqual(scripts, [{ attributes: ` nonce="${nonce}"`, text: APP_JS }]);
 });
 
 Deno.test("the executable and main.ts run with the same V8 flags", async () => {

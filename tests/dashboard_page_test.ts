@@ -1,7 +1,7 @@
 // The dashboard's pure parts: the page renderer (dashboard/page.ts) and the progress report
 // (dashboard/progress.ts).
 import assert from "node:assert/strict";
-import { escapeHtml, type PageView, renderPage } from "../dashboard/page.ts";
+import { escapeHtml, escapeScript, type PageView, renderPage } from "../dashboard/page.ts";
 import { formatBytes, progressReport } from "../dashboard/progress.ts";
 import type { StatusDocument } from "../lib/root/status.ts";
 
@@ -229,6 +229,51 @@ Deno.test("renderPage: the audit log newest first, the token on every form and l
   for (const m of html.matchAll(/(?:action|href)="([^"]+)"/g)) {
     assert.ok(m[1].endsWith("?token=a%26b"), m[1]);
   }
+});
+
+const APP_JS = new URL("../dashboard/browser/app.js", import.meta.url);
+
+Deno.test("renderPage inlines dashboard/browser/app.js as it is, once, under the nonce", async () => {
+  const file = await Deno.readTextFile(APP_JS);
+  const html = renderPage(view({ nonce: "n0Nce_-9", token: "T0k3n-x" }));
+  const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/gi)];
+  assert.equal(scripts.length, 1, "one script element");
+  const [, attributes, text] = scripts[0];
+  assert.equal(attributes, ' nonce="n0Nce_-9"');
+  assert.equal(text, escapeScript(file));
+  // The file has nothing to escape today, so the page carries it byte for byte.
+  assert.equal(text, file, "dashboard/browser/app.js, unchanged");
+  assert.ok(file.startsWith("// @ts-check\n"), "the file is type-checked");
+  // The script's input reaches it as HTML, never spliced into its code.
+  assert.ok(!text.includes("n0Nce_-9") && !text.includes("T0k3n-x"));
+  assert.match(html, /<body data-token="T0k3n-x">/);
+});
+
+Deno.test("escapeScript: the text cannot end its <script> element, and runs the same", () => {
+  const source = [
+    'const s = ["</script>", "</SCRIPT >", "<script>", "<!-- x -->", `</sCrIpT ${1}`];',
+    'const r = [/<!--/u.test("<!--"), /<\\/script/i.test("</Script"), /a<b/.test("a<b")];',
+    "// a comment with </script> in it",
+    "return [...s, ...r, 1 < 2, 1 <= 2];",
+  ].join("\n");
+  const escaped = escapeScript(source);
+  assert.doesNotMatch(escaped, /<!--|<\/?script/i);
+  assert.ok(escaped.includes("a<b") && escaped.includes("1 < 2"), "other < stay");
+  const run = (code: string) => new Function(code)();
+  assert.deepEqual(run(escaped), run(source));
+  assert.deepEqual(run(source), [
+    "</script>",
+    "</SCRIPT >",
+    "<script>",
+    "<!-- x -->",
+    "</sCrIpT 1",
+    true,
+    true,
+    true,
+    true,
+    true,
+  ]);
+  assert.equal(escapeScript("x < y"), "x < y");
 });
 
 Deno.test("progressReport: percent, rate, ETA and text", () => {

@@ -1,0 +1,88 @@
+// @ts-check
+// The dashboard page's script, run by the browser. dashboard/page.ts imports this file as text and
+// inlines it (nonce-allowed by the Content-Security-Policy) at the end of the page's <body>; it is
+// never served as a file. It adds live progress through Server-Sent Events and submits the
+// page's forms without leaving the page; without it the page still works (plain form POSTs).
+// The server hands it values only through the HTML: the access token is the body's
+// `data-token` attribute. Type-checked against the DOM library alone (dashboard/browser/deno.json:
+// no Deno globals here, no DOM globals in the Deno code) by a `deno check dashboard/browser/` of
+// its own in the test task: a `deno check` whose module graph also reaches page.ts (which imports
+// this file as text) checks this file with the Deno libraries instead. A classic script.
+(() => {
+  /**
+   * The element with `id`, which the page always has and which is a `type`.
+   *
+   * @template {HTMLElement} T
+   * @param {string} id
+   * @param {{ new (): T }} type
+   * @returns {T}
+   */
+  const element = (id, type) => {
+    const found = document.getElementById(id);
+    if (!(found instanceof type)) throw new TypeError(`#${id} is not a ${type.name} in the page`);
+    return found;
+  };
+  /** Disable every action button (an action is running). */
+  const disableActions = () => {
+    /** @type {NodeListOf<HTMLButtonElement>} */
+    const buttons = document.querySelectorAll("#content form button");
+    for (const b of buttons) b.disabled = true;
+  };
+
+  const token = document.body.dataset.token;
+  if (token === undefined) throw new TypeError("the page's <body> has no data-token");
+  const q = "token=" + encodeURIComponent(token);
+  // Refreshes can overlap (a form's own and the "done" event's): only the newest one is shown,
+  // so a slow, older answer never replaces a newer page.
+  let generation = 0;
+  const refresh = async () => {
+    const mine = ++generation;
+    const focused = document.activeElement && document.activeElement.id;
+    const response = await fetch("/?" + q, { headers: { accept: "text/html" } });
+    const html = await response.text();
+    if (mine !== generation) return;
+    const doc = new DOMParser().parseFromString(html, "text/html");
+    const next = doc.getElementById("content");
+    if (next) element("content", HTMLDivElement).replaceWith(next);
+    const again = focused && document.getElementById(focused);
+    if (again) again.focus();
+  };
+  document.addEventListener("submit", async (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement)) return;
+    event.preventDefault();
+    // The fields, the pressed button's included, as `application/x-www-form-urlencoded`, the
+    // form's own encoding. The page's forms have only text fields (no file input).
+    const body = new URLSearchParams();
+    for (const [name, value] of new FormData(form, event.submitter)) {
+      if (typeof value === "string") body.append(name, value);
+    }
+    disableActions();
+    element("busy", HTMLParagraphElement).textContent = "Running...";
+    try {
+      await fetch(form.action, { method: "POST", body, headers: { accept: "application/json" } });
+    } finally {
+      await refresh();
+    }
+  });
+  const events = new EventSource("/api/events?" + q);
+  events.addEventListener("progress", (message) => {
+    /** @type {{ percent: number | null, text: string }} */
+    const p = JSON.parse(message.data);
+    const bar = element("progress-bar", HTMLProgressElement);
+    if (p.percent !== null) bar.value = p.percent;
+    else bar.removeAttribute("value");
+    element("progress-text", HTMLParagraphElement).textContent = p.text;
+  });
+  events.addEventListener("state", (message) => {
+    /** @type {{ busy: { action: string } | null }} */
+    const state = JSON.parse(message.data);
+    const busy = state.busy;
+    if (!busy) return;
+    disableActions();
+    element("busy", HTMLParagraphElement).textContent = "Running: " + busy.action;
+  });
+  events.addEventListener("done", () => refresh());
+  events.addEventListener("open", () => document.body.dataset.live = "yes");
+  events.addEventListener("error", () => document.body.dataset.live = "no");
+})();
