@@ -3,33 +3,12 @@
 // inline script (dashboard/browser/app.js, nonce-allowed by the Content-Security-Policy) adds
 // live progress through Server-Sent Events and submits the forms without leaving the page. No
 // external asset of any kind. Pure: a view in, a string out; every value is escaped.
-import type { UpdateDecision } from "../lib/core/channel.ts";
+import type { ChannelProbe } from "../lib/actions/channel.ts";
 import type { ProgressReport } from "./progress.ts";
 import type { StatusDocument } from "../lib/root/status.ts";
 // The page's script: a file of its own, linted and type-checked against the DOM (see its header),
 // embedded at build time, so the compiled executable and the bundle need no file at run time.
 import APP_JS from "./browser/app.js" with { type: "text" };
-
-/** One configured channel and its newest release, as the dashboard shows it. */
-export interface ChannelInfo {
-  /** The channel's name. */
-  name: string;
-  /** Its description from the configuration. */
-  description: string;
-  /** Whether it is the configured channel. */
-  configured: boolean;
-  /** Its newest release for this platform, or null when it could not be fetched. */
-  available: {
-    version: string;
-    released_at: string;
-    notes: string | null;
-    size: number;
-  } | null;
-  /** What updating to it would do, from `decideUpdate` (null when not fetched). */
-  decision: UpdateDecision | null;
-  /** Why it could not be fetched, or null. */
-  error: string | null;
-}
 
 /** A downgrade question waiting for an answer. */
 export interface Confirmation {
@@ -68,7 +47,7 @@ export interface PageView {
   /** The status document (`status --json`). */
   status: StatusDocument;
   /** The configured channels. */
-  channels: ChannelInfo[];
+  channels: ChannelProbe[];
   /** The action running, or null. */
   busy: Busy | null;
   /** What the last action did, or null. */
@@ -225,7 +204,7 @@ function trial(view: PageView): string {
   return `<section id="trial" aria-labelledby="h-trial"><h2 id="h-trial">Build on trial</h2><dl>${facts}</dl>${action}</section>`;
 }
 
-function decisionText(c: ChannelInfo, status: StatusDocument): string {
+function decisionText(c: ChannelProbe, status: StatusDocument): string {
   if (c.error) return `could not check: ${e(c.error)}`;
   if (!c.decision) return "";
   if (c.decision.action === "update") {
