@@ -9,7 +9,7 @@ import { currentVersion } from "../lib/root/layout.ts";
 import { isAnnounced, runHook, type UpdateEvent } from "../lib/actions/notify.ts";
 import { rollback } from "../lib/root/rollback.ts";
 import { serveReleases } from "../lib/publish/serve.ts";
-import { publishRelease, verifyRelease } from "../lib/publish/release.ts";
+import { checkReleaseName, publishRelease, verifyRelease } from "../lib/publish/release.ts";
 import { isPublicKey, keyId, type KeySet } from "../lib/trust/keys.ts";
 import { readSigningKey, type SigningKey, writeKeyPair } from "../lib/publish/signing.ts";
 import { readStatus, type StatusDocument } from "../lib/root/status.ts";
@@ -17,6 +17,7 @@ import { recordFailure, runUpdate, type UpdateResult } from "../lib/actions/upda
 import { autoCheckDue } from "../lib/trust/check.ts";
 import { readState } from "../lib/root/state.ts";
 import { isVersion } from "../lib/core/version.ts";
+import { parsePort } from "../lib/core/validate.ts";
 import { type Context, type GlobalOptions, loadContext } from "./_context.ts";
 import { formatBytes, Ui } from "./_ui.ts";
 
@@ -398,8 +399,8 @@ export function openerCommand(os: string, url: string): string[] {
 /** `ms11-update dashboard`: serve the status page and JSON API until interrupted. */
 export async function dashboardCommand(options: DashboardCommandOptions): Promise<number> {
   const ctx = await loadContext(options, 5);
-  const port = Number(options.port ?? "0");
-  if (!Number.isInteger(port) || port < 0 || port > 65535 || `${options.port}`.trim() === "") {
+  const port = parsePort(options.port ?? "0");
+  if (port === null) {
     throw new ConfigError(`Invalid --port ${JSON.stringify(options.port)}: expected 0-65535`);
   }
   const hook = ctx.config.notifications.command;
@@ -485,22 +486,8 @@ function parseLifetime(text: string): number {
 /** `ms11-update release`: add a build to a release tree. */
 export async function releaseCommand(options: ReleaseCommandOptions): Promise<number> {
   const ui = new Ui({ json: options.json });
-  if (!isVersion(options.version)) {
-    throw new ConfigError(
-      `Invalid --version ${JSON.stringify(options.version)}: expected a semver version`,
-    );
-  }
-  if (!/^[a-z][a-z0-9_-]{0,31}$/.test(options.channel)) {
-    throw new ConfigError(
-      `Invalid --channel ${JSON.stringify(options.channel)}: expected a channel name`,
-    );
-  }
   const platform = options.platform ?? detectPlatform();
-  if (!/^[a-z0-9]+-[a-z0-9_]+$/.test(platform)) {
-    throw new ConfigError(
-      `Invalid --platform ${JSON.stringify(platform)}: expected a key like linux-x64`,
-    );
-  }
+  checkReleaseName({ channel: options.channel, version: options.version, platform });
   const info = await Deno.stat(options.artifact).catch(() => null);
   if (!info?.isFile) throw new ConfigError(`Artifact ${options.artifact} is not a file`);
   const keyFiles = options.key ?? [];
@@ -682,8 +669,8 @@ export interface ServeCommandOptions {
 
 /** `ms11-update serve DIR`: a static release server for testing and local mirrors. */
 export async function serveCommand(dir: string, options: ServeCommandOptions): Promise<number> {
-  const port = Number(options.port ?? "8011");
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  const port = parsePort(options.port ?? "8011");
+  if (port === null) {
     throw new ConfigError(`Invalid --port ${JSON.stringify(options.port)}: expected 0-65535`);
   }
   const info = await Deno.stat(dir).catch(() => null);

@@ -25,6 +25,7 @@ import { readState } from "../lib/root/state.ts";
 import { readStatus, type StatusDocument } from "../lib/root/status.ts";
 import { recordFailure, runUpdate } from "../lib/actions/update.ts";
 import { isVersion } from "../lib/core/version.ts";
+import { isLoopbackHost, isPort } from "../lib/core/validate.ts";
 import {
   type Busy,
   type ChannelInfo,
@@ -125,8 +126,7 @@ export interface Dashboard {
  * ```
  */
 export function isLoopback(hostname: string): boolean {
-  const h = hostname.toLowerCase().replace(/^\[|\]$/g, "");
-  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
+  return isLoopbackHost(hostname);
 }
 
 /** Whether a Host header's host part is an IP literal or `localhost` (never a DNS name). */
@@ -284,7 +284,7 @@ class DashboardServer implements Dashboard {
   constructor(layout: Layout, options: DashboardOptions) {
     const hostname = options.hostname ?? "127.0.0.1";
     const port = options.port ?? 0;
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    if (!isPort(port)) {
       throw new TypeError(`Invalid dashboard port ${JSON.stringify(port)}: expected 0-65535`);
     }
     this.#allowRemote = options.allowRemote ?? false;
