@@ -1,14 +1,12 @@
 import assert from "node:assert/strict";
 import {
-  type Config,
-  defaultConfig,
   detectPlatform,
-  hostAllowed,
   loadConfig,
   resolveConfigPath,
   updateConfigFile,
-  validateConfig,
 } from "../lib/core/config.ts";
+import { type Config, defaultConfig, validateConfig } from "../lib/core/config_schema.ts";
+import { hostAllowed } from "../lib/core/validate.ts";
 import { ConfigError } from "../lib/core/errors.ts";
 import {
   bytesOf,
