@@ -1,10 +1,28 @@
-// Private HTTP machinery shared by downloadArtifact and fetchLimited (lib/net/download.ts): the URL
-// policy checked at every redirect hop, redirects followed by hand, total and idle timeouts,
-// Retry-After, and retries with full-jitter exponential backoff.
-
+/**
+ * The request machinery shared by `downloadArtifact` (lib/net/download.ts) and `fetchLimited`
+ * (lib/net/fetch.ts): one {@linkcode HttpSession} per logical request runs its attempts, follows
+ * redirects by hand with the URL policy (lib/net/url_policy.ts) checked at every hop, keeps the
+ * total and idle timeouts, honours Retry-After and backs off with full jitter between attempts.
+ *
+ * @module
+ */
 import type { Env } from "../core/env.ts";
 import { realEnv } from "../core/env.ts";
-import { isLoopbackHost } from "../core/validate.ts";
+import {
+  describeError,
+  IdleWatch,
+  parseRetryAfter,
+  RestartRequest,
+  RetryableError,
+  statusLine,
+} from "./_attempt.ts";
+import {
+  checkAllowedDomains,
+  parseRequestUrl,
+  policyViolation,
+  showUrl,
+  type UrlPolicy,
+} from "./url_policy.ts";
 
 /** Redirect hops followed at most (the sixth is refused). */
 export const MAX_REDIRECTS = 5;
@@ -65,148 +83,6 @@ export interface RequestOptions {
   backoffCapMs?: number;
 }
 
-/** A failure worth another attempt (network error, idle timeout, 408/429/5xx). */
-export class RetryableError extends Error {
-  override name = "RetryableError";
-  /** Server's Retry-After in ms, when it sent one. */
-  readonly retryAfterMs: number | null;
-  /** Whether the failure was an idle timeout. */
-  readonly idle: boolean;
-  /** @param reason what failed @param options extra facts */
-  constructor(
-    reason: string,
-    options: { retryAfterMs?: number | null; idle?: boolean; cause?: unknown } = {},
-  ) {
-    super(reason, { cause: options.cause });
-    this.retryAfterMs = options.retryAfterMs ?? null;
-    this.idle = options.idle ?? false;
-  }
-}
-
-/** Start the next attempt at once without counting it (the partial was discarded). */
-export class RestartRequest extends Error {
-  override name = "RestartRequest";
-}
-
-/** Reason phrases for responses that carry none (HTTP/2 has no reason phrase). */
-const REASONS: Record<number, string> = {
-  200: "OK",
-  206: "Partial Content",
-  301: "Moved Permanently",
-  302: "Found",
-  303: "See Other",
-  304: "Not Modified",
-  307: "Temporary Redirect",
-  308: "Permanent Redirect",
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  408: "Request Timeout",
-  410: "Gone",
-  416: "Range Not Satisfiable",
-  429: "Too Many Requests",
-  500: "Internal Server Error",
-  501: "Not Implemented",
-  502: "Bad Gateway",
-  503: "Service Unavailable",
-  504: "Gateway Timeout",
-};
-
-/** The status and reason phrase of a response: "404 Not Found". */
-export function statusLine(response: Response): string {
-  return `${response.status} ${response.statusText || REASONS[response.status] || ""}`.trim();
-}
-
-/** Whether an HTTP status is worth retrying. */
-export function isRetryableStatus(status: number): boolean {
-  return status === 408 || status === 429 || (status >= 500 && status <= 599);
-}
-
-/** Parse Retry-After (delta seconds or an HTTP date) into ms from `now`; null when absent/bad. */
-export function parseRetryAfter(value: string | null, now: Date): number | null {
-  if (value === null) return null;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const at = Date.parse(text);
-  if (Number.isNaN(at)) return null;
-  return Math.max(0, at - now.getTime());
-}
-
-/** A URL for messages: as given, but without any user name or password in it. */
-export function showUrl(url: URL | string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return String(url);
-  }
-  if (parsed.username === "" && parsed.password === "") return String(url);
-  parsed.username = "";
-  parsed.password = "";
-  return parsed.href;
-}
-
-/** The URL rules of a request. */
-export interface UrlPolicy {
-  /** Only `https:`. */
-  requireHttps: boolean;
-  /** Allowed hosts and their subdomains; empty allows any. */
-  allowedDomains: readonly string[];
-}
-
-/** Why `url` breaks the policy, or null when it is allowed. */
-export function policyViolation(url: URL, policy: UrlPolicy): string | null {
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    return "only http: and https: URLs are supported";
-  }
-  if (policy.requireHttps && url.protocol !== "https:") {
-    return "only https: URLs are allowed (requireHttps)";
-  }
-  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
-    return "plain http: is only allowed to a loopback host";
-  }
-  const allowed = policy.allowedDomains;
-  if (allowed.length > 0) {
-    const host = url.hostname.toLowerCase().replace(/\.$/, "");
-    const ok = allowed.some((entry) => {
-      const domain = entry.toLowerCase().replace(/^\./, "").replace(/\.$/, "");
-      return host === domain || (!isIpLiteral(host) && host.endsWith(`.${domain}`));
-    });
-    if (!ok) return `host ${host} is not in allowedDomains [${allowed.join(", ")}]`;
-  }
-  return null;
-}
-
-/** An error's message followed by its causes' ("fetch failed: error sending request …"). */
-function describe(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; depth < 4 && current !== undefined && current !== null; depth++) {
-    const text = current instanceof Error ? current.message : String(current);
-    if (text !== "" && !parts.some((p) => p.includes(text))) parts.push(text);
-    current = current instanceof Error ? current.cause : undefined;
-  }
-  return parts.join(": ");
-}
-
-function isIpLiteral(host: string): boolean {
-  return host.startsWith("[") || /^\d+\.\d+\.\d+\.\d+$/.test(host);
-}
-
-/** Parse and check the first URL of a request. */
-export function parseRequestUrl(url: string, policy: UrlPolicy): URL {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new TypeError(`Invalid URL ${JSON.stringify(showUrl(url))}`);
-  }
-  const problem = policyViolation(parsed, policy);
-  if (problem !== null) throw new Error(`Refusing ${showUrl(url)}: ${problem}`);
-  return parsed;
-}
-
 function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
@@ -231,65 +107,6 @@ function positive(name: string, value: number | undefined, fallback: number): nu
     throw new RangeError(`Option ${name} must be a positive number, got ${value}`);
   }
   return value;
-}
-
-/** Watches one attempt for silence: aborts its signal when nothing arrives for `ms`. */
-export class IdleWatch {
-  #controller = new AbortController();
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #ms: number;
-  #last = 0;
-  #fired = false;
-  #disposed = false;
-  /** Aborted by the session (user signal, total timeout) or by this watch. */
-  readonly signal: AbortSignal;
-
-  /** @param ms idle limit @param parent the session's signal */
-  constructor(ms: number, parent: AbortSignal) {
-    this.#ms = ms;
-    this.signal = AbortSignal.any([parent, this.#controller.signal]);
-    this.touch();
-  }
-
-  /** Whether the idle limit was reached. */
-  get fired(): boolean {
-    return this.#fired;
-  }
-
-  /**
-   * Something arrived: restart the countdown. Called for every body chunk, so it only notes the
-   * time; the one timer re-arms itself for the rest of the limit when it fires early.
-   */
-  touch(): void {
-    this.#last = performance.now();
-    if (this.#disposed) return;
-    if (this.#timer === undefined && Number.isFinite(this.#ms)) this.#arm(this.#ms);
-  }
-
-  #arm(ms: number): void {
-    this.#timer = setTimeout(() => {
-      const quiet = performance.now() - this.#last;
-      if (quiet < this.#ms) {
-        this.#arm(this.#ms - quiet);
-        return;
-      }
-      this.#timer = undefined;
-      this.#fired = true;
-      this.#controller.abort(new RetryableError(this.reason(), { idle: true }));
-    }, ms);
-  }
-
-  /** The failure text of an idle timeout. */
-  reason(): string {
-    return `no data received for ${this.#ms} ms (idleTimeoutMs)`;
-  }
-
-  /** Stop the countdown. */
-  dispose(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#disposed = true;
-  }
 }
 
 /**
@@ -326,13 +143,7 @@ export class HttpSession {
   constructor(what: string, url: string, options: RequestOptions) {
     this.#requireHttps = options.requireHttps ?? true;
     this.#allowedDomains = options.allowedDomains ?? [];
-    for (const entry of this.#allowedDomains) {
-      if (typeof entry !== "string" || entry.replace(/^\.|\.$/g, "") === "") {
-        throw new TypeError(
-          `allowedDomains entries must be host names, got ${JSON.stringify(entry)}`,
-        );
-      }
-    }
+    checkAllowedDomains(this.#allowedDomains);
     this.#url = parseRequestUrl(url, this.#policy());
     this.#label = `${what} of ${showUrl(url)}`;
     this.#env = options.env ?? realEnv();
@@ -422,7 +233,7 @@ export class HttpSession {
     if (this.#totalController.signal.aborted) return this.#totalTimeoutError();
     if (idle.fired) return new RetryableError(idle.reason(), { idle: true, cause: error });
     if (error instanceof RetryableError) return error;
-    const text = describe(error);
+    const text = describeError(error);
     // An untrusted or invalid certificate will not become trusted by asking again: fail closed.
     if (/invalid peer certificate|certificate verify failed|UnknownIssuer/i.test(text)) {
       return new Error(`${this.#label} failed: ${text}`, { cause: error });
