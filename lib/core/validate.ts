@@ -132,8 +132,8 @@ export function isLoopbackHost(host: string): boolean {
 
 /**
  * Whether an allow-list admits `host` (a URL's `hostname`): it equals an entry, or it is a DNS
- * name under one (`cdn.ms11.com` is within `ms11.com`; `evilms11.com` is not). IP addresses
- * match exactly, never as a suffix. Case, a final dot, a leading dot of an entry and the brackets
+ * name under one (`cdn.ms11.com` is within `ms11.com`; `evilms11.com` is not). An IP address,
+ * as the host or as the entry, matches exactly, never as a suffix. Case, a final dot, a leading dot of an entry and the brackets
  * of an IPv6 address do not matter; an empty entry admits nothing. An empty list admits every
  * host. The configuration's `security.allowed_domains` and the network's URL policy (at every
  * redirect hop) both decide with this.
@@ -154,7 +154,7 @@ export function hostAllowed(host: string, patterns: readonly string[]): boolean 
   const ip = isIpAddress(h);
   return patterns.some((pattern) => {
     const p = bareHost(pattern.replace(/^\./, ""));
-    return p !== "" && (h === p || (!ip && h.endsWith(`.${p}`)));
+    return p !== "" && (h === p || (!ip && !isIpAddress(p) && h.endsWith(`.${p}`)));
   });
 }
 
