@@ -29,8 +29,10 @@ type Raw = Record<string, unknown>;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { detectPlatform } from "./config.ts";
- * console.assert(/^[a-z]+-[a-z0-9]+$/.test(detectPlatform()));
+ * import { isPlatformKey } from "./validate.ts";
+ * assert.ok(isPlatformKey(detectPlatform()));
  * ```
  */
 export function detectPlatform(): string {
@@ -42,7 +44,17 @@ export function detectPlatform(): string {
   return `${Deno.build.os}-${arch}`;
 }
 
-/** Where things are, as resolved from flags, environment and defaults. */
+/**
+ * Where things are, as resolved from flags, environment and defaults.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Locations } from "./config.ts";
+ * const where: Locations = { configPath: "/etc/ms11/update_channel.json", configExplicit: true };
+ * assert.ok(where.configExplicit);
+ * ```
+ */
 export interface Locations {
   /** The configuration file (it may not exist). */
   configPath: string;
@@ -56,8 +68,16 @@ export interface Locations {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveConfigPath } from "./config.ts";
- * console.assert(resolveConfigPath("/etc/x.json", {}).configPath === "/etc/x.json");
+ * assert.deepEqual(resolveConfigPath("/etc/x.json", {}), {
+ *   configPath: "/etc/x.json",
+ *   configExplicit: true,
+ * });
+ * assert.deepEqual(resolveConfigPath(undefined, { HOME: "/home/ana", XDG_CONFIG_HOME: "" }), {
+ *   configPath: "/home/ana/.config/ms11/update_channel.json",
+ *   configExplicit: false,
+ * });
  * ```
  */
 export function resolveConfigPath(
@@ -71,7 +91,17 @@ export function resolveConfigPath(
   return { configPath: `${base}/ms11/update_channel.json`, configExplicit: false };
 }
 
-/** A loaded configuration and where it came from. */
+/**
+ * A loaded configuration and where it came from.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig, type LoadedConfig } from "./config.ts";
+ * const loaded: LoadedConfig = { config: defaultConfig(), path: "/etc/ms11.json", exists: false };
+ * assert.equal(loaded.config.channel, "stable");
+ * ```
+ */
 export interface LoadedConfig {
   /** The validated configuration. */
   config: Config;
@@ -81,7 +111,19 @@ export interface LoadedConfig {
   exists: boolean;
 }
 
-/** Options of {@linkcode loadConfig}. */
+/**
+ * Options of {@linkcode loadConfig}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadConfig } from "./config.ts";
+ * await assert.rejects(loadConfig("/nonexistent/ms11.json", { explicit: true }), {
+ *   name: "ConfigError",
+ *   message: "Config file /nonexistent/ms11.json does not exist",
+ * });
+ * ```
+ */
 export interface LoadConfigOptions {
   /** The path was given explicitly: a missing file is an error, not the defaults. */
   explicit?: boolean;
@@ -126,9 +168,11 @@ async function readRaw(path: string, explicit: boolean): Promise<Raw | null> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadConfig } from "./config.ts";
  * const { config, exists } = await loadConfig("/nonexistent/update_channel.json");
- * console.assert(!exists && config.channel === "stable");
+ * assert.equal(exists, false);
+ * assert.equal(config.channel, "stable");
  * ```
  */
 export async function loadConfig(
@@ -147,11 +191,16 @@ export async function loadConfig(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { updateConfigFile } from "./config.ts";
  * const path = await Deno.makeTempFile({ suffix: ".json" });
- * await Deno.writeTextFile(path, "{}");
+ * await Deno.writeTextFile(path, '{"keep_backups_count": 3}');
  * const config = await updateConfigFile(path, (raw) => ({ ...raw, channel: "canary" }));
- * console.assert(config.channel === "canary");
+ * assert.equal(config.channel, "canary");
+ * assert.deepEqual(JSON.parse(await Deno.readTextFile(path)), {
+ *   keep_backups_count: 3,
+ *   channel: "canary",
+ * });
  * ```
  */
 export async function updateConfigFile(

@@ -17,7 +17,17 @@ import {
 } from "./validate.ts";
 import { Checker } from "./_config_fields.ts";
 
-/** One channel's update server. */
+/**
+ * One channel's update server.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig, type UpdateServer } from "./config_schema.ts";
+ * const stable: UpdateServer = defaultConfig().update_servers.stable;
+ * assert.equal(stable.base_url, "https://updates.ms11.com/stable");
+ * ```
+ */
 export interface UpdateServer {
   /** Where the channel's `manifest.json` lives (`<base_url>/manifest.json`). */
   base_url: string;
@@ -25,7 +35,18 @@ export interface UpdateServer {
   description: string;
 }
 
-/** Security settings. */
+/**
+ * Security settings.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig, type SecurityConfig } from "./config_schema.ts";
+ * const security: SecurityConfig = defaultConfig().security;
+ * assert.ok(security.require_https && security.verify_signatures);
+ * assert.deepEqual(security.allowed_domains, ["updates.ms11.com", "cdn.ms11.com"]);
+ * ```
+ */
 export interface SecurityConfig {
   /** Check each artifact's SHA-256 against the manifest (size is always enforced). */
   verify_checksums: boolean;
@@ -44,7 +65,20 @@ export interface SecurityConfig {
   ca_file: string | null;
 }
 
-/** Which events are announced, and the optional hook command. */
+/**
+ * Which events are announced, and the optional hook command.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type NotificationsConfig, validateConfig } from "./config_schema.ts";
+ * const notifications: NotificationsConfig = validateConfig({
+ *   notifications: { command: ["notify-send", "ms11"] },
+ * }).notifications;
+ * assert.deepEqual(notifications.command, ["notify-send", "ms11"]);
+ * assert.equal(notifications.notify_on_failure, true);
+ * ```
+ */
 export interface NotificationsConfig {
   /** Announce that a newer version is available. */
   notify_on_available: boolean;
@@ -60,7 +94,18 @@ export interface NotificationsConfig {
   command: string[] | null;
 }
 
-/** How a new build proves itself healthy (see docs/UPDATE_POLICY.md). */
+/**
+ * How a new build proves itself healthy (see docs/UPDATE_POLICY.md).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig, type HealthConfig } from "./config_schema.ts";
+ * const health: HealthConfig = defaultConfig().health;
+ * assert.equal(health.max_attempts, 3);
+ * assert.deepEqual(health.smoke_command, ["--version"]);
+ * ```
+ */
 export interface HealthConfig {
   /** Launches of an unconfirmed build before the next `apply` rolls it back. */
   max_attempts: number;
@@ -74,7 +119,18 @@ export interface HealthConfig {
   require_confirm: boolean;
 }
 
-/** The validated configuration. */
+/**
+ * The validated configuration.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Config, validateConfig } from "./config_schema.ts";
+ * const config: Config = validateConfig({ channel: "canary", keep_backups_count: 5 });
+ * assert.equal(config.update_servers[config.channel].base_url, "https://updates.ms11.com/canary");
+ * assert.equal(config.keep_backups_count, 5);
+ * ```
+ */
 export interface Config {
   /** The channel followed when no `--channel` is given. */
   channel: string;
@@ -104,12 +160,35 @@ export interface Config {
   health: HealthConfig;
 }
 
-/** The shipped defaults (a deep copy, safe to modify). */
+/**
+ * The shipped defaults (`config/update_channel.json`, validated; a deep copy, safe to modify).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "./config_schema.ts";
+ * const config = defaultConfig();
+ * config.channel = "canary";
+ * assert.equal(defaultConfig().channel, "stable");
+ * ```
+ */
 export function defaultConfig(): Config {
   return validateConfig(structuredClone(shipped), { source: "shipped config" });
 }
 
-/** Options of {@linkcode validateConfig}. */
+/**
+ * Options of {@linkcode validateConfig}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validateConfig } from "./config_schema.ts";
+ * assert.throws(() => validateConfig({ colour: "blue" }, { source: "/etc/ms11.json" }), {
+ *   name: "ConfigError",
+ *   message: "Invalid config /etc/ms11.json: unknown field colour",
+ * });
+ * ```
+ */
 export interface ValidateConfigOptions {
   /** Named in error messages, e.g. the file path. */
   source?: string;
@@ -128,13 +207,21 @@ function isFileName(name: string): boolean {
 
 /**
  * Validate a parsed configuration document, filling left-out fields from the shipped defaults.
- * Throws {@linkcode ConfigError} naming the first bad field and its value.
+ * Throws a `ConfigError` naming the first bad field and its value. Channel names, host names,
+ * loopback hosts, the allow-list and platform keys follow the shared rules of
+ * lib/core/validate.ts.
  *
  * @example
  * ```ts
- * import { validateConfig } from "./config.ts";
+ * import assert from "node:assert/strict";
+ * import { validateConfig } from "./config_schema.ts";
  * const config = validateConfig({ channel: "canary" });
- * console.assert(config.channel === "canary" && config.keep_backups_count === 2);
+ * assert.equal(config.channel, "canary");
+ * assert.equal(config.keep_backups_count, 2);
+ * assert.throws(() => validateConfig({ platform: "Linux-x64" }), {
+ *   name: "ConfigError",
+ *   message: 'Invalid config config: platform must be a platform like linux-x64, got "Linux-x64"',
+ * });
  * ```
  */
 export function validateConfig(raw: unknown, options: ValidateConfigOptions = {}): Config {

@@ -24,9 +24,10 @@ export type { RequestOptions } from "./http.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { DownloadOptions } from "./download.ts";
  * const options: DownloadOptions = { size: 3, sha256: "ab".repeat(32), maxAttempts: 5 };
- * console.assert(options.size === 3);
+ * assert.equal(options.verifyChecksum ?? true, true);
  * ```
  */
 export interface DownloadOptions extends RequestOptions {
@@ -52,9 +53,10 @@ export interface DownloadOptions extends RequestOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { DownloadResult } from "./download.ts";
  * const result: DownloadResult = { path: "/tmp/app.tar.gz", sha256: "ab".repeat(32), size: 3 };
- * console.assert(result.size === 3);
+ * assert.equal(result.size, 3);
  * ```
  */
 export interface DownloadResult {
@@ -93,6 +95,7 @@ export interface DownloadResult {
  * Found`), retries used up, or a URL refused by the policy (`Refusing <url>: …`)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { downloadArtifact } from "./download.ts";
  * const body = new TextEncoder().encode("abc");
  * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () =>
@@ -103,7 +106,8 @@ export interface DownloadResult {
  *   sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
  *   requireHttps: false,
  * });
- * console.assert(result.path === dest);
+ * assert.deepEqual(result, { path: dest, sha256: result.sha256, size: 3 });
+ * assert.equal(await Deno.readTextFile(dest), "abc");
  * await server.shutdown();
  * ```
  */

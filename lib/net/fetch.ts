@@ -17,9 +17,10 @@ export type { RequestOptions };
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { FetchLimitedOptions } from "./fetch.ts";
  * const options: FetchLimitedOptions = { maxBytes: 16_384, ifNoneMatch: '"v1"' };
- * console.assert(options.maxBytes === 16_384);
+ * assert.equal(options.maxBytes, 16_384);
  * ```
  */
 export interface FetchLimitedOptions extends RequestOptions {
@@ -36,6 +37,7 @@ export interface FetchLimitedOptions extends RequestOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { FetchLimitedResult } from "./fetch.ts";
  * const notModified: FetchLimitedResult = {
  *   status: 304,
@@ -44,7 +46,7 @@ export interface FetchLimitedOptions extends RequestOptions {
  *   lastModified: null,
  *   url: "https://updates.ms11.com/stable/manifest.json",
  * };
- * console.assert(notModified.body === null);
+ * assert.equal(notModified.body, null);
  * ```
  */
 export interface FetchLimitedResult {
@@ -71,13 +73,16 @@ export interface FetchLimitedResult {
  * policy
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fetchLimited } from "./fetch.ts";
  * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () =>
  *   new Response('{"version":"1.2.3"}', { headers: { etag: '"v1"' } }));
  * const result = await fetchLimited(`http://127.0.0.1:${server.addr.port}/manifest.json`, {
  *   requireHttps: false,
  * });
- * console.assert(result.status === 200 && result.etag === '"v1"');
+ * assert.equal(result.status, 200);
+ * assert.equal(result.etag, '"v1"');
+ * assert.equal(new TextDecoder().decode(result.body!), '{"version":"1.2.3"}');
  * await server.shutdown();
  * ```
  */

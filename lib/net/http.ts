@@ -24,24 +24,98 @@ import {
   type UrlPolicy,
 } from "./url_policy.ts";
 
-/** Redirect hops followed at most (the sixth is refused). */
+/**
+ * Redirect hops followed at most (the sixth is refused).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_REDIRECTS } from "./http.ts";
+ * assert.equal(MAX_REDIRECTS, 5);
+ * ```
+ */
 export const MAX_REDIRECTS = 5;
-/** Default idle timeout: no byte (or no response) for this long aborts the attempt. */
+
+/**
+ * Default idle timeout: no byte (or no response) for this long aborts the attempt.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_IDLE_TIMEOUT_MS } from "./http.ts";
+ * assert.equal(DEFAULT_IDLE_TIMEOUT_MS, 30_000);
+ * ```
+ */
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
-/** Default number of attempts per request. */
+
+/**
+ * Default number of attempts per request.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_MAX_ATTEMPTS } from "./http.ts";
+ * assert.equal(DEFAULT_MAX_ATTEMPTS, 3);
+ * ```
+ */
 export const DEFAULT_MAX_ATTEMPTS = 3;
-/** Default cap on a server's Retry-After. */
+
+/**
+ * Default cap on a server's Retry-After.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_MAX_RETRY_AFTER_MS } from "./http.ts";
+ * assert.equal(DEFAULT_MAX_RETRY_AFTER_MS, 60_000);
+ * ```
+ */
 export const DEFAULT_MAX_RETRY_AFTER_MS = 60_000;
-/** Default first backoff step (full jitter: a random wait up to base·2^(attempt-1)). */
+
+/**
+ * Default first backoff step (full jitter: a random wait up to base·2^(attempt-1)).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_BACKOFF_BASE_MS } from "./http.ts";
+ * // The third attempt waits a random time below 500 · 2² = 2000 ms.
+ * assert.equal(DEFAULT_BACKOFF_BASE_MS * 2 ** 2, 2000);
+ * ```
+ */
 export const DEFAULT_BACKOFF_BASE_MS = 500;
-/** Default cap of one backoff wait. */
+
+/**
+ * Default cap of one backoff wait.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_BACKOFF_CAP_MS } from "./http.ts";
+ * assert.equal(DEFAULT_BACKOFF_CAP_MS, 30_000);
+ * ```
+ */
 export const DEFAULT_BACKOFF_CAP_MS = 30_000;
 
 /** Headers that carry credentials: dropped once a redirect leaves the first URL's origin. */
 const CREDENTIAL_HEADERS = ["authorization", "cookie", "proxy-authorization"];
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
-/** Options common to every request (see DownloadOptions and FetchLimitedOptions). */
+/**
+ * Options common to every request (see `DownloadOptions` and `FetchLimitedOptions`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RequestOptions } from "./http.ts";
+ * const options: RequestOptions = {
+ *   timeoutMs: 300_000,
+ *   maxAttempts: 5,
+ *   allowedDomains: ["updates.ms11.com"],
+ * };
+ * assert.equal(options.requireHttps ?? true, true);
+ * ```
+ */
 export interface RequestOptions {
   /** Clock and `fetch`; every request goes through `env.fetch` (default: the real ones). */
   env?: Env;
@@ -56,14 +130,16 @@ export interface RequestOptions {
   maxAttempts?: number;
   /**
    * Only `https:` URLs, for the first URL and every redirect hop (default true). When false,
-   * plain `http:` is allowed to loopback hosts only (`127.0.0.0/8`, `[::1]`, `localhost`): a
-   * local mirror or test server, never a host across the network.
+   * plain `http:` is allowed to loopback hosts only (`127.0.0.0/8`, `[::1]`, `localhost` and
+   * names under `.localhost`: `isLoopbackHost` in lib/core/validate.ts): a local mirror or test
+   * server, never a host across the network.
    */
   requireHttps?: boolean;
   /**
    * Hosts that may serve the request, at every redirect hop. A host is allowed when it equals an
    * entry or is a subdomain of one (`cdn.ms11.com` matches `ms11.com`; `evilms11.com` does not);
-   * IP addresses match exactly. Empty or absent: any host.
+   * IP addresses match exactly (`hostAllowed` in lib/core/validate.ts, the rule the
+   * configuration's `security.allowed_domains` uses too). Empty or absent: any host.
    */
   allowedDomains?: readonly string[];
   /** Aborts the operation; the promise rejects with the signal's reason. */
@@ -112,6 +188,32 @@ function positive(name: string, value: number | undefined, fallback: number): nu
 /**
  * One logical request (a download or a manifest fetch) across its attempts: the policy, the
  * total deadline, the retry loop and the hand-followed redirects.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HttpSession } from "./http.ts";
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) =>
+ *   new URL(request.url).pathname === "/old"
+ *     ? new Response(null, { status: 302, headers: { location: "/new" } })
+ *     : new Response("moved here"));
+ * const session = new HttpSession("Fetch", `http://127.0.0.1:${server.addr.port}/old`, {
+ *   requireHttps: false,
+ * });
+ * const text = await session.run(async () => {
+ *   const idle = session.idleWatch();
+ *   try {
+ *     const { response, url } = await session.get({}, idle);
+ *     assert.equal(url.pathname, "/new");
+ *     return await response.text();
+ *   } finally {
+ *     idle.dispose();
+ *   }
+ * });
+ * assert.equal(text, "moved here");
+ * session.close();
+ * await server.shutdown();
+ * ```
  */
 export class HttpSession {
   #label: string;

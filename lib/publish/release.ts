@@ -57,7 +57,17 @@ export interface PublishOptions {
   nextKeys?: KeySet;
 }
 
-/** What a build is published as: the parts of {@linkcode PublishOptions} that name it. */
+/**
+ * What a build is published as: the parts of {@linkcode PublishOptions} that name it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ReleaseName } from "./release.ts";
+ * const name: ReleaseName = { channel: "canary", version: "1.5.0-canary.3", platform: "linux-x64" };
+ * assert.equal(name.channel, "canary");
+ * ```
+ */
 export type ReleaseName = Pick<PublishOptions, "channel" | "version" | "platform">;
 
 /**
