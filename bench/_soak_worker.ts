@@ -3,7 +3,7 @@
 // release server (an injected fetch). bench/soak.ts kills it with SIGKILL at a random moment.
 //
 //   deno run -A bench/_soak_worker.ts ROOT SEED
-import { validateConfig } from "../lib/core/config.ts";
+import { validateConfig } from "../lib/core/config_schema.ts";
 import { confirmBuild } from "../lib/root/health.ts";
 import { currentVersion, layoutOf } from "../lib/root/layout.ts";
 import { rollback } from "../lib/root/rollback.ts";

@@ -2,6 +2,7 @@
 // optionally open it in the default browser.
 import { serveDashboard } from "../dashboard/server.ts";
 import { ConfigError } from "../lib/core/errors.ts";
+import { parsePort } from "../lib/core/validate.ts";
 import { type GlobalOptions, loadContext } from "./_context.ts";
 
 /** Options of `dashboard`. */
@@ -22,8 +23,8 @@ export function openerCommand(os: string, url: string): string[] {
 /** `ms11-update dashboard`: serve the status page and JSON API until interrupted. */
 export async function dashboardCommand(options: DashboardCommandOptions): Promise<number> {
   const ctx = await loadContext(options, 5);
-  const port = Number(options.port ?? "0");
-  if (!Number.isInteger(port) || port < 0 || port > 65535 || `${options.port}`.trim() === "") {
+  const port = parsePort(options.port ?? "0");
+  if (port === null) {
     throw new ConfigError(`Invalid --port ${JSON.stringify(options.port)}: expected 0-65535`);
   }
   const dashboard = serveDashboard(ctx.layout, {

@@ -2,8 +2,8 @@
 // options, call lib/publish/ and print.
 import { detectPlatform } from "../lib/core/config.ts";
 import { ConfigError } from "../lib/core/errors.ts";
-import { isVersion } from "../lib/core/version.ts";
-import { publishRelease, verifyRelease } from "../lib/publish/release.ts";
+import { parsePort } from "../lib/core/validate.ts";
+import { checkReleaseName, publishRelease, verifyRelease } from "../lib/publish/release.ts";
 import { serveReleases } from "../lib/publish/serve.ts";
 import { readSigningKey, type SigningKey, writeKeyPair } from "../lib/publish/signing.ts";
 import { isPublicKey, keyId, type KeySet } from "../lib/trust/keys.ts";
@@ -43,22 +43,8 @@ function parseLifetime(text: string): number {
 /** `ms11-update release`: add a build to a release tree. */
 export async function releaseCommand(options: ReleaseCommandOptions): Promise<number> {
   const ui = new Ui({ json: options.json });
-  if (!isVersion(options.version)) {
-    throw new ConfigError(
-      `Invalid --version ${JSON.stringify(options.version)}: expected a semver version`,
-    );
-  }
-  if (!/^[a-z][a-z0-9_-]{0,31}$/.test(options.channel)) {
-    throw new ConfigError(
-      `Invalid --channel ${JSON.stringify(options.channel)}: expected a channel name`,
-    );
-  }
   const platform = options.platform ?? detectPlatform();
-  if (!/^[a-z0-9]+-[a-z0-9_]+$/.test(platform)) {
-    throw new ConfigError(
-      `Invalid --platform ${JSON.stringify(platform)}: expected a key like linux-x64`,
-    );
-  }
+  checkReleaseName({ channel: options.channel, version: options.version, platform });
   const info = await Deno.stat(options.artifact).catch(() => null);
   if (!info?.isFile) throw new ConfigError(`Artifact ${options.artifact} is not a file`);
   const keyFiles = options.key ?? [];
@@ -240,8 +226,8 @@ export interface ServeCommandOptions {
 
 /** `ms11-update serve DIR`: a static release server for testing and local mirrors. */
 export async function serveCommand(dir: string, options: ServeCommandOptions): Promise<number> {
-  const port = Number(options.port ?? "8011");
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  const port = parsePort(options.port ?? "8011");
+  if (port === null) {
     throw new ConfigError(`Invalid --port ${JSON.stringify(options.port)}: expected 0-65535`);
   }
   const info = await Deno.stat(dir).catch(() => null);

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { isLoopbackHost } from "../lib/core/validate.ts";
 
 /**
  * Whether `hostname` is a loopback address or `localhost`.
@@ -18,8 +19,7 @@
  * ```
  */
 export function isLoopback(hostname: string): boolean {
-  const h = hostname.toLowerCase().replace(/^\[|\]$/g, "");
-  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
+  return isLoopbackHost(hostname);
 }
 
 /** Whether a Host header's host part is an IP literal or `localhost` (never a DNS name). */

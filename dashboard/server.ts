@@ -20,6 +20,7 @@ import { type Config, loadConfig } from "../lib/core/config.ts";
 import { type Env, realEnv } from "../lib/core/env.ts";
 import { ConfigError, LockHeldError } from "../lib/core/errors.ts";
 import type { Layout } from "../lib/root/layout.ts";
+import { isPort } from "../lib/core/validate.ts";
 import { EventHub } from "./_events.ts";
 import { InputError, json, readFields } from "./_http.ts";
 import { STEPS } from "./_steps.ts";
@@ -134,7 +135,7 @@ class DashboardServer implements Dashboard {
   constructor(layout: Layout, options: DashboardOptions) {
     const hostname = options.hostname ?? "127.0.0.1";
     const port = options.port ?? 0;
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    if (!isPort(port)) {
       throw new TypeError(`Invalid dashboard port ${JSON.stringify(port)}: expected 0-65535`);
     }
     this.#allowRemote = options.allowRemote ?? false;

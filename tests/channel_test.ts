@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { decideUpdate, resolveChannel } from "../lib/core/channel.ts";
-import { defaultConfig, validateConfig } from "../lib/core/config.ts";
+import { defaultConfig, validateConfig } from "../lib/core/config_schema.ts";
 import { ConfigError } from "../lib/core/errors.ts";
 import type { RejectedRecord } from "../lib/root/state.ts";
 import { throwsWith } from "./_helpers.ts";

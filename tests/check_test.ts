@@ -2,7 +2,7 @@
 // one) and the unattended-run schedule (autoCheckDue).
 import assert from "node:assert/strict";
 import { autoCheckDue, checkChannel, fetchManifestCached } from "../lib/trust/check.ts";
-import { type Config, validateConfig } from "../lib/core/config.ts";
+import { type Config, validateConfig } from "../lib/core/config_schema.ts";
 import { testEnv } from "../lib/core/env.ts";
 import { emptyState, type State } from "../lib/root/state.ts";
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { downloadArtifact, type DownloadOptions, fetchLimited } from "../lib/net/download.ts";
+import { downloadArtifact, type DownloadOptions } from "../lib/net/download.ts";
+import { fetchLimited } from "../lib/net/fetch.ts";
 import { ChecksumMismatchError, SizeMismatchError } from "../lib/core/errors.ts";
 import { type Progress, testEnv } from "../lib/core/env.ts";
 import { type HostileReply, HostileServer, serveBytes } from "./_hostile_server.ts";

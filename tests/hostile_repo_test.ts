@@ -4,7 +4,7 @@
 // reason. The cases are counted in docs/SECURITY.md.
 import assert from "node:assert/strict";
 import { readAudit } from "../lib/root/audit.ts";
-import { type Config, validateConfig } from "../lib/core/config.ts";
+import { type Config, validateConfig } from "../lib/core/config_schema.ts";
 import { testEnv } from "../lib/core/env.ts";
 import {
   ChecksumMismatchError,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { defaultConfig, type NotificationsConfig } from "../lib/core/config.ts";
+import { defaultConfig, type NotificationsConfig } from "../lib/core/config_schema.ts";
 import { type EventType, isAnnounced, runHook, type UpdateEvent } from "../lib/actions/notify.ts";
 import { processGone, tempDir } from "./_helpers.ts";
 

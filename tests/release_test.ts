@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ConfigError } from "../lib/core/errors.ts";
 import { parseManifest } from "../lib/trust/manifest.ts";
 import { parseSignatures, verifyBytes } from "../lib/trust/keys.ts";
 import { readSigningKey, writeKeyPair } from "../lib/publish/signing.ts";
@@ -297,7 +298,7 @@ Deno.test("publishRelease refuses an invalid version or a missing artifact and w
       platform: "linux-x64",
       artifact: build,
     }),
-    TypeError,
+    ConfigError,
     'Invalid version "1.0": expected a semver version',
   );
   await rejectsWith(
@@ -352,7 +353,7 @@ Deno.test({
         platform: "Linux-x64",
         artifact: build,
       }),
-      TypeError,
+      ConfigError,
       'Invalid platform "Linux-x64": expected a key like linux-x64',
     );
     assert.deepEqual(await namesIn(tree), []);
@@ -363,8 +364,8 @@ Deno.test({
         platform: "linux-x64",
         artifact: build,
       }),
-      TypeError,
-      'Invalid channel "../escape": expected a name like stable',
+      ConfigError,
+      'Invalid channel "../escape": expected a channel name like stable or canary (a-z, 0-9, -, _)',
     );
     assert.deepEqual(await namesIn(dir.path), ["src", "tree"]);
   },

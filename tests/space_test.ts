@@ -1,6 +1,6 @@
 // lib/root/space.ts: the disk-space preflight, pure and through runUpdate with an injected probe.
 import assert from "node:assert/strict";
-import { validateConfig } from "../lib/core/config.ts";
+import { validateConfig } from "../lib/core/config_schema.ts";
 import { layoutOf } from "../lib/root/layout.ts";
 import {
   checkFreeSpace,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { defaultConfig, validateConfig } from "../lib/core/config.ts";
+import { defaultConfig, validateConfig } from "../lib/core/config_schema.ts";
 import { layoutOf } from "../lib/root/layout.ts";
 import { emptyState } from "../lib/root/state.ts";
 import { readStatus, STATUS_SCHEMA, type StatusDocument } from "../lib/root/status.ts";

@@ -3,7 +3,7 @@
 // outcome, the message, and that nothing was staged (builds/, current and the state's staged
 // build are unchanged).
 import assert from "node:assert/strict";
-import { validateConfig } from "../lib/core/config.ts";
+import { validateConfig } from "../lib/core/config_schema.ts";
 import { ChecksumMismatchError, SizeMismatchError } from "../lib/core/errors.ts";
 import { adoptBuild } from "../lib/actions/install.ts";
 import { type Layout, layoutOf } from "../lib/root/layout.ts";

@@ -7,7 +7,7 @@
 import { cp } from "node:fs/promises";
 import { removeIfExists, renameDurable, syncTree } from "../core/fs.ts";
 import { appendAudit } from "../root/audit.ts";
-import type { Config } from "../core/config.ts";
+import type { Config } from "../core/config_schema.ts";
 import { buildDir, currentVersion, type Layout } from "../root/layout.ts";
 import { readState, writeState } from "../root/state.ts";
 import { acquireLock } from "../root/lock.ts";

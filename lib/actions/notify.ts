@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { NotificationsConfig } from "../core/config.ts";
+import type { NotificationsConfig } from "../core/config_schema.ts";
 import { killGroup, spawnGroup } from "../core/process.ts";
 
 /** The kinds of event that can be announced. */

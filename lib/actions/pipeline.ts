@@ -6,7 +6,7 @@
  * @module
  */
 import { checkChannel, type CheckResult } from "../trust/check.ts";
-import type { Config } from "../core/config.ts";
+import type { Config } from "../core/config_schema.ts";
 import { downloadArtifact } from "../net/download.ts";
 import { appendAudit } from "../root/audit.ts";
 import { faultPoint } from "../core/fault.ts";

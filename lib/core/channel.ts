@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Config } from "./config.ts";
+import type { Config } from "./config_schema.ts";
 import { ConfigError } from "./errors.ts";
 import type { RejectedRecord } from "../root/state.ts";
 import { compareVersions } from "./version.ts";

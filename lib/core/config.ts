@@ -1,436 +1,27 @@
 /**
- * Loading, validating and saving `update_channel.json`.
- *
- * Validation is pure ({@linkcode validateConfig}); a field the file leaves out takes the shipped
- * default (`config/update_channel.json`); an unknown field, a wrong type or a bad value is a
- * {@linkcode ConfigError} naming the field and the value.
+ * Loading and saving `update_channel.json`: where the file is (flag, environment, XDG default),
+ * reading it (a missing file at the default location gives the shipped defaults), and changing it
+ * in place. Its shape and pure validation are lib/core/config_schema.ts, re-exported here so that
+ * this module stays the one import for the configuration.
  *
  * @module
  */
-import shipped from "../../config/update_channel.json" with { type: "json" };
 import { ConfigError } from "./errors.ts";
-import { type KeySet, parseKeySet } from "./keyset.ts";
 import { dirOf, writeFileAtomic } from "./fs.ts";
-import { isLoopbackHost } from "./validate.ts";
+import { isObject, showValue } from "./validate.ts";
+import { type Config, defaultConfig, validateConfig } from "./config_schema.ts";
 
-/** One channel's update server. */
-export interface UpdateServer {
-  /** Where the channel's `manifest.json` lives (`<base_url>/manifest.json`). */
-  base_url: string;
-  /** Shown to people choosing a channel. */
-  description: string;
-}
-
-/** Security settings. */
-export interface SecurityConfig {
-  /** Check each artifact's SHA-256 against the manifest (size is always enforced). */
-  verify_checksums: boolean;
-  /** Verify manifest signatures against `signing_keys` (false prints a warning at every run). */
-  verify_signatures: boolean;
-  /** Pinned public keys and threshold per channel. */
-  signing_keys: Record<string, KeySet>;
-  /** Only `https:` URLs for manifests, artifacts and every redirect hop. */
-  require_https: boolean;
-  /** Hosts (and their subdomains) that may serve updates; empty allows any host. */
-  allowed_domains: string[];
-  /**
-   * A PEM file of extra CA certificates trusted for update servers (besides the system's), for
-   * a company or test CA; null for none.
-   */
-  ca_file: string | null;
-}
-
-/** Which events are announced, and the optional hook command. */
-export interface NotificationsConfig {
-  /** Announce that a newer version is available. */
-  notify_on_available: boolean;
-  /** Announce that a download finished and verified. */
-  notify_on_download: boolean;
-  /** Announce that a build is staged and will be applied at the next launch. */
-  notify_on_ready: boolean;
-  /** Announce failures. */
-  notify_on_failure: boolean;
-  /** Announce a persistent channel change. */
-  notify_on_channel_change: boolean;
-  /** argv of a command run with the event as JSON on stdin; null for none. */
-  command: string[] | null;
-}
-
-/** How a new build proves itself healthy (see docs/UPDATE_POLICY.md). */
-export interface HealthConfig {
-  /** Launches of an unconfirmed build before the next `apply` rolls it back. */
-  max_attempts: number;
-  /** Arguments to smoke-test a staged executable with before it is swapped in; null: none. */
-  smoke_command: string[] | null;
-  /** Time allowed for the smoke test. */
-  smoke_timeout_seconds: number;
-  /** Under `run`: how long a new build must run without failing to be confirmed. */
-  health_timeout_seconds: number;
-  /** Under `run`: only the application's own `ms11-update confirm` commits a new build. */
-  require_confirm: boolean;
-}
-
-/** The validated configuration. */
-export interface Config {
-  /** The channel followed when no `--channel` is given. */
-  channel: string;
-  /** Whether the application's launcher should check by itself. */
-  auto_check_enabled: boolean;
-  /** Hours between automatic checks. */
-  check_interval_hours: number;
-  /** Update server per channel. */
-  update_servers: Record<string, UpdateServer>;
-  /** Total time allowed for one artifact download. */
-  download_timeout_seconds: number;
-  /** Attempts per download or manifest fetch (1 = no retry). */
-  max_retry_attempts: number;
-  /** How many previous builds are kept for rollback. */
-  keep_backups_count: number;
-  /** Install root; null for the platform default (flags and environment come first). */
-  install_root: string | null;
-  /** Platform key in manifests (`linux-x64`, …); null to detect. */
-  platform: string | null;
-  /** File name of the application inside a build, run by launchers as `<root>/current/<executable>`. */
-  executable: string;
-  /** Security settings. */
-  security: SecurityConfig;
-  /** Notification settings. */
-  notifications: NotificationsConfig;
-  /** Health-gated commit and automatic rollback. */
-  health: HealthConfig;
-}
-
-/** The shipped defaults (a deep copy, safe to modify). */
-export function defaultConfig(): Config {
-  return validateConfig(structuredClone(shipped), { source: "shipped config" });
-}
-
-/** Options of {@linkcode validateConfig}. */
-export interface ValidateConfigOptions {
-  /** Named in error messages, e.g. the file path. */
-  source?: string;
-}
+export { defaultConfig, validateConfig } from "./config_schema.ts";
+export type {
+  Config,
+  HealthConfig,
+  NotificationsConfig,
+  SecurityConfig,
+  UpdateServer,
+  ValidateConfigOptions,
+} from "./config_schema.ts";
 
 type Raw = Record<string, unknown>;
-
-const CHANNEL_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
-const HOST_NAME =
-  /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
-
-function show(value: unknown): string {
-  const text = JSON.stringify(value);
-  return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
-
-/** Edit distance between two short strings (for "did you mean"). */
-function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(
-        previous[j] + 1,
-        row[j - 1] + 1,
-        previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    previous = row;
-  }
-  return previous[b.length];
-}
-
-/** The known key nearest to a misspelt one, if it is near enough. */
-function closest(key: string, keys: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const k of keys) {
-    const d = distance(key, k);
-    if (d < bestDistance) [best, bestDistance] = [k, d];
-  }
-  if (best !== undefined && bestDistance <= Math.max(2, Math.floor(key.length / 3))) return best;
-  // A field cut short or run long (check_interval for check_interval_hours).
-  return key.length >= 4 ? keys.find((k) => k.startsWith(key) || key.startsWith(k)) : undefined;
-}
-
-class Checker {
-  #source: string;
-  constructor(source: string) {
-    this.#source = source;
-  }
-  fail(field: string, expected: string, value: unknown): never {
-    throw new ConfigError(
-      `Invalid config ${this.#source}: ${field} must be ${expected}, got ${show(value)}`,
-    );
-  }
-  object(value: unknown, field: string): Raw {
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      this.fail(field, "an object", value);
-    }
-    return value as Raw;
-  }
-  known(obj: Raw, field: string, keys: readonly string[]): void {
-    for (const key of Object.keys(obj)) {
-      if (!keys.includes(key)) {
-        const where = field ? `${field}.${key}` : key;
-        const near = closest(key, keys);
-        throw new ConfigError(
-          `Invalid config ${this.#source}: unknown field ${where}${
-            near ? ` (did you mean ${near}?)` : ""
-          }`,
-        );
-      }
-    }
-  }
-  bool(value: unknown, field: string): boolean {
-    if (typeof value !== "boolean") this.fail(field, "true or false", value);
-    return value;
-  }
-  int(value: unknown, field: string, min: number, max: number): number {
-    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-      this.fail(field, `an integer from ${min} to ${max}`, value);
-    }
-    return value;
-  }
-  number(value: unknown, field: string, min: number, max: number): number {
-    if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max) {
-      this.fail(field, `a number from ${min} to ${max}`, value);
-    }
-    return value;
-  }
-  string(value: unknown, field: string, pattern?: RegExp, expected?: string): string {
-    if (typeof value !== "string" || value.length === 0 || (pattern && !pattern.test(value))) {
-      this.fail(field, expected ?? "a non-empty string", value);
-    }
-    return value;
-  }
-  nullableString(
-    value: unknown,
-    field: string,
-    pattern?: RegExp,
-    expected?: string,
-  ): string | null {
-    return value === null ? null : this.string(value, field, pattern, expected);
-  }
-}
-
-/**
- * Whether `host` is one of `allowed` or a subdomain of one (`cdn.ms11.com` is within
- * `ms11.com`). An empty list allows every host.
- *
- * @example
- * ```ts
- * import { hostAllowed } from "./config.ts";
- * console.assert(hostAllowed("cdn.ms11.com", ["ms11.com"]));
- * console.assert(!hostAllowed("evilms11.com", ["ms11.com"]));
- * ```
- */
-export function hostAllowed(host: string, allowed: readonly string[]): boolean {
-  if (allowed.length === 0) return true;
-  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
-  return allowed.some((a) => h === a || h.endsWith(`.${a}`));
-}
-
-/**
- * Validate a parsed configuration document, filling left-out fields from the shipped defaults.
- * Throws {@linkcode ConfigError} naming the first bad field and its value.
- *
- * @example
- * ```ts
- * import { validateConfig } from "./config.ts";
- * const config = validateConfig({ channel: "canary" });
- * console.assert(config.channel === "canary" && config.keep_backups_count === 2);
- * ```
- */
-export function validateConfig(raw: unknown, options: ValidateConfigOptions = {}): Config {
-  const c: Checker = new Checker(options.source ?? "config");
-  const doc = c.object(raw, "the document");
-  const defaults = shipped as unknown as Raw;
-  const keys = Object.keys(defaults);
-  c.known(doc, "", keys);
-  const pick = (key: string): unknown => key in doc ? doc[key] : defaults[key];
-
-  const serversRaw = c.object(pick("update_servers"), "update_servers");
-  const update_servers: Record<string, UpdateServer> = {};
-  if (Object.keys(serversRaw).length === 0) {
-    c.fail("update_servers", "an object with at least one channel", serversRaw);
-  }
-  const secRaw = c.object(pick("security"), "security");
-  const secDefaults = defaults.security as Raw;
-  c.known(secRaw, "security", Object.keys(secDefaults));
-  const sec = (key: string) => key in secRaw ? secRaw[key] : secDefaults[key];
-  const allowedRaw = sec("allowed_domains");
-  if (!Array.isArray(allowedRaw)) {
-    c.fail("security.allowed_domains", "a list of host names", allowedRaw);
-  }
-  const security: SecurityConfig = {
-    verify_checksums: c.bool(sec("verify_checksums"), "security.verify_checksums"),
-    verify_signatures: c.bool(sec("verify_signatures"), "security.verify_signatures"),
-    require_https: c.bool(sec("require_https"), "security.require_https"),
-    signing_keys: {},
-    allowed_domains: allowedRaw.map((d, i) =>
-      c.string(
-        typeof d === "string" ? d.toLowerCase() : d,
-        `security.allowed_domains[${i}]`,
-        HOST_NAME,
-        "a host name",
-      )
-    ),
-    ca_file: c.nullableString(
-      sec("ca_file"),
-      "security.ca_file",
-      /^\//,
-      "null or an absolute path to a PEM file",
-    ),
-  };
-  const keysRaw = c.object(sec("signing_keys"), "security.signing_keys");
-  for (const [name, value] of Object.entries(keysRaw)) {
-    if (!CHANNEL_NAME.test(name)) {
-      c.fail("security.signing_keys key", "a channel name", name);
-    }
-    const field = `security.signing_keys.${name}`;
-    c.known(c.object(value, field), field, ["threshold", "keys"]);
-    security.signing_keys[name] = parseKeySet(value, field, (f, e, v) => c.fail(f, e, v));
-  }
-
-  for (const [name, value] of Object.entries(serversRaw)) {
-    if (!CHANNEL_NAME.test(name)) {
-      c.fail(`update_servers key`, "a channel name like stable or canary (a-z, 0-9, -, _)", name);
-    }
-    const field = `update_servers.${name}`;
-    const server = c.object(value, field);
-    c.known(server, field, ["base_url", "description"]);
-    const base = c.string(server.base_url, `${field}.base_url`);
-    let url: URL;
-    try {
-      url = new URL(base);
-    } catch {
-      c.fail(`${field}.base_url`, "an absolute URL", base);
-    }
-    if (url.protocol !== "https:" && url.protocol !== "http:") {
-      c.fail(`${field}.base_url`, "an http(s) URL", base);
-    }
-    if (url.search || url.hash || url.username || url.password) {
-      c.fail(`${field}.base_url`, "a URL without query, fragment or credentials", base);
-    }
-    if (security.require_https && url.protocol !== "https:") {
-      c.fail(`${field}.base_url`, "an https URL while security.require_https is true", base);
-    }
-    if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
-      c.fail(
-        `${field}.base_url`,
-        "an https URL (plain http is only allowed to a loopback host such as 127.0.0.1)",
-        base,
-      );
-    }
-    if (!hostAllowed(url.hostname, security.allowed_domains)) {
-      c.fail(
-        `${field}.base_url`,
-        `on a host in security.allowed_domains (${security.allowed_domains.join(", ")})`,
-        base,
-      );
-    }
-    update_servers[name] = {
-      base_url: base.replace(/\/+$/, ""),
-      description: "description" in server
-        ? c.string(server.description, `${field}.description`)
-        : "",
-    };
-  }
-
-  const channel = c.string(pick("channel"), "channel");
-  if (!Object.hasOwn(update_servers, channel)) {
-    c.fail(
-      "channel",
-      `one of the channels in update_servers (${Object.keys(update_servers).join(", ")})`,
-      channel,
-    );
-  }
-
-  const notRaw = c.object(pick("notifications"), "notifications");
-  const notDefaults = defaults.notifications as Raw;
-  c.known(notRaw, "notifications", Object.keys(notDefaults));
-  const not = (key: string) => key in notRaw ? notRaw[key] : notDefaults[key];
-  const command = not("command");
-  if (
-    command !== null &&
-    (!Array.isArray(command) || command.length === 0 ||
-      command.some((a) => typeof a !== "string" || a.length === 0))
-  ) {
-    c.fail("notifications.command", "null or a non-empty list of strings (argv)", command);
-  }
-  const notifications: NotificationsConfig = {
-    notify_on_available: c.bool(not("notify_on_available"), "notifications.notify_on_available"),
-    notify_on_download: c.bool(not("notify_on_download"), "notifications.notify_on_download"),
-    notify_on_ready: c.bool(not("notify_on_ready"), "notifications.notify_on_ready"),
-    notify_on_failure: c.bool(not("notify_on_failure"), "notifications.notify_on_failure"),
-    notify_on_channel_change: c.bool(
-      not("notify_on_channel_change"),
-      "notifications.notify_on_channel_change",
-    ),
-    command: command as string[] | null,
-  };
-
-  const healthRaw = c.object(pick("health"), "health");
-  const healthDefaults = defaults.health as Raw;
-  c.known(healthRaw, "health", Object.keys(healthDefaults));
-  const hp = (key: string) => key in healthRaw ? healthRaw[key] : healthDefaults[key];
-  const smoke = hp("smoke_command");
-  if (
-    smoke !== null &&
-    (!Array.isArray(smoke) || smoke.some((a) => typeof a !== "string"))
-  ) {
-    c.fail("health.smoke_command", "null or a list of strings (arguments)", smoke);
-  }
-  const health: HealthConfig = {
-    max_attempts: c.int(hp("max_attempts"), "health.max_attempts", 1, 100),
-    smoke_command: smoke as string[] | null,
-    smoke_timeout_seconds: c.number(
-      hp("smoke_timeout_seconds"),
-      "health.smoke_timeout_seconds",
-      0.1,
-      3600,
-    ),
-    health_timeout_seconds: c.number(
-      hp("health_timeout_seconds"),
-      "health.health_timeout_seconds",
-      0,
-      86400,
-    ),
-    require_confirm: c.bool(hp("require_confirm"), "health.require_confirm"),
-  };
-
-  const executable = c.string(
-    pick("executable"),
-    "executable",
-    /^(?!\.{1,2}$)[^/\\\0]+$/,
-    "a file name without slashes",
-  );
-  return {
-    channel,
-    auto_check_enabled: c.bool(pick("auto_check_enabled"), "auto_check_enabled"),
-    check_interval_hours: c.number(pick("check_interval_hours"), "check_interval_hours", 0, 8760),
-    update_servers,
-    download_timeout_seconds: c.number(
-      pick("download_timeout_seconds"),
-      "download_timeout_seconds",
-      1,
-      86400,
-    ),
-    max_retry_attempts: c.int(pick("max_retry_attempts"), "max_retry_attempts", 1, 100),
-    keep_backups_count: c.int(pick("keep_backups_count"), "keep_backups_count", 0, 100),
-    install_root: c.nullableString(pick("install_root"), "install_root", /^\//, "an absolute path"),
-    platform: c.nullableString(
-      pick("platform"),
-      "platform",
-      /^[a-z0-9]+-[a-z0-9_]+$/,
-      "a platform like linux-x64",
-    ),
-    executable,
-    security,
-    notifications,
-    health,
-  };
-}
 
 /**
  * The platform key of this machine, as manifests name it: `<os>-<arch>` with os one of
@@ -438,8 +29,10 @@ export function validateConfig(raw: unknown, options: ValidateConfigOptions = {}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { detectPlatform } from "./config.ts";
- * console.assert(/^[a-z]+-[a-z0-9]+$/.test(detectPlatform()));
+ * import { isPlatformKey } from "./validate.ts";
+ * assert.ok(isPlatformKey(detectPlatform()));
  * ```
  */
 export function detectPlatform(): string {
@@ -451,7 +44,17 @@ export function detectPlatform(): string {
   return `${Deno.build.os}-${arch}`;
 }
 
-/** Where things are, as resolved from flags, environment and defaults. */
+/**
+ * Where things are, as resolved from flags, environment and defaults.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Locations } from "./config.ts";
+ * const where: Locations = { configPath: "/etc/ms11/update_channel.json", configExplicit: true };
+ * assert.ok(where.configExplicit);
+ * ```
+ */
 export interface Locations {
   /** The configuration file (it may not exist). */
   configPath: string;
@@ -465,8 +68,16 @@ export interface Locations {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveConfigPath } from "./config.ts";
- * console.assert(resolveConfigPath("/etc/x.json", {}).configPath === "/etc/x.json");
+ * assert.deepEqual(resolveConfigPath("/etc/x.json", {}), {
+ *   configPath: "/etc/x.json",
+ *   configExplicit: true,
+ * });
+ * assert.deepEqual(resolveConfigPath(undefined, { HOME: "/home/ana", XDG_CONFIG_HOME: "" }), {
+ *   configPath: "/home/ana/.config/ms11/update_channel.json",
+ *   configExplicit: false,
+ * });
  * ```
  */
 export function resolveConfigPath(
@@ -480,7 +91,17 @@ export function resolveConfigPath(
   return { configPath: `${base}/ms11/update_channel.json`, configExplicit: false };
 }
 
-/** A loaded configuration and where it came from. */
+/**
+ * A loaded configuration and where it came from.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig, type LoadedConfig } from "./config.ts";
+ * const loaded: LoadedConfig = { config: defaultConfig(), path: "/etc/ms11.json", exists: false };
+ * assert.equal(loaded.config.channel, "stable");
+ * ```
+ */
 export interface LoadedConfig {
   /** The validated configuration. */
   config: Config;
@@ -490,7 +111,19 @@ export interface LoadedConfig {
   exists: boolean;
 }
 
-/** Options of {@linkcode loadConfig}. */
+/**
+ * Options of {@linkcode loadConfig}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadConfig } from "./config.ts";
+ * await assert.rejects(loadConfig("/nonexistent/ms11.json", { explicit: true }), {
+ *   name: "ConfigError",
+ *   message: "Config file /nonexistent/ms11.json does not exist",
+ * });
+ * ```
+ */
 export interface LoadConfigOptions {
   /** The path was given explicitly: a missing file is an error, not the defaults. */
   explicit?: boolean;
@@ -521,12 +154,12 @@ async function readRaw(path: string, explicit: boolean): Promise<Raw | null> {
   } catch (error) {
     throw new ConfigError(`Invalid config ${path}: not valid JSON (${(error as Error).message})`);
   }
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+  if (!isObject(raw)) {
     throw new ConfigError(
-      `Invalid config ${path}: the document must be a JSON object, got ${show(raw)}`,
+      `Invalid config ${path}: the document must be a JSON object, got ${showValue(raw)}`,
     );
   }
-  return raw as Raw;
+  return raw;
 }
 
 /**
@@ -535,9 +168,11 @@ async function readRaw(path: string, explicit: boolean): Promise<Raw | null> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadConfig } from "./config.ts";
  * const { config, exists } = await loadConfig("/nonexistent/update_channel.json");
- * console.assert(!exists && config.channel === "stable");
+ * assert.equal(exists, false);
+ * assert.equal(config.channel, "stable");
  * ```
  */
 export async function loadConfig(
@@ -556,11 +191,16 @@ export async function loadConfig(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { updateConfigFile } from "./config.ts";
  * const path = await Deno.makeTempFile({ suffix: ".json" });
- * await Deno.writeTextFile(path, "{}");
+ * await Deno.writeTextFile(path, '{"keep_backups_count": 3}');
  * const config = await updateConfigFile(path, (raw) => ({ ...raw, channel: "canary" }));
- * console.assert(config.channel === "canary");
+ * assert.equal(config.channel, "canary");
+ * assert.deepEqual(JSON.parse(await Deno.readTextFile(path)), {
+ *   keep_backups_count: 3,
+ *   channel: "canary",
+ * });
  * ```
  */
 export async function updateConfigFile(

@@ -11,6 +11,7 @@
 import { createHash } from "node:crypto";
 import { ChecksumMismatchError, SizeMismatchError } from "./errors.ts";
 import type { ProgressSink } from "./env.ts";
+import { isSha256Hex as isSha256HexRule } from "./validate.ts";
 
 /** Default size of each of the two read buffers of {@linkcode hashFile}: 1 MiB. */
 const DEFAULT_BUFFER_SIZE = 1024 * 1024;
@@ -80,7 +81,7 @@ export interface FileDigest {
  * ```
  */
 export function isSha256Hex(s: string): boolean {
-  return /^[0-9a-f]{64}$/.test(s);
+  return isSha256HexRule(s); // the rule lives in lib/core/validate.ts
 }
 
 /**

@@ -1,5 +1,6 @@
 // Public keys and key sets in configuration form, without any crypto: the configuration (loaded
 // on the launcher's fast path) validates them without loading Web Crypto or node:crypto.
+import { type FieldFail, isObject } from "./validate.ts";
 
 /** The prefix of a public key as the configuration pins it. */
 export const PUBLIC_KEY_PREFIX = "ed25519:";
@@ -63,10 +64,6 @@ export function isPublicKey(text: unknown): boolean {
   }
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 /**
  * Validate a key set (`{threshold, keys}`): distinct `ed25519:` keys, a threshold from 1 to their
  * number. `fail(field, expected, value)` throws the caller's error.
@@ -82,7 +79,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 export function parseKeySet(
   raw: unknown,
   field: string,
-  fail: (field: string, expected: string, value: unknown) => never,
+  fail: FieldFail,
 ): KeySet {
   if (!isObject(raw)) return fail(field, "an object {threshold, keys}", raw);
   const keys = raw.keys;

@@ -1,29 +1,121 @@
-// Private HTTP machinery shared by downloadArtifact and fetchLimited (lib/net/download.ts): the URL
-// policy checked at every redirect hop, redirects followed by hand, total and idle timeouts,
-// Retry-After, and retries with full-jitter exponential backoff.
-
+/**
+ * The request machinery shared by `downloadArtifact` (lib/net/download.ts) and `fetchLimited`
+ * (lib/net/fetch.ts): one {@linkcode HttpSession} per logical request runs its attempts, follows
+ * redirects by hand with the URL policy (lib/net/url_policy.ts) checked at every hop, keeps the
+ * total and idle timeouts, honours Retry-After and backs off with full jitter between attempts.
+ *
+ * @module
+ */
 import type { Env } from "../core/env.ts";
 import { realEnv } from "../core/env.ts";
-import { isLoopbackHost } from "../core/validate.ts";
+import {
+  describeError,
+  IdleWatch,
+  parseRetryAfter,
+  RestartRequest,
+  RetryableError,
+  statusLine,
+} from "./_attempt.ts";
+import {
+  checkAllowedDomains,
+  parseRequestUrl,
+  policyViolation,
+  showUrl,
+  type UrlPolicy,
+} from "./url_policy.ts";
 
-/** Redirect hops followed at most (the sixth is refused). */
+/**
+ * Redirect hops followed at most (the sixth is refused).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_REDIRECTS } from "./http.ts";
+ * assert.equal(MAX_REDIRECTS, 5);
+ * ```
+ */
 export const MAX_REDIRECTS = 5;
-/** Default idle timeout: no byte (or no response) for this long aborts the attempt. */
+
+/**
+ * Default idle timeout: no byte (or no response) for this long aborts the attempt.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_IDLE_TIMEOUT_MS } from "./http.ts";
+ * assert.equal(DEFAULT_IDLE_TIMEOUT_MS, 30_000);
+ * ```
+ */
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
-/** Default number of attempts per request. */
+
+/**
+ * Default number of attempts per request.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_MAX_ATTEMPTS } from "./http.ts";
+ * assert.equal(DEFAULT_MAX_ATTEMPTS, 3);
+ * ```
+ */
 export const DEFAULT_MAX_ATTEMPTS = 3;
-/** Default cap on a server's Retry-After. */
+
+/**
+ * Default cap on a server's Retry-After.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_MAX_RETRY_AFTER_MS } from "./http.ts";
+ * assert.equal(DEFAULT_MAX_RETRY_AFTER_MS, 60_000);
+ * ```
+ */
 export const DEFAULT_MAX_RETRY_AFTER_MS = 60_000;
-/** Default first backoff step (full jitter: a random wait up to base·2^(attempt-1)). */
+
+/**
+ * Default first backoff step (full jitter: a random wait up to base·2^(attempt-1)).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_BACKOFF_BASE_MS } from "./http.ts";
+ * // The third attempt waits a random time below 500 · 2² = 2000 ms.
+ * assert.equal(DEFAULT_BACKOFF_BASE_MS * 2 ** 2, 2000);
+ * ```
+ */
 export const DEFAULT_BACKOFF_BASE_MS = 500;
-/** Default cap of one backoff wait. */
+
+/**
+ * Default cap of one backoff wait.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_BACKOFF_CAP_MS } from "./http.ts";
+ * assert.equal(DEFAULT_BACKOFF_CAP_MS, 30_000);
+ * ```
+ */
 export const DEFAULT_BACKOFF_CAP_MS = 30_000;
 
 /** Headers that carry credentials: dropped once a redirect leaves the first URL's origin. */
 const CREDENTIAL_HEADERS = ["authorization", "cookie", "proxy-authorization"];
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
-/** Options common to every request (see DownloadOptions and FetchLimitedOptions). */
+/**
+ * Options common to every request (see `DownloadOptions` and `FetchLimitedOptions`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RequestOptions } from "./http.ts";
+ * const options: RequestOptions = {
+ *   timeoutMs: 300_000,
+ *   maxAttempts: 5,
+ *   allowedDomains: ["updates.ms11.com"],
+ * };
+ * assert.equal(options.requireHttps ?? true, true);
+ * ```
+ */
 export interface RequestOptions {
   /** Clock and `fetch`; every request goes through `env.fetch` (default: the real ones). */
   env?: Env;
@@ -38,14 +130,16 @@ export interface RequestOptions {
   maxAttempts?: number;
   /**
    * Only `https:` URLs, for the first URL and every redirect hop (default true). When false,
-   * plain `http:` is allowed to loopback hosts only (`127.0.0.0/8`, `[::1]`, `localhost`): a
-   * local mirror or test server, never a host across the network.
+   * plain `http:` is allowed to loopback hosts only (`127.0.0.0/8`, `[::1]`, `localhost` and
+   * names under `.localhost`: `isLoopbackHost` in lib/core/validate.ts): a local mirror or test
+   * server, never a host across the network.
    */
   requireHttps?: boolean;
   /**
    * Hosts that may serve the request, at every redirect hop. A host is allowed when it equals an
    * entry or is a subdomain of one (`cdn.ms11.com` matches `ms11.com`; `evilms11.com` does not);
-   * IP addresses match exactly. Empty or absent: any host.
+   * IP addresses match exactly (`hostAllowed` in lib/core/validate.ts, the rule the
+   * configuration's `security.allowed_domains` uses too). Empty or absent: any host.
    */
   allowedDomains?: readonly string[];
   /** Aborts the operation; the promise rejects with the signal's reason. */
@@ -63,148 +157,6 @@ export interface RequestOptions {
   backoffBaseMs?: number;
   /** Longest backoff wait in ms (default 30 000). */
   backoffCapMs?: number;
-}
-
-/** A failure worth another attempt (network error, idle timeout, 408/429/5xx). */
-export class RetryableError extends Error {
-  override name = "RetryableError";
-  /** Server's Retry-After in ms, when it sent one. */
-  readonly retryAfterMs: number | null;
-  /** Whether the failure was an idle timeout. */
-  readonly idle: boolean;
-  /** @param reason what failed @param options extra facts */
-  constructor(
-    reason: string,
-    options: { retryAfterMs?: number | null; idle?: boolean; cause?: unknown } = {},
-  ) {
-    super(reason, { cause: options.cause });
-    this.retryAfterMs = options.retryAfterMs ?? null;
-    this.idle = options.idle ?? false;
-  }
-}
-
-/** Start the next attempt at once without counting it (the partial was discarded). */
-export class RestartRequest extends Error {
-  override name = "RestartRequest";
-}
-
-/** Reason phrases for responses that carry none (HTTP/2 has no reason phrase). */
-const REASONS: Record<number, string> = {
-  200: "OK",
-  206: "Partial Content",
-  301: "Moved Permanently",
-  302: "Found",
-  303: "See Other",
-  304: "Not Modified",
-  307: "Temporary Redirect",
-  308: "Permanent Redirect",
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  408: "Request Timeout",
-  410: "Gone",
-  416: "Range Not Satisfiable",
-  429: "Too Many Requests",
-  500: "Internal Server Error",
-  501: "Not Implemented",
-  502: "Bad Gateway",
-  503: "Service Unavailable",
-  504: "Gateway Timeout",
-};
-
-/** The status and reason phrase of a response: "404 Not Found". */
-export function statusLine(response: Response): string {
-  return `${response.status} ${response.statusText || REASONS[response.status] || ""}`.trim();
-}
-
-/** Whether an HTTP status is worth retrying. */
-export function isRetryableStatus(status: number): boolean {
-  return status === 408 || status === 429 || (status >= 500 && status <= 599);
-}
-
-/** Parse Retry-After (delta seconds or an HTTP date) into ms from `now`; null when absent/bad. */
-export function parseRetryAfter(value: string | null, now: Date): number | null {
-  if (value === null) return null;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const at = Date.parse(text);
-  if (Number.isNaN(at)) return null;
-  return Math.max(0, at - now.getTime());
-}
-
-/** A URL for messages: as given, but without any user name or password in it. */
-export function showUrl(url: URL | string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return String(url);
-  }
-  if (parsed.username === "" && parsed.password === "") return String(url);
-  parsed.username = "";
-  parsed.password = "";
-  return parsed.href;
-}
-
-/** The URL rules of a request. */
-export interface UrlPolicy {
-  /** Only `https:`. */
-  requireHttps: boolean;
-  /** Allowed hosts and their subdomains; empty allows any. */
-  allowedDomains: readonly string[];
-}
-
-/** Why `url` breaks the policy, or null when it is allowed. */
-export function policyViolation(url: URL, policy: UrlPolicy): string | null {
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    return "only http: and https: URLs are supported";
-  }
-  if (policy.requireHttps && url.protocol !== "https:") {
-    return "only https: URLs are allowed (requireHttps)";
-  }
-  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
-    return "plain http: is only allowed to a loopback host";
-  }
-  const allowed = policy.allowedDomains;
-  if (allowed.length > 0) {
-    const host = url.hostname.toLowerCase().replace(/\.$/, "");
-    const ok = allowed.some((entry) => {
-      const domain = entry.toLowerCase().replace(/^\./, "").replace(/\.$/, "");
-      return host === domain || (!isIpLiteral(host) && host.endsWith(`.${domain}`));
-    });
-    if (!ok) return `host ${host} is not in allowedDomains [${allowed.join(", ")}]`;
-  }
-  return null;
-}
-
-/** An error's message followed by its causes' ("fetch failed: error sending request …"). */
-function describe(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; depth < 4 && current !== undefined && current !== null; depth++) {
-    const text = current instanceof Error ? current.message : String(current);
-    if (text !== "" && !parts.some((p) => p.includes(text))) parts.push(text);
-    current = current instanceof Error ? current.cause : undefined;
-  }
-  return parts.join(": ");
-}
-
-function isIpLiteral(host: string): boolean {
-  return host.startsWith("[") || /^\d+\.\d+\.\d+\.\d+$/.test(host);
-}
-
-/** Parse and check the first URL of a request. */
-export function parseRequestUrl(url: string, policy: UrlPolicy): URL {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new TypeError(`Invalid URL ${JSON.stringify(showUrl(url))}`);
-  }
-  const problem = policyViolation(parsed, policy);
-  if (problem !== null) throw new Error(`Refusing ${showUrl(url)}: ${problem}`);
-  return parsed;
 }
 
 function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -233,68 +185,35 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   return value;
 }
 
-/** Watches one attempt for silence: aborts its signal when nothing arrives for `ms`. */
-export class IdleWatch {
-  #controller = new AbortController();
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #ms: number;
-  #last = 0;
-  #fired = false;
-  #disposed = false;
-  /** Aborted by the session (user signal, total timeout) or by this watch. */
-  readonly signal: AbortSignal;
-
-  /** @param ms idle limit @param parent the session's signal */
-  constructor(ms: number, parent: AbortSignal) {
-    this.#ms = ms;
-    this.signal = AbortSignal.any([parent, this.#controller.signal]);
-    this.touch();
-  }
-
-  /** Whether the idle limit was reached. */
-  get fired(): boolean {
-    return this.#fired;
-  }
-
-  /**
-   * Something arrived: restart the countdown. Called for every body chunk, so it only notes the
-   * time; the one timer re-arms itself for the rest of the limit when it fires early.
-   */
-  touch(): void {
-    this.#last = performance.now();
-    if (this.#disposed) return;
-    if (this.#timer === undefined && Number.isFinite(this.#ms)) this.#arm(this.#ms);
-  }
-
-  #arm(ms: number): void {
-    this.#timer = setTimeout(() => {
-      const quiet = performance.now() - this.#last;
-      if (quiet < this.#ms) {
-        this.#arm(this.#ms - quiet);
-        return;
-      }
-      this.#timer = undefined;
-      this.#fired = true;
-      this.#controller.abort(new RetryableError(this.reason(), { idle: true }));
-    }, ms);
-  }
-
-  /** The failure text of an idle timeout. */
-  reason(): string {
-    return `no data received for ${this.#ms} ms (idleTimeoutMs)`;
-  }
-
-  /** Stop the countdown. */
-  dispose(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#disposed = true;
-  }
-}
-
 /**
  * One logical request (a download or a manifest fetch) across its attempts: the policy, the
  * total deadline, the retry loop and the hand-followed redirects.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HttpSession } from "./http.ts";
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) =>
+ *   new URL(request.url).pathname === "/old"
+ *     ? new Response(null, { status: 302, headers: { location: "/new" } })
+ *     : new Response("moved here"));
+ * const session = new HttpSession("Fetch", `http://127.0.0.1:${server.addr.port}/old`, {
+ *   requireHttps: false,
+ * });
+ * const text = await session.run(async () => {
+ *   const idle = session.idleWatch();
+ *   try {
+ *     const { response, url } = await session.get({}, idle);
+ *     assert.equal(url.pathname, "/new");
+ *     return await response.text();
+ *   } finally {
+ *     idle.dispose();
+ *   }
+ * });
+ * assert.equal(text, "moved here");
+ * session.close();
+ * await server.shutdown();
+ * ```
  */
 export class HttpSession {
   #label: string;
@@ -326,13 +245,7 @@ export class HttpSession {
   constructor(what: string, url: string, options: RequestOptions) {
     this.#requireHttps = options.requireHttps ?? true;
     this.#allowedDomains = options.allowedDomains ?? [];
-    for (const entry of this.#allowedDomains) {
-      if (typeof entry !== "string" || entry.replace(/^\.|\.$/g, "") === "") {
-        throw new TypeError(
-          `allowedDomains entries must be host names, got ${JSON.stringify(entry)}`,
-        );
-      }
-    }
+    checkAllowedDomains(this.#allowedDomains);
     this.#url = parseRequestUrl(url, this.#policy());
     this.#label = `${what} of ${showUrl(url)}`;
     this.#env = options.env ?? realEnv();
@@ -422,7 +335,7 @@ export class HttpSession {
     if (this.#totalController.signal.aborted) return this.#totalTimeoutError();
     if (idle.fired) return new RetryableError(idle.reason(), { idle: true, cause: error });
     if (error instanceof RetryableError) return error;
-    const text = describe(error);
+    const text = describeError(error);
     // An untrusted or invalid certificate will not become trusted by asking again: fail closed.
     if (/invalid peer certificate|certificate verify failed|UnknownIssuer/i.test(text)) {
       return new Error(`${this.#label} failed: ${text}`, { cause: error });

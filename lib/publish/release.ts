@@ -20,13 +20,13 @@ import {
   parseManifest,
 } from "../trust/manifest.ts";
 import { verifyManifest } from "../trust/verify.ts";
+import { ConfigError } from "../core/errors.ts";
 import { hashFile } from "../core/hash.ts";
-import { compareVersions, parseVersion } from "../core/version.ts";
+import { isChannelName, isPlatformKey } from "../core/validate.ts";
+import { compareVersions, isVersion, parseVersion } from "../core/version.ts";
 
 // Where the tree will be served is not known here: relative URLs are checked against a stand-in.
 const PLACEHOLDER_URL = "https://release.invalid/channel/manifest.json";
-const CHANNEL = /^[a-z][a-z0-9_-]{0,31}$/;
-const PLATFORM = /^[a-z0-9]+-[a-z0-9_]+$/;
 
 /** Options of {@linkcode publishRelease}. */
 export interface PublishOptions {
@@ -55,6 +55,57 @@ export interface PublishOptions {
   expires?: Date;
   /** Announce the channel's next key set (key rotation; see docs/SECURITY.md). */
   nextKeys?: KeySet;
+}
+
+/**
+ * What a build is published as: the parts of {@linkcode PublishOptions} that name it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ReleaseName } from "./release.ts";
+ * const name: ReleaseName = { channel: "canary", version: "1.5.0-canary.3", platform: "linux-x64" };
+ * assert.equal(name.channel, "canary");
+ * ```
+ */
+export type ReleaseName = Pick<PublishOptions, "channel" | "version" | "platform">;
+
+/**
+ * Check what a build is to be published as: a semver version, a channel name, a platform key, in
+ * that order. These are the publisher's input, so a bad one is a {@linkcode ConfigError} naming
+ * the value (the CLI exits 2). Returns the version in canonical form. {@linkcode publishRelease}
+ * checks the same; the CLI calls this first, before it reads keys or the artifact.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkReleaseName } from "./release.ts";
+ * assert.equal(checkReleaseName({ channel: "stable", version: "v1.2.0", platform: "linux-x64" }), "1.2.0");
+ * assert.throws(
+ *   () => checkReleaseName({ channel: "Stable", version: "1.2.0", platform: "linux-x64" }),
+ *   { name: "ConfigError" },
+ * );
+ * ```
+ */
+export function checkReleaseName(name: ReleaseName): string {
+  if (!isVersion(name.version)) {
+    throw new ConfigError(
+      `Invalid version ${JSON.stringify(name.version)}: expected a semver version`,
+    );
+  }
+  if (!isChannelName(name.channel)) {
+    throw new ConfigError(
+      `Invalid channel ${
+        JSON.stringify(name.channel)
+      }: expected a channel name like stable or canary (a-z, 0-9, -, _)`,
+    );
+  }
+  if (!isPlatformKey(name.platform)) {
+    throw new ConfigError(
+      `Invalid platform ${JSON.stringify(name.platform)}: expected a key like linux-x64`,
+    );
+  }
+  return parseVersion(name.version);
 }
 
 /** The default manifest lifetime: 30 days. */
@@ -126,17 +177,7 @@ export async function publishRelease(
   tree: string,
   options: PublishOptions,
 ): Promise<PublishResult> {
-  const version = parseVersion(options.version);
-  if (!CHANNEL.test(options.channel)) {
-    throw new TypeError(
-      `Invalid channel ${JSON.stringify(options.channel)}: expected a name like stable`,
-    );
-  }
-  if (!PLATFORM.test(options.platform)) {
-    throw new TypeError(
-      `Invalid platform ${JSON.stringify(options.platform)}: expected a key like linux-x64`,
-    );
-  }
+  const version = checkReleaseName(options);
   const channelDir = `${tree}/${options.channel}`;
   const manifestPath = `${channelDir}/manifest.json`;
   const existing = await readExisting(manifestPath, options.channel);
@@ -244,7 +285,7 @@ export async function verifyRelease(
   const now = options.now ?? new Date();
   const channels: VerifiedChannel[] = [];
   const names = (await Array.fromAsync(Deno.readDir(tree)))
-    .filter((e) => e.isDirectory && CHANNEL.test(e.name)).map((e) => e.name).sort();
+    .filter((e) => e.isDirectory && isChannelName(e.name)).map((e) => e.name).sort();
   for (const channel of names) {
     const path = `${tree}/${channel}/manifest.json`;
     let bytes: Uint8Array;

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { isPort } from "../core/validate.ts";
 
 /** What one answered request looked like, reported through {@linkcode ServeOptions.onRequest}. */
 export interface RequestInfo {
@@ -133,7 +134,7 @@ class StaticServer implements ReleaseServer {
     if (typeof hostname !== "string" || hostname === "") {
       throw new TypeError(`Invalid serve hostname ${JSON.stringify(hostname)}`);
     }
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    if (!isPort(port)) {
       throw new TypeError(`Invalid serve port ${JSON.stringify(port)}: expected 0-65535`);
     }
     if ((options.cert === undefined) !== (options.key === undefined)) {

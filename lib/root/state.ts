@@ -9,6 +9,8 @@
  * @module
  */
 import { writeFileAtomic } from "../core/fs.ts";
+import { type KeySet, parseKeySet } from "../core/keyset.ts";
+import { isChannelName, isNonEmptyString as str, isObject, isSha256Hex } from "../core/validate.ts";
 import { isBuildName, type Layout } from "./layout.ts";
 import type { TrustedRecord } from "../trust/verify.ts";
 
@@ -221,14 +223,6 @@ export interface ReadState {
   problem: string | null;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function str(value: unknown): value is string {
-  return typeof value === "string" && value.length > 0;
-}
-
 function nullableStr(value: unknown): value is string | null {
   return value === null || str(value);
 }
@@ -281,7 +275,7 @@ export function parseState(raw: unknown, source: string): ReadState {
           installed_at: b.installed_at,
           retired_at: b.retired_at,
         };
-        if (typeof b.tree_sha256 === "string" && /^[0-9a-f]{64}$/.test(b.tree_sha256)) {
+        if (isSha256Hex(b.tree_sha256)) {
           state.builds[version].tree_sha256 = b.tree_sha256;
         }
       } else problems.push(`builds.${version}`);
@@ -317,7 +311,7 @@ export function parseState(raw: unknown, source: string): ReadState {
   if (isObject(raw.manifests)) {
     for (const [channel, m] of Object.entries(raw.manifests)) {
       if (
-        /^[a-z][a-z0-9_-]{0,31}$/.test(channel) && isObject(m) && str(m.url) &&
+        isChannelName(channel) && isObject(m) && str(m.url) &&
         nullableStr(m.etag) && nullableStr(m.last_modified) && typeof m.body === "string" &&
         m.body.length <= MAX_CACHED_MANIFEST_CHARS && str(m.checked_at)
       ) {
@@ -334,7 +328,7 @@ export function parseState(raw: unknown, source: string): ReadState {
   if (isObject(raw.trusted)) {
     for (const [channel, t] of Object.entries(raw.trusted)) {
       const record = parseTrusted(t);
-      if (/^[a-z][a-z0-9_-]{0,31}$/.test(channel) && record !== null) {
+      if (isChannelName(channel) && record !== null) {
         state.trusted[channel] = record;
       } else problems.push(`trusted.${channel}`);
     }
@@ -370,24 +364,22 @@ export function parseState(raw: unknown, source: string): ReadState {
   };
 }
 
-// An ed25519: public key (32 bytes in base64); checked fully where it is used.
-const PUBLIC_KEY = /^ed25519:[A-Za-z0-9+/]{43}=$/;
-
-function keySetOf(value: unknown): { threshold: number; keys: string[] } | null | undefined {
+/** A trusted record's rotated key set: null for none, undefined when it is not a valid one. */
+function keySetOf(value: unknown): KeySet | null | undefined {
   if (value === null) return null;
-  if (
-    !isObject(value) || !Array.isArray(value.keys) || value.keys.length === 0 ||
-    !value.keys.every((k) => typeof k === "string" && PUBLIC_KEY.test(k)) ||
-    !Number.isInteger(value.threshold) ||
-    (value.threshold as number) < 1 || (value.threshold as number) > value.keys.length
-  ) return undefined;
-  return { threshold: value.threshold as number, keys: [...value.keys] as string[] };
+  try {
+    return parseKeySet(value, "keys", () => {
+      throw new TypeError("Invalid key set");
+    });
+  } catch {
+    return undefined;
+  }
 }
 
 function parseTrusted(t: unknown): TrustedRecord | null {
   if (
     !isObject(t) || !Number.isSafeInteger(t.serial) || (t.serial as number) < 1 ||
-    typeof t.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(t.sha256) || !str(t.version) ||
+    !isSha256Hex(t.sha256) || !str(t.version) ||
     !str(t.expires) || !str(t.accepted_at)
   ) return null;
   const keys = keySetOf(t.keys ?? null);

@@ -7,7 +7,7 @@
  */
 import { type AuditEntry, readAudit } from "./audit.ts";
 import { type Backup, listBackups } from "./backups.ts";
-import type { Config } from "../core/config.ts";
+import type { Config } from "../core/config_schema.ts";
 import { currentVersion, type Layout } from "./layout.ts";
 import {
   type CheckRecord,

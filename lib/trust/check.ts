@@ -5,8 +5,8 @@
  * @module
  */
 import { decideUpdate, type UpdateDecision } from "../core/channel.ts";
-import type { Config } from "../core/config.ts";
-import { fetchLimited } from "../net/download.ts";
+import type { Config } from "../core/config_schema.ts";
+import { fetchLimited } from "../net/fetch.ts";
 import type { Env } from "../core/env.ts";
 import { httpEnv } from "../net/http_env.ts";
 import {

@@ -10,6 +10,14 @@
 import { type KeySet, parseKeySet } from "./keys.ts";
 export type { KeySet };
 import { isVersion, parseVersion } from "../core/version.ts";
+import {
+  type FieldFail,
+  isChannelName,
+  isObject,
+  isPlatformKey,
+  isSha256Hex,
+  showValue as show,
+} from "../core/validate.ts";
 
 /** The largest manifest accepted, in bytes. */
 export const MAX_MANIFEST_BYTES = 65536;
@@ -68,8 +76,6 @@ export interface ParseManifestOptions {
   channel?: string;
 }
 
-const SHA256 = /^[0-9a-f]{64}$/;
-const PLATFORM = /^[a-z0-9]+-[a-z0-9_]+$/;
 const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 /** Whether `text` is an ISO 8601 time with a zone whose date and time exist. */
@@ -80,15 +86,6 @@ function isIsoTime(text: string): boolean {
   const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
   return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 &&
     minute <= 59 && second <= 60;
-}
-
-function show(value: unknown): string {
-  const text = JSON.stringify(value);
-  return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /**
@@ -134,7 +131,7 @@ export function parseManifest(
   } catch (error) {
     throw new SyntaxError(`${where} is not valid JSON: ${(error as Error).message}`);
   }
-  const fail = (field: string, expected: string, value: unknown): never => {
+  const fail: FieldFail = (field, expected, value) => {
     throw new TypeError(`${where}: ${field} must be ${expected}, got ${show(value)}`);
   };
   if (!isObject(raw)) fail("the document", "a JSON object", raw);
@@ -148,7 +145,7 @@ export function parseManifest(
       `${where}: schema ${doc.schema} is newer than this client understands (${MANIFEST_SCHEMA}); update ms11-update`,
     );
   }
-  if (typeof doc.channel !== "string" || !/^[a-z][a-z0-9_-]{0,31}$/.test(doc.channel)) {
+  if (!isChannelName(doc.channel)) {
     fail("channel", "a channel name", doc.channel);
   }
   if (options.channel !== undefined && doc.channel !== options.channel) {
@@ -167,7 +164,7 @@ export function parseManifest(
   const artifacts: Record<string, Artifact> = {};
   for (const [platform, value] of Object.entries(doc.artifacts as Record<string, unknown>)) {
     const field = `artifacts.${platform}`;
-    if (!PLATFORM.test(platform)) fail("artifacts key", "a platform such as linux-x64", platform);
+    if (!isPlatformKey(platform)) fail("artifacts key", "a platform such as linux-x64", platform);
     if (!isObject(value)) fail(field, "an object", value);
     const a = value as Record<string, unknown>;
     if (typeof a.url !== "string" || a.url.length === 0) fail(`${field}.url`, "a URL", a.url);
@@ -211,7 +208,7 @@ export function parseManifest(
         sha256 = hashes.sha256;
       }
     }
-    if (typeof sha256 !== "string" || !SHA256.test(sha256)) {
+    if (!isSha256Hex(sha256)) {
       fail(`${field}.sha256`, "64 lowercase hex digits", sha256);
     }
     if (!ARTIFACT_KINDS.includes(a.kind as ArtifactKind)) {

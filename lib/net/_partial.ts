@@ -1,0 +1,380 @@
+/**
+ * The partial file of one download (private to lib/net): `<dest>.partial`, its running SHA-256,
+ * its resume record (lib/net/_sidecar.ts), one attempt's request and streamed body, and the final
+ * check and rename. `downloadArtifact` (lib/net/download.ts) drives it through an
+ * `HttpSession`'s retries.
+ *
+ * @module
+ */
+import { createHash, type Hash } from "node:crypto";
+import { ChecksumMismatchError, SizeMismatchError } from "../core/errors.ts";
+import type { ProgressSink } from "../core/env.ts";
+import { removeIfExists, renameDurable } from "../core/fs.ts";
+import { type IdleWatch, isRetryableStatus, RestartRequest } from "./_attempt.ts";
+import type { HttpSession } from "./http.ts";
+import { readSidecar, writeSidecar } from "./_sidecar.ts";
+
+/** Minimum time between two progress reports (by `env.now`), in milliseconds. */
+const PROGRESS_INTERVAL_MS = 100;
+/** Reused buffer that response bodies are read into (BYOB), in bytes. */
+const READ_BUFFER_SIZE = 1024 * 1024;
+/** Read buffer used to re-hash a partial file left by an earlier run. */
+const REHASH_BUFFER_SIZE = 2 * 1024 * 1024;
+
+/**
+ * What a {@linkcode PartialFile} needs besides its destination.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { PartialFileInit } from "./_partial.ts";
+ * import { HttpSession } from "./http.ts";
+ * const session = new HttpSession("Download", "https://updates.ms11.com/a", {});
+ * const init: PartialFileInit = { url: "https://updates.ms11.com/a", size: 3, sha256: "ab".repeat(32), onProgress: undefined, session };
+ * assert.equal(init.size, 3);
+ * session.close();
+ * ```
+ */
+export interface PartialFileInit {
+  url: string;
+  size: number;
+  sha256: string;
+  onProgress: ProgressSink | undefined;
+  session: HttpSession;
+}
+
+/**
+ * What {@linkcode PartialFile.finish} made: the complete file at its destination.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { PartialResult } from "./_partial.ts";
+ * const done: PartialResult = { path: "/tmp/app.bin", sha256: "ab".repeat(32), size: 3 };
+ * assert.equal(done.size, 3);
+ * ```
+ */
+export interface PartialResult {
+  /** The destination path. */
+  path: string;
+  /** SHA-256 of the received bytes, lowercase hex. */
+  sha256: string;
+  /** Length in bytes. */
+  size: number;
+}
+
+/**
+ * `<dest>.partial` with its running hash and its sidecar (`<dest>.partial.json`): opened (an
+ * earlier run's bytes re-hashed when the sidecar matches), filled by attempts that resume with
+ * `Range`/`If-Range` where they can, then checked and renamed to `dest`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PartialFile } from "./_partial.ts";
+ * import { HttpSession } from "./http.ts";
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () =>
+ *   new Response("abc"));
+ * const url = `http://127.0.0.1:${server.addr.port}/app.bin`;
+ * const session = new HttpSession("Download", url, { requireHttps: false });
+ * const sha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+ * const dest = `${await Deno.makeTempDir()}/app.bin`;
+ * const partial = new PartialFile(dest, { url, size: 3, sha256, onProgress: undefined, session });
+ * await partial.open();
+ * await session.run(() => partial.attempt(true));
+ * assert.equal((await partial.finish(true, true)).path, dest);
+ * session.close();
+ * await server.shutdown();
+ * ```
+ */
+export class PartialFile {
+  #dest: string;
+  #url: string;
+  #size: number;
+  #sha256: string;
+  #onProgress: ProgressSink | undefined;
+  #session: HttpSession;
+  #file: Deno.FsFile | null = null;
+  #hash: Hash = createHash("sha256");
+  #received = 0;
+  #etag: string | null = null;
+  #lastModified: string | null = null;
+  #lastReport = -Infinity;
+  /** Read buffers between two reads (two at most), kept across attempts. */
+  #buffers: Uint8Array<ArrayBuffer>[] = [];
+
+  constructor(dest: string, init: PartialFileInit) {
+    this.#dest = dest;
+    this.#url = init.url;
+    this.#size = init.size;
+    this.#sha256 = init.sha256;
+    this.#onProgress = init.onProgress;
+    this.#session = init.session;
+  }
+
+  /** `<dest>.partial`. */
+  get path(): string {
+    return `${this.#dest}.partial`;
+  }
+
+  /** `<dest>.partial.json`. */
+  get sidecarPath(): string {
+    return `${this.#dest}.partial.json`;
+  }
+
+  /** Bytes in the partial file so far. */
+  get received(): number {
+    return this.#received;
+  }
+
+  /** Open the partial file, continuing an earlier run's when its sidecar matches. */
+  async open(): Promise<void> {
+    const sidecar = await readSidecar(this.sidecarPath);
+    let keep = false;
+    if (sidecar !== null && sidecar.sha256 === this.#sha256 && sidecar.size === this.#size) {
+      try {
+        keep = (await Deno.stat(this.path)).size <= this.#size;
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }
+    }
+    if (!keep) await this.discardFiles();
+    this.#file = await Deno.open(this.path, { read: true, write: true, create: true });
+    if (keep && sidecar !== null) {
+      this.#etag = sidecar.etag;
+      this.#lastModified = sidecar.last_modified;
+      const buffer = new Uint8Array(REHASH_BUFFER_SIZE);
+      while (true) {
+        const n = await this.#file.read(buffer);
+        if (n === null) break;
+        this.#hash.update(buffer.subarray(0, n));
+        this.#received += n;
+      }
+    }
+    this.#report(true);
+  }
+
+  /** Whether the bytes so far hash to the expected digest (always true when not verifying). */
+  matches(verify: boolean): boolean {
+    return !verify || this.#hash.copy().digest("hex") === this.#sha256;
+  }
+
+  async #writeSidecar(): Promise<void> {
+    await writeSidecar(this.sidecarPath, {
+      url: this.#url,
+      sha256: this.#sha256,
+      size: this.#size,
+      etag: this.#etag,
+      last_modified: this.#lastModified,
+    });
+  }
+
+  /** Empty the partial file and forget its validators. */
+  async #restart(): Promise<void> {
+    const file = this.#openFile();
+    await file.truncate(0);
+    await file.seek(0, Deno.SeekMode.Start);
+    this.#hash = createHash("sha256");
+    this.#received = 0;
+    this.#etag = null;
+    this.#lastModified = null;
+    this.#report(true);
+  }
+
+  #openFile(): Deno.FsFile {
+    if (this.#file === null) throw new Error(`Partial download ${this.path} is not open`);
+    return this.#file;
+  }
+
+  #report(force: boolean): void {
+    if (this.#onProgress === undefined) return;
+    const now = this.#session.env.now().getTime();
+    if (!force && now - this.#lastReport < PROGRESS_INTERVAL_MS) return;
+    this.#lastReport = now;
+    this.#onProgress({ phase: "download", done: this.#received, total: this.#size });
+  }
+
+  /** One HTTP attempt: request (resuming when possible), check the status, stream the body. */
+  async attempt(verify: boolean): Promise<void> {
+    const session = this.#session;
+    const extra: Record<string, string> = { "accept-encoding": "identity" };
+    let from = 0;
+    if (this.#received > 0) {
+      const validator = this.#etag ?? this.#lastModified;
+      if (validator !== null || verify) {
+        from = this.#received;
+        extra["range"] = `bytes=${from}-`;
+        if (validator !== null) extra["if-range"] = validator;
+      } else {
+        await this.#restart();
+      }
+    }
+    const idle = session.idleWatch();
+    try {
+      const { response, url } = await session.get(extra, idle);
+      if (response.status === 206 && from > 0) {
+        const problem = this.#rangeProblem(response, from);
+        if (problem !== null) {
+          await response.body?.cancel().catch(() => {});
+          await this.#restart();
+          throw new RestartRequest(problem);
+        }
+      } else if (response.status === 416 && from > 0) {
+        await response.body?.cancel().catch(() => {});
+        await this.#restart();
+        throw new RestartRequest("HTTP 416: the partial download is discarded");
+      } else if (response.status === 206) {
+        await response.body?.cancel().catch(() => {});
+        throw new Error(
+          `${session.label} failed: unexpected HTTP 206 Partial Content to a request without Range`,
+        );
+      } else if (response.ok) {
+        if (this.#received > 0) await this.#restart();
+        const etag = response.headers.get("etag");
+        this.#etag = etag !== null && !etag.startsWith("W/") ? etag : null;
+        this.#lastModified = response.headers.get("last-modified");
+        await this.#writeSidecar();
+      } else {
+        await response.body?.cancel().catch(() => {});
+        throw isRetryableStatus(response.status)
+          ? session.retryableHttpError(response, url)
+          : session.httpError(response, url);
+      }
+      this.#checkContentLength(response);
+      await this.#stream(response, idle);
+    } finally {
+      idle.dispose();
+    }
+  }
+
+  /** Why a 206 cannot continue the partial (Content-Range, ETag), or null. */
+  #rangeProblem(response: Response, from: number): string | null {
+    const range = response.headers.get("content-range");
+    const match = range === null ? null : /^bytes (\d+)-(\d+)\/(\d+)$/.exec(range.trim());
+    if (
+      match === null || Number(match[1]) !== from || Number(match[2]) !== this.#size - 1 ||
+      Number(match[3]) !== this.#size
+    ) {
+      return `Content-Range ${
+        JSON.stringify(range)
+      } does not continue at byte ${from} of ${this.#size}`;
+    }
+    const etag = response.headers.get("etag");
+    if (this.#etag !== null && etag !== null && etag !== this.#etag) {
+      return `ETag changed from ${this.#etag} to ${etag}`;
+    }
+    return null;
+  }
+
+  /** A Content-Length that contradicts the declared size fails before any byte is written. */
+  #checkContentLength(response: Response): void {
+    if (response.headers.has("content-encoding")) return;
+    const header = response.headers.get("content-length");
+    if (header === null || !/^\d+$/.test(header.trim())) return;
+    const length = Number(header.trim());
+    if (length !== this.#size - this.#received) {
+      void response.body?.cancel().catch(() => {});
+      throw new SizeMismatchError(this.path, this.#size, this.#received + length);
+    }
+  }
+
+  /** Hash and write the body chunk by chunk, stopping at the first byte past the size. */
+  async #stream(response: Response, idle: IdleWatch): Promise<void> {
+    const file = this.#openFile();
+    if (response.body === null) {
+      if (this.#received < this.#size) {
+        throw new SizeMismatchError(this.path, this.#size, this.#received);
+      }
+      return;
+    }
+    // A byte stream (fetch's bodies are) is read into two reused buffers: no garbage per chunk,
+    // reads as large as what has arrived, and the next read is under way while one buffer is
+    // written (on a blocking-pool thread) and hashed (here). Other streams go chunk by chunk.
+    let byob: ReadableStreamBYOBReader | null = null;
+    let reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
+    try {
+      reader = byob = response.body.getReader({ mode: "byob" });
+    } catch {
+      reader = response.body.getReader();
+    }
+    // A read runs while the previous chunk is written: its failure is seen (and thrown) only
+    // once it is awaited, so it is marked handled meanwhile.
+    const readAhead = (): Promise<ReadableStreamReadResult<Uint8Array>> => {
+      let read: Promise<ReadableStreamReadResult<Uint8Array>>;
+      if (byob === null) {
+        read = this.#session.read(reader as ReadableStreamDefaultReader<Uint8Array>, idle);
+      } else {
+        // The buffer is transferred to the stream and comes back in the result (a failed read
+        // keeps it: a later read allocates a new one).
+        const buffer = this.#buffers.pop() ?? new Uint8Array(READ_BUFFER_SIZE);
+        read = this.#session.readInto(byob, buffer, idle);
+      }
+      read.catch(() => {});
+      return read;
+    };
+    let finished = false;
+    let pending = readAhead();
+    try {
+      while (true) {
+        const { done, value } = await pending;
+        if (done) {
+          finished = true;
+          break;
+        }
+        const room = this.#size - this.#received;
+        const chunk = value.length > room ? value.subarray(0, room) : value;
+        if (value.length <= room) pending = readAhead();
+        const writing = writeAll(file, chunk);
+        try {
+          this.#hash.update(chunk);
+        } finally {
+          await writing;
+        }
+        if (byob !== null) this.#buffers.push(new Uint8Array(value.buffer as ArrayBuffer));
+        this.#received += chunk.length;
+        if (value.length > room) {
+          throw new SizeMismatchError(this.path, this.#size, this.#received + value.length - room);
+        }
+        this.#report(false);
+      }
+    } finally {
+      // A read still under way (after a failed write) ends with this cancel.
+      if (!finished) await reader.cancel().catch(() => {});
+    }
+    if (this.#received < this.#size) {
+      throw new SizeMismatchError(this.path, this.#size, this.#received);
+    }
+  }
+
+  /** Check the digest, fsync (when `sync`), rename to `dest`, drop the sidecar. */
+  async finish(verify: boolean, sync: boolean): Promise<PartialResult> {
+    const actual = this.#hash.digest("hex");
+    if (verify && actual !== this.#sha256) {
+      throw new ChecksumMismatchError(this.path, this.#sha256, actual);
+    }
+    if (sync) await this.#openFile().sync();
+    this.close();
+    await renameDurable(this.path, this.#dest);
+    await removeIfExists(this.sidecarPath);
+    this.#report(true);
+    return { path: this.#dest, sha256: actual, size: this.#received };
+  }
+
+  /** Close the partial file (it stays on disk). */
+  close(): void {
+    this.#file?.close();
+    this.#file = null;
+  }
+
+  /** Delete the partial file and its sidecar. */
+  async discardFiles(): Promise<void> {
+    this.close();
+    await removeIfExists(this.path);
+    await removeIfExists(this.sidecarPath);
+  }
+}
+
+async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < data.length) written += await file.write(data.subarray(written));
+}
