@@ -1,5 +1,7 @@
 /**
- * SHA-256 and size checks of files on disk.
+ * SHA-256 and size of files on disk. What is compared against them is the caller's: a download
+ * checks its bytes as they arrive, staging re-hashes the file where it lies, `verify-release`
+ * compares a release tree with its manifest.
  *
  * Hashing reads the file with `file.read()` into two reused buffers (1 MiB each by default) and
  * feeds `node:crypto`: while one buffer is hashed, the next read fills the other, so reading and
@@ -9,7 +11,6 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { ChecksumMismatchError, SizeMismatchError } from "./errors.ts";
 import type { ProgressSink } from "./env.ts";
 
 /** Default size of each of the two read buffers of {@linkcode hashFile}: 1 MiB. */
@@ -35,18 +36,6 @@ export interface HashFileOptions {
   /** Stops the hashing; the promise rejects with the signal's reason. */
   signal?: AbortSignal;
 }
-
-/**
- * Options of {@linkcode verifyFile} (the same as {@linkcode hashFile}'s).
- *
- * @example
- * ```ts
- * import type { VerifyFileOptions } from "./hash.ts";
- * const options: VerifyFileOptions = { signal: AbortSignal.timeout(60_000) };
- * console.assert(options.signal !== undefined);
- * ```
- */
-export type VerifyFileOptions = HashFileOptions;
 
 /**
  * A file's digest and length.
@@ -134,42 +123,6 @@ export async function hashFile(path: string, options: HashFileOptions = {}): Pro
     // A read still in flight (after an abort or a throwing progress sink) settles before close.
     await pending?.catch(() => null);
     file.close();
-  }
-}
-
-/**
- * Check that a file has the expected size and SHA-256. The size is compared first (from `stat`,
- * without reading the file), then the content is hashed.
- *
- * @throws {SizeMismatchError} the file is longer or shorter than `expected.size`
- * @throws {ChecksumMismatchError} the file's SHA-256 differs from `expected.sha256`
- * @example
- * ```ts
- * import { verifyFile } from "./hash.ts";
- * const path = await Deno.makeTempFile();
- * await Deno.writeTextFile(path, "abc");
- * await verifyFile(path, {
- *   sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
- *   size: 3,
- * });
- * ```
- */
-export async function verifyFile(
-  path: string,
-  expected: FileDigest,
-  options: VerifyFileOptions = {},
-): Promise<void> {
-  if (!isSha256Hex(expected.sha256)) {
-    throw new TypeError(
-      `Expected sha256 must be 64 lowercase hex digits, got ${JSON.stringify(expected.sha256)}`,
-    );
-  }
-  const statSize = (await Deno.stat(path)).size;
-  if (statSize !== expected.size) throw new SizeMismatchError(path, expected.size, statSize);
-  const actual = await hashFile(path, options);
-  if (actual.size !== expected.size) throw new SizeMismatchError(path, expected.size, actual.size);
-  if (actual.sha256 !== expected.sha256) {
-    throw new ChecksumMismatchError(path, expected.sha256, actual.sha256);
   }
 }
 

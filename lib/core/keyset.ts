@@ -12,11 +12,26 @@ export interface KeySet {
   keys: string[];
 }
 
-/** Decode strict base64, or null. */
+/**
+ * Decode strict base64, or null: the standard alphabet, padded to whole 4-character groups, no
+ * whitespace, and no stray bits in the last group (so each byte string has one encoding).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeBase64 } from "./keyset.ts";
+ * assert.deepEqual(decodeBase64("AQL/"), new Uint8Array([1, 2, 255]));
+ * assert.equal(decodeBase64("QQ"), null); // unpadded
+ * assert.equal(decodeBase64("QR=="), null); // stray bits: "QQ==" is the encoding of "A"
+ * assert.equal(decodeBase64(" QQ=="), null);
+ * assert.equal(decodeBase64("-_8="), null); // base64url
+ * ```
+ */
 export function decodeBase64(text: string): Uint8Array | null {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) return null;
+  // Uint8Array.fromBase64 skips ASCII whitespace; strict base64 has none.
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return null;
   try {
-    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+    return Uint8Array.fromBase64(text, { lastChunkHandling: "strict" });
   } catch {
     return null;
   }
