@@ -23,9 +23,14 @@ const PROGRESS_INTERVAL_MS = 100;
  *
  * @example
  * ```ts
- * import type { HashFileOptions } from "./hash.ts";
- * const options: HashFileOptions = { bufferSize: 4 * 1024 * 1024, onProgress: () => {} };
- * console.assert(options.bufferSize === 4194304);
+ * import assert from "node:assert/strict";
+ * import { hashFile, type HashFileOptions } from "./hash.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeFile(path, new Uint8Array(3000));
+ * const options: HashFileOptions = { bufferSize: 1024 };
+ * assert.equal((await hashFile(path, options)).size, 3000);
+ * const signal = AbortSignal.abort(new Error("Stopped"));
+ * await assert.rejects(hashFile(path, { signal }), { message: "Stopped" });
  * ```
  */
 export interface HashFileOptions {
@@ -42,12 +47,13 @@ export interface HashFileOptions {
  *
  * @example
  * ```ts
- * import type { FileDigest } from "./hash.ts";
- * const empty: FileDigest = {
+ * import assert from "node:assert/strict";
+ * import { type FileDigest, hashFile } from "./hash.ts";
+ * const empty: FileDigest = await hashFile(await Deno.makeTempFile());
+ * assert.deepEqual(empty, {
  *   sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
  *   size: 0,
- * };
- * console.assert(empty.size === 0);
+ * });
  * ```
  */
 export interface FileDigest {
@@ -63,9 +69,11 @@ export interface FileDigest {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isSha256Hex } from "./hash.ts";
- * console.assert(isSha256Hex("ab".repeat(32)));
- * console.assert(!isSha256Hex("AB".repeat(32)));
+ * assert.equal(isSha256Hex("ab".repeat(32)), true);
+ * assert.equal(isSha256Hex("AB".repeat(32)), false);
+ * assert.equal(isSha256Hex("ab".repeat(31)), false);
  * ```
  */
 export function isSha256Hex(s: string): boolean {
@@ -78,12 +86,14 @@ export function isSha256Hex(s: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hashFile } from "./hash.ts";
  * const path = await Deno.makeTempFile();
  * await Deno.writeTextFile(path, "abc");
- * const { sha256, size } = await hashFile(path);
- * console.assert(size === 3);
- * console.assert(sha256 === "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+ * assert.deepEqual(await hashFile(path), {
+ *   sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+ *   size: 3,
+ * });
  * ```
  */
 export async function hashFile(path: string, options: HashFileOptions = {}): Promise<FileDigest> {

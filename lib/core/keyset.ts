@@ -1,10 +1,34 @@
 // Public keys and key sets in configuration form, without any crypto: the configuration (loaded
 // on the launcher's fast path) validates them without loading Web Crypto or node:crypto.
 
-/** The prefix of a public key as the configuration pins it. */
+/**
+ * The prefix of a public key as the configuration pins it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isPublicKey, PUBLIC_KEY_PREFIX } from "./keyset.ts";
+ * assert.equal(PUBLIC_KEY_PREFIX, "ed25519:");
+ * assert.ok(isPublicKey(PUBLIC_KEY_PREFIX + new Uint8Array(32).toBase64()));
+ * ```
+ */
 export const PUBLIC_KEY_PREFIX = "ed25519:";
 
-/** A set of public keys and how many of them must sign (k of n). */
+/**
+ * A set of public keys and how many of them must sign (k of n).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type KeySet, parseKeySet } from "./keyset.ts";
+ * const key = "ed25519:" + btoa("k".repeat(32));
+ * const fail = (field: string): never => {
+ *   throw new TypeError(field);
+ * };
+ * const set: KeySet = parseKeySet({ threshold: 1, keys: [key] }, "keys", fail);
+ * assert.deepEqual(set, { threshold: 1, keys: [key] });
+ * ```
+ */
 export interface KeySet {
   /** How many distinct keys of `keys` must sign. */
   threshold: number;
@@ -42,8 +66,13 @@ export function decodeBase64(text: string): Uint8Array | null {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parsePublicKey } from "./keyset.ts";
- * console.assert(parsePublicKey("ed25519:" + btoa("k".repeat(32))).length === 32);
+ * assert.deepEqual(parsePublicKey("ed25519:" + btoa("k".repeat(32))), new TextEncoder().encode("k".repeat(32)));
+ * assert.throws(() => parsePublicKey("ed25519:" + btoa("k".repeat(31))), {
+ *   name: "TypeError",
+ *   message: `Invalid public key "ed25519:${btoa("k".repeat(31))}": expected ed25519: followed by the base64 of 32 bytes`,
+ * });
  * ```
  */
 export function parsePublicKey(text: unknown): Uint8Array {
@@ -65,8 +94,11 @@ export function parsePublicKey(text: unknown): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isPublicKey } from "./keyset.ts";
- * console.assert(!isPublicKey("ed25519:short"));
+ * assert.equal(isPublicKey("ed25519:" + btoa("k".repeat(32))), true);
+ * assert.equal(isPublicKey("ed25519:short"), false);
+ * assert.equal(isPublicKey(42), false);
  * ```
  */
 export function isPublicKey(text: unknown): boolean {
@@ -88,10 +120,16 @@ function isObject(value: unknown): value is Record<string, unknown> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseKeySet } from "./keyset.ts";
  * const key = "ed25519:" + btoa("k".repeat(32));
- * const set = parseKeySet({ threshold: 1, keys: [key] }, "keys", (f) => { throw new Error(f); });
- * console.assert(set.threshold === 1);
+ * const fail = (field: string, expected: string): never => {
+ *   throw new TypeError(`${field} must be ${expected}`);
+ * };
+ * assert.equal(parseKeySet({ threshold: 1, keys: [key] }, "keys", fail).threshold, 1);
+ * assert.throws(() => parseKeySet({ threshold: 2, keys: [key] }, "keys", fail), {
+ *   message: "keys.threshold must be an integer from 1 to 1",
+ * });
  * ```
  */
 export function parseKeySet(
