@@ -161,7 +161,7 @@ async function plan(job: Job, reader: ZipReader<unknown>): Promise<Planned[]> {
  * import assert from "node:assert/strict";
  * import { TextReader, Uint8ArrayWriter, ZipWriter } from "@zip.js/zip.js";
  * async function zipOf(files: Record<string, string>): Promise<Uint8Array> {
- *   const writer = new ZipWriter(new Uint8ArrayWriter());
+ *   const writer = new ZipWriter(new Uint8ArrayWriter(), { useWebWorkers: false });
  *   for (const [name, text] of Object.entries(files)) await writer.add(name, new TextReader(text));
  *   return await writer.close();
  * }

@@ -75,7 +75,7 @@ export const DEFAULT_MAX_BYTES = 8 * 1024 ** 3;
  * import assert from "node:assert/strict";
  * import { TextReader, Uint8ArrayWriter, ZipWriter } from "@zip.js/zip.js";
  * async function zipOf(files: Record<string, string>): Promise<Uint8Array> {
- *   const writer = new ZipWriter(new Uint8ArrayWriter());
+ *   const writer = new ZipWriter(new Uint8ArrayWriter(), { useWebWorkers: false });
  *   for (const [name, text] of Object.entries(files)) await writer.add(name, new TextReader(text));
  *   return await writer.close();
  * }
@@ -114,7 +114,7 @@ export interface ExtractOptions {
  * import assert from "node:assert/strict";
  * import { TextReader, Uint8ArrayWriter, ZipWriter } from "@zip.js/zip.js";
  * async function zipOf(files: Record<string, string>): Promise<Uint8Array> {
- *   const writer = new ZipWriter(new Uint8ArrayWriter());
+ *   const writer = new ZipWriter(new Uint8ArrayWriter(), { useWebWorkers: false });
  *   for (const [name, text] of Object.entries(files)) await writer.add(name, new TextReader(text));
  *   return await writer.close();
  * }
