@@ -160,8 +160,8 @@ async function readExisting(
 
 /**
  * Add a build to a release tree: hash the artifact (streamed), copy it to
- * `<tree>/<channel>/<version>/`, and write the channel's manifest atomically. A version lower
- * not higher than the channel's current one is refused, unless `republish` publishes the current
+ * `<tree>/<channel>/<version>/`, and write the channel's manifest atomically. A version not
+ * higher than the channel's current one is refused, unless `republish` publishes the current
  * version again (adding or replacing a platform, or refreshing its expiry).
  *
  * @example
