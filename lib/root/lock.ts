@@ -22,10 +22,11 @@ import type { Layout } from "./layout.ts";
  * import assert from "node:assert/strict";
  * import { layoutOf } from "./layout.ts";
  * import { acquireLock, type InstallLock } from "./lock.ts";
- * const lock: InstallLock = await acquireLock(layoutOf(await Deno.makeTempDir()));
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * const lock: InstallLock = await acquireLock(layout);
  * lock.release();
- * lock.release(); // twice is harmless
- * assert.equal(typeof lock[Symbol.dispose], "function");
+ * lock.release(); // once is enough; again does nothing
+ * using _again = await acquireLock(layout); // free again
  * ```
  */
 export interface InstallLock extends Disposable {
@@ -39,9 +40,15 @@ export interface InstallLock extends Disposable {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { AcquireLockOptions } from "./lock.ts";
- * const options: AcquireLockOptions = { waitMs: 5000, pollMs: 50 };
- * assert.equal(options.waitMs, 5000);
+ * import { LockHeldError } from "../core/errors.ts";
+ * import { layoutOf } from "./layout.ts";
+ * import { acquireLock, type AcquireLockOptions } from "./lock.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * using _held = await acquireLock(layout);
+ * const options: AcquireLockOptions = { waitMs: 150, pollMs: 50 };
+ * const started = Date.now();
+ * await assert.rejects(acquireLock(layout, options), LockHeldError);
+ * assert.ok(Date.now() - started >= 150);
  * ```
  */
 export interface AcquireLockOptions {
@@ -127,9 +134,13 @@ async function writePid(file: Deno.FsFile): Promise<void> {
  * {
  *   using _lock = await acquireLock(layout);
  *   assert.equal(await Deno.readTextFile(layout.lock), `${Deno.pid}\n`);
- *   await assert.rejects(acquireLock(layout), LockHeldError);
+ *   await assert.rejects(acquireLock(layout), (error) => {
+ *     assert.ok(error instanceof LockHeldError);
+ *     assert.equal(error.pid, Deno.pid);
+ *     return true;
+ *   });
  * }
- * using _again = await acquireLock(layout); // released by `using` above
+ * using _next = await acquireLock(layout); // released at the end of the block
  * ```
  */
 export async function acquireLock(
