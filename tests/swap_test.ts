@@ -181,7 +181,8 @@ Deno.test("applyStaged with nothing staged changes nothing and takes no lock", a
   });
   // Nothing pruned without an apply either.
   assert.deepEqual(await snapshot(layout.root), withLock);
-  assert.deepEqual({ ...withLock, lock: undefined }, { ...before, lock: undefined });
+  const noLock = { lock: undefined, "lock.guard": undefined };
+  assert.deepEqual({ ...withLock, ...noLock }, { ...before, ...noLock });
 });
 
 Deno.test("applyStaged with nothing staged reports a state problem without repairing it", async () => {
@@ -228,6 +229,7 @@ Deno.test("applyStaged swaps in the staged build and records it", async () => {
     "current",
     "data",
     "lock",
+    "lock.guard",
     "logs",
     "state.json",
   ]);
@@ -568,7 +570,8 @@ Deno.test("rollback --to an unknown backup lists the backups there are", async (
     RangeError,
     "1.2.0 is already the current build",
   );
-  assert.deepEqual({ ...await snapshot(layout.root), lock: "" }, { ...before, lock: "" });
+  const lock = { lock: "", "lock.guard": "" };
+  assert.deepEqual({ ...await snapshot(layout.root), ...lock }, { ...before, ...lock });
 });
 
 Deno.test("rollback with no backups is a RangeError", async () => {

@@ -18,6 +18,7 @@ import { checkFreeSpace, spaceNeeded, treeBytes } from "../root/space.ts";
 import { hasBuild, stageBuild, sweepLeftovers } from "../root/stage.ts";
 import { readState, writeState } from "../root/state.ts";
 import { acquireLock } from "../root/lock.ts";
+import { ensureDir, MODES, refuseLinks } from "../root/safe.ts";
 import { recoverSwap } from "../root/swap.ts";
 
 /**
@@ -182,7 +183,6 @@ export async function runUpdate(
   const env = options.env ?? ownEnv!;
   const startedAt = env.now();
   const emit = options.onEvent ?? (() => {});
-  await Deno.mkdir(layout.root, { recursive: true });
   using _lock = await acquireLock(layout, { waitMs: options.lockWaitMs ?? 0 });
   const { state, problem } = await readState(layout);
   await recoverSwap(layout, state);
@@ -274,7 +274,7 @@ export async function runUpdate(
   if (await hasBuild(layout, { state, version, sha256: artifact.sha256 })) {
     state.staged = { version, channel: options.channel, staged_at: env.now().toISOString() };
   } else {
-    await Deno.mkdir(layout.downloads, { recursive: true });
+    await ensureDir(layout, layout.downloads, MODES.privateDir);
     const currentBuildBytes = current === null || artifact.kind === "executable"
       ? 0
       : await treeBytes(buildDir(layout, current));
@@ -284,6 +284,9 @@ export async function runUpdate(
       { probe: options.freeSpace },
     );
     const file = `${layout.downloads}/${version}-${options.platform}.${EXTENSION[artifact.kind]}`;
+    for (const path of [file, `${file}.partial`, `${file}.partial.json`]) {
+      await refuseLinks(layout, path);
+    }
     await downloadArtifact(artifact.url, file, {
       size: artifact.size,
       sha256: artifact.sha256,

@@ -143,7 +143,7 @@ export async function renameDurable(from: string, to: string): Promise<void> {
  * ```
  */
 export interface WriteFileAtomicOptions {
-  /** File mode of the new file (default 0o644). */
+  /** File mode of the new file (default 0o644), set exactly whatever the umask. */
   mode?: number;
 }
 
@@ -175,6 +175,8 @@ export async function writeFileAtomic(
     mode: options.mode ?? 0o644,
   });
   try {
+    // The umask may have taken bits away (a state file must stay readable by `status`).
+    await Deno.chmod(tmp, options.mode ?? 0o644);
     let written = 0;
     while (written < bytes.length) written += await file.write(bytes.subarray(written));
     await file.sync();
@@ -190,6 +192,109 @@ export async function writeFileAtomic(
     await Deno.remove(tmp).catch(() => {});
     throw error;
   }
+}
+
+/** The error for a symbolic link found at `path`, where none may be. */
+async function symlinkRefusal(path: string): Promise<Error> {
+  const target = await Deno.readLink(path).catch(() => "?");
+  return new Error(
+    `Refusing to open ${path}: it is a symbolic link (to ${JSON.stringify(target)})`,
+  );
+}
+
+/**
+ * Throw when `path` is a symbolic link (naming it and where it leads); nothing there, or
+ * anything else, is fine.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { refuseSymlink } from "./fs.ts";
+ * const dir = await Deno.makeTempDir();
+ * await refuseSymlink(`${dir}/missing`);
+ * await Deno.symlink("/etc/passwd", `${dir}/link`);
+ * await assert.rejects(refuseSymlink(`${dir}/link`), {
+ *   message: `Refusing to open ${dir}/link: it is a symbolic link (to "/etc/passwd")`,
+ * });
+ * ```
+ */
+export async function refuseSymlink(path: string): Promise<void> {
+  try {
+    if ((await Deno.lstat(path)).isSymlink) throw await symlinkRefusal(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+/**
+ * Options of {@linkcode openNoFollow}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { OpenNoFollowOptions } from "./fs.ts";
+ * const options: OpenNoFollowOptions = { append: true, create: true, mode: 0o600 };
+ * assert.equal(options.mode, 0o600);
+ * ```
+ */
+export interface OpenNoFollowOptions {
+  /** Open for reading. */
+  read?: boolean;
+  /** Open for writing. */
+  write?: boolean;
+  /** Open for appending. */
+  append?: boolean;
+  /** Create the file when it does not exist (with `mode`). */
+  create?: boolean;
+  /** Mode of a file created (default 0o600; the umask can only take bits away). */
+  mode?: number;
+}
+
+/**
+ * Open the regular file `path` without following a symbolic link at `path` itself. A new file is
+ * created exclusively (`O_EXCL`, which never follows a link); an existing one is looked at with
+ * `lstat`, opened, and its device and inode compared with what was looked at, so that a link
+ * put there in between is caught too. Throws when `path` is a symbolic link or not a regular
+ * file, naming it. (The folders above `path` are followed: callers check those.)
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { openNoFollow } from "./fs.ts";
+ * const dir = await Deno.makeTempDir();
+ * {
+ *   using file = await openNoFollow(`${dir}/log`, { append: true, create: true });
+ *   await file.write(new TextEncoder().encode("line\n"));
+ * }
+ * await Deno.symlink(`${dir}/log`, `${dir}/link`);
+ * await assert.rejects(
+ *   openNoFollow(`${dir}/link`, { append: true, create: true }),
+ *   { message: `Refusing to open ${dir}/link: it is a symbolic link (to ${JSON.stringify(`${dir}/log`)})` },
+ * );
+ * ```
+ */
+export async function openNoFollow(
+  path: string,
+  options: OpenNoFollowOptions,
+): Promise<Deno.FsFile> {
+  const { create = false, mode = 0o600, ...access } = options;
+  if (create) {
+    try {
+      return await Deno.open(path, { ...access, createNew: true, mode });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    }
+  }
+  const before = await Deno.lstat(path);
+  if (before.isSymlink) throw await symlinkRefusal(path);
+  if (!before.isFile) throw new Error(`Refusing to open ${path}: it is not a regular file`);
+  const file = await Deno.open(path, access);
+  const after = await file.stat();
+  if (after.ino !== before.ino || after.dev !== before.dev) {
+    file.close();
+    throw new Error(`Refusing to open ${path}: it was replaced while being opened`);
+  }
+  return file;
 }
 
 /**

@@ -9,7 +9,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { ChecksumMismatchError, SizeMismatchError } from "../core/errors.ts";
 import type { ProgressSink } from "../core/env.ts";
-import { removeIfExists, renameDurable } from "../core/fs.ts";
+import { openNoFollow, refuseSymlink, removeIfExists, renameDurable } from "../core/fs.ts";
 import { type IdleWatch, isRetryableStatus, RestartRequest } from "./_attempt.ts";
 import type { HttpSession } from "./http.ts";
 import { readSidecar, writeSidecar } from "./_sidecar.ts";
@@ -129,17 +129,26 @@ export class PartialFile {
 
   /** Open the partial file, continuing an earlier run's when its sidecar matches. */
   async open(): Promise<void> {
+    // Neither is ever read or written through a symbolic link.
+    await refuseSymlink(this.path);
+    await refuseSymlink(this.sidecarPath);
     const sidecar = await readSidecar(this.sidecarPath);
     let keep = false;
     if (sidecar !== null && sidecar.sha256 === this.#sha256 && sidecar.size === this.#size) {
       try {
-        keep = (await Deno.stat(this.path)).size <= this.#size;
+        keep = (await Deno.lstat(this.path)).size <= this.#size;
       } catch (error) {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
       }
     }
     if (!keep) await this.discardFiles();
-    this.#file = await Deno.open(this.path, { read: true, write: true, create: true });
+    // Never through a symbolic link: the bytes go to a file of this download's own.
+    this.#file = await openNoFollow(this.path, {
+      read: true,
+      write: true,
+      create: true,
+      mode: 0o600,
+    });
     if (keep && sidecar !== null) {
       this.#etag = sidecar.etag;
       this.#lastModified = sidecar.last_modified;

@@ -137,7 +137,15 @@ export async function downloadArtifact(
     session,
   });
   try {
+    // A partial that cannot be opened (a symbolic link in its place, a read error) is left as
+    // it is: nothing is known to be wrong with its bytes.
     await partial.open();
+  } catch (error) {
+    partial.close();
+    session.close();
+    throw error;
+  }
+  try {
     if (partial.received < size || !partial.matches(verify)) {
       await session.run(() => partial.attempt(verify));
     }

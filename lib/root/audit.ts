@@ -6,6 +6,7 @@
  */
 import { dirOf } from "../core/fs.ts";
 import type { Layout } from "./layout.ts";
+import { ensureDir, MODES, openInRoot } from "./safe.ts";
 
 /**
  * One audit record. `event` names what happened; other fields depend on it.
@@ -33,7 +34,8 @@ export interface AuditEntry {
 }
 
 /**
- * Append an entry to the audit log, creating it when needed, and fsync it.
+ * Append an entry to the audit log, creating it when needed (owner-only), and fsync it. A
+ * symbolic link at `logs/` or at the log is refused, never appended through.
  *
  * @example
  * ```ts
@@ -49,8 +51,12 @@ export interface AuditEntry {
  * ```
  */
 export async function appendAudit(layout: Layout, entry: AuditEntry): Promise<void> {
-  await Deno.mkdir(dirOf(layout.audit), { recursive: true });
-  const file = await Deno.open(layout.audit, { append: true, create: true });
+  await ensureDir(layout, dirOf(layout.audit), MODES.privateDir);
+  const file = await openInRoot(layout, layout.audit, {
+    append: true,
+    create: true,
+    mode: MODES.privateFile,
+  });
   try {
     const bytes = new TextEncoder().encode(JSON.stringify(entry) + "\n");
     let written = 0;

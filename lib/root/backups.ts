@@ -9,6 +9,7 @@ import { faultPoint } from "../core/fault.ts";
 import { appendAudit } from "./audit.ts";
 import { buildDir, currentVersion, isBuildName, type Layout } from "./layout.ts";
 import { type State, writeState } from "./state.ts";
+import { refuseLinks } from "./safe.ts";
 
 /**
  * One backup build.
@@ -153,6 +154,7 @@ export async function pruneBackups(
   state: State,
   options: PruneOptions,
 ): Promise<string[]> {
+  await refuseLinks(layout, layout.builds);
   const backups = await listBackups(layout, state);
   const doomed = backups.slice(options.keep).map((b) => b.version)
     .filter((v) => v !== state.trial?.from);
@@ -164,6 +166,7 @@ export async function pruneBackups(
   for (const version of doomed) {
     // Rename out of the way first so a half-removed directory is never taken for a build.
     const dir = buildDir(layout, version);
+    await refuseLinks(layout, dir);
     const trash = `${layout.builds}/.trash-${version}-${Date.now()}`;
     await Deno.rename(dir, trash);
     faultPoint("during-prune");

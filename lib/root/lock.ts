@@ -13,6 +13,7 @@
  */
 import { LockHeldError } from "../core/errors.ts";
 import type { Layout } from "./layout.ts";
+import { checkRoot, ensureRoot, MODES, openInRoot } from "./safe.ts";
 
 /**
  * A held install lock.
@@ -76,11 +77,11 @@ export function lockGuardPath(layout: Layout): string {
 
 /** Run `step` holding the guard of the lock (a blocking OS lock, held for a few calls only). */
 async function guarded<T>(layout: Layout, step: () => Promise<T>): Promise<T> {
-  using guard = await Deno.open(lockGuardPath(layout), {
+  using guard = await openInRoot(layout, lockGuardPath(layout), {
     read: true,
     write: true,
     create: true,
-    mode: 0o600,
+    mode: MODES.privateFile,
   });
   await guard.lock(true);
   try {
@@ -147,8 +148,14 @@ export async function acquireLock(
   layout: Layout,
   options: AcquireLockOptions = {},
 ): Promise<InstallLock> {
-  await Deno.mkdir(layout.root, { recursive: true });
-  const file = await Deno.open(layout.lock, { read: true, write: true, create: true, mode: 0o600 });
+  await ensureRoot(layout);
+  await checkRoot(layout);
+  const file = await openInRoot(layout, layout.lock, {
+    read: true,
+    write: true,
+    create: true,
+    mode: MODES.privateFile,
+  });
   const deadline = Date.now() + (options.waitMs ?? 0);
   try {
     while (true) {

@@ -14,6 +14,7 @@ import type { ProgressSink } from "../core/env.ts";
 import { buildDir, currentVersion, type Layout } from "./layout.ts";
 import type { ArtifactKind } from "../trust/manifest.ts";
 import type { State } from "./state.ts";
+import { ensureDir, MODES, refuseLinks } from "./safe.ts";
 
 /**
  * Options of {@linkcode stageBuild}.
@@ -82,9 +83,11 @@ export interface StageOptions {
  */
 export async function sweepLeftovers(layout: Layout): Promise<string[]> {
   const removed: string[] = [];
+  await refuseLinks(layout, layout.builds);
   try {
     for await (const entry of Deno.readDir(layout.builds)) {
       if (/^\.(staging|trash)-/.test(entry.name)) {
+        await refuseLinks(layout, `${layout.builds}/${entry.name}`);
         await removeIfExists(`${layout.builds}/${entry.name}`, true);
         removed.push(entry.name);
       }
@@ -184,7 +187,8 @@ export async function stageBuild(
 ): Promise<string> {
   const { version, state } = options;
   const final = buildDir(layout, version);
-  await Deno.mkdir(layout.builds, { recursive: true });
+  await ensureDir(layout, layout.builds, MODES.builds);
+  await refuseLinks(layout, final);
   const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
   const tmp = `${layout.builds}/.staging-${version}-${rand}`;
   let seal: string;
@@ -214,7 +218,7 @@ export async function stageBuild(
         );
       }
     }
-    await Deno.chmod(tmp, 0o755);
+    await Deno.chmod(tmp, MODES.builds);
     await syncDir(tmp);
     seal = await treeDigest(tmp);
     faultPoint("after-verify");

@@ -12,6 +12,7 @@ import { writeFileAtomic } from "../core/fs.ts";
 import { type KeySet, parseKeySet } from "../core/keyset.ts";
 import { isChannelName, isNonEmptyString as str, isObject, isSha256Hex } from "../core/validate.ts";
 import { isBuildName, type Layout } from "./layout.ts";
+import { MODES, openInRoot, ownerProblem, refuseLinks } from "./safe.ts";
 import type { TrustedRecord } from "../trust/verify.ts";
 
 /**
@@ -558,9 +559,27 @@ function parseTrusted(t: unknown): TrustedRecord | null {
   };
 }
 
+/** The whole content of an open file, as UTF-8 text. */
+async function readAllText(file: Deno.FsFile, size: number): Promise<string> {
+  let buffer = new Uint8Array(size + 1);
+  let filled = 0;
+  while (true) {
+    if (filled === buffer.length) {
+      const bigger = new Uint8Array(buffer.length * 2);
+      bigger.set(buffer);
+      buffer = bigger;
+    }
+    const n = await file.read(buffer.subarray(filled));
+    if (n === null) break;
+    filled += n;
+  }
+  return new TextDecoder().decode(buffer.subarray(0, filled));
+}
+
 /**
  * Read the state file of an install root. A missing file is an empty state; garbage is an
- * empty state with a problem to report.
+ * empty state with a problem to report; a file that other users may write is read with a
+ * problem to report (commands that change the root refuse it). A symbolic link is refused.
  *
  * @example
  * ```ts
@@ -573,26 +592,43 @@ function parseTrusted(t: unknown): TrustedRecord | null {
  */
 export async function readState(layout: Layout): Promise<ReadState> {
   let text: string;
+  let unsafe: ReturnType<typeof ownerProblem>;
   try {
-    text = await Deno.readTextFile(layout.state);
+    using file = await openInRoot(layout, layout.state, { read: true });
+    const info = await file.stat();
+    unsafe = ownerProblem("State file", layout.state, info);
+    text = await readAllText(file, info.size);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return { state: emptyState(), problem: null };
     throw error;
   }
+  if (unsafe !== null) {
+    const read = parseText(text, layout.state);
+    const warning = `${unsafe.problem}; commands that change the install refuse it${
+      unsafe.fix === null ? "" : `: run ${unsafe.fix}`
+    }`;
+    return { state: read.state, problem: [warning, read.problem].filter((p) => p).join("; ") };
+  }
+  return parseText(text, layout.state);
+}
+
+/** Parse the text of a state file. */
+function parseText(text: string, source: string): ReadState {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
     return {
       state: emptyState(),
-      problem: `State file ${layout.state} is not valid JSON; starting afresh`,
+      problem: `State file ${source} is not valid JSON; starting afresh`,
     };
   }
-  return parseState(raw, layout.state);
+  return parseState(raw, source);
 }
 
 /**
- * Write the state file atomically (temp file, fsync, rename, fsync directory).
+ * Write the state file atomically (temp file, fsync, rename, fsync directory), mode 0644. A
+ * symbolic link in its place is refused, not replaced.
  *
  * @example
  * ```ts
@@ -608,5 +644,6 @@ export async function readState(layout: Layout): Promise<ReadState> {
  * ```
  */
 export async function writeState(layout: Layout, state: State): Promise<void> {
-  await writeFileAtomic(layout.state, JSON.stringify(state, null, 2) + "\n");
+  await refuseLinks(layout, layout.state);
+  await writeFileAtomic(layout.state, JSON.stringify(state, null, 2) + "\n", { mode: MODES.state });
 }

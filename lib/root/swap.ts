@@ -21,6 +21,7 @@ import { pruneBackups } from "./backups.ts";
 import { buildDir, currentVersion, type Layout } from "./layout.ts";
 import { applyPending, type JournalRecord, readState, type State, writeState } from "./state.ts";
 import { acquireLock } from "./lock.ts";
+import { refuseLinks } from "./safe.ts";
 
 export type { SmokeOptions } from "./_smoke.ts";
 
@@ -43,7 +44,8 @@ export type { SmokeOptions } from "./_smoke.ts";
  */
 export async function switchCurrent(layout: Layout, version: string): Promise<void> {
   const dir = buildDir(layout, version);
-  const info = await Deno.stat(dir).catch(() => null);
+  await refuseLinks(layout, dir);
+  const info = await Deno.lstat(dir).catch(() => null);
   if (!info?.isDirectory) throw new Error(`Cannot switch to ${version}: build ${dir} is missing`);
   const link = tempSibling(layout.current);
   await Deno.symlink(`builds/${version}`, link);
@@ -256,7 +258,7 @@ export async function recoverSwap(layout: Layout, state: State): Promise<Recover
   if (journal === undefined) return null;
   const current = await currentVersion(layout);
   const isBuild = async (v: string) =>
-    (await Deno.stat(buildDir(layout, v)).catch(() => null))?.isDirectory === true;
+    (await Deno.lstat(buildDir(layout, v)).catch(() => null))?.isDirectory === true;
   let outcome: Recovery["outcome"];
   if (current === journal.to || await isBuild(journal.to)) {
     if (current !== journal.to) await switchCurrent(layout, journal.to);
@@ -518,6 +520,7 @@ export async function applyStaged(
       trial: { version: trial.version, attempts: trial.attempts, max_attempts: maxAttempts },
     });
   }
+  await refuseLinks(layout, buildDir(layout, staged.version));
   if (!(await exists(buildDir(layout, staged.version)))) {
     state.staged = null;
     state.last_error = {
