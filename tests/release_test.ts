@@ -5,6 +5,7 @@ import { parseSignatures, verifyBytes } from "../lib/trust/keys.ts";
 import { readSigningKey, writeKeyPair } from "../lib/publish/signing.ts";
 import { kindOfFile, publishRelease, verifyRelease } from "../lib/publish/release.ts";
 import { bytesOf, namesIn, rejectsWith, sha256, type TempDir, tempDir } from "./_helpers.ts";
+import { makeTarGz, makeZip } from "./_archives.ts";
 
 const RELEASED = new Date("2026-11-20T10:00:00.000Z");
 
@@ -90,7 +91,10 @@ Deno.test("publishRelease copies the artifact and writes the channel's manifest"
 Deno.test("publishRelease detects the kind from the name unless given", async () => {
   await using dir = await tempDir();
   const tree = `${dir.path}/tree`;
-  const tgz = await artifact(dir, "ms11-1.0.0.tar.gz", "tgz bytes");
+  await Deno.mkdir(`${dir.path}/src`, { recursive: true });
+  const tgz = await makeTarGz(`${dir.path}/src/ms11-1.0.0.tar.gz`, [
+    { type: "file", name: "ms11", data: "tgz bytes", mode: 0o755 },
+  ]);
   const { manifest } = await publishRelease(tree, {
     channel: "canary",
     version: "1.0.0",
@@ -99,7 +103,8 @@ Deno.test("publishRelease detects the kind from the name unless given", async ()
     releasedAt: RELEASED,
   });
   assert.equal(manifest.artifacts["linux-x64"].kind, "tar.gz");
-  const bundle = await artifact(dir, "bundle", "zip bytes");
+  assert.equal(manifest.artifacts["linux-x64"].expanded_size, 9); // what extracting it holds
+  const bundle = await makeZip(`${dir.path}/src/bundle`, [{ name: "ms11", data: "zip bytes" }]);
   const second = await publishRelease(tree, {
     channel: "canary",
     version: "1.0.0",
@@ -110,6 +115,7 @@ Deno.test("publishRelease detects the kind from the name unless given", async ()
     releasedAt: RELEASED,
   });
   assert.equal(second.manifest.artifacts["darwin-arm64"].kind, "zip");
+  assert.equal(second.manifest.artifacts["darwin-arm64"].expanded_size, 9);
   assert.equal(second.manifest.notes, null);
 });
 
@@ -117,7 +123,8 @@ Deno.test("publishRelease of the same version adds a platform and keeps the othe
   await using dir = await tempDir();
   const tree = `${dir.path}/tree`;
   const linux = await artifact(dir, "ms11", "linux build");
-  const mac = await artifact(dir, "ms11-mac.zip", "mac build");
+  const mac = await makeZip(`${dir.path}/src/ms11-mac.zip`, [{ name: "ms11", data: "mac build" }]);
+  const macBytes = await Deno.readFile(mac);
   await publishRelease(tree, {
     channel: "stable",
     version: "1.1.0",
@@ -147,9 +154,10 @@ Deno.test("publishRelease of the same version adds a platform and keeps the othe
     },
     "darwin-arm64": {
       url: "1.1.0/ms11-mac.zip",
-      size: 9,
-      sha256: sha256("mac build"),
+      size: macBytes.length,
+      sha256: sha256(macBytes),
       kind: "zip",
+      expanded_size: 9,
     },
   });
   assert.deepEqual(await namesIn(`${tree}/stable/1.1.0`), ["ms11", "ms11-mac.zip"]);

@@ -275,12 +275,16 @@ export async function runUpdate(
     state.staged = { version, channel: options.channel, staged_at: env.now().toISOString() };
   } else {
     await ensureDir(layout, layout.downloads, MODES.privateDir);
-    const currentBuildBytes = current === null || artifact.kind === "executable"
+    const currentBuildBytes = current === null || artifact.kind === "executable" ||
+        artifact.expanded_size !== undefined
       ? 0
       : await treeBytes(buildDir(layout, current));
     await checkFreeSpace(
       layout.downloads,
-      spaceNeeded(artifact.kind, artifact.size, { currentBuildBytes }),
+      spaceNeeded(artifact.kind, artifact.size, {
+        currentBuildBytes,
+        expandedSize: artifact.expanded_size,
+      }),
       { probe: options.freeSpace },
     );
     const file = `${layout.downloads}/${version}-${options.platform}.${EXTENSION[artifact.kind]}`;
@@ -308,6 +312,7 @@ export async function runUpdate(
       channel: options.channel,
       kind: artifact.kind,
       sha256: artifact.sha256,
+      expandedSize: artifact.expanded_size,
       executable: config.executable,
       now: env.now(),
       onProgress: options.onProgress,

@@ -5,8 +5,16 @@
 // judged before anything of it touches the disk and an unsafe one is refused, never rewritten.
 import { Buffer } from "node:buffer";
 import { Header, Pax, ReadEntry } from "tar";
-import { checkLinkTarget, claim, entryParts, fileMode } from "./_paths.ts";
-import { checkSize, countEntry, type Job, makeDirs, writeFile, writeLink } from "./_write.ts";
+import { checkLinkTarget, claim, controlProblem, entryParts, fileMode } from "./_paths.ts";
+import {
+  checkSize,
+  countEntry,
+  type Job,
+  makeDir,
+  makeDirs,
+  writeFile,
+  writeLink,
+} from "./_write.ts";
 import { UnsafeArchiveError } from "../core/errors.ts";
 
 /**
@@ -175,6 +183,74 @@ export async function extractTarGz(job: Job): Promise<void> {
   }
 }
 
+const utf8 = new TextDecoder();
+
+/** `bytes` as text, without its trailing NUL padding. */
+function unpadded(bytes: Uint8Array): string {
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === 0) end--;
+  return utf8.decode(bytes.subarray(0, end));
+}
+
+/**
+ * Refuse a NUL-padded name field that goes on after its first NUL: readers stop there, so the
+ * name installed would be a shortened one (`evil\0/../../x` read as `evil`). Only padding may
+ * follow the NUL.
+ */
+function checkNulPadded(job: Job, field: Uint8Array, link: string | null): void {
+  const nul = field.indexOf(0);
+  if (nul < 0 || field.subarray(nul).every((b) => b === 0)) return;
+  const full = unpadded(field);
+  if (link === null) {
+    throw new UnsafeArchiveError(job.archive, full, "path contains a NUL character");
+  }
+  throw new UnsafeArchiveError(
+    job.archive,
+    link,
+    `symlink target ${JSON.stringify(full)}: path contains a NUL character`,
+  );
+}
+
+/** Refuse the raw name, prefix and link fields of a ustar header that hide data after a NUL. */
+function checkHeaderNames(job: Job, block: Uint8Array): void {
+  const name = block.subarray(0, 100);
+  checkNulPadded(job, name, null);
+  // POSIX ustar ("ustar\0"): a prefix of the name in 345..500 (GNU keeps other fields there).
+  const posix = block[257] === 0x75 && utf8.decode(block.subarray(257, 263)) === "ustar\0";
+  if (posix) checkNulPadded(job, block.subarray(345, 500), null);
+  checkNulPadded(job, block.subarray(157, 257), unpadded(name));
+}
+
+/**
+ * Refuse a pax `path` or `linkpath` record with a control character in its value (node-tar
+ * would cut it at a NUL). Records are `<length> <key>=<value>\n`, the length in bytes; a
+ * malformed record ends the scan (node-tar reads it the same way: not at all).
+ */
+function checkPaxNames(job: Job, body: Uint8Array): void {
+  let at = 0;
+  while (at < body.length) {
+    const space = body.indexOf(0x20, at);
+    if (space < 0) return;
+    const length = Number(utf8.decode(body.subarray(at, space)));
+    if (!Number.isSafeInteger(length) || length <= space - at || at + length > body.length) return;
+    const record = body.subarray(space + 1, at + length - 1);
+    const eq = record.indexOf(0x3d);
+    const key = eq < 0 ? "" : utf8.decode(record.subarray(0, eq));
+    if (key === "path" || key === "linkpath") {
+      const value = utf8.decode(record.subarray(eq + 1));
+      const problem = controlProblem(value);
+      if (problem !== null) {
+        throw new UnsafeArchiveError(
+          job.archive,
+          value,
+          key === "path" ? problem : `pax linkpath: ${problem}`,
+        );
+      }
+    }
+    at += length;
+  }
+}
+
 /** Read headers and bodies until the end-of-archive block. */
 async function readEntries(job: Job, src: ByteSource): Promise<void> {
   let ex: Pax | undefined;
@@ -198,6 +274,7 @@ async function readEntries(job: Job, src: ByteSource): Promise<void> {
         sawEntry ? `corrupt tar header at byte ${at} (checksum mismatch)` : "not a tar archive",
       );
     }
+    checkHeaderNames(job, block);
     const size = header.size;
     if (size === undefined || !Number.isSafeInteger(size) || size < 0) {
       throw corrupt(job.archive, `invalid size in the tar header at byte ${at}`);
@@ -224,12 +301,21 @@ async function readEntries(job: Job, src: ByteSource): Promise<void> {
           `extended header of ${size} bytes exceeds ${MAX_META_SIZE} bytes`,
         );
       }
-      const text = new TextDecoder().decode(await readPadded(job, src, label, size));
+      const body = await readPadded(job, src, label, size);
+      const text = utf8.decode(body);
       if (type === "GlobalExtendedHeader") {
+        checkPaxNames(job, body);
         gex = Pax.parse(text, gex, true);
       } else if (type === "ExtendedHeader" || type === "OldExtendedHeader") {
+        checkPaxNames(job, body);
         ex = Pax.parse(text, ex, false);
       } else {
+        // A GNU long name or link name: the name, a NUL, and nothing but padding after it.
+        checkNulPadded(
+          job,
+          body,
+          type === "NextFileHasLongLinkpath" ? "(GNU long link name)" : null,
+        );
         ex ??= new Pax({});
         const value = text.replace(/\0.*/s, "");
         if (type === "NextFileHasLongLinkpath") ex.linkpath = value;
@@ -262,7 +348,7 @@ async function extractEntry(job: Job, src: ByteSource, entry: ReadEntry, size: n
     if (parts.length > 0) {
       const isNew = !job.tree.nodes.has(rel);
       await makeDirs(job, claim(job.tree, job.archive, name, parts, "dir"));
-      if (isNew) await Deno.mkdir(`${job.dest}/${rel}`, { mode: 0o700 });
+      if (isNew) await makeDir(job, rel);
       job.tree.dirModes.set(rel, mode);
     }
     await skipPadding(job, src, name, 0, 0);

@@ -34,6 +34,12 @@ export interface Job {
   maxEntries: number;
   /** At most this many bytes of file content in all. */
   maxBytes: number;
+  /** What `maxBytes` is, for messages (default "the limit of <maxBytes> bytes"). */
+  limitText?: string;
+  /** Check and count only, write nothing (`inspectArchive`); what was seen goes to `seen`. */
+  dryRun?: boolean;
+  /** What a dry run saw: every entry's path, kind and mode. */
+  seen?: { path: string; kind: "dir" | "file" | "symlink"; mode: number }[];
   /** fsync files and directories. */
   sync: boolean;
   /** Progress receiver. */
@@ -105,11 +111,8 @@ export function countEntry(job: Job, name: string): void {
  */
 export function checkSize(job: Job, name: string, size: number, already = job.bytes): void {
   if (already + size > job.maxBytes) {
-    throw new UnsafeArchiveError(
-      job.archive,
-      name,
-      `archive content exceeds the limit of ${job.maxBytes} bytes`,
-    );
+    const limit = job.limitText ?? `the limit of ${job.maxBytes} bytes`;
+    throw new UnsafeArchiveError(job.archive, name, `archive content exceeds ${limit}`);
   }
 }
 
@@ -158,7 +161,28 @@ export function report(job: Job): void {
  * ```
  */
 export async function makeDirs(job: Job, dirs: string[]): Promise<void> {
+  if (job.dryRun) return;
   for (const dir of dirs) await Deno.mkdir(`${job.dest}/${dir}`, { mode: 0o700 });
+}
+
+/**
+ * Create the directory `rel` (its parents exist) with mode 0700 (nothing in a dry run).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { newTree } from "./_paths.ts";
+ * import { type Job, makeDir } from "./_write.ts";
+ * const job: Job = {
+ *   archive: "app.tar.gz", dest: await Deno.makeTempDir(), maxEntries: 2, maxBytes: 10, sync: false,
+ *   total: null, entries: 0, files: 0, bytes: 0, tree: newTree(),
+ * };
+ * await makeDir(job, "lib");
+ * assert.equal((await Deno.stat(`${job.dest}/lib`)).mode! & 0o777, 0o700);
+ * ```
+ */
+export async function makeDir(job: Job, rel: string): Promise<void> {
+  if (!job.dryRun) await Deno.mkdir(`${job.dest}/${rel}`, { mode: 0o700 });
 }
 
 /**
@@ -217,7 +241,9 @@ export async function writeFile(
   fill: (out: Output) => Promise<void>,
 ): Promise<void> {
   const path = `${job.dest}/${rel}`;
-  const file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+  const file = job.dryRun
+    ? null
+    : await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
   try {
     let written = 0;
     let nextReport = job.bytes + PROGRESS_STEP;
@@ -231,8 +257,8 @@ export async function writeFile(
           );
         }
         checkSize(job, name, chunk.length);
-        let done = 0;
-        while (done < chunk.length) done += await file.write(chunk.subarray(done));
+        let done = file === null ? chunk.length : 0;
+        while (done < chunk.length) done += await file!.write(chunk.subarray(done));
         written += chunk.length;
         job.bytes += chunk.length;
         if (job.bytes >= nextReport) {
@@ -242,11 +268,12 @@ export async function writeFile(
       },
     };
     await fill(out);
-    if (job.sync) await file.sync();
+    if (job.sync) await file?.sync();
   } finally {
-    file.close();
+    file?.close();
   }
-  await Deno.chmod(path, mode);
+  if (file === null) job.seen?.push({ path: rel, kind: "file", mode });
+  else await Deno.chmod(path, mode);
   job.files++;
   report(job);
 }
@@ -269,7 +296,8 @@ export async function writeFile(
  * ```
  */
 export async function writeLink(job: Job, rel: string, target: string): Promise<void> {
-  await Deno.symlink(target, `${job.dest}/${rel}`);
+  if (job.dryRun) job.seen?.push({ path: rel, kind: "symlink", mode: 0o777 });
+  else await Deno.symlink(target, `${job.dest}/${rel}`);
 }
 
 /**
@@ -298,6 +326,13 @@ export async function writeLink(job: Job, rel: string, target: string): Promise<
  */
 export async function finishDirs(job: Job): Promise<void> {
   const dirs = [...job.tree.nodes].filter(([, kind]) => kind === "dir").map(([path]) => path);
+  if (job.dryRun) {
+    for (const dir of dirs) {
+      const mode = dirMode(job.tree.dirModes.get(dir) ?? 0o755);
+      job.seen?.push({ path: dir, kind: "dir", mode });
+    }
+    return;
+  }
   for (const dir of dirs) {
     await Deno.chmod(`${job.dest}/${dir}`, dirMode(job.tree.dirModes.get(dir) ?? 0o755));
   }

@@ -22,6 +22,7 @@ import {
 import { verifyManifest } from "../trust/verify.ts";
 import { ConfigError } from "../core/errors.ts";
 import { hashFile } from "../core/hash.ts";
+import { inspectArchive } from "../archive/extract.ts";
 import { isChannelName, isPlatformKey } from "../core/validate.ts";
 import { compareVersions, isVersion, parseVersion } from "../core/version.ts";
 
@@ -258,6 +259,9 @@ export async function publishRelease(
   const name = options.artifact.slice(options.artifact.lastIndexOf("/") + 1);
   const kind = options.kind ?? kindOfFile(name);
   const { sha256, size } = await hashFile(options.artifact);
+  // An archive is read as a client will extract it (every check, nothing written): what it
+  // holds once extracted goes into the signed manifest, which clients enforce.
+  const expanded = kind === "executable" ? null : await inspectArchive(options.artifact, { kind });
   const versionDir = `${channelDir}/${version}`;
   await Deno.mkdir(versionDir, { recursive: true });
   const artifactPath = `${versionDir}/${name}`;
@@ -271,6 +275,7 @@ export async function publishRelease(
     size,
     sha256,
     kind,
+    ...(expanded === null ? {} : { expanded_size: expanded.bytes }),
   };
   const releasedAt = options.releasedAt ?? new Date();
   const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -445,15 +450,24 @@ export async function verifyRelease(
     for (const [platform, artifact] of Object.entries(manifest.artifacts)) {
       if (!artifact.url.startsWith(base)) continue; // hosted elsewhere: not in this tree
       const file = `${tree}/${channel}/${decodeURIComponent(artifact.url.slice(base.length))}`;
+      let digest;
       try {
-        const digest = await hashFile(file);
-        if (digest.size !== artifact.size || digest.sha256 !== artifact.sha256) {
-          result.problems.push(
-            `Artifact ${file} (${platform}) has ${digest.size} bytes and sha256 ${digest.sha256}; the manifest says ${artifact.size} bytes and ${artifact.sha256}`,
-          );
-        }
+        digest = await hashFile(file);
       } catch {
         result.problems.push(`Artifact ${file} (${platform}) is missing`);
+        continue;
+      }
+      if (digest.size !== artifact.size || digest.sha256 !== artifact.sha256) {
+        result.problems.push(
+          `Artifact ${file} (${platform}) has ${digest.size} bytes and sha256 ${digest.sha256}; the manifest says ${artifact.size} bytes and ${artifact.sha256}`,
+        );
+      } else if (artifact.expanded_size !== undefined && artifact.kind !== "executable") {
+        // What clients will enforce: the archive holds exactly the declared content.
+        try {
+          await inspectArchive(file, { kind: artifact.kind, expandedSize: artifact.expanded_size });
+        } catch (error) {
+          result.problems.push(`Artifact ${file} (${platform}): ${(error as Error).message}`);
+        }
       }
     }
   }

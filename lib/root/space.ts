@@ -59,11 +59,14 @@ export interface SpaceNeed {
 export interface SpaceNeededOptions {
   /** Size of the current build, the best guess of an extracted build's size (default 0). */
   currentBuildBytes?: number;
+  /** An archive's content as its signed manifest declares it (`expanded_size`): no guess. */
+  expandedSize?: number;
 }
 
 /**
- * The bytes an update needs: the artifact, plus for an archive its extraction (estimated as the
- * larger of twice the archive and the current build), plus {@linkcode SPACE_MARGIN_BYTES}. Pure.
+ * The bytes an update needs: the artifact, plus for an archive its extraction (the expanded size
+ * its manifest declares, else estimated as the larger of twice the archive and the current
+ * build), plus {@linkcode SPACE_MARGIN_BYTES}. Pure.
  *
  * @example
  * ```ts
@@ -75,6 +78,8 @@ export interface SpaceNeededOptions {
  *   margin: SPACE_MARGIN_BYTES,
  *   total: 1000 + 5000 + SPACE_MARGIN_BYTES,
  * });
+ * // Declared by the manifest: no guess.
+ * assert.equal(spaceNeeded("tar.gz", 1000, { expandedSize: 90_000 }).extraction, 90_000);
  * ```
  */
 export function spaceNeeded(
@@ -82,7 +87,9 @@ export function spaceNeeded(
   size: number,
   options: SpaceNeededOptions = {},
 ): SpaceNeed {
-  const extraction = kind === "executable" ? 0 : Math.max(2 * size, options.currentBuildBytes ?? 0);
+  const extraction = kind === "executable"
+    ? 0
+    : options.expandedSize ?? Math.max(2 * size, options.currentBuildBytes ?? 0);
   const margin = SPACE_MARGIN_BYTES;
   return { artifact: size, extraction, margin, total: size + extraction + margin };
 }

@@ -53,6 +53,8 @@ export interface StageOptions {
   kind: ArtifactKind;
   /** The verified SHA-256 of the artifact. */
   sha256: string;
+  /** For an archive: the content its signed manifest declares (`expanded_size`), enforced. */
+  expandedSize?: number;
   /** The application's file name inside the build (must exist in it). */
   executable: string;
   /** The time to record (default now). */
@@ -209,7 +211,11 @@ export async function stageBuild(
     } else {
       // Loaded only for archives: an executable build needs none of the archive code.
       const { extractArchive } = await import("../archive/extract.ts");
-      await extractArchive(artifact, tmp, { kind: options.kind, onProgress: options.onProgress });
+      await extractArchive(artifact, tmp, {
+        kind: options.kind,
+        onProgress: options.onProgress,
+        expandedSize: options.expandedSize,
+      });
       await removeIfExists(artifact);
       const main = await Deno.lstat(`${tmp}/${options.executable}`).catch(() => null);
       if (!main?.isFile) {
