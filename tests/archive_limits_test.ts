@@ -5,7 +5,7 @@
 // ratio; `release` publishes the expanded size and the preflight counts it.
 import assert from "node:assert/strict";
 import { makeTarGz, makeZip, run, type TarEntry, type ZipEntry } from "./_archives.ts";
-import { rejectsWith, tempDir } from "./_helpers.ts";
+import { rejectsWith, sha256, tempDir } from "./_helpers.ts";
 import { linuxPlatform, makeWorld, snapshot } from "./_e2e.ts";
 import { UnsafeArchiveError } from "../lib/core/errors.ts";
 import {
@@ -306,9 +306,9 @@ Deno.test("inspectArchive reads an archive as extraction would and writes nothin
     bytes: 13,
     entries: [
       { path: "lib", kind: "dir", mode: 0o755 },
-      { path: "lib/libms11.so", kind: "symlink", mode: 0o777 },
-      { path: "lib/libms11.so.1", kind: "file", mode: 0o644 },
-      { path: "ms11", kind: "file", mode: 0o755 }, // setuid dropped
+      { path: "lib/libms11.so", kind: "symlink", mode: 0o777, target: "libms11.so.1" },
+      { path: "lib/libms11.so.1", kind: "file", mode: 0o644, sha256: sha256("ELF") },
+      { path: "ms11", kind: "file", mode: 0o755, sha256: sha256("#!/bin/sh\n") }, // setuid dropped
     ],
   });
   assert.deepEqual(

@@ -291,12 +291,16 @@ export async function runUpdate(
     for (const path of [file, `${file}.partial`, `${file}.partial.json`]) {
       await refuseLinks(layout, path);
     }
-    await downloadArtifact(artifact.url, file, {
+    const executable = artifact.kind === "executable";
+    const download = await downloadArtifact(artifact.url, file, {
       size: artifact.size,
       sha256: artifact.sha256,
       env,
       verifyChecksum: config.security.verify_checksums,
-      sync: false, // stageBuild fsyncs what it installs
+      // An executable is installed as downloaded: its one fsync is the download's (with its
+      // mode set first). An archive is extracted, each file fsynced, and deleted: never synced.
+      sync: executable,
+      mode: executable ? 0o755 : undefined,
       timeoutMs: config.download_timeout_seconds * 1000,
       maxAttempts: config.max_retry_attempts,
       requireHttps: config.security.require_https,
@@ -311,7 +315,10 @@ export async function runUpdate(
       version,
       channel: options.channel,
       kind: artifact.kind,
-      sha256: artifact.sha256,
+      // The digest of the bytes received (the manifest's, when checksums are verified): the
+      // seal is made from it and the file's identity, without reading the file again.
+      sha256: download.sha256,
+      identity: download.identity,
       expandedSize: artifact.expanded_size,
       executable: config.executable,
       now: env.now(),

@@ -83,8 +83,14 @@ class ByteSource {
 }
 
 /** A readable stream of the file in small reads, so that inflated chunks stay small. */
-function fileChunks(file: Deno.FsFile): ReadableStream<Uint8Array<ArrayBuffer>> {
+function fileChunks(
+  file: Deno.FsFile,
+  first: Uint8Array<ArrayBuffer>,
+): ReadableStream<Uint8Array<ArrayBuffer>> {
   return new ReadableStream<Uint8Array<ArrayBuffer>>({
+    start(controller) {
+      if (first.length > 0) controller.enqueue(first);
+    },
     async pull(controller) {
       const buf = new Uint8Array(READ_SIZE);
       const n = await file.read(buf);
@@ -127,14 +133,22 @@ async function skipPadding(job: Job, src: ByteSource, name: string, size: number
   }
 }
 
-/** Check the file really is gzip before inflating it. */
-async function checkGzipMagic(archive: string, file: Deno.FsFile): Promise<void> {
-  const magic = new Uint8Array(2);
-  const n = await file.read(magic);
-  if (n !== 2 || magic[0] !== 0x1f || magic[1] !== 0x8b) {
+/** Check the file really is gzip before inflating it; returns what was read of it. */
+async function checkGzipMagic(
+  archive: string,
+  file: Deno.FsFile,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const first = new Uint8Array(READ_SIZE);
+  let n = 0;
+  while (n < 2) {
+    const got = await file.read(first.subarray(n));
+    if (got === null) break;
+    n += got;
+  }
+  if (n < 2 || first[0] !== 0x1f || first[1] !== 0x8b) {
     throw corrupt(archive, "not a gzip file (no gzip magic number)");
   }
-  await file.seek(0, Deno.SeekMode.Start);
+  return first.subarray(0, n); // the start of the stream: the archive is read once
 }
 
 /**
@@ -169,8 +183,8 @@ export async function extractTarGz(job: Job): Promise<void> {
   const file = await Deno.open(job.archive, { read: true });
   let src: ByteSource | null = null;
   try {
-    await checkGzipMagic(job.archive, file);
-    src = new ByteSource(fileChunks(file).pipeThrough(new DecompressionStream("gzip")));
+    const first = await checkGzipMagic(job.archive, file);
+    src = new ByteSource(fileChunks(file, first).pipeThrough(new DecompressionStream("gzip")));
     await readEntries(job, src);
     await drainTrailer(job, src);
   } finally {

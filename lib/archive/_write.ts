@@ -1,6 +1,7 @@
 // Private helpers of extract.ts: the limits and progress shared by the tar.gz and zip readers,
 // and the file-system writes (every one relative to a fresh destination that only this
 // extraction writes to; a file is opened with createNew, so an existing path is never followed).
+import { createHash } from "node:crypto";
 import type { ProgressSink } from "../core/env.ts";
 import { syncDir } from "../core/fs.ts";
 import { dirMode, type Tree } from "./_paths.ts";
@@ -36,10 +37,10 @@ export interface Job {
   maxBytes: number;
   /** What `maxBytes` is, for messages (default "the limit of <maxBytes> bytes"). */
   limitText?: string;
-  /** Check and count only, write nothing (`inspectArchive`); what was seen goes to `seen`. */
+  /** Check and count only, write nothing (`inspectArchive`). */
   dryRun?: boolean;
-  /** What a dry run saw: every entry's path, kind and mode. */
-  seen?: { path: string; kind: "dir" | "file" | "symlink"; mode: number }[];
+  /** Receives every entry written (or, in a dry run, that would be), as it is finished. */
+  onEntry?: (entry: ArchiveEntry) => void;
   /** fsync files and directories. */
   sync: boolean;
   /** Progress receiver. */
@@ -54,6 +55,33 @@ export interface Job {
   bytes: number;
   /** What was created so far. */
   tree: Tree;
+}
+
+/**
+ * One entry an extraction installs: its path, kind and final mode, and for a file the SHA-256
+ * of its content as it was written (for a link, its target). What a build's seal is made of.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ArchiveEntry } from "./_write.ts";
+ * const main: ArchiveEntry = { path: "ms11", kind: "file", mode: 0o755, sha256: "ab".repeat(32) };
+ * const link: ArchiveEntry = { path: "lib/libms11.so", kind: "symlink", mode: 0o777, target: "libms11.so.1" };
+ * assert.equal(main.mode & 0o111, 0o111); // executable
+ * assert.equal(link.target, "libms11.so.1");
+ * ```
+ */
+export interface ArchiveEntry {
+  /** The path relative to the build folder, normalised (no "./", no trailing "/"). */
+  path: string;
+  /** What it is. */
+  kind: "dir" | "file" | "symlink";
+  /** The mode it is installed with (setuid, setgid, sticky and group/other write dropped). */
+  mode: number;
+  /** A file's SHA-256 (lowercase hex), computed while it was written. */
+  sha256?: string;
+  /** A link's target. */
+  target?: string;
 }
 
 /** Bytes between two progress reports inside one large file. */
@@ -244,6 +272,9 @@ export async function writeFile(
   const file = job.dryRun
     ? null
     : await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+  // The content's digest, taken from the very bytes written: the build's seal is made from it,
+  // so that nothing has to be read back.
+  const hash = createHash("sha256");
   try {
     let written = 0;
     let nextReport = job.bytes + PROGRESS_STEP;
@@ -257,8 +288,13 @@ export async function writeFile(
           );
         }
         checkSize(job, name, chunk.length);
-        let done = file === null ? chunk.length : 0;
-        while (done < chunk.length) done += await file!.write(chunk.subarray(done));
+        // The write runs (on another thread) while the chunk is hashed here.
+        const writing = file === null ? null : writeAll(file, chunk);
+        try {
+          hash.update(chunk);
+        } finally {
+          await writing;
+        }
         written += chunk.length;
         job.bytes += chunk.length;
         if (job.bytes >= nextReport) {
@@ -272,8 +308,8 @@ export async function writeFile(
   } finally {
     file?.close();
   }
-  if (file === null) job.seen?.push({ path: rel, kind: "file", mode });
-  else await Deno.chmod(path, mode);
+  if (file !== null) await Deno.chmod(path, mode);
+  job.onEntry?.({ path: rel, kind: "file", mode, sha256: hash.digest("hex") });
   job.files++;
   report(job);
 }
@@ -296,8 +332,14 @@ export async function writeFile(
  * ```
  */
 export async function writeLink(job: Job, rel: string, target: string): Promise<void> {
-  if (job.dryRun) job.seen?.push({ path: rel, kind: "symlink", mode: 0o777 });
-  else await Deno.symlink(target, `${job.dest}/${rel}`);
+  if (!job.dryRun) await Deno.symlink(target, `${job.dest}/${rel}`);
+  job.onEntry?.({ path: rel, kind: "symlink", mode: 0o777, target });
+}
+
+/** Write all of `data` to `file`. */
+async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < data.length) done += await file.write(data.subarray(done));
 }
 
 /**
@@ -326,16 +368,12 @@ export async function writeLink(job: Job, rel: string, target: string): Promise<
  */
 export async function finishDirs(job: Job): Promise<void> {
   const dirs = [...job.tree.nodes].filter(([, kind]) => kind === "dir").map(([path]) => path);
-  if (job.dryRun) {
-    for (const dir of dirs) {
-      const mode = dirMode(job.tree.dirModes.get(dir) ?? 0o755);
-      job.seen?.push({ path: dir, kind: "dir", mode });
-    }
-    return;
-  }
   for (const dir of dirs) {
-    await Deno.chmod(`${job.dest}/${dir}`, dirMode(job.tree.dirModes.get(dir) ?? 0o755));
+    const mode = dirMode(job.tree.dirModes.get(dir) ?? 0o755);
+    if (!job.dryRun) await Deno.chmod(`${job.dest}/${dir}`, mode);
+    job.onEntry?.({ path: dir, kind: "dir", mode });
   }
+  if (job.dryRun) return;
   if (!job.sync) return;
   for (const dir of dirs) await syncDir(`${job.dest}/${dir}`);
   await syncDir(job.dest);

@@ -27,7 +27,7 @@
 import type { ProgressSink } from "../core/env.ts";
 import { checkAllLinks, newTree } from "./_paths.ts";
 import { extractTarGz } from "./_tar.ts";
-import { finishDirs, type Job, report } from "./_write.ts";
+import { type ArchiveEntry, finishDirs, type Job, report } from "./_write.ts";
 import { extractZip } from "./_zip.ts";
 import { dirOf, syncDir } from "../core/fs.ts";
 import { UnsafeArchiveError } from "../core/errors.ts";
@@ -167,6 +167,11 @@ export interface ExtractOptions {
   expandedSize?: number;
   /** fsync every file and directory written (default true; false only for tests and tools). */
   sync?: boolean;
+  /**
+   * Receives every entry as it is finished: path, kind, final mode, and a file's SHA-256 taken
+   * from the bytes as they were written (what a build's seal is made of, without reading back).
+   */
+  onEntry?: (entry: ArchiveEntry) => void;
 }
 
 /**
@@ -239,6 +244,7 @@ async function newJob(archive: string, dest: string, options: ExtractOptions): P
     ...await byteLimit(archive, options),
     sync: options.sync ?? true,
     onProgress: options.onProgress,
+    onEntry: options.onEntry,
     total: null,
     entries: 0,
     files: 0,
@@ -346,25 +352,7 @@ export async function extractArchive(
   return { files: job.files, bytes: job.bytes };
 }
 
-/**
- * One entry an archive would install, as {@linkcode inspectArchive} saw it.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import type { ArchiveEntry } from "./extract.ts";
- * const main: ArchiveEntry = { path: "ms11", kind: "file", mode: 0o755 };
- * assert.equal(main.mode & 0o111, 0o111); // executable
- * ```
- */
-export interface ArchiveEntry {
-  /** The path relative to the build folder, normalised (no "./", no trailing "/"). */
-  path: string;
-  /** What it is. */
-  kind: "dir" | "file" | "symlink";
-  /** The mode it would be installed with (setuid, setgid, sticky and group/other write dropped). */
-  mode: number;
-}
+export type { ArchiveEntry } from "./_write.ts";
 
 /**
  * What {@linkcode inspectArchive} found: what extracting would write.
@@ -373,7 +361,7 @@ export interface ArchiveEntry {
  * ```ts
  * import assert from "node:assert/strict";
  * import type { InspectResult } from "./extract.ts";
- * const result: InspectResult = { files: 1, bytes: 10, entries: [{ path: "ms11", kind: "file", mode: 0o755 }] };
+ * const result: InspectResult = { files: 1, bytes: 10, entries: [{ path: "ms11", kind: "file", mode: 0o755, sha256: "ab".repeat(32) }] };
  * assert.equal(result.entries.length, 1);
  * ```
  */
@@ -396,7 +384,9 @@ export interface InspectResult extends ExtractResult {
  * await Deno.chmod(`${dir}/ms11`, 0o755);
  * await new Deno.Command("tar", { args: ["-czf", `${dir}/app.tar.gz`, "-C", dir, "ms11"] }).output();
  * const result = await inspectArchive(`${dir}/app.tar.gz`, { kind: "tar.gz" });
- * assert.deepEqual(result, { files: 1, bytes: 10, entries: [{ path: "ms11", kind: "file", mode: 0o755 }] });
+ * import { createHash } from "node:crypto";
+ * const sha256 = createHash("sha256").update("#!/bin/sh\n").digest("hex");
+ * assert.deepEqual(result, { files: 1, bytes: 10, entries: [{ path: "ms11", kind: "file", mode: 0o755, sha256 }] });
  * ```
  */
 export async function inspectArchive(
@@ -404,9 +394,10 @@ export async function inspectArchive(
   options: Omit<ExtractOptions, "sync" | "onProgress">,
 ): Promise<InspectResult> {
   const job = await newJob(archive, "(nowhere: a dry run)", { ...options, sync: false });
+  const entries: ArchiveEntry[] = [];
   job.dryRun = true;
-  job.seen = [];
+  job.onEntry = (entry) => entries.push(entry);
   await readAll(job, options);
-  const entries = job.seen.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { files: job.files, bytes: job.bytes, entries };
 }

@@ -298,6 +298,71 @@ export async function openNoFollow(
 }
 
 /**
+ * What identifies one file on disk across renames: its device and inode, and its size and
+ * modification time (which writing to it changes). Null fields where the system has none.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fileIdentity, type FileIdentity } from "./fs.ts";
+ * const path = await Deno.makeTempFile();
+ * const identity: FileIdentity = fileIdentity(await Deno.lstat(path));
+ * assert.equal(identity.size, 0);
+ * ```
+ */
+export interface FileIdentity {
+  /** The device. */
+  dev: number | null;
+  /** The inode. */
+  ino: number | null;
+  /** The length in bytes. */
+  size: number;
+  /** The modification time, in milliseconds since the epoch. */
+  mtimeMs: number | null;
+}
+
+/**
+ * The {@linkcode FileIdentity} of a file from its `stat`/`lstat`/`FsFile.stat()`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fileIdentity, sameFile } from "./fs.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/a`, "abc");
+ * const before = fileIdentity(await Deno.lstat(`${dir}/a`));
+ * await Deno.rename(`${dir}/a`, `${dir}/b`); // a rename keeps the identity
+ * assert.ok(sameFile(before, fileIdentity(await Deno.lstat(`${dir}/b`))));
+ * await Deno.writeTextFile(`${dir}/b`, "abcd");
+ * assert.ok(!sameFile(before, fileIdentity(await Deno.lstat(`${dir}/b`))));
+ * ```
+ */
+export function fileIdentity(info: Deno.FileInfo): FileIdentity {
+  return {
+    dev: info.dev ?? null,
+    ino: info.ino ?? null,
+    size: info.size,
+    mtimeMs: info.mtime?.getTime() ?? null,
+  };
+}
+
+/**
+ * Whether two identities are of the same, unchanged file.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sameFile } from "./fs.ts";
+ * const a = { dev: 1, ino: 2, size: 3, mtimeMs: 4 };
+ * assert.ok(sameFile(a, { ...a }));
+ * assert.ok(!sameFile(a, { ...a, ino: 5 }));
+ * ```
+ */
+export function sameFile(a: FileIdentity, b: FileIdentity): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs;
+}
+
+/**
  * Remove a path if it exists; other errors propagate.
  *
  * @example

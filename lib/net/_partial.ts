@@ -9,7 +9,14 @@
 import { createHash, type Hash } from "node:crypto";
 import { ChecksumMismatchError, SizeMismatchError } from "../core/errors.ts";
 import type { ProgressSink } from "../core/env.ts";
-import { openNoFollow, refuseSymlink, removeIfExists, renameDurable } from "../core/fs.ts";
+import {
+  type FileIdentity,
+  fileIdentity,
+  openNoFollow,
+  refuseSymlink,
+  removeIfExists,
+  renameDurable,
+} from "../core/fs.ts";
 import { type IdleWatch, isRetryableStatus, RestartRequest } from "./_attempt.ts";
 import type { HttpSession } from "./http.ts";
 import { readSidecar, writeSidecar } from "./_sidecar.ts";
@@ -50,7 +57,8 @@ export interface PartialFileInit {
  * ```ts
  * import assert from "node:assert/strict";
  * import type { PartialResult } from "./_partial.ts";
- * const done: PartialResult = { path: "/tmp/app.bin", sha256: "ab".repeat(32), size: 3 };
+ * const identity = { dev: 2049, ino: 131, size: 3, mtimeMs: 1796170000000 };
+ * const done: PartialResult = { path: "/tmp/app.bin", sha256: "ab".repeat(32), size: 3, identity };
  * assert.equal(done.size, 3);
  * ```
  */
@@ -61,6 +69,26 @@ export interface PartialResult {
   sha256: string;
   /** Length in bytes. */
   size: number;
+  /** The file written, hashed (and fsynced): what staging checks it is given. */
+  identity: FileIdentity;
+}
+
+/**
+ * How {@linkcode PartialFile.finish} finishes the file.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { FinishOptions } from "./_partial.ts";
+ * const options: FinishOptions = { sync: true, mode: 0o755 };
+ * assert.equal(options.mode, 0o755);
+ * ```
+ */
+export interface FinishOptions {
+  /** fsync the file before it is renamed. */
+  sync: boolean;
+  /** Give the verified file this mode, before the fsync (default: leave it 0600). */
+  mode?: number;
 }
 
 /**
@@ -82,7 +110,7 @@ export interface PartialResult {
  * const partial = new PartialFile(dest, { url, size: 3, sha256, onProgress: undefined, session });
  * await partial.open();
  * await session.run(() => partial.attempt(true));
- * assert.equal((await partial.finish(true, true)).path, dest);
+ * assert.equal((await partial.finish(true, { sync: true })).path, dest);
  * session.close();
  * await server.shutdown();
  * ```
@@ -355,18 +383,26 @@ export class PartialFile {
     }
   }
 
-  /** Check the digest, fsync (when `sync`), rename to `dest`, drop the sidecar. */
-  async finish(verify: boolean, sync: boolean): Promise<PartialResult> {
+  /**
+   * Check the digest, set the mode, fsync (when `sync`) the very file descriptor the bytes were
+   * hashed as they were written to, rename to `dest`, drop the sidecar. The result names that
+   * file's identity (device, inode, size, mtime), so that whoever installs it can check it is
+   * given this file, unchanged, without reading it again.
+   */
+  async finish(verify: boolean, options: FinishOptions): Promise<PartialResult> {
     const actual = this.#hash.digest("hex");
     if (verify && actual !== this.#sha256) {
       throw new ChecksumMismatchError(this.path, this.#sha256, actual);
     }
-    if (sync) await this.#openFile().sync();
+    const file = this.#openFile();
+    if (options.mode !== undefined) await Deno.chmod(this.path, options.mode);
+    if (options.sync) await file.sync();
+    const identity = fileIdentity(await file.stat());
     this.close();
     await renameDurable(this.path, this.#dest);
     await removeIfExists(this.sidecarPath);
     this.#report(true);
-    return { path: this.#dest, sha256: actual, size: this.#received };
+    return { path: this.#dest, sha256: actual, size: this.#received, identity };
   }
 
   /** Close the partial file (it stays on disk). */

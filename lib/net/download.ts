@@ -11,6 +11,7 @@
  * @module
  */
 import { ChecksumMismatchError, SizeMismatchError } from "../core/errors.ts";
+import type { FileIdentity } from "../core/fs.ts";
 import type { ProgressSink } from "../core/env.ts";
 import { isSha256Hex } from "../core/validate.ts";
 import { HttpSession, type RequestOptions } from "./http.ts";
@@ -43,6 +44,11 @@ export interface DownloadOptions extends RequestOptions {
    * with every file fsynced and then deleted, so syncing the archive too would be wasted work).
    */
   sync?: boolean;
+  /**
+   * The mode of the finished, verified file (set before its fsync, so that one fsync makes it
+   * durable), e.g. 0o755 for an executable build; default 0600.
+   */
+  mode?: number;
   /** Receives `{ phase: "download", done, total }` in bytes, about ten times a second (by
    * `env.now`), plus a first and a final report. */
   onProgress?: ProgressSink;
@@ -55,7 +61,8 @@ export interface DownloadOptions extends RequestOptions {
  * ```ts
  * import assert from "node:assert/strict";
  * import type { DownloadResult } from "./download.ts";
- * const result: DownloadResult = { path: "/tmp/app.tar.gz", sha256: "ab".repeat(32), size: 3 };
+ * const identity = { dev: 2049, ino: 131, size: 3, mtimeMs: 1796170000000 };
+ * const result: DownloadResult = { path: "/tmp/app.tar.gz", sha256: "ab".repeat(32), size: 3, identity };
  * assert.equal(result.size, 3);
  * ```
  */
@@ -67,6 +74,11 @@ export interface DownloadResult {
   sha256: string;
   /** Length in bytes. */
   size: number;
+  /**
+   * The file's device, inode, size and mtime when it was verified (and fsynced): a later step
+   * checks the file it installs is this one, unchanged, instead of hashing it again.
+   */
+  identity: FileIdentity;
 }
 
 /**
@@ -106,7 +118,8 @@ export interface DownloadResult {
  *   sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
  *   requireHttps: false,
  * });
- * assert.deepEqual(result, { path: dest, sha256: result.sha256, size: 3 });
+ * assert.deepEqual(result, { path: dest, sha256: result.sha256, size: 3, identity: result.identity });
+ * assert.equal(result.identity.size, 3);
  * assert.equal(await Deno.readTextFile(dest), "abc");
  * await server.shutdown();
  * ```
@@ -149,7 +162,7 @@ export async function downloadArtifact(
     if (partial.received < size || !partial.matches(verify)) {
       await session.run(() => partial.attempt(verify));
     }
-    return await partial.finish(verify, options.sync ?? true);
+    return await partial.finish(verify, { sync: options.sync ?? true, mode: options.mode });
   } catch (error) {
     partial.close();
     if (

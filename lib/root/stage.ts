@@ -5,9 +5,18 @@
  *
  * @module
  */
-import { exists, removeIfExists, renameDurable, syncDir } from "../core/fs.ts";
+import {
+  exists,
+  type FileIdentity,
+  fileIdentity,
+  removeIfExists,
+  renameDurable,
+  sameFile,
+  syncDir,
+} from "../core/fs.ts";
 import { faultPoint } from "../core/fault.ts";
-import { treeDigest } from "./seal.ts";
+import { type SealEntry, sealOf } from "./seal.ts";
+import { statStamp } from "./stamp.ts";
 import { ChecksumMismatchError } from "../core/errors.ts";
 import { hashFile } from "../core/hash.ts";
 import type { ProgressSink } from "../core/env.ts";
@@ -55,6 +64,12 @@ export interface StageOptions {
   sha256: string;
   /** For an archive: the content its signed manifest declares (`expanded_size`), enforced. */
   expandedSize?: number;
+  /**
+   * The identity of the downloaded file when it was verified and fsynced (the download's
+   * `identity`): staging checks it is moving that very file, unchanged, and reads none of it.
+   * Without it an executable is hashed where it lies and fsynced (one more read).
+   */
+  identity?: FileIdentity;
   /** The application's file name inside the build (must exist in it). */
   executable: string;
   /** The time to record (default now). */
@@ -193,29 +208,25 @@ export async function stageBuild(
   await refuseLinks(layout, final);
   const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
   const tmp = `${layout.builds}/.staging-${version}-${rand}`;
-  let seal: string;
+  let entries: SealEntry[];
   try {
     if (options.kind === "executable") {
       await Deno.mkdir(tmp, { mode: 0o700 });
       const target = `${tmp}/${options.executable}`;
       await renameDurable(artifact, target);
-      await Deno.chmod(target, 0o755);
-      // The bytes sealed are the bytes verified: hash the file where it now lies.
-      const { sha256 } = await hashFile(target);
-      if (sha256 !== options.sha256) {
-        throw new ChecksumMismatchError(target, options.sha256, sha256);
-      }
-      // Durable before it can become current (the download leaves that to staging).
-      using file = await Deno.open(target, { read: true });
-      await file.sync();
+      await checkVerified(target, options);
+      entries = [{ path: options.executable, kind: "file", mode: 0o755, sha256: options.sha256 }];
     } else {
       // Loaded only for archives: an executable build needs none of the archive code.
       const { extractArchive } = await import("../archive/extract.ts");
+      const written: SealEntry[] = [];
       await extractArchive(artifact, tmp, {
         kind: options.kind,
         onProgress: options.onProgress,
         expandedSize: options.expandedSize,
+        onEntry: (entry) => written.push(entry),
       });
+      entries = written;
       await removeIfExists(artifact);
       const main = await Deno.lstat(`${tmp}/${options.executable}`).catch(() => null);
       if (!main?.isFile) {
@@ -226,7 +237,6 @@ export async function stageBuild(
     }
     await Deno.chmod(tmp, MODES.builds);
     await syncDir(tmp);
-    seal = await treeDigest(tmp);
     faultPoint("after-verify");
     if (await exists(final)) {
       if ((await currentVersion(layout)) === version) {
@@ -247,14 +257,47 @@ export async function stageBuild(
     await removeIfExists(artifact);
     throw error;
   }
-  record(options, seal);
+  // The seal from what was verified and written; the stamp from lstat alone: nothing is read.
+  record(options, sealOf(entries), await statStamp(final));
   return final;
+}
+
+/**
+ * Check that the executable moved to `target` is the file the download verified: with the
+ * download's identity, by device, inode, size and mtime (and its mode, set before the
+ * download's one fsync), reading nothing; without one, by hashing it where it lies and
+ * fsyncing it.
+ */
+async function checkVerified(target: string, options: StageOptions): Promise<void> {
+  const expected = options.identity;
+  if (expected === undefined) {
+    await Deno.chmod(target, 0o755);
+    const { sha256 } = await hashFile(target);
+    if (sha256 !== options.sha256) {
+      throw new ChecksumMismatchError(target, options.sha256, sha256);
+    }
+    using file = await Deno.open(target, { read: true });
+    await file.sync();
+    return;
+  }
+  const info = await Deno.lstat(target);
+  const found = fileIdentity(info);
+  if (!info.isFile || !sameFile(expected, found)) {
+    throw new Error(
+      `Artifact ${target} is not the file that was verified (inode ${expected.ino}, ${expected.size} bytes, mtime ${expected.mtimeMs}; found inode ${found.ino}, ${found.size} bytes, mtime ${found.mtimeMs}); nothing staged`,
+    );
+  }
+  if (((info.mode ?? 0o755) & 0o777) !== 0o755) {
+    await Deno.chmod(target, 0o755);
+    using file = await Deno.open(target, { read: true });
+    await file.sync(); // the mode change, durable (no data to write)
+  }
 }
 
 /**
  * Record `options.version` as an installed build and as staged.
  */
-function record(options: StageOptions, seal: string): void {
+function record(options: StageOptions, seal: string, stamp: string): void {
   const { state } = options;
   const at = (options.now ?? new Date()).toISOString();
   state.builds[options.version] = {
@@ -265,6 +308,7 @@ function record(options: StageOptions, seal: string): void {
     installed_at: at,
     retired_at: null,
     tree_sha256: seal,
+    stat_sha256: stamp,
   };
   state.staged = { version: options.version, channel: options.channel, staged_at: at };
 }

@@ -64,10 +64,16 @@ export interface BuildRecord {
   /** When it last stopped being current (null: never current, or current now). */
   retired_at: string | null;
   /**
-   * The seal: SHA-256 over the build's files as staged (see `treeDigest`), checked again before
-   * the build is swapped in. Absent for builds staged by older versions and adopted builds.
+   * The seal: SHA-256 over the build's files as staged (see `sealOf`, made from what was
+   * verified and written). Absent for adopted builds. For a build staged by an older version
+   * (no `stat_sha256`), checked again before the build is swapped in.
    */
   tree_sha256?: string;
+  /**
+   * The stat stamp of the build as staged (see `statStamp`: every entry's type, mode, size,
+   * times and inode), checked before it is swapped in, without reading any file.
+   */
+  stat_sha256?: string;
 }
 
 /**
@@ -438,6 +444,9 @@ export function parseState(raw: unknown, source: string): ReadState {
         };
         if (isSha256Hex(b.tree_sha256)) {
           state.builds[version].tree_sha256 = b.tree_sha256;
+        }
+        if (isSha256Hex(b.stat_sha256)) {
+          state.builds[version].stat_sha256 = b.stat_sha256;
         }
       } else problems.push(`builds.${version}`);
     }

@@ -378,8 +378,9 @@ export interface ApplyResult {
 }
 
 /**
- * Why a staged build must not be swapped in: its files differ from what was sealed at staging,
- * or its smoke test fails. Null when it may go in.
+ * Why a staged build must not be swapped in: it changed since it was staged (its stat stamp:
+ * one `lstat` per entry, no file read, whatever its size; for a build staged by an older
+ * version, its seal, recomputed by reading it), or its smoke test fails. Null when it may go in.
  */
 async function vetStaged(
   layout: Layout,
@@ -388,8 +389,19 @@ async function vetStaged(
 ): Promise<{ reason: string; bad: boolean } | null> {
   const version = state.staged!.version;
   const dir = buildDir(layout, version);
+  const stamped = state.builds[version]?.stat_sha256;
   const sealed = state.builds[version]?.tree_sha256;
-  if (sealed !== undefined) {
+  if (stamped !== undefined) {
+    const { statStamp } = await import("./stamp.ts");
+    const actual = await statStamp(dir);
+    if (actual !== stamped) {
+      return {
+        reason:
+          `staged build ${version} changed since it was staged (a file was written, replaced, added, removed or had its mode or times changed; stamp ${stamped}, now ${actual})`,
+        bad: false,
+      };
+    }
+  } else if (sealed !== undefined) {
     const { treeDigest } = await import("./seal.ts");
     const actual = await treeDigest(dir);
     if (actual !== sealed) {
@@ -412,8 +424,9 @@ async function vetStaged(
  * The launcher's hook, run at every start of the application. In order:
  *
  * 1. finish (or undo) a swap interrupted by a crash;
- * 2. with a build staged: check its seal and smoke-test it, then swap it in (journaled), put it
- *    on trial, and prune backups beyond `keepBackups` (never the trial's fallback). A build that
+ * 2. with a build staged: check it is unchanged since staging (no file is read) and smoke-test
+ *    it, then swap it in (journaled), put it on trial, and prune backups beyond `keepBackups`
+ *    (never the trial's fallback). A build that
  *    fails is not swapped in, its files are removed, and (for a failed smoke test) it is
  *    remembered as bad on its channel;
  * 3. with a build on trial: count this launch, or, after `maxAttempts` launches without a
