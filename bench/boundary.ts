@@ -1,9 +1,11 @@
 // Benchmarks at the user's boundary: the CLI as a user and a launcher run it (process start to
 // exit), against the shell commands that do the same, in one run, interleaved, behind Debian's
-// nginx on loopback (HTTPS, a test CA). Reported as ratios (machines here are shared and noisy).
+// nginx on loopback: plain HTTP by default, as the component benches (--https: through TLS with a
+// test CA, where Deno's TLS, on the same thread as the hashing, is slower than curl's OpenSSL).
+// Reported as ratios (machines here are shared and noisy).
 //
 //   deno task bench:boundary [--size-mib 1024] [--runs 3] [--apply-runs 11] [--idle-runs 31]
-//                            [--http] [--keep]
+//                            [--https] [--keep] [--only WORD]
 //
 // The CLI is the code-split bundle (`deno task bundle:split`) run with the V8 flags the
 // executable ships with. Cases:
@@ -30,7 +32,9 @@ const sizeMib = numberFlag("--size-mib", 1024);
 const runs = numberFlag("--runs", 3);
 const applyRuns = numberFlag("--apply-runs", 11);
 const idleRuns = numberFlag("--idle-runs", 31);
-const https = !Deno.args.includes("--http");
+const https = Deno.args.includes("--https");
+/** `--only WORD`: run only the update and apply cases whose name contains WORD. */
+const only = Deno.args.includes("--only") ? Deno.args[Deno.args.indexOf("--only") + 1] : null;
 const project = new URL("..", import.meta.url).pathname;
 const deno = Deno.execPath();
 const platform = detectPlatform();
@@ -301,6 +305,7 @@ try {
     const total = Math.max(runs, applyRuns);
     for (let i = 0; i < total; i++) {
       for (const c of updates) {
+        if (only !== null && !c.name.includes(only)) continue;
         const isApply = c.name.startsWith("apply");
         if (i >= (isApply ? applyRuns : runs)) continue;
         await c.prepare?.();
@@ -321,11 +326,11 @@ try {
     await run("/usr/bin/time", ["-f", "%M", "-o", rssFile, deno, ...cli([], configs.exe, root)]);
     const rssKib = Number((await Deno.readTextFile(rssFile)).trim().split("\n").at(-1));
 
-    const m = (name: string) => median(times.get(name)!);
+    const m = (name: string) => median(times.get(name) ?? [NaN]);
     const line = (name: string) =>
       console.log(
         `  ${name.padEnd(40)} ${(m(name) / 1000).toFixed(3).padStart(8)} s  (median of ${
-          times.get(name)!.length
+          times.get(name)?.length ?? 0
         })`,
       );
     const ratio = (a: string, b: string, target: string) =>

@@ -201,7 +201,7 @@ Deno.test({
   },
 });
 
-/** Ways a staged build can change after staging, each keeping its size where it can. */
+/** Ways a staged build's content can change after staging, each keeping its size. */
 const CHANGES: [string, (build: string) => Promise<void>][] = [
   ["content rewritten, same size", async (b) => {
     const data = await Deno.readFile(`${b}/lib/data.bin`);
@@ -214,7 +214,7 @@ const CHANGES: [string, (build: string) => Promise<void>][] = [
     await Deno.utime(`${b}/ms11`, info.atime!, info.mtime!);
   }],
   ["replaced by another file", async (b) => {
-    await Deno.writeTextFile(`${b}/ms11.new`, "#!/bin/sh\necho MS11 1.1.0\n");
+    await Deno.writeTextFile(`${b}/ms11.new`, "#!/bin/sh\necho MS11 1.1.1\n");
     await Deno.chmod(`${b}/ms11.new`, 0o755);
     await Deno.rename(`${b}/ms11.new`, `${b}/ms11`);
   }],
@@ -228,20 +228,48 @@ Deno.test("a staged build changed after staging is refused at apply, however it 
     await t.step(what, async () => {
       await using dir = await tempDir();
       const layout = await stagedRoot(dir.path);
-      const stamped = (await readState(layout)).state.builds["1.1.0"].stat_sha256!;
+      const record = (await readState(layout)).state.builds["1.1.0"];
       await change(buildDir(layout, "1.1.0"));
-      const now = await statStamp(buildDir(layout, "1.1.0"));
-      assert.notEqual(now, stamped);
+      assert.notEqual(await statStamp(buildDir(layout, "1.1.0")), record.stat_sha256);
+      const now = await treeDigest(buildDir(layout, "1.1.0"));
       const result = await applyStaged(layout, { smoke: null });
       assert.equal(result.applied, false);
       assert.equal(
         result.refused?.reason,
-        `staged build 1.1.0 changed since it was staged (a file was written, replaced, added, removed or had its mode or times changed; stamp ${stamped}, now ${now})`,
+        `staged build 1.1.0 changed since it was verified (seal ${record.tree_sha256}, now ${now})`,
       );
       assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
       const { state } = await readState(layout);
       assert.equal(state.staged, null);
       assert.deepEqual(state.rejected, []); // its release is not at fault
+    });
+  }
+});
+
+Deno.test("a staged build whose stamp moved but whose content did not (touched, root copied) goes in after one read", async (t) => {
+  for (
+    const [what, move] of [
+      ["touched", async (layout: ReturnType<typeof layoutOf>) => {
+        const path = `${buildDir(layout, "1.1.0")}/lib/data.bin`;
+        await Deno.utime(path, new Date(), new Date());
+        return layout;
+      }],
+      ["the root copied elsewhere (new inodes)", async (layout: ReturnType<typeof layoutOf>) => {
+        const copy = `${layout.root}-copy`;
+        const out = await new Deno.Command("cp", { args: ["-a", layout.root, copy] }).output();
+        assert.ok(out.success);
+        return layoutOf(copy);
+      }],
+    ] as const
+  ) {
+    await t.step(what, async () => {
+      await using dir = await tempDir();
+      const moved = await move(await stagedRoot(dir.path));
+      const record = (await readState(moved)).state.builds["1.1.0"];
+      assert.notEqual(await statStamp(buildDir(moved, "1.1.0")), record.stat_sha256);
+      const result = await applyStaged(moved, { smoke: null });
+      assert.equal(result.applied, true, JSON.stringify(result));
+      assert.equal(await Deno.readLink(moved.current), "builds/1.1.0");
     });
   }
 });

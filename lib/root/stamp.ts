@@ -2,10 +2,12 @@
  * The stat stamp of a staged build: one SHA-256 over every entry's type, name, mode, size,
  * modification and change times, inode and link count (and a link's target), the build folder's
  * own included, taken with `lstat` when the build is staged and again before it is swapped in.
- * Any write, truncation, replacement, rename, addition, removal, `chmod` or `touch` inside the
- * build changes it, yet checking it reads no file's content: the launcher's `apply` costs one
- * `lstat` per entry whatever the build's size in bytes (docs/RELIABILITY.md, "Between staging
- * and launch"). Hashed with Web Crypto, so that the launcher's path loads no `node:` module.
+ * An unchanged stamp proves the build is as staged without reading any file: the launcher's
+ * `apply` then costs one `lstat` per entry whatever the build's size in bytes. Any write (even
+ * one that puts the old mtime back: the ctime still moves), truncation, replacement, addition,
+ * removal, `chmod` or `touch`, or a copy of the root elsewhere, moves it; `apply` then checks the
+ * seal by reading the build once (docs/RELIABILITY.md, "Between staging and launch"). Hashed with
+ * Web Crypto, so that the launcher's path loads no `node:` module.
  *
  * @module
  */

@@ -378,9 +378,11 @@ export interface ApplyResult {
 }
 
 /**
- * Why a staged build must not be swapped in: it changed since it was staged (its stat stamp:
- * one `lstat` per entry, no file read, whatever its size; for a build staged by an older
- * version, its seal, recomputed by reading it), or its smoke test fails. Null when it may go in.
+ * Why a staged build must not be swapped in: its files differ from what was verified (its
+ * seal), or its smoke test fails. Null when it may go in. A build whose stat stamp is unchanged
+ * since staging is known to be as staged without reading it (one `lstat` per entry, whatever its
+ * size); only when the stamp moved (something was written, touched, or the root was copied
+ * elsewhere) is the seal recomputed, by reading the build once.
  */
 async function vetStaged(
   layout: Layout,
@@ -391,17 +393,9 @@ async function vetStaged(
   const dir = buildDir(layout, version);
   const stamped = state.builds[version]?.stat_sha256;
   const sealed = state.builds[version]?.tree_sha256;
-  if (stamped !== undefined) {
-    const { statStamp } = await import("./stamp.ts");
-    const actual = await statStamp(dir);
-    if (actual !== stamped) {
-      return {
-        reason:
-          `staged build ${version} changed since it was staged (a file was written, replaced, added, removed or had its mode or times changed; stamp ${stamped}, now ${actual})`,
-        bad: false,
-      };
-    }
-  } else if (sealed !== undefined) {
+  const unchanged = stamped !== undefined &&
+    await (await import("./stamp.ts")).statStamp(dir) === stamped;
+  if (!unchanged && sealed !== undefined) {
     const { treeDigest } = await import("./seal.ts");
     const actual = await treeDigest(dir);
     if (actual !== sealed) {
