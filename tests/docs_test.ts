@@ -181,7 +181,7 @@ Deno.test("deno test --doc collects examples from every checked source the task 
   );
   assert.ok(files.length > 40, `only ${files.length} source files with examples found`);
   const output = await new Deno.Command(Deno.execPath(), {
-    args: [...taskTestArgs().slice(2), "--no-run", "--log-level=debug"],
+    args: [...taskTestArgs().slice(1), "--no-run", "--log-level=debug"],
     cwd: PROJECT,
     env: { NO_COLOR: "1" },
     stdout: "piped",
