@@ -54,7 +54,7 @@ function launcherArgs(
  * const where = ["--root", `${dir}/root`, "--config", `${dir}/config.json`];
  * assert.equal(await main(["apply", ...where]), 0); // nothing staged
  * assert.equal(await main(["rollback", ...where]), 1); // error: Nothing is installed in …
- * assert.equal(await main(["rollback", "--config", `${dir}/missing.json`]), 2);
+ * assert.equal(await main(["rollback", "--root", `${dir}/root`, "--config", `${dir}/no.json`]), 2);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
