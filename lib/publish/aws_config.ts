@@ -16,8 +16,8 @@
  *   MinIO, R2 and Ceph all take it), or when the profile says `s3 = addressing_style = path`.
  *
  * The INI files are read with `@smithy/shared-ini-file-loader`, the AWS SDK's own loader (same
- * sections, `[profile name]` prefixes, comments and `s3 =` sub-sections as the SDK), never cached
- * here. Profiles that get their keys from elsewhere (`credential_process`, SSO, `role_arn`) are
+ * sections, `[profile name]` prefixes, comments and `s3 =` sub-sections as the SDK; a file that
+ * is missing or cannot be read counts as empty, as there), never cached here. Profiles that get their keys from elsewhere (`credential_process`, SSO, `role_arn`) are
  * refused with a message saying so: ms11-update only signs with static keys.
  *
  * @module
