@@ -237,7 +237,7 @@ export class ObjectStore {
 
   /** An object's size, ETag and headers, or null when it does not exist. */
   async head(key: string): Promise<ObjectInfo | null> {
-    const response = await this.#send("HEAD", this.#url(key), `HEAD ${this.describe(key)}`, {
+    const response = await this.#send("HEAD", this.urlOf(key), `HEAD ${this.describe(key)}`, {
       missingOk: true,
     });
     return response.status === 404 ? null : infoOf(response);
@@ -248,7 +248,7 @@ export class ObjectStore {
     key: string,
     options: { maxBytes: number },
   ): Promise<{ bytes: Uint8Array; info: ObjectInfo } | null> {
-    const response = await this.#send("GET", this.#url(key), `GET ${this.describe(key)}`, {
+    const response = await this.#send("GET", this.urlOf(key), `GET ${this.describe(key)}`, {
       missingOk: true,
       maxBodyBytes: options.maxBytes,
     });
@@ -259,7 +259,7 @@ export class ObjectStore {
   async hash(key: string): Promise<{ sha256: string; size: number } | null> {
     let hash = createHash("sha256");
     let size = 0;
-    const response = await this.#send("GET", this.#url(key), `GET ${this.describe(key)}`, {
+    const response = await this.#send("GET", this.urlOf(key), `GET ${this.describe(key)}`, {
       missingOk: true,
       onAttempt: () => {
         hash = createHash("sha256");
@@ -283,14 +283,15 @@ export class ObjectStore {
     for (const [name, value] of Object.entries(options.metadata ?? {})) {
       headers[`x-amz-meta-${name}`] = value;
     }
-    await this.#send("PUT", this.#url(key), `PUT ${this.describe(key)}`, {
+    await this.#send("PUT", this.urlOf(key), `PUT ${this.describe(key)}`, {
       headers,
       body,
       payloadSha256: options.sha256,
     });
   }
 
-  #url(key: string): URL {
+  /** The URL requests for `key` go to. */
+  urlOf(key: string): URL {
     return new URL(encodeKey(key), this.#base);
   }
 
