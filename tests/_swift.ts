@@ -9,7 +9,8 @@
  * tests/fixtures/swift/swift_server.py from configuration written into the temporary folder
  * (nothing is read from or written to /etc/swift). The S3 API is path-style at the proxy's
  * root; tempauth's user `test:tester` (secret `testing`) owns the account `AUTH_test`, whose
- * public-read buckets anyone can read at `/v1/AUTH_test/<bucket>/<key>`.
+ * public-read buckets anyone can read at `/v1/AUTH_test/<bucket>/<key>`; `test:reader` (secret
+ * `reading`) may only read what is public.
  *
  * @module
  */
@@ -33,6 +34,8 @@ export interface SwiftStore extends AsyncDisposable {
   accessKeyId: string;
   /** The S3 secret. */
   secretAccessKey: string;
+  /** A user of the same account without write access (secret `reading`). */
+  readerAccessKeyId: string;
   /** The region s3api expects in signatures. */
   region: string;
   /** `AWS_*` variables that point a process at this store. */
@@ -201,6 +204,7 @@ async function startOnce(timeoutMs: number): Promise<SwiftStore> {
     const store: SwiftStore = {
       endpoint,
       ...credentials,
+      readerAccessKeyId: "test:reader",
       region: "us-east-1",
       env: {
         AWS_ACCESS_KEY_ID: credentials.accessKeyId,

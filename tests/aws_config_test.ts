@@ -110,7 +110,11 @@ Deno.test("region: AWS_REGION, then AWS_DEFAULT_REGION, then the profile, then u
     "ap-south-1",
   );
   assert.equal(
-    (await resolveAwsSettings({ ...env, AWS_DEFAULT_REGION: "ap-south-1", AWS_REGION: "sa-east-1" }))
+    (await resolveAwsSettings({
+      ...env,
+      AWS_DEFAULT_REGION: "ap-south-1",
+      AWS_REGION: "sa-east-1",
+    }))
       .region,
     "sa-east-1",
   );
