@@ -281,10 +281,11 @@ export interface CdnOptions {
  *
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { startCdn } from "./_nginx.ts";
  * await using cdn = (await startCdn("http://127.0.0.1:8080/v1/AUTH_test/releases"))!;
  * const response = await fetch(`${cdn.url}/stable/manifest.json`);
- * console.log(response.headers.get("x-cache-status"));
+ * assert.match(response.headers.get("x-cache-status") ?? "", /^(MISS|HIT|EXPIRED)$/);
  * ```
  */
 export async function startCdn(

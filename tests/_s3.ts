@@ -41,21 +41,24 @@ export interface ClientView {
 
 /** Options of {@linkcode clientView}. */
 export interface ClientViewOptions {
+  /** The keys the client pins. */
+  pinned: KeySet;
+  /** Its platform. */
+  platform: string;
   /** Where the signature file is fetched (default: the manifest's base): another cache node. */
   signatureBase?: string;
 }
 
 /**
  * Fetch `<base>/manifest.json`, then `<base>/manifest.json.sig`, as today's clients do, verify
- * the pair with lib/trust/verify.ts against `pinned`, then check that the platform's artifact is
+ * the pair with lib/trust/verify.ts against the pinned keys, then check that the platform's artifact is
  * served with its declared size. Throws saying what is torn.
  */
 export async function clientView(
   base: string,
-  pinned: KeySet,
-  platform: string,
-  options: ClientViewOptions = {},
+  options: ClientViewOptions,
 ): Promise<ClientView> {
+  const { pinned, platform } = options;
   const url = `${base}/manifest.json`;
   const sigUrl = `${options.signatureBase ?? base}/manifest.json.sig`;
   const got = await fetch(url, { signal: AbortSignal.timeout(10_000) });

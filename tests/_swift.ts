@@ -61,8 +61,9 @@ export interface SwiftOptions {
  *
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { swiftMissing } from "./_swift.ts";
- * console.log((await swiftMissing()) ?? "Swift is installed");
+ * assert.equal(await swiftMissing(), null, "Swift is installed");
  * ```
  */
 export async function swiftMissing(): Promise<string | null> {
@@ -84,10 +85,11 @@ export async function swiftMissing(): Promise<string | null> {
  *
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { startSwift } from "./_swift.ts";
  * await using swift = await startSwift();
  * await swift.createBucket("releases", { publicRead: true });
- * console.log(swift.publicUrl("releases"));
+ * assert.equal(swift.publicUrl("releases"), `${swift.endpoint}/v1/AUTH_test/releases`);
  * ```
  */
 export async function startSwift(options: SwiftOptions = {}): Promise<SwiftStore> {
@@ -154,7 +156,7 @@ async function startOnce(timeoutMs: number): Promise<SwiftStore> {
         }`,
       );
     }
-    const spawn = async (name: string, program: string, args: string[]) => {
+    const spawn = async (name: string, [program, ...args]: string[]) => {
       const log = `${dir}/${name}.log`;
       const file = await Deno.open(log, { write: true, create: true, truncate: true });
       const child = new Deno.Command(program, {
@@ -168,7 +170,8 @@ async function startOnce(timeoutMs: number): Promise<SwiftStore> {
       children.push({ name, child, log });
     };
     const root = Deno.uid() === 0 ? ["-u", "root"] : [];
-    await spawn("memcached", MEMCACHED, [
+    await spawn("memcached", [
+      MEMCACHED,
       "-l",
       "127.0.0.1",
       "-p",
@@ -179,7 +182,7 @@ async function startOnce(timeoutMs: number): Promise<SwiftStore> {
       "16",
       ...root,
     ]);
-    for (const name of SERVERS) await spawn(name, PYTHON, [SCRIPT, "serve", dir, name]);
+    for (const name of SERVERS) await spawn(name, [PYTHON, SCRIPT, "serve", dir, name]);
     const endpoint = `http://127.0.0.1:${proxy}`;
     const credentials = { accessKeyId: "test:tester", secretAccessKey: "testing" };
     const aws = new AwsClient({ ...credentials, service: "s3", region: "us-east-1", retries: 0 });
@@ -198,7 +201,7 @@ async function startOnce(timeoutMs: number): Promise<SwiftStore> {
       if (Date.now() > deadline) {
         throw new Error(`Swift did not serve S3 requests within ${timeoutMs} ms\n${await logs()}`);
       }
-      if (await ready([account, container, object, memcached], aws, endpoint)) break;
+      if (await ready([account, container, object, memcached], { aws, endpoint })) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const store: SwiftStore = {
@@ -239,7 +242,10 @@ async function startOnce(timeoutMs: number): Promise<SwiftStore> {
 }
 
 /** Whether the backends listen and the proxy answers a signed ListBuckets with 200. */
-async function ready(ports: number[], aws: AwsClient, endpoint: string): Promise<boolean> {
+async function ready(
+  ports: number[],
+  { aws, endpoint }: { aws: AwsClient; endpoint: string },
+): Promise<boolean> {
   for (const port of ports) {
     try {
       (await Deno.connect({ hostname: "127.0.0.1", port })).close();
@@ -268,18 +274,20 @@ function freePorts(n: number): number[] {
 }
 
 /**
- * Run `fn` with a time bound: rejects naming `what` when it takes longer than `ms`.
+ * Run `fn` with a time bound: rejects when it takes longer than `ms` (the test runner names the
+ * test or step).
  *
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { timeBound } from "./_swift.ts";
- * await timeBound(1000, "a quick thing", async () => {});
+ * assert.equal(await timeBound(1000, async () => 42), 42);
  * ```
  */
-export async function timeBound<T>(ms: number, what: string, fn: () => Promise<T>): Promise<T> {
+export async function timeBound<T>(ms: number, fn: () => Promise<T>): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms`)), ms);
   });
   try {
     return await Promise.race([fn(), timeout]);

@@ -8,8 +8,7 @@ import { rejectsWith, tempDir, throwsWith } from "./_helpers.ts";
 /** A folder with `credentials` and `config` files, and the env that points at them. */
 async function awsFiles(
   dir: string,
-  credentials: string,
-  config: string,
+  { credentials, config }: { credentials: string; config: string },
 ): Promise<Record<string, string>> {
   await Deno.writeTextFile(`${dir}/credentials`, credentials);
   await Deno.writeTextFile(`${dir}/config`, config);
@@ -56,7 +55,7 @@ aws_access_key_id = AKIDHALF
 
 Deno.test("environment credentials win over the shared files; AWS is virtual-hosted", async () => {
   await using dir = await tempDir();
-  const env = await awsFiles(dir.path, CREDENTIALS, CONFIG);
+  const env = await awsFiles(dir.path, { credentials: CREDENTIALS, config: CONFIG });
   const settings = await resolveAwsSettings({
     ...env,
     AWS_ACCESS_KEY_ID: "AKIDENV",
@@ -76,7 +75,7 @@ Deno.test("environment credentials win over the shared files; AWS is virtual-hos
 
 Deno.test("the default profile's keys come from the credentials file", async () => {
   await using dir = await tempDir();
-  const env = await awsFiles(dir.path, CREDENTIALS, CONFIG);
+  const env = await awsFiles(dir.path, { credentials: CREDENTIALS, config: CONFIG });
   const settings = await resolveAwsSettings(env);
   assert.deepEqual(settings.credentials, {
     accessKeyId: "AKIDDEFAULT",
@@ -89,7 +88,7 @@ Deno.test("the default profile's keys come from the credentials file", async () 
 
 Deno.test("AWS_PROFILE picks a profile: its keys, token, region, s3 endpoint and addressing", async () => {
   await using dir = await tempDir();
-  const env = await awsFiles(dir.path, CREDENTIALS, CONFIG);
+  const env = await awsFiles(dir.path, { credentials: CREDENTIALS, config: CONFIG });
   const settings = await resolveAwsSettings({ ...env, AWS_PROFILE: "dev" });
   assert.deepEqual(settings.credentials, {
     accessKeyId: "AKIDDEV",
@@ -103,7 +102,7 @@ Deno.test("AWS_PROFILE picks a profile: its keys, token, region, s3 endpoint and
 
 Deno.test("region: AWS_REGION, then AWS_DEFAULT_REGION, then the profile, then us-east-1", async () => {
   await using dir = await tempDir();
-  const env = await awsFiles(dir.path, CREDENTIALS, "");
+  const env = await awsFiles(dir.path, { credentials: CREDENTIALS, config: "" });
   assert.equal((await resolveAwsSettings(env)).region, "us-east-1");
   assert.equal(
     (await resolveAwsSettings({ ...env, AWS_DEFAULT_REGION: "ap-south-1" })).region,
@@ -127,7 +126,7 @@ Deno.test("region: AWS_REGION, then AWS_DEFAULT_REGION, then the profile, then u
 
 Deno.test("endpoint: --endpoint, then AWS_ENDPOINT_URL_S3, then AWS_ENDPOINT_URL; any endpoint is path-style", async () => {
   await using dir = await tempDir();
-  const env = await awsFiles(dir.path, CREDENTIALS, CONFIG);
+  const env = await awsFiles(dir.path, { credentials: CREDENTIALS, config: CONFIG });
   const both = {
     ...env,
     AWS_ENDPOINT_URL: "http://127.0.0.1:1000",
@@ -179,7 +178,7 @@ Deno.test("no credentials anywhere is a configuration error naming where they go
 
 Deno.test("a missing, a half and an SSO profile are refused with what to do", async () => {
   await using dir = await tempDir();
-  const env = await awsFiles(dir.path, CREDENTIALS, CONFIG);
+  const env = await awsFiles(dir.path, { credentials: CREDENTIALS, config: CONFIG });
   await rejectsWith(
     resolveAwsSettings({ ...env, AWS_PROFILE: "nope" }),
     ConfigError,
@@ -200,11 +199,11 @@ Deno.test("a missing, a half and an SSO profile are refused with what to do", as
 Deno.test("damaged or odd files are read defensively", async () => {
   await using dir = await tempDir();
   // Binary noise, a section without a closing bracket, keys outside any section.
-  const env = await awsFiles(
-    dir.path,
-    "\u0000\u0001garbage\n[default\naws_access_key_id = X\n= =\n[default]\naws_access_key_id=K\naws_secret_access_key=S\n",
-    "region = nowhere\n[[[\n",
-  );
+  const env = await awsFiles(dir.path, {
+    credentials:
+      "\u0000\u0001garbage\n[default\naws_access_key_id = X\n= =\n[default]\naws_access_key_id=K\naws_secret_access_key=S\n",
+    config: "region = nowhere\n[[[\n",
+  });
   const settings = await resolveAwsSettings(env);
   assert.equal(settings.credentials.accessKeyId, "K");
   assert.equal(settings.credentials.secretAccessKey, "S");

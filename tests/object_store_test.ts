@@ -74,7 +74,7 @@ const PUT = {
 };
 
 Deno.test("a PUT is signed with the payload's SHA-256, Content-MD5 and an exact Content-Length", () =>
-  timeBound(10_000, "the test", async () => {
+  timeBound(10_000, async () => {
     await using server = scripted(() => new Response(null, { status: 200 }));
     const store = storeAt(server.url);
     await store.put("ms11/stable/1.0.0+build/a b.json", BODY, PUT);
@@ -97,7 +97,7 @@ Deno.test("a PUT is signed with the payload's SHA-256, Content-MD5 and an exact 
   }));
 
 Deno.test("a file is streamed with its Content-Length; a missing file is not retried", () =>
-  timeBound(10_000, "the test", async () => {
+  timeBound(10_000, async () => {
     await using server = scripted(() => new Response(null, { status: 200 }));
     const path = await Deno.makeTempFile();
     try {
@@ -116,7 +116,7 @@ Deno.test("a file is streamed with its Content-Length; a missing file is not ret
   }));
 
 Deno.test("503 SlowDown is retried with backoff until it succeeds", () =>
-  timeBound(10_000, "the test", async () => {
+  timeBound(10_000, async () => {
     await using server = scripted((_, n) =>
       n <= 3 ? xmlError(503, "SlowDown", "Please reduce your request rate.") : new Response("<x/>")
     );
@@ -128,7 +128,7 @@ Deno.test("503 SlowDown is retried with backoff until it succeeds", () =>
   }));
 
 Deno.test("a store that keeps answering SlowDown fails in one line with its code and the attempts", () =>
-  timeBound(10_000, "the test", async () => {
+  timeBound(10_000, async () => {
     await using server = scripted(() =>
       xmlError(503, "SlowDown", "Please reduce your request rate.")
     );
@@ -144,7 +144,7 @@ Deno.test("a store that keeps answering SlowDown fails in one line with its code
   }));
 
 Deno.test("500 InternalError and 429 are retried; 403 and 400 are not", () =>
-  timeBound(10_000, "the test", async () => {
+  timeBound(10_000, async () => {
     await using flaky = scripted((_, n) =>
       n === 1
         ? xmlError(500, "InternalError", "We encountered an internal error.")
@@ -176,7 +176,7 @@ Deno.test("500 InternalError and 429 are retried; 403 and 400 are not", () =>
   }));
 
 Deno.test("404: a missing object is null, a missing bucket is an error", () =>
-  timeBound(10_000, "the test", async () => {
+  timeBound(10_000, async () => {
     await using server = scripted((seen) =>
       seen.path.startsWith("/releases/gone")
         ? xmlError(404, "NoSuchKey", "The specified key does not exist.")
@@ -196,7 +196,7 @@ Deno.test("404: a missing object is null, a missing bucket is an error", () =>
   }));
 
 Deno.test("a HEAD error has no code to report: the status says what it can", () =>
-  timeBound(10_000, "the test", async () => {
+  timeBound(10_000, async () => {
     await using server = scripted(() => new Response(null, { status: 403 }));
     await rejectsWith(
       storeAt(server.url).head("k"),
@@ -206,7 +206,7 @@ Deno.test("a HEAD error has no code to report: the status says what it can", () 
   }));
 
 Deno.test("a refused connection is retried, then reported in one line", () =>
-  timeBound(10_000, "the test", async () => {
+  timeBound(10_000, async () => {
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = (listener.addr as Deno.NetAddr).port;
     listener.close();
@@ -221,7 +221,7 @@ Deno.test("a refused connection is retried, then reported in one line", () =>
   }));
 
 Deno.test("a store that stops answering hits the idle timeout", () =>
-  timeBound(10_000, "the test", async () => {
+  timeBound(10_000, async () => {
     // A listener that accepts and never answers.
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const accepted: Deno.Conn[] = [];
@@ -247,7 +247,7 @@ Deno.test("a store that stops answering hits the idle timeout", () =>
   }));
 
 Deno.test("a listing follows continuation tokens and decodes XML entities", () =>
-  timeBound(10_000, "the test", async () => {
+  timeBound(10_000, async () => {
     await using server = scripted((seen) => {
       const page = new URL(seen.path, "http://x").searchParams.get("continuation-token");
       const entry = (key: string, size: number) =>
@@ -273,7 +273,7 @@ Deno.test("a listing follows continuation tokens and decodes XML entities", () =
   }));
 
 Deno.test("an answer longer than allowed is refused at once, not retried", () =>
-  timeBound(10_000, "the test", async () => {
+  timeBound(10_000, async () => {
     await using server = scripted(() => new Response("x".repeat(1000)));
     const store = storeAt(server.url);
     await rejectsWith(

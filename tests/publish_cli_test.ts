@@ -23,7 +23,7 @@ function isolated(dir: string, extra: Record<string, string> = {}): Record<strin
 }
 
 Deno.test("publish --help explains the order, the Cache-Control and where credentials come from", () =>
-  timeBound(30_000, "the test", async () => {
+  timeBound(30_000, async () => {
     const help = await runCli(["publish", "--help"]);
     assert.equal(help.code, 0, help.stderr);
     for (
@@ -50,7 +50,7 @@ Deno.test("publish --help explains the order, the Cache-Control and where creden
   }));
 
 Deno.test("publish usage errors exit 2 with one line", () =>
-  timeBound(60_000, "the test", async () => {
+  timeBound(60_000, async () => {
     await using dir = await tempDir();
     await Deno.mkdir(`${dir.path}/tree`);
     const cases: [string[], Record<string, string>, RegExp][] = [
@@ -100,7 +100,7 @@ Deno.test("publish usage errors exit 2 with one line", () =>
   }));
 
 Deno.test("publish fails with exit 1 and one line when the store cannot be reached", () =>
-  timeBound(60_000, "the test", async () => {
+  timeBound(60_000, async () => {
     await using dir = await tempDir();
     await Deno.mkdir(`${dir.path}/tree`);
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

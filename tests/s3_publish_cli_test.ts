@@ -9,7 +9,7 @@ import { listing, storeOf } from "./_s3.ts";
 import { startSwift, timeBound } from "./_swift.ts";
 
 Deno.test("ms11-update publish to a real S3 store; clients install and update through the CDN", (t) =>
-  timeBound(300_000, "the Swift CLI test", async () => {
+  timeBound(300_000, async () => {
     await using dir = await tempDir("ms11-s3-cli-");
     await using swift = await startSwift();
     await swift.createBucket("releases", { publicRead: true });
@@ -31,7 +31,7 @@ Deno.test("ms11-update publish to a real S3 store; clients install and update th
     const publish = (args: string[], extra: Record<string, string> = {}) =>
       runCli(["publish", world.tree, ...args], { env: env(extra) });
     const step = (name: string, fn: () => Promise<void>) =>
-      t.step(name, () => timeBound(90_000, name, fn));
+      t.step(name, () => timeBound(90_000, fn));
     const artifactKey = `w/stable/1.0.0/ms11-1.0.0`;
     const size = `${appScript("1.0.0").length} B`;
 

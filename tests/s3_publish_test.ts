@@ -21,7 +21,7 @@ import { startSwift, timeBound } from "./_swift.ts";
 const PLATFORM = "linux-x64";
 
 Deno.test("publish to a real S3 store (Swift) behind an nginx CDN", (t) =>
-  timeBound(300_000, "the Swift publishing test", async () => {
+  timeBound(300_000, async () => {
     await using dir = await tempDir("ms11-s3-");
     await using swift = await startSwift();
     await swift.createBucket("releases", { publicRead: true });
@@ -35,7 +35,7 @@ Deno.test("publish to a real S3 store (Swift) behind an nginx CDN", (t) =>
     const pinned = { threshold: 1, keys: [written.publicKey] };
 
     /** Add `version` (an executable saying so, plus `extra`) to the tree `name`. */
-    const release = async (name: string, version: string, extra = "") => {
+    const release = async (name: string, version: string, { extra = "" } = {}) => {
       const artifact = `${dir.path}/app-${name}-${version}`;
       await Deno.writeTextFile(artifact, `#!/bin/sh\necho "MS11 ${version}"\n${extra}`);
       await publishRelease(`${dir.path}/${name}`, {
@@ -49,8 +49,10 @@ Deno.test("publish to a real S3 store (Swift) behind an nginx CDN", (t) =>
     };
     const upload = (tree: string, prefix: string, options: Partial<UploadOptions> = {}) =>
       uploadRelease(tree, { store, prefix, metadataMaxAge: 1, ...options });
+    const versionAt = async (base: string) =>
+      (await clientView(base, { pinned, platform: PLATFORM })).version;
     const step = (name: string, fn: () => Promise<void>) =>
-      t.step(name, () => timeBound(90_000, name, fn));
+      t.step(name, () => timeBound(90_000, fn));
 
     await step(
       "a tree is published: the CDN serves manifest, signatures and artifact with their Cache-Control",
@@ -68,7 +70,7 @@ Deno.test("publish to a real S3 store (Swift) behind an nginx CDN", (t) =>
         assert.equal(result.waitMs, 0); // a first publication replaces nothing
         assert.equal(result.target, "s3://releases/a/");
 
-        const view = await clientView(`${cdn.url}/a/stable`, pinned, PLATFORM);
+        const view = await clientView(`${cdn.url}/a/stable`, { pinned, platform: PLATFORM });
         assert.deepEqual(view, { version: "1.0.0", serial: 1, cacheControl: "public, max-age=30" });
         const sig = await fetch(`${cdn.url}/a/stable/manifest.json.sig`);
         assert.equal(sig.headers.get("cache-control"), "public, max-age=30");
@@ -157,13 +159,16 @@ Deno.test("publish to a real S3 store (Swift) behind an nginx CDN", (t) =>
       assert.equal(dry.changed, 4);
       assert.equal(dry.waitMs, 7000); // at most the previous signature file's max-age
       assert.deepEqual(await listing(store, "a/"), before);
-      assert.equal((await clientView(`${origin}/a/stable`, pinned, PLATFORM)).version, "1.0.0");
+      assert.equal(
+        await versionAt(`${origin}/a/stable`),
+        "1.0.0",
+      );
     });
 
     await step("an artifact with other bytes is refused before anything is written", async () => {
       await upload(await release("c", "1.0.0"), "c/");
       const before = await listing(store, "c/");
-      const other = await release("c-other", "1.0.0", "echo rebuilt\n");
+      const other = await release("c-other", "1.0.0", { extra: "echo rebuilt\n" });
       const mine = sha256(await Deno.readFile(`${dir.path}/c/stable/1.0.0/app-c-1.0.0`));
       // Same key, other bytes: the tree names its artifact like the store's.
       await Deno.rename(
@@ -223,7 +228,10 @@ Deno.test("publish to a real S3 store (Swift) behind an nginx CDN", (t) =>
         "simulated crash",
       );
       assert.notEqual(await store.head("d/stable/1.1.0/app-d-1.1.0"), null);
-      assert.equal((await clientView(`${origin}/d/stable`, pinned, PLATFORM)).version, "1.0.0");
+      assert.equal(
+        await versionAt(`${origin}/d/stable`),
+        "1.0.0",
+      );
       const resumed = await upload(tree, "d/");
       assert.deepEqual(resumed.actions.map((a) => `${a.change} ${a.kind}`), [
         "unchanged file",
@@ -232,7 +240,10 @@ Deno.test("publish to a real S3 store (Swift) behind an nginx CDN", (t) =>
         "update channel-signature",
         "update manifest",
       ]);
-      assert.equal((await clientView(`${origin}/d/stable`, pinned, PLATFORM)).version, "1.1.0");
+      assert.equal(
+        await versionAt(`${origin}/d/stable`),
+        "1.1.0",
+      );
 
       // Crash between the signature file and the manifest: the old manifest still verifies
       // against the new signature file, and the re-run waits out the rest of the max-age.
@@ -248,14 +259,20 @@ Deno.test("publish to a real S3 store (Swift) behind an nginx CDN", (t) =>
         }),
         /killed while waiting/,
       );
-      assert.equal((await clientView(`${origin}/d/stable`, pinned, PLATFORM)).version, "1.1.0");
+      assert.equal(
+        await versionAt(`${origin}/d/stable`),
+        "1.1.0",
+      );
       const finished = await upload(third, "d/", { metadataMaxAge: 3 });
       assert.deepEqual(
         finished.actions.filter((a) => a.change !== "unchanged").map((a) => a.kind),
         ["manifest"],
       );
       assert.ok(finished.waitMs > 0 && finished.waitMs <= 4000, `waited ${finished.waitMs} ms`);
-      assert.equal((await clientView(`${origin}/d/stable`, pinned, PLATFORM)).version, "1.2.0");
+      assert.equal(
+        await versionAt(`${origin}/d/stable`),
+        "1.2.0",
+      );
     });
 
     await step(
@@ -271,13 +288,15 @@ Deno.test("publish to a real S3 store (Swift) behind an nginx CDN", (t) =>
         await (await fetch(`${edge.url}/e/stable/manifest.json.sig`)).arrayBuffer();
         await new Promise((resolve) => setTimeout(resolve, 500));
         let publishing = true;
-        const loop = async (base: string, options: ClientViewOptions = {}) => {
+        const loop = async (base: string, options: Partial<ClientViewOptions> = {}) => {
           const seen = new Set<string>();
           let rounds = 0;
           const failures: string[] = [];
           while (publishing) {
             try {
-              seen.add((await clientView(base, pinned, PLATFORM, options)).version);
+              seen.add(
+                (await clientView(base, { pinned, platform: PLATFORM, ...options })).version,
+              );
             } catch (error) {
               failures.push((error as Error).message);
             }

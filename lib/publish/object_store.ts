@@ -171,14 +171,17 @@ export interface ObjectStoreOptions {
  * One bucket of an S3-compatible store.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { ObjectStore } from "./object_store.ts";
  * const store = new ObjectStore("releases", {
  *   credentials: { accessKeyId: "test:tester", secretAccessKey: "testing", sessionToken: null },
  *   region: "us-east-1",
  *   endpoint: "http://127.0.0.1:8080",
  * });
- * console.log(await store.list("stable/"));
+ * // Path-style with an endpoint; `await store.list("ms11/")` would list the prefix.
+ * assert.equal(store.urlOf("ms11/stable/manifest.json").href, "http://127.0.0.1:8080/releases/ms11/stable/manifest.json");
+ * assert.equal(store.describe("ms11/"), "s3://releases/ms11/");
  * ```
  */
 export class ObjectStore {
@@ -221,7 +224,9 @@ export class ObjectStore {
       url.searchParams.set("list-type", "2");
       url.searchParams.set("prefix", prefix);
       if (token !== null) url.searchParams.set("continuation-token", token);
-      const response = await this.#send("GET", url, `list ${this.describe(prefix)}`, {});
+      const response = await this.#send("GET", url, {
+        what: `list ${this.describe(prefix)}`,
+      });
       const xml = new TextDecoder().decode(response.body);
       for (const block of xmlBlocks(xml, "Contents")) {
         objects.push({
@@ -237,7 +242,8 @@ export class ObjectStore {
 
   /** An object's size, ETag and headers, or null when it does not exist. */
   async head(key: string): Promise<ObjectInfo | null> {
-    const response = await this.#send("HEAD", this.urlOf(key), `HEAD ${this.describe(key)}`, {
+    const response = await this.#send("HEAD", this.urlOf(key), {
+      what: `HEAD ${this.describe(key)}`,
       missingOk: true,
     });
     return response.status === 404 ? null : infoOf(response);
@@ -248,7 +254,8 @@ export class ObjectStore {
     key: string,
     options: { maxBytes: number },
   ): Promise<{ bytes: Uint8Array; info: ObjectInfo } | null> {
-    const response = await this.#send("GET", this.urlOf(key), `GET ${this.describe(key)}`, {
+    const response = await this.#send("GET", this.urlOf(key), {
+      what: `GET ${this.describe(key)}`,
       missingOk: true,
       maxBodyBytes: options.maxBytes,
     });
@@ -259,7 +266,8 @@ export class ObjectStore {
   async hash(key: string): Promise<{ sha256: string; size: number } | null> {
     let hash = createHash("sha256");
     let size = 0;
-    const response = await this.#send("GET", this.urlOf(key), `GET ${this.describe(key)}`, {
+    const response = await this.#send("GET", this.urlOf(key), {
+      what: `GET ${this.describe(key)}`,
       missingOk: true,
       onAttempt: () => {
         hash = createHash("sha256");
@@ -283,7 +291,8 @@ export class ObjectStore {
     for (const [name, value] of Object.entries(options.metadata ?? {})) {
       headers[`x-amz-meta-${name}`] = value;
     }
-    await this.#send("PUT", this.urlOf(key), `PUT ${this.describe(key)}`, {
+    await this.#send("PUT", this.urlOf(key), {
+      what: `PUT ${this.describe(key)}`,
       headers,
       body,
       payloadSha256: options.sha256,
@@ -298,8 +307,9 @@ export class ObjectStore {
   async #send(
     method: "GET" | "HEAD" | "PUT",
     url: URL,
-    what: string,
     options: {
+      /** The request, for messages: `PUT s3://bucket/key`. */
+      what: string;
       headers?: Record<string, string>;
       body?: Body;
       payloadSha256?: string;
@@ -309,6 +319,7 @@ export class ObjectStore {
       onAttempt?: () => void;
     },
   ): Promise<SendResponse> {
+    const { what } = options;
     const attempts = Math.max(1, this.#options.maxAttempts ?? DEFAULT_STORE_ATTEMPTS);
     const base = this.#options.backoffBaseMs ?? DEFAULT_STORE_BACKOFF_MS;
     let last: ObjectStoreError | null = null;

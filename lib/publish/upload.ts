@@ -131,6 +131,7 @@ interface Settle {
  *
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { ObjectStore } from "./object_store.ts";
  * import { uploadRelease } from "./upload.ts";
  * const store = new ObjectStore("releases", {
@@ -139,7 +140,7 @@ interface Settle {
  *   endpoint: "http://127.0.0.1:8080",
  * });
  * const result = await uploadRelease("./releases", { store, prefix: "ms11/" });
- * console.log(result.changed);
+ * assert.equal(result.target, "s3://releases/ms11/");
  * ```
  */
 export async function uploadRelease(tree: string, options: UploadOptions): Promise<UploadResult> {
@@ -196,7 +197,12 @@ export async function uploadRelease(tree: string, options: UploadOptions): Promi
   const manifests: Planned[] = [];
   const settles: Settle[] = [];
   for (const channel of scanned.channels) {
-    const plan = await planChannel(store, prefix + channel.channel, channel, { listed, maxAge });
+    const plan = await planChannel(channel, {
+      store,
+      base: prefix + channel.channel,
+      listed,
+      maxAge,
+    });
     if (plan.signature !== null) signatures.push(plan.signature);
     if (plan.channelSignature !== null) channelSignatures.push(plan.channelSignature);
     manifests.push(plan.manifest);
@@ -219,7 +225,7 @@ export async function uploadRelease(tree: string, options: UploadOptions): Promi
     return result;
   }
   for (const p of [...files, ...signatures, ...channelSignatures]) {
-    await upload(store, p, options);
+    await upload(p, options);
   }
   // Caches may still hold a manifest.json.sig without the new signatures for its max-age.
   let waitMs = 0;
@@ -233,7 +239,7 @@ export async function uploadRelease(tree: string, options: UploadOptions): Promi
     options.onEvent?.({ type: "waiting", ms: waitMs, maxAgeSeconds });
     await sleep(waitMs, signal);
   }
-  for (const p of manifests) await upload(store, p, options);
+  for (const p of manifests) await upload(p, options);
   result.waitMs = waitMs;
   result.requests = store.requests - startRequests;
   return result;
@@ -248,11 +254,10 @@ interface ChannelPlan {
 }
 
 async function planChannel(
-  store: ObjectStore,
-  base: string,
   local: TreeChannel,
-  options: { listed: Map<string, ListedObject>; maxAge: number },
+  options: { store: ObjectStore; base: string; listed: Map<string, ListedObject>; maxAge: number },
 ): Promise<ChannelPlan> {
+  const { store, base } = options;
   const cacheControl = metadataCacheControl(options.maxAge);
   const manifestKey = `${base}/manifest.json`;
   const sigKey = `${manifestKey}.sig`;
@@ -261,21 +266,25 @@ async function planChannel(
     : null;
   const storedSha = stored === null ? null : sha256Hex(stored.bytes);
   if (stored !== null && storedSha !== local.sha256) {
-    refuseGoingBack(store, manifestKey, local, stored.bytes);
+    refuseGoingBack(local, { store, key: manifestKey, stored: stored.bytes });
   }
-  const manifest = planBytes(manifestKey, "manifest", local.manifest, stored, cacheControl);
+  const manifest = planBytes(manifestKey, {
+    kind: "manifest",
+    bytes: local.manifest,
+    stored,
+    cacheControl,
+  });
   if (local.signature === null) {
     return { signature: null, channelSignature: null, manifest, settle: null };
   }
   // Immutable and named by the manifest's hash: the listing's size and MD5 tell if it is there.
   const addressedKey = `${base}/${SIGNATURES_DIR}/${local.sha256}.sig`;
-  const signature = planBytes(
-    addressedKey,
-    "signature",
-    local.signature,
-    null,
-    IMMUTABLE_CACHE_CONTROL,
-  );
+  const signature = planBytes(addressedKey, {
+    kind: "signature",
+    bytes: local.signature,
+    stored: null,
+    cacheControl: IMMUTABLE_CACHE_CONTROL,
+  });
   const there = options.listed.get(addressedKey);
   if (there !== undefined) {
     signature.action.change =
@@ -290,7 +299,12 @@ async function planChannel(
     bytes: storedSig?.bytes ?? null,
     manifestSha256: storedSha,
   });
-  const channelSignature = planBytes(sigKey, "channel-signature", wanted, storedSig, cacheControl);
+  const channelSignature = planBytes(sigKey, {
+    kind: "channel-signature",
+    bytes: wanted,
+    stored: storedSig,
+    cacheControl,
+  });
   // A manifest replaces another: caches must first drop signature files that lack its own.
   const settle = stored !== null && storedSha !== local.sha256 && storedSig !== null
     ? {
@@ -304,11 +318,14 @@ async function planChannel(
 /** An object given whole as bytes, compared with what the store holds (null: nothing). */
 function planBytes(
   key: string,
-  kind: UploadKind,
-  bytes: Uint8Array,
-  stored: { bytes: Uint8Array; info: ObjectInfo } | null,
-  cacheControl: string,
+  options: {
+    kind: UploadKind;
+    bytes: Uint8Array;
+    stored: { bytes: Uint8Array; info: ObjectInfo } | null;
+    cacheControl: string;
+  },
 ): Planned {
+  const { kind, bytes, stored, cacheControl } = options;
   const sha256 = sha256Hex(bytes);
   const change: UploadChange = stored === null
     ? "create"
@@ -328,11 +345,10 @@ function planBytes(
 
 /** Throw when the tree's manifest would take the channel back (clients would refuse it). */
 function refuseGoingBack(
-  store: ObjectStore,
-  key: string,
   local: TreeChannel,
-  stored: Uint8Array,
+  options: { store: ObjectStore; key: string; stored: Uint8Array },
 ): void {
+  const { store, key, stored } = options;
   let storedSerial: number | null = null;
   let storedVersion = "?";
   try {
@@ -371,7 +387,8 @@ async function remoteDigest(
 }
 
 /** PUT one object and check what the store then holds. */
-async function upload(store: ObjectStore, p: Planned, options: UploadOptions): Promise<void> {
+async function upload(p: Planned, options: UploadOptions): Promise<void> {
+  const { store } = options;
   if (p.action.change === "unchanged") return;
   options.signal?.throwIfAborted();
   const { key, sha256, size } = p.action;
