@@ -129,7 +129,13 @@ export interface ObjectInfo {
   contentType: string | null;
   /** User metadata (`x-amz-meta-NAME`), by lowercase NAME. */
   metadata: Record<string, string>;
-  /** Seconds since it was written, by the store's own clock (`Date` − `Last-Modified`), or null. */
+  /** When it was written (`Last-Modified`, whole seconds), or null. */
+  lastModified: Date | null;
+  /**
+   * Seconds since it was written, by the store's own clock (`Date` − `Last-Modified`, both whole
+   * seconds), or null. Up to 1 below the truth, and so possibly -1 just after a write: Swift
+   * rounds `Last-Modified` up.
+   */
   ageSeconds: number | null;
 }
 
@@ -391,9 +397,10 @@ function infoOf(response: SendResponse): ObjectInfo {
     cacheControl: h["cache-control"] ?? null,
     contentType: h["content-type"] ?? null,
     metadata,
+    lastModified: Number.isNaN(modified) ? null : new Date(modified),
     ageSeconds: Number.isNaN(date) || Number.isNaN(modified)
       ? null
-      : Math.max(0, (date - modified) / 1000),
+      : (date - modified) / 1000,
   };
 }
 

@@ -110,6 +110,12 @@ export interface UploadResult {
 /** A planned object with its body. */
 interface Planned {
   action: UploadAction;
+  /**
+   * Not before this time (local clock, ms): an object rewritten within the second of its previous
+   * version would keep its `Last-Modified`, and caches revalidating with If-Modified-Since would
+   * keep the old bytes (Swift answers 304 then even when If-None-Match differs).
+   */
+  notBefore: number;
   body: Body;
   md5: string;
   md5Hex: string;
@@ -178,6 +184,7 @@ export async function uploadRelease(tree: string, options: UploadOptions): Promi
     }
     files.push({
       action: { key, kind: "file", change, size: file.size, sha256: file.sha256 },
+      notBefore: 0,
       body: { path: file.path, size: file.size },
       md5: file.md5,
       md5Hex: file.md5Hex,
@@ -334,8 +341,11 @@ function planBytes(
     : stored.info.cacheControl !== cacheControl
     ? "metadata"
     : "unchanged";
+  // The store's clock must pass the previous version's Last-Modified second (see Planned).
+  const age = stored?.info.ageSeconds ?? 1;
   return {
     action: { key, kind, change, size: bytes.length, sha256 },
+    notBefore: age >= 1 ? 0 : Date.now() + (1 - age) * 1000,
     body: bytes,
     ...md5Of(bytes),
     cacheControl,
@@ -391,6 +401,7 @@ async function upload(p: Planned, options: UploadOptions): Promise<void> {
   const { store } = options;
   if (p.action.change === "unchanged") return;
   options.signal?.throwIfAborted();
+  if (p.notBefore > Date.now()) await sleep(p.notBefore - Date.now(), options.signal);
   const { key, sha256, size } = p.action;
   await store.put(key, p.body, {
     sha256,
