@@ -398,9 +398,7 @@ function infoOf(response: SendResponse): ObjectInfo {
     contentType: h["content-type"] ?? null,
     metadata,
     lastModified: Number.isNaN(modified) ? null : new Date(modified),
-    ageSeconds: Number.isNaN(date) || Number.isNaN(modified)
-      ? null
-      : (date - modified) / 1000,
+    ageSeconds: Number.isNaN(date) || Number.isNaN(modified) ? null : (date - modified) / 1000,
   };
 }
 
