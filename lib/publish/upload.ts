@@ -13,6 +13,9 @@
  * 4. once caches can no longer hold a `manifest.json.sig` without the new signatures (its
  *    previous max-age has passed since step 3), each channel's `manifest.json`.
  *
+ * A manifest or signature file is never rewritten within the second of its previous version's
+ * Last-Modified, which caches revalidating with If-Modified-Since could not tell apart.
+ *
  * Every PUT signs the SHA-256 of its body and sends its Content-MD5, so the store refuses bytes
  * that are not the tree's; a HEAD then checks size, ETag (the MD5) and the `sha256` metadata.
  * Re-running uploads only what is missing or differs (bytes or Cache-Control), so a publish
