@@ -3,7 +3,18 @@
 import { Command, CommanderError } from "commander";
 import denoJson from "../deno.json" with { type: "json" };
 
-/** The program's version. */
+/**
+ * The program's version (deno.json's).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import denoJson from "../deno.json" with { type: "json" };
+ * import { VERSION } from "./program.ts";
+ * assert.equal(VERSION, denoJson.version);
+ * assert.match(VERSION, /^\d+\.\d+\.\d+/);
+ * ```
+ */
 export const VERSION: string = denoJson.version;
 
 type Action = (command: Command) => Promise<number>;
@@ -30,7 +41,25 @@ function waitOption(command: Command, seconds: number): Command {
   );
 }
 
-/** Build the program; `setCode` receives each action's exit code. */
+/**
+ * Build the program; `setCode` receives each action's exit code. Help, the version and usage
+ * errors are thrown as a {@linkcode CommanderError} (see {@linkcode usageExitCode}).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { buildProgram } from "./program.ts";
+ * const root = await Deno.makeTempDir();
+ * let code = -1;
+ * await buildProgram((c) => code = c).parseAsync(["apply", "--root", root, "--json"], { from: "user" });
+ * assert.equal(code, 0);
+ * await assert.rejects(
+ *   buildProgram(() => {}).parseAsync(["--version"], { from: "user" }), // prints the version
+ *   { name: "CommanderError", code: "commander.version", exitCode: 0 },
+ * );
+ * await Deno.remove(root);
+ * ```
+ */
 export function buildProgram(setCode: (code: number) => void): Command {
   // Options may stand before or after the command: each action sees them all merged.
   const act = (action: Action) => async (...args: unknown[]) => {
@@ -213,10 +242,56 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .option("--host <host>", "address to bind", "127.0.0.1")
     .action(act(async (c) => (await publish()).serveCommand(c.args[0], c.opts())));
 
+  sub("publish", "publisher: upload a release tree to an S3-compatible bucket (behind a CDN)")
+    .argument("<release-dir>", "release tree (holds <channel>/manifest.json)")
+    .requiredOption("--to <s3-url>", "where: s3://bucket or s3://bucket/prefix")
+    .option(
+      "--endpoint <url>",
+      "S3 endpoint of a store other than AWS, addressed path-style (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile's endpoint_url)",
+    )
+    .option("--dry-run", "list what would change; write nothing")
+    .option(
+      "--metadata-max-age <seconds>",
+      "how long caches may keep manifest.json and manifest.json.sig (Cache-Control max-age)",
+      "60",
+    )
+    .option("--json", "print data as JSON on stdout")
+    .addHelpText(
+      "after",
+      `
+Uploads what the bucket lacks, in an order that never shows a client a torn release: the
+artifacts (Cache-Control: public, max-age=31536000, immutable; an existing one with other
+bytes is refused, never overwritten), each checked after upload (the store verifies the
+signed SHA-256 and Content-MD5, a HEAD the size, ETag and sha256 metadata); then each
+channel's signatures, named by the manifest's SHA-256 and in manifest.json.sig (which keeps
+the signatures of the manifests it replaces); then, once caches can no longer hold the
+previous manifest.json.sig (its max-age), the manifests. Re-running uploads only what is
+missing or changed, so an interrupted publish is completed by running it again.
+
+Credentials and region come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+AWS_REGION (or AWS_DEFAULT_REGION), else the profile AWS_PROFILE (default "default") in
+~/.aws/credentials and ~/.aws/config (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE). Clients'
+base_url is <where the bucket is served>/<prefix>/<channel>. See docs/DEPLOYMENT.md.`,
+    )
+    .action(
+      act(async (c) => (await import("./publish_s3.ts")).publishCommand(c.args[0], c.opts())),
+    );
+
   return program;
 }
 
-/** The exit code for a commander error: 0 for help and version, 2 for usage errors. */
+/**
+ * The exit code for a commander error: 0 for help and version, 2 for usage errors.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CommanderError, usageExitCode } from "./program.ts";
+ * assert.equal(usageExitCode(new CommanderError(0, "commander.version", "0.1.0")), 0);
+ * const unknown = new CommanderError(1, "commander.unknownOption", "error: unknown option '--bogus'");
+ * assert.equal(usageExitCode(unknown), 2);
+ * ```
+ */
 export function usageExitCode(error: CommanderError): number {
   return ["commander.helpDisplayed", "commander.version", "commander.help"].includes(error.code)
     ? 0
