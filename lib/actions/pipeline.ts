@@ -15,7 +15,11 @@ import { httpEnv } from "../net/http_env.ts";
 import { buildDir, currentVersion, type Layout } from "../root/layout.ts";
 import type { UpdateEvent } from "./notify.ts";
 import { checkFreeSpace, spaceNeeded, treeBytes } from "../root/space.ts";
-import { hasBuild, stageBuild, sweepLeftovers } from "../root/stage.ts";
+import { hasBuild, stageBuild } from "../root/stage.ts";
+import { sweepDownloads } from "../root/sweep.ts";
+import { statStamp } from "../root/stamp.ts";
+import { downloadedBytes } from "../net/download.ts";
+import { removeIfExists } from "../core/fs.ts";
 import { readState, writeState } from "../root/state.ts";
 import { acquireLock } from "../root/lock.ts";
 import { ensureDir, MODES, refuseLinks } from "../root/safe.ts";
@@ -130,7 +134,18 @@ export interface UpdateResult {
   problem: string | null;
 }
 
-const EXTENSION = { "executable": "bin", "tar.gz": "tar.gz", "zip": "zip" } as const;
+const EXTENSION: Record<string, string> = {
+  "executable": "bin",
+  "tar.gz": "tar.gz",
+  "zip": "zip",
+};
+
+/** The file of the download of `version` in `downloads/`, then its partial and resume record. */
+function downloadNames(version: string, platform: string, kind: string): string[] {
+  if (EXTENSION[kind] === undefined) return [];
+  const file = `${version}-${platform}.${EXTENSION[kind]}`;
+  return [file, `${file}.partial`, `${file}.partial.json`];
+}
 
 /**
  * Check a channel and, when a newer (or allowed) version is there, download, verify and stage it.
@@ -185,9 +200,9 @@ export async function runUpdate(
   const emit = options.onEvent ?? (() => {});
   using _lock = await acquireLock(layout, { waitMs: options.lockWaitMs ?? 0 });
   const { state, problem } = await readState(layout);
-  await recoverSwap(layout, state);
+  // Recovery first: an interrupted swap, and what killed commands left (recoverSwap sweeps).
+  await recoverSwap(layout, state, { keepBackups: config.keep_backups_count });
   const current = await currentVersion(layout);
-  await sweepLeftovers(layout);
   let check: CheckResult;
   try {
     check = await checkChannel(config, {
@@ -251,6 +266,14 @@ export async function runUpdate(
     available: manifest.version,
     decision: state.last_check.decision,
   });
+  // downloads/ keeps only what an update is still after: the download of the version decided
+  // on (to resume it, or to stage it without downloading it again).
+  await sweepDownloads(
+    layout,
+    decision.action === "update"
+      ? downloadNames(decision.version, options.platform, artifact.kind)
+      : [],
+  );
   if (decision.action === "none" || options.checkOnly) {
     await writeState(layout, state);
     if (decision.action === "update") emit(event("update_available", decision.message));
@@ -279,15 +302,17 @@ export async function runUpdate(
         artifact.expanded_size !== undefined
       ? 0
       : await treeBytes(buildDir(layout, current));
+    const file = `${layout.downloads}/${version}-${options.platform}.${EXTENSION[artifact.kind]}`;
     await checkFreeSpace(
       layout.downloads,
       spaceNeeded(artifact.kind, artifact.size, {
         currentBuildBytes,
         expandedSize: artifact.expanded_size,
+        // Resuming needs room only for what is not on disk yet.
+        downloaded: await downloadedBytes(file, artifact),
       }),
       { probe: options.freeSpace },
     );
-    const file = `${layout.downloads}/${version}-${options.platform}.${EXTENSION[artifact.kind]}`;
     for (const path of [file, `${file}.partial`, `${file}.partial.json`]) {
       await refuseLinks(layout, path);
     }
@@ -324,9 +349,22 @@ export async function runUpdate(
       now: env.now(),
       onProgress: options.onProgress,
       state,
+      // The download stays until the build is recorded: a kill before then costs no download.
+      keepArtifact: true,
     }).catch(refused);
   }
   await writeState(layout, state);
+  if (downloaded) {
+    // Recorded as staged: the download can go. An executable's is a second link to the staged
+    // file, and removing it changes that file's link count and ctime: its stamp is taken again
+    // (a kill before that costs one read of the build at apply, never a download).
+    const file = `${layout.downloads}/${version}-${options.platform}.${EXTENSION[artifact.kind]}`;
+    await removeIfExists(file);
+    if (artifact.kind === "executable") {
+      state.builds[version].stat_sha256 = await statStamp(buildDir(layout, version));
+      await writeState(layout, state);
+    }
+  }
   faultPoint("after-stage");
   await appendAudit(layout, {
     at: env.now().toISOString(),

@@ -3,7 +3,7 @@
 // extraction writes to; a file is opened with createNew, so an existing path is never followed).
 import { createHash } from "node:crypto";
 import type { ProgressSink } from "../core/env.ts";
-import { syncDir } from "../core/fs.ts";
+import { noSpaceError, syncDir } from "../core/fs.ts";
 import { dirMode, type Tree } from "./_paths.ts";
 import { UnsafeArchiveError } from "../core/errors.ts";
 
@@ -305,6 +305,8 @@ export async function writeFile(
     };
     await fill(out);
     if (job.sync) await file?.sync();
+  } catch (error) {
+    throw noSpaceError(error, `${path}, extracted from ${job.archive}`);
   } finally {
     file?.close();
   }

@@ -118,6 +118,8 @@ function checkRawName(job: Job, entry: Entry): void {
 function translate(job: Job, error: unknown, entry?: string): Error {
   if (!(error instanceof Error)) return new Error(`Cannot extract ${job.archive}: ${error}`);
   if (error instanceof UnsafeArchiveError) return error;
+  // A system error writing the entry (a full disk) is not a corrupt archive.
+  if (typeof (error as { code?: unknown }).code === "string") return error;
   const filename = (error as { filename?: unknown }).filename;
   if (error.message === "Unsafe filename" && typeof filename === "string") {
     return new UnsafeArchiveError(

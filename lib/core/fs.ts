@@ -1,4 +1,5 @@
 // Private file-system helpers shared by the pipeline stages: durable writes and renames.
+import { faultPoint } from "./fault.ts";
 
 /**
  * fsync a directory so that renames and new entries in it survive a power cut.
@@ -130,6 +131,34 @@ export async function renameDurable(from: string, to: string): Promise<void> {
 }
 
 /**
+ * `error` as the one line a full disk deserves, naming what was being written and where
+ * (`Cannot write the state file /r/state.json: no space left on device`), its `code` still
+ * `ENOSPC`; any other error as it is.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { noSpaceError } from "./fs.ts";
+ * const full = Object.assign(new Error("No space left on device (os error 28)"), { code: "ENOSPC" });
+ * const error = noSpaceError(full, "the state file /r/state.json") as Error & { code: string };
+ * assert.equal(error.message, "Cannot write the state file /r/state.json: no space left on device");
+ * assert.equal(error.code, "ENOSPC");
+ * const other = new Error("Permission denied");
+ * assert.equal(noSpaceError(other, "the state file /r/state.json"), other);
+ * ```
+ */
+export function noSpaceError(error: unknown, what: string, detail = ""): unknown {
+  if ((error as { code?: unknown })?.code !== "ENOSPC") return error;
+  if ((error as Error).message.startsWith("Cannot write ")) return error; // said already
+  return Object.assign(
+    new Error(`Cannot write ${what}: no space left on device${detail ? ` (${detail})` : ""}`, {
+      cause: error,
+    }),
+    { code: "ENOSPC" },
+  );
+}
+
+/**
  * Options of {@linkcode writeFileAtomic}.
  *
  * @example
@@ -145,6 +174,8 @@ export async function renameDurable(from: string, to: string): Promise<void> {
 export interface WriteFileAtomicOptions {
   /** File mode of the new file (default 0o644), set exactly whatever the umask. */
   mode?: number;
+  /** What the file is, for a full disk's message (default `the file <path>`). */
+  what?: string;
 }
 
 /**
@@ -169,11 +200,13 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const tmp = tempSibling(path);
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const file = await Deno.open(tmp, {
-    write: true,
-    createNew: true,
-    mode: options.mode ?? 0o644,
-  });
+  const what = options.what ?? `the file ${path}`;
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(tmp, { write: true, createNew: true, mode: options.mode ?? 0o644 });
+  } catch (error) {
+    throw noSpaceError(error, what);
+  }
   try {
     // The umask may have taken bits away (a state file must stay readable by `status`).
     await Deno.chmod(tmp, options.mode ?? 0o644);
@@ -183,14 +216,15 @@ export async function writeFileAtomic(
   } catch (error) {
     file.close();
     await Deno.remove(tmp).catch(() => {});
-    throw error;
+    throw noSpaceError(error, what);
   }
   file.close();
+  faultPoint("during-write"); // the temporary file written, not renamed yet
   try {
     await renameDurable(tmp, path);
   } catch (error) {
     await Deno.remove(tmp).catch(() => {});
-    throw error;
+    throw noSpaceError(error, what);
   }
 }
 

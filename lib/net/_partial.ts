@@ -12,6 +12,7 @@ import type { ProgressSink } from "../core/env.ts";
 import {
   type FileIdentity,
   fileIdentity,
+  noSpaceError,
   openNoFollow,
   refuseSymlink,
   removeIfExists,
@@ -19,6 +20,7 @@ import {
 } from "../core/fs.ts";
 import { type IdleWatch, isRetryableStatus, RestartRequest } from "./_attempt.ts";
 import type { HttpSession } from "./http.ts";
+import { showUrl } from "./url_policy.ts";
 import { readSidecar, writeSidecar } from "./_sidecar.ts";
 
 /** Minimum time between two progress reports (by `env.now`), in milliseconds. */
@@ -365,7 +367,9 @@ export class PartialFile {
         try {
           this.#hash.update(chunk);
         } finally {
-          await writing;
+          await writing.catch((error) => {
+            throw this.#noSpace(error);
+          });
         }
         if (byob !== null) this.#buffers.push(new Uint8Array(value.buffer as ArrayBuffer));
         this.#received += chunk.length;
@@ -396,13 +400,26 @@ export class PartialFile {
     }
     const file = this.#openFile();
     if (options.mode !== undefined) await Deno.chmod(this.path, options.mode);
-    if (options.sync) await file.sync();
+    if (options.sync) {
+      await file.sync().catch((error) => {
+        throw this.#noSpace(error);
+      });
+    }
     const identity = fileIdentity(await file.stat());
     this.close();
     await renameDurable(this.path, this.#dest);
     await removeIfExists(this.sidecarPath);
     this.#report(true);
     return { path: this.#dest, sha256: actual, size: this.#received, identity };
+  }
+
+  /** A full disk's error names the download and how much of it is kept; others pass. */
+  #noSpace(error: unknown): unknown {
+    return noSpaceError(
+      error,
+      `the download of ${showUrl(this.#url)} to ${this.path}`,
+      `${this.#received} of ${this.#size} bytes written; they are kept and a later run resumes`,
+    );
   }
 
   /** Close the partial file (it stays on disk). */

@@ -16,6 +16,8 @@ import type { ProgressSink } from "../core/env.ts";
 import { isSha256Hex } from "../core/validate.ts";
 import { HttpSession, type RequestOptions } from "./http.ts";
 import { PartialFile } from "./_partial.ts";
+import { bytesOnDisk, reuseComplete } from "./_complete.ts";
+import { removeIfExists } from "../core/fs.ts";
 import { showUrl } from "./url_policy.ts";
 
 export type { RequestOptions } from "./http.ts";
@@ -98,7 +100,9 @@ export interface DownloadResult {
  * Across runs: `<dest>.partial.json` records the URL, digest, size and validators. When a later
  * call has the same sha256 and size, the partial's bytes are re-hashed from disk and the
  * download continues; otherwise both files are discarded. An aborted call (via `signal`) or a
- * retryable failure leaves them in place for that purpose.
+ * retryable failure leaves them in place for that purpose. A finished file already at `dest`
+ * (a run killed before installing it) with the declared size and SHA-256 is verified where it
+ * lies and returned without a request; one with other bytes is replaced.
  *
  * @throws {SizeMismatchError} more or fewer bytes than `size`
  * @throws {ChecksumMismatchError} the bytes' SHA-256 differs from `sha256`
@@ -141,6 +145,21 @@ export async function downloadArtifact(
       }`,
     );
   }
+  // A finished download left by a run killed before it was installed is verified where it
+  // lies (read once) instead of fetched again.
+  const done = await reuseComplete(dest, {
+    size,
+    sha256,
+    verify,
+    sync: options.sync ?? true,
+    mode: options.mode,
+    onProgress: options.onProgress,
+  });
+  if (done !== null) {
+    await removeIfExists(`${dest}.partial`);
+    await removeIfExists(`${dest}.partial.json`);
+    return done;
+  }
   const session = new HttpSession("Download", url, options);
   const partial = new PartialFile(dest, {
     url,
@@ -175,4 +194,26 @@ export async function downloadArtifact(
   } finally {
     session.close();
   }
+}
+
+/**
+ * How many bytes of the download of `dest` are on disk already (a finished file of the
+ * declared size, or a partial whose resume record is of this download), without reading them:
+ * what a disk-space preflight need not find free again.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { downloadedBytes } from "./download.ts";
+ * const dest = `${await Deno.makeTempDir()}/app.bin`;
+ * assert.equal(await downloadedBytes(dest, { size: 3, sha256: "ab".repeat(32) }), 0);
+ * await Deno.writeTextFile(dest, "abc");
+ * assert.equal(await downloadedBytes(dest, { size: 3, sha256: "ab".repeat(32) }), 3);
+ * ```
+ */
+export async function downloadedBytes(
+  dest: string,
+  expected: { size: number; sha256: string },
+): Promise<number> {
+  return await bytesOnDisk(dest, expected);
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { dirOf } from "../core/fs.ts";
+import { dirOf, noSpaceError } from "../core/fs.ts";
 import type { Layout } from "./layout.ts";
 import { ensureDir, MODES, openInRoot } from "./safe.ts";
 
@@ -62,6 +62,8 @@ export async function appendAudit(layout: Layout, entry: AuditEntry): Promise<vo
     let written = 0;
     while (written < bytes.length) written += await file.write(bytes.subarray(written));
     await file.sync();
+  } catch (error) {
+    throw noSpaceError(error, `the audit log ${layout.audit}`);
   } finally {
     file.close();
   }

@@ -72,6 +72,12 @@ export interface StageOptions {
   identity?: FileIdentity;
   /** The application's file name inside the build (must exist in it). */
   executable: string;
+  /**
+   * Leave the artifact where it is (an executable is hard-linked into the build), for the caller
+   * to remove once the build is recorded as staged: a kill before then loses no download.
+   * Default false: the artifact is consumed.
+   */
+  keepArtifact?: boolean;
   /** The time to record (default now). */
   now?: Date;
   /** Progress of extraction. */
@@ -80,40 +86,7 @@ export interface StageOptions {
   state: State;
 }
 
-/**
- * Remove leftovers of interrupted staging or pruning (`builds/.staging-*`, `builds/.trash-*`).
- * The caller holds the lock.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { layoutOf } from "./layout.ts";
- * import { sweepLeftovers } from "./stage.ts";
- * const layout = layoutOf(await Deno.makeTempDir());
- * for (const name of ["1.0.0", ".staging-1.1.0-x1", ".trash-0.9.0-17"]) {
- *   await Deno.mkdir(`${layout.builds}/${name}`, { recursive: true });
- * }
- * assert.deepEqual((await sweepLeftovers(layout)).sort(), [".staging-1.1.0-x1", ".trash-0.9.0-17"]);
- * assert.deepEqual([...Deno.readDirSync(layout.builds)].map((e) => e.name), ["1.0.0"]);
- * assert.deepEqual(await sweepLeftovers(layoutOf(`${layout.root}/missing`)), []);
- * ```
- */
-export async function sweepLeftovers(layout: Layout): Promise<string[]> {
-  const removed: string[] = [];
-  await refuseLinks(layout, layout.builds);
-  try {
-    for await (const entry of Deno.readDir(layout.builds)) {
-      if (/^\.(staging|trash)-/.test(entry.name)) {
-        await refuseLinks(layout, `${layout.builds}/${entry.name}`);
-        await removeIfExists(`${layout.builds}/${entry.name}`, true);
-        removed.push(entry.name);
-      }
-    }
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  return removed;
-}
+export { sweepLeftovers } from "./sweep.ts";
 
 /**
  * What {@linkcode hasBuild} looks for.
@@ -213,7 +186,7 @@ export async function stageBuild(
     if (options.kind === "executable") {
       await Deno.mkdir(tmp, { mode: 0o700 });
       const target = `${tmp}/${options.executable}`;
-      await renameDurable(artifact, target);
+      await place(artifact, target, options.keepArtifact ?? false);
       await checkVerified(target, options);
       entries = [{ path: options.executable, kind: "file", mode: 0o755, sha256: options.sha256 }];
     } else {
@@ -227,7 +200,7 @@ export async function stageBuild(
         onEntry: (entry) => written.push(entry),
       });
       entries = written;
-      await removeIfExists(artifact);
+      if (!options.keepArtifact) await removeIfExists(artifact);
       const main = await Deno.lstat(`${tmp}/${options.executable}`).catch(() => null);
       if (!main?.isFile) {
         throw new Error(
@@ -253,13 +226,31 @@ export async function stageBuild(
     await renameDurable(tmp, final);
   } catch (error) {
     await removeIfExists(tmp, true);
-    // A refused artifact (an unsafe or unlaunchable archive) does not linger in downloads/.
-    await removeIfExists(artifact);
+    // A refused artifact (an unsafe or unlaunchable archive, not the file verified) does not
+    // linger in downloads/; one that met a full disk or another system error is kept, so that
+    // the next run stages it without downloading it again.
+    if (typeof (error as { code?: unknown }).code !== "string") await removeIfExists(artifact);
     throw error;
   }
   // The seal from what was verified and written; the stamp from lstat alone: nothing is read.
   record(options, sealOf(entries), await statStamp(final));
   return final;
+}
+
+/**
+ * Put the downloaded executable at `target`: a hard link when the download is to be kept until
+ * the build is recorded (where the filesystem has none, a rename), else a rename.
+ */
+async function place(artifact: string, target: string, keep: boolean): Promise<void> {
+  if (keep) {
+    try {
+      await Deno.link(artifact, target);
+      return;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) throw error;
+    }
+  }
+  await renameDurable(artifact, target);
 }
 
 /**

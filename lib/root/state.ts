@@ -654,5 +654,8 @@ function parseText(text: string, source: string): ReadState {
  */
 export async function writeState(layout: Layout, state: State): Promise<void> {
   await refuseLinks(layout, layout.state);
-  await writeFileAtomic(layout.state, JSON.stringify(state, null, 2) + "\n", { mode: MODES.state });
+  await writeFileAtomic(layout.state, JSON.stringify(state, null, 2) + "\n", {
+    mode: MODES.state,
+    what: `the state file ${layout.state}`,
+  });
 }

@@ -21,6 +21,7 @@ import { pruneBackups } from "./backups.ts";
 import { buildDir, currentVersion, type Layout } from "./layout.ts";
 import { applyPending, type JournalRecord, readState, type State, writeState } from "./state.ts";
 import { acquireLock } from "./lock.ts";
+import { sweepLeftovers } from "./sweep.ts";
 import { refuseLinks } from "./safe.ts";
 
 export type { SmokeOptions } from "./_smoke.ts";
@@ -49,6 +50,7 @@ export async function switchCurrent(layout: Layout, version: string): Promise<vo
   if (!info?.isDirectory) throw new Error(`Cannot switch to ${version}: build ${dir} is missing`);
   const link = tempSibling(layout.current);
   await Deno.symlink(`builds/${version}`, link);
+  faultPoint("during-link"); // the new link made, not renamed over `current` yet
   try {
     await renameDurable(link, layout.current);
   } catch (error) {
@@ -220,13 +222,36 @@ export interface Recovery {
   journal: JournalRecord;
   /** `finished` (its target is current now) or `undone` (its target was gone). */
   outcome: "finished" | "undone";
+  /** Backups pruned after finishing an interrupted apply, as the apply would have. */
+  pruned?: string[];
 }
 
 /**
- * Finish a swap that was interrupted (the state file still holds its journal): make its target
- * current when the target build is there, else go back to the build it started from. Returns
- * null when there was nothing to recover. The caller holds the lock; `state` is updated and
- * written.
+ * Options of {@linkcode recoverSwap}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RecoverOptions } from "./swap.ts";
+ * const options: RecoverOptions = { keepBackups: 2 };
+ * assert.equal(options.keepBackups, 2);
+ * ```
+ */
+export interface RecoverOptions {
+  /**
+   * Backups to keep: after finishing an interrupted apply, prune beyond this many, as the apply
+   * would have (not given: the next clean apply prunes).
+   */
+  keepBackups?: number;
+}
+
+/**
+ * Recover from whatever a killed command left, first thing under the lock: sweep its leftovers
+ * (`sweepLeftovers`: half-made builds, temporary files of dead writers), then finish a swap that
+ * was interrupted (the state file still holds its journal): make its target current when the
+ * target build is there, else go back to the build it started from; a finished apply then prunes
+ * backups beyond `keepBackups`, as the apply would have. Returns null when there was no swap to
+ * recover. The caller holds the lock; `state` is updated and written.
  *
  * @example
  * ```ts
@@ -253,7 +278,14 @@ export interface Recovery {
  * assert.equal(state.journal, undefined);
  * ```
  */
-export async function recoverSwap(layout: Layout, state: State): Promise<Recovery | null> {
+export async function recoverSwap(
+  layout: Layout,
+  state: State,
+  options: RecoverOptions = {},
+): Promise<Recovery | null> {
+  // What interrupted commands left (half-made builds, temporary files of dead writers) goes
+  // first, whatever else there is to recover.
+  await sweepLeftovers(layout);
   const journal = state.journal;
   if (journal === undefined) return null;
   const current = await currentVersion(layout);
@@ -281,6 +313,10 @@ export async function recoverSwap(layout: Layout, state: State): Promise<Recover
     to: journal.to,
     outcome,
   });
+  if (journal.op === "apply" && outcome === "finished" && options.keepBackups !== undefined) {
+    const pruned = await pruneBackups(layout, state, { keep: options.keepBackups });
+    return { journal, outcome, pruned };
+  }
   return { journal, outcome };
 }
 
@@ -464,7 +500,7 @@ export async function applyStaged(
   }
   using _lock = await acquireLock(layout, { waitMs: options.lockWaitMs ?? 0 });
   const { state, problem } = await readState(layout);
-  const recovered = await recoverSwap(layout, state);
+  const recovered = await recoverSwap(layout, state, { keepBackups: options.keepBackups ?? 2 });
   const extra: Partial<ApplyResult> = recovered === null ? {} : { recovered };
   const from = await currentVersion(layout);
   /** The result when no staged build goes in (`more`: what happened instead). */
@@ -472,7 +508,7 @@ export async function applyStaged(
     applied: false,
     from,
     to: from,
-    pruned: [],
+    pruned: recovered?.pruned ?? [],
     problem,
     ...extra,
     ...more,
