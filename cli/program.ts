@@ -2,6 +2,12 @@
 // lazily, so that `apply` (run at every application start) loads no network code.
 import { Command, CommanderError } from "commander";
 import denoJson from "../deno.json" with { type: "json" };
+import { escapeLines } from "../lib/core/text.ts";
+
+function writeAll(to: { writeSync(p: Uint8Array): number }, text: string): void {
+  const bytes = new TextEncoder().encode(text);
+  for (let off = 0; off < bytes.length;) off += to.writeSync(bytes.subarray(off));
+}
 
 /** The program's version. */
 export const VERSION: string = denoJson.version;
@@ -48,6 +54,12 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .enablePositionalOptions()
     .allowExcessArguments(true)
     .showSuggestionAfterError(true)
+    // commander's own lines (usage errors quoting an argument, help) are escaped like every
+    // other line for people (cli/_ui.ts); subcommands inherit this.
+    .configureOutput({
+      writeOut: (text) => writeAll(Deno.stdout, escapeLines(text)),
+      writeErr: (text) => writeAll(Deno.stderr, escapeLines(text)),
+    })
     .exitOverride();
 
   globals(program)

@@ -9,6 +9,7 @@
  * @module
  */
 import { writeFileAtomic } from "../core/fs.ts";
+import { jsonText } from "../core/text.ts";
 import { type KeySet, parseKeySet } from "../core/keyset.ts";
 import { isChannelName, isNonEmptyString as str, isObject, isSha256Hex } from "../core/validate.ts";
 import { isBuildName, type Layout } from "./layout.ts";
@@ -442,5 +443,5 @@ export async function readState(layout: Layout): Promise<ReadState> {
  * ```
  */
 export async function writeState(layout: Layout, state: State): Promise<void> {
-  await writeFileAtomic(layout.state, JSON.stringify(state, null, 2) + "\n");
+  await writeFileAtomic(layout.state, jsonText(state, 2) + "\n");
 }
