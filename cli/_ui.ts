@@ -42,6 +42,13 @@ export function progressLine(p: Progress, elapsedMs: number, width: number): str
 /**
  * The error line of a failed command: `error: <message>` (the word red on a colour terminal),
  * the message escaped to one line. main.ts prints it for errors that end a command.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errorLine } from "./_ui.ts";
+ * assert.equal(errorLine("Bad \x1b[2J\nline", false), "error: Bad \\x1b[2J\\x0aline\n");
+ * ```
  */
 export function errorLine(message: string, color: boolean): string {
   return `${color ? "\x1b[31merror\x1b[0m" : "error"}: ${escapeText(message)}\n`;

@@ -42,7 +42,19 @@ export async function confirmCommand(options: GlobalOptions): Promise<number> {
   return 0;
 }
 
-/** An audit entry in one line: time, event, reason and its facts, every value escaped. */
+/**
+ * An audit entry in one line: time, event, reason and its facts, every value escaped.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { auditLine } from "./builds.ts";
+ * assert.equal(
+ *   auditLine({ at: "2026-11-27T00:00:00Z", event: "failed", reason: "x\x1b[2J", command: "check" }),
+ *   "2026-11-27T00:00:00Z failed: x\\x1b[2J (command: check)",
+ * );
+ * ```
+ */
 export function auditLine(entry: AuditEntry): string {
   const facts = Object.entries(entry)
     .filter(([k, v]) =>
@@ -61,6 +73,20 @@ const STATUS_EVENTS = 5;
  * The human form of the status document. Every value read from the state file or the audit log
  * is escaped one by one (lib/core/text.ts): a planted or quoted newline cannot make a line of its
  * own, and no control sequence reaches the terminal.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../lib/core/config.ts";
+ * import { layoutOf } from "../lib/root/layout.ts";
+ * import { readStatus } from "../lib/root/status.ts";
+ * import { statusText } from "./builds.ts";
+ * const status = await readStatus(layoutOf(await Deno.makeTempDir()), defaultConfig(), {
+ *   platform: "linux-x64",
+ * });
+ * status.last_error = { at: "2026-11-27T00:00:00Z", command: "check", message: "a\nb" };
+ * assert.ok(statusText(status).includes("last error: 2026-11-27T00:00:00Z check: a\\x0ab"));
+ * ```
  */
 export function statusText(s: StatusDocument): string {
   const lines = [
