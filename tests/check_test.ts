@@ -127,6 +127,7 @@ Deno.test("checkChannel uses the state's cached manifest and returns the new rec
       platform: PLATFORM,
       current: "1.0.0",
       state,
+      trusted: null,
       env,
     });
     assert.equal(first.notModified, false);
@@ -136,6 +137,7 @@ Deno.test("checkChannel uses the state's cached manifest and returns the new rec
       platform: PLATFORM,
       current: "1.0.0",
       state,
+      trusted: null,
       env,
     });
     assert.equal(second.notModified, true);

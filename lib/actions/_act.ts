@@ -138,6 +138,7 @@ export function pipelineOptions(
     env: ctx.env,
     onProgress: ctx.onProgress,
     onEvent: announce,
+    onWarning: ctx.onWarning,
     lockWaitMs: ctx.lockWaitMs,
   };
 }

@@ -432,7 +432,9 @@ export function autoCheckDue(
  * import { emptyState } from "../root/state.ts";
  * const state = emptyState();
  * state.rejected.push({ version: "1.1.0", channel: "stable", reason: "rolled back", at: "2026-11-26T00:00:00Z" });
- * const options: CheckOptions = { channel: "stable", platform: "linux-x64", current: "1.0.0", state, env };
+ * const options: CheckOptions = {
+ *   channel: "stable", platform: "linux-x64", current: "1.0.0", state, trusted: null, env,
+ * };
  * assert.equal((await checkChannel(config, options)).decision.action, "none"); // rejected
  * assert.equal((await checkChannel(config, { ...options, force: true })).decision.action, "update");
  * ```
@@ -444,8 +446,14 @@ export interface CheckOptions {
   platform: string;
   /** The installed version (null when nothing is installed). */
   current: string | null;
-  /** The install's state (staged build, rejected versions). */
+  /** The install's state (staged build, rejected versions, the cached manifest). */
   state: State;
+  /**
+   * What was accepted before on this channel (null: nothing yet), from the install's trust
+   * state (lib/root/trust_state.ts `trustedFor`, which refuses when that state is damaged).
+   * Required, so that no caller can forget the rollback protection.
+   */
+  trusted: TrustedRecord | null;
   /** Allow installing a lower version. */
   allowDowngrade?: boolean;
   /** Install even a version rolled back from. */
@@ -482,7 +490,7 @@ export interface CheckOptions {
  * import { checkChannel, type CheckResult } from "./check.ts";
  * import { emptyState } from "../root/state.ts";
  * const result: CheckResult = await checkChannel(config, {
- *   channel: "stable", platform: "linux-x64", current: "1.1.0", state: emptyState(), env,
+ *   channel: "stable", platform: "linux-x64", current: "1.1.0", state: emptyState(), trusted: null, env,
  * });
  * assert.equal(result.artifact.url, "https://updates.ms11.com/stable/1.1.0/ms11");
  * assert.equal(result.decision.message, "1.1.0 is the newest release on stable");
@@ -535,12 +543,14 @@ export interface CheckResult {
  * import { checkChannel } from "./check.ts";
  * import { emptyState } from "../root/state.ts";
  * const result = await checkChannel(config, {
- *   channel: "stable", platform: "linux-x64", current: "1.0.0", state: emptyState(),
+ *   channel: "stable", platform: "linux-x64", current: "1.0.0", state: emptyState(), trusted: null,
  * });
  * assert.equal(result.decision.message, "Update available: 1.0.0 -> 1.1.0 on stable");
  * assert.equal(result.artifact.size, 26); // the bytes published
  * await assert.rejects(
- *   checkChannel(config, { channel: "stable", platform: "windows-x64", current: null, state: emptyState() }),
+ *   checkChannel(config, {
+ *     channel: "stable", platform: "windows-x64", current: null, state: emptyState(), trusted: null,
+ *   }),
  *   RangeError,
  * );
  * await server.shutdown();
@@ -551,7 +561,7 @@ export async function checkChannel(config: Config, options: CheckOptions): Promi
   const { manifest, record, notModified, trust } = await fetchManifestCached(config, channel, {
     env: options.env,
     cached: Object.hasOwn(state.manifests, channel) ? state.manifests[channel] : null,
-    trusted: Object.hasOwn(state.trusted, channel) ? state.trusted[channel] : null,
+    trusted: options.trusted,
     startedAt: options.startedAt,
   });
   const artifact = artifactFor(manifest, options.platform);
