@@ -134,6 +134,15 @@ export function statusText(s: StatusDocument): string {
         ? `${t(s.last_error.at)} ${t(s.last_error.command)}: ${t(s.last_error.message)}`
         : "none"
     }`,
+    `trust:      ${
+      s.trust.problem !== null
+        ? t(s.trust.problem)
+        : Object.keys(s.trust.channels).length === 0
+        ? "nothing accepted yet"
+        : Object.entries(s.trust.channels).map(([name, c]) =>
+          `${t(name)} serial ${c.serial} (${t(c.version)})`
+        ).join(", ")
+    }`,
     `events:     ${s.recent_events.length === 0 ? "none" : ""}`.trimEnd(),
     ...s.recent_events.slice(-STATUS_EVENTS).map((entry) => `  ${auditLine(entry)}`),
   ];
@@ -145,6 +154,7 @@ export async function statusCommand(options: UpdateCommandOptions): Promise<numb
   const ctx = await loadContext(options);
   const status = await installStatus(actionContext(ctx), { channel: options.channel });
   if (status.state_problem) ctx.ui.warn(status.state_problem);
+  if (status.trust.problem) ctx.ui.warn(status.trust.problem);
   ctx.ui.data(status, statusText(status));
   return 0;
 }

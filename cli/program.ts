@@ -157,6 +157,28 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .argument("[name]", "channel to switch to")
     .action(act(async (c) => (await builds()).channelCommand(c.args[0], c.optsWithGlobals())));
 
+  const trust = globals(
+    sub(
+      "trust",
+      "show the trust state: the last manifest accepted per channel (rollback protection)",
+    ),
+  )
+    .addHelpText(
+      "after",
+      "\nThe trust state is kept in <root>/trust.json and a verified backup copy; see docs/SECURITY.md.",
+    )
+    .action(act(async (c) => (await import("./trust.ts")).trustCommand(c.optsWithGlobals())));
+  waitOption(
+    globals(
+      trust.command("reset").description(
+        "start trust afresh from the pinned keys (the way out of a damaged trust state; audited)",
+      ).exitOverride(),
+    ),
+    5,
+  )
+    .option("--channel <name>", "only this channel (default: every channel)")
+    .action(act(async (c) => (await import("./trust.ts")).trustResetCommand(c.optsWithGlobals())));
+
   waitOption(
     globals(
       sub("dashboard", "serve a live status page and JSON API on 127.0.0.1 (prints its URL)"),

@@ -167,6 +167,9 @@ function installed(view: PageView): string {
     ["Install root", `<code>${e(s.root)}</code>`],
   ];
   if (s.state_problem) rows.push(["State file", e(s.state_problem)]);
+  if (s.trust.problem) {
+    rows.push(["Trust state", `<span id="trust-problem">${e(s.trust.problem)}</span>`]);
+  }
   return `<section aria-labelledby="h-installed"><h2 id="h-installed">Installed</h2><dl>${
     rows.map(([k, v]) => `<div><dt>${e(k)}</dt><dd>${v}</dd></div>`).join("")
   }</dl></section>`;

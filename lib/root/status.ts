@@ -16,6 +16,7 @@ import {
   type RejectedRecord,
   type StagedRecord,
 } from "./state.ts";
+import { readTrust, summarizeTrust, type TrustSummary } from "./trust_state.ts";
 
 /**
  * The status schema version.
@@ -60,6 +61,7 @@ export const STATUS_SCHEMA = 1;
  *   recent_events: [],
  *   trial: null,
  *   rejected: [],
+ *   trust: { file: `${root}/trust.json`, problem: null, channels: {} },
  * });
  * ```
  */
@@ -100,6 +102,8 @@ export interface StatusDocument {
     | null;
   /** Versions not staged again on their channel: rolled back from, or bad builds. */
   rejected: RejectedRecord[];
+  /** The trust state: the last manifest accepted per channel, and what is wrong with it. */
+  trust: TrustSummary;
 }
 
 /**
@@ -189,5 +193,6 @@ export async function readStatus(
       max_attempts: config.health.max_attempts,
     },
     rejected: state.rejected,
+    trust: summarizeTrust(layout, await readTrust(layout)),
   };
 }

@@ -479,23 +479,98 @@ export function trustedFor(
   view: TrustView,
   channel: string,
 ): TrustedRecord | null {
-  const refuse = (why: string, command: string): never => {
-    throw new TrustStateError(
-      layout.trust,
-      channel,
-      `Trust state ${why}: manifests for ${channel} are refused until trust is started afresh from the pinned keys (run ${command})`,
-    );
-  };
-  if (view.damaged !== null) refuse(`cannot be read: ${view.damaged}`, resetCommand(layout, null));
-  const blocked = view.document.blocked;
-  if (Object.hasOwn(blocked, EVERY_CHANNEL)) {
-    refuse(`was lost: ${blocked[EVERY_CHANNEL]}`, resetCommand(layout, null));
-  }
-  if (Object.hasOwn(blocked, channel)) {
-    refuse(`of ${channel} was lost: ${blocked[channel]}`, resetCommand(layout, channel));
-  }
+  const refused = refusal(layout, view, channel);
+  if (refused !== null) throw new TrustStateError(layout.trust, channel, refused);
   const channels = view.document.channels;
   return Object.hasOwn(channels, channel) ? channels[channel] : null;
+}
+
+/** Why manifests for `channel` (null: any channel) are refused, or null. */
+function refusal(layout: Layout, view: TrustView, channel: string | null): string | null {
+  const refused = (why: string, command: string) =>
+    `Trust state ${why}: manifests for ${
+      channel ?? "every channel"
+    } are refused until trust is started afresh from the pinned keys (run ${command})`;
+  if (view.damaged !== null) {
+    return refused(`cannot be read: ${view.damaged}`, resetCommand(layout, null));
+  }
+  const blocked = view.document.blocked;
+  if (Object.hasOwn(blocked, EVERY_CHANNEL)) {
+    return refused(`was lost: ${blocked[EVERY_CHANNEL]}`, resetCommand(layout, null));
+  }
+  if (channel !== null && Object.hasOwn(blocked, channel)) {
+    return refused(`of ${channel} was lost: ${blocked[channel]}`, resetCommand(layout, channel));
+  }
+  return null;
+}
+
+/**
+ * The trust state as `status` and `ms11-update trust` show it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TrustSummary } from "./trust_state.ts";
+ * const summary: TrustSummary = { file: "/opt/ms11/trust.json", problem: null, channels: {} };
+ * assert.equal(summary.problem, null);
+ * ```
+ */
+export interface TrustSummary {
+  /** The trust file (its backup is the same name with `.bak`). */
+  file: string;
+  /**
+   * What is wrong, or null: manifests refused (with the reset command), or a copy that the
+   * next check restores.
+   */
+  problem: string | null;
+  /** Per channel, the last manifest accepted. */
+  channels: Record<
+    string,
+    { serial: number; version: string; accepted_at: string; expires: string; rotated_keys: boolean }
+  >;
+}
+
+/**
+ * Summarise a trust view for people and the status document (pure).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { layoutOf } from "./layout.ts";
+ * import { readTrust, summarizeTrust } from "./trust_state.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * await Deno.writeTextFile(layout.trust, "garbage");
+ * const summary = summarizeTrust(layout, await readTrust(layout));
+ * assert.match(summary.problem!, /^Trust state cannot be read: .* manifests for every channel are refused/);
+ * ```
+ */
+export function summarizeTrust(layout: Layout, view: TrustView): TrustSummary {
+  const problems: string[] = [];
+  const refusedAll = refusal(layout, view, null);
+  if (refusedAll !== null) problems.push(refusedAll);
+  else {
+    for (const channel of Object.keys(view.document.blocked)) {
+      problems.push(refusal(layout, view, channel)!);
+    }
+    if (view.source === "files") {
+      problems.push(...view.notes.map((note) => `${note} at the next check`));
+    }
+  }
+  const channels: TrustSummary["channels"] = {};
+  for (const [name, r] of Object.entries(view.document.channels)) {
+    channels[name] = {
+      serial: r.serial,
+      version: r.version,
+      accepted_at: r.accepted_at,
+      expires: r.expires,
+      rotated_keys: r.keys !== null,
+    };
+  }
+  return {
+    file: layout.trust,
+    problem: problems.length === 0 ? null : problems.join("; "),
+    channels,
+  };
 }
 
 /**
