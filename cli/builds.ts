@@ -11,12 +11,42 @@ import { isVersion } from "../lib/core/version.ts";
 import { actionContext, type GlobalOptions, loadContext } from "./_context.ts";
 import type { UpdateCommandOptions } from "./update.ts";
 
-/** Options of `rollback`. */
+/**
+ * Options of `rollback`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RollbackCommandOptions } from "./builds.ts";
+ * const options: RollbackCommandOptions = { root: "/opt/ms11", to: "1.0.0" };
+ * assert.equal(options.to, "1.0.0");
+ * ```
+ */
 export interface RollbackCommandOptions extends GlobalOptions {
   to?: string;
 }
 
-/** `ms11-update rollback [--to VERSION]`. */
+/**
+ * `ms11-update rollback [--to VERSION]`: restore the newest backup (or that version); the
+ * replaced build is kept. A failure is recorded in the install's state.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { rollbackCommand } from "./builds.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/config.json`, "{}");
+ * const options = { config: `${dir}/config.json`, root: `${dir}/root` };
+ * await assert.rejects(rollbackCommand({ ...options, to: "latest" }), {
+ *   name: "ConfigError",
+ *   message: 'Invalid --to "latest": expected a version',
+ * });
+ * await assert.rejects(rollbackCommand(options), /^Error: Nothing is installed in .*; nothing to roll back$/);
+ * const state = JSON.parse(await Deno.readTextFile(`${dir}/root/state.json`));
+ * assert.equal(state.last_error.command, "rollback");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function rollbackCommand(options: RollbackCommandOptions): Promise<number> {
   const ctx = await loadContext(options);
   if (options.to !== undefined && !isVersion(options.to)) {
@@ -28,7 +58,21 @@ export async function rollbackCommand(options: RollbackCommandOptions): Promise<
   return 0;
 }
 
-/** `ms11-update confirm`: the build on trial is healthy; commit it. */
+/**
+ * `ms11-update confirm`: the build on trial is healthy; commit it. Nothing on trial is no error.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { confirmCommand } from "./builds.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/config.json`, "{}");
+ * const options = { config: `${dir}/config.json`, root: `${dir}/root`, json: true };
+ * assert.equal(await confirmCommand(options), 0); // prints {"confirmed": null, …}
+ * await assert.rejects(Deno.stat(`${dir}/root/state.json`), Deno.errors.NotFound);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function confirmCommand(options: GlobalOptions): Promise<number> {
   const ctx = await loadContext(options, 5);
   const { message, result } = await confirmTrial(actionContext(ctx));
@@ -149,7 +193,21 @@ export function statusText(s: StatusDocument): string {
   return lines.join("\n");
 }
 
-/** `ms11-update status [--json]`. */
+/**
+ * `ms11-update status [--json]`: the status document (docs/STATUS.md), read-only.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { statusCommand } from "./builds.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/config.json`, "{}");
+ * const options = { config: `${dir}/config.json`, root: `${dir}/root`, json: true };
+ * assert.equal(await statusCommand(options), 0); // prints {"schema": 1, …, "current": null, …}
+ * await assert.rejects(Deno.stat(`${dir}/root`), Deno.errors.NotFound); // nothing written
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function statusCommand(options: UpdateCommandOptions): Promise<number> {
   const ctx = await loadContext(options);
   const status = await installStatus(actionContext(ctx), { channel: options.channel });
@@ -159,7 +217,25 @@ export async function statusCommand(options: UpdateCommandOptions): Promise<numb
   return 0;
 }
 
-/** `ms11-update channel [NAME]`: show channels, or persist a switch. */
+/**
+ * `ms11-update channel [NAME]`: show channels, or persist a switch in the configuration file.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { channelCommand } from "./builds.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/config.json`, "{}");
+ * const options = { config: `${dir}/config.json`, root: `${dir}/root`, json: true };
+ * assert.equal(await channelCommand("canary", options), 0);
+ * assert.equal(JSON.parse(await Deno.readTextFile(`${dir}/config.json`)).channel, "canary");
+ * await assert.rejects(channelCommand("beta", options), {
+ *   name: "ConfigError",
+ *   message: 'Unknown channel "beta": configured channels are stable, canary',
+ * });
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function channelCommand(
   name: string | undefined,
   options: GlobalOptions,

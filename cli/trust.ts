@@ -39,7 +39,21 @@ export function trustText(summary: TrustSummary): string {
   return lines.join("\n");
 }
 
-/** `ms11-update trust [--json]`: show the trust state. */
+/**
+ * `ms11-update trust [--json]`: show the trust state, read-only; a problem is also a warning.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { trustCommand } from "./trust.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/config.json`, "{}");
+ * const options = { config: `${dir}/config.json`, root: `${dir}/root`, json: true };
+ * assert.equal(await trustCommand(options), 0); // prints {"file": …, "problem": null, "channels": {}}
+ * await assert.rejects(Deno.stat(`${dir}/root`), Deno.errors.NotFound); // nothing written
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function trustCommand(options: GlobalOptions): Promise<number> {
   const ctx = await loadContext(options);
   const summary = await trustStatus(actionContext(ctx));
@@ -48,12 +62,40 @@ export async function trustCommand(options: GlobalOptions): Promise<number> {
   return 0;
 }
 
-/** Options of `trust reset`. */
+/**
+ * Options of `trust reset`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TrustResetCommandOptions } from "./trust.ts";
+ * const options: TrustResetCommandOptions = { root: "/opt/ms11", channel: "stable" };
+ * assert.equal(options.channel, "stable");
+ * ```
+ */
 export interface TrustResetCommandOptions extends GlobalOptions {
   channel?: string;
 }
 
-/** `ms11-update trust reset [--channel NAME]`: start trust afresh from the pinned keys. */
+/**
+ * `ms11-update trust reset [--channel NAME]`: start trust afresh from the pinned keys (locked,
+ * audited); an install root that does not exist is an error and is not created.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { trustResetCommand } from "./trust.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/config.json`, "{}");
+ * await Deno.mkdir(`${dir}/root`);
+ * await Deno.writeTextFile(`${dir}/root/trust.json`, "{ damaged");
+ * const options = { config: `${dir}/config.json`, root: `${dir}/root`, json: true };
+ * assert.equal(await trustResetCommand(options), 0); // prints {"channels": "all", …}
+ * assert.equal(JSON.parse(await Deno.readTextFile(`${dir}/root/trust.json`)).generation, 1);
+ * await assert.rejects(trustResetCommand({ ...options, root: `${dir}/none` }), /No install at/);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function trustResetCommand(options: TrustResetCommandOptions): Promise<number> {
   const ctx = await loadContext(options, 5);
   const report = await startTrustAfresh(actionContext(ctx), { channel: options.channel });

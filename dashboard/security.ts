@@ -35,9 +35,10 @@ function isAddressHost(host: string): boolean {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { RefusalOptions } from "./security.ts";
+ * import { refusal, type RefusalOptions } from "./security.ts";
  * const options: RefusalOptions = { port: 8012, token: "t", allowRemote: false, sessions: new Set() };
- * assert.equal(options.sessions?.size, 0);
+ * const headers = new Headers({ host: "127.0.0.1:8012" });
+ * assert.equal(refusal(new URL("http://127.0.0.1:8012/?token=t"), headers, options), null);
  * ```
  */
 export interface RefusalOptions {
@@ -51,7 +52,16 @@ export interface RefusalOptions {
   sessions?: ReadonlySet<string>;
 }
 
-/** The name of the dashboard's session cookie. */
+/**
+ * The name of the dashboard's session cookie.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SESSION_COOKIE, sessionCookie } from "./security.ts";
+ * assert.ok(sessionCookie("x").startsWith(`${SESSION_COOKIE}=x;`));
+ * ```
+ */
 export const SESSION_COOKIE = "ms11_session";
 
 /**

@@ -37,7 +37,23 @@ import {
 /** How long a one-time link ({@linkcode Dashboard.openUrl}) may wait to be opened. */
 const ONE_TIME_LINK_MS = 60_000;
 
-/** Options of {@linkcode serveDashboard}. */
+/**
+ * Options of {@linkcode serveDashboard}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type DashboardOptions, serveDashboard } from "./server.ts";
+ * import { layoutOf } from "../lib/root/layout.ts";
+ * const dir = await Deno.makeTempDir();
+ * const options: DashboardOptions = { configPath: `${dir}/update_channel.json`, platform: "linux-x64",
+ *   hostname: "127.0.0.1", port: 0, token: "secret" };
+ * const dashboard = serveDashboard(layoutOf(dir), options);
+ * assert.equal(dashboard.url, `http://127.0.0.1:${dashboard.port}/?token=secret`);
+ * await dashboard.shutdown();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface DashboardOptions {
   /** The configuration file: read at every request, written by a channel switch. */
   configPath: string;
