@@ -20,7 +20,7 @@ import {
 } from "../lib/root/trust_state.ts";
 import { applyStaged } from "../lib/root/swap.ts";
 import { runUpdate } from "../lib/actions/pipeline.ts";
-import { type CliRun, linuxPlatform, runCli, snapshot } from "./_e2e.ts";
+import { appScript, type CliRun, linuxPlatform, makeWorld, runCli, snapshot } from "./_e2e.ts";
 import { rejectsWith, sha256, tempDir } from "./_helpers.ts";
 import {
   makeKey,
@@ -476,4 +476,20 @@ Deno.test("migration through the CLI: an old client's trusted records keep refus
   assert.equal((await readState(s.layout)).state.trusted, undefined);
   assert.equal(JSON.parse(await Deno.readTextFile(s.layout.state)).trusted, undefined);
   assert.equal((await readTrust(s.layout)).document.channels.stable.serial, 7);
+});
+
+Deno.test("an adopted install has its trust files from the start: a damaged state.json then blocks nothing", async () => {
+  await using world = await makeWorld();
+  const app = `${world.dir}/ms11-adopted`;
+  await Deno.writeTextFile(app, appScript("1.0.0"), { mode: 0o755 });
+  const adopted = await world.cli(["install", "--adopt", app, "--version", "1.0.0"]);
+  assert.equal(adopted.code, 0, adopted.stderr);
+  const layout = layoutOf(world.root);
+  assert.equal((await readTrust(layout)).source, "files");
+  await Deno.writeTextFile(layout.state, "{ damaged");
+  await world.publish("stable", "1.1.0");
+  const check = await world.cli(["check"]);
+  assert.equal(check.code, 0, check.stderr);
+  assert.ok(!check.stderr.includes("Trust state"), check.stderr);
+  assert.equal(JSON.parse((await world.cli(["status", "--json"])).stdout).trust.problem, null);
 });
