@@ -2,7 +2,7 @@
 // channel, and what is wrong with it); `trust reset` starts it afresh from the pinned keys, the
 // explicit and audited way out of a damaged trust state. They call lib/actions/trust.ts.
 import { startTrustAfresh, trustStatus } from "../lib/actions/trust.ts";
-import type { TrustSummary } from "../lib/root/trust_state.ts";
+import type { TrustSummary } from "../lib/root/trust_report.ts";
 import { escapeText as t } from "../lib/core/text.ts";
 import { actionContext, type GlobalOptions, loadContext } from "./_context.ts";
 

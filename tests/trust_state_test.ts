@@ -13,11 +13,11 @@ import { readState } from "../lib/root/state.ts";
 import {
   emptyTrust,
   readTrust,
-  resetTrust,
   settleTrust,
   trustedFor,
   writeTrust,
 } from "../lib/root/trust_state.ts";
+import { resetTrust } from "../lib/root/trust_report.ts";
 import { applyStaged } from "../lib/root/swap.ts";
 import { runUpdate } from "../lib/actions/pipeline.ts";
 import { appScript, type CliRun, linuxPlatform, makeWorld, runCli, snapshot } from "./_e2e.ts";

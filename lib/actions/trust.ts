@@ -8,13 +8,13 @@
  */
 import { isChannelName } from "../core/validate.ts";
 import { acquireLock } from "../root/lock.ts";
+import { readTrust } from "../root/trust_state.ts";
 import {
-  readTrust,
   resetTrust,
   summarizeTrust,
   type TrustReset,
   type TrustSummary,
-} from "../root/trust_state.ts";
+} from "../root/trust_report.ts";
 import { runAction } from "./_act.ts";
 import type { ActionContext } from "./context.ts";
 

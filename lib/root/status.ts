@@ -16,7 +16,8 @@ import {
   type RejectedRecord,
   type StagedRecord,
 } from "./state.ts";
-import { readTrust, summarizeTrust, type TrustSummary } from "./trust_state.ts";
+import { readTrust } from "./trust_state.ts";
+import { summarizeTrust, type TrustSummary } from "./trust_report.ts";
 
 /**
  * The status schema version.

@@ -445,8 +445,19 @@ export async function settleTrust(
   return { document, damaged: null, notes: [], unsettled: false, source: "files" };
 }
 
-/** The command that starts trust afresh, as the refusals name it. */
-function resetCommand(layout: Layout, channel: string | null): string {
+/**
+ * The command that starts trust afresh, as the refusals name it: for one channel, or (null) all.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { layoutOf } from "./layout.ts";
+ * import { resetCommandFor } from "./trust_state.ts";
+ * assert.equal(resetCommandFor(layoutOf("/opt/ms11"), "canary"),
+ *   "ms11-update trust reset --channel canary --root /opt/ms11");
+ * ```
+ */
+export function resetCommandFor(layout: Layout, channel: string | null): string {
   return `ms11-update trust reset${
     channel === null ? "" : ` --channel ${channel}`
   } --root ${layout.root}`;
@@ -479,98 +490,48 @@ export function trustedFor(
   view: TrustView,
   channel: string,
 ): TrustedRecord | null {
-  const refused = refusal(layout, view, channel);
+  const refused = trustRefusal(layout, view, channel);
   if (refused !== null) throw new TrustStateError(layout.trust, channel, refused);
   const channels = view.document.channels;
   return Object.hasOwn(channels, channel) ? channels[channel] : null;
 }
 
-/** Why manifests for `channel` (null: any channel) are refused, or null. */
-function refusal(layout: Layout, view: TrustView, channel: string | null): string | null {
-  const refused = (why: string, command: string) =>
-    `Trust state ${why}: manifests for ${
-      channel ?? "every channel"
-    } are refused until trust is started afresh from the pinned keys (run ${command})`;
-  if (view.damaged !== null) {
-    return refused(`cannot be read: ${view.damaged}`, resetCommand(layout, null));
-  }
-  const blocked = view.document.blocked;
-  if (Object.hasOwn(blocked, EVERY_CHANNEL)) {
-    return refused(`was lost: ${blocked[EVERY_CHANNEL]}`, resetCommand(layout, null));
-  }
-  if (channel !== null && Object.hasOwn(blocked, channel)) {
-    return refused(`of ${channel} was lost: ${blocked[channel]}`, resetCommand(layout, channel));
-  }
-  return null;
-}
-
 /**
- * The trust state as `status` and `ms11-update trust` show it.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import type { TrustSummary } from "./trust_state.ts";
- * const summary: TrustSummary = { file: "/opt/ms11/trust.json", problem: null, channels: {} };
- * assert.equal(summary.problem, null);
- * ```
- */
-export interface TrustSummary {
-  /** The trust file (its backup is the same name with `.bak`). */
-  file: string;
-  /**
-   * What is wrong, or null: manifests refused (with the reset command), or a copy that the
-   * next check restores.
-   */
-  problem: string | null;
-  /** Per channel, the last manifest accepted. */
-  channels: Record<
-    string,
-    { serial: number; version: string; accepted_at: string; expires: string; rotated_keys: boolean }
-  >;
-}
-
-/**
- * Summarise a trust view for people and the status document (pure).
+ * Why manifests for `channel` (null: for every channel) are refused, or null: the message of
+ * {@linkcode trustedFor}'s error.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { layoutOf } from "./layout.ts";
- * import { readTrust, summarizeTrust } from "./trust_state.ts";
- * const layout = layoutOf(await Deno.makeTempDir());
- * await Deno.writeTextFile(layout.trust, "garbage");
- * const summary = summarizeTrust(layout, await readTrust(layout));
- * assert.match(summary.problem!, /^Trust state cannot be read: .* manifests for every channel are refused/);
+ * import { emptyTrust, trustRefusal } from "./trust_state.ts";
+ * const layout = layoutOf("/opt/ms11");
+ * const view = { document: { ...emptyTrust(), blocked: { canary: "lost" } }, damaged: null,
+ *   notes: [], unsettled: false, source: "files" as const };
+ * assert.equal(trustRefusal(layout, view, "stable"), null);
+ * assert.match(trustRefusal(layout, view, "canary")!, /^Trust state of canary was lost: lost: /);
  * ```
  */
-export function summarizeTrust(layout: Layout, view: TrustView): TrustSummary {
-  const problems: string[] = [];
-  const refusedAll = refusal(layout, view, null);
-  if (refusedAll !== null) problems.push(refusedAll);
-  else {
-    for (const channel of Object.keys(view.document.blocked)) {
-      problems.push(refusal(layout, view, channel)!);
-    }
-    if (view.source === "files") {
-      problems.push(...view.notes.map((note) => `${note} at the next check`));
-    }
+export function trustRefusal(
+  layout: Layout,
+  view: TrustView,
+  channel: string | null,
+): string | null {
+  const refused = (why: string, command: string) =>
+    `Trust state ${why}: manifests for ${
+      channel ?? "every channel"
+    } are refused until trust is started afresh from the pinned keys (run ${command})`;
+  if (view.damaged !== null) {
+    return refused(`cannot be read: ${view.damaged}`, resetCommandFor(layout, null));
   }
-  const channels: TrustSummary["channels"] = {};
-  for (const [name, r] of Object.entries(view.document.channels)) {
-    channels[name] = {
-      serial: r.serial,
-      version: r.version,
-      accepted_at: r.accepted_at,
-      expires: r.expires,
-      rotated_keys: r.keys !== null,
-    };
+  const blocked = view.document.blocked;
+  if (Object.hasOwn(blocked, EVERY_CHANNEL)) {
+    return refused(`was lost: ${blocked[EVERY_CHANNEL]}`, resetCommandFor(layout, null));
   }
-  return {
-    file: layout.trust,
-    problem: problems.length === 0 ? null : problems.join("; "),
-    channels,
-  };
+  if (channel !== null && Object.hasOwn(blocked, channel)) {
+    return refused(`of ${channel} was lost: ${blocked[channel]}`, resetCommandFor(layout, channel));
+  }
+  return null;
 }
 
 /**
@@ -593,118 +554,4 @@ export function withTrusted(
   record: TrustedRecord,
 ): TrustDocument {
   return { ...document, channels: { ...document.channels, [channel]: record } };
-}
-
-/**
- * Options of {@linkcode resetTrust}.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import type { ResetTrustOptions } from "./trust_state.ts";
- * const options: ResetTrustOptions = { channel: "canary", now: new Date() };
- * assert.equal(options.channel, "canary");
- * ```
- */
-export interface ResetTrustOptions {
-  /** Only this channel (default: every channel). */
-  channel?: string;
-  /** The time for the audit log. */
-  now: Date;
-}
-
-/**
- * What a reset discarded.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import type { TrustReset } from "./trust_state.ts";
- * const reset: TrustReset = { channels: "all", discarded: {}, damaged: null };
- * assert.equal(reset.channels, "all");
- * ```
- */
-export interface TrustReset {
-  /** The channels started afresh. */
-  channels: string[] | "all";
-  /** Per channel, the serial, version and digest of the record dropped. */
-  discarded: Record<string, { serial: number; version: string; sha256: string; rotated: boolean }>;
-  /** What was wrong with the files, when they could not be read. */
-  damaged: string | null;
-}
-
-/**
- * Start trust afresh from the pinned keys, for one channel or all, under the install lock the
- * caller holds: the records (and blocks) go, both copies are written anew, and the reset is
- * audited (`trust_reset`, with what was dropped). The next check trusts whatever the pinned keys
- * sign, as on a new install. With damaged files only a reset of every channel is possible.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { readAudit } from "./audit.ts";
- * import { layoutOf } from "./layout.ts";
- * import { readTrust, resetTrust } from "./trust_state.ts";
- * const layout = layoutOf(await Deno.makeTempDir());
- * await Deno.writeTextFile(layout.trust, "garbage");
- * const reset = await resetTrust(layout, { now: new Date() });
- * assert.match(reset.damaged!, /is damaged \(not valid JSON\)/);
- * assert.equal((await readTrust(layout)).damaged, null);
- * assert.equal((await readAudit(layout)).at(-1)?.event, "trust_reset");
- * ```
- */
-export async function resetTrust(layout: Layout, options: ResetTrustOptions): Promise<TrustReset> {
-  const view = await readTrust(layout);
-  const { channel } = options;
-  if (channel !== undefined && view.damaged !== null) {
-    throw new TrustStateError(
-      layout.trust,
-      channel,
-      `Trust state cannot be read (${view.damaged}): only every channel can be started afresh (run ${
-        resetCommand(layout, null)
-      })`,
-    );
-  }
-  const old = view.document;
-  const dropped = channel === undefined
-    ? Object.keys(old.channels)
-    : Object.hasOwn(old.channels, channel)
-    ? [channel]
-    : [];
-  const discarded: TrustReset["discarded"] = {};
-  for (const name of dropped) {
-    const r = old.channels[name];
-    discarded[name] = {
-      serial: r.serial,
-      version: r.version,
-      sha256: r.sha256,
-      rotated: r.keys !== null,
-    };
-  }
-  const next: TrustDocument = { ...emptyTrust(), generation: old.generation };
-  if (channel !== undefined) {
-    next.channels = { ...old.channels };
-    next.blocked = { ...old.blocked };
-    delete next.channels[channel];
-    delete next.blocked[channel];
-  }
-  await writeTrust(layout, next);
-  const report: TrustReset = {
-    channels: channel === undefined ? "all" : [channel],
-    discarded,
-    damaged: view.damaged,
-  };
-  await appendAudit(layout, {
-    at: options.now.toISOString(),
-    event: "trust_reset",
-    reason: `trust started afresh from the pinned keys for ${
-      channel ?? "every channel"
-    } (ms11-update trust reset)`,
-    channels: report.channels,
-    discarded,
-    damaged: view.damaged,
-    blocked: channel === undefined ? old.blocked : (old.blocked[channel] ?? null),
-    pid: Deno.pid,
-  });
-  return report;
 }
