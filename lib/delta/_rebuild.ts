@@ -1,0 +1,332 @@
+// Private: apply a binary patch (one region of an open file) to an old file, writing the new
+// file as it is produced and hashing it on the way. Shared by applyPatch (a patch file) and
+// applyFolderDelta (patches and whole files inside a folder delta).
+//
+// Memory: a 3 MiB working area (output buffer, diff scratch, old-file window; see _kernel.ts)
+// and one block at a time (its frame and its decompressed content, each at most ~8 MiB).
+import { createHash } from "node:crypto";
+import { constants, zstdDecompressSync } from "node:zlib";
+import type { ProgressSink } from "../core/env.ts";
+import { DeltaError } from "./errors.ts";
+import { kernel } from "./_kernel.ts";
+import {
+  BLOCK_HEADER_BYTES,
+  decodeBlockHeader,
+  decodeHeader,
+  ENTRY_BYTES,
+  frameLimit,
+  HEADER_BYTES,
+  MAX_BLOCK_BYTES,
+  type PatchHeader,
+  readInt64,
+  WINDOW_LOG_MAX,
+} from "./_wire.ts";
+
+const MIB = 1024 * 1024;
+/** Working area layout: output buffer, diff scratch, old-file window (1 MiB each). */
+const OUT = 0;
+const DIFF = MIB;
+const OLD = 2 * MIB;
+const SLICE = MIB;
+/** Bytes between two progress reports. */
+const PROGRESS_STEP = 4 * MIB;
+
+/** A patch: `length` bytes of `file` from `start`; `label` names it in messages. */
+export interface PatchRegion {
+  /** The open file holding the patch. */
+  file: Deno.FsFile;
+  /** Where the patch starts. */
+  start: number;
+  /** Its length in bytes. */
+  length: number;
+  /** How messages name it (the file, or the file and the entry). */
+  label: string;
+}
+
+/** Where {@linkcode rebuild} reads and writes. */
+export interface RebuildIo {
+  /** The old file, or null for a patch made from nothing (a whole file). */
+  old: Deno.FsFile | null;
+  /** The output file, open for writing, empty. */
+  out: Deno.FsFile;
+  /** Progress in bytes written (phase "extract"). */
+  onProgress?: ProgressSink;
+  /** Stops the rebuild between blocks. */
+  signal?: AbortSignal;
+}
+
+/** Counters of a rebuild. */
+export interface RebuildResult {
+  /** SHA-256 of what was written, hex. */
+  sha256: string;
+  /** Bytes written. */
+  size: number;
+  /** Bytes made from old bytes plus diff bytes. */
+  copied: number;
+  /** Bytes taken from the patch as they are. */
+  extra: number;
+  /** Old-file reads (window refills). */
+  oldReads: number;
+}
+
+/** Read exactly `length` bytes at `at`, or fewer when the file ends first. */
+async function readAt(file: Deno.FsFile, at: number, into: Uint8Array): Promise<number> {
+  await file.seek(at, Deno.SeekMode.Start);
+  let filled = 0;
+  while (filled < into.length) {
+    const n = await file.read(into.subarray(filled));
+    if (n === null) break;
+    filled += n;
+  }
+  return filled;
+}
+
+async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < data.length) done += await file.write(data.subarray(done));
+}
+
+/** The patch's header, checked for form (not against any expectation). */
+export async function readPatchHeader(patch: PatchRegion): Promise<PatchHeader> {
+  if (patch.length < HEADER_BYTES) {
+    throw new DeltaError(
+      patch.label,
+      patch.length >= 8 ? "corrupt" : "format",
+      `patch has ${patch.length} bytes, less than its ${HEADER_BYTES}-byte header`,
+    );
+  }
+  const bytes = new Uint8Array(HEADER_BYTES);
+  const n = await readAt(patch.file, patch.start, bytes);
+  if (n < HEADER_BYTES) {
+    throw new DeltaError(patch.label, "corrupt", `patch is truncated in its header`);
+  }
+  const header = decodeHeader(bytes);
+  if (typeof header === "string") {
+    throw new DeltaError(patch.label, header.startsWith("not") ? "format" : "corrupt", header);
+  }
+  return header;
+}
+
+/**
+ * Decompress one zstd frame to exactly `raw` bytes (window at most 8 MiB); `what` names it in
+ * messages ("block 3", "index").
+ */
+export function inflateExact(
+  label: string,
+  what: string,
+  frame: Uint8Array,
+  raw: number,
+): Uint8Array {
+  let out: Uint8Array;
+  try {
+    out = zstdDecompressSync(frame, {
+      maxOutputLength: raw,
+      params: { [constants.ZSTD_d_windowLogMax]: WINDOW_LOG_MAX },
+    });
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === "ERR_BUFFER_TOO_LARGE") {
+      throw new DeltaError(
+        label,
+        "unsafe",
+        `${what} decompresses to more than its declared ${raw} bytes`,
+        { cause: error },
+      );
+    }
+    throw new DeltaError(
+      label,
+      "corrupt",
+      `${what} is not valid zstd data (${(error as Error).message})`,
+      { cause: error },
+    );
+  }
+  if (out.length !== raw) {
+    throw new DeltaError(
+      label,
+      "corrupt",
+      `${what} decompresses to ${out.length} bytes, its header says ${raw}`,
+    );
+  }
+  return out;
+}
+
+/**
+ * Apply the patch (whose header is `header`, already checked by the caller against what it
+ * expects) and return what was written. Every control entry is checked before it is used; the
+ * caller verifies the result and removes the output on failure.
+ */
+export async function rebuild(
+  patch: PatchRegion,
+  header: PatchHeader,
+  io: RebuildIo,
+): Promise<RebuildResult> {
+  const { label } = patch;
+  const fail = (reason: "corrupt" | "unsafe", detail: string) =>
+    new DeltaError(label, reason, detail);
+  const k = kernel(3 * SLICE);
+  const mem = k.bytes;
+  const hash = createHash("sha256");
+  const end = patch.start + patch.length;
+  let at = patch.start + HEADER_BYTES;
+  let oldPos = 0;
+  let newPos = 0;
+  let outFill = 0;
+  let winStart = 0;
+  let winLength = 0;
+  let copied = 0;
+  let extraBytes = 0;
+  let oldReads = 0;
+  let nextReport = PROGRESS_STEP;
+  const blockHead = new Uint8Array(BLOCK_HEADER_BYTES);
+  const flush = async () => {
+    if (outFill === 0) return;
+    const view = mem.subarray(OUT, OUT + outFill);
+    hash.update(view);
+    await writeAll(io.out, view);
+    outFill = 0;
+    if (newPos >= nextReport) {
+      io.onProgress?.({ phase: "extract", done: newPos, total: header.newSize });
+      nextReport = newPos + PROGRESS_STEP;
+    }
+  };
+  const fillWindow = async (pos: number) => {
+    const want = Math.min(SLICE, header.oldSize - pos);
+    const got = await readAt(io.old!, pos, mem.subarray(OLD, OLD + want));
+    oldReads++;
+    if (got < want) {
+      throw new DeltaError(
+        label,
+        "source",
+        `old file ended at byte ${pos + got}, before the ${header.oldSize} bytes it had`,
+      );
+    }
+    winStart = pos;
+    winLength = got;
+  };
+
+  for (let b = 1; b <= header.blocks; b++) {
+    io.signal?.throwIfAborted();
+    if (end - at < BLOCK_HEADER_BYTES) {
+      throw fail("corrupt", `patch is truncated: block ${b} of ${header.blocks} is missing`);
+    }
+    if ((await readAt(patch.file, at, blockHead)) < BLOCK_HEADER_BYTES) {
+      throw fail("corrupt", `patch is truncated in the header of block ${b}`);
+    }
+    at += BLOCK_HEADER_BYTES;
+    const block = decodeBlockHeader(blockHead);
+    const ctrlBytes = block.entries * ENTRY_BYTES;
+    const raw = ctrlBytes + block.diff + block.extra;
+    if (raw === 0) throw fail("corrupt", `block ${b} is empty`);
+    if (raw > MAX_BLOCK_BYTES) {
+      throw fail(
+        "unsafe",
+        `block ${b} declares ${raw} bytes, more than the limit of ${MAX_BLOCK_BYTES}`,
+      );
+    }
+    if (block.frame > frameLimit(raw)) {
+      throw fail(
+        "corrupt",
+        `block ${b} has a frame of ${block.frame} bytes for ${raw} bytes of content`,
+      );
+    }
+    if (end - at < block.frame) {
+      throw fail(
+        "corrupt",
+        `patch is truncated in block ${b} (frame of ${block.frame} bytes, ${end - at} left)`,
+      );
+    }
+    const frame = new Uint8Array(block.frame);
+    if ((await readAt(patch.file, at, frame)) < block.frame) {
+      throw fail("corrupt", `patch is truncated in block ${b}`);
+    }
+    at += block.frame;
+    const data = inflateExact(label, `block ${b}`, frame, raw);
+    const ctrl = new DataView(data.buffer, data.byteOffset, ctrlBytes);
+    let d = ctrlBytes;
+    let e = ctrlBytes + block.diff;
+    const diffEnd = e;
+    const extraEnd = raw;
+    for (let i = 0; i < block.entries; i++) {
+      const copy = readInt64(ctrl, i * ENTRY_BYTES);
+      const extra = readInt64(ctrl, i * ENTRY_BYTES + 8);
+      const seek = readInt64(ctrl, i * ENTRY_BYTES + 16);
+      const where = `block ${b} entry ${i + 1}`;
+      if (copy === null || extra === null || seek === null) {
+        throw fail("corrupt", `${where} has a value outside ±(2^53 - 1)`);
+      }
+      if (copy < 0 || extra < 0) {
+        throw fail("corrupt", `${where} has a negative length (copy ${copy}, extra ${extra})`);
+      }
+      if (copy > diffEnd - d || extra > extraEnd - e) {
+        throw fail(
+          "corrupt",
+          `${where} needs ${copy} diff and ${extra} extra bytes, the block has ${diffEnd - d} and ${
+            extraEnd - e
+          } left`,
+        );
+      }
+      if (newPos + copy + extra > header.newSize) {
+        throw fail(
+          "unsafe",
+          `${where} writes past the new size of ${header.newSize} bytes (to byte ${
+            newPos + copy + extra
+          })`,
+        );
+      }
+      if (copy > 0 && (oldPos < 0 || oldPos + copy > header.oldSize)) {
+        throw fail(
+          "unsafe",
+          `${where} reads old bytes ${oldPos}..${
+            oldPos + copy
+          }, outside the old file's ${header.oldSize} bytes`,
+        );
+      }
+      let left = copy;
+      while (left > 0) {
+        if (oldPos < winStart || oldPos >= winStart + winLength) await fillWindow(oldPos);
+        const n = Math.min(left, winStart + winLength - oldPos, SLICE - outFill);
+        const from = OLD + oldPos - winStart;
+        mem.copyWithin(OUT + outFill, from, from + n);
+        mem.set(data.subarray(d, d + n), DIFF);
+        k.add(OUT + outFill, DIFF, n);
+        outFill += n;
+        d += n;
+        oldPos += n;
+        newPos += n;
+        left -= n;
+        if (outFill === SLICE) await flush();
+      }
+      left = extra;
+      while (left > 0) {
+        const n = Math.min(left, SLICE - outFill);
+        mem.set(data.subarray(e, e + n), OUT + outFill);
+        outFill += n;
+        e += n;
+        newPos += n;
+        left -= n;
+        if (outFill === SLICE) await flush();
+      }
+      copied += copy;
+      extraBytes += extra;
+      if (!Number.isSafeInteger(oldPos + seek)) {
+        throw fail("corrupt", `${where} seeks the old position out of range`);
+      }
+      oldPos += seek;
+    }
+    if (d !== diffEnd || e !== extraEnd) {
+      throw fail(
+        "corrupt",
+        `block ${b} leaves ${diffEnd - d} diff and ${extraEnd - e} extra bytes unused`,
+      );
+    }
+  }
+  await flush();
+  if (at !== end) {
+    throw fail("corrupt", `patch has ${end - at} bytes after its last block`);
+  }
+  if (newPos !== header.newSize) {
+    throw fail("corrupt", `patch makes ${newPos} bytes, its header says ${header.newSize}`);
+  }
+  io.onProgress?.({ phase: "extract", done: newPos, total: header.newSize });
+  return { sha256: hash.digest("hex"), size: newPos, copied, extra: extraBytes, oldReads };
+}

@@ -1,0 +1,146 @@
+// Private: the byte layout of a binary patch (docs/DELTA.md, "The binary patch"), shared by the
+// reader (client) and the writer (publisher). All integers are little-endian.
+//
+//   header  96 bytes  magic "MS11BSZ1", old size u64, new size u64, block count u32,
+//                     flags u32 (0), old SHA-256 (32 bytes), new SHA-256 (32 bytes)
+//   block   16 bytes  control entries u32, diff bytes u32, extra bytes u32, frame bytes u32
+//           frame     one zstd frame holding, decompressed, the control entries (24 bytes each:
+//                     copy i64, extra i64, seek i64), then the diff bytes, then the extra bytes
+//
+// A control entry (copy, extra, seek) means: add `copy` diff bytes to the old file's bytes at the
+// old position and write them (both positions advance by `copy`), write `extra` bytes as they are,
+// then move the old position by `seek` (bsdiff's control triple).
+
+/** The first 8 bytes of every binary patch. */
+export const PATCH_MAGIC = "MS11BSZ1";
+/** Bytes of the patch header. */
+export const HEADER_BYTES = 96;
+/** Bytes of a block header. */
+export const BLOCK_HEADER_BYTES = 16;
+/** Bytes of one control entry. */
+export const ENTRY_BYTES = 24;
+/** Largest decompressed block (control entries, diff and extra bytes together): 8 MiB. */
+export const MAX_BLOCK_BYTES = 8 * 1024 * 1024;
+/** zstd window log the reader accepts (8 MiB): bounds a frame's decoding memory. */
+export const WINDOW_LOG_MAX = 23;
+
+/** The fixed header of a binary patch. */
+export interface PatchHeader {
+  /** Size of the file the patch was made from (0: a whole file, no old file needed). */
+  oldSize: number;
+  /** Size of the file it makes. */
+  newSize: number;
+  /** Blocks that follow the header. */
+  blocks: number;
+  /** SHA-256 of the old file, hex. */
+  oldSha256: string;
+  /** SHA-256 of the new file, hex. */
+  newSha256: string;
+}
+
+/** One block's header. */
+export interface BlockHeader {
+  /** Control entries. */
+  entries: number;
+  /** Diff bytes. */
+  diff: number;
+  /** Extra bytes. */
+  extra: number;
+  /** Compressed bytes of the zstd frame that follows. */
+  frame: number;
+}
+
+/** The largest frame accepted for a block of `raw` decompressed bytes (above zstd's bound). */
+export function frameLimit(raw: number): number {
+  return raw + Math.floor(raw / 128) + 1024;
+}
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function unhex(text: string): Uint8Array {
+  const out = new Uint8Array(text.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** A u64 read as a number, or null when it is above 2^53 - 1. */
+function u64(view: DataView, at: number): number | null {
+  const lo = view.getUint32(at, true);
+  const hi = view.getUint32(at + 4, true);
+  if (hi >= 0x200000) return null;
+  return hi * 0x100000000 + lo;
+}
+
+/**
+ * The header fields, or a string saying what is wrong with them (the caller names the file).
+ * `bytes` holds exactly {@linkcode HEADER_BYTES} bytes.
+ */
+export function decodeHeader(bytes: Uint8Array): PatchHeader | string {
+  if (new TextDecoder().decode(bytes.subarray(0, 8)) !== PATCH_MAGIC) {
+    return `not a binary patch (no ${PATCH_MAGIC} magic)`;
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES);
+  const oldSize = u64(view, 8);
+  const newSize = u64(view, 16);
+  if (oldSize === null || newSize === null) return "header has a size above 2^53 - 1";
+  const flags = view.getUint32(28, true);
+  if (flags !== 0) return `header has unknown flags 0x${flags.toString(16)}`;
+  return {
+    oldSize,
+    newSize,
+    blocks: view.getUint32(24, true),
+    oldSha256: hex(bytes.subarray(32, 64)),
+    newSha256: hex(bytes.subarray(64, 96)),
+  };
+}
+
+/** The 96 header bytes of `header`. */
+export function encodeHeader(header: PatchHeader): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(HEADER_BYTES);
+  bytes.set(new TextEncoder().encode(PATCH_MAGIC));
+  const view = new DataView(bytes.buffer);
+  view.setBigUint64(8, BigInt(header.oldSize), true);
+  view.setBigUint64(16, BigInt(header.newSize), true);
+  view.setUint32(24, header.blocks, true);
+  bytes.set(unhex(header.oldSha256), 32);
+  bytes.set(unhex(header.newSha256), 64);
+  return bytes;
+}
+
+/** A block header from its 16 bytes. */
+export function decodeBlockHeader(bytes: Uint8Array): BlockHeader {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, BLOCK_HEADER_BYTES);
+  return {
+    entries: view.getUint32(0, true),
+    diff: view.getUint32(4, true),
+    extra: view.getUint32(8, true),
+    frame: view.getUint32(12, true),
+  };
+}
+
+/** The 16 bytes of a block header. */
+export function encodeBlockHeader(block: BlockHeader): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(BLOCK_HEADER_BYTES);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, block.entries, true);
+  view.setUint32(4, block.diff, true);
+  view.setUint32(8, block.extra, true);
+  view.setUint32(12, block.frame, true);
+  return bytes;
+}
+
+/** An i64 read as a number, or null when it is outside ±(2^53 - 1). */
+export function readInt64(view: DataView, at: number): number | null {
+  const lo = view.getUint32(at, true);
+  const hi = view.getInt32(at + 4, true);
+  if (hi >= 0x200000 || hi < -0x200000) return null;
+  const value = hi * 0x100000000 + lo;
+  return Number.isSafeInteger(value) ? value : null;
+}
+
+/** Write `value` (a safe integer) as an i64. */
+export function writeInt64(view: DataView, at: number, value: number): void {
+  view.setBigInt64(at, BigInt(value), true);
+}
