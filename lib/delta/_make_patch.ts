@@ -5,9 +5,7 @@ import type { FileDigest } from "../core/hash.ts";
 import { removeIfExists, tempSibling } from "../core/fs.ts";
 import { bsdiffMemory, openBsdiff, runBsdiff } from "./_bsdiff.ts";
 import { fileReader, PatchWriter } from "./_encode.ts";
-
-/** SHA-256 of no bytes. */
-export const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+import { EMPTY_SHA256 } from "./_wire.ts";
 
 /** A file and its digest. */
 export interface Input {

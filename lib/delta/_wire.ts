@@ -24,6 +24,9 @@ export const MAX_BLOCK_BYTES = 8 * 1024 * 1024;
 /** zstd window log the reader accepts (8 MiB): bounds a frame's decoding memory. */
 export const WINDOW_LOG_MAX = 23;
 
+/** SHA-256 of no bytes: the old file of a patch made from nothing. */
+export const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
 /** The fixed header of a binary patch. */
 export interface PatchHeader {
   /** Size of the file the patch was made from (0: a whole file, no old file needed). */

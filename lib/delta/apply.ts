@@ -17,6 +17,7 @@ import type { ProgressSink } from "../core/env.ts";
 import { removeIfExists } from "../core/fs.ts";
 import { DeltaError } from "./errors.ts";
 import { readPatchHeader, rebuild } from "./_rebuild.ts";
+import { EMPTY_SHA256 } from "./_wire.ts";
 
 /**
  * Options of {@linkcode applyPatch}.
@@ -125,13 +126,17 @@ export async function applyPatch(
       `patch makes ${header.newSize} bytes with sha256 ${header.newSha256}, expected ${size} bytes with sha256 ${sha256}`,
     );
   }
-  using oldFile = old === null ? null : await Deno.open(old, { read: true });
+  // A patch made from nothing (a whole file) reads no old file, whatever the caller passes.
+  const fromNothing = header.oldSize === 0 && header.oldSha256 === EMPTY_SHA256;
+  using oldFile = old === null || fromNothing ? null : await Deno.open(old, { read: true });
   const oldSize = oldFile === null ? 0 : (await oldFile.stat()).size;
   if (oldSize !== header.oldSize) {
     throw new DeltaError(
       patch,
       "source",
-      `patch was made from a file of ${header.oldSize} bytes, the old file ${old} has ${oldSize}`,
+      old === null
+        ? `patch was made from a file of ${header.oldSize} bytes, and no old file was given`
+        : `patch was made from a file of ${header.oldSize} bytes, the old file ${old} has ${oldSize}`,
     );
   }
   const outFile = await Deno.open(out, { write: true, createNew: true, mode: 0o600 });
