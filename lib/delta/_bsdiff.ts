@@ -8,7 +8,17 @@
 // A control entry is three such integers: diff bytes, extra bytes, old-position seek.
 import { StreamReader } from "./_encode.ts";
 
-/** bsdiff's measured peak memory is about 9 bytes per old byte plus the new file (see DELTA.md). */
+/**
+ * bsdiff's peak memory, as measured: about 9 bytes per old byte, plus the new file, plus 64 MiB
+ * of slack (docs/DELTA.md, "Generation").
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { bsdiffMemory } from "./_bsdiff.ts";
+ * assert.equal(bsdiffMemory(100, 50), 950 + 64 * 1024 * 1024);
+ * ```
+ */
 export function bsdiffMemory(oldSize: number, newSize: number): number {
   return 9 * oldSize + newSize + 64 * 1024 * 1024;
 }
@@ -37,7 +47,21 @@ function spawn(
   }
 }
 
-/** Run bsdiff: write the BSDIFF40 patch from `oldPath` to `newPath` at `patchPath`. */
+/**
+ * Run bsdiff: write the BSDIFF40 patch from `oldPath` to `newPath` at `patchPath`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runBsdiff } from "./_bsdiff.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/old`, "hello world\n".repeat(100));
+ * await Deno.writeTextFile(`${dir}/new`, "hello there\n".repeat(100));
+ * await runBsdiff(`${dir}/old`, `${dir}/new`, `${dir}/patch`);
+ * const magic = (await Deno.readFile(`${dir}/patch`)).subarray(0, 8);
+ * assert.equal(new TextDecoder().decode(magic), "BSDIFF40");
+ * ```
+ */
 export async function runBsdiff(
   oldPath: string,
   newPath: string,
@@ -55,7 +79,17 @@ export async function runBsdiff(
   }
 }
 
-/** A sign-magnitude little-endian 64-bit integer of BSDIFF40. */
+/**
+ * A sign-magnitude little-endian 64-bit integer of BSDIFF40.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { offtin } from "./_bsdiff.ts";
+ * assert.equal(offtin(new Uint8Array([5, 0, 0, 0, 0, 0, 0, 0x80]), 0), -5);
+ * assert.equal(offtin(new Uint8Array([0, 1, 0, 0, 0, 0, 0, 0]), 0), 256);
+ * ```
+ */
 export function offtin(bytes: Uint8Array, at: number): number {
   let value = bytes[at + 7] & 0x7f;
   for (let i = 6; i >= 0; i--) value = value * 256 + bytes[at + i];
@@ -63,7 +97,17 @@ export function offtin(bytes: Uint8Array, at: number): number {
   return bytes[at + 7] & 0x80 ? -value : value;
 }
 
-/** The three streams of a BSDIFF40 file, decompressed as they are read. */
+/**
+ * The three streams of a BSDIFF40 file, decompressed as they are read.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { BsdiffStreams } from "./_bsdiff.ts";
+ * const read = async (s: BsdiffStreams) => (await s.next()) ?? [0, 0, 0];
+ * assert.equal(typeof read, "function");
+ * ```
+ */
 export interface BsdiffStreams {
   /** The new file's size. */
   newSize: number;
@@ -119,7 +163,29 @@ async function region(path: string, start: number, length: number) {
   });
 }
 
-/** Open the BSDIFF40 file `path` and start decompressing its three streams. */
+/**
+ * Open the BSDIFF40 file `path` and start decompressing its three streams.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { openBsdiff, runBsdiff } from "./_bsdiff.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/old`, "abcdefgh".repeat(64));
+ * await Deno.writeTextFile(`${dir}/new`, "abcdefgh".repeat(64) + "!");
+ * await runBsdiff(`${dir}/old`, `${dir}/new`, `${dir}/patch`);
+ * const streams = await openBsdiff(`${dir}/patch`);
+ * let made = 0;
+ * for (let e = await streams.next(); e !== null; e = await streams.next()) {
+ *   if (e[0] > 0) await streams.diff.read(e[0]);
+ *   if (e[1] > 0) await streams.extra.read(e[1]);
+ *   made += e[0] + e[1];
+ * }
+ * await streams.close();
+ * assert.equal(made, 513);
+ * assert.equal(streams.newSize, 513);
+ * ```
+ */
 export async function openBsdiff(path: string): Promise<BsdiffStreams> {
   const head = new Uint8Array(32);
   {

@@ -12,13 +12,33 @@ import {
   writeInt64,
 } from "./_wire.ts";
 
-/** A source of bytes read in order, exactly as many as asked for. */
+/**
+ * A source of bytes read in order, exactly as many as asked for.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ByteReader } from "./_encode.ts";
+ * const zeros: ByteReader = { read: (n) => Promise.resolve(new Uint8Array(n)) };
+ * assert.equal((await zeros.read(3)).length, 3);
+ * ```
+ */
 export interface ByteReader {
   /** Exactly `n` bytes (throws when the source ends first). */
   read(n: number): Promise<Uint8Array>;
 }
 
-/** What the header of the patch being written says. */
+/**
+ * What the header of the patch being written says.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { PatchTarget } from "./_encode.ts";
+ * const target: PatchTarget = { oldSize: 0, oldSha256: "ab".repeat(32), newSize: 1, newSha256: "cd".repeat(32) };
+ * assert.equal(target.newSize, 1);
+ * ```
+ */
 export interface PatchTarget {
   /** Old file size (0: no old file). */
   oldSize: number;
@@ -30,7 +50,17 @@ export interface PatchTarget {
   newSha256: string;
 }
 
-/** Options of {@linkcode PatchWriter.create}. */
+/**
+ * Options of {@linkcode PatchWriter.create}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { PatchWriterOptions } from "./_encode.ts";
+ * const options: PatchWriterOptions = { level: 19, concurrency: 2, blockBytes: 4096 };
+ * assert.equal(options.blockBytes, 4096);
+ * ```
+ */
 export interface PatchWriterOptions {
   /** zstd level (1-22). */
   level: number;
@@ -56,7 +86,20 @@ async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
   while (done < data.length) done += await file.write(data.subarray(done));
 }
 
-/** Writes one binary patch file: control entries in, blocks out. */
+/**
+ * Writes one binary patch file: control entries in, blocks out.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PatchWriter } from "./_encode.ts";
+ * import { EMPTY_SHA256 } from "./_wire.ts";
+ * const path = `${await Deno.makeTempDir()}/patch`;
+ * const target = { oldSize: 0, oldSha256: EMPTY_SHA256, newSize: 0, newSha256: EMPTY_SHA256 };
+ * const writer = await PatchWriter.create(path, target, { level: 3, concurrency: 1 });
+ * assert.equal(await writer.finish(), 96);
+ * ```
+ */
 export class PatchWriter {
   #file: Deno.FsFile;
   #target: PatchTarget;
@@ -190,7 +233,21 @@ export class PatchWriter {
   }
 }
 
-/** A {@linkcode ByteReader} over an open file, read from its current position. */
+/**
+ * A {@linkcode ByteReader} over an open file, read from its current position.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fileReader } from "./_encode.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "abc");
+ * using file = await Deno.open(path);
+ * const reader = fileReader(file, path);
+ * assert.deepEqual([...await reader.read(2)], [97, 98]);
+ * await assert.rejects(reader.read(2), /ended after 1 of 2 bytes/);
+ * ```
+ */
 export function fileReader(file: Deno.FsFile, label: string): ByteReader {
   return {
     async read(n: number): Promise<Uint8Array> {
@@ -206,7 +263,18 @@ export function fileReader(file: Deno.FsFile, label: string): ByteReader {
   };
 }
 
-/** A {@linkcode ByteReader} over a readable stream (a child process's stdout). */
+/**
+ * A {@linkcode ByteReader} over a readable stream (a child process's stdout).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { StreamReader } from "./_encode.ts";
+ * const reader = new StreamReader(ReadableStream.from([new Uint8Array([1, 2]), new Uint8Array([3])]), "s");
+ * assert.deepEqual([...await reader.read(3)], [1, 2, 3]);
+ * assert.ok(await reader.atEnd());
+ * ```
+ */
 export class StreamReader implements ByteReader {
   #reader: ReadableStreamDefaultReader<Uint8Array>;
   #chunk: Uint8Array = new Uint8Array(0);

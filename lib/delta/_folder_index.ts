@@ -12,16 +12,62 @@ import { entryParts } from "../archive/_paths.ts";
 import { UnsafeArchiveError } from "../core/errors.ts";
 import { DeltaError } from "./errors.ts";
 
-/** The first 8 bytes of a folder delta. */
+/**
+ * The first 8 bytes of a folder delta.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FOLDER_MAGIC } from "./_folder_index.ts";
+ * assert.equal(FOLDER_MAGIC.length, 8);
+ * ```
+ */
 export const FOLDER_MAGIC = "MS11FDZ1";
-/** Bytes before the index frame. */
+/**
+ * Bytes before the index frame: the magic and two u32.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FOLDER_HEADER_BYTES } from "./_folder_index.ts";
+ * assert.equal(FOLDER_HEADER_BYTES, 8 + 4 + 4);
+ * ```
+ */
 export const FOLDER_HEADER_BYTES = 16;
-/** Largest index accepted: 16 MiB of JSON. */
+/**
+ * Largest index accepted: 16 MiB of JSON.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_INDEX_BYTES } from "./_folder_index.ts";
+ * assert.equal(MAX_INDEX_BYTES, 16 * 1024 * 1024);
+ * ```
+ */
 export const MAX_INDEX_BYTES = 16 * 1024 * 1024;
-/** The index's `format` field. */
+/**
+ * The index's `format` field.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { INDEX_FORMAT } from "./_folder_index.ts";
+ * assert.equal(INDEX_FORMAT, "ms11-folder-delta");
+ * ```
+ */
 export const INDEX_FORMAT = "ms11-folder-delta";
 
-/** A span of the blob area: a binary patch. */
+/**
+ * A span of the blob area: a binary patch.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Blob } from "./_folder_index.ts";
+ * const blob: Blob = { offset: 0, size: 130 };
+ * assert.equal(blob.offset + blob.size, 130);
+ * ```
+ */
 export interface Blob {
   /** Where it starts, from the start of the blob area. */
   offset: number;
@@ -29,21 +75,53 @@ export interface Blob {
   size: number;
 }
 
-/** A directory of the new build (new, or with a new mode). */
+/**
+ * A directory of the new build (new, or with a new mode).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { DirEntry } from "./_folder_index.ts";
+ * const entry: DirEntry = { path: "lib", type: "dir", mode: 0o755 };
+ * assert.equal(entry.type, "dir");
+ * ```
+ */
 export interface DirEntry {
   path: string;
   type: "dir";
   mode: number;
 }
 
-/** A symlink of the new build (new, or with a new target). */
+/**
+ * A symlink of the new build (new, or with a new target).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { LinkEntry } from "./_folder_index.ts";
+ * const entry: LinkEntry = { path: "lib/libfoo.so", type: "symlink", target: "libfoo.so.1" };
+ * assert.equal(entry.type, "symlink");
+ * ```
+ */
 export interface LinkEntry {
   path: string;
   type: "symlink";
   target: string;
 }
 
-/** A file of the new build that is not the old build's file at the same path, unchanged. */
+/**
+ * A file of the new build that is not the old build's file at the same path, unchanged.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { FileEntry } from "./_folder_index.ts";
+ * const entry: FileEntry = {
+ *   path: "bin/app", type: "file", mode: 0o755, size: 3, sha256: "ab".repeat(32), copy: "bin/old-app",
+ * };
+ * assert.equal(entry.copy, "bin/old-app");
+ * ```
+ */
 export interface FileEntry {
   path: string;
   type: "file";
@@ -58,10 +136,33 @@ export interface FileEntry {
   data?: Blob;
 }
 
-/** One entry of the index. */
+/**
+ * One entry of the index.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { IndexEntry } from "./_folder_index.ts";
+ * const entries: IndexEntry[] = [{ path: "share", type: "dir", mode: 0o755 }];
+ * assert.equal(entries.length, 1);
+ * ```
+ */
 export type IndexEntry = DirEntry | LinkEntry | FileEntry;
 
-/** The index of a folder delta. */
+/**
+ * The index of a folder delta.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { FolderIndex } from "./_folder_index.ts";
+ * const seal = "ab".repeat(32);
+ * const index: FolderIndex = {
+ *   format: "ms11-folder-delta", version: 1, from: { seal }, to: { seal }, removed: [], entries: [],
+ * };
+ * assert.equal(index.version, 1);
+ * ```
+ */
 export interface FolderIndex {
   format: typeof INDEX_FORMAT;
   version: 1;

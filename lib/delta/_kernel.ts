@@ -70,7 +70,17 @@ const ADD_MODULE = new Uint8Array([
 /** Bytes of a WebAssembly page. */
 const PAGE = 65536;
 
-/** Memory and an adder working in it. */
+/**
+ * Memory and an adder working in it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Kernel, kernel } from "./_kernel.ts";
+ * const k: Kernel = kernel(65536);
+ * assert.equal(k.bytes.length, 65536);
+ * ```
+ */
 export interface Kernel {
   /** The working memory (never resized, so this view stays valid). */
   bytes: Uint8Array;
@@ -117,6 +127,18 @@ function addTs(bytes: Uint8Array, dst: number, src: number, n: number): void {
 /**
  * A kernel with `size` bytes of working memory (rounded up to 64 KiB). `engine` forces an
  * implementation (tests compare them); by default WebAssembly when available.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { kernel } from "./_kernel.ts";
+ * const k = kernel(1024);
+ * k.bytes.set([250, 1, 2], 0);
+ * k.bytes.set([10, 1, 1], 100);
+ * k.add(0, 100, 3);
+ * assert.deepEqual([...k.bytes.subarray(0, 3)], [4, 2, 3]);
+ * assert.equal(k.engine, "wasm");
+ * ```
  */
 export function kernel(size: number, engine?: "wasm" | "typescript"): Kernel {
   const wasm = engine === "typescript" ? null : module();

@@ -7,7 +7,17 @@ import { bsdiffMemory, openBsdiff, runBsdiff } from "./_bsdiff.ts";
 import { fileReader, PatchWriter } from "./_encode.ts";
 import { EMPTY_SHA256 } from "./_wire.ts";
 
-/** A file and its digest. */
+/**
+ * A file and its digest.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Input } from "./_make_patch.ts";
+ * const input: Input = { path: "/tmp/ms11", digest: { size: 0, sha256: "ab".repeat(32) } };
+ * assert.equal(input.digest.size, 0);
+ * ```
+ */
 export interface Input {
   /** Its path. */
   path: string;
@@ -15,7 +25,17 @@ export interface Input {
   digest: FileDigest;
 }
 
-/** Options of {@linkcode encodePatch}. */
+/**
+ * Options of {@linkcode encodePatch}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { EncodeOptions } from "./_make_patch.ts";
+ * const options: EncodeOptions = { level: 19, concurrency: 2, maxMemory: 2 ** 32 };
+ * assert.equal(options.level, 19);
+ * ```
+ */
 export interface EncodeOptions {
   /** zstd level of the blocks. */
   level: number;
@@ -31,7 +51,17 @@ export interface EncodeOptions {
   signal?: AbortSignal;
 }
 
-/** How the patch was made and its size. */
+/**
+ * How the patch was made and its size.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Encoded } from "./_make_patch.ts";
+ * const encoded: Encoded = { method: "whole", size: 140 };
+ * assert.equal(encoded.method, "whole");
+ * ```
+ */
 export interface Encoded {
   /** "bsdiff" (a diff against the old file) or "whole" (the new file alone). */
   method: "bsdiff" | "whole";
@@ -42,6 +72,21 @@ export interface Encoded {
 /**
  * Write the patch from `old` (null: none) to `next` at `out` (which must not exist). The
  * result is not verified here; the callers apply it once before publishing it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePatch } from "./_make_patch.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/new`, "abc");
+ * const digest = {
+ *   size: 3, sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+ * };
+ * const options = { level: 3, concurrency: 1, maxMemory: 2 ** 30 };
+ * const made = await encodePatch(null, { path: `${dir}/new`, digest }, `${dir}/patch`, options);
+ * assert.equal(made.method, "whole");
+ * assert.equal(made.size, (await Deno.stat(`${dir}/patch`)).size);
+ * ```
  */
 export async function encodePatch(
   old: Input | null,

@@ -31,7 +31,19 @@ const SLICE = MIB;
 /** Bytes between two progress reports. */
 const PROGRESS_STEP = 4 * MIB;
 
-/** A patch: `length` bytes of `file` from `start`; `label` names it in messages. */
+/**
+ * A patch: `length` bytes of `file` from `start`; `label` names it in messages.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { PatchRegion } from "./_rebuild.ts";
+ * const path = await Deno.makeTempFile();
+ * using file = await Deno.open(path);
+ * const region: PatchRegion = { file, start: 0, length: 0, label: path };
+ * assert.equal(region.length, 0);
+ * ```
+ */
 export interface PatchRegion {
   /** The open file holding the patch. */
   file: Deno.FsFile;
@@ -43,7 +55,19 @@ export interface PatchRegion {
   label: string;
 }
 
-/** Where {@linkcode rebuild} reads and writes. */
+/**
+ * Where {@linkcode rebuild} reads and writes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RebuildIo } from "./_rebuild.ts";
+ * const path = await Deno.makeTempFile();
+ * using out = await Deno.open(path, { write: true });
+ * const io: RebuildIo = { old: null, out };
+ * assert.equal(io.old, null);
+ * ```
+ */
 export interface RebuildIo {
   /** The old file, or null for a patch made from nothing (a whole file). */
   old: Deno.FsFile | null;
@@ -55,7 +79,17 @@ export interface RebuildIo {
   signal?: AbortSignal;
 }
 
-/** Counters of a rebuild. */
+/**
+ * Counters of a rebuild.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RebuildResult } from "./_rebuild.ts";
+ * const result: RebuildResult = { sha256: "ab".repeat(32), size: 5, copied: 4, extra: 1, oldReads: 1 };
+ * assert.equal(result.copied + result.extra, result.size);
+ * ```
+ */
 export interface RebuildResult {
   /** SHA-256 of what was written, hex. */
   sha256: string;
@@ -86,7 +120,20 @@ async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
   while (done < data.length) done += await file.write(data.subarray(done));
 }
 
-/** The patch's header, checked for form (not against any expectation). */
+/**
+ * The patch's header, checked for form (not against any expectation).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readPatchHeader } from "./_rebuild.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "not a patch, and too short");
+ * using file = await Deno.open(path);
+ * const region = { file, start: 0, length: 26, label: path };
+ * await assert.rejects(readPatchHeader(region), /patch has 26 bytes, less than its 96-byte header$/);
+ * ```
+ */
 export async function readPatchHeader(patch: PatchRegion): Promise<PatchHeader> {
   if (patch.length < HEADER_BYTES) {
     throw new DeltaError(
@@ -110,6 +157,16 @@ export async function readPatchHeader(patch: PatchRegion): Promise<PatchHeader> 
 /**
  * Decompress one zstd frame to exactly `raw` bytes (window at most 8 MiB); `what` names it in
  * messages ("block 3", "index").
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { zstdCompressSync } from "node:zlib";
+ * import { inflateExact } from "./_rebuild.ts";
+ * const frame = zstdCompressSync(new Uint8Array(1000));
+ * assert.equal(inflateExact("d", "index", frame, 1000).length, 1000);
+ * assert.throws(() => inflateExact("d", "index", frame, 999), /index decompresses to more than its declared 999 bytes$/);
+ * ```
  */
 export function inflateExact(
   label: string,
@@ -154,6 +211,24 @@ export function inflateExact(
  * Apply the patch (whose header is `header`, already checked by the caller against what it
  * expects) and return what was written. Every control entry is checked before it is used; the
  * caller verifies the result and removes the output on failure.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readPatchHeader, rebuild } from "./_rebuild.ts";
+ * import { encodePatch } from "./_make_patch.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/new`, "abc");
+ * const sha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+ * const input = { path: `${dir}/new`, digest: { size: 3, sha256 } };
+ * await encodePatch(null, input, `${dir}/patch`, { level: 3, concurrency: 1, maxMemory: 2 ** 30 });
+ * using file = await Deno.open(`${dir}/patch`);
+ * const region = { file, start: 0, length: (await file.stat()).size, label: "patch" };
+ * using out = await Deno.open(`${dir}/out`, { write: true, createNew: true });
+ * const result = await rebuild(region, await readPatchHeader(region), { old: null, out });
+ * assert.equal(result.sha256, sha256);
+ * assert.equal(await Deno.readTextFile(`${dir}/out`), "abc");
+ * ```
  */
 export async function rebuild(
   patch: PatchRegion,

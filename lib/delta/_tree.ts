@@ -2,7 +2,17 @@
 // symlink), shared by the client (the old build) and the publisher (both builds).
 import { entryParts } from "../archive/_paths.ts";
 
-/** One entry of a build folder. */
+/**
+ * One entry of a build folder.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TreeNode } from "./_tree.ts";
+ * const node: TreeNode = { kind: "symlink", mode: 0o777, size: 0, target: "libfoo.so.1" };
+ * assert.equal(node.kind, "symlink");
+ * ```
+ */
 export interface TreeNode {
   /** What it is. */
   kind: "dir" | "file" | "symlink";

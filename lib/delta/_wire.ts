@@ -11,23 +11,99 @@
 // old position and write them (both positions advance by `copy`), write `extra` bytes as they are,
 // then move the old position by `seek` (bsdiff's control triple).
 
-/** The first 8 bytes of every binary patch. */
+/**
+ * The first 8 bytes of every binary patch.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PATCH_MAGIC } from "./_wire.ts";
+ * assert.equal(PATCH_MAGIC.length, 8);
+ * ```
+ */
 export const PATCH_MAGIC = "MS11BSZ1";
-/** Bytes of the patch header. */
+/**
+ * Bytes of the patch header.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HEADER_BYTES } from "./_wire.ts";
+ * assert.equal(HEADER_BYTES, 96);
+ * ```
+ */
 export const HEADER_BYTES = 96;
-/** Bytes of a block header. */
+/**
+ * Bytes of a block header.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BLOCK_HEADER_BYTES } from "./_wire.ts";
+ * assert.equal(BLOCK_HEADER_BYTES, 16);
+ * ```
+ */
 export const BLOCK_HEADER_BYTES = 16;
-/** Bytes of one control entry. */
+/**
+ * Bytes of one control entry.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ENTRY_BYTES } from "./_wire.ts";
+ * assert.equal(ENTRY_BYTES, 3 * 8);
+ * ```
+ */
 export const ENTRY_BYTES = 24;
-/** Largest decompressed block (control entries, diff and extra bytes together): 8 MiB. */
+/**
+ * Largest decompressed block (control entries, diff and extra bytes together): 8 MiB.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_BLOCK_BYTES } from "./_wire.ts";
+ * assert.equal(MAX_BLOCK_BYTES, 8 * 1024 * 1024);
+ * ```
+ */
 export const MAX_BLOCK_BYTES = 8 * 1024 * 1024;
-/** zstd window log the reader accepts (8 MiB): bounds a frame's decoding memory. */
+/**
+ * zstd window log the reader accepts (8 MiB): bounds a frame's decoding memory.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_BLOCK_BYTES, WINDOW_LOG_MAX } from "./_wire.ts";
+ * assert.equal(2 ** WINDOW_LOG_MAX, MAX_BLOCK_BYTES);
+ * ```
+ */
 export const WINDOW_LOG_MAX = 23;
 
-/** SHA-256 of no bytes: the old file of a patch made from nothing. */
+/**
+ * SHA-256 of no bytes: the old file of a patch made from nothing.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createHash } from "node:crypto";
+ * import { EMPTY_SHA256 } from "./_wire.ts";
+ * assert.equal(createHash("sha256").update("").digest("hex"), EMPTY_SHA256);
+ * ```
+ */
 export const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-/** The fixed header of a binary patch. */
+/**
+ * The fixed header of a binary patch.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EMPTY_SHA256, type PatchHeader } from "./_wire.ts";
+ * const header: PatchHeader = {
+ *   oldSize: 0, newSize: 0, blocks: 0, oldSha256: EMPTY_SHA256, newSha256: EMPTY_SHA256,
+ * };
+ * assert.equal(header.blocks, 0);
+ * ```
+ */
 export interface PatchHeader {
   /** Size of the file the patch was made from (0: a whole file, no old file needed). */
   oldSize: number;
@@ -41,7 +117,17 @@ export interface PatchHeader {
   newSha256: string;
 }
 
-/** One block's header. */
+/**
+ * One block's header.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { BlockHeader } from "./_wire.ts";
+ * const block: BlockHeader = { entries: 1, diff: 0, extra: 10, frame: 25 };
+ * assert.equal(block.entries * 24 + block.diff + block.extra, 34);
+ * ```
+ */
 export interface BlockHeader {
   /** Control entries. */
   entries: number;
@@ -53,7 +139,16 @@ export interface BlockHeader {
   frame: number;
 }
 
-/** The largest frame accepted for a block of `raw` decompressed bytes (above zstd's bound). */
+/**
+ * The largest frame accepted for a block of `raw` decompressed bytes (above zstd's bound).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { frameLimit } from "./_wire.ts";
+ * assert.equal(frameLimit(12_800), 12_800 + 100 + 1024);
+ * ```
+ */
 export function frameLimit(raw: number): number {
   return raw + Math.floor(raw / 128) + 1024;
 }
@@ -79,6 +174,15 @@ function u64(view: DataView, at: number): number | null {
 /**
  * The header fields, or a string saying what is wrong with them (the caller names the file).
  * `bytes` holds exactly {@linkcode HEADER_BYTES} bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeHeader, EMPTY_SHA256, encodeHeader, HEADER_BYTES } from "./_wire.ts";
+ * const header = { oldSize: 1, newSize: 2, blocks: 3, oldSha256: EMPTY_SHA256, newSha256: EMPTY_SHA256 };
+ * assert.deepEqual(decodeHeader(encodeHeader(header)), header);
+ * assert.equal(decodeHeader(new Uint8Array(HEADER_BYTES)), "not a binary patch (no MS11BSZ1 magic)");
+ * ```
  */
 export function decodeHeader(bytes: Uint8Array): PatchHeader | string {
   if (new TextDecoder().decode(bytes.subarray(0, 8)) !== PATCH_MAGIC) {
@@ -99,7 +203,18 @@ export function decodeHeader(bytes: Uint8Array): PatchHeader | string {
   };
 }
 
-/** The 96 header bytes of `header`. */
+/**
+ * The 96 header bytes of `header`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EMPTY_SHA256, encodeHeader } from "./_wire.ts";
+ * const bytes = encodeHeader({ oldSize: 0, newSize: 5, blocks: 1, oldSha256: EMPTY_SHA256, newSha256: EMPTY_SHA256 });
+ * assert.equal(new TextDecoder().decode(bytes.subarray(0, 8)), "MS11BSZ1");
+ * assert.equal(bytes[16], 5);
+ * ```
+ */
 export function encodeHeader(header: PatchHeader): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(HEADER_BYTES);
   bytes.set(new TextEncoder().encode(PATCH_MAGIC));
@@ -112,7 +227,17 @@ export function encodeHeader(header: PatchHeader): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
-/** A block header from its 16 bytes. */
+/**
+ * A block header from its 16 bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeBlockHeader, encodeBlockHeader } from "./_wire.ts";
+ * const block = { entries: 2, diff: 3, extra: 4, frame: 5 };
+ * assert.deepEqual(decodeBlockHeader(encodeBlockHeader(block)), block);
+ * ```
+ */
 export function decodeBlockHeader(bytes: Uint8Array): BlockHeader {
   const view = new DataView(bytes.buffer, bytes.byteOffset, BLOCK_HEADER_BYTES);
   return {
@@ -123,7 +248,17 @@ export function decodeBlockHeader(bytes: Uint8Array): BlockHeader {
   };
 }
 
-/** The 16 bytes of a block header. */
+/**
+ * The 16 bytes of a block header.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeBlockHeader } from "./_wire.ts";
+ * const bytes = encodeBlockHeader({ entries: 1, diff: 0, extra: 0, frame: 9 });
+ * assert.deepEqual([...bytes], [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0]);
+ * ```
+ */
 export function encodeBlockHeader(block: BlockHeader): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(BLOCK_HEADER_BYTES);
   const view = new DataView(bytes.buffer);
@@ -134,7 +269,20 @@ export function encodeBlockHeader(block: BlockHeader): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
-/** An i64 read as a number, or null when it is outside ±(2^53 - 1). */
+/**
+ * An i64 read as a number, or null when it is outside ±(2^53 - 1).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readInt64, writeInt64 } from "./_wire.ts";
+ * const view = new DataView(new ArrayBuffer(16));
+ * writeInt64(view, 0, -5);
+ * view.setBigInt64(8, 1n << 60n, true);
+ * assert.equal(readInt64(view, 0), -5);
+ * assert.equal(readInt64(view, 8), null);
+ * ```
+ */
 export function readInt64(view: DataView, at: number): number | null {
   const lo = view.getUint32(at, true);
   const hi = view.getInt32(at + 4, true);
@@ -143,7 +291,18 @@ export function readInt64(view: DataView, at: number): number | null {
   return Number.isSafeInteger(value) ? value : null;
 }
 
-/** Write `value` (a safe integer) as an i64. */
+/**
+ * Write `value` (a safe integer) as an i64.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writeInt64 } from "./_wire.ts";
+ * const view = new DataView(new ArrayBuffer(8));
+ * writeInt64(view, 0, 2 ** 40);
+ * assert.equal(view.getBigInt64(0, true), 2n ** 40n);
+ * ```
+ */
 export function writeInt64(view: DataView, at: number, value: number): void {
   view.setBigInt64(at, BigInt(value), true);
 }

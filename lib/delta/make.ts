@@ -118,7 +118,17 @@ function ratioOption(value: number | undefined): number {
   return ratio;
 }
 
-/** A level option: an integer 1-22. */
+/**
+ * A level option: an integer 1-22 (default 19).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { levelOption } from "./make.ts";
+ * assert.equal(levelOption(undefined), 19);
+ * assert.throws(() => levelOption(23), RangeError);
+ * ```
+ */
 export function levelOption(value: number | undefined): number {
   const level = value ?? 19;
   if (!Number.isInteger(level) || level < 1 || level > 22) {
@@ -127,7 +137,16 @@ export function levelOption(value: number | undefined): number {
   return level;
 }
 
-/** The default number of blocks compressed at once. */
+/**
+ * The default number of blocks compressed at once: the CPUs, at most 4.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConcurrency } from "./make.ts";
+ * assert.ok(defaultConcurrency() >= 1 && defaultConcurrency() <= 4);
+ * ```
+ */
 export function defaultConcurrency(): number {
   return Math.max(1, Math.min(4, navigator.hardwareConcurrency ?? 1));
 }
