@@ -154,18 +154,23 @@ Deno.test({
     assert.equal(wasm.engine, "wasm");
     assert.equal(ts.engine, "typescript");
     const data = pseudoRandom(1 << 20, 5);
-    // Disjoint ranges, as the rebuild uses them (output buffer, diff scratch).
-    for (
-      const [dst, src, n] of [[0, 300_000, 70_000], [3, 400_001, 17], [8, 512, 0], [17, 5000, 1]]
-    ) {
+    // Disjoint ranges, as the rebuild uses them (output buffer, old bytes, diff bytes).
+    const cases = [[0, 300_000, 600_000, 70_000], [3, 400_001, 700_002, 17], [8, 512, 4096, 0], [
+      17,
+      5000,
+      9000,
+      1,
+    ]];
+    for (const [dst, a, b, n] of cases) {
       for (let len = n; len <= n + 33; len += n === 0 ? 1 : 11) {
         wasm.bytes.set(data);
         ts.bytes.set(data);
-        wasm.add(dst, src, len);
-        ts.add(dst, src, len);
-        assert.deepEqual(wasm.bytes.subarray(0, 200_000), ts.bytes.subarray(0, 200_000));
-        const expected = (data[dst + len - 1] + data[src + len - 1]) & 255;
-        if (len > 0) assert.equal(wasm.bytes[dst + len - 1], expected);
+        wasm.add(dst, a, b, len);
+        ts.add(dst, a, b, len);
+        assert.deepEqual(wasm.bytes.subarray(0, 800_000), ts.bytes.subarray(0, 800_000));
+        if (len > 0) {
+          assert.equal(wasm.bytes[dst + len - 1], (data[a + len - 1] + data[b + len - 1]) & 255);
+        }
         assert.equal(wasm.bytes[dst + len], data[dst + len], "nothing past n is touched");
       }
     }
