@@ -204,12 +204,19 @@ function plan(
     else if (node.kind === "symlink") nodes.set(path, { kind: "symlink", target: node.target });
     else nodes.set(path, { kind: "file", mode: node.mode, size: node.size, entry: null });
   }
-  for (const path of index.removed) {
-    if (!nodes.has(path)) {
+  const removed = new Set(index.removed);
+  for (const path of removed) {
+    if (!old.has(path)) {
       throw corrupt(`removes ${JSON.stringify(path)}, which the old build does not have`);
     }
-    for (const key of [...nodes.keys()]) {
-      if (key === path || key.startsWith(`${path}/`)) nodes.delete(key);
+  }
+  // A removed directory goes with everything in it: drop every path with a removed ancestor.
+  for (const path of old.keys()) {
+    for (let at = path.length; at > 0; at = path.lastIndexOf("/", at - 1)) {
+      if (removed.has(path.slice(0, at))) {
+        nodes.delete(path);
+        break;
+      }
     }
   }
   for (const entry of index.entries) {
