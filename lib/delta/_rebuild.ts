@@ -11,6 +11,7 @@ import { constants, zstdDecompressSync } from "node:zlib";
 import type { ProgressSink } from "../core/env.ts";
 import { DeltaError } from "./errors.ts";
 import { kernel } from "./_kernel.ts";
+import { CACHE_BYTES, checkBlock, OldCache } from "./_block.ts";
 import {
   BLOCK_HEADER_BYTES,
   decodeBlockHeader,
@@ -31,12 +32,8 @@ const OUT_A = 0;
 const OUT_B = SLICE;
 const DATA = 2 * SLICE;
 const CACHE = DATA + MAX_BLOCK_BYTES;
-/** The old bytes one block needs, gathered: at most 12 MiB (a block copies at most 8). */
-const CACHE_BYTES = 12 * MIB;
 /** All of it: 22 MiB, touched only as far as a patch needs. */
 const WORKING_BYTES = CACHE + CACHE_BYTES;
-/** Old ranges this close are read as one. */
-const MERGE_GAP = 4096;
 /** Bytes between two progress reports. */
 const PROGRESS_STEP = 4 * MIB;
 
@@ -251,7 +248,7 @@ export async function rebuild(
   const mem = k.bytes;
   const hash = createHash("sha256");
   const end = patch.start + patch.length;
-  const cache = new OldCache(io.old, header.oldSize, label, mem);
+  const cache = new OldCache(io.old, { oldSize: header.oldSize, label, into: mem.subarray(CACHE) });
   let at = patch.start + HEADER_BYTES;
   let oldPos = 0;
   let newPos = 0;
@@ -318,7 +315,7 @@ export async function rebuild(
       at += block.frame;
       mem.set(inflateExact(label, `block ${b}`, frameView, raw), DATA);
       // Every entry of the block is checked before any of it is written.
-      const plan = checkBlock(label, b, mem, block, { oldPos, newPos, ...header });
+      const plan = checkBlock(label, b, mem.subarray(DATA), block, { oldPos, newPos, ...header });
       cache.gather(plan);
       let d = DATA + ctrlBytes;
       let e = d + block.diff;
@@ -370,196 +367,4 @@ export async function rebuild(
     extra: extraBytes,
     oldReads: cache.reads,
   };
-}
-
-/** A block's control entries, checked, and the old position after them. */
-interface BlockPlan {
-  /** Diff bytes of each entry. */
-  copy: number[];
-  /** Extra bytes of each entry. */
-  extra: number[];
-  /** Old-file offset each entry reads from (-1: none); then, after gathering, cache offset. */
-  where: number[];
-  /** The old position after the block. */
-  oldPos: number;
-}
-
-/** Check every entry of a block (its content at DATA in `mem`) against the old and new sizes. */
-function checkBlock(
-  label: string,
-  b: number,
-  mem: Uint8Array,
-  block: { entries: number; diff: number; extra: number },
-  at: { oldPos: number; newPos: number; oldSize: number; newSize: number },
-): BlockPlan {
-  const fail = (reason: "corrupt" | "unsafe", detail: string) =>
-    new DeltaError(label, reason, detail);
-  // DATA is 8-byte aligned: the i64 values are read as a low u32 and a high i32.
-  const low = new Uint32Array(mem.buffer, mem.byteOffset + DATA, block.entries * 6);
-  const high = new Int32Array(mem.buffer, mem.byteOffset + DATA, block.entries * 6);
-  const value = (word: number): number | null => {
-    const hi = high[word + 1];
-    if (hi >= 0x200000 || hi < -0x200000) return null;
-    const v = hi * 0x100000000 + low[word];
-    return Number.isSafeInteger(v) ? v : null;
-  };
-  const plan: BlockPlan = { copy: [], extra: [], where: [], oldPos: at.oldPos };
-  let { oldPos, newPos } = at;
-  let diffLeft = block.diff;
-  let extraLeft = block.extra;
-  for (let i = 0; i < block.entries; i++) {
-    const copy = value(i * 6);
-    const extra = value(i * 6 + 2);
-    const seek = value(i * 6 + 4);
-    const where = `block ${b} entry ${i + 1}`;
-    if (copy === null || extra === null || seek === null) {
-      throw fail("corrupt", `${where} has a value outside ±(2^53 - 1)`);
-    }
-    if (copy < 0 || extra < 0) {
-      throw fail("corrupt", `${where} has a negative length (copy ${copy}, extra ${extra})`);
-    }
-    if (copy > diffLeft || extra > extraLeft) {
-      throw fail(
-        "corrupt",
-        `${where} needs ${copy} diff and ${extra} extra bytes, the block has ${diffLeft} and ${extraLeft} left`,
-      );
-    }
-    if (newPos + copy + extra > at.newSize) {
-      throw fail(
-        "unsafe",
-        `${where} writes past the new size of ${at.newSize} bytes (to byte ${
-          newPos + copy + extra
-        })`,
-      );
-    }
-    if (copy > 0 && (oldPos < 0 || oldPos + copy > at.oldSize)) {
-      throw fail(
-        "unsafe",
-        `${where} reads old bytes ${oldPos}..${
-          oldPos + copy
-        }, outside the old file's ${at.oldSize} bytes`,
-      );
-    }
-    plan.copy.push(copy);
-    plan.extra.push(extra);
-    plan.where.push(copy > 0 ? oldPos : -1);
-    diffLeft -= copy;
-    extraLeft -= extra;
-    newPos += copy + extra;
-    if (!Number.isSafeInteger(oldPos + copy + seek)) {
-      throw fail("corrupt", `${where} seeks the old position out of range`);
-    }
-    oldPos += copy + seek;
-  }
-  if (diffLeft !== 0 || extraLeft !== 0) {
-    throw fail(
-      "corrupt",
-      `block ${b} leaves ${diffLeft} diff and ${extraLeft} extra bytes unused`,
-    );
-  }
-  plan.oldPos = oldPos;
-  return plan;
-}
-
-/** Entries per block at most (8 MiB of 24-byte entries) fit in 19 bits. */
-const INDEX_BITS = 2 ** 19;
-
-/**
- * The indexes of the entries that read old bytes, by old offset. With an old file below
- * 16 GiB, offset × 2^19 + index is exact in a double, and a Float64Array sorts natively,
- * without a comparator running as JavaScript for each comparison.
- */
-function sortedReads(plan: BlockPlan, oldSize: number): number[] {
-  const count = plan.where.reduce((n, _, i) => n + (plan.copy[i] > 0 ? 1 : 0), 0);
-  if (oldSize * INDEX_BITS < Number.MAX_SAFE_INTEGER) {
-    const keys = new Float64Array(count);
-    let k = 0;
-    for (let i = 0; i < plan.where.length; i++) {
-      if (plan.copy[i] > 0) keys[k++] = plan.where[i] * INDEX_BITS + i;
-    }
-    keys.sort();
-    return Array.from(keys, (key) => key % INDEX_BITS);
-  }
-  const order: number[] = [];
-  for (let i = 0; i < plan.where.length; i++) if (plan.copy[i] > 0) order.push(i);
-  return order.sort((a, b) => plan.where[a] - plan.where[b]);
-}
-
-/**
- * The old bytes one block needs, read before the block is written: its ranges sorted by offset
- * and merged across gaps of up to 4 KiB, each merged range read once. bsdiff's matches jump all
- * over the old file (the Deno 2.9.5 → 2.9.6 patch: 80,000 entries, and a 1 MiB window following
- * the old position misses 58,000 times), so reading in entry order costs one seek and read per
- * entry; sorted and merged, 16,000 reads of 122 MB in all. The reads are synchronous: on a page-
- * cached file a seek and a read take about 12 µs so, against about 100 µs as promises.
- */
-class OldCache {
-  #file: Deno.FsFile | null;
-  #oldSize: number;
-  #label: string;
-  /** The working memory; the gathered bytes go at CACHE. */
-  #mem: Uint8Array;
-  /** Reads made so far. */
-  reads = 0;
-
-  constructor(file: Deno.FsFile | null, oldSize: number, label: string, mem: Uint8Array) {
-    this.#file = file;
-    this.#oldSize = oldSize;
-    this.#label = label;
-    this.#mem = mem;
-  }
-
-  /** Read what `plan` needs and turn its old offsets into offsets from CACHE. */
-  gather(plan: BlockPlan): void {
-    const order = sortedReads(plan, this.#oldSize);
-    if (order.length === 0) return;
-    // Packed one after the other, segments never take more than CACHE_BYTES: a gap is merged
-    // only while what is gathered, plus every range still to place, fits.
-    let left = order.reduce((sum, i) => sum + plan.copy[i], 0);
-    let used = 0;
-    let segStart = -1;
-    let segEnd = -1;
-    let segAt = 0;
-    const segments: [number, number, number][] = [];
-    for (const i of order) {
-      const start = plan.where[i];
-      const stop = start + plan.copy[i];
-      left -= plan.copy[i];
-      const grown = Math.max(stop, segEnd) - segStart;
-      if (
-        segStart >= 0 && start <= segEnd + MERGE_GAP && segAt + grown + left <= CACHE_BYTES
-      ) {
-        segEnd = Math.max(segEnd, stop);
-      } else {
-        if (segStart >= 0) {
-          segments.push([segStart, segEnd, segAt]);
-          used = segAt + segEnd - segStart;
-        }
-        segStart = start;
-        segEnd = stop;
-        segAt = used;
-      }
-      plan.where[i] = segAt + start - segStart;
-    }
-    segments.push([segStart, segEnd, segAt]);
-    for (const [start, stop, offset] of segments) this.#read(start, stop, offset);
-  }
-
-  #read(start: number, stop: number, offset: number): void {
-    const into = this.#mem.subarray(CACHE + offset, CACHE + offset + stop - start);
-    this.#file!.seekSync(start, Deno.SeekMode.Start);
-    let filled = 0;
-    while (filled < into.length) {
-      const n = this.#file!.readSync(into.subarray(filled));
-      if (n === null) {
-        throw new DeltaError(
-          this.#label,
-          "source",
-          `old file ended at byte ${start + filled}, before the ${this.#oldSize} bytes it had`,
-        );
-      }
-      filled += n;
-    }
-    this.reads++;
-  }
 }
