@@ -5,6 +5,7 @@ import { constants, zstdCompressSync } from "node:zlib";
 import { DeltaError, type DeltaReason } from "../lib/delta/errors.ts";
 import { encodeBlockHeader, encodeHeader, writeInt64 } from "../lib/delta/_wire.ts";
 import { FOLDER_MAGIC } from "../lib/delta/_folder_index.ts";
+import { sparseDiff } from "../lib/delta/_encode.ts";
 import { sha256 } from "./_helpers.ts";
 
 /** Whether `bsdiff` and `bzip2` run here (CI installs them: .ci/run). */
@@ -31,12 +32,12 @@ export function zstd(data: Uint8Array, level = 3): Uint8Array {
 export interface CraftBlock {
   /** Control entries (copy, extra, seek). */
   entries: [number, number, number][];
-  /** Diff bytes (default: zeros, as many as the entries copy). */
+  /** Diff bytes, expanded (default: zeros, as many as the entries copy). */
   diff?: Uint8Array;
   /** Extra bytes (default: "x", as many as the entries need). */
   extra?: Uint8Array;
-  /** Override the block header's counts (entries, diff, extra) to lie about the content. */
-  header?: Partial<{ entries: number; diff: number; extra: number }>;
+  /** Override the block header's counts to lie about the content. */
+  header?: Partial<{ entries: number; diff: number; extra: number; chunks: number }>;
   /** Use this frame instead of compressing the content. */
   frame?: Uint8Array;
   /** Write the control values as raw i64 words (to put values beyond 2^53 in them). */
@@ -69,15 +70,14 @@ export function craftPatch(spec: {
     if (block.rawControl) {
       block.rawControl.forEach((v, i) => view.setBigInt64(i * 8, v, true));
     } else block.entries.flat().forEach((v, i) => writeInt64(view, i * 8, v));
-    const raw = new Uint8Array(ctrl.length + diff.length + extra.length);
-    raw.set(ctrl);
-    raw.set(diff, ctrl.length);
-    raw.set(extra, ctrl.length + diff.length);
+    const { bitmap, chunks } = sparseDiff(diff);
+    const raw = concat([ctrl, bitmap, chunks, extra]);
     const frame = block.frame ?? zstd(raw);
     parts.push(encodeBlockHeader({
       entries: block.header?.entries ?? block.entries.length,
       diff: block.header?.diff ?? diff.length,
       extra: block.header?.extra ?? extra.length,
+      chunks: block.header?.chunks ?? chunks.length / 16,
       frame: frame.length,
     }));
     parts.push(frame);

@@ -174,12 +174,34 @@ Deno.test({
         assert.equal(wasm.bytes[dst + len], data[dst + len], "nothing past n is touched");
       }
     }
+    // The expanders: every bitmap byte value, over 64 chunks.
+    for (let bits = 0; bits < 256; bits += 15) {
+      for (const k of [wasm, ts]) {
+        k.bytes.set(data);
+        k.bytes.fill(bits, 100, 108);
+        k.expand(4096, 100, 20_000, 64);
+      }
+      assert.deepEqual(
+        wasm.bytes.subarray(4096, 4096 + 1024),
+        ts.bytes.subarray(4096, 4096 + 1024),
+      );
+      const first = wasm.bytes.subarray(4096, 4112);
+      assert.deepEqual(first, bits & 1 ? data.subarray(20_000, 20_016) : new Uint8Array(16));
+    }
   },
 });
 
 // ---- hostile patches: each refused with its reason and message, and no output left behind ----
 
 const OLD = new TextEncoder().encode("0123456789");
+
+/** One control entry's 24 bytes. */
+function entry(copy: number, extra: number, seek: number): Uint8Array {
+  const bytes = new Uint8Array(24);
+  const view = new DataView(bytes.buffer);
+  [copy, extra, seek].forEach((v, i) => view.setBigInt64(i * 8, BigInt(v), true));
+  return bytes;
+}
 
 interface Hostile {
   name: string;
@@ -346,6 +368,29 @@ function hostileCases(): Hostile[] {
       message: new RegExp(
         `: rebuilt file .*/rebuilt has sha256 ${sha256("y".repeat(10))}, expected ${X10}$`,
       ),
+    },
+    {
+      name: "a diff bitmap that does not match the chunks stored",
+      patch: craftPatch({
+        ...base,
+        blocks: [{
+          entries: [[2, 8, 0]],
+          diff: new Uint8Array([1, 0]),
+          header: { chunks: 0 },
+          frame: zstd(concat([entry(2, 8, 0), new Uint8Array([1]), new Uint8Array(8).fill(0x78)])),
+        }],
+      }),
+      reason: "corrupt",
+      message: /: block 1 has a diff bitmap of 1 chunks, its header says 0$/,
+    },
+    {
+      name: "more diff chunks than the diff bytes have",
+      patch: craftPatch({
+        ...base,
+        blocks: [{ entries: [[2, 8, 0]], header: { chunks: 2 } }],
+      }),
+      reason: "corrupt",
+      message: /: block 1 stores 2 diff chunks, more than its 1$/,
     },
     {
       name: "diff bytes that no entry uses",

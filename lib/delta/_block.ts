@@ -7,7 +7,7 @@ const MIB = 1024 * 1024;
 const MERGE_GAP = 4096;
 
 /**
- * The most old bytes one block's gathering takes: 12 MiB (a block copies at most 8).
+ * The most old bytes one block's gathering takes: 10 MiB (a block copies at most 8).
  *
  * @example
  * ```ts
@@ -17,7 +17,7 @@ const MERGE_GAP = 4096;
  * assert.ok(CACHE_BYTES > MAX_BLOCK_BYTES);
  * ```
  */
-export const CACHE_BYTES = 12 * MIB;
+export const CACHE_BYTES = 10 * MIB;
 
 /**
  * A block's control entries, checked, and the old position after them.

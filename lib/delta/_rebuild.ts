@@ -13,10 +13,13 @@ import { DeltaError } from "./errors.ts";
 import { kernel } from "./_kernel.ts";
 import { CACHE_BYTES, checkBlock, OldCache } from "./_block.ts";
 import {
+  bitmapBytes,
   BLOCK_HEADER_BYTES,
+  CHUNK_BYTES,
   decodeBlockHeader,
   decodeHeader,
   ENTRY_BYTES,
+  frameContentBytes,
   frameLimit,
   HEADER_BYTES,
   MAX_BLOCK_BYTES,
@@ -27,13 +30,23 @@ import {
 const MIB = 1024 * 1024;
 /** Bytes of each of the two output buffers (one is written while the other fills). */
 const SLICE = MIB;
-/** The working memory: two output buffers, the block's content, the old bytes it needs. */
+/**
+ * The working memory: two output buffers, the block's frame content (control entries, diff
+ * bitmap and chunks, extra bytes), its diff bytes expanded, the old bytes it needs. 28 MiB in all,
+ * touched only as far as a patch needs.
+ */
 const OUT_A = 0;
 const OUT_B = SLICE;
 const DATA = 2 * SLICE;
-const CACHE = DATA + MAX_BLOCK_BYTES;
-/** All of it: 22 MiB, touched only as far as a patch needs. */
+const DENSE = DATA + MAX_BLOCK_BYTES + 128 * 1024;
+const CACHE = DENSE + MAX_BLOCK_BYTES + CHUNK_BYTES;
 const WORKING_BYTES = CACHE + CACHE_BYTES;
+/** Bits set in each byte value. */
+const POPCOUNT = Uint8Array.from({ length: 256 }, (_, v) => {
+  let n = 0;
+  for (let x = v; x > 0; x >>= 1) n += x & 1;
+  return n;
+});
 /** Bytes between two progress reports. */
 const PROGRESS_STEP = 4 * MIB;
 
@@ -158,6 +171,28 @@ export async function readPatchHeader(patch: PatchRegion): Promise<PatchHeader> 
     throw new DeltaError(patch.label, header.startsWith("not") ? "format" : "corrupt", header);
   }
   return header;
+}
+
+/** Refuse a diff bitmap whose set bits are not the stored chunks, or that sets bits past the end. */
+function checkBitmap(
+  label: string,
+  b: number,
+  bitmap: Uint8Array,
+  chunkCount: number,
+  stored: number,
+): void {
+  let set = 0;
+  for (const byte of bitmap) set += POPCOUNT[byte];
+  const spare = chunkCount % 8 === 0 ? 0 : bitmap[bitmap.length - 1] >> (chunkCount % 8);
+  if (set !== stored || spare !== 0) {
+    throw new DeltaError(
+      label,
+      "corrupt",
+      `block ${b} has a diff bitmap of ${set} chunks${
+        spare === 0 ? "" : " (some past its end)"
+      }, its header says ${stored}`,
+    );
+  }
 }
 
 /**
@@ -287,14 +322,22 @@ export async function rebuild(
       at += BLOCK_HEADER_BYTES;
       const block = decodeBlockHeader(blockHead);
       const ctrlBytes = block.entries * ENTRY_BYTES;
-      const raw = ctrlBytes + block.diff + block.extra;
-      if (raw === 0) throw fail("corrupt", `block ${b} is empty`);
-      if (raw > MAX_BLOCK_BYTES) {
+      const content = ctrlBytes + block.diff + block.extra;
+      if (content === 0) throw fail("corrupt", `block ${b} is empty`);
+      if (content > MAX_BLOCK_BYTES) {
         throw fail(
           "unsafe",
-          `block ${b} declares ${raw} bytes, more than the limit of ${MAX_BLOCK_BYTES}`,
+          `block ${b} declares ${content} bytes, more than the limit of ${MAX_BLOCK_BYTES}`,
         );
       }
+      const chunkCount = Math.ceil(block.diff / CHUNK_BYTES);
+      if (block.chunks > chunkCount) {
+        throw fail(
+          "corrupt",
+          `block ${b} stores ${block.chunks} diff chunks, more than its ${chunkCount}`,
+        );
+      }
+      const raw = frameContentBytes(block);
       if (block.frame > frameLimit(raw)) {
         throw fail(
           "corrupt",
@@ -314,11 +357,15 @@ export async function rebuild(
       }
       at += block.frame;
       mem.set(inflateExact(label, `block ${b}`, frameView, raw), DATA);
+      const bits = DATA + ctrlBytes;
+      const stored = bits + bitmapBytes(block.diff);
+      checkBitmap(label, b, mem.subarray(bits, stored), chunkCount, block.chunks);
+      k.expand(DENSE, bits, stored, chunkCount);
       // Every entry of the block is checked before any of it is written.
       const plan = checkBlock(label, b, mem.subarray(DATA), block, { oldPos, newPos, ...header });
       cache.gather(plan);
-      let d = DATA + ctrlBytes;
-      let e = d + block.diff;
+      let d = DENSE;
+      let e = stored + block.chunks * CHUNK_BYTES;
       for (let i = 0; i < block.entries; i++) {
         let left = plan.copy[i];
         let from = CACHE + plan.where[i];

@@ -3,9 +3,12 @@
 //
 //   header  96 bytes  magic "MS11BSZ1", old size u64, new size u64, block count u32,
 //                     flags u32 (0), old SHA-256 (32 bytes), new SHA-256 (32 bytes)
-//   block   16 bytes  control entries u32, diff bytes u32, extra bytes u32, frame bytes u32
+//   block   20 bytes  control entries u32, diff bytes u32, extra bytes u32, diff chunks u32,
+//                     frame bytes u32
 //           frame     one zstd frame holding, decompressed, the control entries (24 bytes each:
-//                     copy i64, extra i64, seek i64), then the diff bytes, then the extra bytes
+//                     copy i64, extra i64, seek i64), the diff bytes (a bitmap of their 16-byte
+//                     chunks, bit i & 7 of byte i >> 3 set for a chunk that is not all zeros,
+//                     then those chunks, the last one padded with zeros), then the extra bytes
 //
 // A control entry (copy, extra, seek) means: add `copy` diff bytes to the old file's bytes at the
 // old position and write them (both positions advance by `copy`), write `extra` bytes as they are,
@@ -40,10 +43,22 @@ export const HEADER_BYTES = 96;
  * ```ts
  * import assert from "node:assert/strict";
  * import { BLOCK_HEADER_BYTES } from "./_wire.ts";
- * assert.equal(BLOCK_HEADER_BYTES, 16);
+ * assert.equal(BLOCK_HEADER_BYTES, 5 * 4);
  * ```
  */
-export const BLOCK_HEADER_BYTES = 16;
+export const BLOCK_HEADER_BYTES = 20;
+
+/**
+ * Bytes of a diff chunk: the diff bytes are stored as the chunks that are not all zeros.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CHUNK_BYTES } from "./_wire.ts";
+ * assert.equal(CHUNK_BYTES, 16);
+ * ```
+ */
+export const CHUNK_BYTES = 16;
 /**
  * Bytes of one control entry.
  *
@@ -56,7 +71,7 @@ export const BLOCK_HEADER_BYTES = 16;
  */
 export const ENTRY_BYTES = 24;
 /**
- * Largest decompressed block (control entries, diff and extra bytes together): 8 MiB.
+ * Largest block: its control entries, diff bytes (expanded) and extra bytes together, 8 MiB.
  *
  * @example
  * ```ts
@@ -124,19 +139,54 @@ export interface PatchHeader {
  * ```ts
  * import assert from "node:assert/strict";
  * import type { BlockHeader } from "./_wire.ts";
- * const block: BlockHeader = { entries: 1, diff: 0, extra: 10, frame: 25 };
+ * const block: BlockHeader = { entries: 1, diff: 0, extra: 10, chunks: 0, frame: 25 };
  * assert.equal(block.entries * 24 + block.diff + block.extra, 34);
  * ```
  */
 export interface BlockHeader {
   /** Control entries. */
   entries: number;
-  /** Diff bytes. */
+  /** Diff bytes (expanded). */
   diff: number;
   /** Extra bytes. */
   extra: number;
+  /** Diff chunks stored (those not all zeros). */
+  chunks: number;
   /** Compressed bytes of the zstd frame that follows. */
   frame: number;
+}
+
+/**
+ * Bytes of the bitmap of `diff` diff bytes' chunks.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { bitmapBytes } from "./_wire.ts";
+ * assert.equal(bitmapBytes(0), 0);
+ * assert.equal(bitmapBytes(17), 1); // 2 chunks
+ * assert.equal(bitmapBytes(16 * 9), 2); // 9 chunks
+ * ```
+ */
+export function bitmapBytes(diff: number): number {
+  return Math.ceil(Math.ceil(diff / CHUNK_BYTES) / 8);
+}
+
+/**
+ * Bytes of a block's frame once decompressed: control entries, bitmap, stored chunks, extra.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { frameContentBytes } from "./_wire.ts";
+ * assert.equal(frameContentBytes({ entries: 1, diff: 32, extra: 5, chunks: 1 }), 24 + 1 + 16 + 5);
+ * ```
+ */
+export function frameContentBytes(
+  block: { entries: number; diff: number; extra: number; chunks: number },
+): number {
+  return block.entries * ENTRY_BYTES + bitmapBytes(block.diff) + block.chunks * CHUNK_BYTES +
+    block.extra;
 }
 
 /**
@@ -234,7 +284,7 @@ export function encodeHeader(header: PatchHeader): Uint8Array<ArrayBuffer> {
  * ```ts
  * import assert from "node:assert/strict";
  * import { decodeBlockHeader, encodeBlockHeader } from "./_wire.ts";
- * const block = { entries: 2, diff: 3, extra: 4, frame: 5 };
+ * const block = { entries: 2, diff: 3, extra: 4, chunks: 1, frame: 5 };
  * assert.deepEqual(decodeBlockHeader(encodeBlockHeader(block)), block);
  * ```
  */
@@ -244,7 +294,8 @@ export function decodeBlockHeader(bytes: Uint8Array): BlockHeader {
     entries: view.getUint32(0, true),
     diff: view.getUint32(4, true),
     extra: view.getUint32(8, true),
-    frame: view.getUint32(12, true),
+    chunks: view.getUint32(12, true),
+    frame: view.getUint32(16, true),
   };
 }
 
@@ -255,8 +306,8 @@ export function decodeBlockHeader(bytes: Uint8Array): BlockHeader {
  * ```ts
  * import assert from "node:assert/strict";
  * import { encodeBlockHeader } from "./_wire.ts";
- * const bytes = encodeBlockHeader({ entries: 1, diff: 0, extra: 0, frame: 9 });
- * assert.deepEqual([...bytes], [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0]);
+ * const bytes = encodeBlockHeader({ entries: 1, diff: 0, extra: 0, chunks: 0, frame: 9 });
+ * assert.deepEqual([...bytes], [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0]);
  * ```
  */
 export function encodeBlockHeader(block: BlockHeader): Uint8Array<ArrayBuffer> {
@@ -265,7 +316,8 @@ export function encodeBlockHeader(block: BlockHeader): Uint8Array<ArrayBuffer> {
   view.setUint32(0, block.entries, true);
   view.setUint32(4, block.diff, true);
   view.setUint32(8, block.extra, true);
-  view.setUint32(12, block.frame, true);
+  view.setUint32(12, block.chunks, true);
+  view.setUint32(16, block.frame, true);
   return bytes;
 }
 
