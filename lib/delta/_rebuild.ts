@@ -3,9 +3,9 @@
 // applyFolderDelta (patches and whole files inside a folder delta).
 //
 // Memory: one working area (WebAssembly memory, see _kernel.ts) of two 1 MiB output buffers,
-// the current block's content (at most 8 MiB) and the old bytes it needs (at most 12 MiB, see
-// OldCache), plus the block's compressed frame and its decompressed copy (each at most ~8 MiB).
-// No allocation per control entry: the adder and copyWithin work inside the area.
+// the current block's frame content and its diff bytes expanded (at most 8 MiB each) and the old
+// bytes it needs (at most 10 MiB, see OldCache), plus the block's compressed frame and its
+// decompressed copy. No allocation per control entry: the kernel and copyWithin work inside it.
 import { createHash } from "node:crypto";
 import { constants, zstdDecompressSync } from "node:zlib";
 import type { ProgressSink } from "../core/env.ts";

@@ -278,7 +278,7 @@ export function encodeHeader(header: PatchHeader): Uint8Array<ArrayBuffer> {
 }
 
 /**
- * A block header from its 16 bytes.
+ * A block header from its 20 bytes.
  *
  * @example
  * ```ts
@@ -300,7 +300,7 @@ export function decodeBlockHeader(bytes: Uint8Array): BlockHeader {
 }
 
 /**
- * The 16 bytes of a block header.
+ * The 20 bytes of a block header.
  *
  * @example
  * ```ts

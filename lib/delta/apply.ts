@@ -1,7 +1,7 @@
 /**
  * The client's side of a single-file delta: rebuild a new file from the old one and a binary
  * patch, in TypeScript and runtime built-ins only (node:zlib for zstd, node:crypto for SHA-256,
- * a 171-byte WebAssembly adder: see docs/DELTA.md).
+ * a 283-byte WebAssembly module: see docs/DELTA.md).
  *
  * The old file is read with seek and read through a 1 MiB window, never whole; the new file is
  * written as it is produced and hashed on the way; one block of the patch (at most 8 MiB
