@@ -3,9 +3,9 @@
  * patch, in TypeScript and runtime built-ins only (node:zlib for zstd, node:crypto for SHA-256,
  * a 283-byte WebAssembly module: see docs/DELTA.md).
  *
- * The old file is read with seek and read through a 1 MiB window, never whole; the new file is
- * written as it is produced and hashed on the way; one block of the patch (at most 8 MiB
- * decompressed) is in memory at a time. Success means the output has the expected size and
+ * The old file is read with seek and read, block by block the ranges each block needs (sorted and
+ * merged), never whole; the new file is written as it is produced and hashed on the way; one
+ * block of the patch (at most 8 MiB) is in memory at a time. Success means the output has the expected size and
  * SHA-256; on any failure the output file is removed and the error propagates, a
  * {@linkcode DeltaError} for anything wrong with the patch (the caller then downloads the full
  * build), the file system's own error for a disk failure.
