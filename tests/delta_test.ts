@@ -6,7 +6,7 @@ import { makeDelta } from "../lib/delta/make.ts";
 import { kernel } from "../lib/delta/_kernel.ts";
 import { encodePatch } from "../lib/delta/_make_patch.ts";
 import { MAX_BLOCK_BYTES } from "../lib/delta/_wire.ts";
-import { bytesOf, pseudoRandom, sha256, tempDir } from "./_helpers.ts";
+import { bytesOf, libUrl, pseudoRandom, runDeno, sha256, tempDir } from "./_helpers.ts";
 import { concat, craftPatch, DELTA_TIMEOUT_MS, HAVE_BSDIFF, rejectsDelta, zstd } from "./_delta.ts";
 
 /** `name`, marked and skipped where bsdiff is not installed. */
@@ -115,6 +115,29 @@ Deno.test(
     assert.ok(applied.copied > edited.length * 0.9, `copied only ${applied.copied}`);
   },
 );
+
+Deno.test({
+  name: "without bsdiff installed, makeDelta says which program is missing and writes nothing",
+  timeout: DELTA_TIMEOUT_MS,
+  fn: async () => {
+    await using dir = await tempDir("ms11-delta-");
+    await Deno.writeTextFile(`${dir.path}/old`, "old build\n".repeat(100));
+    await Deno.writeTextFile(`${dir.path}/new`, "new build\n".repeat(100));
+    const code = `import { makeDelta } from ${JSON.stringify(libUrl("delta/make.ts"))};
+      try {
+        await makeDelta("${dir.path}/old", "${dir.path}/new", { out: "${dir.path}/delta" });
+      } catch (error) {
+        console.log(error.name + ": " + error.message);
+      }`;
+    const run = await runDeno(["eval", "--quiet", code], { env: { PATH: `${dir.path}/no-bin` } });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(
+      run.stdout.trim(),
+      "NotFound: Cannot make a binary delta: the bsdiff program is not installed (Debian and Ubuntu: apt-get install bsdiff)",
+    );
+    assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name).sort(), ["new", "old"]);
+  },
+});
 
 Deno.test({
   name: "many blocks: entries split across 4 KiB blocks rebuild the file",
