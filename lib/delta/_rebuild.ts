@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { constants, zstdDecompressSync } from "node:zlib";
 import type { ProgressSink } from "../core/env.ts";
 import { DeltaError } from "./errors.ts";
-import { kernel } from "./_kernel.ts";
+import { type Kernel, kernel } from "./_kernel.ts";
 import { CACHE_BYTES, checkBlock, OldCache } from "./_block.ts";
 import {
   bitmapBytes,
@@ -90,6 +90,11 @@ export interface PatchRegion {
 export interface RebuildIo {
   /** The old file, or null for a patch made from nothing (a whole file). */
   old: Deno.FsFile | null;
+  /**
+   * The working memory to use (from {@linkcode workingKernel}); one rebuild at a time may use it.
+   * Default: a new one (a folder delta passes one for all its files).
+   */
+  kernel?: Kernel;
   /** The output file, open for writing, empty. */
   out: Deno.FsFile;
   /** Progress in bytes written (phase "extract"). */
@@ -171,6 +176,20 @@ export async function readPatchHeader(patch: PatchRegion): Promise<PatchHeader> 
     throw new DeltaError(patch.label, header.startsWith("not") ? "format" : "corrupt", header);
   }
   return header;
+}
+
+/**
+ * A kernel with the working memory one rebuild needs (28 MiB, touched only as far as used).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { workingKernel } from "./_rebuild.ts";
+ * assert.ok(workingKernel().bytes.length >= 28 * 1024 * 1024);
+ * ```
+ */
+export function workingKernel(): Kernel {
+  return kernel(WORKING_BYTES);
 }
 
 /** Refuse a diff bitmap whose set bits are not the stored chunks, or that sets bits past the end. */
@@ -279,7 +298,7 @@ export async function rebuild(
   const { label } = patch;
   const fail = (reason: "corrupt" | "unsafe", detail: string) =>
     new DeltaError(label, reason, detail);
-  const k = kernel(WORKING_BYTES);
+  const k = io.kernel ?? workingKernel();
   const mem = k.bytes;
   const hash = createHash("sha256");
   const end = patch.start + patch.length;

@@ -36,7 +36,8 @@ import {
   parseIndex,
 } from "./_folder_index.ts";
 import { frameLimit } from "./_wire.ts";
-import { inflateExact, readPatchHeader, rebuild } from "./_rebuild.ts";
+import { inflateExact, readPatchHeader, rebuild, workingKernel } from "./_rebuild.ts";
+import type { Kernel } from "./_kernel.ts";
 import { byDepth, type TreeNode, walkTree } from "./_tree.ts";
 
 /**
@@ -376,6 +377,8 @@ export async function applyFolderDelta(
     whole: 0,
     removed: index.removed.length,
   };
+  // One working memory for every file rebuilt (allocated at the first).
+  let kernel: Kernel | undefined;
   const total = [...nodes.values()].reduce((n, v) => n + (v.kind === "file" ? v.size : 0), 0);
   try {
     await Deno.chmod(options.out, 0o700);
@@ -406,7 +409,8 @@ export async function applyFolderDelta(
         }
         result.copied++;
       } else {
-        await rebuildEntry(file, delta, blobStart, oldDir, entry, target, old);
+        kernel ??= workingKernel();
+        await rebuildEntry(entry, target, { file, delta, blobStart, oldDir, old, kernel });
         if (entry.patch !== undefined) result.patched++;
         else result.whole++;
       }
@@ -444,14 +448,18 @@ export async function applyFolderDelta(
 
 /** Rebuild one file from its blob (a patch from an old file, or a whole file). */
 async function rebuildEntry(
-  file: Deno.FsFile,
-  delta: string,
-  blobStart: number,
-  oldDir: string,
   entry: FileEntry,
   target: string,
-  old: Map<string, TreeNode>,
+  from: {
+    file: Deno.FsFile;
+    delta: string;
+    blobStart: number;
+    oldDir: string;
+    old: Map<string, TreeNode>;
+    kernel: Kernel;
+  },
 ): Promise<void> {
+  const { file, delta, blobStart, oldDir, old } = from;
   const blob = entry.patch ?? entry.data!;
   const label = `${delta} entry ${JSON.stringify(entry.path)}`;
   const region = { file, start: blobStart + blob.offset, length: blob.size, label };
@@ -475,7 +483,7 @@ async function rebuildEntry(
     ? null
     : await Deno.open(`${oldDir}/${entry.patch.from}`, { read: true });
   using out = await Deno.open(target, { write: true, createNew: true, mode: 0o600 });
-  const made = await rebuild(region, header, { old: oldFile, out });
+  const made = await rebuild(region, header, { old: oldFile, out, kernel: from.kernel });
   if (made.sha256 !== entry.sha256) {
     throw new DeltaError(
       label,
