@@ -7,10 +7,12 @@
 //   deno run -A bench/_delta_one.ts make-folder OLD_DIR NEW_DIR OUT FULL_SIZE
 //   deno run -A bench/_delta_one.ts apply-folder OLD_DIR DELTA OUT SEAL
 //   deno run -A bench/_delta_one.ts extract ARCHIVE DEST
+//   deno run -A bench/_delta_one.ts stage ARCHIVE DEST
 //
 // `idle` loads the client's delta modules and does nothing (the baseline RSS); `apply` and
-// `apply-folder` are what a client does (the folder one fsyncs, as extraction does); `extract`
-// is what staging a full tar.gz does. Prints {"peak_rss_kib": N, "ms": N, "result": …}.
+// `apply-folder` are what a client does (the folder one fsyncs, as extraction does, and checks the
+// seal); `stage` is what staging a full tar.gz does: extract it and seal the result; `extract`
+// only extracts (to set up the benchmark's folders). Prints {"peak_rss_kib": N, "ms": N, "result": …}.
 
 function peakRssKib(): number {
   const status = Deno.readTextFileSync("/proc/self/status");
@@ -42,10 +44,14 @@ if (mode === "idle") {
   const { applyFolderDelta } = await import("../lib/delta/folder.ts");
   const [old, delta, out, seal] = args;
   result = await applyFolderDelta(old, delta, { out, seal });
-} else if (mode === "extract") {
+} else if (mode === "extract" || mode === "stage") {
   const { extractArchive } = await import("../lib/archive/extract.ts");
   const [archive, dest] = args;
   result = await extractArchive(archive, dest, { kind: "tar.gz" });
+  if (mode === "stage") {
+    const { treeDigest } = await import("../lib/root/seal.ts");
+    result = { ...result as object, seal: await treeDigest(dest) };
+  }
 } else {
   throw new TypeError(`Unknown mode ${JSON.stringify(mode)}`);
 }

@@ -216,6 +216,7 @@ try {
     const applyMs: number[] = [];
     const extractMs: number[] = [];
     const rss: number[] = [];
+    const stageRss: number[] = [];
     for (let i = 0; i < runs; i++) {
       await Deno.remove(`${base}-rebuilt`, { recursive: true }).catch(() => {});
       const applied = await run([
@@ -229,7 +230,9 @@ try {
       applyMs.push(applied.wallMs);
       rss.push(applied.out.peak_rss_kib as number);
       await Deno.remove(`${base}-full`, { recursive: true }).catch(() => {});
-      extractMs.push((await run([one, "extract", newTgz, `${base}-full`])).wallMs);
+      const staged = await run([one, "stage", newTgz, `${base}-full`]);
+      extractMs.push(staged.wallMs);
+      stageRss.push(staged.out.peak_rss_kib as number);
     }
     console.log(
       `folder: ${name} ${from} → ${to} (${files} files; ${changed} changed, new or removed = ${
@@ -245,9 +248,11 @@ try {
       `  generation ${secs(madeFolder.out.ms as number)}, peak RSS ${mib(madeFolder.treeRssKib)}`,
     );
     console.log(
-      `  client: rebuild + verify ${secs(median(applyMs))}, extracting the full .tgz ${
+      `  client: rebuild + verify ${secs(median(applyMs))}, staging the full .tgz (extract, seal) ${
         secs(median(extractMs))
-      } (both fsync); peak RSS +${mib(median(rss) - idle)} above idle`,
+      }, both fsynced; peak RSS above idle +${mib(median(rss) - idle)} (staging the .tgz +${
+        mib(median(stageRss) - idle)
+      })`,
     );
   }
 } finally {
