@@ -5,6 +5,8 @@ import { listChannels, switchChannel } from "../lib/actions/channel.ts";
 import { installStatus } from "../lib/actions/status.ts";
 import { ConfigError } from "../lib/core/errors.ts";
 import type { StatusDocument } from "../lib/root/status.ts";
+import type { AuditEntry } from "../lib/root/audit.ts";
+import { escapeText as t } from "../lib/core/text.ts";
 import { isVersion } from "../lib/core/version.ts";
 import { actionContext, type GlobalOptions, loadContext } from "./_context.ts";
 import type { UpdateCommandOptions } from "./update.ts";
@@ -84,43 +86,109 @@ export async function confirmCommand(options: GlobalOptions): Promise<number> {
   return 0;
 }
 
-function statusText(s: StatusDocument): string {
+/**
+ * An audit entry in one line: time, event, reason and its facts, every value escaped.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { auditLine } from "./builds.ts";
+ * assert.equal(
+ *   auditLine({ at: "2026-11-27T00:00:00Z", event: "failed", reason: "x\x1b[2J", command: "check" }),
+ *   "2026-11-27T00:00:00Z failed: x\\x1b[2J (command: check)",
+ * );
+ * ```
+ */
+export function auditLine(entry: AuditEntry): string {
+  const facts = Object.entries(entry)
+    .filter(([k, v]) =>
+      k !== "at" && k !== "event" && k !== "reason" && v !== null && v !== undefined
+    )
+    .map(([k, v]) => `${t(k)}: ${t(typeof v === "string" ? v : JSON.stringify(v))}`);
+  return `${t(String(entry.at))} ${t(String(entry.event))}: ${t(String(entry.reason ?? ""))}${
+    facts.length === 0 ? "" : ` (${facts.join(", ")})`
+  }`;
+}
+
+/** How many audit entries the human status shows. */
+const STATUS_EVENTS = 5;
+
+/**
+ * The human form of the status document. Every value read from the state file or the audit log
+ * is escaped one by one (lib/core/text.ts): a planted or quoted newline cannot make a line of its
+ * own, and no control sequence reaches the terminal.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../lib/core/config.ts";
+ * import { layoutOf } from "../lib/root/layout.ts";
+ * import { readStatus } from "../lib/root/status.ts";
+ * import { statusText } from "./builds.ts";
+ * const status = await readStatus(layoutOf(await Deno.makeTempDir()), defaultConfig(), {
+ *   platform: "linux-x64",
+ * });
+ * status.last_error = { at: "2026-11-27T00:00:00Z", command: "check", message: "a\nb" };
+ * assert.ok(statusText(status).includes("last error: 2026-11-27T00:00:00Z check: a\\x0ab"));
+ * ```
+ */
+export function statusText(s: StatusDocument): string {
   const lines = [
-    `root:       ${s.root}`,
-    `channel:    ${s.channel}`,
-    `platform:   ${s.platform}`,
+    `root:       ${t(s.root)}`,
+    `channel:    ${t(s.channel)}`,
+    `platform:   ${t(s.platform)}`,
     `current:    ${
-      s.current ? `${s.current.version} (${s.current.channel ?? "unknown channel"})` : "none"
+      s.current ? `${t(s.current.version)} (${t(s.current.channel ?? "unknown channel")})` : "none"
     }`,
     `staged:     ${
-      s.staged ? `${s.staged.version} from ${s.staged.channel}, applied at next launch` : "none"
+      s.staged
+        ? `${t(s.staged.version)} from ${t(s.staged.channel)}, applied at next launch`
+        : "none"
     }`,
     `trial:      ${
       s.trial
-        ? `${s.trial.version}, launch ${s.trial.attempts} of ${s.trial.max_attempts} without a confirm (falls back to ${
-          s.trial.from ?? "nothing"
+        ? `${
+          t(s.trial.version)
+        }, launch ${s.trial.attempts} of ${s.trial.max_attempts} without a confirm (falls back to ${
+          t(s.trial.from ?? "nothing")
         })`
         : "none"
     }`,
     `backups:    ${
       s.backups.length === 0
         ? "none"
-        : s.backups.map((b) => `${b.version}${b.retired_at ? ` (until ${b.retired_at})` : ""}`)
-          .join(", ")
+        : s.backups.map((b) =>
+          `${t(b.version)}${b.retired_at ? ` (until ${t(b.retired_at)})` : ""}`
+        ).join(", ")
     }`,
     `last check: ${
       s.last_check
-        ? `${s.last_check.at} on ${s.last_check.channel}: ${s.last_check.available} available (${s.last_check.decision})`
+        ? `${t(s.last_check.at)} on ${t(s.last_check.channel)}: ${
+          t(s.last_check.available)
+        } available (${t(s.last_check.decision)})`
         : "never"
     }`,
     `rejected:   ${
       s.rejected.length === 0
         ? "none"
-        : s.rejected.map((r) => `${r.version} on ${r.channel} (${r.reason})`).join("; ")
+        : s.rejected.map((r) => `${t(r.version)} on ${t(r.channel)} (${t(r.reason)})`).join("; ")
     }`,
     `last error: ${
-      s.last_error ? `${s.last_error.at} ${s.last_error.command}: ${s.last_error.message}` : "none"
+      s.last_error
+        ? `${t(s.last_error.at)} ${t(s.last_error.command)}: ${t(s.last_error.message)}`
+        : "none"
     }`,
+    `trust:      ${
+      s.trust.problem !== null
+        ? t(s.trust.problem)
+        : Object.keys(s.trust.channels).length === 0
+        ? "nothing accepted yet"
+        : Object.entries(s.trust.channels).map(([name, c]) =>
+          `${t(name)} serial ${c.serial} (${t(c.version)})`
+        ).join(", ")
+    }`,
+    `events:     ${s.recent_events.length === 0 ? "none" : ""}`.trimEnd(),
+    ...s.recent_events.slice(-STATUS_EVENTS).map((entry) => `  ${auditLine(entry)}`),
   ];
   return lines.join("\n");
 }
@@ -144,6 +212,7 @@ export async function statusCommand(options: UpdateCommandOptions): Promise<numb
   const ctx = await loadContext(options);
   const status = await installStatus(actionContext(ctx), { channel: options.channel });
   if (status.state_problem) ctx.ui.warn(status.state_problem);
+  if (status.trust.problem) ctx.ui.warn(status.trust.problem);
   ctx.ui.data(status, statusText(status));
   return 0;
 }

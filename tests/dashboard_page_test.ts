@@ -21,6 +21,7 @@ function status(extra: Partial<StatusDocument> = {}): StatusDocument {
     recent_events: [],
     trial: null,
     rejected: [],
+    trust: { file: "/opt/ms11/trust.json", problem: null, channels: {} },
     ...extra,
   };
 }

@@ -60,6 +60,8 @@ const PLANTED: { rel: string; kind: "file" | "dir"; args: string[] }[] = [
   { rel: "lock", kind: "file", args: [] },
   { rel: "lock.guard", kind: "file", args: [] },
   { rel: "state.json", kind: "file", args: [] },
+  { rel: "trust.json", kind: "file", args: [] },
+  { rel: "trust.json.bak", kind: "file", args: [] },
   { rel: "logs", kind: "dir", args: [] },
   { rel: "logs/audit.jsonl", kind: "file", args: [] },
   { rel: "downloads", kind: "dir", args: [] },

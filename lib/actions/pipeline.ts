@@ -21,6 +21,13 @@ import { statStamp } from "../root/stamp.ts";
 import { downloadedBytes } from "../net/download.ts";
 import { removeIfExists } from "../core/fs.ts";
 import { readState, writeState } from "../root/state.ts";
+import {
+  readTrust,
+  settleTrust,
+  trustedFor,
+  withTrusted,
+  writeTrust,
+} from "../root/trust_state.ts";
 import { acquireLock } from "../root/lock.ts";
 import { ensureDir, MODES, refuseLinks } from "../root/safe.ts";
 import { recoverSwap } from "../root/swap.ts";
@@ -85,6 +92,8 @@ export interface UpdateOptions {
   lockWaitMs?: number;
   /** No byte for this long aborts a download attempt, which is retried (default 30 000 ms). */
   idleTimeoutMs?: number;
+  /** A problem that does not stop the run (a trust file restored from its backup). */
+  onWarning?: (message: string) => void;
   /** Measures free bytes on the install root's filesystem (default: the real one). */
   freeSpace?: (path: string) => Promise<number>;
 }
@@ -176,12 +185,14 @@ function downloadNames(version: string, platform: string, kind: string): string[
  * });
  * const layout = layoutOf(`${work}/root`);
  * import { readState } from "../root/state.ts";
+ * import { readTrust } from "../root/trust_state.ts";
  * import { runUpdate } from "./pipeline.ts";
  * const first = await runUpdate(layout, config, { channel: "stable", platform: "linux-x64" });
  * assert.equal(first.check.decision.message, "Installing 1.1.0 from stable");
  * assert.equal(first.staged, "1.1.0"); // downloaded, verified, staged for the next launch
  * const { state } = await readState(layout);
- * assert.deepEqual([state.staged?.version, state.trusted.stable.serial], ["1.1.0", 1]);
+ * assert.equal(state.staged?.version, "1.1.0");
+ * assert.equal((await readTrust(layout)).document.channels.stable.serial, 1); // in trust.json
  * const again = await runUpdate(layout, config, { channel: "stable", platform: "linux-x64" });
  * assert.equal(again.check.decision.message, "1.1.0 from stable is already staged; it is applied at the next launch");
  * await server.shutdown();
@@ -203,6 +214,12 @@ export async function runUpdate(
   // Recovery first: an interrupted swap, and what killed commands left (recoverSwap sweeps).
   await recoverSwap(layout, state, { keepBackups: config.keep_backups_count });
   const current = await currentVersion(layout);
+  // The trust state fails closed: a damaged copy is restored from the good one (said and
+  // audited), records of an old state file are moved; with no good copy the check is refused.
+  const trust = await settleTrust(layout, await readTrust(layout), {
+    now: env.now(),
+    onNote: options.onWarning,
+  });
   let check: CheckResult;
   try {
     check = await checkChannel(config, {
@@ -210,6 +227,9 @@ export async function runUpdate(
       platform: options.platform,
       current,
       state,
+      trusted: config.security.verify_signatures
+        ? trustedFor(layout, trust, options.channel)
+        : null,
       allowDowngrade: options.allowDowngrade,
       force: options.force,
       env,
@@ -227,8 +247,16 @@ export async function runUpdate(
   }
   const { decision, manifest, artifact } = check;
   state.manifests[options.channel] = check.manifestRecord;
+  // Moved to trust.json by settleTrust (or stale): an old client's copy goes at this write.
+  delete state.trusted;
   if (check.trust !== null) {
-    state.trusted[options.channel] = check.trust;
+    const before = Object.hasOwn(trust.document.channels, options.channel)
+      ? trust.document.channels[options.channel]
+      : null;
+    // The same manifest again changes nothing: the files are written only for a new record.
+    if (JSON.stringify(before) !== JSON.stringify(check.trust)) {
+      await writeTrust(layout, withTrusted(trust.document, options.channel, check.trust));
+    }
     await writeState(layout, state);
     await appendAudit(layout, {
       at: env.now().toISOString(),

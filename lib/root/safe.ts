@@ -12,7 +12,7 @@
  * | ------------------------------- | ---- | ------------------------------------------------- |
  * | the root, when ms11-update makes it | 0700 | a per-user install; any mode without group/other write is accepted (0755 for a shared one) |
  * | `builds/`, each `builds/<v>/`   | 0755 | the users of a shared install run the application |
- * | `state.json`                    | 0644 | nothing secret; `status` by the users of a shared install |
+ * | `state.json`, `trust.json(.bak)` | 0644 | nothing secret; `status` by the users of a shared install |
  * | `lock`, `lock.guard`            | 0600 | whoever can open them can hold them and block updates |
  * | `downloads/` and what is in it  | 0700, 0600 | bytes not verified yet                       |
  * | `logs/`, `logs/audit.jsonl`     | 0700, 0600 | URLs, errors and decisions of the owner      |
@@ -248,6 +248,8 @@ export async function checkRoot(layout: Layout): Promise<void> {
     ["Folder", layout.downloads],
     ["Folder", dirOf(layout.audit)],
     ["State file", layout.state],
+    ["Trust file", layout.trust],
+    ["Trust file", layout.trustBackup],
     ["Lock file", layout.lock],
     ["Lock file", `${layout.lock}.guard`],
     ["Audit log", layout.audit],

@@ -16,6 +16,8 @@ import {
   type RejectedRecord,
   type StagedRecord,
 } from "./state.ts";
+import { readTrust } from "./trust_state.ts";
+import { summarizeTrust, type TrustSummary } from "./trust_report.ts";
 
 /**
  * The status schema version.
@@ -60,6 +62,7 @@ export const STATUS_SCHEMA = 1;
  *   recent_events: [],
  *   trial: null,
  *   rejected: [],
+ *   trust: { file: `${root}/trust.json`, problem: null, channels: {} },
  * });
  * ```
  */
@@ -100,6 +103,8 @@ export interface StatusDocument {
     | null;
   /** Versions not staged again on their channel: rolled back from, or bad builds. */
   rejected: RejectedRecord[];
+  /** The trust state: the last manifest accepted per channel, and what is wrong with it. */
+  trust: TrustSummary;
 }
 
 /**
@@ -189,5 +194,6 @@ export async function readStatus(
       max_attempts: config.health.max_attempts,
     },
     rejected: state.rejected,
+    trust: summarizeTrust(layout, await readTrust(layout)),
   };
 }
