@@ -12,15 +12,16 @@ import type { UpdateCommandOptions } from "./update.ts";
 /** Options of `rollback`. */
 export interface RollbackCommandOptions extends GlobalOptions {
   to?: string;
+  reject?: boolean;
 }
 
-/** `ms11-update rollback [--to VERSION]`. */
+/** `ms11-update rollback [--to VERSION] [--reject]`. */
 export async function rollbackCommand(options: RollbackCommandOptions): Promise<number> {
   const ctx = await loadContext(options);
   if (options.to !== undefined && !isVersion(options.to)) {
     throw new ConfigError(`Invalid --to ${JSON.stringify(options.to)}: expected a version`);
   }
-  const report = await rollBack(actionContext(ctx), { to: options.to });
+  const report = await rollBack(actionContext(ctx), { to: options.to, reject: options.reject });
   ctx.ui.notice(report.message);
   ctx.ui.data(report.result, `rolled back to ${report.result.to}`);
   return 0;

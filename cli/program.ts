@@ -127,11 +127,18 @@ export function buildProgram(setCode: (code: number) => void): Command {
 
   waitOption(
     globals(
-      sub("rollback", "restore the newest backup (or --to VERSION); the replaced build is kept"),
+      sub(
+        "rollback",
+        "restore the newest backup that ran healthy (or --to VERSION); the replaced build is kept",
+      ),
     ),
     0,
   )
     .option("--to <version>", "the backup to restore")
+    .option(
+      "--reject",
+      "mark the build rolled back from as bad (default: updates only skip it until a newer release)",
+    )
     .action(act(async (c) => (await builds()).rollbackCommand(c.optsWithGlobals())));
 
   globals(sub("status", "show current, staged and backup builds, last check and last error"))

@@ -214,7 +214,8 @@ function decisionText(c: ChannelProbe, status: StatusDocument): string {
     "up-to-date": "same as installed",
     "already-staged": "already staged",
     "downgrade-refused": "lower than installed (switching asks first)",
-    "rejected": "rolled back from; skipped",
+    "rejected": "rejected on this install; skipped",
+    "held": "rolled back from; skipped",
   }[c.decision.reason];
 }
 
@@ -295,6 +296,18 @@ function progress(view: PageView): string {
     }</p><p id="busy">${running}</p></section>`;
 }
 
+/** A build's lifecycle in a few words: its state, why when rejected, and a hold. */
+function lifecycleText(l: StatusDocument["backups"][number]["lifecycle"]): string {
+  if (l === null) return "unknown";
+  const state = {
+    staged: "never ran",
+    trial: "never confirmed",
+    confirmed: "confirmed healthy",
+    rejected: `rejected: ${l.reason}`,
+  }[l.state];
+  return l.held && l.state !== "rejected" ? `${state}; held back: ${l.held.reason}` : state;
+}
+
 function backups(view: PageView): string {
   const list = view.status.backups;
   if (list.length === 0) {
@@ -307,7 +320,7 @@ function backups(view: PageView): string {
       time(b.installed_at)
     }</td><td data-label="Last current until">${
       b.retired_at ? time(b.retired_at) : "never ran"
-    }</td><td data-label="Action">${
+    }</td><td data-label="Health">${e(lifecycleText(b.lifecycle))}</td><td data-label="Action">${
       form(view, {
         route: "/api/rollback",
         fields: { to: b.version },
@@ -316,7 +329,7 @@ function backups(view: PageView): string {
       })
     }</td></tr>`
   ).join("");
-  return `<section aria-labelledby="h-backups"><h2 id="h-backups">Backups</h2><div class="scroll"><table id="backups"><thead><tr><th scope="col">Version</th><th scope="col">Channel</th><th scope="col">Installed</th><th scope="col">Last current until</th><th scope="col">Action</th></tr></thead><tbody>${rows}</tbody></table></div></section>`;
+  return `<section aria-labelledby="h-backups"><h2 id="h-backups">Backups</h2><div class="scroll"><table id="backups"><thead><tr><th scope="col">Version</th><th scope="col">Channel</th><th scope="col">Installed</th><th scope="col">Last current until</th><th scope="col">Health</th><th scope="col">Action</th></tr></thead><tbody>${rows}</tbody></table></div></section>`;
 }
 
 const STANDARD = new Set(["at", "event", "reason"]);

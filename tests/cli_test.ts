@@ -113,8 +113,9 @@ Deno.test("install, update, apply on next launch, then status: the whole cycle",
   const status = await world.cli(["status", "--json"]);
   assert.deepEqual(status.code, 0, status.stderr);
   const doc = JSON.parse(status.stdout);
-  assert.deepEqual(doc.schema, 1);
+  assert.deepEqual(doc.schema, 2);
   assert.deepEqual(doc.current.version, "1.1.0");
+  assert.deepEqual(doc.current.lifecycle.state, "trial");
   assert.deepEqual(doc.staged, null);
   assert.deepEqual(doc.backups.map((b: { version: string }) => b.version), ["1.0.0"]);
   assert.deepEqual(doc.last_check.available, "1.1.0");
@@ -316,7 +317,7 @@ Deno.test("canary prereleases compare as semver", async () => {
   includes(run.stderr, "1.5.0-canary.20261126.3 -> 1.5.0-canary.20261126.10");
 });
 
-Deno.test("rollback restores the newest backup, keeps the replaced build, and skips it afterwards", async () => {
+Deno.test("rollback restores the newest backup that ran healthy, keeps the replaced build, and skips it afterwards", async () => {
   await using world = await makeWorld();
   await world.publish("stable", "1.0.0");
   assert.deepEqual((await world.cli(["install"])).code, 0);
@@ -324,6 +325,7 @@ Deno.test("rollback restores the newest backup, keeps the replaced build, and sk
     await world.publish("stable", version);
     assert.deepEqual((await world.cli([])).code, 0);
     assert.deepEqual((await world.cli(["apply"])).code, 0);
+    assert.deepEqual((await world.cli(["confirm"])).code, 0);
   }
   const run = await world.cli(["rollback"]);
   assert.deepEqual(run.code, 0, run.stderr);
@@ -334,7 +336,7 @@ Deno.test("rollback restores the newest backup, keeps the replaced build, and sk
 
   const skip = await world.cli([]);
   assert.deepEqual(skip.code, 0);
-  includes(skip.stderr, "1.2.0 on stable is skipped (rolled back to 1.1.0 by hand)");
+  includes(skip.stderr, "1.2.0 on stable is skipped (held back: rolled back to 1.1.0 by hand)");
 
   const before = await snapshot(world.root);
   const unknown = await world.cli(["rollback", "--to", "0.9.0"]);
@@ -348,7 +350,7 @@ Deno.test("rollback restores the newest backup, keeps the replaced build, and sk
   const to = await world.cli(["rollback", "--to", "1.0.0"]);
   assert.deepEqual(to.code, 0, to.stderr);
   includes(to.stderr, "Rolled back 1.1.0 -> 1.0.0");
-  includes(to.stderr, "the staged 1.2.0 was cancelled");
+  includes(to.stderr, "cancelled the staged 1.2.0");
   assert.deepEqual(
     (await world.cli(["apply", "--json"])).stdout.includes('"applied": false'),
     true,
@@ -369,7 +371,10 @@ Deno.test("rollback with nothing to roll back to fails with exit 1 and changes n
   const before = await snapshot(world.root);
   const none = await world.cli(["rollback"]);
   assert.deepEqual(none.code, 1);
-  includes(none.stderr, `error: No backup to roll back to in ${world.root}`);
+  includes(
+    none.stderr,
+    `error: No backup that last ran healthy in ${world.root} (there are no backups)`,
+  );
   assert.deepEqual(await snapshot(world.root), before);
 });
 

@@ -2,6 +2,7 @@
 // trial, confirm, automatic rollback after max_attempts, smoke tests, seals, bad builds, and
 // recovery of an interrupted (journaled) swap.
 import assert from "node:assert/strict";
+import { rejectedBuilds } from "../lib/root/lifecycle.ts";
 import { readAudit } from "../lib/root/audit.ts";
 import { decideUpdate } from "../lib/core/channel.ts";
 import { confirmBuild, judgeExit } from "../lib/root/health.ts";
@@ -85,15 +86,15 @@ Deno.test("a build never confirmed is rolled back after max_attempts launches an
   const state = await stateOf(layout);
   assert.equal(state.trial, undefined);
   assert.equal(state.journal, undefined);
-  assert.deepEqual(state.rejected, [
+  assert.deepEqual(rejectedBuilds(state.lifecycle), [
     { version: "1.1.0", channel: "stable", reason, at: NOW.toISOString() },
   ]);
   // The bad build is kept as a backup, but the channel's same release is not staged again…
   assert.deepEqual(await namesIn(layout.builds), ["1.0.0", "1.1.0"]);
-  const again = decideUpdate("1.0.0", "1.1.0", { channel: "stable", rejected: state.rejected });
+  const again = decideUpdate("1.0.0", "1.1.0", { channel: "stable", lifecycle: state.lifecycle });
   assert.equal(again.action, "none");
   // …while a newer release is.
-  const newer = decideUpdate("1.0.0", "1.1.1", { channel: "stable", rejected: state.rejected });
+  const newer = decideUpdate("1.0.0", "1.1.1", { channel: "stable", lifecycle: state.lifecycle });
   assert.equal(newer.action, "update");
   // No crash loop: the next launches start 1.0.0 and count nothing.
   const next = await applyStaged(layout, { now: NOW, maxAttempts: 3 });
@@ -115,9 +116,20 @@ Deno.test("abandonTrial rolls back the build on trial at once, and only that", a
   assert.equal(await abandonTrial(layout, { reason: "x", now: NOW }), null);
   await applyStaged(layout, { now: NOW });
   const back = await abandonTrial(layout, { reason: "1.1.0 exited with code 3", now: NOW });
-  assert.deepEqual(back, { from: "1.1.0", to: "1.0.0", cancelledStaged: null });
+  assert.deepEqual(back, {
+    from: "1.1.0",
+    to: "1.0.0",
+    cancelledStaged: null,
+    skipped: [],
+    rejected: true,
+    held: false,
+    onTrial: false,
+  });
   assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
-  assert.equal((await stateOf(layout)).rejected[0].reason, "1.1.0 exited with code 3");
+  assert.equal(
+    rejectedBuilds((await stateOf(layout)).lifecycle)[0].reason,
+    "1.1.0 exited with code 3",
+  );
   assert.equal(await abandonTrial(layout, { reason: "again", now: NOW }), null);
 });
 
@@ -152,11 +164,11 @@ Deno.test("a staged build failing its smoke test is not swapped in, is removed a
   const state = await stateOf(layout);
   assert.equal(state.staged, null);
   assert.equal(state.builds["1.1.0"], undefined);
-  assert.deepEqual(state.rejected, [
+  assert.deepEqual(rejectedBuilds(state.lifecycle), [
     { version: "1.1.0", channel: "stable", reason, at: NOW.toISOString() },
   ]);
   assert.equal(state.last_error?.message, `Staged build 1.1.0 was not applied: ${reason}`);
-  const again = decideUpdate("1.0.0", "1.1.0", { channel: "stable", rejected: state.rejected });
+  const again = decideUpdate("1.0.0", "1.1.0", { channel: "stable", lifecycle: state.lifecycle });
   assert.equal(again.action, "none");
 });
 
@@ -190,7 +202,7 @@ Deno.test("a staged build changed after it was sealed is refused, not remembered
   );
   assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
   assert.deepEqual(await namesIn(layout.builds), ["1.0.0"]);
-  assert.deepEqual((await stateOf(layout)).rejected, []);
+  assert.deepEqual(rejectedBuilds((await stateOf(layout)).lifecycle), []);
 });
 
 Deno.test("treeDigest changes with content, mode, names and links", async () => {
@@ -276,7 +288,7 @@ Deno.test("recoverSwap undoes a swap whose target is gone", async () => {
   assert.equal(recovery?.outcome, "undone");
   assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
   assert.equal((await stateOf(layout)).journal, undefined);
-  assert.deepEqual((await stateOf(layout)).rejected, []);
+  assert.deepEqual(rejectedBuilds((await stateOf(layout)).lifecycle), []);
 });
 
 Deno.test("a damaged trial or journal is reported and ignored", async () => {

@@ -59,7 +59,7 @@ Deno.test("run: a build that exits non-zero is rolled back, the old one started,
   assert.deepEqual(events.slice(-2), ["applied", "rolled_back"]);
   const again = await world.cli([]);
   assert.equal(again.code, 0, again.stderr);
-  includes(again.stderr, "1.1.0 on stable is skipped (1.1.0 exited with code 3");
+  includes(again.stderr, "1.1.0 on stable is skipped (rejected: 1.1.0 exited with code 3");
   // No crash loop: the next start runs 1.0.0 without any rollback.
   const next = await run(world, [`${world.root}/current/ms11`]);
   assert.equal(next.code, 0);
@@ -299,7 +299,7 @@ Deno.test("apply: a staged build failing its smoke test stays out, is removed an
   const again = await world.cli([]);
   includes(
     again.stderr,
-    "1.1.0 on stable is skipped (smoke test ms11 --version exited with code 1)",
+    "1.1.0 on stable is skipped (rejected: smoke test ms11 --version exited with code 1)",
   );
   const status = JSON.parse((await world.cli(["status", "--json"])).stdout);
   assert.equal(status.staged, null);

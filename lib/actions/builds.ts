@@ -77,8 +77,10 @@ export async function confirmTrial(
 
 /** Options of {@linkcode rollBack}. */
 export interface RollBackOptions extends BuildActionOptions {
-  /** The backup to restore (default: the newest one). */
+  /** The backup to restore (default: the newest one that last ran healthy). */
   to?: string;
+  /** Reject the build rolled back from as bad (default: only hold it back from updates). */
+  reject?: boolean;
 }
 
 /**
@@ -100,8 +102,9 @@ export interface RollbackReport {
 }
 
 /**
- * Restore a backup by hand (the newest, or `to`); the build it replaces is kept as a backup and
- * skipped by updates until a newer release.
+ * Restore a backup by hand (the newest that last ran healthy, or `to`); the build it replaces is
+ * kept as a backup and held back from updates until a newer release (rejected with `reject`).
+ * The message names the backups a plain rollback passed over, and why.
  *
  * @example
  * ```ts
@@ -124,17 +127,42 @@ export async function rollBack(
     () =>
       rollback(ctx.layout, {
         to: options.to,
+        reject: options.reject,
         lockWaitMs: ctx.lockWaitMs,
         now: ctx.env?.now(),
         reason: options.reason,
       }),
   );
-  const cancelled = result.cancelledStaged
-    ? `; the staged ${result.cancelledStaged} was cancelled`
+  return { message: rollbackMessage(result), result };
+}
+
+/**
+ * The one line for people about a rollback: what is current now, what was passed over and why,
+ * what happens to the build rolled back from, a cancelled staged build, and a trial.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { rollbackMessage } from "./builds.ts";
+ * assert.equal(
+ *   rollbackMessage({ from: "1.2.0", to: "1.0.0", cancelledStaged: null, rejected: false,
+ *     held: true, onTrial: false, skipped: [{ version: "1.1.0", why: "rejected: crashed" }] }),
+ *   "Rolled back 1.2.0 -> 1.0.0 (skipped 1.1.0: rejected: crashed); updates skip 1.2.0 until a newer release",
+ * );
+ * ```
+ */
+export function rollbackMessage(result: RollbackResult): string {
+  const skipped = result.skipped.length === 0
+    ? ""
+    : ` (skipped ${result.skipped.map((s) => `${s.version}: ${s.why}`).join("; ")})`;
+  const fate = result.rejected
+    ? `; ${result.from} is rejected`
+    : result.held
+    ? `; updates skip ${result.from} until a newer release`
     : "";
-  return {
-    message:
-      `Rolled back ${result.from} -> ${result.to}; ${result.from} is kept as a backup and skipped by updates until a newer release${cancelled}`,
-    result,
-  };
+  const cancelled = result.cancelledStaged
+    ? `; cancelled the staged ${result.cancelledStaged}`
+    : "";
+  const trial = result.onTrial ? `; ${result.to} is on trial until confirmed` : "";
+  return `Rolled back ${result.from} -> ${result.to}${skipped}${fate}${cancelled}${trial}`;
 }

@@ -9,6 +9,7 @@ import { removeIfExists, renameDurable, syncTree } from "../core/fs.ts";
 import { appendAudit } from "../root/audit.ts";
 import type { Config } from "../core/config_schema.ts";
 import { buildDir, currentVersion, type Layout } from "../root/layout.ts";
+import { markConfirmed } from "../root/lifecycle.ts";
 import { readState, writeState } from "../root/state.ts";
 import { acquireLock } from "../root/lock.ts";
 import { sweepLeftovers } from "../root/stage.ts";
@@ -131,6 +132,10 @@ export async function adoptBuild(
     installed_at: (options.now ?? new Date()).toISOString(),
     retired_at: null,
   };
+  markConfirmed(state.lifecycle, version, "adopted", {
+    at: state.builds[version].installed_at,
+    reason: "adopted: the build already on the machine",
+  });
   await writeState(layout, state);
   await appendAudit(layout, {
     at: state.builds[version].installed_at,

@@ -15,6 +15,7 @@ import { httpEnv } from "../net/http_env.ts";
 import { buildDir, currentVersion, type Layout } from "../root/layout.ts";
 import type { UpdateEvent } from "./notify.ts";
 import { checkFreeSpace, spaceNeeded, treeBytes } from "../root/space.ts";
+import { markStaged } from "../root/lifecycle.ts";
 import { hasBuild, stageBuild, sweepLeftovers } from "../root/stage.ts";
 import { readState, writeState } from "../root/state.ts";
 import { acquireLock } from "../root/lock.ts";
@@ -215,6 +216,7 @@ export async function runUpdate(
       state,
     }).catch(refused);
   }
+  markStaged(state.lifecycle, version, options.channel, { at: env.now().toISOString() });
   await writeState(layout, state);
   faultPoint("after-stage");
   await appendAudit(layout, {

@@ -6,7 +6,7 @@
  */
 import type { Config } from "./config_schema.ts";
 import { ConfigError } from "./errors.ts";
-import type { RejectedRecord } from "../root/state.ts";
+import type { LifecycleRecord } from "../root/lifecycle.ts";
 import { compareVersions } from "./version.ts";
 
 /**
@@ -40,9 +40,9 @@ export interface DecideUpdateOptions {
   allowDowngrade?: boolean;
   /** The version already staged for the next launch, if any. */
   staged?: string | null;
-  /** Versions not to install again (rolled back from). */
-  rejected?: readonly RejectedRecord[];
-  /** Install even a rejected version. */
+  /** The install's build lifecycle: rejected and held versions are skipped on their channel. */
+  lifecycle?: readonly LifecycleRecord[];
+  /** Install even a rejected or held version. */
   force?: boolean;
 }
 
@@ -62,13 +62,15 @@ export type UpdateDecision =
     /** Nothing to install. */
     action: "none";
     /** Why not. */
-    reason: "up-to-date" | "already-staged" | "downgrade-refused" | "rejected";
+    reason: "up-to-date" | "already-staged" | "downgrade-refused" | "rejected" | "held";
     /** One sentence for people. */
     message: string;
   };
 
 /**
- * Decide whether to install `available` over `current`. Pure: touches nothing.
+ * Decide whether to install `available` over `current`. Pure: touches nothing. A version
+ * rejected on the channel, or held back there (rolled back from by hand), is skipped unless
+ * `force`; the version running now is up to date whatever its past.
  *
  * @example
  * ```ts
@@ -92,13 +94,25 @@ export function decideUpdate(
       message: `${available} from ${channel} is already staged; it is applied at the next launch`,
     };
   }
-  const rejected = options.rejected?.find((r) => r.version === available && r.channel === channel);
-  if (rejected && !options.force) {
+  if (current !== null && compareVersions(available, current) === 0) {
     return {
       action: "none",
-      reason: "rejected",
+      reason: "up-to-date",
+      message: `${current} is the newest release on ${channel}`,
+    };
+  }
+  const record = options.lifecycle?.find((r) => r.version === available && r.channel === channel);
+  const skip = record?.state === "rejected"
+    ? { reason: "rejected" as const, why: `rejected: ${record.reason}` }
+    : record?.held
+    ? { reason: "held" as const, why: `held back: ${record.held.reason}` }
+    : null;
+  if (skip !== null && !options.force) {
+    return {
+      action: "none",
+      reason: skip.reason,
       message:
-        `${available} on ${channel} is skipped (${rejected.reason}); a newer release or --force installs it`,
+        `${available} on ${channel} is skipped (${skip.why}); a newer release or --force installs it`,
     };
   }
   if (current === null) {
@@ -109,20 +123,12 @@ export function decideUpdate(
       message: `Installing ${available} from ${channel}`,
     };
   }
-  const order = compareVersions(available, current);
-  if (order > 0) {
+  if (compareVersions(available, current) > 0) {
     return {
       action: "update",
       version: available,
       downgrade: false,
       message: `Update available: ${current} -> ${available} on ${channel}`,
-    };
-  }
-  if (order === 0) {
-    return {
-      action: "none",
-      reason: "up-to-date",
-      message: `${current} is the newest release on ${channel}`,
     };
   }
   if (options.allowDowngrade) {

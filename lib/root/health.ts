@@ -8,6 +8,7 @@
 import { appendAudit } from "./audit.ts";
 import { pruneBackups } from "./backups.ts";
 import { currentVersion, type Layout } from "./layout.ts";
+import { markConfirmed } from "./lifecycle.ts";
 import { readState, writeState } from "./state.ts";
 import { acquireLock } from "./lock.ts";
 import { recoverSwap } from "./swap.ts";
@@ -37,8 +38,9 @@ export interface ConfirmResult {
 }
 
 /**
- * Commit the build on trial: it stays current and is no longer rolled back automatically.
- * With no build on trial it changes nothing (confirming twice is harmless).
+ * Commit the build on trial: it stays current, is no longer rolled back automatically, and is
+ * `confirmed` in its lifecycle (a build rejected before is not rejected any more). With no build
+ * on trial it changes nothing (confirming twice is harmless).
  *
  * @example
  * ```ts
@@ -64,13 +66,15 @@ export async function confirmBuild(
     }
     return { confirmed: null, current, attempts: 0, pruned: [] };
   }
-  delete state.trial;
-  await writeState(layout, state);
   const at = (options.now ?? new Date()).toISOString();
+  const reason = options.reason ?? "confirmed healthy";
+  delete state.trial;
+  markConfirmed(state.lifecycle, trial.version, trial.channel, { at, reason });
+  await writeState(layout, state);
   await appendAudit(layout, {
     at,
     event: "confirmed",
-    reason: options.reason ?? "confirmed healthy",
+    reason,
     version: trial.version,
     from: trial.from,
     attempts: trial.attempts,

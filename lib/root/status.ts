@@ -10,15 +10,30 @@ import { type Backup, listBackups } from "./backups.ts";
 import type { Config } from "../core/config_schema.ts";
 import { currentVersion, type Layout } from "./layout.ts";
 import {
-  type CheckRecord,
-  type ErrorRecord,
-  readState,
+  findLifecycle,
+  type LifecycleRecord,
+  rejectedBuilds,
   type RejectedRecord,
-  type StagedRecord,
-} from "./state.ts";
+} from "./lifecycle.ts";
+import { type CheckRecord, type ErrorRecord, readState, type StagedRecord } from "./state.ts";
 
-/** The status schema version. */
-export const STATUS_SCHEMA = 1;
+/**
+ * The status schema version. 2: `rejected` lists only rejected builds (builds rolled back from
+ * by hand are in `held`), and builds carry their `lifecycle`.
+ */
+export const STATUS_SCHEMA = 2;
+
+/** A build's lifecycle as the status document shows it (lib/root/lifecycle.ts). */
+export type BuildLifecycle = Pick<LifecycleRecord, "state" | "at" | "reason" | "held">;
+
+function lifecycleOf(
+  records: readonly LifecycleRecord[],
+  version: string,
+  channel: string | null,
+): BuildLifecycle | null {
+  const r = channel === null ? undefined : findLifecycle(records, version, channel);
+  return r === undefined ? null : { state: r.state, at: r.at, reason: r.reason, held: r.held };
+}
 
 /** The status document. */
 export interface StatusDocument {
@@ -31,11 +46,16 @@ export interface StatusDocument {
   /** The platform key. */
   platform: string;
   /** The current build, or null when nothing is installed. */
-  current: { version: string; channel: string | null; installed_at: string | null } | null;
+  current: {
+    version: string;
+    channel: string | null;
+    installed_at: string | null;
+    lifecycle: BuildLifecycle | null;
+  } | null;
   /** The build applied at the next launch, or null. */
   staged: StagedRecord | null;
-  /** Backups, newest first. */
-  backups: Backup[];
+  /** Backups, newest first, each with its lifecycle (null when unknown). */
+  backups: (Backup & { lifecycle: BuildLifecycle | null })[];
   /** Backups kept after each apply. */
   keep_backups: number;
   /** The last check, or null. */
@@ -56,8 +76,10 @@ export interface StatusDocument {
       max_attempts: number;
     }
     | null;
-  /** Versions not staged again on their channel: rolled back from, or bad builds. */
+  /** Rejected builds: updates skip their version on their channel until a newer release. */
   rejected: RejectedRecord[];
+  /** Builds held back (rolled back from by hand, or cancelled): updates skip them too. */
+  held: RejectedRecord[];
 }
 
 /** Options of {@linkcode readStatus}. */
@@ -79,7 +101,7 @@ export interface StatusOptions {
  * import { layoutOf } from "./layout.ts";
  * import { readStatus } from "./status.ts";
  * const status = await readStatus(layoutOf("/nonexistent"), defaultConfig(), { platform: "linux-x64" });
- * console.assert(status.current === null && status.schema === 1);
+ * console.assert(status.current === null && status.schema === 2);
  * ```
  */
 export async function readStatus(
@@ -99,9 +121,13 @@ export async function readStatus(
       version,
       channel: record?.channel ?? null,
       installed_at: record?.installed_at ?? null,
+      lifecycle: lifecycleOf(state.lifecycle, version, record?.channel ?? null),
     },
     staged: state.staged,
-    backups: await listBackups(layout, state),
+    backups: (await listBackups(layout, state)).map((b) => ({
+      ...b,
+      lifecycle: lifecycleOf(state.lifecycle, b.version, b.channel),
+    })),
     keep_backups: config.keep_backups_count,
     last_check: state.last_check,
     last_error: state.last_error,
@@ -114,6 +140,12 @@ export async function readStatus(
       attempts: state.trial.attempts,
       max_attempts: config.health.max_attempts,
     },
-    rejected: state.rejected,
+    rejected: rejectedBuilds(state.lifecycle),
+    held: state.lifecycle.filter((r) => r.held !== null && r.state !== "rejected").map((r) => ({
+      version: r.version,
+      channel: r.channel,
+      reason: r.held!.reason,
+      at: r.held!.at,
+    })),
   };
 }

@@ -19,6 +19,7 @@ import type { SmokeOptions } from "./_smoke.ts";
 import { appendAudit } from "./audit.ts";
 import { pruneBackups } from "./backups.ts";
 import { buildDir, currentVersion, type Layout } from "./layout.ts";
+import { findLifecycle, holdBack, liftHold, markApplied, markRejected } from "./lifecycle.ts";
 import { applyPending, type JournalRecord, readState, type State, writeState } from "./state.ts";
 import { acquireLock } from "./lock.ts";
 
@@ -71,51 +72,87 @@ export function recordSwap(state: State, from: string | null, to: string, at: st
 }
 
 /**
-
-/**
  * Apply the effects of a journaled swap to `state` and clear the journal. Pure and idempotent:
  * the same journal settled twice gives the same state.
  *
  * - `apply`: the old build is retired, the staged build is no longer staged, and the new build
  *   goes on trial (when there was a build before it to fall back to: the build it replaced, or,
- *   if that one was itself still on trial, that one's fallback).
- * - `rollback`: the old build is retired and remembered as rejected on its channel (with the
- *   journal's reason), a staged build is cancelled, and any trial ends.
+ *   if that one was itself still on trial, that one's fallback); with nothing to fall back to it
+ *   is confirmed at once (lib/root/lifecycle.ts).
+ * - `rollback`: the old build is retired and, for a `bad` rollback, rejected on its channel with
+ *   the journal's reason; otherwise it is only held back from updates (when `hold`: it is newer
+ *   than the build rolled back to). A staged build is
+ *   cancelled (and held back), any trial ends, and the build made current is no longer held. A
+ *   build brought back by a rollback that rejects nothing, and that never proved healthy, goes
+ *   on trial again, falling back to the build it replaced.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyState } from "./state.ts";
  * import { settleJournal } from "./swap.ts";
  * const state = emptyState();
  * settleJournal(state, {
  *   op: "apply", from: "1.0.0", to: "1.1.0", at: "2026-11-27T00:00:00Z", reason: "staged", bad: false,
  * });
- * console.assert(state.trial?.version === "1.1.0" && state.trial.attempts === 1);
+ * assert.equal(state.trial?.version, "1.1.0");
+ * assert.equal(state.trial?.attempts, 1);
+ * assert.equal(state.lifecycle[0].state, "trial");
  * ```
  */
 export function settleJournal(state: State, journal: JournalRecord): void {
   const { from, to, at } = journal;
+  const channelOf = (v: string) => state.builds[v]?.channel ?? "unknown";
   recordSwap(state, from, to, at);
   if (journal.op === "apply") {
     if (state.staged?.version === to) state.staged = null;
-    if (from !== null && from !== to) {
+    const fallback = from !== null && from !== to;
+    if (fallback) {
       // Replacing a build still on trial: fall back to the last build known good, not to it.
       const previous = state.trial?.version === from ? state.trial.from : null;
       state.trial = {
         version: to,
         from: previous ?? from,
-        channel: state.builds[to]?.channel ?? "unknown",
+        channel: channelOf(to),
         started_at: at,
         attempts: 1,
       };
     } else delete state.trial;
+    markApplied(state.lifecycle, to, channelOf(to), { at, fallback });
   } else {
+    const cancelled = state.staged;
     state.staged = null;
     delete state.trial;
+    if (cancelled !== null && cancelled.version !== to) {
+      holdBack(state.lifecycle, cancelled.version, cancelled.channel, {
+        at,
+        reason: `cancelled by the rollback to ${to}`,
+        staged: true,
+      });
+    }
     if (from !== null && from !== to) {
-      const channel = state.builds[from]?.channel ?? "unknown";
-      state.rejected = state.rejected.filter((r) => !(r.version === from && r.channel === channel));
-      state.rejected.push({ version: from, channel, reason: journal.reason, at });
+      if (journal.bad) {
+        markRejected(state.lifecycle, from, channelOf(from), { at, reason: journal.reason });
+      } else if (journal.hold ?? true) {
+        holdBack(state.lifecycle, from, channelOf(from), { at, reason: journal.reason });
+      }
+    }
+    liftHold(state.lifecycle, to, channelOf(to));
+    const target = findLifecycle(state.lifecycle, to, channelOf(to));
+    if (target?.state !== "confirmed" && !journal.bad && from !== null && from !== to) {
+      // A build that never proved healthy, brought back by hand: on trial again.
+      state.trial = {
+        version: to,
+        from,
+        channel: channelOf(to),
+        started_at: at,
+        attempts: 0,
+      };
+      markApplied(state.lifecycle, to, channelOf(to), {
+        at,
+        fallback: true,
+        reason: "made current again by a rollback; on trial until confirmed healthy",
+      });
     }
   }
   delete state.journal;
@@ -402,15 +439,11 @@ export async function applyStaged(
     state.staged = null;
     delete state.builds[staged.version];
     if (refusal.bad) {
-      state.rejected = state.rejected.filter((r) =>
+      markRejected(state.lifecycle, staged.version, staged.channel, { at, reason: refusal.reason });
+    } else {
+      state.lifecycle = state.lifecycle.filter((r) =>
         !(r.version === staged.version && r.channel === staged.channel)
       );
-      state.rejected.push({
-        version: staged.version,
-        channel: staged.channel,
-        reason: refusal.reason,
-        at,
-      });
     }
     state.last_error = { at, command: "apply", message };
     await writeState(layout, state);

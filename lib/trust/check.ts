@@ -296,7 +296,7 @@ export interface CheckOptions {
   platform: string;
   /** The installed version (null when nothing is installed). */
   current: string | null;
-  /** The install's state (staged build, rejected versions). */
+  /** The install's state (staged build, build lifecycle: rejected and held versions). */
   state: State;
   /** Allow installing a lower version. */
   allowDowngrade?: boolean;
@@ -355,7 +355,7 @@ export async function checkChannel(config: Config, options: CheckOptions): Promi
     channel: options.channel,
     allowDowngrade: options.allowDowngrade,
     staged: options.state.staged?.version ?? null,
-    rejected: options.state.rejected,
+    lifecycle: options.state.lifecycle,
     force: options.force,
   });
   return {
