@@ -66,11 +66,11 @@ const REASONS: Record<number, string> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HostileServer } from "./_hostile_server.ts";
- * const server = new HostileServer(() => ({ body: new TextEncoder().encode("hi") }));
+ * await using server = new HostileServer(() => ({ body: new TextEncoder().encode("hi") }));
  * const response = await fetch(`${server.url}/x`);
- * console.assert((await response.text()) === "hi");
- * await server.close();
+ * assert.equal(await response.text(), "hi");
  * ```
  */
 export class HostileServer implements AsyncDisposable {
@@ -234,11 +234,12 @@ export interface ServeBytesOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HostileServer, serveBytes } from "./_hostile_server.ts";
- * const server = new HostileServer((r) => serveBytes(r, new TextEncoder().encode("hello")));
+ * await using server = new HostileServer((r) => serveBytes(r, new TextEncoder().encode("hello")));
  * const response = await fetch(server.url, { headers: { range: "bytes=1-" } });
- * console.assert((await response.text()) === "ello");
- * await server.close();
+ * assert.equal(response.status, 206);
+ * assert.equal(await response.text(), "ello");
  * ```
  */
 export function serveBytes(

@@ -14,6 +14,7 @@ export const NGINX_PATH = "/usr/sbin/nginx";
  *
  * @example
  * ```ts ignore
+ * // Registers a test: an example of use in a test module, not a test of its own.
  * import { haveNginx } from "./_nginx.ts";
  * Deno.test({ name: "through nginx", ignore: !(await haveNginx()), fn() {} });
  * ```

@@ -33,6 +33,33 @@ Deno.test("parsePublicKey takes ed25519: and 32 base64 bytes, nothing else", () 
   assert.equal(isPublicKey(KEY), true);
 });
 
+Deno.test("a public key or signature has one base64 form: padded, no whitespace, stray bits or base64url", () => {
+  const ones = "ed25519:" + new Uint8Array(32).fill(255).toBase64();
+  assert.equal(ones, `ed25519:${"/".repeat(42)}8=`);
+  assert.deepEqual(parsePublicKey(ones), new Uint8Array(32).fill(255));
+  const text = KEY.slice("ed25519:".length);
+  const refused = [
+    `ed25519:${text.slice(0, -1)}`, // unpadded
+    `ed25519: ${text}`,
+    `ed25519:${text.slice(0, 20)}\n${text.slice(20)}`,
+    `ed25519:${text}\n`,
+    `ed25519:${"_".repeat(42)}8=`, // base64url
+    // "…8=" with the two unused low bits of its last digit set: the same 32 bytes to a lax decoder.
+    `ed25519:${"/".repeat(42)}9=`,
+  ];
+  for (const bad of refused) assert.equal(isPublicKey(bad), false, JSON.stringify(bad));
+  const sig = (text: string) => JSON.stringify([{ keyid: "a", sig: text }]);
+  const zeros = new Uint8Array(64).toBase64();
+  assert.deepEqual(parseSignatures(sig(zeros), "s")[0].sig, new Uint8Array(64));
+  for (const bad of [`${zeros.slice(0, -3)}B==`, zeros.slice(0, -2), ` ${zeros}`]) {
+    throwsWith(
+      () => parseSignatures(sig(bad), "s"),
+      TypeError,
+      "Signature file s: entry 0 must be {keyid, sig} with a base64 signature of 64 bytes",
+    );
+  }
+});
+
 Deno.test("keyId is the first 16 hex digits of the key's SHA-256", () => {
   const expected = createHash("sha256").update("k".repeat(32)).digest("hex").slice(0, 16);
   assert.equal(keyId(KEY), expected);

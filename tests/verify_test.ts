@@ -1,11 +1,31 @@
 import assert from "node:assert/strict";
-import { hashFile, isSha256Hex, verifyFile } from "../lib/core/hash.ts";
-import { ChecksumMismatchError, SizeMismatchError } from "../lib/core/errors.ts";
+import { hashFile, isSha256Hex } from "../lib/core/hash.ts";
+import { ChecksumMismatchError } from "../lib/core/errors.ts";
+import { exists } from "../lib/core/fs.ts";
+import { buildDir, layoutOf } from "../lib/root/layout.ts";
+import { stageBuild } from "../lib/root/stage.ts";
+import { emptyState } from "../lib/root/state.ts";
 import type { Progress } from "../lib/core/env.ts";
-import { pseudoRandom, sha256 } from "./_helpers.ts";
+import { pseudoRandom, sha256, tempDir } from "./_helpers.ts";
 
 const ABC_SHA256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+const STAGE = {
+  version: "1.1.0",
+  channel: "stable",
+  kind: "executable",
+  sha256: ABC_SHA256,
+  executable: "ms11",
+} as const;
+
+/** A downloaded artifact in `root`/downloads holding `text`. */
+async function download(root: string, text: string): Promise<string> {
+  await Deno.mkdir(`${root}/downloads`);
+  const path = `${root}/downloads/ms11-1.1.0`;
+  await Deno.writeTextFile(path, text);
+  return path;
+}
 
 async function withFile(data: Uint8Array, fn: (path: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "verify_test_" });
@@ -89,42 +109,37 @@ Deno.test("hashFile stops on abort after a read has started and leaves nothing o
   });
 });
 
-Deno.test("verifyFile accepts the right size and digest", async () => {
-  await withFile(new TextEncoder().encode("abc"), async (path) => {
-    await verifyFile(path, { sha256: ABC_SHA256, size: 3 });
-  });
+// What the product checks a file with: the download hashes bytes as they arrive
+// (download_test.ts), verify-release compares a tree with its manifest (release_test.ts), and
+// staging re-hashes the artifact where it lies before it becomes a build:
+Deno.test("stageBuild re-hashes the artifact: the verified bytes are staged and recorded", async () => {
+  await using dir = await tempDir();
+  const layout = layoutOf(dir.path);
+  const artifact = await download(dir.path, "abc");
+  const state = emptyState();
+  const final = await stageBuild(layout, artifact, { ...STAGE, state });
+  assert.equal(final, buildDir(layout, "1.1.0"));
+  assert.equal(await Deno.readTextFile(`${final}/ms11`), "abc");
+  assert.equal(state.builds["1.1.0"].sha256, ABC_SHA256);
+  assert.equal(state.staged?.version, "1.1.0");
 });
 
-Deno.test("verifyFile throws SizeMismatchError for a longer or shorter file", async () => {
-  await withFile(new TextEncoder().encode("abcd"), async (path) => {
-    const longer = await verifyFile(path, { sha256: ABC_SHA256, size: 3 }).catch((e) => e);
-    assert.ok(longer instanceof SizeMismatchError);
-    assert.equal(longer.message, `Size mismatch for ${path}: expected 3 bytes, got more than 3`);
-    assert.equal(longer.actual, 4);
-    const shorter = await verifyFile(path, { sha256: ABC_SHA256, size: 5 }).catch((e) => e);
-    assert.ok(shorter instanceof SizeMismatchError);
-    assert.equal(shorter.message, `Size mismatch for ${path}: expected 5 bytes, got only 4`);
-  });
-});
-
-Deno.test("verifyFile throws ChecksumMismatchError naming both digests", async () => {
-  await withFile(new TextEncoder().encode("abd"), async (path) => {
-    const error = await verifyFile(path, { sha256: ABC_SHA256, size: 3 }).catch((e) => e);
-    assert.ok(error instanceof ChecksumMismatchError);
-    const actual = sha256(new TextEncoder().encode("abd"));
-    assert.equal(
-      error.message,
-      `Checksum mismatch for ${path}: expected sha256 ${ABC_SHA256}, got ${actual}`,
-    );
-    assert.equal(error.actual, actual);
-  });
-});
-
-Deno.test("verifyFile refuses an expected digest that is not lowercase hex", async () => {
-  await withFile(new TextEncoder().encode("abc"), async (path) => {
-    await assert.rejects(verifyFile(path, { sha256: ABC_SHA256.toUpperCase(), size: 3 }), {
-      name: "TypeError",
-      message: `Expected sha256 must be 64 lowercase hex digits, got "${ABC_SHA256.toUpperCase()}"`,
-    });
-  });
+Deno.test("stageBuild refuses other bytes than verified, naming both digests; nothing is staged", async () => {
+  await using dir = await tempDir();
+  const layout = layoutOf(dir.path);
+  const artifact = await download(dir.path, "abd");
+  const state = emptyState();
+  const error = await stageBuild(layout, artifact, { ...STAGE, state }).catch((e) => e);
+  assert.ok(error instanceof ChecksumMismatchError, String(error));
+  const actual = sha256("abd");
+  assert.match(
+    error.message,
+    new RegExp(
+      `^Checksum mismatch for ${layout.builds}/\\.staging-1\\.1\\.0-[0-9a-z]+/ms11: expected sha256 ${ABC_SHA256}, got ${actual}$`,
+    ),
+  );
+  assert.equal(error.actual, actual);
+  assert.deepEqual(state, emptyState());
+  assert.deepEqual([...Deno.readDirSync(layout.builds)], [], "no build, no staging leftovers");
+  assert.equal(await exists(artifact), false, "the refused artifact is removed");
 });

@@ -10,10 +10,33 @@ import type { ActionContext } from "./context.ts";
 import { isAnnounced, runHook, type UpdateEvent } from "./notify.ts";
 import type { UpdateOptions } from "./pipeline.ts";
 
-/** Announces one event: to the front end now, to the hook when the action ends. */
+/**
+ * Announces one event: to the front end now, to the hook when the action ends.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Announce } from "./_act.ts";
+ * const heard: string[] = [];
+ * const announce: Announce = (event) => heard.push(event.type);
+ * announce({ type: "downloaded", at: "2026-12-01T00:00:00Z", channel: "stable", version: "1.1.0",
+ *   current: "1.0.0", message: "Downloaded 1.1.0" });
+ * assert.deepEqual(heard, ["downloaded"]);
+ * ```
+ */
 export type Announce = (event: UpdateEvent) => void;
 
-/** Options of {@linkcode runAction}. */
+/**
+ * Options of {@linkcode runAction}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RunActionOptions } from "./_act.ts";
+ * const options: RunActionOptions = { command: "rollback", channel: "stable" };
+ * assert.equal(options.command, "rollback");
+ * ```
+ */
 export interface RunActionOptions {
   /** The action's name, as `last_error.command` records it: `update`, `check`, `rollback`… */
   command: string;
@@ -118,7 +141,23 @@ export function pipelineOptions(
   };
 }
 
-/** Options of {@linkcode recordFailure}. */
+/**
+ * Options of {@linkcode recordFailure}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { layoutOf } from "../root/layout.ts";
+ * import { readState } from "../root/state.ts";
+ * import { recordFailure, type RecordFailureOptions } from "./_act.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * const options: RecordFailureOptions = { command: "rollback", now: new Date("2026-11-27T00:00:00Z") };
+ * await recordFailure(layout, "No backup to roll back to", options);
+ * assert.deepEqual((await readState(layout)).state.last_error, {
+ *   at: "2026-11-27T00:00:00.000Z", command: "rollback", message: "No backup to roll back to",
+ * });
+ * ```
+ */
 export interface RecordFailureOptions {
   /** The command that failed. */
   command: string;
@@ -132,9 +171,17 @@ export interface RecordFailureOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { exists } from "../core/fs.ts";
+ * import { readAudit } from "../root/audit.ts";
  * import { layoutOf } from "../root/layout.ts";
  * import { recordFailure } from "./_act.ts";
- * await recordFailure(layoutOf("/nonexistent"), "Download failed", { command: "update" });
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * await recordFailure(layout, "Download failed", { command: "update" });
+ * assert.deepEqual((await readAudit(layout)).map((e) => [e.event, e.reason]), [["failed", "Download failed"]]);
+ * const missing = layoutOf(`${layout.root}/not-installed`);
+ * await recordFailure(missing, "Download failed", { command: "update" }); // never throws
+ * assert.equal(await exists(missing.root), false); // and creates no root
  * ```
  */
 export async function recordFailure(

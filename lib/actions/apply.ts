@@ -11,7 +11,19 @@ import type { Layout } from "../root/layout.ts";
 import { launchApp, type LaunchResult } from "../root/launch.ts";
 import { type ApplyResult, applyStaged } from "../root/swap.ts";
 
-/** What the launcher's actions need (a subset of an `ActionContext`). */
+/**
+ * What the launcher's actions need (a subset of an `ActionContext`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../core/config.ts";
+ * import { layoutOf } from "../root/layout.ts";
+ * import type { LauncherContext } from "./apply.ts";
+ * const ctx: LauncherContext = { layout: layoutOf("/opt/ms11"), config: defaultConfig(), lockWaitMs: 5000 };
+ * assert.equal(ctx.layout.current, "/opt/ms11/current");
+ * ```
+ */
 export interface LauncherContext {
   /** The install root. */
   layout: Layout;
@@ -50,7 +62,19 @@ export async function applyUpdate(ctx: LauncherContext): Promise<ApplyResult> {
   });
 }
 
-/** Options of {@linkcode launch}. */
+/**
+ * Options of {@linkcode launch}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { LaunchOptions } from "./apply.ts";
+ * const notices: string[] = [];
+ * const options: LaunchOptions = { healthTimeoutSeconds: 10, onNotice: (m) => notices.push(m) };
+ * options.onNotice?.("Confirmed 1.1.0");
+ * assert.deepEqual(notices, ["Confirmed 1.1.0"]);
+ * ```
+ */
 export interface LaunchOptions {
   /** How long a new build must run without failing, in seconds (default: the configuration's). */
   healthTimeoutSeconds?: number;

@@ -9,7 +9,17 @@ import { rollback, type RollbackResult } from "../root/rollback.ts";
 import { runAction } from "./_act.ts";
 import type { ActionContext } from "./context.ts";
 
-/** Options of {@linkcode confirmTrial} and {@linkcode rollBack}. */
+/**
+ * Options of {@linkcode confirmTrial} and {@linkcode rollBack}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { BuildActionOptions } from "./builds.ts";
+ * const options: BuildActionOptions = { reason: "confirmed from the dashboard" };
+ * assert.match(options.reason!, /dashboard/);
+ * ```
+ */
 export interface BuildActionOptions {
   /** Why, in the audit log (e.g. "confirmed from the dashboard"). */
   reason?: string;
@@ -75,7 +85,17 @@ export async function confirmTrial(
   };
 }
 
-/** Options of {@linkcode rollBack}. */
+/**
+ * Options of {@linkcode rollBack}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RollBackOptions } from "./builds.ts";
+ * const options: RollBackOptions = { to: "1.0.0", reason: "rolled back by support" };
+ * assert.equal(options.to, "1.0.0");
+ * ```
+ */
 export interface RollBackOptions extends BuildActionOptions {
   /** The backup to restore (default: the newest one that last ran healthy). */
   to?: string;

@@ -94,7 +94,17 @@ export interface ChannelProbe {
   error: string | null;
 }
 
-/** Options of {@linkcode probeChannels}. */
+/**
+ * Options of {@linkcode probeChannels}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ProbeChannelsOptions } from "./channel.ts";
+ * const options: ProbeChannelsOptions = { timeoutMs: 2000 };
+ * assert.equal(options.timeoutMs, 2000);
+ * ```
+ */
 export interface ProbeChannelsOptions {
   /** Longest wait for one channel's manifest, in milliseconds (default 10 000). */
   timeoutMs?: number;
@@ -171,7 +181,17 @@ export async function probeChannels(
   );
 }
 
-/** Options of {@linkcode switchChannel}. */
+/**
+ * Options of {@linkcode switchChannel}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SwitchChannelOptions } from "./channel.ts";
+ * const keep: SwitchChannelOptions = { downgrade: "keep" };
+ * assert.equal(keep.skipCheck, undefined);
+ * ```
+ */
 export interface SwitchChannelOptions {
   /**
    * The answer when the new channel's newest release is lower than the installed build:

@@ -26,13 +26,37 @@ import type { ActionContext } from "./context.ts";
  * Refuses a root that already has a current build.
  *
  * @example
- * ```ts ignore
- * import { defaultConfig } from "../core/config.ts";
- * import { installRelease } from "./install.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validateConfig } from "../core/config.ts";
+ * import { publishRelease } from "../publish/release.ts";
+ * import { serveReleases } from "../publish/serve.ts";
+ * import { readSigningKey, writeKeyPair } from "../publish/signing.ts";
  * import { layoutOf } from "../root/layout.ts";
- * await installRelease(layoutOf("/opt/ms11"), defaultConfig(), {
- *   channel: "stable", platform: "linux-x64",
+ * const work = await Deno.makeTempDir();
+ * const key = await readSigningKey((await writeKeyPair(`${work}/keys`)).privatePath);
+ * await Deno.writeTextFile(`${work}/ms11`, "#!/bin/sh\necho MS11 1.1.0\n");
+ * await publishRelease(`${work}/tree`, {
+ *   channel: "stable", version: "1.1.0", platform: "linux-x64", artifact: `${work}/ms11`, keys: [key],
  * });
+ * const server = serveReleases(`${work}/tree`);
+ * const config = validateConfig({
+ *   update_servers: { stable: { base_url: `${server.url}/stable`, description: "Stable" } },
+ *   security: {
+ *     require_https: false,
+ *     allowed_domains: ["127.0.0.1"],
+ *     signing_keys: { stable: { threshold: 1, keys: [key.publicKey] } },
+ *   },
+ * });
+ * const layout = layoutOf(`${work}/root`);
+ * import { currentVersion } from "../root/layout.ts";
+ * import { installRelease } from "./install.ts";
+ * await installRelease(layout, config, { channel: "stable", platform: "linux-x64" });
+ * assert.equal(await currentVersion(layout), "1.1.0"); // current at once, no launch needed
+ * await assert.rejects(installRelease(layout, config, { channel: "stable", platform: "linux-x64" }), {
+ *   message: `${layout.root} already has 1.1.0 installed; run ms11-update to update it`,
+ * });
+ * await server.shutdown();
  * ```
  */
 export async function installRelease(
@@ -54,7 +78,23 @@ export async function installRelease(
   return result;
 }
 
-/** Options of {@linkcode adoptBuild}. */
+/**
+ * Options of {@linkcode adoptBuild}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readState } from "../root/state.ts";
+ * import { layoutOf } from "../root/layout.ts";
+ * import { adoptBuild, type AdoptOptions } from "./install.ts";
+ * const source = await Deno.makeTempFile();
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * const options: AdoptOptions = { version: "1.0.0", executable: "ms11", now: new Date("2026-11-01T00:00:00Z") };
+ * await adoptBuild(layout, source, options);
+ * const { builds } = (await readState(layout)).state;
+ * assert.deepEqual([builds["1.0.0"].channel, builds["1.0.0"].installed_at], ["adopted", "2026-11-01T00:00:00.000Z"]);
+ * ```
+ */
 export interface AdoptOptions {
   /** The adopted build's version. */
   version: string;
@@ -70,12 +110,20 @@ export interface AdoptOptions {
  *
  * @example
  * ```ts
- * import { adoptBuild } from "./install.ts";
+ * import assert from "node:assert/strict";
  * import { layoutOf } from "../root/layout.ts";
+ * import { adoptBuild } from "./install.ts";
  * const source = await Deno.makeTempFile();
+ * await Deno.writeTextFile(source, "#!/bin/sh\necho MS11 1.0.0\n");
  * const layout = layoutOf(await Deno.makeTempDir());
  * await adoptBuild(layout, source, { version: "1.0.0", executable: "ms11" });
- * console.assert(await Deno.readLink(layout.current) === "builds/1.0.0");
+ * assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
+ * assert.equal((await Deno.stat(`${layout.builds}/1.0.0/ms11`)).mode! & 0o777, 0o755);
+ * assert.equal((await Deno.stat(source)).isFile, true); // copied, not moved
+ * const empty = await Deno.makeTempDir();
+ * await assert.rejects(adoptBuild(layoutOf(await Deno.makeTempDir()), empty, { version: "1.0.0", executable: "ms11" }), {
+ *   message: `Cannot adopt ${empty}: it has no file ms11 (the configured executable)`,
+ * });
  * ```
  */
 export async function adoptBuild(
@@ -145,7 +193,17 @@ export async function adoptBuild(
   });
 }
 
-/** Options of {@linkcode installFromChannel}. */
+/**
+ * Options of {@linkcode installFromChannel}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { InstallActionOptions } from "./install.ts";
+ * const options: InstallActionOptions = { channel: "canary" };
+ * assert.equal(options.channel, "canary");
+ * ```
+ */
 export interface InstallActionOptions {
   /** The channel to install from (default: the configured one). */
   channel?: string;

@@ -8,7 +8,19 @@
 import type { NotificationsConfig } from "../core/config_schema.ts";
 import { killGroup, spawnGroup } from "../core/process.ts";
 
-/** The kinds of event that can be announced. */
+/**
+ * The kinds of event that can be announced.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../core/config.ts";
+ * import { type EventType, isAnnounced } from "./notify.ts";
+ * const types: EventType[] = ["update_available", "downloaded", "ready_to_apply", "failure", "channel_changed"];
+ * const notifications = { ...defaultConfig().notifications, notify_on_download: false };
+ * assert.deepEqual(types.filter((t) => !isAnnounced(t, notifications)), ["downloaded"]);
+ * ```
+ */
 export type EventType =
   | "update_available"
   | "downloaded"
@@ -16,7 +28,22 @@ export type EventType =
   | "failure"
   | "channel_changed";
 
-/** One announced event (also the JSON the hook receives). */
+/**
+ * One announced event (also the JSON the hook receives).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runHook, type UpdateEvent } from "./notify.ts";
+ * const event: UpdateEvent = {
+ *   type: "failure", at: "2026-11-27T00:00:00Z", channel: "stable", version: null, current: "1.0.0",
+ *   message: "Download failed",
+ * };
+ * const file = `${await Deno.makeTempDir()}/event.json`;
+ * assert.equal(await runHook(["sh", "-c", `cat > ${file}`], event), null);
+ * assert.deepEqual(JSON.parse(await Deno.readTextFile(file)), event); // the JSON the hook receives
+ * ```
+ */
 export interface UpdateEvent {
   /** What happened. */
   type: EventType;
@@ -45,16 +72,33 @@ const SWITCH: Record<EventType, keyof NotificationsConfig> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultConfig } from "../core/config.ts";
  * import { isAnnounced } from "./notify.ts";
- * console.assert(isAnnounced("failure", defaultConfig().notifications));
+ * const notifications = defaultConfig().notifications;
+ * assert.equal(isAnnounced("failure", notifications), true);
+ * assert.equal(isAnnounced("failure", { ...notifications, notify_on_failure: false }), false);
  * ```
  */
 export function isAnnounced(type: EventType, notifications: NotificationsConfig): boolean {
   return notifications[SWITCH[type]] === true;
 }
 
-/** Options of {@linkcode runHook}. */
+/**
+ * Options of {@linkcode runHook}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runHook, type RunHookOptions, type UpdateEvent } from "./notify.ts";
+ * const event: UpdateEvent = {
+ *   type: "failure", at: "2026-11-27T00:00:00Z", channel: "stable", version: null, current: "1.0.0",
+ *   message: "Download failed",
+ * };
+ * const options: RunHookOptions = { timeoutMs: 100 };
+ * assert.equal(await runHook(["sleep", "30"], event, options), "Notification hook sleep was killed by SIGKILL");
+ * ```
+ */
 export interface RunHookOptions {
   /** Kill the hook after this many milliseconds (default 10 000). */
   timeoutMs?: number;
@@ -66,10 +110,15 @@ export interface RunHookOptions {
  *
  * @example
  * ```ts
- * import { runHook } from "./notify.ts";
- * const event = { type: "failure" as const, at: "2026-11-27T00:00:00Z", channel: "stable",
- *   version: null, current: "1.0.0", message: "Download failed" };
- * console.assert((await runHook(["false"], event))?.includes("exited with code 1"));
+ * import assert from "node:assert/strict";
+ * import { runHook, type UpdateEvent } from "./notify.ts";
+ * const event: UpdateEvent = {
+ *   type: "failure", at: "2026-11-27T00:00:00Z", channel: "stable", version: null, current: "1.0.0",
+ *   message: "Download failed",
+ * };
+ * assert.equal(await runHook(["true"], event), null);
+ * assert.equal(await runHook(["false"], event), "Notification hook false exited with code 1");
+ * assert.match((await runHook(["/nonexistent/notify-send"], event))!, /^Notification hook \/nonexistent\/notify-send could not run: /);
  * ```
  */
 export async function runHook(

@@ -21,7 +21,45 @@ import { readState, writeState } from "../root/state.ts";
 import { acquireLock } from "../root/lock.ts";
 import { recoverSwap } from "../root/swap.ts";
 
-/** Options of {@linkcode runUpdate}. */
+/**
+ * Options of {@linkcode runUpdate}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validateConfig } from "../core/config.ts";
+ * import { publishRelease } from "../publish/release.ts";
+ * import { serveReleases } from "../publish/serve.ts";
+ * import { readSigningKey, writeKeyPair } from "../publish/signing.ts";
+ * import { layoutOf } from "../root/layout.ts";
+ * const work = await Deno.makeTempDir();
+ * const key = await readSigningKey((await writeKeyPair(`${work}/keys`)).privatePath);
+ * await Deno.writeTextFile(`${work}/ms11`, "#!/bin/sh\necho MS11 1.1.0\n");
+ * await publishRelease(`${work}/tree`, {
+ *   channel: "stable", version: "1.1.0", platform: "linux-x64", artifact: `${work}/ms11`, keys: [key],
+ * });
+ * const server = serveReleases(`${work}/tree`);
+ * const config = validateConfig({
+ *   update_servers: { stable: { base_url: `${server.url}/stable`, description: "Stable" } },
+ *   security: {
+ *     require_https: false,
+ *     allowed_domains: ["127.0.0.1"],
+ *     signing_keys: { stable: { threshold: 1, keys: [key.publicKey] } },
+ *   },
+ * });
+ * const layout = layoutOf(`${work}/root`);
+ * import type { UpdateEvent } from "./notify.ts";
+ * import { runUpdate, type UpdateOptions } from "./pipeline.ts";
+ * const events: UpdateEvent[] = [];
+ * const options: UpdateOptions = {
+ *   channel: "stable", platform: "linux-x64", checkOnly: true, onEvent: (e) => events.push(e),
+ * };
+ * const result = await runUpdate(layout, config, options);
+ * assert.equal(result.staged, null); // only checked
+ * assert.deepEqual(events.map((e) => [e.type, e.message]), [["update_available", "Installing 1.1.0 from stable"]]);
+ * await server.shutdown();
+ * ```
+ */
 export interface UpdateOptions {
   /** The channel to follow for this run. */
   channel: string;
@@ -47,7 +85,40 @@ export interface UpdateOptions {
   freeSpace?: (path: string) => Promise<number>;
 }
 
-/** What `runUpdate` did. */
+/**
+ * What `runUpdate` did.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validateConfig } from "../core/config.ts";
+ * import { publishRelease } from "../publish/release.ts";
+ * import { serveReleases } from "../publish/serve.ts";
+ * import { readSigningKey, writeKeyPair } from "../publish/signing.ts";
+ * import { layoutOf } from "../root/layout.ts";
+ * const work = await Deno.makeTempDir();
+ * const key = await readSigningKey((await writeKeyPair(`${work}/keys`)).privatePath);
+ * await Deno.writeTextFile(`${work}/ms11`, "#!/bin/sh\necho MS11 1.1.0\n");
+ * await publishRelease(`${work}/tree`, {
+ *   channel: "stable", version: "1.1.0", platform: "linux-x64", artifact: `${work}/ms11`, keys: [key],
+ * });
+ * const server = serveReleases(`${work}/tree`);
+ * const config = validateConfig({
+ *   update_servers: { stable: { base_url: `${server.url}/stable`, description: "Stable" } },
+ *   security: {
+ *     require_https: false,
+ *     allowed_domains: ["127.0.0.1"],
+ *     signing_keys: { stable: { threshold: 1, keys: [key.publicKey] } },
+ *   },
+ * });
+ * const layout = layoutOf(`${work}/root`);
+ * import { runUpdate, type UpdateResult } from "./pipeline.ts";
+ * const result: UpdateResult = await runUpdate(layout, config, { channel: "stable", platform: "linux-x64" });
+ * assert.deepEqual([result.staged, result.downloaded, result.problem], ["1.1.0", true, null]);
+ * assert.equal(result.check.manifest.serial, 1);
+ * await server.shutdown();
+ * ```
+ */
 export interface UpdateResult {
   /** The check's outcome. */
   check: CheckResult;
@@ -66,14 +137,39 @@ const EXTENSION = { "executable": "bin", "tar.gz": "tar.gz", "zip": "zip" } as c
  * Nothing is staged unless the artifact's size and SHA-256 match the manifest.
  *
  * @example
- * ```ts ignore
- * import { defaultConfig } from "../core/config.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validateConfig } from "../core/config.ts";
+ * import { publishRelease } from "../publish/release.ts";
+ * import { serveReleases } from "../publish/serve.ts";
+ * import { readSigningKey, writeKeyPair } from "../publish/signing.ts";
  * import { layoutOf } from "../root/layout.ts";
- * import { runUpdate } from "./pipeline.ts";
- * const result = await runUpdate(layoutOf("/opt/ms11"), defaultConfig(), {
- *   channel: "stable", platform: "linux-x64",
+ * const work = await Deno.makeTempDir();
+ * const key = await readSigningKey((await writeKeyPair(`${work}/keys`)).privatePath);
+ * await Deno.writeTextFile(`${work}/ms11`, "#!/bin/sh\necho MS11 1.1.0\n");
+ * await publishRelease(`${work}/tree`, {
+ *   channel: "stable", version: "1.1.0", platform: "linux-x64", artifact: `${work}/ms11`, keys: [key],
  * });
- * console.log(result.check.decision.message);
+ * const server = serveReleases(`${work}/tree`);
+ * const config = validateConfig({
+ *   update_servers: { stable: { base_url: `${server.url}/stable`, description: "Stable" } },
+ *   security: {
+ *     require_https: false,
+ *     allowed_domains: ["127.0.0.1"],
+ *     signing_keys: { stable: { threshold: 1, keys: [key.publicKey] } },
+ *   },
+ * });
+ * const layout = layoutOf(`${work}/root`);
+ * import { readState } from "../root/state.ts";
+ * import { runUpdate } from "./pipeline.ts";
+ * const first = await runUpdate(layout, config, { channel: "stable", platform: "linux-x64" });
+ * assert.equal(first.check.decision.message, "Installing 1.1.0 from stable");
+ * assert.equal(first.staged, "1.1.0"); // downloaded, verified, staged for the next launch
+ * const { state } = await readState(layout);
+ * assert.deepEqual([state.staged?.version, state.trusted.stable.serial], ["1.1.0", 1]);
+ * const again = await runUpdate(layout, config, { channel: "stable", platform: "linux-x64" });
+ * assert.equal(again.check.decision.message, "1.1.0 from stable is already staged; it is applied at the next launch");
+ * await server.shutdown();
  * ```
  */
 export async function runUpdate(

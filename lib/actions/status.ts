@@ -8,7 +8,17 @@ import { resolveChannel } from "../core/channel.ts";
 import { readStatus, type StatusDocument } from "../root/status.ts";
 import type { ActionContext } from "./context.ts";
 
-/** Options of {@linkcode installStatus}. */
+/**
+ * Options of {@linkcode installStatus}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { StatusActionOptions } from "./status.ts";
+ * const options: StatusActionOptions = { channel: "canary" };
+ * assert.equal(options.channel, "canary");
+ * ```
+ */
 export interface StatusActionOptions {
   /** The channel to report (default: the configured one). */
   channel?: string;

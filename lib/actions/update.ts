@@ -12,7 +12,17 @@ import { pipelineOptions, runAction } from "./_act.ts";
 import type { ActionContext } from "./context.ts";
 import { runUpdate, type UpdateResult } from "./pipeline.ts";
 
-/** Options of {@linkcode checkForUpdate} and {@linkcode updateFromChannel}. */
+/**
+ * Options of {@linkcode checkForUpdate} and {@linkcode updateFromChannel}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { UpdateActionOptions } from "./update.ts";
+ * const options: UpdateActionOptions = { channel: "canary", allowDowngrade: true };
+ * assert.ok(options.allowDowngrade);
+ * ```
+ */
 export interface UpdateActionOptions {
   /** The channel for this run (default: the configured one). */
   channel?: string;
@@ -163,7 +173,17 @@ export async function checkForUpdate(
   };
 }
 
-/** Options of {@linkcode updateFromChannel}. */
+/**
+ * Options of {@linkcode updateFromChannel}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { UpdateFromChannelOptions } from "./update.ts";
+ * const unattended: UpdateFromChannelOptions = { auto: true };
+ * assert.equal(unattended.force, undefined);
+ * ```
+ */
 export interface UpdateFromChannelOptions extends UpdateActionOptions {
   /** An unattended run: check only when `auto_check_enabled` and the interval say it is due. */
   auto?: boolean;

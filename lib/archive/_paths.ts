@@ -3,10 +3,33 @@
 // resolve outside the destination).
 import { UnsafeArchiveError } from "../core/errors.ts";
 
-/** What an extraction created at a path relative to the destination. */
+/**
+ * What an extraction created at a path relative to the destination.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { claim, newTree, type NodeKind } from "./_paths.ts";
+ * const tree = newTree();
+ * claim(tree, "app.tar.gz", "lib/libms11.so", ["lib", "libms11.so"], "symlink");
+ * const kinds: NodeKind[] = [...tree.nodes.values()];
+ * assert.deepEqual(kinds, ["dir", "symlink"]);
+ * ```
+ */
 export type NodeKind = "dir" | "file" | "symlink";
 
-/** The entries an extraction has created so far, keyed by their normalised relative path. */
+/**
+ * The entries an extraction has created so far, keyed by their normalised relative path.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { claim, newTree, type Tree } from "./_paths.ts";
+ * const tree: Tree = newTree();
+ * claim(tree, "app.tar.gz", "bin/ms11", ["bin", "ms11"], "file");
+ * assert.deepEqual([...tree.nodes], [["bin", "dir"], ["bin/ms11", "file"]]);
+ * ```
+ */
 export interface Tree {
   /** Every created path (implicit parent directories included) and its kind. */
   nodes: Map<string, NodeKind>;
@@ -19,7 +42,18 @@ export interface Tree {
 /** Symlinks followed while resolving one target before giving up (Linux uses 40). */
 const MAX_LINK_DEPTH = 40;
 
-/** A fresh, empty {@linkcode Tree}. */
+/**
+ * A fresh, empty {@linkcode Tree}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { newTree } from "./_paths.ts";
+ * const tree = newTree();
+ * assert.deepEqual([tree.nodes.size, tree.links.size, tree.dirModes.size], [0, 0, 0]);
+ * assert.notEqual(newTree().nodes, tree.nodes);
+ * ```
+ */
 export function newTree(): Tree {
   return { nodes: new Map(), links: new Map(), dirModes: new Map() };
 }
@@ -38,6 +72,19 @@ function syntaxProblem(path: string): string | null {
  * The components of an entry name relative to the destination ("." and empty components
  * dropped). Refuses absolute names, drive letters, backslashes, NUL and any ".." component.
  * An empty result means the destination itself (e.g. "./").
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { UnsafeArchiveError } from "../core/errors.ts";
+ * import { entryParts } from "./_paths.ts";
+ * assert.deepEqual(entryParts("app.tar.gz", "./lib//libms11.so"), ["lib", "libms11.so"]);
+ * assert.deepEqual(entryParts("app.tar.gz", "./"), []); // the destination itself
+ * assert.throws(() => entryParts("app.tar.gz", "lib/../../etc/passwd"), UnsafeArchiveError);
+ * assert.throws(() => entryParts("app.tar.gz", "C:/Windows"), {
+ *   message: 'Unsafe archive app.tar.gz: entry "C:/Windows" refused: path starts with a Windows drive letter',
+ * });
+ * ```
  */
 export function entryParts(archive: string, name: string): string[] {
   const problem = syntaxProblem(name);
@@ -84,6 +131,21 @@ function resolve(
 /**
  * Refuse a symlink target that is absolute, has a drive letter or backslash, or resolves
  * (through the symlinks recorded so far) outside the destination.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkLinkTarget, claim, newTree } from "./_paths.ts";
+ * const tree = newTree();
+ * checkLinkTarget(tree, "app.tar.gz", "lib/libms11.so", ["lib", "libms11.so"], "libms11.so.1"); // inside: fine
+ * assert.throws(() => checkLinkTarget(tree, "app.tar.gz", "lib/up", ["lib", "up"], "../../etc"), {
+ *   message: 'Unsafe archive app.tar.gz: entry "lib/up" refused: symlink target "../../etc" resolves outside the build directory',
+ * });
+ * // Through a recorded link: share -> .. is inside, but share/../.. is not.
+ * claim(tree, "app.tar.gz", "lib/share", ["lib", "share"], "symlink");
+ * tree.links.set("lib/share", { entry: "lib/share", target: ".." });
+ * assert.throws(() => checkLinkTarget(tree, "app.tar.gz", "x", ["x"], "lib/share/.."));
+ * ```
  */
 export function checkLinkTarget(
   tree: Tree,
@@ -120,6 +182,18 @@ export function checkLinkTarget(
 /**
  * Check again, once every entry is known, that each symlink resolves inside the destination
  * (a later symlink can change where an earlier target leads).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkAllLinks, newTree } from "./_paths.ts";
+ * const tree = newTree();
+ * // Each fine when written; together "a" leads outside once "b" points up.
+ * tree.links.set("a", { entry: "a", target: "b/x" });
+ * tree.links.set("b", { entry: "b", target: ".." });
+ * assert.throws(() => checkAllLinks(tree, "app.tar.gz"), { name: "UnsafeArchiveError" });
+ * checkAllLinks(newTree(), "app.tar.gz"); // no links: nothing to refuse
+ * ```
  */
 export function checkAllLinks(tree: Tree, archive: string): void {
   for (const [path, link] of tree.links) {
@@ -132,6 +206,21 @@ export function checkAllLinks(tree: Tree, archive: string): void {
  * directories that do not exist yet (outermost first). Refuses an entry whose parent is a
  * symlink or a file (a write through a symlink, CVE-2025-29787) and an entry whose path was
  * already created (except a directory repeated as a directory).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { claim, newTree } from "./_paths.ts";
+ * const tree = newTree();
+ * assert.deepEqual(claim(tree, "a.tgz", "lib/x/y", ["lib", "x", "y"], "file"), ["lib", "lib/x"]);
+ * assert.deepEqual(claim(tree, "a.tgz", "lib/z", ["lib", "z"], "symlink"), []); // lib exists now
+ * assert.throws(() => claim(tree, "a.tgz", "lib/z/evil", ["lib", "z", "evil"], "file"), {
+ *   message: 'Unsafe archive a.tgz: entry "lib/z/evil" refused: path goes through the symlink lib/z',
+ * });
+ * assert.throws(() => claim(tree, "a.tgz", "lib/x/y", ["lib", "x", "y"], "file"), {
+ *   message: 'Unsafe archive a.tgz: entry "lib/x/y" refused: duplicate entry for lib/x/y',
+ * });
+ * ```
  */
 export function claim(
   tree: Tree,
@@ -162,12 +251,32 @@ export function claim(
   return missing;
 }
 
-/** File mode to give an extracted file: no setuid/setgid/sticky, no group or other write. */
+/**
+ * File mode to give an extracted file: no setuid/setgid/sticky, no group or other write.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fileMode } from "./_paths.ts";
+ * assert.equal(fileMode(0o4777), 0o755); // no setuid, no group or other write
+ * assert.equal(fileMode(0o640), 0o640);
+ * ```
+ */
 export function fileMode(mode: number): number {
   return mode & 0o755;
 }
 
-/** Directory mode: like {@linkcode fileMode}, and the owner can always list, enter and write. */
+/**
+ * Directory mode: like {@linkcode fileMode}, and the owner can always list, enter and write.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { dirMode } from "./_paths.ts";
+ * assert.equal(dirMode(0o555), 0o755); // the owner can always write
+ * assert.equal(dirMode(0o1777), 0o755);
+ * ```
+ */
 export function dirMode(mode: number): number {
   return (mode & 0o755) | 0o700;
 }

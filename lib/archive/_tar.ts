@@ -129,7 +129,34 @@ async function checkGzipMagic(archive: string, file: Deno.FsFile): Promise<void>
   await file.seek(0, Deno.SeekMode.Start);
 }
 
-/** Extract every entry of the .tar.gz `job.archive` into `job.dest`. */
+/**
+ * Extract every entry of the .tar.gz `job.archive` into `job.dest`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.mkdir(`${dir}/src/lib`, { recursive: true });
+ * await Deno.writeTextFile(`${dir}/src/ms11`, "#!/bin/sh\n");
+ * await Deno.chmod(`${dir}/src/ms11`, 0o4755); // setuid: dropped when extracted
+ * await Deno.writeTextFile(`${dir}/src/lib/libms11.so.1`, "ELF");
+ * await Deno.symlink("libms11.so.1", `${dir}/src/lib/libms11.so`);
+ * const made = await new Deno.Command("tar", { args: ["-czf", `${dir}/app.tar.gz`, "-C", `${dir}/src`, "."] }).output();
+ * assert.ok(made.success);
+ * import { newTree } from "./_paths.ts";
+ * import { extractTarGz } from "./_tar.ts";
+ * const job = {
+ *   archive: `${dir}/app.tar.gz`, dest: `${dir}/build`, maxEntries: 100, maxBytes: 1024, sync: false,
+ *   total: null, entries: 0, files: 0, bytes: 0, tree: newTree(),
+ * };
+ * await Deno.mkdir(job.dest);
+ * await extractTarGz(job);
+ * assert.deepEqual([job.files, job.bytes], [2, 13]);
+ * assert.equal(job.tree.nodes.get("lib/libms11.so"), "symlink");
+ * await Deno.writeTextFile(`${dir}/fake.tar.gz`, "not gzip");
+ * await assert.rejects(extractTarGz({ ...job, archive: `${dir}/fake.tar.gz`, tree: newTree() }));
+ * ```
+ */
 export async function extractTarGz(job: Job): Promise<void> {
   const file = await Deno.open(job.archive, { read: true });
   let src: ByteSource | null = null;

@@ -6,7 +6,25 @@ import { syncDir } from "../core/fs.ts";
 import { dirMode, type Tree } from "./_paths.ts";
 import { UnsafeArchiveError } from "../core/errors.ts";
 
-/** Limits, progress and counters of one extraction. */
+/**
+ * Limits, progress and counters of one extraction.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { newTree } from "./_paths.ts";
+ * import type { Job } from "./_write.ts";
+ * const job: Job = {
+ *   archive: "app.tar.gz", dest: await Deno.makeTempDir(), maxEntries: 2, maxBytes: 10, sync: false,
+ *   total: null, entries: 0, files: 0, bytes: 0, tree: newTree(),
+ * };
+ * import { countEntry } from "./_write.ts";
+ * countEntry(job, "a");
+ * countEntry(job, "b");
+ * assert.throws(() => countEntry(job, "c"), { name: "UnsafeArchiveError" }); // maxEntries: 2
+ * assert.equal(job.entries, 3);
+ * ```
+ */
 export interface Job {
   /** The archive path (for messages). */
   archive: string;
@@ -35,7 +53,26 @@ export interface Job {
 /** Bytes between two progress reports inside one large file. */
 const PROGRESS_STEP = 4 * 1024 * 1024;
 
-/** Count one entry, refusing it when it is one too many. */
+/**
+ * Count one entry, refusing it when it is one too many.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { newTree } from "./_paths.ts";
+ * import type { Job } from "./_write.ts";
+ * const job: Job = {
+ *   archive: "app.tar.gz", dest: await Deno.makeTempDir(), maxEntries: 2, maxBytes: 10, sync: false,
+ *   total: null, entries: 0, files: 0, bytes: 0, tree: newTree(),
+ * };
+ * import { countEntry } from "./_write.ts";
+ * countEntry(job, "a");
+ * countEntry(job, "b");
+ * assert.throws(() => countEntry(job, "c"), {
+ *   message: 'Unsafe archive app.tar.gz: entry "c" refused: archive has more than 2 entries (the limit)',
+ * });
+ * ```
+ */
 export function countEntry(job: Job, name: string): void {
   job.entries++;
   if (job.entries > job.maxEntries) {
@@ -47,7 +84,25 @@ export function countEntry(job: Job, name: string): void {
   }
 }
 
-/** Refuse an entry whose declared size would take the total over the byte limit. */
+/**
+ * Refuse an entry whose declared size would take the total over the byte limit.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { newTree } from "./_paths.ts";
+ * import type { Job } from "./_write.ts";
+ * const job: Job = {
+ *   archive: "app.tar.gz", dest: await Deno.makeTempDir(), maxEntries: 2, maxBytes: 10, sync: false,
+ *   total: null, entries: 0, files: 0, bytes: 0, tree: newTree(),
+ * };
+ * import { checkSize } from "./_write.ts";
+ * checkSize(job, "a", 10); // exactly the limit (maxBytes: 10)
+ * assert.throws(() => checkSize(job, "b", 4, 7), {
+ *   message: 'Unsafe archive app.tar.gz: entry "b" refused: archive content exceeds the limit of 10 bytes',
+ * });
+ * ```
+ */
 export function checkSize(job: Job, name: string, size: number, already = job.bytes): void {
   if (already + size > job.maxBytes) {
     throw new UnsafeArchiveError(
@@ -58,17 +113,73 @@ export function checkSize(job: Job, name: string, size: number, already = job.by
   }
 }
 
-/** Report progress, if anyone listens. */
+/**
+ * Report progress, if anyone listens.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { newTree } from "./_paths.ts";
+ * import type { Job } from "./_write.ts";
+ * const job: Job = {
+ *   archive: "app.tar.gz", dest: await Deno.makeTempDir(), maxEntries: 2, maxBytes: 10, sync: false,
+ *   total: null, entries: 0, files: 0, bytes: 0, tree: newTree(),
+ * };
+ * import type { Progress } from "../core/env.ts";
+ * import { report } from "./_write.ts";
+ * report(job); // nobody listens: nothing happens
+ * const seen: Progress[] = [];
+ * job.onProgress = (p) => seen.push(p);
+ * job.bytes = 7;
+ * report(job);
+ * assert.deepEqual(seen, [{ phase: "extract", done: 7, total: null }]);
+ * ```
+ */
 export function report(job: Job): void {
   job.onProgress?.({ phase: "extract", done: job.bytes, total: job.total });
 }
 
-/** Create the given directories (relative, outermost first) with mode 0700. */
+/**
+ * Create the given directories (relative, outermost first) with mode 0700.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { newTree } from "./_paths.ts";
+ * import type { Job } from "./_write.ts";
+ * const job: Job = {
+ *   archive: "app.tar.gz", dest: await Deno.makeTempDir(), maxEntries: 2, maxBytes: 10, sync: false,
+ *   total: null, entries: 0, files: 0, bytes: 0, tree: newTree(),
+ * };
+ * import { makeDirs } from "./_write.ts";
+ * await makeDirs(job, ["lib", "lib/x"]);
+ * assert.equal((await Deno.stat(`${job.dest}/lib/x`)).mode! & 0o777, 0o700);
+ * await assert.rejects(makeDirs(job, ["lib"]), Deno.errors.AlreadyExists);
+ * ```
+ */
 export async function makeDirs(job: Job, dirs: string[]): Promise<void> {
   for (const dir of dirs) await Deno.mkdir(`${job.dest}/${dir}`, { mode: 0o700 });
 }
 
-/** An open output file that counts and limits what is written to it. */
+/**
+ * An open output file that counts and limits what is written to it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { newTree } from "./_paths.ts";
+ * import type { Job } from "./_write.ts";
+ * const job: Job = {
+ *   archive: "app.tar.gz", dest: await Deno.makeTempDir(), maxEntries: 2, maxBytes: 10, sync: false,
+ *   total: null, entries: 0, files: 0, bytes: 0, tree: newTree(),
+ * };
+ * import { type Output, writeFile } from "./_write.ts";
+ * await assert.rejects(
+ *   writeFile(job, "big", "big", 0o644, 3, async (out: Output) => await out.write(new Uint8Array(4))),
+ *   { message: 'Unsafe archive app.tar.gz: entry "big" refused: entry content is larger than its declared size of 3 bytes' },
+ * );
+ * ```
+ */
 export interface Output {
   /** Append bytes (refused past `limit`). */
   write(chunk: Uint8Array): Promise<void>;
@@ -77,6 +188,25 @@ export interface Output {
 /**
  * Create the file `rel` (which must not exist), let `fill` write its content, then fsync it and
  * set `mode`. At most `limit` bytes are accepted (a larger write refuses the entry).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { newTree } from "./_paths.ts";
+ * import type { Job } from "./_write.ts";
+ * const job: Job = {
+ *   archive: "app.tar.gz", dest: await Deno.makeTempDir(), maxEntries: 2, maxBytes: 10, sync: false,
+ *   total: null, entries: 0, files: 0, bytes: 0, tree: newTree(),
+ * };
+ * import { writeFile } from "./_write.ts";
+ * await writeFile(job, "ms11", "ms11", 0o755, 5, async (out) => {
+ *   await out.write(new TextEncoder().encode("#!sh\n"));
+ * });
+ * assert.equal(await Deno.readTextFile(`${job.dest}/ms11`), "#!sh\n");
+ * assert.equal((await Deno.stat(`${job.dest}/ms11`)).mode! & 0o777, 0o755);
+ * assert.deepEqual([job.files, job.bytes], [1, 5]);
+ * await assert.rejects(writeFile(job, "ms11", "ms11", 0o755, 5, async () => {}), Deno.errors.AlreadyExists);
+ * ```
  */
 export async function writeFile(
   job: Job,
@@ -121,7 +251,23 @@ export async function writeFile(
   report(job);
 }
 
-/** Create the symlink `rel` → `target` (already checked). */
+/**
+ * Create the symlink `rel` → `target` (already checked).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { newTree } from "./_paths.ts";
+ * import type { Job } from "./_write.ts";
+ * const job: Job = {
+ *   archive: "app.tar.gz", dest: await Deno.makeTempDir(), maxEntries: 2, maxBytes: 10, sync: false,
+ *   total: null, entries: 0, files: 0, bytes: 0, tree: newTree(),
+ * };
+ * import { writeLink } from "./_write.ts";
+ * await writeLink(job, "current", "lib/ms11");
+ * assert.equal(await Deno.readLink(`${job.dest}/current`), "lib/ms11");
+ * ```
+ */
 export async function writeLink(job: Job, rel: string, target: string): Promise<void> {
   await Deno.symlink(target, `${job.dest}/${rel}`);
 }
@@ -129,6 +275,26 @@ export async function writeLink(job: Job, rel: string, target: string): Promise<
 /**
  * The last step: give every directory its mode (0755 for directories the archive did not
  * list, the destination itself stays 0700) and fsync them all.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { newTree } from "./_paths.ts";
+ * import type { Job } from "./_write.ts";
+ * const job: Job = {
+ *   archive: "app.tar.gz", dest: await Deno.makeTempDir(), maxEntries: 2, maxBytes: 10, sync: false,
+ *   total: null, entries: 0, files: 0, bytes: 0, tree: newTree(),
+ * };
+ * import { claim } from "./_paths.ts";
+ * import { finishDirs, makeDirs } from "./_write.ts";
+ * await makeDirs(job, claim(job.tree, job.archive, "lib/x", ["lib", "x"], "file"));
+ * await makeDirs(job, ["private"]);
+ * job.tree.nodes.set("private", "dir");
+ * job.tree.dirModes.set("private", 0o750);
+ * await finishDirs(job);
+ * assert.equal((await Deno.stat(`${job.dest}/lib`)).mode! & 0o777, 0o755); // not listed: 0755
+ * assert.equal((await Deno.stat(`${job.dest}/private`)).mode! & 0o777, 0o750);
+ * ```
  */
 export async function finishDirs(job: Job): Promise<void> {
   const dirs = [...job.tree.nodes].filter(([, kind]) => kind === "dir").map(([path]) => path);

@@ -153,7 +153,31 @@ async function plan(job: Job, reader: ZipReader<unknown>): Promise<Planned[]> {
   return planned;
 }
 
-/** Extract every entry of the zip `job.archive` into `job.dest`. */
+/**
+ * Extract every entry of the zip `job.archive` into `job.dest`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TextReader, Uint8ArrayWriter, ZipWriter } from "@zip.js/zip.js";
+ * async function zipOf(files: Record<string, string>): Promise<Uint8Array> {
+ *   const writer = new ZipWriter(new Uint8ArrayWriter(), { useWebWorkers: false });
+ *   for (const [name, text] of Object.entries(files)) await writer.add(name, new TextReader(text));
+ *   return await writer.close();
+ * }
+ * const dir = await Deno.makeTempDir();
+ * import { newTree } from "./_paths.ts";
+ * import { extractZip } from "./_zip.ts";
+ * await Deno.writeFile(`${dir}/app.zip`, await zipOf({ "ms11": "#!/bin/sh\n", "../evil": "x" }));
+ * const job = {
+ *   archive: `${dir}/app.zip`, dest: `${dir}/build`, maxEntries: 100, maxBytes: 1024, sync: false,
+ *   total: null, entries: 0, files: 0, bytes: 0, tree: newTree(),
+ * };
+ * await Deno.mkdir(job.dest);
+ * await assert.rejects(extractZip(job), { name: "UnsafeArchiveError" });
+ * assert.deepEqual([...Deno.readDirSync(job.dest)], []); // every entry is checked before any is written
+ * ```
+ */
 export async function extractZip(job: Job): Promise<void> {
   const file = await Deno.open(job.archive, { read: true });
   const reader = new ZipReader(new FileReader(file), {

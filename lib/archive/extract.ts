@@ -31,9 +31,10 @@ import { dirOf, syncDir } from "../core/fs.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type ArchiveKind, archiveKindOf } from "./extract.ts";
  * const kind: ArchiveKind | null = archiveKindOf("app.tgz");
- * console.assert(kind === "tar.gz");
+ * assert.equal(kind, "tar.gz");
  * ```
  */
 export type ArchiveKind = "tar.gz" | "zip";
@@ -43,8 +44,13 @@ export type ArchiveKind = "tar.gz" | "zip";
  *
  * @example
  * ```ts
- * import { DEFAULT_MAX_ENTRIES } from "./extract.ts";
- * console.assert(DEFAULT_MAX_ENTRIES === 100_000);
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_MAX_ENTRIES, extractArchive } from "./extract.ts";
+ * assert.equal(DEFAULT_MAX_ENTRIES, 100_000);
+ * await assert.rejects(extractArchive("app.zip", "build", { kind: "zip", maxEntries: 0 }), {
+ *   name: "RangeError",
+ *   message: "Extract option maxEntries must be a positive integer, got 0",
+ * });
  * ```
  */
 export const DEFAULT_MAX_ENTRIES = 100_000;
@@ -53,8 +59,10 @@ export const DEFAULT_MAX_ENTRIES = 100_000;
  *
  * @example
  * ```ts
- * import { DEFAULT_MAX_BYTES } from "./extract.ts";
- * console.assert(DEFAULT_MAX_BYTES === 8 * 1024 ** 3);
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_MAX_BYTES, extractArchive } from "./extract.ts";
+ * assert.equal(DEFAULT_MAX_BYTES, 8 * 1024 ** 3);
+ * await assert.rejects(extractArchive("app.zip", "build", { kind: "zip", maxBytes: 1.5 }), RangeError);
  * ```
  */
 export const DEFAULT_MAX_BYTES = 8 * 1024 ** 3;
@@ -64,9 +72,25 @@ export const DEFAULT_MAX_BYTES = 8 * 1024 ** 3;
  *
  * @example
  * ```ts
- * import type { ExtractOptions } from "./extract.ts";
- * const options: ExtractOptions = { kind: "zip", maxEntries: 10_000, maxBytes: 2 * 1024 ** 3 };
- * console.assert(options.kind === "zip");
+ * import assert from "node:assert/strict";
+ * import { TextReader, Uint8ArrayWriter, ZipWriter } from "@zip.js/zip.js";
+ * async function zipOf(files: Record<string, string>): Promise<Uint8Array> {
+ *   const writer = new ZipWriter(new Uint8ArrayWriter(), { useWebWorkers: false });
+ *   for (const [name, text] of Object.entries(files)) await writer.add(name, new TextReader(text));
+ *   return await writer.close();
+ * }
+ * const dir = await Deno.makeTempDir();
+ * import { UnsafeArchiveError } from "../core/errors.ts";
+ * import { exists } from "../core/fs.ts";
+ * import { extractArchive, type ExtractOptions } from "./extract.ts";
+ * await Deno.writeFile(`${dir}/app.zip`, await zipOf({ "a.txt": "a", "b.txt": "b" }));
+ * const options: ExtractOptions = { kind: "zip", maxEntries: 1, sync: false };
+ * await assert.rejects(extractArchive(`${dir}/app.zip`, `${dir}/build`, options), {
+ *   name: "UnsafeArchiveError",
+ *   message: `Unsafe archive ${dir}/app.zip: entry "b.txt" refused: archive has more than 1 entries (the limit)`,
+ * });
+ * await assert.rejects(extractArchive(`${dir}/app.zip`, `${dir}/build`, options), UnsafeArchiveError);
+ * assert.equal(await exists(`${dir}/build`), false); // nothing half-extracted remains
  * ```
  */
 export interface ExtractOptions {
@@ -87,9 +111,18 @@ export interface ExtractOptions {
  *
  * @example
  * ```ts
- * import type { ExtractResult } from "./extract.ts";
- * const result: ExtractResult = { files: 12, bytes: 48_213 };
- * console.assert(result.files === 12);
+ * import assert from "node:assert/strict";
+ * import { TextReader, Uint8ArrayWriter, ZipWriter } from "@zip.js/zip.js";
+ * async function zipOf(files: Record<string, string>): Promise<Uint8Array> {
+ *   const writer = new ZipWriter(new Uint8ArrayWriter(), { useWebWorkers: false });
+ *   for (const [name, text] of Object.entries(files)) await writer.add(name, new TextReader(text));
+ *   return await writer.close();
+ * }
+ * const dir = await Deno.makeTempDir();
+ * import { extractArchive, type ExtractResult } from "./extract.ts";
+ * await Deno.writeFile(`${dir}/app.zip`, await zipOf({ "ms11": "#!/bin/sh\n", "data/": "", "data/x": "xyz" }));
+ * const result: ExtractResult = await extractArchive(`${dir}/app.zip`, `${dir}/build`, { kind: "zip" });
+ * assert.deepEqual(result, { files: 2, bytes: 13 }); // the directory is not counted
  * ```
  */
 export interface ExtractResult {
@@ -105,10 +138,11 @@ export interface ExtractResult {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { archiveKindOf } from "./extract.ts";
- * console.assert(archiveKindOf("ms11-1.2.0-linux-x64.tar.gz") === "tar.gz");
- * console.assert(archiveKindOf("ms11-1.2.0-windows-x64.zip") === "zip");
- * console.assert(archiveKindOf("ms11-1.2.0.tar.xz") === null);
+ * assert.equal(archiveKindOf("ms11-1.2.0-linux-x64.tar.gz"), "tar.gz");
+ * assert.equal(archiveKindOf("MS11-1.2.0-WINDOWS-X64.ZIP"), "zip");
+ * assert.equal(archiveKindOf("ms11-1.2.0.tar.xz"), null);
  * ```
  */
 export function archiveKindOf(name: string): ArchiveKind | null {
@@ -139,14 +173,21 @@ function limit(name: string, value: number | undefined, fallback: number): numbe
  *
  * @example
  * ```ts
- * import { extractArchive } from "./extract.ts";
+ * import assert from "node:assert/strict";
  * const dir = await Deno.makeTempDir();
- * await Deno.writeTextFile(`${dir}/hello.txt`, "hello");
- * await new Deno.Command("tar", { args: ["-czf", `${dir}/app.tar.gz`, "-C", dir, "hello.txt"] })
- *   .output();
+ * await Deno.mkdir(`${dir}/src/lib`, { recursive: true });
+ * await Deno.writeTextFile(`${dir}/src/ms11`, "#!/bin/sh\n");
+ * await Deno.chmod(`${dir}/src/ms11`, 0o4755); // setuid: dropped when extracted
+ * await Deno.writeTextFile(`${dir}/src/lib/libms11.so.1`, "ELF");
+ * await Deno.symlink("libms11.so.1", `${dir}/src/lib/libms11.so`);
+ * const made = await new Deno.Command("tar", { args: ["-czf", `${dir}/app.tar.gz`, "-C", `${dir}/src`, "."] }).output();
+ * assert.ok(made.success);
+ * import { extractArchive } from "./extract.ts";
  * const result = await extractArchive(`${dir}/app.tar.gz`, `${dir}/build`, { kind: "tar.gz" });
- * console.assert(result.files === 1 && result.bytes === 5);
- * console.assert(await Deno.readTextFile(`${dir}/build/hello.txt`) === "hello");
+ * assert.deepEqual(result, { files: 2, bytes: 13 });
+ * assert.equal((await Deno.stat(`${dir}/build/ms11`)).mode! & 0o7777, 0o755);
+ * assert.equal(await Deno.readLink(`${dir}/build/lib/libms11.so`), "libms11.so.1");
+ * await assert.rejects(extractArchive(`${dir}/app.tar.gz`, `${dir}/build`, { kind: "tar.gz" }), Deno.errors.AlreadyExists);
  * ```
  */
 export async function extractArchive(

@@ -15,9 +15,14 @@ import { compareVersions } from "./version.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { ConfigError } from "./errors.ts";
  * import { resolveChannel } from "./channel.ts";
  * import { defaultConfig } from "./config.ts";
- * console.assert(resolveChannel(defaultConfig(), "canary") === "canary");
+ * const config = defaultConfig();
+ * assert.equal(resolveChannel(config), config.channel);
+ * assert.equal(resolveChannel(config, "canary"), "canary");
+ * assert.throws(() => resolveChannel(config, "nightly"), ConfigError);
  * ```
  */
 export function resolveChannel(config: Config, requested?: string): string {
@@ -32,7 +37,21 @@ export function resolveChannel(config: Config, requested?: string): string {
   return channel;
 }
 
-/** Options of {@linkcode decideUpdate}. */
+/**
+ * Options of {@linkcode decideUpdate}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decideUpdate, type DecideUpdateOptions } from "./channel.ts";
+ * const options: DecideUpdateOptions = { channel: "stable", staged: "1.1.0" };
+ * assert.equal(decideUpdate("1.0.0", "1.1.0", options).action, "none");
+ * const lifecycle = [{ version: "1.1.0", channel: "stable", state: "rejected" as const,
+ *   reason: "failed its health check", at: "2026-01-01T00:00:00Z", held: null }];
+ * assert.equal(decideUpdate("1.0.0", "1.1.0", { channel: "stable", lifecycle }).action, "none");
+ * assert.equal(decideUpdate("1.0.0", "1.1.0", { channel: "stable", lifecycle, force: true }).action, "update");
+ * ```
+ */
 export interface DecideUpdateOptions {
   /** The channel the manifest came from. */
   channel: string;
@@ -46,7 +65,18 @@ export interface DecideUpdateOptions {
   force?: boolean;
 }
 
-/** What to do about a channel's newest release. */
+/**
+ * What to do about a channel's newest release.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decideUpdate, type UpdateDecision } from "./channel.ts";
+ * const next = (d: UpdateDecision) => d.action === "update" ? d.version : d.reason;
+ * assert.equal(next(decideUpdate("1.0.0", "1.1.0", { channel: "stable" })), "1.1.0");
+ * assert.equal(next(decideUpdate("1.1.0", "1.1.0", { channel: "stable" })), "up-to-date");
+ * ```
+ */
 export type UpdateDecision =
   | {
     /** Download, verify and stage `version`. */
@@ -74,11 +104,19 @@ export type UpdateDecision =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decideUpdate } from "./channel.ts";
  * const d = decideUpdate("1.0.0", "1.1.0", { channel: "stable" });
- * console.assert(d.action === "update");
+ * assert.deepEqual(d, {
+ *   action: "update",
+ *   version: "1.1.0",
+ *   downgrade: false,
+ *   message: "Update available: 1.0.0 -> 1.1.0 on stable",
+ * });
  * const down = decideUpdate("1.5.0-canary.3", "1.4.0", { channel: "stable" });
- * console.assert(down.action === "none" && down.reason === "downgrade-refused");
+ * assert.equal(down.action === "none" && down.reason, "downgrade-refused");
+ * const allowed = decideUpdate("1.5.0-canary.3", "1.4.0", { channel: "stable", allowDowngrade: true });
+ * assert.equal(allowed.action === "update" && allowed.downgrade, true);
  * ```
  */
 export function decideUpdate(

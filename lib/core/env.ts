@@ -5,7 +5,21 @@
  * @module
  */
 
-/** One progress report of a long step. */
+/**
+ * One progress report of a long step.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Progress } from "./env.ts";
+ * import { hashFile } from "./hash.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "abc");
+ * const seen: Progress[] = [];
+ * await hashFile(path, { onProgress: (p) => seen.push(p) });
+ * assert.deepEqual(seen.at(-1), { phase: "verify", done: 3, total: 3 });
+ * ```
+ */
 export interface Progress {
   /** Which step is running. */
   phase: "check" | "download" | "verify" | "extract" | "stage" | "apply" | "rollback";
@@ -15,7 +29,22 @@ export interface Progress {
   total: number | null;
 }
 
-/** Receives progress reports; must not throw. */
+/**
+ * Receives progress reports; must not throw.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ProgressSink } from "./env.ts";
+ * import { hashFile } from "./hash.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeFile(path, new Uint8Array(10));
+ * let done = 0;
+ * const sink: ProgressSink = (p) => done = p.done;
+ * await hashFile(path, { onProgress: sink });
+ * assert.equal(done, 10);
+ * ```
+ */
 export type ProgressSink = (progress: Progress) => void;
 
 /**
@@ -23,9 +52,11 @@ export type ProgressSink = (progress: Progress) => void;
  *
  * @example
  * ```ts
- * import { realEnv } from "./env.ts";
- * const env = realEnv();
- * console.assert(env.now() instanceof Date);
+ * import assert from "node:assert/strict";
+ * import { type Env, testEnv } from "./env.ts";
+ * const env: Env = testEnv(new Date("2026-11-27T00:00:00Z"), () => Promise.resolve(new Response("ok")));
+ * assert.equal(await (await env.fetch("https://updates.example/stable.json")).text(), "ok");
+ * assert.equal(env.now().toISOString(), "2026-11-27T00:00:00.000Z");
  * ```
  */
 export interface Env {
@@ -40,9 +71,15 @@ export interface Env {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { realEnv } from "./env.ts";
- * const response = await realEnv().fetch("http://127.0.0.1:1/").catch(() => null);
- * console.assert(response === null);
+ * const env = realEnv();
+ * assert.ok(Math.abs(env.now().getTime() - Date.now()) < 1000);
+ * await using server = Deno.serve(
+ *   { hostname: "127.0.0.1", port: 0, onListen() {} },
+ *   () => new Response("hi"),
+ * );
+ * assert.equal(await (await env.fetch(`http://127.0.0.1:${server.addr.port}/`)).text(), "hi");
  * ```
  */
 export function realEnv(): Env {
@@ -54,10 +91,11 @@ export function realEnv(): Env {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { testEnv } from "./env.ts";
  * const env = testEnv(new Date("2026-11-27T00:00:00Z"));
  * env.advance(1000);
- * console.assert(env.now().toISOString() === "2026-11-27T00:00:01.000Z");
+ * assert.equal(env.now().toISOString(), "2026-11-27T00:00:01.000Z");
  * ```
  */
 export function testEnv(

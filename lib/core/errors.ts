@@ -10,8 +10,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveChannel } from "./channel.ts";
+ * import { defaultConfig } from "./config.ts";
  * import { ConfigError } from "./errors.ts";
- * throw new ConfigError("Config field keep_backups_count must be an integer >= 0, got -1");
+ * assert.throws(() => resolveChannel(defaultConfig(), "nightly"), ConfigError);
+ * assert.equal(new ConfigError("Config field x must be y").name, "ConfigError");
  * ```
  */
 export class ConfigError extends Error {
@@ -23,9 +27,14 @@ export class ConfigError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ChecksumMismatchError } from "./errors.ts";
  * const error = new ChecksumMismatchError("/tmp/a.partial", "ab".repeat(32), "cd".repeat(32));
- * console.assert(error.expected === "ab".repeat(32));
+ * assert.equal(
+ *   error.message,
+ *   `Checksum mismatch for /tmp/a.partial: expected sha256 ${"ab".repeat(32)}, got ${"cd".repeat(32)}`,
+ * );
+ * assert.equal(error.actual, "cd".repeat(32));
  * ```
  */
 export class ChecksumMismatchError extends Error {
@@ -50,9 +59,12 @@ export class ChecksumMismatchError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SizeMismatchError } from "./errors.ts";
- * const error = new SizeMismatchError("/tmp/a.partial", 10, 11);
- * console.assert(error.message.includes("expected 10 bytes"));
+ * const longer = new SizeMismatchError("/tmp/a.partial", 10, 11);
+ * assert.equal(longer.message, "Size mismatch for /tmp/a.partial: expected 10 bytes, got more than 10");
+ * const shorter = new SizeMismatchError("/tmp/a.partial", 10, 4);
+ * assert.equal(shorter.message, "Size mismatch for /tmp/a.partial: expected 10 bytes, got only 4");
  * ```
  */
 export class SizeMismatchError extends Error {
@@ -82,9 +94,14 @@ export class SizeMismatchError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LockHeldError } from "./errors.ts";
  * const error = new LockHeldError("/opt/ms11/lock", 4242);
- * console.assert(error.pid === 4242);
+ * assert.equal(
+ *   error.message,
+ *   "Install lock /opt/ms11/lock is held by another ms11-update (pid 4242); try again when it finishes",
+ * );
+ * assert.equal(new LockHeldError("/opt/ms11/lock", null).pid, null);
  * ```
  */
 export class LockHeldError extends Error {
@@ -110,9 +127,14 @@ export class LockHeldError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { UnsafeArchiveError } from "./errors.ts";
  * const error = new UnsafeArchiveError("app.tar.gz", "../evil", "path escapes the build directory");
- * console.assert(error.entry === "../evil");
+ * assert.equal(
+ *   error.message,
+ *   'Unsafe archive app.tar.gz: entry "../evil" refused: path escapes the build directory',
+ * );
+ * assert.equal(error.entry, "../evil");
  * ```
  */
 export class UnsafeArchiveError extends Error {
@@ -135,9 +157,11 @@ export class UnsafeArchiveError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { UntrustedManifestError } from "./errors.ts";
  * const error = new UntrustedManifestError("https://u/m.json", "expired", "Manifest https://u/m.json expired");
- * console.assert(error.reason === "expired");
+ * assert.equal(error.reason, "expired");
+ * assert.equal(error.message, "Manifest https://u/m.json expired");
  * ```
  */
 export class UntrustedManifestError extends Error {

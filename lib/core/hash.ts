@@ -1,5 +1,7 @@
 /**
- * SHA-256 and size checks of files on disk.
+ * SHA-256 and size of files on disk. What is compared against them is the caller's: a download
+ * checks its bytes as they arrive, staging re-hashes the file where it lies, `verify-release`
+ * compares a release tree with its manifest.
  *
  * Hashing reads the file with `file.read()` into two reused buffers (1 MiB each by default) and
  * feeds `node:crypto`: while one buffer is hashed, the next read fills the other, so reading and
@@ -9,7 +11,6 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { ChecksumMismatchError, SizeMismatchError } from "./errors.ts";
 import type { ProgressSink } from "./env.ts";
 import { isSha256Hex as isSha256HexRule } from "./validate.ts";
 
@@ -23,9 +24,14 @@ const PROGRESS_INTERVAL_MS = 100;
  *
  * @example
  * ```ts
- * import type { HashFileOptions } from "./hash.ts";
- * const options: HashFileOptions = { bufferSize: 4 * 1024 * 1024, onProgress: () => {} };
- * console.assert(options.bufferSize === 4194304);
+ * import assert from "node:assert/strict";
+ * import { hashFile, type HashFileOptions } from "./hash.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeFile(path, new Uint8Array(3000));
+ * const options: HashFileOptions = { bufferSize: 1024 };
+ * assert.equal((await hashFile(path, options)).size, 3000);
+ * const signal = AbortSignal.abort(new Error("Stopped"));
+ * await assert.rejects(hashFile(path, { signal }), { message: "Stopped" });
  * ```
  */
 export interface HashFileOptions {
@@ -38,28 +44,17 @@ export interface HashFileOptions {
 }
 
 /**
- * Options of {@linkcode verifyFile} (the same as {@linkcode hashFile}'s).
- *
- * @example
- * ```ts
- * import type { VerifyFileOptions } from "./hash.ts";
- * const options: VerifyFileOptions = { signal: AbortSignal.timeout(60_000) };
- * console.assert(options.signal !== undefined);
- * ```
- */
-export type VerifyFileOptions = HashFileOptions;
-
-/**
  * A file's digest and length.
  *
  * @example
  * ```ts
- * import type { FileDigest } from "./hash.ts";
- * const empty: FileDigest = {
+ * import assert from "node:assert/strict";
+ * import { type FileDigest, hashFile } from "./hash.ts";
+ * const empty: FileDigest = await hashFile(await Deno.makeTempFile());
+ * assert.deepEqual(empty, {
  *   sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
  *   size: 0,
- * };
- * console.assert(empty.size === 0);
+ * });
  * ```
  */
 export interface FileDigest {
@@ -75,9 +70,11 @@ export interface FileDigest {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isSha256Hex } from "./hash.ts";
- * console.assert(isSha256Hex("ab".repeat(32)));
- * console.assert(!isSha256Hex("AB".repeat(32)));
+ * assert.equal(isSha256Hex("ab".repeat(32)), true);
+ * assert.equal(isSha256Hex("AB".repeat(32)), false);
+ * assert.equal(isSha256Hex("ab".repeat(31)), false);
  * ```
  */
 export function isSha256Hex(s: string): boolean {
@@ -90,12 +87,14 @@ export function isSha256Hex(s: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hashFile } from "./hash.ts";
  * const path = await Deno.makeTempFile();
  * await Deno.writeTextFile(path, "abc");
- * const { sha256, size } = await hashFile(path);
- * console.assert(size === 3);
- * console.assert(sha256 === "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+ * assert.deepEqual(await hashFile(path), {
+ *   sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+ *   size: 3,
+ * });
  * ```
  */
 export async function hashFile(path: string, options: HashFileOptions = {}): Promise<FileDigest> {
@@ -135,42 +134,6 @@ export async function hashFile(path: string, options: HashFileOptions = {}): Pro
     // A read still in flight (after an abort or a throwing progress sink) settles before close.
     await pending?.catch(() => null);
     file.close();
-  }
-}
-
-/**
- * Check that a file has the expected size and SHA-256. The size is compared first (from `stat`,
- * without reading the file), then the content is hashed.
- *
- * @throws {SizeMismatchError} the file is longer or shorter than `expected.size`
- * @throws {ChecksumMismatchError} the file's SHA-256 differs from `expected.sha256`
- * @example
- * ```ts
- * import { verifyFile } from "./hash.ts";
- * const path = await Deno.makeTempFile();
- * await Deno.writeTextFile(path, "abc");
- * await verifyFile(path, {
- *   sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
- *   size: 3,
- * });
- * ```
- */
-export async function verifyFile(
-  path: string,
-  expected: FileDigest,
-  options: VerifyFileOptions = {},
-): Promise<void> {
-  if (!isSha256Hex(expected.sha256)) {
-    throw new TypeError(
-      `Expected sha256 must be 64 lowercase hex digits, got ${JSON.stringify(expected.sha256)}`,
-    );
-  }
-  const statSize = (await Deno.stat(path)).size;
-  if (statSize !== expected.size) throw new SizeMismatchError(path, expected.size, statSize);
-  const actual = await hashFile(path, options);
-  if (actual.size !== expected.size) throw new SizeMismatchError(path, expected.size, actual.size);
-  if (actual.sha256 !== expected.sha256) {
-    throw new ChecksumMismatchError(path, expected.sha256, actual.sha256);
   }
 }
 

@@ -2,10 +2,34 @@
 // on the launcher's fast path) validates them without loading Web Crypto or node:crypto.
 import { type FieldFail, isObject } from "./validate.ts";
 
-/** The prefix of a public key as the configuration pins it. */
+/**
+ * The prefix of a public key as the configuration pins it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isPublicKey, PUBLIC_KEY_PREFIX } from "./keyset.ts";
+ * assert.equal(PUBLIC_KEY_PREFIX, "ed25519:");
+ * assert.ok(isPublicKey(PUBLIC_KEY_PREFIX + new Uint8Array(32).toBase64()));
+ * ```
+ */
 export const PUBLIC_KEY_PREFIX = "ed25519:";
 
-/** A set of public keys and how many of them must sign (k of n). */
+/**
+ * A set of public keys and how many of them must sign (k of n).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type KeySet, parseKeySet } from "./keyset.ts";
+ * const key = "ed25519:" + btoa("k".repeat(32));
+ * const fail = (field: string): never => {
+ *   throw new TypeError(field);
+ * };
+ * const set: KeySet = parseKeySet({ threshold: 1, keys: [key] }, "keys", fail);
+ * assert.deepEqual(set, { threshold: 1, keys: [key] });
+ * ```
+ */
 export interface KeySet {
   /** How many distinct keys of `keys` must sign. */
   threshold: number;
@@ -13,11 +37,26 @@ export interface KeySet {
   keys: string[];
 }
 
-/** Decode strict base64, or null. */
+/**
+ * Decode strict base64, or null: the standard alphabet, padded to whole 4-character groups, no
+ * whitespace, and no stray bits in the last group (so each byte string has one encoding).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeBase64 } from "./keyset.ts";
+ * assert.deepEqual(decodeBase64("AQL/"), new Uint8Array([1, 2, 255]));
+ * assert.equal(decodeBase64("QQ"), null); // unpadded
+ * assert.equal(decodeBase64("QR=="), null); // stray bits: "QQ==" is the encoding of "A"
+ * assert.equal(decodeBase64(" QQ=="), null);
+ * assert.equal(decodeBase64("-_8="), null); // base64url
+ * ```
+ */
 export function decodeBase64(text: string): Uint8Array | null {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) return null;
+  // Uint8Array.fromBase64 skips ASCII whitespace; strict base64 has none.
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return null;
   try {
-    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+    return Uint8Array.fromBase64(text, { lastChunkHandling: "strict" });
   } catch {
     return null;
   }
@@ -28,8 +67,13 @@ export function decodeBase64(text: string): Uint8Array | null {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parsePublicKey } from "./keyset.ts";
- * console.assert(parsePublicKey("ed25519:" + btoa("k".repeat(32))).length === 32);
+ * assert.deepEqual(parsePublicKey("ed25519:" + btoa("k".repeat(32))), new TextEncoder().encode("k".repeat(32)));
+ * assert.throws(() => parsePublicKey("ed25519:" + btoa("k".repeat(31))), {
+ *   name: "TypeError",
+ *   message: `Invalid public key "ed25519:${btoa("k".repeat(31))}": expected ed25519: followed by the base64 of 32 bytes`,
+ * });
  * ```
  */
 export function parsePublicKey(text: unknown): Uint8Array {
@@ -51,8 +95,11 @@ export function parsePublicKey(text: unknown): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isPublicKey } from "./keyset.ts";
- * console.assert(!isPublicKey("ed25519:short"));
+ * assert.equal(isPublicKey("ed25519:" + btoa("k".repeat(32))), true);
+ * assert.equal(isPublicKey("ed25519:short"), false);
+ * assert.equal(isPublicKey(42), false);
  * ```
  */
 export function isPublicKey(text: unknown): boolean {
@@ -70,10 +117,16 @@ export function isPublicKey(text: unknown): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseKeySet } from "./keyset.ts";
  * const key = "ed25519:" + btoa("k".repeat(32));
- * const set = parseKeySet({ threshold: 1, keys: [key] }, "keys", (f) => { throw new Error(f); });
- * console.assert(set.threshold === 1);
+ * const fail = (field: string, expected: string): never => {
+ *   throw new TypeError(`${field} must be ${expected}`);
+ * };
+ * assert.equal(parseKeySet({ threshold: 1, keys: [key] }, "keys", fail).threshold, 1);
+ * assert.throws(() => parseKeySet({ threshold: 2, keys: [key] }, "keys", fail), {
+ *   message: "keys.threshold must be an integer from 1 to 1",
+ * });
  * ```
  */
 export function parseKeySet(

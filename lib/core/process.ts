@@ -9,9 +9,16 @@ const GROUPS = Deno.build.os !== "windows";
  * Spawn `command` as the leader of a new process group (a new session, on Unix).
  *
  * @example
- * ```ts ignore
- * const child = spawnGroup("sh", { args: ["-c", "sleep 60 & sleep 60"] });
- * killGroup(child);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { spawnGroup } from "./process.ts";
+ * // The shell prints its process group (the 5th field of /proc/<pid>/stat, on Linux).
+ * const child = spawnGroup("sh", {
+ *   args: ["-c", "set -- $(cat /proc/$$/stat); echo $5"],
+ *   stdout: "piped",
+ * });
+ * const { stdout } = await child.output();
+ * assert.equal(Number(new TextDecoder().decode(stdout)), child.pid);
  * ```
  */
 export function spawnGroup(command: string, options: Deno.CommandOptions): Deno.ChildProcess {
@@ -22,10 +29,16 @@ export function spawnGroup(command: string, options: Deno.CommandOptions): Deno.
  * SIGKILL the process group that `child` leads (on Windows: `child`); never throws.
  *
  * @example
- * ```ts ignore
- * const child = spawnGroup("sleep", { args: ["60"] });
- * killGroup(child);
- * console.assert((await child.status).signal === "SIGKILL");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { killGroup, spawnGroup } from "./process.ts";
+ * const child = spawnGroup("sh", { args: ["-c", "sleep 60 & echo started; wait"], stdout: "piped" });
+ * const reader = child.stdout.getReader();
+ * await reader.read(); // started: the group exists
+ * killGroup(child); // the shell and its background sleep
+ * assert.equal((await child.status).signal, "SIGKILL");
+ * assert.equal((await reader.read()).done, true); // no process is left holding the pipe
+ * killGroup(child); // gone already: does not throw
  * ```
  */
 export function killGroup(child: Deno.ChildProcess): void {

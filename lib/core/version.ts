@@ -11,8 +11,13 @@ import semver from "semver";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseVersion } from "./version.ts";
- * console.assert(parseVersion("v1.2.3") === "1.2.3");
+ * assert.equal(parseVersion("1.5.0-canary.3"), "1.5.0-canary.3");
+ * assert.throws(() => parseVersion("1.5", "release version"), {
+ *   name: "TypeError",
+ *   message: 'Invalid release version "1.5": expected a semver version',
+ * });
  * ```
  */
 export function parseVersion(value: string, what = "version"): string {
@@ -28,9 +33,11 @@ export function parseVersion(value: string, what = "version"): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isVersion } from "./version.ts";
- * console.assert(isVersion("1.5.0-canary.20261126.3"));
- * console.assert(!isVersion("1.5"));
+ * assert.equal(isVersion("1.5.0-canary.20261126.3"), true);
+ * assert.equal(isVersion("1.5"), false);
+ * assert.equal(isVersion(150), false);
  * ```
  */
 export function isVersion(value: unknown): value is string {
@@ -44,9 +51,11 @@ export function isVersion(value: unknown): value is string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compareVersions } from "./version.ts";
- * console.assert(compareVersions("1.5.0-canary.3", "1.5.0-canary.10") < 0);
- * console.assert(compareVersions("1.5.0-canary.10", "1.5.0") < 0);
+ * assert.ok(compareVersions("1.5.0-canary.3", "1.5.0-canary.10") < 0);
+ * assert.ok(compareVersions("1.5.0-canary.10", "1.5.0") < 0);
+ * assert.equal(compareVersions("1.5.0+build.7", "1.5.0"), 0);
  * ```
  */
 export function compareVersions(a: string, b: string): number {

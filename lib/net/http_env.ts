@@ -12,9 +12,15 @@ import { type Env, realEnv } from "../core/env.ts";
  *
  * @example
  * ```ts
- * import type { HttpEnvOptions } from "./http_env.ts";
- * const options: HttpEnvOptions = { caFile: "/etc/ms11/company-ca.pem" };
- * console.assert(options.caFile?.endsWith(".pem"));
+ * import assert from "node:assert/strict";
+ * import { ConfigError } from "../core/errors.ts";
+ * import { httpEnv, type HttpEnvOptions } from "./http_env.ts";
+ * const options: HttpEnvOptions = { caFile: `${await Deno.makeTempDir()}/company-ca.pem` };
+ * await assert.rejects(httpEnv(options), (error) => {
+ *   assert.ok(error instanceof ConfigError);
+ *   assert.match(error.message, /^Cannot read security\.ca_file \/.+\/company-ca\.pem: /);
+ *   return true;
+ * });
  * ```
  */
 export interface HttpEnvOptions {
@@ -27,13 +33,12 @@ export interface HttpEnvOptions {
  *
  * @example
  * ```ts
- * import { httpEnv } from "./http_env.ts";
- * const env = await httpEnv();
- * try {
- *   console.assert(typeof env.fetch === "function");
- * } finally {
- *   env.close();
- * }
+ * import assert from "node:assert/strict";
+ * import { type HttpEnv, httpEnv } from "./http_env.ts";
+ * await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response("ok"));
+ * using env: HttpEnv = await httpEnv();
+ * assert.equal(await (await env.fetch(`http://127.0.0.1:${server.addr.port}/`)).text(), "ok");
+ * env.close(); // closing twice (here, then at the end of the scope) is fine
  * ```
  */
 export interface HttpEnv extends Env, Disposable {
@@ -50,9 +55,18 @@ export interface HttpEnv extends Env, Disposable {
  * @throws {ConfigError} the CA file cannot be read or holds no PEM certificate
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { ConfigError } from "../core/errors.ts";
  * import { httpEnv } from "./http_env.ts";
  * using env = await httpEnv({ caFile: null });
- * console.assert(env.now() instanceof Date);
+ * assert.ok(Math.abs(env.now().getTime() - Date.now()) < 1000);
+ * const notPem = await Deno.makeTempFile({ suffix: ".pem" });
+ * await Deno.writeTextFile(notPem, "not a certificate\n");
+ * await assert.rejects(httpEnv({ caFile: notPem }), {
+ *   name: "ConfigError",
+ *   message: `security.ca_file ${notPem} holds no PEM certificate`,
+ * });
+ * await assert.rejects(httpEnv({ caFile: notPem }), ConfigError);
  * ```
  */
 export async function httpEnv(options: HttpEnvOptions = {}): Promise<HttpEnv> {

@@ -28,7 +28,25 @@ import { compareVersions, isVersion, parseVersion } from "../core/version.ts";
 // Where the tree will be served is not known here: relative URLs are checked against a stand-in.
 const PLACEHOLDER_URL = "https://release.invalid/channel/manifest.json";
 
-/** Options of {@linkcode publishRelease}. */
+/**
+ * Options of {@linkcode publishRelease}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const work = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${work}/ms11`, "#!/bin/sh\necho MS11\n");
+ * import { publishRelease, type PublishOptions } from "./release.ts";
+ * const options: PublishOptions = {
+ *   channel: "stable", version: "1.1.0", platform: "linux-x64", artifact: `${work}/ms11`,
+ *   releasedAt: new Date("2026-11-20T10:00:00Z"), notes: "Faster start",
+ * };
+ * const { manifest } = await publishRelease(`${work}/tree`, options);
+ * assert.deepEqual([manifest.notes, manifest.expires], ["Faster start", "2026-12-20T10:00:00Z"]);
+ * await assert.rejects(publishRelease(`${work}/tree`, options), RangeError); // already the current version
+ * await publishRelease(`${work}/tree`, { ...options, platform: "linux-arm64", republish: true });
+ * ```
+ */
 export interface PublishOptions {
   /** The channel. */
   channel: string;
@@ -108,10 +126,43 @@ export function checkReleaseName(name: ReleaseName): string {
   return parseVersion(name.version);
 }
 
-/** The default manifest lifetime: 30 days. */
+/**
+ * The default manifest lifetime: 30 days.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const work = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${work}/ms11`, "#!/bin/sh\necho MS11\n");
+ * import { DEFAULT_EXPIRY_MS, publishRelease } from "./release.ts";
+ * const releasedAt = new Date("2026-11-20T10:00:00Z");
+ * const { manifest } = await publishRelease(`${work}/tree`, {
+ *   channel: "stable", version: "1.0.0", platform: "linux-x64", artifact: `${work}/ms11`, releasedAt,
+ * });
+ * assert.equal(Date.parse(manifest.expires!) - releasedAt.getTime(), DEFAULT_EXPIRY_MS); // 30 days
+ * ```
+ */
 export const DEFAULT_EXPIRY_MS = 30 * 24 * 3600 * 1000;
 
-/** What {@linkcode publishRelease} wrote. */
+/**
+ * What {@linkcode publishRelease} wrote.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const work = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${work}/ms11`, "#!/bin/sh\necho MS11\n");
+ * import { readSigningKey, writeKeyPair } from "./signing.ts";
+ * const key = await readSigningKey((await writeKeyPair(`${work}/keys`)).privatePath);
+ * import { publishRelease, type PublishResult } from "./release.ts";
+ * const result: PublishResult = await publishRelease(`${work}/tree`, {
+ *   channel: "stable", version: "1.1.0", platform: "linux-x64", artifact: `${work}/ms11`, keys: [key],
+ * });
+ * assert.equal(result.manifestPath, `${work}/tree/stable/manifest.json`);
+ * assert.equal(result.artifactPath, `${work}/tree/stable/1.1.0/ms11`);
+ * assert.equal(result.signaturePath, `${work}/tree/stable/manifest.json.sig`);
+ * ```
+ */
 export interface PublishResult {
   /** The manifest written. */
   manifest: Manifest;
@@ -128,9 +179,12 @@ export interface PublishResult {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { kindOfFile } from "./release.ts";
- * console.assert(kindOfFile("ms11-1.1.0.tar.gz") === "tar.gz");
- * console.assert(kindOfFile("ms11") === "executable");
+ * assert.equal(kindOfFile("ms11-1.1.0.tar.gz"), "tar.gz");
+ * assert.equal(kindOfFile("ms11-1.1.0.TGZ"), "tar.gz");
+ * assert.equal(kindOfFile("ms11-1.1.0.zip"), "zip");
+ * assert.equal(kindOfFile("ms11"), "executable");
  * ```
  */
 export function kindOfFile(name: string): ArtifactKind {
@@ -157,20 +211,27 @@ async function readExisting(
 
 /**
  * Add a build to a release tree: hash the artifact (streamed), copy it to
- * `<tree>/<channel>/<version>/`, and write the channel's manifest atomically. A version lower
- * not higher than the channel's current one is refused, unless `republish` publishes the current
+ * `<tree>/<channel>/<version>/`, and write the channel's manifest atomically. A version not
+ * higher than the channel's current one is refused, unless `republish` publishes the current
  * version again (adding or replacing a platform, or refreshing its expiry).
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { publishRelease } from "./release.ts";
  * const tree = await Deno.makeTempDir();
  * const artifact = await Deno.makeTempFile();
  * await Deno.writeTextFile(artifact, "#!/bin/sh\necho 1.0.0\n");
- * const { manifest } = await publishRelease(tree, {
+ * const { manifest, signaturePath } = await publishRelease(tree, {
  *   channel: "stable", version: "1.0.0", platform: "linux-x64", artifact,
  * });
- * console.assert(manifest.artifacts["linux-x64"].size === 21);
+ * assert.equal(manifest.artifacts["linux-x64"].size, 21);
+ * assert.equal(manifest.serial, 1);
+ * assert.equal(signaturePath, null); // no keys: unsigned
+ * await assert.rejects(
+ *   publishRelease(tree, { channel: "stable", version: "0.9.0", platform: "linux-x64", artifact }),
+ *   { name: "RangeError", message: "Cannot publish 0.9.0 on stable: the channel already has 1.0.0" },
+ * );
  * ```
  */
 export async function publishRelease(
@@ -244,7 +305,27 @@ export async function publishRelease(
   return { manifest, manifestPath, artifactPath, signaturePath: signature && signaturePath };
 }
 
-/** Options of {@linkcode verifyRelease}. */
+/**
+ * Options of {@linkcode verifyRelease}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const work = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${work}/ms11`, "#!/bin/sh\necho MS11\n");
+ * import { readSigningKey, writeKeyPair } from "./signing.ts";
+ * const key = await readSigningKey((await writeKeyPair(`${work}/keys`)).privatePath);
+ * import { publishRelease, verifyRelease, type VerifyReleaseOptions } from "./release.ts";
+ * await publishRelease(`${work}/tree`, {
+ *   channel: "stable", version: "1.1.0", platform: "linux-x64", artifact: `${work}/ms11`, keys: [key],
+ *   releasedAt: new Date("2026-11-20T10:00:00Z"),
+ * });
+ * const options: VerifyReleaseOptions = { keys: { threshold: 1, keys: [key.publicKey] }, now: new Date("2027-01-01T00:00:00Z") };
+ * const [stable] = await verifyRelease(`${work}/tree`, options);
+ * assert.equal(stable.problems.length, 1);
+ * assert.match(stable.problems[0], /expired at 2026-12-20T10:00:00Z/);
+ * ```
+ */
 export interface VerifyReleaseOptions {
   /** The public keys and threshold the clients pin. */
   keys: KeySet;
@@ -252,7 +333,26 @@ export interface VerifyReleaseOptions {
   now?: Date;
 }
 
-/** One channel of a verified tree. */
+/**
+ * One channel of a verified tree.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const work = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${work}/ms11`, "#!/bin/sh\necho MS11\n");
+ * import { readSigningKey, writeKeyPair } from "./signing.ts";
+ * const key = await readSigningKey((await writeKeyPair(`${work}/keys`)).privatePath);
+ * import { publishRelease, type VerifiedChannel, verifyRelease } from "./release.ts";
+ * const { manifest } = await publishRelease(`${work}/tree`, {
+ *   channel: "stable", version: "1.1.0", platform: "linux-x64", artifact: `${work}/ms11`, keys: [key],
+ * });
+ * const channels: VerifiedChannel[] = await verifyRelease(`${work}/tree`, { keys: { threshold: 1, keys: [key.publicKey] } });
+ * assert.deepEqual(channels, [
+ *   { channel: "stable", version: "1.1.0", serial: 1, expires: manifest.expires, problems: [] },
+ * ]);
+ * ```
+ */
 export interface VerifiedChannel {
   /** The channel. */
   channel: string;
@@ -273,9 +373,20 @@ export interface VerifiedChannel {
  *
  * @example
  * ```ts
- * import { verifyRelease } from "./release.ts";
- * const keys = { threshold: 1, keys: ["ed25519:" + btoa("k".repeat(32))] };
- * console.assert((await verifyRelease(await Deno.makeTempDir(), { keys })).length === 0);
+ * import assert from "node:assert/strict";
+ * const work = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${work}/ms11`, "#!/bin/sh\necho MS11\n");
+ * import { readSigningKey, writeKeyPair } from "./signing.ts";
+ * const key = await readSigningKey((await writeKeyPair(`${work}/keys`)).privatePath);
+ * import { publishRelease, verifyRelease } from "./release.ts";
+ * const { artifactPath } = await publishRelease(`${work}/tree`, {
+ *   channel: "stable", version: "1.1.0", platform: "linux-x64", artifact: `${work}/ms11`, keys: [key],
+ * });
+ * const keys = { threshold: 1, keys: [key.publicKey] };
+ * assert.deepEqual((await verifyRelease(`${work}/tree`, { keys }))[0].problems, []); // ready to upload
+ * await Deno.writeTextFile(artifactPath, "tampered");
+ * const [{ problems }] = await verifyRelease(`${work}/tree`, { keys });
+ * assert.match(problems[0], new RegExp(`^Artifact ${artifactPath} \\(linux-x64\\) has 8 bytes`));
  * ```
  */
 export async function verifyRelease(

@@ -7,7 +7,22 @@
  */
 import { isPort } from "../core/validate.ts";
 
-/** What one answered request looked like, reported through {@linkcode ServeOptions.onRequest}. */
+/**
+ * What one answered request looked like, reported through {@linkcode ServeOptions.onRequest}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type RequestInfo, serveReleases } from "./serve.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/ms11`, "0123456789");
+ * const seen: RequestInfo[] = [];
+ * const server = serveReleases(dir, { onRequest: (info) => seen.push(info) });
+ * await (await fetch(`${server.url}/ms11`, { headers: { range: "bytes=4-" } })).text();
+ * await server.shutdown();
+ * assert.deepEqual(seen, [{ method: "GET", path: "/ms11", status: 206, range: "bytes=4-", bytes: 6 }]);
+ * ```
+ */
 export interface RequestInfo {
   /** The request method. */
   method: string;
@@ -21,7 +36,24 @@ export interface RequestInfo {
   bytes: number;
 }
 
-/** Options of {@linkcode serveReleases}. */
+/**
+ * Options of {@linkcode serveReleases}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { serveReleases, type ServeOptions } from "./serve.ts";
+ * const controller = new AbortController();
+ * const options: ServeOptions = { hostname: "127.0.0.1", port: 0, signal: controller.signal };
+ * const server = serveReleases(await Deno.makeTempDir(), options);
+ * const response = await fetch(`${server.url}/missing.json`);
+ * await response.body?.cancel();
+ * assert.equal(response.status, 404);
+ * controller.abort(); // aborting shuts it down
+ * await server.finished;
+ * assert.equal(server.requests, 1);
+ * ```
+ */
 export interface ServeOptions {
   /** The address to listen on (default `127.0.0.1`). */
   hostname?: string;
@@ -50,12 +82,17 @@ export interface ServeOptions {
  *
  * @example
  * ```ts
- * import { serveReleases } from "./serve.ts";
+ * import assert from "node:assert/strict";
+ * import { type ReleaseServer, serveReleases } from "./serve.ts";
  * const dir = await Deno.makeTempDir();
- * const server = serveReleases(dir);
- * console.assert(server.url === `http://127.0.0.1:${server.port}`);
+ * await Deno.writeTextFile(`${dir}/.publish-token`, "secret");
+ * const server: ReleaseServer = serveReleases(dir);
+ * assert.equal(server.url, `http://127.0.0.1:${server.port}`);
+ * const response = await fetch(`${server.url}/.publish-token`);
+ * await response.body?.cancel();
+ * assert.equal(response.status, 404); // names starting with a dot are never served
  * await server.shutdown();
- * await Deno.remove(dir);
+ * await server.shutdown(); // safe twice
  * ```
  */
 export interface ReleaseServer {
@@ -90,14 +127,19 @@ const ARTIFACT_CACHE_CONTROL = "public, max-age=300";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { serveReleases } from "./serve.ts";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/manifest.json`, "{}");
  * const server = serveReleases(dir, { port: 0 });
  * const response = await fetch(`${server.url}/manifest.json`, { headers: { range: "bytes=-1" } });
- * console.assert(response.status === 206 && (await response.text()) === "}");
+ * assert.equal(response.status, 206);
+ * assert.equal(await response.text(), "}");
+ * assert.equal(response.headers.get("cache-control"), "no-cache");
+ * const again = await fetch(`${server.url}/manifest.json`, { headers: { "if-none-match": response.headers.get("etag")! } });
+ * assert.equal(again.status, 304);
+ * await again.body?.cancel();
  * await server.shutdown();
- * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export function serveReleases(root: string, options: ServeOptions = {}): ReleaseServer {

@@ -13,7 +13,19 @@ import { keyId, type SignatureEntry, verifyBytes } from "../trust/keys.ts";
 /** What a private key file says it is. */
 const PRIVATE_KIND = "ms11-update-signing-key";
 
-/** A loaded private key, ready to sign. */
+/**
+ * A loaded private key, ready to sign.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readSigningKey, type SigningKey, writeKeyPair } from "./signing.ts";
+ * const written = await writeKeyPair(await Deno.makeTempDir());
+ * const key: SigningKey = await readSigningKey(written.privatePath);
+ * assert.deepEqual([key.keyid, key.publicKey], [written.keyid, written.publicKey]);
+ * assert.equal(key.privateKey.extractable, false);
+ * ```
+ */
 export interface SigningKey {
   /** Its key id. */
   keyid: string;
@@ -23,7 +35,19 @@ export interface SigningKey {
   privateKey: CryptoKey;
 }
 
-/** A new key pair, as files hold it. */
+/**
+ * A new key pair, as files hold it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { keyId } from "../trust/keys.ts";
+ * import { generateKeyPair, type KeyPair } from "./signing.ts";
+ * const pair: KeyPair = await generateKeyPair();
+ * assert.equal(pair.keyid, keyId(pair.publicKey));
+ * assert.equal(JSON.parse(pair.privateKeyFile).public_key, pair.publicKey);
+ * ```
+ */
 export interface KeyPair {
   /** The public key in configuration form. */
   publicKey: string;
@@ -38,9 +62,12 @@ export interface KeyPair {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { isPublicKey } from "../trust/keys.ts";
  * import { generateKeyPair } from "./signing.ts";
  * const pair = await generateKeyPair();
- * console.assert(pair.publicKey.startsWith("ed25519:"));
+ * assert.ok(isPublicKey(pair.publicKey));
+ * assert.notEqual((await generateKeyPair()).publicKey, pair.publicKey);
  * ```
  */
 export async function generateKeyPair(): Promise<KeyPair> {
@@ -60,7 +87,19 @@ export async function generateKeyPair(): Promise<KeyPair> {
   return { publicKey, keyid, privateKeyFile };
 }
 
-/** Where {@linkcode writeKeyPair} wrote. */
+/**
+ * Where {@linkcode writeKeyPair} wrote.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type WrittenKeyPair, writeKeyPair } from "./signing.ts";
+ * const dir = await Deno.makeTempDir();
+ * const written: WrittenKeyPair = await writeKeyPair(dir);
+ * assert.equal(written.publicPath, `${dir}/ms11-update.pub`);
+ * assert.equal(await Deno.readTextFile(written.publicPath), `${written.publicKey}\n`);
+ * ```
+ */
 export interface WrittenKeyPair {
   /** The private key file (mode 0600). */
   privatePath: string;
@@ -72,7 +111,19 @@ export interface WrittenKeyPair {
   keyid: string;
 }
 
-/** Options of {@linkcode writeKeyPair}. */
+/**
+ * Options of {@linkcode writeKeyPair}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writeKeyPair, type WriteKeyPairOptions } from "./signing.ts";
+ * const dir = await Deno.makeTempDir();
+ * const options: WriteKeyPairOptions = { name: "canary-2026" };
+ * const written = await writeKeyPair(dir, options);
+ * assert.deepEqual([written.privatePath, written.publicPath], [`${dir}/canary-2026.key`, `${dir}/canary-2026.pub`]);
+ * ```
+ */
 export interface WriteKeyPairOptions {
   /** File name stem (default `ms11-update`): `<stem>.key` and `<stem>.pub`. */
   name?: string;
@@ -84,10 +135,15 @@ export interface WriteKeyPairOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { writeKeyPair } from "./signing.ts";
  * const dir = await Deno.makeTempDir();
  * const written = await writeKeyPair(dir);
- * console.assert(((await Deno.stat(written.privatePath)).mode! & 0o777) === 0o600);
+ * assert.equal((await Deno.stat(written.privatePath)).mode! & 0o777, 0o600);
+ * await assert.rejects(writeKeyPair(dir), {
+ *   name: "AlreadyExists",
+ *   message: `Key file ${dir}/ms11-update.key already exists; not overwriting it`,
+ * });
  * ```
  */
 export async function writeKeyPair(
@@ -116,10 +172,15 @@ export async function writeKeyPair(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readSigningKey, writeKeyPair } from "./signing.ts";
  * const written = await writeKeyPair(await Deno.makeTempDir());
- * const key = await readSigningKey(written.privatePath);
- * console.assert(key.keyid === written.keyid);
+ * assert.equal((await readSigningKey(written.privatePath)).keyid, written.keyid);
+ * await Deno.chmod(written.privatePath, 0o644);
+ * await assert.rejects(readSigningKey(written.privatePath), {
+ *   name: "TypeError",
+ *   message: `Key file ${written.privatePath} is accessible by other users (mode 0644); chmod 600 it`,
+ * });
  * ```
  */
 export async function readSigningKey(path: string): Promise<SigningKey> {
@@ -172,10 +233,15 @@ export async function readSigningKey(path: string): Promise<SigningKey> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseSignatures, verifyBytes } from "../trust/keys.ts";
  * import { readSigningKey, signDocument, writeKeyPair } from "./signing.ts";
  * const key = await readSigningKey((await writeKeyPair(await Deno.makeTempDir())).privatePath);
- * const file = await signDocument(new TextEncoder().encode("{}"), [key]);
- * console.assert(JSON.parse(file)[0].keyid === key.keyid);
+ * const bytes = new TextEncoder().encode("{}");
+ * const file = await signDocument(bytes, [key]);
+ * const [entry] = parseSignatures(file, "manifest.json.sig");
+ * assert.equal(entry.keyid, key.keyid);
+ * assert.equal(await verifyBytes(key.publicKey, bytes, entry.sig), true);
  * ```
  */
 export async function signDocument(

@@ -2,7 +2,19 @@
 // `--version`) and a timeout, before it is swapped in. Loaded only when a build is staged.
 import { killGroup, spawnGroup } from "../core/process.ts";
 
-/** How to smoke-test a build. */
+/**
+ * How to smoke-test a build.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type SmokeOptions, smokeTest } from "./_smoke.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/ms11`, "#!/bin/sh\nsleep 30\n", { mode: 0o755 });
+ * const options: SmokeOptions = { executable: "ms11", args: ["--version"], timeoutMs: 100 };
+ * assert.equal(await smokeTest(dir, options), "smoke test ms11 --version did not finish within 0.1 s");
+ * ```
+ */
 export interface SmokeOptions {
   /** The application's file name inside the build. */
   executable: string;
@@ -12,7 +24,23 @@ export interface SmokeOptions {
   timeoutMs: number;
 }
 
-/** Run the smoke test in `dir`; resolves to null when it passed, else why it failed. */
+/**
+ * Run the smoke test in `dir`; resolves to null when it passed, else why it failed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { smokeTest } from "./_smoke.ts";
+ * const dir = await Deno.makeTempDir();
+ * const options = { executable: "ms11", args: ["--version"], timeoutMs: 10_000 };
+ * await Deno.writeTextFile(`${dir}/ms11`, '#!/bin/sh\n[ "$1" = --version ]\n', { mode: 0o755 });
+ * assert.equal(await smokeTest(dir, options), null); // passed
+ * await Deno.writeTextFile(`${dir}/ms11`, "#!/bin/sh\nexit 4\n");
+ * assert.equal(await smokeTest(dir, options), "smoke test ms11 --version exited with code 4");
+ * await Deno.remove(`${dir}/ms11`);
+ * assert.match((await smokeTest(dir, options))!, /^smoke test ms11 --version could not start: /);
+ * ```
+ */
 export async function smokeTest(dir: string, options: SmokeOptions): Promise<string | null> {
   const argv = [options.executable, ...options.args].join(" ");
   let child: Deno.ChildProcess;

@@ -30,6 +30,23 @@ const UPGRADED = "recorded before build lifecycles (state schema 1)";
  * - any other: `rejected`, with its reason and time;
  * - builds with no entry: the staged one `staged`, the one on trial `trial`, one that ran
  *   (current, or retired) `confirmed`, one that never ran `staged`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { migrateV1 } from "./_state_v1.ts";
+ * import { emptyState } from "./state.ts";
+ * const problems: string[] = [];
+ * const records = migrateV1({ schema: 1, rejected: [
+ *   { version: "1.2.0", channel: "stable", reason: "rolled back to 1.1.0 by hand", at: "T1" },
+ *   { version: "1.3.0", channel: "stable", reason: "1.3.0 crashed", at: "T2" },
+ * ] }, emptyState(), null, problems);
+ * assert.deepEqual(records.map((r) => [r.version, r.state, r.held?.reason ?? null]), [
+ *   ["1.2.0", "trial", "rolled back to 1.1.0 by hand"], // held back, not bad
+ *   ["1.3.0", "rejected", null],
+ * ]);
+ * assert.deepEqual(problems, []);
+ * ```
  */
 export function migrateV1(
   raw: Record<string, unknown>,

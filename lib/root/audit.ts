@@ -7,7 +7,20 @@
 import { dirOf } from "../core/fs.ts";
 import type { Layout } from "./layout.ts";
 
-/** One audit record. `event` names what happened; other fields depend on it. */
+/**
+ * One audit record. `event` names what happened; other fields depend on it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { appendAudit, type AuditEntry, readAudit } from "./audit.ts";
+ * import { layoutOf } from "./layout.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * const entry: AuditEntry = { at: "2026-11-27T00:00:00Z", event: "refused", reason: "expired", url: "https://u/m.json" };
+ * await appendAudit(layout, entry);
+ * assert.deepEqual(await readAudit(layout), [entry]);
+ * ```
+ */
 export interface AuditEntry {
   /** When (ISO 8601). */
   at: string;
@@ -24,11 +37,15 @@ export interface AuditEntry {
  *
  * @example
  * ```ts
- * import { appendAudit, readAudit } from "./audit.ts";
+ * import assert from "node:assert/strict";
+ * import { appendAudit } from "./audit.ts";
  * import { layoutOf } from "./layout.ts";
  * const layout = layoutOf(await Deno.makeTempDir());
  * await appendAudit(layout, { at: "2026-11-27T00:00:00Z", event: "applied", reason: "staged build", to: "1.1.0" });
- * console.assert((await readAudit(layout))[0].to === "1.1.0");
+ * await appendAudit(layout, { at: "2026-11-27T00:01:00Z", event: "confirmed", reason: "healthy" });
+ * const lines = (await Deno.readTextFile(layout.audit)).trimEnd().split("\n");
+ * assert.equal(lines.length, 2);
+ * assert.equal(JSON.parse(lines[0]).to, "1.1.0");
  * ```
  */
 export async function appendAudit(layout: Layout, entry: AuditEntry): Promise<void> {
@@ -44,7 +61,22 @@ export async function appendAudit(layout: Layout, entry: AuditEntry): Promise<vo
   }
 }
 
-/** Options of {@linkcode readAudit}. */
+/**
+ * Options of {@linkcode readAudit}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { appendAudit, readAudit, type ReadAuditOptions } from "./audit.ts";
+ * import { layoutOf } from "./layout.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * for (const event of ["staged", "applied", "confirmed"]) {
+ *   await appendAudit(layout, { at: "2026-11-27T00:00:00Z", event, reason: "example" });
+ * }
+ * const options: ReadAuditOptions = { tail: 2 };
+ * assert.deepEqual((await readAudit(layout, options)).map((e) => e.event), ["applied", "confirmed"]);
+ * ```
+ */
 export interface ReadAuditOptions {
   /** Only the last `tail` entries (default: all). */
   tail?: number;
@@ -55,9 +87,17 @@ export interface ReadAuditOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readAudit } from "./audit.ts";
  * import { layoutOf } from "./layout.ts";
- * console.assert((await readAudit(layoutOf("/nonexistent"))).length === 0);
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * assert.deepEqual(await readAudit(layout), []); // no log yet
+ * await Deno.mkdir(`${layout.root}/logs`);
+ * await Deno.writeTextFile(
+ *   layout.audit,
+ *   '{"at":"2026-11-27T00:00:00Z","event":"staged","reason":"new"}\n{"at":"2026-11-2', // cut by a crash
+ * );
+ * assert.deepEqual((await readAudit(layout)).map((e) => e.event), ["staged"]);
  * ```
  */
 export async function readAudit(

@@ -11,7 +11,21 @@ import { buildDir, currentVersion, isBuildName, type Layout } from "./layout.ts"
 import { trimLifecycle } from "./lifecycle.ts";
 import { type State, writeState } from "./state.ts";
 
-/** One backup build. */
+/**
+ * One backup build.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Backup, listBackups } from "./backups.ts";
+ * import { layoutOf } from "./layout.ts";
+ * import { emptyState } from "./state.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * await Deno.mkdir(`${layout.builds}/0.9.0`, { recursive: true }); // no record in the state
+ * const [backup]: Backup[] = await listBackups(layout, emptyState());
+ * assert.deepEqual(backup, { version: "0.9.0", channel: null, installed_at: null, retired_at: null });
+ * ```
+ */
 export interface Backup {
   /** Its version. */
   version: string;
@@ -29,10 +43,21 @@ export interface Backup {
  *
  * @example
  * ```ts
- * import { layoutOf } from "./layout.ts";
+ * import assert from "node:assert/strict";
  * import { listBackups } from "./backups.ts";
+ * import { layoutOf } from "./layout.ts";
  * import { emptyState } from "./state.ts";
- * console.assert((await listBackups(layoutOf("/nonexistent"), emptyState())).length === 0);
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * for (const v of ["1.0.0", "1.1.0", "1.2.0"]) await Deno.mkdir(`${layout.builds}/${v}`, { recursive: true });
+ * await Deno.symlink("builds/1.2.0", layout.current);
+ * const state = emptyState();
+ * const record = (version: string, retired_at: string) => ({
+ *   version, channel: "stable", sha256: null, kind: "executable", installed_at: "2026-01-01T00:00:00Z", retired_at,
+ * });
+ * state.builds["1.0.0"] = record("1.0.0", "2026-02-01T00:00:00Z");
+ * state.builds["1.1.0"] = record("1.1.0", "2026-03-01T00:00:00Z");
+ * // 1.2.0 is current: not a backup; the most recently retired comes first.
+ * assert.deepEqual((await listBackups(layout, state)).map((b) => b.version), ["1.1.0", "1.0.0"]);
  * ```
  */
 export async function listBackups(layout: Layout, state: State): Promise<Backup[]> {
@@ -63,7 +88,30 @@ export async function listBackups(layout: Layout, state: State): Promise<Backup[
   );
 }
 
-/** Options of {@linkcode pruneBackups}. */
+/**
+ * Options of {@linkcode pruneBackups}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readAudit } from "./audit.ts";
+ * import { pruneBackups, type PruneOptions } from "./backups.ts";
+ * import { layoutOf } from "./layout.ts";
+ * import { emptyState } from "./state.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * for (const v of ["1.0.0", "1.1.0", "1.2.0"]) await Deno.mkdir(`${layout.builds}/${v}`, { recursive: true });
+ * await Deno.symlink("builds/1.2.0", layout.current);
+ * const state = emptyState();
+ * const record = (version: string, retired_at: string) => ({
+ *   version, channel: "stable", sha256: null, kind: "executable", installed_at: "2026-01-01T00:00:00Z", retired_at,
+ * });
+ * state.builds["1.0.0"] = record("1.0.0", "2026-02-01T00:00:00Z");
+ * state.builds["1.1.0"] = record("1.1.0", "2026-03-01T00:00:00Z");
+ * const options: PruneOptions = { keep: 0, at: "2026-04-01T00:00:00Z" };
+ * assert.deepEqual(await pruneBackups(layout, state, options), ["1.1.0", "1.0.0"]);
+ * assert.equal((await readAudit(layout))[0].at, "2026-04-01T00:00:00Z");
+ * ```
+ */
 export interface PruneOptions {
   /** How many backups to keep. */
   keep: number;
@@ -79,11 +127,26 @@ export interface PruneOptions {
  *
  * @example
  * ```ts
- * import { layoutOf } from "./layout.ts";
+ * import assert from "node:assert/strict";
+ * import { readAudit } from "./audit.ts";
  * import { pruneBackups } from "./backups.ts";
+ * import { exists } from "../core/fs.ts";
+ * import { layoutOf } from "./layout.ts";
  * import { emptyState } from "./state.ts";
- * const removed = await pruneBackups(layoutOf(await Deno.makeTempDir()), emptyState(), { keep: 2 });
- * console.assert(removed.length === 0);
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * for (const v of ["1.0.0", "1.1.0", "1.2.0"]) await Deno.mkdir(`${layout.builds}/${v}`, { recursive: true });
+ * await Deno.symlink("builds/1.2.0", layout.current);
+ * const state = emptyState();
+ * const record = (version: string, retired_at: string) => ({
+ *   version, channel: "stable", sha256: null, kind: "executable", installed_at: "2026-01-01T00:00:00Z", retired_at,
+ * });
+ * state.builds["1.0.0"] = record("1.0.0", "2026-02-01T00:00:00Z");
+ * state.builds["1.1.0"] = record("1.1.0", "2026-03-01T00:00:00Z");
+ * assert.deepEqual(await pruneBackups(layout, state, { keep: 1 }), ["1.0.0"]);
+ * assert.equal(await exists(`${layout.builds}/1.0.0`), false);
+ * assert.equal(state.builds["1.0.0"], undefined);
+ * assert.deepEqual((await readAudit(layout)).map((e) => [e.event, e.versions]), [["pruned", ["1.0.0"]]]);
+ * assert.deepEqual(await pruneBackups(layout, state, { keep: 1 }), []); // nothing more to remove
  * ```
  */
 export async function pruneBackups(

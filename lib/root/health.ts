@@ -13,7 +13,34 @@ import { readState, writeState } from "./state.ts";
 import { acquireLock } from "./lock.ts";
 import { recoverSwap } from "./swap.ts";
 
-/** Options of {@linkcode confirmBuild}. */
+/**
+ * Options of {@linkcode confirmBuild}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { layoutOf } from "./layout.ts";
+ * import { emptyState, writeState } from "./state.ts";
+ * import { readAudit } from "./audit.ts";
+ * import { confirmBuild, type ConfirmOptions } from "./health.ts";
+ * import { applyStaged, switchCurrent } from "./swap.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * for (const v of ["1.0.0", "1.1.0"]) await Deno.mkdir(`${layout.builds}/${v}`, { recursive: true });
+ * await switchCurrent(layout, "1.0.0");
+ * const state = emptyState();
+ * for (const version of ["1.0.0", "1.1.0"]) {
+ *   const installed_at = "2026-11-01T00:00:00Z";
+ *   state.builds[version] = { version, channel: "stable", sha256: null, kind: "executable", installed_at, retired_at: null };
+ * }
+ * state.staged = { version: "1.1.0", channel: "stable", staged_at: "2026-11-27T00:00:00Z" };
+ * await writeState(layout, state);
+ * await applyStaged(layout); // 1.1.0 current, on trial; 1.0.0 its fallback
+ * const options: ConfirmOptions = { reason: "passed its self-test", now: new Date("2026-11-28T00:00:00Z") };
+ * await confirmBuild(layout, options);
+ * const last = (await readAudit(layout)).at(-1)!;
+ * assert.deepEqual([last.event, last.reason, last.at], ["confirmed", "passed its self-test", "2026-11-28T00:00:00.000Z"]);
+ * ```
+ */
 export interface ConfirmOptions {
   /** The time to record (default now). */
   now?: Date;
@@ -25,7 +52,31 @@ export interface ConfirmOptions {
   reason?: string;
 }
 
-/** What {@linkcode confirmBuild} did. */
+/**
+ * What {@linkcode confirmBuild} did.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { layoutOf } from "./layout.ts";
+ * import { emptyState, writeState } from "./state.ts";
+ * import { confirmBuild, type ConfirmResult } from "./health.ts";
+ * import { applyStaged, switchCurrent } from "./swap.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * for (const v of ["1.0.0", "1.1.0"]) await Deno.mkdir(`${layout.builds}/${v}`, { recursive: true });
+ * await switchCurrent(layout, "1.0.0");
+ * const state = emptyState();
+ * for (const version of ["1.0.0", "1.1.0"]) {
+ *   const installed_at = "2026-11-01T00:00:00Z";
+ *   state.builds[version] = { version, channel: "stable", sha256: null, kind: "executable", installed_at, retired_at: null };
+ * }
+ * state.staged = { version: "1.1.0", channel: "stable", staged_at: "2026-11-27T00:00:00Z" };
+ * await writeState(layout, state);
+ * await applyStaged(layout); // 1.1.0 current, on trial; 1.0.0 its fallback
+ * const result: ConfirmResult = await confirmBuild(layout);
+ * assert.deepEqual(result, { confirmed: "1.1.0", current: "1.1.0", attempts: 1, pruned: [] });
+ * ```
+ */
 export interface ConfirmResult {
   /** The build now committed, or null when no build was on trial. */
   confirmed: string | null;
@@ -44,10 +95,26 @@ export interface ConfirmResult {
  *
  * @example
  * ```ts
- * import { confirmBuild } from "./health.ts";
+ * import assert from "node:assert/strict";
  * import { layoutOf } from "./layout.ts";
- * const result = await confirmBuild(layoutOf(await Deno.makeTempDir()));
- * console.assert(result.confirmed === null);
+ * import { emptyState, writeState } from "./state.ts";
+ * import { confirmBuild } from "./health.ts";
+ * import { readState } from "./state.ts";
+ * import { applyStaged, switchCurrent } from "./swap.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * for (const v of ["1.0.0", "1.1.0"]) await Deno.mkdir(`${layout.builds}/${v}`, { recursive: true });
+ * await switchCurrent(layout, "1.0.0");
+ * const state = emptyState();
+ * for (const version of ["1.0.0", "1.1.0"]) {
+ *   const installed_at = "2026-11-01T00:00:00Z";
+ *   state.builds[version] = { version, channel: "stable", sha256: null, kind: "executable", installed_at, retired_at: null };
+ * }
+ * state.staged = { version: "1.1.0", channel: "stable", staged_at: "2026-11-27T00:00:00Z" };
+ * await writeState(layout, state);
+ * await applyStaged(layout); // 1.1.0 current, on trial; 1.0.0 its fallback
+ * assert.equal((await confirmBuild(layout)).confirmed, "1.1.0");
+ * assert.equal((await readState(layout)).state.trial, undefined); // no longer rolled back automatically
+ * assert.equal((await confirmBuild(layout)).confirmed, null); // confirming twice is harmless
  * ```
  */
 export async function confirmBuild(
@@ -84,7 +151,17 @@ export async function confirmBuild(
   return { confirmed: trial.version, current, attempts: trial.attempts, pruned };
 }
 
-/** How a launched build ended, as {@linkcode judgeExit} sees it. */
+/**
+ * How a launched build ended, as {@linkcode judgeExit} sees it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ExitFacts, judgeExit } from "./health.ts";
+ * const interrupted: ExitFacts = { code: 130, signalled: true, onTrial: true, windowOver: false, requireConfirm: false };
+ * assert.equal(judgeExit(interrupted), null); // the user's Ctrl-C is not a failed health check
+ * ```
+ */
 export interface ExitFacts {
   /** Its exit code (128 + signal number when killed by a signal). */
   code: number;
@@ -105,10 +182,13 @@ export interface ExitFacts {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { judgeExit } from "./health.ts";
  * const crashed = { code: 1, signalled: false, onTrial: true, windowOver: false, requireConfirm: false };
- * console.assert(judgeExit(crashed) === "exited with code 1 before its health check passed");
- * console.assert(judgeExit({ ...crashed, code: 0 }) === null);
+ * assert.equal(judgeExit(crashed), "exited with code 1 before its health check passed");
+ * assert.equal(judgeExit({ ...crashed, code: 0 }), null);
+ * assert.equal(judgeExit({ ...crashed, windowOver: true }), null);
+ * assert.equal(judgeExit({ ...crashed, windowOver: true, requireConfirm: true }), "exited with code 1 before it confirmed");
  * ```
  */
 export function judgeExit(facts: ExitFacts): string | null {

@@ -15,7 +15,19 @@ import { readState } from "./state.ts";
 /** Signals passed on to the application. */
 const FORWARDED: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
 
-/** Options of {@linkcode launchApp}. */
+/**
+ * Options of {@linkcode launchApp}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { launchApp, type LaunchOptions } from "./launch.ts";
+ * import { layoutOf } from "./layout.ts";
+ * const options: LaunchOptions = { healthTimeoutMs: 1000, requireConfirm: false };
+ * const result = await launchApp(layoutOf(await Deno.makeTempDir()), ["sh", "-c", "exit 3"], options);
+ * assert.equal(result.code, 3); // nothing on trial: the exit code is passed on, nothing rolled back
+ * ```
+ */
 export interface LaunchOptions {
   /** How long a build on trial must run without failing, in milliseconds. */
   healthTimeoutMs: number;
@@ -29,7 +41,38 @@ export interface LaunchOptions {
   onNotice?: (message: string) => void;
 }
 
-/** What {@linkcode launchApp} did. */
+/**
+ * What {@linkcode launchApp} did.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { layoutOf } from "./layout.ts";
+ * import { emptyState, writeState } from "./state.ts";
+ * import { launchApp, type LaunchResult } from "./launch.ts";
+ * import { applyStaged, switchCurrent } from "./swap.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * for (const v of ["1.0.0", "1.1.0"]) await Deno.mkdir(`${layout.builds}/${v}`, { recursive: true });
+ * await switchCurrent(layout, "1.0.0");
+ * const state = emptyState();
+ * for (const version of ["1.0.0", "1.1.0"]) {
+ *   const installed_at = "2026-11-01T00:00:00Z";
+ *   state.builds[version] = { version, channel: "stable", sha256: null, kind: "executable", installed_at, retired_at: null };
+ * }
+ * state.staged = { version: "1.1.0", channel: "stable", staged_at: "2026-11-27T00:00:00Z" };
+ * await writeState(layout, state);
+ * await applyStaged(layout); // 1.1.0 current, on trial; 1.0.0 its fallback
+ * const notices: string[] = [];
+ * const result: LaunchResult = await launchApp(layout, ["sh", "-c", "exit 3"], {
+ *   healthTimeoutMs: 60_000,
+ *   requireConfirm: false,
+ *   onNotice: (message) => notices.push(message),
+ * });
+ * const reason = "1.1.0 exited with code 3 before its health check passed";
+ * assert.deepEqual(result, { code: 3, confirmed: null, rolledBack: { from: "1.1.0", to: "1.0.0", reason } });
+ * assert.deepEqual(notices, [`${reason}; rolled back to 1.0.0 and starting it`]);
+ * ```
+ */
 export interface LaunchResult {
   /** The exit code to pass on (of the last build started; 128 + n for signal n). */
   code: number;
@@ -94,11 +137,26 @@ function start(command: string[]): { ended: Promise<Ended> } {
  *
  * @example
  * ```ts
- * import { launchApp } from "./launch.ts";
+ * import assert from "node:assert/strict";
  * import { layoutOf } from "./layout.ts";
+ * import { emptyState, writeState } from "./state.ts";
+ * import { launchApp } from "./launch.ts";
+ * import { applyStaged, switchCurrent } from "./swap.ts";
  * const layout = layoutOf(await Deno.makeTempDir());
- * const result = await launchApp(layout, ["true"], { healthTimeoutMs: 1000, requireConfirm: false });
- * console.assert(result.code === 0 && result.rolledBack === null);
+ * for (const v of ["1.0.0", "1.1.0"]) await Deno.mkdir(`${layout.builds}/${v}`, { recursive: true });
+ * await switchCurrent(layout, "1.0.0");
+ * const state = emptyState();
+ * for (const version of ["1.0.0", "1.1.0"]) {
+ *   const installed_at = "2026-11-01T00:00:00Z";
+ *   state.builds[version] = { version, channel: "stable", sha256: null, kind: "executable", installed_at, retired_at: null };
+ * }
+ * state.staged = { version: "1.1.0", channel: "stable", staged_at: "2026-11-27T00:00:00Z" };
+ * await writeState(layout, state);
+ * await applyStaged(layout); // 1.1.0 current, on trial; 1.0.0 its fallback
+ * // It runs through its health window (50 ms here) without failing: confirmed.
+ * const result = await launchApp(layout, ["sleep", "0.5"], { healthTimeoutMs: 50, requireConfirm: false });
+ * assert.deepEqual(result, { code: 0, confirmed: "1.1.0", rolledBack: null });
+ * await assert.rejects(launchApp(layout, [], { healthTimeoutMs: 50, requireConfirm: false }), TypeError);
  * ```
  */
 export async function launchApp(

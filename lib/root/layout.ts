@@ -15,7 +15,18 @@
  * @module
  */
 
-/** Paths inside an install root. */
+/**
+ * Paths inside an install root.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Layout, layoutOf } from "./layout.ts";
+ * const layout: Layout = layoutOf("/opt/ms11");
+ * assert.equal(layout.state, "/opt/ms11/state.json");
+ * assert.equal(layout.audit, "/opt/ms11/logs/audit.jsonl");
+ * ```
+ */
 export interface Layout {
   /** The install root. */
   root: string;
@@ -40,8 +51,18 @@ export interface Layout {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { layoutOf } from "./layout.ts";
- * console.assert(layoutOf("/opt/ms11").current === "/opt/ms11/current");
+ * assert.deepEqual(layoutOf("/opt/ms11"), {
+ *   root: "/opt/ms11",
+ *   builds: "/opt/ms11/builds",
+ *   current: "/opt/ms11/current",
+ *   state: "/opt/ms11/state.json",
+ *   downloads: "/opt/ms11/downloads",
+ *   data: "/opt/ms11/data",
+ *   lock: "/opt/ms11/lock",
+ *   audit: "/opt/ms11/logs/audit.jsonl",
+ * });
  * ```
  */
 export function layoutOf(root: string): Layout {
@@ -63,8 +84,12 @@ export function layoutOf(root: string): Layout {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveRoot } from "./layout.ts";
- * console.assert(resolveRoot(undefined, { MS11_UPDATE_ROOT: "/opt/ms11" }, null) === "/opt/ms11");
+ * const env = { MS11_UPDATE_ROOT: "/srv/ms11/", HOME: "/home/ada" };
+ * assert.equal(resolveRoot("/opt/ms11", env, "/etc-root"), "/opt/ms11");
+ * assert.equal(resolveRoot(undefined, env, "/etc-root"), "/srv/ms11");
+ * assert.equal(resolveRoot(undefined, { HOME: "/home/ada" }, null), "/home/ada/.local/share/ms11");
  * ```
  */
 export function resolveRoot(
@@ -85,9 +110,11 @@ export function resolveRoot(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isBuildName } from "./layout.ts";
- * console.assert(isBuildName("1.5.0-canary.20261126.3+linux"));
- * console.assert(!isBuildName("../../x"));
+ * assert.equal(isBuildName("1.5.0-canary.20261126.3+linux"), true);
+ * assert.equal(isBuildName("../../x"), false);
+ * assert.equal(isBuildName(".."), false);
  * ```
  */
 export function isBuildName(name: string): boolean {
@@ -99,8 +126,9 @@ export function isBuildName(name: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { buildDir, layoutOf } from "./layout.ts";
- * console.assert(buildDir(layoutOf("/r"), "1.0.0") === "/r/builds/1.0.0");
+ * assert.equal(buildDir(layoutOf("/r"), "1.0.0"), "/r/builds/1.0.0");
  * ```
  */
 export function buildDir(layout: Layout, version: string): string {
@@ -112,8 +140,12 @@ export function buildDir(layout: Layout, version: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { currentVersion, layoutOf } from "./layout.ts";
- * console.assert(await currentVersion(layoutOf("/nonexistent")) === null);
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * assert.equal(await currentVersion(layout), null);
+ * await Deno.symlink("builds/1.1.0", layout.current);
+ * assert.equal(await currentVersion(layout), "1.1.0");
  * ```
  */
 export async function currentVersion(layout: Layout): Promise<string | null> {

@@ -28,13 +28,40 @@
  * - `confirmed`: it proved healthy (confirmed, lived through its health window, exited cleanly),
  *   or it was the install's first build with nothing to fall back to.
  * - `rejected`: it proved broken (or was rejected by hand); updates skip it until a newer release.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { BuildState } from "./lifecycle.ts";
+ * const healthy = (state: BuildState) => state === "confirmed";
+ * assert.equal(healthy("trial"), false);
+ * ```
  */
 export type BuildState = "staged" | "trial" | "confirmed" | "rejected";
 
-/** The states, in lifecycle order. */
+/**
+ * The states, in lifecycle order.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BUILD_STATES } from "./lifecycle.ts";
+ * assert.deepEqual(BUILD_STATES, ["staged", "trial", "confirmed", "rejected"]);
+ * ```
+ */
 export const BUILD_STATES: readonly BuildState[] = ["staged", "trial", "confirmed", "rejected"];
 
-/** Why updates skip a version that is not bad: it was rolled back from (or cancelled) by hand. */
+/**
+ * Why updates skip a version that is not bad: it was rolled back from (or cancelled) by hand.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { HoldRecord } from "./lifecycle.ts";
+ * const hold: HoldRecord = { at: "2026-11-27T12:00:00.000Z", reason: "rolled back to 1.1.0 by hand" };
+ * assert.match(hold.reason, /by hand/);
+ * ```
+ */
 export interface HoldRecord {
   /** When it was held. */
   at: string;
@@ -95,6 +122,13 @@ export interface RejectedRecord {
 /**
  * Most records kept: records of builds no longer in `builds/` go first (oldest first), and only
  * rejected or held ones are kept for builds that are gone.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_LIFECYCLE_RECORDS } from "./lifecycle.ts";
+ * assert.equal(MAX_LIFECYCLE_RECORDS, 64);
+ * ```
  */
 export const MAX_LIFECYCLE_RECORDS = 64;
 
@@ -118,7 +152,17 @@ export function findLifecycle(
   return records.find((r) => r.version === version && r.channel === channel);
 }
 
-/** When and why a transition happens. */
+/**
+ * When and why a transition happens.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { markConfirmed, type TransitionOptions } from "./lifecycle.ts";
+ * const when: TransitionOptions = { at: "2026-11-27T12:00:00.000Z", reason: "ran 30 s" };
+ * assert.equal(markConfirmed([], "1.1.0", "stable", when).reason, "ran 30 s");
+ * ```
+ */
 export interface TransitionOptions {
   /** When (ISO 8601). */
   at: string;
@@ -420,7 +464,17 @@ export function trimLifecycle(
   return kept.filter((r) => !drop.has(r));
 }
 
-/** A backup as {@linkcode chooseRollback} sees it (see lib/root/backups.ts). */
+/**
+ * A backup as {@linkcode chooseRollback} sees it (see lib/root/backups.ts).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { chooseRollback, type RollbackCandidate } from "./lifecycle.ts";
+ * const never: RollbackCandidate = { version: "1.1.0", channel: "stable", retired_at: null };
+ * assert.deepEqual(chooseRollback([never], []).skipped, [{ version: "1.1.0", why: "never ran" }]);
+ * ```
+ */
 export interface RollbackCandidate {
   /** Its version. */
   version: string;
@@ -430,7 +484,17 @@ export interface RollbackCandidate {
   retired_at: string | null;
 }
 
-/** A backup a plain rollback passed over, and why. */
+/**
+ * A backup a plain rollback passed over, and why.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SkippedBackup } from "./lifecycle.ts";
+ * const skipped: SkippedBackup = { version: "1.2.0", why: "never confirmed healthy" };
+ * assert.equal(`${skipped.version}: ${skipped.why}`, "1.2.0: never confirmed healthy");
+ * ```
+ */
 export interface SkippedBackup {
   /** Its version. */
   version: string;
@@ -438,7 +502,17 @@ export interface SkippedBackup {
   why: string;
 }
 
-/** What {@linkcode chooseRollback} found. */
+/**
+ * What {@linkcode chooseRollback} found.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { chooseRollback, type RollbackChoice } from "./lifecycle.ts";
+ * const none: RollbackChoice = chooseRollback([], []);
+ * assert.deepEqual(none, { target: null, skipped: [] });
+ * ```
+ */
 export interface RollbackChoice {
   /** The backup to restore, or null when none qualifies. */
   target: string | null;

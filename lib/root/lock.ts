@@ -7,13 +7,43 @@
 import { LockHeldError } from "../core/errors.ts";
 import type { Layout } from "./layout.ts";
 
-/** A held install lock. */
+/**
+ * A held install lock.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { layoutOf } from "./layout.ts";
+ * import { acquireLock, type InstallLock } from "./lock.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * const lock: InstallLock = await acquireLock(layout);
+ * lock.release();
+ * lock.release(); // once is enough; again does nothing
+ * using _again = await acquireLock(layout); // free again
+ * ```
+ */
 export interface InstallLock extends Disposable {
   /** Release the lock (also released when the process dies). */
   release(): void;
 }
 
-/** Options of {@linkcode acquireLock}. */
+/**
+ * Options of {@linkcode acquireLock}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LockHeldError } from "../core/errors.ts";
+ * import { layoutOf } from "./layout.ts";
+ * import { acquireLock, type AcquireLockOptions } from "./lock.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * using _held = await acquireLock(layout);
+ * const options: AcquireLockOptions = { waitMs: 150, pollMs: 50 };
+ * const started = Date.now();
+ * await assert.rejects(acquireLock(layout, options), LockHeldError);
+ * assert.ok(Date.now() - started >= 150);
+ * ```
+ */
 export interface AcquireLockOptions {
   /** How long to wait for another holder, in milliseconds (default 0: fail at once). */
   waitMs?: number;
@@ -36,10 +66,21 @@ async function holderPid(path: string): Promise<number | null> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { LockHeldError } from "../core/errors.ts";
  * import { layoutOf } from "./layout.ts";
  * import { acquireLock } from "./lock.ts";
  * const layout = layoutOf(await Deno.makeTempDir());
- * using _lock = await acquireLock(layout);
+ * {
+ *   using _lock = await acquireLock(layout);
+ *   assert.equal(await Deno.readTextFile(layout.lock), `${Deno.pid}\n`);
+ *   await assert.rejects(acquireLock(layout), (error) => {
+ *     assert.ok(error instanceof LockHeldError);
+ *     assert.equal(error.pid, Deno.pid);
+ *     return true;
+ *   });
+ * }
+ * using _next = await acquireLock(layout); // released at the end of the block
  * ```
  */
 export async function acquireLock(

@@ -13,7 +13,37 @@ import { readState } from "./state.ts";
 import { acquireLock } from "./lock.ts";
 import { recoverSwap, swapCurrent } from "./swap.ts";
 
-/** Options of {@linkcode rollback}. */
+/**
+ * Options of {@linkcode rollback}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { layoutOf } from "./layout.ts";
+ * import { emptyState, writeState } from "./state.ts";
+ * import { rejectedBuilds, skipReason } from "./lifecycle.ts";
+ * import { rollback, type RollbackOptions } from "./rollback.ts";
+ * import { readState } from "./state.ts";
+ * import { applyStaged, switchCurrent } from "./swap.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * for (const v of ["1.0.0", "1.1.0"]) await Deno.mkdir(`${layout.builds}/${v}`, { recursive: true });
+ * await switchCurrent(layout, "1.0.0");
+ * const state = emptyState();
+ * for (const version of ["1.0.0", "1.1.0"]) {
+ *   const installed_at = "2026-11-01T00:00:00Z";
+ *   state.builds[version] = { version, channel: "stable", sha256: null, kind: "executable", installed_at, retired_at: null };
+ * }
+ * state.staged = { version: "1.1.0", channel: "stable", staged_at: "2026-11-27T00:00:00Z" };
+ * await writeState(layout, state);
+ * await applyStaged(layout); // 1.1.0 current, on trial; 1.0.0 its fallback
+ * const options: RollbackOptions = { to: "1.0.0", reason: "the new menus confuse our users" };
+ * await rollback(layout, options);
+ * const { lifecycle } = (await readState(layout)).state;
+ * // Held back from updates with that reason, not rejected (that takes `reject: true`).
+ * assert.equal(skipReason(lifecycle, "1.1.0", "stable"), "the new menus confuse our users");
+ * assert.deepEqual(rejectedBuilds(lifecycle), []);
+ * ```
+ */
 export interface RollbackOptions {
   /** The backup to restore (default: the newest one that last ran healthy). */
   to?: string;
@@ -27,7 +57,32 @@ export interface RollbackOptions {
   reason?: string;
 }
 
-/** What `rollback` did. */
+/**
+ * What `rollback` did.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { layoutOf } from "./layout.ts";
+ * import { emptyState, writeState } from "./state.ts";
+ * import { rollback, type RollbackResult } from "./rollback.ts";
+ * import { applyStaged, switchCurrent } from "./swap.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * for (const v of ["1.0.0", "1.1.0"]) await Deno.mkdir(`${layout.builds}/${v}`, { recursive: true });
+ * await switchCurrent(layout, "1.0.0");
+ * const state = emptyState();
+ * for (const version of ["1.0.0", "1.1.0"]) {
+ *   const installed_at = "2026-11-01T00:00:00Z";
+ *   state.builds[version] = { version, channel: "stable", sha256: null, kind: "executable", installed_at, retired_at: null };
+ * }
+ * state.staged = { version: "1.1.0", channel: "stable", staged_at: "2026-11-27T00:00:00Z" };
+ * await writeState(layout, state);
+ * await applyStaged(layout); // 1.1.0 current, on trial; 1.0.0 its fallback
+ * const result: RollbackResult = await rollback(layout);
+ * assert.deepEqual(result, { from: "1.1.0", to: "1.0.0", cancelledStaged: null, skipped: [],
+ *   rejected: false, held: true, onTrial: false });
+ * ```
+ */
 export interface RollbackResult {
   /** The version current before. */
   from: string;
@@ -55,9 +110,29 @@ export interface RollbackResult {
  * ```ts
  * import assert from "node:assert/strict";
  * import { layoutOf } from "./layout.ts";
+ * import { emptyState, writeState } from "./state.ts";
+ * import { currentVersion } from "./layout.ts";
  * import { rollback } from "./rollback.ts";
- * const root = await Deno.makeTempDir();
- * await assert.rejects(rollback(layoutOf(root)), /Nothing is installed in .*; nothing to roll back/);
+ * import { applyStaged, switchCurrent } from "./swap.ts";
+ * const empty = await Deno.makeTempDir();
+ * await assert.rejects(rollback(layoutOf(empty)), {
+ *   message: `Nothing is installed in ${empty}; nothing to roll back`,
+ * });
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * for (const v of ["1.0.0", "1.1.0"]) await Deno.mkdir(`${layout.builds}/${v}`, { recursive: true });
+ * await switchCurrent(layout, "1.0.0");
+ * const state = emptyState();
+ * for (const version of ["1.0.0", "1.1.0"]) {
+ *   const installed_at = "2026-11-01T00:00:00Z";
+ *   state.builds[version] = { version, channel: "stable", sha256: null, kind: "executable", installed_at, retired_at: null };
+ * }
+ * state.staged = { version: "1.1.0", channel: "stable", staged_at: "2026-11-27T00:00:00Z" };
+ * await writeState(layout, state);
+ * await applyStaged(layout); // 1.1.0 current, on trial; 1.0.0 (it ran) its fallback
+ * const back = await rollback(layout);
+ * assert.deepEqual([back.from, back.to, back.held, back.rejected], ["1.1.0", "1.0.0", true, false]);
+ * assert.equal(await currentVersion(layout), "1.0.0");
+ * await assert.rejects(rollback(layout, { to: "0.9.0" }), RangeError); // no such backup
  * ```
  */
 export async function rollback(
@@ -117,7 +192,35 @@ export async function rollback(
   return { from, to: target, cancelledStaged, skipped, rejected: reject, held: hold, onTrial };
 }
 
-/** Options of {@linkcode abandonTrial}. */
+/**
+ * Options of {@linkcode abandonTrial}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { layoutOf } from "./layout.ts";
+ * import { emptyState, writeState } from "./state.ts";
+ * import { rejectedBuilds } from "./lifecycle.ts";
+ * import { abandonTrial, type AbandonTrialOptions } from "./rollback.ts";
+ * import { readState } from "./state.ts";
+ * import { applyStaged, switchCurrent } from "./swap.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * for (const v of ["1.0.0", "1.1.0"]) await Deno.mkdir(`${layout.builds}/${v}`, { recursive: true });
+ * await switchCurrent(layout, "1.0.0");
+ * const state = emptyState();
+ * for (const version of ["1.0.0", "1.1.0"]) {
+ *   const installed_at = "2026-11-01T00:00:00Z";
+ *   state.builds[version] = { version, channel: "stable", sha256: null, kind: "executable", installed_at, retired_at: null };
+ * }
+ * state.staged = { version: "1.1.0", channel: "stable", staged_at: "2026-11-27T00:00:00Z" };
+ * await writeState(layout, state);
+ * await applyStaged(layout); // 1.1.0 current, on trial; 1.0.0 its fallback
+ * const options: AbandonTrialOptions = { reason: "exited with code 1 before its health check passed" };
+ * await abandonTrial(layout, options);
+ * const [bad] = rejectedBuilds((await readState(layout)).state.lifecycle);
+ * assert.deepEqual([bad.version, bad.reason], ["1.1.0", options.reason]);
+ * ```
+ */
 export interface AbandonTrialOptions {
   /** Why the build on trial failed (recorded, and shown by `status`). */
   reason: string;
@@ -135,10 +238,28 @@ export interface AbandonTrialOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { layoutOf } from "./layout.ts";
+ * import { emptyState, writeState } from "./state.ts";
+ * import { currentVersion } from "./layout.ts";
  * import { abandonTrial } from "./rollback.ts";
+ * import { applyStaged, switchCurrent } from "./swap.ts";
  * const layout = layoutOf(await Deno.makeTempDir());
- * console.assert(await abandonTrial(layout, { reason: "crashed" }) === null);
+ * for (const v of ["1.0.0", "1.1.0"]) await Deno.mkdir(`${layout.builds}/${v}`, { recursive: true });
+ * await switchCurrent(layout, "1.0.0");
+ * const state = emptyState();
+ * for (const version of ["1.0.0", "1.1.0"]) {
+ *   const installed_at = "2026-11-01T00:00:00Z";
+ *   state.builds[version] = { version, channel: "stable", sha256: null, kind: "executable", installed_at, retired_at: null };
+ * }
+ * state.staged = { version: "1.1.0", channel: "stable", staged_at: "2026-11-27T00:00:00Z" };
+ * await writeState(layout, state);
+ * await applyStaged(layout); // 1.1.0 current, on trial; 1.0.0 its fallback
+ * const back = await abandonTrial(layout, { reason: "crashed" });
+ * assert.deepEqual(back, { from: "1.1.0", to: "1.0.0", cancelledStaged: null, skipped: [],
+ *   rejected: true, held: false, onTrial: false });
+ * assert.equal(await currentVersion(layout), "1.0.0");
+ * assert.equal(await abandonTrial(layout, { reason: "crashed" }), null); // nothing on trial any more
  * ```
  */
 export async function abandonTrial(

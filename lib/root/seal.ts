@@ -4,7 +4,22 @@
 import { createHash } from "node:crypto";
 import { hashFile } from "../core/hash.ts";
 
-/** SHA-256 (hex) of the tree under `dir`; changes when any file, mode, link or name changes. */
+/**
+ * SHA-256 (hex) of the tree under `dir`; changes when any file, mode, link or name changes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { treeDigest } from "./seal.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/ms11`, "#!/bin/sh\n");
+ * const sealed = await treeDigest(dir);
+ * assert.match(sealed, /^[0-9a-f]{64}$/);
+ * assert.equal(await treeDigest(dir), sealed);
+ * await Deno.chmod(`${dir}/ms11`, 0o755);
+ * assert.notEqual(await treeDigest(dir), sealed); // a mode is part of the seal
+ * ```
+ */
 export async function treeDigest(dir: string): Promise<string> {
   const lines: string[] = [];
   async function walk(path: string, rel: string): Promise<void> {

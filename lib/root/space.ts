@@ -8,10 +8,31 @@
  */
 import type { ArtifactKind } from "../trust/manifest.ts";
 
-/** Bytes kept free beyond the estimate: 16 MiB. */
+/**
+ * Bytes kept free beyond the estimate: 16 MiB.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SPACE_MARGIN_BYTES, spaceNeeded } from "./space.ts";
+ * assert.equal(SPACE_MARGIN_BYTES, 16 * 1024 * 1024);
+ * assert.equal(spaceNeeded("executable", 0).total, SPACE_MARGIN_BYTES);
+ * ```
+ */
 export const SPACE_MARGIN_BYTES = 16 * 1024 * 1024;
 
-/** What an update needs, in bytes. */
+/**
+ * What an update needs, in bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type SpaceNeed, spaceNeeded } from "./space.ts";
+ * const need: SpaceNeed = spaceNeeded("zip", 1000);
+ * assert.equal(need.extraction, 2000); // twice the archive, with no current build to go by
+ * assert.equal(need.total, need.artifact + need.extraction + need.margin);
+ * ```
+ */
 export interface SpaceNeed {
   /** The download. */
   artifact: number;
@@ -23,7 +44,18 @@ export interface SpaceNeed {
   total: number;
 }
 
-/** Options of {@linkcode spaceNeeded}. */
+/**
+ * Options of {@linkcode spaceNeeded}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { spaceNeeded, type SpaceNeededOptions } from "./space.ts";
+ * const options: SpaceNeededOptions = { currentBuildBytes: 5000 };
+ * assert.equal(spaceNeeded("tar.gz", 1000, options).extraction, 5000);
+ * assert.equal(spaceNeeded("executable", 1000, options).extraction, 0); // moved in, not extracted
+ * ```
+ */
 export interface SpaceNeededOptions {
   /** Size of the current build, the best guess of an extracted build's size (default 0). */
   currentBuildBytes?: number;
@@ -35,9 +67,14 @@ export interface SpaceNeededOptions {
  *
  * @example
  * ```ts
- * import { spaceNeeded, SPACE_MARGIN_BYTES } from "./space.ts";
- * const need = spaceNeeded("tar.gz", 1000, { currentBuildBytes: 5000 });
- * console.assert(need.total === 1000 + 5000 + SPACE_MARGIN_BYTES);
+ * import assert from "node:assert/strict";
+ * import { SPACE_MARGIN_BYTES, spaceNeeded } from "./space.ts";
+ * assert.deepEqual(spaceNeeded("tar.gz", 1000, { currentBuildBytes: 5000 }), {
+ *   artifact: 1000,
+ *   extraction: 5000,
+ *   margin: SPACE_MARGIN_BYTES,
+ *   total: 1000 + 5000 + SPACE_MARGIN_BYTES,
+ * });
  * ```
  */
 export function spaceNeeded(
@@ -55,8 +92,11 @@ export function spaceNeeded(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { freeBytes } from "./space.ts";
- * console.assert(await freeBytes(Deno.cwd()) > 0);
+ * const free = await freeBytes(await Deno.makeTempDir());
+ * assert.ok(Number.isSafeInteger(free) && free > 0);
+ * await assert.rejects(freeBytes(`${await Deno.makeTempDir()}/missing`), { code: "ENOENT" });
  * ```
  */
 export async function freeBytes(path: string): Promise<number> {
@@ -70,8 +110,15 @@ export async function freeBytes(path: string): Promise<number> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { treeBytes } from "./space.ts";
- * console.assert(await treeBytes("/nonexistent") === 0);
+ * const dir = await Deno.makeTempDir();
+ * await Deno.mkdir(`${dir}/lib`);
+ * await Deno.writeFile(`${dir}/ms11`, new Uint8Array(100));
+ * await Deno.writeFile(`${dir}/lib/data`, new Uint8Array(20));
+ * await Deno.symlink("ms11", `${dir}/link`); // not a regular file: not counted
+ * assert.equal(await treeBytes(dir), 120);
+ * assert.equal(await treeBytes(`${dir}/missing`), 0);
  * ```
  */
 export async function treeBytes(dir: string): Promise<number> {
@@ -88,7 +135,18 @@ export async function treeBytes(dir: string): Promise<number> {
   return total;
 }
 
-/** Options of {@linkcode checkFreeSpace}. */
+/**
+ * Options of {@linkcode checkFreeSpace}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkFreeSpace, type CheckFreeSpaceOptions, spaceNeeded } from "./space.ts";
+ * const options: CheckFreeSpaceOptions = { probe: () => Promise.resolve(64 * 1024 * 1024) };
+ * await checkFreeSpace("/opt/ms11", spaceNeeded("executable", 1024), options); // room enough
+ * await assert.rejects(checkFreeSpace("/opt/ms11", spaceNeeded("executable", 64 * 1024 * 1024), options));
+ * ```
+ */
 export interface CheckFreeSpaceOptions {
   /** Measures free bytes (default {@linkcode freeBytes}); tests inject a small disk. */
   probe?: (path: string) => Promise<number>;
@@ -100,10 +158,12 @@ export interface CheckFreeSpaceOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkFreeSpace, spaceNeeded } from "./space.ts";
  * const need = spaceNeeded("executable", 100);
- * await checkFreeSpace(Deno.cwd(), need, { probe: () => Promise.resolve(1) })
- *   .catch((e) => console.assert(e.message.startsWith("Not enough free space")));
+ * await assert.rejects(checkFreeSpace("/opt/ms11", need, { probe: () => Promise.resolve(1) }), {
+ *   message: `Not enough free space in /opt/ms11: need ${need.total} bytes (artifact 100, extraction 0, margin ${need.margin}), 1 available`,
+ * });
  * ```
  */
 export async function checkFreeSpace(

@@ -15,7 +15,34 @@ import { buildDir, currentVersion, type Layout } from "./layout.ts";
 import type { ArtifactKind } from "../trust/manifest.ts";
 import type { State } from "./state.ts";
 
-/** Options of {@linkcode stageBuild}. */
+/**
+ * Options of {@linkcode stageBuild}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hashFile } from "../core/hash.ts";
+ * import { layoutOf } from "./layout.ts";
+ * import { stageBuild, type StageOptions } from "./stage.ts";
+ * import { emptyState } from "./state.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * const artifact = `${layout.downloads}/ms11-1.1.0`;
+ * await Deno.mkdir(layout.downloads, { recursive: true });
+ * await Deno.writeTextFile(artifact, "#!/bin/sh\necho MS11 1.1.0\n");
+ * const { sha256 } = await hashFile(artifact); // as the download verified it
+ * const options: StageOptions = {
+ *   version: "1.1.0",
+ *   channel: "stable",
+ *   kind: "executable",
+ *   sha256,
+ *   executable: "ms11",
+ *   now: new Date("2026-11-27T00:00:00Z"),
+ *   state: emptyState(),
+ * };
+ * await stageBuild(layout, artifact, options);
+ * assert.deepEqual(options.state.staged, { version: "1.1.0", channel: "stable", staged_at: "2026-11-27T00:00:00.000Z" });
+ * ```
+ */
 export interface StageOptions {
   /** The release's version. */
   version: string;
@@ -41,9 +68,16 @@ export interface StageOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { layoutOf } from "./layout.ts";
  * import { sweepLeftovers } from "./stage.ts";
- * await sweepLeftovers(layoutOf(await Deno.makeTempDir()));
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * for (const name of ["1.0.0", ".staging-1.1.0-x1", ".trash-0.9.0-17"]) {
+ *   await Deno.mkdir(`${layout.builds}/${name}`, { recursive: true });
+ * }
+ * assert.deepEqual((await sweepLeftovers(layout)).sort(), [".staging-1.1.0-x1", ".trash-0.9.0-17"]);
+ * assert.deepEqual([...Deno.readDirSync(layout.builds)].map((e) => e.name), ["1.0.0"]);
+ * assert.deepEqual(await sweepLeftovers(layoutOf(`${layout.root}/missing`)), []);
  * ```
  */
 export async function sweepLeftovers(layout: Layout): Promise<string[]> {
@@ -61,7 +95,21 @@ export async function sweepLeftovers(layout: Layout): Promise<string[]> {
   return removed;
 }
 
-/** What {@linkcode hasBuild} looks for. */
+/**
+ * What {@linkcode hasBuild} looks for.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { layoutOf } from "./layout.ts";
+ * import { hasBuild, type HasBuildQuery } from "./stage.ts";
+ * import { emptyState } from "./state.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * await Deno.mkdir(`${layout.builds}/1.1.0`, { recursive: true });
+ * const query: HasBuildQuery = { state: emptyState(), version: "1.1.0", sha256: "a".repeat(64) };
+ * assert.equal(await hasBuild(layout, query), false); // a directory, but no record of its bytes
+ * ```
+ */
 export interface HasBuildQuery {
   /** The state holding the build records. */
   state: State;
@@ -77,11 +125,20 @@ export interface HasBuildQuery {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { layoutOf } from "./layout.ts";
  * import { hasBuild } from "./stage.ts";
  * import { emptyState } from "./state.ts";
- * const query = { state: emptyState(), version: "1.0.0", sha256: "a".repeat(64) };
- * console.assert(!(await hasBuild(layoutOf("/nonexistent"), query)));
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * const state = emptyState();
+ * const sha256 = "a".repeat(64);
+ * state.builds["1.1.0"] = {
+ *   version: "1.1.0", channel: "stable", sha256, kind: "executable", installed_at: "2026-11-27T00:00:00Z", retired_at: null,
+ * };
+ * assert.equal(await hasBuild(layout, { state, version: "1.1.0", sha256 }), false); // no directory
+ * await Deno.mkdir(`${layout.builds}/1.1.0`, { recursive: true });
+ * assert.equal(await hasBuild(layout, { state, version: "1.1.0", sha256 }), true);
+ * assert.equal(await hasBuild(layout, { state, version: "1.1.0", sha256: "b".repeat(64) }), false);
  * ```
  */
 export async function hasBuild(layout: Layout, query: HasBuildQuery): Promise<boolean> {
@@ -98,16 +155,26 @@ export async function hasBuild(layout: Layout, query: HasBuildQuery): Promise<bo
  * `builds/<version>` is the current build made from different bytes.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { exists } from "../core/fs.ts";
+ * import { hashFile } from "../core/hash.ts";
  * import { layoutOf } from "./layout.ts";
  * import { stageBuild } from "./stage.ts";
- * import { readState, writeState } from "./state.ts";
- * const layout = layoutOf("/opt/ms11");
- * const { state } = await readState(layout);
- * await stageBuild(layout, "/opt/ms11/downloads/1.1.0", {
- *   version: "1.1.0", channel: "stable", kind: "executable", sha256: "…", executable: "ms11", state,
- * });
- * await writeState(layout, state);
+ * import { emptyState } from "./state.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * const artifact = `${layout.downloads}/ms11-1.1.0`;
+ * await Deno.mkdir(layout.downloads, { recursive: true });
+ * await Deno.writeTextFile(artifact, "#!/bin/sh\necho MS11 1.1.0\n");
+ * const { sha256 } = await hashFile(artifact); // as the download verified it
+ * const state = emptyState();
+ * const options = { version: "1.1.0", channel: "stable", kind: "executable", sha256, executable: "ms11", state } as const;
+ * const dir = await stageBuild(layout, artifact, options);
+ * assert.equal(dir, `${layout.builds}/1.1.0`);
+ * assert.equal((await Deno.stat(`${dir}/ms11`)).mode! & 0o777, 0o755);
+ * assert.equal(await exists(artifact), false); // consumed
+ * assert.equal(state.staged?.version, "1.1.0");
+ * assert.equal(state.builds["1.1.0"].sha256, sha256);
  * ```
  */
 export async function stageBuild(

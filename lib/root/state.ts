@@ -22,13 +22,39 @@ export type { LifecycleRecord, RejectedRecord } from "./lifecycle.ts";
  * The state schema this client writes. Schema 1 (a `rejected` list instead of `lifecycle`) is
  * read and converted; a newer schema is refused, so that no client rewrites (and loses) what it
  * does not understand.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { emptyState, parseState, STATE_SCHEMA } from "./state.ts";
+ * assert.equal(emptyState().schema, STATE_SCHEMA);
+ * assert.throws(() => parseState({ schema: STATE_SCHEMA + 1 }, "state.json"), RangeError);
+ * ```
  */
 export const STATE_SCHEMA = 2;
 
 /** Longest cached manifest body kept (characters): the manifest size cap is 64 KiB. */
 const MAX_CACHED_MANIFEST_CHARS = 65_536;
 
-/** What is known about one build in `builds/`. */
+/**
+ * What is known about one build in `builds/`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type BuildRecord, parseState } from "./state.ts";
+ * const build: BuildRecord = {
+ *   version: "1.1.0",
+ *   channel: "stable",
+ *   sha256: "a".repeat(64),
+ *   kind: "executable",
+ *   installed_at: "2026-11-27T09:00:00.000Z",
+ *   retired_at: null,
+ * };
+ * const { state } = parseState({ schema: 1, builds: { "1.1.0": build, "2.0.0": build } }, "s");
+ * assert.deepEqual(state.builds, { "1.1.0": build }); // filed under another version: dropped
+ * ```
+ */
 export interface BuildRecord {
   /** The build's version. */
   version: string;
@@ -49,7 +75,19 @@ export interface BuildRecord {
   tree_sha256?: string;
 }
 
-/** The build waiting for the next launch. */
+/**
+ * The build waiting for the next launch.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseState, type StagedRecord } from "./state.ts";
+ * const staged: StagedRecord = { version: "1.1.0", channel: "stable", staged_at: "2026-11-27T09:00:00Z" };
+ * assert.deepEqual(parseState({ schema: 1, staged }, "s").state.staged, staged);
+ * const escaping = parseState({ schema: 1, staged: { ...staged, version: "../../etc" } }, "s");
+ * assert.equal(escaping.state.staged, null);
+ * ```
+ */
 export interface StagedRecord {
   /** Its version (a directory in `builds/`). */
   version: string;
@@ -59,7 +97,23 @@ export interface StagedRecord {
   staged_at: string;
 }
 
-/** The last update check. */
+/**
+ * The last update check.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CheckRecord, parseState } from "./state.ts";
+ * const last_check: CheckRecord = {
+ *   at: "2026-11-27T09:00:00.000Z",
+ *   channel: "stable",
+ *   current: "1.0.0",
+ *   available: "1.1.0",
+ *   decision: "update",
+ * };
+ * assert.deepEqual(parseState({ schema: 1, last_check }, "s").state.last_check, last_check);
+ * ```
+ */
 export interface CheckRecord {
   /** When it ran. */
   at: string;
@@ -73,7 +127,17 @@ export interface CheckRecord {
   decision: string;
 }
 
-/** The last failure. */
+/**
+ * The last failure.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ErrorRecord, parseState } from "./state.ts";
+ * const last_error: ErrorRecord = { at: "2026-11-27T09:00:00Z", command: "update", message: "Offline" };
+ * assert.deepEqual(parseState({ schema: 1, last_error }, "s").state.last_error, last_error);
+ * ```
+ */
 export interface ErrorRecord {
   /** When it happened. */
   at: string;
@@ -89,7 +153,8 @@ export interface ErrorRecord {
  *
  * @example
  * ```ts
- * import type { ManifestCacheRecord } from "./state.ts";
+ * import assert from "node:assert/strict";
+ * import { type ManifestCacheRecord, parseState } from "./state.ts";
  * const record: ManifestCacheRecord = {
  *   url: "https://updates.ms11.com/stable/manifest.json",
  *   etag: '"66f1-2a"',
@@ -97,7 +162,10 @@ export interface ErrorRecord {
  *   body: "{}",
  *   checked_at: "2026-11-27T09:00:00.000Z",
  * };
- * console.assert(record.etag !== null);
+ * const kept = parseState({ schema: 1, manifests: { stable: record } }, "s");
+ * assert.deepEqual(kept.state.manifests.stable, record);
+ * const huge = parseState({ schema: 1, manifests: { stable: { ...record, body: "x".repeat(70_000) } } }, "s");
+ * assert.deepEqual(huge.state.manifests, {}); // larger than any manifest: not kept
  * ```
  */
 export interface ManifestCacheRecord {
@@ -116,6 +184,20 @@ export interface ManifestCacheRecord {
 /**
  * A build on trial: swapped in, not yet confirmed healthy. Each launch counts an attempt; after
  * `health.max_attempts` launches without `confirm`, the next `apply` rolls back to `from`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { applyPending, emptyState, type TrialRecord } from "./state.ts";
+ * const trial: TrialRecord = {
+ *   version: "1.1.0",
+ *   from: "1.0.0",
+ *   channel: "stable",
+ *   started_at: "2026-11-27T09:00:00Z",
+ *   attempts: 1,
+ * };
+ * assert.equal(applyPending({ ...emptyState(), trial }), true); // its launches are counted
+ * ```
  */
 export interface TrialRecord {
   /** The build on trial (current). */
@@ -134,6 +216,21 @@ export interface TrialRecord {
  * The swap journal: written (atomically, fsynced) before `current` is renamed, cleared once the
  * swap is recorded. Its presence at start-up means a swap was interrupted: every command first
  * finishes it (or undoes it when its target is gone).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { applyPending, emptyState, type JournalRecord } from "./state.ts";
+ * const journal: JournalRecord = {
+ *   op: "apply",
+ *   from: "1.0.0",
+ *   to: "1.1.0",
+ *   at: "2026-11-27T09:00:00Z",
+ *   reason: "staged",
+ *   bad: false,
+ * };
+ * assert.equal(applyPending({ ...emptyState(), journal }), true); // an interrupted swap to finish
+ * ```
  */
 export interface JournalRecord {
   /** `apply` (a staged build goes in) or `rollback` (a backup comes back). */
@@ -158,7 +255,21 @@ export interface JournalRecord {
   hold?: boolean;
 }
 
-/** The whole state document. */
+/**
+ * The whole state document.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { layoutOf } from "./layout.ts";
+ * import { emptyState, readState, type State, writeState } from "./state.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * const state: State = emptyState();
+ * state.staged = { version: "1.1.0", channel: "stable", staged_at: "2026-11-27T09:00:00Z" };
+ * await writeState(layout, state);
+ * assert.deepEqual(await readState(layout), { state, problem: null });
+ * ```
+ */
 export interface State {
   /** Schema version ({@linkcode STATE_SCHEMA}). */
   schema: number;
@@ -187,8 +298,19 @@ export interface State {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyState } from "./state.ts";
- * console.assert(emptyState().staged === null);
+ * assert.deepEqual(emptyState(), {
+ *   schema: 2,
+ *   staged: null,
+ *   builds: {},
+ *   last_check: null,
+ *   last_error: null,
+ *   lifecycle: [],
+ *   manifests: {},
+ *   trusted: {},
+ * });
+ * assert.notEqual(emptyState().builds, emptyState().builds); // a fresh object each time
  * ```
  */
 export function emptyState(): State {
@@ -211,15 +333,34 @@ export function emptyState(): State {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { applyPending, emptyState } from "./state.ts";
- * console.assert(!applyPending(emptyState()));
+ * assert.equal(applyPending(emptyState()), false);
+ * const staged = { version: "1.1.0", channel: "stable", staged_at: "2026-11-27T09:00:00Z" };
+ * assert.equal(applyPending({ ...emptyState(), staged }), true);
  * ```
  */
 export function applyPending(state: State): boolean {
   return state.staged !== null || state.trial !== undefined || state.journal !== undefined;
 }
 
-/** A state read from disk, with any problem found on the way. */
+/**
+ * A state read from disk, with any problem found on the way.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { layoutOf } from "./layout.ts";
+ * import { emptyState, type ReadState, readState } from "./state.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * await Deno.writeTextFile(layout.state, "{ half a file");
+ * const read: ReadState = await readState(layout);
+ * assert.deepEqual(read, {
+ *   state: emptyState(),
+ *   problem: `State file ${layout.state} is not valid JSON; starting afresh`,
+ * });
+ * ```
+ */
 export interface ReadState {
   /** The state (empty when the file was missing or unreadable). */
   state: State;
@@ -252,7 +393,23 @@ function parseLifecycleRecord(r: unknown): LifecycleRecord | null {
   };
 }
 
-/** Options of {@linkcode parseState}. */
+/**
+ * Options of {@linkcode parseState}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseState, type ParseStateOptions } from "./state.ts";
+ * const options: ParseStateOptions = { current: "1.1.0" };
+ * const build = { version: "1.1.0", channel: "stable", sha256: null, kind: "executable",
+ *   installed_at: "2026-11-01T00:00:00Z", retired_at: null };
+ * const raw = { schema: 1, builds: { "1.1.0": build },
+ *   rejected: [{ version: "1.1.0", channel: "stable", reason: "crashed", at: "2026-11-02T00:00:00Z" }] };
+ * // Rejected in schema 1, but current now (brought back and running): not rejected any more.
+ * const [record] = parseState(raw, "state.json", options).state.lifecycle;
+ * assert.equal(record.state, "confirmed");
+ * ```
+ */
 export interface ParseStateOptions {
   /**
    * The current build (the `current` link), used only to convert a schema 1 file: a build
@@ -274,6 +431,7 @@ export interface ParseStateOptions {
  * const { state, problem } = parseState({ schema: 2, staged: 7 }, "state.json");
  * assert.equal(state.staged, null);
  * assert.equal(problem, "State file state.json had unreadable entries (staged); they were ignored");
+ * assert.equal(parseState([], "state.json").problem, "State file state.json is not a JSON object; starting afresh");
  * assert.throws(() => parseState({ schema: 3 }, "state.json"), /newer than this ms11-update/);
  * ```
  */
@@ -448,10 +606,11 @@ function parseTrusted(t: unknown): TrustedRecord | null {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { layoutOf } from "./layout.ts";
- * import { readState } from "./state.ts";
- * const { state } = await readState(layoutOf("/nonexistent"));
- * console.assert(state.staged === null);
+ * import { emptyState, readState } from "./state.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * assert.deepEqual(await readState(layout), { state: emptyState(), problem: null }); // no file yet
  * ```
  */
 export async function readState(layout: Layout): Promise<ReadState> {
@@ -481,10 +640,15 @@ export async function readState(layout: Layout): Promise<ReadState> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { layoutOf } from "./layout.ts";
- * import { emptyState, writeState } from "./state.ts";
- * const root = await Deno.makeTempDir();
- * await writeState(layoutOf(root), emptyState());
+ * import { emptyState, readState, writeState } from "./state.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * const state = emptyState();
+ * state.last_error = { at: "2026-11-27T09:00:00Z", command: "update", message: "Offline" };
+ * await writeState(layout, state);
+ * assert.deepEqual((await readState(layout)).state, state);
+ * assert.ok((await Deno.readTextFile(layout.state)).endsWith("}\n"));
  * ```
  */
 export async function writeState(layout: Layout, state: State): Promise<void> {

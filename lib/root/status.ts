@@ -20,10 +20,32 @@ import { type CheckRecord, type ErrorRecord, readState, type StagedRecord } from
 /**
  * The status schema version. 2: `rejected` lists only rejected builds (builds rolled back from
  * by hand are in `held`), and builds carry their `lifecycle`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../core/config.ts";
+ * import { layoutOf } from "./layout.ts";
+ * import { readStatus, STATUS_SCHEMA } from "./status.ts";
+ * const status = await readStatus(layoutOf(await Deno.makeTempDir()), defaultConfig(), { platform: "linux-x64" });
+ * assert.equal(status.schema, STATUS_SCHEMA);
+ * assert.equal(STATUS_SCHEMA, 2);
+ * ```
  */
 export const STATUS_SCHEMA = 2;
 
-/** A build's lifecycle as the status document shows it (lib/root/lifecycle.ts). */
+/**
+ * A build's lifecycle as the status document shows it (lib/root/lifecycle.ts).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { BuildLifecycle } from "./status.ts";
+ * const shown: BuildLifecycle = { state: "rejected", at: "2026-11-27T12:00:00.000Z",
+ *   reason: "1.1.0 exited with code 3 before its health check passed", held: null };
+ * assert.equal(shown.state, "rejected");
+ * ```
+ */
 export type BuildLifecycle = Pick<LifecycleRecord, "state" | "at" | "reason" | "held">;
 
 function lifecycleOf(
@@ -35,7 +57,37 @@ function lifecycleOf(
   return r === undefined ? null : { state: r.state, at: r.at, reason: r.reason, held: r.held };
 }
 
-/** The status document. */
+/**
+ * The status document.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../core/config.ts";
+ * import { layoutOf } from "./layout.ts";
+ * import { readStatus, type StatusDocument } from "./status.ts";
+ * const root = await Deno.makeTempDir();
+ * const config = defaultConfig();
+ * const status: StatusDocument = await readStatus(layoutOf(root), config, { platform: "linux-x64" });
+ * assert.deepEqual(status, {
+ *   schema: 2,
+ *   root,
+ *   channel: config.channel,
+ *   platform: "linux-x64",
+ *   current: null,
+ *   staged: null,
+ *   backups: [],
+ *   keep_backups: config.keep_backups_count,
+ *   last_check: null,
+ *   last_error: null,
+ *   state_problem: null,
+ *   recent_events: [],
+ *   trial: null,
+ *   rejected: [],
+ *   held: [],
+ * });
+ * ```
+ */
 export interface StatusDocument {
   /** {@linkcode STATUS_SCHEMA}. */
   schema: number;
@@ -82,7 +134,26 @@ export interface StatusDocument {
   held: RejectedRecord[];
 }
 
-/** Options of {@linkcode readStatus}. */
+/**
+ * Options of {@linkcode readStatus}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../core/config.ts";
+ * import { appendAudit } from "./audit.ts";
+ * import { layoutOf } from "./layout.ts";
+ * import { readStatus, type StatusOptions } from "./status.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * for (const event of ["staged", "applied", "confirmed"]) {
+ *   await appendAudit(layout, { at: "2026-11-27T00:00:00Z", event, reason: "example" });
+ * }
+ * const options: StatusOptions = { channel: "canary", platform: "linux-arm64", recentEvents: 1 };
+ * const status = await readStatus(layout, defaultConfig(), options);
+ * assert.equal(status.channel, "canary");
+ * assert.deepEqual(status.recent_events.map((e) => e.event), ["confirmed"]);
+ * ```
+ */
 export interface StatusOptions {
   /** The channel to report (default: the configured one). */
   channel?: string;
@@ -97,11 +168,24 @@ export interface StatusOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultConfig } from "../core/config.ts";
  * import { layoutOf } from "./layout.ts";
+ * import { emptyState, writeState } from "./state.ts";
  * import { readStatus } from "./status.ts";
- * const status = await readStatus(layoutOf("/nonexistent"), defaultConfig(), { platform: "linux-x64" });
- * console.assert(status.current === null && status.schema === 2);
+ * import { switchCurrent } from "./swap.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * await Deno.mkdir(`${layout.builds}/1.0.0`, { recursive: true });
+ * await Deno.mkdir(`${layout.builds}/0.9.0`, { recursive: true });
+ * await switchCurrent(layout, "1.0.0");
+ * const state = emptyState();
+ * state.builds["1.0.0"] = {
+ *   version: "1.0.0", channel: "stable", sha256: null, kind: "executable", installed_at: "2026-11-01T00:00:00Z", retired_at: null,
+ * };
+ * await writeState(layout, state);
+ * const status = await readStatus(layout, defaultConfig(), { platform: "linux-x64" });
+ * assert.deepEqual(status.current, { version: "1.0.0", channel: "stable", installed_at: "2026-11-01T00:00:00Z", lifecycle: null });
+ * assert.deepEqual(status.backups.map((b) => b.version), ["0.9.0"]);
  * ```
  */
 export async function readStatus(

@@ -19,7 +19,14 @@ import type { SmokeOptions } from "./_smoke.ts";
 import { appendAudit } from "./audit.ts";
 import { pruneBackups } from "./backups.ts";
 import { buildDir, currentVersion, type Layout } from "./layout.ts";
-import { findLifecycle, holdBack, liftHold, markApplied, markRejected } from "./lifecycle.ts";
+import {
+  findLifecycle,
+  holdBack,
+  liftHold,
+  markApplied,
+  markConfirmed,
+  markRejected,
+} from "./lifecycle.ts";
 import { applyPending, type JournalRecord, readState, type State, writeState } from "./state.ts";
 import { acquireLock } from "./lock.ts";
 
@@ -30,12 +37,16 @@ export type { SmokeOptions } from "./_smoke.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { layoutOf } from "./layout.ts";
  * import { switchCurrent } from "./swap.ts";
  * const layout = layoutOf(await Deno.makeTempDir());
  * await Deno.mkdir(`${layout.builds}/1.0.0`, { recursive: true });
  * await switchCurrent(layout, "1.0.0");
- * console.assert(await Deno.readLink(layout.current) === "builds/1.0.0");
+ * assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
+ * await assert.rejects(switchCurrent(layout, "2.0.0"), {
+ *   message: `Cannot switch to 2.0.0: build ${layout.builds}/2.0.0 is missing`,
+ * });
  * ```
  */
 export async function switchCurrent(layout: Layout, version: string): Promise<void> {
@@ -57,13 +68,18 @@ export async function switchCurrent(layout: Layout, version: string): Promise<vo
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyState } from "./state.ts";
  * import { recordSwap } from "./swap.ts";
  * const state = emptyState();
- * state.builds["1.0.0"] = { version: "1.0.0", channel: "stable", sha256: null, kind: "executable",
- *   installed_at: "2026-11-01T00:00:00Z", retired_at: null };
+ * const build = (version: string, retired_at: string | null) => ({
+ *   version, channel: "stable", sha256: null, kind: "executable", installed_at: "2026-11-01T00:00:00Z", retired_at,
+ * });
+ * state.builds["1.0.0"] = build("1.0.0", null);
+ * state.builds["1.1.0"] = build("1.1.0", "2026-11-20T00:00:00Z");
  * recordSwap(state, "1.0.0", "1.1.0", "2026-11-27T00:00:00Z");
- * console.assert(state.builds["1.0.0"].retired_at === "2026-11-27T00:00:00Z");
+ * assert.equal(state.builds["1.0.0"].retired_at, "2026-11-27T00:00:00Z");
+ * assert.equal(state.builds["1.1.0"].retired_at, null); // current again
  * ```
  */
 export function recordSwap(state: State, from: string | null, to: string, at: string): void {
@@ -89,15 +105,25 @@ export function recordSwap(state: State, from: string | null, to: string, at: st
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { emptyState } from "./state.ts";
+ * import { emptyState, type JournalRecord } from "./state.ts";
+ * import { findLifecycle } from "./lifecycle.ts";
  * import { settleJournal } from "./swap.ts";
  * const state = emptyState();
- * settleJournal(state, {
+ * state.staged = { version: "1.1.0", channel: "stable", staged_at: "2026-11-26T00:00:00Z" };
+ * const journal: JournalRecord = {
  *   op: "apply", from: "1.0.0", to: "1.1.0", at: "2026-11-27T00:00:00Z", reason: "staged", bad: false,
+ * };
+ * state.journal = journal;
+ * settleJournal(state, journal);
+ * assert.equal(state.staged, null);
+ * assert.equal(state.journal, undefined);
+ * assert.deepEqual(state.trial, {
+ *   version: "1.1.0", from: "1.0.0", channel: "unknown", started_at: "2026-11-27T00:00:00Z", attempts: 1,
  * });
- * assert.equal(state.trial?.version, "1.1.0");
- * assert.equal(state.trial?.attempts, 1);
- * assert.equal(state.lifecycle[0].state, "trial");
+ * assert.equal(findLifecycle(state.lifecycle, "1.1.0", "unknown")?.state, "trial");
+ * const once = structuredClone(state);
+ * settleJournal(state, journal); // idempotent
+ * assert.deepEqual(state, once);
  * ```
  */
 export function settleJournal(state: State, journal: JournalRecord): void {
@@ -107,6 +133,7 @@ export function settleJournal(state: State, journal: JournalRecord): void {
   if (journal.op === "apply") {
     if (state.staged?.version === to) state.staged = null;
     const fallback = from !== null && from !== to;
+    const fromOnTrial = from !== null && state.trial?.version === from;
     if (fallback) {
       // Replacing a build still on trial: fall back to the last build known good, not to it.
       const previous = state.trial?.version === from ? state.trial.from : null;
@@ -118,6 +145,16 @@ export function settleJournal(state: State, journal: JournalRecord): void {
         attempts: 1,
       };
     } else delete state.trial;
+    if (
+      from !== null && fallback && !fromOnTrial &&
+      !findLifecycle(state.lifecycle, from, channelOf(from))
+    ) {
+      // A build with no lifecycle yet (adopted or staged before lifecycles) ran until now.
+      markConfirmed(state.lifecycle, from, channelOf(from), {
+        at,
+        reason: "ran as current until an update replaced it",
+      });
+    }
     markApplied(state.lifecycle, to, channelOf(to), { at, fallback });
   } else {
     const cancelled = state.staged;
@@ -164,8 +201,10 @@ export function settleJournal(state: State, journal: JournalRecord): void {
  *
  * @example
  * ```ts
- * import { layoutOf } from "./layout.ts";
- * import { emptyState } from "./state.ts";
+ * import assert from "node:assert/strict";
+ * import { readAudit } from "./audit.ts";
+ * import { currentVersion, layoutOf } from "./layout.ts";
+ * import { emptyState, readState } from "./state.ts";
  * import { swapCurrent } from "./swap.ts";
  * const layout = layoutOf(await Deno.makeTempDir());
  * await Deno.mkdir(`${layout.builds}/1.0.0`, { recursive: true });
@@ -173,7 +212,10 @@ export function settleJournal(state: State, journal: JournalRecord): void {
  * await swapCurrent(layout, state, {
  *   op: "apply", from: null, to: "1.0.0", at: "2026-11-27T00:00:00Z", reason: "first", bad: false,
  * });
- * console.assert(state.journal === undefined);
+ * assert.equal(await currentVersion(layout), "1.0.0");
+ * assert.deepEqual((await readState(layout)).state, state); // written, journal cleared
+ * assert.equal(state.journal, undefined);
+ * assert.deepEqual((await readAudit(layout)).map((e) => [e.event, e.to]), [["applied", "1.0.0"]]);
  * ```
  */
 export async function swapCurrent(
@@ -199,7 +241,34 @@ export async function swapCurrent(
   });
 }
 
-/** What {@linkcode recoverSwap} did about an interrupted swap. */
+/**
+ * What {@linkcode recoverSwap} did about an interrupted swap.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { layoutOf } from "./layout.ts";
+ * import { emptyState, writeState } from "./state.ts";
+ * import { currentVersion } from "./layout.ts";
+ * import { type Recovery, recoverSwap, switchCurrent } from "./swap.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * for (const v of ["1.0.0", "1.1.0"]) await Deno.mkdir(`${layout.builds}/${v}`, { recursive: true });
+ * await switchCurrent(layout, "1.0.0");
+ * const state = emptyState();
+ * for (const version of ["1.0.0", "1.1.0"]) {
+ *   const installed_at = "2026-11-01T00:00:00Z";
+ *   state.builds[version] = { version, channel: "stable", sha256: null, kind: "executable", installed_at, retired_at: null };
+ * }
+ * state.staged = { version: "1.1.0", channel: "stable", staged_at: "2026-11-27T00:00:00Z" };
+ * await writeState(layout, state);
+ * // A crash between writing the journal and renaming `current`:
+ * state.journal = { op: "apply", from: "1.0.0", to: "1.1.0", at: "2026-11-27T00:00:00Z", reason: "staged", bad: false };
+ * await writeState(layout, state);
+ * const recovery: Recovery | null = await recoverSwap(layout, state);
+ * assert.equal(recovery?.outcome, "finished");
+ * assert.equal(await currentVersion(layout), "1.1.0");
+ * ```
+ */
 export interface Recovery {
   /** The interrupted step. */
   journal: JournalRecord;
@@ -215,10 +284,27 @@ export interface Recovery {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { layoutOf } from "./layout.ts";
- * import { emptyState } from "./state.ts";
- * import { recoverSwap } from "./swap.ts";
- * console.assert(await recoverSwap(layoutOf(await Deno.makeTempDir()), emptyState()) === null);
+ * import { emptyState, writeState } from "./state.ts";
+ * import { currentVersion } from "./layout.ts";
+ * import { recoverSwap, switchCurrent } from "./swap.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * for (const v of ["1.0.0", "1.1.0"]) await Deno.mkdir(`${layout.builds}/${v}`, { recursive: true });
+ * await switchCurrent(layout, "1.0.0");
+ * const state = emptyState();
+ * for (const version of ["1.0.0", "1.1.0"]) {
+ *   const installed_at = "2026-11-01T00:00:00Z";
+ *   state.builds[version] = { version, channel: "stable", sha256: null, kind: "executable", installed_at, retired_at: null };
+ * }
+ * state.staged = { version: "1.1.0", channel: "stable", staged_at: "2026-11-27T00:00:00Z" };
+ * await writeState(layout, state);
+ * assert.equal(await recoverSwap(layout, state), null); // no journal: nothing to do
+ * // An interrupted swap to a build that is gone is undone:
+ * state.journal = { op: "apply", from: "1.0.0", to: "2.0.0", at: "2026-11-27T00:00:00Z", reason: "staged", bad: false };
+ * assert.equal((await recoverSwap(layout, state))?.outcome, "undone");
+ * assert.equal(await currentVersion(layout), "1.0.0");
+ * assert.equal(state.journal, undefined);
  * ```
  */
 export async function recoverSwap(layout: Layout, state: State): Promise<Recovery | null> {
@@ -252,7 +338,35 @@ export async function recoverSwap(layout: Layout, state: State): Promise<Recover
   return { journal, outcome };
 }
 
-/** Options of {@linkcode applyStaged}. */
+/**
+ * Options of {@linkcode applyStaged}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { layoutOf } from "./layout.ts";
+ * import { emptyState, writeState } from "./state.ts";
+ * import { type ApplyOptions, applyStaged, switchCurrent } from "./swap.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * for (const v of ["1.0.0", "1.1.0"]) await Deno.mkdir(`${layout.builds}/${v}`, { recursive: true });
+ * await switchCurrent(layout, "1.0.0");
+ * const state = emptyState();
+ * for (const version of ["1.0.0", "1.1.0"]) {
+ *   const installed_at = "2026-11-01T00:00:00Z";
+ *   state.builds[version] = { version, channel: "stable", sha256: null, kind: "executable", installed_at, retired_at: null };
+ * }
+ * state.staged = { version: "1.1.0", channel: "stable", staged_at: "2026-11-27T00:00:00Z" };
+ * await writeState(layout, state);
+ * await applyStaged(layout); // 1.1.0 current, on trial; 1.0.0 its fallback
+ * const options: ApplyOptions = { maxAttempts: 1 }; // no confirm after one launch: roll back
+ * const result = await applyStaged(layout, options);
+ * assert.deepEqual(result.rolledBack, {
+ *   from: "1.1.0",
+ *   to: "1.0.0",
+ *   reason: "1.1.0 was not confirmed healthy after 1 launches (health.max_attempts 1)",
+ * });
+ * ```
+ */
 export interface ApplyOptions {
   /** The time to record (default now). */
   now?: Date;
@@ -266,7 +380,36 @@ export interface ApplyOptions {
   smoke?: SmokeOptions | null;
 }
 
-/** What `applyStaged` did. */
+/**
+ * What `applyStaged` did.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { layoutOf } from "./layout.ts";
+ * import { emptyState, writeState } from "./state.ts";
+ * import { type ApplyResult, applyStaged, switchCurrent } from "./swap.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * for (const v of ["1.0.0", "1.1.0"]) await Deno.mkdir(`${layout.builds}/${v}`, { recursive: true });
+ * await switchCurrent(layout, "1.0.0");
+ * const state = emptyState();
+ * for (const version of ["1.0.0", "1.1.0"]) {
+ *   const installed_at = "2026-11-01T00:00:00Z";
+ *   state.builds[version] = { version, channel: "stable", sha256: null, kind: "executable", installed_at, retired_at: null };
+ * }
+ * state.staged = { version: "1.1.0", channel: "stable", staged_at: "2026-11-27T00:00:00Z" };
+ * await writeState(layout, state);
+ * const result: ApplyResult = await applyStaged(layout);
+ * assert.deepEqual(result, {
+ *   applied: true,
+ *   from: "1.0.0",
+ *   to: "1.1.0",
+ *   pruned: [],
+ *   problem: null,
+ *   trial: { version: "1.1.0", attempts: 1, max_attempts: 3 },
+ * });
+ * ```
+ */
 export interface ApplyResult {
   /** Whether a build was swapped in. */
   applied: boolean;
@@ -335,10 +478,25 @@ async function vetStaged(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { layoutOf } from "./layout.ts";
- * import { applyStaged } from "./swap.ts";
- * const result = await applyStaged(layoutOf(await Deno.makeTempDir()));
- * console.assert(result.applied === false);
+ * import { emptyState, writeState } from "./state.ts";
+ * import { applyStaged, switchCurrent } from "./swap.ts";
+ * assert.equal((await applyStaged(layoutOf(await Deno.makeTempDir()))).applied, false); // nothing staged
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * for (const v of ["1.0.0", "1.1.0"]) await Deno.mkdir(`${layout.builds}/${v}`, { recursive: true });
+ * await switchCurrent(layout, "1.0.0");
+ * const state = emptyState();
+ * for (const version of ["1.0.0", "1.1.0"]) {
+ *   const installed_at = "2026-11-01T00:00:00Z";
+ *   state.builds[version] = { version, channel: "stable", sha256: null, kind: "executable", installed_at, retired_at: null };
+ * }
+ * state.staged = { version: "1.1.0", channel: "stable", staged_at: "2026-11-27T00:00:00Z" };
+ * await writeState(layout, state);
+ * const first = await applyStaged(layout);
+ * assert.equal(first.applied && first.to, "1.1.0");
+ * const second = await applyStaged(layout); // the next launch: counted while on trial
+ * assert.deepEqual([second.applied, second.trial?.attempts], [false, 2]);
  * ```
  */
 export async function applyStaged(

@@ -21,7 +21,37 @@ import type { ManifestCacheRecord, State } from "../root/state.ts";
 import { ConfigError, UntrustedManifestError } from "../core/errors.ts";
 import { MAX_SIGNATURE_BYTES, type TrustedRecord, verifyManifest } from "./verify.ts";
 
-/** Options of {@linkcode fetchManifest}. */
+/**
+ * Options of {@linkcode fetchManifest}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validateConfig } from "../core/config.ts";
+ * import { testEnv } from "../core/env.ts";
+ * const manifest = JSON.stringify({
+ *   schema: 1, channel: "stable", version: "1.1.0", released_at: "2026-11-20T10:00:00Z",
+ *   artifacts: { "linux-x64": { url: "1.1.0/ms11", size: 3, sha256: "a".repeat(64), kind: "executable" } },
+ * });
+ * const requests: Request[] = [];
+ * const env = testEnv(new Date("2026-11-27T00:00:00Z"), (input, init) => {
+ *   const request = new Request(input, init);
+ *   requests.push(request);
+ *   return Promise.resolve(
+ *     request.headers.get("if-none-match") === '"m1"'
+ *       ? new Response(null, { status: 304, headers: { etag: '"m1"' } })
+ *       : new Response(manifest, { headers: { etag: '"m1"' } }),
+ *   );
+ * });
+ * const config = validateConfig({ security: { verify_signatures: false } });
+ * import { fetchManifestCached, type FetchManifestOptions } from "./check.ts";
+ * const first = await fetchManifestCached(config, "stable", { env });
+ * const options: FetchManifestOptions = { env, cached: first.record };
+ * const again = await fetchManifestCached(config, "stable", options);
+ * assert.equal(requests[1].headers.get("if-none-match"), '"m1"'); // asked "changed since?"
+ * assert.equal(again.notModified, true);
+ * ```
+ */
 export interface FetchManifestOptions {
   /** Clock and network. */
   env?: Env;
@@ -41,9 +71,35 @@ export interface FetchManifestOptions {
  *
  * @example
  * ```ts
- * import type { FetchedManifest } from "./check.ts";
- * const seen = (f: FetchedManifest) => f.notModified ? "304" : "200";
- * console.assert(typeof seen === "function");
+ * import assert from "node:assert/strict";
+ * import { validateConfig } from "../core/config.ts";
+ * import { testEnv } from "../core/env.ts";
+ * const manifest = JSON.stringify({
+ *   schema: 1, channel: "stable", version: "1.1.0", released_at: "2026-11-20T10:00:00Z",
+ *   artifacts: { "linux-x64": { url: "1.1.0/ms11", size: 3, sha256: "a".repeat(64), kind: "executable" } },
+ * });
+ * const requests: Request[] = [];
+ * const env = testEnv(new Date("2026-11-27T00:00:00Z"), (input, init) => {
+ *   const request = new Request(input, init);
+ *   requests.push(request);
+ *   return Promise.resolve(
+ *     request.headers.get("if-none-match") === '"m1"'
+ *       ? new Response(null, { status: 304, headers: { etag: '"m1"' } })
+ *       : new Response(manifest, { headers: { etag: '"m1"' } }),
+ *   );
+ * });
+ * const config = validateConfig({ security: { verify_signatures: false } });
+ * import { type FetchedManifest, fetchManifestCached } from "./check.ts";
+ * const fetched: FetchedManifest = await fetchManifestCached(config, "stable", { env });
+ * assert.equal(fetched.manifest.version, "1.1.0");
+ * assert.deepEqual(fetched.record, {
+ *   url: "https://updates.ms11.com/stable/manifest.json",
+ *   etag: '"m1"',
+ *   last_modified: null,
+ *   body: manifest,
+ *   checked_at: "2026-11-27T00:00:00.000Z",
+ * });
+ * assert.deepEqual([fetched.notModified, fetched.trust], [false, null]); // signatures are off here
  * ```
  */
 export interface FetchedManifest {
@@ -61,11 +117,31 @@ export interface FetchedManifest {
  * Fetch and parse a channel's manifest from its configured update server.
  *
  * @example
- * ```ts ignore
- * import { defaultConfig } from "../core/config.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validateConfig } from "../core/config.ts";
+ * import { testEnv } from "../core/env.ts";
+ * const manifest = JSON.stringify({
+ *   schema: 1, channel: "stable", version: "1.1.0", released_at: "2026-11-20T10:00:00Z",
+ *   artifacts: { "linux-x64": { url: "1.1.0/ms11", size: 3, sha256: "a".repeat(64), kind: "executable" } },
+ * });
+ * const requests: Request[] = [];
+ * const env = testEnv(new Date("2026-11-27T00:00:00Z"), (input, init) => {
+ *   const request = new Request(input, init);
+ *   requests.push(request);
+ *   return Promise.resolve(
+ *     request.headers.get("if-none-match") === '"m1"'
+ *       ? new Response(null, { status: 304, headers: { etag: '"m1"' } })
+ *       : new Response(manifest, { headers: { etag: '"m1"' } }),
+ *   );
+ * });
+ * const config = validateConfig({ security: { verify_signatures: false } });
+ * import { ConfigError } from "../core/errors.ts";
  * import { fetchManifest } from "./check.ts";
- * const manifest = await fetchManifest(defaultConfig(), "stable");
- * console.log(manifest.version);
+ * assert.equal((await fetchManifest(config, "stable", { env })).version, "1.1.0");
+ * assert.equal(requests[0].url, "https://updates.ms11.com/stable/manifest.json");
+ * // Signatures are verified by default, and nothing is trusted until a key is pinned:
+ * await assert.rejects(fetchManifest(validateConfig({}), "stable", { env }), ConfigError);
  * ```
  */
 export async function fetchManifest(
@@ -86,12 +162,34 @@ export async function fetchManifest(
  * pass (see lib/trust/verify.ts).
  *
  * @example
- * ```ts ignore
- * import { defaultConfig } from "../core/config.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validateConfig } from "../core/config.ts";
+ * import { publishRelease } from "../publish/release.ts";
+ * import { serveReleases } from "../publish/serve.ts";
+ * import { readSigningKey, writeKeyPair } from "../publish/signing.ts";
+ * const work = await Deno.makeTempDir();
+ * const key = await readSigningKey((await writeKeyPair(`${work}/keys`)).privatePath);
+ * await Deno.writeTextFile(`${work}/ms11`, "#!/bin/sh\necho MS11 1.1.0\n");
+ * await publishRelease(`${work}/tree`, {
+ *   channel: "stable", version: "1.1.0", platform: "linux-x64", artifact: `${work}/ms11`, keys: [key],
+ * });
+ * const server = serveReleases(`${work}/tree`);
+ * const config = validateConfig({
+ *   update_servers: { stable: { base_url: `${server.url}/stable`, description: "Stable" } },
+ *   security: {
+ *     require_https: false,
+ *     allowed_domains: ["127.0.0.1"],
+ *     signing_keys: { stable: { threshold: 1, keys: [key.publicKey] } },
+ *   },
+ * });
  * import { fetchManifestCached } from "./check.ts";
- * const first = await fetchManifestCached(defaultConfig(), "stable");
- * const again = await fetchManifestCached(defaultConfig(), "stable", { cached: first.record });
- * console.log(again.notModified);
+ * const first = await fetchManifestCached(config, "stable");
+ * assert.equal(first.manifest.version, "1.1.0");
+ * assert.equal(first.trust?.serial, 1); // signed by the pinned key
+ * const again = await fetchManifestCached(config, "stable", { cached: first.record, trusted: first.trust });
+ * assert.equal(again.notModified, true); // a 304: the cached body, verified again
+ * await server.shutdown();
  * ```
  */
 export async function fetchManifestCached(
@@ -187,9 +285,14 @@ export async function fetchManifestCached(
  *
  * @example
  * ```ts
- * import type { AutoCheckOptions } from "./check.ts";
- * const options: AutoCheckOptions = { channel: "stable", now: new Date(), force: false };
- * console.assert(options.channel === "stable");
+ * import assert from "node:assert/strict";
+ * import { autoCheckDue, type AutoCheckOptions } from "./check.ts";
+ * import { validateConfig } from "../core/config.ts";
+ * import { emptyState } from "../root/state.ts";
+ * const config = validateConfig({ auto_check_enabled: false });
+ * const options: AutoCheckOptions = { channel: "stable", now: new Date("2026-11-27T00:00:00Z") };
+ * assert.equal(autoCheckDue(config, emptyState(), options).reason, "disabled");
+ * assert.equal(autoCheckDue(config, emptyState(), { ...options, force: true }).reason, "forced");
  * ```
  */
 export interface AutoCheckOptions {
@@ -206,9 +309,18 @@ export interface AutoCheckOptions {
  *
  * @example
  * ```ts
- * import type { AutoCheckDecision } from "./check.ts";
- * const skip: AutoCheckDecision = { due: false, reason: "disabled", message: "…", next: null };
- * console.assert(!skip.due);
+ * import assert from "node:assert/strict";
+ * import { type AutoCheckDecision, autoCheckDue } from "./check.ts";
+ * import { defaultConfig } from "../core/config.ts";
+ * import { emptyState } from "../root/state.ts";
+ * const state = emptyState();
+ * state.manifests.stable = {
+ *   url: "https://updates.ms11.com/stable/manifest.json", etag: null, last_modified: null, body: "{}",
+ *   checked_at: "2026-11-27T00:00:00.000Z",
+ * };
+ * const now = new Date("2026-11-27T06:00:00Z");
+ * const decision: AutoCheckDecision = autoCheckDue(defaultConfig(), state, { channel: "stable", now });
+ * assert.deepEqual([decision.due, decision.reason, decision.next], [false, "not-due", "2026-11-28T00:00:00.000Z"]);
  * ```
  */
 export interface AutoCheckDecision {
@@ -230,14 +342,19 @@ export interface AutoCheckDecision {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { autoCheckDue } from "./check.ts";
  * import { defaultConfig } from "../core/config.ts";
  * import { emptyState } from "../root/state.ts";
- * const decision = autoCheckDue(defaultConfig(), emptyState(), {
- *   channel: "stable",
- *   now: new Date("2026-11-27T00:00:00Z"),
- * });
- * console.assert(decision.due && decision.reason === "never-checked");
+ * const config = defaultConfig(); // check_interval_hours: 24
+ * const state = emptyState();
+ * const now = new Date("2026-11-27T00:00:00Z");
+ * assert.equal(autoCheckDue(config, state, { channel: "stable", now }).reason, "never-checked");
+ * state.manifests.stable = {
+ *   url: "https://updates.ms11.com/stable/manifest.json", etag: null, last_modified: null, body: "{}",
+ *   checked_at: "2026-11-25T23:00:00.000Z",
+ * };
+ * assert.equal(autoCheckDue(config, state, { channel: "stable", now }).reason, "interval-elapsed");
  * ```
  */
 export function autoCheckDue(
@@ -288,7 +405,39 @@ export function autoCheckDue(
   };
 }
 
-/** Options of {@linkcode checkChannel}. */
+/**
+ * Options of {@linkcode checkChannel}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validateConfig } from "../core/config.ts";
+ * import { testEnv } from "../core/env.ts";
+ * const manifest = JSON.stringify({
+ *   schema: 1, channel: "stable", version: "1.1.0", released_at: "2026-11-20T10:00:00Z",
+ *   artifacts: { "linux-x64": { url: "1.1.0/ms11", size: 3, sha256: "a".repeat(64), kind: "executable" } },
+ * });
+ * const requests: Request[] = [];
+ * const env = testEnv(new Date("2026-11-27T00:00:00Z"), (input, init) => {
+ *   const request = new Request(input, init);
+ *   requests.push(request);
+ *   return Promise.resolve(
+ *     request.headers.get("if-none-match") === '"m1"'
+ *       ? new Response(null, { status: 304, headers: { etag: '"m1"' } })
+ *       : new Response(manifest, { headers: { etag: '"m1"' } }),
+ *   );
+ * });
+ * const config = validateConfig({ security: { verify_signatures: false } });
+ * import { checkChannel, type CheckOptions } from "./check.ts";
+ * import { emptyState } from "../root/state.ts";
+ * const state = emptyState();
+ * state.lifecycle.push({ version: "1.1.0", channel: "stable", state: "rejected", reason: "crashed",
+ *   at: "2026-11-26T00:00:00Z", held: null });
+ * const options: CheckOptions = { channel: "stable", platform: "linux-x64", current: "1.0.0", state, env };
+ * assert.equal((await checkChannel(config, options)).decision.action, "none"); // rejected
+ * assert.equal((await checkChannel(config, { ...options, force: true })).decision.action, "update");
+ * ```
+ */
 export interface CheckOptions {
   /** The channel to check. */
   channel: string;
@@ -308,7 +457,38 @@ export interface CheckOptions {
   startedAt?: Date;
 }
 
-/** The outcome of a check. */
+/**
+ * The outcome of a check.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validateConfig } from "../core/config.ts";
+ * import { testEnv } from "../core/env.ts";
+ * const manifest = JSON.stringify({
+ *   schema: 1, channel: "stable", version: "1.1.0", released_at: "2026-11-20T10:00:00Z",
+ *   artifacts: { "linux-x64": { url: "1.1.0/ms11", size: 3, sha256: "a".repeat(64), kind: "executable" } },
+ * });
+ * const requests: Request[] = [];
+ * const env = testEnv(new Date("2026-11-27T00:00:00Z"), (input, init) => {
+ *   const request = new Request(input, init);
+ *   requests.push(request);
+ *   return Promise.resolve(
+ *     request.headers.get("if-none-match") === '"m1"'
+ *       ? new Response(null, { status: 304, headers: { etag: '"m1"' } })
+ *       : new Response(manifest, { headers: { etag: '"m1"' } }),
+ *   );
+ * });
+ * const config = validateConfig({ security: { verify_signatures: false } });
+ * import { checkChannel, type CheckResult } from "./check.ts";
+ * import { emptyState } from "../root/state.ts";
+ * const result: CheckResult = await checkChannel(config, {
+ *   channel: "stable", platform: "linux-x64", current: "1.1.0", state: emptyState(), env,
+ * });
+ * assert.equal(result.artifact.url, "https://updates.ms11.com/stable/1.1.0/ms11");
+ * assert.equal(result.decision.message, "1.1.0 is the newest release on stable");
+ * ```
+ */
 export interface CheckResult {
   /** The channel checked. */
   channel: string;
@@ -332,14 +512,39 @@ export interface CheckResult {
  * Fetch a channel's manifest and decide whether to update. Touches nothing on disk.
  *
  * @example
- * ```ts ignore
- * import { defaultConfig } from "../core/config.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validateConfig } from "../core/config.ts";
+ * import { publishRelease } from "../publish/release.ts";
+ * import { serveReleases } from "../publish/serve.ts";
+ * import { readSigningKey, writeKeyPair } from "../publish/signing.ts";
+ * const work = await Deno.makeTempDir();
+ * const key = await readSigningKey((await writeKeyPair(`${work}/keys`)).privatePath);
+ * await Deno.writeTextFile(`${work}/ms11`, "#!/bin/sh\necho MS11 1.1.0\n");
+ * await publishRelease(`${work}/tree`, {
+ *   channel: "stable", version: "1.1.0", platform: "linux-x64", artifact: `${work}/ms11`, keys: [key],
+ * });
+ * const server = serveReleases(`${work}/tree`);
+ * const config = validateConfig({
+ *   update_servers: { stable: { base_url: `${server.url}/stable`, description: "Stable" } },
+ *   security: {
+ *     require_https: false,
+ *     allowed_domains: ["127.0.0.1"],
+ *     signing_keys: { stable: { threshold: 1, keys: [key.publicKey] } },
+ *   },
+ * });
  * import { checkChannel } from "./check.ts";
  * import { emptyState } from "../root/state.ts";
- * const result = await checkChannel(defaultConfig(), {
+ * const result = await checkChannel(config, {
  *   channel: "stable", platform: "linux-x64", current: "1.0.0", state: emptyState(),
  * });
- * console.log(result.decision.message);
+ * assert.equal(result.decision.message, "Update available: 1.0.0 -> 1.1.0 on stable");
+ * assert.equal(result.artifact.size, 26); // the bytes published
+ * await assert.rejects(
+ *   checkChannel(config, { channel: "stable", platform: "windows-x64", current: null, state: emptyState() }),
+ *   RangeError,
+ * );
+ * await server.shutdown();
  * ```
  */
 export async function checkChannel(config: Config, options: CheckOptions): Promise<CheckResult> {

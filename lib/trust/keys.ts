@@ -17,7 +17,21 @@ import {
 
 export { isPublicKey, type KeySet, parseKeySet, parsePublicKey, PUBLIC_KEY_PREFIX };
 
-/** One signature of a document: which key, and the signature in base64. */
+/**
+ * One signature of a document: which key, and the signature in base64.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readSigningKey, signDocument, writeKeyPair } from "../publish/signing.ts";
+ * const signer = await readSigningKey((await writeKeyPair(await Deno.makeTempDir())).privatePath);
+ * import type { SignatureEntry } from "./keys.ts";
+ * const file = await signDocument(new TextEncoder().encode("{}"), [signer]);
+ * const [entry]: SignatureEntry[] = JSON.parse(file);
+ * assert.equal(entry.keyid, signer.keyid);
+ * assert.equal(Uint8Array.fromBase64(entry.sig).length, 64);
+ * ```
+ */
 export interface SignatureEntry {
   /** The signing key's id ({@linkcode keyId}). */
   keyid: string;
@@ -31,8 +45,13 @@ export interface SignatureEntry {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { createHash } from "node:crypto";
  * import { keyId } from "./keys.ts";
- * console.assert(/^[0-9a-f]{16}$/.test(keyId("ed25519:" + btoa("k".repeat(32)))));
+ * const key = "ed25519:" + btoa("k".repeat(32));
+ * const digest = createHash("sha256").update("k".repeat(32)).digest("hex");
+ * assert.equal(keyId(key), digest.slice(0, 16));
+ * assert.throws(() => keyId("ed25519:short"), TypeError);
  * ```
  */
 export function keyId(publicKey: string): string {
@@ -44,9 +63,15 @@ export function keyId(publicKey: string): string {
  *
  * @example
  * ```ts
- * import { verifyBytes } from "./keys.ts";
- * const ok = await verifyBytes("ed25519:" + btoa("k".repeat(32)), new Uint8Array(1), new Uint8Array(64));
- * console.assert(ok === false);
+ * import assert from "node:assert/strict";
+ * import { readSigningKey, signDocument, writeKeyPair } from "../publish/signing.ts";
+ * const signer = await readSigningKey((await writeKeyPair(await Deno.makeTempDir())).privatePath);
+ * import { parseSignatures, verifyBytes } from "./keys.ts";
+ * const bytes = new TextEncoder().encode('{"version":"1.1.0"}');
+ * const [{ sig }] = parseSignatures(await signDocument(bytes, [signer]), "manifest.json.sig");
+ * assert.equal(await verifyBytes(signer.publicKey, bytes, sig), true);
+ * assert.equal(await verifyBytes(signer.publicKey, new TextEncoder().encode("{}"), sig), false);
+ * assert.equal(await verifyBytes(signer.publicKey, bytes, sig.subarray(1)), false); // not 64 bytes
  * ```
  */
 export async function verifyBytes(
@@ -75,8 +100,14 @@ export async function verifyBytes(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseSignatures } from "./keys.ts";
- * console.assert(parseSignatures("[]", "manifest.json.sig").length === 0);
+ * const sig = new Uint8Array(64).toBase64();
+ * assert.deepEqual(parseSignatures(`[{"keyid":"0123456789abcdef","sig":"${sig}"}]`, "m.sig"), [
+ *   { keyid: "0123456789abcdef", sig: new Uint8Array(64) },
+ * ]);
+ * assert.throws(() => parseSignatures("{", "m.sig"), { name: "SyntaxError", message: "Signature file m.sig is not valid JSON" });
+ * assert.throws(() => parseSignatures('[{"keyid":"a","sig":"AAAA"}]', "m.sig"), TypeError); // 3 bytes
  * ```
  */
 export function parseSignatures(

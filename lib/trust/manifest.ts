@@ -19,19 +19,99 @@ import {
   showValue as show,
 } from "../core/validate.ts";
 
-/** The largest manifest accepted, in bytes. */
+/**
+ * The largest manifest accepted, in bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_MANIFEST_BYTES, parseManifest } from "./manifest.ts";
+ * const url = "https://updates.ms11.com/stable/manifest.json";
+ * assert.throws(() => parseManifest(" ".repeat(MAX_MANIFEST_BYTES + 1), { url }), {
+ *   name: "RangeError",
+ *   message: `Manifest ${url} is 65537 bytes, more than the 65536 allowed`,
+ * });
+ * ```
+ */
 export const MAX_MANIFEST_BYTES = 65536;
 
-/** The manifest schema this client understands. */
+/**
+ * The manifest schema this client understands.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const document = {
+ *   schema: 1, channel: "stable", version: "1.1.0", released_at: "2026-11-20T10:00:00Z",
+ *   artifacts: { "linux-x64": { url: "1.1.0/ms11", size: 3, sha256: "a".repeat(64), kind: "executable" } },
+ * };
+ * const url = "https://updates.ms11.com/stable/manifest.json";
+ * import { MANIFEST_SCHEMA, parseManifest } from "./manifest.ts";
+ * assert.equal(parseManifest(JSON.stringify(document), { url }).schema, MANIFEST_SCHEMA);
+ * assert.throws(
+ *   () => parseManifest(JSON.stringify({ ...document, schema: MANIFEST_SCHEMA + 1 }), { url }),
+ *   { message: `Manifest ${url}: schema 2 is newer than this client understands (1); update ms11-update` },
+ * );
+ * ```
+ */
 export const MANIFEST_SCHEMA = 1;
 
-/** How an artifact is installed. */
+/**
+ * How an artifact is installed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { kindOfFile } from "../publish/release.ts";
+ * import type { ArtifactKind } from "./manifest.ts";
+ * const kind: ArtifactKind = kindOfFile("ms11-1.1.0.zip");
+ * assert.equal(kind, "zip");
+ * ```
+ */
 export type ArtifactKind = "executable" | "tar.gz" | "zip";
 
-/** The kinds of artifact this client installs. */
+/**
+ * The kinds of artifact this client installs.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const document = {
+ *   schema: 1, channel: "stable", version: "1.1.0", released_at: "2026-11-20T10:00:00Z",
+ *   artifacts: { "linux-x64": { url: "1.1.0/ms11", size: 3, sha256: "a".repeat(64), kind: "executable" } },
+ * };
+ * const url = "https://updates.ms11.com/stable/manifest.json";
+ * import { ARTIFACT_KINDS, parseManifest } from "./manifest.ts";
+ * assert.deepEqual(ARTIFACT_KINDS, ["executable", "tar.gz", "zip"]);
+ * const dmg = { ...document, artifacts: { "macos-arm64": { ...document.artifacts["linux-x64"], kind: "dmg" } } };
+ * assert.throws(() => parseManifest(JSON.stringify(dmg), { url }), {
+ *   message: `Manifest ${url}: artifacts.macos-arm64.kind must be one of executable, tar.gz, zip, got "dmg"`,
+ * });
+ * ```
+ */
 export const ARTIFACT_KINDS: readonly ArtifactKind[] = ["executable", "tar.gz", "zip"];
 
-/** One platform's build. */
+/**
+ * One platform's build.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const document = {
+ *   schema: 1, channel: "stable", version: "1.1.0", released_at: "2026-11-20T10:00:00Z",
+ *   artifacts: { "linux-x64": { url: "1.1.0/ms11", size: 3, sha256: "a".repeat(64), kind: "executable" } },
+ * };
+ * const url = "https://updates.ms11.com/stable/manifest.json";
+ * import { type Artifact, artifactFor, parseManifest } from "./manifest.ts";
+ * const artifact: Artifact = artifactFor(parseManifest(JSON.stringify(document), { url }), "linux-x64");
+ * assert.deepEqual(artifact, {
+ *   url: "https://updates.ms11.com/stable/1.1.0/ms11", // resolved against the manifest's URL
+ *   size: 3,
+ *   sha256: "a".repeat(64),
+ *   kind: "executable",
+ * });
+ * ```
+ */
 export interface Artifact {
   /** Absolute URL (relative URLs in the document are resolved against the manifest's URL). */
   url: string;
@@ -43,10 +123,45 @@ export interface Artifact {
   kind: ArtifactKind;
 }
 
-/** The hash algorithms this client verifies artifacts with. */
+/**
+ * The hash algorithms this client verifies artifacts with.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const document = {
+ *   schema: 1, channel: "stable", version: "1.1.0", released_at: "2026-11-20T10:00:00Z",
+ *   artifacts: { "linux-x64": { url: "1.1.0/ms11", size: 3, sha256: "a".repeat(64), kind: "executable" } },
+ * };
+ * const url = "https://updates.ms11.com/stable/manifest.json";
+ * import { HASH_ALGORITHMS, parseManifest } from "./manifest.ts";
+ * assert.deepEqual(HASH_ALGORITHMS, ["sha256"]);
+ * const { sha256: _, ...rest } = document.artifacts["linux-x64"];
+ * const blake3Only = { ...document, artifacts: { "linux-x64": { ...rest, hashes: { blake3: "ab" } } } };
+ * assert.throws(() => parseManifest(JSON.stringify(blake3Only), { url }), {
+ *   message: `Manifest ${url}: artifacts.linux-x64 has no hash this client can verify (it has blake3; this client verifies sha256)`,
+ * });
+ * ```
+ */
 export const HASH_ALGORITHMS: readonly string[] = ["sha256"];
 
-/** A parsed, validated manifest. */
+/**
+ * A parsed, validated manifest.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const document = {
+ *   schema: 1, channel: "stable", version: "1.1.0", released_at: "2026-11-20T10:00:00Z",
+ *   artifacts: { "linux-x64": { url: "1.1.0/ms11", size: 3, sha256: "a".repeat(64), kind: "executable" } },
+ * };
+ * const url = "https://updates.ms11.com/stable/manifest.json";
+ * import { type Manifest, parseManifest } from "./manifest.ts";
+ * const manifest: Manifest = parseManifest(JSON.stringify({ ...document, future_field: true }), { url });
+ * assert.equal(manifest.version, "1.1.0");
+ * assert.deepEqual([manifest.notes, manifest.serial, manifest.expires, manifest.next_keys], [null, null, null, null]);
+ * ```
+ */
 export interface Manifest {
   /** Manifest schema version (1). */
   schema: number;
@@ -68,7 +183,24 @@ export interface Manifest {
   next_keys: KeySet | null;
 }
 
-/** Options of {@linkcode parseManifest}. */
+/**
+ * Options of {@linkcode parseManifest}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const document = {
+ *   schema: 1, channel: "stable", version: "1.1.0", released_at: "2026-11-20T10:00:00Z",
+ *   artifacts: { "linux-x64": { url: "1.1.0/ms11", size: 3, sha256: "a".repeat(64), kind: "executable" } },
+ * };
+ * const url = "https://updates.ms11.com/stable/manifest.json";
+ * import { parseManifest, type ParseManifestOptions } from "./manifest.ts";
+ * const options: ParseManifestOptions = { url, channel: "canary" };
+ * assert.throws(() => parseManifest(JSON.stringify(document), options), {
+ *   message: `Manifest ${url} is for channel "stable", not the requested "canary"`,
+ * });
+ * ```
+ */
 export interface ParseManifestOptions {
   /** The URL the manifest was fetched from: relative artifact URLs resolve against it. */
   url: string;
@@ -97,12 +229,20 @@ function isIsoTime(text: string): boolean {
  *
  * @example
  * ```ts
- * import { parseManifest } from "./manifest.ts";
- * const manifest = parseManifest(JSON.stringify({
+ * import assert from "node:assert/strict";
+ * const document = {
  *   schema: 1, channel: "stable", version: "1.1.0", released_at: "2026-11-20T10:00:00Z",
  *   artifacts: { "linux-x64": { url: "1.1.0/ms11", size: 3, sha256: "a".repeat(64), kind: "executable" } },
- * }), { url: "https://updates.ms11.com/stable/manifest.json" });
- * console.assert(manifest.artifacts["linux-x64"].url === "https://updates.ms11.com/stable/1.1.0/ms11");
+ * };
+ * const url = "https://updates.ms11.com/stable/manifest.json";
+ * import { parseManifest } from "./manifest.ts";
+ * const manifest = parseManifest(JSON.stringify(document), { url });
+ * assert.equal(manifest.artifacts["linux-x64"].url, "https://updates.ms11.com/stable/1.1.0/ms11");
+ * assert.throws(() => parseManifest(JSON.stringify(document) + "x", { url }), SyntaxError);
+ * assert.throws(() => parseManifest(JSON.stringify({ ...document, version: "1.1" }), { url }), {
+ *   name: "TypeError",
+ *   message: `Manifest ${url}: version must be a semver version, got "1.1"`,
+ * });
  * ```
  */
 export function parseManifest(
@@ -254,8 +394,10 @@ export function parseManifest(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { manifestUrl } from "./manifest.ts";
- * console.assert(manifestUrl("https://u.ms11.com/stable") === "https://u.ms11.com/stable/manifest.json");
+ * assert.equal(manifestUrl("https://u.ms11.com/stable"), "https://u.ms11.com/stable/manifest.json");
+ * assert.equal(manifestUrl("https://u.ms11.com/stable//"), "https://u.ms11.com/stable/manifest.json");
  * ```
  */
 export function manifestUrl(baseUrl: string): string {
@@ -267,9 +409,19 @@ export function manifestUrl(baseUrl: string): string {
  *
  * @example
  * ```ts
- * import { artifactFor, type Manifest } from "./manifest.ts";
- * const manifest = { version: "1.0.0", channel: "stable", artifacts: {} } as unknown as Manifest;
- * try { artifactFor(manifest, "linux-x64"); } catch (e) { console.assert(e instanceof RangeError); }
+ * import assert from "node:assert/strict";
+ * const document = {
+ *   schema: 1, channel: "stable", version: "1.1.0", released_at: "2026-11-20T10:00:00Z",
+ *   artifacts: { "linux-x64": { url: "1.1.0/ms11", size: 3, sha256: "a".repeat(64), kind: "executable" } },
+ * };
+ * const url = "https://updates.ms11.com/stable/manifest.json";
+ * import { artifactFor, parseManifest } from "./manifest.ts";
+ * const manifest = parseManifest(JSON.stringify(document), { url });
+ * assert.equal(artifactFor(manifest, "linux-x64").size, 3);
+ * assert.throws(() => artifactFor(manifest, "windows-x64"), {
+ *   name: "RangeError",
+ *   message: "Release 1.1.0 on stable has no build for platform windows-x64 (it has linux-x64)",
+ * });
  * ```
  */
 export function artifactFor(manifest: Manifest, platform: string): Artifact {

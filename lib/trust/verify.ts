@@ -13,10 +13,75 @@ import { UntrustedManifestError } from "../core/errors.ts";
 import { keyId, parseSignatures, verifyBytes } from "./keys.ts";
 import type { KeySet, Manifest } from "./manifest.ts";
 
-/** The largest signature file accepted, in bytes. */
+/**
+ * The largest signature file accepted, in bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readSigningKey, signDocument, writeKeyPair } from "../publish/signing.ts";
+ * const signer = await readSigningKey((await writeKeyPair(await Deno.makeTempDir())).privatePath);
+ * import { parseManifest } from "./manifest.ts";
+ * const bytes = new TextEncoder().encode(JSON.stringify({
+ *   schema: 1, channel: "stable", version: "1.1.0", serial: 7,
+ *   released_at: "2026-11-20T10:00:00Z", expires: "2026-12-20T10:00:00Z",
+ *   artifacts: { "linux-x64": { url: "1.1.0/ms11", size: 3, sha256: "a".repeat(64), kind: "executable" } },
+ * }));
+ * const signature = new TextEncoder().encode(await signDocument(bytes, [signer]));
+ * const url = "https://updates.ms11.com/stable/manifest.json";
+ * const options = {
+ *   url,
+ *   signatureUrl: `${url}.sig`,
+ *   channel: "stable",
+ *   manifest: parseManifest(bytes, { url }),
+ *   pinned: { threshold: 1, keys: [signer.publicKey] },
+ *   trusted: null,
+ *   startedAt: new Date("2026-11-27T00:00:00Z"),
+ * };
+ * import { UntrustedManifestError } from "../core/errors.ts";
+ * import { MAX_SIGNATURE_BYTES, verifyManifest } from "./verify.ts";
+ * const huge = new Uint8Array(MAX_SIGNATURE_BYTES + 1);
+ * await assert.rejects(verifyManifest(bytes, huge, options), (error) => {
+ *   assert.ok(error instanceof UntrustedManifestError);
+ *   assert.equal(error.reason, "signature-oversize");
+ *   return true;
+ * });
+ * ```
+ */
 export const MAX_SIGNATURE_BYTES = 16384;
 
-/** What the client remembers about the last manifest it accepted on a channel. */
+/**
+ * What the client remembers about the last manifest it accepted on a channel.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readSigningKey, signDocument, writeKeyPair } from "../publish/signing.ts";
+ * const signer = await readSigningKey((await writeKeyPair(await Deno.makeTempDir())).privatePath);
+ * import { parseManifest } from "./manifest.ts";
+ * const bytes = new TextEncoder().encode(JSON.stringify({
+ *   schema: 1, channel: "stable", version: "1.1.0", serial: 7,
+ *   released_at: "2026-11-20T10:00:00Z", expires: "2026-12-20T10:00:00Z",
+ *   artifacts: { "linux-x64": { url: "1.1.0/ms11", size: 3, sha256: "a".repeat(64), kind: "executable" } },
+ * }));
+ * const signature = new TextEncoder().encode(await signDocument(bytes, [signer]));
+ * const url = "https://updates.ms11.com/stable/manifest.json";
+ * const options = {
+ *   url,
+ *   signatureUrl: `${url}.sig`,
+ *   channel: "stable",
+ *   manifest: parseManifest(bytes, { url }),
+ *   pinned: { threshold: 1, keys: [signer.publicKey] },
+ *   trusted: null,
+ *   startedAt: new Date("2026-11-27T00:00:00Z"),
+ * };
+ * import { type TrustedRecord, verifyManifest } from "./verify.ts";
+ * const record: TrustedRecord = await verifyManifest(bytes, signature, options);
+ * assert.equal(record.serial, 7);
+ * // The same manifest again (a 304, a retry): accepted, nothing new to remember.
+ * assert.deepEqual(await verifyManifest(bytes, signature, { ...options, trusted: record }), record);
+ * ```
+ */
 export interface TrustedRecord {
   /** The highest serial accepted. */
   serial: number;
@@ -34,7 +99,42 @@ export interface TrustedRecord {
   pinned: string[] | null;
 }
 
-/** Options of {@linkcode verifyManifest}. */
+/**
+ * Options of {@linkcode verifyManifest}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readSigningKey, signDocument, writeKeyPair } from "../publish/signing.ts";
+ * const signer = await readSigningKey((await writeKeyPair(await Deno.makeTempDir())).privatePath);
+ * import { parseManifest } from "./manifest.ts";
+ * const bytes = new TextEncoder().encode(JSON.stringify({
+ *   schema: 1, channel: "stable", version: "1.1.0", serial: 7,
+ *   released_at: "2026-11-20T10:00:00Z", expires: "2026-12-20T10:00:00Z",
+ *   artifacts: { "linux-x64": { url: "1.1.0/ms11", size: 3, sha256: "a".repeat(64), kind: "executable" } },
+ * }));
+ * const signature = new TextEncoder().encode(await signDocument(bytes, [signer]));
+ * const url = "https://updates.ms11.com/stable/manifest.json";
+ * const options = {
+ *   url,
+ *   signatureUrl: `${url}.sig`,
+ *   channel: "stable",
+ *   manifest: parseManifest(bytes, { url }),
+ *   pinned: { threshold: 1, keys: [signer.publicKey] },
+ *   trusted: null,
+ *   startedAt: new Date("2026-11-27T00:00:00Z"),
+ * };
+ * import { UntrustedManifestError } from "../core/errors.ts";
+ * import { verifyManifest, type VerifyManifestOptions } from "./verify.ts";
+ * const other = { threshold: 1, keys: ["ed25519:" + btoa("k".repeat(32))] };
+ * const strict: VerifyManifestOptions = { ...options, pinned: other }; // signed, but not by a pinned key
+ * await assert.rejects(verifyManifest(bytes, signature, strict), {
+ *   name: "UntrustedManifestError",
+ *   message: `Manifest ${url} has 0 valid signatures from the keys trusted for stable, 1 required (signed by unknown keys ${signer.keyid})`,
+ * });
+ * await assert.rejects(verifyManifest(bytes, signature, strict), UntrustedManifestError);
+ * ```
+ */
 export interface VerifyManifestOptions {
   /** The manifest's URL (for messages). */
   url: string;
@@ -62,8 +162,11 @@ function sha256Hex(bytes: Uint8Array): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { staleness } from "./verify.ts";
- * console.assert(staleness(new Date(0), new Date(90_061_000)) === "1d 1h 1m");
+ * assert.equal(staleness(new Date(0), new Date(90_061_000)), "1d 1h 1m");
+ * assert.equal(staleness(new Date(0), new Date(40_000)), "40s");
+ * assert.equal(staleness(new Date(40_000), new Date(0)), "0s"); // never negative
  * ```
  */
 export function staleness(then: Date, now: Date): string {
@@ -84,9 +187,19 @@ export function staleness(then: Date, now: Date): string {
  *
  * @example
  * ```ts
- * import { currentKeys } from "./verify.ts";
+ * import assert from "node:assert/strict";
+ * import { keyId } from "./keys.ts";
+ * import { currentKeys, type TrustedRecord } from "./verify.ts";
  * const pinned = { threshold: 1, keys: ["ed25519:" + btoa("k".repeat(32))] };
- * console.assert(currentKeys(pinned, null) === pinned);
+ * const rotated = { threshold: 1, keys: ["ed25519:" + btoa("r".repeat(32))] };
+ * assert.equal(currentKeys(pinned, null), pinned);
+ * const trusted: TrustedRecord = {
+ *   serial: 3, sha256: "a".repeat(64), version: "1.1.0", expires: "2026-12-20T10:00:00Z",
+ *   accepted_at: "2026-11-27T00:00:00Z", keys: rotated, pinned: pinned.keys.map(keyId),
+ * };
+ * assert.equal(currentKeys(pinned, trusted), rotated); // rotated under the pinned keys
+ * const repinned = { threshold: 1, keys: ["ed25519:" + btoa("p".repeat(32))] };
+ * assert.equal(currentKeys(repinned, trusted), repinned); // a new pinned set resets the rotation
  * ```
  */
 export function currentKeys(pinned: KeySet, trusted: TrustedRecord | null): KeySet {
@@ -103,10 +216,16 @@ export function currentKeys(pinned: KeySet, trusted: TrustedRecord | null): KeyS
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { readSigningKey, signDocument, writeKeyPair } from "../publish/signing.ts";
+ * const signer = await readSigningKey((await writeKeyPair(await Deno.makeTempDir())).privatePath);
+ * import { parseSignatures } from "./keys.ts";
  * import { validSigners } from "./verify.ts";
- * const key = "ed25519:" + btoa("k".repeat(32));
- * const ids = await validSigners(new Uint8Array(1), [], { threshold: 1, keys: [key] });
- * console.assert(ids.length === 0);
+ * const bytes = new TextEncoder().encode("{}");
+ * const signatures = parseSignatures(await signDocument(bytes, [signer, signer]), "m.sig");
+ * const keySet = { threshold: 1, keys: [signer.publicKey, "ed25519:" + btoa("k".repeat(32))] };
+ * assert.deepEqual(await validSigners(bytes, signatures, keySet), [signer.keyid]); // counted once
+ * assert.deepEqual(await validSigners(new TextEncoder().encode("[]"), signatures, keySet), []);
  * ```
  */
 export async function validSigners(
@@ -136,12 +255,42 @@ export async function validSigners(
  * store once the caller accepts it.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readSigningKey, signDocument, writeKeyPair } from "../publish/signing.ts";
+ * const signer = await readSigningKey((await writeKeyPair(await Deno.makeTempDir())).privatePath);
+ * import { parseManifest } from "./manifest.ts";
+ * const bytes = new TextEncoder().encode(JSON.stringify({
+ *   schema: 1, channel: "stable", version: "1.1.0", serial: 7,
+ *   released_at: "2026-11-20T10:00:00Z", expires: "2026-12-20T10:00:00Z",
+ *   artifacts: { "linux-x64": { url: "1.1.0/ms11", size: 3, sha256: "a".repeat(64), kind: "executable" } },
+ * }));
+ * const signature = new TextEncoder().encode(await signDocument(bytes, [signer]));
+ * const url = "https://updates.ms11.com/stable/manifest.json";
+ * const options = {
+ *   url,
+ *   signatureUrl: `${url}.sig`,
+ *   channel: "stable",
+ *   manifest: parseManifest(bytes, { url }),
+ *   pinned: { threshold: 1, keys: [signer.publicKey] },
+ *   trusted: null,
+ *   startedAt: new Date("2026-11-27T00:00:00Z"),
+ * };
  * import { verifyManifest } from "./verify.ts";
- * const record = await verifyManifest(bytes, signatureBytes, {
- *   url, signatureUrl, channel: "stable", manifest, pinned, trusted: null, startedAt: new Date(),
+ * const record = await verifyManifest(bytes, signature, options);
+ * assert.deepEqual(record, {
+ *   serial: 7,
+ *   sha256: record.sha256,
+ *   version: "1.1.0",
+ *   expires: "2026-12-20T10:00:00Z",
+ *   accepted_at: "2026-11-27T00:00:00.000Z",
+ *   keys: null,
+ *   pinned: null,
  * });
- * console.log(record.serial);
+ * const later = { ...record, serial: 8 }; // a newer manifest was accepted before: this is a rollback
+ * await assert.rejects(verifyManifest(bytes, signature, { ...options, trusted: later }), { reason: "rollback" });
+ * const frozen = { ...options, startedAt: new Date("2027-01-01T00:00:00Z") };
+ * await assert.rejects(verifyManifest(bytes, signature, frozen), { reason: "expired" });
  * ```
  */
 export async function verifyManifest(
