@@ -23,9 +23,9 @@ async function idleApply(options: GlobalOptions): Promise<ApplyResult | null> {
   return { applied: false, from: current, to: current, pruned: [], problem };
 }
 
-async function apply(ctx: Context): Promise<ApplyResult> {
+async function apply(ctx: Context, run = false): Promise<ApplyResult> {
   const { applyUpdate } = await import("../lib/actions/apply.ts");
-  const result = await applyUpdate(ctx);
+  const result = await applyUpdate(ctx, { run });
   const { ui } = ctx;
   if (result.problem) ui.warn(result.problem);
   if (result.recovered) {
@@ -92,7 +92,7 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   }
   if (command.length === 0) throw new ConfigError("run needs a command after --");
   try {
-    await apply(ctx);
+    await apply(ctx, true);
   } catch (error) {
     // The application starts whatever apply said: the previous build stays current.
     ctx.ui.warn(`apply failed: ${(error as Error).message}`);

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { rejectedBuilds } from "../lib/root/lifecycle.ts";
 import { readAudit } from "../lib/root/audit.ts";
 import { decideUpdate } from "../lib/core/channel.ts";
-import { confirmBuild, judgeExit } from "../lib/root/health.ts";
+import { confirmBuild, type ExitFacts, judgeExit } from "../lib/root/health.ts";
 import { buildDir, type Layout } from "../lib/root/layout.ts";
 import { abandonTrial } from "../lib/root/rollback.ts";
 import { emptyState, readState, type State, writeState } from "../lib/root/state.ts";
@@ -309,23 +309,76 @@ Deno.test("a damaged trial or journal is reported and ignored", async () => {
 
 // --- judgeExit -------------------------------------------------------------------------------
 
-Deno.test("judgeExit: only a build on trial failing inside its window (or before confirming) fails", () => {
-  const base = {
-    code: 1,
+Deno.test("judgeExit: a clean exit is health, a crash or a failure code before health is failure, the rest no verdict", () => {
+  const base: ExitFacts = {
+    code: 0,
+    signal: null,
     signalled: false,
     onTrial: true,
     windowOver: false,
     requireConfirm: false,
+    failureCodes: null,
   };
-  assert.equal(judgeExit(base), "exited with code 1 before its health check passed");
-  assert.equal(judgeExit({ ...base, code: 0 }), null);
-  assert.equal(judgeExit({ ...base, signalled: true }), null);
-  assert.equal(judgeExit({ ...base, onTrial: false }), null);
-  assert.equal(judgeExit({ ...base, windowOver: true }), null);
-  assert.equal(
-    judgeExit({ ...base, windowOver: true, requireConfirm: true, code: 134 }),
-    "exited with code 134 before it confirmed",
-  );
+  const cases: [
+    Partial<typeof base> & { signal?: string | null; failureCodes?: number[] },
+    string,
+    string,
+  ][] = [
+    [{}, "healthy", "exited cleanly (code 0)"],
+    [{ code: 1 }, "failed", "exited with code 1 before its health check passed"],
+    [
+      { code: 139, signal: "SIGSEGV" },
+      "failed",
+      "crashed (SIGSEGV) before its health check passed",
+    ],
+    [
+      { code: 134, signal: "SIGABRT" },
+      "failed",
+      "crashed (SIGABRT) before its health check passed",
+    ],
+    [{ code: 137, signal: "SIGKILL" }, "none", "was stopped by SIGKILL"],
+    [
+      { code: 130, signal: "SIGINT", signalled: true },
+      "none",
+      "was stopped by a signal passed on from the user",
+    ],
+    [{ code: 3, signalled: true }, "none", "was stopped by a signal passed on from the user"],
+    [{ code: 1, onTrial: false }, "none", "is not on trial"],
+    // The distribution declares which codes are failures; the others are no verdict.
+    [
+      { code: 70, failureCodes: [70, 134] },
+      "failed",
+      "exited with code 70 before its health check passed",
+    ],
+    [
+      { code: 2, failureCodes: [70, 134] },
+      "none",
+      "exited with code 2, not a failure code (health.failure_exit_codes)",
+    ],
+    // After the window: it ran through it.
+    [{ code: 1, windowOver: true }, "healthy", "ran through its health window"],
+    // Expected to confirm by itself: a clean exit is a launch without a confirm; a failure fails
+    // whenever it comes before the confirm.
+    [{ requireConfirm: true }, "none", "exited cleanly before it confirmed"],
+    [
+      { code: 134, requireConfirm: true, windowOver: true },
+      "failed",
+      "exited with code 134 before it confirmed",
+    ],
+    [
+      { code: 139, signal: "SIGSEGV", requireConfirm: true },
+      "failed",
+      "crashed (SIGSEGV) before it confirmed",
+    ],
+    [
+      { code: 2, requireConfirm: true, failureCodes: [70] },
+      "none",
+      "exited with code 2, not a failure code (health.failure_exit_codes)",
+    ],
+  ];
+  for (const [facts, verdict, reason] of cases) {
+    assert.deepEqual(judgeExit({ ...base, ...facts }), { verdict, reason }, JSON.stringify(facts));
+  }
 });
 
 Deno.test("a build applied over one still on trial falls back to the last build known good", () => {

@@ -374,8 +374,11 @@ export interface ApplyOptions {
   keepBackups?: number;
   /** How long to wait for the install lock, in milliseconds. */
   lockWaitMs?: number;
-  /** Launches of an unconfirmed build before the next apply rolls it back (default 3). */
-  maxAttempts?: number;
+  /**
+   * Launches of an unconfirmed build before the next apply rolls it back (default 3); null:
+   * launches are counted but never roll back (under `run`, the exits are the evidence).
+   */
+  maxAttempts?: number | null;
   /** Smoke-test a staged build before swapping it in (default: no smoke test). */
   smoke?: SmokeOptions | null;
 }
@@ -428,7 +431,7 @@ export interface ApplyResult {
   /** An automatic rollback of a build never confirmed. */
   rolledBack?: { from: string; to: string; reason: string };
   /** The build on trial after this launch, and the launches counted. */
-  trial?: { version: string; attempts: number; max_attempts: number };
+  trial?: { version: string; attempts: number; max_attempts: number | null };
 }
 
 /**
@@ -471,7 +474,8 @@ async function vetStaged(
  *    fails is not swapped in, its files are removed, and (for a failed smoke test) it is
  *    remembered as bad on its channel;
  * 3. with a build on trial: count this launch, or, after `maxAttempts` launches without a
- *    `confirm`, roll back to the previous build and remember the failed one as bad.
+ *    `confirm` (never when it is null), roll back to the previous build and reject the failed
+ *    one.
  *
  * With nothing staged, nothing on trial and no interrupted swap it returns at once without
  * taking the lock.
@@ -526,7 +530,7 @@ export async function applyStaged(
   });
   const at = (options.now ?? new Date()).toISOString();
   const keep = options.keepBackups ?? 2;
-  const maxAttempts = options.maxAttempts ?? 3;
+  const maxAttempts = options.maxAttempts === undefined ? 3 : options.maxAttempts;
   const staged = state.staged;
   if (staged === null) {
     const trial = state.trial;
@@ -541,7 +545,7 @@ export async function applyStaged(
     }
     const fallback = trial.from;
     if (
-      trial.attempts >= maxAttempts && fallback !== null &&
+      maxAttempts !== null && trial.attempts >= maxAttempts && fallback !== null &&
       await exists(buildDir(layout, fallback))
     ) {
       const reason =
@@ -565,7 +569,7 @@ export async function applyStaged(
     await appendAudit(layout, {
       at,
       event: "trial_launch",
-      reason: `launch ${trial.attempts} of ${trial.version} without a confirm`,
+      reason: `launch ${trial.attempts} of ${trial.version} without a verdict`,
       version: trial.version,
       attempts: trial.attempts,
       max_attempts: maxAttempts,
