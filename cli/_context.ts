@@ -93,7 +93,10 @@ export function actionContext(ctx: Context, options: ActionContextOptions = {}):
     platform: ctx.platform,
     lockWaitMs: ctx.lockWaitMs,
     onEvent: (event) => {
-      if (event.type !== "failure") ctx.ui.notice(event.message);
+      // A failure's line is main's error; a switch says so in its own line (cli/builds.ts).
+      if (event.type !== "failure" && event.type !== "channel_changed") {
+        ctx.ui.notice(event.message);
+      }
     },
     onProgress: options.progress ? ctx.ui.progress() : undefined,
     onWarning: (message) => ctx.ui.warn(message),

@@ -41,6 +41,8 @@ export interface UiOptions {
   stderr?: { writeSync(p: Uint8Array): number; isTerminal(): boolean };
   /** Where data goes (default stdout); tests give their own. */
   stdout?: { writeSync(p: Uint8Array): number };
+  /** Where answers to questions come from (default stdin); tests give their own. */
+  stdin?: { readable: ReadableStream<Uint8Array>; isTerminal(): boolean };
   /** The clock of progress events (default `performance.now()`, in ms); tests give their own. */
   clock?: () => number;
 }
@@ -76,6 +78,7 @@ export class Ui {
   readonly json: boolean;
   #stderr: { writeSync(p: Uint8Array): number; isTerminal(): boolean };
   #stdout: { writeSync(p: Uint8Array): number };
+  #stdin: { readable: ReadableStream<Uint8Array>; isTerminal(): boolean };
   #clock: () => number;
   #jsonLines = false;
   #tty: boolean;
@@ -90,6 +93,7 @@ export class Ui {
     this.json = options.json ?? false;
     this.#stderr = options.stderr ?? Deno.stderr;
     this.#stdout = options.stdout ?? Deno.stdout;
+    this.#stdin = options.stdin ?? Deno.stdin;
     this.#clock = options.clock ?? (() => performance.now());
     this.#tty = this.#stderr.isTerminal();
     this.#color = this.#tty && !Deno.noColor;
@@ -118,6 +122,34 @@ export class Ui {
   warn(message: string): void {
     this.#clearBar();
     this.#write(`${this.#color ? "\x1b[33mwarning\x1b[0m" : "warning"}: ${message}\n`);
+  }
+
+  /** Whether a person can be asked: stdin and stderr are terminals and the output is not JSON. */
+  get interactive(): boolean {
+    return !this.json && this.#tty && this.#stdin.isTerminal();
+  }
+
+  /**
+   * Ask a person `question` on stderr and read one line of answer from stdin, trimmed and lower
+   * case; null when no person can be asked ({@linkcode Ui.interactive}) or stdin ends first.
+   */
+  async ask(question: string): Promise<string | null> {
+    if (!this.interactive) return null;
+    this.#clearBar();
+    this.#write(`${question} `);
+    const reader = this.#stdin.readable.getReader();
+    const decoder = new TextDecoder();
+    let line = "";
+    try {
+      while (!line.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) return line === "" ? null : line.trim().toLowerCase();
+        line += decoder.decode(value, { stream: true });
+      }
+    } finally {
+      reader.releaseLock();
+    }
+    return line.slice(0, line.indexOf("\n")).trim().toLowerCase();
   }
 
   /** An error on stderr. */

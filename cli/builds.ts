@@ -6,7 +6,7 @@ import { installStatus } from "../lib/actions/status.ts";
 import { ConfigError } from "../lib/core/errors.ts";
 import type { StatusDocument } from "../lib/root/status.ts";
 import { isVersion } from "../lib/core/version.ts";
-import { actionContext, type GlobalOptions, loadContext } from "./_context.ts";
+import { actionContext, type Context, type GlobalOptions, loadContext } from "./_context.ts";
 import type { UpdateCommandOptions } from "./update.ts";
 
 /** Options of `rollback`. */
@@ -91,10 +91,40 @@ export async function statusCommand(options: UpdateCommandOptions): Promise<numb
   return 0;
 }
 
-/** `ms11-update channel [NAME]`: show channels, or persist a switch. */
+/** Options of `channel`. */
+export interface ChannelCommandOptions extends GlobalOptions {
+  allowDowngrade?: boolean;
+  keepCurrent?: boolean;
+}
+
+/** The answer to a channel switch that would downgrade: from the flags, else asked on a terminal. */
+async function downgradeAnswer(
+  ctx: Context,
+  options: ChannelCommandOptions,
+  c: { channel: string; available: string; current: string },
+): Promise<"install" | "keep"> {
+  if (options.allowDowngrade) return "install";
+  if (options.keepCurrent) return "keep";
+  const question =
+    `${c.channel}'s newest release ${c.available} is lower than the installed ${c.current}. Switch to ${c.channel} and install ${c.available} (a downgrade), keep ${c.current} until ${c.channel} catches up, or cancel? [install/keep/Cancel]`;
+  const answer = await ctx.ui.ask(question);
+  if (answer === "i" || answer === "install") return "install";
+  if (answer === "k" || answer === "keep") return "keep";
+  throw new Error(
+    `${c.channel}'s newest release ${c.available} is lower than the installed ${c.current}: the channel was not switched (${
+      answer === null ? "pass" : "cancelled; pass"
+    } --allow-downgrade to switch and install ${c.available}, or --keep-current to switch and keep ${c.current})`,
+  );
+}
+
+/**
+ * `ms11-update channel [NAME]`: show channels, or persist a switch. A switch that would mean a
+ * downgrade (the new channel's newest release is lower than the installed build) asks first, as
+ * the dashboard does: on a terminal, else `--allow-downgrade` or `--keep-current` answers.
+ */
 export async function channelCommand(
   name: string | undefined,
-  options: GlobalOptions,
+  options: ChannelCommandOptions,
 ): Promise<number> {
   const ctx = await loadContext(options);
   if (name === undefined) {
@@ -107,10 +137,24 @@ export async function channelCommand(
     );
     return 0;
   }
-  const report = await switchChannel(actionContext(ctx), name, { skipCheck: true });
-  if (report.channel === report.previous) ctx.ui.notice(report.message);
+  if (options.allowDowngrade && options.keepCurrent) {
+    throw new ConfigError("Pass --allow-downgrade or --keep-current, not both");
+  }
+  let report = await switchChannel(actionContext(ctx), name);
+  if (report.confirmation !== null) {
+    const downgrade = await downgradeAnswer(ctx, options, report.confirmation);
+    report = await switchChannel(actionContext(ctx, { progress: downgrade === "install" }), name, {
+      downgrade,
+    });
+  }
+  ctx.ui.notice(report.message);
   ctx.ui.data(
-    { channel: report.channel, previous: report.previous, config: report.config },
+    {
+      channel: report.channel,
+      previous: report.previous,
+      config: report.config,
+      ...(report.update === null ? {} : { update: report.update }),
+    },
     `channel ${report.channel}`,
   );
   return 0;

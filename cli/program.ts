@@ -150,6 +150,18 @@ export function buildProgram(setCode: (code: number) => void): Command {
     sub("channel", "list channels, or switch channel persistently (saved in the config file)"),
   )
     .argument("[name]", "channel to switch to")
+    .option(
+      "--allow-downgrade",
+      "if the channel's newest release is lower than the installed build: switch and install it",
+    )
+    .option(
+      "--keep-current",
+      "if the channel's newest release is lower than the installed build: switch and keep the installed one until the channel catches up",
+    )
+    .addHelpText(
+      "after",
+      "\nA switch that would mean a downgrade asks first on a terminal; elsewhere it needs --allow-downgrade or --keep-current, and nothing changes without one.",
+    )
     .action(act(async (c) => (await builds()).channelCommand(c.args[0], c.optsWithGlobals())));
 
   waitOption(

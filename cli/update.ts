@@ -17,7 +17,24 @@ export interface UpdateCommandOptions extends GlobalOptions {
 /** `ms11-update [--channel NAME]`: check, download, verify and stage. */
 export async function updateCommand(options: UpdateCommandOptions): Promise<number> {
   const ctx = await loadContext(options);
-  const report = await updateFromChannel(actionContext(ctx, { progress: true }), options);
+  let report = await updateFromChannel(actionContext(ctx, { progress: true }), options);
+  const refused = report.summary?.decision;
+  if (
+    options.channel !== undefined && refused?.action === "none" &&
+    refused.reason === "downgrade-refused"
+  ) {
+    // A channel for this run whose newest release is lower: ask, as `channel NAME` does.
+    const { available, current } = report.summary!;
+    const answer = await ctx.ui.ask(
+      `${options.channel}'s newest release ${available} is lower than the installed ${current}. Install ${available} (a downgrade)? [y/N]`,
+    );
+    if (answer === "y" || answer === "yes") {
+      report = await updateFromChannel(actionContext(ctx, { progress: true }), {
+        ...options,
+        allowDowngrade: true,
+      });
+    }
+  }
   if (report.skipped) {
     ctx.ui.notice(report.message);
     ctx.ui.data(report.skipped, `skipped: ${report.skipped.reason}`);
