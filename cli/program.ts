@@ -232,6 +232,41 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .option("--host <host>", "address to bind", "127.0.0.1")
     .action(act(async (c) => (await publish()).serveCommand(c.args[0], c.opts())));
 
+  sub("publish", "publisher: upload a release tree to an S3-compatible bucket (behind a CDN)")
+    .argument("<release-dir>", "release tree (holds <channel>/manifest.json)")
+    .requiredOption("--to <s3-url>", "where: s3://bucket or s3://bucket/prefix")
+    .option(
+      "--endpoint <url>",
+      "S3 endpoint of a store other than AWS, addressed path-style (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile's endpoint_url)",
+    )
+    .option("--dry-run", "list what would change; write nothing")
+    .option(
+      "--metadata-max-age <seconds>",
+      "how long caches may keep manifest.json and manifest.json.sig (Cache-Control max-age)",
+      "60",
+    )
+    .option("--json", "print data as JSON on stdout")
+    .addHelpText(
+      "after",
+      `
+Uploads what the bucket lacks, in an order that never shows a client a torn release: the
+artifacts (Cache-Control: public, max-age=31536000, immutable; an existing one with other
+bytes is refused, never overwritten), each checked after upload (the store verifies the
+signed SHA-256 and Content-MD5, a HEAD the size, ETag and sha256 metadata); then each
+channel's signatures, named by the manifest's SHA-256 and in manifest.json.sig (which keeps
+the signatures of the manifests it replaces); then, once caches can no longer hold the
+previous manifest.json.sig (its max-age), the manifests. Re-running uploads only what is
+missing or changed, so an interrupted publish is completed by running it again.
+
+Credentials and region come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+AWS_REGION (or AWS_DEFAULT_REGION), else the profile AWS_PROFILE (default "default") in
+~/.aws/credentials and ~/.aws/config (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE). Clients'
+base_url is <where the bucket is served>/<prefix>/<channel>. See docs/DEPLOYMENT.md.`,
+    )
+    .action(
+      act(async (c) => (await import("./publish_s3.ts")).publishCommand(c.args[0], c.opts())),
+    );
+
   return program;
 }
 

@@ -172,6 +172,10 @@ export interface NginxOptions {
   startTimeoutMs?: number;
   /** Extra nginx directives inside the server block, e.g. `location` blocks with redirects. */
   extraServerConfig?: string;
+  /** Extra nginx directives inside the http block, e.g. a `proxy_cache_path`. */
+  extraHttpConfig?: string;
+  /** The directives of `location /` (default: serve files from `root`). */
+  rootLocation?: string;
 }
 
 /**
@@ -217,6 +221,8 @@ export async function startNginx(
           httpPort,
           certs,
           extra: options.extraServerConfig ?? "",
+          extraHttp: options.extraHttpConfig ?? "",
+          rootLocation: options.rootLocation ?? "try_files $uri =404;",
         }),
       );
       const started = await launch(nginxPath, dir, {
@@ -258,6 +264,74 @@ export async function startNginx(
   }
 }
 
+/** Options of {@linkcode startCdn}. */
+export interface CdnOptions {
+  /** The nginx binary (default {@linkcode NGINX_PATH}). */
+  nginxPath?: string;
+}
+
+/**
+ * Debian's nginx as a CDN in front of `origin` (an http URL such as a public bucket's
+ * `http://127.0.0.1:PORT/v1/AUTH_test/releases`): `/<path>` is proxied to `<origin>/<path>`
+ * through a `proxy_cache` that honours the origin's `Cache-Control` (and caches nothing the
+ * origin does not allow), one request per key filling the cache at a time (`proxy_cache_lock`),
+ * expired entries revalidated with conditional requests. Every answer carries `X-Cache-Status`
+ * (`MISS`, `HIT`, `EXPIRED`, `REVALIDATED`…). Its `accessLogPath` has one line per request,
+ * `METHOD URI STATUS CACHE_STATUS`: the lines without `HIT` are the ones that reached the
+ * origin. Null when nginx is not installed.
+ *
+ * @example
+ * ```ts ignore
+ * import assert from "node:assert/strict";
+ * import { startCdn } from "./_nginx.ts";
+ * await using cdn = (await startCdn("http://127.0.0.1:8080/v1/AUTH_test/releases"))!;
+ * const response = await fetch(`${cdn.url}/stable/manifest.json`);
+ * assert.match(response.headers.get("x-cache-status") ?? "", /^(MISS|HIT|EXPIRED)$/);
+ * ```
+ */
+export async function startCdn(
+  origin: string,
+  options: CdnOptions = {},
+): Promise<NginxServer | null> {
+  const dir = await Deno.makeTempDir({ prefix: "ms11-cdn-" });
+  const q = (s: string) => JSON.stringify(s);
+  const upstream = origin.replace(/\/+$/, "") + "/";
+  try {
+    const nginx = await startNginx(dir, {
+      nginxPath: options.nginxPath,
+      extraHttpConfig: `
+    proxy_cache_path ${
+        q(`${dir}/cache`)
+      } levels=1:2 keys_zone=cdn:1m max_size=256m inactive=1h use_temp_path=off;
+    log_format cdn '$request_method $request_uri $status $upstream_cache_status';`,
+      rootLocation: `proxy_pass ${upstream};
+            proxy_http_version 1.1;
+            proxy_cache cdn;
+            proxy_cache_key $uri;
+            proxy_cache_lock on;
+            proxy_cache_revalidate on;
+            add_header X-Cache-Status $upstream_cache_status always;
+            access_log ${q(`${dir}/cdn.log`)} cdn;`,
+    });
+    if (nginx === null) {
+      await Deno.remove(dir, { recursive: true });
+      return null;
+    }
+    let stopping: Promise<void> | null = null;
+    const stop = () => {
+      stopping ??= (async () => {
+        await nginx.stop();
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+      })();
+      return stopping;
+    };
+    return { ...nginx, accessLogPath: `${dir}/cdn.log`, stop, [Symbol.asyncDispose]: stop };
+  } catch (error) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw error;
+  }
+}
+
 /** A TCP port free on 127.0.0.1 right now. */
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -275,6 +349,8 @@ function nginxConf(
     httpPort: number | null;
     certs: TestCertificates;
     extra: string;
+    extraHttp: string;
+    rootLocation: string;
   },
 ): string {
   const q = (s: string) => JSON.stringify(s); // nginx accepts double-quoted strings
@@ -299,6 +375,7 @@ ${temp}
     sendfile on;
     etag on;
     server_tokens off;
+${c.extraHttp}
     server {
         ${c.httpPort === null ? "" : `listen 127.0.0.1:${c.httpPort};`}
         listen 127.0.0.1:${c.httpsPort} ssl;
@@ -308,7 +385,7 @@ ${temp}
         root ${q(c.root)};
         autoindex off;
         location / {
-            try_files $uri =404;
+            ${c.rootLocation}
         }
 ${c.extra}
     }

@@ -14,7 +14,7 @@ import { isChannelName, isNonEmptyString as str, isObject, isSha256Hex } from ".
 import { currentVersion, isBuildName, type Layout } from "./layout.ts";
 import { BUILD_STATES, type BuildState, type LifecycleRecord } from "./lifecycle.ts";
 import type { TrustedRecord } from "../trust/verify.ts";
-import { migrateV1 } from "./_state_v1.ts";
+import { migrateV1 } from "./_state_migrate.ts";
 
 export type { LifecycleRecord, RejectedRecord } from "./lifecycle.ts";
 
@@ -422,7 +422,7 @@ export interface ParseStateOptions {
  * Validate a parsed state document. Records that do not fit are dropped one by one (a problem
  * is reported) rather than failing the whole file; a schema newer than this client is an error.
  * A schema 1 document is converted (its `rejected` list becomes lifecycle records, see
- * lib/root/_state_v1.ts).
+ * lib/root/_state_migrate.ts).
  *
  * @example
  * ```ts

@@ -34,7 +34,7 @@ const UPGRADED = "recorded before build lifecycles (state schema 1)";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { migrateV1 } from "./_state_v1.ts";
+ * import { migrateV1 } from "./_state_migrate.ts";
  * import { emptyState } from "./state.ts";
  * const problems: string[] = [];
  * const records = migrateV1({ schema: 1, rejected: [

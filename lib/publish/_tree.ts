@@ -1,0 +1,184 @@
+// Private to lib/publish/upload.ts: what a release tree holds, hashed, and checked as a client
+// would check it before any byte leaves the machine.
+import { createHash } from "node:crypto";
+import { parseSignatures } from "../trust/keys.ts";
+import { type Manifest, MAX_MANIFEST_BYTES, parseManifest } from "../trust/manifest.ts";
+import { MAX_SIGNATURE_BYTES } from "../trust/verify.ts";
+
+const CHANNEL = /^[a-z][a-z0-9_-]{0,31}$/;
+/** The folder of each channel that holds the manifest-addressed signature files. */
+export const SIGNATURES_DIR = "signatures";
+
+/** One immutable file of the tree (an artifact, or anything else under a version folder). */
+export interface TreeFile {
+  /** Its path on disk. */
+  path: string;
+  /** Its key below the prefix: `<channel>/<version>/<name>`. */
+  key: string;
+  size: number;
+  /** Lowercase hex. */
+  sha256: string;
+  /** Base64 (Content-MD5). */
+  md5: string;
+  /** Lowercase hex (a plain PUT's ETag). */
+  md5Hex: string;
+}
+
+/** One channel's signed metadata. */
+export interface TreeChannel {
+  channel: string;
+  /** The exact bytes of `manifest.json`. */
+  manifest: Uint8Array;
+  parsed: Manifest;
+  /** SHA-256 of `manifest`, lowercase hex. */
+  sha256: string;
+  /** The bytes of `manifest.json.sig`, or null for an unsigned channel. */
+  signature: Uint8Array | null;
+}
+
+/** A scanned tree. */
+export interface Tree {
+  channels: TreeChannel[];
+  files: TreeFile[];
+}
+
+/**
+ * Scan `tree`: every `<channel>/manifest.json` (parsed strictly, with its signature file checked
+ * for form) and every other regular file of the channel folder, hashed. Dot files (temporary
+ * files of an interrupted `release`) are skipped; symbolic links are refused. Every artifact a
+ * manifest names inside its channel must be in the tree with the declared size and SHA-256.
+ */
+export async function scanTree(tree: string, signal?: AbortSignal): Promise<Tree> {
+  const channels: TreeChannel[] = [];
+  const files: TreeFile[] = [];
+  const names = (await Array.fromAsync(Deno.readDir(tree)))
+    .filter((e) => e.isDirectory && CHANNEL.test(e.name)).map((e) => e.name).sort();
+  for (const channel of names) {
+    const dir = `${tree}/${channel}`;
+    const manifestPath = `${dir}/manifest.json`;
+    const manifest = await Deno.readFile(manifestPath).catch((error) => {
+      if (error instanceof Deno.errors.NotFound) return null;
+      throw error;
+    });
+    if (manifest === null) continue;
+    if (manifest.length > MAX_MANIFEST_BYTES) {
+      throw new RangeError(
+        `Manifest ${manifestPath} is ${manifest.length} bytes, more than the ${MAX_MANIFEST_BYTES} clients accept`,
+      );
+    }
+    const parsed = parseManifest(manifest, { url: placeholder(channel), channel });
+    const signature = await Deno.readFile(`${manifestPath}.sig`).catch((error) => {
+      if (error instanceof Deno.errors.NotFound) return null;
+      throw error;
+    });
+    if (signature !== null) {
+      if (signature.length > MAX_SIGNATURE_BYTES) {
+        throw new RangeError(
+          `Signature file ${manifestPath}.sig is ${signature.length} bytes, more than the ${MAX_SIGNATURE_BYTES} clients accept`,
+        );
+      }
+      parseSignatures(signature, `${manifestPath}.sig`);
+    }
+    channels.push({ channel, manifest, parsed, sha256: sha256Hex(manifest), signature });
+    for (const rel of await walk(dir, "")) {
+      if (rel === "manifest.json" || rel === "manifest.json.sig") continue;
+      if (rel.startsWith(`${SIGNATURES_DIR}/`)) {
+        throw new TypeError(
+          `Release tree file ${dir}/${rel} is in ${SIGNATURES_DIR}/, which publish writes itself`,
+        );
+      }
+      signal?.throwIfAborted();
+      files.push({
+        path: `${dir}/${rel}`,
+        key: `${channel}/${rel}`,
+        ...await hashBoth(`${dir}/${rel}`),
+      });
+    }
+  }
+  const byKey = new Map(files.map((f) => [f.key, f]));
+  for (const c of channels) {
+    const base = placeholder(c.channel).replace(/manifest\.json$/, "");
+    for (const [platform, artifact] of Object.entries(c.parsed.artifacts)) {
+      if (!artifact.url.startsWith(base)) continue; // hosted elsewhere
+      const key = `${c.channel}/${decodeURIComponent(artifact.url.slice(base.length))}`;
+      const file = byKey.get(key);
+      if (file === undefined) {
+        throw new Error(
+          `Manifest ${tree}/${c.channel}/manifest.json names ${key} (${platform}), which is not in the tree`,
+        );
+      }
+      if (file.size !== artifact.size || file.sha256 !== artifact.sha256) {
+        throw new Error(
+          `Artifact ${file.path} (${platform}) has ${file.size} bytes and sha256 ${file.sha256}; the manifest says ${artifact.size} bytes and ${artifact.sha256}`,
+        );
+      }
+    }
+  }
+  return { channels, files };
+}
+
+/** The stand-in URL relative artifact URLs are resolved against. */
+function placeholder(channel: string): string {
+  return `https://release.invalid/${channel}/manifest.json`;
+}
+
+/** Regular files under `dir`/`rel`, as `/`-separated paths, sorted; dot files skipped. */
+async function walk(dir: string, rel: string): Promise<string[]> {
+  const out: string[] = [];
+  const here = rel === "" ? dir : `${dir}/${rel}`;
+  const entries = (await Array.fromAsync(Deno.readDir(here))).sort((a, b) =>
+    a.name < b.name ? -1 : 1
+  );
+  for (const entry of entries) {
+    if (entry.name.startsWith(".")) continue;
+    const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
+    if (entry.isSymlink) {
+      throw new TypeError(
+        `Release tree file ${dir}/${path} is a symbolic link; publish copies only regular files`,
+      );
+    }
+    if (entry.isDirectory) out.push(...await walk(dir, path));
+    else if (entry.isFile) out.push(path);
+  }
+  return out;
+}
+
+/** SHA-256 and MD5 of a file in one streamed pass. */
+async function hashBoth(
+  path: string,
+): Promise<{ size: number; sha256: string; md5: string; md5Hex: string }> {
+  const sha = createHash("sha256");
+  const md5 = createHash("md5");
+  let size = 0;
+  const file = await Deno.open(path, { read: true });
+  try {
+    const buffer = new Uint8Array(1 << 20);
+    while (true) {
+      const n = await file.read(buffer);
+      if (n === null) break;
+      sha.update(buffer.subarray(0, n));
+      md5.update(buffer.subarray(0, n));
+      size += n;
+    }
+  } finally {
+    file.close();
+  }
+  const digest = md5.digest();
+  return {
+    size,
+    sha256: sha.digest("hex"),
+    md5: digest.toString("base64"),
+    md5Hex: digest.toString("hex"),
+  };
+}
+
+/** SHA-256 of bytes, lowercase hex. */
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** MD5 of bytes: base64 and hex. */
+export function md5Of(bytes: Uint8Array): { md5: string; md5Hex: string } {
+  const digest = createHash("md5").update(bytes).digest();
+  return { md5: digest.toString("base64"), md5Hex: digest.toString("hex") };
+}

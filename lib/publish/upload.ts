@@ -1,0 +1,439 @@
+/**
+ * Publishing a release tree (made by `ms11-update release`) to an S3-compatible bucket behind a
+ * CDN, so that no client, fetching at any moment, sees a torn publication (docs/DEPLOYMENT.md):
+ *
+ * 1. every immutable file (artifacts, anything under `<channel>/<version>/`) that the store
+ *    lacks, each checked after upload; an existing one with other bytes is refused, never
+ *    overwritten, before anything is written;
+ * 2. each channel's signature file under a name derived from its manifest,
+ *    `<channel>/signatures/<sha256 of manifest.json>.sig` (immutable: for clients that fetch
+ *    the signature of the manifest they hold);
+ * 3. each channel's `manifest.json.sig`, carrying the signatures of the new manifest and of the
+ *    manifests it replaces (so that it verifies whichever of them a client or a cache holds);
+ * 4. once caches can no longer hold a `manifest.json.sig` without the new signatures (its
+ *    previous max-age has passed since step 3), each channel's `manifest.json`.
+ *
+ * A manifest or signature file is never rewritten within the second of its previous version's
+ * Last-Modified, which caches revalidating with If-Modified-Since could not tell apart.
+ *
+ * Every PUT signs the SHA-256 of its body and sends its Content-MD5, so the store refuses bytes
+ * that are not the tree's; a HEAD then checks size, ETag (the MD5) and the `sha256` metadata.
+ * Re-running uploads only what is missing or differs (bytes or Cache-Control), so a publish
+ * that crashed or was interrupted is completed by running it again; `dryRun` lists the changes
+ * without writing. Nothing is ever deleted.
+ *
+ * @module
+ */
+import { parseManifest } from "../trust/manifest.ts";
+import type { ListedObject, ObjectInfo, ObjectStore } from "./object_store.ts";
+import { channelSignatureFile } from "./_signatures.ts";
+import { md5Of, scanTree, sha256Hex, SIGNATURES_DIR, type TreeChannel } from "./_tree.ts";
+import { type Body, sleep } from "./_s3_http.ts";
+
+/** `Cache-Control` of immutable files: a year, never revalidated. */
+export const IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable";
+/** Most bytes read of a stored manifest or signature file (clients take far less). */
+const MAX_STORED_METADATA_BYTES = 1 << 20;
+/** Default lifetime of the manifest and its signature file in caches, in seconds. */
+export const DEFAULT_METADATA_MAX_AGE = 60;
+
+/**
+ * `Cache-Control` of a channel's manifest and signature file.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { metadataCacheControl } from "./upload.ts";
+ * assert.equal(metadataCacheControl(60), "public, max-age=60");
+ * ```
+ */
+export function metadataCacheControl(maxAgeSeconds: number): string {
+  return `public, max-age=${maxAgeSeconds}`;
+}
+
+/** What an object is. */
+export type UploadKind = "file" | "signature" | "channel-signature" | "manifest";
+
+/**
+ * What publishing does to it: `create` (missing), `update` (other bytes), `metadata` (same bytes,
+ * other Cache-Control) or `unchanged`.
+ */
+export type UploadChange = "create" | "update" | "metadata" | "unchanged";
+
+/** One object of the publication. */
+export interface UploadAction {
+  /** Its key in the bucket. */
+  key: string;
+  kind: UploadKind;
+  change: UploadChange;
+  /** Its size in bytes. */
+  size: number;
+  /** Its SHA-256, lowercase hex. */
+  sha256: string;
+}
+
+/** Reported while publishing. */
+export type UploadEvent =
+  | { type: "uploaded"; action: UploadAction }
+  | { type: "waiting"; ms: number; maxAgeSeconds: number };
+
+/** Options of {@linkcode uploadRelease}. */
+export interface UploadOptions {
+  /** The bucket. */
+  store: ObjectStore;
+  /** The key prefix: `""` or ending with `/` (see parseS3Url). */
+  prefix?: string;
+  /** List what would change; write nothing. */
+  dryRun?: boolean;
+  /** Seconds caches may keep a manifest and its signature file (default 60). */
+  metadataMaxAge?: number;
+  /** Aborts between and during requests. */
+  signal?: AbortSignal;
+  /** Receives each upload as it is checked, and the wait before the manifests. */
+  onEvent?: (event: UploadEvent) => void;
+}
+
+/** What {@linkcode uploadRelease} did (or would do, with `dryRun`). */
+export interface UploadResult {
+  /** `s3://bucket/prefix`. */
+  target: string;
+  /** Every object of the tree's publication, in upload order, unchanged ones included. */
+  actions: UploadAction[];
+  /** Objects written (or to write). */
+  changed: number;
+  /** Bytes written (or to write). */
+  bytes: number;
+  /** Requests sent to the store. */
+  requests: number;
+  /** Time waited for caches before writing the manifests, in ms (dry run: the most it would). */
+  waitMs: number;
+  dryRun: boolean;
+}
+
+/** A planned object with its body. */
+interface Planned {
+  action: UploadAction;
+  /**
+   * Not before this time (local clock, ms): an object rewritten within the second of its previous
+   * version would keep its `Last-Modified`, and caches revalidating with If-Modified-Since would
+   * keep the old bytes (Swift answers 304 then even when If-None-Match differs).
+   */
+  notBefore: number;
+  body: Body;
+  md5: string;
+  md5Hex: string;
+  cacheControl: string;
+  contentType: string;
+}
+
+/** One channel whose manifest replaces another: the wait its signature file needs. */
+interface Settle {
+  key: string;
+  maxAgeSeconds: number;
+}
+
+/**
+ * Publish `tree` to `options.store` under `options.prefix`, in the order that keeps every
+ * client's view whole (see the module documentation). Throws before writing anything when an
+ * immutable file in the store has other bytes than the tree's, or when a manifest would go
+ * back (a lower serial, or the same serial with other content, than the store's).
+ *
+ * @example
+ * ```ts ignore
+ * import assert from "node:assert/strict";
+ * import { ObjectStore } from "./object_store.ts";
+ * import { uploadRelease } from "./upload.ts";
+ * const store = new ObjectStore("releases", {
+ *   credentials: { accessKeyId: "test:tester", secretAccessKey: "testing", sessionToken: null },
+ *   region: "us-east-1",
+ *   endpoint: "http://127.0.0.1:8080",
+ * });
+ * const result = await uploadRelease("./releases", { store, prefix: "ms11/" });
+ * assert.equal(result.target, "s3://releases/ms11/");
+ * ```
+ */
+export async function uploadRelease(tree: string, options: UploadOptions): Promise<UploadResult> {
+  const { store, signal } = options;
+  const prefix = options.prefix ?? "";
+  const maxAge = options.metadataMaxAge ?? DEFAULT_METADATA_MAX_AGE;
+  if (!Number.isSafeInteger(maxAge) || maxAge < 0) {
+    throw new RangeError(`Metadata max-age must be an integer >= 0 seconds, got ${maxAge}`);
+  }
+  const startRequests = store.requests;
+  const scanned = await scanTree(tree, signal);
+  const listed = new Map((await store.list(prefix)).map((o) => [o.key, o]));
+
+  // 1. Immutable files: missing ones are uploaded; one with other bytes stops everything.
+  const files: Planned[] = [];
+  const conflicts: string[] = [];
+  for (const file of scanned.files) {
+    const key = prefix + file.key;
+    const there = listed.get(key);
+    let change: UploadChange = "create";
+    if (there !== undefined) {
+      const same = there.size === file.size && there.etag === file.md5Hex;
+      const remote = same ? null : await remoteDigest(store, key);
+      if (same || (remote !== null && remote.sha256 === file.sha256 && remote.size === file.size)) {
+        change = "unchanged";
+      } else if (remote === null) {
+        change = "create"; // deleted since the listing
+      } else {
+        conflicts.push(
+          `Refusing to overwrite ${
+            store.describe(key)
+          }: the store has sha256 ${remote.sha256} (${remote.size} bytes), the tree has sha256 ${file.sha256} (${file.size} bytes); a published file never changes, publish the new build under a new version`,
+        );
+      }
+    }
+    files.push({
+      action: { key, kind: "file", change, size: file.size, sha256: file.sha256 },
+      notBefore: 0,
+      body: { path: file.path, size: file.size },
+      md5: file.md5,
+      md5Hex: file.md5Hex,
+      cacheControl: IMMUTABLE_CACHE_CONTROL,
+      contentType: "application/octet-stream",
+    });
+  }
+  if (conflicts.length > 0) {
+    throw new Error(
+      conflicts[0] + (conflicts.length > 1 ? ` (and ${conflicts.length - 1} more)` : ""),
+    );
+  }
+
+  // 2-4. Each channel's signed metadata.
+  const signatures: Planned[] = [];
+  const channelSignatures: Planned[] = [];
+  const manifests: Planned[] = [];
+  const settles: Settle[] = [];
+  for (const channel of scanned.channels) {
+    const plan = await planChannel(channel, {
+      store,
+      base: prefix + channel.channel,
+      listed,
+      maxAge,
+    });
+    if (plan.signature !== null) signatures.push(plan.signature);
+    if (plan.channelSignature !== null) channelSignatures.push(plan.channelSignature);
+    manifests.push(plan.manifest);
+    if (plan.settle !== null) settles.push(plan.settle);
+  }
+
+  const ordered = [...files, ...signatures, ...channelSignatures, ...manifests];
+  const changes = ordered.filter((p) => p.action.change !== "unchanged");
+  const result: UploadResult = {
+    target: store.describe(prefix),
+    actions: ordered.map((p) => p.action),
+    changed: changes.length,
+    bytes: changes.reduce((sum, p) => sum + p.action.size, 0),
+    requests: 0,
+    waitMs: options.dryRun ? Math.max(0, ...settles.map((s) => s.maxAgeSeconds * 1000)) : 0,
+    dryRun: options.dryRun ?? false,
+  };
+  if (options.dryRun) {
+    result.requests = store.requests - startRequests;
+    return result;
+  }
+  for (const p of [...files, ...signatures, ...channelSignatures]) {
+    await upload(p, options);
+  }
+  // Caches may still hold a manifest.json.sig without the new signatures for its max-age.
+  let waitMs = 0;
+  for (const settle of settles) {
+    const info = await store.head(settle.key);
+    const age = info?.ageSeconds ?? 0;
+    waitMs = Math.max(waitMs, Math.ceil((settle.maxAgeSeconds - age + 1) * 1000));
+  }
+  if (settles.length > 0 && waitMs > 0) {
+    const maxAgeSeconds = Math.max(...settles.map((s) => s.maxAgeSeconds));
+    options.onEvent?.({ type: "waiting", ms: waitMs, maxAgeSeconds });
+    await sleep(waitMs, signal);
+  }
+  for (const p of manifests) await upload(p, options);
+  result.waitMs = waitMs;
+  result.requests = store.requests - startRequests;
+  return result;
+}
+
+/** What one channel needs. */
+interface ChannelPlan {
+  signature: Planned | null;
+  channelSignature: Planned | null;
+  manifest: Planned;
+  settle: Settle | null;
+}
+
+async function planChannel(
+  local: TreeChannel,
+  options: { store: ObjectStore; base: string; listed: Map<string, ListedObject>; maxAge: number },
+): Promise<ChannelPlan> {
+  const { store, base } = options;
+  const cacheControl = metadataCacheControl(options.maxAge);
+  const manifestKey = `${base}/manifest.json`;
+  const sigKey = `${manifestKey}.sig`;
+  const stored = options.listed.has(manifestKey)
+    ? await store.get(manifestKey, { maxBytes: MAX_STORED_METADATA_BYTES })
+    : null;
+  const storedSha = stored === null ? null : sha256Hex(stored.bytes);
+  if (stored !== null && storedSha !== local.sha256) {
+    refuseGoingBack(local, { store, key: manifestKey, stored: stored.bytes });
+  }
+  const manifest = planBytes(manifestKey, {
+    kind: "manifest",
+    bytes: local.manifest,
+    stored,
+    cacheControl,
+  });
+  if (local.signature === null) {
+    return { signature: null, channelSignature: null, manifest, settle: null };
+  }
+  // Immutable and named by the manifest's hash: the listing's size and MD5 tell if it is there.
+  const addressedKey = `${base}/${SIGNATURES_DIR}/${local.sha256}.sig`;
+  const signature = planBytes(addressedKey, {
+    kind: "signature",
+    bytes: local.signature,
+    stored: null,
+    cacheControl: IMMUTABLE_CACHE_CONTROL,
+  });
+  const there = options.listed.get(addressedKey);
+  if (there !== undefined) {
+    signature.action.change =
+      there.size === local.signature.length && there.etag === signature.md5Hex
+        ? "unchanged"
+        : "update";
+  }
+  const storedSig = options.listed.has(sigKey)
+    ? await store.get(sigKey, { maxBytes: MAX_STORED_METADATA_BYTES })
+    : null;
+  const wanted = channelSignatureFile(local.signature, local.sha256, {
+    bytes: storedSig?.bytes ?? null,
+    manifestSha256: storedSha,
+  });
+  const channelSignature = planBytes(sigKey, {
+    kind: "channel-signature",
+    bytes: wanted,
+    stored: storedSig,
+    cacheControl,
+  });
+  // A manifest replaces another: caches must first drop signature files that lack its own.
+  const settle = stored !== null && storedSha !== local.sha256 && storedSig !== null
+    ? {
+      key: sigKey,
+      maxAgeSeconds: Math.max(options.maxAge, maxAgeOf(storedSig.info.cacheControl) ?? 0),
+    }
+    : null;
+  return { signature, channelSignature, manifest, settle };
+}
+
+/** An object given whole as bytes, compared with what the store holds (null: nothing). */
+function planBytes(
+  key: string,
+  options: {
+    kind: UploadKind;
+    bytes: Uint8Array;
+    stored: { bytes: Uint8Array; info: ObjectInfo } | null;
+    cacheControl: string;
+  },
+): Planned {
+  const { kind, bytes, stored, cacheControl } = options;
+  const sha256 = sha256Hex(bytes);
+  const change: UploadChange = stored === null
+    ? "create"
+    : sha256Hex(stored.bytes) !== sha256
+    ? "update"
+    : stored.info.cacheControl !== cacheControl
+    ? "metadata"
+    : "unchanged";
+  // The store's clock must pass the previous version's Last-Modified second (see Planned).
+  const age = stored?.info.ageSeconds ?? 1;
+  return {
+    action: { key, kind, change, size: bytes.length, sha256 },
+    notBefore: age >= 1 ? 0 : Date.now() + (1 - age) * 1000,
+    body: bytes,
+    ...md5Of(bytes),
+    cacheControl,
+    contentType: "application/json",
+  };
+}
+
+/** Throw when the tree's manifest would take the channel back (clients would refuse it). */
+function refuseGoingBack(
+  local: TreeChannel,
+  options: { store: ObjectStore; key: string; stored: Uint8Array },
+): void {
+  const { store, key, stored } = options;
+  let storedSerial: number | null = null;
+  let storedVersion = "?";
+  try {
+    const parsed = parseManifest(stored, {
+      url: `https://release.invalid/${local.channel}/manifest.json`,
+      channel: local.channel,
+    });
+    storedSerial = parsed.serial;
+    storedVersion = parsed.version;
+  } catch {
+    return; // a damaged manifest in the store: replacing it can only help
+  }
+  const serial = local.parsed.serial;
+  if (serial === null || storedSerial === null || serial > storedSerial) return;
+  throw new Error(
+    `Refusing to publish ${
+      store.describe(key)
+    } with serial ${serial} (${local.parsed.version}): the store has serial ${storedSerial} (${storedVersion})${
+      serial === storedSerial ? " with other content" : ""
+    }, and clients refuse a manifest that goes back`,
+  );
+}
+
+/** The SHA-256 and size of a stored object: its `sha256` metadata, else its bytes hashed. */
+async function remoteDigest(
+  store: ObjectStore,
+  key: string,
+): Promise<{ sha256: string; size: number } | null> {
+  const info = await store.head(key);
+  if (info === null) return null;
+  const claimed = info.metadata.sha256;
+  if (claimed !== undefined && /^[0-9a-f]{64}$/.test(claimed)) {
+    return { sha256: claimed, size: info.size };
+  }
+  return await store.hash(key);
+}
+
+/** PUT one object and check what the store then holds. */
+async function upload(p: Planned, options: UploadOptions): Promise<void> {
+  const { store } = options;
+  if (p.action.change === "unchanged") return;
+  options.signal?.throwIfAborted();
+  if (p.notBefore > Date.now()) await sleep(p.notBefore - Date.now(), options.signal);
+  const { key, sha256, size } = p.action;
+  await store.put(key, p.body, {
+    sha256,
+    md5: p.md5,
+    cacheControl: p.cacheControl,
+    contentType: p.contentType,
+    metadata: { sha256 },
+  });
+  const info = await store.head(key);
+  if (
+    info === null || info.size !== size || info.etag !== p.md5Hex ||
+    info.metadata.sha256 !== sha256 || info.cacheControl !== p.cacheControl
+  ) {
+    throw new Error(
+      `Upload of ${store.describe(key)} did not verify: the store has ${
+        info === null
+          ? "no such object"
+          : `${info.size} bytes, ETag ${info.etag}, sha256 ${
+            info.metadata.sha256 ?? "none"
+          }, Cache-Control ${info.cacheControl ?? "none"}`
+      }; expected ${size} bytes, ETag ${p.md5Hex}, sha256 ${sha256}, Cache-Control ${p.cacheControl}`,
+    );
+  }
+  options.onEvent?.({ type: "uploaded", action: p.action });
+}
+
+/** The larger of `max-age` and `s-maxage` in a Cache-Control value, or null. */
+function maxAgeOf(cacheControl: string | null): number | null {
+  const ages = [...(cacheControl ?? "").matchAll(/(?:^|,)\s*(?:max-age|s-maxage)\s*=\s*"?(\d+)/gi)]
+    .map((m) => Number(m[1]));
+  return ages.length === 0 ? null : Math.max(...ages);
+}
