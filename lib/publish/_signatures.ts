@@ -11,7 +11,16 @@
 // the exact manifest bytes it signs) so that the next publication knows what to keep.
 import { MAX_SIGNATURE_BYTES } from "../trust/verify.ts";
 
-/** Manifests besides the new one whose signatures the stored file keeps. */
+/**
+ * Manifests besides the new one whose signatures the stored file keeps.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { KEPT_GENERATIONS } from "./_signatures.ts";
+ * assert.equal(KEPT_GENERATIONS, 2); // the manifest being replaced, and the one before it
+ * ```
+ */
 export const KEPT_GENERATIONS = 2;
 
 /** One entry as stored. */
@@ -21,7 +30,17 @@ interface Entry {
   manifest_sha256: string;
 }
 
-/** What the store holds now. */
+/**
+ * What the store holds now.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { StoredSignatures } from "./_signatures.ts";
+ * const empty: StoredSignatures = { bytes: null, manifestSha256: null }; // a first publication
+ * assert.equal(empty.bytes, null);
+ * ```
+ */
 export interface StoredSignatures {
   /** The stored `manifest.json.sig`, or null. */
   bytes: Uint8Array | null;
@@ -34,6 +53,23 @@ export interface StoredSignatures {
  * `local` (the release tree's `manifest.json.sig`, already checked by parseSignatures). Returns
  * the stored bytes themselves when they already carry every local signature of this manifest
  * (nothing to upload).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { channelSignatureFile } from "./_signatures.ts";
+ * const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+ * const [oldSha, newSha] = ["a".repeat(64), "b".repeat(64)];
+ * const local = encode([{ keyid: "k1", sig: "new" }]);
+ * const stored = { bytes: encode([{ keyid: "k1", sig: "old" }]), manifestSha256: oldSha };
+ * const file = channelSignatureFile(local, newSha, stored);
+ * assert.deepEqual(JSON.parse(new TextDecoder().decode(file)), [
+ *   { keyid: "k1", sig: "new", manifest_sha256: newSha },
+ *   { keyid: "k1", sig: "old", manifest_sha256: oldSha },
+ * ]);
+ * // Once stored, it already carries the new signature: the same bytes, nothing to upload.
+ * assert.equal(channelSignatureFile(local, newSha, { bytes: file, manifestSha256: newSha }), file);
+ * ```
  */
 export function channelSignatureFile(
   local: Uint8Array,

@@ -6,10 +6,36 @@ import { type Manifest, MAX_MANIFEST_BYTES, parseManifest } from "../trust/manif
 import { MAX_SIGNATURE_BYTES } from "../trust/verify.ts";
 
 const CHANNEL = /^[a-z][a-z0-9_-]{0,31}$/;
-/** The folder of each channel that holds the manifest-addressed signature files. */
+/**
+ * The folder of each channel that holds the manifest-addressed signature files.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SIGNATURES_DIR } from "./_tree.ts";
+ * assert.equal(`stable/${SIGNATURES_DIR}/${"0".repeat(64)}.sig`, `stable/signatures/${"0".repeat(64)}.sig`);
+ * ```
+ */
 export const SIGNATURES_DIR = "signatures";
 
-/** One immutable file of the tree (an artifact, or anything else under a version folder). */
+/**
+ * One immutable file of the tree (an artifact, or anything else under a version folder).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { md5Of, sha256Hex, type TreeFile } from "./_tree.ts";
+ * const bytes = new TextEncoder().encode("#!/bin/sh\necho 1.0.0\n");
+ * const file: TreeFile = {
+ *   path: "/srv/releases/stable/1.0.0/ms11",
+ *   key: "stable/1.0.0/ms11",
+ *   size: bytes.length,
+ *   sha256: sha256Hex(bytes),
+ *   ...md5Of(bytes),
+ * };
+ * assert.equal(file.md5, btoa(String.fromCharCode(...file.md5Hex.match(/../g)!.map((h) => parseInt(h, 16)))));
+ * ```
+ */
 export interface TreeFile {
   /** Its path on disk. */
   path: string;
@@ -24,7 +50,26 @@ export interface TreeFile {
   md5Hex: string;
 }
 
-/** One channel's signed metadata. */
+/**
+ * One channel's signed metadata.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { publishRelease } from "./release.ts";
+ * const work = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${work}/ms11`, "#!/bin/sh\necho 1.0.0\n");
+ * await publishRelease(`${work}/tree`, {
+ *   channel: "stable", version: "1.0.0", platform: "linux-x64", artifact: `${work}/ms11`,
+ * });
+ * import { scanTree, sha256Hex, type TreeChannel } from "./_tree.ts";
+ * const [stable]: TreeChannel[] = (await scanTree(`${work}/tree`)).channels;
+ * assert.equal(stable.parsed.version, "1.0.0");
+ * assert.equal(stable.sha256, sha256Hex(stable.manifest));
+ * assert.equal(stable.signature, null); // published without keys
+ * await Deno.remove(work, { recursive: true });
+ * ```
+ */
 export interface TreeChannel {
   channel: string;
   /** The exact bytes of `manifest.json`. */
@@ -36,7 +81,25 @@ export interface TreeChannel {
   signature: Uint8Array | null;
 }
 
-/** A scanned tree. */
+/**
+ * A scanned tree.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { publishRelease } from "./release.ts";
+ * const work = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${work}/ms11`, "#!/bin/sh\necho 1.0.0\n");
+ * await publishRelease(`${work}/tree`, {
+ *   channel: "stable", version: "1.0.0", platform: "linux-x64", artifact: `${work}/ms11`,
+ * });
+ * import { scanTree, type Tree } from "./_tree.ts";
+ * const tree: Tree = await scanTree(`${work}/tree`);
+ * assert.deepEqual(tree.channels.map((c) => c.channel), ["stable"]);
+ * assert.deepEqual(tree.files.map((f) => f.key), ["stable/1.0.0/ms11"]);
+ * await Deno.remove(work, { recursive: true });
+ * ```
+ */
 export interface Tree {
   channels: TreeChannel[];
   files: TreeFile[];
@@ -47,6 +110,24 @@ export interface Tree {
  * for form) and every other regular file of the channel folder, hashed. Dot files (temporary
  * files of an interrupted `release`) are skipped; symbolic links are refused. Every artifact a
  * manifest names inside its channel must be in the tree with the declared size and SHA-256.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { publishRelease } from "./release.ts";
+ * const work = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${work}/ms11`, "#!/bin/sh\necho 1.0.0\n");
+ * await publishRelease(`${work}/tree`, {
+ *   channel: "stable", version: "1.0.0", platform: "linux-x64", artifact: `${work}/ms11`,
+ * });
+ * import { scanTree } from "./_tree.ts";
+ * const { files } = await scanTree(`${work}/tree`);
+ * assert.deepEqual(files.map((f) => [f.key, f.size]), [["stable/1.0.0/ms11", 21]]);
+ * // An artifact changed after `release` is refused before anything is uploaded.
+ * await Deno.writeTextFile(`${work}/tree/stable/1.0.0/ms11`, "#!/bin/sh\necho 6.6.6\n");
+ * await assert.rejects(scanTree(`${work}/tree`), /^Error: Artifact .*ms11 \(linux-x64\) has 21 bytes and sha256 [0-9a-f]{64}; the manifest says 21 bytes and [0-9a-f]{64}$/);
+ * await Deno.remove(work, { recursive: true });
+ * ```
  */
 export async function scanTree(tree: string, signal?: AbortSignal): Promise<Tree> {
   const channels: TreeChannel[] = [];
@@ -172,12 +253,33 @@ async function hashBoth(
   };
 }
 
-/** SHA-256 of bytes, lowercase hex. */
+/**
+ * SHA-256 of bytes, lowercase hex.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sha256Hex } from "./_tree.ts";
+ * assert.equal(sha256Hex(new TextEncoder().encode("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+ * ```
+ */
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
-/** MD5 of bytes: base64 and hex. */
+/**
+ * MD5 of bytes: base64 and hex.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { md5Of } from "./_tree.ts";
+ * assert.deepEqual(md5Of(new TextEncoder().encode("abc")), {
+ *   md5: "kAFQmDzST7DWlj99KOF/cg==",
+ *   md5Hex: "900150983cd24fb0d6963f7d28e17f72",
+ * });
+ * ```
+ */
 export function md5Of(bytes: Uint8Array): { md5: string; md5Hex: string } {
   const digest = createHash("md5").update(bytes).digest();
   return { md5: digest.toString("base64"), md5Hex: digest.toString("hex") };

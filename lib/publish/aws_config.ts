@@ -25,7 +25,17 @@
 import { loadSharedConfigFiles } from "@smithy/shared-ini-file-loader";
 import { ConfigError } from "../core/errors.ts";
 
-/** Keys that sign requests (AWS Signature Version 4). */
+/**
+ * Keys that sign requests (AWS Signature Version 4).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { AwsCredentials } from "./aws_config.ts";
+ * const credentials: AwsCredentials = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret", sessionToken: null };
+ * assert.equal(credentials.sessionToken, null); // static keys, not temporary ones
+ * ```
+ */
 export interface AwsCredentials {
   /** The access key id. */
   accessKeyId: string;
@@ -35,7 +45,29 @@ export interface AwsCredentials {
   sessionToken: string | null;
 }
 
-/** Everything needed to reach a store. */
+/**
+ * Everything needed to reach a store.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type AwsSettings, resolveAwsSettings } from "./aws_config.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/credentials`, [
+ *   "[default]", "aws_access_key_id = AKIDEXAMPLE", "aws_secret_access_key = secret", "region = eu-west-1",
+ * ].join("\n"));
+ * const settings: AwsSettings = await resolveAwsSettings({
+ *   AWS_SHARED_CREDENTIALS_FILE: `${dir}/credentials`,
+ *   AWS_CONFIG_FILE: `${dir}/config`, // missing: counts as empty
+ *   HOME: "/nonexistent",
+ * });
+ * assert.equal(settings.credentialsSource, `profile default in ${dir}/credentials`);
+ * assert.equal(settings.region, "eu-west-1");
+ * assert.equal(settings.endpoint, null); // AWS S3 itself
+ * assert.equal(settings.pathStyle, false);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface AwsSettings {
   /** The keys. */
   credentials: AwsCredentials;
@@ -51,7 +83,30 @@ export interface AwsSettings {
   profile: string;
 }
 
-/** Options of {@linkcode resolveAwsSettings}. */
+/**
+ * Options of {@linkcode resolveAwsSettings}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveAwsSettings, type ResolveAwsSettingsOptions } from "./aws_config.ts";
+ * const home = await Deno.makeTempDir();
+ * await Deno.mkdir(`${home}/.aws`);
+ * await Deno.writeTextFile(`${home}/.aws/config`, [
+ *   "[profile swift]", "aws_access_key_id = test:tester", "aws_secret_access_key = testing",
+ *   "endpoint_url = http://127.0.0.1:8080",
+ * ].join("\n"));
+ * const options: ResolveAwsSettingsOptions = { home, endpoint: "https://s3.example.com/" };
+ * const settings = await resolveAwsSettings({ AWS_PROFILE: "swift" }, options);
+ * assert.equal(settings.credentials.accessKeyId, "test:tester");
+ * assert.equal(settings.endpoint, "https://s3.example.com"); // --endpoint wins over the profile's
+ * await assert.rejects(resolveAwsSettings({ AWS_PROFILE: "missing" }, options), {
+ *   name: "ConfigError",
+ *   message: `AWS profile "missing" (AWS_PROFILE) is in neither ${home}/.aws/credentials nor ${home}/.aws/config`,
+ * });
+ * await Deno.remove(home, { recursive: true });
+ * ```
+ */
 export interface ResolveAwsSettingsOptions {
   /** An endpoint given explicitly (`--endpoint`): it wins over the environment and files. */
   endpoint?: string;

@@ -32,11 +32,40 @@ import {
   xmlText,
 } from "./_s3_http.ts";
 
-/** Default attempts per request (1 = no retry). */
+/**
+ * Default attempts per request (1 = no retry).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_STORE_ATTEMPTS } from "./object_store.ts";
+ * assert.equal(DEFAULT_STORE_ATTEMPTS, 5);
+ * ```
+ */
 export const DEFAULT_STORE_ATTEMPTS = 5;
-/** Default first backoff step in ms (full jitter: a wait up to base·2^(attempt-1), capped). */
+/**
+ * Default first backoff step in ms (full jitter: a wait up to base·2^(attempt-1), capped).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_STORE_ATTEMPTS, DEFAULT_STORE_BACKOFF_MS } from "./object_store.ts";
+ * // The longest waits before the retries of one request (each capped at 8 s).
+ * const waits = Array.from({ length: DEFAULT_STORE_ATTEMPTS - 1 }, (_, i) => Math.min(8000, DEFAULT_STORE_BACKOFF_MS * 2 ** i));
+ * assert.deepEqual(waits, [250, 500, 1000, 2000]);
+ * ```
+ */
 export const DEFAULT_STORE_BACKOFF_MS = 250;
-/** Default idle timeout of one attempt, in ms. */
+/**
+ * Default idle timeout of one attempt, in ms.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_STORE_IDLE_TIMEOUT_MS } from "./object_store.ts";
+ * assert.equal(DEFAULT_STORE_IDLE_TIMEOUT_MS, 60_000);
+ * ```
+ */
 export const DEFAULT_STORE_IDLE_TIMEOUT_MS = 60_000;
 
 const RETRY_CODES = new Set(["SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable"]);
@@ -68,7 +97,17 @@ export class ObjectStoreError extends Error {
   }
 }
 
-/** A bucket and a key prefix (`""`, or ending with `/`). */
+/**
+ * A bucket and a key prefix (`""`, or ending with `/`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseS3Url, type S3Location } from "./object_store.ts";
+ * const where: S3Location = parseS3Url("s3://releases/ms11/", "--to");
+ * assert.deepEqual(where, { bucket: "releases", prefix: "ms11/" });
+ * ```
+ */
 export interface S3Location {
   /** The bucket. */
   bucket: string;
@@ -107,7 +146,29 @@ function hasControlOrBackslash(s: string): boolean {
   return [...s].some((c) => c.charCodeAt(0) < 0x20 || c === "\\");
 }
 
-/** One object of a listing. */
+/**
+ * One object of a listing.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ListedObject, ObjectStore } from "./object_store.ts";
+ * // A stand-in store with one object under the prefix.
+ * await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () =>
+ *   new Response(
+ *     "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>ms11/stable/manifest.json</Key>" +
+ *       "<Size>512</Size><ETag>&quot;0123456789abcdef0123456789abcdef&quot;</ETag></Contents></ListBucketResult>",
+ *     { headers: { "content-type": "application/xml" } },
+ *   ));
+ * const store = new ObjectStore("releases", {
+ *   credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret", sessionToken: null },
+ *   region: "us-east-1",
+ *   endpoint: `http://127.0.0.1:${server.addr.port}`,
+ * });
+ * const listed: ListedObject[] = await store.list("ms11/");
+ * assert.deepEqual(listed, [{ key: "ms11/stable/manifest.json", size: 512, etag: "0123456789abcdef0123456789abcdef" }]);
+ * ```
+ */
 export interface ListedObject {
   /** Its key. */
   key: string;
@@ -117,7 +178,40 @@ export interface ListedObject {
   etag: string;
 }
 
-/** What a HEAD or GET says about an object. */
+/**
+ * What a HEAD or GET says about an object.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ObjectInfo, ObjectStore } from "./object_store.ts";
+ * // A stand-in store that has every object, written 30 seconds before its clock says now.
+ * await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () =>
+ *   new Response(null, {
+ *     headers: {
+ *       "content-length": "512",
+ *       etag: '"0123456789abcdef0123456789abcdef"',
+ *       "cache-control": "public, max-age=60",
+ *       "content-type": "application/json",
+ *       "x-amz-meta-sha256": "0".repeat(64),
+ *       "last-modified": "Fri, 20 Nov 2026 10:00:00 GMT",
+ *       date: "Fri, 20 Nov 2026 10:00:30 GMT",
+ *     },
+ *   }));
+ * const store = new ObjectStore("releases", {
+ *   credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret", sessionToken: null },
+ *   region: "us-east-1",
+ *   endpoint: `http://127.0.0.1:${server.addr.port}`,
+ * });
+ * const info: ObjectInfo | null = await store.head("ms11/stable/manifest.json");
+ * assert.equal(info?.size, 512);
+ * assert.equal(info?.etag, "0123456789abcdef0123456789abcdef");
+ * assert.equal(info?.cacheControl, "public, max-age=60");
+ * assert.deepEqual(info?.metadata, { sha256: "0".repeat(64) });
+ * assert.equal(info?.lastModified?.toISOString(), "2026-11-20T10:00:00.000Z");
+ * assert.equal(info?.ageSeconds, 30);
+ * ```
+ */
 export interface ObjectInfo {
   /** Size in bytes. */
   size: number;
@@ -139,7 +233,41 @@ export interface ObjectInfo {
   ageSeconds: number | null;
 }
 
-/** Options of {@linkcode ObjectStore.put}. */
+/**
+ * Options of {@linkcode ObjectStore.put}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createHash } from "node:crypto";
+ * import { ObjectStore, type PutOptions } from "./object_store.ts";
+ * // A stand-in store that answers with the headers each request carried.
+ * const seen: Headers[] = [];
+ * await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+ *   await request.arrayBuffer();
+ *   seen.push(request.headers);
+ *   return new Response(null);
+ * });
+ * const store = new ObjectStore("releases", {
+ *   credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret", sessionToken: null },
+ *   region: "us-east-1",
+ *   endpoint: `http://127.0.0.1:${server.addr.port}`,
+ * });
+ * const body = new TextEncoder().encode("{}\n");
+ * const options: PutOptions = {
+ *   sha256: createHash("sha256").update(body).digest("hex"),
+ *   md5: createHash("md5").update(body).digest("base64"),
+ *   cacheControl: "public, max-age=60",
+ *   contentType: "application/json",
+ *   metadata: { sha256: createHash("sha256").update(body).digest("hex") },
+ * };
+ * await store.put("ms11/stable/manifest.json", body, options);
+ * assert.equal(seen[0].get("content-md5"), options.md5);
+ * assert.equal(seen[0].get("x-amz-content-sha256"), options.sha256);
+ * assert.equal(seen[0].get("x-amz-meta-sha256"), options.sha256);
+ * assert.equal(seen[0].get("content-length"), "3");
+ * ```
+ */
 export interface PutOptions {
   /** Lowercase hex SHA-256 of the body: signed, so the store refuses other bytes. */
   sha256: string;
@@ -153,7 +281,24 @@ export interface PutOptions {
   metadata?: Record<string, string>;
 }
 
-/** Options of {@linkcode ObjectStore}. */
+/**
+ * Options of {@linkcode ObjectStore}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ObjectStore, type ObjectStoreOptions } from "./object_store.ts";
+ * const options: ObjectStoreOptions = {
+ *   credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret", sessionToken: null },
+ *   region: "eu-west-1",
+ *   endpoint: null, // AWS S3 itself: virtual-hosted
+ *   maxAttempts: 3,
+ * };
+ * const store = new ObjectStore("releases", options);
+ * assert.equal(store.urlOf("ms11/stable/manifest.json").href, "https://releases.s3.eu-west-1.amazonaws.com/ms11/stable/manifest.json");
+ * assert.equal(new ObjectStore("releases", { ...options, pathStyle: true }).urlOf("a+b").href, "https://s3.eu-west-1.amazonaws.com/releases/a%2Bb");
+ * ```
+ */
 export interface ObjectStoreOptions {
   /** The keys. */
   credentials: AwsCredentials;

@@ -30,11 +30,29 @@ import { channelSignatureFile } from "./_signatures.ts";
 import { md5Of, scanTree, sha256Hex, SIGNATURES_DIR, type TreeChannel } from "./_tree.ts";
 import { type Body, sleep } from "./_s3_http.ts";
 
-/** `Cache-Control` of immutable files: a year, never revalidated. */
+/**
+ * `Cache-Control` of immutable files: a year, never revalidated.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { IMMUTABLE_CACHE_CONTROL } from "./upload.ts";
+ * assert.equal(IMMUTABLE_CACHE_CONTROL, "public, max-age=31536000, immutable");
+ * ```
+ */
 export const IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable";
 /** Most bytes read of a stored manifest or signature file (clients take far less). */
 const MAX_STORED_METADATA_BYTES = 1 << 20;
-/** Default lifetime of the manifest and its signature file in caches, in seconds. */
+/**
+ * Default lifetime of the manifest and its signature file in caches, in seconds.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_METADATA_MAX_AGE, metadataCacheControl } from "./upload.ts";
+ * assert.equal(metadataCacheControl(DEFAULT_METADATA_MAX_AGE), "public, max-age=60");
+ * ```
+ */
 export const DEFAULT_METADATA_MAX_AGE = 60;
 
 /**
@@ -51,16 +69,51 @@ export function metadataCacheControl(maxAgeSeconds: number): string {
   return `public, max-age=${maxAgeSeconds}`;
 }
 
-/** What an object is. */
+/**
+ * What an object is.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { UploadKind } from "./upload.ts";
+ * // In upload order: artifacts, addressed signatures, the channel's signature file, the manifest.
+ * const order: UploadKind[] = ["file", "signature", "channel-signature", "manifest"];
+ * assert.equal(order.at(-1), "manifest");
+ * ```
+ */
 export type UploadKind = "file" | "signature" | "channel-signature" | "manifest";
 
 /**
  * What publishing does to it: `create` (missing), `update` (other bytes), `metadata` (same bytes,
  * other Cache-Control) or `unchanged`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { UploadChange } from "./upload.ts";
+ * const changes: UploadChange[] = ["create", "update", "metadata", "unchanged"];
+ * assert.deepEqual(changes.filter((c) => c !== "unchanged"), ["create", "update", "metadata"]); // written
+ * ```
  */
 export type UploadChange = "create" | "update" | "metadata" | "unchanged";
 
-/** One object of the publication. */
+/**
+ * One object of the publication.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { UploadAction } from "./upload.ts";
+ * const action: UploadAction = {
+ *   key: "ms11/stable/1.0.0/ms11",
+ *   kind: "file",
+ *   change: "create",
+ *   size: 21,
+ *   sha256: "0".repeat(64),
+ * };
+ * assert.equal(action.change, "create");
+ * ```
+ */
 export interface UploadAction {
   /** Its key in the bucket. */
   key: string;
@@ -72,12 +125,47 @@ export interface UploadAction {
   sha256: string;
 }
 
-/** Reported while publishing. */
+/**
+ * Reported while publishing.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { UploadEvent } from "./upload.ts";
+ * function describe(event: UploadEvent): string {
+ *   return event.type === "uploaded"
+ *     ? `uploaded ${event.action.key}`
+ *     : `waiting ${event.ms / 1000} s for caches (max-age ${event.maxAgeSeconds})`;
+ * }
+ * assert.equal(describe({ type: "waiting", ms: 61_000, maxAgeSeconds: 60 }), "waiting 61 s for caches (max-age 60)");
+ * ```
+ */
 export type UploadEvent =
   | { type: "uploaded"; action: UploadAction }
   | { type: "waiting"; ms: number; maxAgeSeconds: number };
 
-/** Options of {@linkcode uploadRelease}. */
+/**
+ * Options of {@linkcode uploadRelease}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ObjectStore } from "./object_store.ts";
+ * import { uploadRelease, type UploadEvent, type UploadOptions } from "./upload.ts";
+ * const store = new ObjectStore("releases", {
+ *   credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret", sessionToken: null },
+ *   region: "us-east-1",
+ *   endpoint: "http://127.0.0.1:9", // never reached: the options are refused first
+ * });
+ * const events: UploadEvent[] = [];
+ * const options: UploadOptions = { store, prefix: "ms11/", metadataMaxAge: -1, onEvent: (e) => events.push(e) };
+ * await assert.rejects(uploadRelease("./releases", options), {
+ *   name: "RangeError",
+ *   message: "Metadata max-age must be an integer >= 0 seconds, got -1",
+ * });
+ * assert.deepEqual(events, []);
+ * ```
+ */
 export interface UploadOptions {
   /** The bucket. */
   store: ObjectStore;
@@ -93,7 +181,39 @@ export interface UploadOptions {
   onEvent?: (event: UploadEvent) => void;
 }
 
-/** What {@linkcode uploadRelease} did (or would do, with `dryRun`). */
+/**
+ * What {@linkcode uploadRelease} did (or would do, with `dryRun`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { publishRelease } from "./release.ts";
+ * const work = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${work}/ms11`, "#!/bin/sh\necho 1.0.0\n");
+ * await publishRelease(`${work}/tree`, {
+ *   channel: "stable", version: "1.0.0", platform: "linux-x64", artifact: `${work}/ms11`,
+ * });
+ * import { ObjectStore } from "./object_store.ts";
+ * import { uploadRelease, type UploadResult } from "./upload.ts";
+ * // A stand-in store with an empty bucket; a dry run only lists it.
+ * await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () =>
+ *   new Response("<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>"));
+ * const store = new ObjectStore("releases", {
+ *   credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret", sessionToken: null },
+ *   region: "us-east-1",
+ *   endpoint: `http://127.0.0.1:${server.addr.port}`,
+ * });
+ * const result: UploadResult = await uploadRelease(`${work}/tree`, { store, prefix: "ms11/", dryRun: true });
+ * assert.deepEqual(result.actions.map((a) => [a.key, a.kind, a.change]), [
+ *   ["ms11/stable/1.0.0/ms11", "file", "create"],
+ *   ["ms11/stable/manifest.json", "manifest", "create"],
+ * ]);
+ * assert.equal(result.changed, 2);
+ * assert.equal(result.requests, 1);
+ * assert.equal(result.waitMs, 0); // no manifest replaced: no cache to wait for
+ * await Deno.remove(work, { recursive: true });
+ * ```
+ */
 export interface UploadResult {
   /** `s3://bucket/prefix`. */
   target: string;
@@ -139,17 +259,48 @@ interface Settle {
  * back (a lower serial, or the same serial with other content, than the store's).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import assert from "node:assert/strict";
+ * import { publishRelease } from "./release.ts";
+ * const work = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${work}/ms11`, "#!/bin/sh\necho 1.0.0\n");
+ * await publishRelease(`${work}/tree`, {
+ *   channel: "stable", version: "1.0.0", platform: "linux-x64", artifact: `${work}/ms11`,
+ * });
+ * import { createHash } from "node:crypto";
  * import { ObjectStore } from "./object_store.ts";
  * import { uploadRelease } from "./upload.ts";
- * const store = new ObjectStore("releases", {
- *   credentials: { accessKeyId: "test:tester", secretAccessKey: "testing", sessionToken: null },
- *   region: "us-east-1",
- *   endpoint: "http://127.0.0.1:8080",
+ * // A stand-in store in memory: an empty listing, PUT keeps the object, GET and HEAD serve it.
+ * const objects = new Map<string, { body: Uint8Array<ArrayBuffer>; headers: Record<string, string> }>();
+ * await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+ *   const key = decodeURIComponent(new URL(request.url).pathname.slice("/releases/".length));
+ *   if (request.method === "PUT") {
+ *     const body = new Uint8Array(await request.arrayBuffer());
+ *     objects.set(key, { body, headers: {
+ *       "content-length": String(body.length),
+ *       etag: `"${createHash("md5").update(body).digest("hex")}"`,
+ *       "cache-control": request.headers.get("cache-control") ?? "",
+ *       "x-amz-meta-sha256": request.headers.get("x-amz-meta-sha256") ?? "",
+ *     } });
+ *     return new Response(null);
+ *   }
+ *   if (key === "") return new Response("<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>");
+ *   const object = objects.get(key);
+ *   if (object === undefined) return new Response("<Error><Code>NoSuchKey</Code></Error>", { status: 404 });
+ *   return new Response(request.method === "HEAD" ? null : object.body, { headers: object.headers });
  * });
- * const result = await uploadRelease("./releases", { store, prefix: "ms11/" });
+ * const store = new ObjectStore("releases", {
+ *   credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret", sessionToken: null },
+ *   region: "us-east-1",
+ *   endpoint: `http://127.0.0.1:${server.addr.port}`,
+ * });
+ * const result = await uploadRelease(`${work}/tree`, { store, prefix: "ms11/" });
  * assert.equal(result.target, "s3://releases/ms11/");
+ * assert.deepEqual([...objects.keys()], ["ms11/stable/1.0.0/ms11", "ms11/stable/manifest.json"]); // the manifest last
+ * assert.equal(objects.get("ms11/stable/1.0.0/ms11")?.headers["cache-control"], "public, max-age=31536000, immutable");
+ * assert.deepEqual([result.changed, result.requests], [2, 5]); // a listing, then a PUT and a checking HEAD each
+ * assert.equal(new TextDecoder().decode(objects.get("ms11/stable/manifest.json")?.body), await Deno.readTextFile(`${work}/tree/stable/manifest.json`));
+ * await Deno.remove(work, { recursive: true });
  * ```
  */
 export async function uploadRelease(tree: string, options: UploadOptions): Promise<UploadResult> {
