@@ -92,6 +92,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
     0,
   )
     .option("--channel <name>", "channel to install from")
+    .option("--force", "install the channel's release even if it was rejected on this install")
     .option("--adopt <path>", "adopt this existing executable or build directory instead")
     .option("--version <version>", "the adopted build's version (with --adopt)")
     .action(act(async (c) => (await update()).installCommand(c.optsWithGlobals())));
@@ -188,6 +189,11 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .requiredOption("--artifact <file>", "the build: an executable, .tar.gz or .zip")
     .requiredOption("--out <dir>", "the release tree (holds <channel>/manifest.json)")
     .option("--platform <key>", "platform key such as linux-x64 (default: this machine's)")
+    .option(
+      "--executable <name>",
+      "the file clients start (their config's executable): an archive must hold it at its top level, executable",
+      "ms11",
+    )
     .option("--notes <text>", "release notes")
     .option(
       "--key <file>",
@@ -223,6 +229,11 @@ export function buildProgram(setCode: (code: number) => void): Command {
       (value: string, previous: string[] = []) => [...previous, value],
     )
     .option("--threshold <k>", "signatures required", "1")
+    .option(
+      "--executable <name>",
+      "the file clients start: every build in the tree must hold it, executable",
+      "ms11",
+    )
     .option("--json", "print data as JSON on stdout")
     .action(act(async (c) => (await publish()).verifyReleaseCommand(c.args[0], c.opts())));
 

@@ -71,6 +71,10 @@ export async function installRelease(
     );
   }
   const result = await runUpdate(layout, config, options);
+  if (result.staged === null) {
+    // Nothing to install: the release is skipped (rejected), or the check only looked.
+    throw new Error(`Nothing installed in ${layout.root}: ${result.check.decision.message}`);
+  }
   await applyStaged(layout, {
     keepBackups: config.keep_backups_count,
     lockWaitMs: options.lockWaitMs,
@@ -207,6 +211,8 @@ export async function adoptBuild(
 export interface InstallActionOptions {
   /** The channel to install from (default: the configured one). */
   channel?: string;
+  /** Install the channel's release even when it is rejected on this install. */
+  force?: boolean;
 }
 
 /**
@@ -256,7 +262,11 @@ export async function installFromChannel(
   const result = await runAction(
     ctx,
     { command: "install", channel },
-    (announce) => installRelease(ctx.layout, ctx.config, pipelineOptions(ctx, channel, announce)),
+    (announce) =>
+      installRelease(ctx.layout, ctx.config, {
+        ...pipelineOptions(ctx, channel, announce),
+        force: options.force,
+      }),
   );
   const installed = result.check.manifest.version;
   return {

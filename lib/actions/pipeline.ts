@@ -15,7 +15,8 @@ import { httpEnv } from "../net/http_env.ts";
 import { buildDir, currentVersion, type Layout } from "../root/layout.ts";
 import type { UpdateEvent } from "./notify.ts";
 import { checkFreeSpace, spaceNeeded, treeBytes } from "../root/space.ts";
-import { markStaged } from "../root/lifecycle.ts";
+import { markRejected, markStaged } from "../root/lifecycle.ts";
+import { NotLaunchableError, UnsafeArchiveError } from "../core/errors.ts";
 import { hasBuild, stageBuild, sweepLeftovers } from "../root/stage.ts";
 import { readState, writeState } from "../root/state.ts";
 import { acquireLock } from "../root/lock.ts";
@@ -261,14 +262,24 @@ export async function runUpdate(
   const version = decision.version;
   let downloaded = false;
   // A refused artifact (size, checksum, unsafe archive) goes to the audit log with the reason.
+  // A verified artifact that makes no build a client accepts (unsafe, not launchable) is the
+  // release's own fault: downloading the same bytes again changes nothing, so it is rejected on
+  // its channel until a newer release or --force.
   const refused = async (error: Error): Promise<never> => {
+    const broken = error instanceof NotLaunchableError || error instanceof UnsafeArchiveError;
+    const at = env.now().toISOString();
+    if (broken) {
+      markRejected(state.lifecycle, version, options.channel, { at, reason: error.message });
+      await writeState(layout, state);
+    }
     await appendAudit(layout, {
-      at: env.now().toISOString(),
+      at,
       event: "artifact_refused",
       reason: error.message,
       channel: options.channel,
       version,
       sha256: artifact.sha256,
+      ...(broken ? { bad: true } : {}),
     });
     throw error;
   };

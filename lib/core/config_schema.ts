@@ -11,6 +11,7 @@ import { type KeySet, parseKeySet } from "./keyset.ts";
 import {
   hostAllowed,
   isChannelName,
+  isFileName,
   isHostName,
   isLoopbackHost,
   isPlatformKey,
@@ -217,11 +218,6 @@ type Raw = Record<string, unknown>;
 
 function isAbsolute(path: string): boolean {
   return path.startsWith("/");
-}
-
-/** A file name that is not `.` or `..` and holds no slash, backslash or NUL. */
-function isFileName(name: string): boolean {
-  return /^(?!\.{1,2}$)[^/\\\0]+$/.test(name);
 }
 
 /**
