@@ -39,7 +39,25 @@ function launcherArgs(
   return { command, values, rest };
 }
 
-/** Run the CLI with `args`; resolves to the exit code. */
+/**
+ * Run the CLI with `args`; resolves to the exit code: 0, 2 for usage errors and bad
+ * configuration, 1 for failures (with one line on stderr saying what failed).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { main } from "./main.ts";
+ * assert.equal(await main(["--version"]), 0); // prints the version
+ * assert.equal(await main(["status", "--bogus"]), 2); // error: unknown option '--bogus'
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/config.json`, "{}");
+ * const where = ["--root", `${dir}/root`, "--config", `${dir}/config.json`];
+ * assert.equal(await main(["apply", ...where]), 0); // nothing staged
+ * assert.equal(await main(["rollback", ...where]), 1); // error: Nothing is installed in …
+ * assert.equal(await main(["rollback", "--root", `${dir}/root`, "--config", `${dir}/no.json`]), 2);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function main(args: string[]): Promise<number> {
   try {
     const fast = launcherArgs(args);

@@ -9,7 +9,17 @@ import { ConfigError } from "../lib/core/errors.ts";
 import { type Layout, layoutOf, resolveRoot } from "../lib/root/layout.ts";
 import { Ui } from "./_ui.ts";
 
-/** Options every command takes. */
+/**
+ * Options every command takes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { GlobalOptions } from "./_context.ts";
+ * const options: GlobalOptions = { root: "/opt/ms11", json: true, wait: "5" };
+ * assert.equal(options.config, undefined);
+ * ```
+ */
 export interface GlobalOptions {
   config?: string;
   root?: string;
@@ -17,7 +27,21 @@ export interface GlobalOptions {
   wait?: string;
 }
 
-/** The resolved context of one command run. */
+/**
+ * The resolved context of one command run.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../lib/core/config.ts";
+ * import { layoutOf } from "../lib/root/layout.ts";
+ * import type { Context } from "./_context.ts";
+ * import { Ui } from "./_ui.ts";
+ * const ctx: Context = { config: defaultConfig(), configPath: "/etc/ms11.json", configExists: false,
+ *   layout: layoutOf("/opt/ms11"), platform: "linux-x64", lockWaitMs: 5000, ui: new Ui() };
+ * assert.equal(ctx.layout.current, "/opt/ms11/current");
+ * ```
+ */
 export interface Context {
   config: Config;
   configPath: string;
@@ -28,7 +52,22 @@ export interface Context {
   ui: Ui;
 }
 
-/** Parse `--wait SECONDS` (default `fallback`) into milliseconds. */
+/**
+ * Parse `--wait SECONDS` (default `fallback`) into milliseconds; a `ConfigError` (a usage
+ * error) for anything but seconds >= 0.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { waitMs } from "./_context.ts";
+ * assert.equal(waitMs("2.5", 0), 2500);
+ * assert.equal(waitMs(undefined, 5), 5000);
+ * assert.throws(() => waitMs("soon", 0), {
+ *   name: "ConfigError",
+ *   message: 'Invalid --wait "soon": expected seconds >= 0',
+ * });
+ * ```
+ */
 export function waitMs(value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback * 1000;
   const seconds = Number(value);
@@ -40,7 +79,18 @@ export function waitMs(value: string | undefined, fallback: number): number {
 
 /**
  * The install root as an absolute path: `--root`, else `$MS11_UPDATE_ROOT`, else `configured`
- * (the configuration's `install_root`), else the platform default.
+ * (the configuration's `install_root`), else the platform default. A relative path is taken
+ * from the working directory.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { rootOf } from "./_context.ts";
+ * const env = { MS11_UPDATE_ROOT: "/srv/ms11" };
+ * assert.equal(rootOf("/opt/ms11", env, null), "/opt/ms11");
+ * assert.equal(rootOf(undefined, env, "/from-config"), "/srv/ms11");
+ * assert.equal(rootOf(undefined, {}, "ms11"), `${Deno.cwd()}/ms11`);
+ * ```
  */
 export function rootOf(
   flag: string | undefined,
@@ -51,7 +101,23 @@ export function rootOf(
   return /^(\/|[A-Za-z]:[\\/])/.test(given) ? given : `${Deno.cwd()}/${given.replace(/^\.\//, "")}`;
 }
 
-/** Load configuration and locations for a command. */
+/**
+ * Load configuration and locations for a command: the configuration file of `--config` (a
+ * `ConfigError` when it is given and missing or invalid), the install root of {@linkcode rootOf}
+ * and the lock wait of `--wait` (default `defaultWait` seconds).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadContext } from "./_context.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ channel: "canary" }));
+ * const ctx = await loadContext({ config: `${dir}/config.json`, root: `${dir}/root` }, 5);
+ * assert.deepEqual([ctx.config.channel, ctx.layout.root, ctx.lockWaitMs], ["canary", `${dir}/root`, 5000]);
+ * await assert.rejects(loadContext({ config: `${dir}/missing.json` }), { name: "ConfigError" });
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function loadContext(options: GlobalOptions, defaultWait = 0): Promise<Context> {
   const { detectPlatform, loadConfig, resolveConfigPath } = await import("../lib/core/config.ts");
   const env = Deno.env.toObject();
@@ -75,7 +141,17 @@ export async function loadContext(options: GlobalOptions, defaultWait = 0): Prom
   };
 }
 
-/** Options of {@linkcode actionContext}. */
+/**
+ * Options of {@linkcode actionContext}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ActionContextOptions } from "./_context.ts";
+ * const options: ActionContextOptions = { progress: true };
+ * assert.ok(options.progress);
+ * ```
+ */
 export interface ActionContextOptions {
   /** Show progress of long steps (a bar on a terminal, JSON lines with --json). */
   progress?: boolean;
@@ -84,6 +160,33 @@ export interface ActionContextOptions {
 /**
  * The actions' context for this run: announced events are a line on stderr (a failure's
  * line is main's error message, so it reaches only the hook), hook failures a warning.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../lib/core/config.ts";
+ * import { layoutOf } from "../lib/root/layout.ts";
+ * import { actionContext, type Context } from "./_context.ts";
+ * import { Ui } from "./_ui.ts";
+ * const lines: string[] = [];
+ * const stderr = {
+ *   writeSync(p: Uint8Array) {
+ *     lines.push(new TextDecoder().decode(p));
+ *     return p.length;
+ *   },
+ *   isTerminal: () => false,
+ * };
+ * const ctx: Context = { config: defaultConfig(), configPath: "/etc/ms11.json", configExists: true,
+ *   layout: layoutOf("/opt/ms11"), platform: "linux-x64", lockWaitMs: 0, ui: new Ui({ stderr }) };
+ * const actions = actionContext(ctx);
+ * const event = { at: "2026-01-01T00:00:00Z", channel: "stable", version: "1.1.0", current: "1.0.0" };
+ * actions.onEvent?.({ ...event, type: "update_available", message: "Update available" });
+ * actions.onEvent?.({ ...event, type: "failure", message: "Download failed" });
+ * actions.onWarning?.("Hook failed");
+ * assert.deepEqual(lines, ["Update available\n", "warning: Hook failed\n"]);
+ * assert.equal(actions.onProgress, undefined);
+ * assert.equal(typeof actionContext(ctx, { progress: true }).onProgress, "function");
+ * ```
  */
 export function actionContext(ctx: Context, options: ActionContextOptions = {}): ActionContext {
   return {

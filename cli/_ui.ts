@@ -5,7 +5,16 @@ import { countsBytes, formatBytes, PHASE_LABEL } from "../lib/core/format.ts";
 
 export { formatBytes };
 
-/** Seconds in a short human form: `42s`, `3m05s`, `1h02m`. */
+/**
+ * Seconds in a short human form: `42s`, `3m05s`, `1h02m`; `--` when not a duration.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatDuration } from "./_ui.ts";
+ * assert.deepEqual([42, 185, 3720, -1].map(formatDuration), ["42s", "3m05s", "1h02m", "--"]);
+ * ```
+ */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return "--";
   const s = Math.round(seconds);
@@ -14,7 +23,21 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
 
-/** One line of the progress bar for `p`, `elapsedMs` after its phase began, `width` columns. */
+/**
+ * One line of the progress bar for `p`, `elapsedMs` after its phase began, `width` columns:
+ * the phase, a bar when the total is known, the amount, the rate and the time left.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { progressLine } from "./_ui.ts";
+ * assert.equal(
+ *   progressLine({ phase: "download", done: 512 * 1024, total: 1024 * 1024 }, 1000, 80),
+ *   "Downloading [##############-------------]  512 KiB / 1.0 MiB  512 KiB/s  ETA 1s",
+ * );
+ * assert.equal(progressLine({ phase: "extract", done: 3, total: null }, 1000, 80), "Extracting    3");
+ * ```
+ */
 export function progressLine(p: Progress, elapsedMs: number, width: number): string {
   const label = PHASE_LABEL[p.phase].padEnd(12);
   const rate = elapsedMs > 0 ? p.done / (elapsedMs / 1000) : 0;
@@ -33,7 +56,17 @@ export function progressLine(p: Progress, elapsedMs: number, width: number): str
   return `${label}[${"#".repeat(filled)}${"-".repeat(barWidth - filled)}]${tail}`.slice(0, width);
 }
 
-/** Options of {@linkcode Ui}. */
+/**
+ * Options of {@linkcode Ui}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Ui, type UiOptions } from "./_ui.ts";
+ * const options: UiOptions = { json: true, clock: () => 0 };
+ * assert.equal(new Ui(options).json, true);
+ * ```
+ */
 export interface UiOptions {
   /** Print data as JSON. */
   json?: boolean;
@@ -53,6 +86,16 @@ const JSON_PROGRESS_INTERVAL_MS = 250;
 /**
  * One `{"type":"progress",…}` event of the JSON-lines stream: the phase, bytes (or units) done
  * and in all, the rate since the phase began and the estimated seconds left.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { progressEvent } from "./_ui.ts";
+ * assert.deepEqual(progressEvent({ phase: "download", done: 512, total: 1024 }, 1000), {
+ *   type: "progress", phase: "download", done: 512, total: 1024, rate: 512, eta_seconds: 1,
+ *   elapsed_ms: 1000,
+ * });
+ * ```
  */
 export function progressEvent(
   p: Progress,
@@ -73,7 +116,33 @@ export function progressEvent(
   };
 }
 
-/** Messages, data and progress for one command run. */
+/**
+ * Messages, data and progress for one command run: messages for people on stderr, data on
+ * stdout (JSON with `json`; JSON lines once progress is reported).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Ui } from "./_ui.ts";
+ * let out = "";
+ * let err = "";
+ * const text = (p: Uint8Array) => new TextDecoder().decode(p);
+ * const ui = new Ui({
+ *   json: true,
+ *   stdout: { writeSync: (p) => (out += text(p), p.length) },
+ *   stderr: { writeSync: (p) => (err += text(p), p.length), isTerminal: () => false },
+ *   clock: () => 0,
+ * });
+ * ui.warn("Disk almost full");
+ * ui.data({ staged: "1.1.0" }, "staged 1.1.0");
+ * assert.equal(err, "warning: Disk almost full\n");
+ * assert.equal(out, '{\n  "staged": "1.1.0"\n}\n');
+ * out = "";
+ * ui.progress()({ phase: "download", done: 0, total: 10 });
+ * ui.data({ staged: "1.1.0" }, "staged 1.1.0");
+ * assert.deepEqual(out.trimEnd().split("\n").map((line) => JSON.parse(line).type), ["progress", undefined]);
+ * ```
+ */
 export class Ui {
   readonly json: boolean;
   #stderr: { writeSync(p: Uint8Array): number; isTerminal(): boolean };

@@ -50,7 +50,25 @@ async function apply(ctx: Context, run = false): Promise<ApplyResult> {
   return result;
 }
 
-/** Run `apply`; returns the exit code. */
+/**
+ * Run `apply`; returns the exit code. With the root given and nothing to do it reads no
+ * configuration and writes nothing; a bad `--wait` is a `ConfigError` all the same.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { applyCommand } from "./apply.ts";
+ * const dir = await Deno.makeTempDir();
+ * const root = `${dir}/root`;
+ * assert.equal(await applyCommand({ root, json: true }), 0); // prints {"applied": false, …}
+ * await assert.rejects(Deno.stat(root), Deno.errors.NotFound); // nothing written
+ * await assert.rejects(applyCommand({ root, wait: "soon" }), {
+ *   name: "ConfigError",
+ *   message: 'Invalid --wait "soon": expected seconds >= 0',
+ * });
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function applyCommand(options: GlobalOptions): Promise<number> {
   const idle = await idleApply(options);
   let ui: Ui;
@@ -71,12 +89,40 @@ export async function applyCommand(options: GlobalOptions): Promise<number> {
   return 0;
 }
 
-/** Options of `run`. */
+/**
+ * Options of `run`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RunOptions } from "./apply.ts";
+ * const options: RunOptions = { root: "/opt/ms11", healthTimeout: "60" };
+ * assert.equal(Number(options.healthTimeout), 60);
+ * ```
+ */
 export interface RunOptions extends GlobalOptions {
   healthTimeout?: string;
 }
 
-/** Run `run -- COMMAND [ARGS...]`; returns the application's exit code. */
+/**
+ * Run `run -- COMMAND [ARGS...]`: apply, start the application and gate a new build on its
+ * health; returns the application's exit code.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runCommand } from "./apply.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/config.json`, "{}");
+ * const options = { config: `${dir}/config.json`, root: `${dir}/root` };
+ * assert.equal(await runCommand(["sh", "-c", "exit 3"], options), 3);
+ * await assert.rejects(runCommand(["true"], { ...options, healthTimeout: "soon" }), {
+ *   name: "ConfigError",
+ *   message: 'Invalid --health-timeout "soon": expected seconds >= 0',
+ * });
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function runCommand(command: string[], options: RunOptions): Promise<number> {
   const ctx = await loadContext(options, 5);
   let healthSeconds: number | undefined;

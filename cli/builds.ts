@@ -9,13 +9,43 @@ import { isVersion } from "../lib/core/version.ts";
 import { actionContext, type Context, type GlobalOptions, loadContext } from "./_context.ts";
 import type { UpdateCommandOptions } from "./update.ts";
 
-/** Options of `rollback`. */
+/**
+ * Options of `rollback`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RollbackCommandOptions } from "./builds.ts";
+ * const options: RollbackCommandOptions = { root: "/opt/ms11", to: "1.0.0" };
+ * assert.equal(options.to, "1.0.0");
+ * ```
+ */
 export interface RollbackCommandOptions extends GlobalOptions {
   to?: string;
   reject?: boolean;
 }
 
-/** `ms11-update rollback [--to VERSION] [--reject]`. */
+/**
+ * `ms11-update rollback [--to VERSION] [--reject]`: restore the newest backup that ran healthy
+ * (or that version); the replaced build is kept (rejected with `--reject`). A failure is recorded in the install's state.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { rollbackCommand } from "./builds.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/config.json`, "{}");
+ * const options = { config: `${dir}/config.json`, root: `${dir}/root` };
+ * await assert.rejects(rollbackCommand({ ...options, to: "latest" }), {
+ *   name: "ConfigError",
+ *   message: 'Invalid --to "latest": expected a version',
+ * });
+ * await assert.rejects(rollbackCommand(options), /^Error: Nothing is installed in .*; nothing to roll back$/);
+ * const state = JSON.parse(await Deno.readTextFile(`${dir}/root/state.json`));
+ * assert.equal(state.last_error.command, "rollback");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function rollbackCommand(options: RollbackCommandOptions): Promise<number> {
   const ctx = await loadContext(options);
   if (options.to !== undefined && !isVersion(options.to)) {
@@ -27,7 +57,21 @@ export async function rollbackCommand(options: RollbackCommandOptions): Promise<
   return 0;
 }
 
-/** `ms11-update confirm`: the build on trial is healthy; commit it. */
+/**
+ * `ms11-update confirm`: the build on trial is healthy; commit it. Nothing on trial is no error.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { confirmCommand } from "./builds.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/config.json`, "{}");
+ * const options = { config: `${dir}/config.json`, root: `${dir}/root`, json: true };
+ * assert.equal(await confirmCommand(options), 0); // prints {"confirmed": null, …}
+ * await assert.rejects(Deno.stat(`${dir}/root/state.json`), Deno.errors.NotFound);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function confirmCommand(options: GlobalOptions): Promise<number> {
   const ctx = await loadContext(options, 5);
   const { message, result } = await confirmTrial(actionContext(ctx));
@@ -82,7 +126,21 @@ function statusText(s: StatusDocument): string {
   return lines.join("\n");
 }
 
-/** `ms11-update status [--json]`. */
+/**
+ * `ms11-update status [--json]`: the status document (docs/STATUS.md), read-only.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { statusCommand } from "./builds.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/config.json`, "{}");
+ * const options = { config: `${dir}/config.json`, root: `${dir}/root`, json: true };
+ * assert.equal(await statusCommand(options), 0); // prints {"schema": 1, …, "current": null, …}
+ * await assert.rejects(Deno.stat(`${dir}/root`), Deno.errors.NotFound); // nothing written
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function statusCommand(options: UpdateCommandOptions): Promise<number> {
   const ctx = await loadContext(options);
   const status = await installStatus(actionContext(ctx), { channel: options.channel });
@@ -91,7 +149,17 @@ export async function statusCommand(options: UpdateCommandOptions): Promise<numb
   return 0;
 }
 
-/** Options of `channel`. */
+/**
+ * Options of `channel`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ChannelCommandOptions } from "./builds.ts";
+ * const options: ChannelCommandOptions = { keepCurrent: true };
+ * assert.equal(options.allowDowngrade, undefined);
+ * ```
+ */
 export interface ChannelCommandOptions extends GlobalOptions {
   allowDowngrade?: boolean;
   keepCurrent?: boolean;
@@ -118,9 +186,26 @@ async function downgradeAnswer(
 }
 
 /**
- * `ms11-update channel [NAME]`: show channels, or persist a switch. A switch that would mean a
- * downgrade (the new channel's newest release is lower than the installed build) asks first, as
- * the dashboard does: on a terminal, else `--allow-downgrade` or `--keep-current` answers.
+ * `ms11-update channel [NAME]`: show channels, or persist a switch in the configuration file. A
+ * switch that would mean a downgrade (the new channel's newest release is lower than the
+ * installed build) asks first, as the dashboard does: on a terminal, else `--allow-downgrade` or
+ * `--keep-current` answers.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { channelCommand } from "./builds.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/config.json`, "{}");
+ * const options = { config: `${dir}/config.json`, root: `${dir}/root`, json: true };
+ * assert.equal(await channelCommand("canary", options), 0);
+ * assert.equal(JSON.parse(await Deno.readTextFile(`${dir}/config.json`)).channel, "canary");
+ * await assert.rejects(channelCommand("beta", options), {
+ *   name: "ConfigError",
+ *   message: 'Unknown channel "beta": configured channels are stable, canary',
+ * });
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function channelCommand(
   name: string | undefined,

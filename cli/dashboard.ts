@@ -5,7 +5,17 @@ import { ConfigError } from "../lib/core/errors.ts";
 import { parsePort } from "../lib/core/validate.ts";
 import { type GlobalOptions, loadContext } from "./_context.ts";
 
-/** Options of `dashboard`. */
+/**
+ * Options of `dashboard`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { DashboardCommandOptions } from "./dashboard.ts";
+ * const options: DashboardCommandOptions = { root: "/opt/ms11", port: "8012", open: true };
+ * assert.equal(options.allowRemote, undefined);
+ * ```
+ */
 export interface DashboardCommandOptions extends GlobalOptions {
   port?: string;
   host?: string;
@@ -13,14 +23,48 @@ export interface DashboardCommandOptions extends GlobalOptions {
   open?: boolean;
 }
 
-/** The command that opens a URL in the default browser on this OS. */
+/**
+ * The command that opens a URL in the default browser on this OS (`Deno.build.os`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { openerCommand } from "./dashboard.ts";
+ * const url = "http://127.0.0.1:8012/?token=t";
+ * assert.deepEqual(openerCommand("darwin", url), ["open", url]);
+ * assert.deepEqual(openerCommand("windows", url), ["cmd", "/c", "start", "", url]);
+ * assert.deepEqual(openerCommand("linux", url), ["xdg-open", url]);
+ * ```
+ */
 export function openerCommand(os: string, url: string): string[] {
   if (os === "darwin") return ["open", url];
   if (os === "windows") return ["cmd", "/c", "start", "", url];
   return ["xdg-open", url];
 }
 
-/** `ms11-update dashboard`: serve the status page and JSON API until interrupted. */
+/**
+ * `ms11-update dashboard`: serve the status page and JSON API until interrupted (SIGINT,
+ * SIGTERM). A bad `--port`, or a non-loopback `--host` without `--allow-remote`, is a
+ * `ConfigError`, before anything listens.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { dashboardCommand } from "./dashboard.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/config.json`, "{}");
+ * const options = { config: `${dir}/config.json`, root: `${dir}/root` };
+ * await assert.rejects(dashboardCommand({ ...options, port: "http" }), {
+ *   name: "ConfigError",
+ *   message: 'Invalid --port "http": expected 0-65535',
+ * });
+ * await assert.rejects(dashboardCommand({ ...options, host: "0.0.0.0" }), {
+ *   name: "ConfigError",
+ *   message: /^Refusing to serve the dashboard on 0\.0\.0\.0: .*pass --allow-remote/,
+ * });
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function dashboardCommand(options: DashboardCommandOptions): Promise<number> {
   const ctx = await loadContext(options, 5);
   const port = parsePort(options.port ?? "0");

@@ -3,7 +3,18 @@
 import { Command, CommanderError } from "commander";
 import denoJson from "../deno.json" with { type: "json" };
 
-/** The program's version. */
+/**
+ * The program's version (deno.json's).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import denoJson from "../deno.json" with { type: "json" };
+ * import { VERSION } from "./program.ts";
+ * assert.equal(VERSION, denoJson.version);
+ * assert.match(VERSION, /^\d+\.\d+\.\d+/);
+ * ```
+ */
 export const VERSION: string = denoJson.version;
 
 type Action = (command: Command) => Promise<number>;
@@ -30,7 +41,25 @@ function waitOption(command: Command, seconds: number): Command {
   );
 }
 
-/** Build the program; `setCode` receives each action's exit code. */
+/**
+ * Build the program; `setCode` receives each action's exit code. Help, the version and usage
+ * errors are thrown as a {@linkcode CommanderError} (see {@linkcode usageExitCode}).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { buildProgram } from "./program.ts";
+ * const root = await Deno.makeTempDir();
+ * let code = -1;
+ * await buildProgram((c) => code = c).parseAsync(["apply", "--root", root, "--json"], { from: "user" });
+ * assert.equal(code, 0);
+ * await assert.rejects(
+ *   buildProgram(() => {}).parseAsync(["--version"], { from: "user" }), // prints the version
+ *   { name: "CommanderError", code: "commander.version", exitCode: 0 },
+ * );
+ * await Deno.remove(root);
+ * ```
+ */
 export function buildProgram(setCode: (code: number) => void): Command {
   // Options may stand before or after the command: each action sees them all merged.
   const act = (action: Action) => async (...args: unknown[]) => {
@@ -281,7 +310,18 @@ base_url is <where the bucket is served>/<prefix>/<channel>. See docs/DEPLOYMENT
   return program;
 }
 
-/** The exit code for a commander error: 0 for help and version, 2 for usage errors. */
+/**
+ * The exit code for a commander error: 0 for help and version, 2 for usage errors.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CommanderError, usageExitCode } from "./program.ts";
+ * assert.equal(usageExitCode(new CommanderError(0, "commander.version", "0.1.0")), 0);
+ * const unknown = new CommanderError(1, "commander.unknownOption", "error: unknown option '--bogus'");
+ * assert.equal(usageExitCode(unknown), 2);
+ * ```
+ */
 export function usageExitCode(error: CommanderError): number {
   return ["commander.helpDisplayed", "commander.version", "commander.help"].includes(error.code)
     ? 0

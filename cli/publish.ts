@@ -9,7 +9,20 @@ import { readSigningKey, type SigningKey, writeKeyPair } from "../lib/publish/si
 import { isPublicKey, keyId, type KeySet } from "../lib/trust/keys.ts";
 import { formatBytes, Ui } from "./_ui.ts";
 
-/** Options of `release`. */
+/**
+ * Options of `release`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ReleaseCommandOptions } from "./publish.ts";
+ * const options: ReleaseCommandOptions = {
+ *   channel: "stable", version: "1.1.0", artifact: "dist/ms11.tar.gz", out: "releases",
+ *   key: ["keys/ms11-update.key"], expires: "30d",
+ * };
+ * assert.deepEqual(options.key, ["keys/ms11-update.key"]);
+ * ```
+ */
 export interface ReleaseCommandOptions {
   channel: string;
   version: string;
@@ -52,7 +65,30 @@ function executableOption(value: string | undefined): string {
   return name;
 }
 
-/** `ms11-update release`: add a build to a release tree. */
+/**
+ * `ms11-update release`: add a build to a release tree (hash it, copy it, write and sign the
+ * channel's manifest). Bad flags are a `ConfigError`, checked before anything is written.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writeKeyPair } from "../lib/publish/signing.ts";
+ * import { releaseCommand } from "./publish.ts";
+ * const dir = await Deno.makeTempDir();
+ * const { privatePath } = await writeKeyPair(`${dir}/keys`);
+ * await Deno.writeTextFile(`${dir}/ms11`, "#!/bin/sh\necho MS11 1.0.0\n");
+ * const options = { channel: "stable", version: "1.0.0", artifact: `${dir}/ms11`,
+ *   out: `${dir}/tree`, platform: "linux-x64", json: true };
+ * assert.equal(await releaseCommand({ ...options, key: [privatePath] }), 0);
+ * const manifest = JSON.parse(await Deno.readTextFile(`${dir}/tree/stable/manifest.json`));
+ * assert.deepEqual([manifest.version, manifest.artifacts["linux-x64"].size], ["1.0.0", 26]);
+ * await assert.rejects(releaseCommand({ ...options, version: "1.0.1" }), {
+ *   name: "ConfigError",
+ *   message: "release needs --key KEY_FILE to sign the manifest (or --unsigned to publish it unsigned)",
+ * });
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function releaseCommand(options: ReleaseCommandOptions): Promise<number> {
   const ui = new Ui({ json: options.json });
   const platform = options.platform ?? detectPlatform();
@@ -127,14 +163,39 @@ export async function releaseCommand(options: ReleaseCommandOptions): Promise<nu
   return 0;
 }
 
-/** Options of `keygen`. */
+/**
+ * Options of `keygen`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { KeygenCommandOptions } from "./publish.ts";
+ * const options: KeygenCommandOptions = { out: "keys", name: "stable-2026" };
+ * assert.equal(options.name, "stable-2026");
+ * ```
+ */
 export interface KeygenCommandOptions {
   out: string;
   name?: string;
   json?: boolean;
 }
 
-/** `ms11-update keygen --out DIR`: a new Ed25519 key pair for signing manifests. */
+/**
+ * `ms11-update keygen --out DIR`: a new Ed25519 key pair for signing manifests, the private
+ * key readable by its owner only; an existing key is never overwritten (a `ConfigError`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { keygenCommand } from "./publish.ts";
+ * const out = await Deno.makeTempDir();
+ * assert.equal(await keygenCommand({ out, json: true }), 0);
+ * assert.equal((await Deno.stat(`${out}/ms11-update.key`)).mode! & 0o777, 0o600);
+ * assert.match(await Deno.readTextFile(`${out}/ms11-update.pub`), /^ed25519:/);
+ * await assert.rejects(keygenCommand({ out }), { name: "ConfigError", message: /already exists/ });
+ * await Deno.remove(out, { recursive: true });
+ * ```
+ */
 export async function keygenCommand(options: KeygenCommandOptions): Promise<number> {
   const ui = new Ui({ json: options.json });
   if (options.name !== undefined && !/^[A-Za-z0-9._-]+$/.test(options.name)) {
@@ -165,7 +226,17 @@ export async function keygenCommand(options: KeygenCommandOptions): Promise<numb
   return 0;
 }
 
-/** Options of `verify-release`. */
+/**
+ * Options of `verify-release`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { VerifyReleaseCommandOptions } from "./publish.ts";
+ * const options: VerifyReleaseCommandOptions = { pubkey: ["keys/a.pub", "keys/b.pub"], threshold: "2" };
+ * assert.equal(options.pubkey?.length, 2);
+ * ```
+ */
 export interface VerifyReleaseCommandOptions {
   pubkey?: string[];
   threshold?: string;
@@ -191,7 +262,29 @@ async function readPublicKeys(values: string[], flag = "--pubkey"): Promise<stri
   return keys;
 }
 
-/** `ms11-update verify-release DIR --pubkey KEY`: check a release tree before publishing it. */
+/**
+ * `ms11-update verify-release DIR --pubkey KEY`: check a release tree before publishing it
+ * (signatures, expiry, the artifacts' sizes and hashes); an error when any channel has a
+ * problem.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { publishRelease } from "../lib/publish/release.ts";
+ * import { readSigningKey, writeKeyPair } from "../lib/publish/signing.ts";
+ * import { verifyReleaseCommand } from "./publish.ts";
+ * const dir = await Deno.makeTempDir();
+ * const pair = await writeKeyPair(`${dir}/keys`);
+ * await Deno.writeTextFile(`${dir}/ms11`, "#!/bin/sh\necho MS11 1.0.0\n");
+ * await publishRelease(`${dir}/tree`, { channel: "stable", version: "1.0.0", platform: "linux-x64",
+ *   artifact: `${dir}/ms11`, keys: [await readSigningKey(pair.privatePath)] });
+ * assert.equal(await verifyReleaseCommand(`${dir}/tree`, { pubkey: [pair.publicPath], json: true }), 0);
+ * const stranger = await writeKeyPair(`${dir}/other`);
+ * await assert.rejects(verifyReleaseCommand(`${dir}/tree`, { pubkey: [stranger.publicPath] }),
+ *   /is not ready: 1 channel with problems \(stable\)/);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function verifyReleaseCommand(
   dir: string,
   options: VerifyReleaseCommandOptions,
@@ -233,13 +326,42 @@ export async function verifyReleaseCommand(
   return 0;
 }
 
-/** Options of `serve`. */
+/**
+ * Options of `serve`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ServeCommandOptions } from "./publish.ts";
+ * const options: ServeCommandOptions = { port: "0", host: "127.0.0.1" };
+ * assert.equal(options.port, "0");
+ * ```
+ */
 export interface ServeCommandOptions {
   port?: string;
   host?: string;
 }
 
-/** `ms11-update serve DIR`: a static release server for testing and local mirrors. */
+/**
+ * `ms11-update serve DIR`: a static release server for testing and local mirrors, until
+ * interrupted. A bad `--port` or a missing directory is a `ConfigError`, before listening.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { serveCommand } from "./publish.ts";
+ * const dir = await Deno.makeTempDir();
+ * await assert.rejects(serveCommand(dir, { port: "http" }), {
+ *   name: "ConfigError",
+ *   message: 'Invalid --port "http": expected 0-65535',
+ * });
+ * await assert.rejects(serveCommand(`${dir}/missing`, { port: "0" }), {
+ *   name: "ConfigError",
+ *   message: `Release directory ${dir}/missing does not exist`,
+ * });
+ * await Deno.remove(dir);
+ * ```
+ */
 export async function serveCommand(dir: string, options: ServeCommandOptions): Promise<number> {
   const port = parsePort(options.port ?? "8011");
   if (port === null) {

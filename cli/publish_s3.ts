@@ -11,7 +11,17 @@ import {
 } from "../lib/publish/upload.ts";
 import { formatBytes, Ui } from "./_ui.ts";
 
-/** Options of `publish`. */
+/**
+ * Options of `publish`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { PublishCommandOptions } from "./publish_s3.ts";
+ * const options: PublishCommandOptions = { to: "s3://releases/ms11", dryRun: true, metadataMaxAge: "60" };
+ * assert.ok(options.dryRun);
+ * ```
+ */
 export interface PublishCommandOptions {
   to?: string;
   endpoint?: string;
@@ -23,7 +33,31 @@ export interface PublishCommandOptions {
 /** The longest --metadata-max-age: a day (clients would wait that long for a new release). */
 const MAX_METADATA_MAX_AGE = 86400;
 
-/** `ms11-update publish DIR --to s3://bucket/prefix`. */
+/**
+ * `ms11-update publish DIR --to s3://bucket/prefix`: upload a release tree, artifacts first and
+ * manifests last (docs/DEPLOYMENT.md). Its flags and the directory are checked before any
+ * credentials are looked for or any request is made: a bad one is a `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { publishCommand } from "./publish_s3.ts";
+ * const dir = await Deno.makeTempDir();
+ * await assert.rejects(publishCommand(dir, {}), {
+ *   name: "ConfigError",
+ *   message: "publish needs --to s3://bucket[/prefix]",
+ * });
+ * await assert.rejects(publishCommand(dir, { to: "s3://releases", metadataMaxAge: "1h" }), {
+ *   name: "ConfigError",
+ *   message: 'Invalid --metadata-max-age "1h": expected whole seconds from 0 to 86400',
+ * });
+ * await assert.rejects(publishCommand(`${dir}/missing`, { to: "s3://releases/ms11" }), {
+ *   name: "ConfigError",
+ *   message: `Release directory ${dir}/missing does not exist`,
+ * });
+ * await Deno.remove(dir);
+ * ```
+ */
 export async function publishCommand(
   dir: string,
   options: PublishCommandOptions,

@@ -6,7 +6,17 @@ import { checkForUpdate, updateFromChannel } from "../lib/actions/update.ts";
 import { actionContext, type GlobalOptions, loadContext } from "./_context.ts";
 import { formatBytes } from "./_ui.ts";
 
-/** Options of the update, check and install commands. */
+/**
+ * Options of the update, check and install commands.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { UpdateCommandOptions } from "./update.ts";
+ * const options: UpdateCommandOptions = { channel: "canary", auto: true, json: true };
+ * assert.equal(options.force, undefined);
+ * ```
+ */
 export interface UpdateCommandOptions extends GlobalOptions {
   channel?: string;
   allowDowngrade?: boolean;
@@ -14,7 +24,37 @@ export interface UpdateCommandOptions extends GlobalOptions {
   auto?: boolean;
 }
 
-/** `ms11-update [--channel NAME]`: check, download, verify and stage. */
+/**
+ * `ms11-update [--channel NAME]`: check, download, verify and stage for the next launch.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { publishRelease } from "../lib/publish/release.ts";
+ * import { serveReleases } from "../lib/publish/serve.ts";
+ * import { readSigningKey, writeKeyPair } from "../lib/publish/signing.ts";
+ * import { updateCommand } from "./update.ts";
+ * const dir = await Deno.makeTempDir();
+ * const key = await readSigningKey((await writeKeyPair(`${dir}/keys`)).privatePath);
+ * await Deno.writeTextFile(`${dir}/ms11`, "#!/bin/sh\necho MS11 1.1.0\n");
+ * await publishRelease(`${dir}/tree`, {
+ *   channel: "stable", version: "1.1.0", platform: "linux-x64", artifact: `${dir}/ms11`, keys: [key],
+ * });
+ * const server = serveReleases(`${dir}/tree`); // 127.0.0.1, a free port
+ * await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({
+ *   platform: "linux-x64",
+ *   update_servers: { stable: { base_url: `${server.url}/stable`, description: "Stable" } },
+ *   security: { require_https: false, allowed_domains: ["127.0.0.1"],
+ *     signing_keys: { stable: { threshold: 1, keys: [key.publicKey] } } },
+ * }));
+ * const options = { config: `${dir}/config.json`, root: `${dir}/root`, json: true };
+ * assert.equal(await updateCommand(options), 0);
+ * const state = JSON.parse(await Deno.readTextFile(`${dir}/root/state.json`));
+ * assert.equal(state.staged.version, "1.1.0"); // applied at the next launch
+ * await server.shutdown();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function updateCommand(options: UpdateCommandOptions): Promise<number> {
   const ctx = await loadContext(options);
   let report = await updateFromChannel(actionContext(ctx, { progress: true }), options);
@@ -55,7 +95,24 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
   return 0;
 }
 
-/** `ms11-update check`: report current and available versions; download nothing. */
+/**
+ * `ms11-update check`: report current and available versions; download nothing. An unknown
+ * `--channel` is a `ConfigError`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkCommand } from "./update.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/config.json`, "{}");
+ * const options = { config: `${dir}/config.json`, root: `${dir}/root` };
+ * await assert.rejects(checkCommand({ ...options, channel: "beta" }), {
+ *   name: "ConfigError",
+ *   message: 'Unknown channel "beta": configured channels are stable, canary',
+ * });
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function checkCommand(options: UpdateCommandOptions): Promise<number> {
   const ctx = await loadContext(options);
   const { summary } = await checkForUpdate(actionContext(ctx), options);
@@ -74,13 +131,40 @@ export async function checkCommand(options: UpdateCommandOptions): Promise<numbe
   return 0;
 }
 
-/** Options of `install`. */
+/**
+ * Options of `install`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { InstallCommandOptions } from "./update.ts";
+ * const options: InstallCommandOptions = { adopt: "/usr/local/bin/ms11", version: "1.0.0" };
+ * assert.equal(options.channel, undefined);
+ * ```
+ */
 export interface InstallCommandOptions extends UpdateCommandOptions {
   adopt?: string;
   version?: string;
 }
 
-/** `ms11-update install`: set up an install root from a release, or adopt an existing build. */
+/**
+ * `ms11-update install`: set up an install root from a channel's current release, or adopt an
+ * existing build (`--adopt PATH --version VERSION`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { installCommand } from "./update.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/config.json`, "{}");
+ * await Deno.writeTextFile(`${dir}/ms11`, "#!/bin/sh\necho MS11 1.0.0\n", { mode: 0o755 });
+ * const options = { config: `${dir}/config.json`, root: `${dir}/root`, json: true };
+ * assert.equal(await installCommand({ ...options, adopt: `${dir}/ms11`, version: "1.0.0" }), 0);
+ * const launched = await new Deno.Command(`${dir}/root/current/ms11`).output(); // as a launcher does
+ * assert.equal(new TextDecoder().decode(launched.stdout), "MS11 1.0.0\n");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function installCommand(options: InstallCommandOptions): Promise<number> {
   const ctx = await loadContext(options);
   const report = options.adopt !== undefined

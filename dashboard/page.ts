@@ -10,7 +10,17 @@ import type { StatusDocument } from "../lib/root/status.ts";
 // embedded at build time, so the compiled executable and the bundle need no file at run time.
 import APP_JS from "./browser/app.js" with { type: "text" };
 
-/** A downgrade question waiting for an answer. */
+/**
+ * A downgrade question waiting for an answer.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Confirmation } from "./page.ts";
+ * const question: Confirmation = { channel: "stable", available: "1.0.0", current: "1.1.0-beta.2" };
+ * assert.equal(question.channel, "stable");
+ * ```
+ */
 export interface Confirmation {
   /** The channel to switch to. */
   channel: string;
@@ -20,7 +30,18 @@ export interface Confirmation {
   current: string;
 }
 
-/** What the last action did. */
+/**
+ * What the last action did.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Outcome } from "./page.ts";
+ * const outcome: Outcome = { action: "check", ok: true, message: "Up to date: 1.1.0 on stable",
+ *   at: "2026-11-27T10:00:00Z", confirmation: null };
+ * assert.ok(outcome.ok);
+ * ```
+ */
 export interface Outcome {
   /** The action (`check`, `update`, `channel`, `rollback`, `confirm`). */
   action: string;
@@ -34,7 +55,17 @@ export interface Outcome {
   confirmation: Confirmation | null;
 }
 
-/** The action running now. */
+/**
+ * The action running now.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Busy } from "./page.ts";
+ * const busy: Busy = { action: "update", started_at: "2026-11-27T10:00:00Z" };
+ * assert.equal(busy.action, "update");
+ * ```
+ */
 export interface Busy {
   /** The action. */
   action: string;
@@ -42,7 +73,22 @@ export interface Busy {
   started_at: string;
 }
 
-/** Everything the page shows. */
+/**
+ * Everything the page shows.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type PageView, renderPage } from "./page.ts";
+ * import { readStatus } from "../lib/root/status.ts";
+ * import { defaultConfig } from "../lib/core/config.ts";
+ * import { layoutOf } from "../lib/root/layout.ts";
+ * const status = await readStatus(layoutOf("/nonexistent"), defaultConfig(), { platform: "linux-x64" });
+ * const view: PageView = { status, channels: [], progress: null, token: "t", nonce: "n",
+ *   busy: { action: "update", started_at: "2026-11-27T10:00:00Z" }, outcome: null };
+ * assert.match(renderPage(view), /<body data-token="t">/);
+ * ```
+ */
 export interface PageView {
   /** The status document (`status --json`). */
   status: StatusDocument;

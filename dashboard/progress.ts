@@ -4,7 +4,18 @@
 import type { Progress } from "../lib/core/env.ts";
 import { countsBytes, formatBytes, PHASE_LABEL } from "../lib/core/format.ts";
 
-/** One progress report pushed to the page (`progress` Server-Sent Event). */
+/**
+ * One progress report pushed to the page (`progress` Server-Sent Event).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ProgressReport } from "./progress.ts";
+ * const report: ProgressReport = { action: "update", phase: "verify", done: 10, total: 20,
+ *   percent: 50, rate: null, eta_seconds: null, text: "Verifying 10 B / 20 B (50%)" };
+ * assert.equal(report.percent, 50);
+ * ```
+ */
 export interface ProgressReport {
   /** The dashboard action running (`check`, `update`, `rollback`, `channel`, `confirm`). */
   action: string;
@@ -26,7 +37,17 @@ export interface ProgressReport {
 
 export { formatBytes };
 
-/** Options of {@linkcode progressReport}. */
+/**
+ * Options of {@linkcode progressReport}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { progressReport, type ProgressReportOptions } from "./progress.ts";
+ * const options: ProgressReportOptions = { action: "rollback", elapsedMs: 0 };
+ * assert.equal(progressReport({ phase: "rollback", done: 0, total: 1 }, options).action, "rollback");
+ * ```
+ */
 export interface ProgressReportOptions {
   /** The dashboard action running. */
   action: string;
@@ -39,12 +60,14 @@ export interface ProgressReportOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { progressReport } from "./progress.ts";
  * const r = progressReport({ phase: "download", done: 512, total: 1024 }, {
  *   action: "update",
  *   elapsedMs: 1000,
  * });
- * console.assert(r.percent === 50 && r.rate === 512 && r.eta_seconds === 1);
+ * assert.deepEqual([r.percent, r.rate, r.eta_seconds], [50, 512, 1]);
+ * assert.equal(r.text, "Downloading 512 B / 1.0 KiB (50%), 512 B/s, ETA 1s");
  * ```
  */
 export function progressReport(progress: Progress, options: ProgressReportOptions): ProgressReport {

@@ -28,7 +28,18 @@ function isAddressHost(host: string): boolean {
     /^(\d{1,3}\.){3}\d{1,3}$/.test(host);
 }
 
-/** Options of {@linkcode refusal}. */
+/**
+ * Options of {@linkcode refusal}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { refusal, type RefusalOptions } from "./security.ts";
+ * const options: RefusalOptions = { port: 8012, token: "t", allowRemote: false };
+ * const headers = new Headers({ host: "127.0.0.1:8012" });
+ * assert.equal(refusal(new URL("http://127.0.0.1:8012/?token=t"), headers, options), null);
+ * ```
+ */
 export interface RefusalOptions {
   /** The port the dashboard listens on. */
   port: number;

@@ -27,7 +27,23 @@ import { STEPS } from "./_steps.ts";
 import { renderPage } from "./page.ts";
 import { isLoopback, randomToken, refusal, SECURITY_HEADERS } from "./security.ts";
 
-/** Options of {@linkcode serveDashboard}. */
+/**
+ * Options of {@linkcode serveDashboard}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type DashboardOptions, serveDashboard } from "./server.ts";
+ * import { layoutOf } from "../lib/root/layout.ts";
+ * const dir = await Deno.makeTempDir();
+ * const options: DashboardOptions = { configPath: `${dir}/update_channel.json`, platform: "linux-x64",
+ *   hostname: "127.0.0.1", port: 0, token: "secret" };
+ * const dashboard = serveDashboard(layoutOf(dir), options);
+ * assert.equal(dashboard.url, `http://127.0.0.1:${dashboard.port}/?token=secret`);
+ * await dashboard.shutdown();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface DashboardOptions {
   /** The configuration file: read at every request, written by a channel switch. */
   configPath: string;
@@ -108,7 +124,7 @@ export interface Dashboard {
  *   configPath: `${dir}/update_channel.json`, platform: "linux-x64",
  * });
  * const status = await (await fetch(`${dashboard.origin}/api/status?token=${dashboard.token}`)).json();
- * assert.equal(status.schema, 1);
+ * assert.equal(status.schema, 2);
  * assert.equal(status.current, null);
  * await dashboard.shutdown();
  * ```

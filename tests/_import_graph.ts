@@ -77,6 +77,26 @@ function tokenize(source: string): Token[] {
     }
     return j + 1;
   };
+  /** The end (exclusive) of the regular expression literal starting at `start`, flags included. */
+  const regexEnd = (start: number): number => {
+    let j = start + 1;
+    let inClass = false;
+    while (j < n && source[j] !== "\n" && (inClass || source[j] !== "/")) {
+      if (source[j] === "\\") j++;
+      else if (source[j] === "[") inClass = true;
+      else if (source[j] === "]") inClass = false;
+      j++;
+    }
+    j++;
+    while (j < n && /[a-z]/i.test(source[j])) j++;
+    return j;
+  };
+  /** Whether a `/` at `at` in a `${…}` expression begins a regular expression: not after a value. */
+  const regexMayStart = (at: number): boolean => {
+    let k = at - 1;
+    while (k >= 0 && /\s/.test(source[k])) k--;
+    return k < 0 || "(,=:[!&|?{};+-*%<>~^".includes(source[k]);
+  };
   /** The end (exclusive) of a `${…}` expression whose body starts at `start`. */
   const braceEnd = (start: number): number => {
     let depth = 1;
@@ -87,6 +107,7 @@ function tokenize(source: string): Token[] {
       else if (c === "`") j = templateEnd(j);
       else if (c === "/" && source[j + 1] === "/") j = endOf(source.indexOf("\n", j), 0);
       else if (c === "/" && source[j + 1] === "*") j = endOf(source.indexOf("*/", j + 2), 2);
+      else if (c === "/" && regexMayStart(j)) j = regexEnd(j);
       else {
         if (c === "{") depth++;
         else if (c === "}") depth--;
@@ -120,18 +141,8 @@ function tokenize(source: string): Token[] {
       advanceTo(Math.min(templateEnd(i), n));
       tokens.push({ kind: "other", text: "`", line: startLine });
     } else if (c === "/" && regexAllowed()) {
-      let j = i + 1;
-      let inClass = false;
-      while (j < n && source[j] !== "\n" && (inClass || source[j] !== "/")) {
-        if (source[j] === "\\") j++;
-        else if (source[j] === "[") inClass = true;
-        else if (source[j] === "]") inClass = false;
-        j++;
-      }
-      j++;
-      while (j < n && /[a-z]/i.test(source[j])) j++;
       tokens.push({ kind: "other", text: "/re/", line });
-      advanceTo(j);
+      advanceTo(regexEnd(i));
     } else if (/[A-Za-z_$]/.test(c)) {
       let j = i + 1;
       while (j < n && /[\w$]/.test(source[j])) j++;

@@ -224,13 +224,15 @@ Deno.test("scanImports reads declarations, not comments, strings or regular expr
     export { local };
     export const x = 1;
     const text = \`import { c } from "./template.ts" \${'" from "./inner.ts'}\`;
+    const path = \`\${cwd}/\${given.replace(/^\\.\\//, "") + 1 / 2}\`; // a regex's "//" in \${…}
+    /** A backtick in a comment after it: \`x\`. @example import { g } from "./after.ts" */
     const quoted = 'import { d } from "./string.ts"';
     const re = /import { e } from "\\.\\/regex.ts"/;
     const half = 1 / 2, third = 3 / 4;
     const lazy = await import("./dynamic.ts");
     type Q = typeof import("./type_query.ts");
     const computed = await import(name);
-    console.log(import.meta.url, re, text, quoted, half, third, lazy, computed);
+    console.log(import.meta.url, re, text, path, quoted, half, third, lazy, computed);
   `;
   const got = scanImports(source).map((r) =>
     `${r.specifier}${r.dynamic ? " dynamic" : ""}${r.typeOnly ? " type" : ""}`
