@@ -228,10 +228,13 @@ export class Ui {
   }
 
   /**
-   * Data on stdout: JSON with --json, else the given text. After {@linkcode Ui.progress} in JSON
-   * mode the document is one line, the last of the JSON-lines stream (see docs/EVENTS.md).
+   * Data on stdout: JSON with --json, else the given text (nothing when it is empty: an action
+   * whose one line on stderr says everything prints no data for people). After
+   * {@linkcode Ui.progress} in JSON mode the document is one line, the last of the JSON-lines
+   * stream (see docs/EVENTS.md).
    */
   data(value: unknown, text: string): void {
+    if (!this.json && text === "") return; // the command's line for people says it all
     const out = this.json
       ? (this.#jsonLines ? JSON.stringify(value) : JSON.stringify(value, null, 2)) + "\n"
       : text.endsWith("\n")

@@ -5,6 +5,7 @@ import { listChannels, switchChannel } from "../lib/actions/channel.ts";
 import { installStatus } from "../lib/actions/status.ts";
 import { ConfigError } from "../lib/core/errors.ts";
 import type { StatusDocument } from "../lib/root/status.ts";
+import { describeLifecycle } from "../lib/root/lifecycle.ts";
 import { isVersion } from "../lib/core/version.ts";
 import { actionContext, type Context, type GlobalOptions, loadContext } from "./_context.ts";
 import type { UpdateCommandOptions } from "./update.ts";
@@ -27,7 +28,8 @@ export interface RollbackCommandOptions extends GlobalOptions {
 
 /**
  * `ms11-update rollback [--to VERSION] [--reject]`: restore the newest backup that ran healthy
- * (or that version); the replaced build is kept (rejected with `--reject`). A failure is recorded in the install's state.
+ * (or that version); the replaced build is kept (rejected with `--reject`). A failure is
+ * recorded in the install's state; a root with no install is an error, and nothing is created.
  *
  * @example
  * ```ts
@@ -40,6 +42,9 @@ export interface RollbackCommandOptions extends GlobalOptions {
  *   name: "ConfigError",
  *   message: 'Invalid --to "latest": expected a version',
  * });
+ * await assert.rejects(rollbackCommand(options), /^Error: No install at .*\/root: it does not exist/);
+ * await assert.rejects(Deno.stat(`${dir}/root`), Deno.errors.NotFound); // a mistyped root stays so
+ * await Deno.mkdir(`${dir}/root/builds`, { recursive: true }); // an install, with nothing current
  * await assert.rejects(rollbackCommand(options), /^Error: Nothing is installed in .*; nothing to roll back$/);
  * const state = JSON.parse(await Deno.readTextFile(`${dir}/root/state.json`));
  * assert.equal(state.last_error.command, "rollback");
@@ -53,7 +58,7 @@ export async function rollbackCommand(options: RollbackCommandOptions): Promise<
   }
   const report = await rollBack(actionContext(ctx), { to: options.to, reject: options.reject });
   ctx.ui.notice(report.message);
-  ctx.ui.data(report.result, `rolled back to ${report.result.to}`);
+  ctx.ui.data(report.result, "");
   return 0;
 }
 
@@ -67,6 +72,8 @@ export async function rollbackCommand(options: RollbackCommandOptions): Promise<
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/config.json`, "{}");
  * const options = { config: `${dir}/config.json`, root: `${dir}/root`, json: true };
+ * await assert.rejects(confirmCommand(options), /^Error: No install at /); // a mistyped root
+ * await Deno.mkdir(`${dir}/root/builds`, { recursive: true }); // an install
  * assert.equal(await confirmCommand(options), 0); // prints {"confirmed": null, …}
  * await assert.rejects(Deno.stat(`${dir}/root/state.json`), Deno.errors.NotFound);
  * await Deno.remove(dir, { recursive: true });
@@ -75,23 +82,26 @@ export async function rollbackCommand(options: RollbackCommandOptions): Promise<
 export async function confirmCommand(options: GlobalOptions): Promise<number> {
   const ctx = await loadContext(options, 5);
   const { message, result } = await confirmTrial(actionContext(ctx));
-  if (result.confirmed !== null) ctx.ui.notice(message);
-  ctx.ui.data(
-    result,
-    result.confirmed !== null
-      ? `confirmed ${result.confirmed}`
-      : `nothing on trial; current ${result.current ?? "none"}`,
-  );
+  ctx.ui.notice(message);
+  ctx.ui.data(result, "");
   return 0;
 }
 
 function statusText(s: StatusDocument): string {
+  const listed = (records: StatusDocument["rejected"]) =>
+    records.length === 0
+      ? "none"
+      : records.map((r) => `${r.version} on ${r.channel} (${r.reason})`).join("; ");
   const lines = [
     `root:       ${s.root}`,
     `channel:    ${s.channel}`,
     `platform:   ${s.platform}`,
     `current:    ${
-      s.current ? `${s.current.version} (${s.current.channel ?? "unknown channel"})` : "none"
+      s.current
+        ? `${s.current.version} from ${s.current.channel ?? "an unknown channel"}, ${
+          describeLifecycle(s.current.lifecycle, { current: true })
+        }`
+        : "none"
     }`,
     `staged:     ${
       s.staged ? `${s.staged.version} from ${s.staged.channel}, applied at next launch` : "none"
@@ -106,18 +116,18 @@ function statusText(s: StatusDocument): string {
     `backups:    ${
       s.backups.length === 0
         ? "none"
-        : s.backups.map((b) => `${b.version}${b.retired_at ? ` (until ${b.retired_at})` : ""}`)
-          .join(", ")
+        : s.backups.map((b) =>
+          `${b.version} (${describeLifecycle(b.lifecycle)}${
+            b.retired_at ? `; replaced at ${b.retired_at}` : ""
+          })`
+        ).join(", ")
     }`,
+    `held back:  ${listed(s.held)}`,
+    `rejected:   ${listed(s.rejected)}`,
     `last check: ${
       s.last_check
         ? `${s.last_check.at} on ${s.last_check.channel}: ${s.last_check.available} available (${s.last_check.decision})`
         : "never"
-    }`,
-    `rejected:   ${
-      s.rejected.length === 0
-        ? "none"
-        : s.rejected.map((r) => `${r.version} on ${r.channel} (${r.reason})`).join("; ")
     }`,
     `last error: ${
       s.last_error ? `${s.last_error.at} ${s.last_error.command}: ${s.last_error.message}` : "none"
@@ -136,8 +146,10 @@ function statusText(s: StatusDocument): string {
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/config.json`, "{}");
  * const options = { config: `${dir}/config.json`, root: `${dir}/root`, json: true };
- * assert.equal(await statusCommand(options), 0); // prints {"schema": 1, …, "current": null, …}
+ * await assert.rejects(statusCommand(options), /^Error: No install at .*: it does not exist/);
  * await assert.rejects(Deno.stat(`${dir}/root`), Deno.errors.NotFound); // nothing written
+ * await Deno.mkdir(`${dir}/root/builds`, { recursive: true }); // an install
+ * assert.equal(await statusCommand(options), 0); // prints {"schema": 2, …, "current": null, …}
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -240,7 +252,7 @@ export async function channelCommand(
       config: report.config,
       ...(report.update === null ? {} : { update: report.update }),
     },
-    `channel ${report.channel}`,
+    "",
   );
   return 0;
 }

@@ -77,6 +77,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .enablePositionalOptions()
     .allowExcessArguments(true)
     .showSuggestionAfterError(true)
+    .helpCommand(false)
     .exitOverride();
 
   globals(program)
@@ -106,8 +107,9 @@ export function buildProgram(setCode: (code: number) => void): Command {
     }));
   waitOption(program, 0);
 
+  // A stray word after a command is a usage error (`status extra`), not ignored.
   const sub = (name: string, description: string) =>
-    program.command(name).description(description).exitOverride();
+    program.command(name).description(description).allowExcessArguments(false).exitOverride();
 
   globals(sub("check", "report the installed and available versions; download nothing"))
     .option("--channel <name>", "channel to check")
@@ -306,6 +308,18 @@ base_url is <where the bucket is served>/<prefix>/<channel>. See docs/DEPLOYMENT
     .action(
       act(async (c) => (await import("./publish_s3.ts")).publishCommand(c.args[0], c.opts())),
     );
+
+  sub("help", "show the help of the program, or of a command")
+    .argument("[command]", "the command")
+    .action(act((c) => {
+      const name = c.args[0];
+      const target = name === undefined
+        ? program
+        : program.commands.find((cmd) => cmd.name() === name);
+      if (target === undefined) c.error(`error: unknown command '${name}'`, { exitCode: 2 });
+      target!.outputHelp();
+      return Promise.resolve(0);
+    }));
 
   return program;
 }

@@ -209,10 +209,7 @@ export async function keygenCommand(options: KeygenCommandOptions): Promise<numb
     throw error;
   }
   ui.notice(
-    `Wrote the private key ${written.privatePath} (mode 0600: keep it secret, off the release server) and the public key ${written.publicPath}`,
-  );
-  ui.notice(
-    `Pin it in the clients' configuration: "security": {"signing_keys": {"<channel>": {"threshold": 1, "keys": ["${written.publicKey}"]}}}`,
+    `Wrote the private key ${written.privatePath} (mode 0600: keep it secret, off the release server) and the public key ${written.publicPath}; pin the public key (on stdout) in the clients' security.signing_keys`,
   );
   ui.data(
     {

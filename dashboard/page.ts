@@ -6,6 +6,7 @@
 import type { ChannelProbe } from "../lib/actions/channel.ts";
 import type { ProgressReport } from "./progress.ts";
 import type { StatusDocument } from "../lib/root/status.ts";
+import { describeLifecycle } from "../lib/root/lifecycle.ts";
 // The page's script: a file of its own, linted and type-checked against the DOM (see its header),
 // embedded at build time, so the compiled executable and the bundle need no file at run time.
 import APP_JS from "./browser/app.js" with { type: "text" };
@@ -342,18 +343,6 @@ function progress(view: PageView): string {
     }</p><p id="busy">${running}</p></section>`;
 }
 
-/** A build's lifecycle in a few words: its state, why when rejected, and a hold. */
-function lifecycleText(l: StatusDocument["backups"][number]["lifecycle"]): string {
-  if (l === null) return "unknown";
-  const state = {
-    staged: "never ran",
-    trial: "never confirmed",
-    confirmed: "confirmed healthy",
-    rejected: `rejected: ${l.reason}`,
-  }[l.state];
-  return l.held && l.state !== "rejected" ? `${state}; held back: ${l.held.reason}` : state;
-}
-
 function backups(view: PageView): string {
   const list = view.status.backups;
   if (list.length === 0) {
@@ -366,7 +355,9 @@ function backups(view: PageView): string {
       time(b.installed_at)
     }</td><td data-label="Last current until">${
       b.retired_at ? time(b.retired_at) : "never ran"
-    }</td><td data-label="Health">${e(lifecycleText(b.lifecycle))}</td><td data-label="Action">${
+    }</td><td data-label="Health">${
+      e(describeLifecycle(b.lifecycle))
+    }</td><td data-label="Action">${
       form(view, {
         route: "/api/rollback",
         fields: { to: b.version },

@@ -26,6 +26,7 @@ import { InputError, json, readFields } from "./_http.ts";
 import { STEPS } from "./_steps.ts";
 import { renderPage } from "./page.ts";
 import { isLoopback, randomToken, refusal, SECURITY_HEADERS } from "./security.ts";
+import { serveHttp } from "../lib/core/listen.ts";
 
 /**
  * Options of {@linkcode serveDashboard}.
@@ -85,6 +86,7 @@ export interface DashboardOptions {
  * import { serveDashboard } from "./server.ts";
  * import { layoutOf } from "../lib/root/layout.ts";
  * const dir = await Deno.makeTempDir();
+ * await Deno.mkdir(`${dir}/builds`); // an install, with nothing current yet
  * const dashboard = serveDashboard(layoutOf(dir), {
  *   configPath: `${dir}/update_channel.json`, platform: "linux-x64",
  * });
@@ -120,6 +122,7 @@ export interface Dashboard {
  * import { serveDashboard } from "./server.ts";
  * import { layoutOf } from "../lib/root/layout.ts";
  * const dir = await Deno.makeTempDir();
+ * await Deno.mkdir(`${dir}/builds`); // an install, with nothing current yet
  * const dashboard = serveDashboard(layoutOf(dir), {
  *   configPath: `${dir}/update_channel.json`, platform: "linux-x64",
  * });
@@ -165,7 +168,7 @@ class DashboardServer implements Dashboard {
     this.#options = options;
     this.#env = options.env ?? realEnv();
     this.token = options.token ?? randomToken();
-    this.#server = Deno.serve(
+    this.#server = serveHttp(
       { hostname, port, signal: options.signal, onListen() {} },
       (request) => this.#handle(request),
     );

@@ -224,13 +224,13 @@ Deno.test("decideUpdate: with nothing installed, install the channel's release",
     action: "update",
     version: "1.1.0",
     downgrade: false,
-    message: "Installing 1.1.0 from stable",
+    message: "1.1.0 is available on stable (nothing is installed)",
   });
   assert.deepEqual(decideUpdate(null, "1.5.0-canary.1", { channel: "canary" }), {
     action: "update",
     version: "1.5.0-canary.1",
     downgrade: false,
-    message: "Installing 1.5.0-canary.1 from canary",
+    message: "1.5.0-canary.1 is available on canary (nothing is installed)",
   });
 });
 

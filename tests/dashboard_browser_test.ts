@@ -137,7 +137,7 @@ Deno.test({
       );
       assert.match(
         await text(page, "#outcome"),
-        /Staged 1\.2\.0 from stable; it is applied at the next launch/,
+        /Staged 1\.2\.0 from stable \(1\.1\.0 -> 1\.2\.0; downloaded and verified [\d.]+ MiB\); it is applied at the next launch/,
       );
       assert.equal(await text(page, "#current-version"), "1.1.0");
 

@@ -76,12 +76,19 @@ Deno.test("dashboard prints its URL, serves status --json's document, stops on S
   } finally {
     const { code, stderr } = await dashboard.stop();
     assert.equal(code, 0, stderr);
-    assert.ok(stderr.includes(`Dashboard of ${world.root} at http://127.0.0.1:`), stderr);
+    assert.match(
+      stderr,
+      new RegExp(
+        `^Serving the dashboard of ${world.root} on http://127\\.0\\.0\\.1:\\d+: open the URL printed on stdout \\(Ctrl-C to stop\\)\\n$`,
+      ),
+    );
   }
 });
 
 Deno.test("dashboard --open runs the system's opener with the URL", async () => {
   await using world = await makeWorld();
+  await world.publish("stable", "1.0.0");
+  assert.equal((await world.cli(["install"])).code, 0);
   const bin = `${world.dir}/bin`;
   await Deno.mkdir(bin);
   const opened = `${world.dir}/opened.txt`;
@@ -109,6 +116,29 @@ Deno.test("dashboard refuses 0.0.0.0 without --allow-remote, and a bad port", as
   const port = await world.cli(["dashboard", "--port", "http"]);
   assert.equal(port.code, 2);
   assert.equal(port.stderr.trim(), 'error: Invalid --port "http": expected 0-65535');
+  // A mistyped root: no dashboard of an empty install (it would create one on its first action).
+  const typo = await world.cli(["dashboard"]);
+  assert.equal(typo.code, 1);
+  assert.equal(
+    typo.stderr,
+    `error: No install at ${world.root}: it does not exist (ms11-update install sets one up; the root comes from --root, $MS11_UPDATE_ROOT or install_root)\n`,
+  );
+  assert.equal(typo.stdout, "");
+  await assert.rejects(Deno.stat(world.root), Deno.errors.NotFound);
+});
+
+Deno.test("dashboard on a port in use says which port", async () => {
+  await using world = await makeWorld();
+  await world.publish("stable", "1.0.0");
+  assert.equal((await world.cli(["install"])).code, 0);
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (taken.addr as Deno.NetAddr).port;
+  const busy = await world.cli(["dashboard", "--port", String(port)]);
+  assert.equal(busy.code, 1);
+  assert.equal(
+    busy.stderr,
+    `error: Cannot listen on 127.0.0.1:${port}: the port is already in use (choose another with --port, or --port 0 for a free one)\n`,
+  );
 });
 
 Deno.test("openerCommand picks the opener of each OS", () => {

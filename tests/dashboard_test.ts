@@ -228,7 +228,10 @@ Deno.test("POST /api/update downloads and stages with byte progress to 100%", as
   await d.world.publish("stable", "1.2.0", { artifact });
   const answer = await d.api("/api/update", { body: {} });
   assert.equal(answer.status, 200, JSON.stringify(answer.json));
-  assert.equal(answer.json.message, "Staged 1.2.0 from stable; it is applied at the next launch");
+  assert.equal(
+    answer.json.message,
+    "Staged 1.2.0 from stable (1.1.0 -> 1.2.0; downloaded and verified 3.0 MiB); it is applied at the next launch",
+  );
   assert.deepEqual([answer.json.result.staged, answer.json.result.downloaded], ["1.2.0", true]);
   const full = await events.waitFor((e) =>
     e.event === "progress" && e.data.phase === "download" && e.data.percent === 100
@@ -309,7 +312,7 @@ Deno.test("switching with downgrade install stages the lower release", async () 
   assert.equal(answer.status, 200, JSON.stringify(answer.json));
   assert.equal(
     answer.json.message,
-    "Switched channel stable -> canary; Staged 1.0.5 from canary; it is applied at the next launch",
+    "Switched channel stable -> canary; staged 1.0.5 from canary (a downgrade: 1.1.0 -> 1.0.5; downloaded and verified 28 B); it is applied at the next launch",
   );
   const status = (await d.api("/api/status")).json;
   assert.deepEqual([status.channel, status.staged.version], ["canary", "1.0.5"]);
@@ -449,6 +452,7 @@ Deno.test("malformed bodies are refused with 400", async () => {
 
 Deno.test("the dashboard listens on loopback only unless allowRemote", async () => {
   const dir = await Deno.makeTempDir();
+  await Deno.mkdir(`${dir}/builds`); // an install, nothing current yet
   try {
     const options = { configPath: `${dir}/c.json`, platform: "linux-x64" };
     assert.throws(

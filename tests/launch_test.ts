@@ -67,7 +67,11 @@ Deno.test("run: a build that exits non-zero is rolled back, the old one started,
   // A newer release clears it.
   await world.publish("stable", "1.1.1");
   const newer = await world.cli([]);
-  assert.equal(newer.stdout.trim(), "staged 1.1.1 from stable");
+  assert.equal(newer.stdout, "");
+  assert.match(
+    newer.stderr,
+    /^Staged 1\.1\.1 from stable \(1\.0\.0 -> 1\.1\.1; downloaded and verified \d+ B\); it is applied at the next launch\n$/,
+  );
 });
 
 Deno.test("run: three clean short sessions keep the build: a clean exit is evidence of health", async () => {
@@ -266,9 +270,17 @@ Deno.test("run and confirm: usage errors exit 2", async () => {
   const missing = await run(world, [`${world.dir}/nope`]);
   assert.equal(missing.code, 1);
   includes(missing.stderr, `error: Cannot start ${world.dir}/nope:`);
+  // confirm at a mistyped root says there is no install there; at an install, nothing on trial
+  // is no error.
+  const typo = await world.cli(["confirm", "--json"]);
+  assert.equal(typo.code, 1);
+  includes(typo.stderr, `error: No install at ${world.root}: it does not exist`);
+  await world.publish("stable", "1.0.0");
+  assert.equal((await world.cli(["install"])).code, 0);
   const confirm = await world.cli(["confirm", "--json"]);
   assert.equal(confirm.code, 0, confirm.stderr);
   assert.equal(JSON.parse(confirm.stdout).confirmed, null);
+  assert.equal(confirm.stderr, "No build is on trial; nothing to confirm\n");
 });
 
 Deno.test("two updaters at once: one stages, the other waits or fails naming the holder's pid", async () => {
@@ -288,12 +300,13 @@ Deno.test("two updaters at once: one stages, the other waits or fails naming the
   const a = spawn(["--wait", "60"]);
   const b = spawn(["--wait", "60"]);
   const [ra, rb] = await Promise.all([a.output(), b.output()]);
-  const text = (o: Deno.CommandOutput) => new TextDecoder().decode(o.stdout).trim();
+  const text = (o: Deno.CommandOutput) =>
+    new TextDecoder().decode(o.stderr).trim().replace(/verified \d+ B/, "verified N B");
   assert.equal(ra.code, 0);
   assert.equal(rb.code, 0);
   assert.deepEqual([text(ra), text(rb)].sort(), [
-    "no update: already-staged (current 1.0.0, stable has 1.1.0)",
-    "staged 1.1.0 from stable",
+    "1.1.0 from stable is already staged; it is applied at the next launch",
+    "Staged 1.1.0 from stable (1.0.0 -> 1.1.0; downloaded and verified N B); it is applied at the next launch",
   ]);
   // Without --wait, while one holds the lock the other fails at once naming its pid.
   await world.publish("stable", "1.2.0");

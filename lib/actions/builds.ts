@@ -53,8 +53,10 @@ export interface ConfirmReport {
  * import { defaultConfig } from "../core/config.ts";
  * import { layoutOf } from "../root/layout.ts";
  * import { confirmTrial } from "./builds.ts";
- * const ctx = { layout: layoutOf(await Deno.makeTempDir()), config: defaultConfig(),
- *   configPath: "update_channel.json", platform: "linux-x64" };
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * const ctx = { layout, config: defaultConfig(), configPath: "update_channel.json", platform: "linux-x64" };
+ * await assert.rejects(confirmTrial(ctx), /^Error: No install at .*: the folder holds no install/);
+ * await Deno.mkdir(layout.builds); // an install
  * const report = await confirmTrial(ctx);
  * assert.equal(report.message, "No build is on trial; nothing to confirm");
  * ```
@@ -65,7 +67,7 @@ export async function confirmTrial(
 ): Promise<ConfirmReport> {
   const result = await runAction(
     ctx,
-    { command: "confirm", channel: ctx.config.channel },
+    { command: "confirm", channel: ctx.config.channel, install: "required" },
     () =>
       confirmBuild(ctx.layout, {
         lockWaitMs: ctx.lockWaitMs,
@@ -132,9 +134,11 @@ export interface RollbackReport {
  * import { defaultConfig } from "../core/config.ts";
  * import { layoutOf } from "../root/layout.ts";
  * import { rollBack } from "./builds.ts";
- * const ctx = { layout: layoutOf(await Deno.makeTempDir()), config: defaultConfig(),
- *   configPath: "update_channel.json", platform: "linux-x64" };
- * await assert.rejects(rollBack(ctx), /nothing is installed|no backup/i);
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * const ctx = { layout, config: defaultConfig(), configPath: "update_channel.json", platform: "linux-x64" };
+ * await assert.rejects(rollBack(ctx), /^Error: No install at /); // only install sets one up
+ * await Deno.mkdir(layout.builds);
+ * await assert.rejects(rollBack(ctx), /^Error: Nothing is installed in .*; nothing to roll back$/);
  * ```
  */
 export async function rollBack(
@@ -143,7 +147,7 @@ export async function rollBack(
 ): Promise<RollbackReport> {
   const result = await runAction(
     ctx,
-    { command: "rollback", channel: ctx.config.channel },
+    { command: "rollback", channel: ctx.config.channel, install: "required" },
     () =>
       rollback(ctx.layout, {
         to: options.to,

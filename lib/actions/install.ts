@@ -8,7 +8,7 @@ import { cp } from "node:fs/promises";
 import { removeIfExists, renameDurable, syncTree } from "../core/fs.ts";
 import { appendAudit } from "../root/audit.ts";
 import type { Config } from "../core/config_schema.ts";
-import { buildDir, currentVersion, type Layout } from "../root/layout.ts";
+import { buildDir, currentVersion, installProblem, type Layout } from "../root/layout.ts";
 import { markConfirmed } from "../root/lifecycle.ts";
 import { readState, writeState } from "../root/state.ts";
 import { acquireLock } from "../root/lock.ts";
@@ -197,6 +197,14 @@ export async function adoptBuild(
   });
 }
 
+/** An install root must be a folder, or not exist yet (it is created). */
+async function checkInstallRoot(layout: Layout): Promise<void> {
+  const problem = await installProblem(layout);
+  if (problem === "it is a file, not a folder" || problem === "a folder above it is a file") {
+    throw new Error(`Cannot install in ${layout.root}: ${problem}`);
+  }
+}
+
 /**
  * Options of {@linkcode installFromChannel}.
  *
@@ -259,6 +267,7 @@ export async function installFromChannel(
   options: InstallActionOptions = {},
 ): Promise<InstallReport> {
   const channel = resolveChannel(ctx.config, options.channel);
+  await checkInstallRoot(ctx.layout);
   const result = await runAction(
     ctx,
     { command: "install", channel },
@@ -301,13 +310,19 @@ export async function adoptExisting(
   options: { version: string | undefined },
 ): Promise<InstallReport> {
   const version = options.version;
-  if (version === undefined || !isVersion(version)) {
+  if (version === undefined) {
     throw new ConfigError(
-      `install --adopt needs --version with a semver version, got ${
-        JSON.stringify(version ?? null)
-      }`,
+      `install --adopt ${source} needs --version: the adopted build's version, such as --version 1.0.0`,
     );
   }
+  if (!isVersion(version)) {
+    throw new ConfigError(
+      `Invalid --version ${
+        JSON.stringify(version)
+      }: expected the adopted build's semver version, such as 1.0.0`,
+    );
+  }
+  await checkInstallRoot(ctx.layout);
   await runAction(
     ctx,
     { command: "install", channel: ctx.config.channel },

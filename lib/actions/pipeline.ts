@@ -57,7 +57,7 @@ import { recoverSwap } from "../root/swap.ts";
  * };
  * const result = await runUpdate(layout, config, options);
  * assert.equal(result.staged, null); // only checked
- * assert.deepEqual(events.map((e) => [e.type, e.message]), [["update_available", "Installing 1.1.0 from stable"]]);
+ * assert.deepEqual(events.map((e) => [e.type, e.message]), [["update_available", "1.1.0 is available on stable (nothing is installed)"]]);
  * await server.shutdown();
  * ```
  */
@@ -164,7 +164,7 @@ const EXTENSION = { "executable": "bin", "tar.gz": "tar.gz", "zip": "zip" } as c
  * import { readState } from "../root/state.ts";
  * import { runUpdate } from "./pipeline.ts";
  * const first = await runUpdate(layout, config, { channel: "stable", platform: "linux-x64" });
- * assert.equal(first.check.decision.message, "Installing 1.1.0 from stable");
+ * assert.equal(first.check.decision.message, "1.1.0 is available on stable (nothing is installed)");
  * assert.equal(first.staged, "1.1.0"); // downloaded, verified, staged for the next launch
  * const { state } = await readState(layout);
  * assert.deepEqual([state.staged?.version, state.trusted.stable.serial], ["1.1.0", 1]);

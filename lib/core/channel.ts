@@ -158,7 +158,7 @@ export function decideUpdate(
       action: "update",
       version: available,
       downgrade: false,
-      message: `Installing ${available} from ${channel}`,
+      message: `${available} is available on ${channel} (nothing is installed)`,
     };
   }
   if (compareVersions(available, current) > 0) {

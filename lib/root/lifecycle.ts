@@ -563,3 +563,38 @@ export function chooseRollback(
   }
   return { target: null, skipped };
 }
+
+/**
+ * A build's lifecycle in a few words for people (the CLI's `status`, the dashboard's backups):
+ * its state, why when rejected, and a hold. `unknown` without a record; a `trial` is `on trial`
+ * for the `current` build, `never confirmed` for a backup.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describeLifecycle } from "./lifecycle.ts";
+ * const at = "2026-11-27T12:00:00.000Z";
+ * assert.equal(describeLifecycle({ state: "rejected", reason: "crashed", held: null }), "rejected: crashed");
+ * assert.equal(
+ *   describeLifecycle({ state: "confirmed", reason: "", held: { at, reason: "rolled back by hand" } }),
+ *   "confirmed healthy; held back: rolled back by hand",
+ * );
+ * assert.equal(describeLifecycle({ state: "trial", reason: "", held: null }, { current: true }), "on trial");
+ * assert.equal(describeLifecycle(null), "unknown");
+ * ```
+ */
+export function describeLifecycle(
+  record: Pick<LifecycleRecord, "state" | "reason" | "held"> | null,
+  options: { current?: boolean } = {},
+): string {
+  if (record === null) return "unknown";
+  const state = {
+    staged: "never ran",
+    trial: options.current ? "on trial" : "never confirmed",
+    confirmed: "confirmed healthy",
+    rejected: `rejected: ${record.reason}`,
+  }[record.state];
+  return record.held && record.state !== "rejected"
+    ? `${state}; held back: ${record.held.reason}`
+    : state;
+}
