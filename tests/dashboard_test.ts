@@ -417,7 +417,7 @@ Deno.test("POST /api/confirm commits the build on trial", async () => {
   assert.equal(answer.status, 200);
   assert.equal(
     answer.json.message,
-    "Confirmed 1.1.0 after 1 launch(es): it stays current and is no longer rolled back automatically",
+    "Confirmed 1.1.0 after 1 launch: it stays current and is no longer rolled back automatically",
   );
   const after = await d.api("/api/status");
   assert.equal(after.json.trial, null);

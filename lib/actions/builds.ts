@@ -82,7 +82,9 @@ export async function confirmTrial(
   return {
     message: result.confirmed === null
       ? "No build is on trial; nothing to confirm"
-      : `Confirmed ${result.confirmed} after ${result.attempts} launch(es): it stays current and is no longer rolled back automatically${pruned}`,
+      : `Confirmed ${result.confirmed} after ${result.attempts} launch${
+        result.attempts === 1 ? "" : "es"
+      }: it stays current and is no longer rolled back automatically${pruned}`,
     result,
   };
 }
