@@ -1,6 +1,6 @@
 #!/usr/bin/env -S deno run -A --v8-flags=--no-opt,--no-maglev,--max-semi-space-size=1
 // ms11-update: the entry point and the only place that exits. Usage errors and bad configuration
-// exit 2, failures exit 1; one line on stderr says what failed.
+// exit 2, failures exit 1; one line on stderr says what failed (escaped: see cli/_ui.ts).
 //
 // It runs with V8's optimizing compilers off and a 1 MiB young generation
 // (`--v8-flags=--no-opt,--no-maglev,--max-semi-space-size=1`, here and in `deno task compile`):
@@ -82,8 +82,13 @@ export async function main(args: string[]): Promise<number> {
     return code;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    const color = Deno.stderr.isTerminal() && !Deno.noColor;
-    console.error(`${color ? "\x1b[31merror\x1b[0m" : "error"}: ${message}`);
+    // The one error line, escaped like every line for people (cli/_ui.ts): a message can carry
+    // text from a manifest, a server or an archive.
+    const { errorLine } = await import("./cli/_ui.ts");
+    const line = new TextEncoder().encode(
+      errorLine(message, Deno.stderr.isTerminal() && !Deno.noColor),
+    );
+    for (let off = 0; off < line.length;) off += Deno.stderr.writeSync(line.subarray(off));
     return error instanceof ConfigError ? 2 : 1;
   }
 }

@@ -1,7 +1,13 @@
 // The CLI's voice: stdout carries data (JSON with --json), stderr carries messages for people.
 // A progress bar (bytes, rate, ETA) is drawn only when stderr is a terminal; NO_COLOR is respected.
+//
+// Every line people see passes through here and is escaped on the way (lib/core/text.ts): a
+// message is one line with control, C1 and bidi characters written as `\x1b`, `\u202e`; a
+// data text keeps its line feeds; JSON keeps its meaning (`\uHHHH` escapes). The only colour
+// codes on a terminal are the ones this file adds after escaping.
 import type { Progress, ProgressSink } from "../lib/core/env.ts";
 import { countsBytes, formatBytes, PHASE_LABEL } from "../lib/core/format.ts";
+import { escapeLines, escapeText, jsonText } from "../lib/core/text.ts";
 
 export { formatBytes };
 
@@ -54,6 +60,21 @@ export function progressLine(p: Progress, elapsedMs: number, width: number): str
   if (p.total === null || p.total === 0 || barWidth < 5) return `${label}${tail}`.slice(0, width);
   const filled = Math.round(barWidth * Math.min(1, p.done / p.total));
   return `${label}[${"#".repeat(filled)}${"-".repeat(barWidth - filled)}]${tail}`.slice(0, width);
+}
+
+/**
+ * The error line of a failed command: `error: <message>` (the word red on a colour terminal),
+ * the message escaped to one line. main.ts prints it for errors that end a command.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errorLine } from "./_ui.ts";
+ * assert.equal(errorLine("Bad \x1b[2J\nline", false), "error: Bad \\x1b[2J\\x0aline\n");
+ * ```
+ */
+export function errorLine(message: string, color: boolean): string {
+  return `${color ? "\x1b[31merror\x1b[0m" : "error"}: ${escapeText(message)}\n`;
 }
 
 /**
@@ -181,16 +202,16 @@ export class Ui {
     }
   }
 
-  /** A line for people on stderr. */
+  /** A line for people on stderr (escaped: one line, no control characters). */
   notice(message: string): void {
     this.#clearBar();
-    this.#write(`${message}\n`);
+    this.#write(`${escapeText(message)}\n`);
   }
 
-  /** A warning on stderr. */
+  /** A warning on stderr (escaped like {@linkcode Ui.notice}). */
   warn(message: string): void {
     this.#clearBar();
-    this.#write(`${this.#color ? "\x1b[33mwarning\x1b[0m" : "warning"}: ${message}\n`);
+    this.#write(`${this.#color ? "\x1b[33mwarning\x1b[0m" : "warning"}: ${escapeText(message)}\n`);
   }
 
   /** Whether a person can be asked: stdin and stderr are terminals and the output is not JSON. */
@@ -199,13 +220,13 @@ export class Ui {
   }
 
   /**
-   * Ask a person `question` on stderr and read one line of answer from stdin, trimmed and lower
+   * Ask a person `question` on stderr (escaped) and read one line of answer from stdin, trimmed and lower
    * case; null when no person can be asked ({@linkcode Ui.interactive}) or stdin ends first.
    */
   async ask(question: string): Promise<string | null> {
     if (!this.interactive) return null;
     this.#clearBar();
-    this.#write(`${question} `);
+    this.#write(`${escapeText(question)} `);
     const reader = this.#stdin.readable.getReader();
     const decoder = new TextDecoder();
     let line = "";
@@ -221,25 +242,25 @@ export class Ui {
     return line.slice(0, line.indexOf("\n")).trim().toLowerCase();
   }
 
-  /** An error on stderr. */
+  /** An error on stderr (escaped like {@linkcode Ui.notice}). */
   error(message: string): void {
     this.#clearBar();
-    this.#write(`${this.#color ? "\x1b[31merror\x1b[0m" : "error"}: ${message}\n`);
+    this.#write(errorLine(message, this.#color));
   }
 
   /**
    * Data on stdout: JSON with --json, else the given text (nothing when it is empty: an action
    * whose one line on stderr says everything prints no data for people). After
    * {@linkcode Ui.progress} in JSON mode the document is one line, the last of the JSON-lines
-   * stream (see docs/EVENTS.md).
+   * stream (see docs/EVENTS.md). The text keeps its line feeds, other control characters are
+   * escaped; the JSON is the same data with DEL, C1 and bidi characters as `\uHHHH`
+   * ({@linkcode jsonText}).
    */
   data(value: unknown, text: string): void {
     if (!this.json && text === "") return; // the command's line for people says it all
     const out = this.json
-      ? (this.#jsonLines ? JSON.stringify(value) : JSON.stringify(value, null, 2)) + "\n"
-      : text.endsWith("\n")
-      ? text
-      : `${text}\n`;
+      ? (this.#jsonLines ? jsonText(value) : jsonText(value, 2)) + "\n"
+      : escapeLines(text.endsWith("\n") ? text : `${text}\n`);
     this.#writeOut(out);
   }
 
@@ -298,7 +319,7 @@ export class Ui {
       if (!first && p.done === lastDone) return;
       last = now;
       lastDone = p.done;
-      this.#writeOut(JSON.stringify(progressEvent(p, now - start)) + "\n");
+      this.#writeOut(jsonText(progressEvent(p, now - start)) + "\n");
     };
   }
 }

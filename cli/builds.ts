@@ -6,6 +6,8 @@ import { installStatus } from "../lib/actions/status.ts";
 import { ConfigError } from "../lib/core/errors.ts";
 import type { StatusDocument } from "../lib/root/status.ts";
 import { describeLifecycle } from "../lib/root/lifecycle.ts";
+import type { AuditEntry } from "../lib/root/audit.ts";
+import { escapeText as t } from "../lib/core/text.ts";
 import { isVersion } from "../lib/core/version.ts";
 import { actionContext, type Context, type GlobalOptions, loadContext } from "./_context.ts";
 import type { UpdateCommandOptions } from "./update.ts";
@@ -87,29 +89,79 @@ export async function confirmCommand(options: GlobalOptions): Promise<number> {
   return 0;
 }
 
-function statusText(s: StatusDocument): string {
+/**
+ * An audit entry in one line: time, event, reason and its facts, every value escaped.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { auditLine } from "./builds.ts";
+ * assert.equal(
+ *   auditLine({ at: "2026-11-27T00:00:00Z", event: "failed", reason: "x\x1b[2J", command: "check" }),
+ *   "2026-11-27T00:00:00Z failed: x\\x1b[2J (command: check)",
+ * );
+ * ```
+ */
+export function auditLine(entry: AuditEntry): string {
+  const facts = Object.entries(entry)
+    .filter(([k, v]) =>
+      k !== "at" && k !== "event" && k !== "reason" && v !== null && v !== undefined
+    )
+    .map(([k, v]) => `${t(k)}: ${t(typeof v === "string" ? v : JSON.stringify(v))}`);
+  return `${t(String(entry.at))} ${t(String(entry.event))}: ${t(String(entry.reason ?? ""))}${
+    facts.length === 0 ? "" : ` (${facts.join(", ")})`
+  }`;
+}
+
+/** How many audit entries the human status shows. */
+const STATUS_EVENTS = 5;
+
+/**
+ * The human form of the status document. Every value read from the state file or the audit log
+ * is escaped one by one (lib/core/text.ts): a planted or quoted newline cannot make a line of its
+ * own, and no control sequence reaches the terminal.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../lib/core/config.ts";
+ * import { layoutOf } from "../lib/root/layout.ts";
+ * import { readStatus } from "../lib/root/status.ts";
+ * import { statusText } from "./builds.ts";
+ * const status = await readStatus(layoutOf(await Deno.makeTempDir()), defaultConfig(), {
+ *   platform: "linux-x64",
+ * });
+ * status.last_error = { at: "2026-11-27T00:00:00Z", command: "check", message: "a\nb" };
+ * assert.ok(statusText(status).includes("last error: 2026-11-27T00:00:00Z check: a\\x0ab"));
+ * ```
+ */
+export function statusText(s: StatusDocument): string {
   const listed = (records: StatusDocument["rejected"]) =>
     records.length === 0
       ? "none"
-      : records.map((r) => `${r.version} on ${r.channel} (${r.reason})`).join("; ");
+      : records.map((r) => `${t(r.version)} on ${t(r.channel)} (${t(r.reason)})`).join("; ");
   const lines = [
-    `root:       ${s.root}`,
-    `channel:    ${s.channel}`,
-    `platform:   ${s.platform}`,
+    `root:       ${t(s.root)}`,
+    `channel:    ${t(s.channel)}`,
+    `platform:   ${t(s.platform)}`,
     `current:    ${
       s.current
-        ? `${s.current.version} from ${s.current.channel ?? "an unknown channel"}, ${
-          describeLifecycle(s.current.lifecycle, { current: true })
+        ? `${t(s.current.version)} from ${t(s.current.channel ?? "an unknown channel")}, ${
+          t(describeLifecycle(s.current.lifecycle, { current: true }))
         }`
         : "none"
     }`,
     `staged:     ${
-      s.staged ? `${s.staged.version} from ${s.staged.channel}, applied at next launch` : "none"
+      s.staged
+        ? `${t(s.staged.version)} from ${t(s.staged.channel)}, applied at next launch`
+        : "none"
     }`,
     `trial:      ${
       s.trial
-        ? `${s.trial.version}, launch ${s.trial.attempts} of ${s.trial.max_attempts} without a confirm (falls back to ${
-          s.trial.from ?? "nothing"
+        ? `${
+          t(s.trial.version)
+        }, launch ${s.trial.attempts} of ${s.trial.max_attempts} without a confirm (falls back to ${
+          t(s.trial.from ?? "nothing")
         })`
         : "none"
     }`,
@@ -117,8 +169,8 @@ function statusText(s: StatusDocument): string {
       s.backups.length === 0
         ? "none"
         : s.backups.map((b) =>
-          `${b.version} (${describeLifecycle(b.lifecycle)}${
-            b.retired_at ? `; replaced at ${b.retired_at}` : ""
+          `${t(b.version)} (${t(describeLifecycle(b.lifecycle))}${
+            b.retired_at ? `; replaced at ${t(b.retired_at)}` : ""
           })`
         ).join(", ")
     }`,
@@ -126,12 +178,27 @@ function statusText(s: StatusDocument): string {
     `rejected:   ${listed(s.rejected)}`,
     `last check: ${
       s.last_check
-        ? `${s.last_check.at} on ${s.last_check.channel}: ${s.last_check.available} available (${s.last_check.decision})`
+        ? `${t(s.last_check.at)} on ${t(s.last_check.channel)}: ${
+          t(s.last_check.available)
+        } available (${t(s.last_check.decision)})`
         : "never"
     }`,
     `last error: ${
-      s.last_error ? `${s.last_error.at} ${s.last_error.command}: ${s.last_error.message}` : "none"
+      s.last_error
+        ? `${t(s.last_error.at)} ${t(s.last_error.command)}: ${t(s.last_error.message)}`
+        : "none"
     }`,
+    `trust:      ${
+      s.trust.problem !== null
+        ? t(s.trust.problem)
+        : Object.keys(s.trust.channels).length === 0
+        ? "nothing accepted yet"
+        : Object.entries(s.trust.channels).map(([name, c]) =>
+          `${t(name)} serial ${c.serial} (${t(c.version)})`
+        ).join(", ")
+    }`,
+    `events:     ${s.recent_events.length === 0 ? "none" : ""}`.trimEnd(),
+    ...s.recent_events.slice(-STATUS_EVENTS).map((entry) => `  ${auditLine(entry)}`),
   ];
   return lines.join("\n");
 }
@@ -157,6 +224,7 @@ export async function statusCommand(options: UpdateCommandOptions): Promise<numb
   const ctx = await loadContext(options);
   const status = await installStatus(actionContext(ctx), { channel: options.channel });
   if (status.state_problem) ctx.ui.warn(status.state_problem);
+  if (status.trust.problem) ctx.ui.warn(status.trust.problem);
   ctx.ui.data(status, statusText(status));
   return 0;
 }

@@ -1,5 +1,5 @@
 // `ms11-update dashboard`: serve the dashboard (dashboard/server.ts) until interrupted, and
-// optionally open it in the default browser.
+// optionally open it in the default browser through a one-time link (docs/DASHBOARD.md).
 import { serveDashboard } from "../dashboard/server.ts";
 import { ConfigError } from "../lib/core/errors.ts";
 import { parsePort } from "../lib/core/validate.ts";
@@ -91,16 +91,6 @@ export async function dashboardCommand(options: DashboardCommandOptions): Promis
     // A dashboard of a mistyped root would show an empty install and create one on its first
     // action: refused (after the flags are checked), and the server stops again.
     await requireInstall(ctx.layout);
-    if (options.open) {
-      const [program, ...args] = openerCommand(Deno.build.os, dashboard.url);
-      const opened = await new Deno.Command(program, { args, stdin: "null", stdout: "null" })
-        .output()
-        .then((o) => o.success ? null : `${program} exited with ${o.code}`)
-        .catch((error) => `${program}: ${(error as Error).message}`);
-      if (opened !== null) {
-        ctx.ui.warn(`Could not open a browser (${opened}); open the URL yourself`);
-      }
-    }
     ctx.ui.notice(
       `Serving the dashboard of ${ctx.layout.root} on ${dashboard.origin}: open the URL printed on stdout (Ctrl-C to stop)`,
     );
@@ -113,6 +103,22 @@ export async function dashboardCommand(options: DashboardCommandOptions): Promis
       },
       dashboard.url,
     );
+    if (options.open) {
+      // The opener (and the browser it starts) gets a one-time link, never the token: a
+      // program's arguments are readable by every user of the machine (/proc/PID/cmdline). It
+      // is not waited for (an opener may run as long as the browser it started), and what it
+      // prints is not shown.
+      const [program, ...args] = openerCommand(Deno.build.os, dashboard.openUrl());
+      void new Deno.Command(program, { args, stdin: "null", stdout: "null", stderr: "null" })
+        .output()
+        .then((o) => o.success ? null : `${program} exited with ${o.code}`)
+        .catch((error) => `${program}: ${(error as Error).message}`)
+        .then((failed) => {
+          if (failed !== null) {
+            ctx.ui.warn(`Could not open a browser (${failed}); open the URL yourself`);
+          }
+        });
+    }
     await dashboard.finished;
   } finally {
     for (const signal of signals) Deno.removeSignalListener(signal, stop);

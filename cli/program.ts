@@ -2,6 +2,12 @@
 // lazily, so that `apply` (run at every application start) loads no network code.
 import { Command, CommanderError } from "commander";
 import denoJson from "../deno.json" with { type: "json" };
+import { escapeLines } from "../lib/core/text.ts";
+
+function writeAll(to: { writeSync(p: Uint8Array): number }, text: string): void {
+  const bytes = new TextEncoder().encode(text);
+  for (let off = 0; off < bytes.length;) off += to.writeSync(bytes.subarray(off));
+}
 
 /**
  * The program's version (deno.json's).
@@ -78,6 +84,12 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .allowExcessArguments(true)
     .showSuggestionAfterError(true)
     .helpCommand(false)
+    // commander's own lines (usage errors quoting an argument, help) are escaped like every
+    // other line for people (cli/_ui.ts); subcommands inherit this.
+    .configureOutput({
+      writeOut: (text) => writeAll(Deno.stdout, escapeLines(text)),
+      writeErr: (text) => writeAll(Deno.stderr, escapeLines(text)),
+    })
     .exitOverride();
 
   globals(program)
@@ -195,6 +207,28 @@ export function buildProgram(setCode: (code: number) => void): Command {
       "\nA switch that would mean a downgrade asks first on a terminal; elsewhere it needs --allow-downgrade or --keep-current, and nothing changes without one.",
     )
     .action(act(async (c) => (await builds()).channelCommand(c.args[0], c.optsWithGlobals())));
+
+  const trust = globals(
+    sub(
+      "trust",
+      "show the trust state: the last manifest accepted per channel (rollback protection)",
+    ),
+  )
+    .addHelpText(
+      "after",
+      "\nThe trust state is kept in <root>/trust.json and a verified backup copy; see docs/SECURITY.md.",
+    )
+    .action(act(async (c) => (await import("./trust.ts")).trustCommand(c.optsWithGlobals())));
+  waitOption(
+    globals(
+      trust.command("reset").description(
+        "start trust afresh from the pinned keys (the way out of a damaged trust state; audited)",
+      ).exitOverride(),
+    ),
+    5,
+  )
+    .option("--channel <name>", "only this channel (default: every channel)")
+    .action(act(async (c) => (await import("./trust.ts")).trustResetCommand(c.optsWithGlobals())));
 
   waitOption(
     globals(

@@ -1,5 +1,6 @@
 // Private to dashboard/: the request and response forms of the dashboard's API — bodies read
 // with a size cap into flat fields (JSON object or HTML form), JSON answers and SSE frames.
+import { jsonText } from "../lib/core/text.ts";
 import { SECURITY_HEADERS } from "./security.ts";
 
 const MAX_BODY_BYTES = 16 * 1024;
@@ -107,7 +108,8 @@ export async function readFields(request: Request): Promise<Fields> {
 }
 
 /**
- * A JSON response with the security headers.
+ * A JSON response with the security headers. DEL, C1 and bidi characters are `\uHHHH` escapes
+ * (lib/core/text.ts's `jsonText`): the same data, safe in a terminal running `curl`.
  *
  * @example
  * ```ts
@@ -122,7 +124,7 @@ export function json(
   data: unknown,
   init: { status?: number; headers?: Record<string, string> } = {},
 ): Response {
-  return new Response(JSON.stringify(data, null, 2) + "\n", {
+  return new Response(jsonText(data, 2) + "\n", {
     status: init.status ?? 200,
     headers: {
       ...SECURITY_HEADERS,
@@ -143,5 +145,5 @@ export function json(
  * ```
  */
 export function sse(event: string, data: unknown): Uint8Array {
-  return new TextEncoder().encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  return new TextEncoder().encode(`event: ${event}\ndata: ${jsonText(data)}\n\n`);
 }

@@ -7,6 +7,7 @@ import type { ChannelProbe } from "../lib/actions/channel.ts";
 import type { ProgressReport } from "./progress.ts";
 import type { StatusDocument } from "../lib/root/status.ts";
 import { describeLifecycle } from "../lib/root/lifecycle.ts";
+import { escapeLines } from "../lib/core/text.ts";
 // The page's script: a file of its own, linted and type-checked against the DOM (see its header),
 // embedded at build time, so the compiled executable and the bundle need no file at run time.
 import APP_JS from "./browser/app.js" with { type: "text" };
@@ -116,17 +117,20 @@ const ESCAPES: Record<string, string> = {
 };
 
 /**
- * Escape text for HTML content and attribute values.
+ * Escape text for HTML content and attribute values: `&<>"'` as entities, and control, C1 and
+ * bidi characters as visible escapes (lib/core/text.ts's `escapeLines`: line feeds and tabs
+ * stay), since a right-to-left override from a manifest would reorder what people read.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { escapeHtml } from "./page.ts";
  * assert.equal(escapeHtml("<a href='x'>"), "&lt;a href=&#39;x&#39;&gt;");
+ * assert.equal(escapeHtml("1.0\u202e\x1b[2J"), "1.0\\u202e\\x1b[2J");
  * ```
  */
 export function escapeHtml(value: unknown): string {
-  return String(value).replace(/[&<>"']/g, (c) => ESCAPES[c]);
+  return escapeLines(String(value)).replace(/[&<>"']/g, (c) => ESCAPES[c]);
 }
 
 const e = escapeHtml;
@@ -210,6 +214,9 @@ function installed(view: PageView): string {
     ["Install root", `<code>${e(s.root)}</code>`],
   ];
   if (s.state_problem) rows.push(["State file", e(s.state_problem)]);
+  if (s.trust.problem) {
+    rows.push(["Trust state", `<span id="trust-problem">${e(s.trust.problem)}</span>`]);
+  }
   return `<section aria-labelledby="h-installed"><h2 id="h-installed">Installed</h2><dl>${
     rows.map(([k, v]) => `<div><dt>${e(k)}</dt><dd>${v}</dd></div>`).join("")
   }</dl></section>`;

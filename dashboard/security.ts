@@ -1,7 +1,8 @@
 /**
  * The dashboard's request security (docs/DASHBOARD.md), decided before any route: the Host
  * header must name this server by address (no DNS rebinding), an Origin must be this server's
- * own (no cross-site requests), and the random token of the printed URL must be given.
+ * own (no cross-site requests), and the random token of the printed URL must be given, or the
+ * session cookie that a one-time link (`dashboard --open`) was exchanged for.
  *
  * @module
  */
@@ -35,7 +36,7 @@ function isAddressHost(host: string): boolean {
  * ```ts
  * import assert from "node:assert/strict";
  * import { refusal, type RefusalOptions } from "./security.ts";
- * const options: RefusalOptions = { port: 8012, token: "t", allowRemote: false };
+ * const options: RefusalOptions = { port: 8012, token: "t", allowRemote: false, sessions: new Set() };
  * const headers = new Headers({ host: "127.0.0.1:8012" });
  * assert.equal(refusal(new URL("http://127.0.0.1:8012/?token=t"), headers, options), null);
  * ```
@@ -47,26 +48,74 @@ export interface RefusalOptions {
   token: string;
   /** Whether any IP address may name the server in Host (`--allow-remote`). */
   allowRemote: boolean;
+  /** The live sessions: ids of the cookies one-time links were exchanged for. */
+  sessions?: ReadonlySet<string>;
 }
 
 /**
- * Why a request must be refused before it reaches a route, or null when it may go on: a Host
- * that is not this server by address (DNS rebinding), an Origin other than this server's
- * (cross-site requests), a cross-site fetch, a missing or wrong token. Pure.
+ * The name of the dashboard's session cookie.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { refusal } from "./security.ts";
- * const headers = new Headers({ host: "evil.example:8012" });
- * const r = refusal(new URL("http://x/?token=t"), headers, { port: 8012, token: "t", allowRemote: false });
- * assert.equal(r?.status, 403);
+ * import { SESSION_COOKIE, sessionCookie } from "./security.ts";
+ * assert.ok(sessionCookie("x").startsWith(`${SESSION_COOKIE}=x;`));
  * ```
  */
-export function refusal(
-  url: URL,
+export const SESSION_COOKIE = "ms11_session";
+
+/**
+ * The session id a request's `Cookie` header carries, or null.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sessionOf } from "./security.ts";
+ * assert.equal(sessionOf(new Headers({ cookie: "a=1; ms11_session=abc" })), "abc");
+ * assert.equal(sessionOf(new Headers()), null);
+ * ```
+ */
+export function sessionOf(headers: Headers): string | null {
+  for (const part of (headers.get("cookie") ?? "").split(";")) {
+    const [name, ...value] = part.trim().split("=");
+    if (name === SESSION_COOKIE) return value.join("=");
+  }
+  return null;
+}
+
+/**
+ * The `Set-Cookie` value of a session: HttpOnly (no script reads it), SameSite=Strict (no other
+ * site's page sends it), for the whole dashboard, ending with the browser session.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sessionCookie } from "./security.ts";
+ * assert.equal(sessionCookie("abc"), "ms11_session=abc; HttpOnly; SameSite=Strict; Path=/");
+ * ```
+ */
+export function sessionCookie(id: string): string {
+  return `${SESSION_COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/`;
+}
+
+/**
+ * Why a request must be refused whoever it comes from, or null: a Host that is not this server
+ * by address (DNS rebinding), an Origin other than this server's, a cross-site fetch. The first
+ * half of {@linkcode refusal}, and all of it for the one-time link (which carries no token).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { originRefusal } from "./security.ts";
+ * const ok = new Headers({ host: "127.0.0.1:8012" });
+ * assert.equal(originRefusal(ok, { port: 8012, allowRemote: false }), null);
+ * const foreign = new Headers({ host: "127.0.0.1:8012", origin: "https://evil.example" });
+ * assert.equal(originRefusal(foreign, { port: 8012, allowRemote: false })?.status, 403);
+ * ```
+ */
+export function originRefusal(
   headers: Headers,
-  options: RefusalOptions,
+  options: { port: number; allowRemote: boolean },
 ): { status: number; message: string } | null {
   const host = (headers.get("host") ?? "").toLowerCase();
   const match = /^(.*):(\d+)$/.exec(host);
@@ -92,6 +141,38 @@ export function refusal(
   }
   if (headers.get("sec-fetch-site") === "cross-site") {
     return { status: 403, message: "Refused: cross-site request" };
+  }
+  return null;
+}
+
+/**
+ * Why a request must be refused before it reaches a route, or null when it may go on: a Host
+ * that is not this server by address (DNS rebinding), an Origin other than this server's
+ * (cross-site requests), a cross-site fetch, a missing or wrong token (or session cookie). Pure.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { refusal } from "./security.ts";
+ * const headers = new Headers({ host: "evil.example:8012" });
+ * const r = refusal(new URL("http://x/?token=t"), headers, { port: 8012, token: "t", allowRemote: false });
+ * assert.equal(r?.status, 403);
+ * const options = { port: 8012, token: "t", allowRemote: false, sessions: new Set(["s1"]) };
+ * const own = (cookie: string) => new Headers({ host: "127.0.0.1:8012", cookie });
+ * assert.equal(refusal(new URL("http://x/"), own("ms11_session=s1"), options), null);
+ * assert.equal(refusal(new URL("http://x/"), own("ms11_session=s2"), options)?.status, 401);
+ * ```
+ */
+export function refusal(
+  url: URL,
+  headers: Headers,
+  options: RefusalOptions,
+): { status: number; message: string } | null {
+  const refused = originRefusal(headers, options);
+  if (refused !== null) return refused;
+  const session = sessionOf(headers);
+  if (session !== null && [...options.sessions ?? []].some((s) => sameSecret(session, s))) {
+    return null;
   }
   const given = url.searchParams.get("token") ?? headers.get("x-ms11-token") ?? "";
   if (!sameSecret(given, options.token)) {

@@ -25,7 +25,17 @@ import { EventHub } from "./_events.ts";
 import { InputError, json, readFields } from "./_http.ts";
 import { STEPS } from "./_steps.ts";
 import { renderPage } from "./page.ts";
-import { isLoopback, randomToken, refusal, SECURITY_HEADERS } from "./security.ts";
+import {
+  isLoopback,
+  originRefusal,
+  randomToken,
+  refusal,
+  SECURITY_HEADERS,
+  sessionCookie,
+} from "./security.ts";
+
+/** How long a one-time link ({@linkcode Dashboard.openUrl}) may wait to be opened. */
+const ONE_TIME_LINK_MS = 60_000;
 import { serveHttp } from "../lib/core/listen.ts";
 
 /**
@@ -105,6 +115,13 @@ export interface Dashboard {
   readonly port: number;
   /** The access token. */
   readonly token: string;
+  /**
+   * A one-time link to hand to a browser (`dashboard --open`): `http://127.0.0.1:41234/open?code=…`.
+   * It carries no token, so the token never appears in another process's arguments; it is
+   * exchanged, once and within 60 s, for an HttpOnly SameSite=Strict session cookie. Opened a
+   * second time, it is refused and the session it opened is ended (someone raced the browser).
+   */
+  openUrl(): string;
   /** Settles when the server has stopped. */
   readonly finished: Promise<void>;
   /** Close the event streams, stop listening and wait for requests in flight. */
@@ -145,6 +162,10 @@ class DashboardServer implements Dashboard {
   #allowRemote: boolean;
   #lockWaitMs: number;
   #shutdown: Promise<void> | null = null;
+  /** Sessions handed out for one-time links. */
+  #sessions = new Set<string>();
+  /** One-time codes: when they stop being valid, and the session each opened (once used). */
+  #codes = new Map<string, { expires: number; session: string | null }>();
   readonly url: string;
   readonly origin: string;
   readonly port: number;
@@ -184,6 +205,41 @@ class DashboardServer implements Dashboard {
     options.signal?.addEventListener("abort", () => this.#hub.close(), { once: true });
   }
 
+  openUrl(): string {
+    const code = randomToken();
+    this.#codes.set(code, { expires: this.#env.now().getTime() + ONE_TIME_LINK_MS, session: null });
+    return `${this.origin}/open?code=${code}`;
+  }
+
+  /** GET /open?code=…: a one-time link exchanged for a session cookie, then the page. */
+  #redeem(url: URL): Response {
+    const code = url.searchParams.get("code") ?? "";
+    const entry = this.#codes.get(code);
+    if (entry !== undefined && entry.session !== null) {
+      // Used before: whoever came first may not be this user's browser. End that session.
+      this.#sessions.delete(entry.session);
+      const message =
+        "Refused: this one-time link was already used, and the session it opened is now ended (another program on this machine may have read the link); open the URL printed by ms11-update dashboard";
+      this.#options.onWarning?.(
+        "The dashboard's one-time link was opened twice: the session it opened is ended; open the printed URL instead",
+      );
+      return json({ error: message }, { status: 410 });
+    }
+    if (entry === undefined || this.#env.now().getTime() > entry.expires) {
+      return json({
+        error:
+          "Refused: this one-time link is not valid (it works once, within 60 seconds); open the URL printed by ms11-update dashboard",
+      }, { status: 401 });
+    }
+    const session = randomToken();
+    entry.session = session;
+    this.#sessions.add(session);
+    return new Response(null, {
+      status: 303,
+      headers: { ...SECURITY_HEADERS, location: "/", "set-cookie": sessionCookie(session) },
+    });
+  }
+
   shutdown(): Promise<void> {
     this.#shutdown ??= (async () => {
       this.#hub.close();
@@ -194,10 +250,20 @@ class DashboardServer implements Dashboard {
 
   async #handle(request: Request): Promise<Response> {
     const url = new URL(request.url);
+    // Only a GET redeems the link (a HEAD, a link preview's, must not use it up).
+    if (url.pathname === "/open" && request.method === "GET") {
+      const foreign = originRefusal(request.headers, {
+        port: this.port,
+        allowRemote: this.#allowRemote,
+      });
+      if (foreign) return json({ error: foreign.message }, { status: foreign.status });
+      return this.#redeem(url);
+    }
     const refused = refusal(url, request.headers, {
       port: this.port,
       token: this.token,
       allowRemote: this.#allowRemote,
+      sessions: this.#sessions,
     });
     if (refused) return json({ error: refused.message }, { status: refused.status });
     const routes: Record<string, Record<string, () => Promise<Response> | Response>> = {

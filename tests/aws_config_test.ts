@@ -230,3 +230,17 @@ Deno.test("parseEndpoint keeps a path, drops final slashes and refuses credentia
   );
   throwsWith(() => parseEndpoint("https://h.example/?a=1", "x"), ConfigError, /^Invalid x /);
 });
+
+Deno.test("the shared files' format: dotted profile names, CRLF, a BOM, odd keys stay plain data", async () => {
+  const { parseAwsIni } = await import("../lib/publish/_aws_ini.ts");
+  const text = "\uFEFF[profile a.b.c] ; comment\r\nregion = eu-west-3\r\n" +
+    "[profile __proto__]\r\npolluted = yes\r\n[services x]\r\nk = v\r\n";
+  const profiles = parseAwsIni(text, { config: true });
+  assert.deepEqual(Object.keys(profiles), ["a.b.c", "__proto__"]);
+  assert.equal(profiles["a.b.c"].region, "eu-west-3");
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  // In the credentials file every section is a profile, under its own name.
+  assert.deepEqual(parseAwsIni("[profile x]\nk=v\n", { config: false }), {
+    "profile x": { k: "v" },
+  });
+});

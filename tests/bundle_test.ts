@@ -135,3 +135,42 @@ Deno.test("the executable and main.ts run with the same V8 flags", async () => {
   const run = await runCli(["--version"]);
   assert.equal(run.code, 0, run.stderr);
 });
+
+/** The chunks `entry` loads at module load (static imports, transitively), and what else they import. */
+async function staticClosure(
+  dir: string,
+  entry: string,
+): Promise<{ chunks: string[]; other: string[] }> {
+  const chunks: string[] = [];
+  const other = new Set<string>();
+  const visit = async (file: string) => {
+    if (chunks.includes(file)) return;
+    chunks.push(file);
+    const text = await Deno.readTextFile(`${dir}/${file}`);
+    // esbuild writes static imports at the top level as `import … from "…"` or `import "…"`.
+    for (const m of text.matchAll(/^import\s(?:[^;]*?\sfrom\s*)?"([^"]+)";?$/gms)) {
+      if (m[1].startsWith("./")) await visit(m[1].slice(2));
+      else other.add(m[1]);
+    }
+  };
+  await visit(entry);
+  return { chunks, other: [...other].sort() };
+}
+
+Deno.test("the code-split bundle's launcher path loads no node: built-in or package at start-up", async () => {
+  // A CommonJS dependency anywhere in the program puts esbuild's `require` shim (which imports
+  // node:module) into a chunk every entry shares: Node's module system would then load at every
+  // application start. This reads what main.js, and the apply chunk it imports when there is
+  // work, load at module load.
+  await using world = await makeWorld();
+  const out = `${world.dir}/split`;
+  await bundle("--code-splitting", "--outdir", out);
+  const main = await Deno.readTextFile(`${out}/main.js`);
+  const applyChunk = /import\("\.\/(apply-[A-Z0-9]+\.js)"\)/.exec(main)?.[1];
+  assert.ok(applyChunk, "main.js imports the launcher's apply chunk lazily");
+  for (const entry of ["main.js", applyChunk]) {
+    const { chunks, other } = await staticClosure(out, entry);
+    assert.ok(chunks.length >= 2, `${entry} has a static closure`);
+    assert.deepEqual(other, [], `${entry} loads these at start-up (chunks: ${chunks.join(", ")})`);
+  }
+});

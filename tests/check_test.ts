@@ -103,15 +103,22 @@ Deno.test("a cached record for another URL is not used; without ETag, If-Modifie
   }
 });
 
-Deno.test("a cached body that no longer parses is refused, not trusted", async () => {
-  const { server, config } = manifestServer();
+Deno.test("a cached body that no longer parses is never trusted: it is fetched again without the condition", async () => {
+  const { state, server, config } = manifestServer();
   try {
     const env = testEnv(NOW);
     const first = await fetchManifestCached(config, "stable", { env });
     const tampered = { ...first.record, body: first.record.body.replace('"stable"', '"canary"') };
+    const again = await fetchManifestCached(config, "stable", { env, cached: tampered });
+    assert.deepEqual([again.notModified, again.manifest.channel], [false, "stable"]);
+    assert.equal(again.record.body, manifest("1.0.0"), "the record is the server's body");
+    assert.deepEqual(state.requests.map((h) => h.get("if-none-match")), [null, '"m1"', null]);
+    // A refusal of the body fetched unconditionally is final: no third request.
+    state.body = manifest("1.0.0").replace('"stable"', '"canary"');
     await assert.rejects(fetchManifestCached(config, "stable", { env, cached: tampered }), {
-      message: /canary/,
+      message: /is for channel "canary", not the requested "stable"/,
     });
+    assert.deepEqual(state.requests.length, 5);
   } finally {
     await server.shutdown();
   }
@@ -127,6 +134,7 @@ Deno.test("checkChannel uses the state's cached manifest and returns the new rec
       platform: PLATFORM,
       current: "1.0.0",
       state,
+      trusted: null,
       env,
     });
     assert.equal(first.notModified, false);
@@ -136,6 +144,7 @@ Deno.test("checkChannel uses the state's cached manifest and returns the new rec
       platform: PLATFORM,
       current: "1.0.0",
       state,
+      trusted: null,
       env,
     });
     assert.equal(second.notModified, true);

@@ -230,3 +230,47 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: `dashboard in headless chromium: the one-time link of --open becomes a session cookie${
+    present ? "" : ` (ignored: ${CHROMIUM} is absent)`
+  }`,
+  ignore: !present,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using d = await dashboardWorld();
+    await d.world.publish("stable", "1.2.0");
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage();
+      const link = d.dashboard.openUrl();
+      assert.ok(!link.includes(d.dashboard.token));
+      // As a browser started by xdg-open: the link, then the page at / with the cookie.
+      const landed = await page.goto(link);
+      assert.equal(landed?.status(), 200);
+      assert.equal(page.url(), `${d.dashboard.origin}/`);
+      await page.waitForSelector("body[data-live=yes]");
+      assert.equal(await text(page, "#current-version"), "1.1.0");
+      // The cookie is HttpOnly (the page's scripts cannot read it) and SameSite=Strict.
+      assert.equal(await page.evaluate(() => (globalThis as PageGlobals).document.cookie), "");
+      const [cookie] = await page.context().cookies();
+      assert.deepEqual([cookie.name, cookie.httpOnly, cookie.sameSite], [
+        "ms11_session",
+        true,
+        "Strict",
+      ]);
+      // Actions work.
+      await page.focus("#check-now");
+      await page.keyboard.press("Enter");
+      await waitText(page, "#outcome", /Update available: 1\.1\.0 -> 1\.2\.0 on stable/);
+      // The link cannot be used again, even by the same browser; the session it opened ends.
+      const again = await page.goto(link);
+      assert.equal(again?.status(), 410);
+      const after = await page.goto(`${d.dashboard.origin}/`);
+      assert.equal(after?.status(), 401);
+    } finally {
+      await browser.close();
+    }
+  },
+});

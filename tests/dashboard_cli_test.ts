@@ -3,6 +3,7 @@
 // and stops cleanly on SIGINT.
 import assert from "node:assert/strict";
 import { openerCommand } from "../cli/dashboard.ts";
+import { exists } from "../lib/core/fs.ts";
 import { makeWorld, type World } from "./_e2e.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -85,24 +86,106 @@ Deno.test("dashboard prints its URL, serves status --json's document, stops on S
   }
 });
 
-Deno.test("dashboard --open runs the system's opener with the URL", async () => {
-  await using world = await makeWorld();
-  await world.publish("stable", "1.0.0");
-  assert.equal((await world.cli(["install"])).code, 0);
-  const bin = `${world.dir}/bin`;
-  await Deno.mkdir(bin);
-  const opened = `${world.dir}/opened.txt`;
-  await Deno.writeTextFile(`${bin}/xdg-open`, `#!/bin/sh\necho "$1" > "${opened}"\n`, {
-    mode: 0o755,
-  });
-  const dashboard = await startDashboard(world, ["--open"], {
-    PATH: `${bin}:${Deno.env.get("PATH")}`,
-  });
-  try {
-    assert.equal((await Deno.readTextFile(opened)).trim(), dashboard.line);
-  } finally {
-    assert.equal((await dashboard.stop()).code, 0);
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Every process's arguments and environment, as another user of the machine could read them. */
+async function processTexts(): Promise<{ pid: string; what: string; text: string }[]> {
+  const found: { pid: string; what: string; text: string }[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    for (const what of ["cmdline", "environ"]) {
+      try {
+        const bytes = await Deno.readFile(`/proc/${entry.name}/${what}`);
+        found.push({ pid: entry.name, what, text: new TextDecoder().decode(bytes) });
+      } catch { /* gone, or not readable */ }
+    }
   }
+  return found;
+}
+
+Deno.test({
+  name:
+    "dashboard --open hands the opener a one-time link: the token is in no process's arguments or environment",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    await using world = await makeWorld();
+    await world.publish("stable", "1.0.0");
+    assert.equal((await world.cli(["install"])).code, 0);
+    const bin = `${world.dir}/bin`;
+    await Deno.mkdir(bin);
+    const opened = `${world.dir}/opened.txt`;
+    const done = `${world.dir}/opener-done`;
+    // A stand-in opener that stays alive (as a browser starting up does) until told to go.
+    await Deno.writeTextFile(
+      `${bin}/xdg-open`,
+      `#!/bin/sh\necho "$1" > "${opened}"\nwhile [ ! -e "${done}" ]; do sleep 0.05; done\n`,
+      { mode: 0o755 },
+    );
+    const dashboard = await startDashboard(world, ["--open"], {
+      PATH: `${bin}:${Deno.env.get("PATH")}`,
+    });
+    let stderr = "";
+    try {
+      const token = new URL(dashboard.line).searchParams.get("token")!;
+      assert.match(token, /^[\w-]{43}$/);
+      // The opener is running: scan every process while it does.
+      for (let i = 0; i < 200 && !(await exists(opened)); i++) await delay(25);
+      const link = (await Deno.readTextFile(opened)).trim();
+      assert.match(link, /^http:\/\/127\.0\.0\.1:\d+\/open\?code=[\w-]{43}$/);
+      const code = new URL(link).searchParams.get("code")!;
+      assert.notEqual(code, token);
+      const scanned = await processTexts();
+      // The scan sees arguments (the opener's, with the one-time link)...
+      assert.ok(
+        scanned.some((p) => p.what === "cmdline" && p.text.includes(code)),
+        "the scan found the running opener",
+      );
+      // ...and the token in none of them.
+      assert.deepEqual(
+        scanned.filter((p) => p.text.includes(token)).map((p) => `${p.pid}/${p.what}`),
+        [],
+      );
+      await Deno.writeTextFile(done, "");
+
+      // The link is exchanged once for an HttpOnly, SameSite=Strict session cookie.
+      const redeemed = await fetch(link, { redirect: "manual" });
+      await redeemed.body?.cancel();
+      assert.equal(redeemed.status, 303);
+      assert.equal(redeemed.headers.get("location"), "/");
+      const cookie = redeemed.headers.get("set-cookie")!;
+      assert.match(cookie, /^ms11_session=[\w-]{43}; HttpOnly; SameSite=Strict; Path=\/$/);
+      const session = cookie.split(";")[0];
+      const origin = new URL(link).origin;
+      const page = await fetch(`${origin}/`, { headers: { cookie: session } });
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /<h2 id="h-installed">Installed<\/h2>/);
+      const api = await fetch(`${origin}/api/status`, { headers: { cookie: session } });
+      assert.equal((await api.json()).schema, 2);
+      // Scripts keep the header.
+      const scripted = await fetch(`${origin}/api/status`, { headers: { "x-ms11-token": token } });
+      assert.equal(scripted.status, 200);
+      await scripted.body?.cancel();
+
+      // A replay is refused, and ends the session the link opened.
+      const replay = await fetch(link, { redirect: "manual" });
+      assert.equal(replay.status, 410);
+      assert.match((await replay.json()).error, /^Refused: this one-time link was already used/);
+      const after = await fetch(`${origin}/api/status`, { headers: { cookie: session } });
+      assert.equal(after.status, 401);
+      await after.body?.cancel();
+    } finally {
+      await Deno.writeTextFile(done, "").catch(() => {});
+      const stopped = await dashboard.stop();
+      stderr = stopped.stderr;
+      assert.equal(stopped.code, 0, stderr);
+    }
+    assert.ok(
+      stderr.includes(
+        "warning: The dashboard's one-time link was opened twice: the session it opened is ended; open the printed URL instead",
+      ),
+      stderr,
+    );
+  },
 });
 
 Deno.test("dashboard refuses 0.0.0.0 without --allow-remote, and a bad port", async () => {

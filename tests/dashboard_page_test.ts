@@ -27,6 +27,7 @@ function status(extra: Partial<StatusDocument> = {}): StatusDocument {
     trial: null,
     rejected: [],
     held: [],
+    trust: { file: "/opt/ms11/trust.json", problem: null, channels: {} },
     ...extra,
   };
 }

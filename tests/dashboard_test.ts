@@ -3,6 +3,7 @@
 // same status document as `status --json`.
 import assert from "node:assert/strict";
 import { ConfigError } from "../lib/core/errors.ts";
+import { testEnv } from "../lib/core/env.ts";
 import { serveDashboard } from "../dashboard/server.ts";
 import { isLoopback, refusal } from "../dashboard/security.ts";
 import { loadConfig } from "../lib/core/config.ts";
@@ -528,4 +529,50 @@ Deno.test("an install lock held by another ms11-update answers 409 naming it", a
     `Install lock ${d.layout.lock} is held by another ms11-update (pid ${Deno.pid}); try again when it finishes`,
   );
   assert.equal(await launch(d.world.root), "MS11 1.1.0");
+});
+
+Deno.test("one-time links: once, within 60 s, from this server's own origin; HEAD does not use one up", async () => {
+  const env = testEnv(new Date("2026-11-27T12:00:00.000Z"));
+  await using d = await dashboardWorld({ empty: true, dashboard: { env } });
+  const get = (url: string, headers: Record<string, string> = {}) =>
+    fetch(url, { redirect: "manual", headers });
+  // An unknown code, and a link with no code.
+  for (const url of [`${d.dashboard.origin}/open?code=nope`, `${d.dashboard.origin}/open`]) {
+    const r = await get(url);
+    assert.equal(r.status, 401);
+    assert.match((await r.json()).error, /^Refused: this one-time link is not valid/);
+  }
+  // Another site cannot redeem one (a cross-site navigation, a foreign Origin).
+  const link = d.dashboard.openUrl();
+  const path = new URL(link).pathname + new URL(link).search;
+  const foreign = await rawRequest(d.dashboard.port, {
+    path,
+    headers: { host: `127.0.0.1:${d.dashboard.port}`, "sec-fetch-site": "cross-site" },
+  });
+  assert.equal(foreign.status, 403);
+  const rebound = await rawRequest(d.dashboard.port, {
+    path,
+    headers: { host: `evil.example:${d.dashboard.port}` },
+  });
+  assert.equal(rebound.status, 403);
+  // A HEAD (a link preview) leaves it usable.
+  const head = await fetch(link, { method: "HEAD", redirect: "manual" });
+  assert.equal(head.status, 401);
+  const used = await get(link);
+  await used.body?.cancel();
+  assert.equal(used.status, 303);
+  const cookie = used.headers.get("set-cookie")!.split(";")[0];
+  // The session opens every route; a made-up one opens none.
+  const status = await get(`${d.dashboard.origin}/api/status`, { cookie });
+  assert.equal(status.status, 200);
+  await status.body?.cancel();
+  const forged = await get(`${d.dashboard.origin}/api/status`, { cookie: "ms11_session=x" });
+  assert.equal(forged.status, 401);
+  await forged.body?.cancel();
+  // A link not opened within 60 s expires.
+  const late = d.dashboard.openUrl();
+  env.advance(60_001);
+  const expired = await get(late);
+  assert.equal(expired.status, 401);
+  await expired.body?.cancel();
 });

@@ -16,7 +16,7 @@ import {
 import { keyId } from "../lib/trust/keys.ts";
 import type { SigningKey } from "../lib/publish/signing.ts";
 import { type Layout, layoutOf } from "../lib/root/layout.ts";
-import { readState } from "../lib/root/state.ts";
+import { readTrust } from "../lib/root/trust_state.ts";
 import { applyStaged } from "../lib/root/swap.ts";
 import { runUpdate } from "../lib/actions/pipeline.ts";
 import { makeTarGz, makeZip, type TarEntry, type ZipEntry } from "./_archives.ts";
@@ -101,6 +101,11 @@ async function scene(options: { threshold?: number } = {}): Promise<Scene> {
   return s;
 }
 
+/** Both copies of the trust state, byte for byte. */
+async function trustFiles(layout: Layout): Promise<string[]> {
+  return [await Deno.readTextFile(layout.trust), await Deno.readTextFile(layout.trustBackup)];
+}
+
 // deno-lint-ignore no-explicit-any
 type ErrorClass = abstract new (...args: any[]) => Error;
 
@@ -115,10 +120,10 @@ async function refused(
   event: "manifest_refused" | "artifact_refused" = "manifest_refused",
 ): Promise<void> {
   const before = await snapshot(s.layout.root);
-  const trusted = (await readState(s.layout)).state.trusted;
+  const trusted = await trustFiles(s.layout);
   const error = await rejectsWith(s.update(), cls, message);
   assert.equal(await snapshot(s.layout.root), before, "the install changed");
-  assert.deepEqual((await readState(s.layout)).state.trusted, trusted, "the trusted state changed");
+  assert.deepEqual(await trustFiles(s.layout), trusted, "the trusted state changed");
   const last = (await readAudit(s.layout)).at(-1);
   assert.equal(last?.event, event);
   assert.equal(last?.reason, error.message);
@@ -374,7 +379,7 @@ Deno.test("hostile: a validly signed lower version is not installed without cons
   );
   assert.equal(await snapshot(s.layout.root), before);
   // The manifest itself is genuine: its serial is remembered, so older ones stay refused.
-  assert.equal((await readState(s.layout)).state.trusted.stable.serial, 6);
+  assert.equal((await readTrust(s.layout)).document.channels.stable.serial, 6);
 });
 
 // --- mix and match ---------------------------------------------------------------------------------
@@ -650,7 +655,7 @@ Deno.test("hostile: after a genuine rotation, the retired key alone is refused",
     edit: (d) => (d.next_keys = { threshold: 1, keys: [s.keys[1].publicKey] }),
   });
   assert.equal((await s.update()).staged, "1.1.0");
-  const trusted = (await readState(s.layout)).state.trusted.stable;
+  const trusted = (await readTrust(s.layout)).document.channels.stable;
   assert.deepEqual(trusted.keys, { threshold: 1, keys: [s.keys[1].publicKey] });
   assert.deepEqual(trusted.pinned, s.keys.map((k) => keyId(k.publicKey)));
   // The new key alone now suffices...
@@ -675,7 +680,7 @@ Deno.test("hostile suite control: a genuine signed release is accepted and audit
   await s.publish({ version: "1.1.0", serial: 6, signers: [s.keys[1], s.keys[0]] });
   const result = await s.update();
   assert.equal(result.staged, "1.1.0");
-  const trusted = (await readState(s.layout)).state.trusted.stable;
+  const trusted = (await readTrust(s.layout)).document.channels.stable;
   assert.equal(trusted.serial, 6);
   assert.equal(trusted.version, "1.1.0");
   const events = (await readAudit(s.layout)).map((e) => e.event);

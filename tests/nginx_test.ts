@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { publishRelease } from "../lib/publish/release.ts";
+import { readSigningKey, writeKeyPair } from "../lib/publish/signing.ts";
 import { appScript, launch, linuxPlatform, runCli, snapshot } from "./_e2e.ts";
 import { haveNginx, NGINX_PATH, type NginxServer, startNginx } from "./_nginx.ts";
 
@@ -369,6 +370,100 @@ Deno.test({
         missing.stderr,
         new RegExp(`^error: Cannot read security\\.ca_file ${dir}/nope\\.pem: `, "m"),
       );
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name:
+    `two same-length manifests published within one second share nginx's ETag; the client reads the new pair${NEEDS_NGINX}`,
+  ignore: !NGINX,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "ms11-nginx-etag-" });
+    const tree = `${dir}/releases`;
+    const root = `${dir}/root`;
+    const platform = linuxPlatform();
+    const written = await writeKeyPair(`${dir}/keys`);
+    const key = await readSigningKey(written.privatePath);
+    // One second for both publications, as a publisher releasing twice in a row gets.
+    const second = new Date(Date.UTC(2026, 0, 1, 12, 0, 0));
+    const publish = async (version: string) => {
+      const file = `${dir}/ms11`;
+      await Deno.writeTextFile(file, appScript(version));
+      const { manifestPath } = await publishRelease(tree, {
+        channel: "stable",
+        version,
+        platform,
+        artifact: file,
+        keys: [key],
+      });
+      await Deno.utime(manifestPath, second, second);
+      return manifestPath;
+    };
+    try {
+      const manifestPath = await publish("1.0.1");
+      const nginx = await startNginx(tree, { http: false });
+      assert.ok(nginx);
+      await using _nginx = nginx;
+      await Deno.writeTextFile(`${dir}/ca.pem`, nginx.caPem);
+      const configPath = `${dir}/config.json`;
+      await Deno.writeTextFile(
+        configPath,
+        JSON.stringify({
+          update_servers: { stable: { base_url: `${nginx.httpsUrl}/stable` } },
+          max_retry_attempts: 1,
+          security: {
+            ca_file: `${dir}/ca.pem`,
+            allowed_domains: ["127.0.0.1"],
+            signing_keys: { stable: { threshold: 1, keys: [written.publicKey] } },
+          },
+        }),
+      );
+      const cli = (args: string[]) => runCli([...args, "--config", configPath, "--root", root]);
+      const etagOf = async () => {
+        const client = Deno.createHttpClient({ caCerts: [nginx.caPem] });
+        try {
+          const r = await fetch(`${nginx.httpsUrl}/stable/manifest.json`, { client });
+          await r.body?.cancel();
+          return r.headers.get("etag");
+        } finally {
+          client.close();
+        }
+      };
+      const install = await cli(["install"]);
+      assert.equal(install.code, 0, install.stderr);
+      const before = { etag: await etagOf(), size: (await Deno.stat(manifestPath)).size };
+
+      await publish("1.0.2");
+      // The case itself: another manifest, the same length, the same second, the same ETag.
+      assert.notEqual(await Deno.readTextFile(manifestPath), "");
+      assert.deepEqual(
+        { etag: await etagOf(), size: (await Deno.stat(manifestPath)).size },
+        before,
+      );
+
+      const check = await cli(["check", "--json"]);
+      assert.equal(check.code, 0, check.stderr);
+      const checked = JSON.parse(check.stdout);
+      assert.deepEqual([checked.available, checked.update_available], ["1.0.2", true]);
+      assert.equal(checked.manifest_not_modified, false);
+      // nginx said 304 to the conditional request; the kept 1.0.1 did not verify with the new
+      // signature file, so the manifest was fetched again without the condition.
+      const manifestRequests = (await logged(nginx, "/stable/manifest.json")).slice(-2);
+      assert.deepEqual(manifestRequests.map(([status]) => status), [304, 200]);
+
+      const update = await cli([]);
+      assert.equal(update.code, 0, update.stderr);
+      assert.equal(update.stdout, "");
+      assert.match(update.stderr, /^Staged 1\.0\.2 from stable \(1\.0\.1 -> 1\.0\.2; downloaded/m);
+      // With the right body kept, the next 304 is used as it is: one manifest request.
+      const count = (await logged(nginx, "/stable/manifest.json")).length;
+      const again = await cli(["check", "--json"]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(JSON.parse(again.stdout).manifest_not_modified, true);
+      assert.deepEqual((await logged(nginx, "/stable/manifest.json")).slice(count), [[304, 0]]);
     } finally {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }

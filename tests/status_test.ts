@@ -30,6 +30,7 @@ Deno.test("readStatus of an empty root", async () => {
     trial: null,
     rejected: [],
     held: [],
+    trust: { file: layout.trust, problem: null, channels: {} },
   };
   assert.deepEqual(status, expected);
   assert.equal(STATUS_SCHEMA, 2);
@@ -122,6 +123,7 @@ Deno.test("readStatus of a populated root", async () => {
     trial: null,
     rejected: [{ version: "1.1.0", channel: "canary", reason: "1.1.0 crashed", at: T2 }],
     held: [],
+    trust: { file: layout.trust, problem: null, channels: {} },
   });
   // The document is plain JSON.
   assert.deepEqual(JSON.parse(JSON.stringify(status)), status);
@@ -147,6 +149,12 @@ Deno.test("readStatus: a current build without a record, and a broken state file
     `State file ${layout.state} is not valid JSON; starting afresh`,
   );
   assert.equal(await Deno.readTextFile(layout.state), "not json");
+  // With no trust file yet, the unreadable state file may have held an old client's trust
+  // records: manifests are refused until `trust reset` (lib/root/trust_state.ts).
+  assert.match(
+    status.trust.problem!,
+    /^Trust state was lost: .*, cannot be read: manifests for every channel are refused/,
+  );
 });
 
 Deno.test("readStatus: a state file from a newer ms11-update is an error", async () => {

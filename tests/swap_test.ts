@@ -83,6 +83,8 @@ Deno.test("layoutOf and buildDir name the paths of an install root", () => {
     builds: "/opt/ms11/builds",
     current: "/opt/ms11/current",
     state: "/opt/ms11/state.json",
+    trust: "/opt/ms11/trust.json",
+    trustBackup: "/opt/ms11/trust.json.bak",
     downloads: "/opt/ms11/downloads",
     data: "/opt/ms11/data",
     lock: "/opt/ms11/lock",

@@ -2,6 +2,7 @@
 // announce the events the configuration asks for (to the front end and the notification hook),
 // and record a failure (state's last_error, the audit log, a `failure` event) before rethrowing.
 import { ConfigError } from "../core/errors.ts";
+import { escapeText } from "../core/text.ts";
 import { appendAudit } from "../root/audit.ts";
 import { currentVersion, type Layout, requireInstall } from "../root/layout.ts";
 import { acquireLock } from "../root/lock.ts";
@@ -101,7 +102,7 @@ export async function runAction<T>(
         channel: options.channel,
         version: null,
         current: await currentVersion(ctx.layout).catch(() => null),
-        message: `${options.command} failed: ${message}`,
+        message: `${options.command} failed: ${escapeText(message)}`,
       });
     }
     throw error;
@@ -144,6 +145,7 @@ export function pipelineOptions(
     env: ctx.env,
     onProgress: ctx.onProgress,
     onEvent: announce,
+    onWarning: ctx.onWarning,
     lockWaitMs: ctx.lockWaitMs,
   };
 }
@@ -174,7 +176,9 @@ export interface RecordFailureOptions {
 
 /**
  * Record a failure as the state's `last_error`, best effort: a root that does not exist is not
- * created, and a held lock or an unwritable root is ignored (the error is reported anyway).
+ * created, and a held lock or an unwritable root is ignored (the error is reported anyway). The
+ * message is kept escaped (lib/core/text.ts): it may quote a manifest, a server or an archive,
+ * and whoever shows `last_error` later (status, the dashboard, a script) gets one safe line.
  *
  * @example
  * ```ts
@@ -203,7 +207,7 @@ export async function recordFailure(
     state.last_error = {
       at: (options.now ?? new Date()).toISOString(),
       command: options.command,
-      message,
+      message: escapeText(message),
     };
     await writeState(layout, state as State);
     await appendAudit(layout, {

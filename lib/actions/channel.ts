@@ -11,6 +11,7 @@ import type { Env } from "../core/env.ts";
 import { httpEnv } from "../net/http_env.ts";
 import { currentVersion, installProblem } from "../root/layout.ts";
 import { readState } from "../root/state.ts";
+import { readTrust, trustedFor } from "../root/trust_state.ts";
 import { checkChannel } from "../trust/check.ts";
 import { runAction } from "./_act.ts";
 import type { ActionContext } from "./context.ts";
@@ -134,6 +135,7 @@ export async function probeChannels(
 ): Promise<ChannelProbe[]> {
   const { config } = ctx;
   const { state } = await readState(ctx.layout);
+  const trust = await readTrust(ctx.layout);
   const current = await currentVersion(ctx.layout);
   const timeoutMs = options.timeoutMs ?? 10_000;
   using own = ctx.env === undefined ? await httpEnv({ caFile: config.security.ca_file }) : null;
@@ -164,6 +166,7 @@ export async function probeChannels(
           platform: ctx.platform,
           current,
           state,
+          trusted: config.security.verify_signatures ? trustedFor(ctx.layout, trust, name) : null,
           env,
         });
         probe.available = {
@@ -276,6 +279,9 @@ export async function switchChannel(
             platform: ctx.platform,
             current,
             state,
+            trusted: config.security.verify_signatures
+              ? trustedFor(ctx.layout, await readTrust(ctx.layout), channel)
+              : null,
             env: ctx.env,
           });
           if (check.decision.action === "none" && check.decision.reason === "downgrade-refused") {

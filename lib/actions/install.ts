@@ -13,6 +13,7 @@ import { markConfirmed } from "../root/lifecycle.ts";
 import { readState, writeState } from "../root/state.ts";
 import { acquireLock } from "../root/lock.ts";
 import { sweepLeftovers } from "../root/stage.ts";
+import { readTrust, settleTrust } from "../root/trust_state.ts";
 import { applyStaged, switchCurrent } from "../root/swap.ts";
 import { runUpdate, type UpdateOptions, type UpdateResult } from "./pipeline.ts";
 import { isVersion, parseVersion } from "../core/version.ts";
@@ -158,6 +159,9 @@ export async function adoptBuild(
   }
   await sweepLeftovers(layout);
   const { state } = await readState(layout);
+  // A new root gets its trust files now, so that a state.json damaged before the first check
+  // is not taken for an old client's lost trust records (lib/root/trust_state.ts).
+  await settleTrust(layout, await readTrust(layout), { now: new Date() });
   const tmp = `${layout.builds}/.staging-${version}-adopt`;
   try {
     if (info.isDirectory) {

@@ -7,6 +7,7 @@
  */
 import type { NotificationsConfig } from "../core/config_schema.ts";
 import { killGroup, spawnGroup } from "../core/process.ts";
+import { jsonText } from "../core/text.ts";
 
 /**
  * The kinds of event that can be announced.
@@ -138,7 +139,7 @@ export async function runHook(
     const timer = setTimeout(() => killGroup(child), options.timeoutMs ?? 10_000);
     try {
       const writer = child.stdin.getWriter();
-      await writer.write(new TextEncoder().encode(JSON.stringify(event) + "\n")).catch(() => {});
+      await writer.write(new TextEncoder().encode(jsonText(event) + "\n")).catch(() => {});
       await writer.close().catch(() => {});
       const status = await child.status;
       if (status.signal) return `Notification hook ${name} was killed by ${status.signal}`;

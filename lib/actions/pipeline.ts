@@ -19,6 +19,13 @@ import { markRejected, markStaged } from "../root/lifecycle.ts";
 import { NotLaunchableError, UnsafeArchiveError } from "../core/errors.ts";
 import { hasBuild, stageBuild, sweepLeftovers } from "../root/stage.ts";
 import { readState, writeState } from "../root/state.ts";
+import {
+  readTrust,
+  settleTrust,
+  trustedFor,
+  withTrusted,
+  writeTrust,
+} from "../root/trust_state.ts";
 import { acquireLock } from "../root/lock.ts";
 import { recoverSwap } from "../root/swap.ts";
 
@@ -82,6 +89,8 @@ export interface UpdateOptions {
   lockWaitMs?: number;
   /** No byte for this long aborts a download attempt, which is retried (default 30 000 ms). */
   idleTimeoutMs?: number;
+  /** A problem that does not stop the run (a trust file restored from its backup). */
+  onWarning?: (message: string) => void;
   /** Measures free bytes on the install root's filesystem (default: the real one). */
   freeSpace?: (path: string) => Promise<number>;
 }
@@ -162,12 +171,14 @@ const EXTENSION = { "executable": "bin", "tar.gz": "tar.gz", "zip": "zip" } as c
  * });
  * const layout = layoutOf(`${work}/root`);
  * import { readState } from "../root/state.ts";
+ * import { readTrust } from "../root/trust_state.ts";
  * import { runUpdate } from "./pipeline.ts";
  * const first = await runUpdate(layout, config, { channel: "stable", platform: "linux-x64" });
  * assert.equal(first.check.decision.message, "1.1.0 is available on stable (nothing is installed)");
  * assert.equal(first.staged, "1.1.0"); // downloaded, verified, staged for the next launch
  * const { state } = await readState(layout);
- * assert.deepEqual([state.staged?.version, state.trusted.stable.serial], ["1.1.0", 1]);
+ * assert.equal(state.staged?.version, "1.1.0");
+ * assert.equal((await readTrust(layout)).document.channels.stable.serial, 1); // in trust.json
  * const again = await runUpdate(layout, config, { channel: "stable", platform: "linux-x64" });
  * assert.equal(again.check.decision.message, "1.1.0 from stable is already staged; it is applied at the next launch");
  * await server.shutdown();
@@ -190,6 +201,12 @@ export async function runUpdate(
   await recoverSwap(layout, state);
   const current = await currentVersion(layout);
   await sweepLeftovers(layout);
+  // The trust state fails closed: a damaged copy is restored from the good one (said and
+  // audited), records of an old state file are moved; with no good copy the check is refused.
+  const trust = await settleTrust(layout, await readTrust(layout), {
+    now: env.now(),
+    onNote: options.onWarning,
+  });
   let check: CheckResult;
   try {
     check = await checkChannel(config, {
@@ -197,6 +214,9 @@ export async function runUpdate(
       platform: options.platform,
       current,
       state,
+      trusted: config.security.verify_signatures
+        ? trustedFor(layout, trust, options.channel)
+        : null,
       allowDowngrade: options.allowDowngrade,
       force: options.force,
       env,
@@ -214,8 +234,16 @@ export async function runUpdate(
   }
   const { decision, manifest, artifact } = check;
   state.manifests[options.channel] = check.manifestRecord;
+  // Moved to trust.json by settleTrust (or stale): an old client's copy goes at this write.
+  delete state.trusted;
   if (check.trust !== null) {
-    state.trusted[options.channel] = check.trust;
+    const before = Object.hasOwn(trust.document.channels, options.channel)
+      ? trust.document.channels[options.channel]
+      : null;
+    // The same manifest again changes nothing: the files are written only for a new record.
+    if (JSON.stringify(before) !== JSON.stringify(check.trust)) {
+      await writeTrust(layout, withTrusted(trust.document, options.channel, check.trust));
+    }
     await writeState(layout, state);
     await appendAudit(layout, {
       at: env.now().toISOString(),

@@ -179,6 +179,35 @@ export class UntrustedManifestError extends Error {
 }
 
 /**
+ * The install's trust state cannot vouch for a channel (no good copy of the trust file, or the
+ * channel's records were lost): its manifests are refused until `ms11-update trust reset`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TrustStateError } from "./errors.ts";
+ * const error = new TrustStateError("/opt/ms11/trust.json", "stable", "Trust state cannot be read");
+ * assert.equal(error.channel, "stable");
+ * assert.equal(error.reason, "trust-state");
+ * ```
+ */
+export class TrustStateError extends Error {
+  override name = "TrustStateError";
+  /** The trust file. */
+  readonly file: string;
+  /** The channel refused. */
+  readonly channel: string;
+  /** A short code for the audit log, as {@linkcode UntrustedManifestError}'s. */
+  readonly reason = "trust-state";
+  /** @param file trust file @param channel refused channel @param message the full message */
+  constructor(file: string, channel: string, message: string) {
+    super(message);
+    this.file = file;
+    this.channel = channel;
+  }
+}
+
+/**
  * A verified artifact cannot become a launchable build: the build it makes has no configured
  * executable at its top level, or has it as something other than an executable file. The bytes
  * are the ones the signed manifest names, so downloading them again changes nothing: a client

@@ -1,6 +1,6 @@
 // Public keys and key sets in configuration form, without any crypto: the configuration (loaded
 // on the launcher's fast path) validates them without loading Web Crypto or node:crypto.
-import { type FieldFail, isObject } from "./validate.ts";
+import { type FieldFail, isObject, showValue } from "./validate.ts";
 
 /**
  * The prefix of a public key as the configuration pins it.
@@ -82,9 +82,7 @@ export function parsePublicKey(text: unknown): Uint8Array {
     : null;
   if (bytes === null || bytes.length !== 32) {
     throw new TypeError(
-      `Invalid public key ${
-        JSON.stringify(text)
-      }: expected ed25519: followed by the base64 of 32 bytes`,
+      `Invalid public key ${showValue(text)}: expected ed25519: followed by the base64 of 32 bytes`,
     );
   }
   return bytes;

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { escapeText } from "./text.ts";
 
 /**
  * How a field check reports a bad value: `field` must be `expected`, got `value`. It throws the
@@ -226,8 +227,9 @@ export function isNonEmptyString(value: unknown): value is string {
 }
 
 /**
- * A value as an error message shows it: its JSON (so strings are quoted), cut to 80 characters;
- * `undefined` and functions as `String()` gives them.
+ * A value as an error message shows it: its JSON (so strings are quoted), cut to 80 characters,
+ * with control, C1 and bidi characters escaped ({@linkcode escapeText}: the value may come from
+ * the network or a file); `undefined` and functions as `String()` gives them.
  *
  * @example
  * ```ts
@@ -236,11 +238,14 @@ export function isNonEmptyString(value: unknown): value is string {
  * assert.equal(showValue("Stable"), '"Stable"');
  * assert.equal(showValue(undefined), "undefined");
  * assert.equal(showValue("x".repeat(100)).length, 80);
+ * assert.equal(showValue("a\x1b[2J\u202e"), '"a\\u001b[2J\\u202e"');
  * ```
  */
 export function showValue(value: unknown): string {
   const text = JSON.stringify(value);
-  return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  return escapeText(
+    text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text,
+  );
 }
 
 /**

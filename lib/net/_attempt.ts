@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { escapeText } from "../core/text.ts";
 
 /**
  * A failure worth another attempt (network error, idle timeout, 408/429/5xx).
@@ -89,7 +90,9 @@ const REASONS: Record<number, string> = {
  * ```
  */
 export function statusLine(response: Response): string {
-  return `${response.status} ${response.statusText || REASONS[response.status] || ""}`.trim();
+  // The reason phrase is the server's own text: escaped (lib/core/text.ts).
+  return `${response.status} ${escapeText(response.statusText) || REASONS[response.status] || ""}`
+    .trim();
 }
 
 /**
@@ -150,7 +153,8 @@ export function describeError(error: unknown): string {
     if (text !== "" && !parts.some((p) => p.includes(text))) parts.push(text);
     current = current instanceof Error ? current.cause : undefined;
   }
-  return parts.join(": ");
+  // Causes can quote what a server sent (a header, a reason phrase): escaped.
+  return escapeText(parts.join(": "));
 }
 
 /**

@@ -9,6 +9,8 @@
 import { createHash, type Hash } from "node:crypto";
 import { ChecksumMismatchError, SizeMismatchError } from "../core/errors.ts";
 import type { ProgressSink } from "../core/env.ts";
+import { escapeText } from "../core/text.ts";
+import { showValue } from "../core/validate.ts";
 import { removeIfExists, renameDurable } from "../core/fs.ts";
 import { type IdleWatch, isRetryableStatus, RestartRequest } from "./_attempt.ts";
 import type { HttpSession } from "./http.ts";
@@ -255,13 +257,11 @@ export class PartialFile {
       match === null || Number(match[1]) !== from || Number(match[2]) !== this.#size - 1 ||
       Number(match[3]) !== this.#size
     ) {
-      return `Content-Range ${
-        JSON.stringify(range)
-      } does not continue at byte ${from} of ${this.#size}`;
+      return `Content-Range ${showValue(range)} does not continue at byte ${from} of ${this.#size}`;
     }
     const etag = response.headers.get("etag");
     if (this.#etag !== null && etag !== null && etag !== this.#etag) {
-      return `ETag changed from ${this.#etag} to ${etag}`;
+      return `ETag changed from ${escapeText(this.#etag)} to ${escapeText(etag)}`;
     }
     return null;
   }

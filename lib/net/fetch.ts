@@ -30,6 +30,8 @@ export interface FetchLimitedOptions extends RequestOptions {
   ifNoneMatch?: string | null;
   /** Sent as `If-Modified-Since` (a Last-Modified from an earlier response). */
   ifModifiedSince?: string | null;
+  /** Answer a 404 with `status: 404, body: null` instead of an error (an optional document). */
+  notFound?: boolean;
 }
 
 /**
@@ -50,7 +52,7 @@ export interface FetchLimitedOptions extends RequestOptions {
  * ```
  */
 export interface FetchLimitedResult {
-  /** The final HTTP status: a 2xx, or 304. */
+  /** The final HTTP status: a 2xx, 304, or 404 when `notFound` is set. */
   status: number;
   /** The body; null on 304 Not Modified. */
   body: Uint8Array | null;
@@ -83,6 +85,13 @@ export interface FetchLimitedResult {
  * assert.equal(result.status, 200);
  * assert.equal(result.etag, '"v1"');
  * assert.equal(new TextDecoder().decode(result.body!), '{"version":"1.2.3"}');
+ * const missing = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () =>
+ *   new Response("no", { status: 404 }));
+ * const optional = await fetchLimited(`http://127.0.0.1:${missing.addr.port}/x.sig`, {
+ *   requireHttps: false, notFound: true,
+ * });
+ * assert.deepEqual([optional.status, optional.body], [404, null]);
+ * await missing.shutdown();
  * await server.shutdown();
  * ```
  */
@@ -110,7 +119,7 @@ export async function fetchLimited(
           lastModified: response.headers.get("last-modified"),
           url: finalUrl.href,
         };
-        if (response.status === 304) {
+        if (response.status === 304 || (response.status === 404 && options.notFound)) {
           await response.body?.cancel().catch(() => {});
           return result;
         }

@@ -8,6 +8,7 @@
  */
 import type { Env } from "../core/env.ts";
 import { realEnv } from "../core/env.ts";
+import { showValue } from "../core/validate.ts";
 import {
   describeError,
   IdleWatch,
@@ -414,7 +415,7 @@ export class HttpSession {
       } catch {
         throw new Error(
           `${this.#label} failed: ${showUrl(url)} redirects to an invalid URL ${
-            JSON.stringify(location)
+            showValue(location)
           }`,
         );
       }

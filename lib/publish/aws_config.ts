@@ -15,15 +15,15 @@
  * - addressing: path-style (`<endpoint>/<bucket>/<key>`) for any endpoint that is not AWS (Swift,
  *   MinIO, R2 and Ceph all take it), or when the profile says `s3 = addressing_style = path`.
  *
- * The INI files are read with `@smithy/shared-ini-file-loader`, the AWS SDK's own loader (same
- * sections, `[profile name]` prefixes, comments and `s3 =` sub-sections as the SDK; a file that
- * is missing or cannot be read counts as empty, as there), never cached here. Profiles that get their keys from elsewhere (`credential_process`, SSO, `role_arn`) are
- * refused with a message saying so: ms11-update only signs with static keys.
+ * The shared files are read as the AWS CLI reads them (lib/publish/_aws_ini.ts: sections,
+ * `[profile name]` prefixes, comments and `s3 =` sub-sections; a file that is missing or cannot
+ * be read counts as empty, as in the AWS SDK), never cached. Profiles that get their keys from elsewhere (`credential_process`, SSO,
+ * `role_arn`) are refused with a message saying so: ms11-update only signs with static keys.
  *
  * @module
  */
-import { loadSharedConfigFiles } from "@smithy/shared-ini-file-loader";
 import { ConfigError } from "../core/errors.ts";
+import { type AwsProfiles, parseAwsIni } from "./_aws_ini.ts";
 
 /**
  * Keys that sign requests (AWS Signature Version 4).
@@ -151,20 +151,8 @@ export async function resolveAwsSettings(
   const credentialsFile = nonEmpty(env.AWS_SHARED_CREDENTIALS_FILE) ?? `${home}/.aws/credentials`;
   const configFile = nonEmpty(env.AWS_CONFIG_FILE) ?? `${home}/.aws/config`;
   const profileName = nonEmpty(env.AWS_PROFILE) ?? "default";
-  let files: Awaited<ReturnType<typeof loadSharedConfigFiles>>;
-  try {
-    files = await loadSharedConfigFiles({
-      filepath: credentialsFile,
-      configFilepath: configFile,
-      ignoreCache: true,
-    });
-  } catch (error) {
-    throw new ConfigError(
-      `Cannot read the AWS files ${credentialsFile} and ${configFile}: ${(error as Error).message}`,
-    );
-  }
-  const fromCredentials = files.credentialsFile?.[profileName];
-  const fromConfig = files.configFile?.[profileName];
+  const fromCredentials = (await readProfiles(credentialsFile, false))[profileName];
+  const fromConfig = (await readProfiles(configFile, true))[profileName];
   if (nonEmpty(env.AWS_PROFILE) !== undefined && !fromCredentials && !fromConfig) {
     throw new ConfigError(
       `AWS profile ${
@@ -280,4 +268,15 @@ export function parseEndpoint(text: string, source: string): string {
 function nonEmpty(value: string | undefined): string | undefined {
   const trimmed = value?.trim();
   return trimmed === undefined || trimmed === "" ? undefined : trimmed;
+}
+
+/** The profiles of an AWS shared file; a missing or unreadable one has none. */
+async function readProfiles(path: string, config: boolean): Promise<AwsProfiles> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch {
+    return {}; // missing or unreadable: empty, as the AWS SDK reads it
+  }
+  return parseAwsIni(text, { config });
 }

@@ -1,10 +1,13 @@
 /**
  * The audit log: one JSON line per decision (`<root>/logs/audit.jsonl`), appended and fsynced.
  * Readers skip lines they cannot parse (a line cut by a crash), so the log never breaks a command.
+ * Lines are written with lib/core/text.ts's `jsonText`: no raw control, C1 or bidi character,
+ * so `cat` or `tail -f` of the log on a terminal is safe, and the data is unchanged.
  *
  * @module
  */
 import { dirOf } from "../core/fs.ts";
+import { jsonText } from "../core/text.ts";
 import type { Layout } from "./layout.ts";
 
 /**
@@ -52,7 +55,7 @@ export async function appendAudit(layout: Layout, entry: AuditEntry): Promise<vo
   await Deno.mkdir(dirOf(layout.audit), { recursive: true });
   const file = await Deno.open(layout.audit, { append: true, create: true });
   try {
-    const bytes = new TextEncoder().encode(JSON.stringify(entry) + "\n");
+    const bytes = new TextEncoder().encode(jsonText(entry) + "\n");
     let written = 0;
     while (written < bytes.length) written += await file.write(bytes.subarray(written));
     await file.sync();

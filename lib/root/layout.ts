@@ -7,6 +7,8 @@
  *   builds/<version>/     each verified build; backups are simply the non-current ones
  *   current -> builds/<v> symlink: what launchers start; swapped by one atomic rename
  *   state.json            versioned state: staged build, build records, last check and error
+ *   trust.json            trust state: last manifest accepted per channel, rotated keys
+ *   trust.json.bak        its verified backup copy (lib/root/trust_state.ts)
  *   downloads/            partial downloads
  *   data/                 the application's user data: never touched by apply, rollback, pruning
  *   logs/audit.jsonl      append-only record of every decision
@@ -37,6 +39,10 @@ export interface Layout {
   current: string;
   /** The state file. */
   state: string;
+  /** The trust file (rollback protection, rotated keys). */
+  trust: string;
+  /** The trust file's backup copy. */
+  trustBackup: string;
   /** Partial and finished downloads. */
   downloads: string;
   /** User data, never touched by the updater. */
@@ -59,6 +65,8 @@ export interface Layout {
  *   builds: "/opt/ms11/builds",
  *   current: "/opt/ms11/current",
  *   state: "/opt/ms11/state.json",
+ *   trust: "/opt/ms11/trust.json",
+ *   trustBackup: "/opt/ms11/trust.json.bak",
  *   downloads: "/opt/ms11/downloads",
  *   data: "/opt/ms11/data",
  *   lock: "/opt/ms11/lock",
@@ -72,6 +80,8 @@ export function layoutOf(root: string): Layout {
     builds: `${root}/builds`,
     current: `${root}/current`,
     state: `${root}/state.json`,
+    trust: `${root}/trust.json`,
+    trustBackup: `${root}/trust.json.bak`,
     downloads: `${root}/downloads`,
     data: `${root}/data`,
     lock: `${root}/lock`,

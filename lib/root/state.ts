@@ -4,16 +4,17 @@
  * The filesystem is the truth for what is current (the `current` link) and which builds exist
  * (`builds/`); the state file adds what files cannot say: the staged build, when each build was
  * installed and retired, the last check and the last error. It is parsed defensively (garbage
- * gives an empty state and a problem to report, never a crash) and written atomically.
+ * gives an empty state and a problem to report, never a crash) and written atomically. It holds
+ * no security state: what protects against rollback and retired keys is in `trust.json`
+ * (lib/root/trust_state.ts), which fails closed, so that this file may start afresh.
  *
  * @module
  */
 import { writeFileAtomic } from "../core/fs.ts";
-import { type KeySet, parseKeySet } from "../core/keyset.ts";
+import { jsonText } from "../core/text.ts";
 import { isChannelName, isNonEmptyString as str, isObject, isSha256Hex } from "../core/validate.ts";
 import { currentVersion, isBuildName, type Layout } from "./layout.ts";
 import { BUILD_STATES, type BuildState, type LifecycleRecord } from "./lifecycle.ts";
-import type { TrustedRecord } from "../trust/verify.ts";
 import { migrateV1 } from "./_state_migrate.ts";
 
 export type { LifecycleRecord, RejectedRecord } from "./lifecycle.ts";
@@ -285,8 +286,12 @@ export interface State {
   lifecycle: LifecycleRecord[];
   /** The last manifest fetched per channel (absent from state files of older clients). */
   manifests: Record<string, ManifestCacheRecord>;
-  /** Per channel, the last manifest accepted (rollback protection, rotated keys). */
-  trusted: Record<string, TrustedRecord>;
+  /**
+   * Legacy: the trust state as clients before `trust.json` kept it, carried through unchanged
+   * (never parsed here, never used for trust) until the first locked check moves it to
+   * `trust.json` (lib/root/trust_state.ts) and drops it. Absent from state files since.
+   */
+  trusted?: unknown;
   /** The build on trial, when the current build has not been confirmed yet. */
   trial?: TrialRecord;
   /** An interrupted swap, when there is one. */
@@ -308,7 +313,6 @@ export interface State {
  *   last_error: null,
  *   lifecycle: [],
  *   manifests: {},
- *   trusted: {},
  * });
  * assert.notEqual(emptyState().builds, emptyState().builds); // a fresh object each time
  * ```
@@ -322,7 +326,6 @@ export function emptyState(): State {
     last_error: null,
     lifecycle: [],
     manifests: {},
-    trusted: {},
   };
 }
 
@@ -516,14 +519,8 @@ export function parseState(
       } else problems.push(`manifests.${channel}`);
     }
   } else if (raw.manifests !== undefined) problems.push("manifests");
-  if (isObject(raw.trusted)) {
-    for (const [channel, t] of Object.entries(raw.trusted)) {
-      const record = parseTrusted(t);
-      if (isChannelName(channel) && record !== null) {
-        state.trusted[channel] = record;
-      } else problems.push(`trusted.${channel}`);
-    }
-  } else if (raw.trusted !== undefined) problems.push("trusted");
+  // Security state is not read here: an old client's records go to trust.json as they are.
+  if (raw.trusted !== undefined) state.trusted = raw.trusted;
   const t = raw.trial;
   if (
     isObject(t) && str(t.version) && isBuildName(t.version) &&
@@ -563,40 +560,6 @@ export function parseState(
     problem: problems.length === 0
       ? null
       : `State file ${source} had unreadable entries (${problems.join(", ")}); they were ignored`,
-  };
-}
-
-/** A trusted record's rotated key set: null for none, undefined when it is not a valid one. */
-function keySetOf(value: unknown): KeySet | null | undefined {
-  if (value === null) return null;
-  try {
-    return parseKeySet(value, "keys", () => {
-      throw new TypeError("Invalid key set");
-    });
-  } catch {
-    return undefined;
-  }
-}
-
-function parseTrusted(t: unknown): TrustedRecord | null {
-  if (
-    !isObject(t) || !Number.isSafeInteger(t.serial) || (t.serial as number) < 1 ||
-    !isSha256Hex(t.sha256) || !str(t.version) ||
-    !str(t.expires) || !str(t.accepted_at)
-  ) return null;
-  const keys = keySetOf(t.keys ?? null);
-  const pinned = t.pinned ?? null;
-  if (keys === undefined || (pinned !== null && !(Array.isArray(pinned) && pinned.every(str)))) {
-    return null;
-  }
-  return {
-    serial: t.serial as number,
-    sha256: t.sha256,
-    version: t.version,
-    expires: t.expires,
-    accepted_at: t.accepted_at,
-    keys,
-    pinned: pinned === null ? null : [...pinned] as string[],
   };
 }
 
@@ -652,5 +615,5 @@ export async function readState(layout: Layout): Promise<ReadState> {
  * ```
  */
 export async function writeState(layout: Layout, state: State): Promise<void> {
-  await writeFileAtomic(layout.state, JSON.stringify(state, null, 2) + "\n");
+  await writeFileAtomic(layout.state, jsonText(state, 2) + "\n");
 }

@@ -16,6 +16,8 @@ import {
   type RejectedRecord,
 } from "./lifecycle.ts";
 import { type CheckRecord, type ErrorRecord, readState, type StagedRecord } from "./state.ts";
+import { readTrust } from "./trust_state.ts";
+import { summarizeTrust, type TrustSummary } from "./trust_report.ts";
 
 /**
  * The status schema version. 2: `rejected` lists only rejected builds (builds rolled back from
@@ -85,6 +87,7 @@ function lifecycleOf(
  *   trial: null,
  *   rejected: [],
  *   held: [],
+ *   trust: { file: `${root}/trust.json`, problem: null, channels: {} },
  * });
  * ```
  */
@@ -132,6 +135,8 @@ export interface StatusDocument {
   rejected: RejectedRecord[];
   /** Builds held back (rolled back from by hand, or cancelled): updates skip them too. */
   held: RejectedRecord[];
+  /** The trust state: the last manifest accepted per channel, and what is wrong with it. */
+  trust: TrustSummary;
 }
 
 /**
@@ -231,5 +236,6 @@ export async function readStatus(
       reason: r.held!.reason,
       at: r.held!.at,
     })),
+    trust: summarizeTrust(layout, await readTrust(layout)),
   };
 }

@@ -10,6 +10,7 @@
 import { type KeySet, parseKeySet } from "./keys.ts";
 export type { KeySet };
 import { isVersion, parseVersion } from "../core/version.ts";
+import { escapeText } from "../core/text.ts";
 import {
   type FieldFail,
   isChannelName,
@@ -269,7 +270,7 @@ export function parseManifest(
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new SyntaxError(`${where} is not valid JSON: ${(error as Error).message}`);
+    throw new SyntaxError(`${where} is not valid JSON: ${escapeText((error as Error).message)}`);
   }
   const fail: FieldFail = (field, expected, value) => {
     throw new TypeError(`${where}: ${field} must be ${expected}, got ${show(value)}`);
@@ -326,14 +327,14 @@ export function parseManifest(
       const hashes = a.hashes as Record<string, unknown>;
       for (const [algorithm, digest] of Object.entries(hashes)) {
         if (typeof digest !== "string" || !/^[0-9a-f]+$/.test(digest)) {
-          fail(`${field}.hashes.${algorithm}`, "lowercase hex digits", digest);
+          fail(`${field}.hashes.${escapeText(algorithm)}`, "lowercase hex digits", digest);
         }
       }
       const known = Object.keys(hashes).filter((h) => HASH_ALGORITHMS.includes(h));
       if (known.length === 0 && a.sha256 === undefined) {
         throw new TypeError(
           `${where}: ${field} has no hash this client can verify (it has ${
-            Object.keys(hashes).join(", ") || "none"
+            Object.keys(hashes).map(escapeText).join(", ") || "none"
           }; this client verifies ${HASH_ALGORITHMS.join(", ")})`,
         );
       }

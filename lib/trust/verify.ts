@@ -10,6 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import { UntrustedManifestError } from "../core/errors.ts";
+import { escapeText } from "../core/text.ts";
 import { keyId, parseSignatures, verifyBytes } from "./keys.ts";
 import type { KeySet, Manifest } from "./manifest.ts";
 
@@ -318,7 +319,9 @@ export async function verifyManifest(
   const signers = await validSigners(bytes, signatures, keys);
   if (signers.length < keys.threshold) {
     const known = new Set(keys.keys.map(keyId));
-    const unknown = [...new Set(signatures.map((s) => s.keyid).filter((id) => !known.has(id)))];
+    // Key ids come from the unsigned signature file: escaped, and cut short when absurdly long.
+    const unknown = [...new Set(signatures.map((s) => s.keyid).filter((id) => !known.has(id)))]
+      .map((id) => escapeText(id.length > 64 ? `${id.slice(0, 61)}...` : id));
     refuse(
       "signature-threshold",
       `Manifest ${url} has ${signers.length} valid signature${
