@@ -17,6 +17,16 @@ async function artifact(dir: TempDir, name: string, content: string): Promise<st
   return path;
 }
 
+/** A real archive under `<dir>/src/` holding an executable `ms11` (what clients accept). */
+async function launchableArchive(dir: TempDir, name: string): Promise<string> {
+  await Deno.mkdir(`${dir.path}/src`, { recursive: true });
+  const path = `${dir.path}/src/${name}`;
+  const main = "#!/bin/sh\necho MS11\n";
+  return name.endsWith(".zip")
+    ? await makeZip(path, [{ name: "ms11", data: main, mode: 0o100755 }])
+    : await makeTarGz(path, [{ type: "file", name: "ms11", data: main, mode: 0o755 }]);
+}
+
 async function manifestDoc(tree: string, channel: string): Promise<Record<string, unknown>> {
   return JSON.parse(await Deno.readTextFile(`${tree}/${channel}/manifest.json`));
 }
@@ -91,10 +101,7 @@ Deno.test("publishRelease copies the artifact and writes the channel's manifest"
 Deno.test("publishRelease detects the kind from the name unless given", async () => {
   await using dir = await tempDir();
   const tree = `${dir.path}/tree`;
-  await Deno.mkdir(`${dir.path}/src`, { recursive: true });
-  const tgz = await makeTarGz(`${dir.path}/src/ms11-1.0.0.tar.gz`, [
-    { type: "file", name: "ms11", data: "tgz bytes", mode: 0o755 },
-  ]);
+  const tgz = await launchableArchive(dir, "ms11-1.0.0.tar.gz");
   const { manifest } = await publishRelease(tree, {
     channel: "canary",
     version: "1.0.0",
@@ -103,19 +110,20 @@ Deno.test("publishRelease detects the kind from the name unless given", async ()
     releasedAt: RELEASED,
   });
   assert.equal(manifest.artifacts["linux-x64"].kind, "tar.gz");
-  assert.equal(manifest.artifacts["linux-x64"].expanded_size, 9); // what extracting it holds
-  const bundle = await makeZip(`${dir.path}/src/bundle`, [{ name: "ms11", data: "zip bytes" }]);
+  assert.equal(manifest.artifacts["linux-x64"].expanded_size, 20); // what extracting it holds
+  const bundle = await launchableArchive(dir, "bundle.zip");
+  await Deno.rename(bundle, `${dir.path}/src/bundle`);
   const second = await publishRelease(tree, {
     channel: "canary",
     version: "1.0.0",
     republish: true,
     platform: "darwin-arm64",
-    artifact: bundle,
+    artifact: `${dir.path}/src/bundle`,
     kind: "zip",
     releasedAt: RELEASED,
   });
   assert.equal(second.manifest.artifacts["darwin-arm64"].kind, "zip");
-  assert.equal(second.manifest.artifacts["darwin-arm64"].expanded_size, 9);
+  assert.equal(second.manifest.artifacts["darwin-arm64"].expanded_size, 20);
   assert.equal(second.manifest.notes, null);
 });
 
@@ -123,8 +131,8 @@ Deno.test("publishRelease of the same version adds a platform and keeps the othe
   await using dir = await tempDir();
   const tree = `${dir.path}/tree`;
   const linux = await artifact(dir, "ms11", "linux build");
-  const mac = await makeZip(`${dir.path}/src/ms11-mac.zip`, [{ name: "ms11", data: "mac build" }]);
-  const macBytes = await Deno.readFile(mac);
+  const mac = await launchableArchive(dir, "ms11-mac.zip");
+  const macBytes = (await Deno.readFile(mac)).length;
   await publishRelease(tree, {
     channel: "stable",
     version: "1.1.0",
@@ -154,10 +162,10 @@ Deno.test("publishRelease of the same version adds a platform and keeps the othe
     },
     "darwin-arm64": {
       url: "1.1.0/ms11-mac.zip",
-      size: macBytes.length,
-      sha256: sha256(macBytes),
+      size: macBytes,
+      sha256: sha256(await Deno.readFile(mac)),
       kind: "zip",
-      expanded_size: 9,
+      expanded_size: 20,
     },
   });
   assert.deepEqual(await namesIn(`${tree}/stable/1.1.0`), ["ms11", "ms11-mac.zip"]);

@@ -12,6 +12,7 @@
  */
 import { removeIfExists, renameDurable, tempSibling, writeFileAtomic } from "../core/fs.ts";
 import { signDocument, type SigningKey } from "./signing.ts";
+import { checkArtifact, DEFAULT_EXECUTABLE } from "./artifact_check.ts";
 import {
   type ArtifactKind,
   type KeySet,
@@ -20,7 +21,7 @@ import {
   parseManifest,
 } from "../trust/manifest.ts";
 import { verifyManifest } from "../trust/verify.ts";
-import { ConfigError } from "../core/errors.ts";
+import { ConfigError, NotLaunchableError } from "../core/errors.ts";
 import { hashFile } from "../core/hash.ts";
 import { inspectArchive } from "../archive/extract.ts";
 import { isChannelName, isPlatformKey } from "../core/validate.ts";
@@ -74,6 +75,12 @@ export interface PublishOptions {
   expires?: Date;
   /** Announce the channel's next key set (key rotation; see docs/SECURITY.md). */
   nextKeys?: KeySet;
+  /**
+   * The file clients start (their configuration's `executable`, default `ms11`): an archive that
+   * does not hold it at its top level as an executable file is refused before anything is
+   * written (lib/publish/artifact_check.ts).
+   */
+  executable?: string;
 }
 
 /**
@@ -258,6 +265,18 @@ export async function publishRelease(
   }
   const name = options.artifact.slice(options.artifact.lastIndexOf("/") + 1);
   const kind = options.kind ?? kindOfFile(name);
+  try {
+    // What a client would refuse is refused here, before anything is published.
+    await checkArtifact(options.artifact, {
+      kind,
+      executable: options.executable ?? DEFAULT_EXECUTABLE,
+    });
+  } catch (error) {
+    if (error instanceof Error) {
+      error.message = `Cannot publish ${version} on ${options.channel}: ${error.message}`;
+    }
+    throw error;
+  }
   const { sha256, size } = await hashFile(options.artifact);
   // An archive is read as a client will extract it (every check, nothing written): what it
   // holds once extracted goes into the signed manifest, which clients enforce.
@@ -334,6 +353,8 @@ export async function publishRelease(
 export interface VerifyReleaseOptions {
   /** The public keys and threshold the clients pin. */
   keys: KeySet;
+  /** The file clients start (default `ms11`): every build in the tree must be launchable as it. */
+  executable?: string;
   /** The time to judge expiry against (default now). */
   now?: Date;
 }
@@ -374,7 +395,8 @@ export interface VerifiedChannel {
 /**
  * Check a release tree before it is published, as a client would: every
  * `<channel>/manifest.json` parses, is signed by the threshold of `keys`, has a serial and has
- * not expired, and every artifact it names inside the tree has the declared size and SHA-256.
+ * not expired, and every artifact it names inside the tree has the declared size and SHA-256 and
+ * makes a build a client accepts and can launch (`executable`; lib/publish/artifact_check.ts).
  *
  * @example
  * ```ts
@@ -461,13 +483,23 @@ export async function verifyRelease(
         result.problems.push(
           `Artifact ${file} (${platform}) has ${digest.size} bytes and sha256 ${digest.sha256}; the manifest says ${artifact.size} bytes and ${artifact.sha256}`,
         );
-      } else if (artifact.expanded_size !== undefined && artifact.kind !== "executable") {
-        // What clients will enforce: the archive holds exactly the declared content.
-        try {
-          await inspectArchive(file, { kind: artifact.kind, expandedSize: artifact.expanded_size });
-        } catch (error) {
-          result.problems.push(`Artifact ${file} (${platform}): ${(error as Error).message}`);
-        }
+        continue;
+      }
+      try {
+        // What clients will enforce: what a client's extraction refuses, the executable, and
+        // (where the manifest declares it) exactly the declared expanded size.
+        await checkArtifact(file, {
+          kind: artifact.kind,
+          executable: options.executable ?? DEFAULT_EXECUTABLE,
+          expandedSize: artifact.kind === "executable" ? undefined : artifact.expanded_size,
+        });
+      } catch (error) {
+        const message = (error as Error).message;
+        result.problems.push(
+          error instanceof NotLaunchableError
+            ? `Artifact ${file} (${platform})${message.slice(file.length)}`
+            : `Artifact ${file} (${platform}) would be refused by clients: ${message}`,
+        );
       }
     }
   }
