@@ -209,10 +209,13 @@ async function twoFiles(dir: string): Promise<{ "tar.gz": string; zip: string }>
   const data = "x".repeat(600);
   return {
     "tar.gz": await makeTarGz(`${dir}/two.tar.gz`, [
-      { type: "file", name: "ms11", data },
+      { type: "file", name: "ms11", data, mode: 0o755 },
       { type: "file", name: "data", data },
     ]),
-    zip: await makeZip(`${dir}/two.zip`, [{ name: "ms11", data }, { name: "data", data }]),
+    zip: await makeZip(`${dir}/two.zip`, [
+      { name: "ms11", data, mode: 0o100755 },
+      { name: "data", data },
+    ]),
   };
 }
 
@@ -379,7 +382,7 @@ Deno.test("release publishes the expanded size of a tar.gz and a zip; verify-rel
     const [{ problems }] = await verifyRelease(world.tree, { keys });
     const file = `${world.tree}/stable/${version}/two.${kind}`;
     assert.deepEqual(problems, [
-      `Artifact ${file} (linux-x64): Unsafe archive ${file}: entry "data" refused: archive content exceeds the 1100 bytes its manifest declares (expanded_size)`,
+      `Artifact ${file} (linux-x64) would be refused by clients: Unsafe archive ${file}: entry "data" refused: archive content exceeds the 1100 bytes its manifest declares (expanded_size)`,
     ]);
   }
 });

@@ -79,7 +79,7 @@ Deno.test({
           assert.equal(first.requests, 1);
           const again = await world.cli([]);
           assert.equal(again.code, 0, again.stderr);
-          assert.match(again.stdout, /staged 1\.1\.0/);
+          assert.match(again.stderr, /^Staged 1\.1\.0 from stable /m);
           // Not one more byte of the artifact: the verified download was staged from disk.
           assert.deepEqual(await served(nginx.accessLogPath, "/stable/1.1.0/"), first);
           assert.equal((await world.cli(["apply"])).code, 0);
