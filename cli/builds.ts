@@ -168,6 +168,9 @@ export function statusText(s: StatusDocument): string {
         } available (${t(s.last_check.decision)})`
         : "never"
     }`,
+    `served by:  ${
+      s.mirror ? `${t(s.mirror.base_url)} (checked ${t(s.mirror.checked_at)})` : "not checked yet"
+    }`,
     `rejected:   ${
       s.rejected.length === 0
         ? "none"

@@ -7,7 +7,7 @@ import {
   type SigningKey,
   writeKeyPair,
 } from "../lib/publish/signing.ts";
-import { type HostileReply, HostileServer } from "./_hostile_server.ts";
+import { type HostileReply, type HostileRequest, HostileServer } from "./_hostile_server.ts";
 
 /** What one path serves: bytes, or a whole hostile reply. */
 export type Served = Uint8Array | HostileReply;
@@ -73,6 +73,11 @@ export class MaliciousRepo {
   /** `http://127.0.0.1:<port>`. */
   get url(): string {
     return this.#server.url;
+  }
+
+  /** The requests received so far. */
+  get requests(): readonly HostileRequest[] {
+    return this.#server.requests;
   }
 
   /** Serve `served` at `path` (e.g. `/stable/manifest.json`). */

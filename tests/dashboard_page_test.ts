@@ -22,6 +22,7 @@ function status(extra: Partial<StatusDocument> = {}): StatusDocument {
     trial: null,
     rejected: [],
     trust: { file: "/opt/ms11/trust.json", problem: null, channels: {} },
+    mirror: null,
     ...extra,
   };
 }

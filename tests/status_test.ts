@@ -29,6 +29,7 @@ Deno.test("readStatus of an empty root", async () => {
     trial: null,
     rejected: [],
     trust: { file: layout.trust, problem: null, channels: {} },
+    mirror: null,
   };
   assert.deepEqual(status, expected);
   assert.equal(STATUS_SCHEMA, 1);
@@ -54,6 +55,23 @@ Deno.test("readStatus of a populated root", async () => {
     decision: "update",
   };
   state.last_error = { at: T1, command: "check", message: "Manifest fetch failed" };
+  // The canary manifest was last served by a mirror; stable's record is not the channel shown.
+  state.manifests = {
+    canary: {
+      url: "https://cdn.ms11.com/canary/manifest.json",
+      etag: null,
+      last_modified: null,
+      body: "{}",
+      checked_at: T3,
+    },
+    stable: {
+      url: "https://updates.ms11.com/stable/manifest.json",
+      etag: null,
+      last_modified: null,
+      body: "{}",
+      checked_at: T1,
+    },
+  };
   const layout = await makeRoot(dir.path, {
     builds: ["1.0.0", "1.1.0", "1.2.0", "1.3.0"],
     current: "1.2.0",
@@ -100,6 +118,7 @@ Deno.test("readStatus of a populated root", async () => {
     trial: null,
     rejected: state.rejected,
     trust: { file: layout.trust, problem: null, channels: {} },
+    mirror: { base_url: "https://cdn.ms11.com/canary", checked_at: T3 },
   });
   // The document is plain JSON.
   assert.deepEqual(JSON.parse(JSON.stringify(status)), status);

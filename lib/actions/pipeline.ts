@@ -7,9 +7,10 @@
  */
 import { checkChannel, type CheckResult } from "../trust/check.ts";
 import type { Config } from "../core/config_schema.ts";
-import { downloadArtifact } from "../net/download.ts";
+import { downloadFromMirrors } from "../net/mirrors.ts";
 import { appendAudit } from "../root/audit.ts";
 import { faultPoint } from "../core/fault.ts";
+import { ManifestBehindError } from "../core/errors.ts";
 import type { Env, ProgressSink } from "../core/env.ts";
 import { httpEnv } from "../net/http_env.ts";
 import { buildDir, currentVersion, type Layout } from "../root/layout.ts";
@@ -221,9 +222,10 @@ export async function runUpdate(
       startedAt,
     });
   } catch (error) {
+    // Every mirror behind (an older, valid manifest) is no refusal: a later check brings it.
     await appendAudit(layout, {
       at: env.now().toISOString(),
-      event: "manifest_refused",
+      event: error instanceof ManifestBehindError ? "manifest_behind" : "manifest_refused",
       reason: (error as Error).message,
       channel: options.channel,
       code: (error as { reason?: string }).reason ?? (error as Error).name,
@@ -253,6 +255,7 @@ export async function runUpdate(
       expires: check.trust.expires,
       sha256: check.trust.sha256,
       rotated_keys: check.trust.keys !== null,
+      ...mirrorFacts(check),
     });
   }
   state.last_check = {
@@ -278,6 +281,7 @@ export async function runUpdate(
     current,
     available: manifest.version,
     decision: state.last_check.decision,
+    ...mirrorFacts(check),
   });
   if (decision.action === "none" || options.checkOnly) {
     await writeState(layout, state);
@@ -287,6 +291,8 @@ export async function runUpdate(
   emit(event("update_available", decision.message));
   const version = decision.version;
   let downloaded = false;
+  let servedBy: string | null = null;
+  let mirrorsFailed: { url: string; message: string }[] = [];
   // A refused artifact (size, checksum, unsafe archive) goes to the audit log with the reason.
   const refused = async (error: Error): Promise<never> => {
     await appendAudit(layout, {
@@ -312,7 +318,7 @@ export async function runUpdate(
       { probe: options.freeSpace },
     );
     const file = `${layout.downloads}/${version}-${options.platform}.${EXTENSION[artifact.kind]}`;
-    await downloadArtifact(artifact.url, file, {
+    const download = await downloadFromMirrors(check.artifactUrls, file, {
       size: artifact.size,
       sha256: artifact.sha256,
       env,
@@ -326,6 +332,8 @@ export async function runUpdate(
       idleTimeoutMs: options.idleTimeoutMs,
     }).catch(refused);
     downloaded = true;
+    servedBy = download.url;
+    mirrorsFailed = download.failures;
     faultPoint("after-download");
     emit(event("downloaded", `Downloaded and verified ${version} (${artifact.size} bytes)`));
     await stageBuild(layout, file, {
@@ -349,7 +357,17 @@ export async function runUpdate(
     current,
     version,
     sha256: artifact.sha256,
+    ...(servedBy === null ? {} : { artifact_url: servedBy }),
+    ...(mirrorsFailed.length === 0 ? {} : { artifact_mirrors_failed: mirrorsFailed }),
   });
   emit(event("ready_to_apply", `${version} is staged; it is applied at the next launch`));
   return { check, staged: version, downloaded, problem };
+}
+
+/** The audit facts of where a manifest came from: its mirror, and the mirrors skipped. */
+function mirrorFacts(check: CheckResult): Record<string, unknown> {
+  return {
+    mirror: check.mirror,
+    ...(check.skippedMirrors.length === 0 ? {} : { mirrors_skipped: check.skippedMirrors }),
+  };
 }

@@ -59,6 +59,11 @@ export interface FetchManifestOptions {
   trusted?: TrustedRecord | null;
   /** When the run started: expiry is judged against it (default: now). */
   startedAt?: Date;
+  /**
+   * The base URL to fetch from: the channel's `base_url` or one of its `mirrors` (default
+   * `base_url`); lib/trust/mirrors.ts tries them in turn.
+   */
+  baseUrl?: string;
 }
 
 /**
@@ -202,7 +207,7 @@ export async function fetchManifestCached(
     ? await httpEnv({ caFile: config.security.ca_file })
     : null;
   const env = options.env ?? ownEnv!;
-  const url = manifestUrl(config.update_servers[channel].base_url);
+  const url = manifestUrl(options.baseUrl ?? config.update_servers[channel].base_url);
   const verify = config.security.verify_signatures;
   const pinned = verify && Object.hasOwn(config.security.signing_keys, channel)
     ? config.security.signing_keys[channel]
