@@ -233,6 +233,23 @@ export async function runUpdate(
     throw error;
   }
   const { decision, manifest, artifact } = check;
+  if (check.kept) {
+    // Every mirror is behind: the manifest accepted before stands (verified again), and the
+    // next check asks again.
+    const message = keptMessage(check);
+    options.onWarning?.(message);
+    await appendAudit(layout, {
+      at: env.now().toISOString(),
+      event: "manifest_behind",
+      reason: message,
+      channel: options.channel,
+      code: "behind",
+      kept: true,
+      serial: check.trust?.serial ?? null,
+      version: manifest.version,
+      ...mirrorFacts(check),
+    });
+  }
   state.manifests[options.channel] = check.manifestRecord;
   // Moved to trust.json by settleTrust (or stale): an old client's copy goes at this write.
   delete state.trusted;
@@ -362,6 +379,14 @@ export async function runUpdate(
   });
   emit(event("ready_to_apply", `${version} is staged; it is applied at the next launch`));
   return { check, staged: version, downloaded, problem };
+}
+
+/** What people are told when every mirror was behind and the accepted manifest stands. */
+function keptMessage(check: CheckResult): string {
+  const behind = check.skippedMirrors.map((s) => s.message).join("; ");
+  return `Every server of ${check.channel} is behind (${behind}): keeping ${check.manifest.version} (serial ${
+    check.trust?.serial ?? "?"
+  }) accepted at an earlier check, its signatures verified again from ${check.mirror}`;
 }
 
 /** The audit facts of where a manifest came from: its mirror, and the mirrors skipped. */

@@ -259,6 +259,11 @@ export interface CheckResult {
   /** Mirrors tried before it: failed, or behind (serving an older manifest). */
   skippedMirrors: SkippedMirror[];
   /**
+   * Whether every mirror was behind (or failed) and the manifest is the one accepted at an
+   * earlier check, verified again (lib/trust/mirrors.ts).
+   */
+  kept: boolean;
+  /**
    * Where to download the artifact from, in order: `artifact.url` (on the mirror that served the
    * manifest), then its URL on each other mirror.
    */
@@ -334,6 +339,7 @@ export async function checkChannel(config: Config, options: CheckOptions): Promi
     trust,
     mirror: fetched.baseUrl,
     skippedMirrors: fetched.skipped,
+    kept: fetched.kept,
     artifactUrls: artifactUrls(manifest, new TextEncoder().encode(record.body), {
       platform: options.platform,
       served: fetched.baseUrl,

@@ -7,9 +7,12 @@
  * A mirror that fails (network errors, 5xx and timeouts after its retries, a 404, a refused
  * signature) is skipped. A mirror that serves a validly signed manifest older than the one
  * accepted before (a lower serial: a cache or mirror behind) is skipped too: rollback
- * protection never accepts it, and it is not an attack that blocks the update. Only when no
- * mirror has a manifest at least as new as the accepted one is the check an error, a
- * {@linkcode ManifestBehindError} that says to try later.
+ * protection never accepts it, and it is not an attack that blocks the update. When no mirror
+ * has a manifest at least as new as the accepted one, the accepted manifest (kept in the state)
+ * still stands if it verifies again with its manifest-addressed signatures (`verifyKept`): the
+ * update it offered goes on from the caches that are behind, since artifacts never change. Only
+ * when that is not possible either is the check an error, a {@linkcode ManifestBehindError}
+ * that says to try later, and nothing changes.
  *
  * @module
  */
@@ -19,8 +22,10 @@ import {
   type FetchedManifest,
   fetchManifestCached,
   type FetchManifestOptions,
+  verifyKept,
 } from "./fetch_manifest.ts";
 import { artifactFor, manifestUrl, parseManifest } from "./manifest.ts";
+import { httpEnv } from "../net/http_env.ts";
 
 /**
  * A mirror skipped on the way to the one that served.
@@ -53,9 +58,10 @@ export interface SkippedMirror {
  * ```ts
  * import assert from "node:assert/strict";
  * import type { MirrorFetched } from "./mirrors.ts";
- * const where: Pick<MirrorFetched, "baseUrl" | "skipped"> = {
+ * const where: Pick<MirrorFetched, "baseUrl" | "skipped" | "kept"> = {
  *   baseUrl: "https://updates.ms11.com/stable",
  *   skipped: [],
+ *   kept: false,
  * };
  * assert.equal(where.skipped.length, 0);
  * ```
@@ -65,6 +71,12 @@ export interface MirrorFetched extends FetchedManifest {
   baseUrl: string;
   /** The mirrors tried before it, in order. */
   skipped: SkippedMirror[];
+  /**
+   * Whether every mirror that answered was behind, so that this is the manifest accepted at an
+   * earlier check, kept in the state and verified again (`verifyKept`); `baseUrl` is then the
+   * mirror its signatures came from.
+   */
+  kept: boolean;
 }
 
 /**
@@ -121,12 +133,13 @@ export interface FetchFromMirrorsOptions extends Omit<FetchManifestOptions, "bas
 /**
  * Fetch and verify a channel's manifest from the first of its mirrors
  * ({@linkcode mirrorOrder}) that gives one this client accepts, skipping those that fail or are
- * behind (see the module's description). With one base URL, its failure is thrown as it is;
- * with several, one error names every mirror's. A configuration error (no pinned keys) is
- * thrown at once.
+ * behind (see the module's description); when every one is behind or failed, the manifest
+ * accepted before (`options.cached`, when it is the `options.trusted` one) verified again
+ * (`kept: true`). With one base URL, its failure is thrown as it is; with several, one error
+ * names every mirror's. A configuration error (no pinned keys) is thrown at once.
  *
  * @throws {ManifestBehindError} no mirror has a manifest at least as new as the one accepted,
- * and at least one serves an older valid one
+ * at least one serves an older valid one, and the accepted one cannot be verified again
  * @throws {UntrustedManifestError} every mirror's manifest was refused (the first one's reason)
  * @example
  * ```ts
@@ -173,13 +186,18 @@ export async function fetchFromMirrors(
   const remembered = options.remembered !== undefined
     ? options.remembered
     : options.cached?.url ?? null;
+  // Without an injected environment, the configured CA file (if any) is trusted too.
+  using ownEnv = options.env === undefined
+    ? await httpEnv({ caFile: config.security.ca_file })
+    : null;
+  const env = options.env ?? ownEnv!;
   const order = mirrorOrder(config.update_servers[channel], remembered);
   const skipped: SkippedMirror[] = [];
   const errors: unknown[] = [];
   for (const baseUrl of order) {
     try {
-      const fetched = await fetchManifestCached(config, channel, { ...options, baseUrl });
-      return { ...fetched, baseUrl, skipped };
+      const fetched = await fetchManifestCached(config, channel, { ...options, env, baseUrl });
+      return { ...fetched, baseUrl, skipped, kept: false };
     } catch (error) {
       if (error instanceof ConfigError) throw error;
       errors.push(error);
@@ -188,6 +206,20 @@ export async function fetchFromMirrors(
   }
   const trusted = options.trusted ?? null;
   const behind = skipped.some((s) => s.outcome === "behind");
+  if (behind && trusted !== null && options.cached != null) {
+    // The update the user was offered must not wait for the caches: the manifest accepted
+    // before still stands when it verifies again with its own signatures.
+    for (const baseUrl of order) {
+      const kept = await verifyKept(config, channel, {
+        cached: options.cached,
+        trusted,
+        baseUrl,
+        env,
+        startedAt: options.startedAt,
+      }).catch(() => null);
+      if (kept !== null) return { ...kept, baseUrl, skipped, kept: true };
+    }
+  }
   if (behind && trusted !== null) {
     const accepted = `serial ${trusted.serial} (${trusted.version}) already accepted on ${channel}`;
     const later = "nothing was accepted, try again later";
