@@ -224,6 +224,27 @@ export class TrustStateError extends Error {
 }
 
 /**
+ * A verified artifact cannot become a launchable build: the build it makes has no configured
+ * executable at its top level, or has it as something other than an executable file. The bytes
+ * are the ones the signed manifest names, so downloading them again changes nothing: a client
+ * rejects the release, a publisher refuses to publish it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NotLaunchableError } from "./errors.ts";
+ * const error = new NotLaunchableError(
+ *   "Release 1.1.0 is not launchable: its tar.gz archive has no file ms11 at the top level",
+ * );
+ * assert.equal(error.name, "NotLaunchableError");
+ * assert.ok(error instanceof Error);
+ * ```
+ */
+export class NotLaunchableError extends Error {
+  override name = "NotLaunchableError";
+}
+
+/**
  * Every server of a channel that answered serves a validly signed manifest older (a lower
  * serial) than the one already accepted: a cache or mirror is behind (or replays an old
  * release). Nothing is accepted and nothing changes; a later check, or a fresher mirror, brings
