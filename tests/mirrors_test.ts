@@ -1,5 +1,5 @@
 // A channel served by several mirrors (update_servers.<channel>.mirrors): the whole update through
-// lib/actions/pipeline.ts against repositories that are down, behind (an older, validly signed
+// lib/actions/pipeline.ts (and once through the CLI) against repositories that are down, behind (an older, validly signed
 // manifest: a cache holding it for its max-age), refuse, or serve wrong artifacts. What served is
 // in the audit log and in status; the mirror that worked is asked first next time; a manifest
 // older than the accepted one never costs the update.
@@ -15,7 +15,8 @@ import { readStatus } from "../lib/root/status.ts";
 import { readTrust } from "../lib/root/trust_state.ts";
 import { applyStaged } from "../lib/root/swap.ts";
 import type { SigningKey } from "../lib/publish/signing.ts";
-import { linuxPlatform, snapshot } from "./_e2e.ts";
+import { launch, linuxPlatform, makeWorld, snapshot } from "./_e2e.ts";
+import { type HostileReply, HostileServer } from "./_hostile_server.ts";
 import { rejectsWith } from "./_helpers.ts";
 import { makeKey, MaliciousRepo, type PublishOptions } from "./_malicious_repo.ts";
 
@@ -96,6 +97,7 @@ async function scene(): Promise<Scene> {
 }
 
 const manifestAt = (s: Scene, i: number) => `${s.base(i)}/manifest.json`;
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 Deno.test("mirrors: the first one down, the next serves manifest and artifact; it is asked first next time", async () => {
   await using s = await scene();
@@ -282,4 +284,43 @@ Deno.test("mirrors: wrong artifact bytes on the mirror that served the manifest:
   ]);
   assert.match(failed[0].message, /size|SHA-256|checksum/i);
   assert.match(failed[1].message, /HTTP 404 Not Found/);
+});
+
+Deno.test("mirrors through the CLI: install from a mirror when base_url is down; status says which served", async () => {
+  await using world = await makeWorld();
+  await using down = new HostileServer((): HostileReply => ({ status: 503 }));
+  const mirror = `${world.server.url}/stable`;
+  await world.writeConfig({
+    update_servers: { stable: { base_url: `${down.url}/stable`, mirrors: [mirror] } },
+  });
+  await world.publish("stable", "1.0.0");
+  const install = await world.cli(["install"]);
+  assert.equal(install.code, 0, install.stderr);
+  assert.equal(await launch(world.root), "MS11 1.0.0");
+  const status = await world.cli(["status"]);
+  assert.equal(status.code, 0, status.stderr);
+  assert.match(
+    status.stdout,
+    new RegExp(`^served by:  ${escapeRegExp(mirror)} \\(checked \\S+\\)$`, "m"),
+  );
+  const json = JSON.parse((await world.cli(["status", "--json"])).stdout);
+  assert.equal(json.mirror.base_url, mirror);
+  // The audit log names the mirror, and the one skipped.
+  const accepted = (await readAudit(layoutOf(world.root))).find((e) =>
+    e.event === "manifest_accepted"
+  )!;
+  assert.equal(accepted.mirror, mirror);
+  assert.deepEqual((accepted.mirrors_skipped as { base_url: string }[]).map((m) => m.base_url), [
+    `${down.url}/stable`,
+  ]);
+  // A channel whose mirrors list is bad is a configuration error: exit 2, nothing changes.
+  await world.writeConfig({
+    update_servers: { stable: { base_url: mirror, mirrors: [mirror] } },
+  });
+  const bad = await world.cli(["check"]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(
+    bad.stderr,
+    /update_servers\.stable\.mirrors\[0\] must be a URL not listed before \(base_url or a mirror\)/,
+  );
 });
