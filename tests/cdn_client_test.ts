@@ -2,7 +2,8 @@
 // tests/_swift.ts) behind Debian's nginx as a caching CDN (tests/_nginx.ts), published with
 // lib/publish/upload.ts: a fleet installing through the cache costs the origin one request per
 // object; a publication reaches clients within the metadata max-age; a cache node that still
-// holds the previous manifest (it is behind) never costs a client the update it already saw.
+// holds the previous manifest (it is behind) never costs a client the update it already saw; and
+// the fleet bench (bench/fleet.ts) with a small fleet.
 import assert from "node:assert/strict";
 import { validateConfig } from "../lib/core/config_schema.ts";
 import { runUpdate } from "../lib/actions/pipeline.ts";
@@ -16,6 +17,7 @@ import { sha256, tempDir } from "./_helpers.ts";
 import { NGINX_PATH, type NginxServer, startCdn } from "./_nginx.ts";
 import { storeOf } from "./_s3.ts";
 import { startSwift, timeBound } from "./_swift.ts";
+import { fleetBench, fleetTable } from "../bench/fleet.ts";
 
 const PLATFORM = linuxPlatform();
 const CLIENTS = 8;
@@ -169,4 +171,32 @@ Deno.test("clients update through a real CDN in front of a real object store", (
         assert.equal((await toOrigin(cdn, "/p/stable/1.1.0/ms11-1.1.0")).length, 1);
       },
     );
+  }));
+
+Deno.test("bench/fleet.ts: a small fleet through the CDN; immutable objects reach the origin once", () =>
+  timeBound(240_000, async () => {
+    const options = { clients: 12, spreadMs: 3000, maxAge: 2, sizeKib: 64 };
+    const rounds = await fleetBench(options);
+    assert.deepEqual(rounds.map((r) => [r.name, r.ok, r.failures]), [
+      ["install", 12, []],
+      ["steady", 12, []],
+      ["update", 12, []],
+    ]);
+    // What each client asks: an update is the manifest, its addressed signatures and the
+    // artifact; a check without news is the manifest (a 304) and manifest.json.sig.
+    assert.deepEqual(rounds.map((r) => r.requestsByKind), [
+      { manifest: 12, signatures: 12, artifact: 12 },
+      { manifest: 12, sig: 12 },
+      { manifest: 12, signatures: 12, artifact: 12 },
+    ]);
+    // Immutable objects reach the origin once per publication, whatever the fleet's size.
+    for (const r of [rounds[0], rounds[2]]) {
+      assert.equal(r.originByKind.artifact, 1, r.name);
+      assert.equal(r.originByKind.signatures, 1, r.name);
+      assert.ok(r.publisherRequests > 0);
+    }
+    assert.equal(rounds[1].originByKind.artifact, undefined);
+    assert.equal(rounds[1].publisherRequests, 0);
+    const table = fleetTable(rounds, options);
+    assert.match(table, /^\| install \| 12 \| 36 \| \d+ \| [\d.]+ \| \d+ \| \d+ \|$/m);
   }));
