@@ -247,8 +247,10 @@ export class NotLaunchableError extends Error {
 /**
  * Every server of a channel that answered serves a validly signed manifest older (a lower
  * serial) than the one already accepted: a cache or mirror is behind (or replays an old
- * release). Nothing is accepted and nothing changes; a later check, or a fresher mirror, brings
- * the update (lib/trust/mirrors.ts). `reason` is `behind`, for the audit log.
+ * release), and the accepted manifest could not be verified again to stand in (no addressed
+ * signature file, expired). Nothing is accepted and nothing changes; a later check, or a
+ * fresher mirror, brings the update (lib/trust/mirrors.ts). `reason` is `behind`, for the audit
+ * log.
  *
  * @example
  * ```ts
