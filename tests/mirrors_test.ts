@@ -324,3 +324,43 @@ Deno.test("mirrors through the CLI: install from a mirror when base_url is down;
     /update_servers\.stable\.mirrors\[0\] must be a URL not listed before \(base_url or a mirror\)/,
   );
 });
+
+Deno.test("mirrors: one that never answers times out and the next serves", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ms11-mirrors-" });
+  await using silent = new HostileServer((): HostileReply => ({ silent: true }));
+  const good = new MaliciousRepo();
+  try {
+    const key = await makeKey(dir, "publisher");
+    await good.publish({
+      version: "1.1.0",
+      serial: 6,
+      platform: PLATFORM,
+      now: NOW,
+      signers: [key],
+    });
+    const config = validateConfig({
+      update_servers: {
+        stable: { base_url: `${silent.url}/stable`, mirrors: [`${good.url}/stable`] },
+      },
+      max_retry_attempts: 1,
+      download_timeout_seconds: 1, // the manifest fetch's bound too
+      security: {
+        require_https: false,
+        allowed_domains: ["127.0.0.1"],
+        signing_keys: { stable: { threshold: 1, keys: [key.publicKey] } },
+      },
+    });
+    const result = await runUpdate(layoutOf(`${dir}/root`), config, {
+      channel: "stable",
+      platform: PLATFORM,
+      env: testEnv(NOW),
+    });
+    assert.equal(result.staged, "1.1.0");
+    assert.equal(result.check.mirror, `${good.url}/stable`);
+    assert.deepEqual(result.check.skippedMirrors.map((m) => m.outcome), ["failed"]);
+    assert.match(result.check.skippedMirrors[0].message, /timed out|timeout/i);
+  } finally {
+    await good.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
