@@ -6,7 +6,7 @@
 // load the configuration or the swap code (docs/ARCHITECTURE.md, "Start-up path").
 import type { ApplyResult } from "../lib/root/swap.ts";
 import { ConfigError } from "../lib/core/errors.ts";
-import { currentVersion, layoutOf } from "../lib/root/layout.ts";
+import { currentVersion, installProblem, type Layout, layoutOf } from "../lib/root/layout.ts";
 import { applyPending, readState } from "../lib/root/state.ts";
 import { type Context, type GlobalOptions, loadContext, rootOf, waitMs } from "./_context.ts";
 import { Ui } from "./_ui.ts";
@@ -17,15 +17,26 @@ async function idleApply(options: GlobalOptions): Promise<ApplyResult | null> {
   if (!options.root && !env.MS11_UPDATE_ROOT) return null; // the root may come from the config
   waitMs(options.wait, 5); // a bad --wait is a usage error whether or not there is work
   const layout = layoutOf(rootOf(options.root, env, null));
-  const { state, problem } = await readState(layout);
+  const { state, problem } = await readState(layout).catch(async (error) => {
+    throw await rootError(error, layout);
+  });
   if (applyPending(state)) return null;
   const current = await currentVersion(layout);
   return { applied: false, from: current, to: current, pruned: [], problem };
 }
 
-async function apply(ctx: Context): Promise<ApplyResult> {
+/** A root that is a file (or under one) fails with a clear line, not `Not a directory`. */
+async function rootError(error: unknown, layout: Layout): Promise<unknown> {
+  if (!(error instanceof Deno.errors.NotADirectory)) return error;
+  const problem = await installProblem(layout).catch(() => null);
+  return problem === null ? error : new Error(`No install at ${layout.root}: ${problem}`);
+}
+
+async function apply(ctx: Context, run = false): Promise<ApplyResult> {
   const { applyUpdate } = await import("../lib/actions/apply.ts");
-  const result = await applyUpdate(ctx);
+  const result = await applyUpdate(ctx, { run }).catch(async (error) => {
+    throw await rootError(error, ctx.layout);
+  });
   const { ui } = ctx;
   if (result.problem) ui.warn(result.problem);
   if (result.recovered) {
@@ -42,10 +53,11 @@ async function apply(ctx: Context): Promise<ApplyResult> {
     ui.warn(`Rolled back ${r.from} -> ${r.to}: ${r.reason}`);
   }
   if (result.applied) {
-    ui.notice(`Applied ${result.to} (was ${result.from ?? "nothing"})`);
-    if (result.pruned.length > 0) {
-      ui.notice(`Removed old backups: ${result.pruned.join(", ")}`);
-    }
+    const trial = result.trial ? "; it is on trial until confirmed" : "";
+    const pruned = result.pruned.length > 0
+      ? `; removed old backups ${result.pruned.join(", ")}`
+      : "";
+    ui.notice(`Applied ${result.to} (was ${result.from ?? "nothing"})${trial}${pruned}`);
   }
   return result;
 }
@@ -82,10 +94,8 @@ export async function applyCommand(options: GlobalOptions): Promise<number> {
     ui = ctx.ui;
     result = await apply(ctx);
   }
-  ui.data(
-    result,
-    result.applied ? `applied ${result.to}` : `nothing staged; current ${result.to ?? "none"}`,
-  );
+  // Its lines for people said what happened; with nothing to do it is silent (--json: the data).
+  ui.data(result, "");
   return 0;
 }
 
@@ -138,7 +148,7 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   }
   if (command.length === 0) throw new ConfigError("run needs a command after --");
   try {
-    await apply(ctx);
+    await apply(ctx, true);
   } catch (error) {
     // The application starts whatever apply said: the previous build stays current.
     ctx.ui.warn(`apply failed: ${(error as Error).message}`);

@@ -12,7 +12,8 @@ import {
   type Tone,
   toneIcon,
 } from "./_html.ts";
-import { badgeOf, heldBuilds, lifecycleOf, type Skipped, type StateBadge } from "./_lifecycle.ts";
+import type { RejectedRecord } from "../lib/root/lifecycle.ts";
+import { badgeOf, type StateBadge } from "./_lifecycle.ts";
 
 /**
  * A badge: the tone's icon and the state in words (the card shows the reason beside it).
@@ -43,7 +44,7 @@ function card(id: string, title: string, badge: string, body: string): string {
   }</span> ${badge}</h3>${body}</li>`;
 }
 
-function skippedCard(kind: "rejected" | "held", r: Skipped, tone: Tone): string {
+function skippedCard(kind: "rejected" | "held", r: RejectedRecord, tone: Tone): string {
   const word = kind === "rejected" ? "rejected" : "held back";
   return card(
     `${kind}-${slug(r.version)}`,
@@ -82,15 +83,14 @@ export function renderBuilds(status: StatusDocument, ctx: FormContext): string {
   const cards: string[] = [];
   const current = status.current;
   if (current !== null) {
-    const badge = badgeOf(lifecycleOf(current), { current: true });
+    const badge = badgeOf(current.lifecycle, { current: true });
     cards.push(card(
       "build-current",
       current.version,
       badgeHtml(badge),
       `<p class="role">Current build</p>${
-        badge.reason ? `<p class="reason">${e(badge.reason)}</p>` : ""
-      }${
         facts([
+          ["Health", `<span class="health">${e(badge.health)}</span>`],
           ["Channel", e(current.channel ?? "unknown")],
           ["Installed", timeHtml(current.installed_at)],
         ])
@@ -109,13 +109,14 @@ export function renderBuilds(status: StatusDocument, ctx: FormContext): string {
     ));
   }
   for (const b of status.backups) {
-    const badge = badgeOf(lifecycleOf(b));
+    const badge = badgeOf(b.lifecycle);
     cards.push(card(
       `backup-${slug(b.version)}`,
       b.version,
       badgeHtml(badge),
-      `<p class="role">Backup</p>${badge.reason ? `<p class="reason">${e(badge.reason)}</p>` : ""}${
+      `<p class="role">Backup</p>${
         facts([
+          ["Health", `<span class="health">${e(badge.health)}</span>`],
           ["Channel", e(b.channel ?? "unknown")],
           ["Installed", timeHtml(b.installed_at)],
           ["Last current until", b.retired_at ? timeHtml(b.retired_at) : "never ran"],
@@ -131,7 +132,7 @@ export function renderBuilds(status: StatusDocument, ctx: FormContext): string {
     ));
   }
   const rejected = status.rejected.map((r) => skippedCard("rejected", r, "bad"));
-  const held = heldBuilds(status).map((r) => skippedCard("held", r, "warn"));
+  const held = status.held.map((r) => skippedCard("held", r, "warn"));
   return `<section id="builds" aria-labelledby="h-builds"><h2 id="h-builds">Builds</h2>` +
     `<ul class="cards" aria-label="Installed builds">${cards.join("")}</ul>` +
     (status.backups.length === 0
@@ -159,9 +160,9 @@ function comparison(c: ChannelProbe, status: StatusDocument): string {
   if (c.decision.action === "update") {
     return installed === undefined ? "Would be installed" : "Newer than installed";
   }
-  const skipped = [...status.rejected, ...heldBuilds(status)].find((r) =>
-    r.version === c.available!.version && r.channel === c.name
-  );
+  const version = c.available.version;
+  const why = (list: RejectedRecord[]) =>
+    list.find((r) => r.version === version && r.channel === c.name)?.reason ?? c.decision!.message;
   switch (c.decision.reason) {
     case "up-to-date":
       return "Same as installed";
@@ -169,8 +170,10 @@ function comparison(c: ChannelProbe, status: StatusDocument): string {
       return "Already staged";
     case "downgrade-refused":
       return "Lower than installed (switching asks first)";
-    default:
-      return `Skipped by updates: ${skipped?.reason ?? c.decision.message}`;
+    case "rejected":
+      return `Rejected on this install, skipped: ${why(status.rejected)}`;
+    case "held":
+      return `Held back (rolled back from), skipped: ${why(status.held)}`;
   }
 }
 

@@ -13,7 +13,6 @@ import {
   type Tone,
   toneIcon,
 } from "./_html.ts";
-import { heldBuilds, lifecycleOf } from "./_lifecycle.ts";
 
 /**
  * The header's states, most pressing first: the first that applies is shown.
@@ -161,7 +160,7 @@ function available(input: HeadlineInput): string | null {
  * const status = await readStatus(layoutOf("/nonexistent"), defaultConfig(), { platform: "linux-x64" });
  * const h = headline({ status, channel: null, history: null });
  * assert.deepEqual([h.state, h.title], ["not-installed", "Not installed"]);
- * const installed = { ...status, current: { version: "1.1.0", channel: "stable", installed_at: null } };
+ * const installed = { ...status, current: { version: "1.1.0", channel: "stable", installed_at: null, lifecycle: null } };
  * assert.equal(headline({ status: installed, channel: null, history: null }).title, "Healthy");
  * ```
  */
@@ -283,7 +282,14 @@ export function headline(input: HeadlineInput): Headline {
   const back = rollbackNow(input);
   if (back !== null) {
     const from = back.from ?? "the previous build";
-    const skipped = [...s.rejected, ...heldBuilds(s)].some((r) => r.version === back.from);
+    const rejected = s.rejected.find((r) => r.version === back.from);
+    const held = s.held.find((r) => r.version === back.from);
+    const skip = rejected !== undefined
+      ? `${from} is rejected (${rejected.reason}): updates skip it until a newer release.`
+      : held !== undefined
+      ? `${from} is held back: updates skip it until a newer release.`
+      : null;
+    const update = available(input);
     return {
       state: "rolled-back",
       tone: back.automatic ? "bad" : "warn",
@@ -296,12 +302,22 @@ export function headline(input: HeadlineInput): Headline {
         } from ${from} to ${back.version} ${short(back.at)}${
           back.automatic ? " by itself" : `: ${back.reason}`
         }.`,
-        ...(skipped ? [`Updates skip ${from} until a newer release.`] : []),
+        ...(skip === null ? [] : [skip]),
       ],
-      next: {
-        say: "A newer release is installed as usual",
-        forms: [{ ...CHECK, label: "Check for a newer release" }],
-      },
+      next: update === null
+        ? {
+          say: "A newer release is installed as usual",
+          forms: [{ ...CHECK, label: "Check for a newer release" }],
+        }
+        : {
+          say: `${update} is available: download it now; it is applied at MS11's next start`,
+          forms: [{
+            route: "/api/update",
+            label: `Download and stage ${update}`,
+            id: "next-update",
+            kind: "primary",
+          }],
+        },
       also,
     };
   }
@@ -324,7 +340,7 @@ export function headline(input: HeadlineInput): Headline {
       also,
     };
   }
-  const lifecycle = lifecycleOf(current);
+  const lifecycle = current.lifecycle;
   const check = s.last_check;
   return {
     state: "healthy",

@@ -1,102 +1,19 @@
-// Private to dashboard/: a build's lifecycle as the page shows it — a state word, its tone and a
-// reason — read from the status document's `lifecycle` of a build and its `rejected` and `held`
-// lists (docs/STATUS.md). A document without a build's lifecycle shows it as unknown. Pure.
-import type { StatusDocument } from "../lib/root/status.ts";
+// Private to dashboard/: a build's lifecycle (the status document's `lifecycle` of a build,
+// lib/root/lifecycle.ts) as the page shows it — a badge of a word and a tone, and the health in
+// the CLI's words (describeLifecycle). Pure.
+import { describeLifecycle } from "../lib/root/lifecycle.ts";
+import type { BuildLifecycle } from "../lib/root/status.ts";
 import type { Tone } from "./_html.ts";
 
 /**
- * A build's lifecycle in the status document (`current.lifecycle`, `backups[].lifecycle`).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import type { Lifecycle } from "./_lifecycle.ts";
- * const l: Lifecycle = { state: "confirmed", at: "2026-11-27T00:00:00.000Z", reason: "confirmed healthy",
- *   held: null };
- * assert.equal(l.state, "confirmed");
- * ```
- */
-export interface Lifecycle {
-  /** `staged`, `trial`, `confirmed` or `rejected`. */
-  state: "staged" | "trial" | "confirmed" | "rejected";
-  /** When it entered the state. */
-  at: string;
-  /** Why. */
-  reason: string;
-  /** Set while updates hold the build back. */
-  held: { at: string; reason: string } | null;
-}
-
-/**
- * The lifecycle of a build of the status document, or null when it has none.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { lifecycleOf } from "./_lifecycle.ts";
- * assert.equal(lifecycleOf({ version: "1.0.0" }), null);
- * const lifecycle = { state: "trial", at: "2026-11-27T00:00:00.000Z", reason: "swapped in", held: null };
- * assert.equal(lifecycleOf({ version: "1.1.0", lifecycle })?.state, "trial");
- * ```
- */
-export function lifecycleOf(build: object): Lifecycle | null {
-  const l = (build as { lifecycle?: unknown }).lifecycle;
-  if (typeof l !== "object" || l === null) return null;
-  const state = (l as { state?: unknown }).state;
-  return typeof state === "string" && ["staged", "trial", "confirmed", "rejected"].includes(state)
-    ? l as Lifecycle
-    : null;
-}
-
-/**
- * A version updates skip on its channel, and why (the status document's `rejected` and `held`).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import type { Skipped } from "./_lifecycle.ts";
- * const s: Skipped = { version: "1.2.0", channel: "stable", reason: "crashed", at: "2026-11-27T00:00:00.000Z" };
- * assert.equal(s.reason, "crashed");
- * ```
- */
-export interface Skipped {
-  /** The version. */
-  version: string;
-  /** Its channel. */
-  channel: string;
-  /** Why. */
-  reason: string;
-  /** When. */
-  at: string;
-}
-
-/**
- * The status document's held builds (`held`, status schema 2), or none.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { heldBuilds } from "./_lifecycle.ts";
- * import { readStatus } from "../lib/root/status.ts";
- * import { defaultConfig } from "../lib/core/config.ts";
- * import { layoutOf } from "../lib/root/layout.ts";
- * const status = await readStatus(layoutOf("/nonexistent"), defaultConfig(), { platform: "linux-x64" });
- * assert.deepEqual(heldBuilds(status), []);
- * ```
- */
-export function heldBuilds(status: StatusDocument): Skipped[] {
-  const held = (status as { held?: unknown }).held;
-  return Array.isArray(held) ? held as Skipped[] : [];
-}
-
-/**
- * How a build's state is shown: a word (with its reason where it matters) and a tone.
+ * How a build's state is shown: a word or two and a tone for the badge, and its health in the
+ * words of the CLI's `status` (with the reason of a rejection or a hold).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import type { StateBadge } from "./_lifecycle.ts";
- * const badge: StateBadge = { word: "rejected", tone: "bad", reason: "crashed at start" };
+ * const badge: StateBadge = { word: "rejected", tone: "bad", health: "rejected: crashed at start" };
  * assert.equal(badge.tone, "bad");
  * ```
  */
@@ -105,13 +22,13 @@ export interface StateBadge {
   word: string;
   /** Its tone. */
   tone: Tone;
-  /** Why, or null. */
-  reason: string | null;
+  /** Its health for people: `confirmed healthy; held back: rolled back to 1.1.0 by hand`. */
+  health: string;
 }
 
 /**
- * The badge of a build whose lifecycle is `lifecycle` (null: unknown); `current` for the build
- * current now (a build on trial that is not current any more left its trial unconfirmed).
+ * The badge of a build whose lifecycle is `lifecycle` (null: no record, health unknown);
+ * `current` for the build current now (a backup on `trial` left its trial unconfirmed).
  *
  * @example
  * ```ts
@@ -119,33 +36,32 @@ export interface StateBadge {
  * import { badgeOf } from "./_lifecycle.ts";
  * const at = "2026-11-27T00:00:00.000Z";
  * assert.deepEqual(badgeOf({ state: "trial", at, reason: "swapped in", held: null }, { current: true }),
- *   { word: "on trial", tone: "warn", reason: null });
+ *   { word: "on trial", tone: "warn", health: "on trial" });
  * assert.deepEqual(badgeOf({ state: "trial", at, reason: "swapped in", held: null }),
- *   { word: "never confirmed", tone: "neutral", reason: null });
+ *   { word: "never confirmed", tone: "neutral", health: "never confirmed" });
  * assert.deepEqual(badgeOf({ state: "confirmed", at, reason: "ok", held: { at, reason: "rolled back by hand" } }),
- *   { word: "held back", tone: "warn", reason: "rolled back by hand" });
- * assert.deepEqual(badgeOf(null), { word: "health unknown", tone: "neutral", reason: null });
+ *   { word: "held back", tone: "warn", health: "confirmed healthy; held back: rolled back by hand" });
+ * assert.deepEqual(badgeOf({ state: "rejected", at, reason: "exited with code 3", held: null }),
+ *   { word: "rejected", tone: "bad", health: "rejected: exited with code 3" });
+ * assert.deepEqual(badgeOf(null), { word: "health unknown", tone: "neutral", health: "unknown" });
  * ```
  */
 export function badgeOf(
-  lifecycle: Lifecycle | null,
+  lifecycle: BuildLifecycle | null,
   options: { current?: boolean } = {},
 ): StateBadge {
-  if (lifecycle === null) return { word: "health unknown", tone: "neutral", reason: null };
-  if (lifecycle.state === "rejected") {
-    return { word: "rejected", tone: "bad", reason: lifecycle.reason };
-  }
-  if (lifecycle.held !== null) {
-    return { word: "held back", tone: "warn", reason: lifecycle.held.reason };
-  }
+  const health = describeLifecycle(lifecycle, options);
+  if (lifecycle === null) return { word: "health unknown", tone: "neutral", health };
+  if (lifecycle.state === "rejected") return { word: "rejected", tone: "bad", health };
+  if (lifecycle.held !== null) return { word: "held back", tone: "warn", health };
   switch (lifecycle.state) {
     case "staged":
-      return { word: "never ran", tone: "neutral", reason: null };
+      return { word: "never ran", tone: "neutral", health };
     case "trial":
       return options.current
-        ? { word: "on trial", tone: "warn", reason: null }
-        : { word: "never confirmed", tone: "neutral", reason: null };
+        ? { word: "on trial", tone: "warn", health }
+        : { word: "never confirmed", tone: "neutral", health };
     case "confirmed":
-      return { word: "confirmed healthy", tone: "good", reason: null };
+      return { word: "confirmed healthy", tone: "good", health };
   }
 }

@@ -12,7 +12,6 @@ import type { InstallHistory, TimelineEntry, TimelineKind } from "../lib/root/hi
 import type { StatusDocument } from "../lib/root/status.ts";
 import { compareVersions, isVersion } from "../lib/core/version.ts";
 import { escapeHtml as e, timeHtml } from "./_html.ts";
-import { heldBuilds } from "./_lifecycle.ts";
 
 /**
  * Most entries the page draws and lists; `GET /api/history` has the rest.
@@ -147,7 +146,7 @@ function laneRole(status: StatusDocument, version: string): string {
   if (status.current?.version === version) return "current";
   if (status.staged?.version === version) return "staged";
   if (status.rejected.some((r) => r.version === version)) return "rejected";
-  if (heldBuilds(status).some((r) => r.version === version)) return "held back";
+  if (status.held.some((r) => r.version === version)) return "held back";
   if (status.backups.some((b) => b.version === version)) return "backup";
   return "removed";
 }

@@ -92,7 +92,7 @@ Deno.test({
       assert.equal(await text(page, "#channel-canary .notes"), "New <renderer>");
       assert.match(
         await text(page, "#backup-1_0_0"),
-        /^1\.0\.0\s*health unknown\s*Backup\s*Channel\s*stable/,
+        /^1\.0\.0\s*confirmed healthy\s*Backup\s*Health\s*confirmed healthy\s*Channel\s*stable/,
       );
 
       // Record every progress line and bar value the page shows from now on.
@@ -140,7 +140,7 @@ Deno.test({
       );
       assert.match(
         await text(page, "#outcome"),
-        /Staged 1\.2\.0 from stable; it is applied at the next launch/,
+        /Staged 1\.2\.0 from stable \(1\.1\.0 -> 1\.2\.0; downloaded and verified [\d.]+ MiB\); it is applied at the next launch/,
       );
       assert.equal(await text(page, "#current-version"), "1.1.0");
 
@@ -157,7 +157,7 @@ Deno.test({
       assert.equal(await text(page, "#staged"), "none");
       assert.match(
         await text(page, "#outcome"),
-        /Rolled back 1\.1\.0 -> 1\.0\.0; 1\.1\.0 is kept as a backup and skipped by updates until a newer release; the staged 1\.2\.0 was cancelled/,
+        /Rolled back 1\.1\.0 -> 1\.0\.0; updates skip 1\.1\.0 until a newer release; cancelled the staged 1\.2\.0/,
       );
       assert.match(await text(page, "#backup-1_1_0"), /^1\.1\.0/);
       assert.match(await text(page, "#events"), /rolled_back\s*rolled back from the dashboard/);

@@ -7,6 +7,7 @@
  */
 import { resolveChannel } from "../core/channel.ts";
 import { type HistoryOptions, type InstallHistory, readHistory } from "../root/history.ts";
+import { requireInstall } from "../root/layout.ts";
 import { readStatus, type StatusDocument } from "../root/status.ts";
 import type { ActionContext } from "./context.ts";
 
@@ -28,7 +29,8 @@ export interface StatusActionOptions {
 
 /**
  * The status document of the install: current, staged, trial, backups, last check and error,
- * rejected builds, recent events. Reads only; an unknown channel is a `ConfigError`.
+ * rejected builds, recent events. Reads only; an unknown channel is a `ConfigError`, a root
+ * with no install an error (see lib/root/layout.ts `requireInstall`).
  *
  * @example
  * ```ts
@@ -36,8 +38,10 @@ export interface StatusActionOptions {
  * import { defaultConfig } from "../core/config.ts";
  * import { layoutOf } from "../root/layout.ts";
  * import { installStatus } from "./status.ts";
- * const ctx = { layout: layoutOf(await Deno.makeTempDir()), config: defaultConfig(),
- *   configPath: "c.json", platform: "linux-x64" };
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * const ctx = { layout, config: defaultConfig(), configPath: "c.json", platform: "linux-x64" };
+ * await assert.rejects(installStatus(ctx), /^Error: No install at /);
+ * await Deno.mkdir(layout.builds); // an install, nothing current yet
  * const status = await installStatus(ctx);
  * assert.equal(status.current, null);
  * assert.equal(status.channel, "stable");
@@ -48,12 +52,14 @@ export async function installStatus(
   options: StatusActionOptions = {},
 ): Promise<StatusDocument> {
   const channel = resolveChannel(ctx.config, options.channel);
+  await requireInstall(ctx.layout);
   return await readStatus(ctx.layout, ctx.config, { channel, platform: ctx.platform });
 }
 
 /**
  * The install's history: its timeline (installs, updates, rollbacks, confirmations, rejected
- * builds), which build was current when, and failing checks, from the audit log. Reads only.
+ * builds), which build was current when, and failing checks, from the audit log. Reads only;
+ * refuses a root with no install, as {@linkcode installStatus} does.
  *
  * @example
  * ```ts
@@ -63,6 +69,7 @@ export async function installStatus(
  * import { layoutOf } from "../root/layout.ts";
  * import { installHistory } from "./status.ts";
  * const layout = layoutOf(await Deno.makeTempDir());
+ * await Deno.mkdir(layout.builds); // an install, with nothing current yet
  * await appendAudit(layout, { at: "2026-11-01T00:00:00Z", event: "failed", reason: "Fetch failed", command: "check" });
  * const ctx = { layout, config: defaultConfig(), configPath: "c.json", platform: "linux-x64" };
  * const history = await installHistory(ctx, { limit: 20 });
@@ -73,5 +80,6 @@ export async function installHistory(
   ctx: ActionContext,
   options: HistoryOptions = {},
 ): Promise<InstallHistory> {
+  await requireInstall(ctx.layout);
   return await readHistory(ctx.layout, options);
 }
