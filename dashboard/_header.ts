@@ -285,7 +285,9 @@ export function headline(input: HeadlineInput): Headline {
     const rejected = s.rejected.find((r) => r.version === back.from);
     const held = s.held.find((r) => r.version === back.from);
     const skip = rejected !== undefined
-      ? `${from} is rejected (${rejected.reason}): updates skip it until a newer release.`
+      ? `${from} is rejected${
+        rejected.reason === back.reason ? "" : ` (${rejected.reason})`
+      }: updates skip it until a newer release.`
       : held !== undefined
       ? `${from} is held back: updates skip it until a newer release.`
       : null;
@@ -297,10 +299,10 @@ export function headline(input: HeadlineInput): Headline {
         ? `Rolled back: ${back.reason}`
         : `Rolled back by hand to ${back.version}`,
       detail: [
-        `${
-          back.automatic ? "The launcher rolled back" : "Rolled back"
-        } from ${from} to ${back.version} ${short(back.at)}${
-          back.automatic ? " by itself" : `: ${back.reason}`
+        `Rolled back ${
+          back.automatic ? "automatically" : "by hand"
+        } from ${from} to ${back.version} at ${short(back.at)}${
+          back.automatic ? "" : `: ${back.reason}`
         }.`,
         ...(skip === null ? [] : [skip]),
       ],

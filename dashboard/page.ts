@@ -272,8 +272,8 @@ function progress(view: PageView): string {
     : p === null
     ? ""
     : `Stopped while ${phaseWords(p.phase)}${countsBytes(p.phase) ? ` at ${p.amount}` : ""}`;
-  // The facts of the last report: while running and after a success; empty (and hidden) else.
-  const f = p !== null && (busy !== null || finished?.ok === true) ? p : null;
+  // The facts of the last report while running; once it ended, the outcome line says it all.
+  const f = busy !== null ? p : null;
   const facts = `<dl class="facts" id="progress-facts"${f === null ? " hidden" : ""}>` +
     `<div><dt>Phase</dt><dd id="progress-phase">${e(f?.label ?? "")}</dd></div>` +
     `<div><dt>Done</dt><dd id="progress-amount">${e(f?.amount ?? "")}</dd></div>` +

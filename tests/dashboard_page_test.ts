@@ -318,6 +318,7 @@ Deno.test("renderPage ends the progress in one success or failure line, never a 
     ok,
     /<p id="outcome" role="status" class="ok"><svg [^]*?<\/svg><span>Done: Staged 1\.2\.0 from stable; it is applied at the next launch \(downloaded 4\.0 MiB at 2\.0 MiB\/s\) <span class="muted">\(update, <time/,
   );
+  assert.match(ok, /<dl class="facts" id="progress-facts" hidden>/, "the outcome says it");
   // A failed rollback: no "Rolling back 0 / 1 (0%)" left behind, the bar is gone.
   const failed = renderPage(view({
     progress: progressReport({ phase: "rollback", done: 0, total: 1 }, {

@@ -39,17 +39,26 @@
   let generation = 0;
   // Whether the page shows an action running (until the next fresh rendering).
   let running = false;
+  // The id of the button that started the running action: disabling it took the focus away,
+  // and the fresh rendering gives it back.
+  /** @type {string | null} */
+  let submitter = null;
   const refresh = async () => {
     const mine = ++generation;
-    const focused = document.activeElement && document.activeElement.id;
     const response = await fetch("/?" + q, { headers: { accept: "text/html" } });
     const html = await response.text();
     if (mine !== generation) return;
-    const doc = new DOMParser().parseFromString(html, "text/html");
+    // The body only: the head's style element carries that response's nonce, not this page's, and
+    // parsing it would be reported as a CSP violation.
+    const body = html.slice(Math.max(0, html.indexOf("<body")));
+    const doc = new DOMParser().parseFromString(body, "text/html");
     const next = doc.getElementById("content");
+    const active = document.activeElement;
+    const focused = active && active !== document.body ? active.id : submitter;
     if (next) {
       element("content", HTMLDivElement).replaceWith(next);
       running = false;
+      submitter = null;
     }
     // Focus stays on the same control; when the action made it go (a header button of a state
     // that ended), it moves to the status header's title, which says what the state is now.
@@ -86,6 +95,9 @@
     for (const [name, value] of new FormData(form, event.submitter)) {
       if (typeof value === "string") body.append(name, value);
     }
+    submitter = event.submitter instanceof HTMLElement && event.submitter.id !== ""
+      ? event.submitter.id
+      : null;
     showRunning(form.action.replace(/^.*\/api\/|\?.*$/g, ""));
     try {
       await fetch(form.action, { method: "POST", body, headers: { accept: "application/json" } });
