@@ -492,3 +492,32 @@ Deno.test("formatBytes picks the unit", () => {
     "150 GiB",
   ]);
 });
+
+Deno.test("renderPage: the installed release is the same as installed, whatever skips it", () => {
+  const channel = (name: string, version: string, reason: "held" | "rejected") => ({
+    name,
+    description: name,
+    configured: name === "stable",
+    available: { version, released_at: "2026-11-20T10:00:00Z", notes: null, size: 9 },
+    decision: { action: "none" as const, reason, message: `${version} is skipped` },
+    error: null,
+  });
+  const at = "2026-11-26T10:00:00.000Z";
+  const html = renderPage(view({
+    status: status({
+      held: [{ version: "1.2.0", channel: "canary", reason: "rolled back to 1.1.0 by hand", at }],
+      rejected: [{ version: "1.3.0", channel: "beta", reason: "exited with code 3", at }],
+    }),
+    channels: [
+      channel("stable", "1.1.0", "held"),
+      channel("canary", "1.2.0", "held"),
+      channel("beta", "1.3.0", "rejected"),
+    ],
+  }));
+  const compare = [...html.matchAll(/<span class="compare">([^<]*)<\/span>/g)].map((m) => m[1]);
+  assert.deepEqual(compare, [
+    "Same as installed",
+    "Held back (rolled back from), skipped: rolled back to 1.1.0 by hand",
+    "Rejected on this install, skipped: exited with code 3",
+  ]);
+});

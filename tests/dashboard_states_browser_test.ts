@@ -16,7 +16,8 @@ import { type DashboardWorld, dashboardWorld } from "./_dashboard.ts";
 const CHROMIUM = "/usr/bin/chromium";
 const present = existsSync(CHROMIUM);
 const ARTIFACTS = new URL("../.artifacts/", import.meta.url).pathname;
-const WIDTHS = [390, 1200] as const;
+// A phone, the width that once cut through the backups table, a desktop.
+const WIDTHS = [390, 900, 1200] as const;
 const SCHEMES = ["light", "dark"] as const;
 
 // Functions run in the page are serialized by playwright; the test is not type-checked against
@@ -101,6 +102,8 @@ function expectedTimeline(log: AuditEntry[]) {
       out.push({ kind: "rolled_back", version: String(e.to), at: e.at, automatic: !!e.automatic });
     } else if (e.event === "confirmed") {
       out.push({ kind: "confirmed", version: String(e.version), at: e.at, automatic: false });
+    } else if ((e.event === "refused" || e.event === "artifact_refused") && e.bad === true) {
+      out.push({ kind: "rejected", version: String(e.version), at: e.at, automatic: true });
     }
   }
   return out;
@@ -346,6 +349,32 @@ Deno.test({
         }Why: ${reason}`,
       );
       await inspect(page, "rolled-back");
+
+      // A newer release is out: the header offers it; staged, it fails its smoke test at the
+      // next launch and is rejected, not applied.
+      await d.world.publish("stable", "1.3.0");
+      await load();
+      assert.equal(await text(page, "#next-update"), "Download and stage 1.3.0");
+      await page.click("#next-update");
+      await until("ready");
+      const smoke = { executable: "no-such-file", args: [], timeoutMs: 10_000 };
+      const launch = await applyStaged(d.layout, { maxAttempts: 3, lockWaitMs: 5000, smoke });
+      assert.deepEqual([launch.applied, launch.refused?.version], [false, "1.3.0"]);
+      await load();
+      h = await header(page);
+      assert.deepEqual([h.state, h.buttons], ["rolled-back", ["next-check"]]);
+      await checkTimeline(page, d);
+      const rejectedEntry = (await timeline(page)).list.at(-1)!;
+      assert.deepEqual([rejectedEntry.kind, rejectedEntry.version], ["rejected", "1.3.0"]);
+      assert.match(
+        rejectedEntry.text,
+        /^Rejected 1\.3\.0 .*Why: smoke test no-such-file could not start/,
+      );
+      assert.match(await text(page, "#rejected-1_3_0"), /smoke test no-such-file could not start/);
+      assert.match(
+        await text(page, "#channel-stable .compare"),
+        /^Rejected on this install, skipped: /,
+      );
 
       // 5. Failing check: the channel's server loses its files.
       await Deno.rename(`${d.world.tree}/stable`, `${d.world.tree}/stable.gone`);
