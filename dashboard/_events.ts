@@ -4,7 +4,7 @@ import type { Progress } from "../lib/core/env.ts";
 import { SECURITY_HEADERS } from "./security.ts";
 import { sse } from "./_http.ts";
 import type { Busy, Outcome } from "./page.ts";
-import { type ProgressReport, progressReport } from "./progress.ts";
+import { formatBytes, type ProgressReport, progressReport } from "./progress.ts";
 
 const PROGRESS_MIN_INTERVAL_MS = 100;
 
@@ -28,6 +28,8 @@ const PROGRESS_MIN_INTERVAL_MS = 100;
 export class EventHub {
   #streams = new Set<ReadableStreamDefaultController<Uint8Array>>();
   #phase: { phase: Progress["phase"]; start: number; last: number } | null = null;
+  /** The running action's last download report: the outcome says what was transferred. */
+  #download: ProgressReport | null = null;
   /** The action running now, or null. */
   busy: Busy | null = null;
   /** What the last action did, or null. */
@@ -54,17 +56,31 @@ export class EventHub {
     });
   }
 
-  /** An action starts: tell the streams, and start counting phases afresh. */
+  /** An action starts: tell the streams, and start counting phases (and progress) afresh. */
   start(busy: Busy): void {
     this.busy = busy;
     this.#phase = null;
+    this.#download = null;
+    this.progress = null;
     this.#broadcast("state", { busy: this.busy, outcome: this.outcome });
   }
 
-  /** The action ended with `outcome`. */
-  finish(outcome: Outcome): void {
+  /**
+   * The action ended with `outcome`; the hub adds the phase it was in when it ended and what it
+   * downloaded (`phase`, `transfer`).
+   */
+  finish(outcome: Omit<Outcome, "phase" | "transfer">): void {
+    const d = this.#download;
     this.busy = null;
-    this.outcome = outcome;
+    this.outcome = {
+      ...outcome,
+      phase: this.#phase?.phase ?? null,
+      transfer: d === null || d.done === 0
+        ? null
+        : `${formatBytes(d.done)}${
+          d.rate === null ? "" : ` at ${formatBytes(Math.round(d.rate))}/s`
+        }`,
+    };
     this.#broadcast("done", { outcome: this.outcome });
   }
 
@@ -84,6 +100,7 @@ export class EventHub {
     if (!last && progress.done > 0 && now - phase.last < PROGRESS_MIN_INTERVAL_MS) return;
     phase.last = now;
     this.progress = progressReport(progress, { action, elapsedMs: now - phase.start });
+    if (progress.phase === "download") this.#download = this.progress;
     this.#broadcast("progress", this.progress);
   }
 

@@ -12,7 +12,8 @@ import { countsBytes, formatBytes, PHASE_LABEL } from "../lib/core/format.ts";
  * import assert from "node:assert/strict";
  * import type { ProgressReport } from "./progress.ts";
  * const report: ProgressReport = { action: "update", phase: "verify", done: 10, total: 20,
- *   percent: 50, rate: null, eta_seconds: null, text: "Verifying 10 B / 20 B (50%)" };
+ *   percent: 50, rate: null, eta_seconds: null, text: "Verifying 10 B / 20 B (50%)",
+ *   label: "Verifying", amount: "10 B of 20 B (50%)", speed: null };
  * assert.equal(report.percent, 50);
  * ```
  */
@@ -33,6 +34,12 @@ export interface ProgressReport {
   eta_seconds: number | null;
   /** One line for people, e.g. `Downloading 1.0 MiB / 2.0 MiB (50%), 4.0 MiB/s, ETA 1s`. */
   text: string;
+  /** The phase in a word: `Downloading`. */
+  label: string;
+  /** How far, for people: `1.0 MiB of 2.0 MiB (50%)`, `1 of 1 step (100%)`. */
+  amount: string;
+  /** How fast, for people, when measurable: `4.0 MiB/s, about 1 s left`; else null. */
+  speed: string | null;
 }
 
 export { formatBytes };
@@ -68,6 +75,9 @@ export interface ProgressReportOptions {
  * });
  * assert.deepEqual([r.percent, r.rate, r.eta_seconds], [50, 512, 1]);
  * assert.equal(r.text, "Downloading 512 B / 1.0 KiB (50%), 512 B/s, ETA 1s");
+ * assert.deepEqual([r.label, r.amount, r.speed], ["Downloading", "512 B of 1.0 KiB (50%)", "512 B/s, about 1 s left"]);
+ * const step = progressReport({ phase: "rollback", done: 0, total: 1 }, { action: "rollback", elapsedMs: 5 });
+ * assert.deepEqual([step.amount, step.speed], ["0 of 1 step (0%)", null]);
  * ```
  */
 export function progressReport(progress: Progress, options: ProgressReportOptions): ProgressReport {
@@ -87,6 +97,13 @@ export function progressReport(progress: Progress, options: ProgressReportOption
   const parts = [`${PHASE_LABEL[phase]} ${amount}${percent === null ? "" : ` (${percent}%)`}`];
   if (bytes && rate !== null) parts.push(`${formatBytes(Math.round(rate))}/s`);
   if (eta !== null && percent !== 100) parts.push(`ETA ${Math.ceil(eta)}s`);
+  const pct = percent === null ? "" : ` (${percent}%)`;
+  const amountText = bytes
+    ? `${formatBytes(done)}${total === null ? "" : ` of ${formatBytes(total)}`}${pct}`
+    : `${done}${total === null ? "" : ` of ${total}`} ${
+      (total ?? done) === 1 ? "step" : "steps"
+    }${pct}`;
+  const left = eta !== null && percent !== 100 ? `, about ${Math.ceil(eta)} s left` : "";
   return {
     action,
     phase,
@@ -96,5 +113,8 @@ export function progressReport(progress: Progress, options: ProgressReportOption
     rate,
     eta_seconds: eta,
     text: parts.join(", "),
+    label: PHASE_LABEL[phase],
+    amount: amountText,
+    speed: bytes && rate !== null ? `${formatBytes(Math.round(rate))}/s${left}` : null,
   };
 }

@@ -15,7 +15,7 @@
 import { probeChannels } from "../lib/actions/channel.ts";
 import type { ActionContext } from "../lib/actions/context.ts";
 import type { UpdateEvent } from "../lib/actions/notify.ts";
-import { installStatus } from "../lib/actions/status.ts";
+import { installHistory, installStatus } from "../lib/actions/status.ts";
 import { type Config, loadConfig } from "../lib/core/config.ts";
 import { type Env, realEnv } from "../lib/core/env.ts";
 import { ConfigError, LockHeldError } from "../lib/core/errors.ts";
@@ -25,6 +25,7 @@ import { EventHub } from "./_events.ts";
 import { InputError, json, readFields } from "./_http.ts";
 import { STEPS } from "./_steps.ts";
 import { renderPage } from "./page.ts";
+import { TIMELINE_SHOWN } from "./_timeline.ts";
 import {
   isLoopback,
   originRefusal,
@@ -33,6 +34,10 @@ import {
   SECURITY_HEADERS,
   sessionCookie,
 } from "./security.ts";
+
+/** Entries of `GET /api/history` without a `limit`, and the most a `limit` may ask for. */
+const HISTORY_LIMIT = 100;
+const MAX_HISTORY_LIMIT = 1000;
 
 /** How long a one-time link ({@linkcode Dashboard.openUrl}) may wait to be opened. */
 const ONE_TIME_LINK_MS = 60_000;
@@ -269,6 +274,7 @@ class DashboardServer implements Dashboard {
     const routes: Record<string, Record<string, () => Promise<Response> | Response>> = {
       "/": { GET: () => this.#page() },
       "/api/status": { GET: async () => json(await this.#status(await this.#context())) },
+      "/api/history": { GET: async () => json(await this.#history(url)) },
       "/api/channels": { GET: async () => json({ channels: await this.#channels() }) },
       "/api/events": { GET: () => this.#hub.stream() },
     };
@@ -291,7 +297,7 @@ class DashboardServer implements Dashboard {
       return await handler();
     } catch (error) {
       return json({ error: (error as Error).message }, {
-        status: error instanceof ConfigError ? 400 : 500,
+        status: error instanceof ConfigError || error instanceof InputError ? 400 : 500,
       });
     }
   }
@@ -321,6 +327,20 @@ class DashboardServer implements Dashboard {
     return installStatus(ctx);
   }
 
+  /** GET /api/history?limit=N: the install's history (lib/root/history.ts), N entries at most. */
+  async #history(url: URL) {
+    const given = url.searchParams.get("limit");
+    const limit = given === null ? HISTORY_LIMIT : Number(given);
+    if (!/^\d+$/.test(given ?? "1") || limit < 1 || limit > MAX_HISTORY_LIMIT) {
+      throw new InputError(
+        `Query limit must be a whole number from 1 to ${MAX_HISTORY_LIMIT}, got ${
+          JSON.stringify(given)
+        }`,
+      );
+    }
+    return await installHistory(await this.#context(), { limit });
+  }
+
   async #channels(ctx?: ActionContext) {
     return await probeChannels(ctx ?? await this.#context(), {
       timeoutMs: this.#options.manifestTimeoutMs,
@@ -329,11 +349,16 @@ class DashboardServer implements Dashboard {
 
   async #page(): Promise<Response> {
     const ctx = await this.#context();
-    const [status, channels] = await Promise.all([this.#status(ctx), this.#channels(ctx)]);
+    const [status, channels, history] = await Promise.all([
+      this.#status(ctx),
+      this.#channels(ctx),
+      installHistory(ctx, { limit: TIMELINE_SHOWN }).catch(() => null),
+    ]);
     const nonce = randomToken(16);
     const html = renderPage({
       status,
       channels,
+      history,
       busy: this.#hub.busy,
       outcome: this.#hub.outcome,
       progress: this.#hub.progress,

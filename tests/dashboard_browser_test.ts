@@ -90,7 +90,10 @@ Deno.test({
       assert.match(await text(page, "#channel-canary .available"), /^1\.3\.0-canary\.1/);
       await page.click("#channel-canary summary");
       assert.equal(await text(page, "#channel-canary .notes"), "New <renderer>");
-      assert.match(await text(page, "#backup-1_0_0"), /^1\.0\.0\s*stable/);
+      assert.match(
+        await text(page, "#backup-1_0_0"),
+        /^1\.0\.0\s*confirmed healthy\s*Backup\s*Health\s*confirmed healthy\s*Channel\s*stable/,
+      );
 
       // Record every progress line and bar value the page shows from now on.
       await page.evaluate(() => {
@@ -206,7 +209,7 @@ Deno.test({
       await page.waitForSelector("body[data-live=yes]");
       assert.match(
         await text(page, "#channel-canary"),
-        /lower than installed \(switching asks first\)/,
+        /Lower than installed \(switching asks first\)/,
       );
       await page.click("#switch-canary");
       await page.waitForSelector("#confirm-downgrade");

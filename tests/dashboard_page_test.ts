@@ -37,6 +37,7 @@ function view(extra: Partial<PageView> = {}): PageView {
   return {
     status: status(),
     channels: [],
+    history: null,
     busy: null,
     outcome: null,
     progress: null,
@@ -97,14 +98,14 @@ Deno.test("renderPage shows the status facts, nothing installed included", () =>
   assert.match(html, /<p id="no-backups">No backups\.<\/p>/);
   assert.match(
     html,
-    /<p id="progress-text" role="status" aria-live="polite">Nothing has run yet<\/p>/,
+    /<p id="progress-text" aria-live="polite">Nothing has run yet<\/p>/,
   );
   const none = renderPage(view({ status: status({ current: null }) }));
   assert.match(
     none,
     /<span id="current-version">none<\/span> \(nothing is installed in \/opt\/ms11\)/,
   );
-  assert.match(none, /<title>MS11 updates: not installed on stable<\/title>/);
+  assert.match(none, /<title>MS11 updates: Not installed · not installed on stable<\/title>/);
   assert.match(none, /<span id="served-by">not checked yet<\/span>/);
 });
 
@@ -137,7 +138,19 @@ Deno.test("renderPage shows each backup's health: confirmed, rejected with why, 
       ],
     }),
   }));
-  const health = [...html.matchAll(/<td data-label="Health">([^<]*)<\/td>/g)].map((m) => m[1]);
+  const health = [
+    ...html.matchAll(/<li class="card" id="backup-[^"]+">.*?<span class="health">([^<]*)<\/span>/g),
+  ].map((m) => m[1]);
+  const badges = [
+    ...html.matchAll(/id="backup-[^"]+"><h3>.*?<span class="badge tone-(\w+)">.*?<\/svg>([^<]*)</g),
+  ]
+    .map((m) => `${m[1]} ${m[2]}`);
+  assert.deepEqual(badges, [
+    "warn held back",
+    "bad rejected",
+    "good confirmed healthy",
+    "neutral health unknown",
+  ]);
   assert.deepEqual(health, [
     "confirmed healthy; held back: rolled back to 1.1.0 by hand",
     "rejected: 1.0.5 exited with code &lt;3&gt;",
@@ -180,12 +193,24 @@ Deno.test("renderPage lists channels with notes, decisions, errors and switch bu
       },
     ],
   }));
-  assert.match(html, /<tr id="channel-stable">.*same as installed.*<strong>followed<\/strong>/s);
+  const card = (name: string) =>
+    /<li class="card" id="channel-[^"]+">.*?<\/li>/s.exec(
+      html.slice(html.indexOf(`<li class="card" id="channel-${name}">`)),
+    )?.[0] ?? "";
+  assert.match(card("stable"), /<span class="badge tone-good"><svg[^]*?<\/svg>followed<\/span>/);
+  assert.match(card("stable"), /<span class="compare">Same as installed<\/span>/);
+  assert.doesNotMatch(card("stable"), /<button/, "no switch button for the followed channel");
   assert.ok(html.includes('<p class="notes">line 1\n&lt;b&gt;line 2&lt;/b&gt;</p>'));
-  assert.match(html, /newer than installed/);
-  assert.match(html, /<button type="submit" id="switch-canary">Switch to canary<\/button>/);
-  assert.match(html, /<input type="hidden" name="channel" value="beta">/);
-  assert.ok(html.includes("could not check: Fetch https://x/beta/manifest.json failed: HTTP 404"));
+  assert.match(card("canary"), /<span class="compare">Newer than installed<\/span>/);
+  assert.match(
+    card("canary"),
+    /<button type="submit" id="switch-canary" class="secondary">Switch to canary<\/button>/,
+  );
+  assert.match(card("beta"), /<input type="hidden" name="channel" value="beta">/);
+  assert.match(card("beta"), /<span class="available">unknown<\/span>/);
+  assert.ok(
+    card("beta").includes("Could not check: Fetch https://x/beta/manifest.json failed: HTTP 404"),
+  );
 });
 
 Deno.test("renderPage asks before a downgrade, with both answers as buttons", () => {
@@ -196,6 +221,8 @@ Deno.test("renderPage asks before a downgrade, with both answers as buttons", ()
       message: "asks",
       at: "2026-11-27T10:00:00.000Z",
       confirmation: { channel: "stable", available: "1.4.0", current: "1.5.0-canary.3" },
+      phase: null,
+      transfer: null,
     },
   }));
   assert.match(html, /<h2 id="h-confirm">Switch to stable\?<\/h2>/);
@@ -204,46 +231,49 @@ Deno.test("renderPage asks before a downgrade, with both answers as buttons", ()
   );
   assert.match(
     html,
-    /name="downgrade" value="install"><button type="submit" id="downgrade-install">Switch and install 1\.4\.0 \(downgrade\)<\/button>/,
+    /name="downgrade" value="install"><button type="submit" id="downgrade-install" class="secondary">Switch and install 1\.4\.0 \(downgrade\)<\/button>/,
   );
   assert.match(
     html,
-    /name="downgrade" value="keep"><button type="submit" id="downgrade-keep">Switch, keep 1\.5\.0-canary\.3 until stable catches up<\/button>/,
+    /name="downgrade" value="keep"><button type="submit" id="downgrade-keep" class="secondary">Switch, keep 1\.5\.0-canary\.3 until stable catches up<\/button>/,
   );
-  assert.match(html, /<p id="outcome" role="status" class="fail">Failed \(channel, /);
+  assert.match(
+    html,
+    /<p id="outcome" role="status" class="fail"><svg [^]*?<\/svg><span>Failed: asks <span class="muted">\(channel, /,
+  );
 });
 
-Deno.test("renderPage shows a trial record, with attempts left, when the status has one", () => {
+Deno.test("renderPage: a build on trial is the header, with confirm and roll back buttons", () => {
   const trial = {
     version: "1.2.0",
     from: "1.1.0",
     started_at: "2026-11-27T10:00:00.000Z",
     attempts: 1,
     max_attempts: 3,
-    note: "<x>",
   };
-  const withTrial = { ...status(), trial } as StatusDocument;
-  const html = renderPage(view({ status: withTrial }));
-  assert.match(html, /<section id="trial"/);
-  assert.match(html, /<dt>Build on trial<\/dt><dd><span id="trial-version">1\.2\.0<\/span><\/dd>/);
-  assert.match(html, /<dt>Falls back to<\/dt><dd>1\.1\.0<\/dd>/);
+  const html = renderPage(view({ status: status({ trial }) }));
+  assert.match(html, /<section id="status" class="banner tone-warn" data-state="trial"/);
+  assert.match(html, /<h2 id="status-title" tabindex="-1">On trial: launch 1 of 3<\/h2>/);
+  assert.ok(html.includes(
+    "<p>1.2.0 became current 2026-11-27 10:00 UTC, replacing 1.1.0, and has not been confirmed healthy yet.</p>",
+  ));
+  assert.ok(
+    html.includes(
+      "If it is not confirmed by launch 3, the launcher rolls back to 1.1.0 by itself.",
+    ),
+  );
   assert.match(
     html,
-    /<dt>On trial since<\/dt><dd><time[^>]*>2026-11-27 10:00:00 UTC<\/time><\/dd>/,
+    /action="\/api\/confirm\?token=tok"><button type="submit" id="next-confirm" class="primary">Confirm 1\.2\.0 works<\/button>/,
   );
-  assert.match(html, /<dt>Launches so far<\/dt><dd>1<\/dd>/);
   assert.match(
     html,
-    /<dt>Attempts left<\/dt><dd><span id="trial-attempts-left">2<\/span> of 3<\/dd>/,
+    /<input type="hidden" name="to" value="1\.1\.0"><button type="submit" id="next-rollback" class="secondary">Roll back to 1\.1\.0<\/button>/,
   );
-  assert.match(html, /<dt>note<\/dt><dd>&lt;x&gt;<\/dd>/);
-  assert.match(
-    html,
-    /action="\/api\/confirm\?token=tok"><button type="submit" id="confirm-build">Confirm this build<\/button>/,
-  );
-  assert.doesNotMatch(renderPage(view()), /id="trial"/, "no trial section without a trial");
-  const nullTrial = { ...status(), trial: null } as StatusDocument;
-  assert.doesNotMatch(renderPage(view({ status: nullTrial })), /id="trial"/, "nor with trial null");
+  assert.match(html, /<title>MS11 updates: On trial: launch 1 of 3 · 1\.1\.0 on stable<\/title>/);
+  const healthy = renderPage(view());
+  assert.match(healthy, /data-state="healthy"/);
+  assert.doesNotMatch(healthy, /id="next-confirm"/, "no confirm button without a trial");
 });
 
 Deno.test("renderPage disables the actions while one runs and shows which", () => {
@@ -254,10 +284,95 @@ Deno.test("renderPage disables the actions while one runs and shows which", () =
       elapsedMs: 1000,
     }),
   }));
-  assert.match(html, /<button type="submit" id="check-now" disabled>Check now<\/button>/);
-  assert.match(html, /<p id="busy">Running: update \(since <time/);
-  assert.match(html, /<progress id="progress-bar" max="100" value="50"/);
+  const buttons = [...html.matchAll(/<button [^>]*>/g)].map((m) => m[0]);
+  assert.ok(buttons.length >= 3, buttons.join("\n"));
+  for (const b of buttons) assert.match(b, / disabled>$/);
+  assert.match(
+    html,
+    /<p id="busy"><span class="spinner" aria-hidden="true"><\/span>Running: update \(since <time/,
+  );
+  assert.match(
+    html,
+    /<progress id="progress-bar" max="100" value="50" aria-labelledby="h-progress">/,
+  );
   assert.match(html, /Downloading 50 B \/ 100 B \(50%\), 50 B\/s, ETA 1s/);
+  assert.match(html, /<dd id="progress-phase">Downloading<\/dd>/);
+  assert.match(html, /<dd id="progress-amount">50 B of 100 B \(50%\)<\/dd>/);
+  assert.match(html, /<dd id="progress-speed">50 B\/s, about 1 s left<\/dd>/);
+  assert.match(html, /<p id="outcome" role="status"><\/p>/, "no outcome while running");
+});
+
+Deno.test("renderPage ends the progress in one success or failure line, never a stale bar", () => {
+  const at = "2026-11-27T10:00:00.000Z";
+  const full = progressReport({ phase: "download", done: 4194304, total: 4194304 }, {
+    action: "update",
+    elapsedMs: 2000,
+  });
+  const ok = renderPage(view({
+    progress: full,
+    outcome: {
+      action: "update",
+      ok: true,
+      message: "Staged 1.2.0 from stable; it is applied at the next launch",
+      at,
+      confirmation: null,
+      phase: "stage",
+      transfer: "4.0 MiB at 2.0 MiB/s",
+    },
+  }));
+  assert.match(
+    ok,
+    /<progress id="progress-bar" max="100" value="100" aria-labelledby="h-progress">/,
+  );
+  assert.match(
+    ok,
+    /<p id="outcome" role="status" class="ok"><svg [^]*?<\/svg><span>Done: Staged 1\.2\.0 from stable; it is applied at the next launch \(downloaded 4\.0 MiB at 2\.0 MiB\/s\) <span class="muted">\(update, <time/,
+  );
+  assert.match(ok, /<dl class="facts" id="progress-facts" hidden>/, "the outcome says it");
+  // A failed rollback: no "Rolling back 0 / 1 (0%)" left behind, the bar is gone.
+  const failed = renderPage(view({
+    progress: progressReport({ phase: "rollback", done: 0, total: 1 }, {
+      action: "rollback",
+      elapsedMs: 5,
+    }),
+    outcome: {
+      action: "rollback",
+      ok: false,
+      message: "No backup 0.9.0 to roll back to",
+      at,
+      confirmation: null,
+      phase: "rollback",
+      transfer: null,
+    },
+  }));
+  assert.doesNotMatch(failed, /0 \/ 1 \(0%\)|0 of 1 step/);
+  assert.match(failed, /<progress id="progress-bar" max="100" value="100"[^>]* hidden>/);
+  assert.match(failed, /<dl class="facts" id="progress-facts" hidden>/);
+  assert.match(failed, /<p id="progress-text" aria-live="polite">Stopped while rolling back<\/p>/);
+  assert.match(
+    failed,
+    /class="fail"><svg [^]*?<\/svg><span>Failed while rolling back: No backup 0\.9\.0 to roll back to </,
+  );
+  // A download that failed names how far it got.
+  const cut = renderPage(view({
+    progress: progressReport({ phase: "download", done: 1048576, total: 4194304 }, {
+      action: "update",
+      elapsedMs: 1000,
+    }),
+    outcome: {
+      action: "update",
+      ok: false,
+      message: "Connection reset",
+      at,
+      confirmation: null,
+      phase: "download",
+      transfer: null,
+    },
+  }));
+  assert.match(
+    cut,
+    /<p id="progress-text" aria-live="polite">Stopped while downloading at 1\.0 MiB of 4\.0 MiB \(25%\)<\/p>/,
+  );
 });
 
 Deno.test("renderPage: the audit log newest first, the token on every form and link", () => {
@@ -346,6 +461,9 @@ Deno.test("progressReport: percent, rate, ETA and text", () => {
       rate: 2097152,
       eta_seconds: 1.5,
       text: "Downloading 1.0 MiB / 4.0 MiB (25%), 2.0 MiB/s, ETA 2s",
+      label: "Downloading",
+      amount: "1.0 MiB of 4.0 MiB (25%)",
+      speed: "2.0 MiB/s, about 2 s left",
     },
   );
   const finished = progressReport({ phase: "download", done: 10, total: 10 }, {
@@ -382,5 +500,34 @@ Deno.test("formatBytes picks the unit", () => {
     "1.5 KiB",
     "10.0 MiB",
     "150 GiB",
+  ]);
+});
+
+Deno.test("renderPage: the installed release is the same as installed, whatever skips it", () => {
+  const channel = (name: string, version: string, reason: "held" | "rejected") => ({
+    name,
+    description: name,
+    configured: name === "stable",
+    available: { version, released_at: "2026-11-20T10:00:00Z", notes: null, size: 9 },
+    decision: { action: "none" as const, reason, message: `${version} is skipped` },
+    error: null,
+  });
+  const at = "2026-11-26T10:00:00.000Z";
+  const html = renderPage(view({
+    status: status({
+      held: [{ version: "1.2.0", channel: "canary", reason: "rolled back to 1.1.0 by hand", at }],
+      rejected: [{ version: "1.3.0", channel: "beta", reason: "exited with code 3", at }],
+    }),
+    channels: [
+      channel("stable", "1.1.0", "held"),
+      channel("canary", "1.2.0", "held"),
+      channel("beta", "1.3.0", "rejected"),
+    ],
+  }));
+  const compare = [...html.matchAll(/<span class="compare">([^<]*)<\/span>/g)].map((m) => m[1]);
+  assert.deepEqual(compare, [
+    "Same as installed",
+    "Held back (rolled back from), skipped: rolled back to 1.1.0 by hand",
+    "Rejected on this install, skipped: exited with code 3",
   ]);
 });

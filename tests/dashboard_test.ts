@@ -80,7 +80,7 @@ Deno.test("GET / renders the status without JavaScript, escaped, with no externa
   assert.equal(response.headers.get("referrer-policy"), "no-referrer");
   assert.match(html, /<span id="current-version">1\.1\.0<\/span>/);
   assert.match(html, /<span id="channel">stable<\/span>/);
-  assert.match(html, /id="backup-1_0_0"><th scope="row">1\.0\.0<\/th>/);
+  assert.match(html, /id="backup-1_0_0"><h3><span class="version">1\.0\.0<\/span>/);
   assert.ok(html.includes("&lt;script&gt;alert(1)&lt;/script&gt;"), "notes are escaped");
   assert.ok(!html.includes("<script>alert(1)"), "notes are never markup");
   assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//, "no external script, style or font");
@@ -354,7 +354,22 @@ Deno.test("a failed action is recorded as last_error and shown on the page", asy
   assert.equal(status.last_error.command, "check");
   assert.equal(status.last_error.message, answer.json.error);
   const page = await (await fetch(d.dashboard.url)).text();
-  assert.ok(page.includes('<p id="outcome" role="status" class="fail">Failed (check'), page);
+  assert.match(
+    page,
+    /<p id="outcome" role="status" class="fail"><svg [^]*?<\/svg><span>Failed while checking: Fetch [^<]*HTTP 404[^<]* <span class="muted">\(check, <time/,
+  );
+  // The build on trial matters more; the header names the failing checks beside it.
+  assert.match(page, /<section id="status" class="banner tone-warn" data-state="trial"/);
+  assert.match(page, /<ul id="status-also"><li>Checks have failed since [^<]*: Fetch [^<]*404/);
+  // Once the trial is over, they are the headline.
+  assert.equal((await d.api("/api/confirm", { body: {} })).status, 200);
+  const after = await (await fetch(d.dashboard.url)).text();
+  assert.match(after, /<section id="status" class="banner tone-bad" data-state="failing"/);
+  assert.match(
+    after,
+    /<h2 id="status-title" tabindex="-1">Check failing since \d{4}-\d\d-\d\d \d\d:\d\d UTC<\/h2>/,
+  );
+  assert.match(after, /<p>1 failed attempt, the last [^:]+:\d\d UTC: Fetch [^<]*404[^<]*<\/p>/);
 });
 
 Deno.test("one action at a time: a second one is refused while the first runs", async () => {
@@ -387,9 +402,16 @@ Deno.test("one action at a time: a second one is refused while the first runs", 
     second.json.error,
     /^Another action is running: check \(started \d{4}-\d\d-\d\dT[\d:.]+Z\); try again when it finishes$/,
   );
-  const page = await (await fetch(d.dashboard.url.replace("/?", "/?x=1&"))).text();
-  assert.match(page, /<p id="busy">Running: check/);
-  release();
+  try {
+    const page = await (await fetch(d.dashboard.url.replace("/?", "/?x=1&"))).text();
+    assert.match(
+      page,
+      /<p id="busy"><span class="spinner" aria-hidden="true"><\/span>Running: check/,
+    );
+    assert.match(page, /<button type="submit" id="check-now" class="secondary" disabled>/);
+  } finally {
+    release();
+  }
   assert.equal((await first).status, 200);
   assert.equal(await launch(d.world.root), "MS11 1.1.0", "the refused rollback did nothing");
 });

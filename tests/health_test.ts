@@ -107,6 +107,7 @@ Deno.test("a build never confirmed is rolled back after max_attempts launches an
     from: "1.1.0",
     to: "1.0.0",
     bad: true,
+    automatic: true,
   });
 });
 

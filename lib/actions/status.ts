@@ -1,10 +1,12 @@
 /**
- * The status use case both front ends call: the one status document (docs/STATUS.md) of the
- * install, for the configured channel or the one given.
+ * The status use cases both front ends call: the one status document (docs/STATUS.md) of the
+ * install, for the configured channel or the one given, and the install's history from its
+ * audit log (lib/root/history.ts; the dashboard's timeline and `GET /api/history`).
  *
  * @module
  */
 import { resolveChannel } from "../core/channel.ts";
+import { type HistoryOptions, type InstallHistory, readHistory } from "../root/history.ts";
 import { requireInstall } from "../root/layout.ts";
 import { readStatus, type StatusDocument } from "../root/status.ts";
 import type { ActionContext } from "./context.ts";
@@ -52,4 +54,32 @@ export async function installStatus(
   const channel = resolveChannel(ctx.config, options.channel);
   await requireInstall(ctx.layout);
   return await readStatus(ctx.layout, ctx.config, { channel, platform: ctx.platform });
+}
+
+/**
+ * The install's history: its timeline (installs, updates, rollbacks, confirmations, rejected
+ * builds), which build was current when, and failing checks, from the audit log. Reads only;
+ * refuses a root with no install, as {@linkcode installStatus} does.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../core/config.ts";
+ * import { appendAudit } from "../root/audit.ts";
+ * import { layoutOf } from "../root/layout.ts";
+ * import { installHistory } from "./status.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * await Deno.mkdir(layout.builds); // an install, with nothing current yet
+ * await appendAudit(layout, { at: "2026-11-01T00:00:00Z", event: "failed", reason: "Fetch failed", command: "check" });
+ * const ctx = { layout, config: defaultConfig(), configPath: "c.json", platform: "linux-x64" };
+ * const history = await installHistory(ctx, { limit: 20 });
+ * assert.deepEqual([history.entries, history.failing?.since], [[], "2026-11-01T00:00:00Z"]);
+ * ```
+ */
+export async function installHistory(
+  ctx: ActionContext,
+  options: HistoryOptions = {},
+): Promise<InstallHistory> {
+  await requireInstall(ctx.layout);
+  return await readHistory(ctx.layout, options);
 }

@@ -187,6 +187,7 @@ export async function rollback(
       (reject ? `rejected by hand (rolled back to ${target})` : `rolled back to ${target} by hand`),
     bad: reject,
     hold,
+    automatic: false,
   });
   const onTrial = state.trial?.version === target;
   return { from, to: target, cancelledStaged, skipped, rejected: reject, held: hold, onTrial };
@@ -284,6 +285,7 @@ export async function abandonTrial(
     at: (options.now ?? new Date()).toISOString(),
     reason: options.reason,
     bad: true,
+    automatic: true,
   });
   const onTrial = state.trial?.version === to;
   return {

@@ -261,6 +261,11 @@ export interface JournalRecord {
    * an update would bring it back). Absent: true.
    */
   hold?: boolean;
+  /**
+   * For a rollback: made by the launcher or the health check, not asked for by a person (the
+   * audit log's `automatic`). Absent: not known (a journal written before this field).
+   */
+  automatic?: boolean;
 }
 
 /**
@@ -564,6 +569,7 @@ export function parseState(
   ) {
     state.journal = { op: j.op, from: j.from, to: j.to, at: j.at, reason: j.reason, bad: j.bad };
     if (typeof j.hold === "boolean") state.journal.hold = j.hold;
+    if (typeof j.automatic === "boolean") state.journal.automatic = j.automatic;
   } else if (j !== null && j !== undefined) problems.push("journal");
   return {
     state,

@@ -241,7 +241,12 @@ export async function swapCurrent(
     reason: journal.reason,
     from: journal.from,
     to: journal.to,
-    ...(journal.op === "rollback" ? { bad: journal.bad } : {}),
+    ...(journal.op === "rollback"
+      ? {
+        bad: journal.bad,
+        ...(journal.automatic === undefined ? {} : { automatic: journal.automatic }),
+      }
+      : {}),
   });
 }
 
@@ -603,6 +608,7 @@ export async function applyStaged(
         at,
         reason,
         bad: true,
+        automatic: true,
       });
       return notApplied({
         to: fallback,
