@@ -31,6 +31,7 @@ function status(extra: Partial<StatusDocument> = {}): StatusDocument {
     rejected: [],
     held: [],
     trust: { file: "/opt/ms11/trust.json", problem: null, channels: {} },
+    mirror: null,
     ...extra,
   };
 }
