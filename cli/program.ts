@@ -250,6 +250,15 @@ export function buildProgram(setCode: (code: number) => void): Command {
       "--republish",
       "publish the channel's current version again: add a platform, or refresh its expiry",
     )
+    .option(
+      "--updater <file>",
+      "also offer this ms11-update: a compiled executable, or a .tar.gz/.zip of the code-split bundle",
+    )
+    .option("--updater-version <version>", "the offered ms11-update's version (with --updater)")
+    .option(
+      "--updater-platform <key>",
+      "the offered ms11-update's key: a platform for an executable (default --platform), bundle for an archive",
+    )
     .option("--json", "print data as JSON on stdout")
     .action(act(async (c) => (await publish()).releaseCommand(c.opts())));
 
