@@ -56,10 +56,7 @@ async function trial(layout: Layout, args: string[], lockWaitMs: number): Promis
 }
 
 /** The result of an `apply` with nothing to do, or null when it needs the configuration. */
-async function idleApply(
-  options: GlobalOptions,
-  layout: Layout | null,
-): Promise<ApplyResult | null> {
+async function idleApply(layout: Layout | null): Promise<ApplyResult | null> {
   if (layout === null) return null; // the root may come from the config
   const { state, problem } = await readState(layout);
   if (applyPending(state)) return null;
@@ -120,7 +117,7 @@ export async function applyCommand(options: GlobalOptions): Promise<number> {
     const code = await trial(layout, ["apply", ...candidateArgs(layout.root, options)], wait);
     if (code !== null) return code;
   }
-  const idle = await idleApply(options, layout);
+  const idle = await idleApply(layout);
   let ui: Ui;
   let result: ApplyResult;
   if (idle !== null) {

@@ -67,6 +67,7 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
   if (report.problem) ctx.ui.warn(report.problem);
   const { decision } = summary;
   if (decision.action === "none") ctx.ui.notice(decision.message);
+  if (report.updater) ctx.ui.notice(report.updater.message);
   ctx.ui.data(
     summary,
     summary.staged

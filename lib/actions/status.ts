@@ -6,6 +6,7 @@
  */
 import { resolveChannel } from "../core/channel.ts";
 import { readStatus, type StatusDocument } from "../root/status.ts";
+import { updaterStatus } from "../self/status.ts";
 import type { ActionContext } from "./context.ts";
 
 /**
@@ -26,7 +27,8 @@ export interface StatusActionOptions {
 
 /**
  * The status document of the install: current, staged, trial, backups, last check and error,
- * rejected builds, recent events. Reads only; an unknown channel is a `ConfigError`.
+ * rejected builds, recent events, and the updater itself (its version, form, a pending updater
+ * update). Reads only; an unknown channel is a `ConfigError`.
  *
  * @example
  * ```ts
@@ -39,6 +41,7 @@ export interface StatusActionOptions {
  * const status = await installStatus(ctx);
  * assert.equal(status.current, null);
  * assert.equal(status.channel, "stable");
+ * assert.deepEqual([status.updater?.form, status.updater?.pending], ["source", null]); // a test runs from source
  * ```
  */
 export async function installStatus(
@@ -46,5 +49,6 @@ export async function installStatus(
   options: StatusActionOptions = {},
 ): Promise<StatusDocument> {
   const channel = resolveChannel(ctx.config, options.channel);
-  return await readStatus(ctx.layout, ctx.config, { channel, platform: ctx.platform });
+  const status = await readStatus(ctx.layout, ctx.config, { channel, platform: ctx.platform });
+  return { ...status, updater: await updaterStatus(ctx.layout) };
 }

@@ -18,6 +18,7 @@ import {
 } from "./state.ts";
 import { readTrust } from "./trust_state.ts";
 import { summarizeTrust, type TrustSummary } from "./trust_report.ts";
+import type { UpdaterStatus } from "../self/status.ts";
 
 /**
  * The status schema version.
@@ -105,6 +106,11 @@ export interface StatusDocument {
   rejected: RejectedRecord[];
   /** The trust state: the last manifest accepted per channel, and what is wrong with it. */
   trust: TrustSummary;
+  /**
+   * The updater itself: its version and form, a pending updater update, the previous one kept
+   * (lib/self/status.ts; added by the status action, `installStatus`).
+   */
+  updater?: UpdaterStatus;
 }
 
 /**
