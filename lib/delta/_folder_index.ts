@@ -1,0 +1,334 @@
+// Private: the layout of a folder delta (docs/DELTA.md, "The folder delta") and the strict
+// reading of its index. All integers are little-endian.
+//
+//   magic        8 bytes  "MS11FDZ1"
+//   index frame  u32      bytes of the zstd frame holding the index
+//   index size   u32      bytes of the index (JSON, UTF-8), at most 16 MiB
+//   index        the zstd frame
+//   blobs        binary patches (_wire.ts), referred to by the index by offset and size from
+//                here; a patch made from nothing holds a whole file
+import { isSha256Hex } from "../core/hash.ts";
+import { entryParts } from "../archive/_paths.ts";
+import { UnsafeArchiveError } from "../core/errors.ts";
+import { DeltaError } from "./errors.ts";
+
+/**
+ * The first 8 bytes of a folder delta.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FOLDER_MAGIC } from "./_folder_index.ts";
+ * assert.equal(FOLDER_MAGIC.length, 8);
+ * ```
+ */
+export const FOLDER_MAGIC = "MS11FDZ1";
+/**
+ * Bytes before the index frame: the magic and two u32.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FOLDER_HEADER_BYTES } from "./_folder_index.ts";
+ * assert.equal(FOLDER_HEADER_BYTES, 8 + 4 + 4);
+ * ```
+ */
+export const FOLDER_HEADER_BYTES = 16;
+/**
+ * Largest index accepted: 16 MiB of JSON.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_INDEX_BYTES } from "./_folder_index.ts";
+ * assert.equal(MAX_INDEX_BYTES, 16 * 1024 * 1024);
+ * ```
+ */
+export const MAX_INDEX_BYTES = 16 * 1024 * 1024;
+/**
+ * The index's `format` field.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { INDEX_FORMAT } from "./_folder_index.ts";
+ * assert.equal(INDEX_FORMAT, "ms11-folder-delta");
+ * ```
+ */
+export const INDEX_FORMAT = "ms11-folder-delta";
+
+/**
+ * A span of the blob area: a binary patch.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Blob } from "./_folder_index.ts";
+ * const blob: Blob = { offset: 0, size: 130 };
+ * assert.equal(blob.offset + blob.size, 130);
+ * ```
+ */
+export interface Blob {
+  /** Where it starts, from the start of the blob area. */
+  offset: number;
+  /** Its bytes. */
+  size: number;
+}
+
+/**
+ * A directory of the new build (new, or with a new mode).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { DirEntry } from "./_folder_index.ts";
+ * const entry: DirEntry = { path: "lib", type: "dir", mode: 0o755 };
+ * assert.equal(entry.type, "dir");
+ * ```
+ */
+export interface DirEntry {
+  path: string;
+  type: "dir";
+  mode: number;
+}
+
+/**
+ * A symlink of the new build (new, or with a new target).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { LinkEntry } from "./_folder_index.ts";
+ * const entry: LinkEntry = { path: "lib/libfoo.so", type: "symlink", target: "libfoo.so.1" };
+ * assert.equal(entry.type, "symlink");
+ * ```
+ */
+export interface LinkEntry {
+  path: string;
+  type: "symlink";
+  target: string;
+}
+
+/**
+ * A file of the new build that is not the old build's file at the same path, unchanged.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { FileEntry } from "./_folder_index.ts";
+ * const entry: FileEntry = {
+ *   path: "bin/app", type: "file", mode: 0o755, size: 3, sha256: "ab".repeat(32), copy: "bin/old-app",
+ * };
+ * assert.equal(entry.copy, "bin/old-app");
+ * ```
+ */
+export interface FileEntry {
+  path: string;
+  type: "file";
+  mode: number;
+  size: number;
+  sha256: string;
+  /** Exactly one of: the old build's file at this path, unchanged in content… */
+  copy?: string;
+  /** …a binary patch from the old build's file `from`… */
+  patch?: Blob & { from: string };
+  /** …or the whole file (a patch made from nothing). */
+  data?: Blob;
+}
+
+/**
+ * One entry of the index.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { IndexEntry } from "./_folder_index.ts";
+ * const entries: IndexEntry[] = [{ path: "share", type: "dir", mode: 0o755 }];
+ * assert.equal(entries.length, 1);
+ * ```
+ */
+export type IndexEntry = DirEntry | LinkEntry | FileEntry;
+
+/**
+ * The index of a folder delta.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { FolderIndex } from "./_folder_index.ts";
+ * const seal = "ab".repeat(32);
+ * const index: FolderIndex = {
+ *   format: "ms11-folder-delta", version: 1, from: { seal }, to: { seal }, removed: [], entries: [],
+ * };
+ * assert.equal(index.version, 1);
+ * ```
+ */
+export interface FolderIndex {
+  format: typeof INDEX_FORMAT;
+  version: 1;
+  /** The old build's seal (lib/root/seal.ts treeDigest). */
+  from: { seal: string };
+  /** The new build's seal: what the rebuilt folder must have. */
+  to: { seal: string };
+  /** Paths of the old build that are not kept (a directory with everything in it). */
+  removed: string[];
+  /** What differs from the old build; everything else is kept as it is. */
+  entries: IndexEntry[];
+}
+
+const FIELDS: Record<string, string[]> = {
+  dir: ["path", "type", "mode"],
+  symlink: ["path", "type", "target"],
+  file: ["path", "type", "mode", "size", "sha256", "copy", "patch", "data"],
+};
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+/**
+ * Check and return the index in `text`; `blobBytes` is the size of the blob area, `maxEntries`
+ * the most entries and removals accepted. Throws {@linkcode DeltaError} naming the field.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseIndex } from "./_folder_index.ts";
+ * const seal = "ab".repeat(32);
+ * const text = JSON.stringify({
+ *   format: "ms11-folder-delta", version: 1, from: { seal }, to: { seal }, removed: ["old.txt"],
+ *   entries: [{ path: "bin", type: "dir", mode: 0o755 }],
+ * });
+ * assert.deepEqual(parseIndex(text, { label: "d.fdz", blobBytes: 0, maxEntries: 10 }).removed, ["old.txt"]);
+ * assert.throws(() => parseIndex("{}", { label: "d.fdz", blobBytes: 0, maxEntries: 10 }), /format/);
+ * ```
+ */
+export function parseIndex(
+  text: string,
+  limits: { label: string; blobBytes: number; maxEntries: number },
+): FolderIndex {
+  const { label, blobBytes, maxEntries } = limits;
+  const bad = (detail: string) => new DeltaError(label, "corrupt", `index ${detail}`);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (error) {
+    throw new DeltaError(label, "corrupt", `index is not JSON (${(error as Error).message})`);
+  }
+  if (!isObject(doc)) throw bad("is not a JSON object");
+  if (doc.format !== INDEX_FORMAT) {
+    throw new DeltaError(
+      label,
+      "format",
+      `index format is ${JSON.stringify(doc.format)}, expected "${INDEX_FORMAT}"`,
+    );
+  }
+  if (doc.version !== 1) {
+    throw new DeltaError(
+      label,
+      "format",
+      `index version is ${JSON.stringify(doc.version)}; this client reads version 1`,
+    );
+  }
+  for (const side of ["from", "to"]) {
+    const value = doc[side];
+    if (!isObject(value) || typeof value.seal !== "string" || !isSha256Hex(value.seal)) {
+      throw bad(`field ${side}.seal must be 64 lowercase hex digits`);
+    }
+  }
+  const removed = doc.removed;
+  const entries = doc.entries;
+  if (!Array.isArray(removed)) throw bad("field removed must be an array");
+  if (!Array.isArray(entries)) throw bad("field entries must be an array");
+  if (removed.length + entries.length > maxEntries) {
+    throw new DeltaError(
+      label,
+      "unsafe",
+      `index has ${removed.length + entries.length} entries, more than the limit of ${maxEntries}`,
+    );
+  }
+  const path = (value: unknown, where: string): string => {
+    if (typeof value !== "string") throw bad(`field ${where} must be a string`);
+    let parts: string[];
+    try {
+      parts = entryParts(label, value);
+    } catch (error) {
+      if (!(error instanceof UnsafeArchiveError)) throw error;
+      const reason = error.message.slice(error.message.indexOf(" refused: ") + 10);
+      throw new DeltaError(
+        label,
+        "unsafe",
+        `${where} ${JSON.stringify(value)} refused: ${reason}`,
+        { cause: error },
+      );
+    }
+    if (parts.length === 0 || parts.join("/") !== value) {
+      throw bad(`field ${where} ${JSON.stringify(value)} is not a plain relative path ("a/b")`);
+    }
+    return value;
+  };
+  const blob = (value: unknown, where: string, withFrom: boolean) => {
+    if (!isObject(value)) throw bad(`field ${where} must be an object`);
+    const known = withFrom ? ["from", "offset", "size"] : ["offset", "size"];
+    const unknown = Object.keys(value).find((key) => !known.includes(key));
+    if (unknown !== undefined) throw bad(`field ${where} has an unknown field ${unknown}`);
+    if (!isCount(value.offset) || !isCount(value.size)) {
+      throw bad(`fields ${where}.offset and ${where}.size must be non-negative integers`);
+    }
+    if (value.offset + value.size > blobBytes) {
+      throw bad(
+        `field ${where} spans bytes ${value.offset}..${
+          value.offset + value.size
+        }, past the ${blobBytes} bytes of blobs`,
+      );
+    }
+    if (withFrom) path(value.from, `${where}.from`);
+  };
+  const seen = new Set<string>();
+  removed.forEach((value, i) => {
+    path(value, `removed[${i}]`);
+    if (seen.has(value)) throw bad(`lists ${JSON.stringify(value)} twice`);
+    seen.add(value);
+  });
+  const written = new Set<string>();
+  entries.forEach((entry, i) => {
+    const where = `entries[${i}]`;
+    if (!isObject(entry)) throw bad(`field ${where} must be an object`);
+    const fields = FIELDS[String(entry.type)];
+    if (fields === undefined) {
+      throw bad(
+        `field ${where}.type must be "file", "dir" or "symlink", got ${JSON.stringify(entry.type)}`,
+      );
+    }
+    const unknown = Object.keys(entry).find((key) => !fields.includes(key));
+    if (unknown !== undefined) throw bad(`field ${where} has an unknown field ${unknown}`);
+    const at = path(entry.path, `${where}.path`);
+    if (written.has(at)) throw bad(`has two entries for ${JSON.stringify(at)}`);
+    written.add(at);
+    if (entry.type !== "symlink") {
+      if (!isCount(entry.mode) || entry.mode > 0o7777) {
+        throw bad(`field ${where}.mode must be an integer from 0 to 0o7777`);
+      }
+    }
+    if (entry.type === "symlink" && typeof entry.target !== "string") {
+      throw bad(`field ${where}.target must be a string`);
+    }
+    if (entry.type !== "file") return;
+    if (!isCount(entry.size)) throw bad(`field ${where}.size must be a non-negative integer`);
+    if (typeof entry.sha256 !== "string" || !isSha256Hex(entry.sha256)) {
+      throw bad(`field ${where}.sha256 must be 64 lowercase hex digits`);
+    }
+    const sources = ["copy", "patch", "data"].filter((key) => entry[key] !== undefined);
+    if (sources.length !== 1) {
+      throw bad(`field ${where} must have exactly one of copy, patch and data`);
+    }
+    if (entry.copy !== undefined) path(entry.copy, `${where}.copy`);
+    if (entry.patch !== undefined) blob(entry.patch, `${where}.patch`, true);
+    if (entry.data !== undefined) blob(entry.data, `${where}.data`, false);
+  });
+  return doc as unknown as FolderIndex;
+}
