@@ -158,8 +158,9 @@ export interface ActionContextOptions {
 }
 
 /**
- * The actions' context for this run: announced events are a line on stderr (a failure's
- * line is main's error message, so it reaches only the hook), hook failures a warning.
+ * The actions' context for this run. Announced events go to the notification hook only: each
+ * command says one line for people about what the action did (a failure's line is main's error
+ * message); a failing hook is a warning.
  *
  * @example
  * ```ts
@@ -179,11 +180,9 @@ export interface ActionContextOptions {
  * const ctx: Context = { config: defaultConfig(), configPath: "/etc/ms11.json", configExists: true,
  *   layout: layoutOf("/opt/ms11"), platform: "linux-x64", lockWaitMs: 0, ui: new Ui({ stderr }) };
  * const actions = actionContext(ctx);
- * const event = { at: "2026-01-01T00:00:00Z", channel: "stable", version: "1.1.0", current: "1.0.0" };
- * actions.onEvent?.({ ...event, type: "update_available", message: "Update available" });
- * actions.onEvent?.({ ...event, type: "failure", message: "Download failed" });
+ * assert.equal(actions.onEvent, undefined); // events reach the hook; the command says one line
  * actions.onWarning?.("Hook failed");
- * assert.deepEqual(lines, ["Update available\n", "warning: Hook failed\n"]);
+ * assert.deepEqual(lines, ["warning: Hook failed\n"]);
  * assert.equal(actions.onProgress, undefined);
  * assert.equal(typeof actionContext(ctx, { progress: true }).onProgress, "function");
  * ```
@@ -195,9 +194,6 @@ export function actionContext(ctx: Context, options: ActionContextOptions = {}):
     configPath: ctx.configPath,
     platform: ctx.platform,
     lockWaitMs: ctx.lockWaitMs,
-    onEvent: (event) => {
-      if (event.type !== "failure") ctx.ui.notice(event.message);
-    },
     onProgress: options.progress ? ctx.ui.progress() : undefined,
     onWarning: (message) => ctx.ui.warn(message),
   };

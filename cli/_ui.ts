@@ -95,6 +95,8 @@ export interface UiOptions {
   stderr?: { writeSync(p: Uint8Array): number; isTerminal(): boolean };
   /** Where data goes (default stdout); tests give their own. */
   stdout?: { writeSync(p: Uint8Array): number };
+  /** Where answers to questions come from (default stdin); tests give their own. */
+  stdin?: { readable: ReadableStream<Uint8Array>; isTerminal(): boolean };
   /** The clock of progress events (default `performance.now()`, in ms); tests give their own. */
   clock?: () => number;
 }
@@ -166,6 +168,7 @@ export class Ui {
   readonly json: boolean;
   #stderr: { writeSync(p: Uint8Array): number; isTerminal(): boolean };
   #stdout: { writeSync(p: Uint8Array): number };
+  #stdin: { readable: ReadableStream<Uint8Array>; isTerminal(): boolean };
   #clock: () => number;
   #jsonLines = false;
   #tty: boolean;
@@ -180,6 +183,7 @@ export class Ui {
     this.json = options.json ?? false;
     this.#stderr = options.stderr ?? Deno.stderr;
     this.#stdout = options.stdout ?? Deno.stdout;
+    this.#stdin = options.stdin ?? Deno.stdin;
     this.#clock = options.clock ?? (() => performance.now());
     this.#tty = this.#stderr.isTerminal();
     this.#color = this.#tty && !Deno.noColor;
@@ -210,6 +214,34 @@ export class Ui {
     this.#write(`${this.#color ? "\x1b[33mwarning\x1b[0m" : "warning"}: ${escapeText(message)}\n`);
   }
 
+  /** Whether a person can be asked: stdin and stderr are terminals and the output is not JSON. */
+  get interactive(): boolean {
+    return !this.json && this.#tty && this.#stdin.isTerminal();
+  }
+
+  /**
+   * Ask a person `question` on stderr (escaped) and read one line of answer from stdin, trimmed and lower
+   * case; null when no person can be asked ({@linkcode Ui.interactive}) or stdin ends first.
+   */
+  async ask(question: string): Promise<string | null> {
+    if (!this.interactive) return null;
+    this.#clearBar();
+    this.#write(`${escapeText(question)} `);
+    const reader = this.#stdin.readable.getReader();
+    const decoder = new TextDecoder();
+    let line = "";
+    try {
+      while (!line.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) return line === "" ? null : line.trim().toLowerCase();
+        line += decoder.decode(value, { stream: true });
+      }
+    } finally {
+      reader.releaseLock();
+    }
+    return line.slice(0, line.indexOf("\n")).trim().toLowerCase();
+  }
+
   /** An error on stderr (escaped like {@linkcode Ui.notice}). */
   error(message: string): void {
     this.#clearBar();
@@ -217,12 +249,15 @@ export class Ui {
   }
 
   /**
-   * Data on stdout: JSON with --json, else the given text. After {@linkcode Ui.progress} in JSON
-   * mode the document is one line, the last of the JSON-lines stream (see docs/EVENTS.md). The
-   * text keeps its line feeds, other control characters are escaped; the JSON is the same data
-   * with DEL, C1 and bidi characters as `\uHHHH` ({@linkcode jsonText}).
+   * Data on stdout: JSON with --json, else the given text (nothing when it is empty: an action
+   * whose one line on stderr says everything prints no data for people). After
+   * {@linkcode Ui.progress} in JSON mode the document is one line, the last of the JSON-lines
+   * stream (see docs/EVENTS.md). The text keeps its line feeds, other control characters are
+   * escaped; the JSON is the same data with DEL, C1 and bidi characters as `\uHHHH`
+   * ({@linkcode jsonText}).
    */
   data(value: unknown, text: string): void {
+    if (!this.json && text === "") return; // the command's line for people says it all
     const out = this.json
       ? (this.#jsonLines ? jsonText(value) : jsonText(value, 2)) + "\n"
       : escapeLines(text.endsWith("\n") ? text : `${text}\n`);

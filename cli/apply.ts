@@ -12,7 +12,7 @@
 // about to start the application (docs/ARCHITECTURE.md, "The updater updates itself").
 import type { ApplyResult } from "../lib/root/swap.ts";
 import { ConfigError } from "../lib/core/errors.ts";
-import { currentVersion, type Layout, layoutOf } from "../lib/root/layout.ts";
+import { currentVersion, installProblem, type Layout, layoutOf } from "../lib/root/layout.ts";
 import { applyPending, readState } from "../lib/root/state.ts";
 import { runningForm } from "../lib/self/form.ts";
 import { candidateFor, reportStarted } from "../lib/self/launch.ts";
@@ -58,15 +58,26 @@ async function trial(layout: Layout, args: string[], lockWaitMs: number): Promis
 /** The result of an `apply` with nothing to do, or null when it needs the configuration. */
 async function idleApply(layout: Layout | null): Promise<ApplyResult | null> {
   if (layout === null) return null; // the root may come from the config
-  const { state, problem } = await readState(layout);
+  const { state, problem } = await readState(layout).catch(async (error) => {
+    throw await rootError(error, layout);
+  });
   if (applyPending(state)) return null;
   const current = await currentVersion(layout);
   return { applied: false, from: current, to: current, pruned: [], problem };
 }
 
-async function apply(ctx: Context): Promise<ApplyResult> {
+/** A root that is a file (or under one) fails with a clear line, not `Not a directory`. */
+async function rootError(error: unknown, layout: Layout): Promise<unknown> {
+  if (!(error instanceof Deno.errors.NotADirectory)) return error;
+  const problem = await installProblem(layout).catch(() => null);
+  return problem === null ? error : new Error(`No install at ${layout.root}: ${problem}`);
+}
+
+async function apply(ctx: Context, run = false): Promise<ApplyResult> {
   const { applyUpdate } = await import("../lib/actions/apply.ts");
-  const result = await applyUpdate(ctx);
+  const result = await applyUpdate(ctx, { run }).catch(async (error) => {
+    throw await rootError(error, ctx.layout);
+  });
   const { ui } = ctx;
   if (result.problem) ui.warn(result.problem);
   if (result.recovered) {
@@ -83,10 +94,11 @@ async function apply(ctx: Context): Promise<ApplyResult> {
     ui.warn(`Rolled back ${r.from} -> ${r.to}: ${r.reason}`);
   }
   if (result.applied) {
-    ui.notice(`Applied ${result.to} (was ${result.from ?? "nothing"})`);
-    if (result.pruned.length > 0) {
-      ui.notice(`Removed old backups: ${result.pruned.join(", ")}`);
-    }
+    const trial = result.trial ? "; it is on trial until confirmed" : "";
+    const pruned = result.pruned.length > 0
+      ? `; removed old backups ${result.pruned.join(", ")}`
+      : "";
+    ui.notice(`Applied ${result.to} (was ${result.from ?? "nothing"})${trial}${pruned}`);
   }
   return result;
 }
@@ -139,10 +151,8 @@ export async function applyCommand(options: GlobalOptions): Promise<number> {
     result = await apply(ctx);
   }
   await reportStarted();
-  ui.data(
-    result,
-    result.applied ? `applied ${result.to}` : `nothing staged; current ${result.to ?? "none"}`,
-  );
+  // Its lines for people said what happened; with nothing to do it is silent (--json: the data).
+  ui.data(result, "");
   return 0;
 }
 
@@ -201,7 +211,7 @@ export async function runCommand(command: string[], options: RunOptions): Promis
   );
   if (code !== null) return code;
   try {
-    await apply(ctx);
+    await apply(ctx, true);
   } catch (error) {
     // The application starts whatever apply said: the previous build stays current.
     ctx.ui.warn(`apply failed: ${(error as Error).message}`);

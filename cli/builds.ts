@@ -5,10 +5,11 @@ import { listChannels, switchChannel } from "../lib/actions/channel.ts";
 import { installStatus } from "../lib/actions/status.ts";
 import { ConfigError } from "../lib/core/errors.ts";
 import type { StatusDocument } from "../lib/root/status.ts";
+import { describeLifecycle } from "../lib/root/lifecycle.ts";
 import type { AuditEntry } from "../lib/root/audit.ts";
 import { escapeText as t } from "../lib/core/text.ts";
 import { isVersion } from "../lib/core/version.ts";
-import { actionContext, type GlobalOptions, loadContext } from "./_context.ts";
+import { actionContext, type Context, type GlobalOptions, loadContext } from "./_context.ts";
 import type { UpdateCommandOptions } from "./update.ts";
 
 /**
@@ -24,11 +25,13 @@ import type { UpdateCommandOptions } from "./update.ts";
  */
 export interface RollbackCommandOptions extends GlobalOptions {
   to?: string;
+  reject?: boolean;
 }
 
 /**
- * `ms11-update rollback [--to VERSION]`: restore the newest backup (or that version); the
- * replaced build is kept. A failure is recorded in the install's state.
+ * `ms11-update rollback [--to VERSION] [--reject]`: restore the newest backup that ran healthy
+ * (or that version); the replaced build is kept (rejected with `--reject`). A failure is
+ * recorded in the install's state; a root with no install is an error, and nothing is created.
  *
  * @example
  * ```ts
@@ -41,6 +44,9 @@ export interface RollbackCommandOptions extends GlobalOptions {
  *   name: "ConfigError",
  *   message: 'Invalid --to "latest": expected a version',
  * });
+ * await assert.rejects(rollbackCommand(options), /^Error: No install at .*\/root: it does not exist/);
+ * await assert.rejects(Deno.stat(`${dir}/root`), Deno.errors.NotFound); // a mistyped root stays so
+ * await Deno.mkdir(`${dir}/root/builds`, { recursive: true }); // an install, with nothing current
  * await assert.rejects(rollbackCommand(options), /^Error: Nothing is installed in .*; nothing to roll back$/);
  * const state = JSON.parse(await Deno.readTextFile(`${dir}/root/state.json`));
  * assert.equal(state.last_error.command, "rollback");
@@ -52,9 +58,9 @@ export async function rollbackCommand(options: RollbackCommandOptions): Promise<
   if (options.to !== undefined && !isVersion(options.to)) {
     throw new ConfigError(`Invalid --to ${JSON.stringify(options.to)}: expected a version`);
   }
-  const report = await rollBack(actionContext(ctx), { to: options.to });
+  const report = await rollBack(actionContext(ctx), { to: options.to, reject: options.reject });
   ctx.ui.notice(report.message);
-  ctx.ui.data(report.result, `rolled back to ${report.result.to}`);
+  ctx.ui.data(report.result, "");
   return 0;
 }
 
@@ -68,6 +74,8 @@ export async function rollbackCommand(options: RollbackCommandOptions): Promise<
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/config.json`, "{}");
  * const options = { config: `${dir}/config.json`, root: `${dir}/root`, json: true };
+ * await assert.rejects(confirmCommand(options), /^Error: No install at /); // a mistyped root
+ * await Deno.mkdir(`${dir}/root/builds`, { recursive: true }); // an install
  * assert.equal(await confirmCommand(options), 0); // prints {"confirmed": null, …}
  * await assert.rejects(Deno.stat(`${dir}/root/state.json`), Deno.errors.NotFound);
  * await Deno.remove(dir, { recursive: true });
@@ -76,13 +84,8 @@ export async function rollbackCommand(options: RollbackCommandOptions): Promise<
 export async function confirmCommand(options: GlobalOptions): Promise<number> {
   const ctx = await loadContext(options, 5);
   const { message, result } = await confirmTrial(actionContext(ctx));
-  if (result.confirmed !== null) ctx.ui.notice(message);
-  ctx.ui.data(
-    result,
-    result.confirmed !== null
-      ? `confirmed ${result.confirmed}`
-      : `nothing on trial; current ${result.current ?? "none"}`,
-  );
+  ctx.ui.notice(message);
+  ctx.ui.data(result, "");
   return 0;
 }
 
@@ -133,12 +136,20 @@ const STATUS_EVENTS = 5;
  * ```
  */
 export function statusText(s: StatusDocument): string {
+  const listed = (records: StatusDocument["rejected"]) =>
+    records.length === 0
+      ? "none"
+      : records.map((r) => `${t(r.version)} on ${t(r.channel)} (${t(r.reason)})`).join("; ");
   const lines = [
     `root:       ${t(s.root)}`,
     `channel:    ${t(s.channel)}`,
     `platform:   ${t(s.platform)}`,
     `current:    ${
-      s.current ? `${t(s.current.version)} (${t(s.current.channel ?? "unknown channel")})` : "none"
+      s.current
+        ? `${t(s.current.version)} from ${t(s.current.channel ?? "an unknown channel")}, ${
+          t(describeLifecycle(s.current.lifecycle, { current: true }))
+        }`
+        : "none"
     }`,
     `staged:     ${
       s.staged
@@ -158,20 +169,19 @@ export function statusText(s: StatusDocument): string {
       s.backups.length === 0
         ? "none"
         : s.backups.map((b) =>
-          `${t(b.version)}${b.retired_at ? ` (until ${t(b.retired_at)})` : ""}`
+          `${t(b.version)} (${t(describeLifecycle(b.lifecycle))}${
+            b.retired_at ? `; replaced at ${t(b.retired_at)}` : ""
+          })`
         ).join(", ")
     }`,
+    `held back:  ${listed(s.held)}`,
+    `rejected:   ${listed(s.rejected)}`,
     `last check: ${
       s.last_check
         ? `${t(s.last_check.at)} on ${t(s.last_check.channel)}: ${
           t(s.last_check.available)
         } available (${t(s.last_check.decision)})`
         : "never"
-    }`,
-    `rejected:   ${
-      s.rejected.length === 0
-        ? "none"
-        : s.rejected.map((r) => `${t(r.version)} on ${t(r.channel)} (${t(r.reason)})`).join("; ")
     }`,
     `last error: ${
       s.last_error
@@ -217,8 +227,10 @@ function updaterText(u: NonNullable<StatusDocument["updater"]>): string {
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/config.json`, "{}");
  * const options = { config: `${dir}/config.json`, root: `${dir}/root`, json: true };
- * assert.equal(await statusCommand(options), 0); // prints {"schema": 1, …, "current": null, …}
+ * await assert.rejects(statusCommand(options), /^Error: No install at .*: it does not exist/);
  * await assert.rejects(Deno.stat(`${dir}/root`), Deno.errors.NotFound); // nothing written
+ * await Deno.mkdir(`${dir}/root/builds`, { recursive: true }); // an install
+ * assert.equal(await statusCommand(options), 0); // prints {"schema": 2, …, "current": null, …}
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -232,7 +244,46 @@ export async function statusCommand(options: UpdateCommandOptions): Promise<numb
 }
 
 /**
- * `ms11-update channel [NAME]`: show channels, or persist a switch in the configuration file.
+ * Options of `channel`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ChannelCommandOptions } from "./builds.ts";
+ * const options: ChannelCommandOptions = { keepCurrent: true };
+ * assert.equal(options.allowDowngrade, undefined);
+ * ```
+ */
+export interface ChannelCommandOptions extends GlobalOptions {
+  allowDowngrade?: boolean;
+  keepCurrent?: boolean;
+}
+
+/** The answer to a channel switch that would downgrade: from the flags, else asked on a terminal. */
+async function downgradeAnswer(
+  ctx: Context,
+  options: ChannelCommandOptions,
+  c: { channel: string; available: string; current: string },
+): Promise<"install" | "keep"> {
+  if (options.allowDowngrade) return "install";
+  if (options.keepCurrent) return "keep";
+  const question =
+    `${c.channel}'s newest release ${c.available} is lower than the installed ${c.current}. Switch to ${c.channel} and install ${c.available} (a downgrade), keep ${c.current} until ${c.channel} catches up, or cancel? [install/keep/Cancel]`;
+  const answer = await ctx.ui.ask(question);
+  if (answer === "i" || answer === "install") return "install";
+  if (answer === "k" || answer === "keep") return "keep";
+  throw new Error(
+    `${c.channel}'s newest release ${c.available} is lower than the installed ${c.current}: the channel was not switched (${
+      answer === null ? "pass" : "cancelled; pass"
+    } --allow-downgrade to switch and install ${c.available}, or --keep-current to switch and keep ${c.current})`,
+  );
+}
+
+/**
+ * `ms11-update channel [NAME]`: show channels, or persist a switch in the configuration file. A
+ * switch that would mean a downgrade (the new channel's newest release is lower than the
+ * installed build) asks first, as the dashboard does: on a terminal, else `--allow-downgrade` or
+ * `--keep-current` answers.
  *
  * @example
  * ```ts
@@ -252,7 +303,7 @@ export async function statusCommand(options: UpdateCommandOptions): Promise<numb
  */
 export async function channelCommand(
   name: string | undefined,
-  options: GlobalOptions,
+  options: ChannelCommandOptions,
 ): Promise<number> {
   const ctx = await loadContext(options);
   if (name === undefined) {
@@ -265,11 +316,25 @@ export async function channelCommand(
     );
     return 0;
   }
-  const report = await switchChannel(actionContext(ctx), name, { skipCheck: true });
-  if (report.channel === report.previous) ctx.ui.notice(report.message);
+  if (options.allowDowngrade && options.keepCurrent) {
+    throw new ConfigError("Pass --allow-downgrade or --keep-current, not both");
+  }
+  let report = await switchChannel(actionContext(ctx), name);
+  if (report.confirmation !== null) {
+    const downgrade = await downgradeAnswer(ctx, options, report.confirmation);
+    report = await switchChannel(actionContext(ctx, { progress: downgrade === "install" }), name, {
+      downgrade,
+    });
+  }
+  ctx.ui.notice(report.message);
   ctx.ui.data(
-    { channel: report.channel, previous: report.previous, config: report.config },
-    `channel ${report.channel}`,
+    {
+      channel: report.channel,
+      previous: report.previous,
+      config: report.config,
+      ...(report.update === null ? {} : { update: report.update }),
+    },
+    "",
   );
   return 0;
 }

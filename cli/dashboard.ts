@@ -3,6 +3,7 @@
 import { serveDashboard } from "../dashboard/server.ts";
 import { ConfigError } from "../lib/core/errors.ts";
 import { parsePort } from "../lib/core/validate.ts";
+import { requireInstall } from "../lib/root/layout.ts";
 import { type GlobalOptions, loadContext } from "./_context.ts";
 
 /**
@@ -62,6 +63,7 @@ export function openerCommand(os: string, url: string): string[] {
  *   name: "ConfigError",
  *   message: /^Refusing to serve the dashboard on 0\.0\.0\.0: .*pass --allow-remote/,
  * });
+ * await assert.rejects(dashboardCommand(options), /^Error: No install at .*\/root: it does not exist/);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -86,7 +88,12 @@ export async function dashboardCommand(options: DashboardCommandOptions): Promis
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const signal of signals) Deno.addSignalListener(signal, stop);
   try {
-    ctx.ui.notice(`Dashboard of ${ctx.layout.root} at ${dashboard.url} (Ctrl-C to stop)`);
+    // A dashboard of a mistyped root would show an empty install and create one on its first
+    // action: refused (after the flags are checked), and the server stops again.
+    await requireInstall(ctx.layout);
+    ctx.ui.notice(
+      `Serving the dashboard of ${ctx.layout.root} on ${dashboard.origin}: open the URL printed on stdout (Ctrl-C to stop)`,
+    );
     ctx.ui.data(
       {
         url: dashboard.url,

@@ -83,6 +83,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .enablePositionalOptions()
     .allowExcessArguments(true)
     .showSuggestionAfterError(true)
+    .helpCommand(false)
     // commander's own lines (usage errors quoting an argument, help) are escaped like every
     // other line for people (cli/_ui.ts); subcommands inherit this.
     .configureOutput({
@@ -118,8 +119,9 @@ export function buildProgram(setCode: (code: number) => void): Command {
     }));
   waitOption(program, 0);
 
+  // A stray word after a command is a usage error (`status extra`), not ignored.
   const sub = (name: string, description: string) =>
-    program.command(name).description(description).exitOverride();
+    program.command(name).description(description).allowExcessArguments(false).exitOverride();
 
   globals(sub("check", "report the installed and available versions; download nothing"))
     .option("--channel <name>", "channel to check")
@@ -133,6 +135,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
     0,
   )
     .option("--channel <name>", "channel to install from")
+    .option("--force", "install the channel's release even if it was rejected on this install")
     .option("--adopt <path>", "adopt this existing executable or build directory instead")
     .option("--version <version>", "the adopted build's version (with --adopt)")
     .action(act(async (c) => (await update()).installCommand(c.optsWithGlobals())));
@@ -168,11 +171,18 @@ export function buildProgram(setCode: (code: number) => void): Command {
 
   waitOption(
     globals(
-      sub("rollback", "restore the newest backup (or --to VERSION); the replaced build is kept"),
+      sub(
+        "rollback",
+        "restore the newest backup that ran healthy (or --to VERSION); the replaced build is kept",
+      ),
     ),
     0,
   )
     .option("--to <version>", "the backup to restore")
+    .option(
+      "--reject",
+      "mark the build rolled back from as bad (default: updates only skip it until a newer release)",
+    )
     .action(act(async (c) => (await builds()).rollbackCommand(c.optsWithGlobals())));
 
   globals(sub("status", "show current, staged and backup builds, last check and last error"))
@@ -184,6 +194,18 @@ export function buildProgram(setCode: (code: number) => void): Command {
     sub("channel", "list channels, or switch channel persistently (saved in the config file)"),
   )
     .argument("[name]", "channel to switch to")
+    .option(
+      "--allow-downgrade",
+      "if the channel's newest release is lower than the installed build: switch and install it",
+    )
+    .option(
+      "--keep-current",
+      "if the channel's newest release is lower than the installed build: switch and keep the installed one until the channel catches up",
+    )
+    .addHelpText(
+      "after",
+      "\nA switch that would mean a downgrade asks first on a terminal; elsewhere it needs --allow-downgrade or --keep-current, and nothing changes without one.",
+    )
     .action(act(async (c) => (await builds()).channelCommand(c.args[0], c.optsWithGlobals())));
 
   const trust = globals(
@@ -261,6 +283,11 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .requiredOption("--artifact <file>", "the build: an executable, .tar.gz or .zip")
     .requiredOption("--out <dir>", "the release tree (holds <channel>/manifest.json)")
     .option("--platform <key>", "platform key such as linux-x64 (default: this machine's)")
+    .option(
+      "--executable <name>",
+      "the file clients start (their config's executable): an archive must hold it at its top level, executable",
+      "ms11",
+    )
     .option("--notes <text>", "release notes")
     .option(
       "--key <file>",
@@ -305,6 +332,11 @@ export function buildProgram(setCode: (code: number) => void): Command {
       (value: string, previous: string[] = []) => [...previous, value],
     )
     .option("--threshold <k>", "signatures required", "1")
+    .option(
+      "--executable <name>",
+      "the file clients start: every build in the tree must hold it, executable",
+      "ms11",
+    )
     .option("--json", "print data as JSON on stdout")
     .action(act(async (c) => (await publish()).verifyReleaseCommand(c.args[0], c.opts())));
 
@@ -348,6 +380,18 @@ base_url is <where the bucket is served>/<prefix>/<channel>. See docs/DEPLOYMENT
     .action(
       act(async (c) => (await import("./publish_s3.ts")).publishCommand(c.args[0], c.opts())),
     );
+
+  sub("help", "show the help of the program, or of a command")
+    .argument("[command]", "the command")
+    .action(act((c) => {
+      const name = c.args[0];
+      const target = name === undefined
+        ? program
+        : program.commands.find((cmd) => cmd.name() === name);
+      if (target === undefined) c.error(`error: unknown command '${name}'`, { exitCode: 2 });
+      target!.outputHelp();
+      return Promise.resolve(0);
+    }));
 
   return program;
 }

@@ -2,7 +2,7 @@
 // options, call lib/publish/ and print.
 import { detectPlatform } from "../lib/core/config.ts";
 import { ConfigError } from "../lib/core/errors.ts";
-import { parsePort } from "../lib/core/validate.ts";
+import { isFileName, parsePort } from "../lib/core/validate.ts";
 import {
   checkReleaseName,
   publishRelease,
@@ -46,6 +46,7 @@ export interface ReleaseCommandOptions {
   updater?: string;
   updaterVersion?: string;
   updaterPlatform?: string;
+  executable?: string;
 }
 
 /**
@@ -60,6 +61,17 @@ function parseLifetime(text: string): number {
     );
   }
   return ms;
+}
+
+/** `--executable NAME`: a file name without slashes (the clients' `executable`). */
+function executableOption(value: string | undefined): string {
+  const name = value ?? "ms11";
+  if (!isFileName(name)) {
+    throw new ConfigError(
+      `Invalid --executable ${JSON.stringify(name)}: expected a file name without slashes`,
+    );
+  }
+  return name;
 }
 
 /**
@@ -149,6 +161,7 @@ export async function releaseCommand(options: ReleaseCommandOptions): Promise<nu
     nextKeys,
     republish: options.republish,
     updater,
+    executable: executableOption(options.executable),
   });
   if (options.unsigned) {
     ui.warn(`Published an unsigned manifest: clients that verify signatures refuse it`);
@@ -223,10 +236,7 @@ export async function keygenCommand(options: KeygenCommandOptions): Promise<numb
     throw error;
   }
   ui.notice(
-    `Wrote the private key ${written.privatePath} (mode 0600: keep it secret, off the release server) and the public key ${written.publicPath}`,
-  );
-  ui.notice(
-    `Pin it in the clients' configuration: "security": {"signing_keys": {"<channel>": {"threshold": 1, "keys": ["${written.publicKey}"]}}}`,
+    `Wrote the private key ${written.privatePath} (mode 0600: keep it secret, off the release server) and the public key ${written.publicPath}; pin the public key (on stdout) in the clients' security.signing_keys`,
   );
   ui.data(
     {
@@ -255,6 +265,7 @@ export interface VerifyReleaseCommandOptions {
   pubkey?: string[];
   threshold?: string;
   json?: boolean;
+  executable?: string;
 }
 
 /** Read `--pubkey` values: a key in configuration form, or a file holding one. */
@@ -314,7 +325,8 @@ export async function verifyReleaseCommand(
   const info = await Deno.stat(dir).catch(() => null);
   if (!info?.isDirectory) throw new ConfigError(`Release directory ${dir} does not exist`);
   const keySet: KeySet = { threshold, keys };
-  const channels = await verifyRelease(dir, { keys: keySet });
+  const executable = executableOption(options.executable);
+  const channels = await verifyRelease(dir, { keys: keySet, executable });
   const bad = channels.filter((c) => c.problems.length > 0);
   for (const c of bad) for (const p of c.problems) ui.warn(`${c.channel}: ${p}`);
   ui.data(

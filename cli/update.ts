@@ -33,7 +33,7 @@ export interface UpdateCommandOptions extends GlobalOptions {
  * import { publishRelease } from "../lib/publish/release.ts";
  * import { serveReleases } from "../lib/publish/serve.ts";
  * import { readSigningKey, writeKeyPair } from "../lib/publish/signing.ts";
- * import { updateCommand } from "./update.ts";
+ * import { installCommand, updateCommand } from "./update.ts";
  * const dir = await Deno.makeTempDir();
  * const key = await readSigningKey((await writeKeyPair(`${dir}/keys`)).privatePath);
  * await Deno.writeTextFile(`${dir}/ms11`, "#!/bin/sh\necho MS11 1.1.0\n");
@@ -48,6 +48,9 @@ export interface UpdateCommandOptions extends GlobalOptions {
  *     signing_keys: { stable: { threshold: 1, keys: [key.publicKey] } } },
  * }));
  * const options = { config: `${dir}/config.json`, root: `${dir}/root`, json: true };
+ * await assert.rejects(updateCommand(options), /^Error: No install at /); // only install sets one up
+ * await Deno.writeTextFile(`${dir}/ms11-1.0.0`, "#!/bin/sh\necho MS11 1.0.0\n");
+ * assert.equal(await installCommand({ ...options, adopt: `${dir}/ms11-1.0.0`, version: "1.0.0" }), 0);
  * assert.equal(await updateCommand(options), 0);
  * const state = JSON.parse(await Deno.readTextFile(`${dir}/root/state.json`));
  * assert.equal(state.staged.version, "1.1.0"); // applied at the next launch
@@ -57,26 +60,40 @@ export interface UpdateCommandOptions extends GlobalOptions {
  */
 export async function updateCommand(options: UpdateCommandOptions): Promise<number> {
   const ctx = await loadContext(options);
-  const report = await updateFromChannel(actionContext(ctx, { progress: true }), options);
+  let report = await updateFromChannel(actionContext(ctx, { progress: true }), options);
+  const refused = report.summary?.decision;
+  if (
+    options.channel !== undefined && refused?.action === "none" &&
+    refused.reason === "downgrade-refused"
+  ) {
+    // A channel for this run whose newest release is lower: ask, as `channel NAME` does.
+    const { available, current } = report.summary!;
+    const answer = await ctx.ui.ask(
+      `${options.channel}'s newest release ${available} is lower than the installed ${current}. Install ${available} (a downgrade)? [y/N]`,
+    );
+    if (answer === "y" || answer === "yes") {
+      report = await updateFromChannel(actionContext(ctx, { progress: true }), {
+        ...options,
+        allowDowngrade: true,
+      });
+    }
+  }
+  if (report.problem) ctx.ui.warn(report.problem);
+  ctx.ui.notice(report.message);
   if (report.skipped) {
-    ctx.ui.notice(report.message);
-    ctx.ui.data(report.skipped, `skipped: ${report.skipped.reason}`);
+    ctx.ui.data(report.skipped, "");
     return 0;
   }
   const summary = report.summary!;
-  if (report.problem) ctx.ui.warn(report.problem);
-  const { decision } = summary;
-  if (decision.action === "none") ctx.ui.notice(decision.message);
   if (report.updater) ctx.ui.notice(report.updater.message);
-  ctx.ui.data(
-    summary,
-    summary.staged
-      ? `staged ${summary.staged} from ${summary.channel}`
-      : `no update: ${decision.action === "none" ? decision.reason : "none"} (current ${
-        summary.current ?? "none"
-      }, ${summary.channel} has ${summary.available})`,
-  );
+  // Data for people: the release notes of what was staged (the line above said the rest).
+  ctx.ui.data(summary, summary.staged && summary.notes ? notesText(summary) : "");
   return 0;
+}
+
+/** A release's notes as people read them: a heading line, then the notes. */
+function notesText(s: { available: string; notes: string | null }): string {
+  return `Release notes of ${s.available}:\n${s.notes}`;
 }
 
 /**
@@ -110,6 +127,7 @@ export async function checkCommand(options: UpdateCommandOptions): Promise<numbe
         formatBytes(summary.size)
       })`,
       `update:    ${summary.update_available ? "yes" : `no - ${decision.message}`}`,
+      ...(summary.notes ? [`notes:     ${summary.notes.replaceAll("\n", "\n           ")}`] : []),
     ].join("\n"),
   );
   return 0;
@@ -159,7 +177,7 @@ export async function installCommand(options: InstallCommandOptions): Promise<nu
     report.adopted === null
       ? { installed: report.installed, channel: report.channel, root: report.root }
       : { installed: report.installed, adopted: report.adopted, root: report.root },
-    `installed ${report.installed}`,
+    "",
   );
   return 0;
 }

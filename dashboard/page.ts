@@ -6,6 +6,7 @@
 import type { ChannelProbe } from "../lib/actions/channel.ts";
 import type { ProgressReport } from "./progress.ts";
 import type { StatusDocument } from "../lib/root/status.ts";
+import { describeLifecycle } from "../lib/root/lifecycle.ts";
 import { escapeLines } from "../lib/core/text.ts";
 // The page's script: a file of its own, linted and type-checked against the DOM (see its header),
 // embedded at build time, so the compiled executable and the bundle need no file at run time.
@@ -267,7 +268,8 @@ function decisionText(c: ChannelProbe, status: StatusDocument): string {
     "up-to-date": "same as installed",
     "already-staged": "already staged",
     "downgrade-refused": "lower than installed (switching asks first)",
-    "rejected": "rolled back from; skipped",
+    "rejected": "rejected on this install; skipped",
+    "held": "rolled back from; skipped",
   }[c.decision.reason];
 }
 
@@ -360,6 +362,8 @@ function backups(view: PageView): string {
       time(b.installed_at)
     }</td><td data-label="Last current until">${
       b.retired_at ? time(b.retired_at) : "never ran"
+    }</td><td data-label="Health">${
+      e(describeLifecycle(b.lifecycle))
     }</td><td data-label="Action">${
       form(view, {
         route: "/api/rollback",
@@ -369,7 +373,7 @@ function backups(view: PageView): string {
       })
     }</td></tr>`
   ).join("");
-  return `<section aria-labelledby="h-backups"><h2 id="h-backups">Backups</h2><div class="scroll"><table id="backups"><thead><tr><th scope="col">Version</th><th scope="col">Channel</th><th scope="col">Installed</th><th scope="col">Last current until</th><th scope="col">Action</th></tr></thead><tbody>${rows}</tbody></table></div></section>`;
+  return `<section aria-labelledby="h-backups"><h2 id="h-backups">Backups</h2><div class="scroll"><table id="backups"><thead><tr><th scope="col">Version</th><th scope="col">Channel</th><th scope="col">Installed</th><th scope="col">Last current until</th><th scope="col">Health</th><th scope="col">Action</th></tr></thead><tbody>${rows}</tbody></table></div></section>`;
 }
 
 const STANDARD = new Set(["at", "event", "reason"]);

@@ -36,6 +36,7 @@ import {
 
 /** How long a one-time link ({@linkcode Dashboard.openUrl}) may wait to be opened. */
 const ONE_TIME_LINK_MS = 60_000;
+import { serveHttp } from "../lib/core/listen.ts";
 
 /**
  * Options of {@linkcode serveDashboard}.
@@ -95,6 +96,7 @@ export interface DashboardOptions {
  * import { serveDashboard } from "./server.ts";
  * import { layoutOf } from "../lib/root/layout.ts";
  * const dir = await Deno.makeTempDir();
+ * await Deno.mkdir(`${dir}/builds`); // an install, with nothing current yet
  * const dashboard = serveDashboard(layoutOf(dir), {
  *   configPath: `${dir}/update_channel.json`, platform: "linux-x64",
  * });
@@ -137,11 +139,12 @@ export interface Dashboard {
  * import { serveDashboard } from "./server.ts";
  * import { layoutOf } from "../lib/root/layout.ts";
  * const dir = await Deno.makeTempDir();
+ * await Deno.mkdir(`${dir}/builds`); // an install, with nothing current yet
  * const dashboard = serveDashboard(layoutOf(dir), {
  *   configPath: `${dir}/update_channel.json`, platform: "linux-x64",
  * });
  * const status = await (await fetch(`${dashboard.origin}/api/status?token=${dashboard.token}`)).json();
- * assert.equal(status.schema, 1);
+ * assert.equal(status.schema, 2);
  * assert.equal(status.current, null);
  * await dashboard.shutdown();
  * ```
@@ -186,7 +189,7 @@ class DashboardServer implements Dashboard {
     this.#options = options;
     this.#env = options.env ?? realEnv();
     this.token = options.token ?? randomToken();
-    this.#server = Deno.serve(
+    this.#server = serveHttp(
       { hostname, port, signal: options.signal, onListen() {} },
       (request) => this.#handle(request),
     );

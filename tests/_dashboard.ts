@@ -31,7 +31,7 @@ export interface ApiAnswer {
 export interface DashboardWorldOptions {
   /** Extra dashboard options. */
   dashboard?: Partial<DashboardOptions>;
-  /** Skip installing anything. */
+  /** Skip installing anything: an install root with nothing installed in it. */
   empty?: boolean;
 }
 
@@ -44,7 +44,9 @@ export async function dashboardWorld(options: DashboardWorldOptions = {}): Promi
   const layout = layoutOf(world.root);
   const platform = linuxPlatform();
   try {
-    if (!options.empty) {
+    if (options.empty) {
+      await Deno.mkdir(layout.builds, { recursive: true }); // an install, nothing current yet
+    } else {
       await world.publish("stable", "1.0.0");
       const { config } = await loadConfig(world.configPath, { explicit: true });
       await installRelease(layout, config, { channel: "stable", platform, lockWaitMs: 5000 });

@@ -42,6 +42,42 @@ export function runCli(
   return runDeno(["run", "-A", "--quiet", ...SHIPPED_V8_FLAGS, entry, ...args], options);
 }
 
+/** The result of a CLI run on a terminal: everything it wrote (stdout and stderr interleaved). */
+export interface TtyRun {
+  /** Exit code. */
+  code: number;
+  /** What the terminal showed, `\r\n` turned into `\n` (typed input is echoed in it). */
+  output: string;
+}
+
+/**
+ * Run the CLI on a pseudo-terminal (util-linux `script`), typing `input` into it: stdin, stdout
+ * and stderr are all the terminal, as for a person at a shell.
+ */
+export async function runCliTty(
+  args: string[],
+  input: string,
+  options: { env?: Record<string, string> } = {},
+): Promise<TtyRun> {
+  const quote = (a: string) => `'${a.replaceAll("'", `'\\''`)}'`;
+  const argv = [Deno.execPath(), "run", "-A", "--quiet", ...SHIPPED_V8_FLAGS, MAIN, ...args];
+  const child = new Deno.Command("script", {
+    args: ["-qec", argv.map(quote).join(" "), "/dev/null"],
+    env: { NO_COLOR: "1", ...options.env },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(input));
+  await writer.close();
+  const out = await child.output();
+  return {
+    code: out.code,
+    output: new TextDecoder().decode(out.stdout).replaceAll("\r\n", "\n"),
+  };
+}
+
 /** An executable shell script that prints `MS11 <version>`. */
 export function appScript(version: string, extra = ""): string {
   return `#!/bin/sh\necho "MS11 ${version}"\n${extra}`;

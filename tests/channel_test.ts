@@ -2,14 +2,25 @@ import assert from "node:assert/strict";
 import { decideUpdate, resolveChannel } from "../lib/core/channel.ts";
 import { defaultConfig, validateConfig } from "../lib/core/config_schema.ts";
 import { ConfigError } from "../lib/core/errors.ts";
-import type { RejectedRecord } from "../lib/root/state.ts";
+import type { LifecycleRecord } from "../lib/root/lifecycle.ts";
 import { throwsWith } from "./_helpers.ts";
 
-const REJECTED: RejectedRecord = {
+const REJECTED: LifecycleRecord = {
   version: "1.1.0",
   channel: "stable",
-  reason: "rolled back to 1.0.0 by hand",
+  state: "rejected",
+  reason: "1.1.0 exited with code 3 before its health check passed",
   at: "2026-11-26T00:00:00.000Z",
+  held: null,
+};
+
+const HELD: LifecycleRecord = {
+  version: "1.2.0",
+  channel: "stable",
+  state: "confirmed",
+  reason: "confirmed healthy",
+  at: "2026-11-25T00:00:00.000Z",
+  held: { at: "2026-11-26T00:00:00.000Z", reason: "rolled back to 1.1.0 by hand" },
 };
 
 Deno.test("resolveChannel: the requested channel, else the configured one", () => {
@@ -147,29 +158,64 @@ Deno.test("decideUpdate: an allowed downgrade is an update marked as one", () =>
 });
 
 Deno.test("decideUpdate skips a rejected version unless forced", () => {
-  const rejected = [REJECTED];
-  assert.deepEqual(decideUpdate("1.0.0", "1.1.0", { channel: "stable", rejected }), {
+  const lifecycle = [REJECTED];
+  assert.deepEqual(decideUpdate("1.0.0", "1.1.0", { channel: "stable", lifecycle }), {
     action: "none",
     reason: "rejected",
     message:
-      "1.1.0 on stable is skipped (rolled back to 1.0.0 by hand); a newer release or --force installs it",
+      "1.1.0 on stable is skipped (rejected: 1.1.0 exited with code 3 before its health check passed); a newer release or --force installs it",
   });
-  assert.deepEqual(decideUpdate("1.0.0", "1.1.0", { channel: "stable", rejected, force: true }), {
+  assert.deepEqual(decideUpdate("1.0.0", "1.1.0", { channel: "stable", lifecycle, force: true }), {
     action: "update",
     version: "1.1.0",
     downgrade: false,
     message: "Update available: 1.0.0 -> 1.1.0 on stable",
   });
   // Nothing installed: still skipped.
-  assert.equal(decideUpdate(null, "1.1.0", { channel: "stable", rejected }).action, "none");
+  assert.equal(decideUpdate(null, "1.1.0", { channel: "stable", lifecycle }).action, "none");
   // A newer release is not rejected.
-  assert.equal(decideUpdate("1.0.0", "1.2.0", { channel: "stable", rejected }).action, "update");
+  assert.equal(decideUpdate("1.0.0", "1.2.0", { channel: "stable", lifecycle }).action, "update");
   // A rejection on another channel does not count.
-  assert.equal(decideUpdate("1.0.0", "1.1.0", { channel: "canary", rejected }).action, "update");
+  assert.equal(decideUpdate("1.0.0", "1.1.0", { channel: "canary", lifecycle }).action, "update");
   // A forced rejected downgrade still needs --allow-downgrade.
   assert.equal(
-    decideUpdate("1.2.0", "1.1.0", { channel: "stable", rejected, force: true }).action,
+    decideUpdate("1.2.0", "1.1.0", { channel: "stable", lifecycle, force: true }).action,
     "none",
+  );
+  // A confirmed build is not rejected any more.
+  const confirmed = [{ ...REJECTED, state: "confirmed" as const, reason: "confirmed healthy" }];
+  assert.equal(
+    decideUpdate("1.0.0", "1.1.0", { channel: "stable", lifecycle: confirmed }).action,
+    "update",
+  );
+});
+
+Deno.test("decideUpdate: the version running now is up to date, even one rejected before", () => {
+  // 1.1.0 was rejected, then brought back (rollback --to) and runs on trial: not "rejected".
+  assert.deepEqual(decideUpdate("1.1.0", "1.1.0", { channel: "stable", lifecycle: [REJECTED] }), {
+    action: "none",
+    reason: "up-to-date",
+    message: "1.1.0 is the newest release on stable",
+  });
+});
+
+Deno.test("decideUpdate skips a held version (rolled back from by hand) unless forced", () => {
+  const lifecycle = [HELD];
+  assert.deepEqual(decideUpdate("1.1.0", "1.2.0", { channel: "stable", lifecycle }), {
+    action: "none",
+    reason: "held",
+    message:
+      "1.2.0 on stable is skipped (held back: rolled back to 1.1.0 by hand); a newer release or --force installs it",
+  });
+  assert.equal(
+    decideUpdate("1.1.0", "1.2.0", { channel: "stable", lifecycle, force: true }).action,
+    "update",
+  );
+  assert.equal(decideUpdate("1.1.0", "1.3.0", { channel: "stable", lifecycle }).action, "update");
+  const lifted = [{ ...HELD, held: null }];
+  assert.equal(
+    decideUpdate("1.1.0", "1.2.0", { channel: "stable", lifecycle: lifted }).action,
+    "update",
   );
 });
 
@@ -178,13 +224,13 @@ Deno.test("decideUpdate: with nothing installed, install the channel's release",
     action: "update",
     version: "1.1.0",
     downgrade: false,
-    message: "Installing 1.1.0 from stable",
+    message: "1.1.0 is available on stable (nothing is installed)",
   });
   assert.deepEqual(decideUpdate(null, "1.5.0-canary.1", { channel: "canary" }), {
     action: "update",
     version: "1.5.0-canary.1",
     downgrade: false,
-    message: "Installing 1.5.0-canary.1 from canary",
+    message: "1.5.0-canary.1 is available on canary (nothing is installed)",
   });
 });
 
@@ -192,7 +238,7 @@ Deno.test("decideUpdate is pure", () => {
   const options = Object.freeze({
     channel: "stable",
     staged: "0.9.0",
-    rejected: Object.freeze([Object.freeze({ ...REJECTED })]),
+    lifecycle: Object.freeze([Object.freeze({ ...REJECTED })]),
   });
   const first = decideUpdate("1.0.0", "1.2.0", options);
   const second = decideUpdate("1.0.0", "1.2.0", options);

@@ -878,7 +878,20 @@ Deno.test("validateConfig checks health, filling left-out fields from the defaul
     smoke_timeout_seconds: 10,
     health_timeout_seconds: 30,
     require_confirm: false,
+    failure_exit_codes: null,
   });
+  assert.deepEqual(
+    validateConfig({ health: { failure_exit_codes: [70, 134] } }).health.failure_exit_codes,
+    [70, 134],
+  );
+  for (const codes of [[], [0], [256], [1, 1], [1.5], "1", {}]) {
+    bad(
+      { health: { failure_exit_codes: codes } },
+      `health.failure_exit_codes must be null (every non-zero exit) or a non-empty list of exit codes from 1 to 255, got ${
+        JSON.stringify(codes)
+      }`,
+    );
+  }
   const health = validateConfig({ health: { max_attempts: 1, smoke_command: null } }).health;
   assert.deepEqual([health.max_attempts, health.smoke_command, health.require_confirm], [
     1,

@@ -137,7 +137,7 @@ Deno.test({
       );
       assert.match(
         await text(page, "#outcome"),
-        /Staged 1\.2\.0 from stable; it is applied at the next launch/,
+        /Staged 1\.2\.0 from stable \(1\.1\.0 -> 1\.2\.0; downloaded and verified [\d.]+ MiB\); it is applied at the next launch/,
       );
       assert.equal(await text(page, "#current-version"), "1.1.0");
 
@@ -154,7 +154,7 @@ Deno.test({
       assert.equal(await text(page, "#staged"), "none");
       assert.match(
         await text(page, "#outcome"),
-        /Rolled back 1\.1\.0 -> 1\.0\.0; 1\.1\.0 is kept as a backup and skipped by updates until a newer release; the staged 1\.2\.0 was cancelled/,
+        /Rolled back 1\.1\.0 -> 1\.0\.0; updates skip 1\.1\.0 until a newer release; cancelled the staged 1\.2\.0/,
       );
       assert.match(await text(page, "#backup-1_1_0"), /^1\.1\.0/);
       assert.match(await text(page, "#events"), /rolled_back\s*rolled back from the dashboard/);

@@ -77,7 +77,12 @@ Deno.test("dashboard prints its URL, serves status --json's document, stops on S
   } finally {
     const { code, stderr } = await dashboard.stop();
     assert.equal(code, 0, stderr);
-    assert.ok(stderr.includes(`Dashboard of ${world.root} at http://127.0.0.1:`), stderr);
+    assert.match(
+      stderr,
+      new RegExp(
+        `^Serving the dashboard of ${world.root} on http://127\\.0\\.0\\.1:\\d+: open the URL printed on stdout \\(Ctrl-C to stop\\)\\n$`,
+      ),
+    );
   }
 });
 
@@ -104,6 +109,8 @@ Deno.test({
   ignore: Deno.build.os !== "linux",
   async fn() {
     await using world = await makeWorld();
+    await world.publish("stable", "1.0.0");
+    assert.equal((await world.cli(["install"])).code, 0);
     const bin = `${world.dir}/bin`;
     await Deno.mkdir(bin);
     const opened = `${world.dir}/opened.txt`;
@@ -153,7 +160,7 @@ Deno.test({
       assert.equal(page.status, 200);
       assert.match(await page.text(), /<h2 id="h-installed">Installed<\/h2>/);
       const api = await fetch(`${origin}/api/status`, { headers: { cookie: session } });
-      assert.equal((await api.json()).schema, 1);
+      assert.equal((await api.json()).schema, 2);
       // Scripts keep the header.
       const scripted = await fetch(`${origin}/api/status`, { headers: { "x-ms11-token": token } });
       assert.equal(scripted.status, 200);
@@ -192,6 +199,29 @@ Deno.test("dashboard refuses 0.0.0.0 without --allow-remote, and a bad port", as
   const port = await world.cli(["dashboard", "--port", "http"]);
   assert.equal(port.code, 2);
   assert.equal(port.stderr.trim(), 'error: Invalid --port "http": expected 0-65535');
+  // A mistyped root: no dashboard of an empty install (it would create one on its first action).
+  const typo = await world.cli(["dashboard"]);
+  assert.equal(typo.code, 1);
+  assert.equal(
+    typo.stderr,
+    `error: No install at ${world.root}: it does not exist (ms11-update install sets one up; the root comes from --root, $MS11_UPDATE_ROOT or install_root)\n`,
+  );
+  assert.equal(typo.stdout, "");
+  await assert.rejects(Deno.stat(world.root), Deno.errors.NotFound);
+});
+
+Deno.test("dashboard on a port in use says which port", async () => {
+  await using world = await makeWorld();
+  await world.publish("stable", "1.0.0");
+  assert.equal((await world.cli(["install"])).code, 0);
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (taken.addr as Deno.NetAddr).port;
+  const busy = await world.cli(["dashboard", "--port", String(port)]);
+  assert.equal(busy.code, 1);
+  assert.equal(
+    busy.stderr,
+    `error: Cannot listen on 127.0.0.1:${port}: the port is already in use (choose another with --port, or --port 0 for a free one)\n`,
+  );
 });
 
 Deno.test("openerCommand picks the opener of each OS", () => {

@@ -7,11 +7,16 @@ import type { StatusDocument } from "../lib/root/status.ts";
 
 function status(extra: Partial<StatusDocument> = {}): StatusDocument {
   return {
-    schema: 1,
+    schema: 2,
     root: "/opt/ms11",
     channel: "stable",
     platform: "linux-x64",
-    current: { version: "1.1.0", channel: "stable", installed_at: "2026-11-27T09:12:01.000Z" },
+    current: {
+      version: "1.1.0",
+      channel: "stable",
+      installed_at: "2026-11-27T09:12:01.000Z",
+      lifecycle: null,
+    },
     staged: null,
     backups: [],
     keep_backups: 2,
@@ -21,6 +26,7 @@ function status(extra: Partial<StatusDocument> = {}): StatusDocument {
     recent_events: [],
     trial: null,
     rejected: [],
+    held: [],
     trust: { file: "/opt/ms11/trust.json", problem: null, channels: {} },
     ...extra,
   };
@@ -90,6 +96,44 @@ Deno.test("renderPage shows the status facts, nothing installed included", () =>
     /<span id="current-version">none<\/span> \(nothing is installed in \/opt\/ms11\)/,
   );
   assert.match(none, /<title>MS11 updates: not installed on stable<\/title>/);
+});
+
+Deno.test("renderPage shows each backup's health: confirmed, rejected with why, held back", () => {
+  const backup = (version: string, lifecycle: StatusDocument["backups"][number]["lifecycle"]) => ({
+    version,
+    channel: "stable",
+    installed_at: "2026-11-20T10:00:00.000Z",
+    retired_at: "2026-11-26T10:00:00.000Z",
+    lifecycle,
+  });
+  const at = "2026-11-26T10:00:00.000Z";
+  const html = renderPage(view({
+    status: status({
+      backups: [
+        backup("1.2.0", {
+          state: "confirmed",
+          at,
+          reason: "confirmed healthy",
+          held: { at, reason: "rolled back to 1.1.0 by hand" },
+        }),
+        backup("1.0.5", {
+          state: "rejected",
+          at,
+          reason: "1.0.5 exited with code <3>",
+          held: null,
+        }),
+        backup("1.0.0", { state: "confirmed", at, reason: "confirmed healthy", held: null }),
+        backup("0.9.0", null),
+      ],
+    }),
+  }));
+  const health = [...html.matchAll(/<td data-label="Health">([^<]*)<\/td>/g)].map((m) => m[1]);
+  assert.deepEqual(health, [
+    "confirmed healthy; held back: rolled back to 1.1.0 by hand",
+    "rejected: 1.0.5 exited with code &lt;3&gt;",
+    "confirmed healthy",
+    "unknown",
+  ]);
 });
 
 Deno.test("renderPage lists channels with notes, decisions, errors and switch buttons", () => {

@@ -123,7 +123,7 @@ Deno.test("the token may come in the X-MS11-Token header instead of the URL", as
     headers: { "x-ms11-token": d.dashboard.token },
   });
   assert.equal(response.status, 200);
-  assert.equal((await response.json()).schema, 1);
+  assert.equal((await response.json()).schema, 2);
 });
 
 Deno.test("a Host header other than this server by address is refused (DNS rebinding)", async () => {
@@ -229,7 +229,10 @@ Deno.test("POST /api/update downloads and stages with byte progress to 100%", as
   await d.world.publish("stable", "1.2.0", { artifact });
   const answer = await d.api("/api/update", { body: {} });
   assert.equal(answer.status, 200, JSON.stringify(answer.json));
-  assert.equal(answer.json.message, "Staged 1.2.0 from stable; it is applied at the next launch");
+  assert.equal(
+    answer.json.message,
+    "Staged 1.2.0 from stable (1.1.0 -> 1.2.0; downloaded and verified 3.0 MiB); it is applied at the next launch",
+  );
   assert.deepEqual([answer.json.result.staged, answer.json.result.downloaded], ["1.2.0", true]);
   const full = await events.waitFor((e) =>
     e.event === "progress" && e.data.phase === "download" && e.data.percent === 100
@@ -310,7 +313,7 @@ Deno.test("switching with downgrade install stages the lower release", async () 
   assert.equal(answer.status, 200, JSON.stringify(answer.json));
   assert.equal(
     answer.json.message,
-    "Switched channel stable -> canary; Staged 1.0.5 from canary; it is applied at the next launch",
+    "Switched channel stable -> canary; staged 1.0.5 from canary (a downgrade: 1.1.0 -> 1.0.5; downloaded and verified 28 B); it is applied at the next launch",
   );
   const status = (await d.api("/api/status")).json;
   assert.deepEqual([status.channel, status.staged.version], ["canary", "1.0.5"]);
@@ -329,7 +332,7 @@ Deno.test("POST /api/rollback restores the chosen backup; a missing one is refus
   assert.equal(answer.status, 200, JSON.stringify(answer.json));
   assert.equal(
     answer.json.message,
-    "Rolled back 1.1.0 -> 1.0.0; 1.1.0 is kept as a backup and skipped by updates until a newer release",
+    "Rolled back 1.1.0 -> 1.0.0; updates skip 1.1.0 until a newer release",
   );
   assert.equal(await launch(d.world.root), "MS11 1.0.0");
   await events.waitFor((e) =>
@@ -415,7 +418,7 @@ Deno.test("POST /api/confirm commits the build on trial", async () => {
   assert.equal(answer.status, 200);
   assert.equal(
     answer.json.message,
-    "Confirmed 1.1.0 after 1 launch(es): it stays current and is no longer rolled back automatically",
+    "Confirmed 1.1.0 after 1 launch: it stays current and is no longer rolled back automatically",
   );
   const after = await d.api("/api/status");
   assert.equal(after.json.trial, null);
@@ -450,6 +453,7 @@ Deno.test("malformed bodies are refused with 400", async () => {
 
 Deno.test("the dashboard listens on loopback only unless allowRemote", async () => {
   const dir = await Deno.makeTempDir();
+  await Deno.mkdir(`${dir}/builds`); // an install, nothing current yet
   try {
     const options = { configPath: `${dir}/c.json`, platform: "linux-x64" };
     assert.throws(

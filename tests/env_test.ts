@@ -160,6 +160,7 @@ Deno.test({
           },
         }),
       );
+      await Deno.mkdir(`${dir.path}/root/builds`, { recursive: true }); // an install to check
       const args = ["check", "--json", "--config", config, "--root", `${dir.path}/root`];
       // DENO_NO_UPDATE_CHECK: the deno running the CLI must not ask dl.deno.land through the proxy.
       const base = { HTTPS_PROXY: proxy.url, DENO_NO_UPDATE_CHECK: "1" };

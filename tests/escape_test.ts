@@ -277,7 +277,14 @@ Deno.test("a planted state file and audit log are shown escaped by status; --jso
     command: "check",
     message: `${EVIL}\nforged`,
   };
-  state.rejected = [{ version: "0.9.0", channel: "stable", reason: EVIL, at: state.last_error.at }];
+  state.lifecycle = [{
+    version: "0.9.0",
+    channel: "stable",
+    state: "rejected",
+    reason: EVIL,
+    at: state.last_error.at,
+    held: null,
+  }];
   await Deno.writeTextFile(statePath, JSON.stringify(state));
   await Deno.writeTextFile(
     `${s.root}/logs/audit.jsonl`,

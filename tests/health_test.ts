@@ -2,9 +2,10 @@
 // trial, confirm, automatic rollback after max_attempts, smoke tests, seals, bad builds, and
 // recovery of an interrupted (journaled) swap.
 import assert from "node:assert/strict";
+import { rejectedBuilds } from "../lib/root/lifecycle.ts";
 import { readAudit } from "../lib/root/audit.ts";
 import { decideUpdate } from "../lib/core/channel.ts";
-import { confirmBuild, judgeExit } from "../lib/root/health.ts";
+import { confirmBuild, type ExitFacts, judgeExit } from "../lib/root/health.ts";
 import { buildDir, type Layout } from "../lib/root/layout.ts";
 import { abandonTrial } from "../lib/root/rollback.ts";
 import { emptyState, readState, type State, writeState } from "../lib/root/state.ts";
@@ -85,15 +86,15 @@ Deno.test("a build never confirmed is rolled back after max_attempts launches an
   const state = await stateOf(layout);
   assert.equal(state.trial, undefined);
   assert.equal(state.journal, undefined);
-  assert.deepEqual(state.rejected, [
+  assert.deepEqual(rejectedBuilds(state.lifecycle), [
     { version: "1.1.0", channel: "stable", reason, at: NOW.toISOString() },
   ]);
   // The bad build is kept as a backup, but the channel's same release is not staged again…
   assert.deepEqual(await namesIn(layout.builds), ["1.0.0", "1.1.0"]);
-  const again = decideUpdate("1.0.0", "1.1.0", { channel: "stable", rejected: state.rejected });
+  const again = decideUpdate("1.0.0", "1.1.0", { channel: "stable", lifecycle: state.lifecycle });
   assert.equal(again.action, "none");
   // …while a newer release is.
-  const newer = decideUpdate("1.0.0", "1.1.1", { channel: "stable", rejected: state.rejected });
+  const newer = decideUpdate("1.0.0", "1.1.1", { channel: "stable", lifecycle: state.lifecycle });
   assert.equal(newer.action, "update");
   // No crash loop: the next launches start 1.0.0 and count nothing.
   const next = await applyStaged(layout, { now: NOW, maxAttempts: 3 });
@@ -115,9 +116,20 @@ Deno.test("abandonTrial rolls back the build on trial at once, and only that", a
   assert.equal(await abandonTrial(layout, { reason: "x", now: NOW }), null);
   await applyStaged(layout, { now: NOW });
   const back = await abandonTrial(layout, { reason: "1.1.0 exited with code 3", now: NOW });
-  assert.deepEqual(back, { from: "1.1.0", to: "1.0.0", cancelledStaged: null });
+  assert.deepEqual(back, {
+    from: "1.1.0",
+    to: "1.0.0",
+    cancelledStaged: null,
+    skipped: [],
+    rejected: true,
+    held: false,
+    onTrial: false,
+  });
   assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
-  assert.equal((await stateOf(layout)).rejected[0].reason, "1.1.0 exited with code 3");
+  assert.equal(
+    rejectedBuilds((await stateOf(layout)).lifecycle)[0].reason,
+    "1.1.0 exited with code 3",
+  );
   assert.equal(await abandonTrial(layout, { reason: "again", now: NOW }), null);
 });
 
@@ -152,11 +164,11 @@ Deno.test("a staged build failing its smoke test is not swapped in, is removed a
   const state = await stateOf(layout);
   assert.equal(state.staged, null);
   assert.equal(state.builds["1.1.0"], undefined);
-  assert.deepEqual(state.rejected, [
+  assert.deepEqual(rejectedBuilds(state.lifecycle), [
     { version: "1.1.0", channel: "stable", reason, at: NOW.toISOString() },
   ]);
   assert.equal(state.last_error?.message, `Staged build 1.1.0 was not applied: ${reason}`);
-  const again = decideUpdate("1.0.0", "1.1.0", { channel: "stable", rejected: state.rejected });
+  const again = decideUpdate("1.0.0", "1.1.0", { channel: "stable", lifecycle: state.lifecycle });
   assert.equal(again.action, "none");
 });
 
@@ -190,7 +202,7 @@ Deno.test("a staged build changed after it was sealed is refused, not remembered
   );
   assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
   assert.deepEqual(await namesIn(layout.builds), ["1.0.0"]);
-  assert.deepEqual((await stateOf(layout)).rejected, []);
+  assert.deepEqual(rejectedBuilds((await stateOf(layout)).lifecycle), []);
 });
 
 Deno.test("treeDigest changes with content, mode, names and links", async () => {
@@ -276,7 +288,7 @@ Deno.test("recoverSwap undoes a swap whose target is gone", async () => {
   assert.equal(recovery?.outcome, "undone");
   assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
   assert.equal((await stateOf(layout)).journal, undefined);
-  assert.deepEqual((await stateOf(layout)).rejected, []);
+  assert.deepEqual(rejectedBuilds((await stateOf(layout)).lifecycle), []);
 });
 
 Deno.test("a damaged trial or journal is reported and ignored", async () => {
@@ -297,23 +309,76 @@ Deno.test("a damaged trial or journal is reported and ignored", async () => {
 
 // --- judgeExit -------------------------------------------------------------------------------
 
-Deno.test("judgeExit: only a build on trial failing inside its window (or before confirming) fails", () => {
-  const base = {
-    code: 1,
+Deno.test("judgeExit: a clean exit is health, a crash or a failure code before health is failure, the rest no verdict", () => {
+  const base: ExitFacts = {
+    code: 0,
+    signal: null,
     signalled: false,
     onTrial: true,
     windowOver: false,
     requireConfirm: false,
+    failureCodes: null,
   };
-  assert.equal(judgeExit(base), "exited with code 1 before its health check passed");
-  assert.equal(judgeExit({ ...base, code: 0 }), null);
-  assert.equal(judgeExit({ ...base, signalled: true }), null);
-  assert.equal(judgeExit({ ...base, onTrial: false }), null);
-  assert.equal(judgeExit({ ...base, windowOver: true }), null);
-  assert.equal(
-    judgeExit({ ...base, windowOver: true, requireConfirm: true, code: 134 }),
-    "exited with code 134 before it confirmed",
-  );
+  const cases: [
+    Partial<typeof base> & { signal?: string | null; failureCodes?: number[] },
+    string,
+    string,
+  ][] = [
+    [{}, "healthy", "exited cleanly (code 0)"],
+    [{ code: 1 }, "failed", "exited with code 1 before its health check passed"],
+    [
+      { code: 139, signal: "SIGSEGV" },
+      "failed",
+      "crashed (SIGSEGV) before its health check passed",
+    ],
+    [
+      { code: 134, signal: "SIGABRT" },
+      "failed",
+      "crashed (SIGABRT) before its health check passed",
+    ],
+    [{ code: 137, signal: "SIGKILL" }, "none", "was stopped by SIGKILL"],
+    [
+      { code: 130, signal: "SIGINT", signalled: true },
+      "none",
+      "was stopped by a signal passed on from the user",
+    ],
+    [{ code: 3, signalled: true }, "none", "was stopped by a signal passed on from the user"],
+    [{ code: 1, onTrial: false }, "none", "is not on trial"],
+    // The distribution declares which codes are failures; the others are no verdict.
+    [
+      { code: 70, failureCodes: [70, 134] },
+      "failed",
+      "exited with code 70 before its health check passed",
+    ],
+    [
+      { code: 2, failureCodes: [70, 134] },
+      "none",
+      "exited with code 2, not a failure code (health.failure_exit_codes)",
+    ],
+    // After the window: it ran through it.
+    [{ code: 1, windowOver: true }, "healthy", "ran through its health window"],
+    // Expected to confirm by itself: a clean exit is a launch without a confirm; a failure fails
+    // whenever it comes before the confirm.
+    [{ requireConfirm: true }, "none", "exited cleanly before it confirmed"],
+    [
+      { code: 134, requireConfirm: true, windowOver: true },
+      "failed",
+      "exited with code 134 before it confirmed",
+    ],
+    [
+      { code: 139, signal: "SIGSEGV", requireConfirm: true },
+      "failed",
+      "crashed (SIGSEGV) before it confirmed",
+    ],
+    [
+      { code: 2, requireConfirm: true, failureCodes: [70] },
+      "none",
+      "exited with code 2, not a failure code (health.failure_exit_codes)",
+    ],
+  ];
+  for (const [facts, verdict, reason] of cases) {
+    assert.deepEqual(judgeExit({ ...base, ...facts }), { verdict, reason }, JSON.stringify(facts));
+  }
 });
 
 Deno.test("a build applied over one still on trial falls back to the last build known good", () => {

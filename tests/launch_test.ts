@@ -59,7 +59,7 @@ Deno.test("run: a build that exits non-zero is rolled back, the old one started,
   assert.deepEqual(events.slice(-2), ["applied", "rolled_back"]);
   const again = await world.cli([]);
   assert.equal(again.code, 0, again.stderr);
-  includes(again.stderr, "1.1.0 on stable is skipped (1.1.0 exited with code 3");
+  includes(again.stderr, "1.1.0 on stable is skipped (rejected: 1.1.0 exited with code 3");
   // No crash loop: the next start runs 1.0.0 without any rollback.
   const next = await run(world, [`${world.root}/current/ms11`]);
   assert.equal(next.code, 0);
@@ -67,7 +67,90 @@ Deno.test("run: a build that exits non-zero is rolled back, the old one started,
   // A newer release clears it.
   await world.publish("stable", "1.1.1");
   const newer = await world.cli([]);
-  assert.equal(newer.stdout.trim(), "staged 1.1.1 from stable");
+  assert.equal(newer.stdout, "");
+  assert.match(
+    newer.stderr,
+    /^Staged 1\.1\.1 from stable \(1\.0\.0 -> 1\.1\.1; downloaded and verified \d+ B\); it is applied at the next launch\n$/,
+  );
+});
+
+Deno.test("run: three clean short sessions keep the build: a clean exit is evidence of health", async () => {
+  await using world = await makeWorld();
+  await stageBad(world, "exit 0"); // a CLI-style build: it does its job and exits 0 at once
+  for (let session = 1; session <= 3; session++) {
+    const ran = await run(world, [`${world.root}/current/ms11`]);
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.equal(ran.stdout, "MS11 1.1.0\n", `session ${session}: ${ran.stderr}`);
+    if (session === 1) includes(ran.stderr, "Confirmed 1.1.0: it exited cleanly (code 0)");
+    else assert.ok(!ran.stderr.includes("Confirmed"), ran.stderr);
+  }
+  assert.equal(await launch(world.root), "MS11 1.1.0");
+  const status = JSON.parse((await world.cli(["status", "--json"])).stdout);
+  assert.equal(status.trial, null);
+  assert.equal(status.current.lifecycle.state, "confirmed");
+  assert.equal(status.current.lifecycle.reason, "exited cleanly (code 0) under ms11-update run");
+  assert.deepEqual(status.rejected, []);
+});
+
+Deno.test("run: a build killed by a crash signal is rolled back; another signal is no verdict", async () => {
+  await using world = await makeWorld();
+  await stageBad(world, "kill -SEGV $$");
+  const ran = await run(world, [`${world.root}/current/ms11`]);
+  includes(
+    ran.stderr,
+    "1.1.0 crashed (SIGSEGV) before its health check passed; rolled back to 1.0.0 and starting it",
+  );
+  assert.equal(await launch(world.root), "MS11 1.0.0");
+
+  await using other = await makeWorld();
+  await stageBad(other, "kill -KILL $$");
+  for (let session = 1; session <= 4; session++) {
+    const killed = await run(other, [`${other.root}/current/ms11`]);
+    assert.equal(killed.code, 137, killed.stderr);
+    assert.ok(!killed.stderr.includes("rolled back"), killed.stderr);
+  }
+  // No evidence either way: still on trial (launches counted), never rolled back under run.
+  const status = JSON.parse((await other.cli(["status", "--json"])).stdout);
+  assert.equal(status.trial.version, "1.1.0");
+  assert.equal(status.trial.attempts, 4);
+  assert.deepEqual(status.rejected, []);
+});
+
+Deno.test("run: only the exit codes the distribution declares are failures", async () => {
+  await using world = await makeWorld();
+  await world.writeConfig({ health: { failure_exit_codes: [70] } });
+  await stageBad(world, '[ -e "$0.fail" ] && exit 70; exit 2');
+  for (let session = 1; session <= 4; session++) {
+    const ran = await run(world, [`${world.root}/current/ms11`]);
+    assert.equal(ran.code, 2, ran.stderr);
+    assert.ok(!ran.stderr.includes("rolled back"), ran.stderr);
+  }
+  assert.equal(await launch(world.root), "MS11 1.1.0");
+  await Deno.writeTextFile(`${world.root}/builds/1.1.0/ms11.fail`, "");
+  const failed = await run(world, [`${world.root}/current/ms11`]);
+  includes(
+    failed.stderr,
+    "1.1.0 exited with code 70 before its health check passed; rolled back to 1.0.0",
+  );
+  assert.equal(await launch(world.root), "MS11 1.0.0");
+});
+
+Deno.test("run with require_confirm: clean sessions without a confirm roll back after max_attempts launches", async () => {
+  await using world = await makeWorld();
+  await world.writeConfig({ health: { require_confirm: true, max_attempts: 2 } });
+  await stageBad(world, "exit 0");
+  for (const expected of ["MS11 1.1.0\n", "MS11 1.1.0\n"]) {
+    const ran = await run(world, [`${world.root}/current/ms11`]);
+    assert.equal(ran.stdout, expected, ran.stderr);
+  }
+  const third = await run(world, [`${world.root}/current/ms11`]);
+  includes(
+    third.stderr,
+    "Rolled back 1.1.0 -> 1.0.0: 1.1.0 was not confirmed healthy after 2 launches (health.max_attempts 2)",
+  );
+  assert.equal(third.stdout, "MS11 1.0.0\n");
+  const status = JSON.parse((await world.cli(["status", "--json"])).stdout);
+  assert.deepEqual(status.rejected.map((r: { version: string }) => r.version), ["1.1.0"]);
 });
 
 Deno.test("run: a build that lives through its health window is confirmed, and its exit code passes through", async () => {
@@ -187,9 +270,17 @@ Deno.test("run and confirm: usage errors exit 2", async () => {
   const missing = await run(world, [`${world.dir}/nope`]);
   assert.equal(missing.code, 1);
   includes(missing.stderr, `error: Cannot start ${world.dir}/nope:`);
+  // confirm at a mistyped root says there is no install there; at an install, nothing on trial
+  // is no error.
+  const typo = await world.cli(["confirm", "--json"]);
+  assert.equal(typo.code, 1);
+  includes(typo.stderr, `error: No install at ${world.root}: it does not exist`);
+  await world.publish("stable", "1.0.0");
+  assert.equal((await world.cli(["install"])).code, 0);
   const confirm = await world.cli(["confirm", "--json"]);
   assert.equal(confirm.code, 0, confirm.stderr);
   assert.equal(JSON.parse(confirm.stdout).confirmed, null);
+  assert.equal(confirm.stderr, "No build is on trial; nothing to confirm\n");
 });
 
 Deno.test("two updaters at once: one stages, the other waits or fails naming the holder's pid", async () => {
@@ -209,12 +300,13 @@ Deno.test("two updaters at once: one stages, the other waits or fails naming the
   const a = spawn(["--wait", "60"]);
   const b = spawn(["--wait", "60"]);
   const [ra, rb] = await Promise.all([a.output(), b.output()]);
-  const text = (o: Deno.CommandOutput) => new TextDecoder().decode(o.stdout).trim();
+  const text = (o: Deno.CommandOutput) =>
+    new TextDecoder().decode(o.stderr).trim().replace(/verified \d+ B/, "verified N B");
   assert.equal(ra.code, 0);
   assert.equal(rb.code, 0);
   assert.deepEqual([text(ra), text(rb)].sort(), [
-    "no update: already-staged (current 1.0.0, stable has 1.1.0)",
-    "staged 1.1.0 from stable",
+    "1.1.0 from stable is already staged; it is applied at the next launch",
+    "Staged 1.1.0 from stable (1.0.0 -> 1.1.0; downloaded and verified N B); it is applied at the next launch",
   ]);
   // Without --wait, while one holds the lock the other fails at once naming its pid.
   await world.publish("stable", "1.2.0");
@@ -268,13 +360,11 @@ Deno.test("the launcher path needs no import map: apply and run work with --no-c
   const ran = await bare(["run", ...where, "--", `${world.root}/current/ms11`]);
   assert.equal(ran.code, 0, ran.stderr);
   assert.equal(ran.stdout, "MS11 1.1.0\n");
+  includes(ran.stderr, "Confirmed 1.1.0: it exited cleanly (code 0)");
   const applied = await bare(["apply", "--json", ...where]);
   assert.equal(applied.code, 0, applied.stderr);
-  assert.deepEqual(JSON.parse(applied.stdout).trial, {
-    version: "1.1.0",
-    attempts: 2,
-    max_attempts: 3,
-  });
+  assert.equal(JSON.parse(applied.stdout).applied, false);
+  assert.equal(JSON.parse(applied.stdout).trial, undefined);
 });
 
 Deno.test("apply: a staged build failing its smoke test stays out, is removed and is not staged again", async () => {
@@ -299,7 +389,7 @@ Deno.test("apply: a staged build failing its smoke test stays out, is removed an
   const again = await world.cli([]);
   includes(
     again.stderr,
-    "1.1.0 on stable is skipped (smoke test ms11 --version exited with code 1)",
+    "1.1.0 on stable is skipped (rejected: smoke test ms11 --version exited with code 1)",
   );
   const status = JSON.parse((await world.cli(["status", "--json"])).stdout);
   assert.equal(status.staged, null);

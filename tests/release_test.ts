@@ -5,6 +5,7 @@ import { parseSignatures, verifyBytes } from "../lib/trust/keys.ts";
 import { readSigningKey, writeKeyPair } from "../lib/publish/signing.ts";
 import { kindOfFile, publishRelease, verifyRelease } from "../lib/publish/release.ts";
 import { bytesOf, namesIn, rejectsWith, sha256, type TempDir, tempDir } from "./_helpers.ts";
+import { makeTarGz, makeZip } from "./_archives.ts";
 
 const RELEASED = new Date("2026-11-20T10:00:00.000Z");
 
@@ -14,6 +15,16 @@ async function artifact(dir: TempDir, name: string, content: string): Promise<st
   const path = `${dir.path}/src/${name}`;
   await Deno.writeTextFile(path, content);
   return path;
+}
+
+/** A real archive under `<dir>/src/` holding an executable `ms11` (what clients accept). */
+async function launchableArchive(dir: TempDir, name: string): Promise<string> {
+  await Deno.mkdir(`${dir.path}/src`, { recursive: true });
+  const path = `${dir.path}/src/${name}`;
+  const main = "#!/bin/sh\necho MS11\n";
+  return name.endsWith(".zip")
+    ? await makeZip(path, [{ name: "ms11", data: main, mode: 0o100755 }])
+    : await makeTarGz(path, [{ type: "file", name: "ms11", data: main, mode: 0o755 }]);
 }
 
 async function manifestDoc(tree: string, channel: string): Promise<Record<string, unknown>> {
@@ -90,7 +101,7 @@ Deno.test("publishRelease copies the artifact and writes the channel's manifest"
 Deno.test("publishRelease detects the kind from the name unless given", async () => {
   await using dir = await tempDir();
   const tree = `${dir.path}/tree`;
-  const tgz = await artifact(dir, "ms11-1.0.0.tar.gz", "tgz bytes");
+  const tgz = await launchableArchive(dir, "ms11-1.0.0.tar.gz");
   const { manifest } = await publishRelease(tree, {
     channel: "canary",
     version: "1.0.0",
@@ -99,13 +110,14 @@ Deno.test("publishRelease detects the kind from the name unless given", async ()
     releasedAt: RELEASED,
   });
   assert.equal(manifest.artifacts["linux-x64"].kind, "tar.gz");
-  const bundle = await artifact(dir, "bundle", "zip bytes");
+  const bundle = await launchableArchive(dir, "bundle.zip");
+  await Deno.rename(bundle, `${dir.path}/src/bundle`);
   const second = await publishRelease(tree, {
     channel: "canary",
     version: "1.0.0",
     republish: true,
     platform: "darwin-arm64",
-    artifact: bundle,
+    artifact: `${dir.path}/src/bundle`,
     kind: "zip",
     releasedAt: RELEASED,
   });
@@ -117,7 +129,8 @@ Deno.test("publishRelease of the same version adds a platform and keeps the othe
   await using dir = await tempDir();
   const tree = `${dir.path}/tree`;
   const linux = await artifact(dir, "ms11", "linux build");
-  const mac = await artifact(dir, "ms11-mac.zip", "mac build");
+  const mac = await launchableArchive(dir, "ms11-mac.zip");
+  const macBytes = (await Deno.readFile(mac)).length;
   await publishRelease(tree, {
     channel: "stable",
     version: "1.1.0",
@@ -147,8 +160,8 @@ Deno.test("publishRelease of the same version adds a platform and keeps the othe
     },
     "darwin-arm64": {
       url: "1.1.0/ms11-mac.zip",
-      size: 9,
-      sha256: sha256("mac build"),
+      size: macBytes,
+      sha256: sha256(await Deno.readFile(mac)),
       kind: "zip",
     },
   });

@@ -58,7 +58,7 @@ Deno.test("a new ms11-update bundle is published, staged, tried at a launch, pro
   // The next launch: 5.0.0 hands it to 5.1.0, which applies MS11 1.1.0 and has started.
   const apply = await cli(["apply"]);
   assert.equal(apply.code, 0, apply.stderr);
-  assert.equal(apply.stdout, "applied 1.1.0\n");
+  assert.match(apply.stderr, /^Applied 1\.1\.0 \(was 1\.0\.0\)/m);
   assert.match(apply.stderr, /ms11-update 5\.1\.0 started; it replaces 5\.0\.0 at /);
   assert.equal(await launch(world.root), "MS11 1.1.0");
   assert.equal(await version(entry), "5.1.0");
@@ -81,11 +81,7 @@ Deno.test("a new ms11-update bundle is published, staged, tried at a launch, pro
   }
   // The next launch is 5.1.0's own: nothing is tried any more.
   const idle = await cli(["apply"]);
-  assert.deepEqual([idle.code, idle.stdout, idle.stderr], [
-    0,
-    "nothing staged; current 1.1.0\n",
-    "",
-  ]);
+  assert.deepEqual([idle.code, idle.stdout, idle.stderr], [0, "", ""]);
 
   // Rolled back by hand: 5.0.0 is back, and 5.1.0 is not staged again.
   const back = await cli(["self", "rollback"]);
@@ -113,10 +109,9 @@ Deno.test("a new ms11-update that crashes at start is refused at the next launch
 
   const apply = await cli(["apply"]);
   assert.equal(apply.code, 0, apply.stderr);
-  assert.equal(apply.stdout, "applied 1.1.0\n");
   assert.match(
     apply.stderr,
-    /crashed at start\n.*ms11-update 5\.1\.0 exited with code 70 before it started; it was refused, and 5\.0\.0 runs this launch/,
+    /crashed at start\nms11-update 5\.1\.0 exited with code 70 before it started; it was refused, and 5\.0\.0 runs this launch\nApplied 1\.1\.0 \(was 1\.0\.0\)/,
   );
   assert.equal(await launch(world.root), "MS11 1.1.0");
   assert.deepEqual(await Deno.readFile(entry), before, "the launcher's path was never touched");

@@ -26,7 +26,7 @@ const SRC = "/r/state.json";
 
 function fullState(): State {
   return {
-    schema: 1,
+    schema: 2,
     staged: { version: "1.2.0", channel: "stable", staged_at: "2026-11-26T10:00:00.000Z" },
     builds: {
       "1.0.0": buildRecord("1.0.0", { retired_at: "2026-11-20T00:00:00.000Z" }),
@@ -41,8 +41,23 @@ function fullState(): State {
       decision: "update",
     },
     last_error: { at: "2026-11-25T00:00:00.000Z", command: "check", message: "offline" },
-    rejected: [
-      { version: "0.9.0", channel: "stable", reason: "rolled back", at: "2026-11-01T00:00:00Z" },
+    lifecycle: [
+      {
+        version: "0.9.0",
+        channel: "stable",
+        state: "rejected",
+        reason: "0.9.0 exited with code 3 before its health check passed",
+        at: "2026-11-01T00:00:00Z",
+        held: null,
+      },
+      {
+        version: "1.0.0",
+        channel: "stable",
+        state: "confirmed",
+        reason: "confirmed healthy",
+        at: "2026-11-02T00:00:00Z",
+        held: { at: "2026-11-20T00:00:00.000Z", reason: "rolled back to 0.9.0 by hand" },
+      },
     ],
     manifests: {
       stable: {
@@ -101,10 +116,10 @@ Deno.test("emptyState is empty and of the current schema", () => {
     builds: {},
     last_check: null,
     last_error: null,
-    rejected: [],
+    lifecycle: [],
     manifests: {},
   });
-  assert.equal(STATE_SCHEMA, 1);
+  assert.equal(STATE_SCHEMA, 2);
   assert.notEqual(emptyState().builds, emptyState().builds);
 });
 
@@ -158,9 +173,9 @@ Deno.test("parseState: no valid schema gives an empty state and a problem", () =
 
 Deno.test("parseState: a newer schema is a RangeError", () => {
   throwsWith(
-    () => parseState({ ...fullState(), schema: 2 }, SRC),
+    () => parseState({ ...fullState(), schema: 3 }, SRC),
     RangeError,
-    `State file ${SRC} has schema 2, newer than this ms11-update understands (1); update ms11-update`,
+    `State file ${SRC} has schema 3, newer than this ms11-update understands (2); update ms11-update`,
   );
 });
 
@@ -173,10 +188,13 @@ Deno.test("parseState drops bad records one by one and names them", () => {
   builds["1.4.0"] = { ...buildRecord("1.4.0"), sha256: 5 };
   raw.last_check = { at: "2026-11-26T09:00:00.000Z" };
   raw.last_error = "boom";
-  raw.rejected = [
-    { version: "0.9.0", channel: "stable", reason: "rolled back", at: "2026-11-01T00:00:00Z" },
+  raw.lifecycle = [
+    ...fullState().lifecycle,
     { version: "0.8.0" },
     null,
+    { ...fullState().lifecycle[0], state: "bad" },
+    { ...fullState().lifecycle[1], held: { at: 5 } },
+    { ...fullState().lifecycle[0], reason: "the same build twice" },
   ];
   // An old client's trust records are carried through as they are (trust.json gets them).
   const trusted = raw.trusted as Record<string, Record<string, unknown>>;
@@ -185,15 +203,15 @@ Deno.test("parseState drops bad records one by one and names them", () => {
   const { state, problem } = parseState(raw, SRC);
   assert.equal(
     problem,
-    `State file ${SRC} had unreadable entries (staged, builds.1.1.0, builds.1.3.0, builds.1.4.0, last_check, last_error, rejected[], rejected[]); they were ignored`,
+    `State file ${SRC} had unreadable entries (staged, builds.1.1.0, builds.1.3.0, builds.1.4.0, last_check, last_error, lifecycle[], lifecycle[], lifecycle[], lifecycle[], lifecycle[]); they were ignored`,
   );
   assert.deepEqual(state, {
-    schema: 1,
+    schema: 2,
     staged: null,
     builds: { "1.0.0": fullState().builds["1.0.0"], "1.2.0": fullState().builds["1.2.0"] },
     last_check: null,
     last_error: null,
-    rejected: fullState().rejected,
+    lifecycle: fullState().lifecycle,
     manifests: fullState().manifests,
     trusted,
   });
@@ -228,13 +246,17 @@ Deno.test("parseState: old files without manifests load; bad manifest records ar
   );
 });
 
-Deno.test("parseState drops builds and rejected of the wrong type", () => {
+Deno.test("parseState drops builds, rejected and lifecycle of the wrong type", () => {
   const { state, problem } = parseState({ schema: 1, builds: [], rejected: {} }, SRC);
   assert.deepEqual(state, emptyState());
   assert.equal(
     problem,
     `State file ${SRC} had unreadable entries (builds, rejected); they were ignored`,
   );
+  assert.deepEqual(parseState({ schema: 2, lifecycle: {} }, SRC), {
+    state: emptyState(),
+    problem: `State file ${SRC} had unreadable entries (lifecycle); they were ignored`,
+  });
   const staged = parseState(
     { schema: 1, staged: { version: "1.0.0", channel: "", staged_at: "x" } },
     SRC,
@@ -284,8 +306,145 @@ Deno.test("readState: a newer schema is a RangeError", async () => {
   await rejectsWith(
     readState(layout),
     RangeError,
-    `State file ${layout.state} has schema 3, newer than this ms11-update understands (1); update ms11-update`,
+    `State file ${layout.state} has schema 3, newer than this ms11-update understands (2); update ms11-update`,
   );
+});
+
+// --- schema 1 -> 2 ------------------------------------------------------------------------
+
+/** A schema 1 file as the issue met it: one `rejected` list for bad and rolled-back-from alike. */
+function schema1(): Record<string, unknown> {
+  return {
+    schema: 1,
+    staged: { version: "1.3.0", channel: "stable", staged_at: "2026-11-26T10:00:00.000Z" },
+    builds: {
+      "1.0.0": buildRecord("1.0.0", { retired_at: "2026-11-20T00:00:00.000Z" }),
+      "1.1.0": buildRecord("1.1.0", { retired_at: null }),
+      "1.2.0": buildRecord("1.2.0", { retired_at: "2026-11-25T00:00:00.000Z" }),
+      "1.2.5": buildRecord("1.2.5", { retired_at: "2026-11-24T00:00:00.000Z" }),
+      "1.3.0": buildRecord("1.3.0"),
+      "1.4.0": buildRecord("1.4.0", { retired_at: null }),
+    },
+    last_check: null,
+    last_error: null,
+    rejected: [
+      // Rolled back from earlier, then brought back with --force and running now.
+      { version: "1.1.0", channel: "stable", reason: "rolled back to 1.0.0 by hand", at: "T1" },
+      { version: "1.2.0", channel: "stable", reason: "rolled back to 1.1.0 by hand", at: "T2" },
+      { version: "1.2.5", channel: "stable", reason: "rolled back from the dashboard", at: "T3" },
+      {
+        version: "0.9.0",
+        channel: "stable",
+        reason: "0.9.0 was not confirmed healthy after 3 launches (health.max_attempts 3)",
+        at: "T0",
+      },
+      { version: "nope/..", channel: "stable", reason: "x", at: "T0" },
+    ],
+    manifests: {},
+    trusted: {},
+  };
+}
+
+Deno.test("a schema 1 file is converted: bad builds rejected, builds rolled back from by hand held, the running build not rejected", () => {
+  const { state, problem } = parseState(schema1(), SRC, { current: "1.1.0" });
+  assert.equal(problem, `State file ${SRC} had unreadable entries (rejected[]); they were ignored`);
+  assert.equal(state.schema, 2);
+  const upgraded = "recorded before build lifecycles (state schema 1)";
+  assert.deepEqual(state.lifecycle, [
+    {
+      version: "1.1.0",
+      channel: "stable",
+      state: "confirmed",
+      at: "T1",
+      reason:
+        "current when the state file was upgraded (it had been skipped: rolled back to 1.0.0 by hand)",
+      held: null,
+    },
+    {
+      version: "1.2.0",
+      channel: "stable",
+      state: "trial",
+      at: "T2",
+      reason: "ran without a verdict",
+      held: { at: "T2", reason: "rolled back to 1.1.0 by hand" },
+    },
+    {
+      version: "1.2.5",
+      channel: "stable",
+      state: "trial",
+      at: "T3",
+      reason: "ran without a verdict",
+      held: { at: "T3", reason: "rolled back from the dashboard" },
+    },
+    {
+      version: "0.9.0",
+      channel: "stable",
+      state: "rejected",
+      at: "T0",
+      reason: "0.9.0 was not confirmed healthy after 3 launches (health.max_attempts 3)",
+      held: null,
+    },
+    {
+      version: "1.0.0",
+      channel: "stable",
+      state: "confirmed",
+      at: "2026-11-20T00:00:00.000Z",
+      reason: `ran (${upgraded})`,
+      held: null,
+    },
+    {
+      version: "1.3.0",
+      channel: "stable",
+      state: "staged",
+      at: buildRecord("1.3.0").installed_at,
+      reason: `staged (${upgraded})`,
+      held: null,
+    },
+    {
+      version: "1.4.0",
+      channel: "stable",
+      state: "staged",
+      at: buildRecord("1.4.0").installed_at,
+      reason: `never ran (${upgraded})`,
+      held: null,
+    },
+  ]);
+});
+
+Deno.test("a schema 1 build on trial stays on trial, even one rejected before", () => {
+  const raw = schema1();
+  raw.trial = {
+    version: "1.1.0",
+    from: "1.0.0",
+    channel: "stable",
+    started_at: "2026-11-26T00:00:00.000Z",
+    attempts: 2,
+  };
+  const { state } = parseState(raw, SRC, { current: "1.1.0" });
+  const record = state.lifecycle.find((r) => r.version === "1.1.0");
+  assert.equal(record?.state, "trial");
+  assert.equal(record?.at, "2026-11-26T00:00:00.000Z");
+  assert.equal(state.trial?.attempts, 2);
+});
+
+Deno.test("readState converts a schema 1 file using the current link, and the next write is schema 2", async () => {
+  await using dir = await tempDir();
+  const layout = layoutOf(dir.path);
+  await Deno.mkdir(layout.builds);
+  await Deno.symlink("builds/1.1.0", layout.current);
+  const raw = schema1();
+  (raw.rejected as unknown[]).pop();
+  await Deno.writeTextFile(layout.state, JSON.stringify(raw));
+  const { state, problem } = await readState(layout);
+  assert.equal(problem, null);
+  assert.equal(state.lifecycle.find((r) => r.version === "1.1.0")?.state, "confirmed");
+  // Reading does not rewrite the file; the next write does, as schema 2, without `rejected`.
+  assert.equal(JSON.parse(await Deno.readTextFile(layout.state)).schema, 1);
+  await writeState(layout, state);
+  const written = JSON.parse(await Deno.readTextFile(layout.state));
+  assert.equal(written.schema, 2);
+  assert.equal(written.rejected, undefined);
+  assert.deepEqual(await readState(layout), { state, problem: null });
 });
 
 Deno.test("readState: other read errors propagate", async () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { defaultConfig, validateConfig } from "../lib/core/config_schema.ts";
 import { layoutOf } from "../lib/root/layout.ts";
 import { emptyState } from "../lib/root/state.ts";
+import { holdBack, markApplied, markConfirmed, markRejected } from "../lib/root/lifecycle.ts";
 import { readStatus, STATUS_SCHEMA, type StatusDocument } from "../lib/root/status.ts";
 import { buildRecord, makeRoot, namesIn, rejectsWith, tempDir } from "./_helpers.ts";
 
@@ -14,7 +15,7 @@ Deno.test("readStatus of an empty root", async () => {
   const layout = layoutOf(`${dir.path}/root`);
   const status = await readStatus(layout, defaultConfig(), { platform: "linux-x64" });
   const expected: StatusDocument = {
-    schema: 1,
+    schema: 2,
     root: layout.root,
     channel: "stable",
     platform: "linux-x64",
@@ -28,10 +29,11 @@ Deno.test("readStatus of an empty root", async () => {
     recent_events: [],
     trial: null,
     rejected: [],
+    held: [],
     trust: { file: layout.trust, problem: null, channels: {} },
   };
   assert.deepEqual(status, expected);
-  assert.equal(STATUS_SCHEMA, 1);
+  assert.equal(STATUS_SCHEMA, 2);
   // Reads only.
   assert.deepEqual(await namesIn(dir.path), []);
 });
@@ -54,6 +56,10 @@ Deno.test("readStatus of a populated root", async () => {
     decision: "update",
   };
   state.last_error = { at: T1, command: "check", message: "Manifest fetch failed" };
+  markConfirmed(state.lifecycle, "1.0.0", "stable", { at: T1 });
+  markRejected(state.lifecycle, "1.1.0", "canary", { at: T2, reason: "1.1.0 crashed" });
+  holdBack(state.lifecycle, "1.2.0", "stable", { at: T2, reason: "rolled back by hand" });
+  markApplied(state.lifecycle, "1.2.0", "stable", { at: T3, fallback: true });
   const layout = await makeRoot(dir.path, {
     builds: ["1.0.0", "1.1.0", "1.2.0", "1.3.0"],
     current: "1.2.0",
@@ -72,11 +78,21 @@ Deno.test("readStatus of a populated root", async () => {
   const before = await Deno.readTextFile(layout.state);
   const status = await readStatus(layout, config, { platform: "darwin-arm64", channel: "canary" });
   assert.deepEqual(status, {
-    schema: 1,
+    schema: 2,
     root: layout.root,
     channel: "canary",
     platform: "darwin-arm64",
-    current: { version: "1.2.0", channel: "stable", installed_at: T2 },
+    current: {
+      version: "1.2.0",
+      channel: "stable",
+      installed_at: T2,
+      lifecycle: {
+        state: "trial",
+        at: T3,
+        reason: "swapped in; on trial until confirmed healthy",
+        held: null,
+      },
+    },
     staged: { version: "1.3.0", channel: "stable", staged_at: T3 },
     backups: [
       {
@@ -84,12 +100,19 @@ Deno.test("readStatus of a populated root", async () => {
         channel: "canary",
         installed_at: buildRecord("x").installed_at,
         retired_at: T2,
+        lifecycle: { state: "rejected", at: T2, reason: "1.1.0 crashed", held: null },
       },
       {
         version: "1.0.0",
         channel: "stable",
         installed_at: buildRecord("x").installed_at,
         retired_at: T1,
+        lifecycle: {
+          state: "confirmed",
+          at: T1,
+          reason: "confirmed healthy",
+          held: null,
+        },
       },
     ],
     keep_backups: 5,
@@ -98,7 +121,8 @@ Deno.test("readStatus of a populated root", async () => {
     state_problem: null,
     recent_events: events.slice(-10),
     trial: null,
-    rejected: state.rejected,
+    rejected: [{ version: "1.1.0", channel: "canary", reason: "1.1.0 crashed", at: T2 }],
+    held: [],
     trust: { file: layout.trust, problem: null, channels: {} },
   });
   // The document is plain JSON.
@@ -111,9 +135,14 @@ Deno.test("readStatus: a current build without a record, and a broken state file
   const layout = await makeRoot(dir.path, { builds: ["1.0.0", "0.9.0"], current: "1.0.0" });
   await Deno.writeTextFile(layout.state, "not json");
   const status = await readStatus(layout, defaultConfig(), { platform: "linux-x64" });
-  assert.deepEqual(status.current, { version: "1.0.0", channel: null, installed_at: null });
+  assert.deepEqual(status.current, {
+    version: "1.0.0",
+    channel: null,
+    installed_at: null,
+    lifecycle: null,
+  });
   assert.deepEqual(status.backups, [
-    { version: "0.9.0", channel: null, installed_at: null, retired_at: null },
+    { version: "0.9.0", channel: null, installed_at: null, retired_at: null, lifecycle: null },
   ]);
   assert.equal(
     status.state_problem,
@@ -131,10 +160,10 @@ Deno.test("readStatus: a current build without a record, and a broken state file
 Deno.test("readStatus: a state file from a newer ms11-update is an error", async () => {
   await using dir = await tempDir();
   const layout = await makeRoot(dir.path, { builds: ["1.0.0"], current: "1.0.0" });
-  await Deno.writeTextFile(layout.state, JSON.stringify({ schema: 2 }));
+  await Deno.writeTextFile(layout.state, JSON.stringify({ schema: 3 }));
   await rejectsWith(
     readStatus(layout, defaultConfig(), { platform: "linux-x64" }),
     RangeError,
-    `State file ${layout.state} has schema 2, newer than this ms11-update understands (1); update ms11-update`,
+    `State file ${layout.state} has schema 3, newer than this ms11-update understands (2); update ms11-update`,
   );
 });

@@ -1,5 +1,7 @@
 // lib/root/layout.ts, lib/root/swap.ts, lib/root/backups.ts and lib/root/rollback.ts.
 import assert from "node:assert/strict";
+import { readAudit } from "../lib/root/audit.ts";
+import { markConfirmed, markRejected, rejectedBuilds, skipReason } from "../lib/root/lifecycle.ts";
 import { listBackups, pruneBackups } from "../lib/root/backups.ts";
 import { LockHeldError } from "../lib/core/errors.ts";
 import { buildDir, currentVersion, type Layout, layoutOf } from "../lib/root/layout.ts";
@@ -50,10 +52,15 @@ async function addUserData(layout: Layout): Promise<Record<string, string>> {
   return await snapshot(layout.data);
 }
 
+/** A state with these build records; a build that ran (retired_at set) ran healthy. */
 function stateWith(builds: Record<string, Partial<ReturnType<typeof buildRecord>>>): State {
   const state = emptyState();
   for (const [version, extra] of Object.entries(builds)) {
-    state.builds[version] = buildRecord(version, extra);
+    const record = buildRecord(version, extra);
+    state.builds[version] = record;
+    if (record.retired_at !== null) {
+      markConfirmed(state.lifecycle, version, record.channel, { at: record.retired_at });
+    }
   }
   return state;
 }
@@ -515,7 +522,7 @@ async function rollbackRoot(dir: TempDir, staged?: string): Promise<Layout> {
   return await setup(dir, { builds, current: "1.2.0", state });
 }
 
-Deno.test("rollback restores the most recently retired backup and rejects the old version", async () => {
+Deno.test("rollback restores the newest backup that ran healthy and holds the old version back", async () => {
   await using dir = await tempDir();
   const layout = await rollbackRoot(dir);
   const data = await addUserData(layout);
@@ -523,20 +530,20 @@ Deno.test("rollback restores the most recently retired backup and rejects the ol
     from: "1.2.0",
     to: "1.0.0",
     cancelledStaged: null,
+    skipped: [],
+    rejected: false,
+    held: true,
+    onTrial: false,
   });
   assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
   const state = await stateOf(layout);
   assert.equal(state.builds["1.2.0"].retired_at, NOW.toISOString());
   assert.equal(state.builds["1.0.0"].retired_at, null);
   assert.equal(state.builds["1.1.0"].retired_at, T1);
-  assert.deepEqual(state.rejected, [
-    {
-      version: "1.2.0",
-      channel: "canary",
-      reason: "rolled back to 1.0.0 by hand",
-      at: NOW.toISOString(),
-    },
-  ]);
+  // Rolled back from by hand: not bad, but updates skip it until a newer release.
+  assert.deepEqual(rejectedBuilds(state.lifecycle), []);
+  assert.equal(skipReason(state.lifecycle, "1.2.0", "canary"), "rolled back to 1.0.0 by hand");
+  assert.equal(state.trial, undefined);
   // Nothing removed: the rolled-back-from build stays as a backup.
   assert.deepEqual(await namesIn(layout.builds), ["1.0.0", "1.1.0", "1.2.0"]);
   assert.deepEqual(await snapshot(layout.data), data);
@@ -547,13 +554,65 @@ Deno.test("rollback --to restores a named backup, with a given reason", async ()
   const layout = await rollbackRoot(dir);
   assert.deepEqual(
     await rollback(layout, { to: "1.1.0", now: NOW, reason: "crashes at start" }),
-    { from: "1.2.0", to: "1.1.0", cancelledStaged: null },
+    {
+      from: "1.2.0",
+      to: "1.1.0",
+      cancelledStaged: null,
+      skipped: [],
+      rejected: false,
+      held: true,
+      onTrial: false,
+    },
   );
   assert.equal(await Deno.readLink(layout.current), "builds/1.1.0");
   const state = await stateOf(layout);
-  assert.deepEqual(state.rejected, [
-    { version: "1.2.0", channel: "canary", reason: "crashes at start", at: NOW.toISOString() },
+  assert.deepEqual(rejectedBuilds(state.lifecycle), []);
+  assert.equal(skipReason(state.lifecycle, "1.2.0", "canary"), "crashes at start");
+});
+
+Deno.test("rollback --reject marks the build rolled back from as bad", async () => {
+  await using dir = await tempDir();
+  const layout = await rollbackRoot(dir);
+  const result = await rollback(layout, { now: NOW, reject: true });
+  assert.deepEqual([result.to, result.rejected], ["1.0.0", true]);
+  const state = await stateOf(layout);
+  assert.deepEqual(rejectedBuilds(state.lifecycle), [
+    {
+      version: "1.2.0",
+      channel: "canary",
+      reason: "rejected by hand (rolled back to 1.0.0)",
+      at: NOW.toISOString(),
+    },
   ]);
+  assert.equal((await readAudit(layout)).at(-1)?.bad, true);
+});
+
+Deno.test("rollback --to a rejected build puts it on trial again, falling back to the build it replaced", async () => {
+  await using dir = await tempDir();
+  const state = stateWith({
+    "1.0.0": { retired_at: T1 },
+    "1.1.0": { retired_at: T2 },
+    "1.2.0": {},
+  });
+  markRejected(state.lifecycle, "1.1.0", "stable", { at: T2, reason: "1.1.0 crashed" });
+  markConfirmed(state.lifecycle, "1.2.0", "stable", { at: T3 });
+  const layout = await setup(dir, { builds: ["1.0.0", "1.1.0", "1.2.0"], current: "1.2.0", state });
+  // A plain rollback passes over the rejected build and says so.
+  const plain = await rollback(layout, { now: NOW });
+  assert.deepEqual(plain.skipped, [{ version: "1.1.0", why: "rejected: 1.1.0 crashed" }]);
+  assert.equal(plain.to, "1.0.0");
+  // Bringing it back by name: on trial, its rejection replaced by the trial.
+  const back = await rollback(layout, { to: "1.1.0", now: NOW });
+  assert.deepEqual([back.to, back.onTrial], ["1.1.0", true]);
+  const after = await stateOf(layout);
+  assert.deepEqual(after.trial, {
+    version: "1.1.0",
+    from: "1.0.0",
+    channel: "stable",
+    started_at: NOW.toISOString(),
+    attempts: 0,
+  });
+  assert.deepEqual(rejectedBuilds(after.lifecycle), []);
 });
 
 Deno.test("rollback --to an unknown backup lists the backups there are", async () => {
@@ -579,7 +638,7 @@ Deno.test("rollback with no backups is a RangeError", async () => {
   await rejectsWith(
     rollback(layout, { now: NOW }),
     RangeError,
-    `No backup to roll back to in ${layout.root}`,
+    `No backup that last ran healthy in ${layout.root} (there are no backups)`,
   );
   await rejectsWith(
     rollback(layout, { to: "0.9.0", now: NOW }),
@@ -606,36 +665,44 @@ Deno.test("rollback cancels a staged build so the next launch does not undo it",
     from: "1.2.0",
     to: "1.0.0",
     cancelledStaged: "1.3.0",
+    skipped: [],
+    rejected: false,
+    held: true,
+    onTrial: false,
   });
-  assert.equal((await stateOf(layout)).staged, null);
+  const state = await stateOf(layout);
+  assert.equal(state.staged, null);
+  // …and the next update does not stage it again either.
+  assert.equal(
+    skipReason(state.lifecycle, "1.3.0", "stable"),
+    "cancelled by the rollback to 1.0.0",
+  );
   const next = await applyStaged(layout, { now: NOW });
   assert.equal(next.applied, false);
   assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
 });
 
-Deno.test("rollback replaces an earlier rejection of the same version", async () => {
+Deno.test("rollback --reject replaces an earlier record of the same build, not another channel's", async () => {
   await using dir = await tempDir();
   const layout = await rollbackRoot(dir);
   const state = await stateOf(layout);
-  state.rejected = [
-    { version: "1.2.0", channel: "canary", reason: "old", at: T1 },
-    { version: "1.2.0", channel: "stable", reason: "other channel", at: T1 },
-  ];
+  markRejected(state.lifecycle, "1.2.0", "canary", { at: T1, reason: "old" });
+  markRejected(state.lifecycle, "1.2.0", "stable", { at: T1, reason: "other channel" });
   delete state.builds["1.0.0"]; // a backup without a record still works
   await Deno.writeTextFile(layout.state, JSON.stringify(state));
-  await rollback(layout, { to: "1.0.0", now: NOW });
-  assert.deepEqual((await stateOf(layout)).rejected, [
-    { version: "1.2.0", channel: "stable", reason: "other channel", at: T1 },
+  await rollback(layout, { to: "1.0.0", now: NOW, reject: true });
+  assert.deepEqual(rejectedBuilds((await stateOf(layout)).lifecycle), [
     {
       version: "1.2.0",
       channel: "canary",
-      reason: "rolled back to 1.0.0 by hand",
+      reason: "rejected by hand (rolled back to 1.0.0)",
       at: NOW.toISOString(),
     },
+    { version: "1.2.0", channel: "stable", reason: "other channel", at: T1 },
   ]);
 });
 
-Deno.test("rollback from a build without a record rejects it on channel unknown", async () => {
+Deno.test("rollback from a build without a record holds it back on channel unknown", async () => {
   await using dir = await tempDir();
   const state = stateWith({ "1.0.0": { retired_at: T1 } });
   const layout = await setup(dir, {
@@ -645,14 +712,9 @@ Deno.test("rollback from a build without a record rejects it on channel unknown"
     records: false,
   });
   await rollback(layout, { now: NOW });
-  assert.deepEqual((await stateOf(layout)).rejected, [
-    {
-      version: "1.1.0",
-      channel: "unknown",
-      reason: "rolled back to 1.0.0 by hand",
-      at: NOW.toISOString(),
-    },
-  ]);
+  const after = await stateOf(layout);
+  assert.deepEqual(rejectedBuilds(after.lifecycle), []);
+  assert.equal(skipReason(after.lifecycle, "1.1.0", "unknown"), "rolled back to 1.0.0 by hand");
 });
 
 Deno.test("rollback fails on a held lock and changes nothing", async () => {
@@ -666,20 +728,28 @@ Deno.test("rollback fails on a held lock and changes nothing", async () => {
 });
 
 Deno.test({
-  name: "rollback without --to only restores a build that was current before",
+  name: "rollback without --to only restores a build that last ran healthy, naming the others",
   async fn() {
-    await using dir = await tempDir();
-    const state = stateWith({ "1.0.0": {}, "1.1.0": { installed_at: T2 }, "1.2.0": {} });
+    const state = stateWith({
+      "1.0.0": {},
+      "1.1.0": { installed_at: T2 },
+      "1.2.0": {},
+      "1.3.0": { retired_at: T3 },
+      "1.4.0": { retired_at: T2 },
+    });
     state.staged = { version: "1.2.0", channel: "stable", staged_at: T3 };
+    markRejected(state.lifecycle, "1.3.0", "stable", { at: T3, reason: "1.3.0 crashed" });
+    state.lifecycle.find((r) => r.version === "1.4.0")!.state = "trial"; // left unconfirmed
+    await using dir = await tempDir();
     const layout = await setup(dir, {
-      builds: ["1.0.0", "1.1.0", "1.2.0"],
+      builds: ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"],
       current: "1.0.0",
       state,
     });
     await rejectsWith(
       rollback(layout, { now: NOW }),
       RangeError,
-      `No backup to roll back to in ${layout.root} (backups: 1.1.0; they never ran or were rolled back from: use --to)`,
+      `No backup that last ran healthy in ${layout.root} (1.3.0: rejected: 1.3.0 crashed; 1.4.0: never confirmed healthy; 1.1.0: never ran); name one with --to`,
     );
     assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
   },
@@ -696,9 +766,16 @@ Deno.test("rolling back twice goes further back instead of flipping to the build
   assert.deepEqual([first.from, first.to], ["1.2.0", "1.1.0"]);
   const second = await rollback(layout, { now: new Date(NOW.getTime() + 1000) });
   assert.deepEqual([second.from, second.to], ["1.1.0", "1.0.0"]);
+  assert.deepEqual(second.skipped, [
+    { version: "1.2.0", why: "held back: rolled back to 1.1.0 by hand" },
+  ]);
   assert.equal(await Deno.readLink(layout.current), "builds/1.0.0");
   const state = await stateOf(layout);
-  assert.deepEqual(state.rejected.map((r) => r.version), ["1.2.0", "1.1.0"]);
+  assert.deepEqual(rejectedBuilds(state.lifecycle), []);
+  assert.deepEqual(
+    ["1.2.0", "1.1.0"].map((v) => skipReason(state.lifecycle, v, "stable")),
+    ["rolled back to 1.1.0 by hand", "rolled back to 1.0.0 by hand"],
+  );
 });
 
 // --- renames across filesystems --------------------------------------------------------------

@@ -4,7 +4,7 @@
 import { ConfigError } from "../core/errors.ts";
 import { escapeText } from "../core/text.ts";
 import { appendAudit } from "../root/audit.ts";
-import { currentVersion, type Layout } from "../root/layout.ts";
+import { currentVersion, type Layout, requireInstall } from "../root/layout.ts";
 import { acquireLock } from "../root/lock.ts";
 import { readState, type State, writeState } from "../root/state.ts";
 import type { ActionContext } from "./context.ts";
@@ -43,12 +43,18 @@ export interface RunActionOptions {
   command: string;
   /** The channel the action concerns (named in a failure event). */
   channel: string;
+  /**
+   * The action works on an existing install: without one at the root it fails first, saying
+   * so, and creates nothing (lib/root/layout.ts `requireInstall`). Only `install` sets one up.
+   */
+  install?: "required";
 }
 
 /**
  * Run `body` as one action: events it announces reach the front end at once and the
  * notification hook when it ends (a failing hook is a warning); a failure other than a
- * {@linkcode ConfigError} is recorded as `last_error`, audited and announced, then rethrown.
+ * {@linkcode ConfigError} is recorded as `last_error`, audited and announced, then rethrown. With
+ * `install: "required"` and no install at the root it fails first, recording nothing.
  *
  * @example
  * ```ts
@@ -82,6 +88,7 @@ export async function runAction<T>(
       ctx.onEvent?.(event);
     } catch { /* must not throw; ignored */ }
   };
+  if (options.install === "required") await requireInstall(ctx.layout);
   try {
     return await body(announce);
   } catch (error) {

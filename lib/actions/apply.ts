@@ -34,8 +34,29 @@ export interface LauncherContext {
 }
 
 /**
+ * Options of {@linkcode applyUpdate}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ApplyUpdateOptions } from "./apply.ts";
+ * const underRun: ApplyUpdateOptions = { run: true };
+ * assert.equal(underRun.run, true);
+ * ```
+ */
+export interface ApplyUpdateOptions {
+  /**
+   * The apply of `ms11-update run`, which then judges the build by how it ends: launches without
+   * a confirm roll it back only when it must confirm by itself (`health.require_confirm`). The
+   * launcher hook `apply` (default) expects the application to confirm.
+   */
+  run?: boolean;
+}
+
+/**
  * Swap in the staged build, if any (smoke-tested first when `health.smoke_command` is set),
- * count a launch of a build on trial and roll back one that used up `health.max_attempts`.
+ * count a launch of a build on trial and roll back one that used up `health.max_attempts`
+ * where it is expected to confirm (see {@linkcode ApplyUpdateOptions}).
  *
  * @example
  * ```ts
@@ -48,12 +69,16 @@ export interface LauncherContext {
  * assert.equal(result.applied, false);
  * ```
  */
-export async function applyUpdate(ctx: LauncherContext): Promise<ApplyResult> {
+export async function applyUpdate(
+  ctx: LauncherContext,
+  options: ApplyUpdateOptions = {},
+): Promise<ApplyResult> {
   const { health } = ctx.config;
+  const expectConfirm = !options.run || health.require_confirm;
   return await applyStaged(ctx.layout, {
     keepBackups: ctx.config.keep_backups_count,
     lockWaitMs: ctx.lockWaitMs,
-    maxAttempts: health.max_attempts,
+    maxAttempts: expectConfirm ? health.max_attempts : null,
     smoke: health.smoke_command === null ? null : {
       executable: ctx.config.executable,
       args: health.smoke_command,
@@ -84,7 +109,9 @@ export interface LaunchOptions {
 
 /**
  * Start the application (`command`, usually `<root>/current/<executable>`), pass signals and its
- * exit code on, and roll back a build on trial that fails its health window.
+ * exit code on, and judge a build on trial by how it ends (the health rule of
+ * lib/root/health.ts `judgeExit`): confirm it on a clean exit or once it lives through the
+ * window, roll it back on a crash or a failure exit code.
  *
  * @example
  * ```ts
@@ -106,6 +133,7 @@ export async function launch(
   return await launchApp(ctx.layout, command, {
     healthTimeoutMs: (options.healthTimeoutSeconds ?? health.health_timeout_seconds) * 1000,
     requireConfirm: health.require_confirm,
+    failureCodes: health.failure_exit_codes,
     keepBackups: ctx.config.keep_backups_count,
     lockWaitMs: ctx.lockWaitMs,
     onNotice: options.onNotice,

@@ -53,8 +53,10 @@ export interface ConfirmReport {
  * import { defaultConfig } from "../core/config.ts";
  * import { layoutOf } from "../root/layout.ts";
  * import { confirmTrial } from "./builds.ts";
- * const ctx = { layout: layoutOf(await Deno.makeTempDir()), config: defaultConfig(),
- *   configPath: "update_channel.json", platform: "linux-x64" };
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * const ctx = { layout, config: defaultConfig(), configPath: "update_channel.json", platform: "linux-x64" };
+ * await assert.rejects(confirmTrial(ctx), /^Error: No install at .*: the folder holds no install/);
+ * await Deno.mkdir(layout.builds); // an install
  * const report = await confirmTrial(ctx);
  * assert.equal(report.message, "No build is on trial; nothing to confirm");
  * ```
@@ -65,7 +67,7 @@ export async function confirmTrial(
 ): Promise<ConfirmReport> {
   const result = await runAction(
     ctx,
-    { command: "confirm", channel: ctx.config.channel },
+    { command: "confirm", channel: ctx.config.channel, install: "required" },
     () =>
       confirmBuild(ctx.layout, {
         lockWaitMs: ctx.lockWaitMs,
@@ -80,7 +82,9 @@ export async function confirmTrial(
   return {
     message: result.confirmed === null
       ? "No build is on trial; nothing to confirm"
-      : `Confirmed ${result.confirmed} after ${result.attempts} launch(es): it stays current and is no longer rolled back automatically${pruned}`,
+      : `Confirmed ${result.confirmed} after ${result.attempts} launch${
+        result.attempts === 1 ? "" : "es"
+      }: it stays current and is no longer rolled back automatically${pruned}`,
     result,
   };
 }
@@ -97,8 +101,10 @@ export async function confirmTrial(
  * ```
  */
 export interface RollBackOptions extends BuildActionOptions {
-  /** The backup to restore (default: the newest one). */
+  /** The backup to restore (default: the newest one that last ran healthy). */
   to?: string;
+  /** Reject the build rolled back from as bad (default: only hold it back from updates). */
+  reject?: boolean;
 }
 
 /**
@@ -120,8 +126,9 @@ export interface RollbackReport {
 }
 
 /**
- * Restore a backup by hand (the newest, or `to`); the build it replaces is kept as a backup and
- * skipped by updates until a newer release.
+ * Restore a backup by hand (the newest that last ran healthy, or `to`); the build it replaces is
+ * kept as a backup and held back from updates until a newer release (rejected with `reject`).
+ * The message names the backups a plain rollback passed over, and why.
  *
  * @example
  * ```ts
@@ -129,9 +136,11 @@ export interface RollbackReport {
  * import { defaultConfig } from "../core/config.ts";
  * import { layoutOf } from "../root/layout.ts";
  * import { rollBack } from "./builds.ts";
- * const ctx = { layout: layoutOf(await Deno.makeTempDir()), config: defaultConfig(),
- *   configPath: "update_channel.json", platform: "linux-x64" };
- * await assert.rejects(rollBack(ctx), /nothing is installed|no backup/i);
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * const ctx = { layout, config: defaultConfig(), configPath: "update_channel.json", platform: "linux-x64" };
+ * await assert.rejects(rollBack(ctx), /^Error: No install at /); // only install sets one up
+ * await Deno.mkdir(layout.builds);
+ * await assert.rejects(rollBack(ctx), /^Error: Nothing is installed in .*; nothing to roll back$/);
  * ```
  */
 export async function rollBack(
@@ -140,21 +149,46 @@ export async function rollBack(
 ): Promise<RollbackReport> {
   const result = await runAction(
     ctx,
-    { command: "rollback", channel: ctx.config.channel },
+    { command: "rollback", channel: ctx.config.channel, install: "required" },
     () =>
       rollback(ctx.layout, {
         to: options.to,
+        reject: options.reject,
         lockWaitMs: ctx.lockWaitMs,
         now: ctx.env?.now(),
         reason: options.reason,
       }),
   );
-  const cancelled = result.cancelledStaged
-    ? `; the staged ${result.cancelledStaged} was cancelled`
+  return { message: rollbackMessage(result), result };
+}
+
+/**
+ * The one line for people about a rollback: what is current now, what was passed over and why,
+ * what happens to the build rolled back from, a cancelled staged build, and a trial.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { rollbackMessage } from "./builds.ts";
+ * assert.equal(
+ *   rollbackMessage({ from: "1.2.0", to: "1.0.0", cancelledStaged: null, rejected: false,
+ *     held: true, onTrial: false, skipped: [{ version: "1.1.0", why: "rejected: crashed" }] }),
+ *   "Rolled back 1.2.0 -> 1.0.0 (skipped 1.1.0: rejected: crashed); updates skip 1.2.0 until a newer release",
+ * );
+ * ```
+ */
+export function rollbackMessage(result: RollbackResult): string {
+  const skipped = result.skipped.length === 0
+    ? ""
+    : ` (skipped ${result.skipped.map((s) => `${s.version}: ${s.why}`).join("; ")})`;
+  const fate = result.rejected
+    ? `; ${result.from} is rejected`
+    : result.held
+    ? `; updates skip ${result.from} until a newer release`
     : "";
-  return {
-    message:
-      `Rolled back ${result.from} -> ${result.to}; ${result.from} is kept as a backup and skipped by updates until a newer release${cancelled}`,
-    result,
-  };
+  const cancelled = result.cancelledStaged
+    ? `; cancelled the staged ${result.cancelledStaged}`
+    : "";
+  const trial = result.onTrial ? `; ${result.to} is on trial until confirmed` : "";
+  return `Rolled back ${result.from} -> ${result.to}${skipped}${fate}${cancelled}${trial}`;
 }

@@ -6,10 +6,10 @@
  * @module
  */
 import { resolveChannel, type UpdateDecision } from "../core/channel.ts";
-import { updateConfigFile } from "../core/config.ts";
+import { setConfigField } from "../core/config.ts";
 import type { Env } from "../core/env.ts";
 import { httpEnv } from "../net/http_env.ts";
-import { currentVersion } from "../root/layout.ts";
+import { currentVersion, installProblem } from "../root/layout.ts";
 import { readState } from "../root/state.ts";
 import { readTrust, trustedFor } from "../root/trust_state.ts";
 import { checkChannel } from "../trust/check.ts";
@@ -235,8 +235,9 @@ export interface SwitchReport {
 }
 
 /**
- * Switch channel persistently: change the `channel` field of the configuration file (the rest
- * of the file is kept) and announce `channel_changed`. Unknown channels are a `ConfigError`.
+ * Switch channel persistently: change the `channel` field of the configuration file (only that
+ * field: the rest of the file stays as the user wrote it) and announce `channel_changed`.
+ * Unknown channels are a `ConfigError`.
  *
  * @example
  * ```ts
@@ -265,7 +266,10 @@ export async function switchChannel(
     ctx,
     { command: "channel", channel },
     async (announce) => {
-      const current = await currentVersion(ctx.layout);
+      // A switch is about the configuration: with no install at the root there is nothing to
+      // downgrade, and nothing is created there.
+      const installed = (await installProblem(ctx.layout)) === null;
+      const current = installed ? await currentVersion(ctx.layout) : null;
       let warning = "";
       if (options.downgrade === undefined && !options.skipCheck && current !== null) {
         const { state } = await readState(ctx.layout);
@@ -295,7 +299,7 @@ export async function switchChannel(
         }
       }
       if (channel !== previous) {
-        config = await updateConfigFile(ctx.configPath, (raw) => ({ ...raw, channel }));
+        config = await setConfigField(ctx.configPath, "channel", channel);
         announce({
           type: "channel_changed",
           at: (ctx.env?.now() ?? new Date()).toISOString(),
@@ -321,5 +325,6 @@ export async function switchChannel(
   if (switched.confirmation !== null || options.downgrade !== "install") return switched;
   // The update is an action of its own: its failure is recorded as an update's.
   const update = await updateFromChannel({ ...ctx, config }, { channel, allowDowngrade: true });
-  return { ...switched, message: `${switched.message}; ${update.message}`, update: update.summary };
+  const then = update.message.charAt(0).toLowerCase() + update.message.slice(1);
+  return { ...switched, message: `${switched.message}; ${then}`, update: update.summary };
 }

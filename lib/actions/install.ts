@@ -8,7 +8,8 @@ import { cp } from "node:fs/promises";
 import { removeIfExists, renameDurable, syncTree } from "../core/fs.ts";
 import { appendAudit } from "../root/audit.ts";
 import type { Config } from "../core/config_schema.ts";
-import { buildDir, currentVersion, type Layout } from "../root/layout.ts";
+import { buildDir, currentVersion, installProblem, type Layout } from "../root/layout.ts";
+import { markConfirmed } from "../root/lifecycle.ts";
 import { readState, writeState } from "../root/state.ts";
 import { acquireLock } from "../root/lock.ts";
 import { sweepLeftovers } from "../root/stage.ts";
@@ -71,6 +72,10 @@ export async function installRelease(
     );
   }
   const result = await runUpdate(layout, config, options);
+  if (result.staged === null) {
+    // Nothing to install: the release is skipped (rejected), or the check only looked.
+    throw new Error(`Nothing installed in ${layout.root}: ${result.check.decision.message}`);
+  }
   await applyStaged(layout, {
     keepBackups: config.keep_backups_count,
     lockWaitMs: options.lockWaitMs,
@@ -183,6 +188,10 @@ export async function adoptBuild(
     installed_at: (options.now ?? new Date()).toISOString(),
     retired_at: null,
   };
+  markConfirmed(state.lifecycle, version, "adopted", {
+    at: state.builds[version].installed_at,
+    reason: "adopted: the build already on the machine",
+  });
   await writeState(layout, state);
   await appendAudit(layout, {
     at: state.builds[version].installed_at,
@@ -190,6 +199,14 @@ export async function adoptBuild(
     reason: `existing build ${source} adopted`,
     version,
   });
+}
+
+/** An install root must be a folder, or not exist yet (it is created). */
+async function checkInstallRoot(layout: Layout): Promise<void> {
+  const problem = await installProblem(layout);
+  if (problem === "it is a file, not a folder" || problem === "a folder above it is a file") {
+    throw new Error(`Cannot install in ${layout.root}: ${problem}`);
+  }
 }
 
 /**
@@ -206,6 +223,8 @@ export async function adoptBuild(
 export interface InstallActionOptions {
   /** The channel to install from (default: the configured one). */
   channel?: string;
+  /** Install the channel's release even when it is rejected on this install. */
+  force?: boolean;
 }
 
 /**
@@ -252,10 +271,15 @@ export async function installFromChannel(
   options: InstallActionOptions = {},
 ): Promise<InstallReport> {
   const channel = resolveChannel(ctx.config, options.channel);
+  await checkInstallRoot(ctx.layout);
   const result = await runAction(
     ctx,
     { command: "install", channel },
-    (announce) => installRelease(ctx.layout, ctx.config, pipelineOptions(ctx, channel, announce)),
+    (announce) =>
+      installRelease(ctx.layout, ctx.config, {
+        ...pipelineOptions(ctx, channel, announce),
+        force: options.force,
+      }),
   );
   const installed = result.check.manifest.version;
   return {
@@ -290,13 +314,19 @@ export async function adoptExisting(
   options: { version: string | undefined },
 ): Promise<InstallReport> {
   const version = options.version;
-  if (version === undefined || !isVersion(version)) {
+  if (version === undefined) {
     throw new ConfigError(
-      `install --adopt needs --version with a semver version, got ${
-        JSON.stringify(version ?? null)
-      }`,
+      `install --adopt ${source} needs --version: the adopted build's version, such as --version 1.0.0`,
     );
   }
+  if (!isVersion(version)) {
+    throw new ConfigError(
+      `Invalid --version ${
+        JSON.stringify(version)
+      }: expected the adopted build's semver version, such as 1.0.0`,
+    );
+  }
+  await checkInstallRoot(ctx.layout);
   await runAction(
     ctx,
     { command: "install", channel: ctx.config.channel },

@@ -15,6 +15,8 @@ import { httpEnv } from "../net/http_env.ts";
 import { buildDir, currentVersion, type Layout } from "../root/layout.ts";
 import type { UpdateEvent } from "./notify.ts";
 import { checkFreeSpace, spaceNeeded, treeBytes } from "../root/space.ts";
+import { markRejected, markStaged } from "../root/lifecycle.ts";
+import { NotLaunchableError, UnsafeArchiveError } from "../core/errors.ts";
 import { hasBuild, stageBuild, sweepLeftovers } from "../root/stage.ts";
 import { readState, writeState } from "../root/state.ts";
 import {
@@ -62,7 +64,7 @@ import { recoverSwap } from "../root/swap.ts";
  * };
  * const result = await runUpdate(layout, config, options);
  * assert.equal(result.staged, null); // only checked
- * assert.deepEqual(events.map((e) => [e.type, e.message]), [["update_available", "Installing 1.1.0 from stable"]]);
+ * assert.deepEqual(events.map((e) => [e.type, e.message]), [["update_available", "1.1.0 is available on stable (nothing is installed)"]]);
  * await server.shutdown();
  * ```
  */
@@ -172,7 +174,7 @@ const EXTENSION = { "executable": "bin", "tar.gz": "tar.gz", "zip": "zip" } as c
  * import { readTrust } from "../root/trust_state.ts";
  * import { runUpdate } from "./pipeline.ts";
  * const first = await runUpdate(layout, config, { channel: "stable", platform: "linux-x64" });
- * assert.equal(first.check.decision.message, "Installing 1.1.0 from stable");
+ * assert.equal(first.check.decision.message, "1.1.0 is available on stable (nothing is installed)");
  * assert.equal(first.staged, "1.1.0"); // downloaded, verified, staged for the next launch
  * const { state } = await readState(layout);
  * assert.equal(state.staged?.version, "1.1.0");
@@ -288,14 +290,24 @@ export async function runUpdate(
   const version = decision.version;
   let downloaded = false;
   // A refused artifact (size, checksum, unsafe archive) goes to the audit log with the reason.
+  // A verified artifact that makes no build a client accepts (unsafe, not launchable) is the
+  // release's own fault: downloading the same bytes again changes nothing, so it is rejected on
+  // its channel until a newer release or --force.
   const refused = async (error: Error): Promise<never> => {
+    const broken = error instanceof NotLaunchableError || error instanceof UnsafeArchiveError;
+    const at = env.now().toISOString();
+    if (broken) {
+      markRejected(state.lifecycle, version, options.channel, { at, reason: error.message });
+      await writeState(layout, state);
+    }
     await appendAudit(layout, {
-      at: env.now().toISOString(),
+      at,
       event: "artifact_refused",
       reason: error.message,
       channel: options.channel,
       version,
       sha256: artifact.sha256,
+      ...(broken ? { bad: true } : {}),
     });
     throw error;
   };
@@ -339,6 +351,7 @@ export async function runUpdate(
       state,
     }).catch(refused);
   }
+  markStaged(state.lifecycle, version, options.channel, { at: env.now().toISOString() });
   await writeState(layout, state);
   faultPoint("after-stage");
   await appendAudit(layout, {

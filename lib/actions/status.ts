@@ -5,6 +5,7 @@
  * @module
  */
 import { resolveChannel } from "../core/channel.ts";
+import { requireInstall } from "../root/layout.ts";
 import { readStatus, type StatusDocument } from "../root/status.ts";
 import { updaterStatus } from "../self/status.ts";
 import type { ActionContext } from "./context.ts";
@@ -28,7 +29,8 @@ export interface StatusActionOptions {
 /**
  * The status document of the install: current, staged, trial, backups, last check and error,
  * rejected builds, recent events, and the updater itself (its version, form, a pending updater
- * update). Reads only; an unknown channel is a `ConfigError`.
+ * update). Reads only; an unknown channel is a `ConfigError`, a root with no install an error
+ * (see lib/root/layout.ts `requireInstall`).
  *
  * @example
  * ```ts
@@ -36,8 +38,10 @@ export interface StatusActionOptions {
  * import { defaultConfig } from "../core/config.ts";
  * import { layoutOf } from "../root/layout.ts";
  * import { installStatus } from "./status.ts";
- * const ctx = { layout: layoutOf(await Deno.makeTempDir()), config: defaultConfig(),
- *   configPath: "c.json", platform: "linux-x64" };
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * const ctx = { layout, config: defaultConfig(), configPath: "c.json", platform: "linux-x64" };
+ * await assert.rejects(installStatus(ctx), /^Error: No install at /);
+ * await Deno.mkdir(layout.builds); // an install, nothing current yet
  * const status = await installStatus(ctx);
  * assert.equal(status.current, null);
  * assert.equal(status.channel, "stable");
@@ -49,6 +53,7 @@ export async function installStatus(
   options: StatusActionOptions = {},
 ): Promise<StatusDocument> {
   const channel = resolveChannel(ctx.config, options.channel);
+  await requireInstall(ctx.layout);
   const status = await readStatus(ctx.layout, ctx.config, { channel, platform: ctx.platform });
   return { ...status, updater: await updaterStatus(ctx.layout) };
 }

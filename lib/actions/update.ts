@@ -6,6 +6,8 @@
  * @module
  */
 import { resolveChannel, type UpdateDecision } from "../core/channel.ts";
+import { formatBytes } from "../core/format.ts";
+import { requireInstall } from "../root/layout.ts";
 import { readState } from "../root/state.ts";
 import { autoCheckDue } from "../trust/check.ts";
 import { pipelineOptions, runAction } from "./_act.ts";
@@ -121,6 +123,20 @@ export interface CheckReport {
   summary: UpdateSummary & { update_available: boolean; size: number };
 }
 
+/** The one line about a staged build: from where, over what, and whether it was downloaded. */
+function stagedMessage(result: UpdateResult, channel: string): string {
+  const { current, decision, artifact } = result.check;
+  const over = current === null
+    ? ""
+    : decision.action === "update" && decision.downgrade
+    ? `a downgrade: ${current} -> ${result.staged}; `
+    : `${current} -> ${result.staged}; `;
+  const bytes = result.downloaded
+    ? `downloaded and verified ${formatBytes(artifact.size)}`
+    : "already downloaded";
+  return `Staged ${result.staged} from ${channel} (${over}${bytes}); it is applied at the next launch`;
+}
+
 function summarize(result: UpdateResult): UpdateSummary {
   const { check } = result;
   return {
@@ -158,7 +174,7 @@ export async function checkForUpdate(
   const channel = resolveChannel(ctx.config, options.channel);
   const result = await runAction(
     ctx,
-    { command: "check", channel },
+    { command: "check", channel, install: "required" },
     (announce) =>
       runUpdate(ctx.layout, ctx.config, {
         ...pipelineOptions(ctx, channel, announce),
@@ -206,8 +222,10 @@ export interface UpdateFromChannelOptions extends UpdateActionOptions {
  * import { layoutOf } from "../root/layout.ts";
  * import { updateFromChannel } from "./update.ts";
  * const config = { ...defaultConfig(), auto_check_enabled: false };
- * const ctx = { layout: layoutOf(await Deno.makeTempDir()), config,
- *   configPath: "update_channel.json", platform: "linux-x64" };
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * const ctx = { layout, config, configPath: "update_channel.json", platform: "linux-x64" };
+ * await assert.rejects(updateFromChannel(ctx), /^Error: No install at .*: the folder holds no install/);
+ * await Deno.mkdir(layout.builds); // an install (`install` sets one up)
  * const report = await updateFromChannel(ctx, { auto: true });
  * assert.equal(report.skipped?.reason, "disabled");
  * ```
@@ -218,6 +236,7 @@ export async function updateFromChannel(
 ): Promise<UpdateReport> {
   const channel = resolveChannel(ctx.config, options.channel);
   if (options.auto) {
+    await requireInstall(ctx.layout);
     const { state } = await readState(ctx.layout);
     const now = ctx.env?.now() ?? new Date();
     const due = autoCheckDue(ctx.config, state, { channel, now, force: options.force });
@@ -232,7 +251,7 @@ export async function updateFromChannel(
   }
   const result = await runAction(
     ctx,
-    { command: "update", channel },
+    { command: "update", channel, install: "required" },
     (announce) =>
       runUpdate(ctx.layout, ctx.config, {
         ...pipelineOptions(ctx, channel, announce),
@@ -244,9 +263,7 @@ export async function updateFromChannel(
   // The same verified manifest may offer a new ms11-update: staged too (a failure is a warning).
   const updater = await offeredUpdater(ctx, result.check.manifest, { channel });
   return {
-    message: result.staged
-      ? `Staged ${result.staged} from ${channel}; it is applied at the next launch`
-      : decision.message,
+    message: result.staged ? stagedMessage(result, channel) : decision.message,
     summary: summarize(result),
     skipped: null,
     problem: result.problem,

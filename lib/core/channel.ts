@@ -6,7 +6,7 @@
  */
 import type { Config } from "./config_schema.ts";
 import { ConfigError } from "./errors.ts";
-import type { RejectedRecord } from "../root/state.ts";
+import type { LifecycleRecord } from "../root/lifecycle.ts";
 import { compareVersions } from "./version.ts";
 
 /**
@@ -46,9 +46,10 @@ export function resolveChannel(config: Config, requested?: string): string {
  * import { decideUpdate, type DecideUpdateOptions } from "./channel.ts";
  * const options: DecideUpdateOptions = { channel: "stable", staged: "1.1.0" };
  * assert.equal(decideUpdate("1.0.0", "1.1.0", options).action, "none");
- * const rejected = [{ version: "1.1.0", channel: "stable", reason: "failed its health check", at: "2026-01-01T00:00:00Z" }];
- * assert.equal(decideUpdate("1.0.0", "1.1.0", { channel: "stable", rejected }).action, "none");
- * assert.equal(decideUpdate("1.0.0", "1.1.0", { channel: "stable", rejected, force: true }).action, "update");
+ * const lifecycle = [{ version: "1.1.0", channel: "stable", state: "rejected" as const,
+ *   reason: "failed its health check", at: "2026-01-01T00:00:00Z", held: null }];
+ * assert.equal(decideUpdate("1.0.0", "1.1.0", { channel: "stable", lifecycle }).action, "none");
+ * assert.equal(decideUpdate("1.0.0", "1.1.0", { channel: "stable", lifecycle, force: true }).action, "update");
  * ```
  */
 export interface DecideUpdateOptions {
@@ -58,9 +59,9 @@ export interface DecideUpdateOptions {
   allowDowngrade?: boolean;
   /** The version already staged for the next launch, if any. */
   staged?: string | null;
-  /** Versions not to install again (rolled back from). */
-  rejected?: readonly RejectedRecord[];
-  /** Install even a rejected version. */
+  /** The install's build lifecycle: rejected and held versions are skipped on their channel. */
+  lifecycle?: readonly LifecycleRecord[];
+  /** Install even a rejected or held version. */
   force?: boolean;
 }
 
@@ -91,13 +92,15 @@ export type UpdateDecision =
     /** Nothing to install. */
     action: "none";
     /** Why not. */
-    reason: "up-to-date" | "already-staged" | "downgrade-refused" | "rejected";
+    reason: "up-to-date" | "already-staged" | "downgrade-refused" | "rejected" | "held";
     /** One sentence for people. */
     message: string;
   };
 
 /**
- * Decide whether to install `available` over `current`. Pure: touches nothing.
+ * Decide whether to install `available` over `current`. Pure: touches nothing. A version
+ * rejected on the channel, or held back there (rolled back from by hand), is skipped unless
+ * `force`; the version running now is up to date whatever its past.
  *
  * @example
  * ```ts
@@ -129,13 +132,25 @@ export function decideUpdate(
       message: `${available} from ${channel} is already staged; it is applied at the next launch`,
     };
   }
-  const rejected = options.rejected?.find((r) => r.version === available && r.channel === channel);
-  if (rejected && !options.force) {
+  if (current !== null && compareVersions(available, current) === 0) {
     return {
       action: "none",
-      reason: "rejected",
+      reason: "up-to-date",
+      message: `${current} is the newest release on ${channel}`,
+    };
+  }
+  const record = options.lifecycle?.find((r) => r.version === available && r.channel === channel);
+  const skip = record?.state === "rejected"
+    ? { reason: "rejected" as const, why: `rejected: ${record.reason}` }
+    : record?.held
+    ? { reason: "held" as const, why: `held back: ${record.held.reason}` }
+    : null;
+  if (skip !== null && !options.force) {
+    return {
+      action: "none",
+      reason: skip.reason,
       message:
-        `${available} on ${channel} is skipped (${rejected.reason}); a newer release or --force installs it`,
+        `${available} on ${channel} is skipped (${skip.why}); a newer release or --force installs it`,
     };
   }
   if (current === null) {
@@ -143,23 +158,15 @@ export function decideUpdate(
       action: "update",
       version: available,
       downgrade: false,
-      message: `Installing ${available} from ${channel}`,
+      message: `${available} is available on ${channel} (nothing is installed)`,
     };
   }
-  const order = compareVersions(available, current);
-  if (order > 0) {
+  if (compareVersions(available, current) > 0) {
     return {
       action: "update",
       version: available,
       downgrade: false,
       message: `Update available: ${current} -> ${available} on ${channel}`,
-    };
-  }
-  if (order === 0) {
-    return {
-      action: "none",
-      reason: "up-to-date",
-      message: `${current} is the newest release on ${channel}`,
     };
   }
   if (options.allowDowngrade) {

@@ -8,6 +8,7 @@
  */
 import { ConfigError } from "./errors.ts";
 import { dirOf, writeFileAtomic } from "./fs.ts";
+import { setTopLevelField } from "./_json_edit.ts";
 import { isObject, showValue } from "./validate.ts";
 import { type Config, defaultConfig, validateConfig } from "./config_schema.ts";
 
@@ -132,6 +133,14 @@ export interface LoadConfigOptions {
 const MAX_CONFIG_BYTES = 1 << 20;
 
 async function readRaw(path: string, explicit: boolean): Promise<Raw | null> {
+  return (await readDocument(path, explicit))?.raw ?? null;
+}
+
+/** The configuration file's text and parsed object, or null when it does not exist. */
+async function readDocument(
+  path: string,
+  explicit: boolean,
+): Promise<{ text: string; raw: Raw } | null> {
   let text: string;
   try {
     const info = await Deno.stat(path);
@@ -159,7 +168,7 @@ async function readRaw(path: string, explicit: boolean): Promise<Raw | null> {
       `Invalid config ${path}: the document must be a JSON object, got ${showValue(raw)}`,
     );
   }
-  return raw;
+  return { text, raw };
 }
 
 /**
@@ -217,5 +226,39 @@ export async function updateConfigFile(
   await writeFileAtomic(target, JSON.stringify(next, null, 2) + "\n", {
     mode: mode ? mode & 0o777 : 0o644,
   });
+  return config;
+}
+
+/**
+ * Set one top-level field of the configuration file and change nothing else in it: the other
+ * fields, their order, the file's formatting and spacing stay as the user wrote them (only the
+ * value's text is replaced, or, for a field not in the file yet, one member is added). The result
+ * is validated first and written atomically (temp file, fsync, rename), keeping the file's mode;
+ * a symlinked file is updated where it points. A missing file is created. Nothing is written when
+ * validation fails.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { setConfigField } from "./config.ts";
+ * const path = await Deno.makeTempFile({ suffix: ".json" });
+ * const text = '{\n    "keep_backups_count": 3,\n    "channel":"stable"\n}\n';
+ * await Deno.writeTextFile(path, text);
+ * const config = await setConfigField(path, "channel", "canary");
+ * assert.equal(config.channel, "canary");
+ * assert.equal(await Deno.readTextFile(path), '{\n    "keep_backups_count": 3,\n    "channel":"canary"\n}\n');
+ * await assert.rejects(setConfigField(path, "channel", "Nope"), { name: "ConfigError" });
+ * ```
+ */
+export async function setConfigField(path: string, key: string, value: unknown): Promise<Config> {
+  const doc = await readDocument(path, false);
+  const text = doc === null
+    ? JSON.stringify({ [key]: value }, null, 2) + "\n"
+    : setTopLevelField(doc.text, key, value);
+  const config = validateConfig(JSON.parse(text), { source: path });
+  const target = await Deno.realPath(path).catch(() => path);
+  const mode = (await Deno.stat(target).catch(() => null))?.mode;
+  await Deno.mkdir(dirOf(target), { recursive: true });
+  await writeFileAtomic(target, text, { mode: mode ? mode & 0o777 : 0o644 });
   return config;
 }

@@ -11,6 +11,7 @@ import { type KeySet, parseKeySet } from "./keyset.ts";
 import {
   hostAllowed,
   isChannelName,
+  isFileName,
   isHostName,
   isLoopbackHost,
   isPlatformKey,
@@ -104,6 +105,7 @@ export interface NotificationsConfig {
  * const health: HealthConfig = defaultConfig().health;
  * assert.equal(health.max_attempts, 3);
  * assert.deepEqual(health.smoke_command, ["--version"]);
+ * assert.equal(health.failure_exit_codes, null); // every non-zero exit is a failure
  * ```
  */
 export interface HealthConfig {
@@ -117,6 +119,11 @@ export interface HealthConfig {
   health_timeout_seconds: number;
   /** Under `run`: only the application's own `ms11-update confirm` commits a new build. */
   require_confirm: boolean;
+  /**
+   * Under `run`: the exit codes that are evidence of a broken build (before it proved healthy);
+   * null: every non-zero code. Other non-zero codes are no verdict either way.
+   */
+  failure_exit_codes: number[] | null;
 }
 
 /**
@@ -160,6 +167,19 @@ export interface Config {
   health: HealthConfig;
 }
 
+/** `health.failure_exit_codes`: null, or a non-empty list of distinct codes from 1 to 255. */
+function failureCodes(c: Checker, value: unknown): number[] | null {
+  if (value === null) return null;
+  const field = "health.failure_exit_codes";
+  const expected = "null (every non-zero exit) or a non-empty list of exit codes from 1 to 255";
+  if (
+    !Array.isArray(value) || value.length === 0 ||
+    value.some((v) => !Number.isInteger(v) || v < 1 || v > 255) ||
+    new Set(value).size !== value.length
+  ) c.fail(field, expected, value);
+  return [...value as number[]];
+}
+
 /**
  * The shipped defaults (`config/update_channel.json`, validated; a deep copy, safe to modify).
  *
@@ -198,11 +218,6 @@ type Raw = Record<string, unknown>;
 
 function isAbsolute(path: string): boolean {
   return path.startsWith("/");
-}
-
-/** A file name that is not `.` or `..` and holds no slash, backslash or NUL. */
-function isFileName(name: string): boolean {
-  return /^(?!\.{1,2}$)[^/\\\0]+$/.test(name);
 }
 
 /**
@@ -380,6 +395,7 @@ export function validateConfig(raw: unknown, options: ValidateConfigOptions = {}
       86400,
     ),
     require_confirm: c.bool(hp("require_confirm"), "health.require_confirm"),
+    failure_exit_codes: failureCodes(c, hp("failure_exit_codes")),
   };
 
   const executable = c.string(

@@ -206,3 +206,24 @@ export class TrustStateError extends Error {
     this.channel = channel;
   }
 }
+
+/**
+ * A verified artifact cannot become a launchable build: the build it makes has no configured
+ * executable at its top level, or has it as something other than an executable file. The bytes
+ * are the ones the signed manifest names, so downloading them again changes nothing: a client
+ * rejects the release, a publisher refuses to publish it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NotLaunchableError } from "./errors.ts";
+ * const error = new NotLaunchableError(
+ *   "Release 1.1.0 is not launchable: its tar.gz archive has no file ms11 at the top level",
+ * );
+ * assert.equal(error.name, "NotLaunchableError");
+ * assert.ok(error instanceof Error);
+ * ```
+ */
+export class NotLaunchableError extends Error {
+  override name = "NotLaunchableError";
+}

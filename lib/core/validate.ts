@@ -247,3 +247,21 @@ export function showValue(value: unknown): string {
     text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text,
   );
 }
+
+/**
+ * A file name that is not `.` or `..` and holds no slash, backslash or NUL (the configuration's
+ * `executable`, the publisher's `--executable`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isFileName } from "./validate.ts";
+ * assert.ok(isFileName("ms11"));
+ * assert.ok(isFileName("MS11.exe"));
+ * assert.ok(!isFileName("bin/ms11"));
+ * assert.ok(!isFileName(".."));
+ * ```
+ */
+export function isFileName(name: string): boolean {
+  return /^(?!\.{1,2}$)[^/\\\0]+$/.test(name);
+}

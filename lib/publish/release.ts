@@ -12,6 +12,7 @@
  */
 import { removeIfExists, renameDurable, tempSibling, writeFileAtomic } from "../core/fs.ts";
 import { signDocument, type SigningKey } from "./signing.ts";
+import { checkArtifact, DEFAULT_EXECUTABLE } from "./artifact_check.ts";
 import {
   type ArtifactKind,
   type KeySet,
@@ -20,7 +21,7 @@ import {
   parseManifest,
 } from "../trust/manifest.ts";
 import { verifyManifest } from "../trust/verify.ts";
-import { ConfigError } from "../core/errors.ts";
+import { ConfigError, NotLaunchableError } from "../core/errors.ts";
 import { hashFile } from "../core/hash.ts";
 import { isChannelName, isPlatformKey } from "../core/validate.ts";
 import { compareVersions, isVersion, parseVersion } from "../core/version.ts";
@@ -81,6 +82,12 @@ export interface PublishOptions {
    * docs/MANIFEST.md); without it the channel's current offer is carried over.
    */
   updater?: UpdaterFile;
+  /**
+   * The file clients start (their configuration's `executable`, default `ms11`): an archive that
+   * does not hold it at its top level as an executable file is refused before anything is
+   * written (lib/publish/artifact_check.ts).
+   */
+  executable?: string;
 }
 
 /**
@@ -266,6 +273,18 @@ export async function publishRelease(
   }
   const name = options.artifact.slice(options.artifact.lastIndexOf("/") + 1);
   const kind = options.kind ?? kindOfFile(name);
+  try {
+    // What a client would refuse is refused here, before anything is published.
+    await checkArtifact(options.artifact, {
+      kind,
+      executable: options.executable ?? DEFAULT_EXECUTABLE,
+    });
+  } catch (error) {
+    if (error instanceof Error) {
+      error.message = `Cannot publish ${version} on ${options.channel}: ${error.message}`;
+    }
+    throw error;
+  }
   const { sha256, size } = await hashFile(options.artifact);
   const versionDir = `${channelDir}/${version}`;
   await Deno.mkdir(versionDir, { recursive: true });
@@ -345,6 +364,8 @@ export async function publishRelease(
 export interface VerifyReleaseOptions {
   /** The public keys and threshold the clients pin. */
   keys: KeySet;
+  /** The file clients start (default `ms11`): every build in the tree must be launchable as it. */
+  executable?: string;
   /** The time to judge expiry against (default now). */
   now?: Date;
 }
@@ -386,7 +407,8 @@ export interface VerifiedChannel {
  * Check a release tree before it is published, as a client would: every
  * `<channel>/manifest.json` parses, is signed by the threshold of `keys`, has a serial and has
  * not expired, and every artifact it names inside the tree (the updater's included) has the
- * declared size and SHA-256.
+ * declared size and SHA-256, and each build's makes a build a client accepts and can launch
+ * (`executable`; lib/publish/artifact_check.ts).
  *
  * @example
  * ```ts
@@ -459,6 +481,8 @@ export async function verifyRelease(
     } catch (error) {
       result.problems.push((error as Error).message);
     }
+    // The updater's files are checked for size and SHA-256; what makes one work (its --version,
+    // its reading of an install) is the client's smoke test (lib/self/smoke.ts).
     const updaters = Object.entries(manifest.updater?.artifacts ?? {})
       .map(([key, artifact]) => [`updater ${key}`, artifact] as const);
     for (const [platform, artifact] of [...Object.entries(manifest.artifacts), ...updaters]) {
@@ -470,9 +494,25 @@ export async function verifyRelease(
           result.problems.push(
             `Artifact ${file} (${platform}) has ${digest.size} bytes and sha256 ${digest.sha256}; the manifest says ${artifact.size} bytes and ${artifact.sha256}`,
           );
+          continue;
         }
       } catch {
         result.problems.push(`Artifact ${file} (${platform}) is missing`);
+        continue;
+      }
+      if (platform.startsWith("updater ")) continue;
+      try {
+        await checkArtifact(file, {
+          kind: artifact.kind,
+          executable: options.executable ?? DEFAULT_EXECUTABLE,
+        });
+      } catch (error) {
+        const message = (error as Error).message;
+        result.problems.push(
+          error instanceof NotLaunchableError
+            ? `Artifact ${file} (${platform})${message.slice(file.length)}`
+            : `Artifact ${file} (${platform}) would be refused by clients: ${message}`,
+        );
       }
     }
   }

@@ -6,6 +6,7 @@
  * @module
  */
 import { isPort } from "../core/validate.ts";
+import { serveHttp } from "../core/listen.ts";
 
 /**
  * What one answered request looked like, reported through {@linkcode ServeOptions.onRequest}.
@@ -194,7 +195,7 @@ class StaticServer implements ReleaseServer {
     this.#onRequest = options.onRequest ?? (() => {});
     this.#onError = options.onError ?? (() => {});
     const tls = options.cert === undefined ? {} : { cert: options.cert, key: options.key! };
-    this.#server = Deno.serve(
+    this.#server = serveHttp(
       {
         hostname,
         port,

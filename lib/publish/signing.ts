@@ -168,7 +168,8 @@ export async function writeKeyPair(
 
 /**
  * Load a private key file written by {@linkcode writeKeyPair}. A key file that other users may
- * read or write is refused (`TypeError`), as ssh refuses one.
+ * read or write is refused (`TypeError`), as ssh refuses one; so is the public key file, saying
+ * that it is one.
  *
  * @example
  * ```ts
@@ -181,10 +182,26 @@ export async function writeKeyPair(
  *   name: "TypeError",
  *   message: `Key file ${written.privatePath} is accessible by other users (mode 0644); chmod 600 it`,
  * });
+ * await assert.rejects(readSigningKey(written.publicPath), {
+ *   name: "TypeError",
+ *   message: `Key file ${written.publicPath} holds a public key (${written.keyid}), not a private one: sign with the private key file keygen wrote beside it (.key, mode 0600)`,
+ * });
  * ```
  */
 export async function readSigningKey(path: string): Promise<SigningKey> {
-  const mode = (await Deno.stat(path)).mode;
+  const info = await Deno.stat(path);
+  if (info.isFile && info.size <= 1024) {
+    // The public half, passed by mistake: say so, before anything about its mode.
+    const text = (await Deno.readTextFile(path)).trim();
+    if (isPublicKey(text)) {
+      throw new TypeError(
+        `Key file ${path} holds a public key (${
+          keyId(text)
+        }), not a private one: sign with the private key file keygen wrote beside it (.key, mode 0600)`,
+      );
+    }
+  }
+  const mode = info.mode;
   if (mode !== null && (mode & 0o077) !== 0) {
     throw new TypeError(
       `Key file ${path} is accessible by other users (mode ${

@@ -8,6 +8,7 @@ import { removeIfExists, syncDir } from "../core/fs.ts";
 import { faultPoint } from "../core/fault.ts";
 import { appendAudit } from "./audit.ts";
 import { buildDir, currentVersion, isBuildName, type Layout } from "./layout.ts";
+import { trimLifecycle } from "./lifecycle.ts";
 import { type State, writeState } from "./state.ts";
 
 /**
@@ -160,6 +161,8 @@ export async function pruneBackups(
   // Forget the records first: a crash mid-removal leaves a half-removed directory that is
   // recognisably not a usable backup only if the record is gone.
   for (const version of doomed) delete state.builds[version];
+  // Their lifecycle is kept only while it matters: a rejected or held version stays skipped.
+  state.lifecycle = trimLifecycle(state.lifecycle, new Set(Object.keys(state.builds)));
   await writeState(layout, state);
   for (const version of doomed) {
     // Rename out of the way first so a half-removed directory is never taken for a build.

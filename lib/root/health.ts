@@ -8,6 +8,7 @@
 import { appendAudit } from "./audit.ts";
 import { pruneBackups } from "./backups.ts";
 import { currentVersion, type Layout } from "./layout.ts";
+import { markConfirmed } from "./lifecycle.ts";
 import { readState, writeState } from "./state.ts";
 import { acquireLock } from "./lock.ts";
 import { recoverSwap } from "./swap.ts";
@@ -88,8 +89,9 @@ export interface ConfirmResult {
 }
 
 /**
- * Commit the build on trial: it stays current and is no longer rolled back automatically.
- * With no build on trial it changes nothing (confirming twice is harmless).
+ * Commit the build on trial: it stays current, is no longer rolled back automatically, and is
+ * `confirmed` in its lifecycle (a build rejected before is not rejected any more). With no build
+ * on trial it changes nothing (confirming twice is harmless).
  *
  * @example
  * ```ts
@@ -131,13 +133,15 @@ export async function confirmBuild(
     }
     return { confirmed: null, current, attempts: 0, pruned: [] };
   }
-  delete state.trial;
-  await writeState(layout, state);
   const at = (options.now ?? new Date()).toISOString();
+  const reason = options.reason ?? "confirmed healthy";
+  delete state.trial;
+  markConfirmed(state.lifecycle, trial.version, trial.channel, { at, reason });
+  await writeState(layout, state);
   await appendAudit(layout, {
     at,
     event: "confirmed",
-    reason: options.reason ?? "confirmed healthy",
+    reason,
     version: trial.version,
     from: trial.from,
     attempts: trial.attempts,
@@ -148,20 +152,46 @@ export async function confirmBuild(
 }
 
 /**
+ * Signals that are evidence of a crash when they end a build nobody sent them to (the kernel's
+ * answer to a fault or an abort). Other signals it was not sent by the launcher (a `kill` from
+ * elsewhere, the OOM killer's SIGKILL) are no verdict.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CRASH_SIGNALS } from "./health.ts";
+ * assert.ok(CRASH_SIGNALS.includes("SIGSEGV"));
+ * assert.ok(!CRASH_SIGNALS.includes("SIGTERM"));
+ * ```
+ */
+export const CRASH_SIGNALS: readonly string[] = [
+  "SIGSEGV",
+  "SIGBUS",
+  "SIGILL",
+  "SIGFPE",
+  "SIGABRT",
+  "SIGSYS",
+  "SIGTRAP",
+];
+
+/**
  * How a launched build ended, as {@linkcode judgeExit} sees it.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { type ExitFacts, judgeExit } from "./health.ts";
- * const interrupted: ExitFacts = { code: 130, signalled: true, onTrial: true, windowOver: false, requireConfirm: false };
- * assert.equal(judgeExit(interrupted), null); // the user's Ctrl-C is not a failed health check
+ * const interrupted: ExitFacts = { code: 130, signal: "SIGINT", signalled: true, onTrial: true,
+ *   windowOver: false, requireConfirm: false, failureCodes: null };
+ * assert.equal(judgeExit(interrupted).verdict, "none"); // the user's Ctrl-C is not a failure
  * ```
  */
 export interface ExitFacts {
   /** Its exit code (128 + signal number when killed by a signal). */
   code: number;
-  /** Whether the launcher passed a signal on to it (a user's Ctrl-C is not a failure). */
+  /** The signal that ended it, if one did. */
+  signal: string | null;
+  /** Whether the launcher passed a signal on to it (a user's Ctrl-C is no verdict). */
   signalled: boolean;
   /** Whether the build was still on trial (not confirmed) when it ended. */
   onTrial: boolean;
@@ -169,27 +199,81 @@ export interface ExitFacts {
   windowOver: boolean;
   /** Whether the build must confirm by itself (`health.require_confirm`). */
   requireConfirm: boolean;
+  /** Exit codes that are evidence of failure (`health.failure_exit_codes`); null: all non-zero. */
+  failureCodes: readonly number[] | null;
 }
 
 /**
- * Whether a build that ended like this failed its health check and must be rolled back. Pure.
- * Only a build still on trial can fail it: one that exits with failure before the health window
- * ends, or, with `requireConfirm`, at any time before it confirmed.
+ * What a build's end says about its health: `healthy` (confirm it), `failed` (roll it back and
+ * reject it) or `none` (no evidence either way: it stays on trial), and why.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ExitVerdict } from "./health.ts";
+ * const verdict: ExitVerdict = { verdict: "healthy", reason: "exited cleanly (code 0)" };
+ * assert.equal(verdict.verdict, "healthy");
+ * ```
+ */
+export interface ExitVerdict {
+  /** The verdict. */
+  verdict: "healthy" | "failed" | "none";
+  /** Why, as a phrase after the version (`1.1.0 exited with code 3 before …`). */
+  reason: string;
+}
+
+/**
+ * The health rule of `ms11-update run`, for a build that ended. Pure. A clean exit is evidence of
+ * health; a crash is evidence of failure; nothing else is a verdict:
+ *
+ * 1. a build no longer on trial, or stopped by a signal the launcher passed on (the user's): none;
+ * 2. killed by a crash signal ({@linkcode CRASH_SIGNALS}) before it proved healthy: failed; killed
+ *    by another signal: none;
+ * 3. exit code 0: healthy, unless it must confirm by itself (`requireConfirm`): then none (a launch
+ *    without a confirm, which `apply` counts against `health.max_attempts`);
+ * 4. a failure code (`failureCodes`, or any non-zero when null) before the health window ended
+ *    (with `requireConfirm`: before it confirmed, whenever): failed;
+ * 5. after the window (without `requireConfirm`): healthy (it ran through it); any other code: none.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { judgeExit } from "./health.ts";
- * const crashed = { code: 1, signalled: false, onTrial: true, windowOver: false, requireConfirm: false };
- * assert.equal(judgeExit(crashed), "exited with code 1 before its health check passed");
- * assert.equal(judgeExit({ ...crashed, code: 0 }), null);
- * assert.equal(judgeExit({ ...crashed, windowOver: true }), null);
- * assert.equal(judgeExit({ ...crashed, windowOver: true, requireConfirm: true }), "exited with code 1 before it confirmed");
+ * const base = { code: 0, signal: null, signalled: false, onTrial: true, windowOver: false,
+ *   requireConfirm: false, failureCodes: null };
+ * assert.deepEqual(judgeExit(base), { verdict: "healthy", reason: "exited cleanly (code 0)" });
+ * assert.deepEqual(judgeExit({ ...base, code: 3 }),
+ *   { verdict: "failed", reason: "exited with code 3 before its health check passed" });
+ * assert.equal(judgeExit({ ...base, code: 3, failureCodes: [70] }).verdict, "none");
+ * assert.equal(judgeExit({ ...base, code: 139, signal: "SIGSEGV" }).verdict, "failed");
+ * assert.equal(judgeExit({ ...base, requireConfirm: true }).verdict, "none");
  * ```
  */
-export function judgeExit(facts: ExitFacts): string | null {
-  if (facts.code === 0 || facts.signalled || !facts.onTrial) return null;
-  if (facts.requireConfirm) return `exited with code ${facts.code} before it confirmed`;
-  if (facts.windowOver) return null;
-  return `exited with code ${facts.code} before its health check passed`;
+export function judgeExit(facts: ExitFacts): ExitVerdict {
+  const before = facts.requireConfirm ? "before it confirmed" : "before its health check passed";
+  if (!facts.onTrial) return { verdict: "none", reason: "is not on trial" };
+  if (facts.signalled) {
+    return { verdict: "none", reason: "was stopped by a signal passed on from the user" };
+  }
+  if (facts.signal !== null) {
+    return CRASH_SIGNALS.includes(facts.signal)
+      ? { verdict: "failed", reason: `crashed (${facts.signal}) ${before}` }
+      : { verdict: "none", reason: `was stopped by ${facts.signal}` };
+  }
+  if (facts.code === 0) {
+    return facts.requireConfirm
+      ? { verdict: "none", reason: "exited cleanly before it confirmed" }
+      : { verdict: "healthy", reason: "exited cleanly (code 0)" };
+  }
+  const failure = facts.failureCodes === null || facts.failureCodes.includes(facts.code);
+  if (failure && (facts.requireConfirm || !facts.windowOver)) {
+    return { verdict: "failed", reason: `exited with code ${facts.code} ${before}` };
+  }
+  if (!facts.requireConfirm && facts.windowOver) {
+    return { verdict: "healthy", reason: "ran through its health window" };
+  }
+  return {
+    verdict: "none",
+    reason: `exited with code ${facts.code}, not a failure code (health.failure_exit_codes)`,
+  };
 }

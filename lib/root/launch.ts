@@ -1,9 +1,9 @@
 /**
  * Launcher mode (`ms11-update run -- COMMAND`): start the application with stdin, stdout,
- * stderr, signals and exit code passed through, and watch a build on trial. If it exits with
- * failure before its health window ends (or before it confirms, when confirmation is required),
- * roll it back and start the previous build once. If it lives through the window (and need not
- * confirm by itself), confirm it.
+ * stderr, signals and exit code passed through, and watch a build on trial by the health rule
+ * of {@linkcode judgeExit}: a clean exit, or living through the health window, confirms it
+ * (unless it must confirm by itself); a crash or a failure exit code before that rolls it back,
+ * rejects it and starts the previous build once; anything else leaves it on trial.
  *
  * @module
  */
@@ -33,6 +33,8 @@ export interface LaunchOptions {
   healthTimeoutMs: number;
   /** The build must run `ms11-update confirm` itself; the window alone does not confirm it. */
   requireConfirm: boolean;
+  /** Exit codes that are evidence of failure (`health.failure_exit_codes`); default all non-zero. */
+  failureCodes?: readonly number[] | null;
   /** Backups to keep once a trial is confirmed. */
   keepBackups?: number;
   /** How long to wait for the install lock when confirming or rolling back, in milliseconds. */
@@ -84,6 +86,8 @@ export interface LaunchResult {
 
 interface Ended {
   code: number;
+  /** The signal that ended it, if one did. */
+  signal: string | null;
   signalled: boolean;
 }
 
@@ -126,7 +130,7 @@ function start(command: string[]): { ended: Promise<Ended> } {
   for (const signal of pending.splice(0)) pass(signal);
   const ended = child.status.then((status) => {
     unlisten();
-    return { code: status.code, signalled };
+    return { code: status.code, signal: status.signal ?? null, signalled };
   });
   return { ended };
 }
@@ -194,15 +198,26 @@ export async function launchApp(
     return { code: ended.code, confirmed, rolledBack: null };
   }
   const after = (await readState(layout)).state.trial;
-  const verdict = judgeExit({
+  const { verdict, reason: why } = judgeExit({
     code: ended.code,
+    signal: ended.signal,
     signalled: ended.signalled,
     onTrial: after !== undefined && after.version === trial.version,
     windowOver,
     requireConfirm: options.requireConfirm,
+    failureCodes: options.failureCodes ?? null,
   });
-  if (verdict === null) return { code: ended.code, confirmed: null, rolledBack: null };
-  const reason = `${trial.version} ${verdict}`;
+  if (verdict === "healthy") {
+    const r = await confirmBuild(layout, {
+      keepBackups: options.keepBackups,
+      lockWaitMs: options.lockWaitMs ?? 5000,
+      reason: `${why} under ms11-update run`,
+    });
+    if (r.confirmed !== null) notice(`Confirmed ${r.confirmed}: it ${why}`);
+    return { code: ended.code, confirmed: r.confirmed, rolledBack: null };
+  }
+  if (verdict === "none") return { code: ended.code, confirmed: null, rolledBack: null };
+  const reason = `${trial.version} ${why}`;
   const back = await abandonTrial(layout, { reason, lockWaitMs: options.lockWaitMs ?? 5000 });
   if (back === null) return { code: ended.code, confirmed: null, rolledBack: null };
   notice(`${reason}; rolled back to ${back.to} and starting it`);

@@ -1,5 +1,6 @@
 /**
- * Where the install root is and where things live inside it. Nothing here writes to the disk.
+ * Where the install root is, where things live inside it, and whether there is an install there.
+ * Nothing here writes to the disk.
  *
  * ```
  * <root>/
@@ -166,4 +167,66 @@ export async function currentVersion(layout: Layout): Promise<string | null> {
     if (error instanceof Deno.errors.NotFound) return null;
     throw error;
   }
+}
+
+/**
+ * Why there is no install at `layout.root`, or null when there is one: the root is a folder
+ * holding a `current` link, a state file or a `builds/` folder. Only `install` sets one up; every
+ * other command says so instead of creating folders at a mistyped path. Reads only.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { installProblem, layoutOf } from "./layout.ts";
+ * const dir = await Deno.makeTempDir();
+ * assert.equal(await installProblem(layoutOf(`${dir}/nope`)), "it does not exist");
+ * assert.equal(await installProblem(layoutOf(dir)), "the folder holds no install");
+ * await Deno.mkdir(`${dir}/builds`);
+ * assert.equal(await installProblem(layoutOf(dir)), null);
+ * const file = await Deno.makeTempFile();
+ * assert.equal(await installProblem(layoutOf(file)), "it is a file, not a folder");
+ * ```
+ */
+export async function installProblem(layout: Layout): Promise<string | null> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(layout.root);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return "it does not exist";
+    if (error instanceof Deno.errors.NotADirectory) return "a folder above it is a file";
+    throw error;
+  }
+  if (!info.isDirectory) return "it is a file, not a folder";
+  for (const path of [layout.current, layout.state, layout.builds]) {
+    try {
+      await Deno.lstat(path);
+      return null;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+  return "the folder holds no install";
+}
+
+/**
+ * Throw an `Error` naming the root and why when there is no install at `layout.root` (see
+ * {@linkcode installProblem}), pointing at `install` and at where the root comes from.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { layoutOf, requireInstall } from "./layout.ts";
+ * const dir = await Deno.makeTempDir();
+ * await assert.rejects(requireInstall(layoutOf(`${dir}/typo`)), {
+ *   message: `No install at ${dir}/typo: it does not exist (ms11-update install sets one up; the root comes from --root, $MS11_UPDATE_ROOT or install_root)`,
+ * });
+ * ```
+ */
+export async function requireInstall(layout: Layout): Promise<void> {
+  const problem = await installProblem(layout);
+  if (problem === null) return;
+  const hint = problem === "it does not exist" || problem === "the folder holds no install"
+    ? " (ms11-update install sets one up; the root comes from --root, $MS11_UPDATE_ROOT or install_root)"
+    : "";
+  throw new Error(`No install at ${layout.root}: ${problem}${hint}`);
 }

@@ -1,11 +1,13 @@
 /**
- * Rolling back by hand: restore the newest (or a named) backup. The build it replaces is kept as
- * a backup and is not installed again by updates until a newer release appears (or `--force`).
+ * Rolling back by hand: restore the newest backup that last ran healthy (or a named one). The
+ * build it replaces is kept as a backup and, when it is the newer one, held back from updates
+ * until a newer release appears (or `--force`); it is rejected only when asked (`reject`).
  *
  * @module
  */
 import { faultPoint } from "../core/fault.ts";
 import { listBackups } from "./backups.ts";
+import { chooseRollback, type SkippedBackup } from "./lifecycle.ts";
 import { buildDir, currentVersion, type Layout } from "./layout.ts";
 import { readState } from "./state.ts";
 import { acquireLock } from "./lock.ts";
@@ -19,6 +21,7 @@ import { recoverSwap, swapCurrent } from "./swap.ts";
  * import assert from "node:assert/strict";
  * import { layoutOf } from "./layout.ts";
  * import { emptyState, writeState } from "./state.ts";
+ * import { rejectedBuilds, skipReason } from "./lifecycle.ts";
  * import { rollback, type RollbackOptions } from "./rollback.ts";
  * import { readState } from "./state.ts";
  * import { applyStaged, switchCurrent } from "./swap.ts";
@@ -35,13 +38,17 @@ import { recoverSwap, swapCurrent } from "./swap.ts";
  * await applyStaged(layout); // 1.1.0 current, on trial; 1.0.0 its fallback
  * const options: RollbackOptions = { to: "1.0.0", reason: "the new menus confuse our users" };
  * await rollback(layout, options);
- * const { rejected } = (await readState(layout)).state;
- * assert.deepEqual(rejected.map((r) => [r.version, r.reason]), [["1.1.0", "the new menus confuse our users"]]);
+ * const { lifecycle } = (await readState(layout)).state;
+ * // Held back from updates with that reason, not rejected (that takes `reject: true`).
+ * assert.equal(skipReason(lifecycle, "1.1.0", "stable"), "the new menus confuse our users");
+ * assert.deepEqual(rejectedBuilds(lifecycle), []);
  * ```
  */
 export interface RollbackOptions {
-  /** The backup to restore (default: the one most recently current). */
+  /** The backup to restore (default: the newest one that last ran healthy). */
   to?: string;
+  /** Reject the build rolled back from (updates skip it as bad), not only hold it back. */
+  reject?: boolean;
   /** The time to record (default now). */
   now?: Date;
   /** How long to wait for the install lock, in milliseconds. */
@@ -72,7 +79,8 @@ export interface RollbackOptions {
  * await writeState(layout, state);
  * await applyStaged(layout); // 1.1.0 current, on trial; 1.0.0 its fallback
  * const result: RollbackResult = await rollback(layout);
- * assert.deepEqual(result, { from: "1.1.0", to: "1.0.0", cancelledStaged: null });
+ * assert.deepEqual(result, { from: "1.1.0", to: "1.0.0", cancelledStaged: null, skipped: [],
+ *   rejected: false, held: true, onTrial: false });
  * ```
  */
 export interface RollbackResult {
@@ -82,12 +90,21 @@ export interface RollbackResult {
   to: string;
   /** A staged build that was cancelled, if there was one. */
   cancelledStaged: string | null;
+  /** Newer backups a plain rollback passed over, and why (empty with `to`). */
+  skipped: SkippedBackup[];
+  /** Whether the build rolled back from was rejected. */
+  rejected: boolean;
+  /** Whether it was held back from updates instead (it is newer than the build restored). */
+  held: boolean;
+  /** Whether the restored build is on trial (it had not proved healthy). */
+  onTrial: boolean;
 }
 
 /**
- * Restore a backup. Throws a `RangeError` when there is no backup (or not the named one),
- * listing the backups there are; a staged build is cancelled, so that the next launch does not
- * undo the rollback.
+ * Restore a backup. Without `to`, the newest backup that last ran healthy (confirmed and not
+ * held back): the newer ones passed over are in the result's `skipped`. Throws a `RangeError`
+ * when there is none (or not the named one), saying what each backup is; a staged build is
+ * cancelled, so that the next launch does not undo the rollback.
  *
  * @example
  * ```ts
@@ -111,8 +128,9 @@ export interface RollbackResult {
  * }
  * state.staged = { version: "1.1.0", channel: "stable", staged_at: "2026-11-27T00:00:00Z" };
  * await writeState(layout, state);
- * await applyStaged(layout); // 1.1.0 current, on trial; 1.0.0 its fallback
- * assert.equal((await rollback(layout)).to, "1.0.0");
+ * await applyStaged(layout); // 1.1.0 current, on trial; 1.0.0 (it ran) its fallback
+ * const back = await rollback(layout);
+ * assert.deepEqual([back.from, back.to, back.held, back.rejected], ["1.1.0", "1.0.0", true, false]);
  * assert.equal(await currentVersion(layout), "1.0.0");
  * await assert.rejects(rollback(layout, { to: "0.9.0" }), RangeError); // no such backup
  * ```
@@ -129,40 +147,49 @@ export async function rollback(
     throw new Error(`Nothing is installed in ${layout.root}; nothing to roll back`);
   }
   const backups = await listBackups(layout, state);
-  // By default: the newest backup that ran before and was not itself rolled back from, so that
-  // rolling back twice goes further back instead of flipping, and never forward to a build
-  // that never ran.
-  const rejected = (version: string) =>
-    state.rejected.some((r) =>
-      r.version === version && r.channel === state.builds[version]?.channel
-    );
-  const target = options.to === undefined
-    ? backups.find((b) => b.retired_at !== null && !rejected(b.version))
-    : backups.find((b) => b.version === options.to);
-  if (target === undefined) {
-    const have = backups.map((b) => b.version).join(", ");
-    throw new RangeError(
-      options.to === undefined
-        ? `No backup to roll back to in ${layout.root}${
-          have ? ` (backups: ${have}; they never ran or were rolled back from: use --to)` : ""
-        }`
-        : options.to === from
-        ? `${from} is already the current build`
-        : `No backup ${options.to} in ${layout.root} (backups: ${have || "none"})`,
-    );
+  let target: string | null;
+  let skipped: SkippedBackup[] = [];
+  if (options.to === undefined) {
+    ({ target, skipped } = chooseRollback(backups, state.lifecycle));
+    if (target === null) {
+      const have = skipped.map((s) => `${s.version}: ${s.why}`).join("; ");
+      throw new RangeError(
+        `No backup that last ran healthy in ${layout.root}${
+          have ? ` (${have}); name one with --to` : " (there are no backups)"
+        }`,
+      );
+    }
+  } else {
+    target = backups.find((b) => b.version === options.to)?.version ?? null;
+    if (target === null) {
+      const have = backups.map((b) => b.version).join(", ");
+      throw new RangeError(
+        options.to === from
+          ? `${from} is already the current build`
+          : `No backup ${options.to} in ${layout.root} (backups: ${have || "none"})`,
+      );
+    }
   }
   const at = (options.now ?? new Date()).toISOString();
   const cancelledStaged = state.staged?.version ?? null;
+  const reject = options.reject ?? false;
+  // Only a build newer than the one restored is held back: an update would bring it back. Going
+  // to a newer build by name holds nothing (semver is loaded here, off the launcher's path).
+  const { compareVersions } = await import("../core/version.ts");
+  const hold = !reject && compareVersions(from, target) > 0;
   faultPoint("during-rollback");
   await swapCurrent(layout, state, {
     op: "rollback",
     from,
-    to: target.version,
+    to: target,
     at,
-    reason: options.reason ?? `rolled back to ${target.version} by hand`,
-    bad: false,
+    reason: options.reason ??
+      (reject ? `rejected by hand (rolled back to ${target})` : `rolled back to ${target} by hand`),
+    bad: reject,
+    hold,
   });
-  return { from, to: target.version, cancelledStaged };
+  const onTrial = state.trial?.version === target;
+  return { from, to: target, cancelledStaged, skipped, rejected: reject, held: hold, onTrial };
 }
 
 /**
@@ -173,6 +200,7 @@ export async function rollback(
  * import assert from "node:assert/strict";
  * import { layoutOf } from "./layout.ts";
  * import { emptyState, writeState } from "./state.ts";
+ * import { rejectedBuilds } from "./lifecycle.ts";
  * import { abandonTrial, type AbandonTrialOptions } from "./rollback.ts";
  * import { readState } from "./state.ts";
  * import { applyStaged, switchCurrent } from "./swap.ts";
@@ -189,7 +217,7 @@ export async function rollback(
  * await applyStaged(layout); // 1.1.0 current, on trial; 1.0.0 its fallback
  * const options: AbandonTrialOptions = { reason: "exited with code 1 before its health check passed" };
  * await abandonTrial(layout, options);
- * const [bad] = (await readState(layout)).state.rejected;
+ * const [bad] = rejectedBuilds((await readState(layout)).state.lifecycle);
  * assert.deepEqual([bad.version, bad.reason], ["1.1.0", options.reason]);
  * ```
  */
@@ -228,7 +256,8 @@ export interface AbandonTrialOptions {
  * await writeState(layout, state);
  * await applyStaged(layout); // 1.1.0 current, on trial; 1.0.0 its fallback
  * const back = await abandonTrial(layout, { reason: "crashed" });
- * assert.deepEqual(back, { from: "1.1.0", to: "1.0.0", cancelledStaged: null });
+ * assert.deepEqual(back, { from: "1.1.0", to: "1.0.0", cancelledStaged: null, skipped: [],
+ *   rejected: true, held: false, onTrial: false });
  * assert.equal(await currentVersion(layout), "1.0.0");
  * assert.equal(await abandonTrial(layout, { reason: "crashed" }), null); // nothing on trial any more
  * ```
@@ -247,13 +276,23 @@ export async function abandonTrial(
   if (!fallback?.isDirectory) return null;
   const cancelledStaged = state.staged?.version ?? null;
   faultPoint("during-rollback");
+  const to = trial.from;
   await swapCurrent(layout, state, {
     op: "rollback",
     from: trial.version,
-    to: trial.from,
+    to,
     at: (options.now ?? new Date()).toISOString(),
     reason: options.reason,
     bad: true,
   });
-  return { from: trial.version, to: trial.from, cancelledStaged };
+  const onTrial = state.trial?.version === to;
+  return {
+    from: trial.version,
+    to,
+    cancelledStaged,
+    skipped: [],
+    rejected: true,
+    held: false,
+    onTrial,
+  };
 }

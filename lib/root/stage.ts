@@ -8,7 +8,8 @@
 import { exists, removeIfExists, renameDurable, syncDir } from "../core/fs.ts";
 import { faultPoint } from "../core/fault.ts";
 import { treeDigest } from "./seal.ts";
-import { ChecksumMismatchError } from "../core/errors.ts";
+import { ChecksumMismatchError, NotLaunchableError } from "../core/errors.ts";
+import { launchProblem } from "../core/launchable.ts";
 import { hashFile } from "../core/hash.ts";
 import type { ProgressSink } from "../core/env.ts";
 import { buildDir, currentVersion, type Layout } from "./layout.ts";
@@ -151,7 +152,8 @@ export async function hasBuild(layout: Layout, query: HasBuildQuery): Promise<bo
  * `options.state` (the caller writes the state, holding the lock). An executable is moved into the build
  * with mode 0755; an archive is extracted safely. The artifact file is consumed.
  *
- * Throws when the build would not launch (no `executable` at its top level) or when
+ * Throws a `NotLaunchableError` when the build would not launch (no `executable` at its top
+ * level, or not an executable file: see lib/core/launchable.ts), or an error when
  * `builds/<version>` is the current build made from different bytes.
  *
  * @example
@@ -207,10 +209,10 @@ export async function stageBuild(
       const { extractArchive } = await import("../archive/extract.ts");
       await extractArchive(artifact, tmp, { kind: options.kind, onProgress: options.onProgress });
       await removeIfExists(artifact);
-      const main = await Deno.lstat(`${tmp}/${options.executable}`).catch(() => null);
-      if (!main?.isFile) {
-        throw new Error(
-          `Release ${version} is not launchable: its ${options.kind} archive has no file ${options.executable} at the top level`,
+      const problem = await launchProblem(tmp, options.executable);
+      if (problem !== null) {
+        throw new NotLaunchableError(
+          `Release ${version} is not launchable: its ${options.kind} archive ${problem}`,
         );
       }
     }

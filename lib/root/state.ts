@@ -13,10 +13,16 @@
 import { writeFileAtomic } from "../core/fs.ts";
 import { jsonText } from "../core/text.ts";
 import { isChannelName, isNonEmptyString as str, isObject, isSha256Hex } from "../core/validate.ts";
-import { isBuildName, type Layout } from "./layout.ts";
+import { currentVersion, isBuildName, type Layout } from "./layout.ts";
+import { BUILD_STATES, type BuildState, type LifecycleRecord } from "./lifecycle.ts";
+import { migrateV1 } from "./_state_migrate.ts";
+
+export type { LifecycleRecord, RejectedRecord } from "./lifecycle.ts";
 
 /**
- * The state schema this client reads and writes.
+ * The state schema this client writes. Schema 1 (a `rejected` list instead of `lifecycle`) is
+ * read and converted; a newer schema is refused, so that no client rewrites (and loses) what it
+ * does not understand.
  *
  * @example
  * ```ts
@@ -26,7 +32,7 @@ import { isBuildName, type Layout } from "./layout.ts";
  * assert.throws(() => parseState({ schema: STATE_SCHEMA + 1 }, "state.json"), RangeError);
  * ```
  */
-export const STATE_SCHEMA = 1;
+export const STATE_SCHEMA = 2;
 
 /** Longest cached manifest body kept (characters): the manifest size cap is 64 KiB. */
 const MAX_CACHED_MANIFEST_CHARS = 65_536;
@@ -143,32 +149,6 @@ export interface ErrorRecord {
 }
 
 /**
- * A version that must not be staged again on its channel (rolled back from).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { decideUpdate } from "../core/channel.ts";
- * import type { RejectedRecord } from "./state.ts";
- * const rejected: RejectedRecord[] = [
- *   { version: "1.1.0", channel: "stable", reason: "rolled back", at: "2026-11-27T09:00:00Z" },
- * ];
- * const decision = decideUpdate("1.0.0", "1.1.0", { channel: "stable", rejected });
- * assert.equal(decision.action === "none" && decision.reason, "rejected");
- * ```
- */
-export interface RejectedRecord {
-  /** The version. */
-  version: string;
-  /** Its channel. */
-  channel: string;
-  /** Why. */
-  reason: string;
-  /** When. */
-  at: string;
-}
-
-/**
  * A channel's manifest as last fetched, so that the next check can ask "changed since?"
  * (`If-None-Match` / `If-Modified-Since`) and a 304 costs no body.
  *
@@ -264,8 +244,16 @@ export interface JournalRecord {
   at: string;
   /** Why, for the audit log (and, for a rollback, the rejection). */
   reason: string;
-  /** For a rollback: remember `from` as a bad build of its channel (automatic rollbacks). */
+  /**
+   * For a rollback: reject `from` (an automatic rollback, or `rollback --reject`); otherwise
+   * `from` is held back from updates when `hold` says so.
+   */
   bad: boolean;
+  /**
+   * For a rollback that rejects nothing: hold `from` back from updates (it is newer than `to`:
+   * an update would bring it back). Absent: true.
+   */
+  hold?: boolean;
 }
 
 /**
@@ -294,8 +282,8 @@ export interface State {
   last_check: CheckRecord | null;
   /** The last error. */
   last_error: ErrorRecord | null;
-  /** Versions not to stage again (rolled back from by hand, or bad builds). */
-  rejected: RejectedRecord[];
+  /** The lifecycle of each build (lib/root/lifecycle.ts): its state, and whether it is held. */
+  lifecycle: LifecycleRecord[];
   /** The last manifest fetched per channel (absent from state files of older clients). */
   manifests: Record<string, ManifestCacheRecord>;
   /**
@@ -318,12 +306,12 @@ export interface State {
  * import assert from "node:assert/strict";
  * import { emptyState } from "./state.ts";
  * assert.deepEqual(emptyState(), {
- *   schema: 1,
+ *   schema: 2,
  *   staged: null,
  *   builds: {},
  *   last_check: null,
  *   last_error: null,
- *   rejected: [],
+ *   lifecycle: [],
  *   manifests: {},
  * });
  * assert.notEqual(emptyState().builds, emptyState().builds); // a fresh object each time
@@ -336,7 +324,7 @@ export function emptyState(): State {
     builds: {},
     last_check: null,
     last_error: null,
-    rejected: [],
+    lifecycle: [],
     manifests: {},
   };
 }
@@ -387,21 +375,74 @@ function nullableStr(value: unknown): value is string | null {
   return value === null || str(value);
 }
 
+function sameBuild(a: LifecycleRecord, b: LifecycleRecord): boolean {
+  return a.version === b.version && a.channel === b.channel;
+}
+
+function parseLifecycleRecord(r: unknown): LifecycleRecord | null {
+  if (
+    !isObject(r) || !str(r.version) || !isBuildName(r.version) || !str(r.channel) ||
+    !BUILD_STATES.includes(r.state as BuildState) || !str(r.at) || typeof r.reason !== "string"
+  ) return null;
+  const h = r.held;
+  if (h !== null && !(isObject(h) && str(h.at) && typeof h.reason === "string")) return null;
+  return {
+    version: r.version,
+    channel: r.channel,
+    state: r.state as BuildState,
+    at: r.at,
+    reason: r.reason,
+    held: h === null ? null : { at: h.at as string, reason: h.reason as string },
+  };
+}
+
+/**
+ * Options of {@linkcode parseState}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseState, type ParseStateOptions } from "./state.ts";
+ * const options: ParseStateOptions = { current: "1.1.0" };
+ * const build = { version: "1.1.0", channel: "stable", sha256: null, kind: "executable",
+ *   installed_at: "2026-11-01T00:00:00Z", retired_at: null };
+ * const raw = { schema: 1, builds: { "1.1.0": build },
+ *   rejected: [{ version: "1.1.0", channel: "stable", reason: "crashed", at: "2026-11-02T00:00:00Z" }] };
+ * // Rejected in schema 1, but current now (brought back and running): not rejected any more.
+ * const [record] = parseState(raw, "state.json", options).state.lifecycle;
+ * assert.equal(record.state, "confirmed");
+ * ```
+ */
+export interface ParseStateOptions {
+  /**
+   * The current build (the `current` link), used only to convert a schema 1 file: a build
+   * rejected there that is current again now is not rejected any more.
+   */
+  current?: string | null;
+}
+
 /**
  * Validate a parsed state document. Records that do not fit are dropped one by one (a problem
  * is reported) rather than failing the whole file; a schema newer than this client is an error.
+ * A schema 1 document is converted (its `rejected` list becomes lifecycle records, see
+ * lib/root/_state_migrate.ts).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { parseState } from "./state.ts";
- * const { state, problem } = parseState({ schema: 1, staged: 7 }, "state.json");
+ * const { state, problem } = parseState({ schema: 2, staged: 7 }, "state.json");
  * assert.equal(state.staged, null);
  * assert.equal(problem, "State file state.json had unreadable entries (staged); they were ignored");
  * assert.equal(parseState([], "state.json").problem, "State file state.json is not a JSON object; starting afresh");
+ * assert.throws(() => parseState({ schema: 3 }, "state.json"), /newer than this ms11-update/);
  * ```
  */
-export function parseState(raw: unknown, source: string): ReadState {
+export function parseState(
+  raw: unknown,
+  source: string,
+  options: ParseStateOptions = {},
+): ReadState {
   const problems: string[] = [];
   const state = emptyState();
   if (!isObject(raw)) {
@@ -461,16 +502,6 @@ export function parseState(raw: unknown, source: string): ReadState {
   if (isObject(e) && str(e.at) && str(e.command) && typeof e.message === "string") {
     state.last_error = { at: e.at, command: e.command, message: e.message };
   } else if (e !== null && e !== undefined) problems.push("last_error");
-  if (Array.isArray(raw.rejected)) {
-    for (const r of raw.rejected) {
-      if (
-        isObject(r) && str(r.version) && isBuildName(r.version) && str(r.channel) &&
-        str(r.reason) && str(r.at)
-      ) {
-        state.rejected.push({ version: r.version, channel: r.channel, reason: r.reason, at: r.at });
-      } else problems.push("rejected[]");
-    }
-  } else if (raw.rejected !== undefined) problems.push("rejected");
   if (isObject(raw.manifests)) {
     for (const [channel, m] of Object.entries(raw.manifests)) {
       if (
@@ -505,6 +536,16 @@ export function parseState(raw: unknown, source: string): ReadState {
       attempts: t.attempts,
     };
   } else if (t !== null && t !== undefined) problems.push("trial");
+  if (raw.schema === 1) {
+    state.lifecycle = migrateV1(raw, state, options.current ?? null, problems);
+  } else if (Array.isArray(raw.lifecycle)) {
+    for (const r of raw.lifecycle) {
+      const record = parseLifecycleRecord(r);
+      if (record !== null && !state.lifecycle.some((o) => sameBuild(o, record))) {
+        state.lifecycle.push(record);
+      } else problems.push("lifecycle[]");
+    }
+  } else if (raw.lifecycle !== undefined) problems.push("lifecycle");
   const j = raw.journal;
   if (
     isObject(j) && (j.op === "apply" || j.op === "rollback") &&
@@ -512,6 +553,7 @@ export function parseState(raw: unknown, source: string): ReadState {
     str(j.at) && typeof j.reason === "string" && typeof j.bad === "boolean"
   ) {
     state.journal = { op: j.op, from: j.from, to: j.to, at: j.at, reason: j.reason, bad: j.bad };
+    if (typeof j.hold === "boolean") state.journal.hold = j.hold;
   } else if (j !== null && j !== undefined) problems.push("journal");
   return {
     state,
@@ -551,7 +593,9 @@ export async function readState(layout: Layout): Promise<ReadState> {
       problem: `State file ${layout.state} is not valid JSON; starting afresh`,
     };
   }
-  return parseState(raw, layout.state);
+  // Converting a schema 1 file needs to know which build is current.
+  const current = isObject(raw) && raw.schema === 1 ? await currentVersion(layout) : undefined;
+  return parseState(raw, layout.state, { current });
 }
 
 /**

@@ -10,18 +10,19 @@ import { type Backup, listBackups } from "./backups.ts";
 import type { Config } from "../core/config_schema.ts";
 import { currentVersion, type Layout } from "./layout.ts";
 import {
-  type CheckRecord,
-  type ErrorRecord,
-  readState,
+  findLifecycle,
+  type LifecycleRecord,
+  rejectedBuilds,
   type RejectedRecord,
-  type StagedRecord,
-} from "./state.ts";
+} from "./lifecycle.ts";
+import { type CheckRecord, type ErrorRecord, readState, type StagedRecord } from "./state.ts";
 import { readTrust } from "./trust_state.ts";
 import { summarizeTrust, type TrustSummary } from "./trust_report.ts";
 import type { UpdaterStatus } from "../self/status.ts";
 
 /**
- * The status schema version.
+ * The status schema version. 2: `rejected` lists only rejected builds (builds rolled back from
+ * by hand are in `held`), and builds carry their `lifecycle`.
  *
  * @example
  * ```ts
@@ -31,10 +32,33 @@ import type { UpdaterStatus } from "../self/status.ts";
  * import { readStatus, STATUS_SCHEMA } from "./status.ts";
  * const status = await readStatus(layoutOf(await Deno.makeTempDir()), defaultConfig(), { platform: "linux-x64" });
  * assert.equal(status.schema, STATUS_SCHEMA);
- * assert.equal(STATUS_SCHEMA, 1);
+ * assert.equal(STATUS_SCHEMA, 2);
  * ```
  */
-export const STATUS_SCHEMA = 1;
+export const STATUS_SCHEMA = 2;
+
+/**
+ * A build's lifecycle as the status document shows it (lib/root/lifecycle.ts).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { BuildLifecycle } from "./status.ts";
+ * const shown: BuildLifecycle = { state: "rejected", at: "2026-11-27T12:00:00.000Z",
+ *   reason: "1.1.0 exited with code 3 before its health check passed", held: null };
+ * assert.equal(shown.state, "rejected");
+ * ```
+ */
+export type BuildLifecycle = Pick<LifecycleRecord, "state" | "at" | "reason" | "held">;
+
+function lifecycleOf(
+  records: readonly LifecycleRecord[],
+  version: string,
+  channel: string | null,
+): BuildLifecycle | null {
+  const r = channel === null ? undefined : findLifecycle(records, version, channel);
+  return r === undefined ? null : { state: r.state, at: r.at, reason: r.reason, held: r.held };
+}
 
 /**
  * The status document.
@@ -49,7 +73,7 @@ export const STATUS_SCHEMA = 1;
  * const config = defaultConfig();
  * const status: StatusDocument = await readStatus(layoutOf(root), config, { platform: "linux-x64" });
  * assert.deepEqual(status, {
- *   schema: 1,
+ *   schema: 2,
  *   root,
  *   channel: config.channel,
  *   platform: "linux-x64",
@@ -63,6 +87,7 @@ export const STATUS_SCHEMA = 1;
  *   recent_events: [],
  *   trial: null,
  *   rejected: [],
+ *   held: [],
  *   trust: { file: `${root}/trust.json`, problem: null, channels: {} },
  * });
  * ```
@@ -77,11 +102,16 @@ export interface StatusDocument {
   /** The platform key. */
   platform: string;
   /** The current build, or null when nothing is installed. */
-  current: { version: string; channel: string | null; installed_at: string | null } | null;
+  current: {
+    version: string;
+    channel: string | null;
+    installed_at: string | null;
+    lifecycle: BuildLifecycle | null;
+  } | null;
   /** The build applied at the next launch, or null. */
   staged: StagedRecord | null;
-  /** Backups, newest first. */
-  backups: Backup[];
+  /** Backups, newest first, each with its lifecycle (null when unknown). */
+  backups: (Backup & { lifecycle: BuildLifecycle | null })[];
   /** Backups kept after each apply. */
   keep_backups: number;
   /** The last check, or null. */
@@ -102,8 +132,10 @@ export interface StatusDocument {
       max_attempts: number;
     }
     | null;
-  /** Versions not staged again on their channel: rolled back from, or bad builds. */
+  /** Rejected builds: updates skip their version on their channel until a newer release. */
   rejected: RejectedRecord[];
+  /** Builds held back (rolled back from by hand, or cancelled): updates skip them too. */
+  held: RejectedRecord[];
   /** The trust state: the last manifest accepted per channel, and what is wrong with it. */
   trust: TrustSummary;
   /**
@@ -163,7 +195,7 @@ export interface StatusOptions {
  * };
  * await writeState(layout, state);
  * const status = await readStatus(layout, defaultConfig(), { platform: "linux-x64" });
- * assert.deepEqual(status.current, { version: "1.0.0", channel: "stable", installed_at: "2026-11-01T00:00:00Z" });
+ * assert.deepEqual(status.current, { version: "1.0.0", channel: "stable", installed_at: "2026-11-01T00:00:00Z", lifecycle: null });
  * assert.deepEqual(status.backups.map((b) => b.version), ["0.9.0"]);
  * ```
  */
@@ -184,9 +216,13 @@ export async function readStatus(
       version,
       channel: record?.channel ?? null,
       installed_at: record?.installed_at ?? null,
+      lifecycle: lifecycleOf(state.lifecycle, version, record?.channel ?? null),
     },
     staged: state.staged,
-    backups: await listBackups(layout, state),
+    backups: (await listBackups(layout, state)).map((b) => ({
+      ...b,
+      lifecycle: lifecycleOf(state.lifecycle, b.version, b.channel),
+    })),
     keep_backups: config.keep_backups_count,
     last_check: state.last_check,
     last_error: state.last_error,
@@ -199,7 +235,13 @@ export async function readStatus(
       attempts: state.trial.attempts,
       max_attempts: config.health.max_attempts,
     },
-    rejected: state.rejected,
+    rejected: rejectedBuilds(state.lifecycle),
+    held: state.lifecycle.filter((r) => r.held !== null && r.state !== "rejected").map((r) => ({
+      version: r.version,
+      channel: r.channel,
+      reason: r.held!.reason,
+      at: r.held!.at,
+    })),
     trust: summarizeTrust(layout, await readTrust(layout)),
   };
 }

@@ -19,6 +19,14 @@ import type { SmokeOptions } from "./_smoke.ts";
 import { appendAudit } from "./audit.ts";
 import { pruneBackups } from "./backups.ts";
 import { buildDir, currentVersion, type Layout } from "./layout.ts";
+import {
+  findLifecycle,
+  holdBack,
+  liftHold,
+  markApplied,
+  markConfirmed,
+  markRejected,
+} from "./lifecycle.ts";
 import { applyPending, type JournalRecord, readState, type State, writeState } from "./state.ts";
 import { acquireLock } from "./lock.ts";
 
@@ -85,14 +93,20 @@ export function recordSwap(state: State, from: string | null, to: string, at: st
  *
  * - `apply`: the old build is retired, the staged build is no longer staged, and the new build
  *   goes on trial (when there was a build before it to fall back to: the build it replaced, or,
- *   if that one was itself still on trial, that one's fallback).
- * - `rollback`: the old build is retired and remembered as rejected on its channel (with the
- *   journal's reason), a staged build is cancelled, and any trial ends.
+ *   if that one was itself still on trial, that one's fallback); with nothing to fall back to it
+ *   is confirmed at once (lib/root/lifecycle.ts).
+ * - `rollback`: the old build is retired and, for a `bad` rollback, rejected on its channel with
+ *   the journal's reason; otherwise it is only held back from updates (when `hold`: it is newer
+ *   than the build rolled back to). A staged build is
+ *   cancelled (and held back), any trial ends, and the build made current is no longer held. A
+ *   build brought back by a rollback that rejects nothing, and that never proved healthy, goes
+ *   on trial again, falling back to the build it replaced.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { emptyState, type JournalRecord } from "./state.ts";
+ * import { findLifecycle } from "./lifecycle.ts";
  * import { settleJournal } from "./swap.ts";
  * const state = emptyState();
  * state.staged = { version: "1.1.0", channel: "stable", staged_at: "2026-11-26T00:00:00Z" };
@@ -106,6 +120,7 @@ export function recordSwap(state: State, from: string | null, to: string, at: st
  * assert.deepEqual(state.trial, {
  *   version: "1.1.0", from: "1.0.0", channel: "unknown", started_at: "2026-11-27T00:00:00Z", attempts: 1,
  * });
+ * assert.equal(findLifecycle(state.lifecycle, "1.1.0", "unknown")?.state, "trial");
  * const once = structuredClone(state);
  * settleJournal(state, journal); // idempotent
  * assert.deepEqual(state, once);
@@ -113,27 +128,68 @@ export function recordSwap(state: State, from: string | null, to: string, at: st
  */
 export function settleJournal(state: State, journal: JournalRecord): void {
   const { from, to, at } = journal;
+  const channelOf = (v: string) => state.builds[v]?.channel ?? "unknown";
   recordSwap(state, from, to, at);
   if (journal.op === "apply") {
     if (state.staged?.version === to) state.staged = null;
-    if (from !== null && from !== to) {
+    const fallback = from !== null && from !== to;
+    const fromOnTrial = from !== null && state.trial?.version === from;
+    if (fallback) {
       // Replacing a build still on trial: fall back to the last build known good, not to it.
       const previous = state.trial?.version === from ? state.trial.from : null;
       state.trial = {
         version: to,
         from: previous ?? from,
-        channel: state.builds[to]?.channel ?? "unknown",
+        channel: channelOf(to),
         started_at: at,
         attempts: 1,
       };
     } else delete state.trial;
+    if (
+      from !== null && fallback && !fromOnTrial &&
+      !findLifecycle(state.lifecycle, from, channelOf(from))
+    ) {
+      // A build with no lifecycle yet (adopted or staged before lifecycles) ran until now.
+      markConfirmed(state.lifecycle, from, channelOf(from), {
+        at,
+        reason: "ran as current until an update replaced it",
+      });
+    }
+    markApplied(state.lifecycle, to, channelOf(to), { at, fallback });
   } else {
+    const cancelled = state.staged;
     state.staged = null;
     delete state.trial;
+    if (cancelled !== null && cancelled.version !== to) {
+      holdBack(state.lifecycle, cancelled.version, cancelled.channel, {
+        at,
+        reason: `cancelled by the rollback to ${to}`,
+        staged: true,
+      });
+    }
     if (from !== null && from !== to) {
-      const channel = state.builds[from]?.channel ?? "unknown";
-      state.rejected = state.rejected.filter((r) => !(r.version === from && r.channel === channel));
-      state.rejected.push({ version: from, channel, reason: journal.reason, at });
+      if (journal.bad) {
+        markRejected(state.lifecycle, from, channelOf(from), { at, reason: journal.reason });
+      } else if (journal.hold ?? true) {
+        holdBack(state.lifecycle, from, channelOf(from), { at, reason: journal.reason });
+      }
+    }
+    liftHold(state.lifecycle, to, channelOf(to));
+    const target = findLifecycle(state.lifecycle, to, channelOf(to));
+    if (target?.state !== "confirmed" && !journal.bad && from !== null && from !== to) {
+      // A build that never proved healthy, brought back by hand: on trial again.
+      state.trial = {
+        version: to,
+        from,
+        channel: channelOf(to),
+        started_at: at,
+        attempts: 0,
+      };
+      markApplied(state.lifecycle, to, channelOf(to), {
+        at,
+        fallback: true,
+        reason: "made current again by a rollback; on trial until confirmed healthy",
+      });
     }
   }
   delete state.journal;
@@ -318,8 +374,11 @@ export interface ApplyOptions {
   keepBackups?: number;
   /** How long to wait for the install lock, in milliseconds. */
   lockWaitMs?: number;
-  /** Launches of an unconfirmed build before the next apply rolls it back (default 3). */
-  maxAttempts?: number;
+  /**
+   * Launches of an unconfirmed build before the next apply rolls it back (default 3); null:
+   * launches are counted but never roll back (under `run`, the exits are the evidence).
+   */
+  maxAttempts?: number | null;
   /** Smoke-test a staged build before swapping it in (default: no smoke test). */
   smoke?: SmokeOptions | null;
 }
@@ -372,7 +431,7 @@ export interface ApplyResult {
   /** An automatic rollback of a build never confirmed. */
   rolledBack?: { from: string; to: string; reason: string };
   /** The build on trial after this launch, and the launches counted. */
-  trial?: { version: string; attempts: number; max_attempts: number };
+  trial?: { version: string; attempts: number; max_attempts: number | null };
 }
 
 /**
@@ -415,7 +474,8 @@ async function vetStaged(
  *    fails is not swapped in, its files are removed, and (for a failed smoke test) it is
  *    remembered as bad on its channel;
  * 3. with a build on trial: count this launch, or, after `maxAttempts` launches without a
- *    `confirm`, roll back to the previous build and remember the failed one as bad.
+ *    `confirm` (never when it is null), roll back to the previous build and reject the failed
+ *    one.
  *
  * With nothing staged, nothing on trial and no interrupted swap it returns at once without
  * taking the lock.
@@ -470,7 +530,7 @@ export async function applyStaged(
   });
   const at = (options.now ?? new Date()).toISOString();
   const keep = options.keepBackups ?? 2;
-  const maxAttempts = options.maxAttempts ?? 3;
+  const maxAttempts = options.maxAttempts === undefined ? 3 : options.maxAttempts;
   const staged = state.staged;
   if (staged === null) {
     const trial = state.trial;
@@ -485,7 +545,7 @@ export async function applyStaged(
     }
     const fallback = trial.from;
     if (
-      trial.attempts >= maxAttempts && fallback !== null &&
+      maxAttempts !== null && trial.attempts >= maxAttempts && fallback !== null &&
       await exists(buildDir(layout, fallback))
     ) {
       const reason =
@@ -509,7 +569,7 @@ export async function applyStaged(
     await appendAudit(layout, {
       at,
       event: "trial_launch",
-      reason: `launch ${trial.attempts} of ${trial.version} without a confirm`,
+      reason: `launch ${trial.attempts} of ${trial.version} without a verdict`,
       version: trial.version,
       attempts: trial.attempts,
       max_attempts: maxAttempts,
@@ -541,15 +601,11 @@ export async function applyStaged(
     state.staged = null;
     delete state.builds[staged.version];
     if (refusal.bad) {
-      state.rejected = state.rejected.filter((r) =>
+      markRejected(state.lifecycle, staged.version, staged.channel, { at, reason: refusal.reason });
+    } else {
+      state.lifecycle = state.lifecycle.filter((r) =>
         !(r.version === staged.version && r.channel === staged.channel)
       );
-      state.rejected.push({
-        version: staged.version,
-        channel: staged.channel,
-        reason: refusal.reason,
-        at,
-      });
     }
     state.last_error = { at, command: "apply", message };
     await writeState(layout, state);

@@ -171,7 +171,8 @@ export function autoCheckDue(
  * import { checkChannel, type CheckOptions } from "./check.ts";
  * import { emptyState } from "../root/state.ts";
  * const state = emptyState();
- * state.rejected.push({ version: "1.1.0", channel: "stable", reason: "rolled back", at: "2026-11-26T00:00:00Z" });
+ * state.lifecycle.push({ version: "1.1.0", channel: "stable", state: "rejected", reason: "crashed",
+ *   at: "2026-11-26T00:00:00Z", held: null });
  * const options: CheckOptions = {
  *   channel: "stable", platform: "linux-x64", current: "1.0.0", state, trusted: null, env,
  * };
@@ -186,7 +187,7 @@ export interface CheckOptions {
   platform: string;
   /** The installed version (null when nothing is installed). */
   current: string | null;
-  /** The install's state (staged build, rejected versions, the cached manifest). */
+  /** The install's state (staged build, lifecycle: rejected and held versions, cached manifest). */
   state: State;
   /**
    * What was accepted before on this channel (null: nothing yet), from the install's trust
@@ -309,7 +310,7 @@ export async function checkChannel(config: Config, options: CheckOptions): Promi
     channel: options.channel,
     allowDowngrade: options.allowDowngrade,
     staged: options.state.staged?.version ?? null,
-    rejected: options.state.rejected,
+    lifecycle: options.state.lifecycle,
     force: options.force,
   });
   return {
