@@ -15,7 +15,7 @@ import { ConfigError } from "../lib/core/errors.ts";
 import { currentVersion, installProblem, type Layout, layoutOf } from "../lib/root/layout.ts";
 import { applyPending, readState } from "../lib/root/state.ts";
 import { runningForm } from "../lib/self/form.ts";
-import { candidateFor, reportStarted } from "../lib/self/launch.ts";
+import { reportStarted, selfWork } from "../lib/self/launch.ts";
 import { type Context, type GlobalOptions, loadContext, rootOf, waitMs } from "./_context.ts";
 import { Ui } from "./_ui.ts";
 
@@ -43,11 +43,20 @@ function candidateArgs(root: string, options: RunOptions): string[] {
  */
 async function trial(layout: Layout, args: string[], lockWaitMs: number): Promise<number | null> {
   const form = runningForm();
-  const candidate = await candidateFor(layout, form);
-  if (candidate === null) return null;
-  const { handOff } = await import("../lib/self/trial.ts");
+  const work = await selfWork(layout, form);
+  if (work === null) return null;
   const ui = new Ui();
-  return await handOff(layout, candidate, {
+  if (work.kind === "settle") {
+    // This updater was put in place, and its promoter killed before it said so: say it now.
+    const { settlePromotion } = await import("../lib/self/promote.ts");
+    await settlePromotion(layout, form, {
+      reason: "its promotion was cut short; finished at the next start",
+      lockWaitMs,
+    }).catch((error) => ui.warn(`ms11-update's own state: ${(error as Error).message}`));
+    return null;
+  }
+  const { handOff } = await import("../lib/self/trial.ts");
+  return await handOff(layout, work.kept, {
     args,
     form,
     lockWaitMs,

@@ -306,7 +306,9 @@ async function stage(
   } finally {
     await removeIfExists(file);
   }
-  if (kept.kind !== form.kind) return await refuse(`it is a ${kept.kind}, not a ${form.kind}`);
+  if (kept.kind !== form.kind) {
+    return await refuse(`it is made for the ${kept.kind} form, not the ${form.kind} form`);
+  }
   state.kept[version] = kept;
   await writeSelfState(layout, state);
   const problem = await smokeUpdater(layout, kept, { configPath: await configOf(ctx) });

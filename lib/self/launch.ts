@@ -31,34 +31,38 @@ function envGet(name: string): string | undefined {
 }
 
 /**
- * The candidate to hand this launch to, or null: one that this updater (this version, running
- * from this path) staged and kept. Null too in a candidate on trial (trials never nest), and
- * when the updater's state is missing, unreadable or of a newer schema (nothing is written).
+ * What the updater's own update asks of this launch: `trial` (hand it to the candidate `kept`,
+ * which this updater — this version, at this path — staged), `settle` (this updater is the
+ * candidate an older one was promoting when it was killed: the file is in place, the state does
+ * not say so yet), or null, the usual case. Null too in a candidate on trial (trials never
+ * nest), and when the updater's state is missing, unreadable or of a newer schema (nothing is
+ * written).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { layoutOf } from "../root/layout.ts";
- * import { candidateFor } from "./launch.ts";
+ * import { selfWork } from "./launch.ts";
  * import { emptySelfState, writeSelfState } from "./state.ts";
  * const layout = layoutOf(await Deno.makeTempDir());
  * const form = { kind: "bundle" as const, path: "/opt/ms11/main.js", key: "bundle" };
- * assert.equal(await candidateFor(layout, form), null); // no updater state: the usual case
+ * assert.equal(await selfWork(layout, form), null); // no updater state: the usual case
  * const state = emptySelfState();
  * state.kept["0.2.0"] = { version: "0.2.0", kind: "bundle", entry: "main.js",
  *   files: { "main.js": "a".repeat(64) }, sha256: "b".repeat(64), channel: "stable", kept_at: "2026-11-27T00:00:00Z" };
  * state.staged = { version: "0.2.0", channel: "stable", staged_at: "2026-11-27T00:00:00Z", by: "0.1.0", path: form.path };
  * await writeSelfState(layout, state);
- * assert.equal((await candidateFor(layout, form, "0.1.0"))?.version, "0.2.0");
- * assert.equal(await candidateFor(layout, form, "0.2.0"), null); // the candidate itself runs
- * assert.equal(await candidateFor(layout, { ...form, path: "/elsewhere/main.js" }, "0.1.0"), null);
+ * assert.equal((await selfWork(layout, form, "0.1.0"))?.kind, "trial");
+ * assert.deepEqual(await selfWork(layout, form, "0.2.0"), { kind: "settle" }); // its promotion was cut short
+ * assert.equal(await selfWork(layout, form, "0.1.5"), null); // neither
+ * assert.equal(await selfWork(layout, { ...form, path: "/elsewhere/main.js" }, "0.1.0"), null);
  * ```
  */
-export async function candidateFor(
+export async function selfWork(
   layout: Layout,
   form: UpdaterForm,
   running: string = UPDATER_VERSION,
-): Promise<KeptUpdater | null> {
+): Promise<{ kind: "trial"; kept: KeptUpdater } | { kind: "settle" } | null> {
   if (form.kind === "source" || envGet(TRIAL_ENV) !== undefined) return null;
   const path = selfPaths(layout).state;
   let text: string;
@@ -73,12 +77,36 @@ export async function candidateFor(
   try {
     const { state } = parseSelfState(JSON.parse(text), path);
     const staged = state.staged;
-    if (staged === null || staged.by !== running || staged.path !== form.path) return null;
+    if (staged === null || staged.path !== form.path) return null;
+    if (staged.version === running && staged.by !== running) return { kind: "settle" };
+    if (staged.by !== running) return null;
     const kept = state.kept[staged.version];
-    return kept !== undefined && kept.kind === form.kind ? kept : null;
+    return kept !== undefined && kept.kind === form.kind ? { kind: "trial", kept } : null;
   } catch {
     return null; // garbage or a newer schema: the launch goes on with this updater
   }
+}
+
+/**
+ * The candidate to hand this launch to, or null (see {@linkcode selfWork}).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { layoutOf } from "../root/layout.ts";
+ * import { candidateFor } from "./launch.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * const form = { kind: "bundle" as const, path: "/opt/ms11/main.js", key: "bundle" };
+ * assert.equal(await candidateFor(layout, form), null);
+ * ```
+ */
+export async function candidateFor(
+  layout: Layout,
+  form: UpdaterForm,
+  running: string = UPDATER_VERSION,
+): Promise<KeptUpdater | null> {
+  const work = await selfWork(layout, form, running);
+  return work?.kind === "trial" ? work.kept : null;
 }
 
 /**

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { dirOf, exists, removeIfExists } from "../core/fs.ts";
+import { baseOf, dirOf, exists, removeIfExists } from "../core/fs.ts";
 import type { Layout } from "../root/layout.ts";
 import { copyOver, holds } from "./files.ts";
 import { keptDir, type KeptUpdater, selfPaths, type SelfState, writeSelfState } from "./state.ts";
@@ -83,9 +83,10 @@ export async function placeUpdater(layout: Layout, kept: KeptUpdater, path: stri
     if (!(error instanceof Deno.errors.NotFound)) throw error;
     mode = kept.kind === "executable" ? 0o755 : 0o644;
   }
-  if (kept.kind === "executable") mode |= 0o111;
+  if (kept.kind === "executable") mode |= 0o100; // its owner runs it; other bits as they were
   const beside = dirOf(path);
   const chunks = Object.keys(kept.files).filter((name) => name !== kept.entry).sort();
+  await sweepCopies(beside, [baseOf(path), ...chunks]);
   const missing: string[] = [];
   for (const name of chunks) {
     const target = `${beside}/${name}`;
@@ -107,6 +108,35 @@ export async function placeUpdater(layout: Layout, kept: KeptUpdater, path: stri
     mode,
     faults: true,
   });
+}
+
+/**
+ * Remove the temporary copies (`.<name>.<pid>.<random>.tmp`, lib/core/fs.ts `tempSibling`) of
+ * `names` in `dir` that an earlier placement killed mid-copy left behind; the caller holds the
+ * install lock, so none of them is being written.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sweepCopies } from "./place.ts";
+ * const dir = await Deno.makeTempDir();
+ * for (const name of ["ms11-update", ".ms11-update.123.k2j3.tmp", ".other.123.k2j3.tmp"]) {
+ *   await Deno.writeTextFile(`${dir}/${name}`, "");
+ * }
+ * assert.deepEqual(await sweepCopies(dir, ["ms11-update"]), [".ms11-update.123.k2j3.tmp"]);
+ * assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [".other.123.k2j3.tmp", "ms11-update"]);
+ * ```
+ */
+export async function sweepCopies(dir: string, names: string[]): Promise<string[]> {
+  const wanted = new Set(names);
+  const removed: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const m = /^\.(.+)\.\d+\.[a-z0-9]+\.tmp$/.exec(entry.name);
+    if (m === null || !wanted.has(m[1]) || !entry.isFile) continue;
+    await removeIfExists(`${dir}/${entry.name}`);
+    removed.push(entry.name);
+  }
+  return removed.sort();
 }
 
 /**

@@ -17,6 +17,7 @@ import { appendAudit } from "../root/audit.ts";
 import type { Layout } from "../root/layout.ts";
 import { acquireLock } from "../root/lock.ts";
 import { UPDATER_VERSION, type UpdaterForm } from "./form.ts";
+import { holds } from "./files.ts";
 import { placeUpdater, pruneKept } from "./place.ts";
 import { keepRunning } from "./stage.ts";
 import { readSelfState, type SelfState, writeSelfState } from "./state.ts";
@@ -41,6 +42,11 @@ export interface ChangeOptions {
   now?: Date;
   /** The running updater's version (default: this program's). */
   running?: string;
+}
+
+/** "an executable", "a bundle", "a source". */
+function article(kind: string): string {
+  return `${/^[aeiou]/.test(kind) ? "an" : "a"} ${kind}`;
 }
 
 /** Keep the running updater as the previous copy, if it is not kept yet. */
@@ -124,6 +130,74 @@ export async function promoteCandidate(
     path: form.path,
   });
   await pruneKept(layout, state, { running: version, path: form.path });
+  return true;
+}
+
+/**
+ * Finish a promotion cut short after its rename: the running updater (`running`, at
+ * `form.path`) is the candidate an older one staged and was putting in place. When the file at
+ * the path is the kept copy's, the state is made to say so (the older one becomes the previous);
+ * else nothing changes. Resolves to whether it finished one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { layoutOf } from "../root/layout.ts";
+ * import { hashFile } from "../core/hash.ts";
+ * import { settlePromotion } from "./promote.ts";
+ * import { keepArtifact } from "./stage.ts";
+ * import { emptySelfState, readSelfState, writeSelfState } from "./state.ts";
+ * const dir = await Deno.makeTempDir();
+ * const layout = layoutOf(`${dir}/root`);
+ * await Deno.writeTextFile(`${dir}/ms11-update`, "new\n"); // renamed in; then the kill
+ * const { sha256 } = await hashFile(`${dir}/ms11-update`);
+ * const state = emptySelfState();
+ * state.kept["0.2.0"] = await keepArtifact(layout, `${dir}/ms11-update`,
+ *   { version: "0.2.0", kind: "executable", sha256, channel: "stable", now: new Date() });
+ * const form = { kind: "executable" as const, path: `${dir}/ms11-update`, key: "linux-x64" };
+ * state.staged = { version: "0.2.0", channel: "stable", staged_at: "2026-11-27T00:00:00Z", by: "0.1.0", path: form.path };
+ * await writeSelfState(layout, state);
+ * assert.equal(await settlePromotion(layout, form, { reason: "example", running: "0.2.0" }), true);
+ * const after = (await readSelfState(layout)).state;
+ * assert.deepEqual([after.current, after.previous, after.staged], ["0.2.0", null, null]); // 0.1.0 was not kept
+ * ```
+ */
+export async function settlePromotion(
+  layout: Layout,
+  form: UpdaterForm,
+  options: ChangeOptions,
+): Promise<boolean> {
+  const now = options.now ?? new Date();
+  const running = options.running ?? UPDATER_VERSION;
+  using _lock = await acquireLock(layout, { waitMs: options.lockWaitMs ?? 5000 });
+  const { state } = await readSelfState(layout);
+  const staged = state.staged;
+  const kept = state.kept[running];
+  if (
+    staged === null || staged.version !== running || staged.path !== form.path ||
+    kept === undefined || !(await holds(form.path, kept.files[kept.entry]))
+  ) return false;
+  state.staged = null;
+  state.path = form.path;
+  state.current = running;
+  state.previous = state.kept[staged.by] !== undefined ? staged.by : state.previous;
+  state.refused = state.refused.filter((r) => r.version !== running);
+  state.last = {
+    event: "promoted",
+    version: running,
+    from: staged.by,
+    at: now.toISOString(),
+    reason: options.reason,
+  };
+  await writeSelfState(layout, state);
+  await appendAudit(layout, {
+    at: now.toISOString(),
+    event: "updater_promoted",
+    reason: options.reason,
+    version: running,
+    from: staged.by,
+    path: form.path,
+  });
   return true;
 }
 
@@ -236,7 +310,9 @@ export async function rollBackSelf(
   }
   if (kept.kind !== form.kind) {
     throw new RangeError(
-      `The previous ms11-update ${to} is a ${kept.kind}; this one runs as a ${form.kind}`,
+      `The previous ms11-update ${to} is ${article(kept.kind)}; this one runs as ${
+        article(form.kind)
+      }`,
     );
   }
   const problem = await options.check(state, to);
