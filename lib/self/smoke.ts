@@ -63,7 +63,8 @@ async function run(command: string[], timeoutMs: number): Promise<Ran> {
 function failure(what: string, ran: Ran, timeoutMs: number): string {
   if (ran.timedOut) return `${what} did not finish within ${timeoutMs / 1000} s`;
   const how = ran.signal !== null ? `was killed by ${ran.signal}` : `exited with code ${ran.code}`;
-  const said = ran.stderr.trim().split("\n").at(-1)?.trim();
+  // Its last line, without the "error: " its front end puts before a failure.
+  const said = ran.stderr.trim().split("\n").at(-1)?.trim().replace(/^error:\s*/, "");
   return `${what} ${how}${said ? `: ${escapeText(said.slice(0, 300))}` : ""}`;
 }
 
