@@ -33,7 +33,44 @@ export async function buildUpdater(
   options: { patches?: SourcePatch[]; tag?: string } = {},
 ): Promise<BuiltUpdater> {
   const name = `updater-${version}${options.tag ?? ""}`;
-  const src = `${dir}/${name}-src`;
+  const src = await patchedTree(`${dir}/${name}-src`, version, options.patches ?? []);
+  const out = `${dir}/${name}`;
+  await denoIn(src, ["bundle", "--quiet", "--code-splitting", "--outdir", out, "main.ts"]);
+  await Deno.remove(src, { recursive: true });
+  const files = (await Array.fromAsync(Deno.readDir(out))).map((e) => e.name)
+    .filter((n) => n !== "main.js").sort();
+  const archive = `${dir}/${name}.tar.gz`;
+  const tar = await new Deno.Command("tar", {
+    args: ["-czf", archive, "-C", out, "main.js", ...files],
+    stderr: "piped",
+  }).output();
+  assert.ok(tar.success, new TextDecoder().decode(tar.stderr));
+  return { version, dir: out, files: ["main.js", ...files], archive };
+}
+
+/**
+ * Build ms11-update `version` as a compiled executable (`deno task compile`'s command line) at
+ * `${dir}/ms11-update-<version><tag>`; needs Deno's runtime (`DENORT_BIN`, or its download).
+ */
+export async function compileUpdater(
+  dir: string,
+  version: string,
+  options: { patches?: SourcePatch[]; tag?: string } = {},
+): Promise<string> {
+  const name = `ms11-update-${version}${options.tag ?? ""}`;
+  const src = await patchedTree(`${dir}/${name}-src`, version, options.patches ?? []);
+  const task = JSON.parse(await Deno.readTextFile(`${src}/deno.json`)).tasks.compile as string;
+  // The task's own arguments, with the output put here.
+  const args = task.split(/\s+/).slice(1).map((a, i, all) =>
+    all[i - 1] === "-o" ? `${dir}/${name}` : a
+  );
+  await denoIn(src, args);
+  await Deno.remove(src, { recursive: true });
+  return `${dir}/${name}`;
+}
+
+/** A copy of this tree at `src` (what a build reads), at `version`, with `patches` applied. */
+async function patchedTree(src: string, version: string, extra: SourcePatch[]): Promise<string> {
   await Deno.mkdir(src, { recursive: true });
   for (
     const entry of [
@@ -52,7 +89,7 @@ export async function buildUpdater(
   await Deno.symlink(`${PROJECT}/node_modules`, `${src}/node_modules`);
   const patches: SourcePatch[] = [
     { file: "deno.json", edit: (t) => t.replace(/"version": "[^"]+"/, `"version": "${version}"`) },
-    ...(options.patches ?? []),
+    ...extra,
   ];
   for (const patch of patches) {
     const path = `${src}/${patch.file}`;
@@ -61,24 +98,17 @@ export async function buildUpdater(
     assert.notEqual(after, before, `the patch of ${patch.file} changes it`);
     await Deno.writeTextFile(path, after);
   }
-  const out = `${dir}/${name}`;
+  return src;
+}
+
+async function denoIn(cwd: string, args: string[]): Promise<void> {
   const built = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", "--code-splitting", "--outdir", out, "main.ts"],
-    cwd: src,
+    args,
+    cwd,
     stdout: "piped",
     stderr: "piped",
   }).output();
-  assert.ok(built.success, new TextDecoder().decode(built.stderr));
-  await Deno.remove(src, { recursive: true });
-  const files = (await Array.fromAsync(Deno.readDir(out))).map((e) => e.name)
-    .filter((n) => n !== "main.js").sort();
-  const archive = `${dir}/${name}.tar.gz`;
-  const tar = await new Deno.Command("tar", {
-    args: ["-czf", archive, "-C", out, "main.js", ...files],
-    stderr: "piped",
-  }).output();
-  assert.ok(tar.success, new TextDecoder().decode(tar.stderr));
-  return { version, dir: out, files: ["main.js", ...files], archive };
+  assert.ok(built.success, `deno ${args.join(" ")}: ${new TextDecoder().decode(built.stderr)}`);
 }
 
 async function copyTree(from: string, to: string): Promise<void> {
