@@ -46,12 +46,7 @@ export async function selfUpdateCommand(options: SelfUpdateCommandOptions): Prom
     force: options.force,
   });
   ctx.ui.notice(report.message);
-  ctx.ui.data(
-    report,
-    report.staged !== null
-      ? `staged ms11-update ${report.staged}`
-      : `ms11-update ${report.running}; the channel offers ${report.available ?? "none"}`,
-  );
+  ctx.ui.data(report, ""); // the line above said it (--json: the report)
   return 0;
 }
 
@@ -75,6 +70,6 @@ export async function selfRollbackCommand(options: GlobalOptions): Promise<numbe
   const ctx = await loadContext(options, 5);
   const result = await rollBackUpdater(actionContext(ctx));
   ctx.ui.notice(`Rolled ms11-update back ${result.from} -> ${result.to} at ${result.path}`);
-  ctx.ui.data(result, `rolled back ms11-update to ${result.to}`);
+  ctx.ui.data(result, "");
   return 0;
 }

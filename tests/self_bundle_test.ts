@@ -40,6 +40,30 @@ Deno.test("a new ms11-update bundle is published, staged, tried at a launch, pro
   assert.equal(await version(entry), "5.0.0");
 
   await world.publish("stable", "1.1.0", { updater: { version: "5.1.0", file: next.archive } });
+  // What the channel offers, without a download; a root with no install is refused, untouched.
+  const check = await cli(["self", "update", "--check", "--json"]);
+  assert.equal(check.code, 0, check.stderr);
+  const available = "ms11-update 5.1.0 is available (this is 5.0.0); self update stages it";
+  assert.equal(check.stderr, `${available}\n`);
+  assert.deepEqual(JSON.parse(check.stdout), {
+    running: "5.0.0",
+    form: "bundle",
+    available: "5.1.0",
+    staged: null,
+    message: available,
+  });
+  const typo = `${world.dir}/typo`;
+  const none = await runBundle(entry, [
+    "self",
+    "update",
+    "--config",
+    world.configPath,
+    "--root",
+    typo,
+  ]);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /^error: No install at .*\/typo: it does not exist/);
+  await assert.rejects(Deno.stat(typo), Deno.errors.NotFound);
   const update = await cli([]);
   assert.equal(update.code, 0, update.stderr);
   assert.match(update.stderr, /Staged ms11-update 5\.1\.0; it takes over at the next launch/);

@@ -14,6 +14,7 @@ import { downloadArtifact } from "../net/download.ts";
 import { httpEnv } from "../net/http_env.ts";
 import { appendAudit } from "../root/audit.ts";
 import { acquireLock } from "../root/lock.ts";
+import { requireInstall } from "../root/layout.ts";
 import { exists, removeIfExists } from "../core/fs.ts";
 import { faultPoint } from "../core/fault.ts";
 import { resolveChannel } from "../core/channel.ts";
@@ -207,6 +208,7 @@ export async function updateUpdater(
   const channel = resolveChannel(ctx.config, options.channel);
   const refusal = cannotSelfUpdate(ctx, form);
   if (refusal !== null) throw new Error(refusal);
+  await requireInstall(ctx.layout); // only install sets a root up
   return await runAction(ctx, { command: "self update", channel }, async () => {
     const manifest = options.manifest ?? (await runUpdate(ctx.layout, ctx.config, {
       channel,
@@ -223,7 +225,6 @@ export async function updateUpdater(
       staged,
       message,
     });
-    await Deno.mkdir(ctx.layout.root, { recursive: true });
     using _lock = await acquireLock(ctx.layout, { waitMs: ctx.lockWaitMs ?? 0 });
     const { state } = await readSelfState(ctx.layout);
     const decision = decideSelfUpdate(running, form.key!, manifest.updater, {
@@ -231,7 +232,13 @@ export async function updateUpdater(
       staged: state.staged,
       force: options.force,
     });
-    if (decision.action === "none" || options.checkOnly) return report(null, decision.message);
+    if (decision.action === "none") return report(null, decision.message);
+    if (options.checkOnly) {
+      return report(
+        null,
+        `ms11-update ${decision.version} is available (this is ${running}); self update stages it`,
+      );
+    }
     return report(
       decision.version,
       await stage(ctx, { form, running, channel, state, decision }),
@@ -378,6 +385,8 @@ export async function offeredUpdater(
  * const ctx = { layout: layoutOf(await Deno.makeTempDir()), config: defaultConfig(),
  *   configPath: "/nowhere.json", platform: "linux-x64" };
  * const form = { kind: "executable" as const, path: "/nowhere/ms11-update", key: "linux-x64" };
+ * await assert.rejects(rollBackUpdater(ctx, { form }), /^Error: No install at /);
+ * await Deno.mkdir(ctx.layout.builds); // an install
  * await assert.rejects(rollBackUpdater(ctx, { form }), { message: "No previous ms11-update is kept to roll back to" });
  * ```
  */
@@ -389,6 +398,7 @@ export async function rollBackUpdater(
   if (form.kind === "source") {
     throw new Error(`ms11-update runs from source (${form.path}); it is updated with its checkout`);
   }
+  await requireInstall(ctx.layout);
   return await runAction(
     ctx,
     { command: "self rollback", channel: ctx.config.channel },
