@@ -38,6 +38,7 @@ interface Setup {
 /** A launcher's path holding updater 0.1.0, and `candidate` (a script) kept and staged as 0.2.0. */
 async function staged(dir: string, candidate: string, root = `${dir}/root`): Promise<Setup> {
   const layout = layoutOf(root);
+  await Deno.mkdir(layout.builds, { recursive: true }); // an install
   await Deno.mkdir(`${dir}/bin`, { recursive: true });
   const path = `${dir}/bin/ms11-update`;
   await Deno.writeTextFile(path, updaterScript("0.1.0"), { mode: 0o755 });
@@ -131,6 +132,7 @@ Deno.test(
   async () => {
     await using tmp = await tempDir();
     const layout = layoutOf(`${tmp.path}/root`);
+    await Deno.mkdir(layout.builds, { recursive: true });
     const path = `${tmp.path}/bin/ms11-update`;
     await Deno.mkdir(`${tmp.path}/bin`);
     // Two updaters of 256 KiB each (a rename is atomic whatever the size; a copy in place is not).
@@ -366,5 +368,45 @@ Deno.test("a rollback whose smoke test fails replaces nothing", async () => {
       check: () => Promise.resolve(null),
     }),
     { message: "The previous ms11-update 0.1.0 is an executable; this one runs as a bundle" },
+  );
+});
+
+Deno.test("the updater's files in the install root follow lib/root/safe.ts: no link followed, owner-only where it matters", async () => {
+  await using tmp = await tempDir();
+  const setup = await staged(tmp.path, updaterScript("0.2.0"));
+  const { dir, state: file } = selfPaths(setup.layout);
+  assert.equal((await Deno.stat(dir)).mode! & 0o777, 0o755);
+  assert.equal((await Deno.stat(file)).mode! & 0o777, 0o644);
+  assert.equal((await Deno.stat(`${dir}/0.2.0`)).mode! & 0o777, 0o755);
+  // A link planted at the state file: never read through, never written through.
+  const outside = `${tmp.path}/outside.json`;
+  await Deno.writeTextFile(outside, JSON.stringify({ schema: 1 }));
+  await Deno.rename(file, `${tmp.path}/saved.json`);
+  await Deno.symlink(outside, file);
+  const refusal = new RegExp(`^Error: Refusing to use ${file}: it is a symbolic link`);
+  await assert.rejects(readSelfState(setup.layout), refusal);
+  await assert.rejects(writeSelfState(setup.layout, emptySelfState()), refusal);
+  assert.equal(await candidateFor(setup.layout, setup.form, "0.1.0"), null); // the launch goes on
+  assert.equal(await Deno.readTextFile(outside), JSON.stringify({ schema: 1 }));
+  await Deno.remove(file);
+  await Deno.rename(`${tmp.path}/saved.json`, file);
+  // A folder others may write is refused before a command changes anything.
+  const { checkRoot } = await import("../lib/root/safe.ts");
+  await Deno.chmod(dir, 0o777);
+  await assert.rejects(checkRoot(setup.layout), {
+    message:
+      `Folder ${dir} is writable by other users (mode 0777); refusing to use it: run chmod go-w ${dir}`,
+  });
+  await assert.rejects(
+    promoteCandidate(setup.layout, setup.form, "0.2.0", { reason: "test", running: "0.1.0" }),
+    /is writable by other users/,
+  );
+  assert.equal(await Deno.readTextFile(setup.form.path), updaterScript("0.1.0"));
+  await Deno.chmod(dir, 0o755);
+  // The updater's state writable by others: refused as well.
+  await Deno.chmod(file, 0o666);
+  await assert.rejects(
+    readSelfState(setup.layout),
+    /is writable by other users \(mode 0666\); refusing to use it: run chmod go-w /,
   );
 });

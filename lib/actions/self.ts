@@ -15,6 +15,7 @@ import { httpEnv } from "../net/http_env.ts";
 import { appendAudit } from "../root/audit.ts";
 import { acquireLock } from "../root/lock.ts";
 import { requireInstall } from "../root/layout.ts";
+import { ensureDir, MODES, refuseLinks } from "../root/safe.ts";
 import { exists, removeIfExists } from "../core/fs.ts";
 import { faultPoint } from "../core/fault.ts";
 import { resolveChannel } from "../core/channel.ts";
@@ -267,9 +268,10 @@ async function stage(
   // The updater at the launcher's path is kept first: the known-good one a rollback returns to.
   state.kept[running] ??= await keepRunning(layout, form, { version: running, now });
   await writeSelfState(layout, state);
-  await Deno.mkdir(layout.downloads, { recursive: true });
+  await ensureDir(layout, layout.downloads, MODES.privateDir);
   const ext = artifact.kind === "executable" ? "bin" : artifact.kind;
   const file = `${layout.downloads}/updater-${version}-${form.key}.${ext}`;
+  await refuseLinks(layout, file);
   await downloadArtifact(artifact.url, file, {
     size: artifact.size,
     sha256: artifact.sha256,

@@ -8,7 +8,7 @@
  */
 import type { Layout } from "../root/layout.ts";
 import { UPDATER_VERSION, type UpdaterForm } from "./form.ts";
-import { type KeptUpdater, parseSelfState, selfPaths } from "./state.ts";
+import { type KeptUpdater, readSelfState } from "./state.ts";
 
 /**
  * The variable naming the file a candidate on trial writes once it has started.
@@ -64,27 +64,19 @@ export async function selfWork(
   running: string = UPDATER_VERSION,
 ): Promise<{ kind: "trial"; kept: KeptUpdater } | { kind: "settle" } | null> {
   if (form.kind === "source" || envGet(TRIAL_ENV) !== undefined) return null;
-  const path = selfPaths(layout).state;
-  let text: string;
+  let state;
   try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
-      return null;
-    }
-    throw error;
-  }
-  try {
-    const { state } = parseSelfState(JSON.parse(text), path);
-    const staged = state.staged;
-    if (staged === null || staged.path !== form.path) return null;
-    if (staged.version === running && staged.by !== running) return { kind: "settle" };
-    if (staged.by !== running) return null;
-    const kept = state.kept[staged.version];
-    return kept !== undefined && kept.kind === form.kind ? { kind: "trial", kept } : null;
+    // Through lib/root/safe.ts: no link followed; usually a file that is not there.
+    state = (await readSelfState(layout)).state;
   } catch {
-    return null; // garbage or a newer schema: the launch goes on with this updater
+    return null; // unsafe, or a newer schema: the launch goes on with this updater
   }
+  const staged = state.staged;
+  if (staged === null || staged.path !== form.path) return null;
+  if (staged.version === running && staged.by !== running) return { kind: "settle" };
+  if (staged.by !== running) return null;
+  const kept = state.kept[staged.version];
+  return kept !== undefined && kept.kind === form.kind ? { kind: "trial", kept } : null;
 }
 
 /**
@@ -131,7 +123,9 @@ export async function reportStarted(): Promise<void> {
   if (report === undefined) return;
   Deno.env.delete(TRIAL_ENV);
   try {
-    await Deno.writeTextFile(report, `${UPDATER_VERSION}\n`);
+    // A new owner-only file: never through a link, never over something that is there.
+    using file = await Deno.open(report, { write: true, createNew: true, mode: 0o600 });
+    await file.write(new TextEncoder().encode(`${UPDATER_VERSION}\n`));
   } catch {
     // The waiting updater treats a missing report as a failed start: nothing more to do here.
   }

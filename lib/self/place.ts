@@ -12,6 +12,7 @@
  */
 import { baseOf, dirOf, exists, removeIfExists } from "../core/fs.ts";
 import type { Layout } from "../root/layout.ts";
+import { refuseLinks } from "../root/safe.ts";
 import { copyOver, holds } from "./files.ts";
 import { keptDir, type KeptUpdater, selfPaths, type SelfState, writeSelfState } from "./state.ts";
 
@@ -58,6 +59,7 @@ export async function launcherFileMode(path: string): Promise<number> {
  * import { keptDir } from "./state.ts";
  * const dir = await Deno.makeTempDir();
  * const layout = layoutOf(`${dir}/root`);
+ * await Deno.mkdir(layout.builds, { recursive: true }); // an install
  * const from = keptDir(layout, "0.2.0");
  * await Deno.mkdir(from, { recursive: true });
  * await Deno.writeTextFile(`${from}/main.js`, 'await import("./chunk-B.js");');
@@ -208,6 +210,7 @@ export async function pruneKept(
   for (const version of pruned) delete state.kept[version];
   await writeSelfState(layout, state);
   const dir = selfPaths(layout).dir;
+  await refuseLinks(layout, dir);
   for await (const entry of Deno.readDir(dir)) {
     // Folders no record names (an interrupted staging or prune), and the reports of trials whose
     // launcher died (lib/self/trial.ts).

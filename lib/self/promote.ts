@@ -77,6 +77,7 @@ async function keepSelf(
  * import { hashFile } from "../core/hash.ts";
  * const dir = await Deno.makeTempDir();
  * const layout = layoutOf(`${dir}/root`);
+ * await Deno.mkdir(layout.builds, { recursive: true }); // an install
  * await Deno.writeTextFile(`${dir}/ms11-update`, "old\n", { mode: 0o755 });
  * await Deno.writeTextFile(`${dir}/download`, "new\n");
  * const { sha256 } = await hashFile(`${dir}/download`);
@@ -149,6 +150,7 @@ export async function promoteCandidate(
  * import { emptySelfState, readSelfState, writeSelfState } from "./state.ts";
  * const dir = await Deno.makeTempDir();
  * const layout = layoutOf(`${dir}/root`);
+ * await Deno.mkdir(layout.builds, { recursive: true }); // an install
  * await Deno.writeTextFile(`${dir}/ms11-update`, "new\n"); // renamed in; then the kill
  * const { sha256 } = await hashFile(`${dir}/ms11-update`);
  * const state = emptySelfState();

@@ -12,17 +12,20 @@ import { hashFile } from "../core/hash.ts";
 import type { Layout } from "../root/layout.ts";
 import { bundleChunks, copyOver, hashFiles } from "./files.ts";
 import { BUNDLE_ENTRY, EXECUTABLE_NAME, type UpdaterForm } from "./form.ts";
-import { keptDir, type KeptUpdater, selfPaths } from "./state.ts";
+import { MODES, refuseLinks } from "../root/safe.ts";
+import { ensureSelfDir, keptDir, type KeptUpdater, selfPaths } from "./state.ts";
 
 async function freshStaging(layout: Layout): Promise<string> {
-  const dir = selfPaths(layout).dir;
-  await Deno.mkdir(dir, { recursive: true });
-  return await Deno.makeTempDir({ dir, prefix: ".staging-" });
+  await ensureSelfDir(layout);
+  const staging = await Deno.makeTempDir({ dir: selfPaths(layout).dir, prefix: ".staging-" });
+  await Deno.chmod(staging, MODES.builds); // run like a build (lib/root/safe.ts)
+  return staging;
 }
 
 /** Move an assembled folder to `<root>/updater/<version>/`, replacing a stale one. */
 async function settle(layout: Layout, staging: string, version: string): Promise<void> {
   const target = keptDir(layout, version);
+  await refuseLinks(layout, target);
   await removeIfExists(target, true); // not recorded (the caller checked), so not needed
   await renameDurable(staging, target);
 }
@@ -40,6 +43,7 @@ async function settle(layout: Layout, staging: string, version: string): Promise
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/ms11-update`, "#!/bin/sh\necho 0.1.0\n", { mode: 0o755 });
  * const layout = layoutOf(`${dir}/root`);
+ * await Deno.mkdir(layout.builds, { recursive: true }); // an install
  * const form = { kind: "executable" as const, path: `${dir}/ms11-update`, key: "linux-x64" };
  * const kept = await keepRunning(layout, form, { version: "0.1.0", now: new Date("2026-11-27T00:00:00Z") });
  * assert.deepEqual(Object.keys(kept.files), ["ms11-update"]);
@@ -131,6 +135,7 @@ export interface KeepArtifactOptions {
  * await Deno.writeTextFile(`${dir}/download`, "#!/bin/sh\necho 0.2.0\n");
  * const { sha256 } = await hashFile(`${dir}/download`);
  * const layout = layoutOf(`${dir}/root`);
+ * await Deno.mkdir(layout.builds, { recursive: true }); // an install
  * const kept = await keepArtifact(layout, `${dir}/download`, {
  *   version: "0.2.0", kind: "executable", sha256, channel: "stable", now: new Date() });
  * assert.deepEqual([kept.entry, kept.files["ms11-update"], kept.sha256], ["ms11-update", sha256, sha256]);

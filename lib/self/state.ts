@@ -13,6 +13,7 @@
  * @module
  */
 import { writeFileAtomic } from "../core/fs.ts";
+import { ensureDir, MODES, openInRoot, ownerProblem, refuseLinks } from "../root/safe.ts";
 import { isNonEmptyString as str, isObject, isSha256Hex } from "../core/validate.ts";
 import { isBuildName, type Layout } from "../root/layout.ts";
 
@@ -376,11 +377,22 @@ export async function readSelfState(
 ): Promise<{ state: SelfState; problem: string | null }> {
   const path = selfPaths(layout).state;
   let text: string;
+  let unsafe: ReturnType<typeof ownerProblem>;
   try {
-    text = await Deno.readTextFile(path);
+    // Never through a link (lib/root/safe.ts); a file others may write is reported.
+    using file = await openInRoot(layout, path, { read: true });
+    unsafe = ownerProblem("Updater state", path, await file.stat());
+    text = await readText(file);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return { state: emptySelfState(), problem: null };
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return { state: emptySelfState(), problem: null };
+    }
     throw error;
+  }
+  if (unsafe !== null) {
+    throw new Error(
+      `${unsafe.problem}; refusing to use it${unsafe.fix === null ? "" : `: run ${unsafe.fix}`}`,
+    );
   }
   let raw: unknown;
   try {
@@ -392,6 +404,34 @@ export async function readSelfState(
     };
   }
   return parseSelfState(raw, path);
+}
+
+/** All of an open file, as text. */
+async function readText(file: Deno.FsFile): Promise<string> {
+  const decoder = new TextDecoder();
+  const buffer = new Uint8Array(16 * 1024);
+  let text = "";
+  for (let n = await file.read(buffer); n !== null; n = await file.read(buffer)) {
+    text += decoder.decode(buffer.subarray(0, n), { stream: true });
+  }
+  return text + decoder.decode();
+}
+
+/**
+ * Make `<root>/updater/` (mode 0755, like `builds/`) or check that it is a real folder.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { layoutOf } from "../root/layout.ts";
+ * import { ensureSelfDir, selfPaths } from "./state.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * await ensureSelfDir(layout);
+ * assert.equal((await Deno.stat(selfPaths(layout).dir)).mode! & 0o777, 0o755);
+ * ```
+ */
+export async function ensureSelfDir(layout: Layout): Promise<void> {
+  await ensureDir(layout, selfPaths(layout).dir, MODES.builds);
 }
 
 /**
@@ -412,8 +452,12 @@ export async function readSelfState(
  * ```
  */
 export async function writeSelfState(layout: Layout, state: SelfState): Promise<void> {
-  const { dir, state: path } = selfPaths(layout);
-  await Deno.mkdir(dir, { recursive: true });
+  const path = selfPaths(layout).state;
+  await ensureSelfDir(layout);
+  await refuseLinks(layout, path);
   const { other, ...known } = state;
-  await writeFileAtomic(path, JSON.stringify({ ...other, ...known }, null, 2) + "\n");
+  await writeFileAtomic(path, JSON.stringify({ ...other, ...known }, null, 2) + "\n", {
+    mode: MODES.state,
+    what: `the updater state ${path}`,
+  });
 }

@@ -73,6 +73,7 @@ export interface HandOffOptions {
  * import { handOff } from "./trial.ts";
  * const dir = await Deno.makeTempDir();
  * const layout = layoutOf(`${dir}/root`);
+ * await Deno.mkdir(layout.builds, { recursive: true }); // an install
  * await Deno.writeTextFile(`${dir}/ms11-update`, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
  * const form = { kind: "executable" as const, path: `${dir}/ms11-update`, key: "linux-x64" };
  * // A candidate that crashes before it starts: exit 3, no report.
