@@ -12,7 +12,7 @@
  */
 import { baseOf, dirOf, exists, removeIfExists } from "../core/fs.ts";
 import type { Layout } from "../root/layout.ts";
-import { refuseLinks } from "../root/safe.ts";
+import { ownerProblem, refuseLinks } from "../root/safe.ts";
 import { copyOver, holds } from "./files.ts";
 import { keptDir, type KeptUpdater, selfPaths, type SelfState, writeSelfState } from "./state.ts";
 
@@ -28,6 +28,11 @@ import { keptDir, type KeptUpdater, selfPaths, type SelfState, writeSelfState } 
  * await Deno.writeTextFile(`${dir}/ms11-update`, "x", { mode: 0o755 });
  * await Deno.chmod(`${dir}/ms11-update`, 0o755);
  * assert.equal(await launcherFileMode(`${dir}/ms11-update`), 0o755);
+ * await Deno.chmod(dir, 0o777); // anyone may swap a file in there
+ * await assert.rejects(launcherFileMode(`${dir}/ms11-update`), {
+ *   message: `The updater's folder ${dir} is writable by other users (mode 0777); refusing to replace it: run chmod go-w ${dir}`,
+ * });
+ * await Deno.chmod(dir, 0o700);
  * await Deno.symlink("ms11-update", `${dir}/link`);
  * await assert.rejects(launcherFileMode(`${dir}/link`), {
  *   message: `The updater at ${dir}/link is a symbolic link; ms11-update replaces only a regular file (point the launcher at the file itself)`,
@@ -42,6 +47,19 @@ export async function launcherFileMode(path: string): Promise<number> {
     );
   }
   if (!info.isFile) throw new Error(`The updater at ${path} is not a regular file`);
+  // Its folder receives the copy renamed over it: another user who may write either could swap
+  // in their own (lib/root/safe.ts refuses the same in the install root).
+  for (const [what, at, stat] of [
+    ["The updater", path, info],
+    ["The updater's folder", dirOf(path), await Deno.lstat(dirOf(path))],
+  ] as const) {
+    const unsafe = ownerProblem(what, at, stat);
+    if (unsafe !== null) {
+      throw new Error(
+        `${unsafe.problem}; refusing to replace it${unsafe.fix === null ? "" : `: run ${unsafe.fix}`}`,
+      );
+    }
+  }
   return (info.mode ?? 0o755) & 0o7777;
 }
 
