@@ -43,7 +43,9 @@ async function staged(dir: string, candidate: string, root = `${dir}/root`): Pro
   const path = `${dir}/bin/ms11-update`;
   await Deno.writeTextFile(path, updaterScript("0.1.0"), { mode: 0o755 });
   await Deno.chmod(path, 0o755);
-  const download = `${dir}/download-0.2.0`;
+  // Downloaded into the root's downloads/, as lib/actions/self.ts does.
+  await Deno.mkdir(layout.downloads, { recursive: true });
+  const download = `${layout.downloads}/updater-0.2.0-linux-x64.bin`;
   await Deno.writeTextFile(download, candidate);
   const { sha256 } = await hashFile(download);
   const state = emptySelfState();
@@ -186,7 +188,10 @@ Deno.test("the replacement works across filesystems: a tmpfs install root and do
   const ram = await Deno.makeTempDir({ dir: shm, prefix: "ms11-self-" });
   try {
     const setup = await staged(disk.path, updaterScript("0.2.0"), `${ram}/root`);
-    assert.notEqual((await Deno.stat(setup.form.path)).dev, (await Deno.stat(ram)).dev);
+    const tmpfs = (await Deno.stat(ram)).dev;
+    assert.notEqual((await Deno.stat(setup.form.path)).dev, tmpfs);
+    assert.equal((await Deno.stat(setup.layout.downloads)).dev, tmpfs);
+    assert.equal((await Deno.stat(`${setup.layout.root}/updater/0.2.0`)).dev, tmpfs);
     await t.step("promote: a copy beside the launcher's path, then a rename", async () => {
       assert.equal(
         await promoteCandidate(setup.layout, setup.form, "0.2.0", {

@@ -49,14 +49,18 @@ export async function launcherFileMode(path: string): Promise<number> {
   if (!info.isFile) throw new Error(`The updater at ${path} is not a regular file`);
   // Its folder receives the copy renamed over it: another user who may write either could swap
   // in their own (lib/root/safe.ts refuses the same in the install root).
-  for (const [what, at, stat] of [
-    ["The updater", path, info],
-    ["The updater's folder", dirOf(path), await Deno.lstat(dirOf(path))],
-  ] as const) {
+  for (
+    const [what, at, stat] of [
+      ["The updater", path, info],
+      ["The updater's folder", dirOf(path), await Deno.lstat(dirOf(path))],
+    ] as const
+  ) {
     const unsafe = ownerProblem(what, at, stat);
     if (unsafe !== null) {
       throw new Error(
-        `${unsafe.problem}; refusing to replace it${unsafe.fix === null ? "" : `: run ${unsafe.fix}`}`,
+        `${unsafe.problem}; refusing to replace it${
+          unsafe.fix === null ? "" : `: run ${unsafe.fix}`
+        }`,
       );
     }
   }
