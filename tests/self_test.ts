@@ -21,7 +21,7 @@ import {
 } from "../lib/self/state.ts";
 import { updaterStatus } from "../lib/self/status.ts";
 import { handOff } from "../lib/self/trial.ts";
-import { namesIn, tempDir } from "./_helpers.ts";
+import { libUrl, namesIn, tempDir } from "./_helpers.ts";
 
 /** A compiled "updater": a shell script that says its version; `body` runs for anything else. */
 function updaterScript(version: string, body = "exit 0"): string {
@@ -154,6 +154,7 @@ Deno.test(
     }
     await Deno.copyFile(`${tmp.path}/0.1.0`, path);
     await Deno.chmod(path, 0o750);
+    await writeSelfState(layout, state);
     // A reader in another process runs the path in a loop and says what it saw.
     const reader = new Deno.Command("sh", {
       args: [
@@ -163,12 +164,57 @@ Deno.test(
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    for (let i = 0; i < 40; i++) {
-      await placeUpdater(layout, state.kept[i % 2 === 0 ? "0.2.0" : "0.1.0"], path);
+    // The placements run in a process of their own, as a promoting updater does (in the test
+    // runner, another test's subprocess could inherit the copy's write handle before its exec,
+    // and a reader would meet "Text file busy" from that, not from the placement). They go on,
+    // alternating, until the reader has run the path 30 times, and end with 0.1.0.
+    const placer = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        "--quiet",
+        `
+        import { layoutOf } from "${libUrl("root/layout.ts")}";
+        import { placeUpdater } from "${libUrl("self/place.ts")}";
+        import { readSelfState } from "${libUrl("self/state.ts")}";
+        const layout = layoutOf(${JSON.stringify(layout.root)});
+        const { state } = await readSelfState(layout);
+        let i = 0;
+        for (; i < 5000; i++) {
+          await placeUpdater(layout, state.kept[i % 2 === 0 ? "0.2.0" : "0.1.0"], ${
+          JSON.stringify(path)
+        });
+          if (i % 2 === 1 && i >= 39) {
+            try { Deno.statSync(${
+          JSON.stringify(`${tmp.path}/enough`)
+        }); break; } catch { /* not yet */ }
+          }
+        }
+        console.log(i + 1);
+      `,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let placerDone = false;
+    placer.status.then(() => placerDone = true);
+    const seen: string[] = [];
+    let rest = "";
+    let sinceNew = -1; // runs since the reader first saw 0.2.0 (the placements under way)
+    for await (const chunk of reader.stdout.pipeThrough(new TextDecoderStream())) {
+      const lines = (rest + chunk).split("\n");
+      rest = lines.pop()!;
+      seen.push(...lines);
+      for (const line of lines) if (sinceNew >= 0 || line === "0.2.0") sinceNew++;
+      if (sinceNew >= 30 || placerDone) break;
     }
+    await Deno.writeTextFile(`${tmp.path}/enough`, "");
+    const placed = await placer.output();
+    assert.equal(placed.code, 0, new TextDecoder().decode(placed.stderr));
+    assert.ok(Number(new TextDecoder().decode(placed.stdout)) >= 40);
+    assert.ok(sinceNew >= 30, `the reader ran the path ${sinceNew} times while it was replaced`);
     await Deno.writeTextFile(`${tmp.path}/stop`, "");
-    const seen = new TextDecoder().decode((await reader.output()).stdout).trim().split("\n");
-    assert.ok(seen.length > 10, `the reader ran (${seen.length} times)`);
+    await reader.status;
+    await reader.stderr.cancel();
     assert.deepEqual([...new Set(seen)].sort(), ["0.1.0", "0.2.0"]);
     assert.equal(await Deno.readTextFile(path), bodies["0.1.0"]);
     assert.equal(await launcherFileMode(path), 0o750, "the launcher's file keeps its mode");
