@@ -7,7 +7,7 @@ import { hashFile } from "../lib/core/hash.ts";
 import { type Layout, layoutOf } from "../lib/root/layout.ts";
 import { copyOver } from "../lib/self/files.ts";
 import { candidateFor } from "../lib/self/launch.ts";
-import { launcherFileMode, placeUpdater } from "../lib/self/place.ts";
+import { launcherFileMode } from "../lib/self/place.ts";
 import { promoteCandidate, refuseCandidate, rollBackSelf } from "../lib/self/promote.ts";
 import { keepArtifact } from "../lib/self/stage.ts";
 import {
