@@ -2,22 +2,24 @@
 // roll back one never confirmed) and `run` (apply, then start the application and gate a new
 // build on its health). Kept light: no network code and no npm packages are loaded on this
 // path. With the install root given (`--root` or `$MS11_UPDATE_ROOT`) and nothing staged, on
-// trial or interrupted, `apply` reads state.json and the `current` link and returns: it does not
-// load the configuration or the swap code (docs/ARCHITECTURE.md, "Start-up path").
+// trial or interrupted, `apply` looks at state.json (lib/root/idle.ts) and the `current` link and
+// returns: it loads neither the state code, the configuration, the swap code nor (without
+// --json) the output code (docs/ARCHITECTURE.md, "Start-up path").
 //
-// Both first ask whether the updater staged a new version of itself (one read of
-// <root>/updater/state.json, usually missing): if so this launch is handed to the candidate, on
-// trial (lib/self/trial.ts, loaded only then), and it is put at the launcher's path once it has
-// started. A candidate on trial reports that it started when `apply` is done, or when `run` is
-// about to start the application (docs/ARCHITECTURE.md, "The updater updates itself").
+// Both first ask whether the updater staged a new version of itself (one lstat of
+// <root>/updater/state.json, usually missing; lib/self/launch.ts): if so this launch is handed to
+// the candidate, on trial (lib/self/trial.ts, loaded only then), and it is put at the launcher's
+// path once it has started. A candidate on trial reports that it started when `apply` is done, or
+// when `run` is about to start the application (docs/ARCHITECTURE.md, "The updater updates
+// itself").
 import type { ApplyResult } from "../lib/root/swap.ts";
 import { ConfigError } from "../lib/core/errors.ts";
+import { certainlyIdle } from "../lib/root/idle.ts";
 import { currentVersion, installProblem, type Layout, layoutOf } from "../lib/root/layout.ts";
-import { applyPending, readState } from "../lib/root/state.ts";
 import { runningForm } from "../lib/self/form.ts";
 import { reportStarted, selfWork } from "../lib/self/launch.ts";
 import { type Context, type GlobalOptions, loadContext, rootOf, waitMs } from "./_context.ts";
-import { Ui } from "./_ui.ts";
+import type { Ui } from "./_ui.ts";
 
 /** The install root when the flag or the environment gives it (else the configuration does). */
 function givenLayout(options: GlobalOptions): Layout | null {
@@ -45,6 +47,7 @@ async function trial(layout: Layout, args: string[], lockWaitMs: number): Promis
   const form = runningForm();
   const work = await selfWork(layout, form);
   if (work === null) return null;
+  const { Ui } = await import("./_ui.ts");
   const ui = new Ui();
   if (work.kind === "settle") {
     // This updater was put in place, and its promoter killed before it said so: say it now.
@@ -67,10 +70,16 @@ async function trial(layout: Layout, args: string[], lockWaitMs: number): Promis
 /** The result of an `apply` with nothing to do, or null when it needs the configuration. */
 async function idleApply(layout: Layout | null): Promise<ApplyResult | null> {
   if (layout === null) return null; // the root may come from the config
-  const { state, problem } = await readState(layout).catch(async (error) => {
-    throw await rootError(error, layout);
-  });
-  if (applyPending(state)) return null;
+  let problem: string | null = null;
+  if (!await certainlyIdle(layout)) {
+    // Not sure: the full read, which warns about (or refuses) what it finds.
+    const { applyPending, readState } = await import("../lib/root/state.ts");
+    const read = await readState(layout).catch(async (error) => {
+      throw await rootError(error, layout);
+    });
+    if (applyPending(read.state)) return null;
+    problem = read.problem;
+  }
   const current = await currentVersion(layout);
   return { applied: false, from: current, to: current, pruned: [], problem };
 }
@@ -142,6 +151,10 @@ export async function applyCommand(options: GlobalOptions): Promise<number> {
   let ui: Ui;
   let result: ApplyResult;
   if (idle !== null) {
+    await reportStarted(); // a candidate on trial: its part is done
+    // Silent when idle: the output code is loaded only for a warning or --json's data.
+    if (!idle.problem && !options.json) return 0;
+    const { Ui } = await import("./_ui.ts");
     ui = new Ui({ json: options.json });
     if (idle.problem) ui.warn(idle.problem);
     result = idle;

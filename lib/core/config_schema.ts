@@ -32,8 +32,47 @@ import { Checker } from "./_config_fields.ts";
 export interface UpdateServer {
   /** Where the channel's `manifest.json` lives (`<base_url>/manifest.json`). */
   base_url: string;
+  /**
+   * More base URLs serving the same channel, tried in order after `base_url` when it fails or is
+   * behind (lib/trust/mirrors.ts); empty for none.
+   */
+  mirrors: string[];
   /** Shown to people choosing a channel. */
   description: string;
+}
+
+/**
+ * The most mirrors a channel may list besides its `base_url`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_MIRRORS } from "./config_schema.ts";
+ * assert.equal(MAX_MIRRORS, 16);
+ * ```
+ */
+export const MAX_MIRRORS = 16;
+
+/**
+ * A channel's base URLs in the configured order: `base_url`, then its `mirrors`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { baseUrls, validateConfig } from "./config_schema.ts";
+ * const config = validateConfig({
+ *   update_servers: {
+ *     stable: { base_url: "https://updates.ms11.com/stable", mirrors: ["https://cdn.ms11.com/stable/"] },
+ *   },
+ * });
+ * assert.deepEqual(baseUrls(config.update_servers.stable), [
+ *   "https://updates.ms11.com/stable",
+ *   "https://cdn.ms11.com/stable", // a final slash is dropped
+ * ]);
+ * ```
+ */
+export function baseUrls(server: UpdateServer): string[] {
+  return [server.base_url, ...server.mirrors];
 }
 
 /**
@@ -221,6 +260,45 @@ function isAbsolute(path: string): boolean {
 }
 
 /**
+ * A channel's base URL (`base_url` or one of its `mirrors`), checked: an absolute http(s) URL
+ * without query, fragment or credentials, https while `require_https`, plain http to a
+ * loopback host only, on a host in `allowed_domains`. Returned without its final slashes.
+ */
+function baseUrl(c: Checker, field: string, value: unknown, security: SecurityConfig): string {
+  const base = c.string(value, field);
+  let url: URL;
+  try {
+    url = new URL(base);
+  } catch {
+    c.fail(field, "an absolute URL", base);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    c.fail(field, "an http(s) URL", base);
+  }
+  if (url.search || url.hash || url.username || url.password) {
+    c.fail(field, "a URL without query, fragment or credentials", base);
+  }
+  if (security.require_https && url.protocol !== "https:") {
+    c.fail(field, "an https URL while security.require_https is true", base);
+  }
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
+    c.fail(
+      field,
+      "an https URL (plain http is only allowed to a loopback host such as 127.0.0.1)",
+      base,
+    );
+  }
+  if (!hostAllowed(url.hostname, security.allowed_domains)) {
+    c.fail(
+      field,
+      `on a host in security.allowed_domains (${security.allowed_domains.join(", ")})`,
+      base,
+    );
+  }
+  return base.replace(/\/+$/, "");
+}
+
+/**
  * Validate a parsed configuration document, filling left-out fields from the shipped defaults.
  * Throws a `ConfigError` naming the first bad field and its value. Channel names, host names,
  * loopback hosts, the allow-list and platform keys follow the shared rules of
@@ -296,39 +374,23 @@ export function validateConfig(raw: unknown, options: ValidateConfigOptions = {}
     }
     const field = `update_servers.${name}`;
     const server = c.object(value, field);
-    c.known(server, field, ["base_url", "description"]);
-    const base = c.string(server.base_url, `${field}.base_url`);
-    let url: URL;
-    try {
-      url = new URL(base);
-    } catch {
-      c.fail(`${field}.base_url`, "an absolute URL", base);
+    c.known(server, field, ["base_url", "mirrors", "description"]);
+    const base = baseUrl(c, `${field}.base_url`, server.base_url, security);
+    const mirrorsRaw = "mirrors" in server ? server.mirrors : [];
+    if (!Array.isArray(mirrorsRaw) || mirrorsRaw.length > MAX_MIRRORS) {
+      c.fail(`${field}.mirrors`, `a list of at most ${MAX_MIRRORS} base URLs`, mirrorsRaw);
     }
-    if (url.protocol !== "https:" && url.protocol !== "http:") {
-      c.fail(`${field}.base_url`, "an http(s) URL", base);
-    }
-    if (url.search || url.hash || url.username || url.password) {
-      c.fail(`${field}.base_url`, "a URL without query, fragment or credentials", base);
-    }
-    if (security.require_https && url.protocol !== "https:") {
-      c.fail(`${field}.base_url`, "an https URL while security.require_https is true", base);
-    }
-    if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
-      c.fail(
-        `${field}.base_url`,
-        "an https URL (plain http is only allowed to a loopback host such as 127.0.0.1)",
-        base,
-      );
-    }
-    if (!hostAllowed(url.hostname, security.allowed_domains)) {
-      c.fail(
-        `${field}.base_url`,
-        `on a host in security.allowed_domains (${security.allowed_domains.join(", ")})`,
-        base,
-      );
+    const mirrors: string[] = [];
+    for (const [i, value] of mirrorsRaw.entries()) {
+      const mirror = baseUrl(c, `${field}.mirrors[${i}]`, value, security);
+      if (mirror === base || mirrors.includes(mirror)) {
+        c.fail(`${field}.mirrors[${i}]`, "a URL not listed before (base_url or a mirror)", value);
+      }
+      mirrors.push(mirror);
     }
     update_servers[name] = {
-      base_url: base.replace(/\/+$/, ""),
+      base_url: base,
+      mirrors,
       description: "description" in server
         ? c.string(server.description, `${field}.description`)
         : "",

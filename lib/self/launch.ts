@@ -8,7 +8,7 @@
  */
 import type { Layout } from "../root/layout.ts";
 import { UPDATER_VERSION, type UpdaterForm } from "./form.ts";
-import { type KeptUpdater, readSelfState } from "./state.ts";
+import type { KeptUpdater } from "./state.ts";
 
 /**
  * The variable naming the file a candidate on trial writes once it has started.
@@ -64,9 +64,16 @@ export async function selfWork(
   running: string = UPDATER_VERSION,
 ): Promise<{ kind: "trial"; kept: KeptUpdater } | { kind: "settle" } | null> {
   if (form.kind === "source" || envGet(TRIAL_ENV) !== undefined) return null;
+  // Usually a file that is not there: one lstat, and the state code is not even loaded.
+  try {
+    await Deno.lstat(`${layout.root}/updater/state.json`);
+  } catch {
+    return null;
+  }
   let state;
   try {
-    // Through lib/root/safe.ts: no link followed; usually a file that is not there.
+    // Through lib/root/safe.ts: no link followed.
+    const { readSelfState } = await import("./state.ts");
     state = (await readSelfState(layout)).state;
   } catch {
     return null; // unsafe, or a newer schema: the launch goes on with this updater
