@@ -5,19 +5,71 @@
 // trial or interrupted, `apply` looks at state.json (lib/root/idle.ts) and the `current` link and
 // returns: it loads neither the state code, the configuration, the swap code nor (without
 // --json) the output code (docs/ARCHITECTURE.md, "Start-up path").
+//
+// Both first ask whether the updater staged a new version of itself (one lstat of
+// <root>/updater/state.json, usually missing; lib/self/launch.ts): if so this launch is handed to
+// the candidate, on trial (lib/self/trial.ts, loaded only then), and it is put at the launcher's
+// path once it has started. A candidate on trial reports that it started when `apply` is done, or
+// when `run` is about to start the application (docs/ARCHITECTURE.md, "The updater updates
+// itself").
 import type { ApplyResult } from "../lib/root/swap.ts";
 import { ConfigError } from "../lib/core/errors.ts";
 import { certainlyIdle } from "../lib/root/idle.ts";
 import { currentVersion, installProblem, type Layout, layoutOf } from "../lib/root/layout.ts";
+import { runningForm } from "../lib/self/form.ts";
+import { reportStarted, selfWork } from "../lib/self/launch.ts";
 import { type Context, type GlobalOptions, loadContext, rootOf, waitMs } from "./_context.ts";
 import type { Ui } from "./_ui.ts";
 
-/** The result of an `apply` with nothing to do, or null when it needs the configuration. */
-async function idleApply(options: GlobalOptions): Promise<ApplyResult | null> {
+/** The install root when the flag or the environment gives it (else the configuration does). */
+function givenLayout(options: GlobalOptions): Layout | null {
   const env = { MS11_UPDATE_ROOT: Deno.env.get("MS11_UPDATE_ROOT") };
-  if (!options.root && !env.MS11_UPDATE_ROOT) return null; // the root may come from the config
-  waitMs(options.wait, 5); // a bad --wait is a usage error whether or not there is work
-  const layout = layoutOf(rootOf(options.root, env, null));
+  if (!options.root && !env.MS11_UPDATE_ROOT) return null;
+  return layoutOf(rootOf(options.root, env, null));
+}
+
+/** The launcher's options, as a command line for a candidate updater (the root resolved). */
+function candidateArgs(root: string, options: RunOptions): string[] {
+  const args = ["--root", root];
+  if (options.config !== undefined) args.push("--config", options.config);
+  if (options.wait !== undefined) args.push("--wait", options.wait);
+  if (options.healthTimeout !== undefined) args.push("--health-timeout", options.healthTimeout);
+  if (options.json) args.push("--json");
+  return args;
+}
+
+/**
+ * When this updater staged a new version of itself: hand the launch to it, on trial. Resolves
+ * to the exit code to end with, or null to go on (nothing staged, or the candidate failed to
+ * start and was refused: this updater serves the launch).
+ */
+async function trial(layout: Layout, args: string[], lockWaitMs: number): Promise<number | null> {
+  const form = runningForm();
+  const work = await selfWork(layout, form);
+  if (work === null) return null;
+  const { Ui } = await import("./_ui.ts");
+  const ui = new Ui();
+  if (work.kind === "settle") {
+    // This updater was put in place, and its promoter killed before it said so: say it now.
+    const { settlePromotion } = await import("../lib/self/promote.ts");
+    await settlePromotion(layout, form, {
+      reason: "its promotion was cut short; finished at the next start",
+      lockWaitMs,
+    }).catch((error) => ui.warn(`ms11-update's own state: ${(error as Error).message}`));
+    return null;
+  }
+  const { handOff } = await import("../lib/self/trial.ts");
+  return await handOff(layout, work.kept, {
+    args,
+    form,
+    lockWaitMs,
+    onNotice: (line) => ui.notice(line),
+  });
+}
+
+/** The result of an `apply` with nothing to do, or null when it needs the configuration. */
+async function idleApply(layout: Layout | null): Promise<ApplyResult | null> {
+  if (layout === null) return null; // the root may come from the config
   let problem: string | null = null;
   if (!await certainlyIdle(layout)) {
     // Not sure: the full read, which warns about (or refuses) what it finds.
@@ -89,10 +141,17 @@ async function apply(ctx: Context, run = false): Promise<ApplyResult> {
  * ```
  */
 export async function applyCommand(options: GlobalOptions): Promise<number> {
-  const idle = await idleApply(options);
+  let layout = givenLayout(options);
+  if (layout !== null) {
+    const wait = waitMs(options.wait, 5); // a bad --wait is a usage error whether or not there is work
+    const code = await trial(layout, ["apply", ...candidateArgs(layout.root, options)], wait);
+    if (code !== null) return code;
+  }
+  const idle = await idleApply(layout);
   let ui: Ui;
   let result: ApplyResult;
   if (idle !== null) {
+    await reportStarted(); // a candidate on trial: its part is done
     // Silent when idle: the output code is loaded only for a warning or --json's data.
     if (!idle.problem && !options.json) return 0;
     const { Ui } = await import("./_ui.ts");
@@ -101,9 +160,19 @@ export async function applyCommand(options: GlobalOptions): Promise<number> {
     result = idle;
   } else {
     const ctx = await loadContext(options, 5);
+    if (layout === null) {
+      layout = ctx.layout;
+      const code = await trial(
+        layout,
+        ["apply", ...candidateArgs(layout.root, options)],
+        ctx.lockWaitMs ?? 5000,
+      );
+      if (code !== null) return code;
+    }
     ui = ctx.ui;
     result = await apply(ctx);
   }
+  await reportStarted();
   // Its lines for people said what happened; with nothing to do it is silent (--json: the data).
   ui.data(result, "");
   return 0;
@@ -157,6 +226,12 @@ export async function runCommand(command: string[], options: RunOptions): Promis
     }
   }
   if (command.length === 0) throw new ConfigError("run needs a command after --");
+  const code = await trial(
+    ctx.layout,
+    ["run", ...candidateArgs(ctx.layout.root, options), "--", ...command],
+    ctx.lockWaitMs ?? 5000,
+  );
+  if (code !== null) return code;
   try {
     await apply(ctx, true);
   } catch (error) {
@@ -164,6 +239,7 @@ export async function runCommand(command: string[], options: RunOptions): Promis
     ctx.ui.warn(`apply failed: ${(error as Error).message}`);
   }
   const { launch } = await import("../lib/actions/apply.ts");
+  await reportStarted(); // the application is started next: this updater did its part
   const result = await launch(ctx, command, {
     healthTimeoutSeconds: healthSeconds,
     onNotice: (message) => ctx.ui.notice(message),

@@ -200,10 +200,24 @@ export function statusText(s: StatusDocument): string {
           `${t(name)} serial ${c.serial} (${t(c.version)})`
         ).join(", ")
     }`,
+    ...(s.updater === undefined ? [] : [`updater:    ${updaterText(s.updater)}`]),
     `events:     ${s.recent_events.length === 0 ? "none" : ""}`.trimEnd(),
     ...s.recent_events.slice(-STATUS_EVENTS).map((entry) => `  ${auditLine(entry)}`),
   ];
   return lines.join("\n");
+}
+
+/** The status's updater line: version, form, path, what is pending, the previous one. */
+function updaterText(u: NonNullable<StatusDocument["updater"]>): string {
+  const parts = [`${t(u.version)} (${u.form}, ${t(u.path)})`];
+  if (u.pending !== null) {
+    parts.push(
+      `${t(u.pending.version)} staged from ${t(u.pending.channel)}, takes over at next launch`,
+    );
+  }
+  if (u.previous !== null) parts.push(`previous ${t(u.previous)} kept`);
+  if (u.problem !== null) parts.push(t(u.problem));
+  return parts.join("; ");
 }
 
 /**

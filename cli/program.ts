@@ -230,6 +230,35 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .option("--channel <name>", "only this channel (default: every channel)")
     .action(act(async (c) => (await import("./trust.ts")).trustResetCommand(c.optsWithGlobals())));
 
+  const self = sub(
+    "self",
+    "the updater itself: update it (signed, verified, tried at a launch), or roll it back",
+  )
+    .addHelpText(
+      "after",
+      "\nA new ms11-update takes over only after it has started under a real launch; see docs/ARCHITECTURE.md.",
+    );
+  waitOption(
+    globals(
+      self.command("update").description(
+        "stage the ms11-update the channel offers, when newer: it takes over at the next launch, once it has started",
+      ).exitOverride(),
+    ),
+    0,
+  )
+    .option("--channel <name>", "channel whose manifest offers it")
+    .option("--check", "only say what the channel offers; download nothing")
+    .option("--force", "stage a version that was refused (failed its trial, or rolled back from)")
+    .action(act(async (c) => (await import("./self.ts")).selfUpdateCommand(c.optsWithGlobals())));
+  waitOption(
+    globals(
+      self.command("rollback").description(
+        "put the kept previous ms11-update back at the launcher's path",
+      ).exitOverride(),
+    ),
+    5,
+  ).action(act(async (c) => (await import("./self.ts")).selfRollbackCommand(c.optsWithGlobals())));
+
   waitOption(
     globals(
       sub("dashboard", "serve a live status page and JSON API on 127.0.0.1 (prints its URL)"),
@@ -276,6 +305,15 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .option(
       "--republish",
       "publish the channel's current version again: add a platform, or refresh its expiry",
+    )
+    .option(
+      "--updater <file>",
+      "also offer this ms11-update: a compiled executable, or a .tar.gz/.zip of the code-split bundle",
+    )
+    .option("--updater-version <version>", "the offered ms11-update's version (with --updater)")
+    .option(
+      "--updater-platform <key>",
+      "the offered ms11-update's key: a platform for an executable (default --platform), bundle for an archive",
     )
     .option("--json", "print data as JSON on stdout")
     .action(act(async (c) => (await publish()).releaseCommand(c.opts())));

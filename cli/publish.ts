@@ -3,7 +3,12 @@
 import { detectPlatform } from "../lib/core/config.ts";
 import { ConfigError } from "../lib/core/errors.ts";
 import { isFileName, parsePort } from "../lib/core/validate.ts";
-import { checkReleaseName, publishRelease, verifyRelease } from "../lib/publish/release.ts";
+import {
+  checkReleaseName,
+  publishRelease,
+  type UpdaterFile,
+  verifyRelease,
+} from "../lib/publish/release.ts";
 import { serveReleases } from "../lib/publish/serve.ts";
 import { readSigningKey, type SigningKey, writeKeyPair } from "../lib/publish/signing.ts";
 import { isPublicKey, keyId, type KeySet } from "../lib/trust/keys.ts";
@@ -37,6 +42,10 @@ export interface ReleaseCommandOptions {
   nextKey?: string[];
   nextThreshold?: string;
   republish?: boolean;
+  /** A new ms11-update to offer with the release (the manifest's `updater`). */
+  updater?: string;
+  updaterVersion?: string;
+  updaterPlatform?: string;
   executable?: string;
 }
 
@@ -126,6 +135,19 @@ export async function releaseCommand(options: ReleaseCommandOptions): Promise<nu
     }
     nextKeys = { threshold, keys: next };
   }
+  let updater: UpdaterFile | undefined;
+  if (options.updater !== undefined || options.updaterVersion !== undefined) {
+    if (options.updater === undefined || options.updaterVersion === undefined) {
+      throw new ConfigError("release takes --updater FILE and --updater-version VERSION together");
+    }
+    const file = await Deno.stat(options.updater).catch(() => null);
+    if (!file?.isFile) throw new ConfigError(`Updater ${options.updater} is not a file`);
+    updater = {
+      file: options.updater,
+      version: options.updaterVersion,
+      key: options.updaterPlatform,
+    };
+  }
   const releasedAt = new Date();
   const result = await publishRelease(options.out, {
     channel: options.channel,
@@ -138,14 +160,18 @@ export async function releaseCommand(options: ReleaseCommandOptions): Promise<nu
     expires: new Date(releasedAt.getTime() + lifetime),
     nextKeys,
     republish: options.republish,
+    updater,
     executable: executableOption(options.executable),
   });
   if (options.unsigned) {
     ui.warn(`Published an unsigned manifest: clients that verify signatures refuse it`);
   }
   const a = result.manifest.artifacts[platform];
+  const offered = result.manifest.updater;
   ui.notice(
-    `Published ${options.version} (${platform}, ${formatBytes(a.size)}) on ${options.channel}`,
+    `Published ${options.version} (${platform}, ${formatBytes(a.size)}) on ${options.channel}${
+      updater && offered ? `, with ms11-update ${offered.version}` : ""
+    }`,
   );
   ui.data(
     {
@@ -157,6 +183,7 @@ export async function releaseCommand(options: ReleaseCommandOptions): Promise<nu
       expires: result.manifest.expires,
       signature: result.signaturePath,
       signed_by: keys.map((k) => k.keyid),
+      updater: result.manifest.updater,
     },
     result.manifestPath,
   );

@@ -191,6 +191,7 @@ function details(view: PageView): string {
     ["Platform", e(s.platform)],
     ["Install root", `<code>${e(s.root)}</code>`],
   ];
+  if (s.updater !== undefined) rows.push(["Updater", updater(s.updater)]);
   if (s.state_problem) rows.push(["State file", e(s.state_problem)]);
   if (s.trust.problem) {
     rows.push(["Trust state", `<span id="trust-problem">${e(s.trust.problem)}</span>`]);
@@ -198,6 +199,28 @@ function details(view: PageView): string {
   return `<section id="installed" aria-labelledby="h-installed"><h2 id="h-installed">Installed</h2><dl class="facts">${
     rows.map(([k, v]) => `<div><dt>${e(k)}</dt><dd>${v}</dd></div>`).join("")
   }</dl></section>`;
+}
+
+/** The updater's row: its version, form and path, a pending updater update, the previous one. */
+function updater(u: NonNullable<StatusDocument["updater"]>): string {
+  const parts = [
+    `ms11-update <span id="updater-version">${e(u.version)}</span> (${e(u.form)}, <code>${
+      e(u.path)
+    }</code>)`,
+    `<span id="updater-pending">${
+      u.pending
+        ? `${e(u.pending.version)} from ${e(u.pending.channel)}, staged ${
+          time(u.pending.staged_at)
+        }; tried at the next launch, in place once it has started`
+        : "no updater update pending"
+    }</span>`,
+  ];
+  if (u.previous) parts.push(`previous ${e(u.previous)} kept`);
+  if (u.last?.event === "failed") {
+    parts.push(`${e(u.last.version)} failed its trial ${time(u.last.at)}: ${e(u.last.reason)}`);
+  }
+  if (u.problem) parts.push(`<span id="updater-problem">${e(u.problem)}</span>`);
+  return parts.join("; ");
 }
 
 function confirmation(view: PageView): string {

@@ -531,3 +531,33 @@ Deno.test("renderPage: the installed release is the same as installed, whatever 
     "Rejected on this install, skipped: exited with code 3",
   ]);
 });
+
+Deno.test("renderPage shows the updater: its version and form, a pending updater update, a failed trial", () => {
+  const updater = {
+    version: "0.1.0",
+    form: "bundle" as const,
+    path: "/opt/ms11/bin/main.js",
+    pending: { version: "0.2.0", channel: "stable", staged_at: "2026-11-27T10:00:00.000Z" },
+    previous: "0.0.9",
+    refused: [],
+    last: {
+      event: "failed" as const,
+      version: "0.1.5",
+      from: "0.1.0",
+      at: "2026-11-26T10:00:00.000Z",
+      reason: "exited with code 70 before it started <x>",
+    },
+    problem: null,
+  };
+  const html = renderPage(view({ status: status({ updater }) }));
+  assert.match(
+    html,
+    /<dt>Updater<\/dt><dd>ms11-update <span id="updater-version">0\.1\.0<\/span> \(bundle, <code>\/opt\/ms11\/bin\/main\.js<\/code>\); <span id="updater-pending">0\.2\.0 from stable, staged <time[^>]*>2026-11-27 10:00:00 UTC<\/time>; tried at the next launch, in place once it has started<\/span>; previous 0\.0\.9 kept; 0\.1\.5 failed its trial <time[^>]*>2026-11-26 10:00:00 UTC<\/time>: exited with code 70 before it started &lt;x&gt;<\/dd>/,
+  );
+  const idle = renderPage(view({
+    status: status({ updater: { ...updater, pending: null, previous: null, last: null } }),
+  }));
+  assert.match(idle, /<span id="updater-pending">no updater update pending<\/span><\/dd>/);
+  // A status without the updater's part (an older document) shows no row.
+  assert.doesNotMatch(renderPage(view()), /id="updater-version"/);
+});

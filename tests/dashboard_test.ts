@@ -8,6 +8,7 @@ import { serveDashboard } from "../dashboard/server.ts";
 import { isLoopback, refusal } from "../dashboard/security.ts";
 import { loadConfig } from "../lib/core/config.ts";
 import { readStatus } from "../lib/root/status.ts";
+import { updaterStatus } from "../lib/self/status.ts";
 import { layoutOf } from "../lib/root/layout.ts";
 import { acquireLock } from "../lib/root/lock.ts";
 import { dashboardWorld, rawRequest, readEvents } from "./_dashboard.ts";
@@ -34,10 +35,18 @@ Deno.test("GET /api/status is the status document of status --json", async () =>
   assert.equal(answer.json.current.version, "1.1.0");
   assert.deepEqual(answer.json.backups.map((b: { version: string }) => b.version), ["1.0.0"]);
   const { config } = await loadConfig(d.world.configPath, { explicit: true });
-  assert.deepEqual(answer.json, await readStatus(d.layout, config, { platform: d.platform }));
+  const { updater, ...install } = answer.json;
+  assert.deepEqual(install, await readStatus(d.layout, config, { platform: d.platform }));
+  assert.deepEqual(updater, await updaterStatus(d.layout)); // this process's updater: from source
   const cli = await d.world.cli(["status", "--json"]);
   assert.equal(cli.code, 0, cli.stderr);
-  assert.deepEqual(answer.json, JSON.parse(cli.stdout));
+  // The same document, but for the file each updater runs from (the CLI's is main.ts).
+  const fromCli = JSON.parse(cli.stdout);
+  assert.match(fromCli.updater.path, /\/main\.ts$/);
+  assert.deepEqual(
+    { ...fromCli, updater: { ...fromCli.updater, path: updater.path } },
+    answer.json,
+  );
 });
 
 Deno.test("GET /api/channels lists each channel's newest release, notes and decision", async () => {

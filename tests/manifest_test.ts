@@ -74,6 +74,7 @@ Deno.test("parseManifest parses a valid document and resolves relative artifact 
     serial: null,
     expires: null,
     next_keys: null,
+    updater: null, // a manifest without the field: no updater on offer
   };
   assert.deepEqual(manifest, expected);
   assert.equal(MANIFEST_SCHEMA, 1);
@@ -134,6 +135,7 @@ Deno.test("parseManifest ignores fields it does not know", () => {
     "released_at",
     "schema",
     "serial",
+    "updater",
     "version",
   ]);
   assert.equal(manifest.serial, 7);
@@ -439,5 +441,70 @@ Deno.test("parseManifest reads serial, expires, next_keys and hashes, strictly",
     `artifacts.linux-x64.sha256 and artifacts.linux-x64.hashes.sha256 differ ("${SHA}", "${
       "f".repeat(64)
     }")`,
+  );
+});
+
+Deno.test("parseManifest reads the optional updater field, checked like the artifacts", () => {
+  const updater = {
+    version: "v0.2.0",
+    artifacts: {
+      "linux-x64": { url: "updater/0.2.0/ms11-update", size: 9, sha256: SHA, kind: "executable" },
+      bundle: {
+        url: "https://cdn.ms11.com/u/ms11-update-0.2.0.zip",
+        size: 7,
+        hashes: { sha256: "f".repeat(64) },
+        kind: "zip",
+      },
+    },
+  };
+  const manifest = parseManifest(JSON.stringify(doc({ updater })), { url: URL_ });
+  assert.deepEqual(manifest.updater, {
+    version: "0.2.0", // canonical
+    artifacts: {
+      "linux-x64": {
+        url: "https://updates.ms11.com/stable/updater/0.2.0/ms11-update",
+        size: 9,
+        sha256: SHA,
+        kind: "executable",
+      },
+      bundle: {
+        url: "https://cdn.ms11.com/u/ms11-update-0.2.0.zip",
+        size: 7,
+        sha256: "f".repeat(64),
+        kind: "zip",
+      },
+    },
+  });
+  // Absent or null: no updater on offer (old manifests, old publishers).
+  assert.equal(parseManifest(JSON.stringify(doc()), { url: URL_ }).updater, null);
+  assert.equal(parseManifest(JSON.stringify(doc({ updater: null })), { url: URL_ }).updater, null);
+  const exe = updater.artifacts["linux-x64"];
+  bad(
+    doc({ updater: "0.2.0" }),
+    `updater must be an object with version and artifacts, got "0.2.0"`,
+  );
+  bad(
+    doc({ updater: { ...updater, version: "2" } }),
+    `updater.version must be a semver version, got "2"`,
+  );
+  bad(
+    doc({ updater: { version: "0.2.0", artifacts: {} } }),
+    "updater.artifacts must be an object with at least one entry, got {}",
+  );
+  bad(
+    doc({ updater: { version: "0.2.0", artifacts: { Linux: exe } } }),
+    `updater.artifacts key must be a platform such as linux-x64, or bundle, got "Linux"`,
+  );
+  bad(
+    doc({ updater: { version: "0.2.0", artifacts: { "linux-x64": { ...exe, kind: "tar.gz" } } } }),
+    `updater.artifacts.linux-x64.kind must be executable (a compiled ms11-update), got "tar.gz"`,
+  );
+  bad(
+    doc({ updater: { version: "0.2.0", artifacts: { "linux-x64": { ...exe, size: -1 } } } }),
+    "updater.artifacts.linux-x64.size must be a non-negative integer, got -1",
+  );
+  bad(
+    doc({ updater: { version: "0.2.0", artifacts: { bundle: { ...exe, url: "ftp://x/y" } } } }),
+    `updater.artifacts.bundle.url must be an http(s) URL, got "ftp://x/y"`,
   );
 });

@@ -9,6 +9,7 @@ import { resolveChannel } from "../core/channel.ts";
 import { type HistoryOptions, type InstallHistory, readHistory } from "../root/history.ts";
 import { requireInstall } from "../root/layout.ts";
 import { readStatus, type StatusDocument } from "../root/status.ts";
+import { updaterStatus } from "../self/status.ts";
 import type { ActionContext } from "./context.ts";
 
 /**
@@ -29,8 +30,9 @@ export interface StatusActionOptions {
 
 /**
  * The status document of the install: current, staged, trial, backups, last check and error,
- * rejected builds, recent events. Reads only; an unknown channel is a `ConfigError`, a root
- * with no install an error (see lib/root/layout.ts `requireInstall`).
+ * rejected builds, recent events, and the updater itself (its version, form, a pending updater
+ * update). Reads only; an unknown channel is a `ConfigError`, a root with no install an error
+ * (see lib/root/layout.ts `requireInstall`).
  *
  * @example
  * ```ts
@@ -45,6 +47,7 @@ export interface StatusActionOptions {
  * const status = await installStatus(ctx);
  * assert.equal(status.current, null);
  * assert.equal(status.channel, "stable");
+ * assert.deepEqual([status.updater?.form, status.updater?.pending], ["source", null]); // a test runs from source
  * ```
  */
 export async function installStatus(
@@ -53,7 +56,8 @@ export async function installStatus(
 ): Promise<StatusDocument> {
   const channel = resolveChannel(ctx.config, options.channel);
   await requireInstall(ctx.layout);
-  return await readStatus(ctx.layout, ctx.config, { channel, platform: ctx.platform });
+  const status = await readStatus(ctx.layout, ctx.config, { channel, platform: ctx.platform });
+  return { ...status, updater: await updaterStatus(ctx.layout) };
 }
 
 /**

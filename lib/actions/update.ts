@@ -13,6 +13,7 @@ import { autoCheckDue } from "../trust/check.ts";
 import { pipelineOptions, runAction } from "./_act.ts";
 import type { ActionContext } from "./context.ts";
 import { runUpdate, type UpdateResult } from "./pipeline.ts";
+import { offeredUpdater, type SelfUpdateReport } from "./self.ts";
 
 /**
  * Options of {@linkcode checkForUpdate} and {@linkcode updateFromChannel}.
@@ -97,6 +98,11 @@ export interface UpdateReport {
   } | null;
   /** A problem with the state file that does not stop the update, or null. */
   problem: string | null;
+  /**
+   * The ms11-update the manifest offers, when this run staged it (for its trial at the next
+   * launch), else null (see lib/actions/self.ts; absent from reports that checked nothing).
+   */
+  updater?: SelfUpdateReport | null;
 }
 
 /**
@@ -254,10 +260,13 @@ export async function updateFromChannel(
       }),
   );
   const { decision } = result.check;
+  // The same verified manifest may offer a new ms11-update: staged too (a failure is a warning).
+  const updater = await offeredUpdater(ctx, result.check.manifest, { channel });
   return {
     message: result.staged ? stagedMessage(result, channel) : decision.message,
     summary: summarize(result),
     skipped: null,
     problem: result.problem,
+    updater,
   };
 }

@@ -25,6 +25,11 @@ export const FAULT_POINTS = [
   "during-prune",
   "during-write",
   "during-link",
+  // The updater replacing itself (lib/self/): the copy of the entry beside the launcher's path,
+  // fsynced and checked, just before and just after its rename; the state after a promotion.
+  "self-before-rename",
+  "self-after-rename",
+  "self-after-promote",
 ] as const;
 
 /**

@@ -26,6 +26,9 @@ import { hashFile } from "../core/hash.ts";
 import { inspectArchive } from "../archive/extract.ts";
 import { isChannelName, isPlatformKey } from "../core/validate.ts";
 import { compareVersions, isVersion, parseVersion } from "../core/version.ts";
+import { updaterField, type UpdaterFile } from "./_updater.ts";
+
+export type { UpdaterFile };
 
 // Where the tree will be served is not known here: relative URLs are checked against a stand-in.
 const PLACEHOLDER_URL = "https://release.invalid/channel/manifest.json";
@@ -75,6 +78,11 @@ export interface PublishOptions {
   expires?: Date;
   /** Announce the channel's next key set (key rotation; see docs/SECURITY.md). */
   nextKeys?: KeySet;
+  /**
+   * A new ms11-update to offer with this publication (the manifest's `updater`, see
+   * docs/MANIFEST.md); without it the channel's current offer is carried over.
+   */
+  updater?: UpdaterFile;
   /**
    * The file clients start (their configuration's `executable`, default `ms11`): an archive that
    * does not hold it at its top level as an executable file is refused before anything is
@@ -205,7 +213,7 @@ export function kindOfFile(name: string): ArtifactKind {
 async function readExisting(
   path: string,
   channel: string,
-): Promise<{ manifest: Manifest; artifacts: Record<string, unknown> } | null> {
+): Promise<{ manifest: Manifest; artifacts: Record<string, unknown>; updater: unknown } | null> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
@@ -214,7 +222,8 @@ async function readExisting(
     throw error;
   }
   const manifest = parseManifest(bytes, { url: PLACEHOLDER_URL, channel });
-  return { manifest, artifacts: JSON.parse(new TextDecoder().decode(bytes)).artifacts };
+  const raw = JSON.parse(new TextDecoder().decode(bytes));
+  return { manifest, artifacts: raw.artifacts, updater: raw.updater };
 }
 
 /**
@@ -317,6 +326,13 @@ export async function publishRelease(
     artifacts,
   };
   if (options.nextKeys !== undefined) document.next_keys = options.nextKeys;
+  const updater = await updaterField(
+    channelDir,
+    existing?.updater,
+    options.updater,
+    options.platform,
+  );
+  if (updater !== undefined && updater !== null) document.updater = updater;
   const text = JSON.stringify(document, null, 2) + "\n";
   const bytes = new TextEncoder().encode(text);
   const manifest = parseManifest(bytes, { url: PLACEHOLDER_URL, channel: options.channel });
@@ -395,8 +411,9 @@ export interface VerifiedChannel {
 /**
  * Check a release tree before it is published, as a client would: every
  * `<channel>/manifest.json` parses, is signed by the threshold of `keys`, has a serial and has
- * not expired, and every artifact it names inside the tree has the declared size and SHA-256 and
- * makes a build a client accepts and can launch (`executable`; lib/publish/artifact_check.ts).
+ * not expired, and every artifact it names inside the tree (the updater's included) has the
+ * declared size and SHA-256, and each build's makes a build a client accepts and can launch
+ * (`executable`; lib/publish/artifact_check.ts).
  *
  * @example
  * ```ts
@@ -469,7 +486,11 @@ export async function verifyRelease(
     } catch (error) {
       result.problems.push((error as Error).message);
     }
-    for (const [platform, artifact] of Object.entries(manifest.artifacts)) {
+    // The updater's files are checked for size and SHA-256; what makes one work (its --version,
+    // its reading of an install) is the client's smoke test (lib/self/smoke.ts).
+    const updaters = Object.entries(manifest.updater?.artifacts ?? {})
+      .map(([key, artifact]) => [`updater ${key}`, artifact] as const);
+    for (const [platform, artifact] of [...Object.entries(manifest.artifacts), ...updaters]) {
       if (!artifact.url.startsWith(base)) continue; // hosted elsewhere: not in this tree
       const file = `${tree}/${channel}/${decodeURIComponent(artifact.url.slice(base.length))}`;
       let digest;
@@ -485,6 +506,7 @@ export async function verifyRelease(
         );
         continue;
       }
+      if (platform.startsWith("updater ")) continue;
       try {
         // What clients will enforce: what a client's extraction refuses, the executable, and
         // (where the manifest declares it) exactly the declared expanded size.

@@ -171,8 +171,16 @@ export async function launchApp(
   if (command.length === 0 || command[0] === "") throw new TypeError("No command to run");
   const notice = options.onNotice ?? (() => {});
   const current = await currentVersion(layout);
-  const { state } = await readState(layout);
-  const trial = state.trial !== undefined && state.trial.version === current ? state.trial : null;
+  let trial: NonNullable<Awaited<ReturnType<typeof readState>>["state"]["trial"]> | null = null;
+  try {
+    const { state } = await readState(layout);
+    trial = state.trial !== undefined && state.trial.version === current ? state.trial : null;
+  } catch (error) {
+    // A state file of a newer ms11-update (this one was rolled back to): the application starts
+    // all the same, with no health gate, and the file is left as it is.
+    if (!(error instanceof RangeError)) throw error;
+    notice(`${error.message}; starting the application without a health check`);
+  }
   const first = start(command);
   let windowOver = false;
   let confirming: Promise<string | null> | null = null;

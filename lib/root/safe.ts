@@ -12,6 +12,7 @@
  * | ------------------------------- | ---- | ------------------------------------------------- |
  * | the root, when ms11-update makes it | 0700 | a per-user install; any mode without group/other write is accepted (0755 for a shared one) |
  * | `builds/`, each `builds/<v>/`   | 0755 | the users of a shared install run the application |
+ * | `updater/`, each `updater/<v>/` | 0755 | ms11-update's kept copies (lib/self): run like builds |
  * | `state.json`, `trust.json(.bak)` | 0644 | nothing secret; `status` by the users of a shared install |
  * | `lock`, `lock.guard`            | 0600 | whoever can open them can hold them and block updates |
  * | `downloads/` and what is in it  | 0700, 0600 | bytes not verified yet                       |
@@ -216,9 +217,9 @@ export async function ensureRoot(layout: Layout): Promise<void> {
  * Refuse an install root that another user could tamper with, before a command changes it:
  * the root (followed when it is a symbolic link that this user or root owns) must be a folder
  * that this user (or root) owns and that group and others cannot write; so must `builds/`,
- * `downloads/`, `logs/`, `state.json`, `lock`, `lock.guard` and the audit log where they exist,
- * none of which may be a symbolic link, and nothing in `builds/` or `downloads/` may be one
- * either. The message names the path, its mode or owner, and the fix.
+ * `downloads/`, `logs/`, `state.json`, `lock`, `lock.guard`, the audit log, `updater/` and
+ * `updater/state.json` where they exist, none of which may be a symbolic link, and nothing in
+ * `builds/`, `downloads/` or `updater/` may be one either. The message names the path, its mode or owner, and the fix.
  *
  * @example
  * ```ts
@@ -253,14 +254,17 @@ export async function checkRoot(layout: Layout): Promise<void> {
     ["Lock file", layout.lock],
     ["Lock file", `${layout.lock}.guard`],
     ["Audit log", layout.audit],
+    // ms11-update's own state and kept copies (lib/self/state.ts).
+    ["Folder", `${layout.root}/updater`],
+    ["State file", `${layout.root}/updater/state.json`],
   ];
   for (const [what, path] of entries) {
     await refuseLinks(layout, path);
     const entry = await lstatOrNull(path);
     if (entry !== null) refuseUnsafe(what, path, entry);
   }
-  // Nothing in builds/ or downloads/ is a link (what the updater makes there never is).
-  for (const dir of [layout.builds, layout.downloads]) {
+  // Nothing in builds/, downloads/ or updater/ is a link (what the updater makes there never is).
+  for (const dir of [layout.builds, layout.downloads, `${layout.root}/updater`]) {
     try {
       for await (const entry of Deno.readDir(dir)) {
         if (entry.isSymlink) throw await linkError(`${dir}/${entry.name}`);

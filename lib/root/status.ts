@@ -24,6 +24,7 @@ import {
 } from "./state.ts";
 import { readTrust } from "./trust_state.ts";
 import { summarizeTrust, type TrustSummary } from "./trust_report.ts";
+import type { UpdaterStatus } from "../self/status.ts";
 
 /**
  * The status schema version. 2: `rejected` lists only rejected builds (builds rolled back from
@@ -149,6 +150,11 @@ export interface StatusDocument {
    * and when; null before the first check. The next check starts there.
    */
   mirror: { base_url: string; checked_at: string } | null;
+  /**
+   * The updater itself: its version and form, a pending updater update, the previous one kept
+   * (lib/self/status.ts; added by the status action, `installStatus`).
+   */
+  updater?: UpdaterStatus;
 }
 
 /**

@@ -166,7 +166,7 @@ export const HASH_ALGORITHMS: readonly string[] = ["sha256"];
  * import { type Manifest, parseManifest } from "./manifest.ts";
  * const manifest: Manifest = parseManifest(JSON.stringify({ ...document, future_field: true }), { url });
  * assert.equal(manifest.version, "1.1.0");
- * assert.deepEqual([manifest.notes, manifest.serial, manifest.expires, manifest.next_keys], [null, null, null, null]);
+ * assert.deepEqual([manifest.notes, manifest.serial, manifest.expires, manifest.next_keys, manifest.updater], [null, null, null, null, null]);
  * ```
  */
 export interface Manifest {
@@ -188,6 +188,68 @@ export interface Manifest {
   expires: string | null;
   /** Key rotation: the channel's next key set, announced under the current keys. */
   next_keys: KeySet | null;
+  /** A new ms11-update for installs to update themselves with (null when absent). */
+  updater: UpdaterRelease | null;
+}
+
+/**
+ * The manifest's `updater`: a version of ms11-update itself, per form (docs/MANIFEST.md): a
+ * compiled executable per platform key (kind `executable`), and the code-split bundle under the
+ * key `bundle` (an archive holding `main.js` and its chunks at its top level).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const document = {
+ *   schema: 1, channel: "stable", version: "1.1.0", released_at: "2026-11-20T10:00:00Z",
+ *   artifacts: { "linux-x64": { url: "1.1.0/ms11", size: 3, sha256: "a".repeat(64), kind: "executable" } },
+ *   updater: { version: "0.2.0", artifacts: {
+ *     "linux-x64": { url: "updater/0.2.0/ms11-update", size: 9, sha256: "b".repeat(64), kind: "executable" },
+ *     bundle: { url: "updater/0.2.0/ms11-update.tar.gz", size: 7, sha256: "c".repeat(64), kind: "tar.gz" },
+ *   } },
+ * };
+ * const url = "https://updates.ms11.com/stable/manifest.json";
+ * import { parseManifest, type UpdaterRelease } from "./manifest.ts";
+ * const updater: UpdaterRelease | null = parseManifest(JSON.stringify(document), { url }).updater;
+ * assert.equal(updater?.artifacts.bundle.url, "https://updates.ms11.com/stable/updater/0.2.0/ms11-update.tar.gz");
+ * const bad = { ...document, updater: { ...document.updater, artifacts: { bundle: { ...document.updater.artifacts.bundle, kind: "executable" } } } };
+ * assert.throws(() => parseManifest(JSON.stringify(bad), { url }), {
+ *   message: `Manifest ${url}: updater.artifacts.bundle.kind must be tar.gz or zip (a code-split bundle), got "executable"`,
+ * });
+ * ```
+ */
+export interface UpdaterRelease {
+  /** Its version (semver, canonical form). */
+  version: string;
+  /** Per platform key (a compiled executable) and `bundle` (an archive of the code-split bundle). */
+  artifacts: Record<string, Artifact>;
+}
+
+/** The manifest's optional `updater` field, checked like the artifacts. */
+function parseUpdater(value: unknown, context: ArtifactContext): UpdaterRelease | null {
+  const { fail } = context;
+  if (value === undefined || value === null) return null;
+  if (!isObject(value)) return fail("updater", "an object with version and artifacts", value);
+  if (!isVersion(value.version)) fail("updater.version", "a semver version", value.version);
+  if (!isObject(value.artifacts) || Object.keys(value.artifacts).length === 0) {
+    fail("updater.artifacts", "an object with at least one entry", value.artifacts);
+  }
+  const artifacts: Record<string, Artifact> = {};
+  for (const [key, entry] of Object.entries(value.artifacts as Record<string, unknown>)) {
+    if (key !== "bundle" && !isPlatformKey(key)) {
+      fail("updater.artifacts key", "a platform such as linux-x64, or bundle", key);
+    }
+    const field = `updater.artifacts.${key}`;
+    const artifact = parseArtifact(field, entry, context);
+    if (key === "bundle" && artifact.kind === "executable") {
+      fail(`${field}.kind`, "tar.gz or zip (a code-split bundle)", artifact.kind);
+    }
+    if (key !== "bundle" && artifact.kind !== "executable") {
+      fail(`${field}.kind`, "executable (a compiled ms11-update)", artifact.kind);
+    }
+    artifacts[key] = artifact;
+  }
+  return { version: parseVersion(value.version as string), artifacts };
 }
 
 /**
@@ -225,6 +287,86 @@ function isIsoTime(text: string): boolean {
   const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
   return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 &&
     minute <= 59 && second <= 60;
+}
+
+/** What {@linkcode parseArtifact} needs to check an entry and to say what is wrong with it. */
+interface ArtifactContext {
+  /** `Manifest <url>`, the start of every message. */
+  where: string;
+  /** The manifest's URL: relative artifact URLs resolve against it. */
+  url: string;
+  /** Throws the `TypeError` naming the field, what was expected and the value. */
+  fail: FieldFail;
+}
+
+/** One artifact entry (`field` names it in messages): url, size, sha256 (or hashes), kind. */
+function parseArtifact(field: string, value: unknown, context: ArtifactContext): Artifact {
+  const { where, fail } = context;
+  if (!isObject(value)) fail(field, "an object", value);
+  const a = value as Record<string, unknown>;
+  if (typeof a.url !== "string" || a.url.length === 0) fail(`${field}.url`, "a URL", a.url);
+  let url: URL;
+  try {
+    url = new URL(a.url as string, context.url);
+  } catch {
+    return fail(`${field}.url`, "a valid URL", a.url);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    fail(`${field}.url`, "an http(s) URL", a.url);
+  }
+  if (!Number.isSafeInteger(a.size) || (a.size as number) < 0) {
+    fail(`${field}.size`, "a non-negative integer", a.size);
+  }
+  let sha256 = a.sha256;
+  if (a.hashes !== undefined) {
+    if (!isObject(a.hashes)) fail(`${field}.hashes`, "an object keyed by algorithm", a.hashes);
+    const hashes = a.hashes as Record<string, unknown>;
+    for (const [algorithm, digest] of Object.entries(hashes)) {
+      if (typeof digest !== "string" || !/^[0-9a-f]+$/.test(digest)) {
+        fail(`${field}.hashes.${escapeText(algorithm)}`, "lowercase hex digits", digest);
+      }
+    }
+    const known = Object.keys(hashes).filter((h) => HASH_ALGORITHMS.includes(h));
+    if (known.length === 0 && a.sha256 === undefined) {
+      throw new TypeError(
+        `${where}: ${field} has no hash this client can verify (it has ${
+          Object.keys(hashes).map(escapeText).join(", ") || "none"
+        }; this client verifies ${HASH_ALGORITHMS.join(", ")})`,
+      );
+    }
+    if (hashes.sha256 !== undefined) {
+      if (sha256 !== undefined && sha256 !== hashes.sha256) {
+        throw new TypeError(
+          `${where}: ${field}.sha256 and ${field}.hashes.sha256 differ (${show(sha256)}, ${
+            show(hashes.sha256)
+          })`,
+        );
+      }
+      sha256 = hashes.sha256;
+    }
+  }
+  if (!isSha256Hex(sha256)) {
+    fail(`${field}.sha256`, "64 lowercase hex digits", sha256);
+  }
+  if (!ARTIFACT_KINDS.includes(a.kind as ArtifactKind)) {
+    fail(`${field}.kind`, `one of ${ARTIFACT_KINDS.join(", ")}`, a.kind);
+  }
+  if (
+    a.expanded_size !== undefined &&
+    (!Number.isSafeInteger(a.expanded_size) || (a.expanded_size as number) < 0)
+  ) {
+    fail(`${field}.expanded_size`, "a non-negative integer", a.expanded_size);
+  }
+  return {
+    url: url.href,
+    size: a.size as number,
+    sha256: sha256 as string,
+    kind: a.kind as ArtifactKind,
+    // An archive's extracted size; meaningless for a single executable (its size is `size`).
+    ...(a.expanded_size !== undefined && a.kind !== "executable"
+      ? { expanded_size: a.expanded_size as number }
+      : {}),
+  };
 }
 
 /**
@@ -310,73 +452,12 @@ export function parseManifest(
   if (!isObject(doc.artifacts)) fail("artifacts", "an object keyed by platform", doc.artifacts);
   const artifacts: Record<string, Artifact> = {};
   for (const [platform, value] of Object.entries(doc.artifacts as Record<string, unknown>)) {
-    const field = `artifacts.${platform}`;
     if (!isPlatformKey(platform)) fail("artifacts key", "a platform such as linux-x64", platform);
-    if (!isObject(value)) fail(field, "an object", value);
-    const a = value as Record<string, unknown>;
-    if (typeof a.url !== "string" || a.url.length === 0) fail(`${field}.url`, "a URL", a.url);
-    let url: URL;
-    try {
-      url = new URL(a.url as string, options.url);
-    } catch {
-      return fail(`${field}.url`, "a valid URL", a.url);
-    }
-    if (url.protocol !== "https:" && url.protocol !== "http:") {
-      fail(`${field}.url`, "an http(s) URL", a.url);
-    }
-    if (!Number.isSafeInteger(a.size) || (a.size as number) < 0) {
-      fail(`${field}.size`, "a non-negative integer", a.size);
-    }
-    let sha256 = a.sha256;
-    if (a.hashes !== undefined) {
-      if (!isObject(a.hashes)) fail(`${field}.hashes`, "an object keyed by algorithm", a.hashes);
-      const hashes = a.hashes as Record<string, unknown>;
-      for (const [algorithm, digest] of Object.entries(hashes)) {
-        if (typeof digest !== "string" || !/^[0-9a-f]+$/.test(digest)) {
-          fail(`${field}.hashes.${escapeText(algorithm)}`, "lowercase hex digits", digest);
-        }
-      }
-      const known = Object.keys(hashes).filter((h) => HASH_ALGORITHMS.includes(h));
-      if (known.length === 0 && a.sha256 === undefined) {
-        throw new TypeError(
-          `${where}: ${field} has no hash this client can verify (it has ${
-            Object.keys(hashes).map(escapeText).join(", ") || "none"
-          }; this client verifies ${HASH_ALGORITHMS.join(", ")})`,
-        );
-      }
-      if (hashes.sha256 !== undefined) {
-        if (sha256 !== undefined && sha256 !== hashes.sha256) {
-          throw new TypeError(
-            `${where}: ${field}.sha256 and ${field}.hashes.sha256 differ (${show(sha256)}, ${
-              show(hashes.sha256)
-            })`,
-          );
-        }
-        sha256 = hashes.sha256;
-      }
-    }
-    if (!isSha256Hex(sha256)) {
-      fail(`${field}.sha256`, "64 lowercase hex digits", sha256);
-    }
-    if (!ARTIFACT_KINDS.includes(a.kind as ArtifactKind)) {
-      fail(`${field}.kind`, `one of ${ARTIFACT_KINDS.join(", ")}`, a.kind);
-    }
-    if (
-      a.expanded_size !== undefined &&
-      (!Number.isSafeInteger(a.expanded_size) || (a.expanded_size as number) < 0)
-    ) {
-      fail(`${field}.expanded_size`, "a non-negative integer", a.expanded_size);
-    }
-    artifacts[platform] = {
-      url: url.href,
-      size: a.size as number,
-      sha256: sha256 as string,
-      kind: a.kind as ArtifactKind,
-      // An archive's extracted size; meaningless for a single executable (its size is `size`).
-      ...(a.expanded_size !== undefined && a.kind !== "executable"
-        ? { expanded_size: a.expanded_size as number }
-        : {}),
-    };
+    artifacts[platform] = parseArtifact(`artifacts.${platform}`, value, {
+      where,
+      url: options.url,
+      fail,
+    });
   }
   if (Object.keys(artifacts).length === 0) {
     fail("artifacts", "an object with at least one platform", doc.artifacts);
@@ -403,6 +484,7 @@ export function parseManifest(
     serial: (doc.serial as number | undefined) ?? null,
     expires: (doc.expires as string | undefined) ?? null,
     next_keys,
+    updater: parseUpdater(doc.updater, { where, url: options.url, fail }),
   };
 }
 
