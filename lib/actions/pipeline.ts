@@ -28,6 +28,7 @@ import {
 } from "../root/trust_state.ts";
 import { acquireLock } from "../root/lock.ts";
 import { recoverSwap } from "../root/swap.ts";
+import { scanGate } from "./_scan_gate.ts";
 
 /**
  * Options of {@linkcode runUpdate}.
@@ -311,7 +312,9 @@ export async function runUpdate(
     });
     throw error;
   };
-  if (await hasBuild(layout, { state, version, sha256: artifact.sha256 })) {
+  const previousStaged = state.staged;
+  const madeNow = !(await hasBuild(layout, { state, version, sha256: artifact.sha256 }));
+  if (!madeNow) {
     state.staged = { version, channel: options.channel, staged_at: env.now().toISOString() };
   } else {
     await Deno.mkdir(layout.downloads, { recursive: true });
@@ -351,6 +354,16 @@ export async function runUpdate(
       state,
     }).catch(refused);
   }
+  // The scan gate: after verification, before the smoke test (at the launch that applies it).
+  await scanGate(layout, config, state, {
+    version,
+    channel: options.channel,
+    sha256: artifact.sha256,
+    at: env.now().toISOString(),
+    madeNow,
+    previousStaged,
+    onWarning: options.onWarning,
+  });
   markStaged(state.lifecycle, version, options.channel, { at: env.now().toISOString() });
   await writeState(layout, state);
   faultPoint("after-stage");
