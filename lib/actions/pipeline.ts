@@ -12,6 +12,7 @@ import { appendAudit } from "../root/audit.ts";
 import { faultPoint } from "../core/fault.ts";
 import type { Env, ProgressSink } from "../core/env.ts";
 import { httpEnv } from "../net/http_env.ts";
+import { loadCredentials } from "../net/credentials.ts";
 import { buildDir, currentVersion, type Layout } from "../root/layout.ts";
 import type { UpdateEvent } from "./notify.ts";
 import { checkFreeSpace, spaceNeeded, treeBytes } from "../root/space.ts";
@@ -208,9 +209,15 @@ export async function runUpdate(
     now: env.now(),
     onNote: options.onWarning,
   });
+  // The channel's credentials, read once for the manifest, its signatures and the artifact.
+  const auth = {
+    channel: options.channel,
+    credentials: await loadCredentials(config, options.channel),
+  };
   let check: CheckResult;
   try {
     check = await checkChannel(config, {
+      auth,
       channel: options.channel,
       platform: options.platform,
       current,
@@ -337,6 +344,7 @@ export async function runUpdate(
       maxAttempts: config.max_retry_attempts,
       requireHttps: config.security.require_https,
       allowedDomains: config.security.allowed_domains,
+      auth,
       onProgress: options.onProgress,
       idleTimeoutMs: options.idleTimeoutMs,
     }).catch(refused);

@@ -7,6 +7,7 @@
 import { decideUpdate, type UpdateDecision } from "../core/channel.ts";
 import type { Config } from "../core/config_schema.ts";
 import type { Env } from "../core/env.ts";
+import type { RequestAuth } from "../net/credentials.ts";
 import { fetchManifestCached } from "./fetch_manifest.ts";
 import { type Artifact, artifactFor, type Manifest } from "./manifest.ts";
 import type { ManifestCacheRecord, State } from "../root/state.ts";
@@ -203,6 +204,8 @@ export interface CheckOptions {
   env?: Env;
   /** When the run started: manifest expiry is judged against it (default: now). */
   startedAt?: Date;
+  /** The channel's credentials (default: loaded from its `auth` for this check). */
+  auth?: RequestAuth;
 }
 
 /**
@@ -304,6 +307,7 @@ export async function checkChannel(config: Config, options: CheckOptions): Promi
     cached: Object.hasOwn(state.manifests, channel) ? state.manifests[channel] : null,
     trusted: options.trusted,
     startedAt: options.startedAt,
+    auth: options.auth,
   });
   const artifact = artifactFor(manifest, options.platform);
   const decision = decideUpdate(options.current, manifest.version, {

@@ -8,7 +8,8 @@
 import { createHash } from "node:crypto";
 import type { Config } from "../core/config_schema.ts";
 import type { Env } from "../core/env.ts";
-import { ConfigError, UntrustedManifestError } from "../core/errors.ts";
+import { AccessDeniedError, ConfigError, UntrustedManifestError } from "../core/errors.ts";
+import { loadCredentials, type RequestAuth } from "../net/credentials.ts";
 import { fetchLimited, type FetchLimitedOptions } from "../net/fetch.ts";
 import { httpEnv } from "../net/http_env.ts";
 import type { ManifestCacheRecord } from "../root/state.ts";
@@ -59,6 +60,11 @@ export interface FetchManifestOptions {
   trusted?: TrustedRecord | null;
   /** When the run started: expiry is judged against it (default: now). */
   startedAt?: Date;
+  /**
+   * The channel's credentials, loaded once by the caller for the manifest, its signatures and the
+   * artifact (default: loaded here from the channel's `auth`).
+   */
+  auth?: RequestAuth;
 }
 
 /**
@@ -213,8 +219,10 @@ export async function fetchManifestCached(
     );
   }
   const cached = options.cached?.url === url ? options.cached : null;
+  const auth = options.auth ?? { channel, credentials: await loadCredentials(config, channel) };
   const fetchOptions = {
     env,
+    auth,
     maxBytes: MAX_MANIFEST_BYTES,
     requireHttps: config.security.require_https,
     allowedDomains: config.security.allowed_domains,
@@ -328,6 +336,8 @@ async function fetchSignatures(
         notFound,
       });
     } catch (error) {
+      // A 401 or 403 says what to configure: not hidden inside "could not be fetched".
+      if (error instanceof AccessDeniedError) throw error;
       throw new UntrustedManifestError(
         url,
         "signature-missing",
