@@ -10,6 +10,11 @@ function status(extra: Partial<StatusDocument> = {}): StatusDocument {
     schema: 2,
     root: "/opt/ms11",
     channel: "stable",
+    channel_info: {
+      description: "Production-ready releases: weekly, thoroughly tested",
+      risk: "low",
+      check_interval_hours: 24,
+    },
     platform: "linux-x64",
     current: {
       version: "1.1.0",
@@ -142,6 +147,7 @@ Deno.test("renderPage lists channels with notes, decisions, errors and switch bu
       {
         name: "stable",
         description: "Production",
+        risk: "low",
         configured: true,
         available: { version: "1.1.0", released_at: "2026-11-20T10:00:00Z", notes: null, size: 9 },
         decision: { action: "none", reason: "up-to-date", message: "same" },
@@ -150,6 +156,7 @@ Deno.test("renderPage lists channels with notes, decisions, errors and switch bu
       {
         name: "canary",
         description: "Early",
+        risk: "high",
         configured: false,
         available: {
           version: "1.2.0-canary.1",
@@ -163,6 +170,7 @@ Deno.test("renderPage lists channels with notes, decisions, errors and switch bu
       {
         name: "beta",
         description: "Beta",
+        risk: "medium",
         configured: false,
         available: null,
         decision: null,
@@ -171,6 +179,11 @@ Deno.test("renderPage lists channels with notes, decisions, errors and switch bu
     ],
   }));
   assert.match(html, /<tr id="channel-stable">.*same as installed.*<strong>followed<\/strong>/s);
+  // Each channel's risk and description, plainly.
+  assert.match(
+    html,
+    /<tr id="channel-canary"><th scope="row">canary<div class="risk">high risk<\/div><div class="muted">Early<\/div><\/th>/,
+  );
   assert.ok(html.includes('<p class="notes">line 1\n&lt;b&gt;line 2&lt;/b&gt;</p>'));
   assert.match(html, /newer than installed/);
   assert.match(html, /<button type="submit" id="switch-canary">Switch to canary<\/button>/);
@@ -185,7 +198,12 @@ Deno.test("renderPage asks before a downgrade, with both answers as buttons", ()
       ok: false,
       message: "asks",
       at: "2026-11-27T10:00:00.000Z",
-      confirmation: { channel: "stable", available: "1.4.0", current: "1.5.0-canary.3" },
+      confirmation: {
+        channel: "stable",
+        available: "1.4.0",
+        current: "1.5.0-canary.3",
+        risk: null,
+      },
     },
   }));
   assert.match(html, /<h2 id="h-confirm">Switch to stable\?<\/h2>/);
@@ -201,6 +219,60 @@ Deno.test("renderPage asks before a downgrade, with both answers as buttons", ()
     /name="downgrade" value="keep"><button type="submit" id="downgrade-keep">Switch, keep 1\.5\.0-canary\.3 until stable catches up<\/button>/,
   );
   assert.match(html, /<p id="outcome" role="status" class="fail">Failed \(channel, /);
+});
+
+Deno.test("renderPage asks before a riskier channel, showing its risk and description", () => {
+  const risk = {
+    channel: "canary",
+    risk: "high" as const,
+    from: "stable",
+    previous: "low" as const,
+    description: "Daily <builds>",
+  };
+  const html = renderPage(view({
+    outcome: {
+      action: "channel",
+      ok: false,
+      message: "asks",
+      at: "2026-11-27T10:00:00.000Z",
+      confirmation: { channel: "canary", available: null, current: null, risk },
+    },
+  }));
+  assert.match(html, /<section id="confirm-risk"[^>]*><h2 id="h-confirm">Switch to canary\?<\/h2>/);
+  assert.ok(
+    html.includes(
+      '<p class="risk">canary is a high-risk channel (stable is low-risk): Daily &lt;builds&gt;.</p>',
+    ),
+  );
+  assert.match(
+    html,
+    /<input type="hidden" name="channel" value="canary"><input type="hidden" name="accept_risk" value="1"><button type="submit" id="accept-risk">Switch to canary \(high risk\)<\/button>/,
+  );
+  // Riskier and lower: one question, both answers carrying the consent.
+  const both = renderPage(view({
+    outcome: {
+      action: "channel",
+      ok: false,
+      message: "asks",
+      at: "2026-11-27T10:00:00.000Z",
+      confirmation: { channel: "canary", available: "1.0.0", current: "1.1.0", risk },
+    },
+  }));
+  assert.match(both, /<section id="confirm-downgrade"/);
+  assert.ok(both.includes("canary is a high-risk channel (stable is low-risk)"));
+  assert.match(
+    both,
+    /name="downgrade" value="keep"><input type="hidden" name="accept_risk" value="1"><button type="submit" id="downgrade-keep">/,
+  );
+  assert.ok(!both.includes('id="accept-risk"'));
+});
+
+Deno.test("renderPage shows the followed channel's risk and description", () => {
+  const html = renderPage(view());
+  assert.match(
+    html,
+    /<span id="channel">stable<\/span> <span id="channel-risk">\(low risk\)<\/span><div class="muted">Production-ready releases: weekly, thoroughly tested<\/div>/,
+  );
 });
 
 Deno.test("renderPage shows a trial record, with attempts left, when the status has one", () => {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { decideUpdate, type UpdateDecision } from "../core/channel.ts";
+import { checkInterval, decideUpdate, type UpdateDecision } from "../core/channel.ts";
 import type { Config } from "../core/config_schema.ts";
 import type { Env } from "../core/env.ts";
 import type { RequestAuth } from "../net/credentials.ts";
@@ -77,8 +77,9 @@ export interface AutoCheckDecision {
 
 /**
  * Decide whether an unattended run checks the network now: never while `auto_check_enabled` is
- * false, otherwise when this channel was never checked or its last check (a 200 or a 304) is
- * `check_interval_hours` old or more. A last check in the future (a clock set back) counts as
+ * false, otherwise when this channel was never checked or its last check (a 200 or a 304) is its
+ * check interval old or more (its own `check_interval_hours`, else the top-level one: see
+ * lib/core/channel.ts `checkInterval`). A last check in the future (a clock set back) counts as
  * due. `force` always checks. People running `ms11-update` or `check` are not subject to this.
  *
  * @example
@@ -125,14 +126,15 @@ export function autoCheckDue(
       next: null,
     };
   }
-  const intervalMs = config.check_interval_hours * 3_600_000;
+  const interval = checkInterval(config, channel);
+  const intervalMs = interval.hours * 3_600_000;
   const nextMs = lastMs + intervalMs;
   if (now.getTime() >= nextMs || lastMs > now.getTime()) {
     return {
       due: true,
       reason: "interval-elapsed",
       message:
-        `${channel} was last checked at ${last}, ${config.check_interval_hours} h or more ago`,
+        `${channel} was last checked at ${last}, ${interval.hours} h or more ago (${interval.field})`,
       next: null,
     };
   }
@@ -141,7 +143,7 @@ export function autoCheckDue(
     due: false,
     reason: "not-due",
     message:
-      `Not checking ${channel}: last checked at ${last}; the next automatic check is due at ${next} (check_interval_hours ${config.check_interval_hours}; pass --force to check now)`,
+      `Not checking ${channel}: last checked at ${last}; the next automatic check is due at ${next} (${interval.field} ${interval.hours}; pass --force to check now)`,
     next,
   };
 }
