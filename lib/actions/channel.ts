@@ -302,7 +302,10 @@ export interface SwitchReport {
 /**
  * Switch channel persistently: change the `channel` field of the configuration file (only that
  * field: the rest of the file stays as the user wrote it) and announce `channel_changed`.
- * Unknown channels are a `ConfigError`.
+ * Unknown channels are a `ConfigError`. A switch to a channel of a higher risk than the configured
+ * one's, or (checked first unless `skipCheck`) one whose newest release is lower than the
+ * installed build, changes nothing without its answer (`acceptRisk`, `downgrade`): the report
+ * carries the question (`confirmation`) instead, both asked at once.
  *
  * @example
  * ```ts
@@ -313,7 +316,9 @@ export interface SwitchReport {
  * const dir = await Deno.makeTempDir();
  * const ctx = { layout: layoutOf(dir), config: defaultConfig(), configPath: `${dir}/c.json`,
  *   platform: "linux-x64" };
- * const report = await switchChannel(ctx, "canary", { skipCheck: true });
+ * const asked = await switchChannel(ctx, "canary", { skipCheck: true }); // stable low, canary high
+ * assert.deepEqual([asked.channel, asked.confirmation?.risk?.risk], ["stable", "high"]);
+ * const report = await switchChannel(ctx, "canary", { skipCheck: true, acceptRisk: true });
  * assert.equal(report.channel, "canary");
  * assert.equal(JSON.parse(await Deno.readTextFile(`${dir}/c.json`)).channel, "canary");
  * ```

@@ -106,6 +106,8 @@ function channelInfo(config: Config, channel: string): ChannelInfo {
  *   schema: 2,
  *   root,
  *   channel: config.channel,
+ *   channel_info: { description: config.update_servers.stable.description, risk: "low",
+ *     check_interval_hours: 24 },
  *   platform: "linux-x64",
  *   current: null,
  *   staged: null,
