@@ -39,6 +39,25 @@ export interface SoakTally {
   undone: number;
   /** What was wrong with each invalid install. */
   failures: string[];
+  /**
+   * The most leftovers of interrupted commands (temporary files of atomic writes, half-made or
+   * half-removed builds) found in one root after a kill and its recovery: bounded by what one
+   * killed command can leave, since the next command sweeps what the ones before left.
+   */
+  mostLeftovers: number;
+}
+
+/** Leftovers of interrupted commands in `root`. */
+async function leftovers(root: string): Promise<number> {
+  let found = 0;
+  for (const dir of [root, `${root}/downloads`, `${root}/builds`]) {
+    try {
+      for await (const entry of Deno.readDir(dir)) {
+        if (/\.tmp$|^\.(staging|trash)-/.test(entry.name)) found++;
+      }
+    } catch { /* not there */ }
+  }
+  return found;
 }
 
 const WORKER = new URL("./_soak_worker.ts", import.meta.url).pathname;
@@ -83,6 +102,7 @@ export async function soak(options: SoakOptions): Promise<SoakTally> {
     finished: 0,
     undone: 0,
     failures: [],
+    mostLeftovers: 0,
   };
   const random = xorshift32(options.seed ?? Date.now());
   const dir = await Deno.makeTempDir({ prefix: "ms11-soak-" });
@@ -129,6 +149,7 @@ export async function soak(options: SoakOptions): Promise<SoakTally> {
         }
         if (result.recovered?.outcome === "finished") tally.finished++;
         else if (result.recovered?.outcome === "undone") tally.undone++;
+        tally.mostLeftovers = Math.max(tally.mostLeftovers, await leftovers(root));
         const problem = await check(root);
         if (problem === null) tally.valid++;
         else {
@@ -154,7 +175,7 @@ if (import.meta.main) {
   const tally = await soak(options);
   const seconds = ((performance.now() - start) / 1000).toFixed(0);
   console.log(
-    `soak: ${tally.iterations} kills in ${seconds} s (seed ${options.seed}): ${tally.valid} valid, ${tally.invalid} invalid; recoveries: ${tally.finished} finished, ${tally.undone} undone`,
+    `soak: ${tally.iterations} kills in ${seconds} s (seed ${options.seed}): ${tally.valid} valid, ${tally.invalid} invalid; recoveries: ${tally.finished} finished, ${tally.undone} undone; at most ${tally.mostLeftovers} leftovers in a root`,
   );
   for (const failure of tally.failures) console.log(`  ${failure}`);
   if (tally.invalid > 0) Deno.exit(1);

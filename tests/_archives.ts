@@ -47,6 +47,11 @@ export interface ZipEntry {
   declaredSize?: number;
   /** Store as made on MS-DOS (no Unix attributes, only the directory or archive bit). */
   dos?: boolean;
+  /**
+   * The name's bytes as stored, in both headers (the same UTF-8 length as `name`): for names
+   * Python's zipfile will not write, such as one with a NUL in it (it cuts them there).
+   */
+  storedName?: string;
 }
 
 const PYTHON = String.raw`
@@ -145,6 +150,12 @@ def make_zip():
                 local = struct.unpack_from("<I", data, at + 42)[0]
                 struct.pack_into("<I", data, at + 24, e["declaredSize"])
                 struct.pack_into("<I", data, local + 22, e["declaredSize"])
+            if data[at + 46:at + 46 + n] == name and "storedName" in e:
+                stored = e["storedName"].encode()
+                assert len(stored) == n
+                local = struct.unpack_from("<I", data, at + 42)[0]
+                data[at + 46:at + 46 + n] = stored
+                data[local + 30:local + 30 + n] = stored
             at += 46 + n + m + k
     open(out, "wb").write(data)
 

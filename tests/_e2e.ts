@@ -26,7 +26,10 @@ export interface World extends AsyncDisposable {
   /** Its private key file. */
   keyFile: string;
   /** Run the CLI with --config and --root of this world. */
-  cli(args: string[], options?: { env?: Record<string, string>; root?: boolean }): Promise<CliRun>;
+  cli(
+    args: string[],
+    options?: { env?: Record<string, string>; root?: boolean; prefix?: string[] },
+  ): Promise<CliRun>;
   /** Publish an executable build that prints its version. */
   publish(channel: string, version: string, options?: Partial<PublishOptions>): Promise<void>;
   /** Write the config (merged over the world's defaults). */
@@ -36,7 +39,7 @@ export interface World extends AsyncDisposable {
 /** Run the CLI as a subprocess, as the executable runs (with its V8 flags). */
 export function runCli(
   args: string[],
-  options: { env?: Record<string, string>; cwd?: string; entry?: string } = {},
+  options: { env?: Record<string, string>; cwd?: string; entry?: string; prefix?: string[] } = {},
 ): Promise<CliRun> {
   const entry = options.entry ?? MAIN;
   return runDeno(["run", "-A", "--quiet", ...SHIPPED_V8_FLAGS, entry, ...args], options);

@@ -99,9 +99,13 @@ function check(file: string, source: string): Problem[] {
   // console.assert logs and carries on: anywhere in a JSDoc example it checks nothing.
   for (const match of source.matchAll(/\/\*\*[\s\S]*?\*\//g)) {
     for (const { code } of examples(match[0])) {
+      const line = source.slice(0, match.index).split("\n").length;
       if (code.includes("console.assert")) {
-        const line = source.slice(0, match.index).split("\n").length;
         problems.push({ file, line, what: "an @example uses console.assert, which never fails" });
+      }
+      // An assertion of a constant checks nothing either.
+      if (/\bassert(\.ok)?\(\s*(true|1|"[^"]*")\s*[,)]/.test(code)) {
+        problems.push({ file, line, what: "an @example asserts a constant, which never fails" });
       }
     }
   }
@@ -220,6 +224,7 @@ Deno.test("the check names each kind of breach, and passes what complies", () =>
     " * ```ts",
     ' * import { Lax } from "./x.ts";',
     " * console.assert(new Lax() instanceof Lax);",
+    " * assert.ok(true);",
     " * ```",
     " */",
     "export class Lax {}",
@@ -249,8 +254,9 @@ Deno.test("the check names each kind of breach, and passes what complies", () =>
     "16: export function noExample has no @example code block",
     "18: export const bare has no JSDoc",
     "20: an @example uses console.assert, which never fails",
-    "27: an @example of export class Lax asserts nothing with node:assert",
-    "35: an ignored @example of export type Unexplained does not say why in a first // comment",
-    "48: export default has no @example code block",
+    "20: an @example asserts a constant, which never fails",
+    "28: an @example of export class Lax asserts nothing with node:assert",
+    "36: an ignored @example of export type Unexplained does not say why in a first // comment",
+    "49: export default has no @example code block",
   ]);
 });

@@ -1,3 +1,4 @@
+import { fileIdentity } from "../lib/core/fs.ts";
 import assert from "node:assert/strict";
 import { downloadArtifact, type DownloadOptions } from "../lib/net/download.ts";
 import { fetchLimited } from "../lib/net/fetch.ts";
@@ -127,7 +128,12 @@ Deno.test("download streams to .partial, verifies, renames and reports progress"
       env,
       onProgress: (p) => reports.push(p),
     });
-    assert.deepEqual(result, { path: dest, sha256: DATA_SHA, size: DATA.length });
+    assert.deepEqual(result, {
+      path: dest,
+      sha256: DATA_SHA,
+      size: DATA.length,
+      identity: fileIdentity(await Deno.lstat(dest)), // the file verified is the one in place
+    });
     assert.deepEqual(await Deno.readFile(dest), DATA);
     assert.deepEqual(await listDir(dir), ["artifact.bin"]);
     assert.equal(server.requests.length, 1);
@@ -152,7 +158,12 @@ Deno.test("sync false (staging fsyncs instead) gives the same verified file", as
       ...options(),
       sync: false,
     });
-    assert.deepEqual(result, { path: dest, sha256: DATA_SHA, size: DATA.length });
+    assert.deepEqual(result, {
+      path: dest,
+      sha256: DATA_SHA,
+      size: DATA.length,
+      identity: fileIdentity(await Deno.lstat(dest)), // the file verified is the one in place
+    });
     assert.deepEqual(await Deno.readFile(dest), DATA);
     assert.deepEqual(await listDir(dir), ["artifact.bin"]);
   });

@@ -110,6 +110,7 @@ Deno.test("publishRelease detects the kind from the name unless given", async ()
     releasedAt: RELEASED,
   });
   assert.equal(manifest.artifacts["linux-x64"].kind, "tar.gz");
+  assert.equal(manifest.artifacts["linux-x64"].expanded_size, 20); // what extracting it holds
   const bundle = await launchableArchive(dir, "bundle.zip");
   await Deno.rename(bundle, `${dir.path}/src/bundle`);
   const second = await publishRelease(tree, {
@@ -122,6 +123,7 @@ Deno.test("publishRelease detects the kind from the name unless given", async ()
     releasedAt: RELEASED,
   });
   assert.equal(second.manifest.artifacts["darwin-arm64"].kind, "zip");
+  assert.equal(second.manifest.artifacts["darwin-arm64"].expanded_size, 20);
   assert.equal(second.manifest.notes, null);
 });
 
@@ -163,6 +165,7 @@ Deno.test("publishRelease of the same version adds a platform and keeps the othe
       size: macBytes,
       sha256: sha256(await Deno.readFile(mac)),
       kind: "zip",
+      expanded_size: 20,
     },
   });
   assert.deepEqual(await namesIn(`${tree}/stable/1.1.0`), ["ms11", "ms11-mac.zip"]);

@@ -280,6 +280,8 @@ Deno.test("scan gate: a threat found refuses the build, rejects it with the scan
     before,
     "the refused build is gone from builds/",
   );
+  const downloads = await Array.fromAsync(Deno.readDir(`${world.root}/downloads`)).catch(() => []);
+  assert.deepEqual(downloads.map((e) => e.name), [], "the infected download is gone too");
   const refused = (await readAudit(layout)).filter((e) => e.event === "scan_refused");
   assert.deepEqual(refused.map((e) => [e.version, e.reason, e.bad]), [["1.1.0", reason, true]]);
   const heard = await events(world);
@@ -316,6 +318,10 @@ Deno.test("scan gate: a crashing scanner stages nothing and rejects nothing (fai
   assert.equal(state.builds["1.1.0"], undefined);
   assert.equal(skipReason(state.lifecycle, "1.1.0", "stable"), null, "not the build's fault");
   await assert.rejects(Deno.stat(`${world.root}/builds/1.1.0`), Deno.errors.NotFound);
+  // The verified download is kept: the next update scans the same bytes without fetching them.
+  const kept = (await Array.fromAsync(Deno.readDir(`${world.root}/downloads`))).map((e) => e.name);
+  assert.equal(kept.length, 1, kept.join(", "));
+  assert.match(kept[0], /^1\.1\.0-/);
   const failed = (await readAudit(layout)).filter((e) => e.event === "scan_failed");
   assert.deepEqual(failed.map((e) => [e.reason, e.allowed]), [
     ["the scanner crash was killed by SIGSEGV", false],

@@ -12,8 +12,10 @@ Deno.test({
   const seed = Date.now();
   const tally = await soak({ iterations: 200, parallel: 4, maxDelayMs: 300, seed });
   console.log(
-    `soak (seed ${seed}): ${tally.iterations} kills, ${tally.valid} valid, ${tally.invalid} invalid; recoveries: ${tally.finished} finished, ${tally.undone} undone`,
+    `soak (seed ${seed}): ${tally.iterations} kills, ${tally.valid} valid, ${tally.invalid} invalid; recoveries: ${tally.finished} finished, ${tally.undone} undone; at most ${tally.mostLeftovers} leftovers in a root`,
   );
+  // What one killed command leaves is swept by the next: leftovers never pile up.
+  assert.ok(tally.mostLeftovers <= 2, `${tally.mostLeftovers} leftovers in one root`);
   assert.deepEqual(tally.failures, []);
   assert.equal(tally.iterations, 200);
   assert.equal(tally.valid, 200);

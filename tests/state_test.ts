@@ -447,11 +447,15 @@ Deno.test("readState converts a schema 1 file using the current link, and the ne
   assert.deepEqual(await readState(layout), { state, problem: null });
 });
 
-Deno.test("readState: other read errors propagate", async () => {
+Deno.test("readState: a state file that is not a regular file is refused, not read", async () => {
   await using dir = await tempDir();
   const layout = layoutOf(dir.path);
   await Deno.mkdir(layout.state);
-  await rejectsWith(readState(layout), Deno.errors.IsADirectory, /Is a directory/);
+  await rejectsWith(
+    readState(layout),
+    Error,
+    `Refusing to open ${layout.state}: it is not a regular file`,
+  );
 });
 
 Deno.test("writeState then readState round-trips", async () => {

@@ -190,7 +190,8 @@ Deno.test("applyStaged with nothing staged changes nothing and takes no lock", a
   });
   // Nothing pruned without an apply either.
   assert.deepEqual(await snapshot(layout.root), withLock);
-  assert.deepEqual({ ...withLock, lock: undefined }, { ...before, lock: undefined });
+  const noLock = { lock: undefined, "lock.guard": undefined };
+  assert.deepEqual({ ...withLock, ...noLock }, { ...before, ...noLock });
 });
 
 Deno.test("applyStaged with nothing staged reports a state problem without repairing it", async () => {
@@ -237,6 +238,7 @@ Deno.test("applyStaged swaps in the staged build and records it", async () => {
     "current",
     "data",
     "lock",
+    "lock.guard",
     "logs",
     "state.json",
   ]);
@@ -287,7 +289,7 @@ Deno.test("applyStaged prunes backups beyond keepBackups, oldest first, never us
     current: "1.3.0",
     state,
   });
-  // Things in builds/ that are not builds are left alone.
+  // Things in builds/ that are not builds are left alone; a killed staging's leftover is swept.
   await Deno.writeTextFile(`${layout.builds}/README`, "keep me");
   await Deno.mkdir(`${layout.builds}/.staging-9.9.9-x`);
   const data = await addUserData(layout);
@@ -300,13 +302,7 @@ Deno.test("applyStaged prunes backups beyond keepBackups, oldest first, never us
     problem: null,
     trial: { version: "1.4.0", attempts: 1, max_attempts: 3 },
   });
-  assert.deepEqual(await namesIn(layout.builds), [
-    ".staging-9.9.9-x",
-    "1.1.0",
-    "1.3.0",
-    "1.4.0",
-    "README",
-  ]);
+  assert.deepEqual(await namesIn(layout.builds), ["1.1.0", "1.3.0", "1.4.0", "README"]);
   const after = await stateOf(layout);
   assert.deepEqual(Object.keys(after.builds).sort(), ["1.1.0", "1.3.0", "1.4.0"]);
   assert.equal(after.builds["1.3.0"].retired_at, NOW.toISOString());
@@ -629,7 +625,8 @@ Deno.test("rollback --to an unknown backup lists the backups there are", async (
     RangeError,
     "1.2.0 is already the current build",
   );
-  assert.deepEqual({ ...await snapshot(layout.root), lock: "" }, { ...before, lock: "" });
+  const lock = { lock: "", "lock.guard": "" };
+  assert.deepEqual({ ...await snapshot(layout.root), ...lock }, { ...before, ...lock });
 });
 
 Deno.test("rollback with no backups is a RangeError", async () => {

@@ -2,14 +2,16 @@
 // sealed, in builds/<version>, not yet recorded as staged on disk) is scanned with
 // `security.scan_command` before it may become current; the smoke test comes later, at the
 // launch that applies it. A threat found rejects the build on its channel (lib/root/lifecycle.ts)
-// with the scanner's one-line output; a scanner that cannot do its job stages nothing unless
-// `security.scan_on_error` is "allow".
+// with the scanner's one-line output, and removes it and its download; a scanner that cannot do
+// its job stages nothing unless `security.scan_on_error` is "allow" (the download is kept: the
+// next update scans the same bytes again without fetching them).
 import type { Config } from "../core/config_schema.ts";
 import { removeIfExists } from "../core/fs.ts";
 import { escapeText } from "../core/text.ts";
 import { appendAudit } from "../root/audit.ts";
 import { buildDir, currentVersion, type Layout } from "../root/layout.ts";
 import { markRejected } from "../root/lifecycle.ts";
+import { refuseLinks } from "../root/safe.ts";
 import { scanBuild } from "../root/scan.ts";
 import { type State, writeState } from "../root/state.ts";
 
@@ -21,7 +23,7 @@ import { type State, writeState } from "../root/state.ts";
  * import assert from "node:assert/strict";
  * import type { ScanGateOptions } from "./_scan_gate.ts";
  * const options: ScanGateOptions = { version: "1.1.0", channel: "stable", sha256: "a".repeat(64),
- *   at: "2026-12-01T00:00:00.000Z", madeNow: true, previousStaged: null };
+ *   at: "2026-12-01T00:00:00.000Z", madeNow: true, previousStaged: null, download: null };
  * assert.equal(options.madeNow, true);
  * ```
  */
@@ -38,6 +40,8 @@ export interface ScanGateOptions {
   madeNow: boolean;
   /** What `state.staged` was before this run staged the build: restored when refused. */
   previousStaged: State["staged"];
+  /** The downloaded artifact the build was made from, if this run downloaded it. */
+  download?: string | null;
   /** A scanner failure let through (`scan_on_error: "allow"`). */
   onWarning?: (message: string) => void;
 }
@@ -51,7 +55,7 @@ function scannerName(command: readonly string[]): string {
 async function dropBuild(
   layout: Layout,
   state: State,
-  options: ScanGateOptions & { remove: boolean },
+  options: ScanGateOptions & { remove: boolean; removeDownload: boolean },
 ): Promise<void> {
   const { version } = options;
   state.staged = options.previousStaged;
@@ -59,9 +63,15 @@ async function dropBuild(
   if (removable) delete state.builds[version];
   await writeState(layout, state);
   if (removable) {
+    const dir = buildDir(layout, version);
     const trash = `${layout.builds}/.trash-${version}-scan-${Date.now()}`;
-    await Deno.rename(buildDir(layout, version), trash);
+    await refuseLinks(layout, dir);
+    await Deno.rename(dir, trash);
     await removeIfExists(trash, true);
+  }
+  if (options.removeDownload && options.download) {
+    await refuseLinks(layout, options.download);
+    await removeIfExists(options.download);
   }
 }
 
@@ -129,7 +139,7 @@ export async function scanGate(
   if (result.outcome === "infected") {
     const reason = `the scanner ${name} found a threat (${result.detail})${said}`;
     markRejected(state.lifecycle, version, channel, { at, reason });
-    await dropBuild(layout, state, { ...options, remove: true });
+    await dropBuild(layout, state, { ...options, remove: true, removeDownload: true });
     await appendAudit(layout, { ...audit, event: "scan_refused", reason, bad: true });
     throw new Error(`Build ${version} from ${channel} was refused: ${reason}`);
   }
@@ -141,7 +151,7 @@ export async function scanGate(
     );
     return;
   }
-  await dropBuild(layout, state, { ...options, remove: options.madeNow });
+  await dropBuild(layout, state, { ...options, remove: options.madeNow, removeDownload: false });
   await appendAudit(layout, { ...audit, event: "scan_failed", reason: failure, allowed: false });
   throw new Error(
     `Build ${version} from ${channel} was not staged: ${failure}; a build that was not scanned is never staged (security.scan_on_error is "refuse")`,

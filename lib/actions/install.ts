@@ -12,7 +12,8 @@ import { buildDir, currentVersion, installProblem, type Layout } from "../root/l
 import { markConfirmed } from "../root/lifecycle.ts";
 import { readState, writeState } from "../root/state.ts";
 import { acquireLock } from "../root/lock.ts";
-import { sweepLeftovers } from "../root/stage.ts";
+import { ensureDir, MODES, refuseLinks } from "../root/safe.ts";
+import { sweepLeftovers } from "../root/sweep.ts";
 import { readTrust, settleTrust } from "../root/trust_state.ts";
 import { applyStaged, switchCurrent } from "../root/swap.ts";
 import { runUpdate, type UpdateOptions, type UpdateResult } from "./pipeline.ts";
@@ -110,6 +111,20 @@ export interface AdoptOptions {
 }
 
 /**
+ * Give a copied tree the modes a staged build has: no setuid, setgid or sticky bit, no group or
+ * other write (the owner keeps full access to folders). Symbolic links are not followed.
+ */
+async function dropUnsafeModes(dir: string): Promise<void> {
+  const info = await Deno.lstat(dir);
+  await Deno.chmod(dir, ((info.mode ?? 0o755) & 0o755) | 0o700);
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) await dropUnsafeModes(path);
+    else if (entry.isFile) await Deno.chmod(path, ((await Deno.lstat(path)).mode ?? 0o644) & 0o755);
+  }
+}
+
+/**
  * Adopt an existing build (a single executable file, or a directory holding `executable`) as
  * the current build of an empty install root. The source is copied, never moved.
  *
@@ -151,8 +166,8 @@ export async function adoptBuild(
   } else if (!info.isFile) {
     throw new Error(`Cannot adopt ${source}: not a file or directory`);
   }
-  await Deno.mkdir(layout.builds, { recursive: true });
   using _lock = await acquireLock(layout);
+  await ensureDir(layout, layout.builds, MODES.builds);
   const existing = await currentVersion(layout);
   if (existing !== null) {
     throw new Error(`${layout.root} already has ${existing} installed; nothing adopted`);
@@ -166,13 +181,17 @@ export async function adoptBuild(
   try {
     if (info.isDirectory) {
       await cp(real, tmp, { recursive: true, verbatimSymlinks: true, errorOnExist: true });
+      await dropUnsafeModes(tmp);
+      await Deno.chmod(tmp, MODES.builds);
     } else {
-      await Deno.mkdir(tmp, { mode: 0o755 });
+      await Deno.mkdir(tmp, { mode: MODES.builds });
+      await Deno.chmod(tmp, MODES.builds);
       await Deno.copyFile(real, `${tmp}/${options.executable}`);
       await Deno.chmod(`${tmp}/${options.executable}`, 0o755);
     }
     // Copies, unlike renames, must have their contents fsynced before they can become current.
     await syncTree(tmp);
+    await refuseLinks(layout, buildDir(layout, version));
     await removeIfExists(buildDir(layout, version), true);
     await renameDurable(tmp, buildDir(layout, version));
   } catch (error) {

@@ -18,7 +18,11 @@ import type { UpdateEvent } from "./notify.ts";
 import { checkFreeSpace, spaceNeeded, treeBytes } from "../root/space.ts";
 import { markRejected, markStaged } from "../root/lifecycle.ts";
 import { NotLaunchableError, UnsafeArchiveError } from "../core/errors.ts";
-import { hasBuild, stageBuild, sweepLeftovers } from "../root/stage.ts";
+import { hasBuild, stageBuild } from "../root/stage.ts";
+import { sweepDownloads } from "../root/sweep.ts";
+import { statStamp } from "../root/stamp.ts";
+import { downloadedBytes } from "../net/download.ts";
+import { removeIfExists } from "../core/fs.ts";
 import { readState, writeState } from "../root/state.ts";
 import {
   readTrust,
@@ -28,6 +32,7 @@ import {
   writeTrust,
 } from "../root/trust_state.ts";
 import { acquireLock } from "../root/lock.ts";
+import { ensureDir, MODES, refuseLinks } from "../root/safe.ts";
 import { recoverSwap } from "../root/swap.ts";
 import { scanGate } from "./_scan_gate.ts";
 
@@ -142,7 +147,18 @@ export interface UpdateResult {
   problem: string | null;
 }
 
-const EXTENSION = { "executable": "bin", "tar.gz": "tar.gz", "zip": "zip" } as const;
+const EXTENSION: Record<string, string> = {
+  "executable": "bin",
+  "tar.gz": "tar.gz",
+  "zip": "zip",
+};
+
+/** The file of the download of `version` in `downloads/`, then its partial and resume record. */
+function downloadNames(version: string, platform: string, kind: string): string[] {
+  if (EXTENSION[kind] === undefined) return [];
+  const file = `${version}-${platform}.${EXTENSION[kind]}`;
+  return [file, `${file}.partial`, `${file}.partial.json`];
+}
 
 /**
  * Check a channel and, when a newer (or allowed) version is there, download, verify and stage it.
@@ -197,12 +213,11 @@ export async function runUpdate(
   const env = options.env ?? ownEnv!;
   const startedAt = env.now();
   const emit = options.onEvent ?? (() => {});
-  await Deno.mkdir(layout.root, { recursive: true });
   using _lock = await acquireLock(layout, { waitMs: options.lockWaitMs ?? 0 });
   const { state, problem } = await readState(layout);
-  await recoverSwap(layout, state);
+  // Recovery first: an interrupted swap, and what killed commands left (recoverSwap sweeps).
+  await recoverSwap(layout, state, { keepBackups: config.keep_backups_count });
   const current = await currentVersion(layout);
-  await sweepLeftovers(layout);
   // The trust state fails closed: a damaged copy is restored from the good one (said and
   // audited), records of an old state file are moved; with no good copy the check is refused.
   const trust = await settleTrust(layout, await readTrust(layout), {
@@ -289,6 +304,14 @@ export async function runUpdate(
     available: manifest.version,
     decision: state.last_check.decision,
   });
+  // downloads/ keeps only what an update is still after: the download of the version decided
+  // on (to resume it, or to stage it without downloading it again).
+  await sweepDownloads(
+    layout,
+    decision.action === "update"
+      ? downloadNames(decision.version, options.platform, artifact.kind)
+      : [],
+  );
   if (decision.action === "none" || options.checkOnly) {
     await writeState(layout, state);
     if (decision.action === "update") emit(event("update_available", decision.message));
@@ -324,22 +347,35 @@ export async function runUpdate(
   if (!madeNow) {
     state.staged = { version, channel: options.channel, staged_at: env.now().toISOString() };
   } else {
-    await Deno.mkdir(layout.downloads, { recursive: true });
-    const currentBuildBytes = current === null || artifact.kind === "executable"
+    await ensureDir(layout, layout.downloads, MODES.privateDir);
+    const currentBuildBytes = current === null || artifact.kind === "executable" ||
+        artifact.expanded_size !== undefined
       ? 0
       : await treeBytes(buildDir(layout, current));
+    const file = `${layout.downloads}/${version}-${options.platform}.${EXTENSION[artifact.kind]}`;
     await checkFreeSpace(
       layout.downloads,
-      spaceNeeded(artifact.kind, artifact.size, { currentBuildBytes }),
+      spaceNeeded(artifact.kind, artifact.size, {
+        currentBuildBytes,
+        expandedSize: artifact.expanded_size,
+        // Resuming needs room only for what is not on disk yet.
+        downloaded: await downloadedBytes(file, artifact),
+      }),
       { probe: options.freeSpace },
     );
-    const file = `${layout.downloads}/${version}-${options.platform}.${EXTENSION[artifact.kind]}`;
-    await downloadArtifact(artifact.url, file, {
+    for (const path of [file, `${file}.partial`, `${file}.partial.json`]) {
+      await refuseLinks(layout, path);
+    }
+    const executable = artifact.kind === "executable";
+    const download = await downloadArtifact(artifact.url, file, {
       size: artifact.size,
       sha256: artifact.sha256,
       env,
       verifyChecksum: config.security.verify_checksums,
-      sync: false, // stageBuild fsyncs what it installs
+      // An executable is installed as downloaded: its one fsync is the download's (with its
+      // mode set first). An archive is extracted, each file fsynced, and deleted: never synced.
+      sync: executable,
+      mode: executable ? 0o755 : undefined,
       timeoutMs: config.download_timeout_seconds * 1000,
       maxAttempts: config.max_retry_attempts,
       requireHttps: config.security.require_https,
@@ -355,11 +391,17 @@ export async function runUpdate(
       version,
       channel: options.channel,
       kind: artifact.kind,
-      sha256: artifact.sha256,
+      // The digest of the bytes received (the manifest's, when checksums are verified): the
+      // seal is made from it and the file's identity, without reading the file again.
+      sha256: download.sha256,
+      identity: download.identity,
+      expandedSize: artifact.expanded_size,
       executable: config.executable,
       now: env.now(),
       onProgress: options.onProgress,
       state,
+      // The download stays until the build is recorded: a kill before then costs no download.
+      keepArtifact: true,
     }).catch(refused);
   }
   // The scan gate: after verification, before the smoke test (at the launch that applies it).
@@ -370,10 +412,26 @@ export async function runUpdate(
     at: env.now().toISOString(),
     madeNow,
     previousStaged,
+    // Kept past a scanner failure (the next update stages it without downloading it again);
+    // removed with the build when a threat is found.
+    download: madeNow
+      ? `${layout.downloads}/${version}-${options.platform}.${EXTENSION[artifact.kind]}`
+      : null,
     onWarning: options.onWarning,
   });
   markStaged(state.lifecycle, version, options.channel, { at: env.now().toISOString() });
   await writeState(layout, state);
+  if (downloaded) {
+    // Recorded as staged: the download can go. An executable's is a second link to the staged
+    // file, and removing it changes that file's link count and ctime: its stamp is taken again
+    // (a kill before that costs one read of the build at apply, never a download).
+    const file = `${layout.downloads}/${version}-${options.platform}.${EXTENSION[artifact.kind]}`;
+    await removeIfExists(file);
+    if (artifact.kind === "executable") {
+      state.builds[version].stat_sha256 = await statStamp(buildDir(layout, version));
+      await writeState(layout, state);
+    }
+  }
   faultPoint("after-stage");
   await appendAudit(layout, {
     at: env.now().toISOString(),

@@ -58,10 +58,37 @@ export function newTree(): Tree {
   return { nodes: new Map(), links: new Map(), dirModes: new Map() };
 }
 
+/** C0 controls, DEL and C1 controls: never part of a name this client installs. */
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * Why a name has a control character in it (NUL, another C0 control, DEL or a C1 control), or
+ * null when it has none. A NUL would cut the name short where the system reads it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { controlProblem } from "./_paths.ts";
+ * assert.equal(controlProblem("lib/libms11.so.1"), null);
+ * assert.equal(controlProblem("evil\0/../../x"), "path contains a NUL character");
+ * assert.equal(controlProblem("ms11\x1b[2J"), "path contains the control character U+001B");
+ * assert.equal(controlProblem("ms11\u009b"), "path contains the control character U+009B");
+ * ```
+ */
+export function controlProblem(name: string): string | null {
+  if (name.includes("\0")) return "path contains a NUL character";
+  const found = CONTROL.exec(name);
+  if (found === null) return null;
+  const code = found[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");
+  return `path contains the control character U+${code}`;
+}
+
 /** Why a path string (entry name or link target) is refused, or null when its syntax is fine. */
 function syntaxProblem(path: string): string | null {
   if (path === "") return "empty path";
-  if (path.includes("\0")) return "path contains a NUL character";
+  const control = controlProblem(path);
+  if (control !== null) return control;
   if (path.startsWith("/")) return "absolute path";
   if (path.includes("\\")) return "path contains a backslash";
   if (/^[A-Za-z]:/.test(path)) return "path starts with a Windows drive letter";
@@ -70,7 +97,8 @@ function syntaxProblem(path: string): string | null {
 
 /**
  * The components of an entry name relative to the destination ("." and empty components
- * dropped). Refuses absolute names, drive letters, backslashes, NUL and any ".." component.
+ * dropped). Refuses absolute names, drive letters, backslashes, NUL and other control characters,
+ * and any ".." component.
  * An empty result means the destination itself (e.g. "./").
  *
  * @example

@@ -5,8 +5,16 @@
 // judged before anything of it touches the disk and an unsafe one is refused, never rewritten.
 import { Buffer } from "node:buffer";
 import { Header, Pax, ReadEntry } from "tar";
-import { checkLinkTarget, claim, entryParts, fileMode } from "./_paths.ts";
-import { checkSize, countEntry, type Job, makeDirs, writeFile, writeLink } from "./_write.ts";
+import { checkLinkTarget, claim, controlProblem, entryParts, fileMode } from "./_paths.ts";
+import {
+  checkSize,
+  countEntry,
+  type Job,
+  makeDir,
+  makeDirs,
+  writeFile,
+  writeLink,
+} from "./_write.ts";
 import { UnsafeArchiveError } from "../core/errors.ts";
 
 /**
@@ -75,8 +83,14 @@ class ByteSource {
 }
 
 /** A readable stream of the file in small reads, so that inflated chunks stay small. */
-function fileChunks(file: Deno.FsFile): ReadableStream<Uint8Array<ArrayBuffer>> {
+function fileChunks(
+  file: Deno.FsFile,
+  first: Uint8Array<ArrayBuffer>,
+): ReadableStream<Uint8Array<ArrayBuffer>> {
   return new ReadableStream<Uint8Array<ArrayBuffer>>({
+    start(controller) {
+      if (first.length > 0) controller.enqueue(first);
+    },
     async pull(controller) {
       const buf = new Uint8Array(READ_SIZE);
       const n = await file.read(buf);
@@ -119,14 +133,22 @@ async function skipPadding(job: Job, src: ByteSource, name: string, size: number
   }
 }
 
-/** Check the file really is gzip before inflating it. */
-async function checkGzipMagic(archive: string, file: Deno.FsFile): Promise<void> {
-  const magic = new Uint8Array(2);
-  const n = await file.read(magic);
-  if (n !== 2 || magic[0] !== 0x1f || magic[1] !== 0x8b) {
+/** Check the file really is gzip before inflating it; returns what was read of it. */
+async function checkGzipMagic(
+  archive: string,
+  file: Deno.FsFile,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const first = new Uint8Array(READ_SIZE);
+  let n = 0;
+  while (n < 2) {
+    const got = await file.read(first.subarray(n));
+    if (got === null) break;
+    n += got;
+  }
+  if (n < 2 || first[0] !== 0x1f || first[1] !== 0x8b) {
     throw corrupt(archive, "not a gzip file (no gzip magic number)");
   }
-  await file.seek(0, Deno.SeekMode.Start);
+  return first.subarray(0, n); // the start of the stream: the archive is read once
 }
 
 /**
@@ -161,8 +183,8 @@ export async function extractTarGz(job: Job): Promise<void> {
   const file = await Deno.open(job.archive, { read: true });
   let src: ByteSource | null = null;
   try {
-    await checkGzipMagic(job.archive, file);
-    src = new ByteSource(fileChunks(file).pipeThrough(new DecompressionStream("gzip")));
+    const first = await checkGzipMagic(job.archive, file);
+    src = new ByteSource(fileChunks(file, first).pipeThrough(new DecompressionStream("gzip")));
     await readEntries(job, src);
     await drainTrailer(job, src);
   } finally {
@@ -172,6 +194,74 @@ export async function extractTarGz(job: Job): Promise<void> {
     } catch {
       // already closed by the cancelled stream
     }
+  }
+}
+
+const utf8 = new TextDecoder();
+
+/** `bytes` as text, without its trailing NUL padding. */
+function unpadded(bytes: Uint8Array): string {
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === 0) end--;
+  return utf8.decode(bytes.subarray(0, end));
+}
+
+/**
+ * Refuse a NUL-padded name field that goes on after its first NUL: readers stop there, so the
+ * name installed would be a shortened one (`evil\0/../../x` read as `evil`). Only padding may
+ * follow the NUL.
+ */
+function checkNulPadded(job: Job, field: Uint8Array, link: string | null): void {
+  const nul = field.indexOf(0);
+  if (nul < 0 || field.subarray(nul).every((b) => b === 0)) return;
+  const full = unpadded(field);
+  if (link === null) {
+    throw new UnsafeArchiveError(job.archive, full, "path contains a NUL character");
+  }
+  throw new UnsafeArchiveError(
+    job.archive,
+    link,
+    `symlink target ${JSON.stringify(full)}: path contains a NUL character`,
+  );
+}
+
+/** Refuse the raw name, prefix and link fields of a ustar header that hide data after a NUL. */
+function checkHeaderNames(job: Job, block: Uint8Array): void {
+  const name = block.subarray(0, 100);
+  checkNulPadded(job, name, null);
+  // POSIX ustar ("ustar\0"): a prefix of the name in 345..500 (GNU keeps other fields there).
+  const posix = block[257] === 0x75 && utf8.decode(block.subarray(257, 263)) === "ustar\0";
+  if (posix) checkNulPadded(job, block.subarray(345, 500), null);
+  checkNulPadded(job, block.subarray(157, 257), unpadded(name));
+}
+
+/**
+ * Refuse a pax `path` or `linkpath` record with a control character in its value (node-tar
+ * would cut it at a NUL). Records are `<length> <key>=<value>\n`, the length in bytes; a
+ * malformed record ends the scan (node-tar reads it the same way: not at all).
+ */
+function checkPaxNames(job: Job, body: Uint8Array): void {
+  let at = 0;
+  while (at < body.length) {
+    const space = body.indexOf(0x20, at);
+    if (space < 0) return;
+    const length = Number(utf8.decode(body.subarray(at, space)));
+    if (!Number.isSafeInteger(length) || length <= space - at || at + length > body.length) return;
+    const record = body.subarray(space + 1, at + length - 1);
+    const eq = record.indexOf(0x3d);
+    const key = eq < 0 ? "" : utf8.decode(record.subarray(0, eq));
+    if (key === "path" || key === "linkpath") {
+      const value = utf8.decode(record.subarray(eq + 1));
+      const problem = controlProblem(value);
+      if (problem !== null) {
+        throw new UnsafeArchiveError(
+          job.archive,
+          value,
+          key === "path" ? problem : `pax linkpath: ${problem}`,
+        );
+      }
+    }
+    at += length;
   }
 }
 
@@ -198,6 +288,7 @@ async function readEntries(job: Job, src: ByteSource): Promise<void> {
         sawEntry ? `corrupt tar header at byte ${at} (checksum mismatch)` : "not a tar archive",
       );
     }
+    checkHeaderNames(job, block);
     const size = header.size;
     if (size === undefined || !Number.isSafeInteger(size) || size < 0) {
       throw corrupt(job.archive, `invalid size in the tar header at byte ${at}`);
@@ -224,12 +315,21 @@ async function readEntries(job: Job, src: ByteSource): Promise<void> {
           `extended header of ${size} bytes exceeds ${MAX_META_SIZE} bytes`,
         );
       }
-      const text = new TextDecoder().decode(await readPadded(job, src, label, size));
+      const body = await readPadded(job, src, label, size);
+      const text = utf8.decode(body);
       if (type === "GlobalExtendedHeader") {
+        checkPaxNames(job, body);
         gex = Pax.parse(text, gex, true);
       } else if (type === "ExtendedHeader" || type === "OldExtendedHeader") {
+        checkPaxNames(job, body);
         ex = Pax.parse(text, ex, false);
       } else {
+        // A GNU long name or link name: the name, a NUL, and nothing but padding after it.
+        checkNulPadded(
+          job,
+          body,
+          type === "NextFileHasLongLinkpath" ? "(GNU long link name)" : null,
+        );
         ex ??= new Pax({});
         const value = text.replace(/\0.*/s, "");
         if (type === "NextFileHasLongLinkpath") ex.linkpath = value;
@@ -262,7 +362,7 @@ async function extractEntry(job: Job, src: ByteSource, entry: ReadEntry, size: n
     if (parts.length > 0) {
       const isNew = !job.tree.nodes.has(rel);
       await makeDirs(job, claim(job.tree, job.archive, name, parts, "dir"));
-      if (isNew) await Deno.mkdir(`${job.dest}/${rel}`, { mode: 0o700 });
+      if (isNew) await makeDir(job, rel);
       job.tree.dirModes.set(rel, mode);
     }
     await skipPadding(job, src, name, 0, 0);

@@ -1,8 +1,9 @@
 // Private helpers of extract.ts: the limits and progress shared by the tar.gz and zip readers,
 // and the file-system writes (every one relative to a fresh destination that only this
 // extraction writes to; a file is opened with createNew, so an existing path is never followed).
+import { createHash } from "node:crypto";
 import type { ProgressSink } from "../core/env.ts";
-import { syncDir } from "../core/fs.ts";
+import { noSpaceError, syncDir } from "../core/fs.ts";
 import { dirMode, type Tree } from "./_paths.ts";
 import { UnsafeArchiveError } from "../core/errors.ts";
 
@@ -34,6 +35,12 @@ export interface Job {
   maxEntries: number;
   /** At most this many bytes of file content in all. */
   maxBytes: number;
+  /** What `maxBytes` is, for messages (default "the limit of <maxBytes> bytes"). */
+  limitText?: string;
+  /** Check and count only, write nothing (`inspectArchive`). */
+  dryRun?: boolean;
+  /** Receives every entry written (or, in a dry run, that would be), as it is finished. */
+  onEntry?: (entry: ArchiveEntry) => void;
   /** fsync files and directories. */
   sync: boolean;
   /** Progress receiver. */
@@ -48,6 +55,33 @@ export interface Job {
   bytes: number;
   /** What was created so far. */
   tree: Tree;
+}
+
+/**
+ * One entry an extraction installs: its path, kind and final mode, and for a file the SHA-256
+ * of its content as it was written (for a link, its target). What a build's seal is made of.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ArchiveEntry } from "./_write.ts";
+ * const main: ArchiveEntry = { path: "ms11", kind: "file", mode: 0o755, sha256: "ab".repeat(32) };
+ * const link: ArchiveEntry = { path: "lib/libms11.so", kind: "symlink", mode: 0o777, target: "libms11.so.1" };
+ * assert.equal(main.mode & 0o111, 0o111); // executable
+ * assert.equal(link.target, "libms11.so.1");
+ * ```
+ */
+export interface ArchiveEntry {
+  /** The path relative to the build folder, normalised (no "./", no trailing "/"). */
+  path: string;
+  /** What it is. */
+  kind: "dir" | "file" | "symlink";
+  /** The mode it is installed with (setuid, setgid, sticky and group/other write dropped). */
+  mode: number;
+  /** A file's SHA-256 (lowercase hex), computed while it was written. */
+  sha256?: string;
+  /** A link's target. */
+  target?: string;
 }
 
 /** Bytes between two progress reports inside one large file. */
@@ -105,11 +139,8 @@ export function countEntry(job: Job, name: string): void {
  */
 export function checkSize(job: Job, name: string, size: number, already = job.bytes): void {
   if (already + size > job.maxBytes) {
-    throw new UnsafeArchiveError(
-      job.archive,
-      name,
-      `archive content exceeds the limit of ${job.maxBytes} bytes`,
-    );
+    const limit = job.limitText ?? `the limit of ${job.maxBytes} bytes`;
+    throw new UnsafeArchiveError(job.archive, name, `archive content exceeds ${limit}`);
   }
 }
 
@@ -158,7 +189,28 @@ export function report(job: Job): void {
  * ```
  */
 export async function makeDirs(job: Job, dirs: string[]): Promise<void> {
+  if (job.dryRun) return;
   for (const dir of dirs) await Deno.mkdir(`${job.dest}/${dir}`, { mode: 0o700 });
+}
+
+/**
+ * Create the directory `rel` (its parents exist) with mode 0700 (nothing in a dry run).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { newTree } from "./_paths.ts";
+ * import { type Job, makeDir } from "./_write.ts";
+ * const job: Job = {
+ *   archive: "app.tar.gz", dest: await Deno.makeTempDir(), maxEntries: 2, maxBytes: 10, sync: false,
+ *   total: null, entries: 0, files: 0, bytes: 0, tree: newTree(),
+ * };
+ * await makeDir(job, "lib");
+ * assert.equal((await Deno.stat(`${job.dest}/lib`)).mode! & 0o777, 0o700);
+ * ```
+ */
+export async function makeDir(job: Job, rel: string): Promise<void> {
+  if (!job.dryRun) await Deno.mkdir(`${job.dest}/${rel}`, { mode: 0o700 });
 }
 
 /**
@@ -217,7 +269,12 @@ export async function writeFile(
   fill: (out: Output) => Promise<void>,
 ): Promise<void> {
   const path = `${job.dest}/${rel}`;
-  const file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+  const file = job.dryRun
+    ? null
+    : await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+  // The content's digest, taken from the very bytes written: the build's seal is made from it,
+  // so that nothing has to be read back.
+  const hash = createHash("sha256");
   try {
     let written = 0;
     let nextReport = job.bytes + PROGRESS_STEP;
@@ -231,8 +288,13 @@ export async function writeFile(
           );
         }
         checkSize(job, name, chunk.length);
-        let done = 0;
-        while (done < chunk.length) done += await file.write(chunk.subarray(done));
+        // The write runs (on another thread) while the chunk is hashed here.
+        const writing = file === null ? null : writeAll(file, chunk);
+        try {
+          hash.update(chunk);
+        } finally {
+          await writing;
+        }
         written += chunk.length;
         job.bytes += chunk.length;
         if (job.bytes >= nextReport) {
@@ -242,11 +304,14 @@ export async function writeFile(
       },
     };
     await fill(out);
-    if (job.sync) await file.sync();
+    if (job.sync) await file?.sync();
+  } catch (error) {
+    throw noSpaceError(error, `${path}, extracted from ${job.archive}`);
   } finally {
-    file.close();
+    file?.close();
   }
-  await Deno.chmod(path, mode);
+  if (file !== null) await Deno.chmod(path, mode);
+  job.onEntry?.({ path: rel, kind: "file", mode, sha256: hash.digest("hex") });
   job.files++;
   report(job);
 }
@@ -269,7 +334,14 @@ export async function writeFile(
  * ```
  */
 export async function writeLink(job: Job, rel: string, target: string): Promise<void> {
-  await Deno.symlink(target, `${job.dest}/${rel}`);
+  if (!job.dryRun) await Deno.symlink(target, `${job.dest}/${rel}`);
+  job.onEntry?.({ path: rel, kind: "symlink", mode: 0o777, target });
+}
+
+/** Write all of `data` to `file`. */
+async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < data.length) done += await file.write(data.subarray(done));
 }
 
 /**
@@ -299,8 +371,11 @@ export async function writeLink(job: Job, rel: string, target: string): Promise<
 export async function finishDirs(job: Job): Promise<void> {
   const dirs = [...job.tree.nodes].filter(([, kind]) => kind === "dir").map(([path]) => path);
   for (const dir of dirs) {
-    await Deno.chmod(`${job.dest}/${dir}`, dirMode(job.tree.dirModes.get(dir) ?? 0o755));
+    const mode = dirMode(job.tree.dirModes.get(dir) ?? 0o755);
+    if (!job.dryRun) await Deno.chmod(`${job.dest}/${dir}`, mode);
+    job.onEntry?.({ path: dir, kind: "dir", mode });
   }
+  if (job.dryRun) return;
   if (!job.sync) return;
   for (const dir of dirs) await syncDir(`${job.dest}/${dir}`);
   await syncDir(job.dest);

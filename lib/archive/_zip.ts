@@ -5,7 +5,7 @@
 // are refused, all of them: zip.js cannot create links (it would write the target path as a
 // regular file), and our zip builds have no reason to contain any.
 import { type Entry, Reader, ZipReader } from "@zip.js/zip.js";
-import { claim, entryParts, fileMode } from "./_paths.ts";
+import { claim, controlProblem, entryParts, fileMode } from "./_paths.ts";
 import { checkSize, countEntry, type Job, makeDirs, report, writeFile } from "./_write.ts";
 import { UnsafeArchiveError } from "../core/errors.ts";
 
@@ -99,10 +99,27 @@ function checkType(job: Job, entry: Entry): void {
   }
 }
 
+/**
+ * Refuse a name whose stored bytes hold a control character (a NUL cuts it short; in a name not
+ * marked UTF-8, zip.js would show a C0 byte as a CP437 symbol instead of refusing it).
+ */
+function checkRawName(job: Job, entry: Entry): void {
+  const raw = entry.rawFilename;
+  if (!raw.some((b) => b < 0x20 || b === 0x7f)) return;
+  const full = new TextDecoder().decode(raw);
+  throw new UnsafeArchiveError(
+    job.archive,
+    full,
+    controlProblem(full) ?? "path contains a control character",
+  );
+}
+
 /** Turn a zip.js failure into our errors (a refused name, or a corrupt archive). */
 function translate(job: Job, error: unknown, entry?: string): Error {
   if (!(error instanceof Error)) return new Error(`Cannot extract ${job.archive}: ${error}`);
   if (error instanceof UnsafeArchiveError) return error;
+  // A system error writing the entry (a full disk) is not a corrupt archive.
+  if (typeof (error as { code?: unknown }).code === "string") return error;
   const filename = (error as { filename?: unknown }).filename;
   if (error.message === "Unsafe filename" && typeof filename === "string") {
     return new UnsafeArchiveError(
@@ -124,6 +141,7 @@ async function plan(job: Job, reader: ZipReader<unknown>): Promise<Planned[]> {
   let declared = 0;
   for await (const entry of reader.getEntriesGenerator()) {
     countEntry(job, entry.filename);
+    checkRawName(job, entry);
     checkType(job, entry);
     const parts = entryParts(job.archive, entry.filename);
     if (parts.length === 0) {

@@ -7,8 +7,13 @@
  * (all of them); devices, FIFOs and other special entries; symlinks whose target is absolute or
  * resolves (through the other symlinks of the archive) outside the destination; any entry
  * written through an earlier symlink (CVE-2025-29787: `link -> sub` then `link/file`); an
- * entry that repeats an earlier path; every symlink of a zip archive; more than `maxEntries`
- * entries or more than `maxBytes` bytes of content.
+ * entry that repeats an earlier path; every symlink of a zip archive; names with a control
+ * character (NUL, another C0 control, DEL, a C1 control) in any form the format stores them (a
+ * ustar field, a pax record, a GNU long name, a zip name); more than `maxEntries` entries; more
+ * bytes of content than the expanded size its manifest declares (`expandedSize`; fewer is refused
+ * too, once the archive is read), or, without one, more than {@linkcode MAX_EXPANSION_RATIO}
+ * times the archive's own size (at least {@linkcode EXPANSION_FLOOR_BYTES}); more than
+ * `maxBytes` in any case. Extraction stops before the first byte over a limit is written.
  *
  * Kept: directories, regular files with their permission bits (without setuid, setgid, sticky,
  * group write and other write), and, in a tar.gz, symlinks that stay inside (e.g.
@@ -22,9 +27,10 @@
 import type { ProgressSink } from "../core/env.ts";
 import { checkAllLinks, newTree } from "./_paths.ts";
 import { extractTarGz } from "./_tar.ts";
-import { finishDirs, type Job, report } from "./_write.ts";
+import { type ArchiveEntry, finishDirs, type Job, report } from "./_write.ts";
 import { extractZip } from "./_zip.ts";
 import { dirOf, syncDir } from "../core/fs.ts";
+import { UnsafeArchiveError } from "../core/errors.ts";
 
 /**
  * The archive formats {@linkcode extractArchive} reads.
@@ -68,6 +74,57 @@ export const DEFAULT_MAX_ENTRIES = 100_000;
 export const DEFAULT_MAX_BYTES = 8 * 1024 ** 3;
 
 /**
+ * The expansion cap for an archive whose manifest does not declare its expanded size: its
+ * content may be at most this many times the archive's size (or
+ * {@linkcode EXPANSION_FLOOR_BYTES}, whichever is more). Application builds compress 2–10 times;
+ * a bomb, a thousand.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EXPANSION_FLOOR_BYTES, expansionLimit, MAX_EXPANSION_RATIO } from "./extract.ts";
+ * assert.equal(MAX_EXPANSION_RATIO, 100);
+ * assert.equal(expansionLimit(10 * 1024 ** 2), 1000 * 1024 ** 2); // 100 times 10 MiB
+ * assert.equal(expansionLimit(1000), EXPANSION_FLOOR_BYTES);
+ * ```
+ */
+export const MAX_EXPANSION_RATIO = 100;
+
+/**
+ * The least content an archive without a declared expanded size may hold whatever its size
+ * (64 MiB), so that a small archive of text is not refused for compressing well.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EXPANSION_FLOOR_BYTES } from "./extract.ts";
+ * assert.equal(EXPANSION_FLOOR_BYTES, 64 * 1024 * 1024);
+ * ```
+ */
+export const EXPANSION_FLOOR_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The most content an archive of `archiveBytes` may hold when its manifest declares no
+ * expanded size: {@linkcode MAX_EXPANSION_RATIO} times its size, at least
+ * {@linkcode EXPANSION_FLOOR_BYTES}, at most {@linkcode DEFAULT_MAX_BYTES}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { expansionLimit } from "./extract.ts";
+ * assert.equal(expansionLimit(1_000_000), 100_000_000);
+ * assert.equal(expansionLimit(1), 64 * 1024 * 1024);
+ * assert.equal(expansionLimit(1024 ** 3), 8 * 1024 ** 3);
+ * ```
+ */
+export function expansionLimit(archiveBytes: number): number {
+  return Math.min(
+    DEFAULT_MAX_BYTES,
+    Math.max(EXPANSION_FLOOR_BYTES, MAX_EXPANSION_RATIO * archiveBytes),
+  );
+}
+
+/**
  * Options of {@linkcode extractArchive}.
  *
  * @example
@@ -102,8 +159,19 @@ export interface ExtractOptions {
   maxEntries?: number;
   /** Refuse an archive whose files hold more bytes than this in all (default 8 GiB). */
   maxBytes?: number;
+  /**
+   * The bytes of content its signed manifest says the archive holds (`expanded_size`): more is
+   * refused before the first byte over is written, fewer once the archive is read. Without it,
+   * the content may be at most {@linkcode expansionLimit} of the archive's size.
+   */
+  expandedSize?: number;
   /** fsync every file and directory written (default true; false only for tests and tools). */
   sync?: boolean;
+  /**
+   * Receives every entry as it is finished: path, kind, final mode, and a file's SHA-256 taken
+   * from the bytes as they were written (what a build's seal is made of, without reading back).
+   */
+  onEntry?: (entry: ArchiveEntry) => void;
 }
 
 /**
@@ -161,6 +229,72 @@ function limit(name: string, value: number | undefined, fallback: number): numbe
   return value;
 }
 
+/** A new job for `options` (the kind checked). */
+async function newJob(archive: string, dest: string, options: ExtractOptions): Promise<Job> {
+  const kind = options.kind;
+  if (kind !== "tar.gz" && kind !== "zip") {
+    throw new TypeError(
+      `Extract option kind must be "tar.gz" or "zip", got ${JSON.stringify(kind)}`,
+    );
+  }
+  return {
+    archive,
+    dest,
+    maxEntries: limit("maxEntries", options.maxEntries, DEFAULT_MAX_ENTRIES),
+    ...await byteLimit(archive, options),
+    sync: options.sync ?? true,
+    onProgress: options.onProgress,
+    onEntry: options.onEntry,
+    total: null,
+    entries: 0,
+    files: 0,
+    bytes: 0,
+    tree: newTree(),
+  };
+}
+
+/** Read every entry of the archive and check, write (or only count) and finish them. */
+async function readAll(job: Job, options: ExtractOptions): Promise<void> {
+  if (options.kind === "tar.gz") await extractTarGz(job);
+  else await extractZip(job);
+  checkAllLinks(job.tree, job.archive);
+  if (options.expandedSize !== undefined && job.bytes !== options.expandedSize) {
+    throw new UnsafeArchiveError(
+      job.archive,
+      "(all entries)",
+      `archive holds ${job.bytes} bytes of content, not the ${options.expandedSize} bytes its manifest declares (expanded_size)`,
+    );
+  }
+  await finishDirs(job);
+}
+
+/** The byte limit of an extraction and how messages name it. */
+async function byteLimit(
+  archive: string,
+  options: ExtractOptions,
+): Promise<{ maxBytes: number; limitText: string }> {
+  const max = limit("maxBytes", options.maxBytes, DEFAULT_MAX_BYTES);
+  let bound: number;
+  let text: string;
+  if (options.expandedSize !== undefined) {
+    const declared = options.expandedSize;
+    if (!Number.isSafeInteger(declared) || declared < 0) {
+      throw new RangeError(`Extract option expandedSize must be an integer >= 0, got ${declared}`);
+    }
+    bound = declared;
+    text = `the ${declared} bytes its manifest declares (expanded_size)`;
+  } else {
+    const size = (await Deno.stat(archive)).size;
+    bound = expansionLimit(size);
+    text = bound === DEFAULT_MAX_BYTES
+      ? `the limit of ${bound} bytes`
+      : `${bound} bytes, the most an archive of ${size} bytes may hold without a declared expanded_size (${MAX_EXPANSION_RATIO} times its size, at least ${EXPANSION_FLOOR_BYTES})`;
+  }
+  return max < bound || (max === bound && options.maxBytes !== undefined)
+    ? { maxBytes: max, limitText: `the limit of ${max} bytes` }
+    : { maxBytes: bound, limitText: text };
+}
+
 /**
  * Extract `archive` into `dest`, which must not exist: it is created with mode 0700, filled,
  * and on any failure removed again before the error propagates. Every entry is checked before
@@ -195,25 +329,7 @@ export async function extractArchive(
   dest: string,
   options: ExtractOptions,
 ): Promise<ExtractResult> {
-  const kind = options.kind;
-  if (kind !== "tar.gz" && kind !== "zip") {
-    throw new TypeError(
-      `Extract option kind must be "tar.gz" or "zip", got ${JSON.stringify(kind)}`,
-    );
-  }
-  const job: Job = {
-    archive,
-    dest,
-    maxEntries: limit("maxEntries", options.maxEntries, DEFAULT_MAX_ENTRIES),
-    maxBytes: limit("maxBytes", options.maxBytes, DEFAULT_MAX_BYTES),
-    sync: options.sync ?? true,
-    onProgress: options.onProgress,
-    total: null,
-    entries: 0,
-    files: 0,
-    bytes: 0,
-    tree: newTree(),
-  };
+  const job = await newJob(archive, dest, options);
   try {
     await Deno.mkdir(dest, { mode: 0o700 });
   } catch (error) {
@@ -226,10 +342,7 @@ export async function extractArchive(
   }
   try {
     await Deno.chmod(dest, 0o700);
-    if (kind === "tar.gz") await extractTarGz(job);
-    else await extractZip(job);
-    checkAllLinks(job.tree, archive);
-    await finishDirs(job);
+    await readAll(job, options);
     if (job.sync) await syncDir(dirOf(dest.replace(/(.)\/+$/, "$1")));
   } catch (error) {
     await Deno.remove(dest, { recursive: true }).catch(() => {});
@@ -237,4 +350,54 @@ export async function extractArchive(
   }
   report(job);
   return { files: job.files, bytes: job.bytes };
+}
+
+export type { ArchiveEntry } from "./_write.ts";
+
+/**
+ * What {@linkcode inspectArchive} found: what extracting would write.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { InspectResult } from "./extract.ts";
+ * const result: InspectResult = { files: 1, bytes: 10, entries: [{ path: "ms11", kind: "file", mode: 0o755, sha256: "ab".repeat(32) }] };
+ * assert.equal(result.entries.length, 1);
+ * ```
+ */
+export interface InspectResult extends ExtractResult {
+  /** Every entry, directories (those implied by a path included) and links too. */
+  entries: ArchiveEntry[];
+}
+
+/**
+ * Read `archive` as {@linkcode extractArchive} would, with every check and limit, but write
+ * nothing: what a publisher runs before publishing (the expanded size it declares, the entries a
+ * client would install). Throws what extracting would throw.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { inspectArchive } from "./extract.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/ms11`, "#!/bin/sh\n");
+ * await Deno.chmod(`${dir}/ms11`, 0o755);
+ * await new Deno.Command("tar", { args: ["-czf", `${dir}/app.tar.gz`, "-C", dir, "ms11"] }).output();
+ * const result = await inspectArchive(`${dir}/app.tar.gz`, { kind: "tar.gz" });
+ * import { createHash } from "node:crypto";
+ * const sha256 = createHash("sha256").update("#!/bin/sh\n").digest("hex");
+ * assert.deepEqual(result, { files: 1, bytes: 10, entries: [{ path: "ms11", kind: "file", mode: 0o755, sha256 }] });
+ * ```
+ */
+export async function inspectArchive(
+  archive: string,
+  options: Omit<ExtractOptions, "sync" | "onProgress">,
+): Promise<InspectResult> {
+  const job = await newJob(archive, "(nowhere: a dry run)", { ...options, sync: false });
+  const entries: ArchiveEntry[] = [];
+  job.dryRun = true;
+  job.onEntry = (entry) => entries.push(entry);
+  await readAll(job, options);
+  entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { files: job.files, bytes: job.bytes, entries };
 }

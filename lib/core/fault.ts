@@ -23,6 +23,8 @@ export const FAULT_POINTS = [
   "after-rename",
   "during-rollback",
   "during-prune",
+  "during-write",
+  "during-link",
 ] as const;
 
 /**

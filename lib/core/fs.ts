@@ -1,4 +1,5 @@
 // Private file-system helpers shared by the pipeline stages: durable writes and renames.
+import { faultPoint } from "./fault.ts";
 
 /**
  * fsync a directory so that renames and new entries in it survive a power cut.
@@ -130,6 +131,34 @@ export async function renameDurable(from: string, to: string): Promise<void> {
 }
 
 /**
+ * `error` as the one line a full disk deserves, naming what was being written and where
+ * (`Cannot write the state file /r/state.json: no space left on device`), its `code` still
+ * `ENOSPC`; any other error as it is.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { noSpaceError } from "./fs.ts";
+ * const full = Object.assign(new Error("No space left on device (os error 28)"), { code: "ENOSPC" });
+ * const error = noSpaceError(full, "the state file /r/state.json") as Error & { code: string };
+ * assert.equal(error.message, "Cannot write the state file /r/state.json: no space left on device");
+ * assert.equal(error.code, "ENOSPC");
+ * const other = new Error("Permission denied");
+ * assert.equal(noSpaceError(other, "the state file /r/state.json"), other);
+ * ```
+ */
+export function noSpaceError(error: unknown, what: string, detail = ""): unknown {
+  if ((error as { code?: unknown })?.code !== "ENOSPC") return error;
+  if ((error as Error).message.startsWith("Cannot write ")) return error; // said already
+  return Object.assign(
+    new Error(`Cannot write ${what}: no space left on device${detail ? ` (${detail})` : ""}`, {
+      cause: error,
+    }),
+    { code: "ENOSPC" },
+  );
+}
+
+/**
  * Options of {@linkcode writeFileAtomic}.
  *
  * @example
@@ -143,8 +172,10 @@ export async function renameDurable(from: string, to: string): Promise<void> {
  * ```
  */
 export interface WriteFileAtomicOptions {
-  /** File mode of the new file (default 0o644). */
+  /** File mode of the new file (default 0o644), set exactly whatever the umask. */
   mode?: number;
+  /** What the file is, for a full disk's message (default `the file <path>`). */
+  what?: string;
 }
 
 /**
@@ -169,27 +200,200 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const tmp = tempSibling(path);
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const file = await Deno.open(tmp, {
-    write: true,
-    createNew: true,
-    mode: options.mode ?? 0o644,
-  });
+  const what = options.what ?? `the file ${path}`;
+  let file: Deno.FsFile;
   try {
+    file = await Deno.open(tmp, { write: true, createNew: true, mode: options.mode ?? 0o644 });
+  } catch (error) {
+    throw noSpaceError(error, what);
+  }
+  try {
+    // The umask may have taken bits away (a state file must stay readable by `status`).
+    await Deno.chmod(tmp, options.mode ?? 0o644);
     let written = 0;
     while (written < bytes.length) written += await file.write(bytes.subarray(written));
     await file.sync();
   } catch (error) {
     file.close();
     await Deno.remove(tmp).catch(() => {});
-    throw error;
+    throw noSpaceError(error, what);
   }
   file.close();
+  faultPoint("during-write"); // the temporary file written, not renamed yet
   try {
     await renameDurable(tmp, path);
   } catch (error) {
     await Deno.remove(tmp).catch(() => {});
-    throw error;
+    throw noSpaceError(error, what);
   }
+}
+
+/** The error for a symbolic link found at `path`, where none may be. */
+async function symlinkRefusal(path: string): Promise<Error> {
+  const target = await Deno.readLink(path).catch(() => "?");
+  return new Error(
+    `Refusing to open ${path}: it is a symbolic link (to ${JSON.stringify(target)})`,
+  );
+}
+
+/**
+ * Throw when `path` is a symbolic link (naming it and where it leads); nothing there, or
+ * anything else, is fine.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { refuseSymlink } from "./fs.ts";
+ * const dir = await Deno.makeTempDir();
+ * await refuseSymlink(`${dir}/missing`);
+ * await Deno.symlink("/etc/passwd", `${dir}/link`);
+ * await assert.rejects(refuseSymlink(`${dir}/link`), {
+ *   message: `Refusing to open ${dir}/link: it is a symbolic link (to "/etc/passwd")`,
+ * });
+ * ```
+ */
+export async function refuseSymlink(path: string): Promise<void> {
+  try {
+    if ((await Deno.lstat(path)).isSymlink) throw await symlinkRefusal(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+/**
+ * Options of {@linkcode openNoFollow}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { OpenNoFollowOptions } from "./fs.ts";
+ * const options: OpenNoFollowOptions = { append: true, create: true, mode: 0o600 };
+ * assert.equal(options.mode, 0o600);
+ * ```
+ */
+export interface OpenNoFollowOptions {
+  /** Open for reading. */
+  read?: boolean;
+  /** Open for writing. */
+  write?: boolean;
+  /** Open for appending. */
+  append?: boolean;
+  /** Create the file when it does not exist (with `mode`). */
+  create?: boolean;
+  /** Mode of a file created (default 0o600; the umask can only take bits away). */
+  mode?: number;
+}
+
+/**
+ * Open the regular file `path` without following a symbolic link at `path` itself. A new file is
+ * created exclusively (`O_EXCL`, which never follows a link); an existing one is looked at with
+ * `lstat`, opened, and its device and inode compared with what was looked at, so that a link
+ * put there in between is caught too. Throws when `path` is a symbolic link or not a regular
+ * file, naming it. (The folders above `path` are followed: callers check those.)
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { openNoFollow } from "./fs.ts";
+ * const dir = await Deno.makeTempDir();
+ * {
+ *   using file = await openNoFollow(`${dir}/log`, { append: true, create: true });
+ *   await file.write(new TextEncoder().encode("line\n"));
+ * }
+ * await Deno.symlink(`${dir}/log`, `${dir}/link`);
+ * await assert.rejects(
+ *   openNoFollow(`${dir}/link`, { append: true, create: true }),
+ *   { message: `Refusing to open ${dir}/link: it is a symbolic link (to ${JSON.stringify(`${dir}/log`)})` },
+ * );
+ * ```
+ */
+export async function openNoFollow(
+  path: string,
+  options: OpenNoFollowOptions,
+): Promise<Deno.FsFile> {
+  const { create = false, mode = 0o600, ...access } = options;
+  if (create) {
+    try {
+      return await Deno.open(path, { ...access, createNew: true, mode });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    }
+  }
+  const before = await Deno.lstat(path);
+  if (before.isSymlink) throw await symlinkRefusal(path);
+  if (!before.isFile) throw new Error(`Refusing to open ${path}: it is not a regular file`);
+  const file = await Deno.open(path, access);
+  const after = await file.stat();
+  if (after.ino !== before.ino || after.dev !== before.dev) {
+    file.close();
+    throw new Error(`Refusing to open ${path}: it was replaced while being opened`);
+  }
+  return file;
+}
+
+/**
+ * What identifies one file on disk across renames: its device and inode, and its size and
+ * modification time (which writing to it changes). Null fields where the system has none.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fileIdentity, type FileIdentity } from "./fs.ts";
+ * const path = await Deno.makeTempFile();
+ * const identity: FileIdentity = fileIdentity(await Deno.lstat(path));
+ * assert.equal(identity.size, 0);
+ * ```
+ */
+export interface FileIdentity {
+  /** The device. */
+  dev: number | null;
+  /** The inode. */
+  ino: number | null;
+  /** The length in bytes. */
+  size: number;
+  /** The modification time, in milliseconds since the epoch. */
+  mtimeMs: number | null;
+}
+
+/**
+ * The {@linkcode FileIdentity} of a file from its `stat`/`lstat`/`FsFile.stat()`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fileIdentity, sameFile } from "./fs.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/a`, "abc");
+ * const before = fileIdentity(await Deno.lstat(`${dir}/a`));
+ * await Deno.rename(`${dir}/a`, `${dir}/b`); // a rename keeps the identity
+ * assert.ok(sameFile(before, fileIdentity(await Deno.lstat(`${dir}/b`))));
+ * await Deno.writeTextFile(`${dir}/b`, "abcd");
+ * assert.ok(!sameFile(before, fileIdentity(await Deno.lstat(`${dir}/b`))));
+ * ```
+ */
+export function fileIdentity(info: Deno.FileInfo): FileIdentity {
+  return {
+    dev: info.dev ?? null,
+    ino: info.ino ?? null,
+    size: info.size,
+    mtimeMs: info.mtime?.getTime() ?? null,
+  };
+}
+
+/**
+ * Whether two identities are of the same, unchanged file.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sameFile } from "./fs.ts";
+ * const a = { dev: 1, ino: 2, size: 3, mtimeMs: 4 };
+ * assert.ok(sameFile(a, { ...a }));
+ * assert.ok(!sameFile(a, { ...a, ino: 5 }));
+ * ```
+ */
+export function sameFile(a: FileIdentity, b: FileIdentity): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs;
 }
 
 /**

@@ -9,11 +9,20 @@
 import { createHash, type Hash } from "node:crypto";
 import { ChecksumMismatchError, SizeMismatchError } from "../core/errors.ts";
 import type { ProgressSink } from "../core/env.ts";
+import {
+  type FileIdentity,
+  fileIdentity,
+  noSpaceError,
+  openNoFollow,
+  refuseSymlink,
+  removeIfExists,
+  renameDurable,
+} from "../core/fs.ts";
 import { escapeText } from "../core/text.ts";
 import { showValue } from "../core/validate.ts";
-import { removeIfExists, renameDurable } from "../core/fs.ts";
 import { type IdleWatch, isRetryableStatus, RestartRequest } from "./_attempt.ts";
 import type { HttpSession } from "./http.ts";
+import { showUrl } from "./url_policy.ts";
 import { readSidecar, writeSidecar } from "./_sidecar.ts";
 
 /** Minimum time between two progress reports (by `env.now`), in milliseconds. */
@@ -52,7 +61,8 @@ export interface PartialFileInit {
  * ```ts
  * import assert from "node:assert/strict";
  * import type { PartialResult } from "./_partial.ts";
- * const done: PartialResult = { path: "/tmp/app.bin", sha256: "ab".repeat(32), size: 3 };
+ * const identity = { dev: 2049, ino: 131, size: 3, mtimeMs: 1796170000000 };
+ * const done: PartialResult = { path: "/tmp/app.bin", sha256: "ab".repeat(32), size: 3, identity };
  * assert.equal(done.size, 3);
  * ```
  */
@@ -63,6 +73,26 @@ export interface PartialResult {
   sha256: string;
   /** Length in bytes. */
   size: number;
+  /** The file written, hashed (and fsynced): what staging checks it is given. */
+  identity: FileIdentity;
+}
+
+/**
+ * How {@linkcode PartialFile.finish} finishes the file.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { FinishOptions } from "./_partial.ts";
+ * const options: FinishOptions = { sync: true, mode: 0o755 };
+ * assert.equal(options.mode, 0o755);
+ * ```
+ */
+export interface FinishOptions {
+  /** fsync the file before it is renamed. */
+  sync: boolean;
+  /** Give the verified file this mode, before the fsync (default: leave it 0600). */
+  mode?: number;
 }
 
 /**
@@ -84,7 +114,7 @@ export interface PartialResult {
  * const partial = new PartialFile(dest, { url, size: 3, sha256, onProgress: undefined, session });
  * await partial.open();
  * await session.run(() => partial.attempt(true));
- * assert.equal((await partial.finish(true, true)).path, dest);
+ * assert.equal((await partial.finish(true, { sync: true })).path, dest);
  * session.close();
  * await server.shutdown();
  * ```
@@ -131,17 +161,26 @@ export class PartialFile {
 
   /** Open the partial file, continuing an earlier run's when its sidecar matches. */
   async open(): Promise<void> {
+    // Neither is ever read or written through a symbolic link.
+    await refuseSymlink(this.path);
+    await refuseSymlink(this.sidecarPath);
     const sidecar = await readSidecar(this.sidecarPath);
     let keep = false;
     if (sidecar !== null && sidecar.sha256 === this.#sha256 && sidecar.size === this.#size) {
       try {
-        keep = (await Deno.stat(this.path)).size <= this.#size;
+        keep = (await Deno.lstat(this.path)).size <= this.#size;
       } catch (error) {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
       }
     }
     if (!keep) await this.discardFiles();
-    this.#file = await Deno.open(this.path, { read: true, write: true, create: true });
+    // Never through a symbolic link: the bytes go to a file of this download's own.
+    this.#file = await openNoFollow(this.path, {
+      read: true,
+      write: true,
+      create: true,
+      mode: 0o600,
+    });
     if (keep && sidecar !== null) {
       this.#etag = sidecar.etag;
       this.#lastModified = sidecar.last_modified;
@@ -328,7 +367,9 @@ export class PartialFile {
         try {
           this.#hash.update(chunk);
         } finally {
-          await writing;
+          await writing.catch((error) => {
+            throw this.#noSpace(error);
+          });
         }
         if (byob !== null) this.#buffers.push(new Uint8Array(value.buffer as ArrayBuffer));
         this.#received += chunk.length;
@@ -346,18 +387,39 @@ export class PartialFile {
     }
   }
 
-  /** Check the digest, fsync (when `sync`), rename to `dest`, drop the sidecar. */
-  async finish(verify: boolean, sync: boolean): Promise<PartialResult> {
+  /**
+   * Check the digest, set the mode, fsync (when `sync`) the very file descriptor the bytes were
+   * hashed as they were written to, rename to `dest`, drop the sidecar. The result names that
+   * file's identity (device, inode, size, mtime), so that whoever installs it can check it is
+   * given this file, unchanged, without reading it again.
+   */
+  async finish(verify: boolean, options: FinishOptions): Promise<PartialResult> {
     const actual = this.#hash.digest("hex");
     if (verify && actual !== this.#sha256) {
       throw new ChecksumMismatchError(this.path, this.#sha256, actual);
     }
-    if (sync) await this.#openFile().sync();
+    const file = this.#openFile();
+    if (options.mode !== undefined) await Deno.chmod(this.path, options.mode);
+    if (options.sync) {
+      await file.sync().catch((error) => {
+        throw this.#noSpace(error);
+      });
+    }
+    const identity = fileIdentity(await file.stat());
     this.close();
     await renameDurable(this.path, this.#dest);
     await removeIfExists(this.sidecarPath);
     this.#report(true);
-    return { path: this.#dest, sha256: actual, size: this.#received };
+    return { path: this.#dest, sha256: actual, size: this.#received, identity };
+  }
+
+  /** A full disk's error names the download and how much of it is kept; others pass. */
+  #noSpace(error: unknown): unknown {
+    return noSpaceError(
+      error,
+      `the download of ${showUrl(this.#url)} to ${this.path}`,
+      `${this.#received} of ${this.#size} bytes written; they are kept and a later run resumes`,
+    );
   }
 
   /** Close the partial file (it stays on disk). */

@@ -90,5 +90,8 @@ export async function readSidecar(path: string): Promise<Sidecar | null> {
  * ```
  */
 export async function writeSidecar(path: string, sidecar: Sidecar): Promise<void> {
-  await writeFileAtomic(path, JSON.stringify(sidecar) + "\n");
+  await writeFileAtomic(path, JSON.stringify(sidecar) + "\n", {
+    mode: 0o600,
+    what: `the resume record ${path}`,
+  });
 }

@@ -11,10 +11,13 @@
  * @module
  */
 import { ChecksumMismatchError, SizeMismatchError } from "../core/errors.ts";
+import type { FileIdentity } from "../core/fs.ts";
 import type { ProgressSink } from "../core/env.ts";
 import { isSha256Hex } from "../core/validate.ts";
 import { HttpSession, type RequestOptions } from "./http.ts";
 import { PartialFile } from "./_partial.ts";
+import { bytesOnDisk, reuseComplete } from "./_complete.ts";
+import { removeIfExists } from "../core/fs.ts";
 import { showUrl } from "./url_policy.ts";
 
 export type { RequestOptions } from "./http.ts";
@@ -43,6 +46,11 @@ export interface DownloadOptions extends RequestOptions {
    * with every file fsynced and then deleted, so syncing the archive too would be wasted work).
    */
   sync?: boolean;
+  /**
+   * The mode of the finished, verified file (set before its fsync, so that one fsync makes it
+   * durable), e.g. 0o755 for an executable build; default 0600.
+   */
+  mode?: number;
   /** Receives `{ phase: "download", done, total }` in bytes, about ten times a second (by
    * `env.now`), plus a first and a final report. */
   onProgress?: ProgressSink;
@@ -55,7 +63,8 @@ export interface DownloadOptions extends RequestOptions {
  * ```ts
  * import assert from "node:assert/strict";
  * import type { DownloadResult } from "./download.ts";
- * const result: DownloadResult = { path: "/tmp/app.tar.gz", sha256: "ab".repeat(32), size: 3 };
+ * const identity = { dev: 2049, ino: 131, size: 3, mtimeMs: 1796170000000 };
+ * const result: DownloadResult = { path: "/tmp/app.tar.gz", sha256: "ab".repeat(32), size: 3, identity };
  * assert.equal(result.size, 3);
  * ```
  */
@@ -67,6 +76,11 @@ export interface DownloadResult {
   sha256: string;
   /** Length in bytes. */
   size: number;
+  /**
+   * The file's device, inode, size and mtime when it was verified (and fsynced): a later step
+   * checks the file it installs is this one, unchanged, instead of hashing it again.
+   */
+  identity: FileIdentity;
 }
 
 /**
@@ -86,7 +100,9 @@ export interface DownloadResult {
  * Across runs: `<dest>.partial.json` records the URL, digest, size and validators. When a later
  * call has the same sha256 and size, the partial's bytes are re-hashed from disk and the
  * download continues; otherwise both files are discarded. An aborted call (via `signal`) or a
- * retryable failure leaves them in place for that purpose.
+ * retryable failure leaves them in place for that purpose. A finished file already at `dest`
+ * (a run killed before installing it) with the declared size and SHA-256 is verified where it
+ * lies and returned without a request; one with other bytes is replaced.
  *
  * @throws {SizeMismatchError} more or fewer bytes than `size`
  * @throws {ChecksumMismatchError} the bytes' SHA-256 differs from `sha256`
@@ -106,7 +122,8 @@ export interface DownloadResult {
  *   sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
  *   requireHttps: false,
  * });
- * assert.deepEqual(result, { path: dest, sha256: result.sha256, size: 3 });
+ * assert.deepEqual(result, { path: dest, sha256: result.sha256, size: 3, identity: result.identity });
+ * assert.equal(result.identity.size, 3);
  * assert.equal(await Deno.readTextFile(dest), "abc");
  * await server.shutdown();
  * ```
@@ -128,6 +145,21 @@ export async function downloadArtifact(
       }`,
     );
   }
+  // A finished download left by a run killed before it was installed is verified where it
+  // lies (read once) instead of fetched again.
+  const done = await reuseComplete(dest, {
+    size,
+    sha256,
+    verify,
+    sync: options.sync ?? true,
+    mode: options.mode,
+    onProgress: options.onProgress,
+  });
+  if (done !== null) {
+    await removeIfExists(`${dest}.partial`);
+    await removeIfExists(`${dest}.partial.json`);
+    return done;
+  }
   const session = new HttpSession("Download", url, options);
   const partial = new PartialFile(dest, {
     url,
@@ -137,11 +169,19 @@ export async function downloadArtifact(
     session,
   });
   try {
+    // A partial that cannot be opened (a symbolic link in its place, a read error) is left as
+    // it is: nothing is known to be wrong with its bytes.
     await partial.open();
+  } catch (error) {
+    partial.close();
+    session.close();
+    throw error;
+  }
+  try {
     if (partial.received < size || !partial.matches(verify)) {
       await session.run(() => partial.attempt(verify));
     }
-    return await partial.finish(verify, options.sync ?? true);
+    return await partial.finish(verify, { sync: options.sync ?? true, mode: options.mode });
   } catch (error) {
     partial.close();
     if (
@@ -154,4 +194,26 @@ export async function downloadArtifact(
   } finally {
     session.close();
   }
+}
+
+/**
+ * How many bytes of the download of `dest` are on disk already (a finished file of the
+ * declared size, or a partial whose resume record is of this download), without reading them:
+ * what a disk-space preflight need not find free again.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { downloadedBytes } from "./download.ts";
+ * const dest = `${await Deno.makeTempDir()}/app.bin`;
+ * assert.equal(await downloadedBytes(dest, { size: 3, sha256: "ab".repeat(32) }), 0);
+ * await Deno.writeTextFile(dest, "abc");
+ * assert.equal(await downloadedBytes(dest, { size: 3, sha256: "ab".repeat(32) }), 3);
+ * ```
+ */
+export async function downloadedBytes(
+  dest: string,
+  expected: { size: number; sha256: string },
+): Promise<number> {
+  return await bytesOnDisk(dest, expected);
 }

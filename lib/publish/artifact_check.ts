@@ -36,8 +36,9 @@ export const DEFAULT_EXECUTABLE = "ms11";
  * const file = await Deno.makeTempFile();
  * await Deno.writeTextFile(file, "#!/bin/sh\necho MS11\n");
  * const options: CheckArtifactOptions = { kind: "executable", executable: "ms11" };
- * await checkArtifact(file, options); // a non-empty file: launchable once installed
- * assert.ok(true);
+ * await assert.doesNotReject(checkArtifact(file, options)); // a non-empty file: launchable
+ * await Deno.writeTextFile(file, "");
+ * await assert.rejects(checkArtifact(file, options), /is not launchable: it is an empty file/);
  * ```
  */
 export interface CheckArtifactOptions {
@@ -47,6 +48,8 @@ export interface CheckArtifactOptions {
   executable: string;
   /** Where the temporary extraction goes (default: the system's temporary folder). */
   workDir?: string;
+  /** The expanded size the signed manifest declares: an archive that holds more or less is refused. */
+  expandedSize?: number;
 }
 
 /**
@@ -84,7 +87,7 @@ export async function checkArtifact(path: string, options: CheckArtifactOptions)
   const work = await Deno.makeTempDir({ dir: options.workDir, prefix: ".ms11-check-" });
   try {
     const build = `${work}/build`;
-    await extractArchive(path, build, { kind: options.kind });
+    await extractArchive(path, build, { kind: options.kind, expandedSize: options.expandedSize });
     const problem = await launchProblem(build, options.executable);
     if (problem !== null) {
       throw new NotLaunchableError(

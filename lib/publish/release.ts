@@ -23,6 +23,7 @@ import {
 import { verifyManifest } from "../trust/verify.ts";
 import { ConfigError, NotLaunchableError } from "../core/errors.ts";
 import { hashFile } from "../core/hash.ts";
+import { inspectArchive } from "../archive/extract.ts";
 import { isChannelName, isPlatformKey } from "../core/validate.ts";
 import { compareVersions, isVersion, parseVersion } from "../core/version.ts";
 
@@ -277,6 +278,9 @@ export async function publishRelease(
     throw error;
   }
   const { sha256, size } = await hashFile(options.artifact);
+  // An archive is read as a client will extract it (every check, nothing written): what it
+  // holds once extracted goes into the signed manifest, which clients enforce.
+  const expanded = kind === "executable" ? null : await inspectArchive(options.artifact, { kind });
   const versionDir = `${channelDir}/${version}`;
   await Deno.mkdir(versionDir, { recursive: true });
   const artifactPath = `${versionDir}/${name}`;
@@ -290,6 +294,7 @@ export async function publishRelease(
     size,
     sha256,
     kind,
+    ...(expanded === null ? {} : { expanded_size: expanded.bytes }),
   };
   const releasedAt = options.releasedAt ?? new Date();
   const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -467,22 +472,26 @@ export async function verifyRelease(
     for (const [platform, artifact] of Object.entries(manifest.artifacts)) {
       if (!artifact.url.startsWith(base)) continue; // hosted elsewhere: not in this tree
       const file = `${tree}/${channel}/${decodeURIComponent(artifact.url.slice(base.length))}`;
+      let digest;
       try {
-        const digest = await hashFile(file);
-        if (digest.size !== artifact.size || digest.sha256 !== artifact.sha256) {
-          result.problems.push(
-            `Artifact ${file} (${platform}) has ${digest.size} bytes and sha256 ${digest.sha256}; the manifest says ${artifact.size} bytes and ${artifact.sha256}`,
-          );
-          continue;
-        }
+        digest = await hashFile(file);
       } catch {
         result.problems.push(`Artifact ${file} (${platform}) is missing`);
         continue;
       }
+      if (digest.size !== artifact.size || digest.sha256 !== artifact.sha256) {
+        result.problems.push(
+          `Artifact ${file} (${platform}) has ${digest.size} bytes and sha256 ${digest.sha256}; the manifest says ${artifact.size} bytes and ${artifact.sha256}`,
+        );
+        continue;
+      }
       try {
+        // What clients will enforce: what a client's extraction refuses, the executable, and
+        // (where the manifest declares it) exactly the declared expanded size.
         await checkArtifact(file, {
           kind: artifact.kind,
           executable: options.executable ?? DEFAULT_EXECUTABLE,
+          expandedSize: artifact.kind === "executable" ? undefined : artifact.expanded_size,
         });
       } catch (error) {
         const message = (error as Error).message;

@@ -24,106 +24,26 @@
  *
  * @module
  */
-import { parseManifest } from "../trust/manifest.ts";
-import type { ListedObject, ObjectInfo, ObjectStore } from "./object_store.ts";
-import { channelSignatureFile } from "./_signatures.ts";
-import { md5Of, scanTree, sha256Hex, SIGNATURES_DIR, type TreeChannel } from "./_tree.ts";
-import { type Body, sleep } from "./_s3_http.ts";
+import type { ObjectStore } from "./object_store.ts";
+import { scanTree } from "./_tree.ts";
+import { sleep } from "./_s3_http.ts";
+import {
+  DEFAULT_METADATA_MAX_AGE,
+  planChannel,
+  planFiles,
+  type Planned,
+  type Settle,
+  type UploadAction,
+} from "./_upload_plan.ts";
 
-/**
- * `Cache-Control` of immutable files: a year, never revalidated.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { IMMUTABLE_CACHE_CONTROL } from "./upload.ts";
- * assert.equal(IMMUTABLE_CACHE_CONTROL, "public, max-age=31536000, immutable");
- * ```
- */
-export const IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable";
-/** Most bytes read of a stored manifest or signature file (clients take far less). */
-const MAX_STORED_METADATA_BYTES = 1 << 20;
-/**
- * Default lifetime of the manifest and its signature file in caches, in seconds.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { DEFAULT_METADATA_MAX_AGE, metadataCacheControl } from "./upload.ts";
- * assert.equal(metadataCacheControl(DEFAULT_METADATA_MAX_AGE), "public, max-age=60");
- * ```
- */
-export const DEFAULT_METADATA_MAX_AGE = 60;
-
-/**
- * `Cache-Control` of a channel's manifest and signature file.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { metadataCacheControl } from "./upload.ts";
- * assert.equal(metadataCacheControl(60), "public, max-age=60");
- * ```
- */
-export function metadataCacheControl(maxAgeSeconds: number): string {
-  return `public, max-age=${maxAgeSeconds}`;
-}
-
-/**
- * What an object is.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import type { UploadKind } from "./upload.ts";
- * // In upload order: artifacts, addressed signatures, the channel's signature file, the manifest.
- * const order: UploadKind[] = ["file", "signature", "channel-signature", "manifest"];
- * assert.equal(order.at(-1), "manifest");
- * ```
- */
-export type UploadKind = "file" | "signature" | "channel-signature" | "manifest";
-
-/**
- * What publishing does to it: `create` (missing), `update` (other bytes), `metadata` (same bytes,
- * other Cache-Control) or `unchanged`.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import type { UploadChange } from "./upload.ts";
- * const changes: UploadChange[] = ["create", "update", "metadata", "unchanged"];
- * assert.deepEqual(changes.filter((c) => c !== "unchanged"), ["create", "update", "metadata"]); // written
- * ```
- */
-export type UploadChange = "create" | "update" | "metadata" | "unchanged";
-
-/**
- * One object of the publication.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import type { UploadAction } from "./upload.ts";
- * const action: UploadAction = {
- *   key: "ms11/stable/1.0.0/ms11",
- *   kind: "file",
- *   change: "create",
- *   size: 21,
- *   sha256: "0".repeat(64),
- * };
- * assert.equal(action.change, "create");
- * ```
- */
-export interface UploadAction {
-  /** Its key in the bucket. */
-  key: string;
-  kind: UploadKind;
-  change: UploadChange;
-  /** Its size in bytes. */
-  size: number;
-  /** Its SHA-256, lowercase hex. */
-  sha256: string;
-}
+export {
+  DEFAULT_METADATA_MAX_AGE,
+  IMMUTABLE_CACHE_CONTROL,
+  metadataCacheControl,
+  type UploadAction,
+  type UploadChange,
+  type UploadKind,
+} from "./_upload_plan.ts";
 
 /**
  * Reported while publishing.
@@ -230,28 +150,6 @@ export interface UploadResult {
   dryRun: boolean;
 }
 
-/** A planned object with its body. */
-interface Planned {
-  action: UploadAction;
-  /**
-   * Not before this time (local clock, ms): an object rewritten within the second of its previous
-   * version would keep its `Last-Modified`, and caches revalidating with If-Modified-Since would
-   * keep the old bytes (Swift answers 304 then even when If-None-Match differs).
-   */
-  notBefore: number;
-  body: Body;
-  md5: string;
-  md5Hex: string;
-  cacheControl: string;
-  contentType: string;
-}
-
-/** One channel whose manifest replaces another: the wait its signature file needs. */
-interface Settle {
-  key: string;
-  maxAgeSeconds: number;
-}
-
 /**
  * Publish `tree` to `options.store` under `options.prefix`, in the order that keeps every
  * client's view whole (see the module documentation). Throws before writing anything when an
@@ -315,42 +213,7 @@ export async function uploadRelease(tree: string, options: UploadOptions): Promi
   const listed = new Map((await store.list(prefix)).map((o) => [o.key, o]));
 
   // 1. Immutable files: missing ones are uploaded; one with other bytes stops everything.
-  const files: Planned[] = [];
-  const conflicts: string[] = [];
-  for (const file of scanned.files) {
-    const key = prefix + file.key;
-    const there = listed.get(key);
-    let change: UploadChange = "create";
-    if (there !== undefined) {
-      const same = there.size === file.size && there.etag === file.md5Hex;
-      const remote = same ? null : await remoteDigest(store, key);
-      if (same || (remote !== null && remote.sha256 === file.sha256 && remote.size === file.size)) {
-        change = "unchanged";
-      } else if (remote === null) {
-        change = "create"; // deleted since the listing
-      } else {
-        conflicts.push(
-          `Refusing to overwrite ${
-            store.describe(key)
-          }: the store has sha256 ${remote.sha256} (${remote.size} bytes), the tree has sha256 ${file.sha256} (${file.size} bytes); a published file never changes, publish the new build under a new version`,
-        );
-      }
-    }
-    files.push({
-      action: { key, kind: "file", change, size: file.size, sha256: file.sha256 },
-      notBefore: 0,
-      body: { path: file.path, size: file.size },
-      md5: file.md5,
-      md5Hex: file.md5Hex,
-      cacheControl: IMMUTABLE_CACHE_CONTROL,
-      contentType: "application/octet-stream",
-    });
-  }
-  if (conflicts.length > 0) {
-    throw new Error(
-      conflicts[0] + (conflicts.length > 1 ? ` (and ${conflicts.length - 1} more)` : ""),
-    );
-  }
+  const files = await planFiles(scanned.files, { store, prefix, listed });
 
   // 2-4. Each channel's signed metadata.
   const signatures: Planned[] = [];
@@ -406,150 +269,6 @@ export async function uploadRelease(tree: string, options: UploadOptions): Promi
   return result;
 }
 
-/** What one channel needs. */
-interface ChannelPlan {
-  signature: Planned | null;
-  channelSignature: Planned | null;
-  manifest: Planned;
-  settle: Settle | null;
-}
-
-async function planChannel(
-  local: TreeChannel,
-  options: { store: ObjectStore; base: string; listed: Map<string, ListedObject>; maxAge: number },
-): Promise<ChannelPlan> {
-  const { store, base } = options;
-  const cacheControl = metadataCacheControl(options.maxAge);
-  const manifestKey = `${base}/manifest.json`;
-  const sigKey = `${manifestKey}.sig`;
-  const stored = options.listed.has(manifestKey)
-    ? await store.get(manifestKey, { maxBytes: MAX_STORED_METADATA_BYTES })
-    : null;
-  const storedSha = stored === null ? null : sha256Hex(stored.bytes);
-  if (stored !== null && storedSha !== local.sha256) {
-    refuseGoingBack(local, { store, key: manifestKey, stored: stored.bytes });
-  }
-  const manifest = planBytes(manifestKey, {
-    kind: "manifest",
-    bytes: local.manifest,
-    stored,
-    cacheControl,
-  });
-  if (local.signature === null) {
-    return { signature: null, channelSignature: null, manifest, settle: null };
-  }
-  // Immutable and named by the manifest's hash: the listing's size and MD5 tell if it is there.
-  const addressedKey = `${base}/${SIGNATURES_DIR}/${local.sha256}.sig`;
-  const signature = planBytes(addressedKey, {
-    kind: "signature",
-    bytes: local.signature,
-    stored: null,
-    cacheControl: IMMUTABLE_CACHE_CONTROL,
-  });
-  const there = options.listed.get(addressedKey);
-  if (there !== undefined) {
-    signature.action.change =
-      there.size === local.signature.length && there.etag === signature.md5Hex
-        ? "unchanged"
-        : "update";
-  }
-  const storedSig = options.listed.has(sigKey)
-    ? await store.get(sigKey, { maxBytes: MAX_STORED_METADATA_BYTES })
-    : null;
-  const wanted = channelSignatureFile(local.signature, local.sha256, {
-    bytes: storedSig?.bytes ?? null,
-    manifestSha256: storedSha,
-  });
-  const channelSignature = planBytes(sigKey, {
-    kind: "channel-signature",
-    bytes: wanted,
-    stored: storedSig,
-    cacheControl,
-  });
-  // A manifest replaces another: caches must first drop signature files that lack its own.
-  const settle = stored !== null && storedSha !== local.sha256 && storedSig !== null
-    ? {
-      key: sigKey,
-      maxAgeSeconds: Math.max(options.maxAge, maxAgeOf(storedSig.info.cacheControl) ?? 0),
-    }
-    : null;
-  return { signature, channelSignature, manifest, settle };
-}
-
-/** An object given whole as bytes, compared with what the store holds (null: nothing). */
-function planBytes(
-  key: string,
-  options: {
-    kind: UploadKind;
-    bytes: Uint8Array;
-    stored: { bytes: Uint8Array; info: ObjectInfo } | null;
-    cacheControl: string;
-  },
-): Planned {
-  const { kind, bytes, stored, cacheControl } = options;
-  const sha256 = sha256Hex(bytes);
-  const change: UploadChange = stored === null
-    ? "create"
-    : sha256Hex(stored.bytes) !== sha256
-    ? "update"
-    : stored.info.cacheControl !== cacheControl
-    ? "metadata"
-    : "unchanged";
-  // The store's clock must pass the previous version's Last-Modified second (see Planned).
-  const age = stored?.info.ageSeconds ?? 1;
-  return {
-    action: { key, kind, change, size: bytes.length, sha256 },
-    notBefore: age >= 1 ? 0 : Date.now() + (1 - age) * 1000,
-    body: bytes,
-    ...md5Of(bytes),
-    cacheControl,
-    contentType: "application/json",
-  };
-}
-
-/** Throw when the tree's manifest would take the channel back (clients would refuse it). */
-function refuseGoingBack(
-  local: TreeChannel,
-  options: { store: ObjectStore; key: string; stored: Uint8Array },
-): void {
-  const { store, key, stored } = options;
-  let storedSerial: number | null = null;
-  let storedVersion = "?";
-  try {
-    const parsed = parseManifest(stored, {
-      url: `https://release.invalid/${local.channel}/manifest.json`,
-      channel: local.channel,
-    });
-    storedSerial = parsed.serial;
-    storedVersion = parsed.version;
-  } catch {
-    return; // a damaged manifest in the store: replacing it can only help
-  }
-  const serial = local.parsed.serial;
-  if (serial === null || storedSerial === null || serial > storedSerial) return;
-  throw new Error(
-    `Refusing to publish ${
-      store.describe(key)
-    } with serial ${serial} (${local.parsed.version}): the store has serial ${storedSerial} (${storedVersion})${
-      serial === storedSerial ? " with other content" : ""
-    }, and clients refuse a manifest that goes back`,
-  );
-}
-
-/** The SHA-256 and size of a stored object: its `sha256` metadata, else its bytes hashed. */
-async function remoteDigest(
-  store: ObjectStore,
-  key: string,
-): Promise<{ sha256: string; size: number } | null> {
-  const info = await store.head(key);
-  if (info === null) return null;
-  const claimed = info.metadata.sha256;
-  if (claimed !== undefined && /^[0-9a-f]{64}$/.test(claimed)) {
-    return { sha256: claimed, size: info.size };
-  }
-  return await store.hash(key);
-}
-
 /** PUT one object and check what the store then holds. */
 async function upload(p: Planned, options: UploadOptions): Promise<void> {
   const { store } = options;
@@ -580,11 +299,4 @@ async function upload(p: Planned, options: UploadOptions): Promise<void> {
     );
   }
   options.onEvent?.({ type: "uploaded", action: p.action });
-}
-
-/** The larger of `max-age` and `s-maxage` in a Cache-Control value, or null. */
-function maxAgeOf(cacheControl: string | null): number | null {
-  const ages = [...(cacheControl ?? "").matchAll(/(?:^|,)\s*(?:max-age|s-maxage)\s*=\s*"?(\d+)/gi)]
-    .map((m) => Number(m[1]));
-  return ages.length === 0 ? null : Math.max(...ages);
 }

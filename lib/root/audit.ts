@@ -6,9 +6,10 @@
  *
  * @module
  */
-import { dirOf } from "../core/fs.ts";
+import { dirOf, noSpaceError } from "../core/fs.ts";
 import { jsonText } from "../core/text.ts";
 import type { Layout } from "./layout.ts";
+import { ensureDir, MODES, openInRoot } from "./safe.ts";
 
 /**
  * One audit record. `event` names what happened; other fields depend on it.
@@ -36,7 +37,8 @@ export interface AuditEntry {
 }
 
 /**
- * Append an entry to the audit log, creating it when needed, and fsync it.
+ * Append an entry to the audit log, creating it when needed (owner-only), and fsync it. A
+ * symbolic link at `logs/` or at the log is refused, never appended through.
  *
  * @example
  * ```ts
@@ -52,13 +54,19 @@ export interface AuditEntry {
  * ```
  */
 export async function appendAudit(layout: Layout, entry: AuditEntry): Promise<void> {
-  await Deno.mkdir(dirOf(layout.audit), { recursive: true });
-  const file = await Deno.open(layout.audit, { append: true, create: true });
+  await ensureDir(layout, dirOf(layout.audit), MODES.privateDir);
+  const file = await openInRoot(layout, layout.audit, {
+    append: true,
+    create: true,
+    mode: MODES.privateFile,
+  });
   try {
     const bytes = new TextEncoder().encode(jsonText(entry) + "\n");
     let written = 0;
     while (written < bytes.length) written += await file.write(bytes.subarray(written));
     await file.sync();
+  } catch (error) {
+    throw noSpaceError(error, `the audit log ${layout.audit}`);
   } finally {
     file.close();
   }

@@ -10,6 +10,7 @@ import { appendAudit } from "./audit.ts";
 import { buildDir, currentVersion, isBuildName, type Layout } from "./layout.ts";
 import { trimLifecycle } from "./lifecycle.ts";
 import { type State, writeState } from "./state.ts";
+import { refuseLinks } from "./safe.ts";
 
 /**
  * One backup build.
@@ -154,6 +155,7 @@ export async function pruneBackups(
   state: State,
   options: PruneOptions,
 ): Promise<string[]> {
+  await refuseLinks(layout, layout.builds);
   const backups = await listBackups(layout, state);
   const doomed = backups.slice(options.keep).map((b) => b.version)
     .filter((v) => v !== state.trial?.from);
@@ -167,6 +169,7 @@ export async function pruneBackups(
   for (const version of doomed) {
     // Rename out of the way first so a half-removed directory is never taken for a build.
     const dir = buildDir(layout, version);
+    await refuseLinks(layout, dir);
     const trash = `${layout.builds}/.trash-${version}-${Date.now()}`;
     await Deno.rename(dir, trash);
     faultPoint("during-prune");

@@ -12,7 +12,7 @@
  *   downloads/            partial downloads
  *   data/                 the application's user data: never touched by apply, rollback, pruning
  *   logs/audit.jsonl      append-only record of every decision
- *   lock                  held by every mutating command
+ *   lock                  held by every mutating command (lock.guard: see lib/root/lock.ts)
  * ```
  *
  * @module

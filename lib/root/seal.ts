@@ -1,6 +1,9 @@
 // The seal of a build directory: one SHA-256 over every entry's type, mode, relative path and
-// content (a file's SHA-256, a link's target), in sorted order. Computed when a build is staged
-// and again just before it is swapped in, so the bytes installed are the bytes verified.
+// content (a file's SHA-256, a link's target), in sorted order. Staging makes it from what was
+// verified and written (`sealOf`: an executable's verified digest, name and mode; an archive's
+// per-file digests taken while each file was written), never by reading the build back;
+// `treeDigest` computes the same from the files on disk (for builds staged by older versions,
+// checked before they are swapped in, and for tests).
 import { createHash } from "node:crypto";
 import { hashFile } from "../core/hash.ts";
 
@@ -41,5 +44,76 @@ export async function treeDigest(dir: string): Promise<string> {
     }
   }
   await walk(dir, "");
+  return createHash("sha256").update(lines.join("\n")).digest("hex");
+}
+
+/**
+ * One entry of a build as it was written: what {@linkcode sealOf} seals. (The shape of
+ * lib/archive's `ArchiveEntry`.)
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SealEntry } from "./seal.ts";
+ * const main: SealEntry = { path: "ms11", kind: "file", mode: 0o755, sha256: "ab".repeat(32) };
+ * assert.equal(main.kind, "file");
+ * ```
+ */
+export interface SealEntry {
+  /** The path relative to the build folder (no "./", no trailing "/"). */
+  path: string;
+  /** What it is. */
+  kind: "dir" | "file" | "symlink";
+  /** Its mode as installed. */
+  mode: number;
+  /** A file's SHA-256 (lowercase hex), taken from the bytes as they were written. */
+  sha256?: string;
+  /** A link's target. */
+  target?: string;
+}
+
+/**
+ * The seal of a build made from what was written, without reading anything back: the same
+ * digest {@linkcode treeDigest} computes from the files on disk (every entry's type, mode, path
+ * and content digest, in the same order), made from the entries as extraction wrote them (each
+ * file's SHA-256 taken from its bytes while they were written), or for an executable build from
+ * its verified SHA-256, its name and its mode.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createHash } from "node:crypto";
+ * import { sealOf, treeDigest } from "./seal.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/ms11`, "#!/bin/sh\n");
+ * await Deno.chmod(`${dir}/ms11`, 0o755);
+ * const sha256 = createHash("sha256").update("#!/bin/sh\n").digest("hex");
+ * assert.equal(sealOf([{ path: "ms11", kind: "file", mode: 0o755, sha256 }]), await treeDigest(dir));
+ * ```
+ */
+export function sealOf(entries: readonly SealEntry[]): string {
+  const children = new Map<string, SealEntry[]>();
+  for (const entry of entries) {
+    const slash = entry.path.lastIndexOf("/");
+    const parent = slash < 0 ? "" : entry.path.slice(0, slash);
+    children.set(parent, [...children.get(parent) ?? [], entry]);
+  }
+  const base = (e: SealEntry) => e.path.slice(e.path.lastIndexOf("/") + 1);
+  const lines: string[] = [];
+  const walk = (dir: string) => {
+    const list = [...children.get(dir) ?? []].sort((a, b) =>
+      base(a) < base(b) ? -1 : base(a) > base(b) ? 1 : 0
+    );
+    for (const entry of list) {
+      const mode = (entry.mode & 0o777).toString(8);
+      const name = JSON.stringify(entry.path);
+      if (entry.kind === "symlink") lines.push(`l ${mode} ${name} ${entry.target}`);
+      else if (entry.kind === "dir") {
+        lines.push(`d ${mode} ${name}`);
+        walk(entry.path);
+      } else lines.push(`f ${mode} ${name} ${entry.sha256}`);
+    }
+  };
+  walk("");
   return createHash("sha256").update(lines.join("\n")).digest("hex");
 }

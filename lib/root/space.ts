@@ -34,8 +34,10 @@ export const SPACE_MARGIN_BYTES = 16 * 1024 * 1024;
  * ```
  */
 export interface SpaceNeed {
-  /** The download. */
+  /** The download: what is not on disk yet of it. */
   artifact: number;
+  /** What is on disk of it already (a partial being resumed), when anything is. */
+  downloaded?: number;
   /** The build extracted from it (none for an executable: the download is moved in). */
   extraction: number;
   /** The safety margin. */
@@ -59,11 +61,16 @@ export interface SpaceNeed {
 export interface SpaceNeededOptions {
   /** Size of the current build, the best guess of an extracted build's size (default 0). */
   currentBuildBytes?: number;
+  /** An archive's content as its signed manifest declares it (`expanded_size`): no guess. */
+  expandedSize?: number;
+  /** Bytes of the artifact already on disk (a partial download being resumed). */
+  downloaded?: number;
 }
 
 /**
- * The bytes an update needs: the artifact, plus for an archive its extraction (estimated as the
- * larger of twice the archive and the current build), plus {@linkcode SPACE_MARGIN_BYTES}. Pure.
+ * The bytes an update needs: the artifact, plus for an archive its extraction (the expanded size
+ * its manifest declares, else estimated as the larger of twice the archive and the current
+ * build), plus {@linkcode SPACE_MARGIN_BYTES}. Pure.
  *
  * @example
  * ```ts
@@ -75,6 +82,12 @@ export interface SpaceNeededOptions {
  *   margin: SPACE_MARGIN_BYTES,
  *   total: 1000 + 5000 + SPACE_MARGIN_BYTES,
  * });
+ * // Declared by the manifest: no guess.
+ * assert.equal(spaceNeeded("tar.gz", 1000, { expandedSize: 90_000 }).extraction, 90_000);
+ * // Resuming: only what is not on disk yet.
+ * assert.deepEqual(spaceNeeded("executable", 1000, { downloaded: 400 }), {
+ *   artifact: 600, downloaded: 400, extraction: 0, margin: SPACE_MARGIN_BYTES, total: 600 + SPACE_MARGIN_BYTES,
+ * });
  * ```
  */
 export function spaceNeeded(
@@ -82,9 +95,19 @@ export function spaceNeeded(
   size: number,
   options: SpaceNeededOptions = {},
 ): SpaceNeed {
-  const extraction = kind === "executable" ? 0 : Math.max(2 * size, options.currentBuildBytes ?? 0);
+  const extraction = kind === "executable"
+    ? 0
+    : options.expandedSize ?? Math.max(2 * size, options.currentBuildBytes ?? 0);
   const margin = SPACE_MARGIN_BYTES;
-  return { artifact: size, extraction, margin, total: size + extraction + margin };
+  const downloaded = Math.min(size, Math.max(0, options.downloaded ?? 0));
+  const artifact = size - downloaded;
+  return {
+    artifact,
+    ...(downloaded > 0 ? { downloaded } : {}),
+    extraction,
+    margin,
+    total: artifact + extraction + margin,
+  };
 }
 
 /**
@@ -174,7 +197,9 @@ export async function checkFreeSpace(
   const free = await (options.probe ?? freeBytes)(path);
   if (free < need.total) {
     throw new Error(
-      `Not enough free space in ${path}: need ${need.total} bytes (artifact ${need.artifact}, extraction ${need.extraction}, margin ${need.margin}), ${free} available`,
+      `Not enough free space in ${path}: need ${need.total} bytes (artifact ${need.artifact}${
+        need.downloaded ? ` more, ${need.downloaded} already downloaded` : ""
+      }, extraction ${need.extraction}, margin ${need.margin}), ${free} available`,
     );
   }
 }

@@ -5,9 +5,18 @@
  *
  * @module
  */
-import { exists, removeIfExists, renameDurable, syncDir } from "../core/fs.ts";
+import {
+  exists,
+  type FileIdentity,
+  fileIdentity,
+  removeIfExists,
+  renameDurable,
+  sameFile,
+  syncDir,
+} from "../core/fs.ts";
 import { faultPoint } from "../core/fault.ts";
-import { treeDigest } from "./seal.ts";
+import { type SealEntry, sealOf } from "./seal.ts";
+import { statStamp } from "./stamp.ts";
 import { ChecksumMismatchError, NotLaunchableError } from "../core/errors.ts";
 import { launchProblem } from "../core/launchable.ts";
 import { hashFile } from "../core/hash.ts";
@@ -15,6 +24,7 @@ import type { ProgressSink } from "../core/env.ts";
 import { buildDir, currentVersion, type Layout } from "./layout.ts";
 import type { ArtifactKind } from "../trust/manifest.ts";
 import type { State } from "./state.ts";
+import { ensureDir, MODES, refuseLinks } from "./safe.ts";
 
 /**
  * Options of {@linkcode stageBuild}.
@@ -53,8 +63,22 @@ export interface StageOptions {
   kind: ArtifactKind;
   /** The verified SHA-256 of the artifact. */
   sha256: string;
+  /** For an archive: the content its signed manifest declares (`expanded_size`), enforced. */
+  expandedSize?: number;
+  /**
+   * The identity of the downloaded file when it was verified and fsynced (the download's
+   * `identity`): staging checks it is moving that very file, unchanged, and reads none of it.
+   * Without it an executable is hashed where it lies and fsynced (one more read).
+   */
+  identity?: FileIdentity;
   /** The application's file name inside the build (must exist in it). */
   executable: string;
+  /**
+   * Leave the artifact where it is (an executable is hard-linked into the build), for the caller
+   * to remove once the build is recorded as staged: a kill before then loses no download.
+   * Default false: the artifact is consumed.
+   */
+  keepArtifact?: boolean;
   /** The time to record (default now). */
   now?: Date;
   /** Progress of extraction. */
@@ -63,38 +87,7 @@ export interface StageOptions {
   state: State;
 }
 
-/**
- * Remove leftovers of interrupted staging or pruning (`builds/.staging-*`, `builds/.trash-*`).
- * The caller holds the lock.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { layoutOf } from "./layout.ts";
- * import { sweepLeftovers } from "./stage.ts";
- * const layout = layoutOf(await Deno.makeTempDir());
- * for (const name of ["1.0.0", ".staging-1.1.0-x1", ".trash-0.9.0-17"]) {
- *   await Deno.mkdir(`${layout.builds}/${name}`, { recursive: true });
- * }
- * assert.deepEqual((await sweepLeftovers(layout)).sort(), [".staging-1.1.0-x1", ".trash-0.9.0-17"]);
- * assert.deepEqual([...Deno.readDirSync(layout.builds)].map((e) => e.name), ["1.0.0"]);
- * assert.deepEqual(await sweepLeftovers(layoutOf(`${layout.root}/missing`)), []);
- * ```
- */
-export async function sweepLeftovers(layout: Layout): Promise<string[]> {
-  const removed: string[] = [];
-  try {
-    for await (const entry of Deno.readDir(layout.builds)) {
-      if (/^\.(staging|trash)-/.test(entry.name)) {
-        await removeIfExists(`${layout.builds}/${entry.name}`, true);
-        removed.push(entry.name);
-      }
-    }
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  return removed;
-}
+export { sweepLeftovers } from "./sweep.ts";
 
 /**
  * What {@linkcode hasBuild} looks for.
@@ -186,29 +179,30 @@ export async function stageBuild(
 ): Promise<string> {
   const { version, state } = options;
   const final = buildDir(layout, version);
-  await Deno.mkdir(layout.builds, { recursive: true });
+  await ensureDir(layout, layout.builds, MODES.builds);
+  await refuseLinks(layout, final);
   const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
   const tmp = `${layout.builds}/.staging-${version}-${rand}`;
-  let seal: string;
+  let entries: SealEntry[];
   try {
     if (options.kind === "executable") {
       await Deno.mkdir(tmp, { mode: 0o700 });
       const target = `${tmp}/${options.executable}`;
-      await renameDurable(artifact, target);
-      await Deno.chmod(target, 0o755);
-      // The bytes sealed are the bytes verified: hash the file where it now lies.
-      const { sha256 } = await hashFile(target);
-      if (sha256 !== options.sha256) {
-        throw new ChecksumMismatchError(target, options.sha256, sha256);
-      }
-      // Durable before it can become current (the download leaves that to staging).
-      using file = await Deno.open(target, { read: true });
-      await file.sync();
+      await place(artifact, target, options.keepArtifact ?? false);
+      await checkVerified(target, options);
+      entries = [{ path: options.executable, kind: "file", mode: 0o755, sha256: options.sha256 }];
     } else {
       // Loaded only for archives: an executable build needs none of the archive code.
       const { extractArchive } = await import("../archive/extract.ts");
-      await extractArchive(artifact, tmp, { kind: options.kind, onProgress: options.onProgress });
-      await removeIfExists(artifact);
+      const written: SealEntry[] = [];
+      await extractArchive(artifact, tmp, {
+        kind: options.kind,
+        onProgress: options.onProgress,
+        expandedSize: options.expandedSize,
+        onEntry: (entry) => written.push(entry),
+      });
+      entries = written;
+      if (!options.keepArtifact) await removeIfExists(artifact);
       const problem = await launchProblem(tmp, options.executable);
       if (problem !== null) {
         throw new NotLaunchableError(
@@ -216,9 +210,8 @@ export async function stageBuild(
         );
       }
     }
-    await Deno.chmod(tmp, 0o755);
+    await Deno.chmod(tmp, MODES.builds);
     await syncDir(tmp);
-    seal = await treeDigest(tmp);
     faultPoint("after-verify");
     if (await exists(final)) {
       if ((await currentVersion(layout)) === version) {
@@ -235,18 +228,69 @@ export async function stageBuild(
     await renameDurable(tmp, final);
   } catch (error) {
     await removeIfExists(tmp, true);
-    // A refused artifact (an unsafe or unlaunchable archive) does not linger in downloads/.
-    await removeIfExists(artifact);
+    // A refused artifact (an unsafe or unlaunchable archive, not the file verified) does not
+    // linger in downloads/; one that met a full disk or another system error is kept, so that
+    // the next run stages it without downloading it again.
+    if (typeof (error as { code?: unknown }).code !== "string") await removeIfExists(artifact);
     throw error;
   }
-  record(options, seal);
+  // The seal from what was verified and written; the stamp from lstat alone: nothing is read.
+  record(options, sealOf(entries), await statStamp(final));
   return final;
+}
+
+/**
+ * Put the downloaded executable at `target`: a hard link when the download is to be kept until
+ * the build is recorded (where the filesystem has none, a rename), else a rename.
+ */
+async function place(artifact: string, target: string, keep: boolean): Promise<void> {
+  if (keep) {
+    try {
+      await Deno.link(artifact, target);
+      return;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) throw error;
+    }
+  }
+  await renameDurable(artifact, target);
+}
+
+/**
+ * Check that the executable moved to `target` is the file the download verified: with the
+ * download's identity, by device, inode, size and mtime (and its mode, set before the
+ * download's one fsync), reading nothing; without one, by hashing it where it lies and
+ * fsyncing it.
+ */
+async function checkVerified(target: string, options: StageOptions): Promise<void> {
+  const expected = options.identity;
+  if (expected === undefined) {
+    await Deno.chmod(target, 0o755);
+    const { sha256 } = await hashFile(target);
+    if (sha256 !== options.sha256) {
+      throw new ChecksumMismatchError(target, options.sha256, sha256);
+    }
+    using file = await Deno.open(target, { read: true });
+    await file.sync();
+    return;
+  }
+  const info = await Deno.lstat(target);
+  const found = fileIdentity(info);
+  if (!info.isFile || !sameFile(expected, found)) {
+    throw new Error(
+      `Artifact ${target} is not the file that was verified (inode ${expected.ino}, ${expected.size} bytes, mtime ${expected.mtimeMs}; found inode ${found.ino}, ${found.size} bytes, mtime ${found.mtimeMs}); nothing staged`,
+    );
+  }
+  if (((info.mode ?? 0o755) & 0o777) !== 0o755) {
+    await Deno.chmod(target, 0o755);
+    using file = await Deno.open(target, { read: true });
+    await file.sync(); // the mode change, durable (no data to write)
+  }
 }
 
 /**
  * Record `options.version` as an installed build and as staged.
  */
-function record(options: StageOptions, seal: string): void {
+function record(options: StageOptions, seal: string, stamp: string): void {
   const { state } = options;
   const at = (options.now ?? new Date()).toISOString();
   state.builds[options.version] = {
@@ -257,6 +301,7 @@ function record(options: StageOptions, seal: string): void {
     installed_at: at,
     retired_at: null,
     tree_sha256: seal,
+    stat_sha256: stamp,
   };
   state.staged = { version: options.version, channel: options.channel, staged_at: at };
 }

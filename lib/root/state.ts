@@ -16,6 +16,7 @@ import { isChannelName, isNonEmptyString as str, isObject, isSha256Hex } from ".
 import { currentVersion, isBuildName, type Layout } from "./layout.ts";
 import { BUILD_STATES, type BuildState, type LifecycleRecord } from "./lifecycle.ts";
 import { migrateV1 } from "./_state_migrate.ts";
+import { MODES, openInRoot, ownerProblem, refuseLinks } from "./safe.ts";
 
 export type { LifecycleRecord, RejectedRecord } from "./lifecycle.ts";
 
@@ -70,10 +71,16 @@ export interface BuildRecord {
   /** When it last stopped being current (null: never current, or current now). */
   retired_at: string | null;
   /**
-   * The seal: SHA-256 over the build's files as staged (see `treeDigest`), checked again before
-   * the build is swapped in. Absent for builds staged by older versions and adopted builds.
+   * The seal: SHA-256 over the build's files as staged (see `sealOf`, made from what was
+   * verified and written). Absent for adopted builds. For a build staged by an older version
+   * (no `stat_sha256`), checked again before the build is swapped in.
    */
   tree_sha256?: string;
+  /**
+   * The stat stamp of the build as staged (see `statStamp`: every entry's type, mode, size,
+   * times and inode), checked before it is swapped in, without reading any file.
+   */
+  stat_sha256?: string;
 }
 
 /**
@@ -482,6 +489,9 @@ export function parseState(
         if (isSha256Hex(b.tree_sha256)) {
           state.builds[version].tree_sha256 = b.tree_sha256;
         }
+        if (isSha256Hex(b.stat_sha256)) {
+          state.builds[version].stat_sha256 = b.stat_sha256;
+        }
       } else problems.push(`builds.${version}`);
     }
   } else if (raw.builds !== undefined) problems.push("builds");
@@ -563,9 +573,27 @@ export function parseState(
   };
 }
 
+/** The whole content of an open file, as UTF-8 text. */
+async function readAllText(file: Deno.FsFile, size: number): Promise<string> {
+  let buffer = new Uint8Array(size + 1);
+  let filled = 0;
+  while (true) {
+    if (filled === buffer.length) {
+      const bigger = new Uint8Array(buffer.length * 2);
+      bigger.set(buffer);
+      buffer = bigger;
+    }
+    const n = await file.read(buffer.subarray(filled));
+    if (n === null) break;
+    filled += n;
+  }
+  return new TextDecoder().decode(buffer.subarray(0, filled));
+}
+
 /**
  * Read the state file of an install root. A missing file is an empty state; garbage is an
- * empty state with a problem to report.
+ * empty state with a problem to report; a file that other users may write is read with a
+ * problem to report (commands that change the root refuse it). A symbolic link is refused.
  *
  * @example
  * ```ts
@@ -578,12 +606,28 @@ export function parseState(
  */
 export async function readState(layout: Layout): Promise<ReadState> {
   let text: string;
+  let unsafe: ReturnType<typeof ownerProblem>;
   try {
-    text = await Deno.readTextFile(layout.state);
+    using file = await openInRoot(layout, layout.state, { read: true });
+    const info = await file.stat();
+    unsafe = ownerProblem("State file", layout.state, info);
+    text = await readAllText(file, info.size);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return { state: emptyState(), problem: null };
     throw error;
   }
+  if (unsafe !== null) {
+    const read = await parseText(text, layout);
+    const warning = `${unsafe.problem}; commands that change the install refuse it${
+      unsafe.fix === null ? "" : `: run ${unsafe.fix}`
+    }`;
+    return { state: read.state, problem: [warning, read.problem].filter((p) => p).join("; ") };
+  }
+  return await parseText(text, layout);
+}
+
+/** Parse the text of a state file. */
+async function parseText(text: string, layout: Layout): Promise<ReadState> {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -599,7 +643,8 @@ export async function readState(layout: Layout): Promise<ReadState> {
 }
 
 /**
- * Write the state file atomically (temp file, fsync, rename, fsync directory).
+ * Write the state file atomically (temp file, fsync, rename, fsync directory), mode 0644. A
+ * symbolic link in its place is refused, not replaced.
  *
  * @example
  * ```ts
@@ -615,5 +660,9 @@ export async function readState(layout: Layout): Promise<ReadState> {
  * ```
  */
 export async function writeState(layout: Layout, state: State): Promise<void> {
-  await writeFileAtomic(layout.state, jsonText(state, 2) + "\n");
+  await refuseLinks(layout, layout.state);
+  await writeFileAtomic(layout.state, jsonText(state, 2) + "\n", {
+    mode: MODES.state,
+    what: `the state file ${layout.state}`,
+  });
 }

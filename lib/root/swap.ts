@@ -29,6 +29,8 @@ import {
 } from "./lifecycle.ts";
 import { applyPending, type JournalRecord, readState, type State, writeState } from "./state.ts";
 import { acquireLock } from "./lock.ts";
+import { sweepLeftovers } from "./sweep.ts";
+import { refuseLinks } from "./safe.ts";
 
 export type { SmokeOptions } from "./_smoke.ts";
 
@@ -51,10 +53,12 @@ export type { SmokeOptions } from "./_smoke.ts";
  */
 export async function switchCurrent(layout: Layout, version: string): Promise<void> {
   const dir = buildDir(layout, version);
-  const info = await Deno.stat(dir).catch(() => null);
+  await refuseLinks(layout, dir);
+  const info = await Deno.lstat(dir).catch(() => null);
   if (!info?.isDirectory) throw new Error(`Cannot switch to ${version}: build ${dir} is missing`);
   const link = tempSibling(layout.current);
   await Deno.symlink(`builds/${version}`, link);
+  faultPoint("during-link"); // the new link made, not renamed over `current` yet
   try {
     await renameDurable(link, layout.current);
   } catch (error) {
@@ -274,13 +278,36 @@ export interface Recovery {
   journal: JournalRecord;
   /** `finished` (its target is current now) or `undone` (its target was gone). */
   outcome: "finished" | "undone";
+  /** Backups pruned after finishing an interrupted apply, as the apply would have. */
+  pruned?: string[];
 }
 
 /**
- * Finish a swap that was interrupted (the state file still holds its journal): make its target
- * current when the target build is there, else go back to the build it started from. Returns
- * null when there was nothing to recover. The caller holds the lock; `state` is updated and
- * written.
+ * Options of {@linkcode recoverSwap}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RecoverOptions } from "./swap.ts";
+ * const options: RecoverOptions = { keepBackups: 2 };
+ * assert.equal(options.keepBackups, 2);
+ * ```
+ */
+export interface RecoverOptions {
+  /**
+   * Backups to keep: after finishing an interrupted apply, prune beyond this many, as the apply
+   * would have (not given: the next clean apply prunes).
+   */
+  keepBackups?: number;
+}
+
+/**
+ * Recover from whatever a killed command left, first thing under the lock: sweep its leftovers
+ * (`sweepLeftovers`: half-made builds, temporary files of dead writers), then finish a swap that
+ * was interrupted (the state file still holds its journal): make its target current when the
+ * target build is there, else go back to the build it started from; a finished apply then prunes
+ * backups beyond `keepBackups`, as the apply would have. Returns null when there was no swap to
+ * recover. The caller holds the lock; `state` is updated and written.
  *
  * @example
  * ```ts
@@ -307,12 +334,19 @@ export interface Recovery {
  * assert.equal(state.journal, undefined);
  * ```
  */
-export async function recoverSwap(layout: Layout, state: State): Promise<Recovery | null> {
+export async function recoverSwap(
+  layout: Layout,
+  state: State,
+  options: RecoverOptions = {},
+): Promise<Recovery | null> {
+  // What interrupted commands left (half-made builds, temporary files of dead writers) goes
+  // first, whatever else there is to recover.
+  await sweepLeftovers(layout);
   const journal = state.journal;
   if (journal === undefined) return null;
   const current = await currentVersion(layout);
   const isBuild = async (v: string) =>
-    (await Deno.stat(buildDir(layout, v)).catch(() => null))?.isDirectory === true;
+    (await Deno.lstat(buildDir(layout, v)).catch(() => null))?.isDirectory === true;
   let outcome: Recovery["outcome"];
   if (current === journal.to || await isBuild(journal.to)) {
     if (current !== journal.to) await switchCurrent(layout, journal.to);
@@ -335,6 +369,10 @@ export async function recoverSwap(layout: Layout, state: State): Promise<Recover
     to: journal.to,
     outcome,
   });
+  if (journal.op === "apply" && outcome === "finished" && options.keepBackups !== undefined) {
+    const pruned = await pruneBackups(layout, state, { keep: options.keepBackups });
+    return { journal, outcome, pruned };
+  }
   return { journal, outcome };
 }
 
@@ -435,8 +473,11 @@ export interface ApplyResult {
 }
 
 /**
- * Why a staged build must not be swapped in: its files differ from what was sealed at staging,
- * or its smoke test fails. Null when it may go in.
+ * Why a staged build must not be swapped in: its files differ from what was verified (its
+ * seal), or its smoke test fails. Null when it may go in. A build whose stat stamp is unchanged
+ * since staging is known to be as staged without reading it (one `lstat` per entry, whatever its
+ * size); only when the stamp moved (something was written, touched, or the root was copied
+ * elsewhere) is the seal recomputed, by reading the build once.
  */
 async function vetStaged(
   layout: Layout,
@@ -445,8 +486,11 @@ async function vetStaged(
 ): Promise<{ reason: string; bad: boolean } | null> {
   const version = state.staged!.version;
   const dir = buildDir(layout, version);
+  const stamped = state.builds[version]?.stat_sha256;
   const sealed = state.builds[version]?.tree_sha256;
-  if (sealed !== undefined) {
+  const unchanged = stamped !== undefined &&
+    await (await import("./stamp.ts")).statStamp(dir) === stamped;
+  if (!unchanged && sealed !== undefined) {
     const { treeDigest } = await import("./seal.ts");
     const actual = await treeDigest(dir);
     if (actual !== sealed) {
@@ -469,8 +513,9 @@ async function vetStaged(
  * The launcher's hook, run at every start of the application. In order:
  *
  * 1. finish (or undo) a swap interrupted by a crash;
- * 2. with a build staged: check its seal and smoke-test it, then swap it in (journaled), put it
- *    on trial, and prune backups beyond `keepBackups` (never the trial's fallback). A build that
+ * 2. with a build staged: check it is unchanged since staging (no file is read) and smoke-test
+ *    it, then swap it in (journaled), put it on trial, and prune backups beyond `keepBackups`
+ *    (never the trial's fallback). A build that
  *    fails is not swapped in, its files are removed, and (for a failed smoke test) it is
  *    remembered as bad on its channel;
  * 3. with a build on trial: count this launch, or, after `maxAttempts` launches without a
@@ -515,7 +560,7 @@ export async function applyStaged(
   }
   using _lock = await acquireLock(layout, { waitMs: options.lockWaitMs ?? 0 });
   const { state, problem } = await readState(layout);
-  const recovered = await recoverSwap(layout, state);
+  const recovered = await recoverSwap(layout, state, { keepBackups: options.keepBackups ?? 2 });
   const extra: Partial<ApplyResult> = recovered === null ? {} : { recovered };
   const from = await currentVersion(layout);
   /** The result when no staged build goes in (`more`: what happened instead). */
@@ -523,7 +568,7 @@ export async function applyStaged(
     applied: false,
     from,
     to: from,
-    pruned: [],
+    pruned: recovered?.pruned ?? [],
     problem,
     ...extra,
     ...more,
@@ -578,6 +623,7 @@ export async function applyStaged(
       trial: { version: trial.version, attempts: trial.attempts, max_attempts: maxAttempts },
     });
   }
+  await refuseLinks(layout, buildDir(layout, staged.version));
   if (!(await exists(buildDir(layout, staged.version)))) {
     state.staged = null;
     state.last_error = {

@@ -25,6 +25,7 @@
  */
 import { TrustStateError } from "../core/errors.ts";
 import { writeFileAtomic } from "../core/fs.ts";
+import { refuseLinks } from "./safe.ts";
 import { type KeySet, parseKeySet } from "../core/keyset.ts";
 import { jsonText } from "../core/text.ts";
 import { isChannelName, isNonEmptyString as str, isObject, isSha256Hex } from "../core/validate.ts";
@@ -377,8 +378,11 @@ export async function writeTrust(layout: Layout, document: TrustDocument): Promi
     blocked: document.blocked,
   };
   const text = jsonText({ ...next, sha256: await digestOf(next) }, 2) + "\n";
-  await writeFileAtomic(layout.trust, text);
-  await writeFileAtomic(layout.trustBackup, text);
+  // Never through a link planted in the root (lib/root/safe.ts); a full disk names the file.
+  for (const path of [layout.trust, layout.trustBackup]) {
+    await refuseLinks(layout, path);
+    await writeFileAtomic(path, text, { what: `the trust file ${path}` });
+  }
   return next;
 }
 

@@ -122,6 +122,12 @@ export interface Artifact {
   sha256: string;
   /** `executable` (a single file), `tar.gz` or `zip` (a directory build). */
   kind: ArtifactKind;
+  /**
+   * For an archive: the bytes of content it holds once extracted, when the manifest declares
+   * it (`expanded_size`). Extraction stops at the first byte over it; the disk-space preflight
+   * counts it. Absent for an executable and for manifests that do not declare it.
+   */
+  expanded_size?: number;
 }
 
 /**
@@ -355,11 +361,21 @@ export function parseManifest(
     if (!ARTIFACT_KINDS.includes(a.kind as ArtifactKind)) {
       fail(`${field}.kind`, `one of ${ARTIFACT_KINDS.join(", ")}`, a.kind);
     }
+    if (
+      a.expanded_size !== undefined &&
+      (!Number.isSafeInteger(a.expanded_size) || (a.expanded_size as number) < 0)
+    ) {
+      fail(`${field}.expanded_size`, "a non-negative integer", a.expanded_size);
+    }
     artifacts[platform] = {
       url: url.href,
       size: a.size as number,
       sha256: sha256 as string,
       kind: a.kind as ArtifactKind,
+      // An archive's extracted size; meaningless for a single executable (its size is `size`).
+      ...(a.expanded_size !== undefined && a.kind !== "executable"
+        ? { expanded_size: a.expanded_size as number }
+        : {}),
     };
   }
   if (Object.keys(artifacts).length === 0) {
