@@ -326,8 +326,14 @@ Deno.test("scan gate: a crashing scanner stages nothing and rejects nothing (fai
   assert.deepEqual(failed.map((e) => [e.reason, e.allowed]), [
     ["the scanner crash was killed by SIGSEGV", false],
   ]);
-  // The next update tries again.
-  assert.equal((await world.cli([])).code, 1);
+  // The next update tries again, from the kept download: the release server no longer has the
+  // artifact, and the scanner still runs.
+  const manifest = JSON.parse(await Deno.readTextFile(`${world.tree}/stable/manifest.json`));
+  const url = Object.values(manifest.artifacts as Record<string, { url: string }>)[0].url;
+  await Deno.remove(`${world.tree}/stable/${url}`);
+  const again = await world.cli([]);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /was not staged: the scanner crash was killed by SIGSEGV/);
   assert.equal(await runs(world, "crash"), 2);
 });
 
