@@ -151,9 +151,10 @@ export async function scanBuild(dir: string, options: ScanOptions): Promise<Scan
   const shownAs = options.shownAs ?? dir;
   let child: Deno.ChildProcess;
   try {
+    // The updater's own working directory, not the build's: a scanner that writes beside itself
+    // must not change the build it vouches for.
     child = spawnGroup(program, {
       args: [...args, dir],
-      cwd: dir,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
