@@ -3,7 +3,8 @@
 // the AWS settings, calls lib/publish/upload.ts and prints (docs/DEPLOYMENT.md).
 import { ConfigError } from "../lib/core/errors.ts";
 import { resolveAwsSettings } from "../lib/publish/aws_config.ts";
-import { ObjectStore, parseS3Url } from "../lib/publish/object_store.ts";
+import { ObjectStore } from "../lib/publish/object_store.ts";
+import { parseS3Url } from "../lib/publish/s3_url.ts";
 import {
   DEFAULT_METADATA_MAX_AGE,
   type UploadAction,

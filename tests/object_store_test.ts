@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { ConfigError } from "../lib/core/errors.ts";
-import { ObjectStore, ObjectStoreError, parseS3Url } from "../lib/publish/object_store.ts";
+import { ObjectStore, ObjectStoreError } from "../lib/publish/object_store.ts";
+import { parseS3Url } from "../lib/publish/s3_url.ts";
 import { channelSignatureFile, KEPT_GENERATIONS } from "../lib/publish/_signatures.ts";
 import { MAX_SIGNATURE_BYTES } from "../lib/trust/verify.ts";
 import { rejectsWith, throwsWith } from "./_helpers.ts";
