@@ -1,13 +1,14 @@
 // What every command needs first: the configuration, the install root and the platform,
 // resolved from flags, environment and defaults (see docs/CONFIGURATION.md).
 //
-// lib/core/config.ts is imported when a context is loaded, not with this module: the launcher's idle
-// `apply` (cli/apply.ts) uses rootOf and waitMs below without reading the configuration.
+// lib/core/config.ts and the output code (./_ui.ts) are imported when a context is loaded, not
+// with this module: the launcher's idle `apply` (cli/apply.ts) uses rootOf and waitMs below
+// without reading the configuration or, most often, printing anything.
 import type { ActionContext } from "../lib/actions/context.ts";
 import type { Config } from "../lib/core/config.ts";
 import { ConfigError } from "../lib/core/errors.ts";
 import { type Layout, layoutOf, resolveRoot } from "../lib/root/layout.ts";
-import { Ui } from "./_ui.ts";
+import type { Ui } from "./_ui.ts";
 
 /**
  * Options every command takes.
@@ -119,7 +120,10 @@ export function rootOf(
  * ```
  */
 export async function loadContext(options: GlobalOptions, defaultWait = 0): Promise<Context> {
-  const { detectPlatform, loadConfig, resolveConfigPath } = await import("../lib/core/config.ts");
+  const [{ detectPlatform, loadConfig, resolveConfigPath }, { Ui }] = await Promise.all([
+    import("../lib/core/config.ts"),
+    import("./_ui.ts"),
+  ]);
   const env = Deno.env.toObject();
   const { configPath, configExplicit } = resolveConfigPath(options.config, env);
   const { config, exists } = await loadConfig(configPath, { explicit: configExplicit });

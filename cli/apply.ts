@@ -2,14 +2,15 @@
 // roll back one never confirmed) and `run` (apply, then start the application and gate a new
 // build on its health). Kept light: no network code and no npm packages are loaded on this
 // path. With the install root given (`--root` or `$MS11_UPDATE_ROOT`) and nothing staged, on
-// trial or interrupted, `apply` reads state.json and the `current` link and returns: it does not
-// load the configuration or the swap code (docs/ARCHITECTURE.md, "Start-up path").
+// trial or interrupted, `apply` looks at state.json (lib/root/idle.ts) and the `current` link and
+// returns: it loads neither the state code, the configuration, the swap code nor (without
+// --json) the output code (docs/ARCHITECTURE.md, "Start-up path").
 import type { ApplyResult } from "../lib/root/swap.ts";
 import { ConfigError } from "../lib/core/errors.ts";
+import { certainlyIdle } from "../lib/root/idle.ts";
 import { currentVersion, installProblem, type Layout, layoutOf } from "../lib/root/layout.ts";
-import { applyPending, readState } from "../lib/root/state.ts";
 import { type Context, type GlobalOptions, loadContext, rootOf, waitMs } from "./_context.ts";
-import { Ui } from "./_ui.ts";
+import type { Ui } from "./_ui.ts";
 
 /** The result of an `apply` with nothing to do, or null when it needs the configuration. */
 async function idleApply(options: GlobalOptions): Promise<ApplyResult | null> {
@@ -17,10 +18,16 @@ async function idleApply(options: GlobalOptions): Promise<ApplyResult | null> {
   if (!options.root && !env.MS11_UPDATE_ROOT) return null; // the root may come from the config
   waitMs(options.wait, 5); // a bad --wait is a usage error whether or not there is work
   const layout = layoutOf(rootOf(options.root, env, null));
-  const { state, problem } = await readState(layout).catch(async (error) => {
-    throw await rootError(error, layout);
-  });
-  if (applyPending(state)) return null;
+  let problem: string | null = null;
+  if (!await certainlyIdle(layout)) {
+    // Not sure: the full read, which warns about (or refuses) what it finds.
+    const { applyPending, readState } = await import("../lib/root/state.ts");
+    const read = await readState(layout).catch(async (error) => {
+      throw await rootError(error, layout);
+    });
+    if (applyPending(read.state)) return null;
+    problem = read.problem;
+  }
   const current = await currentVersion(layout);
   return { applied: false, from: current, to: current, pruned: [], problem };
 }
@@ -86,6 +93,9 @@ export async function applyCommand(options: GlobalOptions): Promise<number> {
   let ui: Ui;
   let result: ApplyResult;
   if (idle !== null) {
+    // Silent when idle: the output code is loaded only for a warning or --json's data.
+    if (!idle.problem && !options.json) return 0;
+    const { Ui } = await import("./_ui.ts");
     ui = new Ui({ json: options.json });
     if (idle.problem) ui.warn(idle.problem);
     result = idle;

@@ -192,6 +192,9 @@ export function statusText(s: StatusDocument): string {
         } available (${t(s.last_check.decision)})`
         : "never"
     }`,
+    `served by:  ${
+      s.mirror ? `${t(s.mirror.base_url)} (checked ${t(s.mirror.checked_at)})` : "not checked yet"
+    }`,
     `last error: ${
       s.last_error
         ? `${t(s.last_error.at)} ${t(s.last_error.command)}: ${t(s.last_error.message)}`

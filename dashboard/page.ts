@@ -207,6 +207,14 @@ function installed(view: PageView): string {
       }</span>`,
     ],
     [
+      "Served by",
+      `<span id="served-by">${
+        s.mirror
+          ? `${e(s.mirror.base_url)} (checked ${time(s.mirror.checked_at)})`
+          : "not checked yet"
+      }</span>`,
+    ],
+    [
       "Last error",
       `<span id="last-error">${
         s.last_error

@@ -58,6 +58,7 @@ const REASONS: Record<number, string> = {
   416: "Range Not Satisfiable",
   429: "Too Many Requests",
   500: "Internal Server Error",
+  501: "Not Implemented",
   503: "Service Unavailable",
 };
 
@@ -224,6 +225,8 @@ export interface ServeBytesOptions {
   lastModified?: string;
   /** Answer every request with the whole body (200), as a server without Range support. */
   ignoreRange?: boolean;
+  /** Serve the range whatever If-Range says, as Swift does. */
+  ignoreIfRange?: boolean;
   /** Close the connection after this many body bytes. */
   cutAfter?: number;
 }
@@ -252,8 +255,8 @@ export function serveBytes(
   if (options.lastModified !== undefined) headers["last-modified"] = options.lastModified;
   const range = /^bytes=(\d+)-$/.exec(request.headers.get("range") ?? "");
   const ifRange = request.headers.get("if-range");
-  const validatorOk = ifRange === null || ifRange === options.etag ||
-    ifRange === options.lastModified;
+  const validatorOk = ifRange === null || options.ignoreIfRange === true ||
+    ifRange === options.etag || ifRange === options.lastModified;
   if (range !== null && !options.ignoreRange && validatorOk) {
     const from = Number(range[1]);
     if (from >= data.length) {

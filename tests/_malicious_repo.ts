@@ -7,7 +7,7 @@ import {
   type SigningKey,
   writeKeyPair,
 } from "../lib/publish/signing.ts";
-import { type HostileReply, HostileServer } from "./_hostile_server.ts";
+import { type HostileReply, type HostileRequest, HostileServer } from "./_hostile_server.ts";
 
 /** What one path serves: bytes, or a whole hostile reply. */
 export type Served = Uint8Array | HostileReply;
@@ -49,6 +49,11 @@ export interface PublishOptions {
   edit?: (doc: ManifestDoc) => void;
   /** Serve the artifact (default true). */
   serveArtifact?: boolean;
+  /**
+   * Also serve the signature file under its manifest-addressed name,
+   * `signatures/<sha256 of the manifest>.sig`, as `ms11-update publish` writes it (default false).
+   */
+  addressed?: boolean;
 }
 
 /** Make a signing key in `dir` (named `name`). */
@@ -61,9 +66,13 @@ export async function makeKey(dir: string, name: string): Promise<SigningKey> {
 export class MaliciousRepo {
   #files = new Map<string, Served>();
   #server: HostileServer;
+  #outage: number | null = null;
 
   constructor() {
     this.#server = new HostileServer((request) => {
+      if (this.#outage !== null) {
+        return { status: this.#outage, body: new TextEncoder().encode("outage") };
+      }
       const served = this.#files.get(request.path);
       if (served === undefined) return { status: 404, body: new TextEncoder().encode("no") };
       return served instanceof Uint8Array ? { body: served } : served;
@@ -75,9 +84,19 @@ export class MaliciousRepo {
     return this.#server.url;
   }
 
+  /** The requests received so far. */
+  get requests(): readonly HostileRequest[] {
+    return this.#server.requests;
+  }
+
   /** Serve `served` at `path` (e.g. `/stable/manifest.json`). */
   set(path: string, served: Served): void {
     this.#files.set(path, served);
+  }
+
+  /** Answer every request with HTTP `status` (e.g. 503), or serve the files again (null). */
+  outage(status: number | null): void {
+    this.#outage = status;
   }
 
   /** Stop serving `path` (404). */
@@ -127,6 +146,13 @@ export class MaliciousRepo {
     const signature = new TextEncoder().encode(await signDocument(bytes, options.signers));
     this.set(`/${channel}/manifest.json`, bytes);
     this.set(`/${channel}/manifest.json.sig`, signature);
+    if (options.addressed) {
+      const digest = Array.from(
+        new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as BufferSource)),
+        (b) => b.toString(16).padStart(2, "0"),
+      ).join("");
+      this.set(`/${channel}/signatures/${digest}.sig`, signature);
+    }
     if (options.serveArtifact !== false) {
       this.set(`/${channel}/${options.version}/${name}`, artifact);
     }

@@ -5,7 +5,7 @@ import {
   resolveConfigPath,
   updateConfigFile,
 } from "../lib/core/config.ts";
-import { type Config, defaultConfig, validateConfig } from "../lib/core/config_schema.ts";
+import { baseUrls, type Config, defaultConfig, validateConfig } from "../lib/core/config_schema.ts";
 import { ConfigError } from "../lib/core/errors.ts";
 import {
   bytesOf,
@@ -364,8 +364,13 @@ Deno.test("validateConfig accepts subdomains of allowed hosts, http when allowed
   });
   const plain = { risk: "medium", check_interval_hours: null, auth: null };
   assert.deepEqual(config.update_servers, {
-    stable: { base_url: "https://eu.updates.ms11.com/stable", description: "EU", ...plain },
-    canary: { base_url: "https://CDN.ms11.com/canary", description: "", ...plain },
+    stable: {
+      base_url: "https://eu.updates.ms11.com/stable",
+      mirrors: [],
+      description: "EU",
+      ...plain,
+    },
+    canary: { base_url: "https://CDN.ms11.com/canary", mirrors: [], description: "", ...plain },
   });
   const http = validateConfig({
     update_servers: { stable: { base_url: "http://127.0.0.1:8080/stable" } },
@@ -507,6 +512,75 @@ Deno.test("validateConfig checks a channel's auth: where credentials come from, 
   bad(
     auth({ scheme: "bearer", secret_env: "X", extra: 1 }),
     `unknown field ${field}.extra`,
+  );
+});
+
+Deno.test("update_servers.<channel>.mirrors: more base URLs, each checked like base_url", () => {
+  const config = validateConfig({
+    update_servers: {
+      stable: {
+        base_url: "https://updates.ms11.com/stable",
+        mirrors: ["https://cdn.ms11.com/stable/", "https://eu.cdn.ms11.com/ms11/stable"],
+      },
+    },
+  });
+  assert.deepEqual(config.update_servers.stable.mirrors, [
+    "https://cdn.ms11.com/stable",
+    "https://eu.cdn.ms11.com/ms11/stable",
+  ]);
+  assert.deepEqual(baseUrls(config.update_servers.stable), [
+    "https://updates.ms11.com/stable",
+    "https://cdn.ms11.com/stable",
+    "https://eu.cdn.ms11.com/ms11/stable",
+  ]);
+  // The single base_url form is unchanged: no mirrors.
+  assert.deepEqual(validateConfig({ update_servers: { stable: STABLE } }).update_servers.stable, {
+    ...STABLE,
+    mirrors: [],
+    risk: "medium",
+    check_interval_hours: null,
+    auth: null,
+  });
+  const mirrors = (list: unknown) => ({
+    update_servers: { stable: { base_url: "https://updates.ms11.com/stable", mirrors: list } },
+  });
+  bad(
+    mirrors("https://cdn.ms11.com/stable"),
+    'update_servers.stable.mirrors must be a list of at most 16 base URLs, got "https://cdn.ms11.com/stable"',
+  );
+  assert.throws(
+    () =>
+      validateConfig(mirrors(Array.from({ length: 17 }, (_, i) => `https://cdn.ms11.com/${i}`))),
+    /^ConfigError: Invalid config config: update_servers\.stable\.mirrors must be a list of at most 16 base URLs, got \["https:\/\/cdn\.ms11\.com\/0",.*\.\.\.$/,
+  );
+  bad(mirrors([5]), "update_servers.stable.mirrors[0] must be a non-empty string, got 5");
+  bad(
+    mirrors(["https://cdn.ms11.com/stable", "ftp://cdn.ms11.com/stable"]),
+    'update_servers.stable.mirrors[1] must be an http(s) URL, got "ftp://cdn.ms11.com/stable"',
+  );
+  bad(
+    mirrors(["http://cdn.ms11.com/stable"]),
+    'update_servers.stable.mirrors[0] must be an https URL while security.require_https is true, got "http://cdn.ms11.com/stable"',
+  );
+  bad(
+    mirrors(["https://mirror.example.org/stable"]),
+    'update_servers.stable.mirrors[0] must be on a host in security.allowed_domains (updates.ms11.com, cdn.ms11.com), got "https://mirror.example.org/stable"',
+  );
+  bad(
+    mirrors(["https://cdn.ms11.com/stable?token=1"]),
+    'update_servers.stable.mirrors[0] must be a URL without query, fragment or credentials, got "https://cdn.ms11.com/stable?token=1"',
+  );
+  bad(
+    mirrors(["https://updates.ms11.com/stable/"]),
+    'update_servers.stable.mirrors[0] must be a URL not listed before (base_url or a mirror), got "https://updates.ms11.com/stable/"',
+  );
+  bad(
+    mirrors(["https://cdn.ms11.com/stable", "https://cdn.ms11.com/stable"]),
+    'update_servers.stable.mirrors[1] must be a URL not listed before (base_url or a mirror), got "https://cdn.ms11.com/stable"',
+  );
+  bad(
+    { update_servers: { stable: { ...STABLE, mirror: [] } } },
+    "unknown field update_servers.stable.mirror (did you mean mirrors?)",
   );
 });
 

@@ -348,3 +348,48 @@ Deno.test("a 401 or 403 is one line naming the channel and what to configure", a
     await server.server.shutdown();
   }
 });
+
+Deno.test("a channel's mirrors get its credentials only when auth.send_to lists their origin", async () => {
+  const { fetchFromMirrors } = await import("../lib/trust/mirrors.ts");
+  const manifest = JSON.stringify({
+    schema: 1,
+    channel: "canary",
+    version: "1.1.0",
+    released_at: "2026-11-20T10:00:00Z",
+    artifacts: {
+      "linux-x64": { url: "1.1.0/ms11", size: 3, sha256: "a".repeat(64), kind: "executable" },
+    },
+  });
+  const down = recorder(() => new Response("busy", { status: 503 }));
+  const mirror = recorder(() => new Response(manifest));
+  try {
+    const config = (sendTo: string[]) =>
+      validateConfig({
+        channel: "canary",
+        max_retry_attempts: 1,
+        update_servers: {
+          canary: {
+            base_url: `${down.origin}/canary`,
+            mirrors: [`${mirror.origin}/canary`],
+            auth: { scheme: "bearer", secret_env: "CANARY_TOKEN", send_to: sendTo },
+          },
+        },
+        security: { require_https: false, allowed_domains: [], verify_signatures: false },
+      });
+    Deno.env.set("CANARY_TOKEN", TOKEN);
+    const unlisted = await fetchFromMirrors(config([]), "canary");
+    assert.equal(unlisted.baseUrl, `${mirror.origin}/canary`);
+    assert.deepEqual(down.seen, [
+      { path: "/canary/manifest.json", authorization: `Bearer ${TOKEN}` },
+    ]);
+    assert.deepEqual(mirror.seen, [{ path: "/canary/manifest.json", authorization: null }]);
+    await fetchFromMirrors(config([mirror.origin]), "canary", { remembered: null });
+    assert.deepEqual(mirror.seen.at(-1), {
+      path: "/canary/manifest.json",
+      authorization: `Bearer ${TOKEN}`,
+    });
+  } finally {
+    Deno.env.delete("CANARY_TOKEN");
+    await Promise.all([down.server.shutdown(), mirror.server.shutdown()]);
+  }
+});

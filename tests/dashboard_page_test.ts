@@ -33,6 +33,7 @@ function status(extra: Partial<StatusDocument> = {}): StatusDocument {
     rejected: [],
     held: [],
     trust: { file: "/opt/ms11/trust.json", problem: null, channels: {} },
+    mirror: null,
     ...extra,
   };
 }
@@ -71,6 +72,10 @@ Deno.test("renderPage shows the status facts, nothing installed included", () =>
       },
       last_error: { at: "2026-11-27T08:00:00.000Z", command: "update", message: "Network <down>" },
       state_problem: "State file x had unreadable entries (staged); they were ignored",
+      mirror: {
+        base_url: "https://cdn.ms11.com/<x>/stable",
+        checked_at: "2026-11-27T09:59:00.000Z",
+      },
     }),
   }));
   assert.match(
@@ -89,6 +94,10 @@ Deno.test("renderPage shows the status facts, nothing installed included", () =>
     html,
     /<span id="last-error"><time[^>]*>[^<]*<\/time> update: Network &lt;down&gt;<\/span>/,
   );
+  assert.match(
+    html,
+    /<span id="served-by">https:\/\/cdn\.ms11\.com\/&lt;x&gt;\/stable \(checked <time[^>]*>2026-11-27 09:59:00 UTC<\/time>\)<\/span>/,
+  );
   assert.ok(html.includes("State file x had unreadable entries"));
   assert.match(html, /<p id="no-backups">No backups\.<\/p>/);
   assert.match(
@@ -101,6 +110,7 @@ Deno.test("renderPage shows the status facts, nothing installed included", () =>
     /<span id="current-version">none<\/span> \(nothing is installed in \/opt\/ms11\)/,
   );
   assert.match(none, /<title>MS11 updates: not installed on stable<\/title>/);
+  assert.match(none, /<span id="served-by">not checked yet<\/span>/);
 });
 
 Deno.test("renderPage shows each backup's health: confirmed, rejected with why, held back", () => {

@@ -890,20 +890,35 @@ Deno.test("a 416 to the Range request discards the partial and starts over", asy
   });
 });
 
-Deno.test("a 206 to a request without Range is refused", async () => {
+Deno.test("a 206 of part of the file to a request without Range is refused", async () => {
   await using server = new HostileServer((): HostileReply => ({
     status: 206,
-    headers: { "content-range": `bytes 0-${DATA.length - 1}/${DATA.length}` },
-    body: DATA,
+    headers: { "content-range": `bytes 0-${HALF - 1}/${DATA.length}` },
+    body: DATA.subarray(0, HALF),
   }));
   await withDest(async (dest, dir) => {
     const url = `${server.url}/app.bin`;
     await assert.rejects(downloadArtifact(url, dest, options()), {
       message:
-        `Download of ${url} failed: unexpected HTTP 206 Partial Content to a request without Range`,
+        `Download of ${url} failed: unexpected HTTP 206 Partial Content to a request without Range (Content-Range "bytes 0-${
+          HALF - 1
+        }/${DATA.length}" does not continue at byte 0 of ${DATA.length})`,
     });
     assert.equal(server.requests.length, 1);
     assert.deepEqual(await listDir(dir), []);
+  });
+});
+
+Deno.test("a 206 of the whole file to a request without Range is the whole file", async () => {
+  await using server = new HostileServer((): HostileReply => ({
+    status: 206,
+    headers: { "content-range": `bytes 0-${DATA.length - 1}/${DATA.length}` },
+    body: DATA,
+  }));
+  await withDest(async (dest) => {
+    const result = await downloadArtifact(`${server.url}/app.bin`, dest, options());
+    assert.equal(result.sha256, DATA_SHA);
+    assert.equal(server.requests.length, 1);
   });
 });
 

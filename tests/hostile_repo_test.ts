@@ -9,6 +9,7 @@ import { testEnv } from "../lib/core/env.ts";
 import {
   ChecksumMismatchError,
   ConfigError,
+  ManifestBehindError,
   SizeMismatchError,
   UnsafeArchiveError,
   UntrustedManifestError,
@@ -117,7 +118,7 @@ async function refused(
   s: Scene,
   cls: ErrorClass,
   message: string | RegExp,
-  event: "manifest_refused" | "artifact_refused" = "manifest_refused",
+  event: "manifest_refused" | "manifest_behind" | "artifact_refused" = "manifest_refused",
 ): Promise<void> {
   const before = await snapshot(s.layout.root);
   const trusted = await trustFiles(s.layout);
@@ -297,10 +298,12 @@ Deno.test("hostile: a replayed older manifest, validly signed, is refused", asyn
   const old = await s.publish({ version: "0.9.0", serial: 4 });
   await s.publish({ version: "1.0.0", serial: 5 });
   s.repo.replay(old);
+  // Told apart from a cache that is behind it cannot be: not accepted, and no refusal either.
   await refused(
     s,
-    UntrustedManifestError,
-    `Manifest ${s.manifestUrl} has serial 4, lower than serial 5 (1.0.0) already accepted on stable; refusing a rollback`,
+    ManifestBehindError,
+    `Manifest ${s.manifestUrl} has serial 4 (0.9.0), older than serial 5 (1.0.0) already accepted on stable: the server or a cache in front of it is behind, or replays an old release; nothing was accepted, try again later`,
+    "manifest_behind",
   );
 });
 
@@ -312,8 +315,9 @@ Deno.test("hostile: a replay of the previous release after an update is refused"
   s.repo.replay(previous);
   await refused(
     s,
-    UntrustedManifestError,
-    `Manifest ${s.manifestUrl} has serial 5, lower than serial 6 (1.1.0) already accepted on stable; refusing a rollback`,
+    ManifestBehindError,
+    `Manifest ${s.manifestUrl} has serial 5 (1.0.0), older than serial 6 (1.1.0) already accepted on stable: the server or a cache in front of it is behind, or replays an old release; nothing was accepted, try again later`,
+    "manifest_behind",
   );
 });
 

@@ -36,6 +36,7 @@ Deno.test("readStatus of an empty root", async () => {
     rejected: [],
     held: [],
     trust: { file: layout.trust, problem: null, channels: {} },
+    mirror: null,
   };
   assert.deepEqual(status, expected);
   assert.equal(STATUS_SCHEMA, 2);
@@ -61,6 +62,23 @@ Deno.test("readStatus of a populated root", async () => {
     decision: "update",
   };
   state.last_error = { at: T1, command: "check", message: "Manifest fetch failed" };
+  // The canary manifest was last served by a mirror; stable's record is not the channel shown.
+  state.manifests = {
+    canary: {
+      url: "https://cdn.ms11.com/canary/manifest.json",
+      etag: null,
+      last_modified: null,
+      body: "{}",
+      checked_at: T3,
+    },
+    stable: {
+      url: "https://updates.ms11.com/stable/manifest.json",
+      etag: null,
+      last_modified: null,
+      body: "{}",
+      checked_at: T1,
+    },
+  };
   markConfirmed(state.lifecycle, "1.0.0", "stable", { at: T1 });
   markRejected(state.lifecycle, "1.1.0", "canary", { at: T2, reason: "1.1.0 crashed" });
   holdBack(state.lifecycle, "1.2.0", "stable", { at: T2, reason: "rolled back by hand" });
@@ -134,6 +152,7 @@ Deno.test("readStatus of a populated root", async () => {
     rejected: [{ version: "1.1.0", channel: "canary", reason: "1.1.0 crashed", at: T2 }],
     held: [],
     trust: { file: layout.trust, problem: null, channels: {} },
+    mirror: { base_url: "https://cdn.ms11.com/canary", checked_at: T3 },
   });
   // The document is plain JSON.
   assert.deepEqual(JSON.parse(JSON.stringify(status)), status);

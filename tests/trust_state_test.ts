@@ -6,7 +6,11 @@
 import assert from "node:assert/strict";
 import { validateConfig } from "../lib/core/config_schema.ts";
 import { testEnv } from "../lib/core/env.ts";
-import { TrustStateError, UntrustedManifestError } from "../lib/core/errors.ts";
+import {
+  ManifestBehindError,
+  TrustStateError,
+  UntrustedManifestError,
+} from "../lib/core/errors.ts";
 import { readAudit } from "../lib/root/audit.ts";
 import { type Layout, layoutOf } from "../lib/root/layout.ts";
 import { readState } from "../lib/root/state.ts";
@@ -295,8 +299,17 @@ async function scene(): Promise<Scene> {
   return s;
 }
 
-const rollbackMessage = (s: Scene, serial: number, accepted: number, version: string) =>
-  `Manifest ${s.manifestUrl} has serial ${serial}, lower than serial ${accepted} (${version}) already accepted on stable; refusing a rollback`;
+/** A replay (or a cache behind) of serial `serial`: not accepted, and said to be behind. */
+const behindMessage = (
+  s: Scene,
+  served: [serial: number, version: string],
+  accepted: [serial: number, version: string],
+) =>
+  `Manifest ${s.manifestUrl} has serial ${served[0]} (${served[1]}), older than serial ${
+    accepted[0]
+  } (${
+    accepted[1]
+  }) already accepted on stable: the server or a cache in front of it is behind, or replays an old release; nothing was accepted, try again later`;
 
 Deno.test("a damaged state.json starts afresh but a replayed older manifest stays refused", async () => {
   await using s = await scene();
@@ -306,12 +319,12 @@ Deno.test("a damaged state.json starts afresh but a replayed older manifest stay
   s.repo.replay(s.first);
   const error = await rejectsWith(
     s.update({ checkOnly: true }),
-    UntrustedManifestError,
-    rollbackMessage(s, 5, 6, "1.1.0"),
+    ManifestBehindError,
+    behindMessage(s, [5, "1.0.0"], [6, "1.1.0"]),
   );
-  assert.equal((error as UntrustedManifestError).reason, "rollback");
+  assert.equal((error as ManifestBehindError).reason, "behind");
   const last = (await readAudit(s.layout)).at(-1);
-  assert.deepEqual([last?.event, last?.code], ["manifest_refused", "rollback"]);
+  assert.deepEqual([last?.event, last?.code], ["manifest_behind", "behind"]);
 });
 
 Deno.test("a damaged state.json does not forget a key rotation: the retired key stays refused", async () => {
@@ -343,8 +356,8 @@ Deno.test("a corrupted trust.json with a replayed older manifest: recovered from
   const told: string[] = [];
   await rejectsWith(
     s.update({ checkOnly: true, onWarning: (m) => told.push(m) }),
-    UntrustedManifestError,
-    rollbackMessage(s, 5, 6, "1.1.0"),
+    ManifestBehindError,
+    behindMessage(s, [5, "1.0.0"], [6, "1.1.0"]),
   );
   assert.deepEqual(told, [
     `Trust file ${s.layout.trust} is damaged (not valid JSON); it is restored from ${s.layout.trustBackup}`,
@@ -354,7 +367,7 @@ Deno.test("a corrupted trust.json with a replayed older manifest: recovered from
     await Deno.readTextFile(s.layout.trustBackup),
   );
   const events = (await readAudit(s.layout)).slice(-2).map((e) => e.event);
-  assert.deepEqual(events, ["trust_recovered", "manifest_refused"]);
+  assert.deepEqual(events, ["trust_recovered", "manifest_behind"]);
 });
 
 Deno.test("both copies damaged: the CLI refuses in one line, changes nothing; trust reset is audited", async () => {
@@ -465,7 +478,7 @@ Deno.test("migration through the CLI: an old client's trusted records keep refus
   assert.equal(
     run.stderr,
     `warning: Trust state of stable moved from ${s.layout.state} to ${s.layout.trust}\nerror: ${
-      rollbackMessage(s, 5, 6, "1.1.0")
+      behindMessage(s, [5, "1.0.0"], [6, "1.1.0"])
     }\n`,
   );
   assert.equal((await readTrust(s.layout)).document.channels.stable.serial, 6);

@@ -7,9 +7,10 @@
  */
 import { checkChannel, type CheckResult } from "../trust/check.ts";
 import type { Config } from "../core/config_schema.ts";
-import { downloadArtifact } from "../net/download.ts";
+import { downloadFromMirrors } from "../net/mirrors.ts";
 import { appendAudit } from "../root/audit.ts";
 import { faultPoint } from "../core/fault.ts";
+import { ManifestBehindError } from "../core/errors.ts";
 import type { Env, ProgressSink } from "../core/env.ts";
 import { httpEnv } from "../net/http_env.ts";
 import { loadCredentials } from "../net/credentials.ts";
@@ -246,9 +247,10 @@ export async function runUpdate(
       startedAt,
     });
   } catch (error) {
+    // Every mirror behind (an older, valid manifest) is no refusal: a later check brings it.
     await appendAudit(layout, {
       at: env.now().toISOString(),
-      event: "manifest_refused",
+      event: error instanceof ManifestBehindError ? "manifest_behind" : "manifest_refused",
       reason: (error as Error).message,
       channel: options.channel,
       code: (error as { reason?: string }).reason ?? (error as Error).name,
@@ -256,6 +258,23 @@ export async function runUpdate(
     throw error;
   }
   const { decision, manifest, artifact } = check;
+  if (check.kept) {
+    // Every mirror is behind: the manifest accepted before stands (verified again), and the
+    // next check asks again.
+    const message = keptMessage(check);
+    options.onWarning?.(message);
+    await appendAudit(layout, {
+      at: env.now().toISOString(),
+      event: "manifest_behind",
+      reason: message,
+      channel: options.channel,
+      code: "behind",
+      kept: true,
+      serial: check.trust?.serial ?? null,
+      version: manifest.version,
+      ...mirrorFacts(check),
+    });
+  }
   state.manifests[options.channel] = check.manifestRecord;
   // Moved to trust.json by settleTrust (or stale): an old client's copy goes at this write.
   delete state.trusted;
@@ -278,6 +297,7 @@ export async function runUpdate(
       expires: check.trust.expires,
       sha256: check.trust.sha256,
       rotated_keys: check.trust.keys !== null,
+      ...mirrorFacts(check),
     });
   }
   state.last_check = {
@@ -303,6 +323,7 @@ export async function runUpdate(
     current,
     available: manifest.version,
     decision: state.last_check.decision,
+    ...mirrorFacts(check),
   });
   // downloads/ keeps only what an update is still after: the download of the version decided
   // on (to resume it, or to stage it without downloading it again).
@@ -320,6 +341,8 @@ export async function runUpdate(
   emit(event("update_available", decision.message));
   const version = decision.version;
   let downloaded = false;
+  let servedBy: string | null = null;
+  let mirrorsFailed: { url: string; message: string }[] = [];
   // A refused artifact (size, checksum, unsafe archive) goes to the audit log with the reason.
   // A verified artifact that makes no build a client accepts (unsafe, not launchable) is the
   // release's own fault: downloading the same bytes again changes nothing, so it is rejected on
@@ -367,7 +390,7 @@ export async function runUpdate(
       await refuseLinks(layout, path);
     }
     const executable = artifact.kind === "executable";
-    const download = await downloadArtifact(artifact.url, file, {
+    const download = await downloadFromMirrors(check.artifactUrls, file, {
       size: artifact.size,
       sha256: artifact.sha256,
       env,
@@ -385,6 +408,8 @@ export async function runUpdate(
       idleTimeoutMs: options.idleTimeoutMs,
     }).catch(refused);
     downloaded = true;
+    servedBy = download.url;
+    mirrorsFailed = download.failures;
     faultPoint("after-download");
     emit(event("downloaded", `Downloaded and verified ${version} (${artifact.size} bytes)`));
     await stageBuild(layout, file, {
@@ -441,7 +466,25 @@ export async function runUpdate(
     current,
     version,
     sha256: artifact.sha256,
+    ...(servedBy === null ? {} : { artifact_url: servedBy }),
+    ...(mirrorsFailed.length === 0 ? {} : { artifact_mirrors_failed: mirrorsFailed }),
   });
   emit(event("ready_to_apply", `${version} is staged; it is applied at the next launch`));
   return { check, staged: version, downloaded, problem };
+}
+
+/** What people are told when every mirror was behind and the accepted manifest stands. */
+function keptMessage(check: CheckResult): string {
+  const behind = check.skippedMirrors.map((s) => s.message).join("; ");
+  return `Every server of ${check.channel} is behind (${behind}): keeping ${check.manifest.version} (serial ${
+    check.trust?.serial ?? "?"
+  }) accepted at an earlier check, its signatures verified again from ${check.mirror}`;
+}
+
+/** The audit facts of where a manifest came from: its mirror, and the mirrors skipped. */
+function mirrorFacts(check: CheckResult): Record<string, unknown> {
+  return {
+    mirror: check.mirror,
+    ...(check.skippedMirrors.length === 0 ? {} : { mirrors_skipped: check.skippedMirrors }),
+  };
 }

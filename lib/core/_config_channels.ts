@@ -62,7 +62,10 @@ export interface ChannelAuth {
   secret_file: string | null;
   /** The name of an environment variable holding the secret. */
   secret_env: string | null;
-  /** Other origins (`https://cdn.example.com`) that get the credentials too, e.g. an artifact host. */
+  /**
+   * Other origins (`https://cdn.example.com`) that get the credentials too, e.g. an artifact host
+   * or a mirror (mirrors get none otherwise).
+   */
   send_to: string[];
 }
 
@@ -81,6 +84,12 @@ export interface ChannelAuth {
 export interface UpdateServer {
   /** Where the channel's `manifest.json` lives (`<base_url>/manifest.json`). */
   base_url: string;
+  /**
+   * More base URLs serving the same channel, tried in order after `base_url` when it fails or is
+   * behind (lib/trust/mirrors.ts); empty for none. They never get the channel's credentials
+   * unless their origin is listed in `auth.send_to`.
+   */
+  mirrors: string[];
   /** Shown to people choosing a channel. */
   description: string;
   /** How risky its releases are (`medium` when the entry does not say). */
@@ -89,6 +98,40 @@ export interface UpdateServer {
   check_interval_hours: number | null;
   /** Where its credentials come from, when its server requires them; null: none are sent. */
   auth: ChannelAuth | null;
+}
+
+/**
+ * The most mirrors a channel may list besides its `base_url`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_MIRRORS } from "./config_schema.ts";
+ * assert.equal(MAX_MIRRORS, 16);
+ * ```
+ */
+export const MAX_MIRRORS = 16;
+
+/**
+ * A channel's base URLs in the configured order: `base_url`, then its `mirrors`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { baseUrls, validateConfig } from "./config_schema.ts";
+ * const config = validateConfig({
+ *   update_servers: {
+ *     stable: { base_url: "https://updates.ms11.com/stable", mirrors: ["https://cdn.ms11.com/stable/"] },
+ *   },
+ * });
+ * assert.deepEqual(baseUrls(config.update_servers.stable), [
+ *   "https://updates.ms11.com/stable",
+ *   "https://cdn.ms11.com/stable", // a final slash is dropped
+ * ]);
+ * ```
+ */
+export function baseUrls(server: UpdateServer): string[] {
+  return [server.base_url, ...server.mirrors];
 }
 
 /** The risk of a channel whose entry does not say: above low, so switching to it asks. */
@@ -246,15 +289,37 @@ export function parseServers(
     }
     const field = `update_servers.${name}`;
     const server = c.object(value, field);
-    c.known(server, field, ["base_url", "description", "risk", "check_interval_hours", "auth"]);
+    c.known(server, field, [
+      "base_url",
+      "mirrors",
+      "description",
+      "risk",
+      "check_interval_hours",
+      "auth",
+    ]);
     serverUrl(c, server.base_url, `${field}.base_url`, rules);
+    const base = (server.base_url as string).replace(/\/+$/, "");
+    const mirrorsRaw = "mirrors" in server ? server.mirrors : [];
+    if (!Array.isArray(mirrorsRaw) || mirrorsRaw.length > MAX_MIRRORS) {
+      c.fail(`${field}.mirrors`, `a list of at most ${MAX_MIRRORS} base URLs`, mirrorsRaw);
+    }
+    const mirrors: string[] = [];
+    for (const [i, entry] of mirrorsRaw.entries()) {
+      serverUrl(c, entry, `${field}.mirrors[${i}]`, rules);
+      const mirror = (entry as string).replace(/\/+$/, "");
+      if (mirror === base || mirrors.includes(mirror)) {
+        c.fail(`${field}.mirrors[${i}]`, "a URL not listed before (base_url or a mirror)", entry);
+      }
+      mirrors.push(mirror);
+    }
     const risk = server.risk ?? DEFAULT_RISK;
     if (!RISK_LEVELS.includes(risk as RiskLevel)) {
       c.fail(`${field}.risk`, '"low", "medium" or "high"', risk);
     }
     const interval = server.check_interval_hours ?? null;
     servers[name] = {
-      base_url: (server.base_url as string).replace(/\/+$/, ""),
+      base_url: base,
+      mirrors,
       description: "description" in server
         ? c.string(server.description, `${field}.description`)
         : "",

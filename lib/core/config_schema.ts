@@ -12,7 +12,7 @@ import { isChannelName, isFileName, isHostName, isPlatformKey } from "./validate
 import { Checker } from "./_config_fields.ts";
 import { parseServers, type UpdateServer } from "./_config_channels.ts";
 
-export { RISK_LEVELS } from "./_config_channels.ts";
+export { baseUrls, MAX_MIRRORS, RISK_LEVELS } from "./_config_channels.ts";
 export type { ChannelAuth, RiskLevel, UpdateServer } from "./_config_channels.ts";
 
 /**

@@ -162,6 +162,11 @@ export class UnsafeArchiveError extends Error {
  * const error = new UntrustedManifestError("https://u/m.json", "expired", "Manifest https://u/m.json expired");
  * assert.equal(error.reason, "expired");
  * assert.equal(error.message, "Manifest https://u/m.json expired");
+ * assert.equal(error.served, null);
+ * const old = new UntrustedManifestError("https://u/m.json", "rollback", "Manifest https://u/m.json has serial 4", {
+ *   serial: 4, version: "1.0.0",
+ * });
+ * assert.deepEqual(old.served, { serial: 4, version: "1.0.0" });
  * ```
  */
 export class UntrustedManifestError extends Error {
@@ -170,11 +175,22 @@ export class UntrustedManifestError extends Error {
   readonly url: string;
   /** Why, as a short code. */
   readonly reason: string;
-  /** @param url manifest URL @param reason short code @param message the full message */
-  constructor(url: string, reason: string, message: string) {
+  /** The refused manifest's serial and version, when it was parsed; else null. */
+  readonly served: { serial: number | null; version: string } | null;
+  /**
+   * @param url manifest URL @param reason short code @param message the full message
+   * @param served the refused manifest's serial and version, when known
+   */
+  constructor(
+    url: string,
+    reason: string,
+    message: string,
+    served: { serial: number | null; version: string } | null = null,
+  ) {
     super(message);
     this.url = url;
     this.reason = reason;
+    this.served = served;
   }
 }
 
@@ -226,6 +242,40 @@ export class TrustStateError extends Error {
  */
 export class NotLaunchableError extends Error {
   override name = "NotLaunchableError";
+}
+
+/**
+ * Every server of a channel that answered serves a validly signed manifest older (a lower
+ * serial) than the one already accepted: a cache or mirror is behind (or replays an old
+ * release), and the accepted manifest could not be verified again to stand in (no addressed
+ * signature file, expired). Nothing is accepted and nothing changes; a later check, or a
+ * fresher mirror, brings the update (lib/trust/mirrors.ts). `reason` is `behind`, for the audit
+ * log.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ManifestBehindError } from "./errors.ts";
+ * const error = new ManifestBehindError("stable", 5, "Every mirror of stable is behind; try again later");
+ * assert.deepEqual([error.name, error.reason, error.channel, error.trustedSerial], [
+ *   "ManifestBehindError", "behind", "stable", 5,
+ * ]);
+ * ```
+ */
+export class ManifestBehindError extends Error {
+  override name = "ManifestBehindError";
+  /** A short code for the audit log. */
+  readonly reason = "behind";
+  /** The channel checked. */
+  readonly channel: string;
+  /** The serial accepted before, which no server had. */
+  readonly trustedSerial: number;
+  /** @param channel the channel @param trustedSerial the serial accepted @param message the line */
+  constructor(channel: string, trustedSerial: number, message: string) {
+    super(message);
+    this.channel = channel;
+    this.trustedSerial = trustedSerial;
+  }
 }
 
 /**

@@ -20,7 +20,7 @@ import {
 } from "../core/fs.ts";
 import { escapeText } from "../core/text.ts";
 import { showValue } from "../core/validate.ts";
-import { type IdleWatch, isRetryableStatus, RestartRequest } from "./_attempt.ts";
+import { type IdleWatch, isRetryableStatus, RestartRequest, statusLine } from "./_attempt.ts";
 import type { HttpSession } from "./http.ts";
 import { showUrl } from "./url_policy.ts";
 import { readSidecar, writeSidecar } from "./_sidecar.ts";
@@ -132,6 +132,8 @@ export class PartialFile {
   #etag: string | null = null;
   #lastModified: string | null = null;
   #lastReport = -Infinity;
+  /** Set once this server mishandled a Range request: later attempts start over instead. */
+  #rangesOff = false;
   /** Read buffers between two reads (two at most), kept across attempts. */
   #buffers: Uint8Array<ArrayBuffer>[] = [];
 
@@ -182,8 +184,11 @@ export class PartialFile {
       mode: 0o600,
     });
     if (keep && sidecar !== null) {
-      this.#etag = sidecar.etag;
-      this.#lastModified = sidecar.last_modified;
+      // Validators belong to the server that sent them: bytes from another URL (a mirror) are
+      // resumed only when the checksum is verified (see attempt).
+      const same = sidecar.url === this.#url;
+      this.#etag = same ? sidecar.etag : null;
+      this.#lastModified = same ? sidecar.last_modified : null;
       const buffer = new Uint8Array(REHASH_BUFFER_SIZE);
       while (true) {
         const n = await this.#file.read(buffer);
@@ -235,14 +240,25 @@ export class PartialFile {
     this.#onProgress({ phase: "download", done: this.#received, total: this.#size });
   }
 
-  /** One HTTP attempt: request (resuming when possible), check the status, stream the body. */
+  /**
+   * One HTTP attempt: request (resuming with one `Range: bytes=N-` when possible), check the
+   * status, stream the body. A CDN or store that mishandles ranges never gets bytes appended
+   * that are not the rest of this file:
+   * - a 206 is appended to only when its `Content-Range` is exactly `bytes N-(size-1)/size` and
+   *   its validators are the partial's (compared here: a server that ignores If-Range, as Swift
+   *   does, cannot splice two files); a 206 of the whole file is taken as a full body;
+   * - any other 206 (another range, another total, a multipart answer, an encoded body), a 501
+   *   or a 416 to the Range request discard the partial and start over without Range (after
+   *   the first three and a 501, Range is not asked of this server again in this download);
+   * - a 200 replaces the partial with its body.
+   */
   async attempt(verify: boolean): Promise<void> {
     const session = this.#session;
     const extra: Record<string, string> = { "accept-encoding": "identity" };
     let from = 0;
     if (this.#received > 0) {
       const validator = this.#etag ?? this.#lastModified;
-      if (validator !== null || verify) {
+      if (!this.#rangesOff && (validator !== null || verify)) {
         from = this.#received;
         extra["range"] = `bytes=${from}-`;
         if (validator !== null) extra["if-range"] = validator;
@@ -253,31 +269,42 @@ export class PartialFile {
     const idle = session.idleWatch();
     try {
       const { response, url } = await session.get(extra, idle);
-      if (response.status === 206 && from > 0) {
-        const problem = this.#rangeProblem(response, from);
-        if (problem !== null) {
-          await response.body?.cancel().catch(() => {});
-          await this.#restart();
-          throw new RestartRequest(problem);
-        }
-      } else if (response.status === 416 && from > 0) {
+      const status = response.status;
+      const discard = async (reason: string, rangesOff: boolean): Promise<never> => {
         await response.body?.cancel().catch(() => {});
+        if (rangesOff) this.#rangesOff = true;
         await this.#restart();
-        throw new RestartRequest("HTTP 416: the partial download is discarded");
-      } else if (response.status === 206) {
-        await response.body?.cancel().catch(() => {});
-        throw new Error(
-          `${session.label} failed: unexpected HTTP 206 Partial Content to a request without Range`,
+        throw new RestartRequest(reason);
+      };
+      if (status === 206) {
+        const span = this.#span(response, from);
+        if (from > 0 && span === "rest") {
+          const changed = this.#validatorProblem(response, verify);
+          if (changed !== null) await discard(changed, false);
+          // Bytes kept from another URL (a mirror) carry no validator: this server's are kept.
+          if (this.#etag === null && this.#lastModified === null) await this.#adopt(response);
+        } else if (span === "whole") {
+          await this.#takeWhole(response);
+        } else if (from > 0) {
+          await discard(`${span}; starting over without Range`, true);
+        } else {
+          await response.body?.cancel().catch(() => {});
+          throw new Error(
+            `${session.label} failed: unexpected HTTP 206 Partial Content to a request without Range (${span})`,
+          );
+        }
+      } else if ((status === 416 || status === 501) && from > 0) {
+        await discard(
+          `HTTP ${
+            statusLine(response)
+          } to Range: bytes=${from}-: the partial download is discarded`,
+          status === 501,
         );
       } else if (response.ok) {
-        if (this.#received > 0) await this.#restart();
-        const etag = response.headers.get("etag");
-        this.#etag = etag !== null && !etag.startsWith("W/") ? etag : null;
-        this.#lastModified = response.headers.get("last-modified");
-        await this.#writeSidecar();
+        await this.#takeWhole(response);
       } else {
         await response.body?.cancel().catch(() => {});
-        throw isRetryableStatus(response.status)
+        throw isRetryableStatus(status)
           ? session.retryableHttpError(response, url)
           : session.httpError(response, url);
       }
@@ -288,19 +315,71 @@ export class PartialFile {
     }
   }
 
-  /** Why a 206 cannot continue the partial (Content-Range, ETag), or null. */
-  #rangeProblem(response: Response, from: number): string | null {
-    const range = response.headers.get("content-range");
-    const match = range === null ? null : /^bytes (\d+)-(\d+)\/(\d+)$/.exec(range.trim());
-    if (
-      match === null || Number(match[1]) !== from || Number(match[2]) !== this.#size - 1 ||
-      Number(match[3]) !== this.#size
-    ) {
-      return `Content-Range ${showValue(range)} does not continue at byte ${from} of ${this.#size}`;
-    }
+  /** A full body: the partial starts over and keeps this response's validators. */
+  async #takeWhole(response: Response): Promise<void> {
+    if (this.#received > 0) await this.#restart();
+    await this.#adopt(response);
+  }
+
+  /** Record a response's validators (a strong ETag, Last-Modified) and this URL in the sidecar. */
+  async #adopt(response: Response): Promise<void> {
     const etag = response.headers.get("etag");
+    this.#etag = etag !== null && !etag.startsWith("W/") ? etag : null;
+    this.#lastModified = response.headers.get("last-modified");
+    await this.#writeSidecar();
+  }
+
+  /**
+   * What a 206 holds: `rest` (exactly bytes `from` to the end of this file), `whole` (the whole
+   * file, its Content-Length agreeing), or why it is neither.
+   */
+  #span(response: Response, from: number): "rest" | "whole" | string {
+    const headers = response.headers;
+    const type = headers.get("content-type") ?? "";
+    if (/^\s*multipart\//i.test(type)) {
+      return `a ${showValue(type.split(";")[0].trim())} answer to a single range`;
+    }
+    const encoding = headers.get("content-encoding");
+    if (encoding !== null && encoding.trim().toLowerCase() !== "identity") {
+      return `a range of an encoded body (Content-Encoding ${showValue(encoding)})`;
+    }
+    const range = headers.get("content-range");
+    const match = range === null ? null : /^bytes (\d+)-(\d+)\/(\d+)$/.exec(range.trim());
+    const [start, end, total] = match === null ? [NaN, NaN, NaN] : match.slice(1).map(Number);
+    if (end === this.#size - 1 && total === this.#size) {
+      if (start === from && from > 0) return "rest";
+      const length = headers.get("content-length");
+      if (start === 0 && (length === null || Number(length.trim()) === this.#size)) {
+        return "whole";
+      }
+    }
+    return `Content-Range ${showValue(range)} does not continue at byte ${from} of ${this.#size}`;
+  }
+
+  /**
+   * Why a 206 that continues the partial is of another file than the partial's bytes, or null:
+   * an ETag or a Last-Modified that differs from the one recorded; and, when the checksum is not
+   * verified (nothing else would catch a splice), an answer carrying neither recorded validator.
+   */
+  #validatorProblem(response: Response, verify: boolean): string | null {
+    const etag = response.headers.get("etag");
+    const lastModified = response.headers.get("last-modified");
     if (this.#etag !== null && etag !== null && etag !== this.#etag) {
-      return `ETag changed from ${escapeText(this.#etag)} to ${escapeText(etag)}`;
+      return `ETag changed from ${escapeText(this.#etag)} to ${
+        escapeText(etag)
+      }: the server ignored If-Range`;
+    }
+    if (
+      this.#lastModified !== null && lastModified !== null && lastModified !== this.#lastModified
+    ) {
+      return `Last-Modified changed from ${escapeText(this.#lastModified)} to ${
+        escapeText(lastModified)
+      }: the server ignored If-Range`;
+    }
+    const confirmed = (this.#etag !== null && etag === this.#etag) ||
+      (this.#lastModified !== null && lastModified === this.#lastModified);
+    if (!confirmed && !verify) {
+      return "the 206 carries neither validator of the partial, and the checksum is not verified";
     }
     return null;
   }

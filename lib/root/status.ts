@@ -15,7 +15,13 @@ import {
   rejectedBuilds,
   type RejectedRecord,
 } from "./lifecycle.ts";
-import { type CheckRecord, type ErrorRecord, readState, type StagedRecord } from "./state.ts";
+import {
+  type CheckRecord,
+  type ErrorRecord,
+  readState,
+  type StagedRecord,
+  type State,
+} from "./state.ts";
 import { readTrust } from "./trust_state.ts";
 import { summarizeTrust, type TrustSummary } from "./trust_report.ts";
 
@@ -121,6 +127,7 @@ function channelInfo(config: Config, channel: string): ChannelInfo {
  *   rejected: [],
  *   held: [],
  *   trust: { file: `${root}/trust.json`, problem: null, channels: {} },
+ *   mirror: null,
  * });
  * ```
  */
@@ -172,6 +179,11 @@ export interface StatusDocument {
   held: RejectedRecord[];
   /** The trust state: the last manifest accepted per channel, and what is wrong with it. */
   trust: TrustSummary;
+  /**
+   * The base URL (`base_url` or a mirror) that served the channel's manifest at its last check,
+   * and when; null before the first check. The next check starts there.
+   */
+  mirror: { base_url: string; checked_at: string } | null;
 }
 
 /**
@@ -273,5 +285,13 @@ export async function readStatus(
       at: r.held!.at,
     })),
     trust: summarizeTrust(layout, await readTrust(layout)),
+    mirror: servedBy(state, options.channel ?? config.channel),
   };
+}
+
+/** The mirror of the channel's manifest record: its URL without `/manifest.json`. */
+function servedBy(state: State, channel: string): StatusDocument["mirror"] {
+  if (!Object.hasOwn(state.manifests, channel)) return null;
+  const record = state.manifests[channel];
+  return { base_url: record.url.replace(/\/manifest\.json$/, ""), checked_at: record.checked_at };
 }

@@ -7,9 +7,10 @@
 import { checkInterval, decideUpdate, type UpdateDecision } from "../core/channel.ts";
 import type { Config } from "../core/config_schema.ts";
 import type { Env } from "../core/env.ts";
+import { baseUrls } from "../core/config_schema.ts";
 import type { RequestAuth } from "../net/credentials.ts";
-import { fetchManifestCached } from "./fetch_manifest.ts";
 import { type Artifact, artifactFor, type Manifest } from "./manifest.ts";
+import { artifactUrls, fetchFromMirrors, type SkippedMirror } from "./mirrors.ts";
 import type { ManifestCacheRecord, State } from "../root/state.ts";
 import type { TrustedRecord } from "./verify.ts";
 
@@ -259,6 +260,20 @@ export interface CheckResult {
   notModified: boolean;
   /** The trust record to store for the channel (null when signatures are not verified). */
   trust: TrustedRecord | null;
+  /** The base URL (`base_url` or a mirror) that served the manifest. */
+  mirror: string;
+  /** Mirrors tried before it: failed, or behind (serving an older manifest). */
+  skippedMirrors: SkippedMirror[];
+  /**
+   * Whether every mirror was behind (or failed) and the manifest is the one accepted at an
+   * earlier check, verified again (lib/trust/mirrors.ts).
+   */
+  kept: boolean;
+  /**
+   * Where to download the artifact from, in order: `artifact.url` (on the mirror that served the
+   * manifest), then its URL on each other mirror.
+   */
+  artifactUrls: string[];
 }
 
 /**
@@ -304,13 +319,14 @@ export interface CheckResult {
  */
 export async function checkChannel(config: Config, options: CheckOptions): Promise<CheckResult> {
   const { channel, state } = options;
-  const { manifest, record, notModified, trust } = await fetchManifestCached(config, channel, {
+  const fetched = await fetchFromMirrors(config, channel, {
     env: options.env,
     cached: Object.hasOwn(state.manifests, channel) ? state.manifests[channel] : null,
     trusted: options.trusted,
     startedAt: options.startedAt,
     auth: options.auth,
   });
+  const { manifest, record, notModified, trust } = fetched;
   const artifact = artifactFor(manifest, options.platform);
   const decision = decideUpdate(options.current, manifest.version, {
     channel: options.channel,
@@ -328,5 +344,13 @@ export async function checkChannel(config: Config, options: CheckOptions): Promi
     manifestRecord: record,
     notModified,
     trust,
+    mirror: fetched.baseUrl,
+    skippedMirrors: fetched.skipped,
+    kept: fetched.kept,
+    artifactUrls: artifactUrls(manifest, new TextEncoder().encode(record.body), {
+      platform: options.platform,
+      served: fetched.baseUrl,
+      bases: baseUrls(config.update_servers[channel]),
+    }),
   };
 }

@@ -65,6 +65,11 @@ export interface FetchManifestOptions {
    * artifact (default: loaded here from the channel's `auth`).
    */
   auth?: RequestAuth;
+  /**
+   * The base URL to fetch from: the channel's `base_url` or one of its `mirrors` (default
+   * `base_url`); lib/trust/mirrors.ts tries them in turn.
+   */
+  baseUrl?: string;
 }
 
 /**
@@ -208,7 +213,7 @@ export async function fetchManifestCached(
     ? await httpEnv({ caFile: config.security.ca_file })
     : null;
   const env = options.env ?? ownEnv!;
-  const url = manifestUrl(config.update_servers[channel].base_url);
+  const url = manifestUrl(options.baseUrl ?? config.update_servers[channel].base_url);
   const verify = config.security.verify_signatures;
   const pinned = verify && Object.hasOwn(config.security.signing_keys, channel)
     ? config.security.signing_keys[channel]
@@ -354,6 +359,119 @@ async function fetchSignatures(
   }
   const plain = `${url}.sig`;
   return { url: plain, bytes: (await get(plain, false)).body ?? new Uint8Array(0) };
+}
+
+/**
+ * Options of {@linkcode verifyKept}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { VerifyKeptOptions } from "./fetch_manifest.ts";
+ * const options: Pick<VerifyKeptOptions, "baseUrl"> = { baseUrl: "https://cdn.ms11.com/stable" };
+ * assert.ok(options.baseUrl.startsWith("https://"));
+ * ```
+ */
+export interface VerifyKeptOptions {
+  /** The channel's manifest as last fetched (`manifests[channel]` of the state). */
+  cached: ManifestCacheRecord;
+  /** The manifest accepted last on the channel: the kept one must be its exact bytes. */
+  trusted: TrustedRecord;
+  /** Where to fetch its signatures from (`signatures/<sha256>.sig` under this base URL). */
+  baseUrl: string;
+  /** Clock and network. */
+  env: Env;
+  /** The channel's credentials (sent when `baseUrl` is on one of their origins). */
+  auth?: RequestAuth;
+  /** When the run started: expiry is judged against it (default: now). */
+  startedAt?: Date;
+}
+
+/**
+ * Verify again the manifest accepted at an earlier check, kept in the state, when every server
+ * of the channel serves an older one (a cache or mirror behind): its bytes must be those of the
+ * trust record (`sha256`), its signatures are read from its manifest-addressed file
+ * `signatures/<sha256>.sig` under `baseUrl` (immutable: a cache that is behind on
+ * `manifest.json` still serves it, or fills it from the origin), and it must still pass
+ * {@linkcode verifyManifest} (the keys trusted now, not expired). The state's record is
+ * returned as it is, so the next check asks the same server again; `notModified` is true.
+ *
+ * @returns the kept manifest, or null when it cannot be used: not the accepted bytes, or no
+ * addressed signature file on this server (a 404, as on a static host that `publish` did not
+ * fill)
+ * @throws {UntrustedManifestError} its signatures no longer verify, or it expired
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validateConfig } from "../core/config.ts";
+ * import { testEnv } from "../core/env.ts";
+ * import { readSigningKey, signDocument, writeKeyPair } from "../publish/signing.ts";
+ * import { signaturesUrl, verifyKept } from "./fetch_manifest.ts";
+ * const key = await readSigningKey((await writeKeyPair(await Deno.makeTempDir())).privatePath);
+ * const body = JSON.stringify({
+ *   schema: 1, channel: "stable", version: "1.1.0", serial: 6, released_at: "2026-11-20T10:00:00Z",
+ *   expires: "2026-12-20T10:00:00Z",
+ *   artifacts: { "linux-x64": { url: "1.1.0/ms11", size: 3, sha256: "a".repeat(64), kind: "executable" } },
+ * });
+ * const bytes = new TextEncoder().encode(body);
+ * const addressed = signaturesUrl("https://cdn.ms11.com/stable/manifest.json", bytes);
+ * const signature = await signDocument(bytes, [key]);
+ * const env = testEnv(new Date("2026-11-27T00:00:00Z"), (input) =>
+ *   Promise.resolve(new Request(input).url === addressed ? new Response(signature) : new Response("", { status: 404 })));
+ * const config = validateConfig({ security: { signing_keys: { stable: { threshold: 1, keys: [key.publicKey] } } } });
+ * const cached = {
+ *   url: "https://updates.ms11.com/stable/manifest.json", etag: null, last_modified: null, body,
+ *   checked_at: "2026-11-26T00:00:00.000Z",
+ * };
+ * const { createHash } = await import("node:crypto");
+ * const trusted = {
+ *   serial: 6, sha256: createHash("sha256").update(bytes).digest("hex"), version: "1.1.0",
+ *   expires: "2026-12-20T10:00:00Z", accepted_at: "2026-11-26T00:00:00.000Z", keys: null, pinned: null,
+ * };
+ * const kept = await verifyKept(config, "stable", { cached, trusted, baseUrl: "https://cdn.ms11.com/stable", env });
+ * assert.equal(kept?.manifest.version, "1.1.0");
+ * assert.equal(kept?.manifest.artifacts["linux-x64"].url, "https://cdn.ms11.com/stable/1.1.0/ms11");
+ * assert.deepEqual([kept?.record, kept?.notModified, kept?.trust], [cached, true, trusted]);
+ * // Elsewhere there is no addressed signature file: the kept manifest cannot be used there.
+ * assert.equal(await verifyKept(config, "stable", { cached, trusted, baseUrl: "https://updates.ms11.com/stable", env }), null);
+ * ```
+ */
+export async function verifyKept(
+  config: Config,
+  channel: string,
+  options: VerifyKeptOptions,
+): Promise<FetchedManifest | null> {
+  const { cached, trusted, env } = options;
+  const body = new TextEncoder().encode(cached.body);
+  if (createHash("sha256").update(body).digest("hex") !== trusted.sha256) return null;
+  const pinned = Object.hasOwn(config.security.signing_keys, channel)
+    ? config.security.signing_keys[channel]
+    : null;
+  if (!config.security.verify_signatures || pinned === null) return null;
+  const url = manifestUrl(options.baseUrl);
+  const signatureUrl = signaturesUrl(url, body);
+  const response = await fetchLimited(signatureUrl, {
+    env,
+    maxBytes: MAX_SIGNATURE_BYTES,
+    requireHttps: config.security.require_https,
+    allowedDomains: config.security.allowed_domains,
+    maxAttempts: config.max_retry_attempts,
+    timeoutMs: Math.min(config.download_timeout_seconds, 60) * 1000,
+    notFound: true,
+    auth: options.auth,
+  });
+  if (response.status === 404) return null;
+  const manifest = parseManifest(body, { url, channel });
+  const trust = await verifyManifest(body, response.body ?? new Uint8Array(0), {
+    url,
+    signatureUrl,
+    channel,
+    manifest,
+    pinned,
+    trusted,
+    startedAt: options.startedAt ?? env.now(),
+  });
+  return { manifest, record: cached, notModified: true, trust };
 }
 
 /**

@@ -300,8 +300,9 @@ export async function verifyManifest(
   options: VerifyManifestOptions,
 ): Promise<TrustedRecord> {
   const { url, manifest, channel, trusted } = options;
+  const served = { serial: manifest.serial, version: manifest.version };
   const refuse = (reason: string, message: string): never => {
-    throw new UntrustedManifestError(url, reason, message);
+    throw new UntrustedManifestError(url, reason, message, served);
   };
   if (signatureFile.length > MAX_SIGNATURE_BYTES) {
     refuse(
