@@ -1,7 +1,12 @@
 // The commands about the install's builds and channel: `confirm`, `rollback`, `status` and
 // `channel`. They parse options, call lib/actions/ and print.
 import { confirmTrial, rollBack } from "../lib/actions/builds.ts";
-import { listChannels, switchChannel } from "../lib/actions/channel.ts";
+import {
+  listChannels,
+  riskSentence,
+  switchChannel,
+  type SwitchConfirmation,
+} from "../lib/actions/channel.ts";
 import { installStatus } from "../lib/actions/status.ts";
 import { ConfigError } from "../lib/core/errors.ts";
 import type { StatusDocument } from "../lib/root/status.ts";
@@ -142,7 +147,11 @@ export function statusText(s: StatusDocument): string {
       : records.map((r) => `${t(r.version)} on ${t(r.channel)} (${t(r.reason)})`).join("; ");
   const lines = [
     `root:       ${t(s.root)}`,
-    `channel:    ${t(s.channel)}`,
+    `channel:    ${
+      t(s.channel)
+    } (${s.channel_info.risk} risk, checked every ${s.channel_info.check_interval_hours} h)${
+      s.channel_info.description ? ` - ${t(s.channel_info.description)}` : ""
+    }`,
     `platform:   ${t(s.platform)}`,
     `current:    ${
       s.current
@@ -253,40 +262,74 @@ export async function statusCommand(options: UpdateCommandOptions): Promise<numb
  * ```ts
  * import assert from "node:assert/strict";
  * import type { ChannelCommandOptions } from "./builds.ts";
- * const options: ChannelCommandOptions = { keepCurrent: true };
+ * const options: ChannelCommandOptions = { keepCurrent: true, yes: true };
  * assert.equal(options.allowDowngrade, undefined);
  * ```
  */
 export interface ChannelCommandOptions extends GlobalOptions {
   allowDowngrade?: boolean;
   keepCurrent?: boolean;
+  /** Consent to a channel of a higher risk. */
+  yes?: boolean;
 }
 
-/** The answer to a channel switch that would downgrade: from the flags, else asked on a terminal. */
-async function downgradeAnswer(
+/**
+ * The answers to a switch's questions (a riskier channel, a downgrade): from the flags, else asked
+ * on a terminal, in one question; without an answer the switch is refused, naming the flags.
+ */
+async function switchAnswers(
   ctx: Context,
   options: ChannelCommandOptions,
-  c: { channel: string; available: string; current: string },
-): Promise<"install" | "keep"> {
-  if (options.allowDowngrade) return "install";
-  if (options.keepCurrent) return "keep";
-  const question =
-    `${c.channel}'s newest release ${c.available} is lower than the installed ${c.current}. Switch to ${c.channel} and install ${c.available} (a downgrade), keep ${c.current} until ${c.channel} catches up, or cancel? [install/keep/Cancel]`;
+  c: SwitchConfirmation,
+): Promise<{ acceptRisk: boolean; downgrade?: "install" | "keep" }> {
+  const flagged = options.allowDowngrade ? "install" : options.keepCurrent ? "keep" : undefined;
+  const risk = c.risk !== null && !options.yes ? c.risk : null;
+  const downgrade = c.available !== null && c.current !== null && flagged === undefined
+    ? { available: c.available, current: c.current }
+    : null;
+  if (risk === null && downgrade === null) return { acceptRisk: true, downgrade: flagged };
+  const lower = downgrade === null
+    ? ""
+    : `${c.channel}'s newest release ${downgrade.available} is lower than the installed ${downgrade.current}`;
+  const question = downgrade === null
+    ? `${riskSentence(risk!)}. Switch to ${c.channel}? [y/N]`
+    : `${
+      risk === null ? "" : `${riskSentence(risk)}. `
+    }${lower}. Switch to ${c.channel} and install ${downgrade.available} (a downgrade), keep ${downgrade.current} until ${c.channel} catches up, or cancel? [install/keep/Cancel]`;
   const answer = await ctx.ui.ask(question);
-  if (answer === "i" || answer === "install") return "install";
-  if (answer === "k" || answer === "keep") return "keep";
+  if (downgrade === null && (answer === "y" || answer === "yes")) {
+    return { acceptRisk: true, downgrade: flagged };
+  }
+  if (downgrade !== null && (answer === "i" || answer === "install")) {
+    return { acceptRisk: true, downgrade: "install" };
+  }
+  if (downgrade !== null && (answer === "k" || answer === "keep")) {
+    return { acceptRisk: true, downgrade: "keep" };
+  }
+  const pass = answer === null ? "pass" : "cancelled; pass";
+  const flags = [
+    ...(risk === null ? [] : ["--yes to accept the risk"]),
+    ...(downgrade === null ? [] : [
+      `--allow-downgrade to switch and install ${downgrade.available}, or --keep-current to switch and keep ${downgrade.current}`,
+    ]),
+  ].join(", and ");
   throw new Error(
-    `${c.channel}'s newest release ${c.available} is lower than the installed ${c.current}: the channel was not switched (${
-      answer === null ? "pass" : "cancelled; pass"
-    } --allow-downgrade to switch and install ${c.available}, or --keep-current to switch and keep ${c.current})`,
+    `${
+      downgrade === null
+        ? riskSentence(risk!)
+        : risk === null
+        ? lower
+        : `${riskSentence(risk)}; ${lower}`
+    }: the channel was not switched (${pass} ${flags})`,
   );
 }
 
 /**
- * `ms11-update channel [NAME]`: show channels, or persist a switch in the configuration file. A
- * switch that would mean a downgrade (the new channel's newest release is lower than the
- * installed build) asks first, as the dashboard does: on a terminal, else `--allow-downgrade` or
- * `--keep-current` answers.
+ * `ms11-update channel [NAME]`: show channels (with their risk, check interval and description),
+ * or persist a switch in the configuration file. A switch to a channel of a higher risk shows its
+ * risk and description and asks first, and so does one that would mean a downgrade (the new
+ * channel's newest release is lower than the installed build), as the dashboard does: on a
+ * terminal, else `--yes` and `--allow-downgrade` or `--keep-current` answer.
  *
  * @example
  * ```ts
@@ -295,7 +338,10 @@ async function downgradeAnswer(
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/config.json`, "{}");
  * const options = { config: `${dir}/config.json`, root: `${dir}/root`, json: true };
- * assert.equal(await channelCommand("canary", options), 0);
+ * await assert.rejects(channelCommand("canary", options), {
+ *   message: /^canary is a high-risk channel \(stable is low-risk\): .*: the channel was not switched \(pass --yes to accept the risk\)$/,
+ * });
+ * assert.equal(await channelCommand("canary", { ...options, yes: true }), 0);
  * assert.equal(JSON.parse(await Deno.readTextFile(`${dir}/config.json`)).channel, "canary");
  * await assert.rejects(channelCommand("beta", options), {
  *   name: "ConfigError",
@@ -313,21 +359,27 @@ export async function channelCommand(
     const channels = listChannels(actionContext(ctx));
     ctx.ui.data(
       { channel: ctx.config.channel, channels },
-      channels.map((c) => `${c.current ? "*" : " "} ${c.name.padEnd(10)} ${c.description}`).join(
-        "\n",
-      ),
+      channels.map((c) =>
+        `${c.current ? "*" : " "} ${c.name.padEnd(10)} ${`${c.risk} risk`.padEnd(11)} ${
+          `every ${c.check_interval_hours} h`.padEnd(11)
+        } ${c.description}`.trimEnd()
+      ).join("\n"),
     );
     return 0;
   }
   if (options.allowDowngrade && options.keepCurrent) {
     throw new ConfigError("Pass --allow-downgrade or --keep-current, not both");
   }
-  let report = await switchChannel(actionContext(ctx), name);
+  let report = await switchChannel(actionContext(ctx), name, { acceptRisk: options.yes });
   if (report.confirmation !== null) {
-    const downgrade = await downgradeAnswer(ctx, options, report.confirmation);
-    report = await switchChannel(actionContext(ctx, { progress: downgrade === "install" }), name, {
-      downgrade,
-    });
+    const answers = await switchAnswers(ctx, options, report.confirmation);
+    report = await switchChannel(
+      actionContext(ctx, { progress: answers.downgrade === "install" }),
+      name,
+      answers,
+    );
+    // Asked again only if the channel changed between the two looks (a release just published).
+    if (report.confirmation !== null) throw new Error(report.message);
   }
   ctx.ui.notice(report.message);
   ctx.ui.data(

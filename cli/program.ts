@@ -202,9 +202,10 @@ export function buildProgram(setCode: (code: number) => void): Command {
       "--keep-current",
       "if the channel's newest release is lower than the installed build: switch and keep the installed one until the channel catches up",
     )
+    .option("--yes", "switch to a channel of a higher risk than the configured one")
     .addHelpText(
       "after",
-      "\nA switch that would mean a downgrade asks first on a terminal; elsewhere it needs --allow-downgrade or --keep-current, and nothing changes without one.",
+      "\nA switch to a riskier channel shows its risk and description and asks first on a terminal; elsewhere it needs --yes. A switch that would mean a downgrade asks too; elsewhere it needs --allow-downgrade or --keep-current. Nothing changes without an answer.",
     )
     .action(act(async (c) => (await builds()).channelCommand(c.args[0], c.optsWithGlobals())));
 

@@ -121,7 +121,8 @@ export async function checkCommand(options: UpdateCommandOptions): Promise<numbe
   ctx.ui.data(
     summary,
     [
-      `channel:   ${summary.channel}`,
+      `channel:   ${summary.channel}${summary.description ? ` - ${summary.description}` : ""}`,
+      `risk:      ${summary.risk} (checked every ${summary.check_interval_hours} h by --auto)`,
       `current:   ${summary.current ?? "none"}`,
       `available: ${summary.available} (released ${summary.released_at}, ${
         formatBytes(summary.size)

@@ -218,7 +218,7 @@ export function renderChannels(
     const rollout = "";
     return `<li class="card" id="channel-${e(id)}"><h3><span class="version">${e(c.name)}</span> ${
       c.configured ? action : ""
-    }</h3><p class="muted">${e(c.description)}</p>${
+    }</h3><p class="risk">${e(c.risk)} risk</p><p class="muted">${e(c.description)}</p>${
       facts([
         [
           "Newest release",

@@ -104,7 +104,10 @@ async function channel(ctx: ActionContext, fields: Fields): Promise<StepResult> 
       `Field downgrade must be "install" or "keep", got ${JSON.stringify(answer)}`,
     );
   }
-  const report = await switchChannel(ctx, fields.channel, { downgrade: answer });
+  const report = await switchChannel(ctx, fields.channel, {
+    downgrade: answer,
+    acceptRisk: flag(fields.accept_risk),
+  });
   const { message, confirmation, update, ...result } = report;
   return {
     message,

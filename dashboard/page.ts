@@ -7,7 +7,11 @@
 // stylesheet dashboard/browser/app.css) adds live progress through Server-Sent Events and submits
 // the forms without leaving the page. No external asset of any kind. Pure: a view in, a string
 // out; every value is escaped (dashboard/_html.ts).
-import type { ChannelProbe } from "../lib/actions/channel.ts";
+import {
+  type ChannelProbe,
+  riskSentence,
+  type SwitchConfirmation,
+} from "../lib/actions/channel.ts";
 import type { Progress } from "../lib/core/env.ts";
 import { countsBytes, PHASE_LABEL } from "../lib/core/format.ts";
 import type { InstallHistory } from "../lib/root/history.ts";
@@ -33,24 +37,19 @@ import APP_CSS from "./browser/app.css" with { type: "text" };
 export { escapeHtml };
 
 /**
- * A downgrade question waiting for an answer.
+ * A channel switch's question waiting for an answer: a riskier channel, a downgrade, or both
+ * (lib/actions/channel.ts).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import type { Confirmation } from "./page.ts";
- * const question: Confirmation = { channel: "stable", available: "1.0.0", current: "1.1.0-beta.2" };
+ * const question: Confirmation = { channel: "stable", available: "1.0.0", current: "1.1.0-beta.2",
+ *   risk: null };
  * assert.equal(question.channel, "stable");
  * ```
  */
-export interface Confirmation {
-  /** The channel to switch to. */
-  channel: string;
-  /** Its newest release. */
-  available: string;
-  /** The installed version. */
-  current: string;
-}
+export type Confirmation = SwitchConfirmation;
 
 /**
  * What the last action did.
@@ -151,7 +150,12 @@ function details(view: PageView): string {
         }, installed ${time(s.current.installed_at)})`
         : `<span id="current-version">none</span> (nothing is installed in ${e(s.root)})`,
     ],
-    ["Channel", `<span id="channel">${e(s.channel)}</span>`],
+    [
+      "Channel",
+      `<span id="channel">${e(s.channel)}</span> <span id="channel-risk">(${
+        e(s.channel_info.risk)
+      } risk)</span><div class="muted">${e(s.channel_info.description)}</div>`,
+    ],
     [
       "Staged build",
       `<span id="staged">${
@@ -226,11 +230,25 @@ function updater(u: NonNullable<StatusDocument["updater"]>): string {
 function confirmation(view: PageView): string {
   const c = view.outcome?.confirmation;
   if (!c || view.busy) return "";
-  const fields = (answer: string) => ({ channel: c.channel, downgrade: answer });
   const ctx = formContext(view);
+  const risk = c.risk === null ? "" : `<p class="risk">${e(riskSentence(c.risk))}.</p>`;
+  const accept: Record<string, string> = c.risk === null ? {} : { accept_risk: "1" };
+  if (c.available === null || c.current === null) {
+    return `<section id="confirm-risk" aria-labelledby="h-confirm" class="ask"><h2 id="h-confirm">Switch to ${
+      e(c.channel)
+    }?</h2>${risk}<div class="row">${
+      formHtml(ctx, {
+        route: "/api/channel",
+        fields: { channel: c.channel, ...accept },
+        label: `Switch to ${c.channel} (${c.risk?.risk ?? "higher"} risk)`,
+        id: "accept-risk",
+      })
+    }</div></section>`;
+  }
+  const fields = (answer: string) => ({ channel: c.channel, downgrade: answer, ...accept });
   return `<section id="confirm-downgrade" aria-labelledby="h-confirm" class="ask"><h2 id="h-confirm">Switch to ${
     e(c.channel)
-  }?</h2><p>${e(c.channel)}'s newest release ${e(c.available)} is lower than the installed ${
+  }?</h2>${risk}<p>${e(c.channel)}'s newest release ${e(c.available)} is lower than the installed ${
     e(c.current)
   }. Switching never downgrades by itself.</p><div class="row">${
     formHtml(ctx, {

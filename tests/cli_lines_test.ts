@@ -34,7 +34,7 @@ Deno.test("each action says one line for people and prints only data", async () 
   assert.equal(check.stderr, "", 'check says nothing on stderr: no "Installing"');
   assert.match(
     check.stdout,
-    /^channel: {3}stable\ncurrent: {3}1\.0\.0\navailable: 1\.1\.0 \(released \S+, 28 B\)\nupdate: {4}yes\nnotes: {5}Faster start\n {11}New menus\n$/,
+    /^channel: {3}stable - Production-ready releases\nrisk: {6}medium \(checked every 24 h by --auto\)\ncurrent: {3}1\.0\.0\navailable: 1\.1\.0 \(released \S+, 28 B\)\nupdate: {4}yes\nnotes: {5}Faster start\n {11}New menus\n$/,
   );
   assert.deepEqual(said(await world.cli([])), {
     code: 0,
@@ -76,7 +76,7 @@ Deno.test("each action says one line for people and prints only data", async () 
   const lines = status.stdout.split("\n");
   assert.deepEqual(lines.slice(0, 5), [
     `root:       ${root}`,
-    "channel:    stable",
+    "channel:    stable (medium risk, checked every 24 h) - Production-ready releases",
     `platform:   ${JSON.parse((await world.cli(["status", "--json"])).stdout).platform}`,
     "current:    1.0.0 from stable, confirmed healthy",
     "staged:     none",
@@ -95,7 +95,8 @@ Deno.test("each action says one line for people and prints only data", async () 
   assert.deepEqual(said(channels), {
     code: 0,
     stderr: "",
-    stdout: "* stable     Production-ready releases\n  canary     Early access releases\n",
+    stdout:
+      "* stable     medium risk every 24 h  Production-ready releases\n  canary     medium risk every 24 h  Early access releases\n",
   });
   assert.deepEqual(said(await world.cli(["channel", "canary"])), {
     code: 0,

@@ -418,7 +418,7 @@ Deno.test("channel NAME persists the choice and keeps the user's other settings"
   assert.deepEqual((await world.cli(["install"])).code, 0);
   const list = await world.cli(["channel"]);
   assert.deepEqual(list.code, 0);
-  includes(list.stdout, "* stable     Production-ready releases");
+  includes(list.stdout, "* stable     medium risk every 6 h   Production-ready releases");
   const run = await world.cli(["channel", "canary"]);
   assert.deepEqual(run.code, 0, run.stderr);
   assert.deepEqual(run.stderr, "Switched channel stable -> canary\n");

@@ -362,9 +362,15 @@ Deno.test("validateConfig accepts subdomains of allowed hosts, http when allowed
       canary: { base_url: "https://CDN.ms11.com/canary" },
     },
   });
+  const plain = { risk: "medium", check_interval_hours: null, auth: null };
   assert.deepEqual(config.update_servers, {
-    stable: { base_url: "https://eu.updates.ms11.com/stable", mirrors: [], description: "EU" },
-    canary: { base_url: "https://CDN.ms11.com/canary", mirrors: [], description: "" },
+    stable: {
+      base_url: "https://eu.updates.ms11.com/stable",
+      mirrors: [],
+      description: "EU",
+      ...plain,
+    },
+    canary: { base_url: "https://CDN.ms11.com/canary", mirrors: [], description: "", ...plain },
   });
   const http = validateConfig({
     update_servers: { stable: { base_url: "http://127.0.0.1:8080/stable" } },
@@ -377,6 +383,136 @@ Deno.test("validateConfig accepts subdomains of allowed hosts, http when allowed
     security: { allowed_domains: [] },
   });
   assert.equal(any.update_servers.stable.base_url, "https://mirror.example.org/ms11/stable");
+});
+
+Deno.test("validateConfig checks each channel's risk and check interval", () => {
+  const one = (entry: Record<string, unknown>) => ({
+    update_servers: { stable: { ...STABLE, ...entry } },
+  });
+  assert.equal(validateConfig(one({ risk: "high" })).update_servers.stable.risk, "high");
+  assert.equal(validateConfig(one({})).update_servers.stable.risk, "medium"); // unrated
+  assert.equal(
+    validateConfig(one({ check_interval_hours: 0.5 })).update_servers.stable.check_interval_hours,
+    0.5,
+  );
+  assert.equal(
+    validateConfig(one({ check_interval_hours: null })).update_servers.stable
+      .check_interval_hours,
+    null,
+  );
+  bad(
+    one({ risk: "extreme" }),
+    'update_servers.stable.risk must be "low", "medium" or "high", got "extreme"',
+  );
+  bad(one({ risk: 2 }), 'update_servers.stable.risk must be "low", "medium" or "high", got 2');
+  bad(
+    one({ check_interval_hours: -1 }),
+    "update_servers.stable.check_interval_hours must be a number from 0 to 8760, got -1",
+  );
+  bad(
+    one({ check_interval_hours: "6" }),
+    'update_servers.stable.check_interval_hours must be a number from 0 to 8760, got "6"',
+  );
+  bad(one({ risky: "low" }), "unknown field update_servers.stable.risky (did you mean risk?)");
+  // The shipped channels: stable low risk on the top-level interval, canary high risk every 6 h.
+  const shippedServers = defaultConfig().update_servers;
+  assert.deepEqual(
+    [shippedServers.stable.risk, shippedServers.stable.check_interval_hours],
+    ["low", null],
+  );
+  assert.deepEqual(
+    [shippedServers.canary.risk, shippedServers.canary.check_interval_hours],
+    ["high", 6],
+  );
+});
+
+Deno.test("validateConfig checks a channel's auth: where credentials come from, never themselves", () => {
+  const auth = (value: unknown) => ({ update_servers: { stable: { ...STABLE, auth: value } } });
+  const ok = (value: unknown) => validateConfig(auth(value)).update_servers.stable.auth;
+  assert.deepEqual(ok({ scheme: "bearer", secret_env: "MS11_TOKEN" }), {
+    scheme: "bearer",
+    username: null,
+    secret_file: null,
+    secret_env: "MS11_TOKEN",
+    send_to: [],
+  });
+  assert.deepEqual(
+    ok({
+      scheme: "basic",
+      username: "tester",
+      secret_file: "/etc/ms11/password",
+      send_to: ["https://cdn.ms11.com", "https://cdn.ms11.com/", "https://eu.cdn.ms11.com:8443"],
+    }),
+    {
+      scheme: "basic",
+      username: "tester",
+      secret_file: "/etc/ms11/password",
+      secret_env: null,
+      send_to: ["https://cdn.ms11.com", "https://eu.cdn.ms11.com:8443"],
+    },
+  );
+  assert.equal(ok(null), null);
+  const field = "update_servers.stable.auth";
+  bad(auth("Bearer abc"), `${field} must be an object, got "Bearer abc"`);
+  bad(
+    auth({ scheme: "digest", secret_env: "X" }),
+    `${field}.scheme must be "bearer" or "basic", got "digest"`,
+  );
+  bad(
+    auth({ scheme: "basic", secret_env: "X" }),
+    `${field}.username must be a user name without a colon or control characters (basic needs one), got undefined`,
+  );
+  bad(
+    auth({ scheme: "basic", username: "a:b", secret_env: "X" }),
+    `${field}.username must be a user name without a colon or control characters (basic needs one), got "a:b"`,
+  );
+  bad(
+    auth({ scheme: "bearer", username: "ana", secret_env: "X" }),
+    `${field}.username must be absent for the bearer scheme, got "ana"`,
+  );
+  const oneOf =
+    "an object with exactly one of secret_file (a file only its owner can read) or secret_env (an environment variable's name)";
+  bad(auth({ scheme: "bearer" }), `${field} must be ${oneOf}, got {"scheme":"bearer"}`);
+  bad(
+    auth({ scheme: "bearer", secret_env: "X", secret_file: "/x" }),
+    `${field} must be ${oneOf}, got {"scheme":"bearer","secret_env":"X","secret_file":"/x"}`,
+  );
+  bad(
+    auth({ scheme: "bearer", secret_file: "token.txt" }),
+    `${field}.secret_file must be an absolute path, got "token.txt"`,
+  );
+  bad(
+    auth({ scheme: "bearer", secret_env: "MS11 TOKEN" }),
+    `${field}.secret_env must be an environment variable's name (letters, digits, _), got "MS11 TOKEN"`,
+  );
+  // A secret written in the configuration is refused without showing it.
+  for (const key of ["token", "password", "Secret"]) {
+    throwsWith(
+      () => validateConfig(auth({ scheme: "bearer", [key]: "hunter2" })),
+      ConfigError,
+      `Invalid config config: ${field}.${key} must be absent: credentials are never stored in the configuration; put the secret in a file only its owner can read (secret_file) or in an environment variable (secret_env), got "a secret"`,
+    );
+  }
+  bad(
+    auth({ scheme: "bearer", secret_env: "X", send_to: "https://cdn.ms11.com" }),
+    `${field}.send_to must be a list of origins, got "https://cdn.ms11.com"`,
+  );
+  bad(
+    auth({ scheme: "bearer", secret_env: "X", send_to: ["https://cdn.ms11.com/files"] }),
+    `${field}.send_to[0] must be an origin such as https://cdn.example.com, got "https://cdn.ms11.com/files"`,
+  );
+  bad(
+    auth({ scheme: "bearer", secret_env: "X", send_to: ["http://cdn.ms11.com"] }),
+    `${field}.send_to[0] must be an https URL while security.require_https is true, got "http://cdn.ms11.com"`,
+  );
+  bad(
+    auth({ scheme: "bearer", secret_env: "X", send_to: ["https://evil.example"] }),
+    `${field}.send_to[0] must be on a host in security.allowed_domains (updates.ms11.com, cdn.ms11.com), got "https://evil.example"`,
+  );
+  bad(
+    auth({ scheme: "bearer", secret_env: "X", extra: 1 }),
+    `unknown field ${field}.extra`,
+  );
 });
 
 Deno.test("update_servers.<channel>.mirrors: more base URLs, each checked like base_url", () => {
@@ -401,6 +537,9 @@ Deno.test("update_servers.<channel>.mirrors: more base URLs, each checked like b
   assert.deepEqual(validateConfig({ update_servers: { stable: STABLE } }).update_servers.stable, {
     ...STABLE,
     mirrors: [],
+    risk: "medium",
+    check_interval_hours: null,
+    auth: null,
   });
   const mirrors = (list: unknown) => ({
     update_servers: { stable: { base_url: "https://updates.ms11.com/stable", mirrors: list } },
@@ -914,6 +1053,58 @@ Deno.test("validateConfig: security.ca_file is null or an absolute path", () => 
   bad(
     { security: { ca_file: 5 } },
     "security.ca_file must be null or an absolute path to a PEM file, got 5",
+  );
+});
+
+Deno.test("validateConfig checks the scan gate's settings", () => {
+  const scan = (fields: Record<string, unknown>) => validateConfig({ security: fields }).security;
+  const shippedSecurity = defaultConfig().security;
+  assert.deepEqual(
+    [
+      shippedSecurity.scan_command,
+      shippedSecurity.scan_timeout_seconds,
+      shippedSecurity.scan_infected_exit_codes,
+      shippedSecurity.scan_on_error,
+    ],
+    [null, 300, null, "refuse"],
+  );
+  const clam = scan({
+    scan_command: ["clamscan", "--no-summary", "-r"],
+    scan_infected_exit_codes: [1],
+    scan_on_error: "allow",
+    scan_timeout_seconds: 1,
+  });
+  assert.deepEqual(clam.scan_command, ["clamscan", "--no-summary", "-r"]);
+  assert.deepEqual(clam.scan_infected_exit_codes, [1]);
+  assert.equal(clam.scan_on_error, "allow");
+  assert.deepEqual(scan({ scan_command: ["/usr/bin/clamscan"] }).scan_command, [
+    "/usr/bin/clamscan",
+  ]);
+  const argv = "null or a non-empty list of strings (argv, no shell)";
+  bad(
+    { security: { scan_command: "clamscan -r" } },
+    `security.scan_command must be ${argv}, got "clamscan -r"`,
+  );
+  bad({ security: { scan_command: [] } }, `security.scan_command must be ${argv}, got []`);
+  bad(
+    { security: { scan_command: ["clamscan", ""] } },
+    `security.scan_command must be ${argv}, got ["clamscan",""]`,
+  );
+  bad(
+    { security: { scan_command: ["bin/scan"] } },
+    'security.scan_command[0] must be a program name found on PATH or an absolute path, got "bin/scan"',
+  );
+  bad(
+    { security: { scan_timeout_seconds: 0 } },
+    "security.scan_timeout_seconds must be a number from 1 to 86400, got 0",
+  );
+  bad(
+    { security: { scan_infected_exit_codes: [0] } },
+    "security.scan_infected_exit_codes must be null (every non-zero exit) or a non-empty list of exit codes from 1 to 255, got [0]",
+  );
+  bad(
+    { security: { scan_on_error: "ignore" } },
+    'security.scan_on_error must be "refuse" or "allow", got "ignore"',
   );
 });
 

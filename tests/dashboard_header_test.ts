@@ -13,6 +13,7 @@ function status(extra: Partial<StatusDocument> = {}): StatusDocument {
     schema: 2,
     root: "/opt/ms11",
     channel: "stable",
+    channel_info: { description: "Production", risk: "low", check_interval_hours: 24 },
     platform: "linux-x64",
     current: {
       version: "1.1.0",
@@ -44,6 +45,7 @@ function probe(decision: ChannelProbe["decision"]): ChannelProbe {
   return {
     name: "stable",
     description: "Production",
+    risk: "low",
     configured: true,
     available: { version: "1.2.0", released_at: AT, notes: null, size: 9 },
     decision,

@@ -10,6 +10,11 @@ function status(extra: Partial<StatusDocument> = {}): StatusDocument {
     schema: 2,
     root: "/opt/ms11",
     channel: "stable",
+    channel_info: {
+      description: "Production-ready releases: weekly, thoroughly tested",
+      risk: "low",
+      check_interval_hours: 24,
+    },
     platform: "linux-x64",
     current: {
       version: "1.1.0",
@@ -165,6 +170,7 @@ Deno.test("renderPage lists channels with notes, decisions, errors and switch bu
       {
         name: "stable",
         description: "Production",
+        risk: "low",
         configured: true,
         available: { version: "1.1.0", released_at: "2026-11-20T10:00:00Z", notes: null, size: 9 },
         decision: { action: "none", reason: "up-to-date", message: "same" },
@@ -173,6 +179,7 @@ Deno.test("renderPage lists channels with notes, decisions, errors and switch bu
       {
         name: "canary",
         description: "Early",
+        risk: "high",
         configured: false,
         available: {
           version: "1.2.0-canary.1",
@@ -186,6 +193,7 @@ Deno.test("renderPage lists channels with notes, decisions, errors and switch bu
       {
         name: "beta",
         description: "Beta",
+        risk: "medium",
         configured: false,
         available: null,
         decision: null,
@@ -200,6 +208,8 @@ Deno.test("renderPage lists channels with notes, decisions, errors and switch bu
   assert.match(card("stable"), /<span class="badge tone-good"><svg[^]*?<\/svg>followed<\/span>/);
   assert.match(card("stable"), /<span class="compare">Same as installed<\/span>/);
   assert.doesNotMatch(card("stable"), /<button/, "no switch button for the followed channel");
+  // Each channel's risk and description, plainly.
+  assert.match(card("canary"), /<p class="risk">high risk<\/p><p class="muted">Early<\/p>/);
   assert.ok(html.includes('<p class="notes">line 1\n&lt;b&gt;line 2&lt;/b&gt;</p>'));
   assert.match(card("canary"), /<span class="compare">Newer than installed<\/span>/);
   assert.match(
@@ -220,7 +230,12 @@ Deno.test("renderPage asks before a downgrade, with both answers as buttons", ()
       ok: false,
       message: "asks",
       at: "2026-11-27T10:00:00.000Z",
-      confirmation: { channel: "stable", available: "1.4.0", current: "1.5.0-canary.3" },
+      confirmation: {
+        channel: "stable",
+        available: "1.4.0",
+        current: "1.5.0-canary.3",
+        risk: null,
+      },
       phase: null,
       transfer: null,
     },
@@ -240,6 +255,64 @@ Deno.test("renderPage asks before a downgrade, with both answers as buttons", ()
   assert.match(
     html,
     /<p id="outcome" role="status" class="fail"><svg [^]*?<\/svg><span>Failed: asks <span class="muted">\(channel, /,
+  );
+});
+
+Deno.test("renderPage asks before a riskier channel, showing its risk and description", () => {
+  const risk = {
+    channel: "canary",
+    risk: "high" as const,
+    from: "stable",
+    previous: "low" as const,
+    description: "Daily <builds>",
+  };
+  const html = renderPage(view({
+    outcome: {
+      action: "channel",
+      ok: false,
+      message: "asks",
+      at: "2026-11-27T10:00:00.000Z",
+      confirmation: { channel: "canary", available: null, current: null, risk },
+      phase: null,
+      transfer: null,
+    },
+  }));
+  assert.match(html, /<section id="confirm-risk"[^>]*><h2 id="h-confirm">Switch to canary\?<\/h2>/);
+  assert.ok(
+    html.includes(
+      '<p class="risk">canary is a high-risk channel (stable is low-risk): Daily &lt;builds&gt;.</p>',
+    ),
+  );
+  assert.match(
+    html,
+    /<input type="hidden" name="channel" value="canary"><input type="hidden" name="accept_risk" value="1"><button type="submit" id="accept-risk" class="secondary">Switch to canary \(high risk\)<\/button>/,
+  );
+  // Riskier and lower: one question, both answers carrying the consent.
+  const both = renderPage(view({
+    outcome: {
+      action: "channel",
+      ok: false,
+      message: "asks",
+      at: "2026-11-27T10:00:00.000Z",
+      confirmation: { channel: "canary", available: "1.0.0", current: "1.1.0", risk },
+      phase: null,
+      transfer: null,
+    },
+  }));
+  assert.match(both, /<section id="confirm-downgrade"/);
+  assert.ok(both.includes("canary is a high-risk channel (stable is low-risk)"));
+  assert.match(
+    both,
+    /name="downgrade" value="keep"><input type="hidden" name="accept_risk" value="1"><button type="submit" id="downgrade-keep" class="secondary">/,
+  );
+  assert.ok(!both.includes('id="accept-risk"'));
+});
+
+Deno.test("renderPage shows the followed channel's risk and description", () => {
+  const html = renderPage(view());
+  assert.match(
+    html,
+    /<span id="channel">stable<\/span> <span id="channel-risk">\(low risk\)<\/span><div class="muted">Production-ready releases: weekly, thoroughly tested<\/div>/,
   );
 });
 
@@ -507,6 +580,7 @@ Deno.test("renderPage: the installed release is the same as installed, whatever 
   const channel = (name: string, version: string, reason: "held" | "rejected") => ({
     name,
     description: name,
+    risk: "low" as const,
     configured: name === "stable",
     available: { version, released_at: "2026-11-20T10:00:00Z", notes: null, size: 9 },
     decision: { action: "none" as const, reason, message: `${version} is skipped` },

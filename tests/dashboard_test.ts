@@ -292,6 +292,7 @@ Deno.test("switching to a channel whose newest release is lower asks first", asy
     channel: "canary",
     available: "1.0.5",
     current: "1.1.0",
+    risk: null,
   });
   assert.equal(
     ask.json.message,

@@ -18,6 +18,11 @@ Deno.test("readStatus of an empty root", async () => {
     schema: 2,
     root: layout.root,
     channel: "stable",
+    channel_info: {
+      description: "Production-ready releases: weekly, thoroughly tested",
+      risk: "low",
+      check_interval_hours: 24,
+    },
     platform: "linux-x64",
     current: null,
     staged: null,
@@ -99,6 +104,11 @@ Deno.test("readStatus of a populated root", async () => {
     schema: 2,
     root: layout.root,
     channel: "canary",
+    channel_info: {
+      description: "Early access releases: daily, experimental, for testers and advanced users",
+      risk: "high",
+      check_interval_hours: 6,
+    },
     platform: "darwin-arm64",
     current: {
       version: "1.2.0",

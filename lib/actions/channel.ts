@@ -5,7 +5,14 @@
  *
  * @module
  */
-import { resolveChannel, type UpdateDecision } from "../core/channel.ts";
+import {
+  checkInterval,
+  resolveChannel,
+  type RiskIncrease,
+  riskIncrease,
+  type UpdateDecision,
+} from "../core/channel.ts";
+import type { RiskLevel } from "../core/config_schema.ts";
 import { setConfigField } from "../core/config.ts";
 import type { Env } from "../core/env.ts";
 import { httpEnv } from "../net/http_env.ts";
@@ -25,7 +32,8 @@ import { updateFromChannel, type UpdateSummary } from "./update.ts";
  * import assert from "node:assert/strict";
  * import type { ChannelEntry } from "./channel.ts";
  * const entry: ChannelEntry = { name: "stable", description: "Stable releases",
- *   base_url: "https://updates.example.com/stable", current: true };
+ *   base_url: "https://updates.example.com/stable", current: true, risk: "low",
+ *   check_interval_hours: 24 };
  * assert.ok(entry.current);
  * ```
  */
@@ -38,6 +46,10 @@ export interface ChannelEntry {
   base_url: string;
   /** Whether it is the configured channel. */
   current: boolean;
+  /** How risky its releases are. */
+  risk: RiskLevel;
+  /** Hours between its automatic checks (its own, else the top-level `check_interval_hours`). */
+  check_interval_hours: number;
 }
 
 /**
@@ -60,6 +72,8 @@ export function listChannels(ctx: ActionContext): ChannelEntry[] {
     description: server.description,
     base_url: server.base_url,
     current: name === ctx.config.channel,
+    risk: server.risk,
+    check_interval_hours: checkInterval(ctx.config, name).hours,
   }));
 }
 
@@ -70,8 +84,8 @@ export function listChannels(ctx: ActionContext): ChannelEntry[] {
  * ```ts
  * import assert from "node:assert/strict";
  * import type { ChannelProbe } from "./channel.ts";
- * const down: ChannelProbe = { name: "canary", description: "Daily builds", configured: false,
- *   available: null, decision: null, error: "Connection refused" };
+ * const down: ChannelProbe = { name: "canary", description: "Daily builds", risk: "high",
+ *   configured: false, available: null, decision: null, error: "Connection refused" };
  * assert.equal(down.available, null);
  * ```
  */
@@ -80,6 +94,8 @@ export interface ChannelProbe {
   name: string;
   /** Its description. */
   description: string;
+  /** How risky its releases are. */
+  risk: RiskLevel;
   /** Whether it is the configured channel. */
   configured: boolean;
   /** Its newest release, when its manifest could be read and trusted. */
@@ -155,6 +171,7 @@ export async function probeChannels(
       const probe: ChannelProbe = {
         name,
         description: server.description,
+        risk: server.risk,
         configured: name === config.channel,
         available: null,
         decision: null,
@@ -191,7 +208,7 @@ export async function probeChannels(
  * ```ts
  * import assert from "node:assert/strict";
  * import type { SwitchChannelOptions } from "./channel.ts";
- * const keep: SwitchChannelOptions = { downgrade: "keep" };
+ * const keep: SwitchChannelOptions = { downgrade: "keep", acceptRisk: true };
  * assert.equal(keep.skipCheck, undefined);
  * ```
  */
@@ -203,8 +220,56 @@ export interface SwitchChannelOptions {
    * switch that would downgrade is not made: the report asks for a confirmation instead.
    */
   downgrade?: "install" | "keep";
-  /** Switch without checking the new channel first (no confirmation is asked). */
+  /**
+   * Consent to a channel of a higher risk than the configured one (`--yes`). Without it such a
+   * switch is not made: the report asks for a confirmation showing the channel's risk and
+   * description.
+   */
+  acceptRisk?: boolean;
+  /** Switch without checking the new channel's releases first (no downgrade question is asked). */
   skipCheck?: boolean;
+}
+
+/**
+ * A switch that needs an answer first: the new channel is riskier, or its newest release is lower
+ * than the installed build (or both). Nothing was changed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SwitchConfirmation } from "./channel.ts";
+ * const ask: SwitchConfirmation = { channel: "canary", available: null, current: null,
+ *   risk: { channel: "canary", risk: "high", from: "stable", previous: "low",
+ *     description: "Daily builds" } };
+ * assert.equal(ask.risk?.risk, "high");
+ * ```
+ */
+export interface SwitchConfirmation {
+  /** The channel to switch to. */
+  channel: string;
+  /** Its newest release, when it is lower than the installed build (a downgrade); else null. */
+  available: string | null;
+  /** The installed version, with `available`; else null. */
+  current: string | null;
+  /** Its risk, when it is higher than the configured channel's and not yet accepted; else null. */
+  risk: RiskIncrease | null;
+}
+
+/**
+ * The sentence for people asking about a riskier channel.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { riskSentence } from "./channel.ts";
+ * assert.equal(riskSentence({ channel: "canary", risk: "high", from: "stable", previous: "low",
+ *   description: "Daily builds, for testers" }),
+ *   "canary is a high-risk channel (stable is low-risk): Daily builds, for testers");
+ * ```
+ */
+export function riskSentence(risk: RiskIncrease): string {
+  const about = risk.description === "" ? "" : `: ${risk.description}`;
+  return `${risk.channel} is a ${risk.risk}-risk channel (${risk.from} is ${risk.previous}-risk)${about}`;
 }
 
 /**
@@ -228,8 +293,8 @@ export interface SwitchReport {
   previous: string;
   /** The configuration file. */
   config: string;
-  /** Set when the switch would downgrade and needs an answer: nothing was changed. */
-  confirmation: { channel: string; available: string; current: string } | null;
+  /** Set when the switch needs an answer (a riskier channel, a downgrade): nothing was changed. */
+  confirmation: SwitchConfirmation | null;
   /** The update made with `downgrade: "install"`. */
   update: UpdateSummary | null;
 }
@@ -237,7 +302,10 @@ export interface SwitchReport {
 /**
  * Switch channel persistently: change the `channel` field of the configuration file (only that
  * field: the rest of the file stays as the user wrote it) and announce `channel_changed`.
- * Unknown channels are a `ConfigError`.
+ * Unknown channels are a `ConfigError`. A switch to a channel of a higher risk than the configured
+ * one's, or (checked first unless `skipCheck`) one whose newest release is lower than the
+ * installed build, changes nothing without its answer (`acceptRisk`, `downgrade`): the report
+ * carries the question (`confirmation`) instead, both asked at once.
  *
  * @example
  * ```ts
@@ -248,7 +316,9 @@ export interface SwitchReport {
  * const dir = await Deno.makeTempDir();
  * const ctx = { layout: layoutOf(dir), config: defaultConfig(), configPath: `${dir}/c.json`,
  *   platform: "linux-x64" };
- * const report = await switchChannel(ctx, "canary", { skipCheck: true });
+ * const asked = await switchChannel(ctx, "canary", { skipCheck: true }); // stable low, canary high
+ * assert.deepEqual([asked.channel, asked.confirmation?.risk?.risk], ["stable", "high"]);
+ * const report = await switchChannel(ctx, "canary", { skipCheck: true, acceptRisk: true });
  * assert.equal(report.channel, "canary");
  * assert.equal(JSON.parse(await Deno.readTextFile(`${dir}/c.json`)).channel, "canary");
  * ```
@@ -271,6 +341,10 @@ export async function switchChannel(
       const installed = (await installProblem(ctx.layout)) === null;
       const current = installed ? await currentVersion(ctx.layout) : null;
       let warning = "";
+      // A riskier channel asks first, whatever the releases say; the question is asked together
+      // with the downgrade one, when there is one, so that people answer once.
+      const raised = options.acceptRisk ? null : riskIncrease(config, previous, channel);
+      let downgrade: { available: string; current: string } | null = null;
       if (options.downgrade === undefined && !options.skipCheck && current !== null) {
         const { state } = await readState(ctx.layout);
         try {
@@ -285,18 +359,32 @@ export async function switchChannel(
             env: ctx.env,
           });
           if (check.decision.action === "none" && check.decision.reason === "downgrade-refused") {
-            const available = check.manifest.version;
-            return {
-              ...base,
-              channel: previous,
-              message:
-                `${channel}'s newest release ${available} is lower than the installed ${current}: confirm the switch (downgrade "install" or "keep")`,
-              confirmation: { channel, available, current },
-            };
+            downgrade = { available: check.manifest.version, current };
           }
         } catch (error) {
           warning = ` (could not check ${channel}: ${(error as Error).message})`;
         }
+      }
+      if (raised !== null || downgrade !== null) {
+        const asks = [
+          ...(raised === null
+            ? []
+            : [`${riskSentence(raised)}: confirm the switch (accept the risk)`]),
+          ...(downgrade === null ? [] : [
+            `${channel}'s newest release ${downgrade.available} is lower than the installed ${downgrade.current}: confirm the switch (downgrade "install" or "keep")`,
+          ]),
+        ];
+        return {
+          ...base,
+          channel: previous,
+          message: asks.join("; "),
+          confirmation: {
+            channel,
+            available: downgrade?.available ?? null,
+            current: downgrade?.current ?? null,
+            risk: raised,
+          },
+        };
       }
       if (channel !== previous) {
         config = await setConfigField(ctx.configPath, "channel", channel);

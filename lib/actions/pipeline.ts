@@ -13,6 +13,7 @@ import { faultPoint } from "../core/fault.ts";
 import { ManifestBehindError } from "../core/errors.ts";
 import type { Env, ProgressSink } from "../core/env.ts";
 import { httpEnv } from "../net/http_env.ts";
+import { loadCredentials } from "../net/credentials.ts";
 import { buildDir, currentVersion, type Layout } from "../root/layout.ts";
 import type { UpdateEvent } from "./notify.ts";
 import { checkFreeSpace, spaceNeeded, treeBytes } from "../root/space.ts";
@@ -34,6 +35,7 @@ import {
 import { acquireLock } from "../root/lock.ts";
 import { ensureDir, MODES, refuseLinks } from "../root/safe.ts";
 import { recoverSwap } from "../root/swap.ts";
+import { scanGate } from "./_scan_gate.ts";
 
 /**
  * Options of {@linkcode runUpdate}.
@@ -223,9 +225,15 @@ export async function runUpdate(
     now: env.now(),
     onNote: options.onWarning,
   });
+  // The channel's credentials, read once for the manifest, its signatures and the artifact.
+  const auth = {
+    channel: options.channel,
+    credentials: await loadCredentials(config, options.channel),
+  };
   let check: CheckResult;
   try {
     check = await checkChannel(config, {
+      auth,
       channel: options.channel,
       platform: options.platform,
       current,
@@ -357,7 +365,9 @@ export async function runUpdate(
     });
     throw error;
   };
-  if (await hasBuild(layout, { state, version, sha256: artifact.sha256 })) {
+  const previousStaged = state.staged;
+  const madeNow = !(await hasBuild(layout, { state, version, sha256: artifact.sha256 }));
+  if (!madeNow) {
     state.staged = { version, channel: options.channel, staged_at: env.now().toISOString() };
   } else {
     await ensureDir(layout, layout.downloads, MODES.privateDir);
@@ -393,6 +403,7 @@ export async function runUpdate(
       maxAttempts: config.max_retry_attempts,
       requireHttps: config.security.require_https,
       allowedDomains: config.security.allowed_domains,
+      auth,
       onProgress: options.onProgress,
       idleTimeoutMs: options.idleTimeoutMs,
     }).catch(refused);
@@ -418,6 +429,21 @@ export async function runUpdate(
       keepArtifact: true,
     }).catch(refused);
   }
+  // The scan gate: after verification, before the smoke test (at the launch that applies it).
+  await scanGate(layout, config, state, {
+    version,
+    channel: options.channel,
+    sha256: artifact.sha256,
+    at: env.now().toISOString(),
+    madeNow,
+    previousStaged,
+    // Kept past a scanner failure (the next update stages it without downloading it again);
+    // removed with the build when a threat is found.
+    download: madeNow
+      ? `${layout.downloads}/${version}-${options.platform}.${EXTENSION[artifact.kind]}`
+      : null,
+    onWarning: options.onWarning,
+  });
   markStaged(state.lifecycle, version, options.channel, { at: env.now().toISOString() });
   await writeState(layout, state);
   if (downloaded) {

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { resolveChannel, type UpdateDecision } from "../core/channel.ts";
+import { checkInterval, resolveChannel, type UpdateDecision } from "../core/channel.ts";
+import type { Config, RiskLevel } from "../core/config_schema.ts";
 import { formatBytes } from "../core/format.ts";
 import { requireInstall } from "../root/layout.ts";
 import { readState } from "../root/state.ts";
@@ -66,6 +67,12 @@ export interface UpdateSummary {
   downloaded: boolean;
   /** Whether the server answered 304 and the cached manifest was used. */
   manifest_not_modified: boolean;
+  /** The channel's description, from the configuration. */
+  description: string;
+  /** The channel's risk level. */
+  risk: RiskLevel;
+  /** Hours between the channel's automatic checks (its own, else the top-level interval). */
+  check_interval_hours: number;
 }
 
 /**
@@ -137,8 +144,9 @@ function stagedMessage(result: UpdateResult, channel: string): string {
   return `Staged ${result.staged} from ${channel} (${over}${bytes}); it is applied at the next launch`;
 }
 
-function summarize(result: UpdateResult): UpdateSummary {
+function summarize(result: UpdateResult, config: Config): UpdateSummary {
   const { check } = result;
+  const server = config.update_servers[check.channel];
   return {
     channel: check.channel,
     current: check.current,
@@ -149,6 +157,9 @@ function summarize(result: UpdateResult): UpdateSummary {
     staged: result.staged,
     downloaded: result.downloaded,
     manifest_not_modified: check.notModified,
+    description: server.description,
+    risk: server.risk,
+    check_interval_hours: checkInterval(config, check.channel).hours,
   };
 }
 
@@ -188,7 +199,7 @@ export async function checkForUpdate(
   return {
     message: decision.message,
     summary: {
-      ...summarize(result),
+      ...summarize(result, ctx.config),
       update_available: decision.action === "update",
       size: artifact.size,
     },
@@ -264,7 +275,7 @@ export async function updateFromChannel(
   const updater = await offeredUpdater(ctx, result.check.manifest, { channel });
   return {
     message: result.staged ? stagedMessage(result, channel) : decision.message,
-    summary: summarize(result),
+    summary: summarize(result, ctx.config),
     skipped: null,
     problem: result.problem,
     updater,

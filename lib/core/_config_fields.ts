@@ -137,6 +137,23 @@ export class Checker {
     return value;
   }
 
+  /** null (every non-zero exit), or a non-empty list of distinct exit codes from 1 to 255. */
+  exitCodes(value: unknown, field: string): number[] | null {
+    if (value === null) return null;
+    if (
+      !Array.isArray(value) || value.length === 0 ||
+      value.some((v) => !Number.isInteger(v) || v < 1 || v > 255) ||
+      new Set(value).size !== value.length
+    ) {
+      this.fail(
+        field,
+        "null (every non-zero exit) or a non-empty list of exit codes from 1 to 255",
+        value,
+      );
+    }
+    return [...value as number[]];
+  }
+
   /** null, or what {@linkcode Checker.string} accepts. */
   nullableString(
     value: unknown,

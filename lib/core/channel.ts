@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Config } from "./config_schema.ts";
+import { type Config, RISK_LEVELS, type RiskLevel } from "./config_schema.ts";
 import { ConfigError } from "./errors.ts";
 import type { LifecycleRecord } from "../root/lifecycle.ts";
 import { compareVersions } from "./version.ts";
@@ -35,6 +35,99 @@ export function resolveChannel(config: Config, requested?: string): string {
     );
   }
   return channel;
+}
+
+/**
+ * A channel's interval between automatic checks, and the field it comes from.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { CheckInterval } from "./channel.ts";
+ * const interval: CheckInterval = { hours: 6, field: "update_servers.canary.check_interval_hours" };
+ * assert.equal(interval.hours * 3_600_000, 21_600_000);
+ * ```
+ */
+export interface CheckInterval {
+  /** Hours between automatic checks. */
+  hours: number;
+  /** The setting that says so (`update_servers.<name>.check_interval_hours` or the top level's). */
+  field: string;
+}
+
+/**
+ * How often `channel` is checked by unattended runs: its own `check_interval_hours`, else the
+ * top-level one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkInterval } from "./channel.ts";
+ * import { defaultConfig } from "./config.ts";
+ * const config = defaultConfig();
+ * assert.deepEqual(checkInterval(config, "canary"),
+ *   { hours: 6, field: "update_servers.canary.check_interval_hours" });
+ * assert.deepEqual(checkInterval(config, "stable"), { hours: 24, field: "check_interval_hours" });
+ * ```
+ */
+export function checkInterval(config: Config, channel: string): CheckInterval {
+  const own = Object.hasOwn(config.update_servers, channel)
+    ? config.update_servers[channel].check_interval_hours
+    : null;
+  return own === null
+    ? { hours: config.check_interval_hours, field: "check_interval_hours" }
+    : { hours: own, field: `update_servers.${channel}.check_interval_hours` };
+}
+
+/**
+ * What a switch to a riskier channel asks consent for: its risk, the current channel's, and its
+ * description.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RiskIncrease } from "./channel.ts";
+ * const raised: RiskIncrease = { channel: "canary", risk: "high", from: "stable",
+ *   previous: "low", description: "Early access releases" };
+ * assert.notEqual(raised.risk, raised.previous);
+ * ```
+ */
+export interface RiskIncrease {
+  /** The channel switched to. */
+  channel: string;
+  /** Its risk. */
+  risk: RiskLevel;
+  /** The channel configured now. */
+  from: string;
+  /** Its risk. */
+  previous: RiskLevel;
+  /** Its description. */
+  description: string;
+}
+
+/**
+ * Whether switching from channel `from` to channel `to` raises the risk (pure): the new channel's
+ * risk and description when it does, null when the risk stays or falls.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { riskIncrease } from "./channel.ts";
+ * import { defaultConfig } from "./config.ts";
+ * const config = defaultConfig(); // stable: low, canary: high
+ * assert.deepEqual(riskIncrease(config, "stable", "canary"), { channel: "canary", risk: "high",
+ *   from: "stable", previous: "low", description: config.update_servers.canary.description });
+ * assert.equal(riskIncrease(config, "canary", "stable"), null);
+ * assert.equal(riskIncrease(config, "canary", "canary"), null);
+ * ```
+ */
+export function riskIncrease(config: Config, from: string, to: string): RiskIncrease | null {
+  const server = config.update_servers[to];
+  const previous = Object.hasOwn(config.update_servers, from)
+    ? config.update_servers[from].risk
+    : "low";
+  if (RISK_LEVELS.indexOf(server.risk) <= RISK_LEVELS.indexOf(previous)) return null;
+  return { channel: to, risk: server.risk, from, previous, description: server.description };
 }
 
 /**

@@ -8,72 +8,12 @@
  */
 import shipped from "../../config/update_channel.json" with { type: "json" };
 import { type KeySet, parseKeySet } from "./keyset.ts";
-import {
-  hostAllowed,
-  isChannelName,
-  isFileName,
-  isHostName,
-  isLoopbackHost,
-  isPlatformKey,
-} from "./validate.ts";
+import { isChannelName, isFileName, isHostName, isPlatformKey } from "./validate.ts";
 import { Checker } from "./_config_fields.ts";
+import { parseServers, type UpdateServer } from "./_config_channels.ts";
 
-/**
- * One channel's update server.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { defaultConfig, type UpdateServer } from "./config_schema.ts";
- * const stable: UpdateServer = defaultConfig().update_servers.stable;
- * assert.equal(stable.base_url, "https://updates.ms11.com/stable");
- * ```
- */
-export interface UpdateServer {
-  /** Where the channel's `manifest.json` lives (`<base_url>/manifest.json`). */
-  base_url: string;
-  /**
-   * More base URLs serving the same channel, tried in order after `base_url` when it fails or is
-   * behind (lib/trust/mirrors.ts); empty for none.
-   */
-  mirrors: string[];
-  /** Shown to people choosing a channel. */
-  description: string;
-}
-
-/**
- * The most mirrors a channel may list besides its `base_url`.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { MAX_MIRRORS } from "./config_schema.ts";
- * assert.equal(MAX_MIRRORS, 16);
- * ```
- */
-export const MAX_MIRRORS = 16;
-
-/**
- * A channel's base URLs in the configured order: `base_url`, then its `mirrors`.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { baseUrls, validateConfig } from "./config_schema.ts";
- * const config = validateConfig({
- *   update_servers: {
- *     stable: { base_url: "https://updates.ms11.com/stable", mirrors: ["https://cdn.ms11.com/stable/"] },
- *   },
- * });
- * assert.deepEqual(baseUrls(config.update_servers.stable), [
- *   "https://updates.ms11.com/stable",
- *   "https://cdn.ms11.com/stable", // a final slash is dropped
- * ]);
- * ```
- */
-export function baseUrls(server: UpdateServer): string[] {
-  return [server.base_url, ...server.mirrors];
-}
+export { baseUrls, MAX_MIRRORS, RISK_LEVELS } from "./_config_channels.ts";
+export type { ChannelAuth, RiskLevel, UpdateServer } from "./_config_channels.ts";
 
 /**
  * Security settings.
@@ -103,6 +43,23 @@ export interface SecurityConfig {
    * a company or test CA; null for none.
    */
   ca_file: string | null;
+  /**
+   * argv of a scanner run on every staged build before it may become current (the build's folder
+   * is appended), e.g. `["clamscan", "--no-summary", "--infected", "-r"]`; null: no scan.
+   */
+  scan_command: string[] | null;
+  /** Time allowed for the scan; a scanner that takes longer is killed and counts as failed. */
+  scan_timeout_seconds: number;
+  /**
+   * The exit codes that mean "a threat was found" (clamscan: `[1]`); other non-zero codes mean
+   * the scanner failed. Null: every non-zero exit is a threat found.
+   */
+  scan_infected_exit_codes: number[] | null;
+  /**
+   * A scanner that cannot start, times out, crashes or fails: `refuse` (the default) stages
+   * nothing; `allow` stages the build unscanned, with a warning.
+   */
+  scan_on_error: "refuse" | "allow";
 }
 
 /**
@@ -206,17 +163,27 @@ export interface Config {
   health: HealthConfig;
 }
 
-/** `health.failure_exit_codes`: null, or a non-empty list of distinct codes from 1 to 255. */
-function failureCodes(c: Checker, value: unknown): number[] | null {
+/**
+ * `security.scan_command`: null, or an argv whose program is a bare name (looked up on PATH) or
+ * an absolute path: never a shell line, never a path relative to wherever the updater runs.
+ */
+function scanCommand(c: Checker, value: unknown): string[] | null {
   if (value === null) return null;
-  const field = "health.failure_exit_codes";
-  const expected = "null (every non-zero exit) or a non-empty list of exit codes from 1 to 255";
   if (
     !Array.isArray(value) || value.length === 0 ||
-    value.some((v) => !Number.isInteger(v) || v < 1 || v > 255) ||
-    new Set(value).size !== value.length
-  ) c.fail(field, expected, value);
-  return [...value as number[]];
+    value.some((a) => typeof a !== "string" || a.length === 0 || a.includes("\0"))
+  ) {
+    c.fail("security.scan_command", "null or a non-empty list of strings (argv, no shell)", value);
+  }
+  const program = value[0] as string;
+  if (program.includes("/") && !isAbsolute(program)) {
+    c.fail(
+      "security.scan_command[0]",
+      "a program name found on PATH or an absolute path",
+      program,
+    );
+  }
+  return [...value as string[]];
 }
 
 /**
@@ -260,45 +227,6 @@ function isAbsolute(path: string): boolean {
 }
 
 /**
- * A channel's base URL (`base_url` or one of its `mirrors`), checked: an absolute http(s) URL
- * without query, fragment or credentials, https while `require_https`, plain http to a
- * loopback host only, on a host in `allowed_domains`. Returned without its final slashes.
- */
-function baseUrl(c: Checker, field: string, value: unknown, security: SecurityConfig): string {
-  const base = c.string(value, field);
-  let url: URL;
-  try {
-    url = new URL(base);
-  } catch {
-    c.fail(field, "an absolute URL", base);
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    c.fail(field, "an http(s) URL", base);
-  }
-  if (url.search || url.hash || url.username || url.password) {
-    c.fail(field, "a URL without query, fragment or credentials", base);
-  }
-  if (security.require_https && url.protocol !== "https:") {
-    c.fail(field, "an https URL while security.require_https is true", base);
-  }
-  if (url.protocol === "http:" && !isLoopbackHost(url.hostname)) {
-    c.fail(
-      field,
-      "an https URL (plain http is only allowed to a loopback host such as 127.0.0.1)",
-      base,
-    );
-  }
-  if (!hostAllowed(url.hostname, security.allowed_domains)) {
-    c.fail(
-      field,
-      `on a host in security.allowed_domains (${security.allowed_domains.join(", ")})`,
-      base,
-    );
-  }
-  return base.replace(/\/+$/, "");
-}
-
-/**
  * Validate a parsed configuration document, filling left-out fields from the shipped defaults.
  * Throws a `ConfigError` naming the first bad field and its value. Channel names, host names,
  * loopback hosts, the allow-list and platform keys follow the shared rules of
@@ -325,11 +253,6 @@ export function validateConfig(raw: unknown, options: ValidateConfigOptions = {}
   c.known(doc, "", keys);
   const pick = (key: string): unknown => key in doc ? doc[key] : defaults[key];
 
-  const serversRaw = c.object(pick("update_servers"), "update_servers");
-  const update_servers: Record<string, UpdateServer> = {};
-  if (Object.keys(serversRaw).length === 0) {
-    c.fail("update_servers", "an object with at least one channel", serversRaw);
-  }
   const secRaw = c.object(pick("security"), "security");
   const secDefaults = defaults.security as Raw;
   c.known(secRaw, "security", Object.keys(secDefaults));
@@ -357,6 +280,23 @@ export function validateConfig(raw: unknown, options: ValidateConfigOptions = {}
       isAbsolute,
       "null or an absolute path to a PEM file",
     ),
+    scan_command: scanCommand(c, sec("scan_command")),
+    scan_timeout_seconds: c.number(
+      sec("scan_timeout_seconds"),
+      "security.scan_timeout_seconds",
+      1,
+      86400,
+    ),
+    scan_infected_exit_codes: c.exitCodes(
+      sec("scan_infected_exit_codes"),
+      "security.scan_infected_exit_codes",
+    ),
+    scan_on_error: c.string(
+      sec("scan_on_error"),
+      "security.scan_on_error",
+      (v) => v === "refuse" || v === "allow",
+      '"refuse" or "allow"',
+    ) as "refuse" | "allow",
   };
   const keysRaw = c.object(sec("signing_keys"), "security.signing_keys");
   for (const [name, value] of Object.entries(keysRaw)) {
@@ -368,34 +308,10 @@ export function validateConfig(raw: unknown, options: ValidateConfigOptions = {}
     security.signing_keys[name] = parseKeySet(value, field, (f, e, v) => c.fail(f, e, v));
   }
 
-  for (const [name, value] of Object.entries(serversRaw)) {
-    if (!isChannelName(name)) {
-      c.fail(`update_servers key`, "a channel name like stable or canary (a-z, 0-9, -, _)", name);
-    }
-    const field = `update_servers.${name}`;
-    const server = c.object(value, field);
-    c.known(server, field, ["base_url", "mirrors", "description"]);
-    const base = baseUrl(c, `${field}.base_url`, server.base_url, security);
-    const mirrorsRaw = "mirrors" in server ? server.mirrors : [];
-    if (!Array.isArray(mirrorsRaw) || mirrorsRaw.length > MAX_MIRRORS) {
-      c.fail(`${field}.mirrors`, `a list of at most ${MAX_MIRRORS} base URLs`, mirrorsRaw);
-    }
-    const mirrors: string[] = [];
-    for (const [i, value] of mirrorsRaw.entries()) {
-      const mirror = baseUrl(c, `${field}.mirrors[${i}]`, value, security);
-      if (mirror === base || mirrors.includes(mirror)) {
-        c.fail(`${field}.mirrors[${i}]`, "a URL not listed before (base_url or a mirror)", value);
-      }
-      mirrors.push(mirror);
-    }
-    update_servers[name] = {
-      base_url: base,
-      mirrors,
-      description: "description" in server
-        ? c.string(server.description, `${field}.description`)
-        : "",
-    };
-  }
+  const update_servers = parseServers(c, c.object(pick("update_servers"), "update_servers"), {
+    requireHttps: security.require_https,
+    allowedDomains: security.allowed_domains,
+  });
 
   const channel = c.string(pick("channel"), "channel");
   if (!Object.hasOwn(update_servers, channel)) {
@@ -457,7 +373,7 @@ export function validateConfig(raw: unknown, options: ValidateConfigOptions = {}
       86400,
     ),
     require_confirm: c.bool(hp("require_confirm"), "health.require_confirm"),
-    failure_exit_codes: failureCodes(c, hp("failure_exit_codes")),
+    failure_exit_codes: c.exitCodes(hp("failure_exit_codes"), "health.failure_exit_codes"),
   };
 
   const executable = c.string(

@@ -277,3 +277,31 @@ export class ManifestBehindError extends Error {
     this.trustedSerial = trustedSerial;
   }
 }
+
+/**
+ * A channel's server answered 401 or 403: it needs credentials, refused the ones sent, or the
+ * credentials were not sent to the host that asked (lib/net/credentials.ts). Not retried; the
+ * message names the channel and what to configure.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AccessDeniedError } from "./errors.ts";
+ * const error = new AccessDeniedError("Channel canary needs credentials: …", { channel: "canary",
+ *   status: 401 });
+ * assert.deepEqual([error.name, error.channel, error.status], ["AccessDeniedError", "canary", 401]);
+ * ```
+ */
+export class AccessDeniedError extends Error {
+  override name = "AccessDeniedError";
+  /** The channel whose server refused. */
+  readonly channel: string;
+  /** 401 or 403. */
+  readonly status: number;
+  /** @param message the full message @param fields the channel and the status */
+  constructor(message: string, fields: { channel: string; status: number }) {
+    super(message);
+    this.channel = fields.channel;
+    this.status = fields.status;
+  }
+}

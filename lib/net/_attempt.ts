@@ -229,3 +229,55 @@ export class IdleWatch {
     this.#disposed = true;
   }
 }
+
+/**
+ * Wait `ms` milliseconds unless `signal` aborts first (then reject with its reason): the waits
+ * between attempts.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultSleep } from "./_attempt.ts";
+ * const controller = new AbortController();
+ * const waiting = defaultSleep(60_000, controller.signal);
+ * controller.abort(new Error("stop"));
+ * await assert.rejects(waiting, /stop/);
+ * ```
+ */
+export function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * An option that must be a positive number: `value`, or `fallback` when it is undefined; a
+ * `RangeError` naming the option otherwise.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { positive } from "./_attempt.ts";
+ * assert.equal(positive("timeoutMs", undefined, 5), 5);
+ * assert.throws(() => positive("timeoutMs", -1, 5), { message: "Option timeoutMs must be a positive number, got -1" });
+ * ```
+ */
+export function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || Number.isNaN(value) || value <= 0) {
+    throw new RangeError(`Option ${name} must be a positive number, got ${value}`);
+  }
+  return value;
+}

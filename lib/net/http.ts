@@ -10,13 +10,16 @@ import type { Env } from "../core/env.ts";
 import { realEnv } from "../core/env.ts";
 import { showValue } from "../core/validate.ts";
 import {
+  defaultSleep,
   describeError,
   IdleWatch,
   parseRetryAfter,
+  positive,
   RestartRequest,
   RetryableError,
   statusLine,
 } from "./_attempt.ts";
+import { accessError, type RequestAuth } from "./credentials.ts";
 import {
   checkAllowedDomains,
   parseRequestUrl,
@@ -148,6 +151,12 @@ export interface RequestOptions {
   /** Extra request headers. Authorization, Cookie and Proxy-Authorization are dropped when a
    * redirect leaves the first URL's origin. */
   headers?: HeadersInit;
+  /**
+   * The channel the request is for and its credentials (lib/net/credentials.ts): sent as
+   * `Authorization` when the first URL's origin is one of theirs, dropped once a redirect leaves
+   * that origin; a 401 or 403 is an `AccessDeniedError` naming the channel.
+   */
+  auth?: RequestAuth;
   /** Waits between attempts (default: a timer that the signal cancels); tests inject their own. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Random number in [0, 1) for the backoff jitter (default `Math.random`). */
@@ -158,32 +167,6 @@ export interface RequestOptions {
   backoffBaseMs?: number;
   /** Longest backoff wait in ms (default 30 000). */
   backoffCapMs?: number;
-}
-
-function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || Number.isNaN(value) || value <= 0) {
-    throw new RangeError(`Option ${name} must be a positive number, got ${value}`);
-  }
-  return value;
 }
 
 /**
@@ -223,6 +206,9 @@ export class HttpSession {
   #requireHttps: boolean;
   #allowedDomains: readonly string[];
   #headers: HeadersInit | undefined;
+  #auth: RequestAuth | null;
+  /** How the last request went: whether it carried the credentials, whether it left the origin. */
+  #last = { sent: false, left: false };
   #timeoutMs: number | null;
   #idleTimeoutMs: number;
   #maxAttempts: number;
@@ -251,6 +237,7 @@ export class HttpSession {
     this.#label = `${what} of ${showUrl(url)}`;
     this.#env = options.env ?? realEnv();
     this.#headers = options.headers;
+    this.#auth = options.auth ?? null;
     this.#timeoutMs = options.timeoutMs === undefined
       ? null
       : positive("timeoutMs", options.timeoutMs, 0);
@@ -385,6 +372,10 @@ export class HttpSession {
   ): Promise<{ response: Response; url: URL }> {
     const headers = new Headers(this.#headers);
     for (const [name, value] of Object.entries(extraHeaders)) headers.set(name, value);
+    const credentials = this.#auth?.credentials ?? null;
+    const send = credentials !== null && credentials.appliesTo(this.#url);
+    if (send) headers.set("authorization", credentials.authorization());
+    this.#last = { sent: send, left: false };
     let url = this.#url;
     const visited = new Set([url.href]);
     for (let hop = 0;; hop++) {
@@ -428,6 +419,7 @@ export class HttpSession {
       visited.add(next.href);
       if (next.origin !== this.#url.origin) {
         for (const name of CREDENTIAL_HEADERS) headers.delete(name);
+        this.#last = { sent: false, left: true };
       }
       url = next;
     }
@@ -435,6 +427,13 @@ export class HttpSession {
 
   /** The error for a final status that is not retried. */
   httpError(response: Response, url: URL): Error {
+    if (this.#auth !== null && (response.status === 401 || response.status === 403)) {
+      return accessError(response, url, {
+        auth: this.#auth,
+        sent: this.#last.sent,
+        redirectedFrom: this.#last.left ? this.#url : null,
+      });
+    }
     const where = url.href === this.#url.href ? "" : ` from ${showUrl(url)}`;
     return new Error(`${this.#label} failed: HTTP ${statusLine(response)}${where}`);
   }

@@ -7,7 +7,7 @@
  */
 import { type AuditEntry, readAudit } from "./audit.ts";
 import { type Backup, listBackups } from "./backups.ts";
-import type { Config } from "../core/config_schema.ts";
+import type { Config, RiskLevel } from "../core/config_schema.ts";
 import { currentVersion, type Layout } from "./layout.ts";
 import {
   findLifecycle,
@@ -67,6 +67,37 @@ function lifecycleOf(
 }
 
 /**
+ * What the configuration says of a channel, as the status document shows it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ChannelInfo } from "./status.ts";
+ * const info: ChannelInfo = { description: "Production-ready releases", risk: "low",
+ *   check_interval_hours: 24 };
+ * assert.equal(info.risk, "low");
+ * ```
+ */
+export interface ChannelInfo {
+  /** Its description. */
+  description: string;
+  /** Its risk level. */
+  risk: RiskLevel;
+  /** Hours between its automatic checks: its own `check_interval_hours`, else the top level's. */
+  check_interval_hours: number;
+}
+
+/** The channel's {@linkcode ChannelInfo} (as lib/core/channel.ts `checkInterval` reads it). */
+function channelInfo(config: Config, channel: string): ChannelInfo {
+  const server = config.update_servers[channel];
+  return {
+    description: server.description,
+    risk: server.risk,
+    check_interval_hours: server.check_interval_hours ?? config.check_interval_hours,
+  };
+}
+
+/**
  * The status document.
  *
  * @example
@@ -82,6 +113,8 @@ function lifecycleOf(
  *   schema: 2,
  *   root,
  *   channel: config.channel,
+ *   channel_info: { description: config.update_servers.stable.description, risk: "low",
+ *     check_interval_hours: 24 },
  *   platform: "linux-x64",
  *   current: null,
  *   staged: null,
@@ -106,6 +139,8 @@ export interface StatusDocument {
   root: string;
   /** The channel followed (configured, or given for this run). */
   channel: string;
+  /** What the configuration says of that channel: description, risk, check interval. */
+  channel_info: ChannelInfo;
   /** The platform key. */
   platform: string;
   /** The current build, or null when nothing is installed. */
@@ -223,6 +258,7 @@ export async function readStatus(
     schema: STATUS_SCHEMA,
     root: layout.root,
     channel: options.channel ?? config.channel,
+    channel_info: channelInfo(config, options.channel ?? config.channel),
     platform: options.platform,
     current: version === null ? null : {
       version,

@@ -4,10 +4,11 @@
  *
  * @module
  */
-import { decideUpdate, type UpdateDecision } from "../core/channel.ts";
+import { checkInterval, decideUpdate, type UpdateDecision } from "../core/channel.ts";
 import type { Config } from "../core/config_schema.ts";
 import type { Env } from "../core/env.ts";
 import { baseUrls } from "../core/config_schema.ts";
+import type { RequestAuth } from "../net/credentials.ts";
 import { type Artifact, artifactFor, type Manifest } from "./manifest.ts";
 import { artifactUrls, fetchFromMirrors, type SkippedMirror } from "./mirrors.ts";
 import type { ManifestCacheRecord, State } from "../root/state.ts";
@@ -77,8 +78,9 @@ export interface AutoCheckDecision {
 
 /**
  * Decide whether an unattended run checks the network now: never while `auto_check_enabled` is
- * false, otherwise when this channel was never checked or its last check (a 200 or a 304) is
- * `check_interval_hours` old or more. A last check in the future (a clock set back) counts as
+ * false, otherwise when this channel was never checked or its last check (a 200 or a 304) is its
+ * check interval old or more (its own `check_interval_hours`, else the top-level one: see
+ * lib/core/channel.ts `checkInterval`). A last check in the future (a clock set back) counts as
  * due. `force` always checks. People running `ms11-update` or `check` are not subject to this.
  *
  * @example
@@ -125,14 +127,15 @@ export function autoCheckDue(
       next: null,
     };
   }
-  const intervalMs = config.check_interval_hours * 3_600_000;
+  const interval = checkInterval(config, channel);
+  const intervalMs = interval.hours * 3_600_000;
   const nextMs = lastMs + intervalMs;
   if (now.getTime() >= nextMs || lastMs > now.getTime()) {
     return {
       due: true,
       reason: "interval-elapsed",
       message:
-        `${channel} was last checked at ${last}, ${config.check_interval_hours} h or more ago`,
+        `${channel} was last checked at ${last}, ${interval.hours} h or more ago (${interval.field})`,
       next: null,
     };
   }
@@ -141,7 +144,7 @@ export function autoCheckDue(
     due: false,
     reason: "not-due",
     message:
-      `Not checking ${channel}: last checked at ${last}; the next automatic check is due at ${next} (check_interval_hours ${config.check_interval_hours}; pass --force to check now)`,
+      `Not checking ${channel}: last checked at ${last}; the next automatic check is due at ${next} (${interval.field} ${interval.hours}; pass --force to check now)`,
     next,
   };
 }
@@ -204,6 +207,8 @@ export interface CheckOptions {
   env?: Env;
   /** When the run started: manifest expiry is judged against it (default: now). */
   startedAt?: Date;
+  /** The channel's credentials (default: loaded from its `auth` for this check). */
+  auth?: RequestAuth;
 }
 
 /**
@@ -319,6 +324,7 @@ export async function checkChannel(config: Config, options: CheckOptions): Promi
     cached: Object.hasOwn(state.manifests, channel) ? state.manifests[channel] : null,
     trusted: options.trusted,
     startedAt: options.startedAt,
+    auth: options.auth,
   });
   const { manifest, record, notModified, trust } = fetched;
   const artifact = artifactFor(manifest, options.platform);

@@ -8,7 +8,8 @@
 import { createHash } from "node:crypto";
 import type { Config } from "../core/config_schema.ts";
 import type { Env } from "../core/env.ts";
-import { ConfigError, UntrustedManifestError } from "../core/errors.ts";
+import { AccessDeniedError, ConfigError, UntrustedManifestError } from "../core/errors.ts";
+import { loadCredentials, type RequestAuth } from "../net/credentials.ts";
 import { fetchLimited, type FetchLimitedOptions } from "../net/fetch.ts";
 import { httpEnv } from "../net/http_env.ts";
 import type { ManifestCacheRecord } from "../root/state.ts";
@@ -59,6 +60,11 @@ export interface FetchManifestOptions {
   trusted?: TrustedRecord | null;
   /** When the run started: expiry is judged against it (default: now). */
   startedAt?: Date;
+  /**
+   * The channel's credentials, loaded once by the caller for the manifest, its signatures and the
+   * artifact (default: loaded here from the channel's `auth`).
+   */
+  auth?: RequestAuth;
   /**
    * The base URL to fetch from: the channel's `base_url` or one of its `mirrors` (default
    * `base_url`); lib/trust/mirrors.ts tries them in turn.
@@ -218,8 +224,10 @@ export async function fetchManifestCached(
     );
   }
   const cached = options.cached?.url === url ? options.cached : null;
+  const auth = options.auth ?? { channel, credentials: await loadCredentials(config, channel) };
   const fetchOptions = {
     env,
+    auth,
     maxBytes: MAX_MANIFEST_BYTES,
     requireHttps: config.security.require_https,
     allowedDomains: config.security.allowed_domains,
@@ -333,6 +341,8 @@ async function fetchSignatures(
         notFound,
       });
     } catch (error) {
+      // A 401 or 403 says what to configure: not hidden inside "could not be fetched".
+      if (error instanceof AccessDeniedError) throw error;
       throw new UntrustedManifestError(
         url,
         "signature-missing",
@@ -371,6 +381,8 @@ export interface VerifyKeptOptions {
   baseUrl: string;
   /** Clock and network. */
   env: Env;
+  /** The channel's credentials (sent when `baseUrl` is on one of their origins). */
+  auth?: RequestAuth;
   /** When the run started: expiry is judged against it (default: now). */
   startedAt?: Date;
 }
@@ -446,6 +458,7 @@ export async function verifyKept(
     maxAttempts: config.max_retry_attempts,
     timeoutMs: Math.min(config.download_timeout_seconds, 60) * 1000,
     notFound: true,
+    auth: options.auth,
   });
   if (response.status === 404) return null;
   const manifest = parseManifest(body, { url, channel });

@@ -25,6 +25,7 @@ import {
   verifyKept,
 } from "./fetch_manifest.ts";
 import { artifactFor, manifestUrl, parseManifest } from "./manifest.ts";
+import { loadCredentials } from "../net/credentials.ts";
 import { httpEnv } from "../net/http_env.ts";
 
 /**
@@ -192,11 +193,19 @@ export async function fetchFromMirrors(
     : null;
   const env = options.env ?? ownEnv!;
   const order = mirrorOrder(config.update_servers[channel], remembered);
+  // The channel's credentials, read once for every server tried: each request carries them only
+  // to their own origins (the base URL's and auth.send_to), so a mirror elsewhere gets none.
+  const auth = options.auth ?? { channel, credentials: await loadCredentials(config, channel) };
   const skipped: SkippedMirror[] = [];
   const errors: unknown[] = [];
   for (const baseUrl of order) {
     try {
-      const fetched = await fetchManifestCached(config, channel, { ...options, env, baseUrl });
+      const fetched = await fetchManifestCached(config, channel, {
+        ...options,
+        env,
+        baseUrl,
+        auth,
+      });
       return { ...fetched, baseUrl, skipped, kept: false };
     } catch (error) {
       if (error instanceof ConfigError) throw error;
@@ -216,6 +225,7 @@ export async function fetchFromMirrors(
         baseUrl,
         env,
         startedAt: options.startedAt,
+        auth,
       }).catch(() => null);
       if (kept !== null) return { ...kept, baseUrl, skipped, kept: true };
     }
