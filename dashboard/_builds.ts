@@ -189,10 +189,11 @@ function comparison(c: ChannelProbe, status: StatusDocument): string {
  * import { defaultConfig } from "../lib/core/config.ts";
  * import { layoutOf } from "../lib/root/layout.ts";
  * const status = await readStatus(layoutOf("/nonexistent"), defaultConfig(), { platform: "linux-x64" });
- * const html = renderChannels([{ name: "beta", description: "Beta", configured: false, available: null,
+ * const html = renderChannels([{ name: "beta", description: "Beta", risk: "high", configured: false, available: null,
  *   decision: null, error: "HTTP 404" }], status, { token: "t", busy: false });
  * assert.match(html, /<button type="submit" id="switch-beta" class="secondary">Switch to beta<\/button>/);
  * assert.ok(html.includes("Could not check: HTTP 404"));
+ * assert.ok(html.includes(`<p class="risk">high risk</p>`));
  * ```
  */
 export function renderChannels(
