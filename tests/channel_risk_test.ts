@@ -325,7 +325,7 @@ Deno.test("the dashboard asks before a riskier channel (409 with its risk) and s
   const page = await (await fetch(d.dashboard.url)).text();
   assert.match(page, /<section id="confirm-risk"/);
   assert.ok(page.includes(`canary is a high-risk channel (stable is low-risk): ${CANARY_ABOUT}.`));
-  assert.match(page, /id="accept-risk">Switch to canary \(high risk\)<\/button>/);
+  assert.match(page, /id="accept-risk" class="secondary">Switch to canary \(high risk\)<\/button>/);
   const status = (await d.api("/api/status")).json as { channel_info: unknown };
   assert.deepEqual(status.channel_info, {
     description: "Weekly, tested",
