@@ -4,6 +4,8 @@
 // declares (stop at the first byte over; fewer is refused too), or without one by an expansion
 // ratio; `release` publishes the expanded size and the preflight counts it.
 import assert from "node:assert/strict";
+import { gunzipSync, gzipSync } from "node:zlib";
+import * as tar from "tar";
 import { makeTarGz, makeZip, run, type TarEntry, type ZipEntry } from "./_archives.ts";
 import { rejectsWith, sha256, tempDir } from "./_helpers.ts";
 import { linuxPlatform, makeWorld, snapshot } from "./_e2e.ts";
@@ -453,3 +455,50 @@ Deno.test("the preflight counts the declared expanded size of an archive", async
     } bytes (artifact ${size}, extraction 1200, margin ${M}), 1000 available`,
   );
 });
+
+Deno.test("a tarball written by node-tar (as every npm package is) extracts: atime and ctime follow its prefix", async () => {
+  await using dir = await tempDir();
+  const src = `${dir.path}/src`;
+  // A name over 100 bytes goes in the ustar prefix field; node-tar keeps that prefix within
+  // 130 bytes and writes the atime and ctime after it (bytes 476..500).
+  const deep = `package/${"d".repeat(60)}/${"e".repeat(40)}`;
+  await Deno.mkdir(`${src}/${deep}`, { recursive: true });
+  await Deno.writeTextFile(`${src}/${deep}/index.js`, "x");
+  await Deno.writeTextFile(`${src}/package/ms11`, "#!/bin/sh\n");
+  const archive = `${dir.path}/npm.tgz`;
+  await tar.create({ gzip: true, file: archive, cwd: src, portable: false }, ["package"]);
+  // The first file header really has a prefix and a time after it, as an npm tarball has.
+  const raw = gunzipSync(await Deno.readFile(archive));
+  const at = findHeader(raw, `${deep}/index.js`);
+  assert.notEqual(raw[at + 345], 0, "a prefix");
+  assert.equal(raw[at + 475], 0, "a 130-byte prefix");
+  assert.notEqual(raw[at + 476], 0, "an atime after it");
+  const result = await extractArchive(archive, `${dir.path}/build`, { kind: "tar.gz" });
+  assert.deepEqual(result, { files: 2, bytes: 11 });
+  assert.equal(await Deno.readTextFile(`${dir.path}/build/${deep}/index.js`), "x");
+  // A NUL inside those 130 bytes followed by more name is still refused.
+  raw.set(new TextEncoder().encode("evil\0x"), at + 345);
+  const sum = raw.subarray(at, at + 512).reduce((s, b, i) => s + (i >= 148 && i < 156 ? 32 : b), 0);
+  raw.set(new TextEncoder().encode(sum.toString(8).padStart(6, "0") + "\0 "), at + 148);
+  const bad = `${dir.path}/bad.tar`;
+  await Deno.writeFile(bad, gzipSync(raw));
+  await rejectsWith(
+    extractArchive(bad, `${dir.path}/bad`, { kind: "tar.gz" }),
+    UnsafeArchiveError,
+    /refused: path contains a NUL character$/,
+  );
+});
+
+/** The offset of the ustar header whose name and prefix make `path`. */
+function findHeader(raw: Uint8Array, path: string): number {
+  const text = new TextDecoder();
+  for (let at = 0; at + 512 <= raw.length; at += 512) {
+    const field = (from: number, to: number) =>
+      text.decode(raw.subarray(from, to)).replace(/\0.*$/s, "");
+    if (text.decode(raw.subarray(at + 257, at + 263)) !== "ustar\0") continue;
+    const name = field(at, at + 100);
+    const prefix = field(at + 345, at + 475);
+    if (`${prefix}/${name}` === path) return at;
+  }
+  throw new Error(`No ustar header for ${path}`);
+}

@@ -230,8 +230,10 @@ function checkHeaderNames(job: Job, block: Uint8Array): void {
   const name = block.subarray(0, 100);
   checkNulPadded(job, name, null);
   // POSIX ustar ("ustar\0"): a prefix of the name in 345..500 (GNU keeps other fields there).
+  // Read as node-tar reads it: when byte 475 is NUL the prefix is 345..475, and 476..500 may hold
+  // the atime and ctime that node-tar (and so every npm tarball) writes there.
   const posix = block[257] === 0x75 && utf8.decode(block.subarray(257, 263)) === "ustar\0";
-  if (posix) checkNulPadded(job, block.subarray(345, 500), null);
+  if (posix) checkNulPadded(job, block.subarray(345, block[475] === 0 ? 475 : 500), null);
   checkNulPadded(job, block.subarray(157, 257), unpadded(name));
 }
 
