@@ -118,7 +118,8 @@ Deno.test({
     // A stand-in opener that stays alive (as a browser starting up does) until told to go.
     await Deno.writeTextFile(
       `${bin}/xdg-open`,
-      `#!/bin/sh\necho "$1" > "${opened}"\nwhile [ ! -e "${done}" ]; do sleep 0.05; done\n`,
+      // (written aside and renamed: the test must never read a created but still empty file)
+      `#!/bin/sh\necho "$1" > "${opened}.tmp"\nmv "${opened}.tmp" "${opened}"\nwhile [ ! -e "${done}" ]; do sleep 0.05; done\n`,
       { mode: 0o755 },
     );
     const dashboard = await startDashboard(world, ["--open"], {
@@ -129,7 +130,7 @@ Deno.test({
       const token = new URL(dashboard.line).searchParams.get("token")!;
       assert.match(token, /^[\w-]{43}$/);
       // The opener is running: scan every process while it does.
-      for (let i = 0; i < 200 && !(await exists(opened)); i++) await delay(25);
+      for (let i = 0; i < 1200 && !(await exists(opened)); i++) await delay(25);
       const link = (await Deno.readTextFile(opened)).trim();
       assert.match(link, /^http:\/\/127\.0\.0\.1:\d+\/open\?code=[\w-]{43}$/);
       const code = new URL(link).searchParams.get("code")!;
