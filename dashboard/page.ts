@@ -419,6 +419,7 @@ export function renderPage(view: PageView): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <meta name="color-scheme" content="light dark">
+<link rel="icon" href="data:,">
 <title>MS11 updates: ${e(head.title)} · ${e(view.status.current?.version ?? "not installed")} on ${
     e(view.status.channel)
   }</title>

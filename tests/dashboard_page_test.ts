@@ -112,6 +112,9 @@ Deno.test("renderPage shows the status facts, nothing installed included", () =>
   );
   assert.match(none, /<title>MS11 updates: Not installed · not installed on stable<\/title>/);
   assert.match(none, /<span id="served-by">not checked yet<\/span>/);
+  // The page names its icon inline, so a browser asks for no /favicon.ico (which the token
+  // check would refuse, as every path without the session).
+  assert.match(none, /<link rel="icon" href="data:,">/);
 });
 
 Deno.test("renderPage shows each backup's health: confirmed, rejected with why, held back", () => {
