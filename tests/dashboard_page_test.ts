@@ -472,7 +472,9 @@ Deno.test("renderPage: the audit log newest first, the token on every form and l
   assert.ok(second > 0 && first > second, "newest first");
   assert.ok(html.includes('<div class="muted">from: 1.1.0, to: 1.0.0</div>'));
   assert.ok(html.includes('data-token="a&amp;b"'));
+  // Every form and link to the dashboard carries the token (the inline icon asks for nothing).
   for (const m of html.matchAll(/(?:action|href)="([^"]+)"/g)) {
+    if (m[1] === "data:,") continue;
     assert.ok(m[1].endsWith("?token=a%26b"), m[1]);
   }
 });
