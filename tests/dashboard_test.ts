@@ -93,7 +93,10 @@ Deno.test("GET / renders the status without JavaScript, escaped, with no externa
   assert.ok(html.includes("&lt;script&gt;alert(1)&lt;/script&gt;"), "notes are escaped");
   assert.ok(!html.includes("<script>alert(1)"), "notes are never markup");
   assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//, "no external script, style or font");
-  assert.doesNotMatch(html, /<link /);
+  // The one link element is the inline icon: no stylesheet or font is fetched.
+  assert.deepEqual([...html.matchAll(/<link [^>]*>/g)].map((m) => m[0]), [
+    '<link rel="icon" href="data:,">',
+  ]);
   assert.match(html, /<meta name="viewport"/);
   // Every form carries the token; every action is a button (keyboard-usable).
   const forms = [...html.matchAll(/<form method="post" action="([^"]+)"/g)].map((m) => m[1]);
