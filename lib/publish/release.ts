@@ -27,8 +27,9 @@ import { inspectArchive } from "../archive/extract.ts";
 import { isChannelName, isPlatformKey } from "../core/validate.ts";
 import { compareVersions, isVersion, parseVersion } from "../core/version.ts";
 import { updaterField, type UpdaterFile } from "./_updater.ts";
+import { releaseFields, type RolloutPlan } from "./_rollout.ts";
 
-export type { UpdaterFile };
+export type { RolloutPlan, UpdaterFile };
 
 // Where the tree will be served is not known here: relative URLs are checked against a stand-in.
 const PLACEHOLDER_URL = "https://release.invalid/channel/manifest.json";
@@ -89,6 +90,11 @@ export interface PublishOptions {
    * written (lib/publish/artifact_check.ts).
    */
   executable?: string;
+  /**
+   * A staged rollout (a share or a ramp; docs/UPDATE_POLICY.md, "Staged rollouts
+   * (publisher)"); without it, every install is offered the release.
+   */
+  rollout?: RolloutPlan;
 }
 
 /**
@@ -213,7 +219,7 @@ export function kindOfFile(name: string): ArtifactKind {
 async function readExisting(
   path: string,
   channel: string,
-): Promise<{ manifest: Manifest; artifacts: Record<string, unknown>; updater: unknown } | null> {
+): Promise<{ manifest: Manifest; raw: Record<string, unknown> } | null> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
@@ -223,7 +229,7 @@ async function readExisting(
   }
   const manifest = parseManifest(bytes, { url: PLACEHOLDER_URL, channel });
   const raw = JSON.parse(new TextDecoder().decode(bytes));
-  return { manifest, artifacts: raw.artifacts, updater: raw.updater };
+  return { manifest, raw };
 }
 
 /**
@@ -272,6 +278,12 @@ export async function publishRelease(
       );
     }
   }
+  const rollout = releaseFields(existing?.raw ?? null, {
+    version,
+    plan: options.rollout,
+    now: options.releasedAt ?? new Date(),
+    channel: options.channel,
+  });
   const name = options.artifact.slice(options.artifact.lastIndexOf("/") + 1);
   const kind = options.kind ?? kindOfFile(name);
   try {
@@ -297,7 +309,9 @@ export async function publishRelease(
   await Deno.copyFile(options.artifact, tmp);
   await renameDurable(tmp, artifactPath);
   const same = existing !== null && existing.manifest.version === version;
-  const artifacts: Record<string, unknown> = same ? existing.artifacts : {};
+  const artifacts: Record<string, unknown> = same
+    ? existing.raw.artifacts as Record<string, unknown>
+    : {};
   artifacts[options.platform] = {
     url: `${encodeURIComponent(version)}/${encodeURIComponent(name)}`,
     size,
@@ -325,10 +339,11 @@ export async function publishRelease(
     notes: options.notes ?? (same ? existing.manifest.notes : null),
     artifacts,
   };
+  Object.assign(document, rollout);
   if (options.nextKeys !== undefined) document.next_keys = options.nextKeys;
   const updater = await updaterField(
     channelDir,
-    existing?.updater,
+    existing?.raw.updater,
     options.updater,
     options.platform,
   );
