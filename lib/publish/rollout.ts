@@ -16,12 +16,17 @@ import { signDocument, type SigningKey } from "./signing.ts";
 import {
   currentShare,
   isoSeconds,
+  parsePercent,
+  parseRamp,
   resumedRamp,
   type RolloutPlan,
   yankedVersions,
 } from "./_rollout.ts";
 
-export type { RolloutPlan };
+import { type RolloutState, rolloutState } from "./rollout_state.ts";
+
+export type { RolloutPlan, RolloutState };
+export { parsePercent, parseRamp };
 
 const PLACEHOLDER_URL = "https://release.invalid/channel/manifest.json";
 const FULL = 10000;
@@ -342,4 +347,35 @@ export async function changeRollout(
   if (signature === null) await removeIfExists(signaturePath);
   else await writeFileAtomic(signaturePath, signature);
   return { manifest, manifestPath, signaturePath: signature && signaturePath, summary };
+}
+
+/**
+ * The rollout state of `<tree>/<channel>/manifest.json` at `now`, with its serial and expiry.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { publishRelease } from "./release.ts";
+ * import { readRolloutState } from "./rollout.ts";
+ * const tree = await Deno.makeTempDir();
+ * const artifact = await Deno.makeTempFile();
+ * await Deno.writeTextFile(artifact, "#!/bin/sh\necho MS11\n");
+ * await publishRelease(tree, { channel: "beta", version: "2.0.0", platform: "linux-x64", artifact,
+ *   rollout: { basis_points: 100 } });
+ * const state = await readRolloutState(tree, "beta");
+ * assert.deepEqual([state.version, state.share_basis_points, state.serial, state.previous], ["2.0.0", 100, 1, null]);
+ * ```
+ */
+export async function readRolloutState(
+  tree: string,
+  channel: string,
+  now: Date = new Date(),
+): Promise<RolloutState & { channel: string; serial: number | null; expires: string | null }> {
+  const doc = await readDocument(`${tree}/${channel}/manifest.json`, channel);
+  return {
+    channel,
+    serial: typeof doc.serial === "number" ? doc.serial : null,
+    expires: typeof doc.expires === "string" ? doc.expires : null,
+    ...rolloutState(doc, now),
+  };
 }
