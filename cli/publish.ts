@@ -15,7 +15,7 @@ import { isPublicKey, keyId, type KeySet } from "../lib/trust/keys.ts";
 import { formatBytes, Ui } from "./_ui.ts";
 import { parseLifetime, signingKeys } from "./_signing_flags.ts";
 import { rolloutPlan } from "./rollout.ts";
-import { describeRollout, rolloutState } from "../lib/publish/rollout_state.ts";
+import { describeRollout, type RolloutState, rolloutState } from "../lib/publish/rollout_state.ts";
 
 /**
  * Options of `release`.
@@ -268,6 +268,13 @@ async function readPublicKeys(values: string[], flag = "--pubkey"): Promise<stri
   return keys;
 }
 
+/** The rollout state in verify-release's line, when there is one to tell. */
+function rolloutNote(state: RolloutState | null): string {
+  if (state === null) return "";
+  const told = state.staged || state.yanked.length > 0 || state.minimum_version !== null;
+  return told ? `; rollout: ${describeRollout(state)}` : "";
+}
+
 /**
  * `ms11-update verify-release DIR --pubkey KEY`: check a release tree before publishing it
  * (signatures, expiry, the artifacts' sizes and hashes); an error when any channel has a
@@ -316,7 +323,7 @@ export async function verifyReleaseCommand(
     channels.map((c) =>
       `${c.problems.length === 0 ? "ok " : "BAD"} ${c.channel} ${c.version ?? "?"} serial ${
         c.serial ?? "?"
-      } expires ${c.expires ?? "?"}`
+      } expires ${c.expires ?? "?"}${rolloutNote(c.rollout)}`
     ).join("\n") || "no channels",
   );
   if (channels.length === 0) {

@@ -28,8 +28,9 @@ import { isChannelName, isPlatformKey } from "../core/validate.ts";
 import { compareVersions, isVersion, parseVersion } from "../core/version.ts";
 import { updaterField, type UpdaterFile } from "./_updater.ts";
 import { releaseFields, type RolloutPlan } from "./_rollout.ts";
+import { type RolloutState, rolloutState } from "./rollout_state.ts";
 
-export type { RolloutPlan, UpdaterFile };
+export type { RolloutPlan, RolloutState, UpdaterFile };
 
 // Where the tree will be served is not known here: relative URLs are checked against a stand-in.
 const PLACEHOLDER_URL = "https://release.invalid/channel/manifest.json";
@@ -406,7 +407,9 @@ export interface VerifyReleaseOptions {
  * });
  * const channels: VerifiedChannel[] = await verifyRelease(`${work}/tree`, { keys: { threshold: 1, keys: [key.publicKey] } });
  * assert.deepEqual(channels, [
- *   { channel: "stable", version: "1.1.0", serial: 1, expires: manifest.expires, problems: [] },
+ *   { channel: "stable", version: "1.1.0", serial: 1, expires: manifest.expires, problems: [],
+ *     rollout: { version: "1.1.0", share_basis_points: 10000, staged: false, ramp: null, paused: false,
+ *       paused_at: null, previous: null, yanked: [], minimum_version: null } },
  * ]);
  * ```
  */
@@ -421,6 +424,8 @@ export interface VerifiedChannel {
   expires: string | null;
   /** What is wrong with it (empty: ready to publish). */
   problems: string[];
+  /** Its rollout state (share, ramp step, pause, yanked, minimum), when it could be read. */
+  rollout: RolloutState | null;
 }
 
 /**
@@ -470,6 +475,7 @@ export async function verifyRelease(
       serial: null,
       expires: null,
       problems: [],
+      rollout: null,
     };
     channels.push(result);
     const base = `https://release.invalid/${channel}/`;
@@ -484,6 +490,7 @@ export async function verifyRelease(
       version: manifest.version,
       serial: manifest.serial,
       expires: manifest.expires,
+      rollout: rolloutState(JSON.parse(new TextDecoder().decode(bytes)), now),
     });
     try {
       const signature = await Deno.readFile(`${path}.sig`).catch(() => {
