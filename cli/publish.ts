@@ -10,7 +10,7 @@ import {
   verifyRelease,
 } from "../lib/publish/release.ts";
 import { serveReleases } from "../lib/publish/serve.ts";
-import { readSigningKey, writeKeyPair } from "../lib/publish/signing.ts";
+import { writeKeyPair } from "../lib/publish/signing.ts";
 import { isPublicKey, keyId, type KeySet } from "../lib/trust/keys.ts";
 import { formatBytes, Ui } from "./_ui.ts";
 import { parseLifetime, signingKeys } from "./_signing_flags.ts";
