@@ -507,4 +507,13 @@ Deno.test("verifyRelease reports each channel's rollout state", async () => {
     yanked: [{ version: "0.9.0", reason: "old crash", at: "2026-11-20T11:00:00Z" }],
     minimum_version: "1.0.0",
   });
+  // The previous release's files are checked too: installs outside the cohort download them.
+  await Deno.remove(`${t.tree}/stable/1.0.0`, { recursive: true });
+  const [broken] = await verifyRelease(t.tree, {
+    keys: { threshold: 1, keys: [t.key.publicKey] },
+    now: hours(2),
+  });
+  assert.deepEqual(broken.problems, [
+    `Artifact ${t.tree}/stable/1.0.0/ms11 (previous linux-x64) is missing`,
+  ]);
 });

@@ -490,7 +490,6 @@ export async function verifyRelease(
       version: manifest.version,
       serial: manifest.serial,
       expires: manifest.expires,
-      rollout: rolloutState(JSON.parse(new TextDecoder().decode(bytes)), now),
     });
     try {
       const signature = await Deno.readFile(`${path}.sig`).catch(() => {
@@ -512,7 +511,15 @@ export async function verifyRelease(
     // its reading of an install) is the client's smoke test (lib/self/smoke.ts).
     const updaters = Object.entries(manifest.updater?.artifacts ?? {})
       .map(([key, artifact]) => [`updater ${key}`, artifact] as const);
-    for (const [platform, artifact] of [...Object.entries(manifest.artifacts), ...updaters]) {
+    // The previous release (what installs outside a rollout's cohort run) must be in the tree too.
+    const raw = JSON.parse(new TextDecoder().decode(bytes));
+    const previous = Object.entries(raw.previous?.artifacts ?? {}).map(([key, value]) => {
+      const artifact = value as Manifest["artifacts"][string];
+      return [`previous ${key}`, { ...artifact, url: new URL(artifact.url, base).href }] as const;
+    });
+    result.rollout = rolloutState(raw, now);
+    const all = [...Object.entries(manifest.artifacts), ...previous, ...updaters];
+    for (const [platform, artifact] of all) {
       if (!artifact.url.startsWith(base)) continue; // hosted elsewhere: not in this tree
       const file = `${tree}/${channel}/${decodeURIComponent(artifact.url.slice(base.length))}`;
       let digest;
