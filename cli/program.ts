@@ -3,6 +3,7 @@
 import { Command, CommanderError } from "commander";
 import denoJson from "../deno.json" with { type: "json" };
 import { escapeLines } from "../lib/core/text.ts";
+import { addRolloutCommands } from "./_rollout_program.ts";
 
 function writeAll(to: { writeSync(p: Uint8Array): number }, text: string): void {
   const bytes = new TextEncoder().encode(text);
@@ -316,8 +317,16 @@ export function buildProgram(setCode: (code: number) => void): Command {
       "--updater-platform <key>",
       "the offered ms11-update's key: a platform for an executable (default --platform), bundle for an archive",
     )
+    .option(
+      "--rollout <percent>",
+      "staged rollout: offer it to this share of installs, a whole percent 1-100 (10 means 10%)",
+    )
+    .option("--ramp <steps>", "staged rollout on a schedule: 1,10,50,100 or HOURS:PERCENT steps")
+    .option("--ramp-every <hours>", "with a --ramp of percents: the time between steps (24h, 2d)")
     .option("--json", "print data as JSON on stdout")
     .action(act(async (c) => (await publish()).releaseCommand(c.opts())));
+
+  addRolloutCommands(sub, act);
 
   sub("keygen", "publisher: generate an Ed25519 key pair for signing manifests")
     .requiredOption("--out <dir>", "where to write <name>.key (0600) and <name>.pub")

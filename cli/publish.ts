@@ -10,9 +10,12 @@ import {
   verifyRelease,
 } from "../lib/publish/release.ts";
 import { serveReleases } from "../lib/publish/serve.ts";
-import { readSigningKey, type SigningKey, writeKeyPair } from "../lib/publish/signing.ts";
+import { writeKeyPair } from "../lib/publish/signing.ts";
 import { isPublicKey, keyId, type KeySet } from "../lib/trust/keys.ts";
 import { formatBytes, Ui } from "./_ui.ts";
+import { parseLifetime, signingKeys } from "./_signing_flags.ts";
+import { rolloutPlan } from "./rollout.ts";
+import { describeRollout, type RolloutState, rolloutState } from "../lib/publish/rollout_state.ts";
 
 /**
  * Options of `release`.
@@ -47,20 +50,10 @@ export interface ReleaseCommandOptions {
   updaterVersion?: string;
   updaterPlatform?: string;
   executable?: string;
-}
-
-/**
- * Parse a lifetime such as `30d`, `12h` or `90m` into milliseconds; a usage error otherwise.
- */
-function parseLifetime(text: string): number {
-  const m = /^(\d+)([dhm])$/.exec(text);
-  const ms = m === null ? 0 : Number(m[1]) * { d: 86400_000, h: 3600_000, m: 60_000 }[m[2]]!;
-  if (ms <= 0 || ms > 3660 * 86400_000) {
-    throw new ConfigError(
-      `Invalid --expires ${JSON.stringify(text)}: expected a lifetime such as 30d, 12h or 90m`,
-    );
-  }
-  return ms;
+  /** A staged rollout: a whole percent, or a ramp (with `rampEvery`). */
+  rollout?: string;
+  ramp?: string;
+  rampEvery?: string;
 }
 
 /** `--executable NAME`: a file name without slashes (the clients' `executable`). */
@@ -104,24 +97,9 @@ export async function releaseCommand(options: ReleaseCommandOptions): Promise<nu
   checkReleaseName({ channel: options.channel, version: options.version, platform });
   const info = await Deno.stat(options.artifact).catch(() => null);
   if (!info?.isFile) throw new ConfigError(`Artifact ${options.artifact} is not a file`);
-  const keyFiles = options.key ?? [];
-  if (keyFiles.length === 0 && !options.unsigned) {
-    throw new ConfigError(
-      "release needs --key KEY_FILE to sign the manifest (or --unsigned to publish it unsigned)",
-    );
-  }
-  if (keyFiles.length > 0 && options.unsigned) {
-    throw new ConfigError("release takes --key or --unsigned, not both");
-  }
   const lifetime = parseLifetime(options.expires ?? "30d");
-  const keys: SigningKey[] = [];
-  for (const file of keyFiles) {
-    try {
-      keys.push(await readSigningKey(file));
-    } catch (error) {
-      throw new ConfigError(`Invalid --key ${file}: ${(error as Error).message}`);
-    }
-  }
+  const rollout = rolloutPlan(options);
+  const keys = await signingKeys("release", options);
   let nextKeys: KeySet | undefined;
   if (options.nextKey !== undefined) {
     const next = await readPublicKeys(options.nextKey, "--next-key");
@@ -162,16 +140,19 @@ export async function releaseCommand(options: ReleaseCommandOptions): Promise<nu
     republish: options.republish,
     updater,
     executable: executableOption(options.executable),
+    rollout,
   });
   if (options.unsigned) {
     ui.warn(`Published an unsigned manifest: clients that verify signatures refuse it`);
   }
   const a = result.manifest.artifacts[platform];
+  const doc = JSON.parse(await Deno.readTextFile(result.manifestPath));
+  const staged = rolloutState(doc, releasedAt);
   const offered = result.manifest.updater;
   ui.notice(
     `Published ${options.version} (${platform}, ${formatBytes(a.size)}) on ${options.channel}${
       updater && offered ? `, with ms11-update ${offered.version}` : ""
-    }`,
+    }${staged.staged ? `: ${describeRollout(staged)}` : ""}`,
   );
   ui.data(
     {
@@ -184,6 +165,7 @@ export async function releaseCommand(options: ReleaseCommandOptions): Promise<nu
       signature: result.signaturePath,
       signed_by: keys.map((k) => k.keyid),
       updater: result.manifest.updater,
+      rollout: staged,
     },
     result.manifestPath,
   );
@@ -286,6 +268,13 @@ async function readPublicKeys(values: string[], flag = "--pubkey"): Promise<stri
   return keys;
 }
 
+/** The rollout state in verify-release's line, when there is one to tell. */
+function rolloutNote(state: RolloutState | null): string {
+  if (state === null) return "";
+  const told = state.staged || state.yanked.length > 0 || state.minimum_version !== null;
+  return told ? `; rollout: ${describeRollout(state)}` : "";
+}
+
 /**
  * `ms11-update verify-release DIR --pubkey KEY`: check a release tree before publishing it
  * (signatures, expiry, the artifacts' sizes and hashes); an error when any channel has a
@@ -334,7 +323,7 @@ export async function verifyReleaseCommand(
     channels.map((c) =>
       `${c.problems.length === 0 ? "ok " : "BAD"} ${c.channel} ${c.version ?? "?"} serial ${
         c.serial ?? "?"
-      } expires ${c.expires ?? "?"}`
+      } expires ${c.expires ?? "?"}${rolloutNote(c.rollout)}`
     ).join("\n") || "no channels",
   );
   if (channels.length === 0) {

@@ -500,6 +500,17 @@ Deno.test("verifyRelease passes a good tree and names every problem of a bad one
     serial: 1,
     expires: "2026-12-20T10:00:00Z",
     problems: [],
+    rollout: {
+      version: "1.0.0",
+      share_basis_points: 10000,
+      staged: false,
+      ramp: null,
+      paused: false,
+      paused_at: null,
+      previous: null,
+      yanked: [],
+      minimum_version: null,
+    },
   }]);
   // Signed by a key the clients do not pin; an artifact altered; canary unsigned.
   await publishRelease(tree, {

@@ -27,8 +27,10 @@ import { inspectArchive } from "../archive/extract.ts";
 import { isChannelName, isPlatformKey } from "../core/validate.ts";
 import { compareVersions, isVersion, parseVersion } from "../core/version.ts";
 import { updaterField, type UpdaterFile } from "./_updater.ts";
+import { releaseFields, type RolloutPlan } from "./_rollout.ts";
+import { type RolloutState, rolloutState } from "./rollout_state.ts";
 
-export type { UpdaterFile };
+export type { RolloutPlan, RolloutState, UpdaterFile };
 
 // Where the tree will be served is not known here: relative URLs are checked against a stand-in.
 const PLACEHOLDER_URL = "https://release.invalid/channel/manifest.json";
@@ -89,6 +91,11 @@ export interface PublishOptions {
    * written (lib/publish/artifact_check.ts).
    */
   executable?: string;
+  /**
+   * A staged rollout (a share or a ramp; docs/UPDATE_POLICY.md, "Staged rollouts
+   * (publisher)"); without it, every install is offered the release.
+   */
+  rollout?: RolloutPlan;
 }
 
 /**
@@ -213,7 +220,7 @@ export function kindOfFile(name: string): ArtifactKind {
 async function readExisting(
   path: string,
   channel: string,
-): Promise<{ manifest: Manifest; artifacts: Record<string, unknown>; updater: unknown } | null> {
+): Promise<{ manifest: Manifest; raw: Record<string, unknown> } | null> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
@@ -223,7 +230,7 @@ async function readExisting(
   }
   const manifest = parseManifest(bytes, { url: PLACEHOLDER_URL, channel });
   const raw = JSON.parse(new TextDecoder().decode(bytes));
-  return { manifest, artifacts: raw.artifacts, updater: raw.updater };
+  return { manifest, raw };
 }
 
 /**
@@ -272,6 +279,12 @@ export async function publishRelease(
       );
     }
   }
+  const rollout = releaseFields(existing?.raw ?? null, {
+    version,
+    plan: options.rollout,
+    now: options.releasedAt ?? new Date(),
+    channel: options.channel,
+  });
   const name = options.artifact.slice(options.artifact.lastIndexOf("/") + 1);
   const kind = options.kind ?? kindOfFile(name);
   try {
@@ -297,7 +310,9 @@ export async function publishRelease(
   await Deno.copyFile(options.artifact, tmp);
   await renameDurable(tmp, artifactPath);
   const same = existing !== null && existing.manifest.version === version;
-  const artifacts: Record<string, unknown> = same ? existing.artifacts : {};
+  const artifacts: Record<string, unknown> = same
+    ? existing.raw.artifacts as Record<string, unknown>
+    : {};
   artifacts[options.platform] = {
     url: `${encodeURIComponent(version)}/${encodeURIComponent(name)}`,
     size,
@@ -325,10 +340,11 @@ export async function publishRelease(
     notes: options.notes ?? (same ? existing.manifest.notes : null),
     artifacts,
   };
+  Object.assign(document, rollout);
   if (options.nextKeys !== undefined) document.next_keys = options.nextKeys;
   const updater = await updaterField(
     channelDir,
-    existing?.updater,
+    existing?.raw.updater,
     options.updater,
     options.platform,
   );
@@ -391,7 +407,9 @@ export interface VerifyReleaseOptions {
  * });
  * const channels: VerifiedChannel[] = await verifyRelease(`${work}/tree`, { keys: { threshold: 1, keys: [key.publicKey] } });
  * assert.deepEqual(channels, [
- *   { channel: "stable", version: "1.1.0", serial: 1, expires: manifest.expires, problems: [] },
+ *   { channel: "stable", version: "1.1.0", serial: 1, expires: manifest.expires, problems: [],
+ *     rollout: { version: "1.1.0", share_basis_points: 10000, staged: false, ramp: null, paused: false,
+ *       paused_at: null, previous: null, yanked: [], minimum_version: null } },
  * ]);
  * ```
  */
@@ -406,6 +424,8 @@ export interface VerifiedChannel {
   expires: string | null;
   /** What is wrong with it (empty: ready to publish). */
   problems: string[];
+  /** Its rollout state (share, ramp step, pause, yanked, minimum), when it could be read. */
+  rollout: RolloutState | null;
 }
 
 /**
@@ -455,6 +475,7 @@ export async function verifyRelease(
       serial: null,
       expires: null,
       problems: [],
+      rollout: null,
     };
     channels.push(result);
     const base = `https://release.invalid/${channel}/`;
@@ -490,7 +511,15 @@ export async function verifyRelease(
     // its reading of an install) is the client's smoke test (lib/self/smoke.ts).
     const updaters = Object.entries(manifest.updater?.artifacts ?? {})
       .map(([key, artifact]) => [`updater ${key}`, artifact] as const);
-    for (const [platform, artifact] of [...Object.entries(manifest.artifacts), ...updaters]) {
+    // The previous release (what installs outside a rollout's cohort run) must be in the tree too.
+    const raw = JSON.parse(new TextDecoder().decode(bytes));
+    const previous = Object.entries(raw.previous?.artifacts ?? {}).map(([key, value]) => {
+      const artifact = value as Manifest["artifacts"][string];
+      return [`previous ${key}`, { ...artifact, url: new URL(artifact.url, base).href }] as const;
+    });
+    result.rollout = rolloutState(raw, now);
+    const all = [...Object.entries(manifest.artifacts), ...previous, ...updaters];
+    for (const [platform, artifact] of all) {
       if (!artifact.url.startsWith(base)) continue; // hosted elsewhere: not in this tree
       const file = `${tree}/${channel}/${decodeURIComponent(artifact.url.slice(base.length))}`;
       let digest;
