@@ -10,8 +10,8 @@
  *
  * @module
  */
-import { removeIfExists, renameDurable, tempSibling, writeFileAtomic } from "../core/fs.ts";
-import { signDocument, type SigningKey } from "./signing.ts";
+import { renameDurable, tempSibling } from "../core/fs.ts";
+import { type SigningKey, writeSignedManifest } from "./signing.ts";
 import { checkArtifact, DEFAULT_EXECUTABLE } from "./artifact_check.ts";
 import {
   type ArtifactKind,
@@ -352,13 +352,8 @@ export async function publishRelease(
   const text = JSON.stringify(document, null, 2) + "\n";
   const bytes = new TextEncoder().encode(text);
   const manifest = parseManifest(bytes, { url: PLACEHOLDER_URL, channel: options.channel });
-  const keys = options.keys ?? [];
-  const signaturePath = `${manifestPath}.sig`;
-  const signature = keys.length > 0 ? await signDocument(bytes, keys) : null;
-  await writeFileAtomic(manifestPath, bytes);
-  if (signature === null) await removeIfExists(signaturePath);
-  else await writeFileAtomic(signaturePath, signature);
-  return { manifest, manifestPath, artifactPath, signaturePath: signature && signaturePath };
+  const signaturePath = await writeSignedManifest(manifestPath, bytes, options.keys ?? []);
+  return { manifest, manifestPath, artifactPath, signaturePath };
 }
 
 /**

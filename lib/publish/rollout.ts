@@ -7,12 +7,11 @@
  *
  * @module
  */
-import { removeIfExists, writeFileAtomic } from "../core/fs.ts";
 import { ConfigError } from "../core/errors.ts";
 import { isObject } from "../core/validate.ts";
 import { compareVersions, isVersion, parseVersion } from "../core/version.ts";
 import { type Manifest, parseManifest } from "../trust/manifest.ts";
-import { signDocument, type SigningKey } from "./signing.ts";
+import { type SigningKey, writeSignedManifest } from "./signing.ts";
 import {
   currentShare,
   isoSeconds,
@@ -340,13 +339,8 @@ export async function changeRollout(
   doc.expires = isoSeconds(options.expires);
   const bytes = new TextEncoder().encode(JSON.stringify(doc, null, 2) + "\n");
   const manifest = parseManifest(bytes, { url: PLACEHOLDER_URL, channel: options.channel });
-  const keys = options.keys ?? [];
-  const signaturePath = `${manifestPath}.sig`;
-  const signature = keys.length > 0 ? await signDocument(bytes, keys) : null;
-  await writeFileAtomic(manifestPath, bytes);
-  if (signature === null) await removeIfExists(signaturePath);
-  else await writeFileAtomic(signaturePath, signature);
-  return { manifest, manifestPath, signaturePath: signature && signaturePath, summary };
+  const signaturePath = await writeSignedManifest(manifestPath, bytes, options.keys ?? []);
+  return { manifest, manifestPath, signaturePath, summary };
 }
 
 /**

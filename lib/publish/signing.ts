@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { writeFileAtomic } from "../core/fs.ts";
+import { removeIfExists, writeFileAtomic } from "../core/fs.ts";
 import { decodeBase64, isPublicKey, PUBLIC_KEY_PREFIX } from "../core/keyset.ts";
 import { keyId, type SignatureEntry, verifyBytes } from "../trust/keys.ts";
 
@@ -273,4 +273,37 @@ export async function signDocument(
     entries.push({ keyid: key.keyid, sig: sig.toBase64() });
   }
   return JSON.stringify(entries, null, 2) + "\n";
+}
+
+/**
+ * Write a release tree's manifest and its signature file beside it (`<manifest>.sig`), each
+ * atomically: signed with each key, or, with no key, unsigned (any old signature file removed, so
+ * that it cannot pair with the new bytes). Resolves to the signature file's path, or null.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseSignatures } from "../trust/keys.ts";
+ * import { readSigningKey, writeKeyPair, writeSignedManifest } from "./signing.ts";
+ * const dir = await Deno.makeTempDir();
+ * const key = await readSigningKey((await writeKeyPair(dir)).privatePath);
+ * const bytes = new TextEncoder().encode("{}\n");
+ * const sig = await writeSignedManifest(`${dir}/manifest.json`, bytes, [key]);
+ * assert.equal(sig, `${dir}/manifest.json.sig`);
+ * assert.equal(parseSignatures(await Deno.readTextFile(sig), "sig")[0].keyid, key.keyid);
+ * assert.equal(await writeSignedManifest(`${dir}/manifest.json`, bytes, []), null);
+ * await assert.rejects(Deno.stat(`${dir}/manifest.json.sig`), Deno.errors.NotFound);
+ * ```
+ */
+export async function writeSignedManifest(
+  manifestPath: string,
+  bytes: Uint8Array,
+  keys: readonly SigningKey[],
+): Promise<string | null> {
+  const signaturePath = `${manifestPath}.sig`;
+  const signature = keys.length > 0 ? await signDocument(bytes, keys) : null;
+  await writeFileAtomic(manifestPath, bytes);
+  if (signature === null) await removeIfExists(signaturePath);
+  else await writeFileAtomic(signaturePath, signature);
+  return signature === null ? null : signaturePath;
 }
