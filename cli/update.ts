@@ -22,6 +22,8 @@ export interface UpdateCommandOptions extends GlobalOptions {
   allowDowngrade?: boolean;
   force?: boolean;
   auto?: boolean;
+  /** `--now`: take the newest release ahead of its staged rollout. */
+  now?: boolean;
 }
 
 /**

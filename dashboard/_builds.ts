@@ -174,6 +174,8 @@ function comparison(c: ChannelProbe, status: StatusDocument): string {
       return `Rejected on this install, skipped: ${why(status.rejected)}`;
     case "held":
       return `Held back (rolled back from), skipped: ${why(status.held)}`;
+    case "not-offered":
+      return `Not offered to this install yet: ${c.decision.message}`;
   }
 }
 

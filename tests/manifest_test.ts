@@ -75,6 +75,10 @@ Deno.test("parseManifest parses a valid document and resolves relative artifact 
     expires: null,
     next_keys: null,
     updater: null, // a manifest without the field: no updater on offer
+    rollout: null, // without the rollout fields: every install, nothing yanked, no minimum
+    previous: null,
+    yanked: [],
+    minimum_version: null,
   };
   assert.deepEqual(manifest, expected);
   assert.equal(MANIFEST_SCHEMA, 1);
@@ -130,13 +134,17 @@ Deno.test("parseManifest ignores fields it does not know", () => {
     "artifacts",
     "channel",
     "expires",
+    "minimum_version",
     "next_keys",
     "notes",
+    "previous",
     "released_at",
+    "rollout",
     "schema",
     "serial",
     "updater",
     "version",
+    "yanked",
   ]);
   assert.equal(manifest.serial, 7);
   assert.deepEqual(Object.keys(manifest.artifacts["linux-x64"]).sort(), [

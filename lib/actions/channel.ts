@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { peekInstallId } from "../root/install_id.ts";
 import {
   checkInterval,
   resolveChannel,
@@ -166,6 +167,7 @@ export async function probeChannels(
       });
     },
   };
+  const installId = await peekInstallId(ctx.layout);
   return await Promise.all(
     Object.entries(config.update_servers).map(async ([name, server]) => {
       const probe: ChannelProbe = {
@@ -185,6 +187,7 @@ export async function probeChannels(
           state,
           trusted: config.security.verify_signatures ? trustedFor(ctx.layout, trust, name) : null,
           env,
+          installId: installId ?? undefined,
         });
         probe.available = {
           version: check.manifest.version,
@@ -357,6 +360,7 @@ export async function switchChannel(
               ? trustedFor(ctx.layout, await readTrust(ctx.layout), channel)
               : null,
             env: ctx.env,
+            installId: (await peekInstallId(ctx.layout)) ?? undefined,
           });
           if (check.decision.action === "none" && check.decision.reason === "downgrade-refused") {
             downgrade = { available: check.manifest.version, current };

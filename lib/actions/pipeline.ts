@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { readInstallId } from "../root/install_id.ts";
 import { checkChannel, type CheckResult } from "../trust/check.ts";
 import type { Config } from "../core/config_schema.ts";
 import { downloadFromMirrors } from "../net/mirrors.ts";
@@ -87,6 +88,8 @@ export interface UpdateOptions {
   allowDowngrade?: boolean;
   /** Install even a version that was rolled back from. */
   force?: boolean;
+  /** Take the newest release ahead of its staged rollout (`--now`, `rollout_early_adopter`). */
+  rolloutNow?: boolean;
   /** Clock and network. */
   env?: Env;
   /** Progress of long steps. */
@@ -243,6 +246,8 @@ export async function runUpdate(
         : null,
       allowDowngrade: options.allowDowngrade,
       force: options.force,
+      installId: await readInstallId(layout),
+      rolloutOverride: options.rolloutNow,
       env,
       startedAt,
     });

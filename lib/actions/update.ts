@@ -34,6 +34,8 @@ export interface UpdateActionOptions {
   allowDowngrade?: boolean;
   /** Install even a release that was rolled back from; with `auto`, check even when not due. */
   force?: boolean;
+  /** Take the newest release ahead of its staged rollout (`--now`). */
+  now?: boolean;
 }
 
 /**
@@ -193,6 +195,7 @@ export async function checkForUpdate(
         checkOnly: true,
         allowDowngrade: options.allowDowngrade,
         force: options.force,
+        rolloutNow: options.now || ctx.config.rollout_early_adopter,
       }),
   );
   const { decision, artifact } = result.check;
@@ -268,6 +271,7 @@ export async function updateFromChannel(
         ...pipelineOptions(ctx, channel, announce),
         allowDowngrade: options.allowDowngrade,
         force: options.force,
+        rolloutNow: options.now || ctx.config.rollout_early_adopter,
       }),
   );
   const { decision } = result.check;

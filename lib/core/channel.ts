@@ -185,7 +185,13 @@ export type UpdateDecision =
     /** Nothing to install. */
     action: "none";
     /** Why not. */
-    reason: "up-to-date" | "already-staged" | "downgrade-refused" | "rejected" | "held";
+    reason:
+      | "up-to-date"
+      | "already-staged"
+      | "downgrade-refused"
+      | "rejected"
+      | "held"
+      | "not-offered";
     /** One sentence for people. */
     message: string;
   };

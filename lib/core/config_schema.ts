@@ -139,6 +139,8 @@ export interface Config {
   channel: string;
   /** Whether the application's launcher should check by itself. */
   auto_check_enabled: boolean;
+  /** Take every release ahead of its staged rollout, as `--now` does (early adopters, testers). */
+  rollout_early_adopter: boolean;
   /** Hours between automatic checks. */
   check_interval_hours: number;
   /** Update server per channel. */
@@ -385,6 +387,7 @@ export function validateConfig(raw: unknown, options: ValidateConfigOptions = {}
   return {
     channel,
     auto_check_enabled: c.bool(pick("auto_check_enabled"), "auto_check_enabled"),
+    rollout_early_adopter: c.bool(pick("rollout_early_adopter"), "rollout_early_adopter"),
     check_interval_hours: c.number(pick("check_interval_hours"), "check_interval_hours", 0, 8760),
     update_servers,
     download_timeout_seconds: c.number(

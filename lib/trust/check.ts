@@ -11,6 +11,8 @@ import { baseUrls } from "../core/config_schema.ts";
 import type { RequestAuth } from "../net/credentials.ts";
 import { type Artifact, artifactFor, type Manifest } from "./manifest.ts";
 import { artifactUrls, fetchFromMirrors, type SkippedMirror } from "./mirrors.ts";
+import { type OfferedRelease, offeredRelease } from "../core/rollout.ts";
+import { escapeText } from "../core/text.ts";
 import type { ManifestCacheRecord, State } from "../root/state.ts";
 import type { TrustedRecord } from "./verify.ts";
 
@@ -209,6 +211,13 @@ export interface CheckOptions {
   startedAt?: Date;
   /** The channel's credentials (default: loaded from its `auth` for this check). */
   auth?: RequestAuth;
+  /**
+   * The install root's random id, for a staged rollout's cohort (lib/root/install_id.ts). Without
+   * it the install counts as outside every cohort.
+   */
+  installId?: string;
+  /** Take the newest release whatever the rollout (`--now`, `rollout.early_adopter`). */
+  rolloutOverride?: boolean;
 }
 
 /**
@@ -254,6 +263,13 @@ export interface CheckResult {
   artifact: Artifact;
   /** What to do. */
   decision: UpdateDecision;
+  /**
+   * Which of the manifest's releases this install is offered under its rollout; when it is the
+   * previous one, `manifest` and `artifact` above are that release's (`newest` keeps the top).
+   */
+  offered: OfferedRelease;
+  /** The manifest's own newest version (`manifest.version` unless `previous` is offered). */
+  newest: string;
   /** The manifest record to keep for the next conditional check. */
   manifestRecord: ManifestCacheRecord;
   /** Whether the manifest was unchanged (HTTP 304: no body fetched). */
@@ -326,16 +342,34 @@ export async function checkChannel(config: Config, options: CheckOptions): Promi
     startedAt: options.startedAt,
     auth: options.auth,
   });
-  const { manifest, record, notModified, trust } = fetched;
-  const artifact = artifactFor(manifest, options.platform);
-  const decision = decideUpdate(options.current, manifest.version, {
-    channel: options.channel,
-    allowDowngrade: options.allowDowngrade,
-    staged: options.state.staged?.version ?? null,
-    lifecycle: options.state.lifecycle,
-    force: options.force,
+  const { record, notModified, trust } = fetched;
+  const offered = offeredRelease(fetched.manifest, {
+    installId: options.installId ?? null,
+    now: options.startedAt ?? options.env?.now() ?? new Date(),
+    current: options.current,
+    override: options.rolloutOverride === true,
   });
+  const view = offered.which === "previous" ? asPrevious : (m: Manifest) => m;
+  const manifest = view(fetched.manifest);
+  const artifact = artifactFor(manifest, options.platform);
+  const decision: UpdateDecision = offered.which === "none"
+    ? {
+      action: "none",
+      reason: "not-offered",
+      message: `${fetched.manifest.version} on ${channel} is not offered to this install (${
+        escapeText(offered.reason)
+      })`,
+    }
+    : decideUpdate(options.current, manifest.version, {
+      channel: options.channel,
+      allowDowngrade: options.allowDowngrade,
+      staged: options.state.staged?.version ?? null,
+      lifecycle: options.state.lifecycle,
+      force: options.force,
+    });
   return {
+    offered,
+    newest: fetched.manifest.version,
     channel: options.channel,
     current: options.current,
     manifest,
@@ -351,6 +385,22 @@ export async function checkChannel(config: Config, options: CheckOptions): Promi
       platform: options.platform,
       served: fetched.baseUrl,
       bases: baseUrls(config.update_servers[channel]),
+      view,
     }),
+  };
+}
+
+/** The manifest as seen by an install outside its rollout's cohort: its `previous` release. */
+function asPrevious(manifest: Manifest): Manifest {
+  const previous = manifest.previous;
+  if (previous === null) return manifest;
+  return {
+    ...manifest,
+    version: previous.version,
+    released_at: previous.released_at,
+    notes: null,
+    artifacts: previous.artifacts,
+    rollout: null,
+    previous: null,
   };
 }

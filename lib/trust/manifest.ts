@@ -7,6 +7,8 @@
  *
  * @module
  */
+import type { Rollout } from "../core/rollout.ts";
+import { parseRolloutFields, type PreviousRelease, type Yank } from "./_manifest_rollout.ts";
 import { type KeySet, parseKeySet } from "./keys.ts";
 export type { KeySet };
 import { isVersion, parseVersion } from "../core/version.ts";
@@ -190,6 +192,14 @@ export interface Manifest {
   next_keys: KeySet | null;
   /** A new ms11-update for installs to update themselves with (null when absent). */
   updater: UpdaterRelease | null;
+  /** A staged rollout of `version` (null: every install). */
+  rollout: Rollout | null;
+  /** What installs outside the rollout's cohort are offered (null: nothing). */
+  previous: PreviousRelease<Artifact> | null;
+  /** Versions the publisher pulled: never installed, and left where installed. */
+  yanked: Yank[];
+  /** Installs below this version update at once, whatever the rollout (null: none). */
+  minimum_version: string | null;
 }
 
 /**
@@ -485,6 +495,27 @@ export function parseManifest(
     expires: (doc.expires as string | undefined) ?? null,
     next_keys,
     updater: parseUpdater(doc.updater, { where, url: options.url, fail }),
+    ...parseRolloutFields<Artifact>(doc, {
+      fail,
+      isTime: isIsoTime,
+      artifacts: (field, value) => {
+        if (!isObject(value) || Object.keys(value).length === 0) {
+          fail(field, "an object with at least one platform", value);
+        }
+        const out: Record<string, Artifact> = {};
+        for (const [platform, entry] of Object.entries(value as Record<string, unknown>)) {
+          if (!isPlatformKey(platform)) {
+            fail(`${field} key`, "a platform such as linux-x64", platform);
+          }
+          out[platform] = parseArtifact(`${field}.${platform}`, entry, {
+            where,
+            url: options.url,
+            fail,
+          });
+        }
+        return out;
+      },
+    }),
   };
 }
 

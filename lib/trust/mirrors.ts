@@ -306,14 +306,21 @@ function skippedMirror(baseUrl: string, error: unknown): SkippedMirror {
 export function artifactUrls(
   manifest: FetchedManifest["manifest"],
   bytes: Uint8Array,
-  where: { platform: string; served: string; bases: readonly string[] },
+  where: {
+    platform: string;
+    served: string;
+    bases: readonly string[];
+    /** Which of each mirror's releases is meant (the offered one; default: the manifest's own). */
+    view?: (manifest: FetchedManifest["manifest"]) => FetchedManifest["manifest"];
+  },
 ): string[] {
+  const view = where.view ?? ((m) => m);
   const urls = [artifactFor(manifest, where.platform).url];
   for (const base of where.bases) {
     if (base === where.served) continue;
     try {
       const other = parseManifest(bytes, { url: manifestUrl(base) });
-      urls.push(artifactFor(other, where.platform).url);
+      urls.push(artifactFor(view(other), where.platform).url);
     } catch {
       // The same bytes parsed once already: cannot fail differently.
     }
