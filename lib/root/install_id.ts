@@ -78,7 +78,8 @@ export async function readInstallId(layout: Layout): Promise<string> {
  * const layout = layoutOf(await Deno.makeTempDir());
  * assert.equal(await peekInstallId(layout), null);
  * assert.equal(await peekInstallId(layout), null); // nothing made
- * assert.equal(await peekInstallId(layout), await readInstallId(layout).then(() => peekInstallId(layout)));
+ * const id = await readInstallId(layout);
+ * assert.equal(await peekInstallId(layout), id);
  * ```
  */
 export async function peekInstallId(layout: Layout): Promise<string | null> {
