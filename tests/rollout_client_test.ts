@@ -270,3 +270,47 @@ Deno.test("the CLI: outside a 10% rollout the previous release; --now, early ado
   const state = JSON.parse(await Deno.readTextFile(`${world.root}/state.json`));
   assert.equal(state.staged, null);
 });
+
+Deno.test("a mirror cannot change a rollout: an unsigned widen and a replayed older manifest (un-yank, narrow) are refused", async () => {
+  await using world = await makeWorld();
+  await world.publish("stable", "1.0.0");
+  assert.equal((await world.cli(["install"])).code, 0);
+  await world.publish("stable", "1.1.0", { rollout: { basis_points: 1000 } });
+  const dir = `${world.tree}/stable`;
+  const saved = {
+    manifest: await Deno.readFile(`${dir}/manifest.json`),
+    sig: await Deno.readFile(`${dir}/manifest.json.sig`),
+  };
+  const salt = await saltOf(world);
+  await placeId(world, salt, 1000, 10000); // outside 10%
+  const check = () => world.cli(["check", "--json"]);
+  assert.equal((await check()).code, 0);
+
+  // Widened to 100% by editing the signed bytes: the signature no longer matches.
+  const doc = JSON.parse(new TextDecoder().decode(saved.manifest));
+  doc.rollout.basis_points = 10000;
+  await Deno.writeTextFile(`${dir}/manifest.json`, JSON.stringify(doc, null, 2) + "\n");
+  let run = await check();
+  assert.equal(run.code, 1, run.stderr);
+  assert.match(run.stderr, /has 0 valid signatures from the keys trusted for stable/);
+
+  // Yanked by the publisher (serial up), then the older manifest served again to un-yank it.
+  await Deno.writeFile(`${dir}/manifest.json`, saved.manifest);
+  await changeRollout(world.tree, {
+    channel: "stable",
+    change: { action: "yank", version: "1.1.0", reason: "crashes at start" },
+    expires: new Date(Date.now() + 86_400_000),
+    keys: [world.key],
+  });
+  run = await check();
+  assert.equal(run.code, 0, run.stderr);
+  await Deno.writeFile(`${dir}/manifest.json`, saved.manifest);
+  await Deno.writeFile(`${dir}/manifest.json.sig`, saved.sig);
+  await Deno.remove(`${dir}/signatures`, { recursive: true }).catch(() => {});
+  run = await check();
+  assert.equal(run.code, 1, run.stderr);
+  assert.match(
+    run.stderr,
+    /has serial \d+, lower than serial \d+ \(1\.0\.0\) already accepted on stable; refusing a rollback/,
+  );
+});
