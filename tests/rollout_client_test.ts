@@ -311,6 +311,8 @@ Deno.test("a mirror cannot change a rollout: an unsigned widen and a replayed ol
   assert.equal(run.code, 1, run.stderr);
   assert.match(
     run.stderr,
-    /has serial \d+, lower than serial \d+ \(1\.0\.0\) already accepted on stable; refusing a rollback/,
+    /has serial 2 \(1\.1\.0\), older than serial 3 \(1\.0\.0\) already accepted on stable: .*nothing was accepted/,
   );
+  // Nothing was taken from it: the yank stands, 1.1.0 is not staged.
+  assert.equal(JSON.parse(await Deno.readTextFile(`${world.root}/state.json`)).staged, null);
 });
