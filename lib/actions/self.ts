@@ -11,6 +11,7 @@
 import type { Manifest } from "../trust/manifest.ts";
 import { compareVersions } from "../core/version.ts";
 import { downloadArtifact } from "../net/download.ts";
+import { loadCredentials } from "../net/credentials.ts";
 import { httpEnv } from "../net/http_env.ts";
 import { appendAudit } from "../root/audit.ts";
 import { acquireLock } from "../root/lock.ts";
@@ -282,6 +283,8 @@ async function stage(
     maxAttempts: ctx.config.max_retry_attempts,
     requireHttps: ctx.config.security.require_https,
     allowedDomains: ctx.config.security.allowed_domains,
+    // An access-controlled channel's credentials go with its updater as with its builds.
+    auth: { channel: job.channel, credentials: await loadCredentials(ctx.config, job.channel) },
     onProgress: ctx.onProgress,
   });
   faultPoint("after-download");
