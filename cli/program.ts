@@ -106,6 +106,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
       "--auto",
       "unattended run (launchers): check only when auto_check_enabled and check_interval_hours say it is due",
     )
+    .option("--no-delta", "download the full build even when the manifest offers a delta")
     .addHelpText(
       "after",
       "\nWith no command: check the channel and, if a newer release exists, download, verify and stage it for the next launch. With --json, progress events and then the result are printed as JSON lines (docs/EVENTS.md).",
@@ -126,6 +127,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
   globals(sub("check", "report the installed and available versions; download nothing"))
     .option("--channel <name>", "channel to check")
     .option("--allow-downgrade", "report a lower release as applicable")
+    .option("--no-delta", "report the full download even when the manifest offers a delta")
     .action(act(async (c) => (await update()).checkCommand(c.optsWithGlobals())));
 
   waitOption(

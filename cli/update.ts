@@ -22,6 +22,8 @@ export interface UpdateCommandOptions extends GlobalOptions {
   allowDowngrade?: boolean;
   force?: boolean;
   auto?: boolean;
+  /** commander's `--no-delta`: false when given. */
+  delta?: boolean;
 }
 
 /**
@@ -60,7 +62,11 @@ export interface UpdateCommandOptions extends GlobalOptions {
  */
 export async function updateCommand(options: UpdateCommandOptions): Promise<number> {
   const ctx = await loadContext(options);
-  let report = await updateFromChannel(actionContext(ctx, { progress: true }), options);
+  const noDelta = options.delta === false;
+  let report = await updateFromChannel(actionContext(ctx, { progress: true }), {
+    ...options,
+    noDelta,
+  });
   const refused = report.summary?.decision;
   if (
     options.channel !== undefined && refused?.action === "none" &&
@@ -74,6 +80,7 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
     if (answer === "y" || answer === "yes") {
       report = await updateFromChannel(actionContext(ctx, { progress: true }), {
         ...options,
+        noDelta,
         allowDowngrade: true,
       });
     }
@@ -116,7 +123,10 @@ function notesText(s: { available: string; notes: string | null }): string {
  */
 export async function checkCommand(options: UpdateCommandOptions): Promise<number> {
   const ctx = await loadContext(options);
-  const { summary } = await checkForUpdate(actionContext(ctx), options);
+  const { summary } = await checkForUpdate(actionContext(ctx), {
+    ...options,
+    noDelta: options.delta === false,
+  });
   const { decision } = summary;
   ctx.ui.data(
     summary,

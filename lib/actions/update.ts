@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { DownloadRecord } from "../root/state.ts";
 import { checkInterval, resolveChannel, type UpdateDecision } from "../core/channel.ts";
 import type { Config, RiskLevel } from "../core/config_schema.ts";
 import { formatBytes } from "../core/format.ts";
@@ -34,6 +35,8 @@ export interface UpdateActionOptions {
   allowDowngrade?: boolean;
   /** Install even a release that was rolled back from; with `auto`, check even when not due. */
   force?: boolean;
+  /** Download the full build even when the manifest offers a delta (`--no-delta`). */
+  noDelta?: boolean;
 }
 
 /**
@@ -65,6 +68,11 @@ export interface UpdateSummary {
   staged: string | null;
   /** Whether the artifact was downloaded. */
   downloaded: boolean;
+  /**
+   * How the build was downloaded (`method` `delta` or `full`, `from`, `bytes`, `full_bytes`,
+   * `saved_bytes`, `delta_failed`); for a check, how it would be; null when nothing is.
+   */
+  download: DownloadRecord | null;
   /** Whether the server answered 304 and the cached manifest was used. */
   manifest_not_modified: boolean;
   /** The channel's description, from the configuration. */
@@ -156,6 +164,7 @@ function summarize(result: UpdateResult, config: Config): UpdateSummary {
     decision: check.decision,
     staged: result.staged,
     downloaded: result.downloaded,
+    download: result.download,
     manifest_not_modified: check.notModified,
     description: server.description,
     risk: server.risk,
@@ -193,6 +202,7 @@ export async function checkForUpdate(
         checkOnly: true,
         allowDowngrade: options.allowDowngrade,
         force: options.force,
+        noDelta: options.noDelta,
       }),
   );
   const { decision, artifact } = result.check;
@@ -268,6 +278,7 @@ export async function updateFromChannel(
         ...pipelineOptions(ctx, channel, announce),
         allowDowngrade: options.allowDowngrade,
         force: options.force,
+        noDelta: options.noDelta,
       }),
   );
   const { decision } = result.check;
