@@ -78,7 +78,7 @@ export const MAX_BAD_DELTAS = 32;
  * ```ts
  * import assert from "node:assert/strict";
  * import { parseDeltaRecords } from "./_state_delta.ts";
- * const into: { bad_deltas?: unknown[] } = {};
+ * const into: Parameters<typeof parseDeltaRecords>[1] = {};
  * const problems: string[] = [];
  * parseDeltaRecords({ bad_deltas: [{ version: "1.1.0" }] }, into, problems);
  * assert.deepEqual([into.bad_deltas, problems], [undefined, ["bad_deltas[]"]]);
