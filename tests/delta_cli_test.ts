@@ -129,3 +129,110 @@ Deno.test("an executable is updated by its delta: rebuilt, verified to the relea
   }, () => {});
   await stagedIsTheRelease(world, published);
 });
+
+/** The update fell back to one full download: the build is the release's, the delta is bad. */
+async function fellBack(
+  world: World,
+  published: Published,
+  run: { code: number; stderr: string },
+  reason: RegExp,
+): Promise<void> {
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(
+    run.stderr,
+    /The delta from 1\.0\.0 to 1\.1\.0 failed \(.*\); downloading the full build/,
+  );
+  const s = await state(world);
+  assert.equal(s.last_download.method, "full");
+  assert.equal(s.last_download.from, null);
+  assert.equal(s.last_download.full_bytes, published.size);
+  assert.match(s.last_download.delta_failed, reason);
+  assert.equal(s.bad_deltas.length, 1);
+  assert.deepEqual(
+    [s.bad_deltas[0].version, s.bad_deltas[0].from],
+    ["1.1.0", "1.0.0"],
+  );
+  assert.match(s.bad_deltas[0].reason, reason);
+  const audit = await readAudit(layoutOf(world.root));
+  const failed = audit.filter((e) => e.event === "delta_failed");
+  assert.equal(failed.length, 1);
+  assert.deepEqual([failed[0].version, failed[0].from], ["1.1.0", "1.0.0"]);
+  const staged = audit.find((e) => e.event === "staged" && e.version === "1.1.0");
+  assert.equal(staged?.method, "full");
+  await stagedIsTheRelease(world, published);
+}
+
+Deno.test("a corrupted delta (bytes changed in transit) is asked for once, then the full build is installed", async () => {
+  await using world = await makeWorld();
+  const published = await installed(world);
+  const corrupted = published.delta.slice();
+  corrupted[corrupted.length >> 1] ^= 0xff;
+  await using server = deltaServer(corrupted);
+  await offerDelta(world, {
+    url: server.url,
+    size: published.delta.length,
+    sha256: await sha256Of(published.delta),
+    from_sha256: (await hashFile(`${world.dir}/ms11-1.0.0`)).sha256,
+  });
+  const run = await world.cli([]);
+  assert.equal(server.requests, 1);
+  await fellBack(
+    world,
+    published,
+    run,
+    /^Checksum mismatch for .*\.delta\.partial: expected sha256 /,
+  );
+});
+
+Deno.test("a signed delta that does not rebuild the release is asked for once, then the full build is installed", async () => {
+  await using world = await makeWorld();
+  const published = await installed(world);
+  // The publisher's bytes, as signed, but broken: the download verifies, the rebuild fails.
+  const broken = published.delta.slice();
+  broken[broken.length - 1] ^= 0xff;
+  await using server = deltaServer(broken);
+  await offerDelta(world, {
+    url: server.url,
+    size: broken.length,
+    sha256: await sha256Of(broken),
+    from_sha256: (await hashFile(`${world.dir}/ms11-1.0.0`)).sha256,
+  });
+  const run = await world.cli([]);
+  assert.equal(server.requests, 1);
+  await fellBack(world, published, run, /^Delta .*: block \d+ is not valid zstd data/);
+});
+
+Deno.test("a delta URL answering 404 is asked for once, then the full build is installed", async () => {
+  await using world = await makeWorld();
+  const published = await installed(world);
+  await using server = deltaServer(null);
+  await offerDelta(world, {
+    url: server.url,
+    size: published.delta.length,
+    sha256: await sha256Of(published.delta),
+    from_sha256: (await hashFile(`${world.dir}/ms11-1.0.0`)).sha256,
+  });
+  const run = await world.cli([]);
+  assert.equal(server.requests, 1);
+  await fellBack(world, published, run, /^Download of http:.*\.delta failed: HTTP 404 Not Found$/);
+});
+
+Deno.test("--no-delta downloads the full build, and the delta is not asked for", async () => {
+  await using world = await makeWorld();
+  const published = await installed(world);
+  await using server = deltaServer(published.delta);
+  await offerDelta(world, {
+    url: server.url,
+    size: published.delta.length,
+    sha256: await sha256Of(published.delta),
+    from_sha256: (await hashFile(`${world.dir}/ms11-1.0.0`)).sha256,
+  });
+  const run = await world.cli(["--no-delta"]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(server.requests, 0);
+  const s = await state(world);
+  assert.equal(s.last_download.method, "full");
+  assert.equal(s.last_download.delta_failed, null);
+  assert.equal((s.bad_deltas ?? []).length, 0);
+  await stagedIsTheRelease(world, published);
+});
