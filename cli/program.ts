@@ -128,7 +128,13 @@ export function buildProgram(setCode: (code: number) => void): Command {
     .option("--channel <name>", "channel to check")
     .option("--allow-downgrade", "report a lower release as applicable")
     .option("--no-delta", "report the full download even when the manifest offers a delta")
-    .action(act(async (c) => (await update()).checkCommand(c.optsWithGlobals())));
+    // The program's own --no-delta defaults `delta` to true, and globals overwrite locals in
+    // optsWithGlobals: this command's flag is read from its own options.
+    .action(
+      act(async (c) =>
+        (await update()).checkCommand({ ...c.optsWithGlobals(), delta: c.opts().delta })
+      ),
+    );
 
   waitOption(
     globals(

@@ -236,3 +236,28 @@ Deno.test("--no-delta downloads the full build, and the delta is not asked for",
   assert.equal((s.bad_deltas ?? []).length, 0);
   await stagedIsTheRelease(world, published);
 });
+
+Deno.test("check --json says the update would come by delta and the bytes saved; with --no-delta, in full", async () => {
+  await using world = await makeWorld();
+  const published = await installed(world);
+  await using server = deltaServer(published.delta);
+  await offerDelta(world, {
+    url: server.url,
+    size: published.delta.length,
+    sha256: await sha256Of(published.delta),
+    from_sha256: (await hashFile(`${world.dir}/ms11-1.0.0`)).sha256,
+  });
+  const check = await world.cli(["check", "--json"]);
+  assert.equal(check.code, 0, check.stderr);
+  const { download } = JSON.parse(check.stdout);
+  assert.deepEqual(
+    [download.method, download.from, download.bytes, download.saved_bytes],
+    ["delta", "1.0.0", published.delta.length, published.size - published.delta.length],
+  );
+  const full = await world.cli(["check", "--json", "--no-delta"]);
+  assert.equal(full.code, 0, full.stderr);
+  const other = JSON.parse(full.stdout).download;
+  assert.deepEqual([other.method, other.bytes, other.saved_bytes], ["full", published.size, 0]);
+  assert.equal(server.requests, 0);
+  assert.equal((await state(world)).staged, null);
+});
