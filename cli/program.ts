@@ -111,6 +111,7 @@ export function buildProgram(setCode: (code: number) => void): Command {
       "--now",
       "take the channel's newest release even when its staged rollout has not reached this install",
     )
+    .option("--no-delta", "download the full build even when the manifest offers a delta")
     .addHelpText(
       "after",
       "\nWith no command: check the channel and, if a newer release exists, download, verify and stage it for the next launch. With --json, progress events and then the result are printed as JSON lines (docs/EVENTS.md).",
@@ -135,7 +136,14 @@ export function buildProgram(setCode: (code: number) => void): Command {
       "--now",
       "report the newest release even when its staged rollout has not reached this install",
     )
-    .action(act(async (c) => (await update()).checkCommand(c.optsWithGlobals())));
+    .option("--no-delta", "report the full download even when the manifest offers a delta")
+    // The program's own --no-delta defaults `delta` to true, and globals overwrite locals in
+    // optsWithGlobals: this command's flag is read from its own options.
+    .action(
+      act(async (c) =>
+        (await update()).checkCommand({ ...c.optsWithGlobals(), delta: c.opts().delta })
+      ),
+    );
 
   waitOption(
     globals(

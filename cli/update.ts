@@ -24,6 +24,8 @@ export interface UpdateCommandOptions extends GlobalOptions {
   auto?: boolean;
   /** `--now`: take the newest release ahead of its staged rollout. */
   now?: boolean;
+  /** commander's `--no-delta`: false when given. */
+  delta?: boolean;
 }
 
 /**
@@ -62,7 +64,11 @@ export interface UpdateCommandOptions extends GlobalOptions {
  */
 export async function updateCommand(options: UpdateCommandOptions): Promise<number> {
   const ctx = await loadContext(options);
-  let report = await updateFromChannel(actionContext(ctx, { progress: true }), options);
+  const noDelta = options.delta === false;
+  let report = await updateFromChannel(actionContext(ctx, { progress: true }), {
+    ...options,
+    noDelta,
+  });
   const refused = report.summary?.decision;
   if (
     options.channel !== undefined && refused?.action === "none" &&
@@ -76,6 +82,7 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
     if (answer === "y" || answer === "yes") {
       report = await updateFromChannel(actionContext(ctx, { progress: true }), {
         ...options,
+        noDelta,
         allowDowngrade: true,
       });
     }
@@ -118,7 +125,10 @@ function notesText(s: { available: string; notes: string | null }): string {
  */
 export async function checkCommand(options: UpdateCommandOptions): Promise<number> {
   const ctx = await loadContext(options);
-  const { summary } = await checkForUpdate(actionContext(ctx), options);
+  const { summary } = await checkForUpdate(actionContext(ctx), {
+    ...options,
+    noDelta: options.delta === false,
+  });
   const { decision } = summary;
   ctx.ui.data(
     summary,

@@ -37,6 +37,14 @@ import { acquireLock } from "../root/lock.ts";
 import { ensureDir, MODES, refuseLinks } from "../root/safe.ts";
 import { recoverSwap } from "../root/swap.ts";
 import { scanGate } from "./_scan_gate.ts";
+import {
+  deltaFiles,
+  type DeltaOutcome,
+  downloadRecord,
+  planDelta,
+  runDelta,
+} from "./_delta_step.ts";
+import type { DownloadRecord } from "../root/state.ts";
 
 /**
  * Options of {@linkcode runUpdate}.
@@ -104,6 +112,8 @@ export interface UpdateOptions {
   onWarning?: (message: string) => void;
   /** Measures free bytes on the install root's filesystem (default: the real one). */
   freeSpace?: (path: string) => Promise<number>;
+  /** Never use a delta for this run (`--no-delta`; config `delta_updates: false` does it always). */
+  noDelta?: boolean;
 }
 
 /**
@@ -149,6 +159,11 @@ export interface UpdateResult {
   downloaded: boolean;
   /** A problem with the state file, when there was one. */
   problem: string | null;
+  /**
+   * How the build was obtained (a delta or the full artifact, the bytes saved), or, for a
+   * check, how it would be; null when nothing is or would be downloaded.
+   */
+  download: DownloadRecord | null;
 }
 
 const EXTENSION: Record<string, string> = {
@@ -330,24 +345,40 @@ export async function runUpdate(
     decision: state.last_check.decision,
     ...mirrorFacts(check),
   });
+  const names = decision.action === "update"
+    ? downloadNames(decision.version, options.platform, artifact.kind)
+    : [];
+  // A delta from a build this install has, when the manifest offers one (docs/DELTA.md).
+  const { plan, skipped: deltaSkipped } = decision.action === "update" && names.length > 0 &&
+      config.delta_updates && !options.noDelta
+    ? await planDelta(layout, {
+      state,
+      version: decision.version,
+      current,
+      artifact,
+      download: `${layout.downloads}/${names[0]}`,
+    })
+    : { plan: null, skipped: null };
   // downloads/ keeps only what an update is still after: the download of the version decided
-  // on (to resume it, or to stage it without downloading it again).
-  await sweepDownloads(
-    layout,
-    decision.action === "update"
-      ? downloadNames(decision.version, options.platform, artifact.kind)
-      : [],
-  );
+  // on (to resume it, or to stage it without downloading it again), and its delta's.
+  await sweepDownloads(layout, [...names, ...(plan ? deltaFiles(names[0], plan.delta) : [])]);
   if (decision.action === "none" || options.checkOnly) {
     await writeState(layout, state);
     if (decision.action === "update") emit(event("update_available", decision.message));
-    return { check, staged: null, downloaded: false, problem };
+    const planned = decision.action === "none" ? null : downloadRecord(plan?.delta ?? null, {
+      version: decision.version,
+      at: env.now().toISOString(),
+      full: artifact.size,
+      failed: null,
+    });
+    return { check, staged: null, downloaded: false, problem, download: planned };
   }
   emit(event("update_available", decision.message));
   const version = decision.version;
   let downloaded = false;
   let servedBy: string | null = null;
   let mirrorsFailed: { url: string; message: string }[] = [];
+  let viaDelta: DeltaOutcome | null = null;
   // A refused artifact (size, checksum, unsafe archive) goes to the audit log with the reason.
   // A verified artifact that makes no build a client accepts (unsafe, not launchable) is the
   // release's own fault: downloading the same bytes again changes nothing, so it is rejected on
@@ -394,45 +425,78 @@ export async function runUpdate(
     for (const path of [file, `${file}.partial`, `${file}.partial.json`]) {
       await refuseLinks(layout, path);
     }
-    const executable = artifact.kind === "executable";
-    const download = await downloadFromMirrors(check.artifactUrls, file, {
-      size: artifact.size,
-      sha256: artifact.sha256,
-      env,
-      verifyChecksum: config.security.verify_checksums,
-      // An executable is installed as downloaded: its one fsync is the download's (with its
-      // mode set first). An archive is extracted, each file fsynced, and deleted: never synced.
-      sync: executable,
-      mode: executable ? 0o755 : undefined,
-      timeoutMs: config.download_timeout_seconds * 1000,
-      maxAttempts: config.max_retry_attempts,
-      requireHttps: config.security.require_https,
-      allowedDomains: config.security.allowed_domains,
-      auth,
-      onProgress: options.onProgress,
-      idleTimeoutMs: options.idleTimeoutMs,
-    }).catch(refused);
-    downloaded = true;
-    servedBy = download.url;
-    mirrorsFailed = download.failures;
-    faultPoint("after-download");
-    emit(event("downloaded", `Downloaded and verified ${version} (${artifact.size} bytes)`));
-    await stageBuild(layout, file, {
-      version,
-      channel: options.channel,
-      kind: artifact.kind,
-      // The digest of the bytes received (the manifest's, when checksums are verified): the
-      // seal is made from it and the file's identity, without reading the file again.
-      sha256: download.sha256,
-      identity: download.identity,
-      expandedSize: artifact.expanded_size,
-      executable: config.executable,
-      now: env.now(),
-      onProgress: options.onProgress,
-      state,
-      // The download stays until the build is recorded: a kill before then costs no download.
-      keepArtifact: true,
-    }).catch(refused);
+    if (plan !== null) {
+      viaDelta = await runDelta(layout, plan, {
+        config,
+        env,
+        auth,
+        artifact,
+        download: file,
+        stage: {
+          version,
+          channel: options.channel,
+          kind: artifact.kind,
+          expandedSize: artifact.expanded_size,
+          executable: config.executable,
+          now: env.now(),
+          onProgress: options.onProgress,
+          state,
+        },
+        onProgress: options.onProgress,
+        idleTimeoutMs: options.idleTimeoutMs,
+        onWarning: options.onWarning,
+      });
+    }
+    if (viaDelta?.staged) {
+      downloaded = true;
+      servedBy = viaDelta.url;
+      emit(event(
+        "downloaded",
+        `Rebuilt and verified ${version} from ${plan!.delta.from} by a delta of ${
+          plan!.delta.size
+        } bytes (the full build is ${artifact.size})`,
+      ));
+    } else {
+      const executable = artifact.kind === "executable";
+      const download = await downloadFromMirrors(check.artifactUrls, file, {
+        size: artifact.size,
+        sha256: artifact.sha256,
+        env,
+        verifyChecksum: config.security.verify_checksums,
+        // An executable is installed as downloaded: its one fsync is the download's (with its
+        // mode set first). An archive is extracted, each file fsynced, and deleted: never synced.
+        sync: executable,
+        mode: executable ? 0o755 : undefined,
+        timeoutMs: config.download_timeout_seconds * 1000,
+        maxAttempts: config.max_retry_attempts,
+        requireHttps: config.security.require_https,
+        allowedDomains: config.security.allowed_domains,
+        auth,
+        onProgress: options.onProgress,
+        idleTimeoutMs: options.idleTimeoutMs,
+      }).catch(refused);
+      downloaded = true;
+      servedBy = download.url;
+      mirrorsFailed = download.failures;
+      faultPoint("after-download");
+      emit(event("downloaded", `Downloaded and verified ${version} (${artifact.size} bytes)`));
+      await stageBuild(layout, file, {
+        version,
+        channel: options.channel,
+        kind: artifact.kind,
+        // The digest of the bytes received (the manifest's, when checksums are verified): the
+        // seal is made from it and the file's identity, without reading the file again.
+        sha256: download.sha256,
+        identity: download.identity,
+        expandedSize: artifact.expanded_size,
+        executable: config.executable,
+        now: env.now(),
+        onProgress: options.onProgress,
+        state,
+        // The download stays until the build is recorded: a kill before then costs no download.
+        keepArtifact: true,
+      }).catch(refused);
+    }
   }
   // The scan gate: after verification, before the smoke test (at the launch that applies it).
   await scanGate(layout, config, state, {
@@ -450,6 +514,16 @@ export async function runUpdate(
     onWarning: options.onWarning,
   });
   markStaged(state.lifecycle, version, options.channel, { at: env.now().toISOString() });
+  const record = downloaded
+    ? downloadRecord(viaDelta?.staged ? plan!.delta : null, {
+      version,
+      at: env.now().toISOString(),
+      full: artifact.size,
+      failed: viaDelta?.staged === false ? viaDelta.reason : null,
+      wasted: viaDelta?.staged === false ? viaDelta.downloaded : 0,
+    })
+    : null;
+  if (record !== null) state.last_download = record;
   await writeState(layout, state);
   if (downloaded) {
     // Recorded as staged: the download can go. An executable's is a second link to the staged
@@ -473,9 +547,16 @@ export async function runUpdate(
     sha256: artifact.sha256,
     ...(servedBy === null ? {} : { artifact_url: servedBy }),
     ...(mirrorsFailed.length === 0 ? {} : { artifact_mirrors_failed: mirrorsFailed }),
+    ...(record === null ? {} : {
+      method: record.method,
+      delta_from: record.from,
+      bytes_downloaded: record.bytes,
+      bytes_saved: record.saved_bytes,
+    }),
+    ...(deltaSkipped === null || record === null ? {} : { delta_skipped: deltaSkipped }),
   });
   emit(event("ready_to_apply", `${version} is staged; it is applied at the next launch`));
-  return { check, staged: version, downloaded, problem };
+  return { check, staged: version, downloaded, problem, download: record };
 }
 
 /** What people are told when every mirror was behind and the accepted manifest stands. */

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { DownloadRecord } from "../root/state.ts";
 import { checkInterval, resolveChannel, type UpdateDecision } from "../core/channel.ts";
 import type { Config, RiskLevel } from "../core/config_schema.ts";
 import { formatBytes } from "../core/format.ts";
@@ -36,6 +37,8 @@ export interface UpdateActionOptions {
   force?: boolean;
   /** Take the newest release ahead of its staged rollout (`--now`). */
   now?: boolean;
+  /** Download the full build even when the manifest offers a delta (`--no-delta`). */
+  noDelta?: boolean;
 }
 
 /**
@@ -67,6 +70,11 @@ export interface UpdateSummary {
   staged: string | null;
   /** Whether the artifact was downloaded. */
   downloaded: boolean;
+  /**
+   * How the build was downloaded (`method` `delta` or `full`, `from`, `bytes`, `full_bytes`,
+   * `saved_bytes`, `delta_failed`); for a check, how it would be; null when nothing is.
+   */
+  download: DownloadRecord | null;
   /** Whether the server answered 304 and the cached manifest was used. */
   manifest_not_modified: boolean;
   /** The channel's description, from the configuration. */
@@ -158,6 +166,7 @@ function summarize(result: UpdateResult, config: Config): UpdateSummary {
     decision: check.decision,
     staged: result.staged,
     downloaded: result.downloaded,
+    download: result.download,
     manifest_not_modified: check.notModified,
     description: server.description,
     risk: server.risk,
@@ -196,6 +205,7 @@ export async function checkForUpdate(
         allowDowngrade: options.allowDowngrade,
         force: options.force,
         rolloutNow: options.now || ctx.config.rollout_early_adopter,
+        noDelta: options.noDelta,
       }),
   );
   const { decision, artifact } = result.check;
@@ -272,6 +282,7 @@ export async function updateFromChannel(
         allowDowngrade: options.allowDowngrade,
         force: options.force,
         rolloutNow: options.now || ctx.config.rollout_early_adopter,
+        noDelta: options.noDelta,
       }),
   );
   const { decision } = result.check;

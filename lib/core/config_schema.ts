@@ -143,6 +143,8 @@ export interface Config {
   rollout_early_adopter: boolean;
   /** Hours between automatic checks. */
   check_interval_hours: number;
+  /** Whether an update may download a delta instead of the full build (docs/DELTA.md). */
+  delta_updates: boolean;
   /** Update server per channel. */
   update_servers: Record<string, UpdateServer>;
   /** Total time allowed for one artifact download. */
@@ -389,6 +391,7 @@ export function validateConfig(raw: unknown, options: ValidateConfigOptions = {}
     auto_check_enabled: c.bool(pick("auto_check_enabled"), "auto_check_enabled"),
     rollout_early_adopter: c.bool(pick("rollout_early_adopter"), "rollout_early_adopter"),
     check_interval_hours: c.number(pick("check_interval_hours"), "check_interval_hours", 0, 8760),
+    delta_updates: c.bool(pick("delta_updates"), "delta_updates"),
     update_servers,
     download_timeout_seconds: c.number(
       pick("download_timeout_seconds"),

@@ -22,8 +22,17 @@
  */
 export interface Progress {
   /** Which step is running. */
-  phase: "check" | "download" | "verify" | "extract" | "stage" | "apply" | "rollback";
-  /** Units done so far (bytes for download/verify). */
+  phase:
+    | "check"
+    | "download"
+    | "delta"
+    | "rebuild"
+    | "verify"
+    | "extract"
+    | "stage"
+    | "apply"
+    | "rollback";
+  /** Units done so far (bytes for download, delta (its download), rebuild and verify). */
   done: number;
   /** Units in all, when known. */
   total: number | null;

@@ -39,6 +39,8 @@ export function formatBytes(bytes: number): string {
 export const PHASE_LABEL: Record<Progress["phase"], string> = {
   check: "Checking",
   download: "Downloading",
+  delta: "Delta",
+  rebuild: "Rebuilding",
   verify: "Verifying",
   extract: "Extracting",
   stage: "Staging",
@@ -58,5 +60,5 @@ export const PHASE_LABEL: Record<Progress["phase"], string> = {
  * ```
  */
 export function countsBytes(phase: Progress["phase"]): boolean {
-  return phase === "download" || phase === "verify";
+  return phase === "download" || phase === "delta" || phase === "rebuild" || phase === "verify";
 }

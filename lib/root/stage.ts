@@ -85,6 +85,12 @@ export interface StageOptions {
   onProgress?: ProgressSink;
   /** The state to record the build in (the caller writes it, holding the lock). */
   state: State;
+  /**
+   * For an archive kind: make the build folder at the path given (which must not exist yet)
+   * instead of extracting `artifact`, and return its verified seal (a folder delta's rebuild,
+   * lib/actions/_delta_step.ts). `artifact` is then not read.
+   */
+  rebuild?: (dir: string) => Promise<string>;
 }
 
 export { sweepLeftovers } from "./sweep.ts";
@@ -183,7 +189,8 @@ export async function stageBuild(
   await refuseLinks(layout, final);
   const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
   const tmp = `${layout.builds}/.staging-${version}-${rand}`;
-  let entries: SealEntry[];
+  let entries: SealEntry[] = [];
+  let rebuiltSeal: string | null = null;
   try {
     if (options.kind === "executable") {
       await Deno.mkdir(tmp, { mode: 0o700 });
@@ -191,6 +198,12 @@ export async function stageBuild(
       await place(artifact, target, options.keepArtifact ?? false);
       await checkVerified(target, options);
       entries = [{ path: options.executable, kind: "file", mode: 0o755, sha256: options.sha256 }];
+    } else if (options.rebuild !== undefined) {
+      rebuiltSeal = await options.rebuild(tmp);
+      const problem = await launchProblem(tmp, options.executable);
+      if (problem !== null) {
+        throw new NotLaunchableError(`Release ${version} is not launchable: its build ${problem}`);
+      }
     } else {
       // Loaded only for archives: an executable build needs none of the archive code.
       const { extractArchive } = await import("../archive/extract.ts");
@@ -235,7 +248,7 @@ export async function stageBuild(
     throw error;
   }
   // The seal from what was verified and written; the stamp from lstat alone: nothing is read.
-  record(options, sealOf(entries), await statStamp(final));
+  record(options, rebuiltSeal ?? sealOf(entries), await statStamp(final));
   return final;
 }
 

@@ -16,6 +16,8 @@ import { isChannelName, isNonEmptyString as str, isObject, isSha256Hex } from ".
 import { currentVersion, isBuildName, type Layout } from "./layout.ts";
 import { BUILD_STATES, type BuildState, type LifecycleRecord } from "./lifecycle.ts";
 import { migrateV1 } from "./_state_migrate.ts";
+import { type BadDeltaRecord, type DownloadRecord, parseDeltaRecords } from "./_state_delta.ts";
+export type { BadDeltaRecord, DownloadRecord } from "./_state_delta.ts";
 import { MODES, openInRoot, ownerProblem, refuseLinks } from "./safe.ts";
 
 export type { LifecycleRecord, RejectedRecord } from "./lifecycle.ts";
@@ -308,6 +310,10 @@ export interface State {
   trial?: TrialRecord;
   /** An interrupted swap, when there is one. */
   journal?: JournalRecord;
+  /** Deltas that failed, not tried again (lib/root/_state_delta.ts). */
+  bad_deltas?: BadDeltaRecord[];
+  /** How the last staged build was obtained: a delta or the full download. */
+  last_download?: DownloadRecord;
 }
 
 /**
@@ -571,6 +577,7 @@ export function parseState(
     if (typeof j.hold === "boolean") state.journal.hold = j.hold;
     if (typeof j.automatic === "boolean") state.journal.automatic = j.automatic;
   } else if (j !== null && j !== undefined) problems.push("journal");
+  parseDeltaRecords(raw, state, problems);
   return {
     state,
     problem: problems.length === 0

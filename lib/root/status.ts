@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { DownloadRecord } from "./state.ts";
 import { type AuditEntry, readAudit } from "./audit.ts";
 import { type Backup, listBackups } from "./backups.ts";
 import type { Config, RiskLevel } from "../core/config_schema.ts";
@@ -160,6 +161,9 @@ export interface StatusDocument {
   last_check: CheckRecord | null;
   /** The last failure, or null. */
   last_error: ErrorRecord | null;
+  /** How the last staged build was downloaded (a delta or the full build, bytes saved); absent
+   * until this version of ms11-update downloaded one. */
+  last_download?: DownloadRecord;
   /** A problem with the state file, or null. */
   state_problem: string | null;
   /** The last entries of the audit log, oldest first. */
@@ -274,6 +278,7 @@ export async function readStatus(
     keep_backups: config.keep_backups_count,
     last_check: state.last_check,
     last_error: state.last_error,
+    ...(state.last_download === undefined ? {} : { last_download: state.last_download }),
     state_problem: problem,
     recent_events: await readAudit(layout, { tail: options.recentEvents ?? 10 }),
     trial: state.trial === undefined || state.trial.version !== version ? null : {

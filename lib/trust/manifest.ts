@@ -10,7 +10,9 @@
 import type { Rollout } from "../core/rollout.ts";
 import { parseRolloutFields, type PreviousRelease, type Yank } from "./_manifest_rollout.ts";
 import { type KeySet, parseKeySet } from "./keys.ts";
+import { type Delta, parseDeltas } from "./_manifest_deltas.ts";
 export type { KeySet };
+export type { Delta, DeltaKind } from "./_manifest_deltas.ts";
 import { isVersion, parseVersion } from "../core/version.ts";
 import { escapeText } from "../core/text.ts";
 import {
@@ -130,6 +132,8 @@ export interface Artifact {
    * counts it. Absent for an executable and for manifests that do not declare it.
    */
   expanded_size?: number;
+  /** Deltas from earlier versions to this build (docs/DELTA.md), when the manifest lists any. */
+  deltas?: Delta[];
 }
 
 /**
@@ -376,6 +380,13 @@ function parseArtifact(field: string, value: unknown, context: ArtifactContext):
     ...(a.expanded_size !== undefined && a.kind !== "executable"
       ? { expanded_size: a.expanded_size as number }
       : {}),
+    ...(a.deltas === undefined ? {} : {
+      deltas: parseDeltas(`${field}.deltas`, a.deltas, {
+        url: context.url,
+        fail,
+        artifactKind: a.kind as string,
+      }),
+    }),
   };
 }
 
