@@ -237,6 +237,19 @@ Deno.test("the CLI: outside a 10% rollout the previous release; --now, early ado
   };
   await placeId(world, salt, 1000, 5000);
   assert.equal(await offered(), "1.0.0"); // the previous release: nothing new here
+  // status --json says how the rollout applied to this install (and nothing leaves the machine).
+  const status = await world.cli(["status", "--json"]);
+  assert.equal(status.code, 0, status.stderr);
+  assert.deepEqual(JSON.parse(status.stdout).last_check.rollout, {
+    newest: "1.1.0",
+    offered: "previous",
+    in_cohort: false,
+    share_basis_points: 1000,
+    paused: false,
+    yanked: [],
+    minimum_version: null,
+    reason: "outside the cohort (10%)",
+  });
   assert.equal(await offered("--now"), "1.1.0");
   await world.writeConfig({ rollout_early_adopter: true });
   assert.equal(await offered(), "1.1.0");

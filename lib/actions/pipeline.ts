@@ -44,7 +44,7 @@ import {
   planDelta,
   runDelta,
 } from "./_delta_step.ts";
-import type { DownloadRecord } from "../root/state.ts";
+import type { DownloadRecord, RolloutRecord } from "../root/state.ts";
 
 /**
  * Options of {@linkcode runUpdate}.
@@ -326,6 +326,7 @@ export async function runUpdate(
     current,
     available: manifest.version,
     decision: decision.action === "update" ? "update" : decision.reason,
+    ...rolloutFacts(check),
   };
   const event = (type: UpdateEvent["type"], message: string): UpdateEvent => ({
     type,
@@ -343,6 +344,7 @@ export async function runUpdate(
     current,
     available: manifest.version,
     decision: state.last_check.decision,
+    ...rolloutFacts(check),
     ...mirrorFacts(check),
   });
   const names = decision.action === "update"
@@ -572,5 +574,23 @@ function mirrorFacts(check: CheckResult): Record<string, unknown> {
   return {
     mirror: check.mirror,
     ...(check.skippedMirrors.length === 0 ? {} : { mirrors_skipped: check.skippedMirrors }),
+  };
+}
+
+/** The check's staged rollout, for the state's last check and the audit (nothing without one). */
+function rolloutFacts(check: CheckResult): { rollout?: RolloutRecord } {
+  const { rollout, yanked, minimum_version } = check.fetchedManifest;
+  if (rollout === null && yanked.length === 0 && minimum_version === null) return {};
+  return {
+    rollout: {
+      newest: check.newest,
+      offered: check.offered.which,
+      in_cohort: check.offered.in_cohort,
+      share_basis_points: check.offered.share,
+      paused: rollout?.paused ?? false,
+      yanked: yanked.map((y) => y.version),
+      minimum_version,
+      reason: check.offered.reason,
+    },
   };
 }

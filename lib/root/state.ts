@@ -135,6 +135,62 @@ export interface CheckRecord {
   available: string;
   /** What was decided. */
   decision: string;
+  /** The channel's staged rollout as it applied to this install (absent: none). */
+  rollout?: RolloutRecord;
+}
+
+/**
+ * A staged rollout as a check found it for this install (docs/UPDATE_POLICY.md, "Staged rollouts
+ * (client)").
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RolloutRecord } from "./state.ts";
+ * const rollout: RolloutRecord = { newest: "1.1.0", offered: "previous", in_cohort: false,
+ *   share_basis_points: 1000, paused: false, yanked: [], minimum_version: null,
+ *   reason: "outside the cohort (10%)" };
+ * assert.equal(rollout.share_basis_points / 100, 10);
+ * ```
+ */
+export interface RolloutRecord {
+  /** The manifest's newest release. */
+  newest: string;
+  /** Which release this install was offered. */
+  offered: "newest" | "previous" | "none";
+  /** Whether this install is in the newest release's cohort. */
+  in_cohort: boolean;
+  /** The share of installs admitted then, in basis points (10000 = 100%). */
+  share_basis_points: number;
+  /** Whether the rollout was paused. */
+  paused: boolean;
+  /** The versions the manifest yanked. */
+  yanked: string[];
+  /** Installs below it update at once (null: none). */
+  minimum_version: string | null;
+  /** Why, in a phrase. */
+  reason: string;
+}
+
+/** A rollout record read defensively: null when it does not fit. */
+function parseRolloutRecord(r: unknown): RolloutRecord | null {
+  if (
+    !isObject(r) || !str(r.newest) ||
+    !["newest", "previous", "none"].includes(r.offered as string) ||
+    typeof r.in_cohort !== "boolean" || !Number.isInteger(r.share_basis_points) ||
+    typeof r.paused !== "boolean" || !Array.isArray(r.yanked) || !r.yanked.every(str) ||
+    !nullableStr(r.minimum_version) || !str(r.reason)
+  ) return null;
+  return {
+    newest: r.newest,
+    offered: r.offered as RolloutRecord["offered"],
+    in_cohort: r.in_cohort,
+    share_basis_points: r.share_basis_points as number,
+    paused: r.paused,
+    yanked: [...r.yanked] as string[],
+    minimum_version: r.minimum_version,
+    reason: r.reason,
+  };
 }
 
 /**
@@ -518,6 +574,9 @@ export function parseState(
       available: c.available,
       decision: c.decision,
     };
+    const rollout = c.rollout === undefined ? null : parseRolloutRecord(c.rollout);
+    if (rollout !== null) state.last_check.rollout = rollout;
+    else if (c.rollout !== undefined) problems.push("last_check.rollout");
   } else if (c !== null && c !== undefined) problems.push("last_check");
   const e = raw.last_error;
   if (isObject(e) && str(e.at) && str(e.command) && typeof e.message === "string") {

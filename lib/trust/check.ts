@@ -270,6 +270,8 @@ export interface CheckResult {
   offered: OfferedRelease;
   /** The manifest's own newest version (`manifest.version` unless `previous` is offered). */
   newest: string;
+  /** The manifest as fetched (its rollout, yanked versions and minimum version). */
+  fetchedManifest: Manifest;
   /** The manifest record to keep for the next conditional check. */
   manifestRecord: ManifestCacheRecord;
   /** Whether the manifest was unchanged (HTTP 304: no body fetched). */
@@ -370,6 +372,7 @@ export async function checkChannel(config: Config, options: CheckOptions): Promi
   return {
     offered,
     newest: fetched.manifest.version,
+    fetchedManifest: fetched.manifest,
     channel: options.channel,
     current: options.current,
     manifest,
