@@ -216,9 +216,7 @@ export function renderChannels(
       label: `Switch to ${c.name}`,
       id: `switch-${id}`,
     });
-    // The channel's rollout state (issue 14: staged rollouts, pause, yank) goes here, once the
-    // status document or the channel probe carries it.
-    const rollout = "";
+    const rollout = rolloutHtml(c);
     return `<li class="card" id="channel-${e(id)}"><h3><span class="version">${e(c.name)}</span> ${
       c.configured ? action : ""
     }</h3><p class="risk">${e(c.risk)} risk</p><p class="muted">${e(c.description)}</p>${
@@ -236,4 +234,25 @@ export function renderChannels(
     }${notes}${rollout}${c.configured ? "" : action}</li>`;
   }).join("");
   return `<section id="channels" aria-labelledby="h-channels"><h2 id="h-channels">Channels</h2><ul class="cards" aria-labelledby="h-channels">${items}</ul></section>`;
+}
+
+/** A channel card's staged rollout: the share, pause, this install's cohort, yanked, minimum. */
+function rolloutHtml(c: ChannelProbe): string {
+  const r = c.rollout;
+  if (r === undefined) return "";
+  const offered = r.offered === "newest"
+    ? `this install is offered ${r.newest}`
+    : r.offered === "previous"
+    ? `this install is not in the cohort yet: it is offered ${
+      c.available?.version ?? "the previous release"
+    }`
+    : "this install is offered nothing yet";
+  const lines = [
+    `Staged rollout of ${r.newest}: ${r.share_basis_points / 100}% of installs${
+      r.paused ? ", paused" : ""
+    }; ${offered} (${r.reason})`,
+    ...(r.yanked.length > 0 ? [`Yanked: ${r.yanked.join(", ")}`] : []),
+    ...(r.minimum_version !== null ? [`Minimum version: ${r.minimum_version}`] : []),
+  ];
+  return `<p class="rollout muted">${lines.map(e).join("<br>")}</p>`;
 }

@@ -640,3 +640,36 @@ Deno.test("renderPage shows the updater: its version and form, a pending updater
   // A status without the updater's part (an older document) shows no row.
   assert.doesNotMatch(renderPage(view()), /id="updater-version"/);
 });
+
+Deno.test("renderPage shows a channel's staged rollout: the share, pause, this install's cohort, yanked, minimum", () => {
+  const html = renderPage(view({
+    channels: [{
+      name: "stable",
+      description: "Production",
+      risk: "low",
+      configured: true,
+      available: { version: "1.0.0", released_at: "2026-11-10T10:00:00Z", notes: null, size: 9 },
+      decision: { action: "none", reason: "up-to-date", message: "same" },
+      rollout: {
+        newest: "1.1.0",
+        offered: "previous",
+        in_cohort: false,
+        share_basis_points: 1000,
+        paused: true,
+        yanked: ["1.0.5"],
+        minimum_version: "0.9.0",
+        reason: "outside the cohort (10%, <paused>)",
+      },
+      error: null,
+    }],
+  }));
+  assert.ok(
+    html.includes(
+      '<p class="rollout muted">Staged rollout of 1.1.0: 10% of installs, paused; this install is not in the cohort yet: it is offered 1.0.0 (outside the cohort (10%, &lt;paused&gt;))<br>Yanked: 1.0.5<br>Minimum version: 0.9.0</p>',
+    ),
+    html,
+  );
+  // A channel without a rollout shows none.
+  const plain = renderPage(view());
+  assert.ok(!plain.includes('class="rollout'));
+});

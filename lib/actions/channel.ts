@@ -5,6 +5,8 @@
  *
  * @module
  */
+import { rolloutFacts } from "./_rollout_facts.ts";
+import type { RolloutRecord } from "../root/state.ts";
 import { peekInstallId } from "../root/install_id.ts";
 import {
   checkInterval,
@@ -108,6 +110,8 @@ export interface ChannelProbe {
   } | null;
   /** What an update from it would do. */
   decision: UpdateDecision | null;
+  /** Its staged rollout as it applies to this install (absent: none). */
+  rollout?: RolloutRecord;
   /** Why its manifest could not be read or trusted. */
   error: string | null;
 }
@@ -196,6 +200,7 @@ export async function probeChannels(
           size: check.artifact.size,
         };
         probe.decision = check.decision;
+        Object.assign(probe, rolloutFacts(check));
       } catch (error) {
         probe.error = (error as Error).message;
       }

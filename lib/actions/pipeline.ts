@@ -44,7 +44,8 @@ import {
   planDelta,
   runDelta,
 } from "./_delta_step.ts";
-import type { DownloadRecord, RolloutRecord } from "../root/state.ts";
+import type { DownloadRecord } from "../root/state.ts";
+import { rolloutFacts } from "./_rollout_facts.ts";
 
 /**
  * Options of {@linkcode runUpdate}.
@@ -574,23 +575,5 @@ function mirrorFacts(check: CheckResult): Record<string, unknown> {
   return {
     mirror: check.mirror,
     ...(check.skippedMirrors.length === 0 ? {} : { mirrors_skipped: check.skippedMirrors }),
-  };
-}
-
-/** The check's staged rollout, for the state's last check and the audit (nothing without one). */
-function rolloutFacts(check: CheckResult): { rollout?: RolloutRecord } {
-  const { rollout, yanked, minimum_version } = check.fetchedManifest;
-  if (rollout === null && yanked.length === 0 && minimum_version === null) return {};
-  return {
-    rollout: {
-      newest: check.newest,
-      offered: check.offered.which,
-      in_cohort: check.offered.in_cohort,
-      share_basis_points: check.offered.share,
-      paused: rollout?.paused ?? false,
-      yanked: yanked.map((y) => y.version),
-      minimum_version,
-      reason: check.offered.reason,
-    },
   };
 }
