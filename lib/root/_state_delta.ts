@@ -67,7 +67,16 @@ export interface DownloadRecord {
   delta_failed: string | null;
 }
 
-/** The most bad deltas remembered (the oldest go first). */
+/**
+ * The most bad deltas remembered (the oldest go first).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_BAD_DELTAS } from "./_state_delta.ts";
+ * assert.ok(Number.isInteger(MAX_BAD_DELTAS) && MAX_BAD_DELTAS >= 1);
+ * ```
+ */
 export const MAX_BAD_DELTAS = 32;
 
 /**

@@ -79,7 +79,22 @@ export interface Delta {
   seal?: string;
 }
 
-/** What {@linkcode parseDeltas} needs: where the manifest is, and how to fail. */
+/**
+ * What {@linkcode parseDeltas} needs: where the manifest is, and how to fail.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { DeltaContext } from "./_manifest_deltas.ts";
+ * const context: DeltaContext = {
+ *   url: "https://u.ms11.com/stable/manifest.json",
+ *   fail: (field, expected, value) => {
+ *     throw new TypeError(`${field} must be ${expected}, got ${value}`);
+ *   },
+ * };
+ * assert.throws(() => context.fail("deltas", "a list", 1), { message: "deltas must be a list, got 1" });
+ * ```
+ */
 export interface DeltaContext {
   /** The manifest's URL: relative delta URLs resolve against it. */
   url: string;
