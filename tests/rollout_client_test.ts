@@ -113,6 +113,9 @@ Deno.test("offeredRelease: the cohort, previous, critical, override, yanked and 
     "a critical update: 1.0.0 is below 1.0.5",
   );
   assert.equal(offer(view({ previous: null }), outside).which, "none");
+  // An install that took 1.1.0 ahead of the rollout is never moved down to the previous release.
+  assert.deepEqual(offer(view(), outside, { current: "1.1.0" }).which, "none");
+  assert.equal(offer(view(), outside, { current: "0.9.0" }).which, "previous");
   assert.equal(offer(view({ rollout: null }), outside).reason, "no rollout");
   // A yanked newest is never offered, cohort or --now; nor a yanked previous.
   const yanked = [{ version: "1.1.0" }];

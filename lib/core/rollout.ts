@@ -187,6 +187,9 @@ export interface OfferedReleaseOptions {
  * assert.equal(offeredRelease(manifest, { ...options, override: true }).which, "newest");
  * assert.equal(offeredRelease({ ...manifest, minimum_version: "1.0.0" }, options).which, "newest");
  * assert.equal(offeredRelease({ ...manifest, yanked: [{ version: "1.0.0" }] }, options).which, "none");
+ * // An install on 1.1.0 (taken with --now) is not moved down to 1.0.0 by the rollout.
+ * const early = offeredRelease({ ...manifest, version: "1.2.0" }, { ...options, current: "1.1.0" });
+ * assert.deepEqual([early.which, early.reason], ["none", "outside the cohort (0%); 1.1.0 is newer than 1.0.0, kept"]);
  * ```
  */
 export function offeredRelease(
@@ -221,6 +224,16 @@ export function offeredRelease(
     if (options.override) return result("newest", "taken ahead of the rollout on request");
   }
   const previous = manifest.previous;
+  const outside = `outside the cohort (${share / 100}%${rollout?.paused ? ", paused" : ""})`;
+  // Outside the cohort, an install that already runs something newer than `previous` (it took
+  // the newest with --now, or as an early adopter) stays: the rollout never moves it down. Only
+  // a yanked newest release sends installs back to `previous`.
+  if (
+    previous !== null && !yanked.has(manifest.version) && options.current !== null &&
+    compareVersions(previous.version, options.current) < 0
+  ) {
+    return result("none", `${outside}; ${options.current} is newer than ${previous.version}, kept`);
+  }
   if (previous !== null && !yanked.has(previous.version)) {
     return result(
       "previous",
