@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { writeFileAtomic } from "../core/fs.ts";
+import { removeIfExists, syncDir, tempSibling, writeFileAtomic } from "../core/fs.ts";
 import type { Layout } from "./layout.ts";
 import { refuseLinks } from "./safe.ts";
 
@@ -40,6 +40,10 @@ export function installIdPath(layout: Layout): string {
  * const id = await readInstallId(layout);
  * assert.match(id, /^[0-9a-f]{32}$/);
  * assert.equal(await readInstallId(layout), id); // made once
+ * // Commands that make it at the same time agree on one.
+ * const fresh = layoutOf(await Deno.makeTempDir());
+ * const ids = await Promise.all(Array.from({ length: 8 }, () => readInstallId(fresh)));
+ * assert.equal(new Set(ids).size, 1);
  * await Deno.writeTextFile(installIdPath(layout), "garbage");
  * await assert.rejects(readInstallId(layout), {
  *   message: `Install id ${installIdPath(layout)} is not 32 lowercase hex digits; remove it to make a new one`,
@@ -60,9 +64,21 @@ export async function readInstallId(layout: Layout): Promise<string> {
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
+  // Written whole to a temp file, fsynced, then linked into place: a link never replaces a file,
+  // so when two commands make an id at once, one wins and both use it.
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   const id = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  await writeFileAtomic(path, `${id}\n`);
+  const tmp = tempSibling(path);
+  await writeFileAtomic(tmp, `${id}\n`);
+  try {
+    await Deno.link(tmp, path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    return await readInstallId(layout); // the other command's
+  } finally {
+    await removeIfExists(tmp);
+  }
+  await syncDir(layout.root);
   return id;
 }
 
