@@ -2,6 +2,7 @@
 // publisher's side (docs/MANIFEST.md, "Staged rollouts (publisher)"), pure. The publisher's
 // input is whole percents (1..100; "10" and "10%" mean ten percent, "0.5" is refused), written
 // to the manifest as basis points, so there is no 0.1-vs-10 ambiguity anywhere.
+import { rolloutShare } from "../core/rollout.ts";
 import { ConfigError } from "../core/errors.ts";
 import { isObject } from "../core/validate.ts";
 
@@ -182,15 +183,20 @@ export function newSalt(): string {
  */
 export function currentShare(doc: Record<string, unknown>, now: Date): number {
   if (!isObject(doc.rollout)) return FULL;
-  const rollout = doc.rollout;
-  if (!Array.isArray(rollout.ramp)) return Number(rollout.basis_points);
-  const at = rollout.paused === true && typeof rollout.paused_at === "string"
-    ? new Date(rollout.paused_at)
-    : now;
-  const elapsed = (at.getTime() - Date.parse(String(doc.released_at))) / HOUR_MS;
-  let share = 0;
-  for (const step of rollout.ramp) if (step.after_hours <= elapsed) share = step.basis_points;
-  return share;
+  const r = doc.rollout;
+  // The client's computation (lib/core/rollout.ts), so that the publisher reports the share
+  // clients apply.
+  return rolloutShare(
+    {
+      salt: String(r.salt),
+      basis_points: Array.isArray(r.ramp) ? null : Number(r.basis_points),
+      ramp: Array.isArray(r.ramp) ? r.ramp : null,
+      paused: r.paused === true,
+      paused_at: typeof r.paused_at === "string" ? r.paused_at : null,
+    },
+    String(doc.released_at),
+    now,
+  );
 }
 
 /**
