@@ -26,6 +26,7 @@ import { readSigningKey, writeKeyPair } from "../lib/publish/signing.ts";
 import { detectPlatform } from "../lib/core/config.ts";
 import { startNginx } from "../tests/_nginx.ts";
 import { SHIPPED_V8_FLAGS } from "../tools/_v8_flags.ts";
+import { bundleSplit } from "../tools/bundle_split.ts";
 import { median, numberFlag } from "./_util.ts";
 
 const sizeMib = numberFlag("--size-mib", 1024);
@@ -145,11 +146,7 @@ try {
       small: await configOf("small"),
     };
     const split = `${dir}/split`;
-    await run(
-      deno,
-      ["bundle", "--quiet", "--code-splitting", "--outdir", split, "main.ts"],
-      project,
-    );
+    await bundleSplit(split, { cwd: project, deno });
     const cli = (args: string[], config: string, root: string) => [
       "run",
       "-A",

@@ -7,6 +7,7 @@
 // 2. Hashing a staged file from disk (lib/core/hash.ts) against `openssl dgst -sha256`.
 import { hashFile } from "../lib/core/hash.ts";
 import { SHIPPED_V8_FLAGS } from "../tools/_v8_flags.ts";
+import { bundleSplit } from "../tools/bundle_split.ts";
 import { median, numberFlag } from "./_util.ts";
 
 const runs = numberFlag("--runs", 31);
@@ -37,11 +38,7 @@ try {
   }).output();
   if (!built.success) throw new Error("deno bundle failed");
   // Code-split: the launcher path loads only its own chunks, not commander or archive code.
-  const split = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", "--code-splitting", "--outdir", `${dir}/split`, "main.ts"],
-    cwd: project,
-  }).output();
-  if (!split.success) throw new Error("deno bundle --code-splitting failed");
+  await bundleSplit(`${dir}/split`, { cwd: project });
   await Deno.writeTextFile(`${project}/.bench-empty.ts`, "");
   const apply = ["apply", "--root", `${dir}/root`, "--config", config];
   // [name, deno arguments, working directory (deno looks for deno.json from there)]

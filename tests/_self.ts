@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { SHIPPED_V8_FLAGS } from "./_e2e.ts";
 import { type DenoRun, runDeno } from "./_helpers.ts";
+import { bundleSplit } from "../tools/bundle_split.ts";
 
 const PROJECT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -35,7 +36,7 @@ export async function buildUpdater(
   const name = `updater-${version}${options.tag ?? ""}`;
   const src = await patchedTree(`${dir}/${name}-src`, version, options.patches ?? []);
   const out = `${dir}/${name}`;
-  await denoIn(src, ["bundle", "--quiet", "--code-splitting", "--outdir", out, "main.ts"]);
+  await bundleSplit(out, { cwd: src });
   await Deno.remove(src, { recursive: true });
   const files = (await Array.fromAsync(Deno.readDir(out))).map((e) => e.name)
     .filter((n) => n !== "main.js").sort();

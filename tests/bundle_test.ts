@@ -2,6 +2,7 @@
 // folder outside the project, through a whole update cycle, and serve the dashboard from it (its
 // page's script, dashboard/browser/app.js, is bundled as text, never read at run time).
 import assert from "node:assert/strict";
+import { bundleSplit } from "../tools/bundle_split.ts";
 import { launch, makeWorld, runCli, SHIPPED_V8_FLAGS, type World } from "./_e2e.ts";
 
 const PROJECT = new URL("..", import.meta.url).pathname;
@@ -104,7 +105,7 @@ Deno.test("the single-file bundle runs a full update cycle on its own", async ()
 Deno.test("the code-split bundle (the launcher's form) runs apply and a whole update cycle", async () => {
   await using world = await makeWorld();
   const out = `${world.dir}/split`;
-  await bundle("--code-splitting", "--outdir", out);
+  await bundleSplit(out);
   const cli = (args: string[]) =>
     runCli([...args, "--config", world.configPath, "--root", world.root], {
       entry: `${out}/main.js`,
@@ -164,13 +165,44 @@ Deno.test("the code-split bundle's launcher path loads no node: built-in or pack
   // work, load at module load.
   await using world = await makeWorld();
   const out = `${world.dir}/split`;
-  await bundle("--code-splitting", "--outdir", out);
+  await bundleSplit(out);
   const main = await Deno.readTextFile(`${out}/main.js`);
-  const applyChunk = /import\("\.\/(apply-[A-Z0-9]+\.js)"\)/.exec(main)?.[1];
+  const applyChunk = /import\(new URL\("\.\/(apply-[A-Z0-9]+\.js)", import\.meta\.url\)\.href\)/
+    .exec(main)?.[1];
   assert.ok(applyChunk, "main.js imports the launcher's apply chunk lazily");
   for (const entry of ["main.js", applyChunk]) {
     const { chunks, other } = await staticClosure(out, entry);
     assert.ok(chunks.length >= 2, `${entry} has a static closure`);
     assert.deepEqual(other, [], `${entry} loads these at start-up (chunks: ${chunks.join(", ")})`);
+  }
+});
+
+Deno.test("deno reads only the launcher's chunks when the code-split bundle starts", async () => {
+  // deno reads and parses, at start-up, every module in the entry's graph, dynamic imports of a
+  // literal specifier included (tools/bundle_split.ts). `deno info` prints that graph: for
+  // main.js it must hold main.js and what main.js imports statically, not the chunks of the
+  // commands it loads lazily (commander, the archive code, the dashboard).
+  await using world = await makeWorld();
+  const out = `${world.dir}/split`;
+  const files = await bundleSplit(out);
+  const info = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--no-config", "--json", `${out}/main.js`],
+    cwd: world.dir,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(info.success, new TextDecoder().decode(info.stderr));
+  const graph = JSON.parse(new TextDecoder().decode(info.stdout)) as {
+    modules: { specifier: string }[];
+  };
+  const loaded = graph.modules.map((m) => m.specifier.slice(m.specifier.lastIndexOf("/") + 1))
+    .sort();
+  const { chunks } = await staticClosure(out, "main.js");
+  assert.deepEqual(loaded, chunks.sort());
+  assert.ok(loaded.length < files.length / 4, `${loaded.length} of ${files.length} chunks read`);
+  // A literal lazy import is what made deno read them all: none is left in any chunk.
+  for (const name of files) {
+    const text = await Deno.readTextFile(`${out}/${name}`);
+    assert.doesNotMatch(text, /\bimport\("\.\//, `${name} has a literal lazy import`);
   }
 });
