@@ -25,7 +25,7 @@ import {
   fileMode,
   newTree,
 } from "../archive/_paths.ts";
-import { sealOf } from "./_seal.ts";
+import { treeDigest } from "../root/seal.ts";
 import { DeltaError } from "./errors.ts";
 import {
   type FileEntry,
@@ -342,7 +342,7 @@ export async function applyFolderDelta(
   let oldSeal: string;
   try {
     old = await walkTree(oldDir);
-    oldSeal = await sealOf(oldDir);
+    oldSeal = await treeDigest(oldDir);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) throw error;
     throw new DeltaError(delta, "source", `old build ${oldDir} cannot be read: ${error}`, {
@@ -431,7 +431,7 @@ export async function applyFolderDelta(
       await syncTree(options.out);
       await syncDir(dirOf(options.out.replace(/(.)\/+$/, "$1")));
     }
-    const seal = await sealOf(options.out);
+    const seal = await treeDigest(options.out);
     if (seal !== index.to.seal) {
       throw new DeltaError(
         delta,

@@ -5,7 +5,6 @@
 // `treeDigest` computes the same from the files on disk (for builds staged by older versions,
 // checked before they are swapped in, and for tests).
 import { createHash } from "node:crypto";
-import { hashFile } from "../core/hash.ts";
 
 /**
  * SHA-256 (hex) of the tree under `dir`; changes when any file, mode, link or name changes.
@@ -24,7 +23,19 @@ import { hashFile } from "../core/hash.ts";
  * ```
  */
 export async function treeDigest(dir: string): Promise<string> {
+  // One read buffer for every file: hashFile allocates two fresh 1 MiB buffers per file, and a
+  // folder delta seals two builds; for lodash's 1,054 files those buffers (freed only at V8's
+  // next full collection) took the rebuild's peak RSS 40 MiB above staging's.
+  const buffer = new Uint8Array(1024 * 1024);
   const lines: string[] = [];
+  async function fileSha256(path: string): Promise<string> {
+    using file = await Deno.open(path, { read: true });
+    const hash = createHash("sha256");
+    for (let n = await file.read(buffer); n !== null; n = await file.read(buffer)) {
+      hash.update(buffer.subarray(0, n));
+    }
+    return hash.digest("hex");
+  }
   async function walk(path: string, rel: string): Promise<void> {
     const entries = await Array.fromAsync(Deno.readDir(path));
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -39,7 +50,7 @@ export async function treeDigest(dir: string): Promise<string> {
         lines.push(`d ${mode} ${JSON.stringify(name)}`);
         await walk(full, `${name}/`);
       } else if (info.isFile) {
-        lines.push(`f ${mode} ${JSON.stringify(name)} ${(await hashFile(full)).sha256}`);
+        lines.push(`f ${mode} ${JSON.stringify(name)} ${await fileSha256(full)}`);
       } else lines.push(`o ${mode} ${JSON.stringify(name)}`);
     }
   }
