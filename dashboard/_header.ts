@@ -111,6 +111,11 @@ const CHECK: FormSpec = {
   kind: "primary",
 };
 
+/** The primary button that downloads and stages `what` (a version, or the newest release). */
+function stageForm(what: string): FormSpec {
+  return { route: "/api/update", label: `Download and stage ${what}`, id: "next-update", kind: "primary" };
+}
+
 /** Failing checks: from the history, else from the status's last error. */
 function failing(input: HeadlineInput) {
   if (input.history !== null) return input.history.failing;
@@ -186,12 +191,7 @@ export function headline(input: HeadlineInput): Headline {
           ? "Download the newest release; MS11's launcher installs it at its next start"
           : "Start MS11: its launcher installs the staged build",
         forms: s.staged === null
-          ? [{
-            route: "/api/update",
-            label: "Download and stage the newest release",
-            id: "next-update",
-            kind: "primary",
-          }]
+          ? [stageForm("the newest release")]
           : [],
       },
       also: [...also, ...(failLine ? [failLine] : [])],
@@ -313,12 +313,7 @@ export function headline(input: HeadlineInput): Headline {
         }
         : {
           say: `${update} is available: download it now; it is applied at MS11's next start`,
-          forms: [{
-            route: "/api/update",
-            label: `Download and stage ${update}`,
-            id: "next-update",
-            kind: "primary",
-          }],
+          forms: [stageForm(update)],
         },
       also,
     };
@@ -332,12 +327,7 @@ export function headline(input: HeadlineInput): Headline {
       detail: [`${s.channel} has ${update}; ${current.version} is installed.`],
       next: {
         say: "Download it now; it is applied at MS11's next start",
-        forms: [{
-          route: "/api/update",
-          label: `Download and stage ${update}`,
-          id: "next-update",
-          kind: "primary",
-        }],
+        forms: [stageForm(update)],
       },
       also,
     };
