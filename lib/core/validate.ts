@@ -265,3 +265,28 @@ export function showValue(value: unknown): string {
 export function isFileName(name: string): boolean {
   return /^(?!\.{1,2}$)[^/\\\0]+$/.test(name);
 }
+
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * Whether `text` is an ISO 8601 time with a zone whose date and time exist (a manifest's
+ * `released_at` and `expires`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isIsoTime } from "./validate.ts";
+ * assert.ok(isIsoTime("2026-11-20T10:00:00Z"));
+ * assert.ok(isIsoTime("2026-11-20T10:00:00.5+01:00"));
+ * assert.ok(!isIsoTime("2026-02-30T10:00:00Z")); // no such day
+ * assert.ok(!isIsoTime("2026-11-20 10:00:00")); // no zone
+ * ```
+ */
+export function isIsoTime(text: string): boolean {
+  const m = ISO_TIME.exec(text);
+  if (m === null || Number.isNaN(Date.parse(text))) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 &&
+    minute <= 59 && second <= 60;
+}
