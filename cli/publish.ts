@@ -3,12 +3,8 @@
 import { detectPlatform } from "../lib/core/config.ts";
 import { ConfigError } from "../lib/core/errors.ts";
 import { isFileName, parsePort } from "../lib/core/validate.ts";
-import {
-  checkReleaseName,
-  publishRelease,
-  type UpdaterFile,
-  verifyRelease,
-} from "../lib/publish/release.ts";
+import { checkReleaseName, publishRelease, type UpdaterFile } from "../lib/publish/release.ts";
+import { verifyRelease } from "../lib/publish/verify_release.ts";
 import { serveReleases } from "../lib/publish/serve.ts";
 import { writeKeyPair } from "../lib/publish/signing.ts";
 import { isPublicKey, keyId, type KeySet } from "../lib/trust/keys.ts";
