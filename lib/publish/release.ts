@@ -28,8 +28,20 @@ import { compareVersions, isVersion, parseVersion } from "../core/version.ts";
 import { updaterField, type UpdaterFile } from "./_updater.ts";
 import { releaseFields, type RolloutPlan } from "./_rollout.ts";
 import type { RolloutState } from "./rollout_state.ts";
+import { recordArtifact, releaseSources } from "./_release_sources.ts";
+import { BLOCK_HEADER_BYTES, HEADER_BYTES } from "../delta/_wire.ts";
+import {
+  checkDeltaSettings,
+  type DeltaEntry,
+  type DeltaSettings,
+  makeReleaseDeltas,
+  missingDeltaTools,
+  type SkippedDelta,
+} from "./_release_deltas.ts";
 
-export type { RolloutPlan, RolloutState, UpdaterFile };
+export type { DeltaEntry, DeltaSettings, RolloutPlan, RolloutState, SkippedDelta, UpdaterFile };
+export { DEFAULT_DELTA_COUNT } from "./_release_deltas.ts";
+export { MAX_DELTAS } from "../trust/_manifest_deltas.ts";
 export {
   type VerifiedChannel,
   verifyRelease,
@@ -100,6 +112,12 @@ export interface PublishOptions {
    * (publisher)"); without it, every install is offered the release.
    */
   rollout?: RolloutPlan;
+  /**
+   * Deltas from the channel's last releases in the tree to this one (docs/DELTA.md, "Publishing
+   * deltas"; default: from the last 3, each kept when under half the artifact's size, and
+   * without deltas, said in `warnings`, when bsdiff is not installed).
+   */
+  deltas?: DeltaSettings;
 }
 
 /**
@@ -199,6 +217,12 @@ export interface PublishResult {
   artifactPath: string;
   /** The signature file, or null for an unsigned manifest. */
   signaturePath: string | null;
+  /** The deltas written and listed for this platform (newest `from` first). */
+  deltas: DeltaEntry[];
+  /** The deltas not listed: not worth it, or not made (with the reason). */
+  skippedDeltas: SkippedDelta[];
+  /** What the publisher should know (deltas not made because bsdiff is missing). */
+  warnings: string[];
 }
 
 /**
@@ -241,7 +265,9 @@ async function readExisting(
  * Add a build to a release tree: hash the artifact (streamed), copy it to
  * `<tree>/<channel>/<version>/`, and write the channel's manifest atomically. A version not
  * higher than the channel's current one is refused, unless `republish` publishes the current
- * version again (adding or replacing a platform, or refreshing its expiry).
+ * version again (adding or replacing a platform, or refreshing its expiry). With `deltas` (on by
+ * default), deltas from the channel's last releases in the tree are written beside the artifact
+ * and listed in the manifest (lib/publish/_release_deltas.ts).
  *
  * @example
  * ```ts
@@ -267,6 +293,7 @@ export async function publishRelease(
   options: PublishOptions,
 ): Promise<PublishResult> {
   const version = checkReleaseName(options);
+  const settings = checkDeltaSettings(options.deltas);
   const channelDir = `${tree}/${options.channel}`;
   const manifestPath = `${channelDir}/manifest.json`;
   const existing = await readExisting(manifestPath, options.channel);
@@ -289,6 +316,16 @@ export async function publishRelease(
     now: options.releasedAt ?? new Date(),
     channel: options.channel,
   });
+  const releasedAt = options.releasedAt ?? new Date();
+  const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
+  const expires = options.expires ?? new Date(releasedAt.getTime() + DEFAULT_EXPIRY_MS);
+  if (expires.getTime() <= releasedAt.getTime()) {
+    throw new RangeError(
+      `Cannot publish ${version} on ${options.channel}: it would expire at ${
+        iso(expires)
+      }, not after its release at ${iso(releasedAt)}`,
+    );
+  }
   const name = options.artifact.slice(options.artifact.lastIndexOf("/") + 1);
   const kind = options.kind ?? kindOfFile(name);
   try {
@@ -307,12 +344,44 @@ export async function publishRelease(
   // An archive is read as a client will extract it (every check, nothing written): what it
   // holds once extracted goes into the signed manifest, which clients enforce.
   const expanded = kind === "executable" ? null : await inspectArchive(options.artifact, { kind });
+  const warnings: string[] = [];
+  // No binary patch is smaller than its headers (116 bytes): an executable that small gets none.
+  const pays = kind !== "executable" || size > HEADER_BYTES + BLOCK_HEADER_BYTES;
+  let sources = settings.count === 0 || !pays ? [] : await releaseSources(channelDir, {
+    version,
+    platform: options.platform,
+    count: settings.count,
+    raw: existing?.raw,
+  });
+  if (sources.length > 0) {
+    const missing = await missingDeltaTools();
+    if (missing !== null && settings.required) {
+      throw new Error(`Cannot publish ${version} on ${options.channel} with deltas: ${missing}`);
+    }
+    if (missing !== null) {
+      warnings.push(`Publishing ${version} on ${options.channel} without deltas: ${missing}`);
+      sources = [];
+    }
+  }
   const versionDir = `${channelDir}/${version}`;
   await Deno.mkdir(versionDir, { recursive: true });
   const artifactPath = `${versionDir}/${name}`;
   const tmp = tempSibling(artifactPath);
   await Deno.copyFile(options.artifact, tmp);
   await renameDurable(tmp, artifactPath);
+  const expandedSize = expanded === null ? {} : { expanded_size: expanded.bytes };
+  await recordArtifact(versionDir, options.platform, {
+    file: name,
+    size,
+    sha256,
+    kind,
+    ...expandedSize,
+  });
+  const { deltas, skipped } = await makeReleaseDeltas(
+    { path: artifactPath, version, name, size, kind, ...expandedSize },
+    sources,
+    settings,
+  );
   const same = existing !== null && existing.manifest.version === version;
   const artifacts: Record<string, unknown> = same
     ? existing.raw.artifacts as Record<string, unknown>
@@ -322,18 +391,9 @@ export async function publishRelease(
     size,
     sha256,
     kind,
-    ...(expanded === null ? {} : { expanded_size: expanded.bytes }),
+    ...expandedSize,
+    ...(deltas.length === 0 ? {} : { deltas }),
   };
-  const releasedAt = options.releasedAt ?? new Date();
-  const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
-  const expires = options.expires ?? new Date(releasedAt.getTime() + DEFAULT_EXPIRY_MS);
-  if (expires.getTime() <= releasedAt.getTime()) {
-    throw new RangeError(
-      `Cannot publish ${version} on ${options.channel}: it would expire at ${
-        iso(expires)
-      }, not after its release at ${iso(releasedAt)}`,
-    );
-  }
   const document: Record<string, unknown> = {
     schema: MANIFEST_SCHEMA,
     channel: options.channel,
@@ -357,5 +417,13 @@ export async function publishRelease(
   const bytes = new TextEncoder().encode(text);
   const manifest = parseManifest(bytes, { url: PLACEHOLDER_URL, channel: options.channel });
   const signaturePath = await writeSignedManifest(manifestPath, bytes, options.keys ?? []);
-  return { manifest, manifestPath, artifactPath, signaturePath };
+  return {
+    manifest,
+    manifestPath,
+    artifactPath,
+    signaturePath,
+    deltas,
+    skippedDeltas: skipped,
+    warnings,
+  };
 }

@@ -12,6 +12,9 @@ import { NotLaunchableError } from "../core/errors.ts";
 import { hashFile } from "../core/hash.ts";
 import { isChannelName } from "../core/validate.ts";
 import { type RolloutState, rolloutState } from "./rollout_state.ts";
+import { type VerifiedDelta, verifyDeltas } from "./_verify_deltas.ts";
+
+export type { VerifiedDelta };
 
 /**
  * Options of {@linkcode verifyRelease}.
@@ -61,7 +64,7 @@ export interface VerifyReleaseOptions {
  * assert.deepEqual(channels, [
  *   { channel: "stable", version: "1.1.0", serial: 1, expires: manifest.expires, problems: [],
  *     rollout: { version: "1.1.0", share_basis_points: 10000, staged: false, ramp: null, paused: false,
- *       paused_at: null, previous: null, yanked: [], minimum_version: null } },
+ *       paused_at: null, previous: null, yanked: [], minimum_version: null }, deltas: [] },
  * ]);
  * ```
  */
@@ -78,6 +81,8 @@ export interface VerifiedChannel {
   problems: string[];
   /** Its rollout state (share, ramp step, pause, yanked, minimum), when it could be read. */
   rollout: RolloutState | null;
+  /** The deltas its artifacts list, each checked (docs/DELTA.md, "Publishing deltas"). */
+  deltas: VerifiedDelta[];
 }
 
 /**
@@ -85,7 +90,9 @@ export interface VerifiedChannel {
  * `<channel>/manifest.json` parses, is signed by the threshold of `keys`, has a serial and has
  * not expired, and every artifact it names inside the tree (the updater's included) has the
  * declared size and SHA-256, and each build's makes a build a client accepts and can launch
- * (`executable`; lib/publish/artifact_check.ts).
+ * (`executable`; lib/publish/artifact_check.ts). Every delta listed has its size and SHA-256,
+ * and rebuilds the artifact from its `from` build when that is in the tree
+ * (lib/publish/_verify_deltas.ts).
  *
  * @example
  * ```ts
@@ -128,6 +135,7 @@ export async function verifyRelease(
       expires: null,
       problems: [],
       rollout: null,
+      deltas: [],
     };
     channels.push(result);
     const base = `https://release.invalid/${channel}/`;
@@ -205,6 +213,9 @@ export async function verifyRelease(
         );
       }
     }
+    const checked = await verifyDeltas(`${tree}/${channel}`, { manifest, raw, base });
+    result.deltas = checked.deltas;
+    result.problems.push(...checked.problems);
   }
   return channels;
 }

@@ -1,0 +1,446 @@
+// The publisher's deltas (docs/DELTA.md, "Publishing deltas"): `release --deltas K` makes them
+// from the channel's last releases in the tree, lists them in the signed manifest as the strict
+// parser wants them, skips the ones not worth it, says when bsdiff is missing; a client updates
+// with one end to end; verify-release checks them.
+import assert from "node:assert/strict";
+import { extractArchive } from "../lib/archive/extract.ts";
+import { hashFile } from "../lib/core/hash.ts";
+import { applyPatch } from "../lib/delta/apply.ts";
+import { applyFolderDelta } from "../lib/delta/folder.ts";
+import { treeDigest } from "../lib/root/seal.ts";
+import { parseManifest } from "../lib/trust/manifest.ts";
+import { appScript, launch, linuxPlatform, makeWorld, runCli, type World } from "./_e2e.ts";
+import { HAVE_BSDIFF, textOf, writeTree } from "./_delta.ts";
+import { run } from "./_archives.ts";
+import { tempDir } from "./_helpers.ts";
+
+const PLATFORM = linuxPlatform();
+const ignore = !HAVE_BSDIFF;
+
+/** An executable build big enough for a delta to pay: the version, then the same filler. */
+function build(version: string): string {
+  return appScript(version, "# filler line of the build, the same in every version\n".repeat(4000));
+}
+
+/** A tar.gz folder build: ms11, 40 files, one of which changes with the version, and a link. */
+async function folderBuild(dir: string, version: string): Promise<string> {
+  const src = `${dir}/src-${version}`;
+  const files: Parameters<typeof writeTree>[1] = {
+    "ms11": { mode: 0o755, text: appScript(version) },
+    "lib/version.txt": `${version}\n${textOf("version")}`,
+    "lib/current": { link: "version.txt" },
+  };
+  for (let i = 0; i < 40; i++) files[`lib/f${i}.txt`] = textOf(`f${i}`);
+  await writeTree(src, files);
+  const out = `${dir}/ms11-${version}.tar.gz`;
+  await run("tar", ["-czf", out, "-C", src, "."]);
+  return out;
+}
+
+/** `release` through the CLI into `tree`, signed with `key`. */
+function release(
+  tree: string,
+  key: string,
+  args: { version: string; artifact: string; extra?: string[]; env?: Record<string, string> },
+) {
+  return runCli([
+    "release",
+    "--channel",
+    "stable",
+    "--version",
+    args.version,
+    "--artifact",
+    args.artifact,
+    "--out",
+    tree,
+    "--platform",
+    PLATFORM,
+    "--key",
+    key,
+    ...args.extra ?? [],
+  ], { env: args.env });
+}
+
+async function manifestOf(tree: string) {
+  const bytes = await Deno.readFile(`${tree}/stable/manifest.json`);
+  // The strict parser accepts what release wrote.
+  parseManifest(bytes, { url: "https://u.ms11.com/stable/manifest.json", channel: "stable" });
+  return JSON.parse(new TextDecoder().decode(bytes));
+}
+
+/** A key pair for the tests that do not need a world. */
+async function keyIn(dir: string): Promise<string> {
+  const made = await runCli(["keygen", "--out", `${dir}/keys`]);
+  assert.equal(made.code, 0, made.stderr);
+  return `${dir}/keys/ms11-update.key`;
+}
+
+Deno.test({
+  name: "release --deltas 2 after three executable releases lists deltas from the last two",
+  ignore,
+  async fn() {
+    await using dir = await tempDir();
+    const tree = `${dir.path}/tree`;
+    const key = await keyIn(dir.path);
+    for (const version of ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]) {
+      await Deno.writeTextFile(`${dir.path}/ms11-${version}`, build(version));
+      const out = await release(tree, key, {
+        version,
+        artifact: `${dir.path}/ms11-${version}`,
+        extra: ["--deltas", "2"],
+      });
+      assert.equal(out.code, 0, out.stderr);
+    }
+    const artifact = (await manifestOf(tree)).artifacts[PLATFORM];
+    const { deltas } = artifact;
+    assert.deepEqual(deltas.map((d: { from: string }) => d.from), ["1.2.0", "1.1.0"]);
+    for (const delta of deltas) {
+      const file = `${tree}/stable/1.3.0/ms11-1.3.0.from-${delta.from}.delta`;
+      assert.equal(delta.url, `1.3.0/ms11-1.3.0.from-${delta.from}.delta`);
+      assert.deepEqual(await hashFile(file), { size: delta.size, sha256: delta.sha256 });
+      assert.deepEqual(Object.keys(delta).sort(), [
+        "from",
+        "from_sha256",
+        "kind",
+        "sha256",
+        "size",
+        "url",
+      ]);
+      assert.equal(delta.kind, "bsdiff");
+      const old = `${tree}/stable/${delta.from}/ms11-${delta.from}`;
+      assert.equal(delta.from_sha256, (await hashFile(old)).sha256);
+      assert.ok(delta.size < artifact.size / 2);
+      await applyPatch(old, file, { out: `${dir.path}/rebuilt-${delta.from}`, ...artifact });
+    }
+    // 1.0.0 is not among the last two: no delta from it was written.
+    assert.deepEqual(
+      (await Array.fromAsync(Deno.readDir(`${tree}/stable/1.3.0`))).map((e) => e.name).sort(),
+      [".release.json", "ms11-1.3.0", "ms11-1.3.0.from-1.1.0.delta", "ms11-1.3.0.from-1.2.0.delta"],
+    );
+  },
+});
+
+Deno.test({
+  name: "release --deltas 2 of a tar.gz build lists folder deltas with the builds' seals",
+  ignore,
+  async fn() {
+    await using dir = await tempDir();
+    const tree = `${dir.path}/tree`;
+    const key = await keyIn(dir.path);
+    for (const version of ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]) {
+      const out = await release(tree, key, {
+        version,
+        artifact: await folderBuild(dir.path, version),
+        extra: ["--deltas", "2"],
+      });
+      assert.equal(out.code, 0, out.stderr);
+    }
+    const artifact = (await manifestOf(tree)).artifacts[PLATFORM];
+    const seal = async (version: string) => {
+      const out = `${dir.path}/x-${version}`;
+      await extractArchive(`${tree}/stable/${version}/ms11-${version}.tar.gz`, out, {
+        kind: "tar.gz",
+      });
+      return await treeDigest(out);
+    };
+    const newSeal = await seal("1.3.0");
+    assert.deepEqual(artifact.deltas.map((d: { from: string }) => d.from), ["1.2.0", "1.1.0"]);
+    for (const delta of artifact.deltas) {
+      assert.equal(delta.kind, "folder");
+      assert.deepEqual(Object.keys(delta).sort(), [
+        "from",
+        "from_seal",
+        "kind",
+        "seal",
+        "sha256",
+        "size",
+        "url",
+      ]);
+      assert.equal(delta.seal, newSeal);
+      assert.equal(delta.from_seal, await seal(delta.from));
+      const file = `${tree}/stable/1.3.0/ms11-1.3.0.tar.gz.from-${delta.from}.delta`;
+      assert.deepEqual(await hashFile(file), { size: delta.size, sha256: delta.sha256 });
+      assert.ok(delta.size < artifact.size / 2, `${delta.size} of ${artifact.size}`);
+      const rebuilt = await applyFolderDelta(`${dir.path}/x-${delta.from}`, file, {
+        out: `${dir.path}/rebuilt-${delta.from}`,
+        seal: delta.seal,
+        sync: false,
+      });
+      assert.equal(rebuilt.seal, newSeal);
+    }
+  },
+});
+
+/** Publish `version` into the world's tree through the CLI (deltas on by default). */
+async function publishCli(world: World, version: string, artifact: string) {
+  const out = await release(world.tree, world.keyFile, { version, artifact });
+  assert.equal(out.code, 0, out.stderr);
+  return out;
+}
+
+async function state(world: World) {
+  return JSON.parse(await Deno.readTextFile(`${world.root}/state.json`));
+}
+
+Deno.test({
+  name: "a client updates an executable with the delta release made, end to end",
+  ignore,
+  async fn() {
+    await using world = await makeWorld();
+    await Deno.writeTextFile(`${world.dir}/ms11-1.0.0`, build("1.0.0"));
+    await publishCli(world, "1.0.0", `${world.dir}/ms11-1.0.0`);
+    const install = await world.cli(["install"]);
+    assert.equal(install.code, 0, install.stderr);
+    await Deno.writeTextFile(`${world.dir}/ms11-1.1.0`, build("1.1.0"));
+    const published = await publishCli(world, "1.1.0", `${world.dir}/ms11-1.1.0`);
+    assert.match(
+      published.stderr,
+      /Published 1\.1\.0 \(linux-x64, .*\) on stable, with deltas from 1\.0\.0 \(/,
+    );
+    const [delta] = (await manifestOf(world.tree)).artifacts[PLATFORM].deltas;
+    const update = await world.cli(["--json"]);
+    assert.equal(update.code, 0, update.stderr);
+    const s = await state(world);
+    assert.equal(s.last_download.method, "delta");
+    assert.equal(s.last_download.from, "1.0.0");
+    assert.equal(s.last_download.bytes, delta.size);
+    assert.equal(s.builds["1.1.0"].sha256, (await hashFile(`${world.dir}/ms11-1.1.0`)).sha256);
+    assert.equal((await world.cli(["apply"])).code, 0);
+    assert.equal(await launch(world.root), "MS11 1.1.0");
+  },
+});
+
+Deno.test({
+  name: "a client updates a tar.gz build with the folder delta release made, end to end",
+  ignore,
+  async fn() {
+    await using world = await makeWorld();
+    await publishCli(world, "1.0.0", await folderBuild(world.dir, "1.0.0"));
+    const install = await world.cli(["install"]);
+    assert.equal(install.code, 0, install.stderr);
+    await publishCli(world, "1.1.0", await folderBuild(world.dir, "1.1.0"));
+    const [delta] = (await manifestOf(world.tree)).artifacts[PLATFORM].deltas;
+    assert.equal(delta.kind, "folder");
+    const update = await world.cli(["--json"]);
+    assert.equal(update.code, 0, update.stderr);
+    const s = await state(world);
+    assert.equal(s.last_download.method, "delta");
+    assert.equal(s.last_download.bytes, delta.size);
+    assert.equal(s.builds["1.1.0"].tree_sha256, delta.seal);
+    assert.equal((await world.cli(["apply"])).code, 0);
+    assert.equal(await launch(world.root), "MS11 1.1.0");
+    assert.equal(
+      await Deno.readTextFile(`${world.root}/current/lib/current`),
+      `1.1.0\n${textOf("version")}`,
+    );
+  },
+});
+
+Deno.test({
+  name: "a delta not under --delta-max-ratio is not listed, and release says so in one line",
+  ignore,
+  async fn() {
+    await using dir = await tempDir();
+    const tree = `${dir.path}/tree`;
+    const key = await keyIn(dir.path);
+    // Two builds with nothing in common: a delta would be about as big as the build.
+    const random = (seed: number) => {
+      let x = seed;
+      return Array.from(
+        { length: 3000 },
+        () => (x = (x * 1103515245 + 12345) % 2 ** 31).toString(36),
+      )
+        .join("\n");
+    };
+    await Deno.writeTextFile(`${dir.path}/a`, appScript("1.0.0", random(1)));
+    await Deno.writeTextFile(`${dir.path}/b`, appScript("1.1.0", random(2)));
+    assert.equal(
+      (await release(tree, key, { version: "1.0.0", artifact: `${dir.path}/a` })).code,
+      0,
+    );
+    const out = await release(tree, key, { version: "1.1.0", artifact: `${dir.path}/b` });
+    assert.equal(out.code, 0, out.stderr);
+    const skipped = out.stderr.split("\n").filter((l) => l.startsWith("Skipped"));
+    assert.equal(skipped.length, 1, out.stderr);
+    assert.match(
+      skipped[0],
+      /^Skipped the delta from 1\.0\.0 \(linux-x64\): [\d.]+ KiB would be \d+% of the full [\d.]+ KiB download, not under the --delta-max-ratio of 0\.5$/,
+    );
+    assert.equal((await manifestOf(tree)).artifacts[PLATFORM].deltas, undefined);
+    assert.deepEqual(
+      (await Array.fromAsync(Deno.readDir(`${tree}/stable/1.1.0`))).map((e) => e.name).sort(),
+      [".release.json", "b"],
+    );
+    // A delta that pays at 0.5 is skipped under a stricter ratio.
+    await Deno.writeTextFile(`${dir.path}/c`, build("1.2.0"));
+    await Deno.writeTextFile(`${dir.path}/d`, build("1.3.0"));
+    assert.equal(
+      (await release(tree, key, { version: "1.2.0", artifact: `${dir.path}/c` })).code,
+      0,
+    );
+    const strict = await release(tree, key, {
+      version: "1.3.0",
+      artifact: `${dir.path}/d`,
+      extra: ["--deltas", "1", "--delta-max-ratio", "0.0001"],
+    });
+    assert.equal(strict.code, 0, strict.stderr);
+    assert.match(
+      strict.stderr,
+      /^Skipped the delta from 1\.2\.0 \(linux-x64\): .* not under the --delta-max-ratio of 0\.0001$/m,
+    );
+    assert.equal((await manifestOf(tree)).artifacts[PLATFORM].deltas, undefined);
+  },
+});
+
+Deno.test("without bsdiff, release publishes without deltas and warns; with --deltas it fails and writes nothing", async () => {
+  await using dir = await tempDir();
+  const tree = `${dir.path}/tree`;
+  const key = await keyIn(dir.path);
+  const env = { PATH: "/nonexistent" };
+  await Deno.writeTextFile(`${dir.path}/a`, build("1.0.0"));
+  await Deno.writeTextFile(`${dir.path}/b`, build("1.1.0"));
+  assert.equal(
+    (await release(tree, key, { version: "1.0.0", artifact: `${dir.path}/a`, env })).code,
+    0,
+  );
+  const before = await Deno.readTextFile(`${tree}/stable/manifest.json`);
+  const required = await release(tree, key, {
+    version: "1.1.0",
+    artifact: `${dir.path}/b`,
+    extra: ["--deltas", "3"],
+    env,
+  });
+  assert.equal(required.code, 1, required.stderr);
+  assert.equal(
+    required.stderr,
+    "error: Cannot publish 1.1.0 on stable with deltas: the bsdiff and bzip2 programs are not installed (Debian and Ubuntu: apt-get install bsdiff bzip2)\n",
+  );
+  assert.equal(await Deno.readTextFile(`${tree}/stable/manifest.json`), before);
+  await assert.rejects(Deno.stat(`${tree}/stable/1.1.0`), Deno.errors.NotFound);
+  const defaulted = await release(tree, key, { version: "1.1.0", artifact: `${dir.path}/b`, env });
+  assert.equal(defaulted.code, 0, defaulted.stderr);
+  assert.match(
+    defaulted.stderr,
+    /^warning: Publishing 1\.1\.0 on stable without deltas: the bsdiff and bzip2 programs are not installed \(Debian and Ubuntu: apt-get install bsdiff bzip2\)$/m,
+  );
+  const manifest = await manifestOf(tree);
+  assert.equal(manifest.version, "1.1.0");
+  assert.equal(manifest.artifacts[PLATFORM].deltas, undefined);
+});
+
+Deno.test("bad --deltas and --delta-max-ratio exit 2 with one line and write nothing", async () => {
+  await using dir = await tempDir();
+  const tree = `${dir.path}/tree`;
+  const key = await keyIn(dir.path);
+  await Deno.writeTextFile(`${dir.path}/a`, build("1.0.0"));
+  const cases: [string[], string][] = [
+    [["--deltas", "-1"], 'Invalid --deltas "-1": expected a whole number from 0 to 32'],
+    [["--deltas", "33"], 'Invalid --deltas "33": expected a whole number from 0 to 32'],
+    [["--deltas", "two"], 'Invalid --deltas "two": expected a whole number from 0 to 32'],
+    [
+      ["--delta-max-ratio", "2"],
+      'Invalid --delta-max-ratio "2": expected a share of the full download above 0 and at most 1, like 0.5',
+    ],
+    [
+      ["--delta-max-ratio", "0"],
+      'Invalid --delta-max-ratio "0": expected a share of the full download above 0 and at most 1, like 0.5',
+    ],
+  ];
+  for (const [extra, line] of cases) {
+    const out = await release(tree, key, { version: "1.0.0", artifact: `${dir.path}/a`, extra });
+    assert.equal(out.code, 2, `${extra.join(" ")}: ${out.stderr}`);
+    assert.equal(out.stderr, `error: ${line}\n`);
+    assert.equal(out.stdout, "");
+    await assert.rejects(Deno.stat(tree), Deno.errors.NotFound);
+  }
+});
+
+Deno.test({
+  name: "--no-deltas and --deltas 0 publish without deltas",
+  ignore,
+  async fn() {
+    await using dir = await tempDir();
+    const tree = `${dir.path}/tree`;
+    const key = await keyIn(dir.path);
+    for (
+      const [version, extra] of [["1.0.0", []], ["1.1.0", ["--no-deltas"]], ["1.2.0", [
+        "--deltas",
+        "0",
+      ]]] as const
+    ) {
+      await Deno.writeTextFile(`${dir.path}/ms11`, build(version));
+      const out = await release(tree, key, {
+        version,
+        artifact: `${dir.path}/ms11`,
+        extra: [...extra],
+      });
+      assert.equal(out.code, 0, out.stderr);
+      assert.equal((await manifestOf(tree)).artifacts[PLATFORM].deltas, undefined);
+      assert.doesNotMatch(out.stderr, /delta/i);
+    }
+  },
+});
+
+Deno.test({
+  name: "verify-release shows the deltas, rebuilds each, and catches a tampered or missing one",
+  ignore,
+  async fn() {
+    await using dir = await tempDir();
+    const tree = `${dir.path}/tree`;
+    const key = await keyIn(dir.path);
+    for (const version of ["1.0.0", "1.1.0", "1.2.0"]) {
+      await Deno.writeTextFile(`${dir.path}/ms11`, build(version));
+      assert.equal((await release(tree, key, { version, artifact: `${dir.path}/ms11` })).code, 0);
+    }
+    const pub = `${dir.path}/keys/ms11-update.pub`;
+    const ok = await runCli(["verify-release", tree, "--pubkey", pub]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const lines = ok.stdout.trimEnd().split("\n");
+    assert.match(lines[0], /^ok {2}stable 1\.2\.0 serial 3 /);
+    assert.match(
+      lines[1],
+      /^ {4}delta linux-x64 from 1\.1\.0 \(bsdiff, \d+ B\): rebuilds the artifact$/,
+    );
+    assert.match(
+      lines[2],
+      /^ {4}delta linux-x64 from 1\.0\.0 \(bsdiff, \d+ B\): rebuilds the artifact$/,
+    );
+    const json = JSON.parse(
+      (await runCli(["verify-release", tree, "--pubkey", pub, "--json"])).stdout,
+    );
+    assert.deepEqual(
+      json.channels[0].deltas.map((d: { from: string; rebuilt: boolean }) => [d.from, d.rebuilt]),
+      [["1.1.0", true], ["1.0.0", true]],
+    );
+    // The build a delta is made from, gone from the tree: the delta is still checked, not rebuilt.
+    await Deno.rename(`${tree}/stable/1.0.0`, `${dir.path}/1.0.0`);
+    const partial = await runCli(["verify-release", tree, "--pubkey", pub]);
+    assert.equal(partial.code, 0, partial.stderr);
+    assert.match(
+      partial.stdout,
+      /delta linux-x64 from 1\.0\.0 \(bsdiff, \d+ B\): not rebuilt: 1\.0\.0's build is not in the tree/,
+    );
+    // Tampered: same size, other bytes.
+    const file = `${tree}/stable/1.2.0/ms11.from-1.1.0.delta`;
+    const bytes = await Deno.readFile(file);
+    bytes[bytes.length - 1] ^= 0xff;
+    await Deno.writeFile(file, bytes);
+    const bad = await runCli(["verify-release", tree, "--pubkey", pub]);
+    assert.equal(bad.code, 1);
+    assert.match(
+      bad.stderr,
+      new RegExp(
+        `^warning: stable: Delta ${file} \\(linux-x64, from 1\\.1\\.0\\) has sha256 [0-9a-f]{64} and ${bytes.length} bytes; the manifest says [0-9a-f]{64} and ${bytes.length} bytes$`,
+        "m",
+      ),
+    );
+    assert.match(bad.stdout, /delta linux-x64 from 1\.1\.0 \(bsdiff, \d+ B\): BAD/);
+    await Deno.remove(file);
+    const missing = await runCli(["verify-release", tree, "--pubkey", pub]);
+    assert.equal(missing.code, 1);
+    assert.match(
+      missing.stderr,
+      new RegExp(`Delta ${file} \\(linux-x64, from 1\\.1\\.0\\) is missing`),
+    );
+  },
+});
