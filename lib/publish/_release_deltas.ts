@@ -17,7 +17,8 @@ import type { ArtifactKind } from "../trust/manifest.ts";
 import type { ReleaseSource } from "./_release_sources.ts";
 
 /**
- * How many of the channel's last releases get a delta to a new one, by default.
+ * How many of the channel's last releases get a delta to a new one when the settings do not
+ * say (`release`'s default; `publishRelease` without `deltas` makes none).
  *
  * @example
  * ```ts
@@ -54,13 +55,15 @@ export interface DeltaSettings {
 }
 
 /**
- * Check delta settings: a count of 0-32 and a ratio in (0, 1]; the defaults filled in.
+ * Check delta settings: a count of 0-32 and a ratio in (0, 1]; the defaults filled in. No
+ * settings at all is no deltas.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { checkDeltaSettings } from "./_release_deltas.ts";
- * assert.deepEqual(checkDeltaSettings(undefined), { count: 3, maxRatio: 0.5, required: false });
+ * assert.deepEqual(checkDeltaSettings({}), { count: 3, maxRatio: 0.5, required: false });
+ * assert.equal(checkDeltaSettings(undefined).count, 0);
  * assert.throws(() => checkDeltaSettings({ count: -1 }), {
  *   name: "RangeError", message: "Delta count must be a whole number from 0 to 32, got -1",
  * });
@@ -72,7 +75,7 @@ export interface DeltaSettings {
 export function checkDeltaSettings(
   settings: DeltaSettings | undefined,
 ): Required<Omit<DeltaSettings, "concurrency">> & Pick<DeltaSettings, "concurrency"> {
-  const count = settings?.count ?? DEFAULT_DELTA_COUNT;
+  const count = settings === undefined ? 0 : settings.count ?? DEFAULT_DELTA_COUNT;
   if (!Number.isInteger(count) || count < 0 || count > MAX_DELTAS) {
     throw new RangeError(
       `Delta count must be a whole number from 0 to ${MAX_DELTAS}, got ${count}`,

@@ -145,7 +145,7 @@ function fromManifest(version: string, value: unknown): RecordedArtifact | null 
  * const work = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${work}/ms11`, "#!/bin/sh\necho 1.0.0\n");
  * await publishRelease(`${work}/tree`, {
- *   channel: "stable", version: "1.0.0", platform: "linux-x64", artifact: `${work}/ms11`, deltas: { count: 0 },
+ *   channel: "stable", version: "1.0.0", platform: "linux-x64", artifact: `${work}/ms11`,
  * });
  * const source = await releaseSource(`${work}/tree/stable`, { version: "1.0.0", platform: "linux-x64" });
  * assert.equal(source?.path, `${work}/tree/stable/1.0.0/ms11`);
@@ -196,7 +196,7 @@ export async function releaseSource(
  * for (const version of ["1.0.0", "1.1.0", "1.2.0"]) {
  *   await Deno.writeTextFile(`${work}/ms11`, `#!/bin/sh\necho ${version}\n`);
  *   await publishRelease(`${work}/tree`, {
- *     channel: "stable", version, platform: "linux-x64", artifact: `${work}/ms11`, deltas: { count: 0 },
+ *     channel: "stable", version, platform: "linux-x64", artifact: `${work}/ms11`,
  *   });
  * }
  * const found = await releaseSources(`${work}/tree/stable`, { version: "2.0.0", platform: "linux-x64", count: 2 });

@@ -58,7 +58,7 @@ export interface VerifiedDelta {
  * const text = "a line of a build, much like the strings of a binary\n".repeat(2000);
  * for (const version of ["1.0.0", "1.1.0"]) {
  *   await Deno.writeTextFile(`${work}/ms11`, `#!/bin/sh\necho ${version}\n${text}`);
- *   await publishRelease(`${work}/tree`, { channel: "stable", version, platform: "linux-x64", artifact: `${work}/ms11` });
+ *   await publishRelease(`${work}/tree`, { channel: "stable", version, platform: "linux-x64", artifact: `${work}/ms11`, deltas: {} });
  * }
  * const base = "https://release.invalid/stable/";
  * const bytes = await Deno.readFile(`${work}/tree/stable/manifest.json`);

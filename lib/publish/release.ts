@@ -114,8 +114,9 @@ export interface PublishOptions {
   rollout?: RolloutPlan;
   /**
    * Deltas from the channel's last releases in the tree to this one (docs/DELTA.md, "Publishing
-   * deltas"; default: from the last 3, each kept when under half the artifact's size, and
-   * without deltas, said in `warnings`, when bsdiff is not installed).
+   * deltas"): `{}` makes them from the last 3, each kept when under half the artifact's size,
+   * and publishes without them, said in `warnings`, when bsdiff is not installed. Without it, no
+   * deltas (the `release` command passes `{}` unless told otherwise).
    */
   deltas?: DeltaSettings;
 }
@@ -265,8 +266,7 @@ async function readExisting(
  * Add a build to a release tree: hash the artifact (streamed), copy it to
  * `<tree>/<channel>/<version>/`, and write the channel's manifest atomically. A version not
  * higher than the channel's current one is refused, unless `republish` publishes the current
- * version again (adding or replacing a platform, or refreshing its expiry). With `deltas` (on by
- * default), deltas from the channel's last releases in the tree are written beside the artifact
+ * version again (adding or replacing a platform, or refreshing its expiry). With `deltas`, deltas from the channel's last releases in the tree are written beside the artifact
  * and listed in the manifest (lib/publish/_release_deltas.ts).
  *
  * @example
