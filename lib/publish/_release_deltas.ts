@@ -250,7 +250,9 @@ export async function makeReleaseDeltas(
   const folder = target.kind !== "executable";
   const usable = sources.filter((s) => (s.kind !== "executable") === folder);
   if (usable.length === 0) return { deltas, skipped };
-  const work = await Deno.makeTempDir({ prefix: "ms11-release-deltas-" });
+  // Beside the output, not in the system's temporary folder (often in memory); a dot folder is
+  // never uploaded or served.
+  const work = await Deno.makeTempDir({ dir: versionDir, prefix: ".ms11-deltas-" });
   try {
     const newDir = `${work}/new`;
     if (folder) {

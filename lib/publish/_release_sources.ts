@@ -185,7 +185,8 @@ export async function releaseSource(
 
 /**
  * The channel's last `count` releases below `version` that have an artifact for `platform`
- * in the tree (newest first): the version folders of `channelDir`, by semver.
+ * in the tree of the same family as `kind` (an executable, or an archive: a tar.gz build's delta
+ * may come from a zip build), newest first: the version folders of `channelDir`, by semver.
  *
  * @example
  * ```ts
@@ -199,8 +200,10 @@ export async function releaseSource(
  *     channel: "stable", version, platform: "linux-x64", artifact: `${work}/ms11`,
  *   });
  * }
- * const found = await releaseSources(`${work}/tree/stable`, { version: "2.0.0", platform: "linux-x64", count: 2 });
+ * const options = { version: "2.0.0", platform: "linux-x64", count: 2, kind: "executable" as const };
+ * const found = await releaseSources(`${work}/tree/stable`, options);
  * assert.deepEqual(found.map((s) => s.version), ["1.2.0", "1.1.0"]);
+ * assert.deepEqual(await releaseSources(`${work}/tree/stable`, { ...options, kind: "zip" }), []);
  * ```
  */
 export async function releaseSources(
@@ -209,6 +212,7 @@ export async function releaseSources(
     version: string;
     platform: string;
     count: number;
+    kind: ArtifactKind;
     raw?: Record<string, unknown> | null;
   },
 ): Promise<ReleaseSource[]> {
@@ -228,7 +232,8 @@ export async function releaseSources(
   for (const version of versions) {
     if (found.length >= options.count) break;
     const source = await releaseSource(channelDir, { ...options, version });
-    if (source !== null) found.push(source);
+    const family = (k: ArtifactKind) => k === "executable";
+    if (source !== null && family(source.kind) === family(options.kind)) found.push(source);
   }
   return found;
 }

@@ -351,6 +351,7 @@ export async function publishRelease(
     version,
     platform: options.platform,
     count: settings.count,
+    kind,
     raw: existing?.raw,
   });
   if (sources.length > 0) {
