@@ -532,3 +532,41 @@ Deno.test({
     assert.equal((await runCli(["verify-release", tree, "--pubkey", pub])).code, 0);
   },
 });
+
+Deno.test({
+  name: "republishing the same build keeps its deltas as they are; another build gets new ones",
+  ignore,
+  async fn() {
+    await using dir = await tempDir();
+    const tree = `${dir.path}/tree`;
+    const key = await keyIn(dir.path);
+    for (const version of ["1.0.0", "1.1.0"]) {
+      await Deno.writeTextFile(`${dir.path}/ms11-${version}`, build(version));
+      const artifact = `${dir.path}/ms11-${version}`;
+      assert.equal((await release(tree, key, { version, artifact })).code, 0);
+    }
+    const file = `${tree}/stable/1.1.0/ms11-1.1.0.from-1.0.0.delta`;
+    const first = (await manifestOf(tree)).artifacts[PLATFORM].deltas;
+    const inode = (await Deno.stat(file)).ino;
+    const again = await release(tree, key, {
+      version: "1.1.0",
+      artifact: `${dir.path}/ms11-1.1.0`,
+      extra: ["--republish"],
+    });
+    assert.equal(again.code, 0, again.stderr);
+    const manifest = await manifestOf(tree);
+    assert.equal(manifest.serial, 3);
+    assert.deepEqual(manifest.artifacts[PLATFORM].deltas, first);
+    assert.equal((await Deno.stat(file)).ino, inode); // not made again
+    await Deno.writeTextFile(`${dir.path}/ms11-1.1.0`, build("1.1.0") + "# rebuilt\n");
+    const rebuilt = await release(tree, key, {
+      version: "1.1.0",
+      artifact: `${dir.path}/ms11-1.1.0`,
+      extra: ["--republish"],
+    });
+    assert.equal(rebuilt.code, 0, rebuilt.stderr);
+    const [delta] = (await manifestOf(tree)).artifacts[PLATFORM].deltas;
+    assert.notEqual(delta.sha256, first[0].sha256);
+    assert.deepEqual(await hashFile(file), { size: delta.size, sha256: delta.sha256 });
+  },
+});

@@ -10,6 +10,7 @@
  */
 import { extractArchive } from "../archive/extract.ts";
 import { removeIfExists } from "../core/fs.ts";
+import { hashFile } from "../core/hash.ts";
 import { makeDelta } from "../delta/make.ts";
 import { makeFolderDelta } from "../delta/make_folder.ts";
 import { MAX_DELTAS } from "../trust/_manifest_deltas.ts";
@@ -242,8 +243,9 @@ export function deltaFileName(name: string, from: string): string {
 export async function makeReleaseDeltas(
   target: NewArtifact,
   sources: readonly ReleaseSource[],
-  options: { maxRatio: number; concurrency?: number },
+  options: { maxRatio: number; concurrency?: number; reuse?: readonly unknown[] },
 ): Promise<{ deltas: DeltaEntry[]; skipped: SkippedDelta[] }> {
+  const { reuse, ...encode } = options;
   const deltas: DeltaEntry[] = [];
   const skipped: SkippedDelta[] = [];
   const versionDir = target.path.slice(0, target.path.lastIndexOf("/"));
@@ -255,18 +257,17 @@ export async function makeReleaseDeltas(
   const work = await Deno.makeTempDir({ dir: versionDir, prefix: ".ms11-deltas-" });
   try {
     const newDir = `${work}/new`;
-    if (folder) {
-      await extractArchive(target.path, newDir, {
-        kind: target.kind as "tar.gz" | "zip",
-        expandedSize: target.expanded_size,
-        sync: false,
-      });
-    }
+    let extractedNew = false;
     for (const [i, source] of usable.entries()) {
       const name = deltaFileName(target.name, source.version);
       const out = `${versionDir}/${name}`;
       const url = `${encodeURIComponent(target.version)}/${encodeURIComponent(name)}`;
-      const common = { out, fullSize: target.size, ...options };
+      const common = { out, fullSize: target.size, ...encode };
+      const kept = await reusable(reuse, { source, out, url, target, maxRatio: encode.maxRatio });
+      if (kept !== null) {
+        deltas.push(kept);
+        continue;
+      }
       try {
         if (!folder) {
           const made = await makeDelta(source.path, target.path, common);
@@ -283,6 +284,14 @@ export async function makeReleaseDeltas(
             from_sha256: source.sha256,
           });
           continue;
+        }
+        if (!extractedNew) {
+          await extractArchive(target.path, newDir, {
+            kind: target.kind as "tar.gz" | "zip",
+            expandedSize: target.expanded_size,
+            sync: false,
+          });
+          extractedNew = true;
         }
         const oldDir = `${work}/old-${i}`;
         try {
@@ -328,6 +337,27 @@ export async function makeReleaseDeltas(
     await removeIfExists(work, true);
   }
   return { deltas, skipped };
+}
+
+/**
+ * The delta from `source` of a republished build, kept from its earlier publication: listed
+ * then for the same artifact, made from the same `from` artifact, its file unchanged.
+ */
+async function reusable(
+  reuse: readonly unknown[] | undefined,
+  job: { source: ReleaseSource; out: string; url: string; target: NewArtifact; maxRatio: number },
+): Promise<DeltaEntry | null> {
+  const { source, target } = job;
+  const entry = (reuse ?? []).find((d) =>
+    typeof d === "object" && d !== null && (d as DeltaEntry).from === source.version
+  ) as DeltaEntry | undefined;
+  if (entry === undefined || entry.url !== job.url) return null;
+  const folder = target.kind !== "executable";
+  if (entry.kind !== (folder ? "folder" : "bsdiff")) return null;
+  if (!folder && entry.from_sha256 !== source.sha256) return null;
+  if (!(entry.size < job.maxRatio * target.size)) return null;
+  const digest = await hashFile(job.out).catch(() => null);
+  return digest?.size === entry.size && digest.sha256 === entry.sha256 ? entry : null;
 }
 
 function notWorth(from: string, made: { size: number; fullSize: number; ratio: number }) {

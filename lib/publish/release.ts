@@ -378,12 +378,17 @@ export async function publishRelease(
     kind,
     ...expandedSize,
   });
+  const same = existing !== null && existing.manifest.version === version;
+  // Republishing the same build (to refresh its expiry) keeps the deltas it already has.
+  const before = same
+    ? (existing.raw.artifacts as Record<string, Record<string, unknown>>)[options.platform]
+    : undefined;
+  const reuse = before?.sha256 === sha256 && Array.isArray(before.deltas) ? before.deltas : [];
   const { deltas, skipped } = await makeReleaseDeltas(
     { path: artifactPath, version, name, size, kind, ...expandedSize },
     sources,
-    settings,
+    { ...settings, reuse },
   );
-  const same = existing !== null && existing.manifest.version === version;
   const artifacts: Record<string, unknown> = same
     ? existing.raw.artifacts as Record<string, unknown>
     : {};
