@@ -11,7 +11,7 @@ import { treeDigest } from "../lib/root/seal.ts";
 import { parseManifest } from "../lib/trust/manifest.ts";
 import { appScript, launch, linuxPlatform, makeWorld, runCli, type World } from "./_e2e.ts";
 import { HAVE_BSDIFF, textOf, writeTree } from "./_delta.ts";
-import { run } from "./_archives.ts";
+import { makeZip, run, type ZipEntry } from "./_archives.ts";
 import { tempDir } from "./_helpers.ts";
 import { scanTree } from "../lib/publish/_tree.ts";
 import { readSigningKey, signDocument } from "../lib/publish/signing.ts";
@@ -89,9 +89,18 @@ Deno.test({
       const out = await release(tree, key, {
         version,
         artifact: `${dir.path}/ms11-${version}`,
-        extra: ["--deltas", "2"],
+        extra: ["--deltas", "2", "--json"],
       });
       assert.equal(out.code, 0, out.stderr);
+      const data = JSON.parse(out.stdout);
+      assert.deepEqual(data.skipped_deltas, []);
+      const expected: Record<string, string[]> = {
+        "1.0.0": [],
+        "1.1.0": ["1.0.0"],
+        "1.2.0": ["1.1.0", "1.0.0"],
+        "1.3.0": ["1.2.0", "1.1.0"],
+      };
+      assert.deepEqual(data.deltas.map((d: { from: string }) => d.from), expected[version]);
     }
     const artifact = (await manifestOf(tree)).artifacts[PLATFORM];
     const { deltas } = artifact;
@@ -568,5 +577,36 @@ Deno.test({
     const [delta] = (await manifestOf(tree)).artifacts[PLATFORM].deltas;
     assert.notEqual(delta.sha256, first[0].sha256);
     assert.deepEqual(await hashFile(file), { size: delta.size, sha256: delta.sha256 });
+  },
+});
+
+Deno.test({
+  name: "a tar.gz build gets a folder delta from a zip build of the release before",
+  ignore,
+  async fn() {
+    await using dir = await tempDir();
+    const tree = `${dir.path}/tree`;
+    const key = await keyIn(dir.path);
+    const files = (version: string): ZipEntry[] => [
+      { name: "ms11", data: appScript(version), mode: 0o100755 },
+      { name: "lib/version.txt", data: `${version}\n${textOf("version")}`, mode: 0o100644 },
+      ...Array.from({ length: 40 }, (_, i) => ({
+        name: `lib/f${i}.txt`,
+        data: textOf(`f${i}`),
+        mode: 0o100644,
+      })),
+    ];
+    const zip = await makeZip(`${dir.path}/ms11-1.0.0.zip`, files("1.0.0"));
+    assert.equal((await release(tree, key, { version: "1.0.0", artifact: zip })).code, 0);
+    const tgz = await folderBuild(dir.path, "1.1.0");
+    const out = await release(tree, key, { version: "1.1.0", artifact: tgz });
+    assert.equal(out.code, 0, out.stderr);
+    const [delta] = (await manifestOf(tree)).artifacts[PLATFORM].deltas;
+    assert.equal(delta.kind, "folder");
+    assert.equal(delta.from, "1.0.0");
+    const pub = `${dir.path}/keys/ms11-update.pub`;
+    const verified = await runCli(["verify-release", tree, "--pubkey", pub]);
+    assert.equal(verified.code, 0, verified.stderr);
+    assert.match(verified.stdout, /delta \S+ from 1\.0\.0 \(folder, .*\): rebuilds the artifact/);
   },
 });
