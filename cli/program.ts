@@ -339,7 +339,20 @@ export function buildProgram(setCode: (code: number) => void): Command {
     )
     .option("--ramp <steps>", "staged rollout on a schedule: 1,10,50,100 or HOURS:PERCENT steps")
     .option("--ramp-every <hours>", "with a --ramp of percents: the time between steps (24h, 2d)")
+    .option(
+      "--deltas <k>",
+      "deltas from the channel's last K releases in --out to this one, 0-32 (default 3; given, a missing bsdiff fails the release)",
+    )
+    .option("--no-deltas", "publish without deltas (the same as --deltas 0)")
+    .option(
+      "--delta-max-ratio <r>",
+      "list a delta only when it is under this share of the full artifact, above 0 and at most 1 (default 0.5)",
+    )
     .option("--json", "print data as JSON on stdout")
+    .addHelpText(
+      "after",
+      "\nDeltas (docs/DELTA.md) need Debian's bsdiff and bzip2 (apt-get install bsdiff bzip2); without them, release publishes without deltas and says so, unless --deltas is given, which makes it fail.",
+    )
     .action(act(async (c) => (await publish()).releaseCommand(c.opts())));
 
   addRolloutCommands(sub, act);

@@ -5,10 +5,14 @@ import { ConfigError } from "../lib/core/errors.ts";
 import { isFileName, parsePort } from "../lib/core/validate.ts";
 import {
   checkReleaseName,
+  DEFAULT_DELTA_COUNT,
+  type DeltaSettings,
+  MAX_DELTAS,
   publishRelease,
+  type SkippedDelta,
   type UpdaterFile,
-  verifyRelease,
 } from "../lib/publish/release.ts";
+import { type VerifiedDelta, verifyRelease } from "../lib/publish/verify_release.ts";
 import { serveReleases } from "../lib/publish/serve.ts";
 import { writeKeyPair } from "../lib/publish/signing.ts";
 import { isPublicKey, keyId, type KeySet } from "../lib/trust/keys.ts";
@@ -54,6 +58,51 @@ export interface ReleaseCommandOptions {
   rollout?: string;
   ramp?: string;
   rampEvery?: string;
+  /** `--deltas K` (a string), `--no-deltas` (false), or absent (the default). */
+  deltas?: string | boolean;
+  deltaMaxRatio?: string;
+}
+
+/** `--deltas K`, `--no-deltas` and `--delta-max-ratio R` as the library's settings. */
+function deltaSettings(options: ReleaseCommandOptions): DeltaSettings {
+  const given = typeof options.deltas === "string";
+  let count = DEFAULT_DELTA_COUNT;
+  if (options.deltas === false) count = 0;
+  else if (given) {
+    const text = options.deltas as string;
+    count = /^\d{1,2}$/.test(text) ? Number(text) : NaN;
+    if (!(count >= 0 && count <= MAX_DELTAS)) {
+      throw new ConfigError(
+        `Invalid --deltas ${JSON.stringify(text)}: expected a whole number from 0 to ${MAX_DELTAS}`,
+      );
+    }
+  }
+  let maxRatio: number | undefined;
+  if (options.deltaMaxRatio !== undefined) {
+    const text = options.deltaMaxRatio;
+    maxRatio = /^\d*\.?\d+$/.test(text) ? Number(text) : NaN;
+    if (!(maxRatio > 0 && maxRatio <= 1)) {
+      throw new ConfigError(
+        `Invalid --delta-max-ratio ${
+          JSON.stringify(text)
+        }: expected a share of the full download above 0 and at most 1, like 0.5`,
+      );
+    }
+  }
+  return { count, maxRatio, required: given && count > 0 };
+}
+
+/** One line for a delta `release` did not list. */
+function skippedLine(platform: string, skipped: SkippedDelta, maxRatio: number): string {
+  if (skipped.error !== null) {
+    return `Skipped the delta from ${skipped.from} (${platform}): ${skipped.error}`;
+  }
+  const percent = Math.round((skipped.ratio ?? 0) * 100);
+  return `Skipped the delta from ${skipped.from} (${platform}): ${
+    formatBytes(skipped.size ?? 0)
+  } would be ${percent}% of the full ${
+    formatBytes(skipped.fullSize)
+  } download, not under the --delta-max-ratio of ${maxRatio}`;
 }
 
 /** `--executable NAME`: a file name without slashes (the clients' `executable`). */
@@ -99,6 +148,7 @@ export async function releaseCommand(options: ReleaseCommandOptions): Promise<nu
   if (!info?.isFile) throw new ConfigError(`Artifact ${options.artifact} is not a file`);
   const lifetime = parseLifetime(options.expires ?? "30d");
   const rollout = rolloutPlan(options);
+  const deltas = deltaSettings(options);
   const keys = await signingKeys("release", options);
   let nextKeys: KeySet | undefined;
   if (options.nextKey !== undefined) {
@@ -141,7 +191,9 @@ export async function releaseCommand(options: ReleaseCommandOptions): Promise<nu
     updater,
     executable: executableOption(options.executable),
     rollout,
+    deltas,
   });
+  for (const warning of result.warnings) ui.warn(warning);
   if (options.unsigned) {
     ui.warn(`Published an unsigned manifest: clients that verify signatures refuse it`);
   }
@@ -152,8 +204,17 @@ export async function releaseCommand(options: ReleaseCommandOptions): Promise<nu
   ui.notice(
     `Published ${options.version} (${platform}, ${formatBytes(a.size)}) on ${options.channel}${
       updater && offered ? `, with ms11-update ${offered.version}` : ""
+    }${
+      result.deltas.length === 0
+        ? ""
+        : `, with deltas from ${
+          result.deltas.map((d) => `${d.from} (${formatBytes(d.size)})`).join(", ")
+        }`
     }${staged.staged ? `: ${describeRollout(staged)}` : ""}`,
   );
+  for (const skipped of result.skippedDeltas) {
+    ui.notice(skippedLine(platform, skipped, deltas.maxRatio ?? 0.5));
+  }
   ui.data(
     {
       manifest: result.manifestPath,
@@ -166,6 +227,8 @@ export async function releaseCommand(options: ReleaseCommandOptions): Promise<nu
       signed_by: keys.map((k) => k.keyid),
       updater: result.manifest.updater,
       rollout: staged,
+      deltas: result.deltas,
+      skipped_deltas: result.skippedDeltas,
     },
     result.manifestPath,
   );
@@ -268,6 +331,18 @@ async function readPublicKeys(values: string[], flag = "--pubkey"): Promise<stri
   return keys;
 }
 
+/** One delta in verify-release's output. */
+function deltaLine(d: VerifiedDelta): string {
+  const state = !d.ok
+    ? "BAD"
+    : d.file === null
+    ? "hosted elsewhere, not checked"
+    : d.rebuilt
+    ? "rebuilds the artifact"
+    : `not rebuilt: ${d.from}'s build is not in the tree`;
+  return `    delta ${d.platform} from ${d.from} (${d.kind}, ${formatBytes(d.size)}): ${state}`;
+}
+
 /** The rollout state in verify-release's line, when there is one to tell. */
 function rolloutNote(state: RolloutState | null): string {
   if (state === null) return "";
@@ -321,9 +396,12 @@ export async function verifyReleaseCommand(
   ui.data(
     { ok: bad.length === 0 && channels.length > 0, keyids: keys.map(keyId), channels },
     channels.map((c) =>
-      `${c.problems.length === 0 ? "ok " : "BAD"} ${c.channel} ${c.version ?? "?"} serial ${
-        c.serial ?? "?"
-      } expires ${c.expires ?? "?"}${rolloutNote(c.rollout)}`
+      [
+        `${c.problems.length === 0 ? "ok " : "BAD"} ${c.channel} ${c.version ?? "?"} serial ${
+          c.serial ?? "?"
+        } expires ${c.expires ?? "?"}${rolloutNote(c.rollout)}`,
+        ...c.deltas.map(deltaLine),
+      ].join("\n")
     ).join("\n") || "no channels",
   );
   if (channels.length === 0) {

@@ -95,7 +95,8 @@ Deno.test("publishRelease copies the artifact and writes the channel's manifest"
   // Only the release files, no temporary ones.
   assert.deepEqual(await namesIn(tree), ["stable"]);
   assert.deepEqual(await namesIn(`${tree}/stable`), ["1.0.0", "manifest.json"]);
-  assert.deepEqual(await namesIn(`${tree}/stable/1.0.0`), ["ms11"]);
+  // The publisher's record of the release (not uploaded: lib/publish/_release_sources.ts).
+  assert.deepEqual(await namesIn(`${tree}/stable/1.0.0`), [".release.json", "ms11"]);
 });
 
 Deno.test("publishRelease detects the kind from the name unless given", async () => {
@@ -168,7 +169,11 @@ Deno.test("publishRelease of the same version adds a platform and keeps the othe
       expanded_size: 20,
     },
   });
-  assert.deepEqual(await namesIn(`${tree}/stable/1.1.0`), ["ms11", "ms11-mac.zip"]);
+  assert.deepEqual(await namesIn(`${tree}/stable/1.1.0`), [
+    ".release.json",
+    "ms11",
+    "ms11-mac.zip",
+  ]);
 });
 
 Deno.test("publishRelease of the same version and platform replaces that build", async () => {
@@ -511,6 +516,7 @@ Deno.test("verifyRelease passes a good tree and names every problem of a bad one
       yanked: [],
       minimum_version: null,
     },
+    deltas: [],
   }]);
   // Signed by a key the clients do not pin; an artifact altered; canary unsigned.
   await publishRelease(tree, {

@@ -193,6 +193,22 @@ export async function scanTree(tree: string, signal?: AbortSignal): Promise<Tree
           `Artifact ${file.path} (${platform}) has ${file.size} bytes and sha256 ${file.sha256}; the manifest says ${artifact.size} bytes and ${artifact.sha256}`,
         );
       }
+      for (const delta of artifact.deltas ?? []) {
+        if (!delta.url.startsWith(base)) continue; // hosted elsewhere
+        const key = `${c.channel}/${decodeURIComponent(delta.url.slice(base.length))}`;
+        const found = byKey.get(key);
+        const what = `the delta ${key} (${platform}, from ${delta.from})`;
+        if (found === undefined) {
+          throw new Error(
+            `Manifest ${tree}/${c.channel}/manifest.json names ${what}, which is not in the tree`,
+          );
+        }
+        if (found.size !== delta.size || found.sha256 !== delta.sha256) {
+          throw new Error(
+            `Delta ${found.path} (${platform}, from ${delta.from}) has ${found.size} bytes and sha256 ${found.sha256}; the manifest says ${delta.size} bytes and ${delta.sha256}`,
+          );
+        }
+      }
     }
   }
   return { channels, files };

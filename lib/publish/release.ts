@@ -20,17 +20,33 @@ import {
   MANIFEST_SCHEMA,
   parseManifest,
 } from "../trust/manifest.ts";
-import { verifyManifest } from "../trust/verify.ts";
-import { ConfigError, NotLaunchableError } from "../core/errors.ts";
+import { ConfigError } from "../core/errors.ts";
 import { hashFile } from "../core/hash.ts";
 import { inspectArchive } from "../archive/extract.ts";
 import { isChannelName, isPlatformKey } from "../core/validate.ts";
 import { compareVersions, isVersion, parseVersion } from "../core/version.ts";
 import { updaterField, type UpdaterFile } from "./_updater.ts";
 import { releaseFields, type RolloutPlan } from "./_rollout.ts";
-import { type RolloutState, rolloutState } from "./rollout_state.ts";
+import type { RolloutState } from "./rollout_state.ts";
+import { recordArtifact, releaseSources } from "./_release_sources.ts";
+import { BLOCK_HEADER_BYTES, HEADER_BYTES } from "../delta/_wire.ts";
+import {
+  checkDeltaSettings,
+  type DeltaEntry,
+  type DeltaSettings,
+  makeReleaseDeltas,
+  missingDeltaTools,
+  type SkippedDelta,
+} from "./_release_deltas.ts";
 
-export type { RolloutPlan, RolloutState, UpdaterFile };
+export type { DeltaEntry, DeltaSettings, RolloutPlan, RolloutState, SkippedDelta, UpdaterFile };
+export { DEFAULT_DELTA_COUNT } from "./_release_deltas.ts";
+export { MAX_DELTAS } from "../trust/_manifest_deltas.ts";
+export {
+  type VerifiedChannel,
+  verifyRelease,
+  type VerifyReleaseOptions,
+} from "./verify_release.ts";
 
 // Where the tree will be served is not known here: relative URLs are checked against a stand-in.
 const PLACEHOLDER_URL = "https://release.invalid/channel/manifest.json";
@@ -96,6 +112,13 @@ export interface PublishOptions {
    * (publisher)"); without it, every install is offered the release.
    */
   rollout?: RolloutPlan;
+  /**
+   * Deltas from the channel's last releases in the tree to this one (docs/DELTA.md, "Publishing
+   * deltas"): `{}` makes them from the last 3, each kept when under half the artifact's size,
+   * and publishes without them, said in `warnings`, when bsdiff is not installed. Without it, no
+   * deltas (the `release` command passes `{}` unless told otherwise).
+   */
+  deltas?: DeltaSettings;
 }
 
 /**
@@ -195,6 +218,12 @@ export interface PublishResult {
   artifactPath: string;
   /** The signature file, or null for an unsigned manifest. */
   signaturePath: string | null;
+  /** The deltas written and listed for this platform (newest `from` first). */
+  deltas: DeltaEntry[];
+  /** The deltas not listed: not worth it, or not made (with the reason). */
+  skippedDeltas: SkippedDelta[];
+  /** What the publisher should know (deltas not made because bsdiff is missing). */
+  warnings: string[];
 }
 
 /**
@@ -237,7 +266,8 @@ async function readExisting(
  * Add a build to a release tree: hash the artifact (streamed), copy it to
  * `<tree>/<channel>/<version>/`, and write the channel's manifest atomically. A version not
  * higher than the channel's current one is refused, unless `republish` publishes the current
- * version again (adding or replacing a platform, or refreshing its expiry).
+ * version again (adding or replacing a platform, or refreshing its expiry). With `deltas`, deltas from the channel's last releases in the tree are written beside the artifact
+ * and listed in the manifest (lib/publish/_release_deltas.ts).
  *
  * @example
  * ```ts
@@ -263,6 +293,7 @@ export async function publishRelease(
   options: PublishOptions,
 ): Promise<PublishResult> {
   const version = checkReleaseName(options);
+  const settings = checkDeltaSettings(options.deltas);
   const channelDir = `${tree}/${options.channel}`;
   const manifestPath = `${channelDir}/manifest.json`;
   const existing = await readExisting(manifestPath, options.channel);
@@ -285,6 +316,16 @@ export async function publishRelease(
     now: options.releasedAt ?? new Date(),
     channel: options.channel,
   });
+  const releasedAt = options.releasedAt ?? new Date();
+  const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
+  const expires = options.expires ?? new Date(releasedAt.getTime() + DEFAULT_EXPIRY_MS);
+  if (expires.getTime() <= releasedAt.getTime()) {
+    throw new RangeError(
+      `Cannot publish ${version} on ${options.channel}: it would expire at ${
+        iso(expires)
+      }, not after its release at ${iso(releasedAt)}`,
+    );
+  }
   const name = options.artifact.slice(options.artifact.lastIndexOf("/") + 1);
   const kind = options.kind ?? kindOfFile(name);
   try {
@@ -303,13 +344,51 @@ export async function publishRelease(
   // An archive is read as a client will extract it (every check, nothing written): what it
   // holds once extracted goes into the signed manifest, which clients enforce.
   const expanded = kind === "executable" ? null : await inspectArchive(options.artifact, { kind });
+  const warnings: string[] = [];
+  // No binary patch is smaller than its headers (116 bytes): an executable that small gets none.
+  const pays = kind !== "executable" || size > HEADER_BYTES + BLOCK_HEADER_BYTES;
+  let sources = settings.count === 0 || !pays ? [] : await releaseSources(channelDir, {
+    version,
+    platform: options.platform,
+    count: settings.count,
+    kind,
+    raw: existing?.raw,
+  });
+  if (sources.length > 0) {
+    const missing = await missingDeltaTools();
+    if (missing !== null && settings.required) {
+      throw new Error(`Cannot publish ${version} on ${options.channel} with deltas: ${missing}`);
+    }
+    if (missing !== null) {
+      warnings.push(`Publishing ${version} on ${options.channel} without deltas: ${missing}`);
+      sources = [];
+    }
+  }
   const versionDir = `${channelDir}/${version}`;
   await Deno.mkdir(versionDir, { recursive: true });
   const artifactPath = `${versionDir}/${name}`;
   const tmp = tempSibling(artifactPath);
   await Deno.copyFile(options.artifact, tmp);
   await renameDurable(tmp, artifactPath);
+  const expandedSize = expanded === null ? {} : { expanded_size: expanded.bytes };
+  await recordArtifact(versionDir, options.platform, {
+    file: name,
+    size,
+    sha256,
+    kind,
+    ...expandedSize,
+  });
   const same = existing !== null && existing.manifest.version === version;
+  // Republishing the same build (to refresh its expiry) keeps the deltas it already has.
+  const before = same
+    ? (existing.raw.artifacts as Record<string, Record<string, unknown>>)[options.platform]
+    : undefined;
+  const reuse = before?.sha256 === sha256 && Array.isArray(before.deltas) ? before.deltas : [];
+  const { deltas, skipped } = await makeReleaseDeltas(
+    { path: artifactPath, version, name, size, kind, ...expandedSize },
+    sources,
+    { ...settings, reuse },
+  );
   const artifacts: Record<string, unknown> = same
     ? existing.raw.artifacts as Record<string, unknown>
     : {};
@@ -318,18 +397,9 @@ export async function publishRelease(
     size,
     sha256,
     kind,
-    ...(expanded === null ? {} : { expanded_size: expanded.bytes }),
+    ...expandedSize,
+    ...(deltas.length === 0 ? {} : { deltas }),
   };
-  const releasedAt = options.releasedAt ?? new Date();
-  const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
-  const expires = options.expires ?? new Date(releasedAt.getTime() + DEFAULT_EXPIRY_MS);
-  if (expires.getTime() <= releasedAt.getTime()) {
-    throw new RangeError(
-      `Cannot publish ${version} on ${options.channel}: it would expire at ${
-        iso(expires)
-      }, not after its release at ${iso(releasedAt)}`,
-    );
-  }
   const document: Record<string, unknown> = {
     schema: MANIFEST_SCHEMA,
     channel: options.channel,
@@ -353,201 +423,13 @@ export async function publishRelease(
   const bytes = new TextEncoder().encode(text);
   const manifest = parseManifest(bytes, { url: PLACEHOLDER_URL, channel: options.channel });
   const signaturePath = await writeSignedManifest(manifestPath, bytes, options.keys ?? []);
-  return { manifest, manifestPath, artifactPath, signaturePath };
-}
-
-/**
- * Options of {@linkcode verifyRelease}.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * const work = await Deno.makeTempDir();
- * await Deno.writeTextFile(`${work}/ms11`, "#!/bin/sh\necho MS11\n");
- * import { readSigningKey, writeKeyPair } from "./signing.ts";
- * const key = await readSigningKey((await writeKeyPair(`${work}/keys`)).privatePath);
- * import { publishRelease, verifyRelease, type VerifyReleaseOptions } from "./release.ts";
- * await publishRelease(`${work}/tree`, {
- *   channel: "stable", version: "1.1.0", platform: "linux-x64", artifact: `${work}/ms11`, keys: [key],
- *   releasedAt: new Date("2026-11-20T10:00:00Z"),
- * });
- * const options: VerifyReleaseOptions = { keys: { threshold: 1, keys: [key.publicKey] }, now: new Date("2027-01-01T00:00:00Z") };
- * const [stable] = await verifyRelease(`${work}/tree`, options);
- * assert.equal(stable.problems.length, 1);
- * assert.match(stable.problems[0], /expired at 2026-12-20T10:00:00Z/);
- * ```
- */
-export interface VerifyReleaseOptions {
-  /** The public keys and threshold the clients pin. */
-  keys: KeySet;
-  /** The file clients start (default `ms11`): every build in the tree must be launchable as it. */
-  executable?: string;
-  /** The time to judge expiry against (default now). */
-  now?: Date;
-}
-
-/**
- * One channel of a verified tree.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * const work = await Deno.makeTempDir();
- * await Deno.writeTextFile(`${work}/ms11`, "#!/bin/sh\necho MS11\n");
- * import { readSigningKey, writeKeyPair } from "./signing.ts";
- * const key = await readSigningKey((await writeKeyPair(`${work}/keys`)).privatePath);
- * import { publishRelease, type VerifiedChannel, verifyRelease } from "./release.ts";
- * const { manifest } = await publishRelease(`${work}/tree`, {
- *   channel: "stable", version: "1.1.0", platform: "linux-x64", artifact: `${work}/ms11`, keys: [key],
- * });
- * const channels: VerifiedChannel[] = await verifyRelease(`${work}/tree`, { keys: { threshold: 1, keys: [key.publicKey] } });
- * assert.deepEqual(channels, [
- *   { channel: "stable", version: "1.1.0", serial: 1, expires: manifest.expires, problems: [],
- *     rollout: { version: "1.1.0", share_basis_points: 10000, staged: false, ramp: null, paused: false,
- *       paused_at: null, previous: null, yanked: [], minimum_version: null } },
- * ]);
- * ```
- */
-export interface VerifiedChannel {
-  /** The channel. */
-  channel: string;
-  /** Its version, when the manifest could be read. */
-  version: string | null;
-  /** Its serial. */
-  serial: number | null;
-  /** Its expiry. */
-  expires: string | null;
-  /** What is wrong with it (empty: ready to publish). */
-  problems: string[];
-  /** Its rollout state (share, ramp step, pause, yanked, minimum), when it could be read. */
-  rollout: RolloutState | null;
-}
-
-/**
- * Check a release tree before it is published, as a client would: every
- * `<channel>/manifest.json` parses, is signed by the threshold of `keys`, has a serial and has
- * not expired, and every artifact it names inside the tree (the updater's included) has the
- * declared size and SHA-256, and each build's makes a build a client accepts and can launch
- * (`executable`; lib/publish/artifact_check.ts).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * const work = await Deno.makeTempDir();
- * await Deno.writeTextFile(`${work}/ms11`, "#!/bin/sh\necho MS11\n");
- * import { readSigningKey, writeKeyPair } from "./signing.ts";
- * const key = await readSigningKey((await writeKeyPair(`${work}/keys`)).privatePath);
- * import { publishRelease, verifyRelease } from "./release.ts";
- * const { artifactPath } = await publishRelease(`${work}/tree`, {
- *   channel: "stable", version: "1.1.0", platform: "linux-x64", artifact: `${work}/ms11`, keys: [key],
- * });
- * const keys = { threshold: 1, keys: [key.publicKey] };
- * assert.deepEqual((await verifyRelease(`${work}/tree`, { keys }))[0].problems, []); // ready to upload
- * await Deno.writeTextFile(artifactPath, "tampered");
- * const [{ problems }] = await verifyRelease(`${work}/tree`, { keys });
- * assert.match(problems[0], new RegExp(`^Artifact ${artifactPath} \\(linux-x64\\) has 8 bytes`));
- * ```
- */
-export async function verifyRelease(
-  tree: string,
-  options: VerifyReleaseOptions,
-): Promise<VerifiedChannel[]> {
-  const now = options.now ?? new Date();
-  const channels: VerifiedChannel[] = [];
-  const names = (await Array.fromAsync(Deno.readDir(tree)))
-    .filter((e) => e.isDirectory && isChannelName(e.name)).map((e) => e.name).sort();
-  for (const channel of names) {
-    const path = `${tree}/${channel}/manifest.json`;
-    let bytes: Uint8Array;
-    try {
-      bytes = await Deno.readFile(path);
-    } catch {
-      continue;
-    }
-    const result: VerifiedChannel = {
-      channel,
-      version: null,
-      serial: null,
-      expires: null,
-      problems: [],
-      rollout: null,
-    };
-    channels.push(result);
-    const base = `https://release.invalid/${channel}/`;
-    let manifest: Manifest;
-    try {
-      manifest = parseManifest(bytes, { url: `${base}manifest.json`, channel });
-    } catch (error) {
-      result.problems.push((error as Error).message.replace(`${base}manifest.json`, path));
-      continue;
-    }
-    Object.assign(result, {
-      version: manifest.version,
-      serial: manifest.serial,
-      expires: manifest.expires,
-    });
-    try {
-      const signature = await Deno.readFile(`${path}.sig`).catch(() => {
-        throw new Error(`Manifest ${path} has no signature file ${path}.sig`);
-      });
-      await verifyManifest(bytes, signature, {
-        url: path,
-        signatureUrl: `${path}.sig`,
-        channel,
-        manifest,
-        pinned: options.keys,
-        trusted: null,
-        startedAt: now,
-      });
-    } catch (error) {
-      result.problems.push((error as Error).message);
-    }
-    // The updater's files are checked for size and SHA-256; what makes one work (its --version,
-    // its reading of an install) is the client's smoke test (lib/self/smoke.ts).
-    const updaters = Object.entries(manifest.updater?.artifacts ?? {})
-      .map(([key, artifact]) => [`updater ${key}`, artifact] as const);
-    // The previous release (what installs outside a rollout's cohort run) must be in the tree too.
-    const raw = JSON.parse(new TextDecoder().decode(bytes));
-    const previous = Object.entries(raw.previous?.artifacts ?? {}).map(([key, value]) => {
-      const artifact = value as Manifest["artifacts"][string];
-      return [`previous ${key}`, { ...artifact, url: new URL(artifact.url, base).href }] as const;
-    });
-    result.rollout = rolloutState(raw, now);
-    const all = [...Object.entries(manifest.artifacts), ...previous, ...updaters];
-    for (const [platform, artifact] of all) {
-      if (!artifact.url.startsWith(base)) continue; // hosted elsewhere: not in this tree
-      const file = `${tree}/${channel}/${decodeURIComponent(artifact.url.slice(base.length))}`;
-      let digest;
-      try {
-        digest = await hashFile(file);
-      } catch {
-        result.problems.push(`Artifact ${file} (${platform}) is missing`);
-        continue;
-      }
-      if (digest.size !== artifact.size || digest.sha256 !== artifact.sha256) {
-        result.problems.push(
-          `Artifact ${file} (${platform}) has ${digest.size} bytes and sha256 ${digest.sha256}; the manifest says ${artifact.size} bytes and ${artifact.sha256}`,
-        );
-        continue;
-      }
-      if (platform.startsWith("updater ")) continue;
-      try {
-        // What clients will enforce: what a client's extraction refuses, the executable, and
-        // (where the manifest declares it) exactly the declared expanded size.
-        await checkArtifact(file, {
-          kind: artifact.kind,
-          executable: options.executable ?? DEFAULT_EXECUTABLE,
-          expandedSize: artifact.kind === "executable" ? undefined : artifact.expanded_size,
-        });
-      } catch (error) {
-        const message = (error as Error).message;
-        result.problems.push(
-          error instanceof NotLaunchableError
-            ? `Artifact ${file} (${platform})${message.slice(file.length)}`
-            : `Artifact ${file} (${platform}) would be refused by clients: ${message}`,
-        );
-      }
-    }
-  }
-  return channels;
+  return {
+    manifest,
+    manifestPath,
+    artifactPath,
+    signaturePath,
+    deltas,
+    skippedDeltas: skipped,
+    warnings,
+  };
 }
