@@ -113,7 +113,12 @@ const CHECK: FormSpec = {
 
 /** The primary button that downloads and stages `what` (a version, or the newest release). */
 function stageForm(what: string): FormSpec {
-  return { route: "/api/update", label: `Download and stage ${what}`, id: "next-update", kind: "primary" };
+  return {
+    route: "/api/update",
+    label: `Download and stage ${what}`,
+    id: "next-update",
+    kind: "primary",
+  };
 }
 
 /** Failing checks: from the history, else from the status's last error. */
@@ -190,9 +195,7 @@ export function headline(input: HeadlineInput): Headline {
         say: s.staged === null
           ? "Download the newest release; MS11's launcher installs it at its next start"
           : "Start MS11: its launcher installs the staged build",
-        forms: s.staged === null
-          ? [stageForm("the newest release")]
-          : [],
+        forms: s.staged === null ? [stageForm("the newest release")] : [],
       },
       also: [...also, ...(failLine ? [failLine] : [])],
     };
