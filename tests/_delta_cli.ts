@@ -25,9 +25,17 @@ export interface DeltaServer extends AsyncDisposable {
   url: string;
   /** How many requests it was sent. */
   readonly requests: number;
+  /** Their paths, in order. */
+  readonly paths: string[];
   /** Change what it answers from now on. */
   answer: Answer;
 }
+
+const REASONS: Record<number, string> = {
+  404: "Not Found",
+  501: "Not Implemented",
+  503: "Service Unavailable",
+};
 
 /** Start a {@linkcode DeltaServer}: raw HTTP/1.1 over TCP, so that it can close without a word. */
 export function deltaServer(answer: Answer): DeltaServer {
@@ -36,6 +44,7 @@ export function deltaServer(answer: Answer): DeltaServer {
   const server = {
     url: `http://127.0.0.1:${listener.addr.port}/stable/1.1.0/ms11.from-1.0.0.delta`,
     requests: 0,
+    paths: [] as string[],
     answer,
     async [Symbol.asyncDispose]() {
       listener.close();
@@ -54,10 +63,11 @@ export function deltaServer(answer: Answer): DeltaServer {
         head += new TextDecoder().decode(buffer.subarray(0, n));
       }
       server.requests++;
+      server.paths.push(head.split(" ")[1] ?? "");
       const reply = server.answer;
       if (reply === "close") return;
       const body = typeof reply === "number" ? new TextEncoder().encode(`status ${reply}`) : reply;
-      const status = typeof reply === "number" ? `${reply} Refused` : "200 OK";
+      const status = typeof reply === "number" ? `${reply} ${REASONS[reply] ?? ""}` : "200 OK";
       const bytes = new TextEncoder().encode(
         `HTTP/1.1 ${status}\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`,
       );
