@@ -101,6 +101,12 @@ const HOSTILE: HostileDelta[] = [
     message: /^index decompresses to more than its declared 4096 bytes$/,
   },
   {
+    name: "a folder delta that rebuilds another build than the signed one (its seal differs)",
+    folder: true,
+    delta: (f) => folderDelta(f, [], new Uint8Array(0)),
+    message: /^rebuilt build \S+ has seal [0-9a-f]{64}, expected (ab){32}$/,
+  },
+  {
     name: "a patch that reads past the old file",
     folder: false,
     delta: () =>
