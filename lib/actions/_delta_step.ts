@@ -308,7 +308,13 @@ export async function runDelta(
     const transient = transientFailure(error);
     if (transient) {
       await appendAudit(layout, {
-        ...deltaFailedAudit(stage, delta, { at, reason, error }),
+        ...deltaFailedAudit(delta, {
+          version: stage.version,
+          channel: stage.channel,
+          at,
+          reason,
+          error,
+        }),
         transient: true,
       });
     } else {
@@ -341,18 +347,25 @@ function transientFailure(error: unknown): boolean {
   return facts?.retryable === true && facts.status !== 501;
 }
 
+/** The `delta_failed` audit entry of `delta` (its code from `code`, else from `error`). */
 function deltaFailedAudit(
-  stage: { version: string; channel: string },
   delta: Delta,
-  facts: { at: string; reason: string; error?: unknown; code?: string },
+  facts: {
+    version: string;
+    channel: string;
+    at: string;
+    reason: string;
+    error?: unknown;
+    code?: string;
+  },
 ): AuditEntry {
   const error = facts.error as { reason?: string; name?: string } | undefined;
   return {
     at: facts.at,
     event: "delta_failed",
     reason: facts.reason,
-    channel: stage.channel,
-    version: stage.version,
+    channel: facts.channel,
+    version: facts.version,
     from: delta.from,
     delta_url: delta.url,
     delta_sha256: delta.sha256,
@@ -404,7 +417,7 @@ export async function recordBadDelta(
     { version, from: delta.from, sha256: delta.sha256, at, reason },
   ].slice(-MAX_BAD_DELTAS);
   await writeState(layout, state);
-  await appendAudit(layout, deltaFailedAudit(facts, delta, facts));
+  await appendAudit(layout, deltaFailedAudit(delta, facts));
 }
 
 /**
