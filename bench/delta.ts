@@ -15,61 +15,28 @@
 // python3's RUSAGE_CHILDREN), and the client's rebuild + verify against downloading and
 // verifying the full artifact from loopback nginx (bench/_download_one.ts) and against hashing
 // it, with the rebuild's peak RSS above an idle process. Needs bsdiff, bzip2, python3, nginx.
-import { createHash } from "node:crypto";
 import { constants, zstdCompress } from "node:zlib";
 import { startNginx } from "../tests/_nginx.ts";
 import { SHIPPED_V8_FLAGS } from "../tools/_v8_flags.ts";
 import { median, numberFlag } from "./_util.ts";
+import { measured, npmTarball } from "./_npm.ts";
 
 const runs = numberFlag("--runs", 3);
 const one = new URL("./_delta_one.ts", import.meta.url).pathname;
 const downloadOne = new URL("./_download_one.ts", import.meta.url).pathname;
-const cache = new URL("../.artifacts/bench-delta/", import.meta.url).pathname;
 const deno = Deno.execPath();
 const MB = 1e6;
-
-/** The npm tarball of `name@version`, fetched once and checked against its sha512 integrity. */
-async function npmTarball(name: string, version: string): Promise<string> {
-  const path = `${cache}${name.replace("/", "+")}-${version}.tgz`;
-  const cached = await Deno.readFile(path).catch(() => null);
-  const doc = await (await fetch(
-    `https://registry.npmjs.org/${name.replace("/", "%2F")}/${version}`,
-  )).json();
-  const integrity = String(doc.dist.integrity);
-  const check = (bytes: Uint8Array) =>
-    `sha512-${createHash("sha512").update(bytes).digest("base64")}` === integrity;
-  if (cached !== null && check(cached)) return path;
-  const response = await fetch(doc.dist.tarball);
-  if (!response.ok) throw new Error(`Fetching ${doc.dist.tarball} failed: ${response.status}`);
-  const bytes = new Uint8Array(await response.arrayBuffer());
-  if (!check(bytes)) throw new Error(`${doc.dist.tarball} does not match ${integrity}`);
-  await Deno.mkdir(cache, { recursive: true });
-  await Deno.writeFile(path, bytes);
-  return path;
-}
 
 /** Wall time, stdout and the largest RSS of the process tree (via python3) of one command. */
 async function run(
   args: string[],
   flags: string[] = SHIPPED_V8_FLAGS,
 ): Promise<{ wallMs: number; treeRssKib: number; out: Record<string, unknown> }> {
-  const code = "import resource, subprocess, sys\n" +
-    "r = subprocess.run(sys.argv[1:])\n" +
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n" +
-    "sys.exit(r.returncode)";
-  const start = performance.now();
-  const output = await new Deno.Command("python3", {
-    args: ["-c", code, deno, "run", "-A", "--quiet", ...flags, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const wallMs = performance.now() - start;
-  const stderr = new TextDecoder().decode(output.stderr);
-  if (!output.success) throw new Error(`${args.join(" ")} failed: ${stderr}`);
-  const stdout = new TextDecoder().decode(output.stdout).trim();
+  const got = await measured([deno, "run", "-A", "--quiet", ...flags, ...args]);
+  const stdout = got.stdout.trim();
   return {
-    wallMs,
-    treeRssKib: Number(stderr.trim().split("\n").at(-1)),
+    wallMs: got.wallMs,
+    treeRssKib: got.treeRssKib,
     out: JSON.parse(stdout.split("\n").at(-1)!),
   };
 }

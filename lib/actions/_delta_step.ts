@@ -4,8 +4,8 @@
  * download the delta with the same engine as a full build, rebuild the new build from it in
  * staging, verify it exactly as a full download is verified (the artifact's SHA-256 for an
  * executable; every file's hash and the seal for a folder build) and stage it. Any failure is
- * recorded (the delta is never tried again), audited, and left to the caller, which downloads
- * the full build once.
+ * audited and left to the caller, which downloads the full build once; the delta is recorded bad
+ * (never tried again) unless the failure was the network's (a later update may try it again).
  *
  * @module
  */
@@ -14,7 +14,7 @@ import type { Config } from "../core/config_schema.ts";
 import type { Env, Progress, ProgressSink } from "../core/env.ts";
 import type { RequestAuth } from "../net/credentials.ts";
 import { downloadFromMirrors } from "../net/mirrors.ts";
-import { appendAudit } from "../root/audit.ts";
+import { appendAudit, type AuditEntry } from "../root/audit.ts";
 import { exists, fileIdentity, removeIfExists } from "../core/fs.ts";
 import { buildDir, type Layout } from "../root/layout.ts";
 import { refuseLinks } from "../root/safe.ts";
@@ -202,25 +202,29 @@ export interface RunDeltaOptions {
 
 /**
  * How the delta step ended: staged (with the URL it came from), or failed (the reason, already
- * recorded and audited; the caller downloads the full build).
+ * audited, and recorded bad unless `transient`; the caller downloads the full build).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import type { DeltaOutcome } from "./_delta_step.ts";
- * const outcome: DeltaOutcome = { staged: false, reason: "Delta d: patch is truncated in block 1", downloaded: 9 };
+ * const outcome: DeltaOutcome = {
+ *   staged: false, reason: "Delta d: patch is truncated in block 1", downloaded: 9, transient: false,
+ * };
  * assert.equal(outcome.staged, false);
  * ```
  */
 export type DeltaOutcome =
   | { staged: true; url: string }
-  | { staged: false; reason: string; downloaded: number };
+  | { staged: false; reason: string; downloaded: number; transient: boolean };
 
 /**
  * Download the delta of `plan` (one attempt: a failure falls back to the full download, which
  * retries), rebuild the new build in staging, verify it and stage it. On failure everything it
- * wrote is removed, the delta is recorded in `state.bad_deltas` (written at once) and audited
- * (`delta_failed`), and the outcome says why.
+ * wrote is removed, the failure audited (`delta_failed`) and the delta recorded in
+ * `state.bad_deltas` ({@linkcode recordBadDelta}), except for a transient failure (a network
+ * failure, a timeout, 408, 429 or a 5xx other than 501: audited with `transient: true`, not
+ * recorded, so a later update may try it again), and the outcome says why.
  *
  * @example
  * ```ts
@@ -301,27 +305,119 @@ export async function runDelta(
     const reason = escapeText((error as Error).message ?? String(error));
     const at = options.env.now().toISOString();
     const { state } = stage;
-    state.bad_deltas = [
-      ...(state.bad_deltas ?? []),
-      { version: stage.version, from: delta.from, sha256: delta.sha256, at, reason },
-    ].slice(-MAX_BAD_DELTAS);
-    await writeState(layout, state);
-    await appendAudit(layout, {
-      at,
-      event: "delta_failed",
-      reason,
-      channel: stage.channel,
-      version: stage.version,
-      from: delta.from,
-      delta_url: delta.url,
-      delta_sha256: delta.sha256,
-      code: (error as { reason?: string }).reason ?? (error as Error).name,
-    });
+    const transient = transientFailure(error);
+    if (transient) {
+      await appendAudit(layout, {
+        ...deltaFailedAudit(delta, {
+          version: stage.version,
+          channel: stage.channel,
+          at,
+          reason,
+          error,
+        }),
+        transient: true,
+      });
+    } else {
+      await recordBadDelta(layout, state, {
+        delta,
+        version: stage.version,
+        channel: stage.channel,
+        at,
+        reason,
+        code: (error as { reason?: string }).reason ?? (error as Error).name,
+      });
+    }
     options.onWarning?.(
-      `The delta from ${delta.from} to ${stage.version} failed (${reason}); downloading the full build`,
+      `The delta from ${delta.from} to ${stage.version} failed (${reason}); downloading the full build${
+        transient ? " (a network failure: the delta may be tried again at a later update)" : ""
+      }`,
     );
-    return { staged: false, reason, downloaded };
+    return { staged: false, reason, downloaded, transient };
   }
+}
+
+/**
+ * Whether a delta's failure says nothing about the delta: a network failure or a timeout, or an
+ * HTTP status worth retrying (408, 429, 5xx) other than 501 Not Implemented, which says the
+ * server will not serve it. Such a delta is not recorded bad.
+ */
+function transientFailure(error: unknown): boolean {
+  if (error instanceof Deno.errors.TimedOut) return true;
+  const facts = error as { retryable?: unknown; status?: unknown };
+  return facts?.retryable === true && facts.status !== 501;
+}
+
+/** The `delta_failed` audit entry of `delta` (its code from `code`, else from `error`). */
+function deltaFailedAudit(
+  delta: Delta,
+  facts: {
+    version: string;
+    channel: string;
+    at: string;
+    reason: string;
+    error?: unknown;
+    code?: string;
+  },
+): AuditEntry {
+  const error = facts.error as { reason?: string; name?: string } | undefined;
+  return {
+    at: facts.at,
+    event: "delta_failed",
+    reason: facts.reason,
+    channel: facts.channel,
+    version: facts.version,
+    from: delta.from,
+    delta_url: delta.url,
+    delta_sha256: delta.sha256,
+    code: facts.code ?? error?.reason ?? error?.name ?? "Error",
+  };
+}
+
+/**
+ * Record `delta` as bad in `state.bad_deltas` (written at once; the last
+ * {@linkcode MAX_BAD_DELTAS} are kept) and audit it (`delta_failed`): {@linkcode planDelta}
+ * never picks it again. For a delta that failed, or whose rebuilt build was refused later (a
+ * threat the scanner found).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { recordBadDelta } from "./_delta_step.ts";
+ * import { layoutOf } from "../root/layout.ts";
+ * import { emptyState } from "../root/state.ts";
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * const state = emptyState();
+ * const delta = { from: "1.0.0", url: "https://u.ms11.com/d", size: 2, sha256: "b".repeat(64),
+ *   kind: "bsdiff" as const, from_sha256: "c".repeat(64) };
+ * await recordBadDelta(layout, state, {
+ *   delta, version: "1.1.0", channel: "stable", at: "2026-12-01T00:00:00.000Z", reason: "corrupt", code: "corrupt",
+ * });
+ * assert.deepEqual(state.bad_deltas, [{
+ *   version: "1.1.0", from: "1.0.0", sha256: "b".repeat(64), at: "2026-12-01T00:00:00.000Z", reason: "corrupt",
+ * }]);
+ * ```
+ */
+export async function recordBadDelta(
+  layout: Layout,
+  state: State,
+  facts: {
+    delta: Delta;
+    version: string;
+    channel: string;
+    at: string;
+    reason: string;
+    code: string;
+  },
+): Promise<void> {
+  const { delta, version, at, reason } = facts;
+  state.bad_deltas = [
+    ...(state.bad_deltas ?? []).filter((b) =>
+      !(b.version === version && b.from === delta.from && b.sha256 === delta.sha256)
+    ),
+    { version, from: delta.from, sha256: delta.sha256, at, reason },
+  ].slice(-MAX_BAD_DELTAS);
+  await writeState(layout, state);
+  await appendAudit(layout, deltaFailedAudit(delta, facts));
 }
 
 /**

@@ -18,7 +18,7 @@ import { loadCredentials } from "../net/credentials.ts";
 import { buildDir, currentVersion, type Layout } from "../root/layout.ts";
 import type { UpdateEvent } from "./notify.ts";
 import { checkFreeSpace, spaceNeeded, treeBytes } from "../root/space.ts";
-import { markRejected, markStaged } from "../root/lifecycle.ts";
+import { findLifecycle, markRejected, markStaged } from "../root/lifecycle.ts";
 import { NotLaunchableError, UnsafeArchiveError } from "../core/errors.ts";
 import { hasBuild, stageBuild } from "../root/stage.ts";
 import { sweepDownloads } from "../root/sweep.ts";
@@ -42,8 +42,10 @@ import {
   type DeltaOutcome,
   downloadRecord,
   planDelta,
+  recordBadDelta,
   runDelta,
 } from "./_delta_step.ts";
+import { escapeText } from "../core/text.ts";
 import type { DownloadRecord } from "../root/state.ts";
 import { rolloutFacts } from "./_rollout_facts.ts";
 
@@ -502,6 +504,9 @@ export async function runUpdate(
     }
   }
   // The scan gate: after verification, before the smoke test (at the launch that applies it).
+  // A threat in a build rebuilt from a delta also records the delta bad (a --force later
+  // downloads the full build); a scanner that failed says nothing about the delta.
+  const deltaRebuilt = viaDelta?.staged ? plan!.delta : null;
   await scanGate(layout, config, state, {
     version,
     channel: options.channel,
@@ -515,6 +520,21 @@ export async function runUpdate(
       ? `${layout.downloads}/${version}-${options.platform}.${EXTENSION[artifact.kind]}`
       : null,
     onWarning: options.onWarning,
+  }).catch(async (error: Error) => {
+    if (
+      deltaRebuilt !== null &&
+      findLifecycle(state.lifecycle, version, options.channel)?.state === "rejected"
+    ) {
+      await recordBadDelta(layout, state, {
+        delta: deltaRebuilt,
+        version,
+        channel: options.channel,
+        at: env.now().toISOString(),
+        reason: escapeText(error.message),
+        code: "scan_refused",
+      });
+    }
+    throw error;
   });
   markStaged(state.lifecycle, version, options.channel, { at: env.now().toISOString() });
   const record = downloaded

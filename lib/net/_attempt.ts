@@ -19,6 +19,7 @@ import { escapeText } from "../core/text.ts";
  * const error = new RetryableError("HTTP 503 Service Unavailable", { retryAfterMs: 2000 });
  * assert.equal(error.retryAfterMs, 2000);
  * assert.equal(error.idle, false);
+ * assert.equal(error.status, null);
  * ```
  */
 export class RetryableError extends Error {
@@ -27,14 +28,22 @@ export class RetryableError extends Error {
   readonly retryAfterMs: number | null;
   /** Whether the failure was an idle timeout. */
   readonly idle: boolean;
+  /** The HTTP status, when a response said it; null for a network failure. */
+  readonly status: number | null;
   /** @param reason what failed @param options extra facts */
   constructor(
     reason: string,
-    options: { retryAfterMs?: number | null; idle?: boolean; cause?: unknown } = {},
+    options: {
+      retryAfterMs?: number | null;
+      idle?: boolean;
+      cause?: unknown;
+      status?: number | null;
+    } = {},
   ) {
     super(reason, { cause: options.cause });
     this.retryAfterMs = options.retryAfterMs ?? null;
     this.idle = options.idle ?? false;
+    this.status = options.status ?? null;
   }
 }
 

@@ -442,13 +442,16 @@ export class HttpSession {
   retryableHttpError(response: Response, url: URL): RetryableError {
     const where = url.href === this.#url.href ? "" : ` from ${showUrl(url)}`;
     return new RetryableError(`HTTP ${statusLine(response)}${where}`, {
+      status: response.status,
       retryAfterMs: parseRetryAfter(response.headers.get("retry-after"), this.#env.now()),
     });
   }
 
   /**
    * Run `attempt` until it succeeds, a failure is not a {@linkcode RetryableError}, or the
-   * attempts, the time or the caller's patience run out.
+   * attempts, the time or the caller's patience run out. A retryable failure given up on is
+   * thrown with `retryable: true` and its HTTP `status` (null for a network failure), so that
+   * a caller can tell a transient failure from a refusal.
    */
   async run<T>(attempt: (n: number) => Promise<T>): Promise<T> {
     let n = 0;
@@ -467,20 +470,24 @@ export class HttpSession {
           const message = `${this.#label} failed: ${error.message}; gave up after ${n} attempt${
             n === 1 ? "" : "s"
           }`;
-          throw error.idle
+          const gaveUp = error.idle
             ? new Deno.errors.TimedOut(message, { cause: error.cause ?? error })
             : new Error(message, { cause: error.cause ?? error });
+          throw Object.assign(gaveUp, { retryable: true, status: error.status });
         }
         const remaining = this.remainingMs();
         let wait: number;
         if (error.retryAfterMs !== null) {
           wait = Math.min(error.retryAfterMs, this.#maxRetryAfterMs);
           if (wait > remaining) {
-            throw new Error(
-              `${this.#label} failed: ${error.message}; Retry-After asks to wait ${wait} ms, more than the ${
-                Math.max(0, Math.floor(remaining))
-              } ms left of timeoutMs ${this.#timeoutMs}`,
-              { cause: error },
+            throw Object.assign(
+              new Error(
+                `${this.#label} failed: ${error.message}; Retry-After asks to wait ${wait} ms, more than the ${
+                  Math.max(0, Math.floor(remaining))
+                } ms left of timeoutMs ${this.#timeoutMs}`,
+                { cause: error },
+              ),
+              { retryable: true, status: error.status },
             );
           }
         } else {
