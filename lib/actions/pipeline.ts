@@ -46,6 +46,7 @@ import {
 } from "./_delta_step.ts";
 import type { DownloadRecord } from "../root/state.ts";
 import { rolloutFacts } from "./_rollout_facts.ts";
+import { yankStep } from "./_yank_step.ts";
 
 /**
  * Options of {@linkcode runUpdate}.
@@ -278,6 +279,12 @@ export async function runUpdate(
     });
     throw error;
   }
+  // The manifest's yanks and minimum version, kept; a yanked staged build unstaged (_yank_step.ts).
+  const unstaged = await yankStep(layout, state, check, {
+    at: env.now().toISOString(),
+    executable: config.executable,
+  });
+  if (unstaged !== null) options.onWarning?.(unstaged.message);
   const { decision, manifest, artifact } = check;
   if (check.kept) {
     // Every mirror is behind: the manifest accepted before stands (verified again), and the

@@ -9,7 +9,7 @@ import { isBuildName } from "./layout.ts";
 import { BUILD_STATES, type BuildState, type LifecycleRecord } from "./lifecycle.ts";
 import { migrateV1 } from "./_state_migrate.ts";
 import { parseDeltaRecords } from "./_state_delta.ts";
-import type { RolloutRecord } from "./_state_records.ts";
+import type { ControlsRecord, RolloutRecord, YankRecord } from "./_state_records.ts";
 import type { ReadState, State } from "./state.ts";
 
 /**
@@ -273,6 +273,15 @@ export function parseState(
     if (typeof j.automatic === "boolean") state.journal.automatic = j.automatic;
   } else if (j !== null && j !== undefined) problems.push("journal");
   parseDeltaRecords(raw, state, problems);
+  if (isObject(raw.controls)) {
+    const controls: Record<string, ControlsRecord> = {};
+    for (const [channel, c] of Object.entries(raw.controls)) {
+      const record = isChannelName(channel) ? parseControls(c) : null;
+      if (record !== null) controls[channel] = record;
+      else problems.push(`controls.${channel}`);
+    }
+    if (Object.keys(controls).length > 0) state.controls = controls;
+  } else if (raw.controls !== undefined) problems.push("controls");
   return {
     state,
     problem: problems.length === 0
@@ -282,3 +291,24 @@ export function parseState(
 }
 
 /** The whole content of an open file, as UTF-8 text. */
+
+/** Most yanked versions kept per channel (a manifest holds at most 100). */
+const MAX_YANKS = 100;
+
+/** A channel's controls read defensively: null when they do not fit. */
+function parseControls(c: unknown): ControlsRecord | null {
+  if (
+    !isObject(c) || !str(c.checked_at) || !Array.isArray(c.yanked) ||
+    c.yanked.length > MAX_YANKS || !nullableStr(c.minimum_version)
+  ) return null;
+  const yanked: YankRecord[] = [];
+  for (const y of c.yanked) {
+    if (
+      !isObject(y) || !str(y.version) || !isBuildName(y.version) || !str(y.reason) || !str(y.at)
+    ) {
+      return null;
+    }
+    yanked.push({ version: y.version, reason: y.reason, at: y.at });
+  }
+  return { checked_at: c.checked_at, yanked, minimum_version: c.minimum_version };
+}

@@ -272,3 +272,48 @@ export interface JournalRecord {
    */
   automatic?: boolean;
 }
+
+/**
+ * A version the publisher yanked on a channel, with why (docs/UPDATE_POLICY.md, "Yanked builds
+ * and minimum versions").
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { YankRecord } from "./state.ts";
+ * const yank: YankRecord = { version: "1.1.0", reason: "crashes at start", at: "2026-12-01T00:00:00Z" };
+ * assert.equal(yank.reason, "crashes at start");
+ * ```
+ */
+export interface YankRecord {
+  /** The version yanked. */
+  version: string;
+  /** The publisher's reason (from the signed manifest: escape before showing it). */
+  reason: string;
+  /** When it was yanked. */
+  at: string;
+}
+
+/**
+ * A channel's fleet controls as its newest accepted manifest set them: kept so that the launcher
+ * leaves a yanked build offline, and so that an unattended run below the minimum version checks
+ * whatever the interval.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { emptyState, parseState, type ControlsRecord } from "./state.ts";
+ * const stable: ControlsRecord = { checked_at: "2026-12-01T00:00:00Z",
+ *   yanked: [{ version: "1.1.0", reason: "crashes at start", at: "2026-12-01T00:00:00Z" }],
+ *   minimum_version: "1.0.5" };
+ * assert.deepEqual(parseState({ ...emptyState(), controls: { stable } }, "s").state.controls, { stable });
+ * ```
+ */
+export interface ControlsRecord {
+  /** When the manifest that said so was accepted. */
+  checked_at: string;
+  /** The versions it yanks. */
+  yanked: YankRecord[];
+  /** Installs below it update at once (null: none). */
+  minimum_version: string | null;
+}

@@ -19,6 +19,7 @@ import type { BadDeltaRecord, DownloadRecord } from "./_state_delta.ts";
 import type {
   BuildRecord,
   CheckRecord,
+  ControlsRecord,
   ErrorRecord,
   JournalRecord,
   ManifestCacheRecord,
@@ -33,12 +34,14 @@ export type { LifecycleRecord, RejectedRecord } from "./lifecycle.ts";
 export type {
   BuildRecord,
   CheckRecord,
+  ControlsRecord,
   ErrorRecord,
   JournalRecord,
   ManifestCacheRecord,
   RolloutRecord,
   StagedRecord,
   TrialRecord,
+  YankRecord,
 } from "./_state_records.ts";
 export { emptyState, parseState, type ParseStateOptions, STATE_SCHEMA } from "./_state_parse.ts";
 
@@ -86,11 +89,13 @@ export interface State {
   bad_deltas?: BadDeltaRecord[];
   /** How the last staged build was obtained: a delta or the full download. */
   last_download?: DownloadRecord;
+  /** Each channel's yanked versions and minimum version, from its newest accepted manifest. */
+  controls?: Record<string, ControlsRecord>;
 }
 
 /**
  * Whether `apply` has work to do in `state`: a staged build, a build on trial (its launches are
- * counted) or an interrupted swap. Launchers run `apply` at every start; when this is false it
+ * counted), an interrupted swap, or a `current` build its channel yanked (it is left). Launchers run `apply` at every start; when this is false it
  * changes nothing and needs no lock.
  *
  * @example
@@ -102,8 +107,59 @@ export interface State {
  * assert.equal(applyPending({ ...emptyState(), staged }), true);
  * ```
  */
-export function applyPending(state: State): boolean {
-  return state.staged !== null || state.trial !== undefined || state.journal !== undefined;
+export function applyPending(state: State, current: string | null = null): boolean {
+  return state.staged !== null || state.trial !== undefined || state.journal !== undefined ||
+    yankOf(state, current) !== null;
+}
+
+/**
+ * A build the publisher yanked, as {@linkcode yankOf} finds it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { YankedBuild } from "./state.ts";
+ * const yanked: YankedBuild = { version: "1.1.0", channel: "stable", reason: "crashes", at: "2026-12-01T00:00:00Z" };
+ * assert.equal(yanked.channel, "stable");
+ * ```
+ */
+export interface YankedBuild {
+  /** Its version. */
+  version: string;
+  /** The channel it came from, which yanked it. */
+  channel: string;
+  /** The publisher's reason. */
+  reason: string;
+  /** When it was yanked. */
+  at: string;
+}
+
+/**
+ * Whether the build `version` is yanked: by the channel it came from (its build record's, or the
+ * staged record's), as that channel's newest accepted manifest says. Null when it is not (or
+ * `version` is null, or its channel is not known). Pure.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { emptyState, yankOf } from "./state.ts";
+ * const state = emptyState();
+ * state.builds["1.1.0"] = { version: "1.1.0", channel: "stable", sha256: null, kind: "executable",
+ *   installed_at: "2026-11-01T00:00:00Z", retired_at: null };
+ * const yank = { version: "1.1.0", reason: "crashes", at: "2026-12-01T00:00:00Z" };
+ * state.controls = { canary: { checked_at: yank.at, yanked: [yank], minimum_version: null } };
+ * assert.equal(yankOf(state, "1.1.0"), null); // yanked on canary, not on the build's channel
+ * state.controls.stable = state.controls.canary;
+ * assert.deepEqual(yankOf(state, "1.1.0"), { ...yank, channel: "stable" });
+ * ```
+ */
+export function yankOf(state: State, version: string | null): YankedBuild | null {
+  if (version === null || state.controls === undefined) return null;
+  const channel = state.builds[version]?.channel ??
+    (state.staged?.version === version ? state.staged.channel : null);
+  if (channel === null || !Object.hasOwn(state.controls, channel)) return null;
+  const yank = state.controls[channel].yanked.find((y) => y.version === version);
+  return yank === undefined ? null : { version, channel, reason: yank.reason, at: yank.at };
 }
 
 /**
