@@ -10,7 +10,13 @@ import { installBucket } from "../lib/core/rollout.ts";
 import { changeRollout, type RolloutChange } from "../lib/publish/rollout.ts";
 import { readAudit } from "../lib/root/audit.ts";
 import { installIdPath } from "../lib/root/install_id.ts";
-import { layoutOf } from "../lib/root/layout.ts";
+import { certainlyIdle } from "../lib/root/idle.ts";
+import { currentVersion, layoutOf } from "../lib/root/layout.ts";
+import { markConfirmed } from "../lib/root/lifecycle.ts";
+import { applyPending, emptyState, readState, writeState } from "../lib/root/state.ts";
+import { switchCurrent } from "../lib/root/swap.ts";
+import { leaveYanked } from "../lib/root/yank.ts";
+import { rollback } from "../lib/root/rollback.ts";
 import { launch, makeWorld, snapshot, type World } from "./_e2e.ts";
 
 /** Re-sign the world's stable manifest with one rollout change. */
@@ -250,4 +256,83 @@ Deno.test("a minimum version above the install makes an --auto run that is not d
   assert.match((await ok(world, ["--auto"])).stderr, /^Not checking stable: last checked at /);
   await ok(world, ["apply"]);
   assert.equal(await launch(world.root), "MS11 1.1.0");
+});
+
+/** A root with builds 1.0.0 and 1.0.5 (backups that ran healthy) and 1.1.0 current. */
+async function threeBuilds(yanked: string[]) {
+  const layout = layoutOf(await Deno.makeTempDir({ prefix: "ms11-yank-" }));
+  const state = emptyState();
+  const retired: Record<string, string | null> = {
+    "1.0.0": "2026-11-10T00:00:00.000Z",
+    "1.0.5": "2026-11-20T00:00:00.000Z",
+    "1.1.0": null,
+  };
+  for (const [version, retired_at] of Object.entries(retired)) {
+    await Deno.mkdir(`${layout.builds}/${version}`, { recursive: true });
+    await Deno.writeTextFile(`${layout.builds}/${version}/ms11`, `#!/bin/sh\necho ${version}\n`);
+    await Deno.chmod(`${layout.builds}/${version}/ms11`, 0o755);
+    state.builds[version] = {
+      version,
+      channel: "stable",
+      sha256: null,
+      kind: "executable",
+      installed_at: "2026-11-01T00:00:00.000Z",
+      retired_at,
+    };
+    markConfirmed(state.lifecycle, version, "stable", { at: "2026-11-05T00:00:00.000Z" });
+  }
+  await switchCurrent(layout, "1.1.0");
+  const at = "2026-12-01T00:00:00.000Z";
+  state.controls = {
+    stable: {
+      checked_at: at,
+      minimum_version: null,
+      yanked: yanked.map((version) => ({ version, reason: `${version} is broken`, at })),
+    },
+  };
+  await writeState(layout, state);
+  return layout;
+}
+
+Deno.test("the launcher never goes back onto another yanked build, nor onto one it cannot launch; with nothing good it stays", async () => {
+  let layout = await threeBuilds(["1.1.0", "1.0.5"]);
+  assert.equal(await certainlyIdle(layout), false); // the quick look sees the yanked current
+  const [left] = await leaveYanked(layout, { executable: "ms11" });
+  assert.deepEqual([left.outcome, left.to], ["left", "1.0.0"]); // 1.0.5 is newer, but yanked
+  assert.equal(await currentVersion(layout), "1.0.0");
+  assert.equal(await certainlyIdle(layout), true); // the yanked ones are only backups now
+  assert.deepEqual(await leaveYanked(layout, { executable: "ms11" }), []);
+
+  // 1.0.0 cannot be launched (its executable is gone): passed over, as is the yanked 1.0.5.
+  await Deno.remove(layout.root, { recursive: true });
+  layout = await threeBuilds(["1.1.0", "1.0.5"]);
+  await Deno.remove(`${layout.builds}/1.0.0/ms11`);
+  const before = await Deno.readTextFile(layout.state);
+  const [stayed] = await leaveYanked(layout, { executable: "ms11" });
+  assert.equal(stayed.outcome, "stayed");
+  assert.equal(
+    stayed.message,
+    "1.1.0 is yanked on stable (1.1.0 is broken), but no backup here last ran healthy (1.0.5: yanked on stable; 1.0.0: has no file ms11 at the top level): staying on 1.1.0; the next update installs the release stable offers",
+  );
+  assert.equal(await currentVersion(layout), "1.1.0");
+  assert.equal(await Deno.readTextFile(layout.state), before); // nothing written
+
+  // A yank of versions this root does not run: the quick look stays certain, nothing happens.
+  await Deno.remove(layout.root, { recursive: true });
+  layout = await threeBuilds(["0.9.0"]);
+  assert.equal(await certainlyIdle(layout), true);
+  assert.equal(applyPending((await readState(layout)).state, "1.1.0"), false);
+  assert.deepEqual(await leaveYanked(layout), []);
+  await Deno.remove(layout.root, { recursive: true });
+});
+
+Deno.test("a plain rollback passes over a yanked backup, saying why", async () => {
+  const layout = await threeBuilds(["1.0.5"]);
+  const result = await rollback(layout);
+  assert.equal(result.to, "1.0.0");
+  assert.deepEqual(result.skipped, [{
+    version: "1.0.5",
+    why: "yanked on stable: 1.0.5 is broken",
+  }]);
+  await Deno.remove(layout.root, { recursive: true });
 });
