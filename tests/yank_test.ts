@@ -336,3 +336,22 @@ Deno.test("a plain rollback passes over a yanked backup, saying why", async () =
   }]);
   await Deno.remove(layout.root, { recursive: true });
 });
+
+Deno.test("the launcher unstages a yanked staged build it meets (a check would have), and applies nothing", async () => {
+  const layout = await threeBuilds(["1.0.5"]);
+  const { state } = await readState(layout);
+  // 1.0.5 staged again (as a newer client's state might have it): yanked, so it must not go in.
+  state.staged = { version: "1.0.5", channel: "stable", staged_at: "2026-12-01T00:00:00.000Z" };
+  await writeState(layout, state);
+  const [unstaged] = await leaveYanked(layout);
+  assert.deepEqual([unstaged.outcome, unstaged.version], ["unstaged", "1.0.5"]);
+  const after = (await readState(layout)).state;
+  assert.equal(after.staged, null);
+  assert.equal(
+    after.lifecycle.find((r) => r.version === "1.0.5")?.held?.reason,
+    "yanked on stable: 1.0.5 is broken",
+  );
+  await assert.rejects(Deno.stat(`${layout.builds}/1.0.5`), Deno.errors.NotFound);
+  assert.equal(await currentVersion(layout), "1.1.0");
+  await Deno.remove(layout.root, { recursive: true });
+});

@@ -95,8 +95,9 @@ export interface State {
 
 /**
  * Whether `apply` has work to do in `state`: a staged build, a build on trial (its launches are
- * counted), an interrupted swap, or a `current` build its channel yanked (it is left). Launchers run `apply` at every start; when this is false it
- * changes nothing and needs no lock.
+ * counted), an interrupted swap, or the `current` build (its version) yanked by its channel (it
+ * is left: lib/root/yank.ts). Launchers run `apply` at every start; when this is false it changes
+ * nothing and needs no lock.
  *
  * @example
  * ```ts
@@ -105,6 +106,14 @@ export interface State {
  * assert.equal(applyPending(emptyState()), false);
  * const staged = { version: "1.1.0", channel: "stable", staged_at: "2026-11-27T09:00:00Z" };
  * assert.equal(applyPending({ ...emptyState(), staged }), true);
+ * const state = emptyState();
+ * state.builds["1.1.0"] = { version: "1.1.0", channel: "stable", sha256: null, kind: "executable",
+ *   installed_at: "2026-11-01T00:00:00Z", retired_at: null };
+ * const at = "2026-12-01T00:00:00Z";
+ * state.controls = { stable: { checked_at: at, minimum_version: null,
+ *   yanked: [{ version: "1.1.0", reason: "crashes", at }] } };
+ * assert.equal(applyPending(state, "1.1.0"), true); // current 1.1.0 is yanked: leave it
+ * assert.equal(applyPending(state, "1.0.0"), false);
  * ```
  */
 export function applyPending(state: State, current: string | null = null): boolean {
