@@ -285,3 +285,12 @@ Deno.test("headline: a state file problem is listed under any state", () => {
   );
   assert.deepEqual([h.state, h.also], ["healthy", ["State file had unreadable entries"]]);
 });
+
+Deno.test("headline: a yanked current build is said in the header's extra lines, whatever the state", () => {
+  const yanked = { version: "1.1.0", channel: "stable", reason: "crashes at start", at: AT };
+  const h = headline(input({ status: status({ current_yanked: yanked }) }));
+  assert.equal(h.state, "healthy");
+  assert.deepEqual(h.also, [
+    "1.1.0 is yanked on stable (crashes at start): MS11's next start leaves it for a backup that ran healthy, if there is one",
+  ]);
+});
