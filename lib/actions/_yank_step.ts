@@ -21,11 +21,14 @@ import type { CheckResult } from "../trust/check.ts";
  * ```ts
  * import assert from "node:assert/strict";
  * import type { YankStepOptions } from "./_yank_step.ts";
- * const options: YankStepOptions = { at: "2026-12-02T00:00:00Z", executable: "ms11" };
+ * import { layoutOf } from "../root/layout.ts";
+ * const options: YankStepOptions = { layout: layoutOf("/opt/ms11"), at: "2026-12-02T00:00:00Z", executable: "ms11" };
  * assert.equal(options.executable, "ms11");
  * ```
  */
 export interface YankStepOptions {
+  /** The install root. */
+  layout: Layout;
   /** When the check ran. */
   at: string;
   /** The application's executable (a backup without it is no place to go back to). */
@@ -51,17 +54,18 @@ export interface YankStepOptions {
  *     minimum_version: "1.0.5" } } as unknown as CheckResult;
  * const state = emptyState();
  * const at = "2026-12-02T00:00:00Z";
- * assert.equal(await yankStep(layoutOf(await Deno.makeTempDir()), state, check, { at, executable: "ms11" }), null);
+ * const layout = layoutOf(await Deno.makeTempDir());
+ * assert.equal(await yankStep(state, check, { layout, at, executable: "ms11" }), null);
  * assert.equal(state.controls?.stable.minimum_version, "1.0.5");
  * assert.deepEqual(state.controls?.stable.yanked.map((y) => y.version), ["1.1.0"]);
  * ```
  */
 export async function yankStep(
-  layout: Layout,
   state: State,
   check: CheckResult,
   options: YankStepOptions,
 ): Promise<YankOutcome | null> {
+  const { layout } = options;
   const { yanked, minimum_version } = check.fetchedManifest;
   state.controls ??= {};
   state.controls[check.channel] = {

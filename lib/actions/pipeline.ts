@@ -280,7 +280,8 @@ export async function runUpdate(
     throw error;
   }
   // The manifest's yanks and minimum version, kept; a yanked staged build unstaged (_yank_step.ts).
-  const unstaged = await yankStep(layout, state, check, {
+  const unstaged = await yankStep(state, check, {
+    layout,
     at: env.now().toISOString(),
     executable: config.executable,
   });
