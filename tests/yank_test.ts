@@ -13,7 +13,7 @@ import { installIdPath } from "../lib/root/install_id.ts";
 import { certainlyIdle } from "../lib/root/idle.ts";
 import { currentVersion, layoutOf } from "../lib/root/layout.ts";
 import { markConfirmed } from "../lib/root/lifecycle.ts";
-import { applyPending, emptyState, readState, writeState } from "../lib/root/state.ts";
+import { applyPending, emptyState, parseState, readState, writeState } from "../lib/root/state.ts";
 import { switchCurrent } from "../lib/root/swap.ts";
 import { leaveYanked } from "../lib/root/yank.ts";
 import { rollback } from "../lib/root/rollback.ts";
@@ -354,4 +354,31 @@ Deno.test("the launcher unstages a yanked staged build it meets (a check would h
   await assert.rejects(Deno.stat(`${layout.builds}/1.0.5`), Deno.errors.NotFound);
   assert.equal(await currentVersion(layout), "1.1.0");
   await Deno.remove(layout.root, { recursive: true });
+});
+
+Deno.test("the state's controls are read defensively: a record that does not fit is dropped and named", () => {
+  const at = "2026-12-01T00:00:00.000Z";
+  const good = {
+    checked_at: at,
+    yanked: [{ version: "1.1.0", reason: "crashes", at }],
+    minimum_version: null,
+  };
+  const { state, problem } = parseState({
+    schema: 2,
+    controls: {
+      stable: good,
+      canary: { ...good, yanked: [{ version: "../../etc", reason: "x", at }] },
+      beta: { ...good, minimum_version: 7 },
+      "bad name!": good,
+    },
+  }, "state.json");
+  assert.deepEqual(state.controls, { stable: good });
+  assert.equal(
+    problem,
+    "State file state.json had unreadable entries (controls.canary, controls.beta, controls.bad name!); they were ignored",
+  );
+  assert.equal(
+    parseState({ schema: 2, controls: [] }, "s").problem,
+    "State file s had unreadable entries (controls); they were ignored",
+  );
 });
