@@ -290,8 +290,6 @@ export function parseState(
   };
 }
 
-/** The whole content of an open file, as UTF-8 text. */
-
 /** Most yanked versions kept per channel (a manifest holds at most 100). */
 const MAX_YANKS = 100;
 

@@ -8,8 +8,8 @@
  * regular file (not a symbolic link, the same file that was opened) that this user or root owns
  * and that group and others cannot write, holding a JSON object of the current schema with
  * `staged` null and no `trial` and no `journal`, and no yanked version (`controls`) that the
- * `current` link names. In every other case (a link, odd modes or
- * owner, damage, another schema, a missing `staged`, anything unreadable) it says "not sure",
+ * `current` link names. In every other case (a link, odd modes or owner, damage, another schema,
+ * a missing `staged`, anything unreadable) it says "not sure",
  * and the caller reads the state in full (lib/root/state.ts `readState`), which warns or fails
  * as it always does. Records that `apply` does not act on (builds, lifecycle, checks, cached
  * manifests) are left to the commands that use them: they report damage there

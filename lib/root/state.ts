@@ -195,6 +195,7 @@ export interface ReadState {
   problem: string | null;
 }
 
+/** The whole content of an open file, as UTF-8 text. */
 async function readAllText(file: Deno.FsFile, size: number): Promise<string> {
   let buffer = new Uint8Array(size + 1);
   let filled = 0;

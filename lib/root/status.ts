@@ -128,6 +128,8 @@ function channelInfo(config: Config, channel: string): ChannelInfo {
  *   last_error: null,
  *   state_problem: null,
  *   recent_events: [],
+ *   controls: null,
+ *   current_yanked: null,
  *   trial: null,
  *   rejected: [],
  *   held: [],

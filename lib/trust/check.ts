@@ -96,8 +96,8 @@ export interface AutoCheckDecision {
  * false, otherwise when this channel was never checked or its last check (a 200 or a 304) is its
  * check interval old or more (its own `check_interval_hours`, else the top-level one: see
  * lib/core/channel.ts `checkInterval`), or when the installed version is below the minimum
- * version of the channel's last accepted manifest and no build at or above it is staged. A last check in the future (a clock set back) counts as
- * due. `force` always checks. People running `ms11-update` or `check` are not subject to this.
+ * version of the channel's last accepted manifest and no build at or above it is staged. A last
+ * check in the future (a clock set back) counts as due. `force` always checks. People running `ms11-update` or `check` are not subject to this.
  *
  * @example
  * ```ts
