@@ -1,6 +1,7 @@
 // The client's answer to a yank and to a minimum version (issue #14), end to end with the real
 // CLI against a tree whose manifest `yank`, `unyank` and `minimum-version` re-sign: a yanked
-// current build is left at the next launch with no network when a good backup exists; a yanked
+// current build is left at the next launch (`apply`, `run`) with no network when a good backup
+// exists; a yanked
 // staged build is unstaged at the next check; a yanked build on trial is left; with no backup the
 // next update installs the release the manifest offers; a yank of a version nobody has changes
 // nothing; an unyank does not move back; a minimum version makes an `--auto` run that is not due
@@ -17,7 +18,7 @@ import { applyPending, emptyState, parseState, readState, writeState } from "../
 import { switchCurrent } from "../lib/root/swap.ts";
 import { leaveYanked } from "../lib/root/yank.ts";
 import { rollback } from "../lib/root/rollback.ts";
-import { launch, makeWorld, snapshot, type World } from "./_e2e.ts";
+import { launch, makeWorld, runCli, snapshot, type World } from "./_e2e.ts";
 
 /** Re-sign the world's stable manifest with one rollout change. */
 async function change(world: World, c: RolloutChange): Promise<void> {
@@ -380,5 +381,27 @@ Deno.test("the state's controls are read defensively: a record that does not fit
   assert.equal(
     parseState({ schema: 2, controls: [] }, "s").problem,
     "State file s had unreadable entries (controls); they were ignored",
+  );
+});
+
+Deno.test("run leaves a yanked current build before it starts the application", async () => {
+  await using world = await makeWorld();
+  await onNewer(world, { apply: true, confirm: true });
+  await change(world, { action: "yank", version: "1.1.0", reason: REASON });
+  await ok(world, ["check"]);
+  const run = await runCli([
+    "run",
+    "--config",
+    world.configPath,
+    "--root",
+    world.root,
+    "--",
+    `${world.root}/current/ms11`,
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout.trim(), "MS11 1.0.0");
+  assert.match(
+    run.stderr,
+    new RegExp(`^Left 1\\.1\\.0, yanked on stable \\(${REASON}\\): back to 1\\.0\\.0\\n`),
   );
 });
