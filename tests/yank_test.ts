@@ -1,11 +1,10 @@
 // The client's answer to a yank and to a minimum version (issue #14), end to end with the real
 // CLI against a tree whose manifest `yank`, `unyank` and `minimum-version` re-sign: a yanked
 // current build is left at the next launch (`apply`, `run`) with no network when a good backup
-// exists; a yanked
-// staged build is unstaged at the next check; a yanked build on trial is left; with no backup the
-// next update installs the release the manifest offers; a yank of a version nobody has changes
-// nothing; an unyank does not move back; a minimum version makes an `--auto` run that is not due
-// check and stage the newest, outside the cohort.
+// exists; a yanked staged build is unstaged at the next check; a yanked build on trial is left;
+// with no backup the next update installs the release the manifest offers; a yank of a version
+// nobody has changes nothing; an unyank does not move back; a minimum version makes an `--auto`
+// run that is not due check and stage the newest, outside the cohort.
 import assert from "node:assert/strict";
 import { installBucket } from "../lib/core/rollout.ts";
 import { changeRollout, type RolloutChange } from "../lib/publish/rollout.ts";
