@@ -12,7 +12,7 @@
 // path once it has started. A candidate on trial reports that it started when `apply` is done, or
 // when `run` is about to start the application (docs/ARCHITECTURE.md, "The updater updates
 // itself").
-import type { ApplyResult } from "../lib/root/swap.ts";
+import type { LauncherApplyResult } from "../lib/actions/apply.ts";
 import { ConfigError } from "../lib/core/errors.ts";
 import { certainlyIdle } from "../lib/root/idle.ts";
 import { currentVersion, installProblem, type Layout, layoutOf } from "../lib/root/layout.ts";
@@ -68,7 +68,7 @@ async function trial(layout: Layout, args: string[], lockWaitMs: number): Promis
 }
 
 /** The result of an `apply` with nothing to do, or null when it needs the configuration. */
-async function idleApply(layout: Layout | null): Promise<ApplyResult | null> {
+async function idleApply(layout: Layout | null): Promise<LauncherApplyResult | null> {
   if (layout === null) return null; // the root may come from the config
   let problem: string | null = null;
   if (!await certainlyIdle(layout)) {
@@ -77,7 +77,7 @@ async function idleApply(layout: Layout | null): Promise<ApplyResult | null> {
     const read = await readState(layout).catch(async (error) => {
       throw await rootError(error, layout);
     });
-    if (applyPending(read.state)) return null;
+    if (applyPending(read.state, await currentVersion(layout))) return null;
     problem = read.problem;
   }
   const current = await currentVersion(layout);
@@ -91,7 +91,7 @@ async function rootError(error: unknown, layout: Layout): Promise<unknown> {
   return problem === null ? error : new Error(`No install at ${layout.root}: ${problem}`);
 }
 
-async function apply(ctx: Context, run = false): Promise<ApplyResult> {
+async function apply(ctx: Context, run = false): Promise<LauncherApplyResult> {
   const { applyUpdate } = await import("../lib/actions/apply.ts");
   const result = await applyUpdate(ctx, { run }).catch(async (error) => {
     throw await rootError(error, ctx.layout);
@@ -103,6 +103,10 @@ async function apply(ctx: Context, run = false): Promise<ApplyResult> {
     ui.notice(
       `Interrupted ${j.op} ${j.from ?? "nothing"} -> ${j.to} ${result.recovered.outcome}`,
     );
+  }
+  for (const y of result.yank ?? []) {
+    if (y.outcome === "stayed") ui.warn(y.message);
+    else if (y.outcome !== "staged") ui.notice(y.message);
   }
   if (result.refused) {
     ui.warn(`Staged build ${result.refused.version} was not applied: ${result.refused.reason}`);
@@ -149,7 +153,7 @@ export async function applyCommand(options: GlobalOptions): Promise<number> {
   }
   const idle = await idleApply(layout);
   let ui: Ui;
-  let result: ApplyResult;
+  let result: LauncherApplyResult;
   if (idle !== null) {
     await reportStarted(); // a candidate on trial: its part is done
     // Silent when idle: the output code is loaded only for a warning or --json's data.

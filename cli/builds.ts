@@ -185,6 +185,7 @@ export function statusText(s: StatusDocument): string {
     }`,
     `held back:  ${listed(s.held)}`,
     `rejected:   ${listed(s.rejected)}`,
+    ...controlsLines(s),
     `last check: ${
       s.last_check
         ? `${t(s.last_check.at)} on ${t(s.last_check.channel)}: ${
@@ -214,6 +215,26 @@ export function statusText(s: StatusDocument): string {
     ...s.recent_events.slice(-STATUS_EVENTS).map((entry) => `  ${auditLine(entry)}`),
   ];
   return lines.join("\n");
+}
+
+/** The status's lines about the channel's yanks and minimum version (none when it has none). */
+function controlsLines(s: StatusDocument): string[] {
+  const c = s.controls;
+  const lines: string[] = [];
+  if (c !== null && (c.yanked.length > 0 || c.minimum_version !== null)) {
+    const yanks = c.yanked.map((y) => `${t(y.version)} (${t(y.reason)})`).join("; ") || "none";
+    const minimum = c.minimum_version === null ? "" : `; minimum version ${t(c.minimum_version)}`;
+    lines.push(`yanked:     ${yanks}${minimum}`);
+  }
+  const y = s.current_yanked;
+  if (y !== null) {
+    lines.push(
+      `leaving:    ${t(y.version)} is yanked on ${t(y.channel)} (${
+        t(y.reason)
+      }): the next launch leaves it for a backup that ran healthy, if there is one`,
+    );
+  }
+  return lines;
 }
 
 /** The status's updater line: version, form, path, what is pending, the previous one. */

@@ -178,6 +178,12 @@ export function headline(input: HeadlineInput): Headline {
   const s = input.status;
   const also: string[] = [];
   if (s.state_problem) also.push(s.state_problem);
+  const yanked = s.current_yanked;
+  if (yanked) {
+    also.push(
+      `${yanked.version} is yanked on ${yanked.channel} (${yanked.reason}): MS11's next start leaves it for a backup that ran healthy, if there is one`,
+    );
+  }
   const fail = failing(input);
   const failLine = fail === null
     ? ""

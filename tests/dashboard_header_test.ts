@@ -28,6 +28,8 @@ function status(extra: Partial<StatusDocument> = {}): StatusDocument {
     last_error: null,
     state_problem: null,
     recent_events: [],
+    controls: null,
+    current_yanked: null,
     trial: null,
     rejected: [],
     held: [],
@@ -282,4 +284,13 @@ Deno.test("headline: a state file problem is listed under any state", () => {
     input({ status: status({ state_problem: "State file had unreadable entries" }) }),
   );
   assert.deepEqual([h.state, h.also], ["healthy", ["State file had unreadable entries"]]);
+});
+
+Deno.test("headline: a yanked current build is said in the header's extra lines, whatever the state", () => {
+  const yanked = { version: "1.1.0", channel: "stable", reason: "crashes at start", at: AT };
+  const h = headline(input({ status: status({ current_yanked: yanked }) }));
+  assert.equal(h.state, "healthy");
+  assert.deepEqual(h.also, [
+    "1.1.0 is yanked on stable (crashes at start): MS11's next start leaves it for a backup that ran healthy, if there is one",
+  ]);
 });

@@ -29,6 +29,8 @@ function status(extra: Partial<StatusDocument> = {}): StatusDocument {
     last_error: null,
     state_problem: null,
     recent_events: [],
+    controls: null,
+    current_yanked: null,
     trial: null,
     rejected: [],
     held: [],

@@ -15,7 +15,7 @@ Deno.test("old and new updaters share one install's state files in both orders, 
   const old = await buildUpdater(world.dir, "5.0.0");
   const newer = await buildUpdater(world.dir, "5.1.0", {
     patches: [
-      newerSchema("lib/root/state.ts", "STATE_SCHEMA"),
+      newerSchema("lib/root/_state_parse.ts", "STATE_SCHEMA"),
       newerSchema("lib/self/state.ts", "SELF_STATE_SCHEMA"),
     ],
   });

@@ -10,6 +10,24 @@ import type { Config } from "../core/config.ts";
 import type { Layout } from "../root/layout.ts";
 import { launchApp, type LaunchResult } from "../root/launch.ts";
 import { type ApplyResult, applyStaged } from "../root/swap.ts";
+import { leaveYanked, noteLeftYanked, type YankOutcome } from "../root/yank.ts";
+
+/**
+ * What the launcher's apply did: {@linkcode ApplyResult}, and what it did about a yanked build.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { LauncherApplyResult } from "./apply.ts";
+ * const result: LauncherApplyResult = { applied: false, from: "1.0.0", to: "1.0.0", pruned: [],
+ *   problem: null };
+ * assert.equal(result.yank, undefined); // nothing here is yanked
+ * ```
+ */
+export type LauncherApplyResult = ApplyResult & {
+  /** What was done about yanked builds (docs/UPDATE_POLICY.md); absent when nothing is yanked. */
+  yank?: YankOutcome[];
+};
 
 /**
  * What the launcher's actions need (a subset of an `ActionContext`).
@@ -54,7 +72,8 @@ export interface ApplyUpdateOptions {
 }
 
 /**
- * Swap in the staged build, if any (smoke-tested first when `health.smoke_command` is set),
+ * Leave a yanked build (lib/root/yank.ts: unstage it, or go back to a backup that ran healthy),
+ * then swap in the staged build, if any (smoke-tested first when `health.smoke_command` is set),
  * count a launch of a build on trial and roll back one that used up `health.max_attempts`
  * where it is expected to confirm (see {@linkcode ApplyUpdateOptions}).
  *
@@ -72,10 +91,15 @@ export interface ApplyUpdateOptions {
 export async function applyUpdate(
   ctx: LauncherContext,
   options: ApplyUpdateOptions = {},
-): Promise<ApplyResult> {
+): Promise<LauncherApplyResult> {
   const { health } = ctx.config;
   const expectConfirm = !options.run || health.require_confirm;
-  return await applyStaged(ctx.layout, {
+  // A yanked build is left first: unstaged, or current left for a good backup (offline).
+  const yank = await leaveYanked(ctx.layout, {
+    lockWaitMs: ctx.lockWaitMs,
+    executable: ctx.config.executable,
+  });
+  const result = await applyStaged(ctx.layout, {
     keepBackups: ctx.config.keep_backups_count,
     lockWaitMs: ctx.lockWaitMs,
     maxAttempts: expectConfirm ? health.max_attempts : null,
@@ -85,6 +109,15 @@ export async function applyUpdate(
       timeoutMs: health.smoke_timeout_seconds * 1000,
     },
   });
+  if (result.applied && result.to !== null && yank.some((y) => y.outcome === "staged")) {
+    const left = await noteLeftYanked(ctx.layout, {
+      from: result.from,
+      to: result.to,
+      lockWaitMs: ctx.lockWaitMs,
+    });
+    if (left !== null) yank.splice(yank.findIndex((y) => y.outcome === "staged"), 1, left);
+  }
+  return yank.length === 0 ? result : { ...result, yank };
 }
 
 /**

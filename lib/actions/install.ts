@@ -298,6 +298,8 @@ export async function installFromChannel(
       installRelease(ctx.layout, ctx.config, {
         ...pipelineOptions(ctx, channel, announce),
         force: options.force,
+        // An early adopter takes the newest release ahead of its rollout from the first install.
+        rolloutNow: ctx.config.rollout_early_adopter,
       }),
   );
   const installed = result.check.manifest.version;

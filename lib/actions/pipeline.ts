@@ -48,6 +48,7 @@ import {
 import { escapeText } from "../core/text.ts";
 import type { DownloadRecord } from "../root/state.ts";
 import { rolloutFacts } from "./_rollout_facts.ts";
+import { yankStep } from "./_yank_step.ts";
 
 /**
  * Options of {@linkcode runUpdate}.
@@ -280,6 +281,13 @@ export async function runUpdate(
     });
     throw error;
   }
+  // The manifest's yanks and minimum version, kept; a yanked staged build unstaged (_yank_step.ts).
+  const unstaged = await yankStep(state, check, {
+    layout,
+    at: env.now().toISOString(),
+    executable: config.executable,
+  });
+  if (unstaged !== null) options.onWarning?.(unstaged.message);
   const { decision, manifest, artifact } = check;
   if (check.kept) {
     // Every mirror is behind: the manifest accepted before stands (verified again), and the

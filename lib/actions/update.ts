@@ -9,7 +9,7 @@ import type { DownloadRecord } from "../root/state.ts";
 import { checkInterval, resolveChannel, type UpdateDecision } from "../core/channel.ts";
 import type { Config, RiskLevel } from "../core/config_schema.ts";
 import { formatBytes } from "../core/format.ts";
-import { requireInstall } from "../root/layout.ts";
+import { currentVersion, requireInstall } from "../root/layout.ts";
 import { readState } from "../root/state.ts";
 import { autoCheckDue } from "../trust/check.ts";
 import { pipelineOptions, runAction } from "./_act.ts";
@@ -263,7 +263,12 @@ export async function updateFromChannel(
     await requireInstall(ctx.layout);
     const { state } = await readState(ctx.layout);
     const now = ctx.env?.now() ?? new Date();
-    const due = autoCheckDue(ctx.config, state, { channel, now, force: options.force });
+    const due = autoCheckDue(ctx.config, state, {
+      channel,
+      now,
+      force: options.force,
+      current: await currentVersion(ctx.layout),
+    });
     if (!due.due) {
       return {
         message: due.message,

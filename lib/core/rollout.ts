@@ -172,7 +172,8 @@ export interface OfferedReleaseOptions {
 /**
  * Which release `manifest` offers this install: the newest when there is no rollout, when the
  * install is in its cohort, when asked to (`override`), or when the installed version is below
- * `minimum_version` (a critical update); otherwise the `previous` release, or nothing. A yanked
+ * `minimum_version` (a critical update); otherwise the `previous` release, or nothing (an install
+ * already newer than `previous` keeps its version, unless that version is yanked). A yanked
  * version is never offered. Pure.
  *
  * @example
@@ -190,6 +191,9 @@ export interface OfferedReleaseOptions {
  * // An install on 1.1.0 (taken with --now) is not moved down to 1.0.0 by the rollout.
  * const early = offeredRelease({ ...manifest, version: "1.2.0" }, { ...options, current: "1.1.0" });
  * assert.deepEqual([early.which, early.reason], ["none", "outside the cohort (0%); 1.1.0 is newer than 1.0.0, kept"]);
+ * // Unless 1.1.0 is yanked: then it is offered the previous release, to leave it.
+ * const leave = { ...manifest, version: "1.2.0", yanked: [{ version: "1.1.0" }] };
+ * assert.equal(offeredRelease(leave, { ...options, current: "1.1.0" }).which, "previous");
  * ```
  */
 export function offeredRelease(
@@ -227,10 +231,10 @@ export function offeredRelease(
   const outside = `outside the cohort (${share / 100}%${rollout?.paused ? ", paused" : ""})`;
   // Outside the cohort, an install that already runs something newer than `previous` (it took
   // the newest with --now, or as an early adopter) stays: the rollout never moves it down. Only
-  // a yanked newest release sends installs back to `previous`.
+  // a yanked newest release, or a yanked installed version, sends installs back to `previous`.
   if (
     previous !== null && !yanked.has(manifest.version) && options.current !== null &&
-    compareVersions(previous.version, options.current) < 0
+    !yanked.has(options.current) && compareVersions(previous.version, options.current) < 0
   ) {
     return result("none", `${outside}; ${options.current} is newer than ${previous.version}, kept`);
   }

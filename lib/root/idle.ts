@@ -7,8 +7,9 @@
  * It says "idle" only when it is certain: `state.json` is missing (an empty state), or it is a
  * regular file (not a symbolic link, the same file that was opened) that this user or root owns
  * and that group and others cannot write, holding a JSON object of the current schema with
- * `staged` null and no `trial` and no `journal`. In every other case (a link, odd modes or
- * owner, damage, another schema, a missing `staged`, anything unreadable) it says "not sure",
+ * `staged` null and no `trial` and no `journal`, and no yanked version (`controls`) that the
+ * `current` link names. In every other case (a link, odd modes or owner, damage, another schema,
+ * a missing `staged`, anything unreadable) it says "not sure",
  * and the caller reads the state in full (lib/root/state.ts `readState`), which warns or fails
  * as it always does. Records that `apply` does not act on (builds, lifecycle, checks, cached
  * manifests) are left to the commands that use them: they report damage there
@@ -108,7 +109,31 @@ export async function certainlyIdle(layout: Layout): Promise<boolean> {
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return false;
   const state = raw as Record<string, unknown>;
-  return state.schema === IDLE_STATE_SCHEMA && state.staged === null &&
-    (state.trial === undefined || state.trial === null) &&
-    (state.journal === undefined || state.journal === null);
+  if (
+    state.schema !== IDLE_STATE_SCHEMA || state.staged !== null ||
+    (state.trial !== undefined && state.trial !== null) ||
+    (state.journal !== undefined && state.journal !== null)
+  ) return false;
+  return await noYankedCurrent(layout, state.controls);
+}
+
+/**
+ * Whether the raw `controls` of a state file certainly yank nothing `current` names: no yanked
+ * version at all (nearly always), or none that `current` points at. Anything odd: not sure.
+ */
+async function noYankedCurrent(layout: Layout, controls: unknown): Promise<boolean> {
+  if (controls === undefined) return true;
+  if (typeof controls !== "object" || controls === null) return false;
+  const yanked = new Set<string>();
+  for (const c of Object.values(controls)) {
+    const list = (c as { yanked?: unknown })?.yanked;
+    if (!Array.isArray(list)) return false;
+    for (const y of list) yanked.add(`builds/${(y as { version?: unknown })?.version}`);
+  }
+  if (yanked.size === 0) return true;
+  try {
+    return !yanked.has(await Deno.readLink(layout.current));
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound; // nothing current: nothing to leave
+  }
 }

@@ -1,6 +1,6 @@
 /**
- * Rolling back by hand: restore the newest backup that last ran healthy (or a named one). The
- * build it replaces is kept as a backup and, when it is the newer one, held back from updates
+ * Rolling back by hand: restore the newest backup that last ran healthy (or a named one); a
+ * backup its channel yanked is passed over (lib/root/yank.ts). The build it replaces is kept as a backup and, when it is the newer one, held back from updates
  * until a newer release appears (or `--force`); it is rejected only when asked (`reject`).
  *
  * @module
@@ -9,7 +9,7 @@ import { faultPoint } from "../core/fault.ts";
 import { listBackups } from "./backups.ts";
 import { chooseRollback, type SkippedBackup } from "./lifecycle.ts";
 import { buildDir, currentVersion, type Layout } from "./layout.ts";
-import { readState } from "./state.ts";
+import { readState, yankOf } from "./state.ts";
 import { acquireLock } from "./lock.ts";
 import { recoverSwap, swapCurrent } from "./swap.ts";
 
@@ -150,7 +150,17 @@ export async function rollback(
   let target: string | null;
   let skipped: SkippedBackup[] = [];
   if (options.to === undefined) {
-    ({ target, skipped } = chooseRollback(backups, state.lifecycle));
+    // A yanked backup is passed over as well (lib/root/yank.ts: the launcher would leave it).
+    const yanked = backups.map((b) => yankOf(state, b.version)).filter((y) => y !== null);
+    const names = new Set(yanked.map((y) => y.version));
+    ({ target, skipped } = chooseRollback(
+      backups.filter((b) => !names.has(b.version)),
+      state.lifecycle,
+    ));
+    skipped = [
+      ...yanked.map((y) => ({ version: y.version, why: `yanked on ${y.channel}: ${y.reason}` })),
+      ...skipped,
+    ];
     if (target === null) {
       const have = skipped.map((s) => `${s.version}: ${s.why}`).join("; ");
       throw new RangeError(

@@ -18,10 +18,13 @@ import {
 } from "./lifecycle.ts";
 import {
   type CheckRecord,
+  type ControlsRecord,
   type ErrorRecord,
   readState,
   type StagedRecord,
   type State,
+  type YankedBuild,
+  yankOf,
 } from "./state.ts";
 import { readTrust } from "./trust_state.ts";
 import { summarizeTrust, type TrustSummary } from "./trust_report.ts";
@@ -125,6 +128,8 @@ function channelInfo(config: Config, channel: string): ChannelInfo {
  *   last_error: null,
  *   state_problem: null,
  *   recent_events: [],
+ *   controls: null,
+ *   current_yanked: null,
  *   trial: null,
  *   rejected: [],
  *   held: [],
@@ -168,6 +173,13 @@ export interface StatusDocument {
   state_problem: string | null;
   /** The last entries of the audit log, oldest first. */
   recent_events: AuditEntry[];
+  /**
+   * The channel's yanked versions and minimum version, from its last accepted manifest (null
+   * before a check that recorded them).
+   */
+  controls: ControlsRecord | null;
+  /** The current build, when its channel yanked it (the next launch leaves it), else null. */
+  current_yanked: YankedBuild | null;
   /** The current build while it is on trial (not yet confirmed healthy), else null. */
   trial:
     | {
@@ -281,6 +293,10 @@ export async function readStatus(
     ...(state.last_download === undefined ? {} : { last_download: state.last_download }),
     state_problem: problem,
     recent_events: await readAudit(layout, { tail: options.recentEvents ?? 10 }),
+    controls: Object.hasOwn(state.controls ?? {}, options.channel ?? config.channel)
+      ? state.controls![options.channel ?? config.channel]
+      : null,
+    current_yanked: yankOf(state, version),
     trial: state.trial === undefined || state.trial.version !== version ? null : {
       version: state.trial.version,
       from: state.trial.from,

@@ -13,6 +13,7 @@ import { type Artifact, artifactFor, type Manifest } from "./manifest.ts";
 import { artifactUrls, fetchFromMirrors, type SkippedMirror } from "./mirrors.ts";
 import { type OfferedRelease, offeredRelease } from "../core/rollout.ts";
 import { escapeText } from "../core/text.ts";
+import { compareVersions, isVersion } from "../core/version.ts";
 import type { ManifestCacheRecord, State } from "../root/state.ts";
 import type { TrustedRecord } from "./verify.ts";
 
@@ -46,6 +47,12 @@ export interface AutoCheckOptions {
   now: Date;
   /** Check whatever the settings say. */
   force?: boolean;
+  /**
+   * The installed version: below the minimum version the channel's last accepted manifest set
+   * (`state.controls`), a check is due whatever the interval (until a build at or above it is
+   * staged).
+   */
+  current?: string | null;
 }
 
 /**
@@ -70,8 +77,14 @@ export interface AutoCheckOptions {
 export interface AutoCheckDecision {
   /** Whether to check now. */
   due: boolean;
-  /** `forced`, `never-checked`, `interval-elapsed`, `disabled` or `not-due`. */
-  reason: "forced" | "never-checked" | "interval-elapsed" | "disabled" | "not-due";
+  /** `forced`, `never-checked`, `interval-elapsed`, `below-minimum`, `disabled` or `not-due`. */
+  reason:
+    | "forced"
+    | "never-checked"
+    | "interval-elapsed"
+    | "below-minimum"
+    | "disabled"
+    | "not-due";
   /** One line for people. */
   message: string;
   /** When the next automatic check is due (ISO 8601), when it is known. */
@@ -82,8 +95,9 @@ export interface AutoCheckDecision {
  * Decide whether an unattended run checks the network now: never while `auto_check_enabled` is
  * false, otherwise when this channel was never checked or its last check (a 200 or a 304) is its
  * check interval old or more (its own `check_interval_hours`, else the top-level one: see
- * lib/core/channel.ts `checkInterval`). A last check in the future (a clock set back) counts as
- * due. `force` always checks. People running `ms11-update` or `check` are not subject to this.
+ * lib/core/channel.ts `checkInterval`), or when the installed version is below the minimum
+ * version of the channel's last accepted manifest and no build at or above it is staged. A last
+ * check in the future (a clock set back) counts as due. `force` always checks. People running `ms11-update` or `check` are not subject to this.
  *
  * @example
  * ```ts
@@ -100,6 +114,11 @@ export interface AutoCheckDecision {
  *   checked_at: "2026-11-25T23:00:00.000Z",
  * };
  * assert.equal(autoCheckDue(config, state, { channel: "stable", now }).reason, "interval-elapsed");
+ * state.manifests.stable.checked_at = now.toISOString(); // just checked: not due…
+ * state.controls = { stable: { checked_at: now.toISOString(), yanked: [], minimum_version: "1.1.0" } };
+ * assert.equal(autoCheckDue(config, state, { channel: "stable", now, current: "1.1.0" }).reason, "not-due");
+ * // …unless the install is below the minimum version the manifest set.
+ * assert.equal(autoCheckDue(config, state, { channel: "stable", now, current: "1.0.0" }).reason, "below-minimum");
  * ```
  */
 export function autoCheckDue(
@@ -116,6 +135,21 @@ export function autoCheckDue(
       due: false,
       reason: "disabled",
       message: "Automatic checks are disabled (auto_check_enabled is false); pass --force to check",
+      next: null,
+    };
+  }
+  const minimum = Object.hasOwn(state.controls ?? {}, channel)
+    ? state.controls![channel].minimum_version
+    : null;
+  const below = (v: string | null | undefined) =>
+    isVersion(v) && isVersion(minimum) && compareVersions(v, minimum) < 0;
+  const staged = state.staged?.channel === channel ? state.staged.version : null;
+  if (below(options.current) && (staged === null || below(staged))) {
+    return {
+      due: true,
+      reason: "below-minimum",
+      message:
+        `${options.current} is below ${channel}'s minimum version ${minimum}: checking now, whatever the interval`,
       next: null,
     };
   }
