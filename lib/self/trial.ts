@@ -17,14 +17,12 @@
  * @module
  */
 import { removeIfExists } from "../core/fs.ts";
+import { forwardSignals } from "../core/signals.ts";
 import type { Layout } from "../root/layout.ts";
 import { commandOf, UPDATER_VERSION, type UpdaterForm } from "./form.ts";
 import { TRIAL_ENV } from "./launch.ts";
 import { promoteCandidate, refuseCandidate } from "./promote.ts";
 import { keptDir, type KeptUpdater, selfPaths } from "./state.ts";
-
-/** Signals passed on to the candidate (as lib/root/launch.ts passes them to the application). */
-const FORWARDED: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
 
 /** How often the report file is looked for while the candidate runs, until it is there. */
 const POLL_MS = 25;
@@ -108,25 +106,9 @@ export async function handOff(
     `${keptDir(layout, kept.version)}/${kept.entry}`,
     options.args,
   );
-  let child: Deno.ChildProcess | null = null;
-  let signalled = false;
-  const pending: Deno.Signal[] = [];
-  const pass = (signal: Deno.Signal) => {
-    try {
-      child?.kill(signal);
-    } catch {
-      // already gone
-    }
-  };
-  const handlers = FORWARDED.map((signal) => {
-    const handler = () => {
-      signalled = true;
-      if (child === null) pending.push(signal);
-      else pass(signal);
-    };
-    Deno.addSignalListener(signal, handler);
-    return [signal, handler] as const;
-  });
+  // The candidate gets the launch's signals (as lib/root/launch.ts passes them to the application).
+  const forwarder = forwardSignals();
+  let child: Deno.ChildProcess;
   try {
     try {
       child = new Deno.Command(program, {
@@ -141,7 +123,7 @@ export async function handOff(
       await refuse(layout, kept.version, reason, { ...options, running }, notice);
       return null;
     }
-    for (const signal of pending.splice(0)) pass(signal);
+    forwarder.attach(child);
     let ended: Deno.CommandStatus | null = null;
     child.status.then((status) => ended = status, () => {});
     let promoted = false;
@@ -175,14 +157,14 @@ export async function handOff(
     const status = await child.status;
     if (!promoted && await reported(report)) await promote();
     if (promoted) return status.code;
-    if (signalled) return status.code; // stopped by the user while it started: not its fault
+    if (forwarder.signalled) return status.code; // stopped by the user while it started: not its fault
     const reason = status.signal !== null
       ? `was killed by ${status.signal} before it started`
       : `exited with code ${status.code} before it started`;
     await refuse(layout, kept.version, reason, { ...options, running }, notice);
     return null;
   } finally {
-    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+    forwarder.close();
     await removeIfExists(report);
   }
 }
