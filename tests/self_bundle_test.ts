@@ -64,9 +64,20 @@ Deno.test("a new ms11-update bundle is published, staged, tried at a launch, pro
   assert.equal(none.code, 1);
   assert.match(none.stderr, /^error: No install at .*\/typo: it does not exist/);
   await assert.rejects(Deno.stat(typo), Deno.errors.NotFound);
-  const update = await cli([]);
+  const update = await cli(["--json"]);
   assert.equal(update.code, 0, update.stderr);
-  assert.match(update.stderr, /Staged ms11-update 5\.1\.0; it takes over at the next launch/);
+  const staged = "Staged ms11-update 5.1.0; it takes over at the next launch";
+  assert.match(update.stderr, new RegExp(`^${staged}$`, "m"));
+  // The update's result carries the updater's report (docs/EVENTS.md).
+  const { updater } = JSON.parse(update.stdout.trimEnd().split("\n").at(-1)!);
+  assert.deepEqual(updater, {
+    version: "5.0.0",
+    form: "bundle",
+    available: "5.1.0",
+    staged: "5.1.0",
+    pending: { version: "5.1.0", channel: "stable", staged_at: updater.pending.staged_at },
+    message: staged,
+  });
   let status = JSON.parse((await cli(["status", "--json"])).stdout);
   assert.deepEqual(
     [
