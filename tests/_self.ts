@@ -161,3 +161,16 @@ export function newerSchema(file: string, constant: string): SourcePatch {
       ),
   };
 }
+
+/**
+ * A patch of lib/self/launch.ts: a candidate on trial does its part (`apply` applies, rewriting
+ * the install's state) and then exits with code 70 instead of reporting its start.
+ */
+export const CRASH_BEFORE_REPORT: SourcePatch = {
+  file: "lib/self/launch.ts",
+  edit: (t) =>
+    t.replace(
+      "  const report = envGet(TRIAL_ENV);\n  if (report === undefined) return;\n",
+      '  const report = envGet(TRIAL_ENV);\n  if (report === undefined) return;\n  console.error("crashed after its migration");\n  Deno.exit(70);\n',
+    ),
+};

@@ -10,6 +10,8 @@
  * - if it ends without that report (it crashed, or exited with failure, before it started), it is
  *   refused and removed, and the updater at the launcher's path serves this launch itself: the
  *   launcher never sees a failed start, and the candidate never reached the path.
+ *   State files it left in a schema this updater does not read are put back first, from the
+ *   copy taken before the hand-off (lib/self/state_copy.ts).
  *
  * This answers "who detects that the updater itself cannot start": the old updater does, because
  * the new one reaches the launcher's path only after it has started under a launch.
@@ -23,6 +25,7 @@ import { commandOf, UPDATER_VERSION, type UpdaterForm } from "./form.ts";
 import { TRIAL_ENV } from "./launch.ts";
 import { promoteCandidate, refuseCandidate } from "./promote.ts";
 import { keptDir, type KeptUpdater, selfPaths } from "./state.ts";
+import { copyStateFiles, dropStateCopy, restoreStateFiles } from "./state_copy.ts";
 
 /** How often the report file is looked for while the candidate runs, until it is there. */
 const POLL_MS = 25;
@@ -106,6 +109,19 @@ export async function handOff(
     `${keptDir(layout, kept.version)}/${kept.entry}`,
     options.args,
   );
+  // The install's state files as they are, for a candidate that rewrites them in a newer schema
+  // and then fails to start (lib/self/state_copy.ts). No copy, no trial: the next launch tries.
+  const copyOptions = { running, candidate: kept.version, lockWaitMs: options.lockWaitMs };
+  try {
+    await copyStateFiles(layout, copyOptions);
+  } catch (error) {
+    notice(
+      `ms11-update ${kept.version} was not tried: its state files could not be copied first (${
+        (error as Error).message
+      }); ${running} runs this launch`,
+    );
+    return null;
+  }
   // The candidate gets the launch's signals (as lib/root/launch.ts passes them to the application).
   const forwarder = forwardSignals();
   let child: Deno.ChildProcess;
@@ -120,6 +136,7 @@ export async function handOff(
       }).spawn();
     } catch (error) {
       const reason = `could not be started: ${(error as Error).message}`;
+      await dropStateCopy(layout).catch(() => {});
       await refuse(layout, kept.version, reason, { ...options, running }, notice);
       return null;
     }
@@ -156,16 +173,55 @@ export async function handOff(
     }
     const status = await child.status;
     if (!promoted && await reported(report)) await promote();
-    if (promoted) return status.code;
-    if (forwarder.signalled) return status.code; // stopped by the user while it started: not its fault
-    const reason = status.signal !== null
+    if (promoted) {
+      await dropStateCopy(layout).catch(() => {});
+      return status.code;
+    }
+    const reason = forwarder.signalled
+      ? "was stopped before it started"
+      : status.signal !== null
       ? `was killed by ${status.signal} before it started`
       : `exited with code ${status.code} before it started`;
+    await restore(layout, reason, { ...copyOptions, notice });
+    if (forwarder.signalled) return status.code; // stopped by the user while it started: not its fault
     await refuse(layout, kept.version, reason, { ...options, running }, notice);
     return null;
   } finally {
     forwarder.close();
     await removeIfExists(report);
+  }
+}
+
+/** Put back the state files a candidate that did not start left in a newer schema. */
+async function restore(
+  layout: Layout,
+  reason: string,
+  options: {
+    running: string;
+    candidate: string;
+    lockWaitMs?: number;
+    notice: (line: string) => void;
+  },
+): Promise<void> {
+  try {
+    const restored = await restoreStateFiles(layout, {
+      ...options,
+      reason:
+        `ms11-update ${options.candidate} ${reason}, leaving them in a schema ${options.running} does not understand`,
+    });
+    if (restored.length > 0) {
+      options.notice(
+        `ms11-update ${options.candidate} left ${
+          restored.join(", ")
+        } in a newer schema; they were put back as they were before its trial`,
+      );
+    }
+  } catch (error) {
+    options.notice(
+      `ms11-update ${options.candidate}'s state files were not put back: ${
+        (error as Error).message
+      }`,
+    );
   }
 }
 
