@@ -184,9 +184,19 @@ Deno.test("a candidate started by `run` is promoted while the application runs, 
   const staged = await cli(["self", "update"]);
   assert.equal(staged.code, 0, staged.stderr);
   assert.match(staged.stderr, /Staged ms11-update 5\.1\.0/);
-  const ran = await run(["sh", "-c", 'echo "app $MS11_UPDATE_TRIAL"; exit 4']);
+  // The application also lists the leases of the updaters running it (lib/self/in_use.ts).
+  const leases = `ls -a ${world.root}/updater | grep '^\\.in-use' || true`;
+  const ran = await run(["sh", "-c", `echo "app $MS11_UPDATE_TRIAL"; ${leases}; exit 4`]);
   assert.equal(ran.code, 4, ran.stderr);
-  assert.equal(ran.stdout, "app \n", "the application does not inherit the trial's variable");
+  const [said, ...held] = ran.stdout.trimEnd().split("\n");
+  assert.equal(said, "app ", "the application does not inherit the trial's variable");
+  // 5.1.0, which runs it from its kept folder, holds its lease while it runs; none is left after.
+  assert.equal(held.length, 1, ran.stdout);
+  assert.match(held[0], /^\.in-use\.5\.1\.0\.\d+$/);
+  assert.deepEqual(
+    [...Deno.readDirSync(`${world.root}/updater`)].filter((e) => e.name.startsWith(".in-use")),
+    [],
+  );
   assert.match(ran.stderr, /ms11-update 5\.1\.0 started; it replaces 5\.0\.0/);
   assert.equal(await version(entry), "5.1.0");
 });
