@@ -10,6 +10,7 @@ import { UPDATER_VERSION } from "../lib/self/form.ts";
 import { layoutOf } from "../lib/root/layout.ts";
 import { readSelfState } from "../lib/self/state.ts";
 import { makeWorld, type World } from "./_e2e.ts";
+import { guardedServer } from "./_self.ts";
 
 const TOKEN = "updater-Token.42~x";
 
@@ -26,46 +27,6 @@ if [ "$1" = status ]; then
 fi
 exit 0
 `;
-}
-
-interface Seen {
-  path: string;
-  authorization: string | null;
-  status: number;
-}
-
-/**
- * A release server in front of the world's that answers 401 (asking for a bearer token) to any
- * request for an updater file without `Authorization: Bearer TOKEN`; every request is recorded.
- */
-function guardedServer(world: World): { url: string; seen: Seen[] } & AsyncDisposable {
-  const seen: Seen[] = [];
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    const url = new URL(req.url);
-    const authorization = req.headers.get("authorization");
-    if (url.pathname.includes("/updater/") && authorization !== `Bearer ${TOKEN}`) {
-      seen.push({ path: url.pathname, authorization, status: 401 });
-      return new Response("no\n", {
-        status: 401,
-        headers: { "www-authenticate": 'Bearer realm="updater"' },
-      });
-    }
-    const headers = new Headers(req.headers);
-    headers.delete("authorization");
-    const response = await fetch(`${world.server.url}${url.pathname}`, {
-      method: req.method,
-      headers,
-    });
-    seen.push({ path: url.pathname, authorization, status: response.status });
-    return response;
-  });
-  return {
-    url: `http://127.0.0.1:${server.addr.port}`,
-    seen,
-    async [Symbol.asyncDispose]() {
-      await server.shutdown();
-    },
-  };
 }
 
 /** The world with MS11 1.0.0 installed, the updater 0.1.0 at `<dir>/bin/ms11-update`. */
@@ -99,7 +60,7 @@ async function configFor(
 Deno.test("the updater's download carries the channel's credentials: without them it fails in one line, with them it is staged", async () => {
   await using world = await makeWorld();
   const { form, layout } = await setUp(world);
-  await using guard = guardedServer(world);
+  await using guard = guardedServer(world, TOKEN);
   const ctx = (config: Config) => ({
     layout,
     config,
