@@ -2,11 +2,20 @@
 // did not start left them in a schema this updater does not read (lib/self/state_copy.ts): only
 // those, the trust pair together, never a file the candidate made or one this updater reads.
 import assert from "node:assert/strict";
-import { layoutOf } from "../lib/root/layout.ts";
+import { type Layout, layoutOf } from "../lib/root/layout.ts";
 import { STATE_SCHEMA } from "../lib/root/state.ts";
 import { TRUST_SCHEMA } from "../lib/root/trust_state.ts";
 import { copyStateFiles, restoreStateFiles, stateCopyPath } from "../lib/self/state_copy.ts";
-import { SELF_STATE_SCHEMA, selfPaths } from "../lib/self/state.ts";
+import { hashFile } from "../lib/core/hash.ts";
+import { keepArtifact } from "../lib/self/stage.ts";
+import {
+  emptySelfState,
+  readSelfState,
+  SELF_STATE_SCHEMA,
+  selfPaths,
+  writeSelfState,
+} from "../lib/self/state.ts";
+import { handOff } from "../lib/self/trial.ts";
 import { tempDir } from "./_helpers.ts";
 
 const options = { running: "0.1.0", candidate: "0.2.0", reason: "0.2.0 exited with code 70" };
@@ -105,3 +114,115 @@ Deno.test("the copy is never taken through a link, and holds no file through one
 async function schema(path: string): Promise<number> {
   return JSON.parse(await Deno.readTextFile(path)).schema;
 }
+
+/**
+ * Updater 0.1.0 (a shell script) at `<dir>/bin/ms11-update` and the candidate 0.2.0, a script
+ * running `body`, kept and staged; MS11's state.json in this version's schema.
+ */
+async function trialOf(dir: string, body: (layout: Layout) => string) {
+  const layout = layoutOf(`${dir}/root`);
+  await Deno.mkdir(layout.builds, { recursive: true });
+  await Deno.mkdir(`${dir}/bin`);
+  const path = `${dir}/bin/ms11-update`;
+  await Deno.writeTextFile(path, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+  await Deno.chmod(path, 0o755);
+  await Deno.chmod(`${dir}/bin`, 0o755);
+  await Deno.writeTextFile(`${dir}/candidate`, `#!/bin/sh\n${body(layout)}\n`);
+  const { sha256 } = await hashFile(`${dir}/candidate`);
+  const state = emptySelfState();
+  state.kept["0.2.0"] = await keepArtifact(layout, `${dir}/candidate`, {
+    version: "0.2.0",
+    kind: "executable",
+    sha256,
+    channel: "stable",
+    now: new Date(),
+  });
+  state.staged = {
+    version: "0.2.0",
+    channel: "stable",
+    staged_at: "2026-11-27T00:00:00Z",
+    by: "0.1.0",
+    path,
+  };
+  await writeSelfState(layout, state);
+  const before = JSON.stringify({ schema: STATE_SCHEMA, staged: null });
+  await Deno.writeTextFile(layout.state, before);
+  const form = { kind: "executable" as const, path, key: "linux-x64" };
+  const notices: string[] = [];
+  const hand = () =>
+    handOff(layout, state.kept["0.2.0"], {
+      args: ["apply", "--root", layout.root],
+      form,
+      running: "0.1.0",
+      onNotice: (line) => notices.push(line),
+    });
+  return { layout, path, before, notices, hand };
+}
+
+/** The shell line that rewrites MS11's state.json in a schema this version does not read. */
+function migrate(layout: Layout): string {
+  return `printf '{"schema": ${STATE_SCHEMA + 1}}' > '${layout.state}'`;
+}
+
+/** A candidate that migrates the state, reports its start, and runs a little longer. */
+function started(layout: Layout): string {
+  return `${migrate(layout)}\necho 0.2.0 > "$MS11_UPDATE_TRIAL"\nsleep 0.3\nexit 0`;
+}
+
+Deno.test("a candidate that migrates the state and crashes before it starts: the files are put back, then it is refused", async () => {
+  await using tmp = await tempDir();
+  const { layout, path, before, notices, hand } = await trialOf(
+    tmp.path,
+    (layout) => `${migrate(layout)}\nexit 3`,
+  );
+  assert.equal(await hand(), null); // 0.1.0 serves the launch
+  assert.equal(await Deno.readTextFile(layout.state), before);
+  assert.deepEqual(notices, [
+    "ms11-update 0.2.0 left state.json in a newer schema; they were put back as they were before its trial",
+    "ms11-update 0.2.0 exited with code 3 before it started; it was refused, and 0.1.0 runs this launch",
+  ]);
+  assert.equal((await readSelfState(layout)).state.refused[0].version, "0.2.0");
+  assert.equal(await Deno.readTextFile(path), "#!/bin/sh\nexit 0\n");
+  const audit = (await Deno.readTextFile(layout.audit)).trim().split("\n").map((l) =>
+    JSON.parse(l)
+  );
+  assert.deepEqual(audit.map((e) => e.event), ["updater_state_restored", "updater_refused"]);
+  assert.equal(
+    audit[0].reason,
+    "ms11-update 0.2.0 exited with code 3 before it started, leaving them in a schema 0.1.0 does not understand",
+  );
+  await assert.rejects(Deno.stat(stateCopyPath(layout)), Deno.errors.NotFound);
+});
+
+Deno.test("a candidate that started but could not be put in place: the updater left at the path gets its files back", async () => {
+  await using tmp = await tempDir();
+  const { layout, path, before, notices, hand } = await trialOf(tmp.path, started);
+  // Anyone may write the launcher's folder: the promotion refuses to replace anything there.
+  await Deno.chmod(`${tmp.path}/bin`, 0o777);
+  try {
+    assert.equal(await hand(), 0); // the launch was the candidate's: its exit code
+  } finally {
+    await Deno.chmod(`${tmp.path}/bin`, 0o755);
+  }
+  assert.match(
+    notices[0],
+    /^ms11-update 0\.2\.0 started but was not put in place: The updater's folder /,
+  );
+  assert.equal(
+    notices[1],
+    "ms11-update 0.2.0 left state.json in a newer schema; they were put back as they were before its trial",
+  );
+  assert.equal(await Deno.readTextFile(layout.state), before);
+  assert.equal(await Deno.readTextFile(path), "#!/bin/sh\nexit 0\n");
+  assert.equal((await readSelfState(layout)).state.staged?.version, "0.2.0"); // tried again next time
+});
+
+Deno.test("a candidate put in place keeps what it wrote, and the copy is removed", async () => {
+  await using tmp = await tempDir();
+  const { layout, path, notices, hand } = await trialOf(tmp.path, started);
+  assert.equal(await hand(), 0);
+  assert.deepEqual(notices, [`ms11-update 0.2.0 started; it replaces 0.1.0 at ${path}`]);
+  assert.equal(await schema(layout.state), STATE_SCHEMA + 1);
+  assert.match(await Deno.readTextFile(path), /MS11_UPDATE_TRIAL/); // the candidate's script
+  await assert.rejects(Deno.stat(stateCopyPath(layout)), Deno.errors.NotFound);
+});

@@ -7,8 +7,8 @@
  * copies, under the install lock, every file a migration may rewrite — `state.json`, `trust.json`
  * and its `.bak`, `updater/state.json` — into one owner-only document,
  * `<root>/updater/pre-trial.json` (written atomically: temp file, fsync, rename). When the
- * candidate is refused (it ended before it reported its start) or the launch is stopped by the
- * user, a file that now has a schema newer than this updater understands, and whose copy it can
+ * candidate is refused (it ended before it reported its start), or the launch is stopped by the
+ * user, or it started but could not be put at the launcher's path, a file that now has a schema newer than this updater understands, and whose copy it can
  * read, is put back as it was (each atomically, under the lock, audited as
  * `updater_state_restored`); the two trust copies go back together, exactly as they were (one
  * the candidate made is removed). Files of a schema this updater reads are never put back: what

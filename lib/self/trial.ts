@@ -23,6 +23,7 @@ import { forwardSignals } from "../core/signals.ts";
 import type { Layout } from "../root/layout.ts";
 import { commandOf, UPDATER_VERSION, type UpdaterForm } from "./form.ts";
 import { TRIAL_ENV } from "./launch.ts";
+import { holds } from "./files.ts";
 import { promoteCandidate, refuseCandidate } from "./promote.ts";
 import { keptDir, type KeptUpdater, selfPaths } from "./state.ts";
 import { copyStateFiles, dropStateCopy, restoreStateFiles } from "./state_copy.ts";
@@ -144,6 +145,7 @@ export async function handOff(
     let ended: Deno.CommandStatus | null = null;
     child.status.then((status) => ended = status, () => {});
     let promoted = false;
+    let placed = false;
     const promote = async () => {
       promoted = true;
       try {
@@ -153,9 +155,11 @@ export async function handOff(
           running,
         });
         if (done) {
+          placed = true;
           notice(
             `ms11-update ${kept.version} started; it replaces ${running} at ${options.form.path}`,
           );
+          await dropStateCopy(layout).catch(() => {}); // its files are the install's now
         }
       } catch (error) {
         // Not promoted this time: it stays staged, and the next launch tries again.
@@ -174,7 +178,17 @@ export async function handOff(
     const status = await child.status;
     if (!promoted && await reported(report)) await promote();
     if (promoted) {
-      await dropStateCopy(layout).catch(() => {});
+      // Started, but not put in place (nor by another launch): the updater at the path, which
+      // serves the next launches, must still read the install's files.
+      const inPlace = placed ||
+        await holds(options.form.path, kept.files[kept.entry]).catch(() => false);
+      if (!inPlace) {
+        await restore(layout, {
+          ...copyOptions,
+          reason: "started but was not put in place",
+          notice,
+        });
+      } else await dropStateCopy(layout).catch(() => {});
       return status.code;
     }
     const reason = forwarder.signalled
@@ -182,7 +196,7 @@ export async function handOff(
       : status.signal !== null
       ? `was killed by ${status.signal} before it started`
       : `exited with code ${status.code} before it started`;
-    await restore(layout, reason, { ...copyOptions, notice });
+    await restore(layout, { ...copyOptions, reason, notice });
     if (forwarder.signalled) return status.code; // stopped by the user while it started: not its fault
     await refuse(layout, kept.version, reason, { ...options, running }, notice);
     return null;
@@ -192,32 +206,35 @@ export async function handOff(
   }
 }
 
-/** Put back the state files a candidate that did not start left in a newer schema. */
+/** Put back the state files a candidate not put in place left in a newer schema. */
 async function restore(
   layout: Layout,
-  reason: string,
   options: {
     running: string;
     candidate: string;
     lockWaitMs?: number;
+    reason: string;
     notice: (line: string) => void;
   },
 ): Promise<void> {
+  const { notice } = options;
   try {
     const restored = await restoreStateFiles(layout, {
-      ...options,
+      running: options.running,
+      candidate: options.candidate,
+      lockWaitMs: options.lockWaitMs,
       reason:
-        `ms11-update ${options.candidate} ${reason}, leaving them in a schema ${options.running} does not understand`,
+        `ms11-update ${options.candidate} ${options.reason}, leaving them in a schema ${options.running} does not understand`,
     });
     if (restored.length > 0) {
-      options.notice(
+      notice(
         `ms11-update ${options.candidate} left ${
           restored.join(", ")
         } in a newer schema; they were put back as they were before its trial`,
       );
     }
   } catch (error) {
-    options.notice(
+    notice(
       `ms11-update ${options.candidate}'s state files were not put back: ${
         (error as Error).message
       }`,
