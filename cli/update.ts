@@ -94,9 +94,13 @@ export async function updateCommand(options: UpdateCommandOptions): Promise<numb
     return 0;
   }
   const summary = report.summary!;
-  if (report.updater) ctx.ui.notice(report.updater.message);
-  // Data for people: the release notes of what was staged (the line above said the rest).
-  ctx.ui.data(summary, summary.staged && summary.notes ? notesText(summary) : "");
+  if (report.updater?.staged) ctx.ui.notice(report.updater.message);
+  // Data for people: the release notes of what was staged (the line above said the rest); for
+  // --json, the summary with the updater's own update (docs/EVENTS.md).
+  ctx.ui.data(
+    { ...summary, updater: report.updater ?? null },
+    summary.staged && summary.notes ? notesText(summary) : "",
+  );
   return 0;
 }
 

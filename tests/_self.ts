@@ -3,7 +3,7 @@
 // candidate that crashes at start, or a newer state schema), their tar.gz archives as a
 // publisher ships them, and runs of a bundle at a launcher's path.
 import assert from "node:assert/strict";
-import { SHIPPED_V8_FLAGS } from "./_e2e.ts";
+import { SHIPPED_V8_FLAGS, type World } from "./_e2e.ts";
 import { type DenoRun, runDeno } from "./_helpers.ts";
 import { bundleSplit } from "../tools/bundle_split.ts";
 
@@ -160,5 +160,62 @@ export function newerSchema(file: string, constant: string): SourcePatch {
         new RegExp(`export const ${constant} = (\\d+);`),
         (_, n) => `export const ${constant} = ${Number(n) + 1};`,
       ),
+  };
+}
+
+/**
+ * A patch of lib/self/launch.ts: a candidate on trial does its part (`apply` applies, rewriting
+ * the install's state) and then exits with code 70 instead of reporting its start.
+ */
+export const CRASH_BEFORE_REPORT: SourcePatch = {
+  file: "lib/self/launch.ts",
+  edit: (t) =>
+    t.replace(
+      "  const report = envGet(TRIAL_ENV);\n  if (report === undefined) return;\n",
+      '  const report = envGet(TRIAL_ENV);\n  if (report === undefined) return;\n  console.error("crashed after its migration");\n  Deno.exit(70);\n',
+    ),
+};
+
+/** A request the guarded server answered. */
+export interface Seen {
+  path: string;
+  authorization: string | null;
+  status: number;
+}
+
+/**
+ * A release server in front of the world's that answers 401 (asking for a bearer token) to any
+ * request for an updater file without `Authorization: Bearer <token>`; every request is recorded.
+ */
+export function guardedServer(
+  world: World,
+  token: string,
+): { url: string; seen: Seen[] } & AsyncDisposable {
+  const seen: Seen[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const url = new URL(req.url);
+    const authorization = req.headers.get("authorization");
+    if (url.pathname.includes("/updater/") && authorization !== `Bearer ${token}`) {
+      seen.push({ path: url.pathname, authorization, status: 401 });
+      return new Response("no\n", {
+        status: 401,
+        headers: { "www-authenticate": 'Bearer realm="updater"' },
+      });
+    }
+    const headers = new Headers(req.headers);
+    headers.delete("authorization");
+    const response = await fetch(`${world.server.url}${url.pathname}`, {
+      method: req.method,
+      headers,
+    });
+    seen.push({ path: url.pathname, authorization, status: response.status });
+    return response;
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    seen,
+    async [Symbol.asyncDispose]() {
+      await server.shutdown();
+    },
   };
 }

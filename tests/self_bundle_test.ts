@@ -9,6 +9,7 @@ import {
   buildUpdater,
   type BuiltUpdater,
   CRASH_AT_START,
+  guardedServer,
   installUpdater,
   runBundle,
 } from "./_self.ts";
@@ -64,9 +65,20 @@ Deno.test("a new ms11-update bundle is published, staged, tried at a launch, pro
   assert.equal(none.code, 1);
   assert.match(none.stderr, /^error: No install at .*\/typo: it does not exist/);
   await assert.rejects(Deno.stat(typo), Deno.errors.NotFound);
-  const update = await cli([]);
+  const update = await cli(["--json"]);
   assert.equal(update.code, 0, update.stderr);
-  assert.match(update.stderr, /Staged ms11-update 5\.1\.0; it takes over at the next launch/);
+  const staged = "Staged ms11-update 5.1.0; it takes over at the next launch";
+  assert.match(update.stderr, new RegExp(`^${staged}$`, "m"));
+  // The update's result carries the updater's report (docs/EVENTS.md).
+  const { updater } = JSON.parse(update.stdout.trimEnd().split("\n").at(-1)!);
+  assert.deepEqual(updater, {
+    version: "5.0.0",
+    form: "bundle",
+    available: "5.1.0",
+    staged: "5.1.0",
+    pending: { version: "5.1.0", channel: "stable", staged_at: updater.pending.staged_at },
+    message: staged,
+  });
   let status = JSON.parse((await cli(["status", "--json"])).stdout);
   assert.deepEqual(
     [
@@ -173,9 +185,87 @@ Deno.test("a candidate started by `run` is promoted while the application runs, 
   const staged = await cli(["self", "update"]);
   assert.equal(staged.code, 0, staged.stderr);
   assert.match(staged.stderr, /Staged ms11-update 5\.1\.0/);
-  const ran = await run(["sh", "-c", 'echo "app $MS11_UPDATE_TRIAL"; exit 4']);
+  // The application also lists the leases of the updaters running it (lib/self/in_use.ts).
+  const leases = `ls -a ${world.root}/updater | grep '^\\.in-use' || true`;
+  const ran = await run(["sh", "-c", `echo "app $MS11_UPDATE_TRIAL"; ${leases}; exit 4`]);
   assert.equal(ran.code, 4, ran.stderr);
-  assert.equal(ran.stdout, "app \n", "the application does not inherit the trial's variable");
+  const [said, ...held] = ran.stdout.trimEnd().split("\n");
+  assert.equal(said, "app ", "the application does not inherit the trial's variable");
+  // 5.1.0, which runs it from its kept folder, holds its lease while it runs; none is left after.
+  assert.equal(held.length, 1, ran.stdout);
+  assert.match(held[0], /^\.in-use\.5\.1\.0\.\d+$/);
+  assert.deepEqual(
+    [...Deno.readDirSync(`${world.root}/updater`)].filter((e) => e.name.startsWith(".in-use")),
+    [],
+  );
   assert.match(ran.stderr, /ms11-update 5\.1\.0 started; it replaces 5\.0\.0/);
   assert.equal(await version(entry), "5.1.0");
+});
+
+Deno.test("self update of an access-controlled channel: without its token the download fails in one line, with it the bundle is staged", async () => {
+  await using world = await makeWorld();
+  const old = await buildUpdater(world.dir, "5.0.0");
+  const next = await buildUpdater(world.dir, "5.1.0");
+  const { entry } = await installedWorld(world, old);
+  await world.publish("stable", "1.0.1", { updater: { version: "5.1.0", file: next.archive } });
+  const token = "bundle-Token.7~z";
+  await using guard = guardedServer(world, token);
+  const configure = async (auth?: Record<string, unknown>) => {
+    const raw = JSON.parse(await Deno.readTextFile(world.configPath));
+    raw.update_servers.stable = {
+      ...raw.update_servers.stable,
+      base_url: `${guard.url}/stable`,
+      auth,
+    };
+    await Deno.writeTextFile(world.configPath, JSON.stringify(raw, null, 2));
+  };
+  const self = (env: Record<string, string> = {}) =>
+    runBundle(entry, ["self", "update", "--config", world.configPath, "--root", world.root], {
+      env,
+    });
+
+  await configure();
+  const refused = await self();
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(
+    refused.stderr,
+    new RegExp(
+      `^error: Channel stable needs credentials: ${guard.url}/stable/updater/5\\.1\\.0/\\S+ answered HTTP 401 Unauthorized \\(the server asks for Bearer\\); set update_servers\\.stable\\.auth\n$`,
+      "m",
+    ),
+  );
+  let status = JSON.parse(
+    (await runBundle(entry, [
+      "status",
+      "--json",
+      "--config",
+      world.configPath,
+      "--root",
+      world.root,
+    ])).stdout,
+  );
+  assert.equal(status.updater.pending, null);
+
+  await configure({ scheme: "bearer", secret_env: "MS11_STABLE_TOKEN" });
+  guard.seen.length = 0;
+  const staged = await self({ MS11_STABLE_TOKEN: token });
+  assert.equal(staged.code, 0, staged.stderr);
+  assert.match(staged.stderr, /Staged ms11-update 5\.1\.0; it takes over at the next launch/);
+  assert.ok(!staged.stderr.includes(token) && !staged.stdout.includes(token));
+  const downloads = guard.seen.filter((s) => s.path.includes("/updater/"));
+  assert.ok(downloads.length > 0);
+  for (const request of downloads) {
+    assert.deepEqual([request.authorization, request.status], [`Bearer ${token}`, 200]);
+  }
+  status = JSON.parse(
+    (await runBundle(entry, [
+      "status",
+      "--json",
+      "--config",
+      world.configPath,
+      "--root",
+      world.root,
+    ])).stdout,
+  );
+  assert.equal(status.updater.pending?.version, "5.1.0");
 });

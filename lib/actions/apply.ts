@@ -11,6 +11,7 @@ import type { Layout } from "../root/layout.ts";
 import { launchApp, type LaunchResult } from "../root/launch.ts";
 import { type ApplyResult, applyStaged } from "../root/swap.ts";
 import { leaveYanked, noteLeftYanked, type YankOutcome } from "../root/yank.ts";
+import { holdInUse } from "../self/in_use.ts";
 
 /**
  * What the launcher's apply did: {@linkcode ApplyResult}, and what it did about a yanked build.
@@ -163,12 +164,19 @@ export async function launch(
   options: LaunchOptions = {},
 ): Promise<LaunchResult> {
   const { health } = ctx.config;
-  return await launchApp(ctx.layout, command, {
-    healthTimeoutMs: (options.healthTimeoutSeconds ?? health.health_timeout_seconds) * 1000,
-    requireConfirm: health.require_confirm,
-    failureCodes: health.failure_exit_codes,
-    keepBackups: ctx.config.keep_backups_count,
-    lockWaitMs: ctx.lockWaitMs,
-    onNotice: options.onNotice,
-  });
+  // While the application runs, this updater's version is in use: its chunks and kept folder
+  // are not pruned under it (lib/self/in_use.ts; nothing when no self-update ever happened).
+  const lease = await holdInUse(ctx.layout);
+  try {
+    return await launchApp(ctx.layout, command, {
+      healthTimeoutMs: (options.healthTimeoutSeconds ?? health.health_timeout_seconds) * 1000,
+      requireConfirm: health.require_confirm,
+      failureCodes: health.failure_exit_codes,
+      keepBackups: ctx.config.keep_backups_count,
+      lockWaitMs: ctx.lockWaitMs,
+      onNotice: options.onNotice,
+    });
+  } finally {
+    lease?.release();
+  }
 }

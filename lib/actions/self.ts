@@ -25,6 +25,7 @@ import { keepArtifact, keepRunning } from "../self/stage.ts";
 import { pruneKept } from "../self/place.ts";
 import { rollBackSelf, type SelfRollback } from "../self/promote.ts";
 import { smokeUpdater } from "../self/smoke.ts";
+import { type UpdaterStatus, updaterStatus } from "../self/status.ts";
 import { readSelfState, type SelfState, writeSelfState } from "../self/state.ts";
 import { runAction } from "./_act.ts";
 import type { ActionContext } from "./context.ts";
@@ -345,9 +346,40 @@ async function stage(
 }
 
 /**
+ * The updater's part of `update`'s result (its `updater` field; docs/EVENTS.md): the running
+ * ms11-update (`version`, `form`, as in `status --json`'s `updater`), the version the channel
+ * offers, the version this run staged, the update waiting for its trial at the next launch
+ * (`pending`, as in `status --json`), and one line saying what was done or why not.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { UpdaterReport } from "./self.ts";
+ * const report: UpdaterReport = { version: "0.1.0", form: "bundle", available: "0.2.0", staged: "0.2.0",
+ *   pending: { version: "0.2.0", channel: "stable", staged_at: "2026-11-27T00:00:00Z" },
+ *   message: "Staged ms11-update 0.2.0; it takes over at the next launch" };
+ * assert.equal(report.pending?.version, report.staged);
+ * ```
+ */
+export interface UpdaterReport {
+  /** The running ms11-update's version. */
+  version: string;
+  /** Its form: `executable`, `bundle` or `source`. */
+  form: UpdaterForm["kind"];
+  /** The version the channel's manifest offers (null: none). */
+  available: string | null;
+  /** The version this run staged (null: nothing staged). */
+  staged: string | null;
+  /** The updater update waiting for its trial at the next launch (this run's or an earlier one's), or null. */
+  pending: UpdaterStatus["pending"];
+  /** One line for people: what was done, or why not (a failure's message, also warned). */
+  message: string;
+}
+
+/**
  * Within `update`: stage the updater the manifest just checked offers, when there is one for
- * this form; a failure is a warning (the application's update stands). Null when nothing was
- * staged.
+ * this form; a failure is a warning (the application's update stands). Resolves to what was
+ * found and done (see {@linkcode UpdaterReport}).
  *
  * @example
  * ```ts
@@ -358,22 +390,35 @@ async function stage(
  * const ctx = { layout: layoutOf(await Deno.makeTempDir()), config: defaultConfig(),
  *   configPath: "/nowhere.json", platform: "linux-x64" };
  * const manifest = { updater: null } as unknown as Parameters<typeof offeredUpdater>[1];
- * assert.equal(await offeredUpdater(ctx, manifest), null); // from source, and nothing offered
+ * const report = await offeredUpdater(ctx, manifest, { running: "0.1.0" }); // a test runs from source
+ * assert.deepEqual(report, { version: "0.1.0", form: "source", available: null, staged: null,
+ *   pending: null, message: "The channel offers no ms11-update" });
  * ```
  */
 export async function offeredUpdater(
   ctx: ActionContext,
   manifest: Manifest,
   options: Pick<SelfUpdateOptions, "form" | "running" | "channel"> = {},
-): Promise<SelfUpdateReport | null> {
+): Promise<UpdaterReport> {
   const form = options.form ?? runningForm();
-  if (manifest.updater === null || cannotSelfUpdate(ctx, form) !== null) return null;
+  const running = options.running ?? UPDATER_VERSION;
+  const report = async (staged: string | null, message: string): Promise<UpdaterReport> => ({
+    version: running,
+    form: form.kind,
+    available: manifest.updater?.version ?? null,
+    staged,
+    pending: (await updaterStatus(ctx.layout, { form, running })).pending,
+    message,
+  });
+  if (manifest.updater === null) return await report(null, "The channel offers no ms11-update");
+  const refusal = cannotSelfUpdate(ctx, form);
+  if (refusal !== null) return await report(null, refusal);
   try {
-    const report = await updateUpdater(ctx, { ...options, form, manifest });
-    return report.staged === null ? null : report;
+    const done = await updateUpdater(ctx, { ...options, form, running, manifest });
+    return await report(done.staged, done.message);
   } catch (error) {
     ctx.onWarning?.((error as Error).message);
-    return null;
+    return await report(null, (error as Error).message);
   }
 }
 

@@ -15,7 +15,7 @@ import { autoCheckDue } from "../trust/check.ts";
 import { pipelineOptions, runAction } from "./_act.ts";
 import type { ActionContext } from "./context.ts";
 import { runUpdate, type UpdateResult } from "./pipeline.ts";
-import { offeredUpdater, type SelfUpdateReport } from "./self.ts";
+import { offeredUpdater, type UpdaterReport } from "./self.ts";
 
 /**
  * Options of {@linkcode checkForUpdate} and {@linkcode updateFromChannel}.
@@ -116,10 +116,11 @@ export interface UpdateReport {
   /** A problem with the state file that does not stop the update, or null. */
   problem: string | null;
   /**
-   * The ms11-update the manifest offers, when this run staged it (for its trial at the next
-   * launch), else null (see lib/actions/self.ts; absent from reports that checked nothing).
+   * The updater's own update in this run: what the manifest offers, what was staged (for its
+   * trial at the next launch), what is pending (see lib/actions/self.ts `UpdaterReport`; absent
+   * from reports that checked nothing).
    */
-  updater?: SelfUpdateReport | null;
+  updater?: UpdaterReport;
 }
 
 /**

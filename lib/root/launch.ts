@@ -7,13 +7,11 @@
  *
  * @module
  */
+import { forwardSignals } from "../core/signals.ts";
 import { confirmBuild, judgeExit } from "./health.ts";
 import { currentVersion, type Layout } from "./layout.ts";
 import { abandonTrial } from "./rollback.ts";
 import { readState } from "./state.ts";
-
-/** Signals passed on to the application. */
-const FORWARDED: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
 
 /**
  * Options of {@linkcode launchApp}.
@@ -92,30 +90,9 @@ interface Ended {
 }
 
 function start(command: string[]): { ended: Promise<Ended> } {
-  // Listen before spawning: a signal that arrives while the child starts is passed on as soon
-  // as it exists, instead of killing the launcher and orphaning the application.
-  let child: Deno.ChildProcess | null = null;
-  let signalled = false;
-  const pending: Deno.Signal[] = [];
-  const pass = (signal: Deno.Signal) => {
-    try {
-      child?.kill(signal);
-    } catch {
-      // already gone
-    }
-  };
-  const handlers = FORWARDED.map((signal) => {
-    const handler = () => {
-      signalled = true;
-      if (child === null) pending.push(signal);
-      else pass(signal);
-    };
-    Deno.addSignalListener(signal, handler);
-    return [signal, handler] as const;
-  });
-  const unlisten = () => {
-    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
-  };
+  // Listen before spawning (lib/core/signals.ts).
+  const forwarder = forwardSignals();
+  let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(command[0], {
       args: command.slice(1),
@@ -124,13 +101,13 @@ function start(command: string[]): { ended: Promise<Ended> } {
       stderr: "inherit",
     }).spawn();
   } catch (error) {
-    unlisten();
+    forwarder.close();
     throw new Error(`Cannot start ${command[0]}: ${(error as Error).message}`);
   }
-  for (const signal of pending.splice(0)) pass(signal);
+  forwarder.attach(child);
   const ended = child.status.then((status) => {
-    unlisten();
-    return { code: status.code, signal: status.signal ?? null, signalled };
+    forwarder.close();
+    return { code: status.code, signal: status.signal ?? null, signalled: forwarder.signalled };
   });
   return { ended };
 }

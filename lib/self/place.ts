@@ -14,6 +14,7 @@ import { baseOf, dirOf, exists, removeIfExists } from "../core/fs.ts";
 import type { Layout } from "../root/layout.ts";
 import { ownerProblem, refuseLinks } from "../root/safe.ts";
 import { copyOver, holds } from "./files.ts";
+import { versionsInUse } from "./in_use.ts";
 import { keptDir, type KeptUpdater, selfPaths, type SelfState, writeSelfState } from "./state.ts";
 
 /**
@@ -182,7 +183,8 @@ export function neededVersions(state: SelfState, running: string): string[] {
 }
 
 /**
- * Forget and remove the kept updaters `state` no longer needs (see {@linkcode neededVersions}):
+ * Forget and remove the kept updaters `state` no longer needs (see {@linkcode neededVersions})
+ * and no process runs from (a lease held, lib/self/in_use.ts):
  * their chunks beside the launcher's path that no needed version names and that still hold their
  * bytes, then their records (the state is written), then their folders; and any folder in
  * `<root>/updater/` that no record names (left by an interrupted staging or prune). Returns the
@@ -215,7 +217,10 @@ export async function pruneKept(
   state: SelfState,
   options: { running: string; path: string | null },
 ): Promise<string[]> {
-  const needed = neededVersions(state, options.running);
+  // And those a running process still executes (a long `run`; lib/self/in_use.ts).
+  const needed = [
+    ...new Set([...neededVersions(state, options.running), ...await versionsInUse(layout)]),
+  ];
   const pruned = Object.keys(state.kept).filter((v) => !needed.includes(v)).sort();
   if (options.path !== null) {
     const named = new Set(needed.flatMap((v) => Object.keys(state.kept[v]?.files ?? {})));

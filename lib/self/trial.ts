@@ -10,6 +10,8 @@
  * - if it ends without that report (it crashed, or exited with failure, before it started), it is
  *   refused and removed, and the updater at the launcher's path serves this launch itself: the
  *   launcher never sees a failed start, and the candidate never reached the path.
+ *   State files it left in a schema this updater does not read are put back first, from the
+ *   copy taken before the hand-off (lib/self/state_copy.ts).
  *
  * This answers "who detects that the updater itself cannot start": the old updater does, because
  * the new one reaches the launcher's path only after it has started under a launch.
@@ -17,14 +19,14 @@
  * @module
  */
 import { removeIfExists } from "../core/fs.ts";
+import { forwardSignals } from "../core/signals.ts";
 import type { Layout } from "../root/layout.ts";
 import { commandOf, UPDATER_VERSION, type UpdaterForm } from "./form.ts";
 import { TRIAL_ENV } from "./launch.ts";
+import { holds } from "./files.ts";
 import { promoteCandidate, refuseCandidate } from "./promote.ts";
 import { keptDir, type KeptUpdater, selfPaths } from "./state.ts";
-
-/** Signals passed on to the candidate (as lib/root/launch.ts passes them to the application). */
-const FORWARDED: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
+import { copyStateFiles, dropStateCopy, restoreStateFiles } from "./state_copy.ts";
 
 /** How often the report file is looked for while the candidate runs, until it is there. */
 const POLL_MS = 25;
@@ -108,25 +110,22 @@ export async function handOff(
     `${keptDir(layout, kept.version)}/${kept.entry}`,
     options.args,
   );
-  let child: Deno.ChildProcess | null = null;
-  let signalled = false;
-  const pending: Deno.Signal[] = [];
-  const pass = (signal: Deno.Signal) => {
-    try {
-      child?.kill(signal);
-    } catch {
-      // already gone
-    }
-  };
-  const handlers = FORWARDED.map((signal) => {
-    const handler = () => {
-      signalled = true;
-      if (child === null) pending.push(signal);
-      else pass(signal);
-    };
-    Deno.addSignalListener(signal, handler);
-    return [signal, handler] as const;
-  });
+  // The install's state files as they are, for a candidate that rewrites them in a newer schema
+  // and then fails to start (lib/self/state_copy.ts). No copy, no trial: the next launch tries.
+  const copyOptions = { running, candidate: kept.version, lockWaitMs: options.lockWaitMs };
+  try {
+    await copyStateFiles(layout, copyOptions);
+  } catch (error) {
+    notice(
+      `ms11-update ${kept.version} was not tried: its state files could not be copied first (${
+        (error as Error).message
+      }); ${running} runs this launch`,
+    );
+    return null;
+  }
+  // The candidate gets the launch's signals (as lib/root/launch.ts passes them to the application).
+  const forwarder = forwardSignals();
+  let child: Deno.ChildProcess;
   try {
     try {
       child = new Deno.Command(program, {
@@ -138,13 +137,15 @@ export async function handOff(
       }).spawn();
     } catch (error) {
       const reason = `could not be started: ${(error as Error).message}`;
+      await dropStateCopy(layout).catch(() => {});
       await refuse(layout, kept.version, reason, { ...options, running }, notice);
       return null;
     }
-    for (const signal of pending.splice(0)) pass(signal);
+    forwarder.attach(child);
     let ended: Deno.CommandStatus | null = null;
     child.status.then((status) => ended = status, () => {});
     let promoted = false;
+    let placed = false;
     const promote = async () => {
       promoted = true;
       try {
@@ -154,9 +155,11 @@ export async function handOff(
           running,
         });
         if (done) {
+          placed = true;
           notice(
             `ms11-update ${kept.version} started; it replaces ${running} at ${options.form.path}`,
           );
+          await dropStateCopy(layout).catch(() => {}); // its files are the install's now
         }
       } catch (error) {
         // Not promoted this time: it stays staged, and the next launch tries again.
@@ -174,16 +177,68 @@ export async function handOff(
     }
     const status = await child.status;
     if (!promoted && await reported(report)) await promote();
-    if (promoted) return status.code;
-    if (signalled) return status.code; // stopped by the user while it started: not its fault
-    const reason = status.signal !== null
+    if (promoted) {
+      // Started, but not put in place (nor by another launch): the updater at the path, which
+      // serves the next launches, must still read the install's files.
+      const inPlace = placed ||
+        await holds(options.form.path, kept.files[kept.entry]).catch(() => false);
+      if (!inPlace) {
+        await restore(layout, {
+          ...copyOptions,
+          reason: "started but was not put in place",
+          notice,
+        });
+      } else await dropStateCopy(layout).catch(() => {});
+      return status.code;
+    }
+    const reason = forwarder.signalled
+      ? "was stopped before it started"
+      : status.signal !== null
       ? `was killed by ${status.signal} before it started`
       : `exited with code ${status.code} before it started`;
+    await restore(layout, { ...copyOptions, reason, notice });
+    if (forwarder.signalled) return status.code; // stopped by the user while it started: not its fault
     await refuse(layout, kept.version, reason, { ...options, running }, notice);
     return null;
   } finally {
-    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+    forwarder.close();
     await removeIfExists(report);
+  }
+}
+
+/** Put back the state files a candidate not put in place left in a newer schema. */
+async function restore(
+  layout: Layout,
+  options: {
+    running: string;
+    candidate: string;
+    lockWaitMs?: number;
+    reason: string;
+    notice: (line: string) => void;
+  },
+): Promise<void> {
+  const { notice } = options;
+  try {
+    const restored = await restoreStateFiles(layout, {
+      running: options.running,
+      candidate: options.candidate,
+      lockWaitMs: options.lockWaitMs,
+      reason:
+        `ms11-update ${options.candidate} ${options.reason}, leaving them in a schema ${options.running} does not understand`,
+    });
+    if (restored.length > 0) {
+      notice(
+        `ms11-update ${options.candidate} left ${
+          restored.join(", ")
+        } in a newer schema; they were put back as they were before its trial`,
+      );
+    }
+  } catch (error) {
+    notice(
+      `ms11-update ${options.candidate}'s state files were not put back: ${
+        (error as Error).message
+      }`,
+    );
   }
 }
 
