@@ -106,7 +106,7 @@ Deno.test("a candidate that rewrites the state in a newer schema and then fails 
   const newer = await buildUpdater(world.dir, "5.1.0", {
     tag: "-crash",
     patches: [
-      newerSchema("lib/root/state.ts", "STATE_SCHEMA"),
+      newerSchema("lib/root/_state_parse.ts", "STATE_SCHEMA"),
       newerSchema("lib/self/state.ts", "SELF_STATE_SCHEMA"),
       CRASH_BEFORE_REPORT,
     ],
