@@ -6,9 +6,12 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { removeIfExists, writeFileAtomic } from "../core/fs.ts";
 import { decodeBase64, isPublicKey, PUBLIC_KEY_PREFIX } from "../core/keyset.ts";
 import { keyId, type SignatureEntry, verifyBytes } from "../trust/keys.ts";
+import { channelSignatureFile } from "./_signatures.ts";
+import { SIGNATURES_DIR } from "./_tree.ts";
 
 /** What a private key file says it is. */
 const PRIVATE_KIND = "ms11-update-signing-key";
@@ -276,13 +279,22 @@ export async function signDocument(
 }
 
 /**
- * Write a release tree's manifest and its signature file beside it (`<manifest>.sig`), each
- * atomically: signed with each key, or, with no key, unsigned (any old signature file removed, so
- * that it cannot pair with the new bytes). Resolves to the signature file's path, or null.
+ * Write a release tree's manifest and its signatures, so that a reader never sees a manifest
+ * whose signatures are not beside it (docs/MANIFEST.md, "Reading the manifest and its signatures
+ * as one pair"): first `signatures/<sha256 of the bytes>.sig` beside the manifest (the
+ * manifest-addressed file clients look for first, and the one they need to go on with an
+ * accepted manifest when a mirror is behind), then `<manifest>.sig` carrying the new signatures
+ * and those of the manifest it replaces (each entry tagged `manifest_sha256`, as `publish` stores
+ * it), and only then the manifest itself, each written atomically. A client reading
+ * `manifest.json` and then `manifest.json.sig` at any moment gets a pair that verifies, whether
+ * it read the old manifest or the new one. With no key the manifest is written unsigned: any old
+ * `<manifest>.sig` is removed first, so that it cannot pair with the new bytes. Resolves to the
+ * signature file's path, or null.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
+ * import { createHash } from "node:crypto";
  * import { parseSignatures } from "../trust/keys.ts";
  * import { readSigningKey, writeKeyPair, writeSignedManifest } from "./signing.ts";
  * const dir = await Deno.makeTempDir();
@@ -291,6 +303,11 @@ export async function signDocument(
  * const sig = await writeSignedManifest(`${dir}/manifest.json`, bytes, [key]);
  * assert.equal(sig, `${dir}/manifest.json.sig`);
  * assert.equal(parseSignatures(await Deno.readTextFile(sig), "sig")[0].keyid, key.keyid);
+ * const sha = createHash("sha256").update(bytes).digest("hex");
+ * assert.equal(parseSignatures(await Deno.readTextFile(`${dir}/signatures/${sha}.sig`), "sig").length, 1);
+ * // A second manifest: manifest.json.sig signs both, so a reader of either verifies it.
+ * await writeSignedManifest(`${dir}/manifest.json`, new TextEncoder().encode("[]\n"), [key]);
+ * assert.equal(parseSignatures(await Deno.readTextFile(sig), "sig").length, 2);
  * assert.equal(await writeSignedManifest(`${dir}/manifest.json`, bytes, []), null);
  * await assert.rejects(Deno.stat(`${dir}/manifest.json.sig`), Deno.errors.NotFound);
  * ```
@@ -301,9 +318,31 @@ export async function writeSignedManifest(
   keys: readonly SigningKey[],
 ): Promise<string | null> {
   const signaturePath = `${manifestPath}.sig`;
-  const signature = keys.length > 0 ? await signDocument(bytes, keys) : null;
+  if (keys.length === 0) {
+    await removeIfExists(signaturePath);
+    await writeFileAtomic(manifestPath, bytes);
+    return null;
+  }
+  const signature = new TextEncoder().encode(await signDocument(bytes, keys));
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  const folder = manifestPath.replace(/[^/]*$/, "") || "./";
+  await Deno.mkdir(`${folder}${SIGNATURES_DIR}`, { recursive: true });
+  await writeFileAtomic(`${folder}${SIGNATURES_DIR}/${sha256}.sig`, signature);
+  const old = await readIfExists(manifestPath);
+  const channelFile = channelSignatureFile(signature, sha256, {
+    bytes: old === null ? null : await readIfExists(signaturePath),
+    manifestSha256: old === null ? null : createHash("sha256").update(old).digest("hex"),
+  });
+  await writeFileAtomic(signaturePath, channelFile);
   await writeFileAtomic(manifestPath, bytes);
-  if (signature === null) await removeIfExists(signaturePath);
-  else await writeFileAtomic(signaturePath, signature);
-  return signature === null ? null : signaturePath;
+  return signaturePath;
+}
+
+async function readIfExists(path: string): Promise<Uint8Array | null> {
+  try {
+    return await Deno.readFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
 }
