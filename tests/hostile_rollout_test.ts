@@ -9,6 +9,7 @@ import { ManifestBehindError, UntrustedManifestError } from "../lib/core/errors.
 import { readTrust } from "../lib/root/trust_state.ts";
 import type { ManifestDoc } from "./_malicious_repo.ts";
 import { NOW, PLATFORM, refused, type Scene, scene } from "./_hostile_scene.ts";
+import { snapshot } from "./_e2e.ts";
 
 const SALT = "5a17".repeat(8);
 const HOUR = 3_600_000;
@@ -209,3 +210,26 @@ for (const { what, rollout, message } of malformed) {
     assert.equal((await readTrust(s.layout)).document.channels.stable.serial, 5);
   });
 }
+
+Deno.test("hostile rollout: a replayed un-yank while the accepted manifest's own signatures are served: the accepted one stands, the yank holds", async () => {
+  await using s = await scene();
+  const old = await s.publish({ version: "1.1.0", serial: 6, edit: staged, addressed: true });
+  assert.equal((await s.update({ checkOnly: true })).check.manifest.serial, 6);
+  await s.publish({
+    version: "1.0.0",
+    serial: 7,
+    addressed: true,
+    edit: (d) => (d.yanked = [yank("1.0.5"), yank("1.1.0")]),
+  });
+  assert.equal((await s.update({ checkOnly: true })).check.manifest.serial, 7);
+  s.repo.replay(old);
+  const before = await snapshot(s.layout.root);
+  const trust = await Deno.readTextFile(s.layout.trust);
+  const result = await s.update();
+  // Every server is behind: the client goes on with serial 7, verified again from its own file.
+  assert.deepEqual([result.check.kept, result.check.manifest.serial], [true, 7]);
+  assert.deepEqual(result.check.fetchedManifest.yanked.map((y) => y.version), ["1.0.5", "1.1.0"]);
+  assert.equal(result.staged, null); // 1.1.0 is not installed
+  assert.equal(await Deno.readTextFile(s.layout.trust), trust);
+  assert.equal(await snapshot(s.layout.root), before);
+});
