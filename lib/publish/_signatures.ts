@@ -1,6 +1,6 @@
-// Private to lib/publish (upload.ts; signing.ts for release trees): the channel's signature file
-// `manifest.json.sig` as an object store (or a release tree) holds it during and between
-// publications (docs/DEPLOYMENT.md, "Consistency of manifest and signature").
+// Private to lib/publish/upload.ts: the channel's signature file `manifest.json.sig` as an
+// object store holds it during and between publications (docs/DEPLOYMENT.md, "Consistency of
+// manifest and signature").
 //
 // Today's clients fetch `manifest.json` and then `manifest.json.sig` in two requests, each of which
 // a CDN may answer from its cache. So the stored signature file carries the signatures of the
@@ -76,10 +76,11 @@ export function channelSignatureFile(
   manifestSha256: string,
   stored: StoredSignatures,
 ): Uint8Array {
-  // A tree's own file may carry older manifests' entries too (tagged): only this one's are fresh.
-  const fresh: Entry[] = (JSON.parse(new TextDecoder().decode(local)) as Partial<Entry>[])
-    .filter((e) => e.manifest_sha256 === undefined || e.manifest_sha256 === manifestSha256)
-    .map((e) => ({ keyid: e.keyid!, sig: e.sig!, manifest_sha256: manifestSha256 }));
+  const fresh: Entry[] = (JSON.parse(new TextDecoder().decode(local)) as Entry[]).map((e) => ({
+    keyid: e.keyid,
+    sig: e.sig,
+    manifest_sha256: manifestSha256,
+  }));
   const old = storedEntries(stored);
   const has = (e: Entry) =>
     old.some((o) =>

@@ -148,30 +148,23 @@ export async function scanTree(tree: string, signal?: AbortSignal): Promise<Tree
       );
     }
     const parsed = parseManifest(manifest, { url: placeholder(channel), channel });
-    // `release` writes the manifest's own signatures to signatures/<sha256>.sig, and to
-    // manifest.json.sig with those of the manifests it replaced: publish takes the former.
-    const ownPath = `${dir}/${SIGNATURES_DIR}/${sha256Hex(manifest)}.sig`;
-    const readSig = (path: string) =>
-      Deno.readFile(path).catch((error) => {
-        if (error instanceof Deno.errors.NotFound) return null;
-        throw error;
-      });
-    const plain = await readSig(`${manifestPath}.sig`);
-    const own = plain === null ? null : await readSig(ownPath);
-    const signature = own ?? plain;
-    const signaturePath = own === null ? `${manifestPath}.sig` : ownPath;
+    const signature = await Deno.readFile(`${manifestPath}.sig`).catch((error) => {
+      if (error instanceof Deno.errors.NotFound) return null;
+      throw error;
+    });
     if (signature !== null) {
       if (signature.length > MAX_SIGNATURE_BYTES) {
         throw new RangeError(
-          `Signature file ${signaturePath} is ${signature.length} bytes, more than the ${MAX_SIGNATURE_BYTES} clients accept`,
+          `Signature file ${manifestPath}.sig is ${signature.length} bytes, more than the ${MAX_SIGNATURE_BYTES} clients accept`,
         );
       }
-      parseSignatures(signature, signaturePath);
+      parseSignatures(signature, `${manifestPath}.sig`);
     }
     channels.push({ channel, manifest, parsed, sha256: sha256Hex(manifest), signature });
     for (const rel of await walk(dir, "")) {
       if (rel === "manifest.json" || rel === "manifest.json.sig") continue;
-      // Written by `release` for static hosts; publish writes the store's own.
+      // `release` writes them for static hosts (the manifest.json.sig of each manifest it wrote,
+      // byte for byte); publish writes the store's own from manifest.json.sig.
       if (rel.startsWith(`${SIGNATURES_DIR}/`)) continue;
       signal?.throwIfAborted();
       files.push({

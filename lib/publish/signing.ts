@@ -10,7 +10,6 @@ import { createHash } from "node:crypto";
 import { removeIfExists, writeFileAtomic } from "../core/fs.ts";
 import { decodeBase64, isPublicKey, PUBLIC_KEY_PREFIX } from "../core/keyset.ts";
 import { keyId, type SignatureEntry, verifyBytes } from "../trust/keys.ts";
-import { channelSignatureFile } from "./_signatures.ts";
 import { SIGNATURES_DIR } from "./_tree.ts";
 
 /** What a private key file says it is. */
@@ -279,17 +278,16 @@ export async function signDocument(
 }
 
 /**
- * Write a release tree's manifest and its signatures, so that a reader never sees a manifest
- * whose signatures are not beside it (docs/MANIFEST.md, "Reading the manifest and its signatures
- * as one pair"): first `signatures/<sha256 of the bytes>.sig` beside the manifest (the
- * manifest-addressed file clients look for first, and the one they need to go on with an
- * accepted manifest when a mirror is behind), then `<manifest>.sig` carrying the new signatures
- * and those of the manifest it replaces (each entry tagged `manifest_sha256`, as `publish` stores
- * it), and only then the manifest itself, each written atomically. A client reading
- * `manifest.json` and then `manifest.json.sig` at any moment gets a pair that verifies, whether
- * it read the old manifest or the new one. With no key the manifest is written unsigned: any old
- * `<manifest>.sig` is removed first, so that it cannot pair with the new bytes. Resolves to the
- * signature file's path, or null.
+ * Write a release tree's manifest and its signatures, so that a client reading it never pairs
+ * the manifest with signatures of another (docs/MANIFEST.md, "The release tree"): first
+ * `signatures/<sha256 of the bytes>.sig` beside the manifest (the manifest-addressed file a
+ * client reads for a manifest it has just fetched, and the one it needs to go on with an accepted
+ * manifest when a mirror is behind; it never changes, older ones stay), then `<manifest>.sig`,
+ * and only then the manifest itself, each written atomically. `<manifest>.sig` carries the new
+ * signatures only: a body kept after a `304` that is no longer the tree's manifest must fail
+ * against it (two manifests can share nginx's ETag). With no key the manifest is written
+ * unsigned: any old `<manifest>.sig` is removed first, so that it cannot pair with the new bytes.
+ * Resolves to the signature file's path, or null.
  *
  * @example
  * ```ts
@@ -304,10 +302,7 @@ export async function signDocument(
  * assert.equal(sig, `${dir}/manifest.json.sig`);
  * assert.equal(parseSignatures(await Deno.readTextFile(sig), "sig")[0].keyid, key.keyid);
  * const sha = createHash("sha256").update(bytes).digest("hex");
- * assert.equal(parseSignatures(await Deno.readTextFile(`${dir}/signatures/${sha}.sig`), "sig").length, 1);
- * // A second manifest: manifest.json.sig signs both, so a reader of either verifies it.
- * await writeSignedManifest(`${dir}/manifest.json`, new TextEncoder().encode("[]\n"), [key]);
- * assert.equal(parseSignatures(await Deno.readTextFile(sig), "sig").length, 2);
+ * assert.equal(await Deno.readTextFile(`${dir}/signatures/${sha}.sig`), await Deno.readTextFile(sig));
  * assert.equal(await writeSignedManifest(`${dir}/manifest.json`, bytes, []), null);
  * await assert.rejects(Deno.stat(`${dir}/manifest.json.sig`), Deno.errors.NotFound);
  * ```
@@ -323,26 +318,12 @@ export async function writeSignedManifest(
     await writeFileAtomic(manifestPath, bytes);
     return null;
   }
-  const signature = new TextEncoder().encode(await signDocument(bytes, keys));
+  const signature = await signDocument(bytes, keys);
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   const folder = manifestPath.replace(/[^/]*$/, "") || "./";
   await Deno.mkdir(`${folder}${SIGNATURES_DIR}`, { recursive: true });
   await writeFileAtomic(`${folder}${SIGNATURES_DIR}/${sha256}.sig`, signature);
-  const old = await readIfExists(manifestPath);
-  const channelFile = channelSignatureFile(signature, sha256, {
-    bytes: old === null ? null : await readIfExists(signaturePath),
-    manifestSha256: old === null ? null : createHash("sha256").update(old).digest("hex"),
-  });
-  await writeFileAtomic(signaturePath, channelFile);
+  await writeFileAtomic(signaturePath, signature);
   await writeFileAtomic(manifestPath, bytes);
   return signaturePath;
-}
-
-async function readIfExists(path: string): Promise<Uint8Array | null> {
-  try {
-    return await Deno.readFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw error;
-  }
 }
