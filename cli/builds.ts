@@ -196,7 +196,11 @@ export function statusText(s: StatusDocument): string {
     ...(!s.cohort ? [] : [
       `rollout:    ${t(s.cohort.newest)} at ${s.cohort.share_basis_points / 100}%${
         s.cohort.ramp ? " (ramp)" : ""
-      }${s.cohort.paused ? ", paused" : ""}; ${admissionPhrase(s.cohort)}`,
+      }${s.cohort.paused ? ", paused" : ""}; ${
+        !s.cohort.in_cohort && s.current?.version === s.cohort.newest
+          ? "this install runs it already (taken ahead of the rollout)"
+          : admissionPhrase(s.cohort)
+      }`,
     ]),
     `served by:  ${
       s.mirror ? `${t(s.mirror.base_url)} (checked ${t(s.mirror.checked_at)})` : "not checked yet"

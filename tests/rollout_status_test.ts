@@ -162,4 +162,16 @@ Deno.test("status (text and --json) and the audit log say when the ramp admits t
     (await world.cli(["status"])).stdout,
     /rollout: {4}1\.1\.0 at 10% \(ramp\); this install is in the cohort\n/,
   );
+
+  // Outside the cohort but taken ahead of the rollout (--now): status says it runs it already.
+  await Deno.writeTextFile(
+    installIdPath(layoutOf(world.root)),
+    `${idIn(doc.rollout.salt, 5000, 10000)}\n`,
+  );
+  assert.equal((await world.cli(["--now"])).code, 0);
+  assert.equal((await world.cli(["apply"])).code, 0);
+  assert.match(
+    (await world.cli(["status"])).stdout,
+    /rollout: {4}1\.1\.0 at 10% \(ramp\); this install runs it already \(taken ahead of the rollout\)\n/,
+  );
 });
