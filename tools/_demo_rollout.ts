@@ -54,7 +54,7 @@ interface Fleet {
   offeredToNew(): Promise<string>;
 }
 
-async function makeFleet(demo: RolloutDemo): Promise<Fleet> {
+function makeFleet(demo: RolloutDemo): Fleet {
   const config = validateConfig({
     channel: CHANNEL,
     update_servers: { [CHANNEL]: { base_url: `${demo.serverUrl}/${CHANNEL}` } },
@@ -182,7 +182,7 @@ async function retreatOffYank(
 
 /** The rollout part, steps numbered by `demo.step`. */
 export async function rolloutPart(demo: RolloutDemo): Promise<void> {
-  const fleet = await makeFleet(demo);
+  const fleet = makeFleet(demo);
 
   demo.step(`A fleet of ${FLEET_SIZE} installs on the "${CHANNEL}" channel installs 1.0.0`);
   await release(demo, "1.0.0", []);
