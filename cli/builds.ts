@@ -14,6 +14,7 @@ import { describeLifecycle } from "../lib/root/lifecycle.ts";
 import type { AuditEntry } from "../lib/root/audit.ts";
 import { escapeText as t } from "../lib/core/text.ts";
 import { isVersion } from "../lib/core/version.ts";
+import { admissionPhrase } from "../lib/core/rollout.ts";
 import { actionContext, type Context, type GlobalOptions, loadContext } from "./_context.ts";
 import type { UpdateCommandOptions } from "./update.ts";
 
@@ -193,6 +194,15 @@ export function statusText(s: StatusDocument): string {
         } available (${t(s.last_check.decision)})`
         : "never"
     }`,
+    ...(!s.cohort ? [] : [
+      `rollout:    ${t(s.cohort.newest)} at ${s.cohort.share_basis_points / 100}%${
+        s.cohort.ramp ? " (ramp)" : ""
+      }${s.cohort.paused ? ", paused" : ""}; ${
+        !s.cohort.in_cohort && s.current?.version === s.cohort.newest
+          ? "this install runs it already (taken ahead of the rollout)"
+          : admissionPhrase(s.cohort)
+      }`,
+    ]),
     `served by:  ${
       s.mirror ? `${t(s.mirror.base_url)} (checked ${t(s.mirror.checked_at)})` : "not checked yet"
     }`,

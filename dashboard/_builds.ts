@@ -251,6 +251,7 @@ function rolloutHtml(c: ChannelProbe): string {
     `Staged rollout of ${r.newest}: ${r.share_basis_points / 100}% of installs${
       r.paused ? ", paused" : ""
     }; ${offered} (${r.reason})`,
+    ...(r.admits_at ? [`The ramp admits this install at ${r.admits_at}`] : []),
     ...(r.yanked.length > 0 ? [`Yanked: ${r.yanked.join(", ")}`] : []),
     ...(r.minimum_version !== null ? [`Minimum version: ${r.minimum_version}`] : []),
   ];

@@ -1,14 +1,17 @@
 // The attacked install of the hostile-repository suites (tests/hostile_repo_test.ts,
-// tests/hostile_delta_test.ts): a malicious repository (tests/_malicious_repo.ts), the
-// publisher's and an attacker's keys, and a client that installed 1.0.0 (serial 5) from it.
+// tests/hostile_delta_test.ts, tests/hostile_rollout_test.ts): a malicious repository
+// (tests/_malicious_repo.ts), the publisher's and an attacker's keys, a client that installed
+// 1.0.0 (serial 5) from it, and the assertion every case makes of a refusal.
 import assert from "node:assert/strict";
+import { readAudit } from "../lib/root/audit.ts";
 import { type Config, validateConfig } from "../lib/core/config_schema.ts";
 import { testEnv } from "../lib/core/env.ts";
 import type { SigningKey } from "../lib/publish/signing.ts";
 import { type Layout, layoutOf } from "../lib/root/layout.ts";
 import { applyStaged } from "../lib/root/swap.ts";
 import { runUpdate } from "../lib/actions/pipeline.ts";
-import { linuxPlatform } from "./_e2e.ts";
+import { linuxPlatform, snapshot } from "./_e2e.ts";
+import { rejectsWith } from "./_helpers.ts";
 import { makeKey, MaliciousRepo, type PublishOptions } from "./_malicious_repo.ts";
 
 /** The time every scene runs at. */
@@ -97,4 +100,32 @@ export async function scene(
   assert.equal(first.staged, "1.0.0");
   await applyStaged(layout, { now: NOW });
   return s;
+}
+
+/** Both copies of the trust state, byte for byte. */
+export async function trustFiles(layout: Layout): Promise<string[]> {
+  return [await Deno.readTextFile(layout.trust), await Deno.readTextFile(layout.trustBackup)];
+}
+
+// deno-lint-ignore no-explicit-any
+export type ErrorClass = abstract new (...args: any[]) => Error;
+
+/**
+ * Run an update against the attack; assert the exact refusal, an unchanged install, staged area
+ * and trusted state, and the refusal in the audit log.
+ */
+export async function refused(
+  s: Scene,
+  cls: ErrorClass,
+  message: string | RegExp,
+  event: "manifest_refused" | "manifest_behind" | "artifact_refused" = "manifest_refused",
+): Promise<void> {
+  const before = await snapshot(s.layout.root);
+  const trusted = await trustFiles(s.layout);
+  const error = await rejectsWith(s.update(), cls, message);
+  assert.equal(await snapshot(s.layout.root), before, "the install changed");
+  assert.deepEqual(await trustFiles(s.layout), trusted, "the trusted state changed");
+  const last = (await readAudit(s.layout)).at(-1);
+  assert.equal(last?.event, event);
+  assert.equal(last?.reason, error.message);
 }

@@ -148,8 +148,10 @@ Deno.test({
       assert.equal(install.code, 0, install.stderr);
       assert.equal(await launch(root), "MS11 1.0.0");
       const canaryLines = (await logLines()).filter((l) => l.includes(" /canary/"));
+      // The signatures: the manifest's addressed file, which `release` writes beside it.
       assert.ok(
-        canaryLines.some((l) => / \/canary\/manifest\.json\.sig 200 auth=yes$/.test(l)),
+        canaryLines.some((l) => / \/canary\/signatures\/[0-9a-f]{64}\.sig 200 auth=yes$/.test(l)),
+        canaryLines.join("\n"),
       );
       assert.ok(
         canaryLines.some((l) => / \/canary\/1\.0\.0\/\S+ 200 auth=yes$/.test(l)),

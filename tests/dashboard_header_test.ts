@@ -35,6 +35,7 @@ function status(extra: Partial<StatusDocument> = {}): StatusDocument {
     held: [],
     trust: { file: "/opt/ms11/trust.json", problem: null, channels: {} },
     mirror: null,
+    cohort: null,
     ...extra,
   };
 }

@@ -36,6 +36,7 @@ function status(extra: Partial<StatusDocument> = {}): StatusDocument {
     held: [],
     trust: { file: "/opt/ms11/trust.json", problem: null, channels: {} },
     mirror: null,
+    cohort: null,
     ...extra,
   };
 }
@@ -643,7 +644,7 @@ Deno.test("renderPage shows the updater: its version and form, a pending updater
   assert.doesNotMatch(renderPage(view()), /id="updater-version"/);
 });
 
-Deno.test("renderPage shows a channel's staged rollout: the share, pause, this install's cohort, yanked, minimum", () => {
+Deno.test("renderPage shows a channel's staged rollout: the share, pause, this install's cohort and when the ramp admits it, yanked, minimum", () => {
   const html = renderPage(view({
     channels: [{
       name: "stable",
@@ -661,13 +662,14 @@ Deno.test("renderPage shows a channel's staged rollout: the share, pause, this i
         yanked: ["1.0.5"],
         minimum_version: "0.9.0",
         reason: "outside the cohort (10%, <paused>)",
+        admits_at: "2026-11-22T10:00:00.000Z",
       },
       error: null,
     }],
   }));
   assert.ok(
     html.includes(
-      '<p class="rollout muted">Staged rollout of 1.1.0: 10% of installs, paused; this install is not in the cohort yet: it is offered 1.0.0 (outside the cohort (10%, &lt;paused&gt;))<br>Yanked: 1.0.5<br>Minimum version: 0.9.0</p>',
+      '<p class="rollout muted">Staged rollout of 1.1.0: 10% of installs, paused; this install is not in the cohort yet: it is offered 1.0.0 (outside the cohort (10%, &lt;paused&gt;))<br>The ramp admits this install at 2026-11-22T10:00:00.000Z<br>Yanked: 1.0.5<br>Minimum version: 0.9.0</p>',
     ),
     html,
   );

@@ -35,8 +35,9 @@ Deno.test("GET /api/status is the status document of status --json", async () =>
   assert.equal(answer.json.current.version, "1.1.0");
   assert.deepEqual(answer.json.backups.map((b: { version: string }) => b.version), ["1.0.0"]);
   const { config } = await loadConfig(d.world.configPath, { explicit: true });
-  const { updater, ...install } = answer.json;
+  const { updater, cohort, ...install } = answer.json;
   assert.deepEqual(install, await readStatus(d.layout, config, { platform: d.platform }));
+  assert.equal(cohort, null); // the status action's: no staged rollout on this channel
   assert.deepEqual(updater, await updaterStatus(d.layout)); // this process's updater: from source
   const cli = await d.world.cli(["status", "--json"]);
   assert.equal(cli.code, 0, cli.stderr);

@@ -13,41 +13,11 @@ import {
   UntrustedManifestError,
 } from "../lib/core/errors.ts";
 import { keyId } from "../lib/trust/keys.ts";
-import type { Layout } from "../lib/root/layout.ts";
 import { readTrust } from "../lib/root/trust_state.ts";
 import { makeTarGz, makeZip, type TarEntry, type ZipEntry } from "./_archives.ts";
 import { snapshot } from "./_e2e.ts";
-import { rejectsWith } from "./_helpers.ts";
 import type { PublishOptions } from "./_malicious_repo.ts";
-import { NOW, PLATFORM, type Scene, scene } from "./_hostile_scene.ts";
-
-/** Both copies of the trust state, byte for byte. */
-async function trustFiles(layout: Layout): Promise<string[]> {
-  return [await Deno.readTextFile(layout.trust), await Deno.readTextFile(layout.trustBackup)];
-}
-
-// deno-lint-ignore no-explicit-any
-type ErrorClass = abstract new (...args: any[]) => Error;
-
-/**
- * Run an update against the attack; assert the exact refusal, an unchanged install, staged area
- * and trusted state, and the refusal in the audit log.
- */
-async function refused(
-  s: Scene,
-  cls: ErrorClass,
-  message: string | RegExp,
-  event: "manifest_refused" | "manifest_behind" | "artifact_refused" = "manifest_refused",
-): Promise<void> {
-  const before = await snapshot(s.layout.root);
-  const trusted = await trustFiles(s.layout);
-  const error = await rejectsWith(s.update(), cls, message);
-  assert.equal(await snapshot(s.layout.root), before, "the install changed");
-  assert.deepEqual(await trustFiles(s.layout), trusted, "the trusted state changed");
-  const last = (await readAudit(s.layout)).at(-1);
-  assert.equal(last?.event, event);
-  assert.equal(last?.reason, error.message);
-}
+import { NOW, PLATFORM, refused, type Scene, scene } from "./_hostile_scene.ts";
 
 /** The signature file's URL, for messages. */
 const sigUrl = (s: Scene) => `${s.manifestUrl}.sig`;

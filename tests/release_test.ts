@@ -463,7 +463,14 @@ Deno.test("publishRelease signs the exact manifest bytes, numbers serials and se
   });
   assert.equal(third.signaturePath, null);
   assert.equal(third.manifest.serial, 3);
-  assert.deepEqual(await namesIn(`${tree}/stable`), ["1.0.0", "1.1.0", "1.2.0", "manifest.json"]);
+  // The addressed signature files of the signed manifests stay: each names what it signs.
+  assert.deepEqual(await namesIn(`${tree}/stable`), [
+    "1.0.0",
+    "1.1.0",
+    "1.2.0",
+    "manifest.json",
+    "signatures",
+  ]);
 });
 
 Deno.test("publishRelease refuses an expiry not after the release and writes nothing", async () => {

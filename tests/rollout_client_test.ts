@@ -104,6 +104,7 @@ Deno.test("offeredRelease: the cohort, previous, critical, override, yanked and 
     in_cohort: false,
     share: 1000,
     bucket: installBucket(outside, SALT_A),
+    admits_at: null, // a fixed share: only the publisher widens it
     reason: "outside the cohort (10%)",
   });
   assert.equal(offer(view(), null).which, "previous"); // no id: outside every cohort

@@ -1,6 +1,7 @@
 // The demo: a full update cycle on this machine, in a temporary folder, in a few seconds.
 // It publishes releases with the library, serves them on 127.0.0.1, and drives the real CLI
-// as a subprocess, the way a launcher and a user would.
+// as a subprocess, the way a launcher and a user would. Then a staged rollout across a fleet of
+// simulated installs (tools/_demo_rollout.ts): a release at 10%, widened, and a yank.
 //
 //   deno task demo            (or ./denow task demo)
 //   deno task demo --keep     keep the temporary folder to look around
@@ -8,6 +9,7 @@ import { create as createTar } from "tar";
 import { serveReleases } from "../lib/publish/serve.ts";
 import { detectPlatform } from "../lib/core/config.ts";
 import { SHIPPED_V8_FLAGS } from "./_v8_flags.ts";
+import { rolloutPart } from "./_demo_rollout.ts";
 
 const keep = Deno.args.includes("--keep");
 const main = new URL("../main.ts", import.meta.url).pathname;
@@ -26,8 +28,11 @@ function say(text: string): void {
   console.log(text);
 }
 
+/** The steps: 9 of one install's update cycle, then the fleet's staged rollout (5). */
+const STEPS = 14;
+
 function step(n: number, text: string): void {
-  console.log(`\n${bold(`[${n}/9] ${text}`)}`);
+  console.log(`\n${bold(`[${n}/${STEPS}] ${text}`)}`);
 }
 
 /** An MS11 "build": a script that prints its version, padded to `padMiB` so progress shows. */
@@ -197,6 +202,22 @@ try {
 
   step(9, "Status (also available as JSON for dashboards: ms11-update status --json)");
   await cli("status");
+
+  // Staged rollouts across a fleet of simulated installs (tools/_demo_rollout.ts).
+  let n = 9;
+  await rolloutPart({
+    dir,
+    tree,
+    serverUrl: server.url,
+    platform,
+    publicKey,
+    keyFile: `${keyDir}/ms11-update.key`,
+    publisher: (...args) => run(true, ...args),
+    makeBuild: (version) => makeBuild(version),
+    say,
+    dim,
+    step: (text) => step(++n, text),
+  });
 
   say(`\n${bold("Done")} in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
 } finally {

@@ -5,8 +5,7 @@
  *
  * @module
  */
-import { rolloutFacts } from "./_rollout_facts.ts";
-import type { RolloutRecord } from "../root/state.ts";
+import { type RolloutFacts, rolloutFacts } from "./_rollout_facts.ts";
 import { peekInstallId } from "../root/install_id.ts";
 import {
   checkInterval,
@@ -111,7 +110,7 @@ export interface ChannelProbe {
   /** What an update from it would do. */
   decision: UpdateDecision | null;
   /** Its staged rollout as it applies to this install (absent: none). */
-  rollout?: RolloutRecord;
+  rollout?: RolloutFacts;
   /** Why its manifest could not be read or trusted. */
   error: string | null;
 }
@@ -200,7 +199,7 @@ export async function probeChannels(
           size: check.artifact.size,
         };
         probe.decision = check.decision;
-        Object.assign(probe, rolloutFacts(check));
+        Object.assign(probe, rolloutFacts(check, { admission: true }));
       } catch (error) {
         probe.error = (error as Error).message;
       }

@@ -355,7 +355,7 @@ export async function runUpdate(
     current,
     available: manifest.version,
     decision: state.last_check.decision,
-    ...rolloutFacts(check),
+    ...rolloutFacts(check, { admission: true }),
     ...mirrorFacts(check),
   });
   const names = decision.action === "update"

@@ -7,7 +7,10 @@
  */
 import { resolveChannel } from "../core/channel.ts";
 import { type HistoryOptions, type InstallHistory, readHistory } from "../root/history.ts";
-import { requireInstall } from "../root/layout.ts";
+import { type CohortNow, cohortNow } from "../core/rollout.ts";
+import { peekInstallId } from "../root/install_id.ts";
+import { type Layout, requireInstall } from "../root/layout.ts";
+import { readState } from "../root/state.ts";
 import { readStatus, type StatusDocument } from "../root/status.ts";
 import { updaterStatus } from "../self/status.ts";
 import type { ActionContext } from "./context.ts";
@@ -26,6 +29,8 @@ import type { ActionContext } from "./context.ts";
 export interface StatusActionOptions {
   /** The channel to report (default: the configured one). */
   channel?: string;
+  /** The time the channel's staged rollout is judged at (default now). */
+  now?: Date;
 }
 
 /**
@@ -47,6 +52,7 @@ export interface StatusActionOptions {
  * const status = await installStatus(ctx);
  * assert.equal(status.current, null);
  * assert.equal(status.channel, "stable");
+ * assert.equal(status.cohort, null); // no check yet: no staged rollout known
  * assert.deepEqual([status.updater?.form, status.updater?.pending], ["source", null]); // a test runs from source
  * ```
  */
@@ -57,7 +63,27 @@ export async function installStatus(
   const channel = resolveChannel(ctx.config, options.channel);
   await requireInstall(ctx.layout);
   const status = await readStatus(ctx.layout, ctx.config, { channel, platform: ctx.platform });
-  return { ...status, updater: await updaterStatus(ctx.layout) };
+  return {
+    ...status,
+    cohort: await channelCohort(ctx.layout, { channel, now: options.now ?? new Date() }),
+    updater: await updaterStatus(ctx.layout),
+  };
+}
+
+/** The channel's staged rollout for this install now, from the manifest kept at the last check. */
+async function channelCohort(
+  layout: Layout,
+  options: { channel: string; now: Date },
+): Promise<CohortNow | null> {
+  const { state } = await readState(layout);
+  if (!Object.hasOwn(state.manifests, options.channel)) return null;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(state.manifests[options.channel].body);
+  } catch {
+    return null;
+  }
+  return cohortNow(doc, await peekInstallId(layout), options.now);
 }
 
 /**

@@ -109,7 +109,8 @@ export function installBucket(installId: string, salt: string): number {
  * ```ts
  * import assert from "node:assert/strict";
  * import type { OfferedRelease } from "./rollout.ts";
- * const offered: OfferedRelease = { which: "newest", in_cohort: true, share: 10000, bucket: null, reason: "no rollout" };
+ * const offered: OfferedRelease = { which: "newest", in_cohort: true, share: 10000, bucket: null,
+ *   admits_at: null, reason: "no rollout" };
  * assert.equal(offered.which, "newest");
  * ```
  */
@@ -122,6 +123,11 @@ export interface OfferedRelease {
   share: number;
   /** This install's bucket for the newest release (null without a rollout). */
   bucket: number | null;
+  /**
+   * When the ramp will admit this install, outside the cohort now (ISO 8601): null when it is
+   * in, on a fixed share or a paused ramp (only the publisher widens those), or never.
+   */
+  admits_at: string | null;
   /** One phrase for people and the audit log. */
   reason: string;
 }
@@ -214,6 +220,9 @@ export function offeredRelease(
     in_cohort: inCohort,
     share,
     bucket,
+    admits_at: inCohort || bucket === null || rollout === null
+      ? null
+      : admissionTime(rollout, manifest.released_at, bucket),
     reason,
   });
   if (!yanked.has(manifest.version)) {
@@ -254,4 +263,148 @@ export function offeredRelease(
         rollout?.paused ? ", paused" : ""
       }) and no previous release is offered`,
   );
+}
+
+/**
+ * When `rollout`'s ramp admits an install whose bucket is `bucket`: `released_at` plus the hours
+ * of the first step whose share is above the bucket (ISO 8601). Null on a fixed share or a paused
+ * ramp (a resume moves the steps not reached later, and only the publisher widens a fixed share),
+ * or when no step reaches the bucket.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { admissionTime } from "./rollout.ts";
+ * const rollout = { salt: "0".repeat(32), basis_points: null, paused: false, paused_at: null,
+ *   ramp: [{ after_hours: 0, basis_points: 100 }, { after_hours: 24, basis_points: 1000 }, { after_hours: 72, basis_points: 10000 }] };
+ * const released = "2026-11-20T10:00:00Z";
+ * assert.equal(admissionTime(rollout, released, 50), "2026-11-20T10:00:00.000Z"); // in at once
+ * assert.equal(admissionTime(rollout, released, 500), "2026-11-21T10:00:00.000Z"); // at 10%
+ * assert.equal(admissionTime(rollout, released, 9999), "2026-11-23T10:00:00.000Z"); // at 100%
+ * assert.equal(admissionTime({ ...rollout, paused: true, paused_at: released }, released, 500), null);
+ * assert.equal(admissionTime({ ...rollout, ramp: null, basis_points: 1000 }, released, 5000), null);
+ * ```
+ */
+export function admissionTime(rollout: Rollout, releasedAt: string, bucket: number): string | null {
+  if (rollout.ramp === null || rollout.paused) return null;
+  const step = rollout.ramp.find((s) => s.basis_points > bucket);
+  if (step === undefined) return null;
+  return new Date(Date.parse(releasedAt) + step.after_hours * HOUR_MS).toISOString();
+}
+
+/**
+ * How a channel's staged rollout stands for this install now (`status`): the share now, whether
+ * the install is in the cohort, and when the ramp admits it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { CohortNow } from "./rollout.ts";
+ * const cohort: CohortNow = { newest: "1.1.0", share_basis_points: 1000, paused: false,
+ *   ramp: true, in_cohort: false, admits_at: "2026-11-21T10:00:00.000Z" };
+ * assert.equal(cohort.in_cohort, false);
+ * ```
+ */
+export interface CohortNow {
+  /** The manifest's newest release. */
+  newest: string;
+  /** The share admitted now, in basis points. */
+  share_basis_points: number;
+  /** Whether the rollout is paused. */
+  paused: boolean;
+  /** Whether the share grows on a schedule. */
+  ramp: boolean;
+  /** Whether this install is in the cohort now (false without an install id). */
+  in_cohort: boolean;
+  /** When the ramp admits this install, outside the cohort now; else null. */
+  admits_at: string | null;
+}
+
+/**
+ * {@linkcode CohortNow} of a manifest document as kept in the state (already verified when it was
+ * accepted, read here leniently: null when it has no staged rollout or its fields do not fit).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cohortNow } from "./rollout.ts";
+ * const doc = { version: "1.1.0", released_at: "2026-11-20T10:00:00Z", rollout: { salt: "a".repeat(32),
+ *   ramp: [{ after_hours: 0, basis_points: 0 }, { after_hours: 48, basis_points: 10000 }] } };
+ * const now = new Date("2026-11-21T10:00:00Z");
+ * assert.deepEqual(cohortNow(doc, "b".repeat(32), now), { newest: "1.1.0", share_basis_points: 0,
+ *   paused: false, ramp: true, in_cohort: false, admits_at: "2026-11-22T10:00:00.000Z" });
+ * assert.equal(cohortNow({ version: "1.1.0", released_at: "2026-11-20T10:00:00Z" }, null, now), null);
+ * ```
+ */
+export function cohortNow(doc: unknown, installId: string | null, now: Date): CohortNow | null {
+  const rollout = leniently(doc);
+  if (rollout === null) return null;
+  const { version, released_at } = doc as { version: string; released_at: string };
+  const share = rolloutShare(rollout, released_at, now);
+  const bucket = installId === null ? null : installBucket(installId, rollout.salt);
+  const inCohort = bucket !== null && bucket < share;
+  return {
+    newest: version,
+    share_basis_points: share,
+    paused: rollout.paused,
+    ramp: rollout.ramp !== null,
+    in_cohort: inCohort,
+    admits_at: inCohort || bucket === null ? null : admissionTime(rollout, released_at, bucket),
+  };
+}
+
+/** The rollout of a kept manifest document, or null when there is none or it does not fit. */
+function leniently(doc: unknown): Rollout | null {
+  const d = doc as Record<string, unknown> | null;
+  if (typeof d !== "object" || d === null || Array.isArray(d)) return null;
+  const r = d.rollout as Record<string, unknown> | null | undefined;
+  if (typeof d.version !== "string" || typeof d.released_at !== "string") return null;
+  if (Number.isNaN(Date.parse(d.released_at))) return null;
+  if (typeof r !== "object" || r === null || typeof r.salt !== "string") return null;
+  const share = (v: unknown) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= FULL;
+  const ramp = Array.isArray(r.ramp) &&
+      r.ramp.every((s) => Number.isInteger(s?.after_hours) && share(s?.basis_points))
+    ? (r.ramp as RampStep[]).map((s) => ({
+      after_hours: s.after_hours,
+      basis_points: s.basis_points,
+    }))
+    : null;
+  if (ramp === null && !share(r.basis_points)) return null;
+  return {
+    salt: r.salt,
+    basis_points: ramp === null ? r.basis_points as number : null,
+    ramp,
+    paused: r.paused === true,
+    paused_at: typeof r.paused_at === "string" ? r.paused_at : null,
+  };
+}
+
+/**
+ * One phrase for people of whether this install is in a rollout's cohort, and when it will be.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { admissionPhrase } from "./rollout.ts";
+ * const out = { in_cohort: false, admits_at: null, paused: false, ramp: false };
+ * assert.equal(admissionPhrase({ ...out, in_cohort: true }), "this install is in the cohort");
+ * assert.equal(
+ *   admissionPhrase({ ...out, ramp: true, admits_at: "2026-11-22T10:00:00.000Z" }),
+ *   "this install is not in the cohort yet: the ramp admits it at 2026-11-22T10:00:00.000Z",
+ * );
+ * assert.equal(admissionPhrase(out), "this install is not in the cohort: the share is fixed, it is admitted if the publisher widens the rollout");
+ * ```
+ */
+export function admissionPhrase(
+  c: Pick<CohortNow, "in_cohort" | "admits_at" | "paused" | "ramp">,
+): string {
+  if (c.in_cohort) return "this install is in the cohort";
+  if (c.admits_at !== null) {
+    return `this install is not in the cohort yet: the ramp admits it at ${c.admits_at}`;
+  }
+  if (c.paused) {
+    return "this install is not in the cohort: the rollout is paused, it admits no other install until resumed";
+  }
+  if (c.ramp) return "this install is not in the cohort, and no step of the ramp reaches it";
+  return "this install is not in the cohort: the share is fixed, it is admitted if the publisher widens the rollout";
 }

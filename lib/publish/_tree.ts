@@ -163,11 +163,9 @@ export async function scanTree(tree: string, signal?: AbortSignal): Promise<Tree
     channels.push({ channel, manifest, parsed, sha256: sha256Hex(manifest), signature });
     for (const rel of await walk(dir, "")) {
       if (rel === "manifest.json" || rel === "manifest.json.sig") continue;
-      if (rel.startsWith(`${SIGNATURES_DIR}/`)) {
-        throw new TypeError(
-          `Release tree file ${dir}/${rel} is in ${SIGNATURES_DIR}/, which publish writes itself`,
-        );
-      }
+      // `release` writes them for static hosts (the manifest.json.sig of each manifest it wrote,
+      // byte for byte); publish writes the store's own from manifest.json.sig.
+      if (rel.startsWith(`${SIGNATURES_DIR}/`)) continue;
       signal?.throwIfAborted();
       files.push({
         path: `${dir}/${rel}`,

@@ -6,9 +6,11 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { removeIfExists, writeFileAtomic } from "../core/fs.ts";
 import { decodeBase64, isPublicKey, PUBLIC_KEY_PREFIX } from "../core/keyset.ts";
 import { keyId, type SignatureEntry, verifyBytes } from "../trust/keys.ts";
+import { SIGNATURES_DIR } from "./_tree.ts";
 
 /** What a private key file says it is. */
 const PRIVATE_KIND = "ms11-update-signing-key";
@@ -276,13 +278,21 @@ export async function signDocument(
 }
 
 /**
- * Write a release tree's manifest and its signature file beside it (`<manifest>.sig`), each
- * atomically: signed with each key, or, with no key, unsigned (any old signature file removed, so
- * that it cannot pair with the new bytes). Resolves to the signature file's path, or null.
+ * Write a release tree's manifest and its signatures, so that a client reading it never pairs
+ * the manifest with signatures of another (docs/MANIFEST.md, "The release tree"): first
+ * `signatures/<sha256 of the bytes>.sig` beside the manifest (the manifest-addressed file a
+ * client reads for a manifest it has just fetched, and the one it needs to go on with an accepted
+ * manifest when a mirror is behind; it never changes, older ones stay), then `<manifest>.sig`,
+ * and only then the manifest itself, each written atomically. `<manifest>.sig` carries the new
+ * signatures only: a body kept after a `304` that is no longer the tree's manifest must fail
+ * against it (two manifests can share nginx's ETag). With no key the manifest is written
+ * unsigned: any old `<manifest>.sig` is removed first, so that it cannot pair with the new bytes.
+ * Resolves to the signature file's path, or null.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
+ * import { createHash } from "node:crypto";
  * import { parseSignatures } from "../trust/keys.ts";
  * import { readSigningKey, writeKeyPair, writeSignedManifest } from "./signing.ts";
  * const dir = await Deno.makeTempDir();
@@ -291,6 +301,8 @@ export async function signDocument(
  * const sig = await writeSignedManifest(`${dir}/manifest.json`, bytes, [key]);
  * assert.equal(sig, `${dir}/manifest.json.sig`);
  * assert.equal(parseSignatures(await Deno.readTextFile(sig), "sig")[0].keyid, key.keyid);
+ * const sha = createHash("sha256").update(bytes).digest("hex");
+ * assert.equal(await Deno.readTextFile(`${dir}/signatures/${sha}.sig`), await Deno.readTextFile(sig));
  * assert.equal(await writeSignedManifest(`${dir}/manifest.json`, bytes, []), null);
  * await assert.rejects(Deno.stat(`${dir}/manifest.json.sig`), Deno.errors.NotFound);
  * ```
@@ -301,9 +313,17 @@ export async function writeSignedManifest(
   keys: readonly SigningKey[],
 ): Promise<string | null> {
   const signaturePath = `${manifestPath}.sig`;
-  const signature = keys.length > 0 ? await signDocument(bytes, keys) : null;
+  if (keys.length === 0) {
+    await removeIfExists(signaturePath);
+    await writeFileAtomic(manifestPath, bytes);
+    return null;
+  }
+  const signature = await signDocument(bytes, keys);
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  const folder = manifestPath.replace(/[^/]*$/, "") || "./";
+  await Deno.mkdir(`${folder}${SIGNATURES_DIR}`, { recursive: true });
+  await writeFileAtomic(`${folder}${SIGNATURES_DIR}/${sha256}.sig`, signature);
+  await writeFileAtomic(signaturePath, signature);
   await writeFileAtomic(manifestPath, bytes);
-  if (signature === null) await removeIfExists(signaturePath);
-  else await writeFileAtomic(signaturePath, signature);
-  return signature === null ? null : signaturePath;
+  return signaturePath;
 }

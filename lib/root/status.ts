@@ -27,6 +27,7 @@ import {
   yankOf,
 } from "./state.ts";
 import { readTrust } from "./trust_state.ts";
+import type { CohortNow } from "../core/rollout.ts";
 import { summarizeTrust, type TrustSummary } from "./trust_report.ts";
 import type { UpdaterStatus } from "../self/status.ts";
 
@@ -201,6 +202,15 @@ export interface StatusDocument {
    * and when; null before the first check. The next check starts there.
    */
   mirror: { base_url: string; checked_at: string } | null;
+  /**
+   * The channel's staged rollout as it stands for this install now, from the manifest accepted at
+   * the last check: the share now, whether this install is in the cohort, and when the ramp admits
+   * it (`admits_at`, null when it is in, the share is fixed or paused, or no step reaches it).
+   * Null when that manifest has no staged rollout, or before the first check. Added by the status
+   * action (lib/actions/status.ts `installStatus`): the launcher path does not load the rollout
+   * code.
+   */
+  cohort?: CohortNow | null;
   /**
    * The updater itself: its version and form, a pending updater update, the previous one kept
    * (lib/self/status.ts; added by the status action, `installStatus`).

@@ -397,8 +397,8 @@ export interface VerifyKeptOptions {
  * returned as it is, so the next check asks the same server again; `notModified` is true.
  *
  * @returns the kept manifest, or null when it cannot be used: not the accepted bytes, or no
- * addressed signature file on this server (a 404, as on a static host that `publish` did not
- * fill)
+ * addressed signature file on this server (a 404, as on a host serving a tree written before
+ * `release` wrote it)
  * @throws {UntrustedManifestError} its signatures no longer verify, or it expired
  * @example
  * ```ts
