@@ -1,6 +1,7 @@
 // The demo's staged-rollout part (tools/_demo_rollout.ts) against a real tree, server and CLI:
 // the fleet installs 1.0.0, some take 1.1.0 at 10%, all at 100% with none losing it, a tester
-// takes 1.2.0 ahead of its rollout, and after the yank a new install is offered 1.1.0.
+// takes 1.2.0 ahead of its rollout, and after the yank a new install is offered 1.1.0 and every
+// install that had 1.2.0 leaves it at its next launch.
 import assert from "node:assert/strict";
 import { detectPlatform } from "../lib/core/config.ts";
 import { serveReleases } from "../lib/publish/serve.ts";
@@ -8,7 +9,7 @@ import { readSigningKey, writeKeyPair } from "../lib/publish/signing.ts";
 import { FLEET_SIZE, rolloutPart } from "../tools/_demo_rollout.ts";
 import { runCli } from "./_e2e.ts";
 
-Deno.test("the demo's rollout part: 10% reaches some, a widen to 100% all and none loses it, a yanked release is offered to nobody", async () => {
+Deno.test("the demo's rollout part: 10% reaches some, a widen to 100% all and none loses it, a yanked release is offered to nobody and left", async () => {
   const dir = await Deno.makeTempDir({ prefix: "ms11-demo-rollout-" });
   const tree = `${dir}/releases`;
   await Deno.mkdir(tree);
@@ -56,9 +57,13 @@ Deno.test("the demo's rollout part: 10% reaches some, a widen to 100% all and no
   // The tester took 1.2.0 ahead of its rollout; after the yank a new install is offered 1.1.0.
   assert.ok(lines.some((l) => /^ {2}1\.2\.0: \d+ of 20 \(#01/.test(l)), lines.join("\n"));
   assert.ok(lines.includes("  a new install is offered 1.1.0; 1.2.0 is offered to nobody"));
+  // At their next launch, offline, every install that had taken 1.2.0 left it for 1.1.0.
+  assert.ok(
+    lines.includes(`  after the next check and launch: 1.1.0: ${FLEET_SIZE} of ${FLEET_SIZE}`),
+  );
   const retreat = lines.at(-1)!;
   assert.match(
     retreat,
-    /^ {2}(\d+ install\(s\) still run 1\.2\.0: moving a running build off a yank is not built yet \(issue #14\)|(\d+) of \2 installs that had 1\.2\.0 moved off it)$/,
+    /^ {2}(\d+) of \1 install\(s\) that had 1\.2\.0 moved off it: #01 back to 1\.1\.0/,
   );
 });

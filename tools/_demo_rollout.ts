@@ -2,10 +2,11 @@
 // machine, each an install root with its own random install id, updated with the library the CLI
 // uses (in-process, so twenty installs take a second), while the publisher's side runs the real
 // CLI: a release at 10%, a widen to 50% and 100%, and a yanked release.
+import { applyUpdate } from "../lib/actions/apply.ts";
 import { runUpdate } from "../lib/actions/pipeline.ts";
 import { validateConfig } from "../lib/core/config_schema.ts";
+import { confirmBuild } from "../lib/root/health.ts";
 import { currentVersion, type Layout, layoutOf } from "../lib/root/layout.ts";
-import { applyStaged } from "../lib/root/swap.ts";
 
 /** What the rollout part borrows from the demo. */
 export interface RolloutDemo {
@@ -46,8 +47,11 @@ interface Install {
 /** The fleet: its installs and how to run them. */
 interface Fleet {
   installs: Install[];
-  /** Every install checks and updates (`ms11-update`), then launches (`apply`). */
-  round(options?: { now?: (install: Install) => boolean }): Promise<void>;
+  /**
+   * Every install checks and updates (`ms11-update`), then launches (the launcher's `apply`)
+   * and, unless `confirm` is false, MS11 confirms a new build healthy.
+   */
+  round(options?: { now?: (install: Install) => boolean; confirm?: boolean }): Promise<void>;
   /** The version each install runs. */
   versions(): Promise<Map<Install, string | null>>;
   /** A new install's check: the version it is offered. */
@@ -81,8 +85,9 @@ function makeFleet(demo: RolloutDemo): Fleet {
     installs,
     async round(options = {}) {
       for (const install of installs) {
-        const result = await update(install.layout, { now: options.now?.(install) });
-        if (result.staged !== null) await applyStaged(install.layout);
+        await update(install.layout, { now: options.now?.(install) });
+        const launched = await applyUpdate({ layout: install.layout, config });
+        if (launched.applied && options.confirm !== false) await confirmBuild(install.layout);
       }
     },
     async versions() {
@@ -151,11 +156,9 @@ function lost(
 }
 
 /**
- * The yank's effect on installs that had taken the yanked version: each checks and launches
- * again. The client moving off a yanked build (at the next check or launch, back to the newest
- * good build it has) is being built (issue #14); until it is on main, this reports the installs
- * keeping it and shows what the yank already does (nothing offers the version any more). Extend
- * here when it lands: the same round then shows them back on the previous release.
+ * The yank's effect on installs that had taken the yanked version: at their next launch each
+ * leaves it, offline, for the newest backup that ran healthy (lib/root/yank.ts), and their next
+ * check is not offered it again.
  */
 async function retreatOffYank(
   demo: RolloutDemo,
@@ -167,17 +170,11 @@ async function retreatOffYank(
   const now = await fleet.versions();
   const left = had.filter((i) => now.get(i) !== yanked);
   demo.say(`  after the next check and launch: ${tally(now)}`);
-  if (left.length === had.length) {
-    demo.say(`  ${had.length} of ${had.length} installs that had ${yanked} moved off it`);
-  } else {
-    demo.say(
-      demo.dim(
-        `  ${
-          had.length - left.length
-        } install(s) still run ${yanked}: moving a running build off a yank is not built yet (issue #14)`,
-      ),
-    );
-  }
+  demo.say(
+    `  ${left.length} of ${had.length} install(s) that had ${yanked} moved off it: ${
+      left.map((i) => `${i.name} back to ${now.get(i)}`).join(", ") || "none"
+    }`,
+  );
 }
 
 /** The rollout part, steps numbered by `demo.step`. */
@@ -213,7 +210,7 @@ export async function rolloutPart(demo: RolloutDemo): Promise<void> {
   demo.step("1.2.0 goes out to 10%, and a tester takes it at once (update --now)");
   await release(demo, "1.2.0", ["--rollout", "10"]);
   const tester = fleet.installs[0];
-  await fleet.round({ now: (i) => i === tester });
+  await fleet.round({ now: (i) => i === tester, confirm: false }); // on trial
   const had = [...(await fleet.versions())].filter(([, v]) => v === "1.2.0").map(([i]) => i);
   demo.say(`  ${tally(await fleet.versions())}`);
 
