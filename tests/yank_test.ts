@@ -315,7 +315,12 @@ Deno.test("the launcher never goes back onto another yanked build, nor onto one 
     "1.1.0 is yanked on stable (1.1.0 is broken), but no backup here last ran healthy (1.0.5: yanked on stable; 1.0.0: has no file ms11 at the top level): staying on 1.1.0; the next update installs the release stable offers",
   );
   assert.equal(await currentVersion(layout), "1.1.0");
-  assert.equal(await Deno.readTextFile(layout.state), before); // nothing written
+  assert.equal(await Deno.readTextFile(layout.state), before); // nothing written but the audit
+  const audited = (await readAudit(layout)).filter((e) => e.event === "yank_stayed");
+  assert.deepEqual(
+    audited.map((e) => [e.version, e.channel, e.yank_reason, e.reason]),
+    [["1.1.0", "stable", "1.1.0 is broken", stayed.message]],
+  );
 
   // A yank of versions this root does not run: the quick look stays certain, nothing happens.
   await Deno.remove(layout.root, { recursive: true });

@@ -210,13 +210,18 @@ export async function leaveYanked(
   const choice = await retreatTarget(layout, state, { executable: options.executable });
   if (choice.target === null) {
     const have = choice.passed.length === 0 ? "there are no backups" : choice.passed.join("; ");
-    done.push({
-      ...facts,
-      outcome: "stayed",
-      to: null,
-      message:
-        `${why}, but no backup here last ran healthy (${have}): staying on ${current}; the next update installs the release ${yank.channel} offers`,
+    const message =
+      `${why}, but no backup here last ran healthy (${have}): staying on ${current}; the next update installs the release ${yank.channel} offers`;
+    // Audited at each launch that stays: how many launches ran the yanked build is worth knowing.
+    await appendAudit(layout, {
+      at,
+      event: "yank_stayed",
+      reason: message,
+      version: current,
+      channel: yank.channel,
+      yank_reason: yank.reason,
     });
+    done.push({ ...facts, outcome: "stayed", to: null, message });
     return done;
   }
   const to = choice.target;
