@@ -121,20 +121,33 @@ Deno.test("a yanked current build is left at the next apply with no network, for
   assert.equal((await ok(world, ["apply"])).stderr, "");
 });
 
-Deno.test("an unyank does not move an install back onto the build it left", async () => {
+Deno.test("an unyank does not move an install back onto the build it left, and lifts the yank's hold", async () => {
   await using world = await makeWorld();
   await onNewer(world, { apply: true, confirm: true });
   await change(world, { action: "yank", version: "1.1.0", reason: REASON });
   await ok(world, ["check"]);
   await ok(world, ["apply"]);
   assert.equal(await launch(world.root), "MS11 1.0.0");
+  const held = (await stateOf(world)).lifecycle.find((r: { version: string }) =>
+    r.version === "1.1.0"
+  );
+  assert.equal(held.held.reason, `yanked on stable: ${REASON}`);
   await change(world, { action: "unyank", version: "1.1.0" });
   const update = await ok(world, []);
   assert.equal(update.stderr, "1.0.0 is the newest release on stable\n");
   await ok(world, ["apply"]);
   assert.equal(await launch(world.root), "MS11 1.0.0");
-  assert.equal((await stateOf(world)).staged, null);
-  assert.deepEqual((await stateOf(world)).controls.stable.yanked, []);
+  const state = await stateOf(world);
+  assert.equal(state.staged, null);
+  assert.deepEqual(state.controls.stable.yanked, []);
+  // The yank's hold is lifted (audited): released again, 1.1.0 is staged like any release.
+  const lifted = state.lifecycle.find((r: { version: string }) => r.version === "1.1.0");
+  assert.equal(lifted.held, null);
+  const [audit] = await events(world, "yank_lifted");
+  assert.deepEqual([audit.version, audit.channel], ["1.1.0", "stable"]);
+  await world.publish("stable", "1.1.0");
+  const again = await ok(world, []);
+  assert.match(again.stderr, /^Staged 1\.1\.0 from stable/m);
 });
 
 Deno.test("a yanked staged build is unstaged at the next check: not staged, its files removed, audited", async () => {

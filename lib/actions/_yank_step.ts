@@ -9,9 +9,10 @@
  */
 import { compareVersions } from "../core/version.ts";
 import { escapeText } from "../core/text.ts";
+import { appendAudit } from "../root/audit.ts";
 import type { Layout } from "../root/layout.ts";
 import { type State, yankOf } from "../root/state.ts";
-import { retreatTarget, unstageYanked, type YankOutcome } from "../root/yank.ts";
+import { liftUnyanked, retreatTarget, unstageYanked, type YankOutcome } from "../root/yank.ts";
 import type { CheckResult } from "../trust/check.ts";
 
 /**
@@ -73,6 +74,16 @@ export async function yankStep(
     yanked: yanked.map((y) => ({ version: y.version, reason: y.reason, at: y.at })),
     minimum_version,
   };
+  // An unyank releases the holds its yank put on builds here (written with the check's state).
+  for (const version of liftUnyanked(state, check.channel)) {
+    await appendAudit(layout, {
+      at: options.at,
+      event: "yank_lifted",
+      reason: `${version} is no longer yanked on ${check.channel}: it may be staged again`,
+      version,
+      channel: check.channel,
+    });
+  }
   const unstaged = await unstageYanked(layout, state, { at: options.at });
   const yank = yankOf(state, check.current);
   const { decision } = check;

@@ -57,6 +57,44 @@ function holdReason(channel: string, reason: string): string {
 }
 
 /**
+ * Lift the holds a yank of `channel` put on builds it no longer yanks (the publisher unyanked
+ * them, `state.controls` as the newest accepted manifest set them): their versions may be
+ * staged again when the channel offers them. `state` is updated (the caller writes it under the
+ * lock); resolves to the versions released. A hold for another reason (a rollback by hand) stays.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { holdBack } from "./lifecycle.ts";
+ * import { emptyState } from "./state.ts";
+ * import { liftUnyanked } from "./yank.ts";
+ * const state = emptyState();
+ * const at = "2026-12-02T00:00:00.000Z";
+ * holdBack(state.lifecycle, "1.1.0", "stable", { at, reason: "yanked on stable: crashes" });
+ * holdBack(state.lifecycle, "1.0.5", "stable", { at, reason: "rolled back to 1.0.0 by hand" });
+ * state.controls = { stable: { checked_at: at, minimum_version: null, yanked: [] } };
+ * assert.deepEqual(liftUnyanked(state, "stable"), ["1.1.0"]);
+ * assert.equal(state.lifecycle.find((r) => r.version === "1.1.0")?.held, null);
+ * assert.notEqual(state.lifecycle.find((r) => r.version === "1.0.5")?.held, null);
+ * ```
+ */
+export function liftUnyanked(state: State, channel: string): string[] {
+  const still = new Set((state.controls?.[channel]?.yanked ?? []).map((y) => y.version));
+  const prefix = holdReason(channel, "");
+  const lifted: string[] = [];
+  for (const record of state.lifecycle) {
+    if (
+      record.channel === channel && record.held !== null &&
+      record.held.reason.startsWith(prefix) && !still.has(record.version)
+    ) {
+      record.held = null;
+      lifted.push(record.version);
+    }
+  }
+  return lifted;
+}
+
+/**
  * Unstage the staged build when its channel yanked it: no longer staged, its record dropped, held
  * back on its channel with the yank's reason, the state written, its files removed, audited
  * (`yank_unstaged`). The caller holds the lock; `state` is updated. Null when nothing is staged
