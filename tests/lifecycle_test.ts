@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import {
   BUILD_STATES,
-  chooseRollback,
   holdBack,
   type LifecycleRecord,
   liftHold,
@@ -19,6 +18,7 @@ import {
   skipReason,
   trimLifecycle,
 } from "../lib/root/lifecycle.ts";
+import { chooseRollback } from "../lib/root/rollback_choice.ts";
 import { launch, makeWorld, runCli, type World } from "./_e2e.ts";
 
 const AT = "2026-11-27T12:00:00.000Z";

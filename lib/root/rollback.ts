@@ -7,7 +7,7 @@
  */
 import { faultPoint } from "../core/fault.ts";
 import { listBackups } from "./backups.ts";
-import { chooseRollback, type SkippedBackup } from "./lifecycle.ts";
+import { chooseRollback, type SkippedBackup } from "./rollback_choice.ts";
 import { buildDir, currentVersion, type Layout } from "./layout.ts";
 import { readState, yankOf } from "./state.ts";
 import { acquireLock } from "./lock.ts";
