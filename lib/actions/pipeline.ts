@@ -26,16 +26,11 @@ import { statStamp } from "../root/stamp.ts";
 import { downloadedBytes } from "../net/download.ts";
 import { removeIfExists } from "../core/fs.ts";
 import { readState, writeState } from "../root/state.ts";
-import {
-  readTrust,
-  settleTrust,
-  trustedFor,
-  withTrusted,
-  writeTrust,
-} from "../root/trust_state.ts";
+import { readTrust, settleTrust, trustedFor } from "../root/trust_state.ts";
 import { acquireLock } from "../root/lock.ts";
 import { ensureDir, MODES, refuseLinks } from "../root/safe.ts";
 import { recoverSwap } from "../root/swap.ts";
+import { recordCheck } from "./_record_check.ts";
 import { scanGate } from "./_scan_gate.ts";
 import {
   deltaFiles,
@@ -47,8 +42,6 @@ import {
 } from "./_delta_step.ts";
 import { escapeText } from "../core/text.ts";
 import type { DownloadRecord } from "../root/state.ts";
-import { rolloutFacts } from "./_rollout_facts.ts";
-import { yankStep } from "./_yank_step.ts";
 
 /**
  * Options of {@linkcode runUpdate}.
@@ -281,64 +274,15 @@ export async function runUpdate(
     });
     throw error;
   }
-  // The manifest's yanks and minimum version, kept; a yanked staged build unstaged (_yank_step.ts).
-  const unstaged = await yankStep(state, check, {
+  await recordCheck(state, check, {
     layout,
-    at: env.now().toISOString(),
-    executable: config.executable,
-  });
-  if (unstaged !== null) options.onWarning?.(unstaged.message);
-  const { decision, manifest, artifact } = check;
-  if (check.kept) {
-    // Every mirror is behind: the manifest accepted before stands (verified again), and the
-    // next check asks again.
-    const message = keptMessage(check);
-    options.onWarning?.(message);
-    await appendAudit(layout, {
-      at: env.now().toISOString(),
-      event: "manifest_behind",
-      reason: message,
-      channel: options.channel,
-      code: "behind",
-      kept: true,
-      serial: check.trust?.serial ?? null,
-      version: manifest.version,
-      ...mirrorFacts(check),
-    });
-  }
-  state.manifests[options.channel] = check.manifestRecord;
-  // Moved to trust.json by settleTrust (or stale): an old client's copy goes at this write.
-  delete state.trusted;
-  if (check.trust !== null) {
-    const before = Object.hasOwn(trust.document.channels, options.channel)
-      ? trust.document.channels[options.channel]
-      : null;
-    // The same manifest again changes nothing: the files are written only for a new record.
-    if (JSON.stringify(before) !== JSON.stringify(check.trust)) {
-      await writeTrust(layout, withTrusted(trust.document, options.channel, check.trust));
-    }
-    await writeState(layout, state);
-    await appendAudit(layout, {
-      at: env.now().toISOString(),
-      event: "manifest_accepted",
-      reason: "signed by the channel's key threshold, not rolled back, not expired",
-      channel: options.channel,
-      version: manifest.version,
-      serial: check.trust.serial,
-      expires: check.trust.expires,
-      sha256: check.trust.sha256,
-      rotated_keys: check.trust.keys !== null,
-      ...mirrorFacts(check),
-    });
-  }
-  state.last_check = {
-    at: env.now().toISOString(),
-    channel: options.channel,
+    trust,
     current,
-    available: manifest.version,
-    decision: decision.action === "update" ? "update" : decision.reason,
-    ...rolloutFacts(check),
-  };
+    executable: config.executable,
+    env,
+    onWarning: options.onWarning,
+  });
+  const { decision, manifest, artifact } = check;
   const event = (type: UpdateEvent["type"], message: string): UpdateEvent => ({
     type,
     at: env.now().toISOString(),
@@ -346,17 +290,6 @@ export async function runUpdate(
     version: manifest.version,
     current,
     message,
-  });
-  await appendAudit(layout, {
-    at: state.last_check.at,
-    event: "checked",
-    reason: decision.message,
-    channel: options.channel,
-    current,
-    available: manifest.version,
-    decision: state.last_check.decision,
-    ...rolloutFacts(check, { admission: true }),
-    ...mirrorFacts(check),
   });
   const names = decision.action === "update"
     ? downloadNames(decision.version, options.platform, artifact.kind)
@@ -588,20 +521,4 @@ export async function runUpdate(
   });
   emit(event("ready_to_apply", `${version} is staged; it is applied at the next launch`));
   return { check, staged: version, downloaded, problem, download: record };
-}
-
-/** What people are told when every mirror was behind and the accepted manifest stands. */
-function keptMessage(check: CheckResult): string {
-  const behind = check.skippedMirrors.map((s) => s.message).join("; ");
-  return `Every server of ${check.channel} is behind (${behind}): keeping ${check.manifest.version} (serial ${
-    check.trust?.serial ?? "?"
-  }) accepted at an earlier check, its signatures verified again from ${check.mirror}`;
-}
-
-/** The audit facts of where a manifest came from: its mirror, and the mirrors skipped. */
-function mirrorFacts(check: CheckResult): Record<string, unknown> {
-  return {
-    mirror: check.mirror,
-    ...(check.skippedMirrors.length === 0 ? {} : { mirrors_skipped: check.skippedMirrors }),
-  };
 }
