@@ -263,6 +263,13 @@ export async function makeReleaseDeltas(
       const out = `${versionDir}/${name}`;
       const url = `${encodeURIComponent(target.version)}/${encodeURIComponent(name)}`;
       const common = { out, fullSize: target.size, ...encode };
+      // What every listed delta says: from which version, where, its size and SHA-256.
+      const listed = (made: { size: number; sha256?: string | null }) => ({
+        from: source.version,
+        url,
+        size: made.size,
+        sha256: made.sha256!,
+      });
       const kept = await reusable(reuse, { source, out, url, target, maxRatio: encode.maxRatio });
       if (kept !== null) {
         deltas.push(kept);
@@ -275,14 +282,7 @@ export async function makeReleaseDeltas(
             skipped.push(notWorth(source.version, made));
             continue;
           }
-          deltas.push({
-            from: source.version,
-            url,
-            size: made.size,
-            sha256: made.sha256!,
-            kind: "bsdiff",
-            from_sha256: source.sha256,
-          });
+          deltas.push({ ...listed(made), kind: "bsdiff", from_sha256: source.sha256 });
           continue;
         }
         if (!extractedNew) {
@@ -306,10 +306,7 @@ export async function makeReleaseDeltas(
             continue;
           }
           deltas.push({
-            from: source.version,
-            url,
-            size: made.size,
-            sha256: made.sha256!,
+            ...listed(made),
             kind: "folder",
             from_seal: made.from.seal,
             seal: made.to.seal,
