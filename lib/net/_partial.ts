@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { createHash, type Hash } from "node:crypto";
 import { ChecksumMismatchError, SizeMismatchError } from "../core/errors.ts";
 import type { ProgressSink } from "../core/env.ts";
 import {
@@ -22,15 +21,18 @@ import { escapeText } from "../core/text.ts";
 import { showValue } from "../core/validate.ts";
 import { type IdleWatch, isRetryableStatus, RestartRequest, statusLine } from "./_attempt.ts";
 import type { HttpSession } from "./http.ts";
+import { type ChunkHasher, startHasher } from "./_hasher.ts";
 import { showUrl } from "./url_policy.ts";
 import { readSidecar, writeSidecar } from "./_sidecar.ts";
 
 /** Minimum time between two progress reports (by `env.now`), in milliseconds. */
 const PROGRESS_INTERVAL_MS = 100;
-/** Reused buffer that response bodies are read into (BYOB), in bytes. */
-const READ_BUFFER_SIZE = 1024 * 1024;
-/** Read buffer used to re-hash a partial file left by an earlier run. */
-const REHASH_BUFFER_SIZE = 2 * 1024 * 1024;
+/**
+ * With `sync`, what is written is flushed (fdatasync) each time this much more has been written,
+ * in the background while the download goes on: the disk takes the file as it arrives, and the
+ * final fsync has only the last stretch to write instead of all of it.
+ */
+const FLUSH_BYTES = 64 * 1024 * 1024;
 
 /**
  * What a {@linkcode PartialFile} needs besides its destination.
@@ -52,6 +54,16 @@ export interface PartialFileInit {
   sha256: string;
   onProgress: ProgressSink | undefined;
   session: HttpSession;
+  /**
+   * Whether the finished file is to be fsynced (`FinishOptions.sync`): then what is written is
+   * also flushed to disk as the download goes, every `flushBytes` (default 64 MiB), so that the
+   * final fsync has little left to write. Default false.
+   */
+  sync?: boolean;
+  /** How often to flush with `sync`, in bytes written (default 64 MiB). */
+  flushBytes?: number;
+  /** Hash in a worker where one starts (default true; false hashes on this thread). */
+  hashWorker?: boolean;
 }
 
 /**
@@ -98,7 +110,8 @@ export interface FinishOptions {
 /**
  * `<dest>.partial` with its running hash and its sidecar (`<dest>.partial.json`): opened (an
  * earlier run's bytes re-hashed when the sidecar matches), filled by attempts that resume with
- * `Range`/`If-Range` where they can, then checked and renamed to `dest`.
+ * `Range`/`If-Range` where they can, then checked and renamed to `dest`. The hash runs in a
+ * worker (lib/net/_hasher.ts), each chunk handed to it once written: `close` stops it.
  *
  * @example
  * ```ts
@@ -126,16 +139,18 @@ export class PartialFile {
   #sha256: string;
   #onProgress: ProgressSink | undefined;
   #session: HttpSession;
+  /** Bytes between two background flushes; Infinity when the file is not synced. */
+  #flushBytes: number;
+  #hashWorker: boolean;
   #file: Deno.FsFile | null = null;
-  #hash: Hash = createHash("sha256");
+  /** The running SHA-256 and the pool of read buffers; made by `open`. */
+  #hasher: ChunkHasher | null = null;
   #received = 0;
   #etag: string | null = null;
   #lastModified: string | null = null;
   #lastReport = -Infinity;
   /** Set once this server mishandled a Range request: later attempts start over instead. */
   #rangesOff = false;
-  /** Read buffers between two reads (two at most), kept across attempts. */
-  #buffers: Uint8Array<ArrayBuffer>[] = [];
 
   constructor(dest: string, init: PartialFileInit) {
     this.#dest = dest;
@@ -144,6 +159,8 @@ export class PartialFile {
     this.#sha256 = init.sha256;
     this.#onProgress = init.onProgress;
     this.#session = init.session;
+    this.#flushBytes = init.sync ? init.flushBytes ?? FLUSH_BYTES : Infinity;
+    this.#hashWorker = init.hashWorker ?? true;
   }
 
   /** `<dest>.partial`. */
@@ -176,6 +193,8 @@ export class PartialFile {
       }
     }
     if (!keep) await this.discardFiles();
+    this.#hasher?.close();
+    this.#hasher = await startHasher({ worker: this.#hashWorker });
     // Never through a symbolic link: the bytes go to a file of this download's own.
     this.#file = await openNoFollow(this.path, {
       read: true,
@@ -189,11 +208,13 @@ export class PartialFile {
       const same = sidecar.url === this.#url;
       this.#etag = same ? sidecar.etag : null;
       this.#lastModified = same ? sidecar.last_modified : null;
-      const buffer = new Uint8Array(REHASH_BUFFER_SIZE);
+      // Read here, hashed in the worker meanwhile.
+      const hasher = this.#openHasher();
       while (true) {
+        const buffer = await hasher.buffer();
         const n = await this.#file.read(buffer);
         if (n === null) break;
-        this.#hash.update(buffer.subarray(0, n));
+        hasher.update(buffer.subarray(0, n), { owned: true });
         this.#received += n;
       }
     }
@@ -201,8 +222,8 @@ export class PartialFile {
   }
 
   /** Whether the bytes so far hash to the expected digest (always true when not verifying). */
-  matches(verify: boolean): boolean {
-    return !verify || this.#hash.copy().digest("hex") === this.#sha256;
+  async matches(verify: boolean): Promise<boolean> {
+    return !verify || await this.#openHasher().digest() === this.#sha256;
   }
 
   async #writeSidecar(): Promise<void> {
@@ -220,7 +241,7 @@ export class PartialFile {
     const file = this.#openFile();
     await file.truncate(0);
     await file.seek(0, Deno.SeekMode.Start);
-    this.#hash = createHash("sha256");
+    this.#openHasher().reset();
     this.#received = 0;
     this.#etag = null;
     this.#lastModified = null;
@@ -230,6 +251,11 @@ export class PartialFile {
   #openFile(): Deno.FsFile {
     if (this.#file === null) throw new Error(`Partial download ${this.path} is not open`);
     return this.#file;
+  }
+
+  #openHasher(): ChunkHasher {
+    if (this.#hasher === null) throw new Error(`Partial download ${this.path} is not open`);
+    return this.#hasher;
   }
 
   #report(force: boolean): void {
@@ -396,18 +422,21 @@ export class PartialFile {
     }
   }
 
-  /** Hash and write the body chunk by chunk, stopping at the first byte past the size. */
+  /** Write and hash the body chunk by chunk, stopping at the first byte past the size. */
   async #stream(response: Response, idle: IdleWatch): Promise<void> {
     const file = this.#openFile();
+    const hasher = this.#openHasher();
     if (response.body === null) {
       if (this.#received < this.#size) {
         throw new SizeMismatchError(this.path, this.#size, this.#received);
       }
       return;
     }
-    // A byte stream (fetch's bodies are) is read into two reused buffers: no garbage per chunk,
-    // reads as large as what has arrived, and the next read is under way while one buffer is
-    // written (on a blocking-pool thread) and hashed (here). Other streams go chunk by chunk.
+    // A byte stream (fetch's bodies are) is read into the hasher's pooled buffers: no garbage
+    // per chunk, reads as large as what has arrived, and the next read is under way while one
+    // buffer is written (on a blocking-pool thread); once written, it is handed to the hashing
+    // worker and comes back to the pool. Other streams go chunk by chunk (each chunk copied to
+    // the worker).
     let byob: ReadableStreamBYOBReader | null = null;
     let reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
     try {
@@ -423,14 +452,15 @@ export class PartialFile {
         read = this.#session.read(reader as ReadableStreamDefaultReader<Uint8Array>, idle);
       } else {
         // The buffer is transferred to the stream and comes back in the result (a failed read
-        // keeps it: a later read allocates a new one).
-        const buffer = this.#buffers.pop() ?? new Uint8Array(READ_BUFFER_SIZE);
-        read = this.#session.readInto(byob, buffer, idle);
+        // keeps it: a later read gets another). It waits for one while the worker is behind.
+        const stream = byob;
+        read = hasher.buffer().then((buffer) => this.#session.readInto(stream, buffer, idle));
       }
       read.catch(() => {});
       return read;
     };
     let finished = false;
+    const flush = new BackgroundFlush(file, { every: this.#flushBytes, from: this.#received });
     let pending = readAhead();
     try {
       while (true) {
@@ -440,27 +470,38 @@ export class PartialFile {
           break;
         }
         const room = this.#size - this.#received;
-        const chunk = value.length > room ? value.subarray(0, room) : value;
-        if (value.length <= room) pending = readAhead();
-        const writing = writeAll(file, chunk);
-        try {
-          this.#hash.update(chunk);
-        } finally {
-          await writing.catch((error) => {
+        // Lengths taken now: handing a BYOB buffer to the hasher detaches it.
+        const length = value.length;
+        const chunk = length > room ? value.subarray(0, room) : value;
+        const taken = chunk.length;
+        if (length <= room) pending = readAhead();
+        // The bytes hashed are the bytes written: in the worker once written (a BYOB buffer is
+        // moved there, the stream being done with it; another chunk is copied), or here while
+        // the write runs.
+        await hasher.hashWritten(chunk, writeAll(file, chunk), { owned: byob !== null })
+          .catch((error) => {
             throw this.#noSpace(error);
           });
+        this.#received += taken;
+        try {
+          flush.wrote(this.#received);
+        } catch (error) {
+          throw this.#noSpace(error);
         }
-        if (byob !== null) this.#buffers.push(new Uint8Array(value.buffer as ArrayBuffer));
-        this.#received += chunk.length;
-        if (value.length > room) {
-          throw new SizeMismatchError(this.path, this.#size, this.#received + value.length - room);
+        if (length > room) {
+          throw new SizeMismatchError(this.path, this.#size, this.#received + length - room);
         }
         this.#report(false);
       }
     } finally {
-      // A read still under way (after a failed write) ends with this cancel.
+      // A read still under way (after a failed write) ends with this cancel; a flush under way
+      // ends before the file is used again.
       if (!finished) await reader.cancel().catch(() => {});
+      await flush.settled;
     }
+    await flush.settle().catch((error) => {
+      throw this.#noSpace(error);
+    });
     if (this.#received < this.#size) {
       throw new SizeMismatchError(this.path, this.#size, this.#received);
     }
@@ -473,7 +514,7 @@ export class PartialFile {
    * given this file, unchanged, without reading it again.
    */
   async finish(verify: boolean, options: FinishOptions): Promise<PartialResult> {
-    const actual = this.#hash.digest("hex");
+    const actual = await this.#openHasher().digest();
     if (verify && actual !== this.#sha256) {
       throw new ChecksumMismatchError(this.path, this.#sha256, actual);
     }
@@ -501,10 +542,12 @@ export class PartialFile {
     );
   }
 
-  /** Close the partial file (it stays on disk). */
+  /** Close the partial file (it stays on disk) and stop its hashing. */
   close(): void {
     this.#file?.close();
     this.#file = null;
+    this.#hasher?.close();
+    this.#hasher = null;
   }
 
   /** Delete the partial file and its sidecar. */
@@ -518,4 +561,46 @@ export class PartialFile {
 async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
   let written = 0;
   while (written < data.length) written += await file.write(data.subarray(written));
+}
+
+/**
+ * The flushes (fdatasync) of a file while it is written: one at a time, on a blocking-pool
+ * thread, each once `every` more bytes are written than at the last one.
+ */
+class BackgroundFlush {
+  #file: Deno.FsFile;
+  #every: number;
+  #at: number;
+  #running: Promise<void> | null = null;
+  #failure: { error: unknown } | null = null;
+
+  constructor(file: Deno.FsFile, options: { every: number; from: number }) {
+    this.#file = file;
+    this.#every = options.every;
+    this.#at = options.from;
+  }
+
+  /** The file now holds `written` bytes: flush when it is time; throw what a flush threw. */
+  wrote(written: number): void {
+    if (this.#failure !== null) throw this.#failure.error;
+    if (this.#running !== null || written - this.#at < this.#every) return;
+    this.#at = written;
+    this.#running = this.#file.syncData().then(() => {
+      this.#running = null;
+    }, (error) => {
+      this.#failure ??= { error };
+      this.#running = null;
+    });
+  }
+
+  /** Resolves (never rejects) once no flush runs. */
+  get settled(): Promise<void> {
+    return this.#running ?? Promise.resolve();
+  }
+
+  /** Wait for a flush under way; throw what a flush threw. */
+  async settle(): Promise<void> {
+    await this.settled;
+    if (this.#failure !== null) throw this.#failure.error;
+  }
 }

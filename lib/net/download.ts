@@ -167,6 +167,8 @@ export async function downloadArtifact(
     sha256,
     onProgress: options.onProgress,
     session,
+    // What is fsynced at the end is flushed as it goes too (the final fsync then has little left).
+    sync: options.sync ?? true,
   });
   try {
     // A partial that cannot be opened (a symbolic link in its place, a read error) is left as
@@ -178,7 +180,7 @@ export async function downloadArtifact(
     throw error;
   }
   try {
-    if (partial.received < size || !partial.matches(verify)) {
+    if (partial.received < size || !(await partial.matches(verify))) {
       await session.run(() => partial.attempt(verify));
     }
     return await partial.finish(verify, { sync: options.sync ?? true, mode: options.mode });
