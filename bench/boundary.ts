@@ -5,7 +5,7 @@
 // Reported as ratios (machines here are shared and noisy).
 //
 //   deno task bench:boundary [--size-mib 1024] [--runs 3] [--apply-runs 11] [--idle-runs 31]
-//                            [--https] [--keep] [--only WORD]
+//                            [--https] [--keep] [--only WORD] [--compare DIR]
 //
 // The CLI is the code-split bundle (`deno task bundle:split`) run with the V8 flags the
 // executable ships with. Cases:
@@ -18,6 +18,10 @@
 //     vs curl A | tar xz -C D && sync -f D
 //   apply, staged        `ms11-update apply` with a SIZE build staged vs with a 1 MiB build
 //   idle apply           `ms11-update apply` with nothing staged vs `deno run` of an empty file
+//
+// `--compare DIR` also bundles the checkout at DIR (another version of this project, e.g. a
+// `git worktree` of main) and times its update of the executable build in the same rounds: a
+// before/after in one run.
 //
 // Before each timed run an untimed `sync` flushes what the previous one left dirty. Afterwards,
 // the peak RSS of one update of the SIZE executable build (GNU time's %M).
@@ -35,6 +39,10 @@ const idleRuns = numberFlag("--idle-runs", 31);
 const https = Deno.args.includes("--https");
 /** `--only WORD`: run only the update and apply cases whose name contains WORD. */
 const only = Deno.args.includes("--only") ? Deno.args[Deno.args.indexOf("--only") + 1] : null;
+/** `--compare DIR`: a checkout whose update of the executable build is timed too. */
+const compare = Deno.args.includes("--compare")
+  ? Deno.args[Deno.args.indexOf("--compare") + 1]
+  : null;
 const project = new URL("..", import.meta.url).pathname;
 const deno = Deno.execPath();
 const platform = detectPlatform();
@@ -150,11 +158,17 @@ try {
       ["bundle", "--quiet", "--code-splitting", "--outdir", split, "main.ts"],
       project,
     );
-    const cli = (args: string[], config: string, root: string) => [
+    if (compare !== null) {
+      await run(deno, [
+        ...["bundle", "--quiet", "--code-splitting", "--outdir", `${dir}/split-compare`],
+        "main.ts",
+      ], compare);
+    }
+    const cli = (args: string[], config: string, root: string, bundle = split) => [
       "run",
       "-A",
       ...SHIPPED_V8_FLAGS,
-      `${split}/main.js`,
+      `${bundle}/main.js`,
       ...args,
       "--config",
       config,
@@ -231,6 +245,15 @@ try {
         run: () => ms11([], configs.exe, root),
         check: () => expectStaged(root),
       },
+      ...(compare === null ? [] : [{
+        name: "ms11-update, executable (--compare)",
+        prepare: async () => {
+          root = await fresh("root");
+          await run("cp", ["-a", templates.exe, root]);
+        },
+        run: () => run(deno, cli([], configs.exe, root, `${dir}/split-compare`), dir),
+        check: () => expectStaged(root),
+      }]),
       {
         name: "curl -o && openssl && chmod && sync F",
         prepare: async () => {
@@ -320,11 +343,18 @@ try {
       record("ms11-update apply, idle", await ms11(["apply"], configs.exe, idleRoot));
     }
     // Peak memory of one update of the big executable build.
-    root = await fresh("root");
-    await run("cp", ["-a", templates.exe, root]);
     const rssFile = `${dir}/rss`;
-    await run("/usr/bin/time", ["-f", "%M", "-o", rssFile, deno, ...cli([], configs.exe, root)]);
-    const rssKib = Number((await Deno.readTextFile(rssFile)).trim().split("\n").at(-1));
+    const peakKib = async (bundle: string) => {
+      root = await fresh("root");
+      await run("cp", ["-a", templates.exe, root]);
+      await run("/usr/bin/time", [
+        ...["-f", "%M", "-o", rssFile, deno],
+        ...cli([], configs.exe, root, bundle),
+      ]);
+      return Number((await Deno.readTextFile(rssFile)).trim().split("\n").at(-1));
+    };
+    const rssKib = await peakKib(split);
+    const compareKib = compare === null ? null : await peakKib(`${dir}/split-compare`);
 
     const m = (name: string) => median(times.get(name) ?? [NaN]);
     const line = (name: string) =>
@@ -344,6 +374,12 @@ try {
     console.log("  ratios:");
     ratio("ms11-update, executable", "curl -o && openssl && chmod && sync F", "<= 0.85");
     ratio("ms11-update, executable", "curl -o && sync F", "<= 1.05");
+    if (compare !== null) {
+      const other = "ms11-update, executable (--compare)";
+      ratio(other, "curl -o && openssl && chmod && sync F", "<= 0.85");
+      ratio(other, "curl -o && sync F", "<= 1.05");
+      ratio("ms11-update, executable", other, "this checkout / --compare's");
+    }
     ratio("ms11-update, tar.gz", "curl -o && openssl && tar xzf && sync", "<= 1.0");
     ratio("ms11-update, tar.gz", "curl | tar xz && sync", "none; for reference");
     ratio(`apply, ${sizeMib} MiB staged`, "apply, 1 MiB staged", "<= 1.2");
@@ -355,6 +391,9 @@ try {
     console.log(
       `  peak RSS of the ${sizeMib} MiB executable update: ${(rssKib / 1024).toFixed(1)} MiB`,
     );
+    if (compareKib !== null) {
+      console.log(`  the same, --compare's: ${(compareKib / 1024).toFixed(1)} MiB`);
+    }
   } finally {
     await nginx.stop();
   }
