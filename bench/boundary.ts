@@ -5,7 +5,7 @@
 // Reported as ratios (machines here are shared and noisy).
 //
 //   deno task bench:boundary [--size-mib 1024] [--runs 3] [--apply-runs 11] [--idle-runs 31]
-//                            [--https] [--keep] [--only WORD] [--compare DIR]
+//                            [--https] [--keep] [--only WORD,…] [--compare DIR]
 //
 // The CLI is the code-split bundle (`deno task bundle:split`) run with the V8 flags the
 // executable ships with. Cases:
@@ -37,8 +37,10 @@ const runs = numberFlag("--runs", 3);
 const applyRuns = numberFlag("--apply-runs", 11);
 const idleRuns = numberFlag("--idle-runs", 31);
 const https = Deno.args.includes("--https");
-/** `--only WORD`: run only the update and apply cases whose name contains WORD. */
-const only = Deno.args.includes("--only") ? Deno.args[Deno.args.indexOf("--only") + 1] : null;
+/** `--only WORD,…`: run only the update and apply cases whose name contains one of the WORDs. */
+const only = Deno.args.includes("--only")
+  ? Deno.args[Deno.args.indexOf("--only") + 1].split(",")
+  : null;
 /** `--compare DIR`: a checkout whose update of the executable build is timed too. */
 const compare = Deno.args.includes("--compare")
   ? Deno.args[Deno.args.indexOf("--compare") + 1]
@@ -328,7 +330,7 @@ try {
     const total = Math.max(runs, applyRuns);
     for (let i = 0; i < total; i++) {
       for (const c of updates) {
-        if (only !== null && !c.name.includes(only)) continue;
+        if (only !== null && !only.some((word) => c.name.includes(word))) continue;
         const isApply = c.name.startsWith("apply");
         if (i >= (isApply ? applyRuns : runs)) continue;
         await c.prepare?.();

@@ -20,9 +20,8 @@ const sha = (...parts: Uint8Array[]) => {
 
 for (const worker of [true, false]) {
   Deno.test(`the digest is node:crypto's for pooled, copied and offset chunks (worker: ${worker})`, async () => {
-    const hasher = await startHasher({ bufferSize: 4096, maxQueued: 3, worker });
+    const hasher = startHasher({ bufferSize: 4096, maxQueued: 3, worker });
     try {
-      assert.equal(hasher.inWorker, worker);
       const data = random(300_000);
       let off = 0;
       let step = 0;
@@ -44,6 +43,7 @@ for (const worker of [true, false]) {
         if (step === 40) assert.equal(await hasher.digest(), sha(data.subarray(0, off)));
       }
       assert.equal(await hasher.digest(), sha(data));
+      assert.equal(await hasher.started(), worker);
       assert.equal(await hasher.digest(), sha(data), "a digest does not end the hash");
       hasher.reset();
       hasher.update(data.subarray(0, 10));
@@ -55,9 +55,9 @@ for (const worker of [true, false]) {
 }
 
 Deno.test("memory stays bounded: no more pooled buffers than chunks allowed in the queue", async () => {
-  const hasher = await startHasher({ bufferSize: 64 * 1024, maxQueued: 2 });
+  const hasher = startHasher({ bufferSize: 64 * 1024, maxQueued: 2 });
   try {
-    assert.ok(hasher.inWorker);
+    assert.ok(await hasher.started());
     const parts: Uint8Array[] = [];
     for (let i = 0; i < 300; i++) {
       const buffer = await hasher.buffer();
@@ -80,10 +80,14 @@ Deno.test("a worker that cannot start leaves the hashing on this thread", async 
   };
   for (const [what, source] of Object.entries(sources)) {
     await t.step(what, async () => {
-      const hasher = await startHasher({ workerSource: source });
+      const hasher = startHasher({ workerSource: source });
       try {
-        assert.equal(hasher.inWorker, false);
-        hasher.update(new TextEncoder().encode("abc"));
+        // Given while the worker starts: held, then hashed here.
+        const buffer = await hasher.buffer();
+        buffer.set(new TextEncoder().encode("ab"));
+        hasher.update(buffer.subarray(0, 2), { owned: true });
+        hasher.update(new TextEncoder().encode("c"));
+        assert.equal(await hasher.started(), false);
         assert.equal(
           await hasher.digest(),
           "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
@@ -99,9 +103,9 @@ Deno.test("a worker that fails fails what waits on it, with its message", async 
   const source = `self.onmessage = () =>
   self.postMessage({ op: "error", message: "disk of hashes on fire" });
 self.postMessage({ op: "ready" });`;
-  const hasher = await startHasher({ workerSource: source });
+  const hasher = startHasher({ workerSource: source });
   try {
-    assert.ok(hasher.inWorker);
+    assert.ok(await hasher.started());
     hasher.update(new Uint8Array(10));
     await assert.rejects(hasher.digest(), {
       message: "Hashing worker failed: disk of hashes on fire",
@@ -114,7 +118,7 @@ self.postMessage({ op: "ready" });`;
 });
 
 Deno.test("a closed hasher refuses more work", async () => {
-  const hasher = await startHasher();
+  const hasher = startHasher();
   hasher.close();
   assert.throws(() => hasher.update(new Uint8Array(1)), { message: "Hasher is closed" });
   await assert.rejects(hasher.digest(), { message: "Hasher is closed" });
@@ -123,7 +127,7 @@ Deno.test("a closed hasher refuses more work", async () => {
 
 Deno.test("a failed write is not hashed and its error passes", async () => {
   for (const worker of [true, false]) {
-    const hasher = await startHasher({ worker });
+    const hasher = startHasher({ worker });
     try {
       const buffer = await hasher.buffer();
       const failed = Promise.reject(new Error("No space left on device"));
@@ -140,8 +144,35 @@ Deno.test("a failed write is not hashed and its error passes", async () => {
   }
 });
 
-Deno.test("options are checked", async () => {
-  await assert.rejects(startHasher({ maxQueued: 0 }), {
+Deno.test("chunks and resets given while the worker starts are hashed in order", async () => {
+  const hasher = startHasher({ bufferSize: 1024, maxQueued: 3 });
+  try {
+    hasher.update(new TextEncoder().encode("lost"));
+    hasher.reset();
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < 50; i++) {
+      const buffer = await hasher.buffer(); // the fourth waits for the worker
+      crypto.getRandomValues(buffer);
+      parts.push(buffer.slice(0, 700));
+      hasher.update(buffer.subarray(0, 700), { owned: true });
+    }
+    assert.equal(await hasher.digest(), sha(...parts));
+    assert.ok(await hasher.started());
+    assert.ok(hasher.buffers <= 3);
+  } finally {
+    hasher.close();
+  }
+});
+
+Deno.test("a hasher closed while its worker starts stops at once", async () => {
+  const hasher = startHasher({ workerSource: "await new Promise(() => {});" });
+  hasher.update(new Uint8Array(3));
+  hasher.close();
+  assert.equal(await hasher.started(), false);
+});
+
+Deno.test("options are checked", () => {
+  assert.throws(() => startHasher({ maxQueued: 0 }), {
     message: "Hasher option maxQueued must be a positive integer, got 0",
   });
 });

@@ -64,8 +64,8 @@ if (createHash !== undefined) {
  * import assert from "node:assert/strict";
  * import { type HasherOptions, startHasher } from "./_hasher.ts";
  * const options: HasherOptions = { bufferSize: 64, maxQueued: 2, worker: false };
- * const hasher = await startHasher(options);
- * assert.equal(hasher.inWorker, false);
+ * const hasher = startHasher(options);
+ * assert.equal(await hasher.started(), false);
  * hasher.close();
  * ```
  */
@@ -81,14 +81,15 @@ export interface HasherOptions {
 }
 
 /**
- * Start a {@linkcode ChunkHasher}: in a worker, ready when the promise resolves, or on this thread
- * when no worker can start.
+ * Start a {@linkcode ChunkHasher}. Its worker starts meanwhile (tens of milliseconds, on its own
+ * thread): chunks given before it is ready wait for it (`maxQueued` at most), and are hashed on
+ * this thread if it cannot start.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { startHasher } from "./_hasher.ts";
- * const hasher = await startHasher();
+ * const hasher = startHasher();
  * const buffer = await hasher.buffer();
  * const n = new TextEncoder().encodeInto("abc", buffer).written;
  * hasher.update(buffer.subarray(0, n), { owned: true }); // the buffer is the hasher's again
@@ -96,10 +97,8 @@ export interface HasherOptions {
  * hasher.close();
  * ```
  */
-export async function startHasher(options: HasherOptions = {}): Promise<ChunkHasher> {
-  const hasher = new ChunkHasher(options);
-  if (options.worker ?? true) await hasher.startWorker(options.workerSource ?? WORKER_SOURCE);
-  return hasher;
+export function startHasher(options: HasherOptions = {}): ChunkHasher {
+  return new ChunkHasher(options);
 }
 
 /** What the worker says. */
@@ -111,6 +110,9 @@ type WorkerMessage = {
   message?: string;
 };
 
+/** A chunk for the worker: its buffer (moved there), its length, whether it is a pooled one. */
+type Job = { buffer: ArrayBuffer; length: number; pooled: boolean };
+
 type Waiter<T> = { resolve: (value: T) => void; reject: (error: unknown) => void };
 
 /**
@@ -121,7 +123,7 @@ type Waiter<T> = { resolve: (value: T) => void; reject: (error: unknown) => void
  * ```ts
  * import assert from "node:assert/strict";
  * import { startHasher } from "./_hasher.ts";
- * const hasher = await startHasher({ worker: false });
+ * const hasher = startHasher({ worker: false });
  * hasher.update(new TextEncoder().encode("ab"));
  * hasher.update(new TextEncoder().encode("c")); // not a pooled buffer: hashed where it is
  * assert.equal(await hasher.digest(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
@@ -133,16 +135,24 @@ type Waiter<T> = { resolve: (value: T) => void; reject: (error: unknown) => void
 export class ChunkHasher {
   #bufferSize: number;
   #maxQueued: number;
+  /** The worker, once ready; null while it starts, and when hashing is on this thread. */
   #worker: Worker | null = null;
+  /** Settles once the worker is ready (true) or hashing stays here (false). */
+  #starting: Promise<boolean>;
+  /** What is given while the worker starts, in order (jobs, and null for a reset). */
+  #held: (Job | null)[] | null = null;
   #hash: Hash = createHash("sha256");
   #free: Uint8Array<ArrayBuffer>[] = [];
-  /** Chunks posted to the worker and not yet hashed. */
+  /** Chunks given to the worker (or held for it) and not hashed yet. */
   #queued = 0;
   /** Pooled buffers made and not dropped. */
   #made = 0;
   #bufferWaiters: Waiter<Uint8Array<ArrayBuffer>>[] = [];
   #digestWaiters: Waiter<string>[] = [];
   #failure: Error | null = null;
+  #closed = false;
+  /** Ends the wait for the worker (closed meanwhile). */
+  #stopStart: (() => void) | null = null;
 
   /** @param options see {@linkcode HasherOptions} */
   constructor(options: HasherOptions = {}) {
@@ -155,11 +165,14 @@ export class ChunkHasher {
         throw new RangeError(`Hasher option ${name} must be a positive integer, got ${value}`);
       }
     }
+    this.#starting = options.worker ?? true
+      ? this.#start(options.workerSource ?? WORKER_SOURCE)
+      : Promise.resolve(false);
   }
 
-  /** Whether the hashing runs in a worker (false: on this thread). */
-  get inWorker(): boolean {
-    return this.#worker !== null;
+  /** Whether the hashing runs in a worker, once that is known (false: on this thread). */
+  started(): Promise<boolean> {
+    return this.#starting;
   }
 
   /** How many pooled buffers exist (free, lent out or queued): at most `maxQueued` + those lent. */
@@ -168,10 +181,10 @@ export class ChunkHasher {
   }
 
   /**
-   * Start the worker and wait for it to be ready; where it cannot start (or takes more than 10 s),
-   * hashing stays on this thread. Called once, by {@linkcode startHasher}.
+   * Start the worker; what is given meanwhile is held. Ready: the held chunks go to it. Where it
+   * cannot start (or takes more than 10 s), the held chunks are hashed here, and so is the rest.
    */
-  async startWorker(source: string): Promise<void> {
+  #start(source: string): Promise<boolean> {
     let worker: Worker;
     let url = "";
     try {
@@ -179,10 +192,12 @@ export class ChunkHasher {
       worker = new Worker(url, { type: "module" });
     } catch {
       if (url !== "") URL.revokeObjectURL(url);
-      return;
+      return Promise.resolve(false);
     }
+    this.#held = [];
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const ready = await new Promise<boolean>((resolve) => {
+    const ready = new Promise<boolean>((resolve) => {
+      this.#stopStart = () => resolve(false);
       worker.onmessage = (event: MessageEvent) => resolve(event.data?.op === "ready");
       worker.onerror = (event) => {
         event.preventDefault();
@@ -191,39 +206,71 @@ export class ChunkHasher {
       worker.onmessageerror = () => resolve(false);
       timer = setTimeout(() => resolve(false), START_TIMEOUT_MS);
     });
-    clearTimeout(timer);
-    URL.revokeObjectURL(url);
-    if (!ready) {
-      worker.terminate();
-      return;
+    return ready.then((ok) => {
+      clearTimeout(timer);
+      this.#stopStart = null;
+      URL.revokeObjectURL(url);
+      const held = this.#held ?? [];
+      this.#held = null;
+      if (!ok || this.#closed) {
+        worker.terminate();
+        if (!this.#closed) this.#hashHere(held);
+        return false;
+      }
+      worker.onmessage = (event: MessageEvent) => this.#onMessage(event.data);
+      worker.onerror = (event) => {
+        event.preventDefault();
+        this.#fail(new Error(`Hashing worker failed: ${event.message}`));
+      };
+      worker.onmessageerror = () =>
+        this.#fail(new Error("Hashing worker sent an unreadable message"));
+      this.#worker = worker;
+      for (const job of held) this.#post(job);
+      return true;
+    });
+  }
+
+  /** The worker did not start: what was held for it is hashed here, its buffers pooled again. */
+  #hashHere(held: (Job | null)[]): void {
+    for (const job of held) {
+      if (job === null) {
+        this.#hash = createHash("sha256");
+        continue;
+      }
+      this.#hash.update(new Uint8Array(job.buffer, 0, job.length));
+      this.#returned(job.buffer, job.pooled);
     }
-    worker.onmessage = (event: MessageEvent) => this.#onMessage(event.data);
-    worker.onerror = (event) => {
-      event.preventDefault();
-      this.#fail(new Error(`Hashing worker failed: ${event.message}`));
-    };
-    worker.onmessageerror = () =>
-      this.#fail(new Error("Hashing worker sent an unreadable message"));
-    this.#worker = worker;
+  }
+
+  /** Send a job (or a reset) to the worker. */
+  #post(job: Job | null): void {
+    if (job === null) this.#worker!.postMessage({ op: "reset" });
+    else {
+      this.#worker!.postMessage({ op: "update", ...job }, [job.buffer]);
+    }
   }
 
   #onMessage(message: WorkerMessage): void {
     if (message.op === "error") {
       this.#fail(new Error(`Hashing worker failed: ${message.message}`));
     } else if (message.op === "buffer" && message.buffer !== undefined) {
-      this.#queued--;
-      const waiter = this.#bufferWaiters.shift();
-      if (!message.pooled) {
-        // A copied chunk: dropped, and a waiter may now have a new buffer.
-        if (waiter !== undefined) waiter.resolve(this.#make());
-        return;
-      }
-      const buffer = new Uint8Array(message.buffer);
-      if (waiter !== undefined) waiter.resolve(buffer);
-      else this.#free.push(buffer);
+      this.#returned(message.buffer, message.pooled === true);
     } else if (message.op === "digest" && message.hex !== undefined) {
       this.#digestWaiters.shift()?.resolve(message.hex);
     }
+  }
+
+  /** A queued chunk is hashed: its buffer back to the pool (or a waiter), or a copy dropped. */
+  #returned(buffer: ArrayBuffer, pooled: boolean): void {
+    this.#queued--;
+    const waiter = this.#bufferWaiters.shift();
+    if (!pooled) {
+      // A copied chunk: dropped, and a waiter may now have a new buffer.
+      if (waiter !== undefined) waiter.resolve(this.#make());
+      return;
+    }
+    if (waiter !== undefined) waiter.resolve(new Uint8Array(buffer));
+    else this.#free.push(new Uint8Array(buffer));
   }
 
   #fail(error: Error): void {
@@ -251,6 +298,11 @@ export class ChunkHasher {
     return new Uint8Array(this.#bufferSize);
   }
 
+  /** Whether chunks go to a worker (ready, or still starting). */
+  get #offThread(): boolean {
+    return this.#worker !== null || this.#held !== null;
+  }
+
   /**
    * Hash `chunk` next. With `owned`, `chunk` is a view (from offset 0) of a buffer from
    * {@linkcode ChunkHasher.buffer} that the caller is done with: it is moved to the worker (the
@@ -261,20 +313,24 @@ export class ChunkHasher {
     if (this.#failure !== null) throw this.#failure;
     const owned = options.owned === true && chunk.byteOffset === 0 &&
       chunk.buffer instanceof ArrayBuffer && chunk.buffer.byteLength === this.#bufferSize;
-    const worker = this.#worker;
-    if (worker === null) {
+    if (!this.#offThread) {
       this.#hash.update(chunk);
       if (owned) this.#free.push(new Uint8Array(chunk.buffer as ArrayBuffer));
       return;
     }
-    const buffer = owned ? chunk.buffer as ArrayBuffer : chunk.slice().buffer;
+    const job = {
+      buffer: owned ? chunk.buffer as ArrayBuffer : chunk.slice().buffer,
+      length: chunk.length,
+      pooled: owned,
+    };
     this.#queued++;
-    worker.postMessage({ op: "update", buffer, length: chunk.length, pooled: owned }, [buffer]);
+    if (this.#held !== null) this.#held.push(job);
+    else this.#post(job);
   }
 
   /**
    * Hash `chunk`, whose write to the file is `writing`, and wait for that write: on this thread
-   * while the write runs; in the worker once it is done (a buffer moved away must not be read by
+   * while the write runs; for the worker once it is done (a buffer moved away must not be read by
    * the write still), with `owned` as in {@linkcode ChunkHasher.update}. A failed write rejects
    * (and its chunk is not hashed by the worker).
    */
@@ -283,7 +339,7 @@ export class ChunkHasher {
     writing: Promise<void>,
     options: { owned?: boolean } = {},
   ): Promise<void> {
-    if (this.#worker === null) {
+    if (!this.#offThread) {
       try {
         this.update(chunk, options);
       } finally {
@@ -296,27 +352,33 @@ export class ChunkHasher {
   }
 
   /** The SHA-256 of everything given so far, lowercase hex (hashing can go on). */
-  digest(): Promise<string> {
-    if (this.#failure !== null) return Promise.reject(this.#failure);
+  async digest(): Promise<string> {
+    if (this.#failure !== null) throw this.#failure;
+    await this.#starting;
+    if (this.#failure !== null) throw this.#failure;
     const worker = this.#worker;
-    if (worker === null) return Promise.resolve(this.#hash.copy().digest("hex"));
+    if (worker === null) return this.#hash.copy().digest("hex");
     const answer = new Promise<string>((resolve, reject) =>
       this.#digestWaiters.push({ resolve, reject })
     );
     worker.postMessage({ op: "digest" });
-    return answer;
+    return await answer;
   }
 
   /** Forget everything given so far (a download that starts over). */
   reset(): void {
-    if (this.#worker === null) this.#hash = createHash("sha256");
-    else this.#worker.postMessage({ op: "reset" });
+    if (this.#held !== null) this.#held.push(null);
+    else if (this.#worker !== null) this.#post(null);
+    else this.#hash = createHash("sha256");
   }
 
   /** Stop the worker; what is pending rejects. */
   close(): void {
+    this.#closed = true;
+    this.#stopStart?.();
     this.#worker?.terminate();
     this.#worker = null;
+    this.#held = null;
     this.#fail(new Error("Hasher is closed"));
   }
 }

@@ -180,6 +180,9 @@ export class PartialFile {
 
   /** Open the partial file, continuing an earlier run's when its sidecar matches. */
   async open(): Promise<void> {
+    // The hashing worker starts while the partial is looked at and the request is made.
+    this.#hasher?.close();
+    this.#hasher = startHasher({ worker: this.#hashWorker });
     // Neither is ever read or written through a symbolic link.
     await refuseSymlink(this.path);
     await refuseSymlink(this.sidecarPath);
@@ -193,8 +196,6 @@ export class PartialFile {
       }
     }
     if (!keep) await this.discardFiles();
-    this.#hasher?.close();
-    this.#hasher = await startHasher({ worker: this.#hashWorker });
     // Never through a symbolic link: the bytes go to a file of this download's own.
     this.#file = await openNoFollow(this.path, {
       read: true,
@@ -550,9 +551,10 @@ export class PartialFile {
     this.#hasher = null;
   }
 
-  /** Delete the partial file and its sidecar. */
+  /** Delete the partial file and its sidecar (the hashing goes on: `close` stops it). */
   async discardFiles(): Promise<void> {
-    this.close();
+    this.#file?.close();
+    this.#file = null;
     await removeIfExists(this.path);
     await removeIfExists(this.sidecarPath);
   }
