@@ -5,7 +5,7 @@
 // Reported as ratios (machines here are shared and noisy).
 //
 //   deno task bench:boundary [--size-mib 1024] [--runs 3] [--apply-runs 11] [--idle-runs 31]
-//                            [--https] [--keep] [--only WORD,…] [--compare DIR]
+//                            [--https] [--keep] [--only WORD,…] [--compare DIR,…]
 //
 // The CLI is the code-split bundle (`deno task bundle:split`) run with the V8 flags the
 // executable ships with. Cases:
@@ -19,8 +19,8 @@
 //   apply, staged        `ms11-update apply` with a SIZE build staged vs with a 1 MiB build
 //   idle apply           `ms11-update apply` with nothing staged vs `deno run` of an empty file
 //
-// `--compare DIR` also bundles the checkout at DIR (another version of this project, e.g. a
-// `git worktree` of main) and times its update of the executable build in the same rounds: a
+// `--compare DIR,…` also bundles the checkout at each DIR (another version of this project, e.g.
+// a `git worktree` of main) and times its update of the executable build in the same rounds: a
 // before/after in one run.
 //
 // Before each timed run an untimed `sync` flushes what the previous one left dirty. Afterwards,
@@ -41,10 +41,12 @@ const https = Deno.args.includes("--https");
 const only = Deno.args.includes("--only")
   ? Deno.args[Deno.args.indexOf("--only") + 1].split(",")
   : null;
-/** `--compare DIR`: a checkout whose update of the executable build is timed too. */
+/** `--compare DIR,…`: checkouts whose update of the executable build is timed too. */
 const compare = Deno.args.includes("--compare")
-  ? Deno.args[Deno.args.indexOf("--compare") + 1]
-  : null;
+  ? Deno.args[Deno.args.indexOf("--compare") + 1].split(",")
+  : [];
+/** The name of the case of `--compare`'s `i`th checkout. */
+const compared = (i: number) => `ms11-update, executable (--compare ${i + 1})`;
 const project = new URL("..", import.meta.url).pathname;
 const deno = Deno.execPath();
 const platform = detectPlatform();
@@ -160,11 +162,11 @@ try {
       ["bundle", "--quiet", "--code-splitting", "--outdir", split, "main.ts"],
       project,
     );
-    if (compare !== null) {
+    for (const [i, checkout] of compare.entries()) {
       await run(deno, [
-        ...["bundle", "--quiet", "--code-splitting", "--outdir", `${dir}/split-compare`],
+        ...["bundle", "--quiet", "--code-splitting", "--outdir", `${dir}/split-compare-${i}`],
         "main.ts",
-      ], compare);
+      ], checkout);
     }
     const cli = (args: string[], config: string, root: string, bundle = split) => [
       "run",
@@ -247,15 +249,15 @@ try {
         run: () => ms11([], configs.exe, root),
         check: () => expectStaged(root),
       },
-      ...(compare === null ? [] : [{
-        name: "ms11-update, executable (--compare)",
+      ...compare.map((_, i) => ({
+        name: compared(i),
         prepare: async () => {
           root = await fresh("root");
           await run("cp", ["-a", templates.exe, root]);
         },
-        run: () => run(deno, cli([], configs.exe, root, `${dir}/split-compare`), dir),
+        run: () => run(deno, cli([], configs.exe, root, `${dir}/split-compare-${i}`), dir),
         check: () => expectStaged(root),
-      }]),
+      })),
       {
         name: "curl -o && openssl && chmod && sync F",
         prepare: async () => {
@@ -356,7 +358,8 @@ try {
       return Number((await Deno.readTextFile(rssFile)).trim().split("\n").at(-1));
     };
     const rssKib = await peakKib(split);
-    const compareKib = compare === null ? null : await peakKib(`${dir}/split-compare`);
+    const compareKib: number[] = [];
+    for (const i of compare.keys()) compareKib.push(await peakKib(`${dir}/split-compare-${i}`));
 
     const m = (name: string) => median(times.get(name) ?? [NaN]);
     const line = (name: string) =>
@@ -376,11 +379,11 @@ try {
     console.log("  ratios:");
     ratio("ms11-update, executable", "curl -o && openssl && chmod && sync F", "<= 0.85");
     ratio("ms11-update, executable", "curl -o && sync F", "<= 1.05");
-    if (compare !== null) {
-      const other = "ms11-update, executable (--compare)";
-      ratio(other, "curl -o && openssl && chmod && sync F", "<= 0.85");
-      ratio(other, "curl -o && sync F", "<= 1.05");
-      ratio("ms11-update, executable", other, "this checkout / --compare's");
+    for (const [i, checkout] of compare.entries()) {
+      console.log(`  --compare ${i + 1} is ${checkout}:`);
+      ratio(compared(i), "curl -o && openssl && chmod && sync F", "<= 0.85");
+      ratio(compared(i), "curl -o && sync F", "<= 1.05");
+      ratio("ms11-update, executable", compared(i), "none; this checkout / that one");
     }
     ratio("ms11-update, tar.gz", "curl -o && openssl && tar xzf && sync", "<= 1.0");
     ratio("ms11-update, tar.gz", "curl | tar xz && sync", "none; for reference");
@@ -393,8 +396,8 @@ try {
     console.log(
       `  peak RSS of the ${sizeMib} MiB executable update: ${(rssKib / 1024).toFixed(1)} MiB`,
     );
-    if (compareKib !== null) {
-      console.log(`  the same, --compare's: ${(compareKib / 1024).toFixed(1)} MiB`);
+    for (const [i, kib] of compareKib.entries()) {
+      console.log(`  the same, --compare ${i + 1}: ${(kib / 1024).toFixed(1)} MiB`);
     }
   } finally {
     await nginx.stop();
