@@ -27,12 +27,6 @@ import { readSidecar, writeSidecar } from "./_sidecar.ts";
 
 /** Minimum time between two progress reports (by `env.now`), in milliseconds. */
 const PROGRESS_INTERVAL_MS = 100;
-/**
- * With `sync`, what is written is flushed (fdatasync) each time this much more has been written,
- * in the background while the download goes on: the disk takes the file as it arrives, and the
- * final fsync has only the last stretch to write instead of all of it.
- */
-const FLUSH_BYTES = 64 * 1024 * 1024;
 
 /**
  * What a {@linkcode PartialFile} needs besides its destination.
@@ -54,14 +48,6 @@ export interface PartialFileInit {
   sha256: string;
   onProgress: ProgressSink | undefined;
   session: HttpSession;
-  /**
-   * Whether the finished file is to be fsynced (`FinishOptions.sync`): then what is written is
-   * also flushed to disk as the download goes, every `flushBytes` (default 64 MiB), so that the
-   * final fsync has little left to write. Default false.
-   */
-  sync?: boolean;
-  /** How often to flush with `sync`, in bytes written (default 64 MiB). */
-  flushBytes?: number;
   /** Hash in a worker where one starts (default true; false hashes on this thread). */
   hashWorker?: boolean;
 }
@@ -139,8 +125,6 @@ export class PartialFile {
   #sha256: string;
   #onProgress: ProgressSink | undefined;
   #session: HttpSession;
-  /** Bytes between two background flushes; Infinity when the file is not synced. */
-  #flushBytes: number;
   #hashWorker: boolean;
   #file: Deno.FsFile | null = null;
   /** The running SHA-256 and the pool of read buffers; made by `open`. */
@@ -159,7 +143,6 @@ export class PartialFile {
     this.#sha256 = init.sha256;
     this.#onProgress = init.onProgress;
     this.#session = init.session;
-    this.#flushBytes = init.sync ? init.flushBytes ?? FLUSH_BYTES : Infinity;
     this.#hashWorker = init.hashWorker ?? true;
   }
 
@@ -461,7 +444,6 @@ export class PartialFile {
       return read;
     };
     let finished = false;
-    const flush = new BackgroundFlush(file, { every: this.#flushBytes, from: this.#received });
     let pending = readAhead();
     try {
       while (true) {
@@ -484,25 +466,15 @@ export class PartialFile {
             throw this.#noSpace(error);
           });
         this.#received += taken;
-        try {
-          flush.wrote(this.#received);
-        } catch (error) {
-          throw this.#noSpace(error);
-        }
         if (length > room) {
           throw new SizeMismatchError(this.path, this.#size, this.#received + length - room);
         }
         this.#report(false);
       }
     } finally {
-      // A read still under way (after a failed write) ends with this cancel; a flush under way
-      // ends before the file is used again.
+      // A read still under way (after a failed write) ends with this cancel.
       if (!finished) await reader.cancel().catch(() => {});
-      await flush.settled;
     }
-    await flush.settle().catch((error) => {
-      throw this.#noSpace(error);
-    });
     if (this.#received < this.#size) {
       throw new SizeMismatchError(this.path, this.#size, this.#received);
     }
@@ -563,46 +535,4 @@ export class PartialFile {
 async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
   let written = 0;
   while (written < data.length) written += await file.write(data.subarray(written));
-}
-
-/**
- * The flushes (fdatasync) of a file while it is written: one at a time, on a blocking-pool
- * thread, each once `every` more bytes are written than at the last one.
- */
-class BackgroundFlush {
-  #file: Deno.FsFile;
-  #every: number;
-  #at: number;
-  #running: Promise<void> | null = null;
-  #failure: { error: unknown } | null = null;
-
-  constructor(file: Deno.FsFile, options: { every: number; from: number }) {
-    this.#file = file;
-    this.#every = options.every;
-    this.#at = options.from;
-  }
-
-  /** The file now holds `written` bytes: flush when it is time; throw what a flush threw. */
-  wrote(written: number): void {
-    if (this.#failure !== null) throw this.#failure.error;
-    if (this.#running !== null || written - this.#at < this.#every) return;
-    this.#at = written;
-    this.#running = this.#file.syncData().then(() => {
-      this.#running = null;
-    }, (error) => {
-      this.#failure ??= { error };
-      this.#running = null;
-    });
-  }
-
-  /** Resolves (never rejects) once no flush runs. */
-  get settled(): Promise<void> {
-    return this.#running ?? Promise.resolve();
-  }
-
-  /** Wait for a flush under way; throw what a flush threw. */
-  async settle(): Promise<void> {
-    await this.settled;
-    if (this.#failure !== null) throw this.#failure.error;
-  }
 }

@@ -167,8 +167,6 @@ export async function downloadArtifact(
     sha256,
     onProgress: options.onProgress,
     session,
-    // What is fsynced at the end is flushed as it goes too (the final fsync then has little left).
-    sync: options.sync ?? true,
   });
   try {
     // A partial that cannot be opened (a symbolic link in its place, a read error) is left as
