@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { createHash, type Hash } from "node:crypto";
 import { ChecksumMismatchError, SizeMismatchError } from "../core/errors.ts";
 import type { ProgressSink } from "../core/env.ts";
 import {
@@ -21,12 +22,15 @@ import { escapeText } from "../core/text.ts";
 import { showValue } from "../core/validate.ts";
 import { type IdleWatch, isRetryableStatus, RestartRequest, statusLine } from "./_attempt.ts";
 import type { HttpSession } from "./http.ts";
-import { type ChunkHasher, startHasher } from "./_hasher.ts";
 import { showUrl } from "./url_policy.ts";
 import { readSidecar, writeSidecar } from "./_sidecar.ts";
 
 /** Minimum time between two progress reports (by `env.now`), in milliseconds. */
 const PROGRESS_INTERVAL_MS = 100;
+/** Reused buffer that response bodies are read into (BYOB), in bytes. */
+const READ_BUFFER_SIZE = 1024 * 1024;
+/** Read buffer used to re-hash a partial file left by an earlier run. */
+const REHASH_BUFFER_SIZE = 2 * 1024 * 1024;
 
 /**
  * What a {@linkcode PartialFile} needs besides its destination.
@@ -48,8 +52,6 @@ export interface PartialFileInit {
   sha256: string;
   onProgress: ProgressSink | undefined;
   session: HttpSession;
-  /** Hash in a worker where one starts (default true; false hashes on this thread). */
-  hashWorker?: boolean;
 }
 
 /**
@@ -96,8 +98,7 @@ export interface FinishOptions {
 /**
  * `<dest>.partial` with its running hash and its sidecar (`<dest>.partial.json`): opened (an
  * earlier run's bytes re-hashed when the sidecar matches), filled by attempts that resume with
- * `Range`/`If-Range` where they can, then checked and renamed to `dest`. The hash runs in a
- * worker (lib/net/_hasher.ts), each chunk handed to it once written: `close` stops it.
+ * `Range`/`If-Range` where they can, then checked and renamed to `dest`.
  *
  * @example
  * ```ts
@@ -125,16 +126,16 @@ export class PartialFile {
   #sha256: string;
   #onProgress: ProgressSink | undefined;
   #session: HttpSession;
-  #hashWorker: boolean;
   #file: Deno.FsFile | null = null;
-  /** The running SHA-256 and the pool of read buffers; made by `open`. */
-  #hasher: ChunkHasher | null = null;
+  #hash: Hash = createHash("sha256");
   #received = 0;
   #etag: string | null = null;
   #lastModified: string | null = null;
   #lastReport = -Infinity;
   /** Set once this server mishandled a Range request: later attempts start over instead. */
   #rangesOff = false;
+  /** Read buffers between two reads (two at most), kept across attempts. */
+  #buffers: Uint8Array<ArrayBuffer>[] = [];
 
   constructor(dest: string, init: PartialFileInit) {
     this.#dest = dest;
@@ -143,7 +144,6 @@ export class PartialFile {
     this.#sha256 = init.sha256;
     this.#onProgress = init.onProgress;
     this.#session = init.session;
-    this.#hashWorker = init.hashWorker ?? true;
   }
 
   /** `<dest>.partial`. */
@@ -163,9 +163,6 @@ export class PartialFile {
 
   /** Open the partial file, continuing an earlier run's when its sidecar matches. */
   async open(): Promise<void> {
-    // The hashing worker starts while the partial is looked at and the request is made.
-    this.#hasher?.close();
-    this.#hasher = startHasher({ worker: this.#hashWorker });
     // Neither is ever read or written through a symbolic link.
     await refuseSymlink(this.path);
     await refuseSymlink(this.sidecarPath);
@@ -192,13 +189,11 @@ export class PartialFile {
       const same = sidecar.url === this.#url;
       this.#etag = same ? sidecar.etag : null;
       this.#lastModified = same ? sidecar.last_modified : null;
-      // Read here, hashed in the worker meanwhile.
-      const hasher = this.#openHasher();
+      const buffer = new Uint8Array(REHASH_BUFFER_SIZE);
       while (true) {
-        const buffer = await hasher.buffer();
         const n = await this.#file.read(buffer);
         if (n === null) break;
-        hasher.update(buffer.subarray(0, n), { owned: true });
+        this.#hash.update(buffer.subarray(0, n));
         this.#received += n;
       }
     }
@@ -206,8 +201,8 @@ export class PartialFile {
   }
 
   /** Whether the bytes so far hash to the expected digest (always true when not verifying). */
-  async matches(verify: boolean): Promise<boolean> {
-    return !verify || await this.#openHasher().digest() === this.#sha256;
+  matches(verify: boolean): boolean {
+    return !verify || this.#hash.copy().digest("hex") === this.#sha256;
   }
 
   async #writeSidecar(): Promise<void> {
@@ -225,7 +220,7 @@ export class PartialFile {
     const file = this.#openFile();
     await file.truncate(0);
     await file.seek(0, Deno.SeekMode.Start);
-    this.#openHasher().reset();
+    this.#hash = createHash("sha256");
     this.#received = 0;
     this.#etag = null;
     this.#lastModified = null;
@@ -235,11 +230,6 @@ export class PartialFile {
   #openFile(): Deno.FsFile {
     if (this.#file === null) throw new Error(`Partial download ${this.path} is not open`);
     return this.#file;
-  }
-
-  #openHasher(): ChunkHasher {
-    if (this.#hasher === null) throw new Error(`Partial download ${this.path} is not open`);
-    return this.#hasher;
   }
 
   #report(force: boolean): void {
@@ -406,21 +396,18 @@ export class PartialFile {
     }
   }
 
-  /** Write and hash the body chunk by chunk, stopping at the first byte past the size. */
+  /** Hash and write the body chunk by chunk, stopping at the first byte past the size. */
   async #stream(response: Response, idle: IdleWatch): Promise<void> {
     const file = this.#openFile();
-    const hasher = this.#openHasher();
     if (response.body === null) {
       if (this.#received < this.#size) {
         throw new SizeMismatchError(this.path, this.#size, this.#received);
       }
       return;
     }
-    // A byte stream (fetch's bodies are) is read into the hasher's pooled buffers: no garbage
-    // per chunk, reads as large as what has arrived, and the next read is under way while one
-    // buffer is written (on a blocking-pool thread); once written, it is handed to the hashing
-    // worker and comes back to the pool. Other streams go chunk by chunk (each chunk copied to
-    // the worker).
+    // A byte stream (fetch's bodies are) is read into two reused buffers: no garbage per chunk,
+    // reads as large as what has arrived, and the next read is under way while one buffer is
+    // written (on a blocking-pool thread) and hashed (here). Other streams go chunk by chunk.
     let byob: ReadableStreamBYOBReader | null = null;
     let reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
     try {
@@ -436,9 +423,9 @@ export class PartialFile {
         read = this.#session.read(reader as ReadableStreamDefaultReader<Uint8Array>, idle);
       } else {
         // The buffer is transferred to the stream and comes back in the result (a failed read
-        // keeps it: a later read gets another). It waits for one while the worker is behind.
-        const stream = byob;
-        read = hasher.buffer().then((buffer) => this.#session.readInto(stream, buffer, idle));
+        // keeps it: a later read allocates a new one).
+        const buffer = this.#buffers.pop() ?? new Uint8Array(READ_BUFFER_SIZE);
+        read = this.#session.readInto(byob, buffer, idle);
       }
       read.catch(() => {});
       return read;
@@ -453,21 +440,20 @@ export class PartialFile {
           break;
         }
         const room = this.#size - this.#received;
-        // Lengths taken now: handing a BYOB buffer to the hasher detaches it.
-        const length = value.length;
-        const chunk = length > room ? value.subarray(0, room) : value;
-        const taken = chunk.length;
-        if (length <= room) pending = readAhead();
-        // The bytes hashed are the bytes written: in the worker once written (a BYOB buffer is
-        // moved there, the stream being done with it; another chunk is copied), or here while
-        // the write runs.
-        await hasher.hashWritten(chunk, writeAll(file, chunk), { owned: byob !== null })
-          .catch((error) => {
+        const chunk = value.length > room ? value.subarray(0, room) : value;
+        if (value.length <= room) pending = readAhead();
+        const writing = writeAll(file, chunk);
+        try {
+          this.#hash.update(chunk);
+        } finally {
+          await writing.catch((error) => {
             throw this.#noSpace(error);
           });
-        this.#received += taken;
-        if (length > room) {
-          throw new SizeMismatchError(this.path, this.#size, this.#received + length - room);
+        }
+        if (byob !== null) this.#buffers.push(new Uint8Array(value.buffer as ArrayBuffer));
+        this.#received += chunk.length;
+        if (value.length > room) {
+          throw new SizeMismatchError(this.path, this.#size, this.#received + value.length - room);
         }
         this.#report(false);
       }
@@ -487,7 +473,7 @@ export class PartialFile {
    * given this file, unchanged, without reading it again.
    */
   async finish(verify: boolean, options: FinishOptions): Promise<PartialResult> {
-    const actual = await this.#openHasher().digest();
+    const actual = this.#hash.digest("hex");
     if (verify && actual !== this.#sha256) {
       throw new ChecksumMismatchError(this.path, this.#sha256, actual);
     }
@@ -515,18 +501,15 @@ export class PartialFile {
     );
   }
 
-  /** Close the partial file (it stays on disk) and stop its hashing. */
+  /** Close the partial file (it stays on disk). */
   close(): void {
     this.#file?.close();
     this.#file = null;
-    this.#hasher?.close();
-    this.#hasher = null;
   }
 
-  /** Delete the partial file and its sidecar (the hashing goes on: `close` stops it). */
+  /** Delete the partial file and its sidecar. */
   async discardFiles(): Promise<void> {
-    this.#file?.close();
-    this.#file = null;
+    this.close();
     await removeIfExists(this.path);
     await removeIfExists(this.sidecarPath);
   }

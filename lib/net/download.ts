@@ -178,7 +178,7 @@ export async function downloadArtifact(
     throw error;
   }
   try {
-    if (partial.received < size || !(await partial.matches(verify))) {
+    if (partial.received < size || !partial.matches(verify)) {
       await session.run(() => partial.attempt(verify));
     }
     return await partial.finish(verify, { sync: options.sync ?? true, mode: options.mode });
