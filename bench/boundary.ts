@@ -23,7 +23,8 @@
 // a `git worktree` of main) and times its update of the executable build in the same rounds: a
 // before/after in one run.
 //
-// Before each timed run an untimed `sync` flushes what the previous one left dirty. Afterwards,
+// Before each timed run an untimed `sync` flushes what the previous one left dirty. Each round
+// starts one case further on, so that every case runs in every place. Afterwards,
 // the peak RSS of one update of the SIZE executable build (GNU time's %M).
 import { publishRelease } from "../lib/publish/release.ts";
 import { readSigningKey, writeKeyPair } from "../lib/publish/signing.ts";
@@ -330,9 +331,12 @@ try {
     const times = new Map<string, number[]>();
     const record = (name: string, ms: number) => times.set(name, [...times.get(name) ?? [], ms]);
     const total = Math.max(runs, applyRuns);
+    const chosen = updates.filter((c) => only === null || only.some((w) => c.name.includes(w)));
     for (let i = 0; i < total; i++) {
-      for (const c of updates) {
-        if (only !== null && !only.some((word) => c.name.includes(word))) continue;
+      // Each round starts one case further on: the case that runs first in a round (after the
+      // previous round's last, and the clean-up of its files) was the slowest in every run, which
+      // ever code it was; rotating gives every case every place.
+      for (const c of chosen.map((_, k) => chosen[(k + i) % chosen.length])) {
         const isApply = c.name.startsWith("apply");
         if (i >= (isApply ? applyRuns : runs)) continue;
         await c.prepare?.();
