@@ -5,7 +5,7 @@
 // Reported as ratios (machines here are shared and noisy).
 //
 //   deno task bench:boundary [--size-mib 1024] [--runs 3] [--apply-runs 11] [--idle-runs 31]
-//                            [--https] [--keep] [--only WORD]
+//                            [--https] [--keep] [--only WORD,…] [--compare DIR,…]
 //
 // The CLI is the code-split bundle (`deno task bundle:split`) run with the V8 flags the
 // executable ships with. Cases:
@@ -19,7 +19,12 @@
 //   apply, staged        `ms11-update apply` with a SIZE build staged vs with a 1 MiB build
 //   idle apply           `ms11-update apply` with nothing staged vs `deno run` of an empty file
 //
-// Before each timed run an untimed `sync` flushes what the previous one left dirty. Afterwards,
+// `--compare DIR,…` also bundles the checkout at each DIR (another version of this project, e.g.
+// a `git worktree` of main) and times its update of the executable build in the same rounds: a
+// before/after in one run.
+//
+// Before each timed run an untimed `sync` flushes what the previous one left dirty. Each round
+// starts one case further on, so that every case runs in every place. Afterwards,
 // the peak RSS of one update of the SIZE executable build (GNU time's %M).
 import { publishRelease } from "../lib/publish/release.ts";
 import { readSigningKey, writeKeyPair } from "../lib/publish/signing.ts";
@@ -34,8 +39,16 @@ const runs = numberFlag("--runs", 3);
 const applyRuns = numberFlag("--apply-runs", 11);
 const idleRuns = numberFlag("--idle-runs", 31);
 const https = Deno.args.includes("--https");
-/** `--only WORD`: run only the update and apply cases whose name contains WORD. */
-const only = Deno.args.includes("--only") ? Deno.args[Deno.args.indexOf("--only") + 1] : null;
+/** `--only WORD,…`: run only the update and apply cases whose name contains one of the WORDs. */
+const only = Deno.args.includes("--only")
+  ? Deno.args[Deno.args.indexOf("--only") + 1].split(",")
+  : null;
+/** `--compare DIR,…`: checkouts whose update of the executable build is timed too. */
+const compare = Deno.args.includes("--compare")
+  ? Deno.args[Deno.args.indexOf("--compare") + 1].split(",")
+  : [];
+/** The name of the case of `--compare`'s `i`th checkout. */
+const compared = (i: number) => `ms11-update, executable (--compare ${i + 1})`;
 const project = new URL("..", import.meta.url).pathname;
 const deno = Deno.execPath();
 const platform = detectPlatform();
@@ -147,11 +160,18 @@ try {
     };
     const split = `${dir}/split`;
     await bundleSplit(split, { cwd: project, deno });
-    const cli = (args: string[], config: string, root: string) => [
+    for (const [i, checkout] of compare.entries()) {
+      // A checkout's own update code, bundled here (--compare times the executable update only).
+      await run(deno, [
+        ...["bundle", "--quiet", "--code-splitting", "--outdir", `${dir}/split-compare-${i}`],
+        "main.ts",
+      ], checkout);
+    }
+    const cli = (args: string[], config: string, root: string, bundle = split) => [
       "run",
       "-A",
       ...SHIPPED_V8_FLAGS,
-      `${split}/main.js`,
+      `${bundle}/main.js`,
       ...args,
       "--config",
       config,
@@ -228,6 +248,15 @@ try {
         run: () => ms11([], configs.exe, root),
         check: () => expectStaged(root),
       },
+      ...compare.map((_, i) => ({
+        name: compared(i),
+        prepare: async () => {
+          root = await fresh("root");
+          await run("cp", ["-a", templates.exe, root]);
+        },
+        run: () => run(deno, cli([], configs.exe, root, `${dir}/split-compare-${i}`), dir),
+        check: () => expectStaged(root),
+      })),
       {
         name: "curl -o && openssl && chmod && sync F",
         prepare: async () => {
@@ -300,9 +329,12 @@ try {
     const times = new Map<string, number[]>();
     const record = (name: string, ms: number) => times.set(name, [...times.get(name) ?? [], ms]);
     const total = Math.max(runs, applyRuns);
+    const chosen = updates.filter((c) => only === null || only.some((w) => c.name.includes(w)));
     for (let i = 0; i < total; i++) {
-      for (const c of updates) {
-        if (only !== null && !c.name.includes(only)) continue;
+      // Each round starts one case further on: the case that runs first in a round (after the
+      // previous round's last, and the clean-up of its files) was the slowest in every run, which
+      // ever code it was; rotating gives every case every place.
+      for (const c of chosen.map((_, k) => chosen[(k + i) % chosen.length])) {
         const isApply = c.name.startsWith("apply");
         if (i >= (isApply ? applyRuns : runs)) continue;
         await c.prepare?.();
@@ -317,11 +349,19 @@ try {
       record("ms11-update apply, idle", await ms11(["apply"], configs.exe, idleRoot));
     }
     // Peak memory of one update of the big executable build.
-    root = await fresh("root");
-    await run("cp", ["-a", templates.exe, root]);
     const rssFile = `${dir}/rss`;
-    await run("/usr/bin/time", ["-f", "%M", "-o", rssFile, deno, ...cli([], configs.exe, root)]);
-    const rssKib = Number((await Deno.readTextFile(rssFile)).trim().split("\n").at(-1));
+    const peakKib = async (bundle: string) => {
+      root = await fresh("root");
+      await run("cp", ["-a", templates.exe, root]);
+      await run("/usr/bin/time", [
+        ...["-f", "%M", "-o", rssFile, deno],
+        ...cli([], configs.exe, root, bundle),
+      ]);
+      return Number((await Deno.readTextFile(rssFile)).trim().split("\n").at(-1));
+    };
+    const rssKib = await peakKib(split);
+    const compareKib: number[] = [];
+    for (const i of compare.keys()) compareKib.push(await peakKib(`${dir}/split-compare-${i}`));
 
     const m = (name: string) => median(times.get(name) ?? [NaN]);
     const line = (name: string) =>
@@ -341,6 +381,12 @@ try {
     console.log("  ratios:");
     ratio("ms11-update, executable", "curl -o && openssl && chmod && sync F", "<= 0.85");
     ratio("ms11-update, executable", "curl -o && sync F", "<= 1.05");
+    for (const [i, checkout] of compare.entries()) {
+      console.log(`  --compare ${i + 1} is ${checkout}:`);
+      ratio(compared(i), "curl -o && openssl && chmod && sync F", "<= 0.85");
+      ratio(compared(i), "curl -o && sync F", "<= 1.05");
+      ratio("ms11-update, executable", compared(i), "none; this checkout / that one");
+    }
     ratio("ms11-update, tar.gz", "curl -o && openssl && tar xzf && sync", "<= 1.0");
     ratio("ms11-update, tar.gz", "curl | tar xz && sync", "none; for reference");
     ratio(`apply, ${sizeMib} MiB staged`, "apply, 1 MiB staged", "<= 1.2");
@@ -352,6 +398,9 @@ try {
     console.log(
       `  peak RSS of the ${sizeMib} MiB executable update: ${(rssKib / 1024).toFixed(1)} MiB`,
     );
+    for (const [i, kib] of compareKib.entries()) {
+      console.log(`  the same, --compare ${i + 1}: ${(kib / 1024).toFixed(1)} MiB`);
+    }
   } finally {
     await nginx.stop();
   }
