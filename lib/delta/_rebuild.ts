@@ -4,12 +4,13 @@
 //
 // Memory: one working area (WebAssembly memory, see _kernel.ts) of two 1 MiB output buffers,
 // the current block's frame content and its diff bytes expanded (at most 8 MiB each) and the old
-// bytes it needs (at most 10 MiB, see OldCache), plus the block's compressed frame and its
-// decompressed copy. No allocation per control entry: the kernel and copyWithin work inside it.
+// bytes it needs (at most 10 MiB, see OldCache), and the block's compressed frame, which zstd
+// decodes straight into it (_inflate.ts). No allocation per block or per control entry: the
+// decoder, the kernel and copyWithin work inside it.
 import { createHash } from "node:crypto";
-import { constants, zstdDecompressSync } from "node:zlib";
 import type { ProgressSink } from "../core/env.ts";
 import { DeltaError } from "./errors.ts";
+import { Inflater } from "./_inflate.ts";
 import { type Kernel, kernel } from "./_kernel.ts";
 import { CACHE_BYTES, checkBlock, OldCache } from "./_block.ts";
 import {
@@ -24,7 +25,6 @@ import {
   HEADER_BYTES,
   MAX_BLOCK_BYTES,
   type PatchHeader,
-  WINDOW_LOG_MAX,
 } from "./_wire.ts";
 
 const MIB = 1024 * 1024;
@@ -32,15 +32,18 @@ const MIB = 1024 * 1024;
 const SLICE = MIB;
 /**
  * The working memory: two output buffers, the block's frame content (control entries, diff
- * bitmap and chunks, extra bytes), its diff bytes expanded, the old bytes it needs. 28 MiB in all,
- * touched only as far as a patch needs.
+ * bitmap and chunks, extra bytes), its diff bytes expanded, the old bytes it needs, its compressed
+ * frame. 36 MiB in all, touched only as far as a patch needs.
  */
 const OUT_A = 0;
 const OUT_B = SLICE;
 const DATA = 2 * SLICE;
-const DENSE = DATA + MAX_BLOCK_BYTES + 128 * 1024;
+/** The most a block's frame content can take: 8 MiB, its bitmap (1/128 of it) and padding. */
+const MAX_RAW = MAX_BLOCK_BYTES + 128 * 1024;
+const DENSE = DATA + MAX_RAW;
 const CACHE = DENSE + MAX_BLOCK_BYTES + CHUNK_BYTES;
-const WORKING_BYTES = CACHE + CACHE_BYTES;
+const FRAME = CACHE + CACHE_BYTES;
+const WORKING_BYTES = FRAME + frameLimit(MAX_RAW);
 /** Bits set in each byte value. */
 const POPCOUNT = Uint8Array.from({ length: 256 }, (_, v) => {
   let n = 0;
@@ -215,59 +218,6 @@ function checkBitmap(
 }
 
 /**
- * Decompress one zstd frame to exactly `raw` bytes (window at most 8 MiB); `what` names it in
- * messages ("block 3", "index").
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { zstdCompressSync } from "node:zlib";
- * import { inflateExact } from "./_rebuild.ts";
- * const frame = zstdCompressSync(new Uint8Array(1000));
- * assert.equal(inflateExact("d", "index", frame, 1000).length, 1000);
- * assert.throws(() => inflateExact("d", "index", frame, 999), /index decompresses to more than its declared 999 bytes$/);
- * ```
- */
-export function inflateExact(
-  label: string,
-  what: string,
-  frame: Uint8Array,
-  raw: number,
-): Uint8Array {
-  let out: Uint8Array;
-  try {
-    out = zstdDecompressSync(frame, {
-      maxOutputLength: raw,
-      params: { [constants.ZSTD_d_windowLogMax]: WINDOW_LOG_MAX },
-    });
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (code === "ERR_BUFFER_TOO_LARGE") {
-      throw new DeltaError(
-        label,
-        "unsafe",
-        `${what} decompresses to more than its declared ${raw} bytes`,
-        { cause: error },
-      );
-    }
-    throw new DeltaError(
-      label,
-      "corrupt",
-      `${what} is not valid zstd data (${(error as Error).message})`,
-      { cause: error },
-    );
-  }
-  if (out.length !== raw) {
-    throw new DeltaError(
-      label,
-      "corrupt",
-      `${what} decompresses to ${out.length} bytes, its header says ${raw}`,
-    );
-  }
-  return out;
-}
-
-/**
  * Apply the patch (whose header is `header`, already checked by the caller against what it
  * expects) and return what was written. Every control entry is checked before it is used; the
  * caller verifies the result and removes the output on failure.
@@ -313,7 +263,7 @@ export async function rebuild(
   let extraBytes = 0;
   let nextReport = PROGRESS_STEP;
   const blockHead = new Uint8Array(BLOCK_HEADER_BYTES);
-  let frame = new Uint8Array(0);
+  const inflater = new Inflater();
   const flush = async () => {
     if (outFill === 0) return;
     const view = mem.subarray(out, out + outFill);
@@ -369,13 +319,12 @@ export async function rebuild(
           `patch is truncated in block ${b} (frame of ${block.frame} bytes, ${end - at} left)`,
         );
       }
-      if (frame.length < block.frame) frame = new Uint8Array(frameLimit(raw));
-      const frameView = frame.subarray(0, block.frame);
-      if ((await readAt(patch.file, at, frameView)) < block.frame) {
+      const frame = mem.subarray(FRAME, FRAME + block.frame);
+      if ((await readAt(patch.file, at, frame)) < block.frame) {
         throw fail("corrupt", `patch is truncated in block ${b}`);
       }
       at += block.frame;
-      mem.set(inflateExact(label, `block ${b}`, frameView, raw), DATA);
+      inflater.inflate(label, `block ${b}`, frame, mem.subarray(DATA, DATA + raw));
       const bits = DATA + ctrlBytes;
       const stored = bits + bitmapBytes(block.diff);
       checkBitmap(label, b, mem.subarray(bits, stored), chunkCount, block.chunks);
@@ -416,6 +365,7 @@ export async function rebuild(
     await flush();
     await writing;
   } finally {
+    inflater.close();
     // A write still in flight settles before the caller closes the file.
     await (writing as Promise<void> | null)?.catch(() => {});
   }
