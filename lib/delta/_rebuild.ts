@@ -40,8 +40,11 @@ const OUT_B = SLICE;
 const DATA = 2 * SLICE;
 /** The most a block's frame content can take: 8 MiB, its bitmap (1/128 of it) and padding. */
 const MAX_RAW = MAX_BLOCK_BYTES + 128 * 1024;
+/** The diff bytes are expanded 1 MiB at a time (a whole number of bitmap bytes). */
+const DENSE_BYTES = MIB;
+const DENSE_CHUNKS = DENSE_BYTES / CHUNK_BYTES;
 const DENSE = DATA + MAX_RAW;
-const CACHE = DENSE + MAX_BLOCK_BYTES + CHUNK_BYTES;
+const CACHE = DENSE + DENSE_BYTES;
 const FRAME = CACHE + CACHE_BYTES;
 const WORKING_BYTES = FRAME + frameLimit(MAX_RAW);
 /** Bits set in each byte value. */
@@ -195,16 +198,24 @@ export function workingKernel(): Kernel {
   return kernel(WORKING_BYTES);
 }
 
-/** Refuse a diff bitmap whose set bits are not the stored chunks, or that sets bits past the end. */
+/**
+ * Refuse a diff bitmap whose set bits are not the stored chunks, or that sets bits past the end;
+ * return, for each window of {@linkcode DENSE_CHUNKS} chunks, how many chunks are stored before it.
+ */
 function checkBitmap(
   label: string,
   b: number,
   bitmap: Uint8Array,
   chunkCount: number,
   stored: number,
-): void {
+): number[] {
   let set = 0;
-  for (const byte of bitmap) set += POPCOUNT[byte];
+  const before: number[] = [];
+  const perWindow = DENSE_CHUNKS / 8;
+  for (let i = 0; i < bitmap.length; i++) {
+    if (i % perWindow === 0) before.push(set);
+    set += POPCOUNT[bitmap[i]];
+  }
   const spare = chunkCount % 8 === 0 ? 0 : bitmap[bitmap.length - 1] >> (chunkCount % 8);
   if (set !== stored || spare !== 0) {
     throw new DeltaError(
@@ -215,6 +226,7 @@ function checkBitmap(
       }, its header says ${stored}`,
     );
   }
+  return before;
 }
 
 /**
@@ -327,19 +339,29 @@ export async function rebuild(
       inflater.inflate(label, `block ${b}`, frame, mem.subarray(DATA, DATA + raw));
       const bits = DATA + ctrlBytes;
       const stored = bits + bitmapBytes(block.diff);
-      checkBitmap(label, b, mem.subarray(bits, stored), chunkCount, block.chunks);
-      k.expand(DENSE, bits, stored, chunkCount);
+      const before = checkBitmap(label, b, mem.subarray(bits, stored), chunkCount, block.chunks);
       // Every entry of the block is checked before any of it is written.
       const plan = checkBlock(label, b, mem.subarray(DATA), block, { oldPos, newPos, ...header });
       cache.gather(plan);
-      let d = DENSE;
+      // The diff bytes are used in order: expanded one window at a time, when reached.
+      const diffEnd = chunkCount * CHUNK_BYTES;
+      let d = 0;
+      let windowStart = 0;
+      let windowEnd = 0;
       let e = stored + block.chunks * CHUNK_BYTES;
       for (let i = 0; i < block.entries; i++) {
         let left = plan.copy[i];
         let from = CACHE + plan.where[i];
         while (left > 0) {
-          const n = Math.min(left, SLICE - outFill);
-          k.add(out + outFill, from, d, n);
+          if (d === windowEnd) {
+            const w = d / DENSE_BYTES;
+            windowStart = d;
+            windowEnd = Math.min(d + DENSE_BYTES, diffEnd);
+            const n = (windowEnd - d) / CHUNK_BYTES;
+            k.expand(DENSE, bits + w * (DENSE_CHUNKS / 8), stored + before[w] * CHUNK_BYTES, n);
+          }
+          const n = Math.min(left, SLICE - outFill, windowEnd - d);
+          k.add(out + outFill, from, DENSE + d - windowStart, n);
           outFill += n;
           d += n;
           from += n;
