@@ -4,15 +4,15 @@
 //
 // Memory: one working area (WebAssembly memory, see _kernel.ts) of two 1 MiB output buffers,
 // the current block's frame content (at most 8 MiB), its diff bytes expanded 1 MiB at a time, the
-// old bytes it needs (at most 10 MiB, see OldCache), and the block's compressed frame, which zstd
-// decodes straight into it (_inflate.ts). No allocation per block or per control entry: the
+// old bytes a group of its entries needs (at most 4 MiB, see OldCache), and the block's
+// compressed frame, which zstd decodes straight into it (_inflate.ts). No allocation per block or per control entry: the
 // decoder, the kernel and copyWithin work inside it.
 import { createHash } from "node:crypto";
 import type { ProgressSink } from "../core/env.ts";
 import { DeltaError } from "./errors.ts";
 import { Inflater } from "./_inflate.ts";
 import { type Kernel, kernel } from "./_kernel.ts";
-import { CACHE_BYTES, checkBlock, OldCache } from "./_block.ts";
+import { CACHE_BYTES, checkBlock, nextGroup, OldCache } from "./_block.ts";
 import {
   bitmapBytes,
   BLOCK_HEADER_BYTES,
@@ -33,7 +33,7 @@ const SLICE = MIB;
 /**
  * The working memory: two output buffers, the block's frame content (control entries, diff
  * bitmap and chunks, extra bytes), its diff bytes expanded, the old bytes it needs, its compressed
- * frame. 29 MiB in all, touched only as far as a patch needs.
+ * frame. 23 MiB in all, touched only as far as a patch needs.
  */
 const OUT_A = 0;
 const OUT_B = SLICE;
@@ -185,13 +185,13 @@ export async function readPatchHeader(patch: PatchRegion): Promise<PatchHeader> 
 }
 
 /**
- * A kernel with the working memory one rebuild needs (29 MiB, touched only as far as used).
+ * A kernel with the working memory one rebuild needs (23 MiB, touched only as far as used).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { workingKernel } from "./_rebuild.ts";
- * assert.ok(workingKernel().bytes.length >= 29 * 1024 * 1024);
+ * assert.ok(workingKernel().bytes.length >= 23 * 1024 * 1024);
  * ```
  */
 export function workingKernel(): Kernel {
@@ -342,45 +342,57 @@ export async function rebuild(
       const before = checkBitmap(label, b, mem.subarray(bits, stored), chunkCount, block.chunks);
       // Every entry of the block is checked before any of it is written.
       const plan = checkBlock(label, b, mem.subarray(DATA), block, { oldPos, newPos, ...header });
-      cache.gather(plan);
       // The diff bytes are used in order: expanded one window at a time, when reached.
       const diffEnd = chunkCount * CHUNK_BYTES;
       let d = 0;
       let windowStart = 0;
       let windowEnd = 0;
       let e = stored + block.chunks * CHUNK_BYTES;
-      for (let i = 0; i < block.entries; i++) {
-        let left = plan.copy[i];
-        let from = CACHE + plan.where[i];
-        while (left > 0) {
-          if (d === windowEnd) {
-            const w = d / DENSE_BYTES;
-            windowStart = d;
-            windowEnd = Math.min(d + DENSE_BYTES, diffEnd);
-            const n = (windowEnd - d) / CHUNK_BYTES;
-            k.expand(DENSE, bits + w * (DENSE_CHUNKS / 8), stored + before[w] * CHUNK_BYTES, n);
+      // The old bytes, a group of entries at a time (at most CACHE_BYTES of them, an entry's copy
+      // cut where a group ends): gathered, then written.
+      let first = 0;
+      let firstDone = 0;
+      while (first < block.entries) {
+        const group = nextGroup(plan, first, firstDone, CACHE_BYTES);
+        cache.gather(group);
+        for (let p = 0; p < group.copy.length; p++) {
+          const i = first + p;
+          let left = group.copy[p];
+          let from = CACHE + group.where[p];
+          while (left > 0) {
+            if (d === windowEnd) {
+              const w = d / DENSE_BYTES;
+              windowStart = d;
+              windowEnd = Math.min(d + DENSE_BYTES, diffEnd);
+              const n = (windowEnd - d) / CHUNK_BYTES;
+              k.expand(DENSE, bits + w * (DENSE_CHUNKS / 8), stored + before[w] * CHUNK_BYTES, n);
+            }
+            const n = Math.min(left, SLICE - outFill, windowEnd - d);
+            k.add(out + outFill, from, DENSE + d - windowStart, n);
+            outFill += n;
+            d += n;
+            from += n;
+            newPos += n;
+            left -= n;
+            if (outFill === SLICE) await flush();
           }
-          const n = Math.min(left, SLICE - outFill, windowEnd - d);
-          k.add(out + outFill, from, DENSE + d - windowStart, n);
-          outFill += n;
-          d += n;
-          from += n;
-          newPos += n;
-          left -= n;
-          if (outFill === SLICE) await flush();
+          // The entry's extra bytes follow its last copy byte.
+          if ((p === 0 ? firstDone : 0) + group.copy[p] < plan.copy[i]) continue;
+          left = plan.extra[i];
+          while (left > 0) {
+            const n = Math.min(left, SLICE - outFill);
+            mem.copyWithin(out + outFill, e, e + n);
+            outFill += n;
+            e += n;
+            newPos += n;
+            left -= n;
+            if (outFill === SLICE) await flush();
+          }
+          copied += plan.copy[i];
+          extraBytes += plan.extra[i];
         }
-        left = plan.extra[i];
-        while (left > 0) {
-          const n = Math.min(left, SLICE - outFill);
-          mem.copyWithin(out + outFill, e, e + n);
-          outFill += n;
-          e += n;
-          newPos += n;
-          left -= n;
-          if (outFill === SLICE) await flush();
-        }
-        copied += plan.copy[i];
-        extraBytes += plan.extra[i];
+        first = group.end;
+        firstDone = group.endDone;
       }
       oldPos = plan.oldPos;
     }
