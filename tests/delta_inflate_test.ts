@@ -26,7 +26,7 @@ function outcome(engine: "handle" | "copy", frame: Uint8Array, room: number) {
   const memory = new Uint8Array(new WebAssembly.Memory({ initial: 64 }).buffer);
   const into = memory.subarray(1000, 1000 + room);
   try {
-    inflater.inflate("p", "block 1", frame, into);
+    inflater.inflate(frame, into, { label: "p", what: "block 1" });
     return { bytes: Array.from(into) };
   } catch (error) {
     assert.ok(error instanceof DeltaError);
@@ -102,10 +102,10 @@ Deno.test("one decoder serves frame after frame, also after a refusal", () => {
   const inflater = new Inflater();
   const into = new Uint8Array(1000);
   for (let i = 0; i < 5; i++) {
-    inflater.inflate("p", `block ${i}`, zstd(new Uint8Array(1000).fill(i)), into);
+    inflater.inflate(zstd(new Uint8Array(1000).fill(i)), into, { label: "p", what: `block ${i}` });
     assert.equal(into[999], i);
     assert.throws(
-      () => inflater.inflate("p", "block x", zstd(new Uint8Array(2000)), into),
+      () => inflater.inflate(zstd(new Uint8Array(2000)), into, { label: "p", what: "block x" }),
       /block x decompresses to more than its declared 1000 bytes$/,
     );
   }

@@ -136,9 +136,9 @@ export function checkBlock(
 }
 
 /**
- * The next group of a block's old reads: from entry `entry`, of which `done` copy bytes are
- * written, the entries' copy ranges in order until `limit` bytes (the last one cut there). As a
- * plan for {@linkcode OldCache.gather}: one range per entry from `entry` (a 0 for one that copies
+ * The next group of a block's old reads: from entry `at.entry`, of which `at.done` copy bytes
+ * are written, the entries' copy ranges in order until `limit` bytes (the last one cut there). As a
+ * plan for {@linkcode OldCache.gather}: one range per entry from `at.entry` (a 0 for one that copies
  * nothing), and where the group ends: entry `end` with `endDone` of its copy bytes in the group.
  *
  * @example
@@ -146,35 +146,34 @@ export function checkBlock(
  * import assert from "node:assert/strict";
  * import { nextGroup } from "./_block.ts";
  * const plan = { copy: [3, 0, 5], extra: [1, 2, 0], where: [10, -1, 20], oldPos: 0 };
- * assert.deepEqual(nextGroup(plan, 0, 0, 6), {
+ * assert.deepEqual(nextGroup(plan, { entry: 0, done: 0, limit: 6 }), {
  *   copy: [3, 0, 3], extra: [], where: [10, -1, 20], oldPos: 0, end: 2, endDone: 3,
  * });
- * assert.deepEqual(nextGroup(plan, 2, 3, 6), {
+ * assert.deepEqual(nextGroup(plan, { entry: 2, done: 3, limit: 6 }), {
  *   copy: [2], extra: [], where: [23], oldPos: 0, end: 3, endDone: 0,
  * });
  * ```
  */
 export function nextGroup(
   plan: BlockPlan,
-  entry: number,
-  done: number,
-  limit: number,
+  at: { entry: number; done: number; limit: number },
 ): BlockPlan & { end: number; endDone: number } {
+  const { entry, done, limit } = at;
   const group = { copy: [] as number[], extra: [], where: [] as number[], oldPos: 0 };
   let total = 0;
   let j = entry;
-  let at = done;
+  let doneOfJ = done;
   while (j < plan.copy.length && total < limit) {
-    const take = Math.min(plan.copy[j] - at, limit - total);
+    const take = Math.min(plan.copy[j] - doneOfJ, limit - total);
     group.copy.push(take);
-    group.where.push(take > 0 ? plan.where[j] + at : -1);
+    group.where.push(take > 0 ? plan.where[j] + doneOfJ : -1);
     total += take;
-    at += take;
-    if (at < plan.copy[j]) break;
+    doneOfJ += take;
+    if (doneOfJ < plan.copy[j]) break;
     j++;
-    at = 0;
+    doneOfJ = 0;
   }
-  return { ...group, end: j, endDone: at };
+  return { ...group, end: j, endDone: doneOfJ };
 }
 
 /** Entries per block at most (8 MiB of 24-byte entries) fit in 19 bits. */

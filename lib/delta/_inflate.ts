@@ -78,36 +78,42 @@ export function inflateExact(
     out = zstdDecompressSync(frame, { ...DECODER_OPTIONS, maxOutputLength: raw });
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    if (code === "ERR_BUFFER_TOO_LARGE") throw tooLarge(label, what, raw, error);
-    throw invalid(label, what, error);
+    if (code === "ERR_BUFFER_TOO_LARGE") throw tooLarge({ label, what }, raw, error);
+    throw invalid({ label, what }, error);
   }
-  if (out.length !== raw) throw short(label, what, out.length, raw);
+  if (out.length !== raw) throw short({ label, what }, { got: out.length, raw });
   return out;
 }
 
-function tooLarge(label: string, what: string, raw: number, cause?: unknown): DeltaError {
+/** Which frame a message names: the patch (or blob) and the frame in it ("block 3", "index"). */
+interface FrameName {
+  label: string;
+  what: string;
+}
+
+function tooLarge(name: FrameName, raw: number, cause?: unknown): DeltaError {
   return new DeltaError(
-    label,
+    name.label,
     "unsafe",
-    `${what} decompresses to more than its declared ${raw} bytes`,
+    `${name.what} decompresses to more than its declared ${raw} bytes`,
     cause === undefined ? undefined : { cause },
   );
 }
 
-function invalid(label: string, what: string, cause: unknown): DeltaError {
+function invalid(name: FrameName, cause: unknown): DeltaError {
   return new DeltaError(
-    label,
+    name.label,
     "corrupt",
-    `${what} is not valid zstd data (${(cause as Error).message})`,
+    `${name.what} is not valid zstd data (${(cause as Error).message})`,
     { cause },
   );
 }
 
-function short(label: string, what: string, got: number, raw: number): DeltaError {
+function short(name: FrameName, sizes: { got: number; raw: number }): DeltaError {
   return new DeltaError(
-    label,
+    name.label,
     "corrupt",
-    `${what} decompresses to ${got} bytes, its header says ${raw}`,
+    `${name.what} decompresses to ${sizes.got} bytes, its header says ${sizes.raw}`,
   );
 }
 
@@ -122,10 +128,10 @@ function short(label: string, what: string, got: number, raw: number): DeltaErro
  * import { Inflater } from "./_inflate.ts";
  * const inflater = new Inflater();
  * const into = new Uint8Array(1000);
- * inflater.inflate("d", "block 1", zstdCompressSync(new Uint8Array(1000).fill(7)), into);
+ * inflater.inflate(zstdCompressSync(new Uint8Array(1000).fill(7)), into, { label: "d", what: "block 1" });
  * assert.equal(into[999], 7);
  * assert.throws(
- *   () => inflater.inflate("d", "block 2", zstdCompressSync(new Uint8Array(1001)), into),
+ *   () => inflater.inflate(zstdCompressSync(new Uint8Array(1001)), into, { label: "d", what: "block 2" }),
  *   /block 2 decompresses to more than its declared 1000 bytes$/,
  * );
  * inflater.close();
@@ -155,12 +161,12 @@ export class Inflater {
 
   /**
    * Decode `frame` into `into`, which it must fill exactly; refused with a {@linkcode DeltaError}
-   * naming `label` and `what`: more output than `into` holds (`unsafe`), less, or data zstd
-   * refuses (`corrupt`). On a refusal `into` holds whatever was decoded.
+   * naming `name.label` and `name.what`: more output than `into` holds (`unsafe`), less, or data
+   * zstd refuses (`corrupt`). On a refusal `into` holds whatever was decoded.
    */
-  inflate(label: string, what: string, frame: Uint8Array, into: Uint8Array): void {
+  inflate(frame: Uint8Array, into: Uint8Array, name: FrameName): void {
     if (this.engine === "copy") {
-      into.set(inflateExact(label, what, frame, into.length));
+      into.set(inflateExact(name.label, name.what, frame, into.length));
       return;
     }
     const { handle, state } = this.#open!;
@@ -194,13 +200,13 @@ export class Inflater {
         // that expands past what its block declares.
         const inLength = frame.length - consumed;
         handle.writeSync(constants.ZSTD_e_continue, frame, consumed, inLength, this.#probe, 0, 1);
-        if (state[0] === 0) throw tooLarge(label, what, raw);
+        if (state[0] === 0) throw tooLarge(name, raw);
       }
     } catch (error) {
       if (error instanceof DeltaError) throw error;
-      throw invalid(label, what, error);
+      throw invalid(name, error);
     }
-    if (produced !== raw) throw short(label, what, produced, raw);
+    if (produced !== raw) throw short(name, { got: produced, raw });
   }
 
   /** Free the decoder (a later {@linkcode Inflater.inflate} opens another). */

@@ -336,7 +336,7 @@ export async function rebuild(
         throw fail("corrupt", `patch is truncated in block ${b}`);
       }
       at += block.frame;
-      inflater.inflate(label, `block ${b}`, frame, mem.subarray(DATA, DATA + raw));
+      inflater.inflate(frame, mem.subarray(DATA, DATA + raw), { label, what: `block ${b}` });
       const bits = DATA + ctrlBytes;
       const stored = bits + bitmapBytes(block.diff);
       const before = checkBitmap(label, b, mem.subarray(bits, stored), chunkCount, block.chunks);
@@ -353,7 +353,7 @@ export async function rebuild(
       let first = 0;
       let firstDone = 0;
       while (first < block.entries) {
-        const group = nextGroup(plan, first, firstDone, CACHE_BYTES);
+        const group = nextGroup(plan, { entry: first, done: firstDone, limit: CACHE_BYTES });
         cache.gather(group);
         for (let p = 0; p < group.copy.length; p++) {
           const i = first + p;
