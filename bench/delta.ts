@@ -1,7 +1,7 @@
 // Delta benchmark: what a delta saves on real consecutive releases nobody here wrote, what it
 // costs the publisher, and what rebuilding costs the client, as ratios measured in one run:
 //
-//   deno task bench:delta [--runs 3]
+//   deno task bench:delta [--runs 3] [--baseline REF] [--executable-only]
 //
 // Fetched from the npm registry at run time (kept in .artifacts/bench-delta/, never committed;
 // each tarball checked against the registry's sha512 integrity):
@@ -15,6 +15,9 @@
 // python3's RUSAGE_CHILDREN), and the client's rebuild + verify against downloading and
 // verifying the full artifact from loopback nginx (bench/_download_one.ts) and against hashing
 // it, with the rebuild's peak RSS above an idle process. Needs bsdiff, bzip2, python3, nginx.
+// `--baseline REF` also rebuilds the executable with lib/ as it is at the git revision REF
+// (exported to a temporary folder), interleaved with ours, the same patch: before and after in one
+// run. `--executable-only` skips the folders.
 import { constants, zstdCompress } from "node:zlib";
 import { startNginx } from "../tests/_nginx.ts";
 import { SHIPPED_V8_FLAGS } from "../tools/_v8_flags.ts";
@@ -22,6 +25,10 @@ import { median, numberFlag } from "./_util.ts";
 import { measured, npmTarball } from "./_npm.ts";
 
 const runs = numberFlag("--runs", 3);
+const baselineRef = Deno.args.includes("--baseline")
+  ? Deno.args[Deno.args.indexOf("--baseline") + 1]
+  : null;
+const executableOnly = Deno.args.includes("--executable-only");
 const one = new URL("./_delta_one.ts", import.meta.url).pathname;
 const downloadOne = new URL("./_download_one.ts", import.meta.url).pathname;
 const deno = Deno.execPath();
@@ -68,11 +75,33 @@ const pct = (part: number, whole: number) => `${(100 * part / whole).toFixed(2)}
 const mib = (kib: number) => `${(kib / 1024).toFixed(0)} MiB`;
 const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
+/** `git archive` of REF's lib/ and bench/ into `dir`; returns its _delta_one.ts. */
+async function exportBaseline(ref: string, dir: string): Promise<string> {
+  const root = new URL("..", import.meta.url).pathname;
+  const out = await new Deno.Command("sh", {
+    args: ["-c", `git -C "${root}" archive "${ref}" lib bench | tar -x -C "${dir}"`],
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`Exporting ${ref}: ${new TextDecoder().decode(out.stderr).trim()}`);
+  }
+  return `${dir}/bench/_delta_one.ts`;
+}
+
 const dir = await Deno.makeTempDir({ prefix: "ms11-bench-delta-" });
 try {
+  const baseline = baselineRef === null
+    ? null
+    : await exportBaseline(baselineRef, await Deno.makeTempDir({ dir, prefix: "baseline-" }));
   const idles: number[] = [];
   for (let i = 0; i < 3; i++) idles.push((await run([one, "idle"])).out.peak_rss_kib as number);
   const idle = median(idles);
+  const baseIdles: number[] = [];
+  if (baseline !== null) {
+    for (let i = 0; i < 3; i++) {
+      baseIdles.push((await run([baseline, "idle"])).out.peak_rss_kib as number);
+    }
+  }
 
   // ---- the executable ----
   const exe: Record<string, string> = {};
@@ -94,6 +123,8 @@ try {
   const nginx = await startNginx(tree);
   const times = { download: [] as number[], hash: [] as number[], apply: [] as number[] };
   const applyRss: number[] = [];
+  const baseTimes: number[] = [];
+  const baseRss: number[] = [];
   try {
     for (let i = 0; i < runs; i++) {
       const out = `${dir}/rebuilt`;
@@ -106,9 +137,22 @@ try {
       times.hash.push((await run([one, "hash", exe["2.9.6"]])).wallMs);
       await Deno.remove(out).catch(() => {});
       const { size, sha256 } = result.to;
-      const applied = await run([one, "apply", exe["2.9.5"], patch, out, String(size), sha256]);
-      times.apply.push(applied.wallMs);
-      applyRss.push(applied.out.peak_rss_kib as number);
+      // With a baseline, the two alternate which goes first, so that load hits both alike.
+      const order = baseline === null ? [one] : i % 2 === 0 ? [one, baseline] : [baseline, one];
+      for (const script of order) {
+        await Deno.remove(out).catch(() => {});
+        const applied = await run([
+          script,
+          "apply",
+          exe["2.9.5"],
+          patch,
+          out,
+          String(size),
+          sha256,
+        ]);
+        (script === one ? times.apply : baseTimes).push(applied.wallMs);
+        (script === one ? applyRss : baseRss).push(applied.out.peak_rss_kib as number);
+      }
     }
   } finally {
     await nginx?.stop();
@@ -150,9 +194,19 @@ try {
       mib(median(applyRss) - idle)
     })   [target ≤ +64 MiB]`,
   );
+  if (baseline !== null) {
+    const baseIdle = median(baseIdles);
+    console.log(
+      `    baseline ${baselineRef}, interleaved: rebuild + verify ${
+        secs(median(baseTimes))
+      } (ours ${(apply / median(baseTimes)).toFixed(2)}× it), peak RSS idle ${
+        mib(baseIdle)
+      }, rebuild ${mib(median(baseRss))} (+${mib(median(baseRss) - baseIdle)})`,
+    );
+  }
 
   // ---- folders ----
-  const folders: [string, string, string][] = [
+  const folders: [string, string, string][] = executableOnly ? [] : [
     ["typescript", "5.6.2", "5.6.3"],
     ["lodash", "4.17.20", "4.17.21"],
     ["@types/node", "22.10.1", "22.10.2"],

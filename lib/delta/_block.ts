@@ -7,17 +7,18 @@ const MIB = 1024 * 1024;
 const MERGE_GAP = 4096;
 
 /**
- * The most old bytes one block's gathering takes: 10 MiB (a block copies at most 8).
+ * The most old bytes gathered at once: 4 MiB. A block (which copies at most 8) is gathered and
+ * written in groups of entries of at most that ({@linkcode nextGroup}): on the Deno patch, 40,184
+ * reads against 25,355 with 10 MiB for the whole block, in the same time, 5 MiB less resident.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { CACHE_BYTES } from "./_block.ts";
- * import { MAX_BLOCK_BYTES } from "./_wire.ts";
- * assert.ok(CACHE_BYTES > MAX_BLOCK_BYTES);
+ * assert.equal(CACHE_BYTES, 4 * 1024 * 1024);
  * ```
  */
-export const CACHE_BYTES = 10 * MIB;
+export const CACHE_BYTES = 4 * MIB;
 
 /**
  * A block's control entries, checked, and the old position after them.
@@ -134,6 +135,47 @@ export function checkBlock(
   return plan;
 }
 
+/**
+ * The next group of a block's old reads: from entry `at.entry`, of which `at.done` copy bytes
+ * are written, the entries' copy ranges in order until `limit` bytes (the last one cut there). As a
+ * plan for {@linkcode OldCache.gather}: one range per entry from `at.entry` (a 0 for one that copies
+ * nothing), and where the group ends: entry `end` with `endDone` of its copy bytes in the group.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { nextGroup } from "./_block.ts";
+ * const plan = { copy: [3, 0, 5], extra: [1, 2, 0], where: [10, -1, 20], oldPos: 0 };
+ * assert.deepEqual(nextGroup(plan, { entry: 0, done: 0, limit: 6 }), {
+ *   copy: [3, 0, 3], extra: [], where: [10, -1, 20], oldPos: 0, end: 2, endDone: 3,
+ * });
+ * assert.deepEqual(nextGroup(plan, { entry: 2, done: 3, limit: 6 }), {
+ *   copy: [2], extra: [], where: [23], oldPos: 0, end: 3, endDone: 0,
+ * });
+ * ```
+ */
+export function nextGroup(
+  plan: BlockPlan,
+  at: { entry: number; done: number; limit: number },
+): BlockPlan & { end: number; endDone: number } {
+  const { entry, done, limit } = at;
+  const group = { copy: [] as number[], extra: [], where: [] as number[], oldPos: 0 };
+  let total = 0;
+  let j = entry;
+  let doneOfJ = done;
+  while (j < plan.copy.length && total < limit) {
+    const take = Math.min(plan.copy[j] - doneOfJ, limit - total);
+    group.copy.push(take);
+    group.where.push(take > 0 ? plan.where[j] + doneOfJ : -1);
+    total += take;
+    doneOfJ += take;
+    if (doneOfJ < plan.copy[j]) break;
+    j++;
+    doneOfJ = 0;
+  }
+  return { ...group, end: j, endDone: doneOfJ };
+}
+
 /** Entries per block at most (8 MiB of 24-byte entries) fit in 19 bits. */
 const INDEX_BITS = 2 ** 19;
 
@@ -159,11 +201,11 @@ function sortedReads(plan: BlockPlan, oldSize: number): number[] {
 }
 
 /**
- * The old bytes one block needs, read before the block is written: its ranges sorted by offset
- * and merged across gaps of up to 4 KiB, each merged range read once. bsdiff's matches jump all
+ * The old bytes one group of a block's entries needs, read before they are written: its ranges
+ * sorted by offset and merged across gaps of up to 4 KiB, each merged range read once. bsdiff's matches jump all
  * over the old file (the Deno 2.9.5 → 2.9.6 patch: 80,000 entries, and a 1 MiB window following
  * the old position misses 58,000 times), so reading in entry order costs one seek and read per
- * entry; sorted and merged, 16,000 reads of 122 MB in all. The reads are synchronous: on a page-
+ * entry; sorted and merged in groups of 4 MiB, 40,000 reads. The reads are synchronous: on a page-
  * cached file a seek and a read take about 12 µs so, against about 100 µs as promises.
  *
  * @example

@@ -2,7 +2,7 @@
 // and the diff and extra bytes they use, cutting them into blocks of at most 8 MiB and
 // compressing each block with zstd (in node:zlib) while the next one is gathered.
 import type { Buffer } from "node:buffer";
-import { constants, zstdCompress } from "node:zlib";
+import { constants, zstdCompress, type ZstdOptions } from "node:zlib";
 import {
   bitmapBytes,
   CHUNK_BYTES,
@@ -113,14 +113,26 @@ export interface PatchWriterOptions {
   blockBytes?: number;
 }
 
+/**
+ * One zstd frame of `data`, with its checksum and its content size: a frame that says its size
+ * is decoded by the client in one pass straight into its working memory, without zstd's streaming
+ * window (as large as the block) beside it (_inflate.ts). `pledgedSrcSize` is Node's option, not
+ * yet in @types/node's ZstdOptions.
+ */
 function compress(data: Uint8Array, level: number): Promise<Uint8Array> {
+  const options: ZstdOptions & { pledgedSrcSize: number } = {
+    pledgedSrcSize: data.length,
+    params: {
+      [constants.ZSTD_c_compressionLevel]: level,
+      [constants.ZSTD_c_checksumFlag]: 1,
+    },
+  };
   return new Promise((resolve, reject) => {
-    zstdCompress(data, {
-      params: {
-        [constants.ZSTD_c_compressionLevel]: level,
-        [constants.ZSTD_c_checksumFlag]: 1,
-      },
-    }, (error: Error | null, result: Buffer) => error ? reject(error) : resolve(result));
+    zstdCompress(
+      data,
+      options,
+      (error: Error | null, result: Buffer) => error ? reject(error) : resolve(result),
+    );
   });
 }
 

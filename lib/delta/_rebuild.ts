@@ -3,15 +3,16 @@
 // applyFolderDelta (patches and whole files inside a folder delta).
 //
 // Memory: one working area (WebAssembly memory, see _kernel.ts) of two 1 MiB output buffers,
-// the current block's frame content and its diff bytes expanded (at most 8 MiB each) and the old
-// bytes it needs (at most 10 MiB, see OldCache), plus the block's compressed frame and its
-// decompressed copy. No allocation per control entry: the kernel and copyWithin work inside it.
+// the current block's frame content (at most 8 MiB), its diff bytes expanded 1 MiB at a time, the
+// old bytes a group of its entries needs (at most 4 MiB, see OldCache), and the block's
+// compressed frame, which zstd decodes straight into it (_inflate.ts). No allocation per block or per control entry: the
+// decoder, the kernel and copyWithin work inside it.
 import { createHash } from "node:crypto";
-import { constants, zstdDecompressSync } from "node:zlib";
 import type { ProgressSink } from "../core/env.ts";
 import { DeltaError } from "./errors.ts";
+import { Inflater } from "./_inflate.ts";
 import { type Kernel, kernel } from "./_kernel.ts";
-import { CACHE_BYTES, checkBlock, OldCache } from "./_block.ts";
+import { CACHE_BYTES, checkBlock, nextGroup, OldCache } from "./_block.ts";
 import {
   bitmapBytes,
   BLOCK_HEADER_BYTES,
@@ -24,7 +25,6 @@ import {
   HEADER_BYTES,
   MAX_BLOCK_BYTES,
   type PatchHeader,
-  WINDOW_LOG_MAX,
 } from "./_wire.ts";
 
 const MIB = 1024 * 1024;
@@ -32,15 +32,21 @@ const MIB = 1024 * 1024;
 const SLICE = MIB;
 /**
  * The working memory: two output buffers, the block's frame content (control entries, diff
- * bitmap and chunks, extra bytes), its diff bytes expanded, the old bytes it needs. 28 MiB in all,
- * touched only as far as a patch needs.
+ * bitmap and chunks, extra bytes), its diff bytes expanded, the old bytes it needs, its compressed
+ * frame. 23 MiB in all, touched only as far as a patch needs.
  */
 const OUT_A = 0;
 const OUT_B = SLICE;
 const DATA = 2 * SLICE;
-const DENSE = DATA + MAX_BLOCK_BYTES + 128 * 1024;
-const CACHE = DENSE + MAX_BLOCK_BYTES + CHUNK_BYTES;
-const WORKING_BYTES = CACHE + CACHE_BYTES;
+/** The most a block's frame content can take: 8 MiB, its bitmap (1/128 of it) and padding. */
+const MAX_RAW = MAX_BLOCK_BYTES + 128 * 1024;
+/** The diff bytes are expanded 1 MiB at a time (a whole number of bitmap bytes). */
+const DENSE_BYTES = MIB;
+const DENSE_CHUNKS = DENSE_BYTES / CHUNK_BYTES;
+const DENSE = DATA + MAX_RAW;
+const CACHE = DENSE + DENSE_BYTES;
+const FRAME = CACHE + CACHE_BYTES;
+const WORKING_BYTES = FRAME + frameLimit(MAX_RAW);
 /** Bits set in each byte value. */
 const POPCOUNT = Uint8Array.from({ length: 256 }, (_, v) => {
   let n = 0;
@@ -179,29 +185,37 @@ export async function readPatchHeader(patch: PatchRegion): Promise<PatchHeader> 
 }
 
 /**
- * A kernel with the working memory one rebuild needs (28 MiB, touched only as far as used).
+ * A kernel with the working memory one rebuild needs (23 MiB, touched only as far as used).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { workingKernel } from "./_rebuild.ts";
- * assert.ok(workingKernel().bytes.length >= 28 * 1024 * 1024);
+ * assert.ok(workingKernel().bytes.length >= 23 * 1024 * 1024);
  * ```
  */
 export function workingKernel(): Kernel {
   return kernel(WORKING_BYTES);
 }
 
-/** Refuse a diff bitmap whose set bits are not the stored chunks, or that sets bits past the end. */
+/**
+ * Refuse a diff bitmap whose set bits are not the stored chunks, or that sets bits past the end;
+ * return, for each window of {@linkcode DENSE_CHUNKS} chunks, how many chunks are stored before it.
+ */
 function checkBitmap(
   label: string,
   b: number,
   bitmap: Uint8Array,
   chunkCount: number,
   stored: number,
-): void {
+): number[] {
   let set = 0;
-  for (const byte of bitmap) set += POPCOUNT[byte];
+  const before: number[] = [];
+  const perWindow = DENSE_CHUNKS / 8;
+  for (let i = 0; i < bitmap.length; i++) {
+    if (i % perWindow === 0) before.push(set);
+    set += POPCOUNT[bitmap[i]];
+  }
   const spare = chunkCount % 8 === 0 ? 0 : bitmap[bitmap.length - 1] >> (chunkCount % 8);
   if (set !== stored || spare !== 0) {
     throw new DeltaError(
@@ -212,59 +226,7 @@ function checkBitmap(
       }, its header says ${stored}`,
     );
   }
-}
-
-/**
- * Decompress one zstd frame to exactly `raw` bytes (window at most 8 MiB); `what` names it in
- * messages ("block 3", "index").
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { zstdCompressSync } from "node:zlib";
- * import { inflateExact } from "./_rebuild.ts";
- * const frame = zstdCompressSync(new Uint8Array(1000));
- * assert.equal(inflateExact("d", "index", frame, 1000).length, 1000);
- * assert.throws(() => inflateExact("d", "index", frame, 999), /index decompresses to more than its declared 999 bytes$/);
- * ```
- */
-export function inflateExact(
-  label: string,
-  what: string,
-  frame: Uint8Array,
-  raw: number,
-): Uint8Array {
-  let out: Uint8Array;
-  try {
-    out = zstdDecompressSync(frame, {
-      maxOutputLength: raw,
-      params: { [constants.ZSTD_d_windowLogMax]: WINDOW_LOG_MAX },
-    });
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (code === "ERR_BUFFER_TOO_LARGE") {
-      throw new DeltaError(
-        label,
-        "unsafe",
-        `${what} decompresses to more than its declared ${raw} bytes`,
-        { cause: error },
-      );
-    }
-    throw new DeltaError(
-      label,
-      "corrupt",
-      `${what} is not valid zstd data (${(error as Error).message})`,
-      { cause: error },
-    );
-  }
-  if (out.length !== raw) {
-    throw new DeltaError(
-      label,
-      "corrupt",
-      `${what} decompresses to ${out.length} bytes, its header says ${raw}`,
-    );
-  }
-  return out;
+  return before;
 }
 
 /**
@@ -313,7 +275,7 @@ export async function rebuild(
   let extraBytes = 0;
   let nextReport = PROGRESS_STEP;
   const blockHead = new Uint8Array(BLOCK_HEADER_BYTES);
-  let frame = new Uint8Array(0);
+  const inflater = new Inflater();
   const flush = async () => {
     if (outFill === 0) return;
     const view = mem.subarray(out, out + outFill);
@@ -369,53 +331,75 @@ export async function rebuild(
           `patch is truncated in block ${b} (frame of ${block.frame} bytes, ${end - at} left)`,
         );
       }
-      if (frame.length < block.frame) frame = new Uint8Array(frameLimit(raw));
-      const frameView = frame.subarray(0, block.frame);
-      if ((await readAt(patch.file, at, frameView)) < block.frame) {
+      const frame = mem.subarray(FRAME, FRAME + block.frame);
+      if ((await readAt(patch.file, at, frame)) < block.frame) {
         throw fail("corrupt", `patch is truncated in block ${b}`);
       }
       at += block.frame;
-      mem.set(inflateExact(label, `block ${b}`, frameView, raw), DATA);
+      inflater.inflate(frame, mem.subarray(DATA, DATA + raw), { label, what: `block ${b}` });
       const bits = DATA + ctrlBytes;
       const stored = bits + bitmapBytes(block.diff);
-      checkBitmap(label, b, mem.subarray(bits, stored), chunkCount, block.chunks);
-      k.expand(DENSE, bits, stored, chunkCount);
+      const before = checkBitmap(label, b, mem.subarray(bits, stored), chunkCount, block.chunks);
       // Every entry of the block is checked before any of it is written.
       const plan = checkBlock(label, b, mem.subarray(DATA), block, { oldPos, newPos, ...header });
-      cache.gather(plan);
-      let d = DENSE;
+      // The diff bytes are used in order: expanded one window at a time, when reached.
+      const diffEnd = chunkCount * CHUNK_BYTES;
+      let d = 0;
+      let windowStart = 0;
+      let windowEnd = 0;
       let e = stored + block.chunks * CHUNK_BYTES;
-      for (let i = 0; i < block.entries; i++) {
-        let left = plan.copy[i];
-        let from = CACHE + plan.where[i];
-        while (left > 0) {
-          const n = Math.min(left, SLICE - outFill);
-          k.add(out + outFill, from, d, n);
-          outFill += n;
-          d += n;
-          from += n;
-          newPos += n;
-          left -= n;
-          if (outFill === SLICE) await flush();
+      // The old bytes, a group of entries at a time (at most CACHE_BYTES of them, an entry's copy
+      // cut where a group ends): gathered, then written.
+      let first = 0;
+      let firstDone = 0;
+      while (first < block.entries) {
+        const group = nextGroup(plan, { entry: first, done: firstDone, limit: CACHE_BYTES });
+        cache.gather(group);
+        for (let p = 0; p < group.copy.length; p++) {
+          const i = first + p;
+          let left = group.copy[p];
+          let from = CACHE + group.where[p];
+          while (left > 0) {
+            if (d === windowEnd) {
+              const w = d / DENSE_BYTES;
+              windowStart = d;
+              windowEnd = Math.min(d + DENSE_BYTES, diffEnd);
+              const n = (windowEnd - d) / CHUNK_BYTES;
+              k.expand(DENSE, bits + w * (DENSE_CHUNKS / 8), stored + before[w] * CHUNK_BYTES, n);
+            }
+            const n = Math.min(left, SLICE - outFill, windowEnd - d);
+            k.add(out + outFill, from, DENSE + d - windowStart, n);
+            outFill += n;
+            d += n;
+            from += n;
+            newPos += n;
+            left -= n;
+            if (outFill === SLICE) await flush();
+          }
+          // The entry's extra bytes follow its last copy byte.
+          if ((p === 0 ? firstDone : 0) + group.copy[p] < plan.copy[i]) continue;
+          left = plan.extra[i];
+          while (left > 0) {
+            const n = Math.min(left, SLICE - outFill);
+            mem.copyWithin(out + outFill, e, e + n);
+            outFill += n;
+            e += n;
+            newPos += n;
+            left -= n;
+            if (outFill === SLICE) await flush();
+          }
+          copied += plan.copy[i];
+          extraBytes += plan.extra[i];
         }
-        left = plan.extra[i];
-        while (left > 0) {
-          const n = Math.min(left, SLICE - outFill);
-          mem.copyWithin(out + outFill, e, e + n);
-          outFill += n;
-          e += n;
-          newPos += n;
-          left -= n;
-          if (outFill === SLICE) await flush();
-        }
-        copied += plan.copy[i];
-        extraBytes += plan.extra[i];
+        first = group.end;
+        firstDone = group.endDone;
       }
       oldPos = plan.oldPos;
     }
     await flush();
     await writing;
   } finally {
+    inflater.close();
     // A write still in flight settles before the caller closes the file.
     await (writing as Promise<void> | null)?.catch(() => {});
   }

@@ -36,7 +36,8 @@ import {
   parseIndex,
 } from "./_folder_index.ts";
 import { frameLimit } from "./_wire.ts";
-import { inflateExact, readPatchHeader, rebuild, workingKernel } from "./_rebuild.ts";
+import { inflateExact } from "./_inflate.ts";
+import { readPatchHeader, rebuild, workingKernel } from "./_rebuild.ts";
 import type { Kernel } from "./_kernel.ts";
 import { byDepth, type TreeNode, walkTree } from "./_tree.ts";
 
