@@ -32,9 +32,18 @@ function includes(text: string, part: string): void {
 
 Deno.test("lifecycle: staged -> trial -> confirmed; the first build is confirmed at once", () => {
   const records: LifecycleRecord[] = [];
-  assert.equal(markStaged(records, "1.1.0", "stable", { at: AT }).state, "staged");
-  assert.equal(markApplied(records, "1.1.0", "stable", { at: AT, fallback: true }).state, "trial");
-  const confirmed = markConfirmed(records, "1.1.0", "stable", { at: LATER, reason: "ran 30 s" });
+  assert.equal(
+    markStaged(records, { version: "1.1.0", channel: "stable" }, { at: AT }).state,
+    "staged",
+  );
+  assert.equal(
+    markApplied(records, { version: "1.1.0", channel: "stable" }, { at: AT, fallback: true }).state,
+    "trial",
+  );
+  const confirmed = markConfirmed(records, { version: "1.1.0", channel: "stable" }, {
+    at: LATER,
+    reason: "ran 30 s",
+  });
   assert.deepEqual(confirmed, {
     version: "1.1.0",
     channel: "stable",
@@ -44,7 +53,10 @@ Deno.test("lifecycle: staged -> trial -> confirmed; the first build is confirmed
     held: null,
   });
   assert.equal(records.length, 1, "one record per build");
-  const first = markApplied(records, "1.0.0", "stable", { at: AT, fallback: false });
+  const first = markApplied(records, { version: "1.0.0", channel: "stable" }, {
+    at: AT,
+    fallback: false,
+  });
   assert.deepEqual([first.state, first.reason], [
     "confirmed",
     "first build of the install: nothing to fall back to",
@@ -54,48 +66,64 @@ Deno.test("lifecycle: staged -> trial -> confirmed; the first build is confirmed
 
 Deno.test("lifecycle: rejected is a state a build leaves: staged again with --force, confirmed again", () => {
   const records: LifecycleRecord[] = [];
-  markApplied(records, "1.1.0", "stable", { at: AT, fallback: true });
-  markRejected(records, "1.1.0", "stable", { at: AT, reason: "1.1.0 crashed" });
-  assert.equal(skipReason(records, "1.1.0", "stable"), "1.1.0 crashed");
-  markStaged(records, "1.1.0", "stable", { at: LATER });
-  assert.equal(skipReason(records, "1.1.0", "stable"), null);
-  markApplied(records, "1.1.0", "stable", { at: LATER, fallback: true });
-  markConfirmed(records, "1.1.0", "stable", { at: LATER });
+  markApplied(records, { version: "1.1.0", channel: "stable" }, { at: AT, fallback: true });
+  markRejected(records, { version: "1.1.0", channel: "stable" }, {
+    at: AT,
+    reason: "1.1.0 crashed",
+  });
+  assert.equal(skipReason(records, { version: "1.1.0", channel: "stable" }), "1.1.0 crashed");
+  markStaged(records, { version: "1.1.0", channel: "stable" }, { at: LATER });
+  assert.equal(skipReason(records, { version: "1.1.0", channel: "stable" }), null);
+  markApplied(records, { version: "1.1.0", channel: "stable" }, { at: LATER, fallback: true });
+  markConfirmed(records, { version: "1.1.0", channel: "stable" }, { at: LATER });
   assert.deepEqual(skippedVersions(records), []);
 });
 
 Deno.test("lifecycle: a hold is apart from the state, and lifted by staging or making it current", () => {
   const records: LifecycleRecord[] = [];
-  markConfirmed(records, "1.2.0", "stable", { at: AT });
-  holdBack(records, "1.2.0", "stable", { at: LATER, reason: "rolled back to 1.1.0 by hand" });
+  markConfirmed(records, { version: "1.2.0", channel: "stable" }, { at: AT });
+  holdBack(records, { version: "1.2.0", channel: "stable" }, {
+    at: LATER,
+    reason: "rolled back to 1.1.0 by hand",
+  });
   assert.equal(records[0].state, "confirmed", "holding back judges nothing");
   assert.deepEqual(skippedVersions(records), [
     { version: "1.2.0", channel: "stable", reason: "rolled back to 1.1.0 by hand", at: LATER },
   ]);
-  assert.equal(liftHold(records, "1.2.0", "stable"), true);
-  assert.equal(liftHold(records, "1.2.0", "stable"), false);
-  holdBack(records, "1.2.0", "stable", { at: LATER, reason: "again" });
-  markStaged(records, "1.2.0", "stable", { at: LATER });
+  assert.equal(liftHold(records, { version: "1.2.0", channel: "stable" }), true);
+  assert.equal(liftHold(records, { version: "1.2.0", channel: "stable" }), false);
+  holdBack(records, { version: "1.2.0", channel: "stable" }, { at: LATER, reason: "again" });
+  markStaged(records, { version: "1.2.0", channel: "stable" }, { at: LATER });
   assert.equal(records[0].held, null);
   // A build with no record yet: held as one that ran without a verdict, or never ran.
-  assert.equal(holdBack(records, "1.3.0", "stable", { at: AT, reason: "x" }).state, "trial");
   assert.equal(
-    holdBack(records, "1.4.0", "stable", { at: AT, reason: "x", staged: true }).state,
+    holdBack(records, { version: "1.3.0", channel: "stable" }, { at: AT, reason: "x" }).state,
+    "trial",
+  );
+  assert.equal(
+    holdBack(records, { version: "1.4.0", channel: "stable" }, {
+      at: AT,
+      reason: "x",
+      staged: true,
+    }).state,
     "staged",
   );
   // Held on one channel only.
-  assert.equal(skipReason(records, "1.3.0", "canary"), null);
+  assert.equal(skipReason(records, { version: "1.3.0", channel: "canary" }), null);
 });
 
 Deno.test("chooseRollback passes over what did not run healthy, newest first, saying why", () => {
   const records: LifecycleRecord[] = [];
-  markRejected(records, "1.4.0", "stable", { at: AT, reason: "crashed" });
-  markConfirmed(records, "1.3.0", "stable", { at: AT });
-  holdBack(records, "1.3.0", "stable", { at: AT, reason: "rolled back to 1.0.0 by hand" });
-  markApplied(records, "1.2.0", "stable", { at: AT, fallback: true });
-  markStaged(records, "1.1.5", "stable", { at: AT });
-  markConfirmed(records, "1.1.0", "stable", { at: AT });
-  markConfirmed(records, "1.0.0", "stable", { at: AT });
+  markRejected(records, { version: "1.4.0", channel: "stable" }, { at: AT, reason: "crashed" });
+  markConfirmed(records, { version: "1.3.0", channel: "stable" }, { at: AT });
+  holdBack(records, { version: "1.3.0", channel: "stable" }, {
+    at: AT,
+    reason: "rolled back to 1.0.0 by hand",
+  });
+  markApplied(records, { version: "1.2.0", channel: "stable" }, { at: AT, fallback: true });
+  markStaged(records, { version: "1.1.5", channel: "stable" }, { at: AT });
+  markConfirmed(records, { version: "1.1.0", channel: "stable" }, { at: AT });
+  markConfirmed(records, { version: "1.0.0", channel: "stable" }, { at: AT });
   const backup = (
     version: string,
     retired_at: string | null,
@@ -133,10 +161,10 @@ Deno.test("chooseRollback passes over what did not run healthy, newest first, sa
 
 Deno.test("trimLifecycle keeps what matters: builds present, rejected and held ones, within the cap", () => {
   const records: LifecycleRecord[] = [];
-  markConfirmed(records, "0.1.0", "stable", { at: AT });
-  markConfirmed(records, "0.2.0", "stable", { at: AT });
+  markConfirmed(records, { version: "0.1.0", channel: "stable" }, { at: AT });
+  markConfirmed(records, { version: "0.2.0", channel: "stable" }, { at: AT });
   for (let i = 0; i < MAX_LIFECYCLE_RECORDS + 5; i++) {
-    markRejected(records, `1.${i}.0`, "stable", {
+    markRejected(records, { version: `1.${i}.0`, channel: "stable" }, {
       at: new Date(Date.parse(AT) + i * 1000).toISOString(),
       reason: "crashed",
     });

@@ -274,7 +274,7 @@ Deno.test("scan gate: a threat found refuses the build, rejects it with the scan
   const { state } = await readState(layout);
   assert.equal(state.staged, null);
   assert.equal(state.builds["1.1.0"], undefined);
-  assert.equal(skipReason(state.lifecycle, "1.1.0", "stable"), reason);
+  assert.equal(skipReason(state.lifecycle, { version: "1.1.0", channel: "stable" }), reason);
   assert.deepEqual(
     (await Array.fromAsync(Deno.readDir(`${world.root}/builds`))).map((e) => e.name),
     before,
@@ -316,7 +316,11 @@ Deno.test("scan gate: a crashing scanner stages nothing and rejects nothing (fai
   const { state } = await readState(layout);
   assert.equal(state.staged, null);
   assert.equal(state.builds["1.1.0"], undefined);
-  assert.equal(skipReason(state.lifecycle, "1.1.0", "stable"), null, "not the build's fault");
+  assert.equal(
+    skipReason(state.lifecycle, { version: "1.1.0", channel: "stable" }),
+    null,
+    "not the build's fault",
+  );
   await assert.rejects(Deno.stat(`${world.root}/builds/1.1.0`), Deno.errors.NotFound);
   // The verified download is kept: the next update scans the same bytes without fetching them.
   const kept = (await Array.fromAsync(Deno.readDir(`${world.root}/downloads`))).map((e) => e.name);
@@ -423,7 +427,10 @@ Deno.test({
       "error: Build 1.1.0 from stable was refused: the scanner clamscan found a threat (exited with code 1): builds/1.1.0/ms11: Ms11.Test.Signature.UNOFFICIAL FOUND\n",
     );
     const { state } = await readState(layoutOf(world.root));
-    assert.match(skipReason(state.lifecycle, "1.1.0", "stable") ?? "", /Ms11\.Test\.Signature/);
+    assert.match(
+      skipReason(state.lifecycle, { version: "1.1.0", channel: "stable" }) ?? "",
+      /Ms11\.Test\.Signature/,
+    );
     // A release the signature does not match passes clamscan and is staged.
     const clean = `${world.dir}/ms11-1.2.0`;
     await Deno.writeTextFile(clean, '#!/bin/sh\necho "MS11 1.2.0"\n');

@@ -81,10 +81,16 @@ Deno.test("readStatus of a populated root", async () => {
       checked_at: T1,
     },
   };
-  markConfirmed(state.lifecycle, "1.0.0", "stable", { at: T1 });
-  markRejected(state.lifecycle, "1.1.0", "canary", { at: T2, reason: "1.1.0 crashed" });
-  holdBack(state.lifecycle, "1.2.0", "stable", { at: T2, reason: "rolled back by hand" });
-  markApplied(state.lifecycle, "1.2.0", "stable", { at: T3, fallback: true });
+  markConfirmed(state.lifecycle, { version: "1.0.0", channel: "stable" }, { at: T1 });
+  markRejected(state.lifecycle, { version: "1.1.0", channel: "canary" }, {
+    at: T2,
+    reason: "1.1.0 crashed",
+  });
+  holdBack(state.lifecycle, { version: "1.2.0", channel: "stable" }, {
+    at: T2,
+    reason: "rolled back by hand",
+  });
+  markApplied(state.lifecycle, { version: "1.2.0", channel: "stable" }, { at: T3, fallback: true });
   const layout = await makeRoot(dir.path, {
     builds: ["1.0.0", "1.1.0", "1.2.0", "1.3.0"],
     current: "1.2.0",

@@ -59,7 +59,9 @@ function stateWith(builds: Record<string, Partial<ReturnType<typeof buildRecord>
     const record = buildRecord(version, extra);
     state.builds[version] = record;
     if (record.retired_at !== null) {
-      markConfirmed(state.lifecycle, version, record.channel, { at: record.retired_at });
+      markConfirmed(state.lifecycle, { version, channel: record.channel }, {
+        at: record.retired_at,
+      });
     }
   }
   return state;
@@ -538,7 +540,10 @@ Deno.test("rollback restores the newest backup that ran healthy and holds the ol
   assert.equal(state.builds["1.1.0"].retired_at, T1);
   // Rolled back from by hand: not bad, but updates skip it until a newer release.
   assert.deepEqual(rejectedBuilds(state.lifecycle), []);
-  assert.equal(skipReason(state.lifecycle, "1.2.0", "canary"), "rolled back to 1.0.0 by hand");
+  assert.equal(
+    skipReason(state.lifecycle, { version: "1.2.0", channel: "canary" }),
+    "rolled back to 1.0.0 by hand",
+  );
   assert.equal(state.trial, undefined);
   // Nothing removed: the rolled-back-from build stays as a backup.
   assert.deepEqual(await namesIn(layout.builds), ["1.0.0", "1.1.0", "1.2.0"]);
@@ -563,7 +568,10 @@ Deno.test("rollback --to restores a named backup, with a given reason", async ()
   assert.equal(await Deno.readLink(layout.current), "builds/1.1.0");
   const state = await stateOf(layout);
   assert.deepEqual(rejectedBuilds(state.lifecycle), []);
-  assert.equal(skipReason(state.lifecycle, "1.2.0", "canary"), "crashes at start");
+  assert.equal(
+    skipReason(state.lifecycle, { version: "1.2.0", channel: "canary" }),
+    "crashes at start",
+  );
 });
 
 Deno.test("rollback --reject marks the build rolled back from as bad", async () => {
@@ -590,8 +598,11 @@ Deno.test("rollback --to a rejected build puts it on trial again, falling back t
     "1.1.0": { retired_at: T2 },
     "1.2.0": {},
   });
-  markRejected(state.lifecycle, "1.1.0", "stable", { at: T2, reason: "1.1.0 crashed" });
-  markConfirmed(state.lifecycle, "1.2.0", "stable", { at: T3 });
+  markRejected(state.lifecycle, { version: "1.1.0", channel: "stable" }, {
+    at: T2,
+    reason: "1.1.0 crashed",
+  });
+  markConfirmed(state.lifecycle, { version: "1.2.0", channel: "stable" }, { at: T3 });
   const layout = await setup(dir, { builds: ["1.0.0", "1.1.0", "1.2.0"], current: "1.2.0", state });
   // A plain rollback passes over the rejected build and says so.
   const plain = await rollback(layout, { now: NOW });
@@ -671,7 +682,7 @@ Deno.test("rollback cancels a staged build so the next launch does not undo it",
   assert.equal(state.staged, null);
   // …and the next update does not stage it again either.
   assert.equal(
-    skipReason(state.lifecycle, "1.3.0", "stable"),
+    skipReason(state.lifecycle, { version: "1.3.0", channel: "stable" }),
     "cancelled by the rollback to 1.0.0",
   );
   const next = await applyStaged(layout, { now: NOW });
@@ -683,8 +694,11 @@ Deno.test("rollback --reject replaces an earlier record of the same build, not a
   await using dir = await tempDir();
   const layout = await rollbackRoot(dir);
   const state = await stateOf(layout);
-  markRejected(state.lifecycle, "1.2.0", "canary", { at: T1, reason: "old" });
-  markRejected(state.lifecycle, "1.2.0", "stable", { at: T1, reason: "other channel" });
+  markRejected(state.lifecycle, { version: "1.2.0", channel: "canary" }, { at: T1, reason: "old" });
+  markRejected(state.lifecycle, { version: "1.2.0", channel: "stable" }, {
+    at: T1,
+    reason: "other channel",
+  });
   delete state.builds["1.0.0"]; // a backup without a record still works
   await Deno.writeTextFile(layout.state, JSON.stringify(state));
   await rollback(layout, { to: "1.0.0", now: NOW, reject: true });
@@ -711,7 +725,10 @@ Deno.test("rollback from a build without a record holds it back on channel unkno
   await rollback(layout, { now: NOW });
   const after = await stateOf(layout);
   assert.deepEqual(rejectedBuilds(after.lifecycle), []);
-  assert.equal(skipReason(after.lifecycle, "1.1.0", "unknown"), "rolled back to 1.0.0 by hand");
+  assert.equal(
+    skipReason(after.lifecycle, { version: "1.1.0", channel: "unknown" }),
+    "rolled back to 1.0.0 by hand",
+  );
 });
 
 Deno.test("rollback fails on a held lock and changes nothing", async () => {
@@ -735,7 +752,10 @@ Deno.test({
       "1.4.0": { retired_at: T2 },
     });
     state.staged = { version: "1.2.0", channel: "stable", staged_at: T3 };
-    markRejected(state.lifecycle, "1.3.0", "stable", { at: T3, reason: "1.3.0 crashed" });
+    markRejected(state.lifecycle, { version: "1.3.0", channel: "stable" }, {
+      at: T3,
+      reason: "1.3.0 crashed",
+    });
     state.lifecycle.find((r) => r.version === "1.4.0")!.state = "trial"; // left unconfirmed
     await using dir = await tempDir();
     const layout = await setup(dir, {
@@ -770,7 +790,7 @@ Deno.test("rolling back twice goes further back instead of flipping to the build
   const state = await stateOf(layout);
   assert.deepEqual(rejectedBuilds(state.lifecycle), []);
   assert.deepEqual(
-    ["1.2.0", "1.1.0"].map((v) => skipReason(state.lifecycle, v, "stable")),
+    ["1.2.0", "1.1.0"].map((v) => skipReason(state.lifecycle, { version: v, channel: "stable" })),
     ["rolled back to 1.1.0 by hand", "rolled back to 1.0.0 by hand"],
   );
 });

@@ -292,7 +292,9 @@ async function threeBuilds(yanked: string[]) {
       installed_at: "2026-11-01T00:00:00.000Z",
       retired_at,
     };
-    markConfirmed(state.lifecycle, version, "stable", { at: "2026-11-05T00:00:00.000Z" });
+    markConfirmed(state.lifecycle, { version, channel: "stable" }, {
+      at: "2026-11-05T00:00:00.000Z",
+    });
   }
   await switchCurrent(layout, "1.1.0");
   const at = "2026-12-01T00:00:00.000Z";

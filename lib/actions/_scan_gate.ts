@@ -106,7 +106,7 @@ async function dropBuild(
  *   message: "Build 1.1.0 from stable was refused: the scanner sh found a threat (exited with code 1): builds/1.1.0/ms11: Evil FOUND",
  * });
  * assert.equal(state.staged, null);
- * assert.equal(skipReason(state.lifecycle, "1.1.0", "stable"),
+ * assert.equal(skipReason(state.lifecycle, { version: "1.1.0", channel: "stable" }),
  *   "the scanner sh found a threat (exited with code 1): builds/1.1.0/ms11: Evil FOUND");
  * ```
  */
@@ -138,7 +138,7 @@ export async function scanGate(
   }
   if (result.outcome === "infected") {
     const reason = `the scanner ${name} found a threat (${result.detail})${said}`;
-    markRejected(state.lifecycle, version, channel, { at, reason });
+    markRejected(state.lifecycle, { version, channel }, { at, reason });
     await dropBuild(layout, state, { ...options, remove: true, removeDownload: true });
     await appendAudit(layout, { ...audit, event: "scan_refused", reason, bad: true });
     throw new Error(`Build ${version} from ${channel} was refused: ${reason}`);

@@ -207,7 +207,7 @@ export async function adoptBuild(
     installed_at: (options.now ?? new Date()).toISOString(),
     retired_at: null,
   };
-  markConfirmed(state.lifecycle, version, "adopted", {
+  markConfirmed(state.lifecycle, { version, channel: "adopted" }, {
     at: state.builds[version].installed_at,
     reason: "adopted: the build already on the machine",
   });

@@ -333,7 +333,10 @@ export async function runUpdate(
     const broken = error instanceof NotLaunchableError || error instanceof UnsafeArchiveError;
     const at = env.now().toISOString();
     if (broken) {
-      markRejected(state.lifecycle, version, options.channel, { at, reason: error.message });
+      markRejected(state.lifecycle, { version, channel: options.channel }, {
+        at,
+        reason: error.message,
+      });
       await writeState(layout, state);
     }
     await appendAudit(layout, {
@@ -464,7 +467,7 @@ export async function runUpdate(
   }).catch(async (error: Error) => {
     if (
       deltaRebuilt !== null &&
-      findLifecycle(state.lifecycle, version, options.channel)?.state === "rejected"
+      findLifecycle(state.lifecycle, { version, channel: options.channel })?.state === "rejected"
     ) {
       await recordBadDelta(layout, state, {
         delta: deltaRebuilt,
@@ -477,7 +480,9 @@ export async function runUpdate(
     }
     throw error;
   });
-  markStaged(state.lifecycle, version, options.channel, { at: env.now().toISOString() });
+  markStaged(state.lifecycle, { version, channel: options.channel }, {
+    at: env.now().toISOString(),
+  });
   const record = downloaded
     ? downloadRecord(viaDelta?.staged ? plan!.delta : null, {
       version,

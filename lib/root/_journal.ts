@@ -107,7 +107,7 @@ export function recordSwap(state: State, from: string | null, to: string, at: st
  * assert.deepEqual(state.trial, {
  *   version: "1.1.0", from: "1.0.0", channel: "unknown", started_at: "2026-11-27T00:00:00Z", attempts: 1,
  * });
- * assert.equal(findLifecycle(state.lifecycle, "1.1.0", "unknown")?.state, "trial");
+ * assert.equal(findLifecycle(state.lifecycle, { version: "1.1.0", channel: "unknown" })?.state, "trial");
  * const once = structuredClone(state);
  * settleJournal(state, journal); // idempotent
  * assert.deepEqual(state, once);
@@ -134,21 +134,21 @@ export function settleJournal(state: State, journal: JournalRecord): void {
     } else delete state.trial;
     if (
       from !== null && fallback && !fromOnTrial &&
-      !findLifecycle(state.lifecycle, from, channelOf(from))
+      !findLifecycle(state.lifecycle, { version: from, channel: channelOf(from) })
     ) {
       // A build with no lifecycle yet (adopted or staged before lifecycles) ran until now.
-      markConfirmed(state.lifecycle, from, channelOf(from), {
+      markConfirmed(state.lifecycle, { version: from, channel: channelOf(from) }, {
         at,
         reason: "ran as current until an update replaced it",
       });
     }
-    markApplied(state.lifecycle, to, channelOf(to), { at, fallback });
+    markApplied(state.lifecycle, { version: to, channel: channelOf(to) }, { at, fallback });
   } else {
     const cancelled = state.staged;
     state.staged = null;
     delete state.trial;
     if (cancelled !== null && cancelled.version !== to) {
-      holdBack(state.lifecycle, cancelled.version, cancelled.channel, {
+      holdBack(state.lifecycle, { version: cancelled.version, channel: cancelled.channel }, {
         at,
         reason: `cancelled by the rollback to ${to}`,
         staged: true,
@@ -156,13 +156,19 @@ export function settleJournal(state: State, journal: JournalRecord): void {
     }
     if (from !== null && from !== to) {
       if (journal.bad) {
-        markRejected(state.lifecycle, from, channelOf(from), { at, reason: journal.reason });
+        markRejected(state.lifecycle, { version: from, channel: channelOf(from) }, {
+          at,
+          reason: journal.reason,
+        });
       } else if (journal.hold ?? true) {
-        holdBack(state.lifecycle, from, channelOf(from), { at, reason: journal.reason });
+        holdBack(state.lifecycle, { version: from, channel: channelOf(from) }, {
+          at,
+          reason: journal.reason,
+        });
       }
     }
-    liftHold(state.lifecycle, to, channelOf(to));
-    const target = findLifecycle(state.lifecycle, to, channelOf(to));
+    liftHold(state.lifecycle, { version: to, channel: channelOf(to) });
+    const target = findLifecycle(state.lifecycle, { version: to, channel: channelOf(to) });
     if (target?.state !== "confirmed" && !journal.bad && from !== null && from !== to) {
       // A build that never proved healthy, brought back by hand: on trial again.
       state.trial = {
@@ -172,7 +178,7 @@ export function settleJournal(state: State, journal: JournalRecord): void {
         started_at: at,
         attempts: 0,
       };
-      markApplied(state.lifecycle, to, channelOf(to), {
+      markApplied(state.lifecycle, { version: to, channel: channelOf(to) }, {
         at,
         fallback: true,
         reason: "made current again by a rollback; on trial until confirmed healthy",

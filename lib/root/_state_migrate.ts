@@ -78,18 +78,18 @@ export function migrateV1(
         held: null,
       });
     } else if (isCurrent) {
-      markConfirmed(records, version, channel, {
+      markConfirmed(records, { version, channel }, {
         at,
         reason: `current when the state file was upgraded (it had been skipped: ${reason})`,
       });
     } else if (BY_HAND.test(reason)) {
-      holdBack(records, version, channel, { at, reason });
+      holdBack(records, { version, channel }, { at, reason });
     } else {
-      markRejected(records, version, channel, { at, reason });
+      markRejected(records, { version, channel }, { at, reason });
     }
   }
   for (const [version, b] of Object.entries(state.builds)) {
-    if (findLifecycle(records, version, b.channel) !== undefined) continue;
+    if (findLifecycle(records, { version, channel: b.channel }) !== undefined) continue;
     const at = b.retired_at ?? b.installed_at;
     const record: LifecycleRecord = {
       version,

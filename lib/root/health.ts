@@ -136,7 +136,10 @@ export async function confirmBuild(
   const at = (options.now ?? new Date()).toISOString();
   const reason = options.reason ?? "confirmed healthy";
   delete state.trial;
-  markConfirmed(state.lifecycle, trial.version, trial.channel, { at, reason });
+  markConfirmed(state.lifecycle, { version: trial.version, channel: trial.channel }, {
+    at,
+    reason,
+  });
   await writeState(layout, state);
   await appendAudit(layout, {
     at,

@@ -133,23 +133,40 @@ export interface RejectedRecord {
 export const MAX_LIFECYCLE_RECORDS = 64;
 
 /**
- * The record of `version` from `channel`, if there is one.
+ * Which build a lifecycle record is about: a version from a channel.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { BuildKey } from "./lifecycle.ts";
+ * const build: BuildKey = { version: "1.1.0", channel: "stable" };
+ * assert.equal(build.channel, "stable");
+ * ```
+ */
+export interface BuildKey {
+  /** The version (semver, canonical form). */
+  version: string;
+  /** The channel it came from. */
+  channel: string;
+}
+
+/**
+ * The record of `build` (a version from a channel), if there is one.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { findLifecycle, markStaged } from "./lifecycle.ts";
- * const records = [markStaged([], "1.1.0", "stable", { at: "2026-11-27T12:00:00.000Z" })];
- * assert.equal(findLifecycle(records, "1.1.0", "stable")?.state, "staged");
- * assert.equal(findLifecycle(records, "1.1.0", "canary"), undefined);
+ * const records = [markStaged([], { version: "1.1.0", channel: "stable" }, { at: "2026-11-27T12:00:00.000Z" })];
+ * assert.equal(findLifecycle(records, { version: "1.1.0", channel: "stable" })?.state, "staged");
+ * assert.equal(findLifecycle(records, { version: "1.1.0", channel: "canary" }), undefined);
  * ```
  */
 export function findLifecycle(
   records: readonly LifecycleRecord[],
-  version: string,
-  channel: string,
+  build: BuildKey,
 ): LifecycleRecord | undefined {
-  return records.find((r) => r.version === version && r.channel === channel);
+  return records.find((r) => r.version === build.version && r.channel === build.channel);
 }
 
 /**
@@ -160,7 +177,7 @@ export function findLifecycle(
  * import assert from "node:assert/strict";
  * import { markConfirmed, type TransitionOptions } from "./lifecycle.ts";
  * const when: TransitionOptions = { at: "2026-11-27T12:00:00.000Z", reason: "ran 30 s" };
- * assert.equal(markConfirmed([], "1.1.0", "stable", when).reason, "ran 30 s");
+ * assert.equal(markConfirmed([], { version: "1.1.0", channel: "stable" }, when).reason, "ran 30 s");
  * ```
  */
 export interface TransitionOptions {
@@ -172,13 +189,13 @@ export interface TransitionOptions {
 
 function enter(
   records: LifecycleRecord[],
-  version: string,
-  channel: string,
-  state: BuildState,
-  options: { at: string; reason: string; held: HoldRecord | null | "keep" },
+  build: BuildKey,
+  options: { state: BuildState; at: string; reason: string; held: HoldRecord | null | "keep" },
 ): LifecycleRecord {
-  let record = findLifecycle(records, version, channel);
+  const { state } = options;
+  let record = findLifecycle(records, build);
   if (record === undefined) {
+    const { version, channel } = build;
     record = { version, channel, state, at: options.at, reason: options.reason, held: null };
     records.push(record);
   } else {
@@ -198,20 +215,20 @@ function enter(
  * ```ts
  * import assert from "node:assert/strict";
  * import { markRejected, markStaged } from "./lifecycle.ts";
- * const records = [markRejected([], "1.1.0", "stable", { at: "2026-11-27T12:00:00.000Z",
+ * const records = [markRejected([], { version: "1.1.0", channel: "stable" }, { at: "2026-11-27T12:00:00.000Z",
  *   reason: "crashed" })];
- * const staged = markStaged(records, "1.1.0", "stable", { at: "2026-11-28T12:00:00.000Z" });
+ * const staged = markStaged(records, { version: "1.1.0", channel: "stable" }, { at: "2026-11-28T12:00:00.000Z" });
  * assert.equal(staged.state, "staged");
  * assert.equal(records.length, 1);
  * ```
  */
 export function markStaged(
   records: LifecycleRecord[],
-  version: string,
-  channel: string,
+  build: BuildKey,
   options: TransitionOptions,
 ): LifecycleRecord {
-  return enter(records, version, channel, "staged", {
+  return enter(records, build, {
+    state: "staged",
     at: options.at,
     reason: options.reason ?? "verified and staged",
     held: null,
@@ -227,23 +244,24 @@ export function markStaged(
  * import assert from "node:assert/strict";
  * import { markApplied } from "./lifecycle.ts";
  * const at = "2026-11-27T12:00:00.000Z";
- * assert.equal(markApplied([], "1.1.0", "stable", { at, fallback: true }).state, "trial");
- * assert.equal(markApplied([], "1.0.0", "stable", { at, fallback: false }).state, "confirmed");
+ * assert.equal(markApplied([], { version: "1.1.0", channel: "stable" }, { at, fallback: true }).state, "trial");
+ * assert.equal(markApplied([], { version: "1.0.0", channel: "stable" }, { at, fallback: false }).state, "confirmed");
  * ```
  */
 export function markApplied(
   records: LifecycleRecord[],
-  version: string,
-  channel: string,
+  build: BuildKey,
   options: TransitionOptions & { fallback: boolean },
 ): LifecycleRecord {
   return options.fallback
-    ? enter(records, version, channel, "trial", {
+    ? enter(records, build, {
+      state: "trial",
       at: options.at,
       reason: options.reason ?? "swapped in; on trial until confirmed healthy",
       held: null,
     })
-    : enter(records, version, channel, "confirmed", {
+    : enter(records, build, {
+      state: "confirmed",
       at: options.at,
       reason: options.reason ?? "first build of the install: nothing to fall back to",
       held: null,
@@ -259,18 +277,18 @@ export function markApplied(
  * import assert from "node:assert/strict";
  * import { markConfirmed, markRejected } from "./lifecycle.ts";
  * const at = "2026-11-27T12:00:00.000Z";
- * const records = [markRejected([], "1.1.0", "stable", { at, reason: "crashed" })];
- * markConfirmed(records, "1.1.0", "stable", { at, reason: "confirmed healthy" });
+ * const records = [markRejected([], { version: "1.1.0", channel: "stable" }, { at, reason: "crashed" })];
+ * markConfirmed(records, { version: "1.1.0", channel: "stable" }, { at, reason: "confirmed healthy" });
  * assert.equal(records[0].state, "confirmed");
  * ```
  */
 export function markConfirmed(
   records: LifecycleRecord[],
-  version: string,
-  channel: string,
+  build: BuildKey,
   options: TransitionOptions,
 ): LifecycleRecord {
-  return enter(records, version, channel, "confirmed", {
+  return enter(records, build, {
+    state: "confirmed",
     at: options.at,
     reason: options.reason ?? "confirmed healthy",
     held: null,
@@ -285,18 +303,18 @@ export function markConfirmed(
  * ```ts
  * import assert from "node:assert/strict";
  * import { markRejected, skipReason } from "./lifecycle.ts";
- * const records = [markRejected([], "1.1.0", "stable", { at: "2026-11-27T12:00:00.000Z",
+ * const records = [markRejected([], { version: "1.1.0", channel: "stable" }, { at: "2026-11-27T12:00:00.000Z",
  *   reason: "1.1.0 exited with code 3 before its health check passed" })];
- * assert.match(skipReason(records, "1.1.0", "stable") ?? "", /exited with code 3/);
+ * assert.match(skipReason(records, { version: "1.1.0", channel: "stable" }) ?? "", /exited with code 3/);
  * ```
  */
 export function markRejected(
   records: LifecycleRecord[],
-  version: string,
-  channel: string,
+  build: BuildKey,
   options: TransitionOptions & { reason: string },
 ): LifecycleRecord {
-  return enter(records, version, channel, "rejected", {
+  return enter(records, build, {
+    state: "rejected",
     at: options.at,
     reason: options.reason,
     held: null,
@@ -313,25 +331,25 @@ export function markRejected(
  * import assert from "node:assert/strict";
  * import { holdBack, markConfirmed } from "./lifecycle.ts";
  * const at = "2026-11-27T12:00:00.000Z";
- * const records = [markConfirmed([], "1.2.0", "stable", { at })];
- * holdBack(records, "1.2.0", "stable", { at, reason: "rolled back to 1.1.0 by hand" });
+ * const records = [markConfirmed([], { version: "1.2.0", channel: "stable" }, { at })];
+ * holdBack(records, { version: "1.2.0", channel: "stable" }, { at, reason: "rolled back to 1.1.0 by hand" });
  * assert.equal(records[0].state, "confirmed");
  * assert.equal(records[0].held?.reason, "rolled back to 1.1.0 by hand");
  * ```
  */
 export function holdBack(
   records: LifecycleRecord[],
-  version: string,
-  channel: string,
+  build: BuildKey,
   options: TransitionOptions & { reason: string; staged?: boolean },
 ): LifecycleRecord {
   const held = { at: options.at, reason: options.reason };
-  const record = findLifecycle(records, version, channel);
+  const record = findLifecycle(records, build);
   if (record !== undefined) {
     record.held = held;
     return record;
   }
-  return enter(records, version, channel, options.staged ? "staged" : "trial", {
+  return enter(records, build, {
+    state: options.staged ? "staged" : "trial",
     at: options.at,
     reason: options.staged ? "staged, never ran" : "ran without a verdict",
     held,
@@ -346,13 +364,13 @@ export function holdBack(
  * import assert from "node:assert/strict";
  * import { holdBack, liftHold } from "./lifecycle.ts";
  * const at = "2026-11-27T12:00:00.000Z";
- * const records = [holdBack([], "1.2.0", "stable", { at, reason: "rolled back by hand" })];
- * assert.equal(liftHold(records, "1.2.0", "stable"), true);
+ * const records = [holdBack([], { version: "1.2.0", channel: "stable" }, { at, reason: "rolled back by hand" })];
+ * assert.equal(liftHold(records, { version: "1.2.0", channel: "stable" }), true);
  * assert.equal(records[0].held, null);
  * ```
  */
-export function liftHold(records: LifecycleRecord[], version: string, channel: string): boolean {
-  const record = findLifecycle(records, version, channel);
+export function liftHold(records: LifecycleRecord[], build: BuildKey): boolean {
+  const record = findLifecycle(records, build);
   if (record?.held == null) return false;
   record.held = null;
   return true;
@@ -365,18 +383,17 @@ export function liftHold(records: LifecycleRecord[], version: string, channel: s
  * ```ts
  * import assert from "node:assert/strict";
  * import { holdBack, skipReason } from "./lifecycle.ts";
- * const records = [holdBack([], "1.2.0", "stable", { at: "2026-11-27T12:00:00.000Z",
+ * const records = [holdBack([], { version: "1.2.0", channel: "stable" }, { at: "2026-11-27T12:00:00.000Z",
  *   reason: "rolled back to 1.1.0 by hand" })];
- * assert.equal(skipReason(records, "1.2.0", "stable"), "rolled back to 1.1.0 by hand");
- * assert.equal(skipReason(records, "1.3.0", "stable"), null);
+ * assert.equal(skipReason(records, { version: "1.2.0", channel: "stable" }), "rolled back to 1.1.0 by hand");
+ * assert.equal(skipReason(records, { version: "1.3.0", channel: "stable" }), null);
  * ```
  */
 export function skipReason(
   records: readonly LifecycleRecord[],
-  version: string,
-  channel: string,
+  build: BuildKey,
 ): string | null {
-  const record = findLifecycle(records, version, channel);
+  const record = findLifecycle(records, build);
   if (record === undefined) return null;
   if (record.state === "rejected") return record.reason;
   return record.held?.reason ?? null;
@@ -390,8 +407,8 @@ export function skipReason(
  * import assert from "node:assert/strict";
  * import { markConfirmed, markRejected, skippedVersions } from "./lifecycle.ts";
  * const at = "2026-11-27T12:00:00.000Z";
- * const records = [markRejected([], "1.1.0", "stable", { at, reason: "crashed" })];
- * markConfirmed(records, "1.0.0", "stable", { at });
+ * const records = [markRejected([], { version: "1.1.0", channel: "stable" }, { at, reason: "crashed" })];
+ * markConfirmed(records, { version: "1.0.0", channel: "stable" }, { at });
  * assert.deepEqual(skippedVersions(records),
  *   [{ version: "1.1.0", channel: "stable", reason: "crashed", at }]);
  * ```
@@ -416,8 +433,8 @@ export function skippedVersions(records: readonly LifecycleRecord[]): RejectedRe
  * import assert from "node:assert/strict";
  * import { holdBack, markRejected, rejectedBuilds } from "./lifecycle.ts";
  * const at = "2026-11-27T12:00:00.000Z";
- * const records = [markRejected([], "1.1.0", "stable", { at, reason: "crashed" })];
- * holdBack(records, "1.2.0", "stable", { at, reason: "rolled back by hand" });
+ * const records = [markRejected([], { version: "1.1.0", channel: "stable" }, { at, reason: "crashed" })];
+ * holdBack(records, { version: "1.2.0", channel: "stable" }, { at, reason: "rolled back by hand" });
  * assert.deepEqual(rejectedBuilds(records).map((r) => r.version), ["1.1.0"]);
  * ```
  */
@@ -440,8 +457,8 @@ export function rejectedBuilds(records: readonly LifecycleRecord[]): RejectedRec
  * import assert from "node:assert/strict";
  * import { markConfirmed, markRejected, trimLifecycle } from "./lifecycle.ts";
  * const at = "2026-11-27T12:00:00.000Z";
- * const records = [markConfirmed([], "1.0.0", "stable", { at })];
- * markRejected(records, "1.1.0", "stable", { at, reason: "crashed" });
+ * const records = [markConfirmed([], { version: "1.0.0", channel: "stable" }, { at })];
+ * markRejected(records, { version: "1.1.0", channel: "stable" }, { at, reason: "crashed" });
  * assert.deepEqual(trimLifecycle(records, new Set()).map((r) => r.version), ["1.1.0"]);
  * ```
  */

@@ -40,7 +40,7 @@ import { recoverSwap, swapCurrent } from "./swap.ts";
  * await rollback(layout, options);
  * const { lifecycle } = (await readState(layout)).state;
  * // Held back from updates with that reason, not rejected (that takes `reject: true`).
- * assert.equal(skipReason(lifecycle, "1.1.0", "stable"), "the new menus confuse our users");
+ * assert.equal(skipReason(lifecycle, { version: "1.1.0", channel: "stable" }), "the new menus confuse our users");
  * assert.deepEqual(rejectedBuilds(lifecycle), []);
  * ```
  */

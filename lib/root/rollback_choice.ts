@@ -74,8 +74,8 @@ export interface RollbackChoice {
  * import { markConfirmed, markRejected } from "./lifecycle.ts";
  * import { chooseRollback } from "./rollback_choice.ts";
  * const at = "2026-11-27T12:00:00.000Z";
- * const records = [markRejected([], "1.1.0", "stable", { at, reason: "crashed" })];
- * markConfirmed(records, "1.0.0", "stable", { at });
+ * const records = [markRejected([], { version: "1.1.0", channel: "stable" }, { at, reason: "crashed" })];
+ * markConfirmed(records, { version: "1.0.0", channel: "stable" }, { at });
  * const choice = chooseRollback([
  *   { version: "1.1.0", channel: "stable", retired_at: "2026-11-27T11:00:00.000Z" },
  *   { version: "1.0.0", channel: "stable", retired_at: "2026-11-20T11:00:00.000Z" },
@@ -90,7 +90,9 @@ export function chooseRollback(
 ): RollbackChoice {
   const skipped: SkippedBackup[] = [];
   for (const b of backups) {
-    const record = b.channel === null ? undefined : findLifecycle(records, b.version, b.channel);
+    const record = b.channel === null
+      ? undefined
+      : findLifecycle(records, { version: b.version, channel: b.channel });
     const why = b.retired_at === null || record?.state === "staged"
       ? "never ran"
       : record === undefined

@@ -67,7 +67,7 @@ function lifecycleOf(
   version: string,
   channel: string | null,
 ): BuildLifecycle | null {
-  const r = channel === null ? undefined : findLifecycle(records, version, channel);
+  const r = channel === null ? undefined : findLifecycle(records, { version, channel });
   return r === undefined ? null : { state: r.state, at: r.at, reason: r.reason, held: r.held };
 }
 

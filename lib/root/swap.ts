@@ -433,7 +433,10 @@ export async function applyStaged(
     state.staged = null;
     delete state.builds[staged.version];
     if (refusal.bad) {
-      markRejected(state.lifecycle, staged.version, staged.channel, { at, reason: refusal.reason });
+      markRejected(state.lifecycle, { version: staged.version, channel: staged.channel }, {
+        at,
+        reason: refusal.reason,
+      });
     } else {
       state.lifecycle = state.lifecycle.filter((r) =>
         !(r.version === staged.version && r.channel === staged.channel)

@@ -71,8 +71,8 @@ function holdReason(channel: string, reason: string): string {
  * import { liftUnyanked } from "./yank.ts";
  * const state = emptyState();
  * const at = "2026-12-02T00:00:00.000Z";
- * holdBack(state.lifecycle, "1.1.0", "stable", { at, reason: "yanked on stable: crashes" });
- * holdBack(state.lifecycle, "1.0.5", "stable", { at, reason: "rolled back to 1.0.0 by hand" });
+ * holdBack(state.lifecycle, { version: "1.1.0", channel: "stable" }, { at, reason: "yanked on stable: crashes" });
+ * holdBack(state.lifecycle, { version: "1.0.5", channel: "stable" }, { at, reason: "rolled back to 1.0.0 by hand" });
  * state.controls = { stable: { checked_at: at, minimum_version: null, yanked: [] } };
  * assert.deepEqual(liftUnyanked(state, "stable"), ["1.1.0"]);
  * assert.equal(state.lifecycle.find((r) => r.version === "1.1.0")?.held, null);
@@ -134,7 +134,7 @@ export async function unstageYanked(
   const { at } = options;
   state.staged = null;
   delete state.builds[staged.version];
-  holdBack(state.lifecycle, staged.version, staged.channel, {
+  holdBack(state.lifecycle, { version: staged.version, channel: staged.channel }, {
     at,
     reason: holdReason(yank.channel, yank.reason),
     staged: true,
@@ -205,7 +205,7 @@ export interface LeaveYankedOptions {
  *   await Deno.mkdir(`${layout.builds}/${version}`, { recursive: true });
  *   state.builds[version!] = { version: version!, channel: "stable", sha256: null, kind: "executable",
  *     installed_at: "2026-11-01T00:00:00Z", retired_at };
- *   markConfirmed(state.lifecycle, version!, "stable", { at: "2026-11-10T00:00:00Z" });
+ *   markConfirmed(state.lifecycle, { version: version!, channel: "stable" }, { at: "2026-11-10T00:00:00Z" });
  * }
  * await switchCurrent(layout, "1.1.0");
  * await writeState(layout, state);
@@ -353,7 +353,7 @@ export async function noteLeftYanked(
   const yank = yankOf(state, from);
   if (yank === null || from === null) return null;
   const at = (options.now ?? new Date()).toISOString();
-  holdBack(state.lifecycle, from, yank.channel, {
+  holdBack(state.lifecycle, { version: from, channel: yank.channel }, {
     at,
     reason: holdReason(yank.channel, yank.reason),
   });
