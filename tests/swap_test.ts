@@ -145,16 +145,16 @@ Deno.test("switchCurrent refuses a missing build and leaves current alone", asyn
 
 Deno.test("recordSwap retires the old build and un-retires the new one", () => {
   const state = stateWith({ "1.0.0": {}, "1.1.0": { retired_at: T1 } });
-  recordSwap(state, "1.0.0", "1.1.0", T3);
+  recordSwap(state, { from: "1.0.0", to: "1.1.0", at: T3 });
   assert.equal(state.builds["1.0.0"].retired_at, T3);
   assert.equal(state.builds["1.1.0"].retired_at, null);
   // Same version: nothing retires.
-  recordSwap(state, "1.1.0", "1.1.0", NOW.toISOString());
+  recordSwap(state, { from: "1.1.0", to: "1.1.0", at: NOW.toISOString() });
   assert.equal(state.builds["1.1.0"].retired_at, null);
   // Nothing before, and builds without records.
-  recordSwap(state, null, "1.0.0", NOW.toISOString());
+  recordSwap(state, { from: null, to: "1.0.0", at: NOW.toISOString() });
   assert.equal(state.builds["1.0.0"].retired_at, null);
-  recordSwap(state, "0.9.0", "2.0.0", NOW.toISOString());
+  recordSwap(state, { from: "0.9.0", to: "2.0.0", at: NOW.toISOString() });
   assert.deepEqual(Object.keys(state.builds).sort(), ["1.0.0", "1.1.0"]);
 });
 

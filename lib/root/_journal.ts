@@ -64,12 +64,16 @@ export async function switchCurrent(layout: Layout, version: string): Promise<vo
  * });
  * state.builds["1.0.0"] = build("1.0.0", null);
  * state.builds["1.1.0"] = build("1.1.0", "2026-11-20T00:00:00Z");
- * recordSwap(state, "1.0.0", "1.1.0", "2026-11-27T00:00:00Z");
+ * recordSwap(state, { from: "1.0.0", to: "1.1.0", at: "2026-11-27T00:00:00Z" });
  * assert.equal(state.builds["1.0.0"].retired_at, "2026-11-27T00:00:00Z");
  * assert.equal(state.builds["1.1.0"].retired_at, null); // current again
  * ```
  */
-export function recordSwap(state: State, from: string | null, to: string, at: string): void {
+export function recordSwap(
+  state: State,
+  swap: { from: string | null; to: string; at: string },
+): void {
+  const { from, to, at } = swap;
   if (from !== null && from !== to && state.builds[from]) state.builds[from].retired_at = at;
   if (state.builds[to]) state.builds[to].retired_at = null;
 }
@@ -116,7 +120,7 @@ export function recordSwap(state: State, from: string | null, to: string, at: st
 export function settleJournal(state: State, journal: JournalRecord): void {
   const { from, to, at } = journal;
   const channelOf = (v: string) => state.builds[v]?.channel ?? "unknown";
-  recordSwap(state, from, to, at);
+  recordSwap(state, { from, to, at });
   if (journal.op === "apply") {
     if (state.staged?.version === to) state.staged = null;
     const fallback = from !== null && from !== to;

@@ -422,7 +422,7 @@ export async function applyStaged(
   }
   if (from === staged.version) {
     // Current already is the staged build (a swap from before journaling): record it.
-    recordSwap(state, from, staged.version, at);
+    recordSwap(state, { from, to: staged.version, at });
     state.staged = null;
     await writeState(layout, state);
     return notApplied();
