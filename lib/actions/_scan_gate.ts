@@ -21,13 +21,16 @@ import { type State, writeState } from "../root/state.ts";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
+ * import { defaultConfig } from "../core/config.ts";
  * import type { ScanGateOptions } from "./_scan_gate.ts";
- * const options: ScanGateOptions = { version: "1.1.0", channel: "stable", sha256: "a".repeat(64),
+ * const options: ScanGateOptions = { config: defaultConfig(), version: "1.1.0", channel: "stable", sha256: "a".repeat(64),
  *   at: "2026-12-01T00:00:00.000Z", madeNow: true, previousStaged: null, download: null };
  * assert.equal(options.madeNow, true);
  * ```
  */
 export interface ScanGateOptions {
+  /** The configuration in force (its `security.scan_*`). */
+  config: Config;
   /** The build's version (its folder is `builds/<version>`). */
   version: string;
   /** Its channel. */
@@ -101,7 +104,7 @@ async function dropBuild(
  * const config = validateConfig({ security: { scan_command: scanner, scan_infected_exit_codes: [1] } });
  * const state = emptyState();
  * state.staged = { version: "1.1.0", channel: "stable", staged_at: "2026-12-01T00:00:00.000Z" };
- * await assert.rejects(scanGate(layout, config, state, { version: "1.1.0", channel: "stable",
+ * await assert.rejects(scanGate(layout, state, { config, version: "1.1.0", channel: "stable",
  *   sha256: "a".repeat(64), at: "2026-12-01T00:00:00.000Z", madeNow: true, previousStaged: null }), {
  *   message: "Build 1.1.0 from stable was refused: the scanner sh found a threat (exited with code 1): builds/1.1.0/ms11: Evil FOUND",
  * });
@@ -112,10 +115,10 @@ async function dropBuild(
  */
 export async function scanGate(
   layout: Layout,
-  config: Config,
   state: State,
   options: ScanGateOptions,
 ): Promise<void> {
+  const { config } = options;
   const command = config.security.scan_command;
   if (command === null) return;
   const { version, channel, at } = options;

@@ -451,7 +451,8 @@ export async function runUpdate(
   // A threat in a build rebuilt from a delta also records the delta bad (a --force later
   // downloads the full build); a scanner that failed says nothing about the delta.
   const deltaRebuilt = viaDelta?.staged ? plan!.delta : null;
-  await scanGate(layout, config, state, {
+  await scanGate(layout, state, {
+    config,
     version,
     channel: options.channel,
     sha256: artifact.sha256,

@@ -33,7 +33,7 @@ export interface UpdaterFile {
 
 /**
  * The `updater` field of the next manifest: `updater` added to the channel's current field
- * `current` (the same version: another form; a higher one: a new field; a lower one: refused),
+ * `options.current` (the same version: another form; a higher one: a new field; a lower one: refused),
  * or the current field unchanged when there is no new updater.
  *
  * @example
@@ -45,13 +45,16 @@ export interface UpdaterFile {
  * const file = `${channelDir}/../ms11-update-linux`;
  * await Deno.writeTextFile(file, "#!/bin/sh\necho 0.2.0\n");
  * const { sha256 } = await hashFile(file);
- * const field = await updaterField(channelDir, undefined, { version: "0.2.0", file }, "linux-x64");
+ * const field = await updaterField(channelDir, {
+ *   current: undefined, updater: { version: "0.2.0", file }, platform: "linux-x64" });
  * assert.deepEqual(field, { version: "0.2.0", artifacts: {
  *   "linux-x64": { url: "updater/0.2.0/ms11-update-linux", size: 21, sha256, kind: "executable" },
  * } });
  * assert.equal(await Deno.readTextFile(`${channelDir}/updater/0.2.0/ms11-update-linux`), "#!/bin/sh\necho 0.2.0\n");
- * assert.equal(await updaterField(channelDir, field, undefined, "linux-x64"), field); // carried over
- * await assert.rejects(updaterField(channelDir, field, { version: "0.1.0", file }, "linux-x64"), {
+ * assert.equal(await updaterField(channelDir, { current: field, updater: undefined,
+ *   platform: "linux-x64" }), field); // carried over
+ * await assert.rejects(updaterField(channelDir, { current: field,
+ *   updater: { version: "0.1.0", file }, platform: "linux-x64" }), {
  *   name: "ConfigError",
  *   message: "Cannot publish ms11-update 0.1.0: the channel already offers 0.2.0",
  * });
@@ -59,10 +62,9 @@ export interface UpdaterFile {
  */
 export async function updaterField(
   channelDir: string,
-  current: unknown,
-  updater: UpdaterFile | undefined,
-  platform: string,
+  options: { current: unknown; updater: UpdaterFile | undefined; platform: string },
 ): Promise<unknown> {
+  const { current, updater, platform } = options;
   if (updater === undefined) return current;
   if (!isVersion(updater.version)) {
     throw new ConfigError(

@@ -412,12 +412,11 @@ export async function publishRelease(
   };
   Object.assign(document, rollout);
   if (options.nextKeys !== undefined) document.next_keys = options.nextKeys;
-  const updater = await updaterField(
-    channelDir,
-    existing?.raw.updater,
-    options.updater,
-    options.platform,
-  );
+  const updater = await updaterField(channelDir, {
+    current: existing?.raw.updater,
+    updater: options.updater,
+    platform: options.platform,
+  });
   if (updater !== undefined && updater !== null) document.updater = updater;
   const text = JSON.stringify(document, null, 2) + "\n";
   const bytes = new TextEncoder().encode(text);

@@ -40,7 +40,7 @@ const UPGRADED = "recorded before build lifecycles (state schema 1)";
  * const records = migrateV1({ schema: 1, rejected: [
  *   { version: "1.2.0", channel: "stable", reason: "rolled back to 1.1.0 by hand", at: "T1" },
  *   { version: "1.3.0", channel: "stable", reason: "1.3.0 crashed", at: "T2" },
- * ] }, emptyState(), null, problems);
+ * ] }, { state: emptyState(), current: null, problems });
  * assert.deepEqual(records.map((r) => [r.version, r.state, r.held?.reason ?? null]), [
  *   ["1.2.0", "trial", "rolled back to 1.1.0 by hand"], // held back, not bad
  *   ["1.3.0", "rejected", null],
@@ -50,10 +50,9 @@ const UPGRADED = "recorded before build lifecycles (state schema 1)";
  */
 export function migrateV1(
   raw: Record<string, unknown>,
-  state: State,
-  current: string | null,
-  problems: string[],
+  options: { state: State; current: string | null; problems: string[] },
 ): LifecycleRecord[] {
+  const { state, current, problems } = options;
   const records: LifecycleRecord[] = [];
   const trial = state.trial;
   const entries = Array.isArray(raw.rejected) ? raw.rejected : [];

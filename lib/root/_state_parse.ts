@@ -253,7 +253,11 @@ export function parseState(
     };
   } else if (t !== null && t !== undefined) problems.push("trial");
   if (raw.schema === 1) {
-    state.lifecycle = migrateV1(raw, state, options.current ?? null, problems);
+    state.lifecycle = migrateV1(raw, {
+      state,
+      current: options.current ?? null,
+      problems,
+    });
   } else if (Array.isArray(raw.lifecycle)) {
     for (const r of raw.lifecycle) {
       const record = parseLifecycleRecord(r);
