@@ -66,7 +66,13 @@ show            print the state (share, ramp step, paused, yanked, minimum); cha
 ${AFTER}`,
     )
     .action(
-      act(async (c) => (await rollout()).rolloutCommand(c.args[0], c.args[1], c.args[2], c.opts())),
+      act(async (c) =>
+        (await rollout()).rolloutCommand(
+          c.args[0],
+          { action: c.args[1], value: c.args[2] },
+          c.opts(),
+        )
+      ),
     );
 
   signing(sub("yank", "publisher: mark a version as pulled, with a reason clients record"))

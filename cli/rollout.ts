@@ -138,9 +138,9 @@ const ACTIONS = ["widen", "pause", "resume", "complete", "show"];
  * await publishRelease(tree, { channel: "stable", version: "1.0.0", platform: "linux-x64", artifact,
  *   rollout: { basis_points: 1000 } });
  * const options = { channel: "stable", unsigned: true, json: true };
- * assert.equal(await rolloutCommand(tree, "widen", "50", options), 0);
- * assert.equal(await rolloutCommand(tree, "show", undefined, options), 0);
- * await assert.rejects(rolloutCommand(tree, "widen", "0.5", options), {
+ * assert.equal(await rolloutCommand(tree, { action: "widen", value: "50" }, options), 0);
+ * assert.equal(await rolloutCommand(tree, { action: "show" }, options), 0);
+ * await assert.rejects(rolloutCommand(tree, { action: "widen", value: "0.5" }, options), {
  *   name: "ConfigError",
  *   message: 'Invalid percent "0.5": expected a whole percent from 1 to 100 (10 means 10%)',
  * });
@@ -149,10 +149,10 @@ const ACTIONS = ["widen", "pause", "resume", "complete", "show"];
  */
 export async function rolloutCommand(
   tree: string,
-  action: string,
-  value: string | undefined,
+  asked: { action: string; value?: string },
   options: RolloutCommandOptions,
 ): Promise<number> {
+  const { action, value } = asked;
   if (!ACTIONS.includes(action)) {
     throw new ConfigError(
       `Invalid rollout action ${JSON.stringify(action)}: expected ${ACTIONS.join(", ")}`,

@@ -119,7 +119,7 @@ Deno.test("the updater's state: an older file is read, unknown fields survive a 
   assert.equal(await candidateFor(layout, form), null); // the launch goes on
   assert.match((await updaterStatus(layout, { form })).problem!, /newer than this ms11-update/);
   await assert.rejects(
-    promoteCandidate(layout, form, "9.0.0", { reason: "test" }),
+    promoteCandidate(layout, { form, version: "9.0.0" }, { reason: "test" }),
     /newer than this ms11-update/,
   );
   await assert.rejects(refuseCandidate(layout, "9.0.0", { reason: "test" }), RangeError);
@@ -240,7 +240,7 @@ Deno.test("the replacement works across filesystems: a tmpfs install root and do
     assert.equal((await Deno.stat(`${setup.layout.root}/updater/0.2.0`)).dev, tmpfs);
     await t.step("promote: a copy beside the launcher's path, then a rename", async () => {
       assert.equal(
-        await promoteCandidate(setup.layout, setup.form, "0.2.0", {
+        await promoteCandidate(setup.layout, { form: setup.form, version: "0.2.0" }, {
           reason: "test",
           running: "0.1.0",
         }),
@@ -286,7 +286,10 @@ Deno.test("a launcher's path that is a symbolic link is refused before anything 
   await Deno.rename(setup.form.path, `${tmp.path}/bin/real`);
   await Deno.symlink("real", setup.form.path);
   await assert.rejects(
-    promoteCandidate(setup.layout, setup.form, "0.2.0", { reason: "test", running: "0.1.0" }),
+    promoteCandidate(setup.layout, { form: setup.form, version: "0.2.0" }, {
+      reason: "test",
+      running: "0.1.0",
+    }),
     {
       message:
         `The updater at ${setup.form.path} is a symbolic link; ms11-update replaces only a regular file (point the launcher at the file itself)`,
@@ -393,7 +396,10 @@ Deno.test("only the updater that staged a candidate, at its path, hands a launch
 Deno.test("a rollback whose smoke test fails replaces nothing", async () => {
   await using tmp = await tempDir();
   const setup = await staged(tmp.path, updaterScript("0.2.0"));
-  await promoteCandidate(setup.layout, setup.form, "0.2.0", { reason: "test", running: "0.1.0" });
+  await promoteCandidate(setup.layout, { form: setup.form, version: "0.2.0" }, {
+    reason: "test",
+    running: "0.1.0",
+  });
   const before = await Deno.readTextFile(selfPaths(setup.layout).state);
   await assert.rejects(
     rollBackSelf(setup.layout, setup.form, {
@@ -449,7 +455,10 @@ Deno.test("the updater's files in the install root follow lib/root/safe.ts: no l
       `Folder ${dir} is writable by other users (mode 0777); refusing to use it: run chmod go-w ${dir}`,
   });
   await assert.rejects(
-    promoteCandidate(setup.layout, setup.form, "0.2.0", { reason: "test", running: "0.1.0" }),
+    promoteCandidate(setup.layout, { form: setup.form, version: "0.2.0" }, {
+      reason: "test",
+      running: "0.1.0",
+    }),
     /is writable by other users/,
   );
   assert.equal(await Deno.readTextFile(setup.form.path), updaterScript("0.1.0"));

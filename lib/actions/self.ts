@@ -40,7 +40,7 @@ import { runUpdate } from "./pipeline.ts";
  * import { decideSelfUpdate, type SelfDecision } from "./self.ts";
  * const artifact = { url: "https://u.test/x", size: 1, sha256: "a".repeat(64), kind: "executable" as const };
  * const offer = { version: "0.2.0", artifacts: { "linux-x64": artifact } };
- * const d: SelfDecision = decideSelfUpdate("0.1.0", "linux-x64", offer, { refused: [], staged: null });
+ * const d: SelfDecision = decideSelfUpdate(offer, { running: "0.1.0", key: "linux-x64", refused: [], staged: null });
  * assert.deepEqual(d, { action: "stage", version: "0.2.0", artifact, message: "Staging ms11-update 0.2.0 (this is 0.1.0)" });
  * ```
  */
@@ -59,22 +59,27 @@ export type SelfDecision =
  * const artifact = { url: "https://u.test/x", size: 1, sha256: "a".repeat(64), kind: "tar.gz" as const };
  * const offer = { version: "0.2.0", artifacts: { bundle: artifact } };
  * const none = { refused: [], staged: null };
- * assert.equal(decideSelfUpdate("0.1.0", "bundle", null, none).message, "The channel offers no ms11-update");
- * assert.equal(decideSelfUpdate("0.2.0", "bundle", offer, none).message, "ms11-update 0.2.0 is up to date (the channel offers 0.2.0)");
- * assert.equal(decideSelfUpdate("0.1.0", "linux-x64", offer, none).message,
+ * assert.equal(decideSelfUpdate(null, { running: "0.1.0", key: "bundle", ...none }).message, "The channel offers no ms11-update");
+ * assert.equal(decideSelfUpdate(offer, { running: "0.2.0", key: "bundle", ...none }).message, "ms11-update 0.2.0 is up to date (the channel offers 0.2.0)");
+ * assert.equal(decideSelfUpdate(offer, { running: "0.1.0", key: "linux-x64", ...none }).message,
  *   "The channel's ms11-update 0.2.0 has no build for linux-x64 (it has bundle)");
  * const refused = { refused: [{ version: "0.2.0", reason: "exited with code 1 before it started", at: "2026-11-27T00:00:00Z" }], staged: null };
- * assert.equal(decideSelfUpdate("0.1.0", "bundle", offer, refused).message,
+ * assert.equal(decideSelfUpdate(offer, { running: "0.1.0", key: "bundle", ...refused }).message,
  *   "ms11-update 0.2.0 was refused (exited with code 1 before it started); self update --force stages it again");
- * assert.equal(decideSelfUpdate("0.1.0", "bundle", offer, { ...refused, force: true }).action, "stage");
+ * assert.equal(decideSelfUpdate(offer, { running: "0.1.0", key: "bundle", ...refused, force: true }).action, "stage");
  * ```
  */
 export function decideSelfUpdate(
-  running: string,
-  key: string,
   offer: Manifest["updater"],
-  context: { refused: SelfState["refused"]; staged: SelfState["staged"]; force?: boolean },
+  context: {
+    running: string;
+    key: string;
+    refused: SelfState["refused"];
+    staged: SelfState["staged"];
+    force?: boolean;
+  },
 ): SelfDecision {
+  const { running, key } = context;
   const none = (reason: string, message: string): SelfDecision => ({
     action: "none",
     reason,
@@ -230,7 +235,9 @@ export async function updateUpdater(
     });
     using _lock = await acquireLock(ctx.layout, { waitMs: ctx.lockWaitMs ?? 0 });
     const { state } = await readSelfState(ctx.layout);
-    const decision = decideSelfUpdate(running, form.key!, manifest.updater, {
+    const decision = decideSelfUpdate(manifest.updater, {
+      running,
+      key: form.key!,
       refused: state.refused,
       staged: state.staged,
       force: options.force,

@@ -87,19 +87,19 @@ async function keepSelf(
  * const form = { kind: "executable" as const, path: `${dir}/ms11-update`, key: "linux-x64" };
  * state.staged = { version: "0.2.0", channel: "stable", staged_at: "2026-11-27T00:00:00Z", by: "0.1.0", path: form.path };
  * await writeSelfState(layout, state);
- * assert.equal(await promoteCandidate(layout, form, "0.2.0", { reason: "example", running: "0.1.0" }), true);
+ * assert.equal(await promoteCandidate(layout, { form, version: "0.2.0" }, { reason: "example", running: "0.1.0" }), true);
  * assert.equal(await Deno.readTextFile(form.path), "new\n");
  * const after = (await readSelfState(layout)).state;
  * assert.deepEqual([after.current, after.previous, after.staged], ["0.2.0", "0.1.0", null]);
- * assert.equal(await promoteCandidate(layout, form, "0.2.0", { reason: "again", running: "0.1.0" }), false);
+ * assert.equal(await promoteCandidate(layout, { form, version: "0.2.0" }, { reason: "again", running: "0.1.0" }), false);
  * ```
  */
 export async function promoteCandidate(
   layout: Layout,
-  form: UpdaterForm,
-  version: string,
+  candidate: { form: UpdaterForm; version: string },
   options: ChangeOptions,
 ): Promise<boolean> {
+  const { form, version } = candidate;
   const now = options.now ?? new Date();
   const running = options.running ?? UPDATER_VERSION;
   using _lock = await acquireLock(layout, { waitMs: options.lockWaitMs ?? 5000 });

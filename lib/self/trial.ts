@@ -149,7 +149,7 @@ export async function handOff(
     const promote = async () => {
       promoted = true;
       try {
-        const done = await promoteCandidate(layout, options.form, kept.version, {
+        const done = await promoteCandidate(layout, { form: options.form, version: kept.version }, {
           reason: `it started under ms11-update ${options.args[0]}`,
           lockWaitMs: options.lockWaitMs,
           running,
