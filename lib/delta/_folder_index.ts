@@ -1,16 +1,20 @@
 // Private: the layout of a folder delta (docs/DELTA.md, "The folder delta") and the strict
 // reading of its index. All integers are little-endian.
 //
-//   magic        8 bytes  "MS11FDZ1"
+//   magic        8 bytes  "MS11FDZ2" (or "MS11FDZ1", still read)
 //   index frame  u32      bytes of the zstd frame holding the index
 //   index size   u32      bytes of the index (JSON, UTF-8), at most 16 MiB
 //   index        the zstd frame
 //   blobs        binary patches (_wire.ts), referred to by the index by offset and size from
-//                here; a patch made from nothing holds a whole file
+//                here; a patch made from nothing holds a whole file. In MS11FDZ1 (index version
+//                1) each is a whole patch, its 96-byte header included; in MS11FDZ2 (version 2)
+//                only its blocks: the header's fields are the index entry's (new size and
+//                SHA-256), the old file's size and the blob's `blocks`
 import { isSha256Hex } from "../core/hash.ts";
 import { entryParts } from "../archive/_paths.ts";
 import { UnsafeArchiveError } from "../core/errors.ts";
 import { DeltaError } from "./errors.ts";
+import { BLOCK_HEADER_BYTES } from "./_wire.ts";
 
 /**
  * The first 8 bytes of a folder delta.
@@ -22,7 +26,30 @@ import { DeltaError } from "./errors.ts";
  * assert.equal(FOLDER_MAGIC.length, 8);
  * ```
  */
-export const FOLDER_MAGIC = "MS11FDZ1";
+export const FOLDER_MAGIC = "MS11FDZ2";
+/**
+ * The magic of the first folder delta format (index version 1, blobs with their patch headers),
+ * still read.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FOLDER_MAGIC_V1 } from "./_folder_index.ts";
+ * assert.equal(FOLDER_MAGIC_V1, "MS11FDZ1");
+ * ```
+ */
+export const FOLDER_MAGIC_V1 = "MS11FDZ1";
+/**
+ * The index version each magic carries.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { INDEX_VERSIONS } from "./_folder_index.ts";
+ * assert.equal(INDEX_VERSIONS.MS11FDZ2, 2);
+ * ```
+ */
+export const INDEX_VERSIONS: Readonly<Record<string, 1 | 2>> = { MS11FDZ1: 1, MS11FDZ2: 2 };
 /**
  * Bytes before the index frame: the magic and two u32.
  *
@@ -64,7 +91,7 @@ export const INDEX_FORMAT = "ms11-folder-delta";
  * ```ts
  * import assert from "node:assert/strict";
  * import type { Blob } from "./_folder_index.ts";
- * const blob: Blob = { offset: 0, size: 130 };
+ * const blob: Blob = { offset: 0, size: 130, blocks: 1 };
  * assert.equal(blob.offset + blob.size, 130);
  * ```
  */
@@ -73,6 +100,8 @@ export interface Blob {
   offset: number;
   /** Its bytes. */
   size: number;
+  /** Version 2 (and only there): the patch's blocks (its header is not stored). */
+  blocks?: number;
 }
 
 /**
@@ -158,14 +187,15 @@ export type IndexEntry = DirEntry | LinkEntry | FileEntry;
  * import type { FolderIndex } from "./_folder_index.ts";
  * const seal = "ab".repeat(32);
  * const index: FolderIndex = {
- *   format: "ms11-folder-delta", version: 1, from: { seal }, to: { seal }, removed: [], entries: [],
+ *   format: "ms11-folder-delta", version: 2, from: { seal }, to: { seal }, removed: [], entries: [],
  * };
- * assert.equal(index.version, 1);
+ * assert.equal(index.version, 2);
  * ```
  */
 export interface FolderIndex {
   format: typeof INDEX_FORMAT;
-  version: 1;
+  /** 1 in a MS11FDZ1 delta, 2 in a MS11FDZ2 one. */
+  version: 1 | 2;
   /** The old build's seal (lib/root/seal.ts treeDigest). */
   from: { seal: string };
   /** The new build's seal: what the rebuilt folder must have. */
@@ -192,7 +222,8 @@ function isCount(value: unknown): value is number {
 
 /**
  * Check and return the index in `text`; `blobBytes` is the size of the blob area, `maxEntries`
- * the most entries and removals accepted. Throws {@linkcode DeltaError} naming the field.
+ * the most entries and removals accepted, `version` the index version the delta's magic carries
+ * (default 1). Throws {@linkcode DeltaError} naming the field.
  *
  * @example
  * ```ts
@@ -205,13 +236,18 @@ function isCount(value: unknown): value is number {
  * });
  * assert.deepEqual(parseIndex(text, { label: "d.fdz", blobBytes: 0, maxEntries: 10 }).removed, ["old.txt"]);
  * assert.throws(() => parseIndex("{}", { label: "d.fdz", blobBytes: 0, maxEntries: 10 }), /format/);
+ * assert.throws(
+ *   () => parseIndex(text, { label: "d.fdz", blobBytes: 0, maxEntries: 10, version: 2 }),
+ *   /index version is 1; this client reads version 2 in a MS11FDZ2 delta$/,
+ * );
  * ```
  */
 export function parseIndex(
   text: string,
-  limits: { label: string; blobBytes: number; maxEntries: number },
+  limits: { label: string; blobBytes: number; maxEntries: number; version?: 1 | 2 },
 ): FolderIndex {
   const { label, blobBytes, maxEntries } = limits;
+  const version = limits.version ?? 1;
   const bad = (detail: string) => new DeltaError(label, "corrupt", `index ${detail}`);
   let doc: unknown;
   try {
@@ -227,11 +263,14 @@ export function parseIndex(
       `index format is ${JSON.stringify(doc.format)}, expected "${INDEX_FORMAT}"`,
     );
   }
-  if (doc.version !== 1) {
+  if (doc.version !== version) {
+    const magic = version === 1 ? FOLDER_MAGIC_V1 : FOLDER_MAGIC;
     throw new DeltaError(
       label,
       "format",
-      `index version is ${JSON.stringify(doc.version)}; this client reads version 1`,
+      `index version is ${
+        JSON.stringify(doc.version)
+      }; this client reads version ${version} in a ${magic} delta`,
     );
   }
   for (const side of ["from", "to"]) {
@@ -273,11 +312,25 @@ export function parseIndex(
   };
   const blob = (value: unknown, where: string, withFrom: boolean) => {
     if (!isObject(value)) throw bad(`field ${where} must be an object`);
-    const known = withFrom ? ["from", "offset", "size"] : ["offset", "size"];
+    const known = [
+      ...withFrom ? ["from"] : [],
+      "offset",
+      "size",
+      ...version === 2 ? ["blocks"] : [],
+    ];
     const unknown = Object.keys(value).find((key) => !known.includes(key));
     if (unknown !== undefined) throw bad(`field ${where} has an unknown field ${unknown}`);
     if (!isCount(value.offset) || !isCount(value.size)) {
       throw bad(`fields ${where}.offset and ${where}.size must be non-negative integers`);
+    }
+    if (version === 2) {
+      if (!isCount(value.blocks)) throw bad(`field ${where}.blocks must be a non-negative integer`);
+      // Every block has a header of its own: no more blocks than those fit.
+      if (value.blocks * BLOCK_HEADER_BYTES > value.size) {
+        throw bad(
+          `field ${where} declares ${value.blocks} blocks in ${value.size} bytes, more than fit`,
+        );
+      }
     }
     if (value.offset + value.size > blobBytes) {
       throw bad(

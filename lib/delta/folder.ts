@@ -31,13 +31,16 @@ import {
   type FileEntry,
   FOLDER_HEADER_BYTES,
   FOLDER_MAGIC,
+  FOLDER_MAGIC_V1,
   type FolderIndex,
+  INDEX_VERSIONS,
   MAX_INDEX_BYTES,
   parseIndex,
 } from "./_folder_index.ts";
 import { frameLimit } from "./_wire.ts";
 import { inflateExact } from "./_inflate.ts";
-import { readPatchHeader, rebuild, workingKernel } from "./_rebuild.ts";
+import { type PatchRegion, readPatchHeader, rebuild, workingKernel } from "./_rebuild.ts";
+import { EMPTY_SHA256, type PatchHeader } from "./_wire.ts";
 import type { Kernel } from "./_kernel.ts";
 import { byDepth, type TreeNode, walkTree } from "./_tree.ts";
 
@@ -140,8 +143,15 @@ async function readIndex(
 ): Promise<{ index: FolderIndex; blobStart: number }> {
   const size = (await file.stat()).size;
   const head = await readExact(file, 0, FOLDER_HEADER_BYTES);
-  if (head.length < 8 || new TextDecoder().decode(head.subarray(0, 8)) !== FOLDER_MAGIC) {
-    throw new DeltaError(delta, "format", `not a folder delta (no ${FOLDER_MAGIC} magic)`);
+  const version = head.length < 8
+    ? undefined
+    : INDEX_VERSIONS[new TextDecoder().decode(head.subarray(0, 8))];
+  if (version === undefined) {
+    throw new DeltaError(
+      delta,
+      "format",
+      `not a folder delta (no ${FOLDER_MAGIC} or ${FOLDER_MAGIC_V1} magic)`,
+    );
   }
   if (head.length < FOLDER_HEADER_BYTES) {
     throw new DeltaError(delta, "corrupt", "folder delta is truncated in its header");
@@ -176,7 +186,12 @@ async function readIndex(
     if (error instanceof DeltaError) throw error;
     throw new DeltaError(delta, "corrupt", "index is not valid UTF-8", { cause: error });
   }
-  const index = parseIndex(json, { label: delta, blobBytes: size - blobStart, maxEntries });
+  const index = parseIndex(json, {
+    label: delta,
+    blobBytes: size - blobStart,
+    maxEntries,
+    version,
+  });
   return { index, blobStart };
 }
 
@@ -411,7 +426,15 @@ export async function applyFolderDelta(
         result.copied++;
       } else {
         kernel ??= workingKernel();
-        await rebuildEntry(entry, target, { file, delta, blobStart, oldDir, old, kernel });
+        await rebuildEntry(entry, target, {
+          file,
+          delta,
+          blobStart,
+          oldDir,
+          old,
+          kernel,
+          version: index.version,
+        });
         if (entry.patch !== undefined) result.patched++;
         else result.whole++;
       }
@@ -458,14 +481,26 @@ async function rebuildEntry(
     oldDir: string;
     old: Map<string, TreeNode>;
     kernel: Kernel;
+    version: 1 | 2;
   },
 ): Promise<void> {
   const { file, delta, blobStart, oldDir, old } = from;
   const blob = entry.patch ?? entry.data!;
   const label = `${delta} entry ${JSON.stringify(entry.path)}`;
-  const region = { file, start: blobStart + blob.offset, length: blob.size, label };
-  const header = await readPatchHeader(region);
+  const region: PatchRegion = { file, start: blobStart + blob.offset, length: blob.size, label };
   const oldSize = entry.patch === undefined ? 0 : old.get(entry.patch.from)!.size;
+  let header: PatchHeader;
+  if (from.version === 2) {
+    // The blob is the patch's blocks; its header is what the index says (checked by parseIndex).
+    region.bare = true;
+    header = {
+      oldSize,
+      newSize: entry.size,
+      blocks: blob.blocks!,
+      oldSha256: EMPTY_SHA256,
+      newSha256: entry.sha256,
+    };
+  } else header = await readPatchHeader(region);
   if (header.newSize !== entry.size || header.newSha256 !== entry.sha256) {
     throw new DeltaError(
       label,
