@@ -7,6 +7,7 @@ import type { DeltaReason } from "../lib/delta/errors.ts";
 import { encodePatch } from "../lib/delta/_make_patch.ts";
 import { treeDigest } from "../lib/root/seal.ts";
 import { exists } from "../lib/core/fs.ts";
+import { zstdCompressSync } from "node:zlib";
 import { sha256, tempDir } from "./_helpers.ts";
 import {
   concat,
@@ -124,7 +125,118 @@ async function withFileV2(s: Scene, path: string, text: string, size = text.leng
   return { blob, file, delta: craftV2(s, [file], blob) };
 }
 
+/** A MS11FDZ2 delta packing the files `texts` (path → text) in one frame, `edit` applied. */
+function withPack(
+  s: Scene,
+  texts: Record<string, string>,
+  edit: (
+    parts: { entries: Record<string, unknown>[]; pack: Record<string, number>; frame: Uint8Array },
+  ) => void = () => {},
+) {
+  const bytes = new TextEncoder().encode(Object.values(texts).join(""));
+  const parts = {
+    frame: new Uint8Array(zstdCompressSync(bytes)),
+    pack: { offset: 0, size: 0, bytes: bytes.length },
+    entries: [] as Record<string, unknown>[],
+  };
+  let at = 0;
+  for (const [path, text] of Object.entries(texts)) {
+    parts.entries.push({
+      path,
+      type: "file",
+      mode: 0o644,
+      size: text.length,
+      sha256: sha256(text),
+      pack: { at },
+    });
+    at += text.length;
+  }
+  parts.pack.size = parts.frame.length;
+  edit(parts);
+  return Promise.resolve(craftV2(s, parts.entries, parts.frame, { pack: parts.pack }));
+}
+
 const HOSTILE: HostileFolder[] = [
+  {
+    name: "MS11FDZ2 pack: a packed file whose size lies (past the pack)",
+    delta: (s) => withPack(s, { "x.txt": "xx", "y.txt": "yyy" }, (p) => (p.entries[1].size = 9)),
+    reason: "corrupt",
+    message: /: index field entries\[1\]\.pack spans bytes past the 5 bytes of the pack$/,
+  },
+  {
+    name: "MS11FDZ2 pack: packed files that do not tile it",
+    delta: (s) =>
+      withPack(s, { "x.txt": "xx", "y.txt": "yyy" }, (p) => (p.entries[1].pack = { at: 1 })),
+    reason: "corrupt",
+    message: /: index field entries\[1\]\.pack\.at must be 2, got 1$/,
+  },
+  {
+    name: "MS11FDZ2 pack: packed files that leave part of it",
+    delta: (s) => withPack(s, { "x.txt": "xx", "y.txt": "yyy" }, (p) => p.entries.pop()),
+    reason: "corrupt",
+    message: /: index packs 2 bytes of files, its pack holds 5$/,
+  },
+  {
+    name: "MS11FDZ2 pack: a packed file with another hash",
+    delta: (s) =>
+      withPack(s, { "x.txt": "xx", "y.txt": "yyy" }, (p) => (p.entries[0].sha256 = sha256("zz"))),
+    reason: "mismatch",
+    message: /entry "x\.txt": packed file has sha256 [0-9a-f]{64}, expected [0-9a-f]{64}$/,
+  },
+  {
+    name: "MS11FDZ2 pack: a truncated frame",
+    delta: (s) =>
+      withPack(s, { "x.txt": "x".repeat(300) }, (p) => {
+        p.frame = p.frame.subarray(0, p.frame.length - 4);
+        p.pack.size = p.frame.length;
+      }),
+    reason: "corrupt",
+    message:
+      /: pack (is not valid zstd data \(.*\)|decompresses to \d+ bytes, its header says 300)$/,
+  },
+  {
+    name: "MS11FDZ2 pack: a frame past the end of the delta",
+    delta: (s) => withPack(s, { "x.txt": "xx" }, (p) => (p.pack.offset = 3)),
+    reason: "corrupt",
+    message: /: index field pack spans bytes 3\.\.\d+, past the \d+ bytes of blobs$/,
+  },
+  {
+    name: "MS11FDZ2 pack: a frame that expands past its declared size",
+    delta: (s) =>
+      withPack(s, { "x.txt": "xx" }, (p) => {
+        p.frame = new Uint8Array(zstdCompressSync(new Uint8Array(1 << 20)));
+        p.pack.size = p.frame.length;
+      }),
+    reason: "unsafe",
+    message: /: pack decompresses to more than its declared 2 bytes$/,
+  },
+  {
+    name: "MS11FDZ2 pack: more than the limit",
+    delta: (s) => withPack(s, { "x.txt": "xx" }, (p) => (p.pack.bytes = 2 ** 21)),
+    reason: "unsafe",
+    message: /: pack declares 2097152 bytes, more than the limit of 1048576$/,
+  },
+  {
+    name: "MS11FDZ2 pack: a packed file without a pack",
+    delta: (s) =>
+      Promise.resolve(craftV2(s, [{
+        path: "x",
+        type: "file",
+        mode: 0o644,
+        size: 0,
+        sha256: sha256(""),
+        pack: { at: 0 },
+      }])),
+    reason: "corrupt",
+    message: /: index field entries\[0\]\.pack refers to a pack the index does not have$/,
+  },
+  {
+    name: "MS11FDZ1: a pack",
+    delta: (s) =>
+      Promise.resolve(craftFolderDelta(index(s, [], { pack: { offset: 0, size: 0, bytes: 0 } }))),
+    reason: "corrupt",
+    message: /: index has an unknown field pack$/,
+  },
   {
     name: "MS11FDZ2: a path with ..",
     delta: async (s) => (await withFileV2(s, "../evil.txt", "evil")).delta,

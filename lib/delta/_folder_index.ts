@@ -15,6 +15,7 @@ import { entryParts } from "../archive/_paths.ts";
 import { UnsafeArchiveError } from "../core/errors.ts";
 import { DeltaError } from "./errors.ts";
 import { BLOCK_HEADER_BYTES } from "./_wire.ts";
+import { MAX_PACK_BYTES, type PackSpan } from "./_folder_pack.ts";
 
 /**
  * The first 8 bytes of a folder delta.
@@ -161,8 +162,10 @@ export interface FileEntry {
   copy?: string;
   /** …a binary patch from the old build's file `from`… */
   patch?: Blob & { from: string };
-  /** …or the whole file (a patch made from nothing). */
+  /** …or the whole file (a patch made from nothing)… */
   data?: Blob;
+  /** …or (version 2) the whole file in the pack, from byte `at` of it. */
+  pack?: { at: number };
 }
 
 /**
@@ -204,12 +207,14 @@ export interface FolderIndex {
   removed: string[];
   /** What differs from the old build; everything else is kept as it is. */
   entries: IndexEntry[];
+  /** Version 2: the frame of small files packed together, when there are any. */
+  pack?: PackSpan;
 }
 
 const FIELDS: Record<string, string[]> = {
   dir: ["path", "type", "mode"],
   symlink: ["path", "type", "target"],
-  file: ["path", "type", "mode", "size", "sha256", "copy", "patch", "data"],
+  file: ["path", "type", "mode", "size", "sha256", "copy", "patch", "data", "pack"],
 };
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -281,6 +286,31 @@ export function parseIndex(
   }
   const removed = doc.removed;
   const entries = doc.entries;
+  const pack = doc.pack;
+  if (pack !== undefined) {
+    if (version === 1) throw bad("has an unknown field pack");
+    if (!isObject(pack)) throw bad("field pack must be an object");
+    const unknown = Object.keys(pack).find((key) => !["offset", "size", "bytes"].includes(key));
+    if (unknown !== undefined) throw bad(`field pack has an unknown field ${unknown}`);
+    if (!isCount(pack.offset) || !isCount(pack.size) || !isCount(pack.bytes)) {
+      throw bad("fields pack.offset, pack.size and pack.bytes must be non-negative integers");
+    }
+    if (pack.offset + pack.size > blobBytes) {
+      throw bad(
+        `field pack spans bytes ${pack.offset}..${
+          pack.offset + pack.size
+        }, past the ${blobBytes} bytes of blobs`,
+      );
+    }
+    if (pack.bytes > MAX_PACK_BYTES) {
+      throw new DeltaError(
+        label,
+        "unsafe",
+        `pack declares ${pack.bytes} bytes, more than the limit of ${MAX_PACK_BYTES}`,
+      );
+    }
+  }
+  let packed = 0;
   if (!Array.isArray(removed)) throw bad("field removed must be an array");
   if (!Array.isArray(entries)) throw bad("field entries must be an array");
   if (removed.length + entries.length > maxEntries) {
@@ -375,13 +405,33 @@ export function parseIndex(
     if (typeof entry.sha256 !== "string" || !isSha256Hex(entry.sha256)) {
       throw bad(`field ${where}.sha256 must be 64 lowercase hex digits`);
     }
-    const sources = ["copy", "patch", "data"].filter((key) => entry[key] !== undefined);
+    const sources = ["copy", "patch", "data", "pack"].filter((key) => entry[key] !== undefined);
     if (sources.length !== 1) {
-      throw bad(`field ${where} must have exactly one of copy, patch and data`);
+      throw bad(`field ${where} must have exactly one of copy, patch, data and pack`);
+    }
+    if (entry.pack !== undefined) {
+      if (!isObject(pack)) {
+        throw bad(`field ${where}.pack refers to a pack the index does not have`);
+      }
+      const value = entry.pack;
+      if (!isObject(value)) throw bad(`field ${where}.pack must be an object`);
+      const extra = Object.keys(value).find((key) => key !== "at");
+      if (extra !== undefined) throw bad(`field ${where}.pack has an unknown field ${extra}`);
+      // The packed files tile the pack in index order.
+      if (value.at !== packed) {
+        throw bad(`field ${where}.pack.at must be ${packed}, got ${JSON.stringify(value.at)}`);
+      }
+      packed += entry.size;
+      if (packed > (pack.bytes as number)) {
+        throw bad(`field ${where}.pack spans bytes past the ${pack.bytes} bytes of the pack`);
+      }
     }
     if (entry.copy !== undefined) path(entry.copy, `${where}.copy`);
     if (entry.patch !== undefined) blob(entry.patch, `${where}.patch`, true);
     if (entry.data !== undefined) blob(entry.data, `${where}.data`, false);
   });
+  if (isObject(pack) && packed !== pack.bytes) {
+    throw bad(`packs ${packed} bytes of files, its pack holds ${pack.bytes}`);
+  }
   return doc as unknown as FolderIndex;
 }

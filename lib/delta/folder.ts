@@ -39,6 +39,7 @@ import {
 } from "./_folder_index.ts";
 import { frameLimit } from "./_wire.ts";
 import { inflateExact } from "./_inflate.ts";
+import { readPack, writePacked } from "./_folder_pack.ts";
 import { type PatchRegion, readPatchHeader, rebuild, workingKernel } from "./_rebuild.ts";
 import { EMPTY_SHA256, type PatchHeader } from "./_wire.ts";
 import type { Kernel } from "./_kernel.ts";
@@ -395,6 +396,8 @@ export async function applyFolderDelta(
   };
   // One working memory for every file rebuilt (allocated at the first).
   let kernel: Kernel | undefined;
+  // The small files packed together (decompressed at the first of them).
+  let pack: Uint8Array | undefined;
   const total = [...nodes.values()].reduce((n, v) => n + (v.kind === "file" ? v.size : 0), 0);
   try {
     await Deno.chmod(options.out, 0o700);
@@ -424,6 +427,11 @@ export async function applyFolderDelta(
           );
         }
         result.copied++;
+      } else if (entry.pack !== undefined) {
+        pack ??= await readPack({ file, blobStart, label: delta }, index.pack!);
+        const bytes = pack.subarray(entry.pack.at, entry.pack.at + entry.size);
+        await writePacked(bytes, target, { entry, label: delta });
+        result.whole++;
       } else {
         kernel ??= workingKernel();
         await rebuildEntry(entry, target, {

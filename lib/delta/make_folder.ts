@@ -31,6 +31,7 @@ import {
 } from "./_folder_index.ts";
 import { encodePatch } from "./_make_patch.ts";
 import { decodeHeader, HEADER_BYTES } from "./_wire.ts";
+import { MAX_PACK_BYTES, PACK_FILE_BYTES } from "./_folder_pack.ts";
 import { byDepth, type TreeNode, walkTree } from "./_tree.ts";
 import { DEFAULT_MAX_MEMORY, DEFAULT_MAX_RATIO, defaultConcurrency, levelOption } from "./make.ts";
 
@@ -239,6 +240,8 @@ export async function makeFolderDelta(
     const entries: IndexEntry[] = [];
     const blobs: string[] = [];
     let blobBytes = 0;
+    const packed: Uint8Array[] = [];
+    let packBytes = 0;
     for (const path of byDepth(next.keys())) {
       const node = next.get(path)!;
       const was = gone(path) ? undefined : old.get(path);
@@ -296,6 +299,18 @@ export async function makeFolderDelta(
           patchFrom = source;
         } else await removeIfExists(patch);
       }
+      if (
+        version === 2 && patchFrom === null && digest.size <= PACK_FILE_BYTES &&
+        packBytes + digest.size <= MAX_PACK_BYTES
+      ) {
+        // A small whole file goes into the pack, to be compressed with the others.
+        await removeIfExists(best);
+        packed.push(await Deno.readFile(`${newDir}/${path}`));
+        entries.push({ ...base, pack: { at: packBytes } });
+        packBytes += digest.size;
+        counts.whole++;
+        continue;
+      }
       const blob = version === 2
         ? { offset: blobBytes, size: bestSize - skip, blocks: await blockCount(best) }
         : { offset: blobBytes, size: bestSize };
@@ -310,6 +325,21 @@ export async function makeFolderDelta(
       blobBytes += blob.size;
     }
     const index: FolderIndex = { format: INDEX_FORMAT, version, from, to, removed, entries };
+    if (packed.length > 0) {
+      const all = new Uint8Array(packBytes);
+      let at = 0;
+      for (const part of packed) {
+        all.set(part, at);
+        at += part.length;
+      }
+      const frame = zstdCompressSync(all, {
+        params: { [constants.ZSTD_c_compressionLevel]: encode.level },
+      });
+      await Deno.writeFile(`${work}/pack`, frame);
+      index.pack = { offset: blobBytes, size: frame.length, bytes: packBytes };
+      blobs.push(`${work}/pack`);
+      blobBytes += frame.length;
+    }
     const json = new TextEncoder().encode(JSON.stringify(index));
     if (json.length > MAX_INDEX_BYTES) {
       throw new RangeError(
@@ -342,7 +372,7 @@ export async function makeFolderDelta(
       await writeAll(out, frame);
       for (const blob of blobs) {
         using input = await Deno.open(blob, { read: true });
-        await input.seek(skip, Deno.SeekMode.Start);
+        if (blob !== `${work}/pack`) await input.seek(skip, Deno.SeekMode.Start);
         const buffer = new Uint8Array(1024 * 1024);
         for (let n = await input.read(buffer); n !== null; n = await input.read(buffer)) {
           await writeAll(out, buffer.subarray(0, n));
