@@ -40,8 +40,8 @@ import {
 import { frameLimit } from "./_wire.ts";
 import { inflateExact } from "./_inflate.ts";
 import { readPack, writePacked } from "./_folder_pack.ts";
-import { type PatchRegion, readPatchHeader, rebuild, workingKernel } from "./_rebuild.ts";
-import { EMPTY_SHA256, type PatchHeader } from "./_wire.ts";
+import { workingKernel } from "./_rebuild.ts";
+import { rebuildEntry } from "./_folder_entry.ts";
 import type { Kernel } from "./_kernel.ts";
 import { byDepth, type TreeNode, walkTree } from "./_tree.ts";
 
@@ -476,63 +476,4 @@ export async function applyFolderDelta(
     throw error;
   }
   return result;
-}
-
-/** Rebuild one file from its blob (a patch from an old file, or a whole file). */
-async function rebuildEntry(
-  entry: FileEntry,
-  target: string,
-  from: {
-    file: Deno.FsFile;
-    delta: string;
-    blobStart: number;
-    oldDir: string;
-    old: Map<string, TreeNode>;
-    kernel: Kernel;
-    version: 1 | 2;
-  },
-): Promise<void> {
-  const { file, delta, blobStart, oldDir, old } = from;
-  const blob = entry.patch ?? entry.data!;
-  const label = `${delta} entry ${JSON.stringify(entry.path)}`;
-  const region: PatchRegion = { file, start: blobStart + blob.offset, length: blob.size, label };
-  const oldSize = entry.patch === undefined ? 0 : old.get(entry.patch.from)!.size;
-  let header: PatchHeader;
-  if (from.version === 2) {
-    // The blob is the patch's blocks; its header is what the index says (checked by parseIndex).
-    region.bare = true;
-    header = {
-      oldSize,
-      newSize: entry.size,
-      blocks: blob.blocks!,
-      oldSha256: EMPTY_SHA256,
-      newSha256: entry.sha256,
-    };
-  } else header = await readPatchHeader(region);
-  if (header.newSize !== entry.size || header.newSha256 !== entry.sha256) {
-    throw new DeltaError(
-      label,
-      "corrupt",
-      `patch makes ${header.newSize} bytes with sha256 ${header.newSha256}, the index says ${entry.size} bytes with sha256 ${entry.sha256}`,
-    );
-  }
-  if (header.oldSize !== oldSize) {
-    throw new DeltaError(
-      label,
-      "corrupt",
-      `patch was made from a file of ${header.oldSize} bytes, its source has ${oldSize}`,
-    );
-  }
-  using oldFile = entry.patch === undefined
-    ? null
-    : await Deno.open(`${oldDir}/${entry.patch.from}`, { read: true });
-  using out = await Deno.open(target, { write: true, createNew: true, mode: 0o600 });
-  const made = await rebuild(region, header, { old: oldFile, out, kernel: from.kernel });
-  if (made.sha256 !== entry.sha256) {
-    throw new DeltaError(
-      label,
-      "mismatch",
-      `rebuilt file has sha256 ${made.sha256}, expected ${entry.sha256}`,
-    );
-  }
 }
