@@ -1,7 +1,7 @@
 // Delta benchmark: what a delta saves on real consecutive releases nobody here wrote, what it
 // costs the publisher, and what rebuilding costs the client, as ratios measured in one run:
 //
-//   deno task bench:delta [--runs 3] [--baseline REF] [--executable-only]
+//   deno task bench:delta [--runs 3] [--baseline REF] [--executable-only | --folders-only]
 //
 // Fetched from the npm registry at run time (kept in .artifacts/bench-delta/, never committed;
 // each tarball checked against the registry's sha512 integrity):
@@ -17,7 +17,7 @@
 // it, with the rebuild's peak RSS above an idle process. Needs bsdiff, bzip2, python3, nginx.
 // `--baseline REF` also rebuilds the executable with lib/ as it is at the git revision REF
 // (exported to a temporary folder), interleaved with ours, the same patch: before and after in one
-// run. `--executable-only` skips the folders.
+// run. `--executable-only` skips the folders, `--folders-only` the executable.
 import { constants, zstdCompress } from "node:zlib";
 import { startNginx } from "../tests/_nginx.ts";
 import { SHIPPED_V8_FLAGS } from "../tools/_v8_flags.ts";
@@ -29,6 +29,7 @@ const baselineRef = Deno.args.includes("--baseline")
   ? Deno.args[Deno.args.indexOf("--baseline") + 1]
   : null;
 const executableOnly = Deno.args.includes("--executable-only");
+const foldersOnly = Deno.args.includes("--folders-only");
 const one = new URL("./_delta_one.ts", import.meta.url).pathname;
 const downloadOne = new URL("./_download_one.ts", import.meta.url).pathname;
 const deno = Deno.execPath();
@@ -103,106 +104,108 @@ try {
     }
   }
 
-  // ---- the executable ----
-  const exe: Record<string, string> = {};
-  for (const version of ["2.9.5", "2.9.6"]) {
-    const tgz = await npmTarball("@deno/linux-x64-glibc", version);
-    await run([one, "extract", tgz, `${dir}/deno-${version}`], []);
-    exe[version] = `${dir}/deno-${version}/package/deno`;
-    exe[`${version}.tgz`] = tgz;
-  }
-  const newSize = (await Deno.stat(exe["2.9.6"])).size;
-  const tgzSize = (await Deno.stat(exe["2.9.6.tgz"])).size;
-  const zstdFull = await zstdSize(exe["2.9.6"]);
-  const patch = `${dir}/deno.bsz`;
-  const made = await run([one, "make", exe["2.9.5"], exe["2.9.6"], patch, String(zstdFull)], []);
-  const result = made.out.result as { size: number; to: { size: number; sha256: string } };
-  const tree = `${dir}/serve`;
-  await Deno.mkdir(tree);
-  await Deno.copyFile(exe["2.9.6"], `${tree}/deno`);
-  const nginx = await startNginx(tree);
-  const times = { download: [] as number[], hash: [] as number[], apply: [] as number[] };
-  const applyRss: number[] = [];
-  const baseTimes: number[] = [];
-  const baseRss: number[] = [];
-  try {
-    for (let i = 0; i < runs; i++) {
-      const out = `${dir}/rebuilt`;
-      if (nginx !== null) {
+  if (!foldersOnly) {
+    // ---- the executable ----
+    const exe: Record<string, string> = {};
+    for (const version of ["2.9.5", "2.9.6"]) {
+      const tgz = await npmTarball("@deno/linux-x64-glibc", version);
+      await run([one, "extract", tgz, `${dir}/deno-${version}`], []);
+      exe[version] = `${dir}/deno-${version}/package/deno`;
+      exe[`${version}.tgz`] = tgz;
+    }
+    const newSize = (await Deno.stat(exe["2.9.6"])).size;
+    const tgzSize = (await Deno.stat(exe["2.9.6.tgz"])).size;
+    const zstdFull = await zstdSize(exe["2.9.6"]);
+    const patch = `${dir}/deno.bsz`;
+    const made = await run([one, "make", exe["2.9.5"], exe["2.9.6"], patch, String(zstdFull)], []);
+    const result = made.out.result as { size: number; to: { size: number; sha256: string } };
+    const tree = `${dir}/serve`;
+    await Deno.mkdir(tree);
+    await Deno.copyFile(exe["2.9.6"], `${tree}/deno`);
+    const nginx = await startNginx(tree);
+    const times = { download: [] as number[], hash: [] as number[], apply: [] as number[] };
+    const applyRss: number[] = [];
+    const baseTimes: number[] = [];
+    const baseRss: number[] = [];
+    try {
+      for (let i = 0; i < runs; i++) {
+        const out = `${dir}/rebuilt`;
+        if (nginx !== null) {
+          await Deno.remove(out).catch(() => {});
+          const { size, sha256 } = result.to;
+          const args = [downloadOne, "ours", `${nginx.url}/deno`, out, String(size), sha256];
+          times.download.push((await run(args)).wallMs);
+        }
+        times.hash.push((await run([one, "hash", exe["2.9.6"]])).wallMs);
         await Deno.remove(out).catch(() => {});
         const { size, sha256 } = result.to;
-        const args = [downloadOne, "ours", `${nginx.url}/deno`, out, String(size), sha256];
-        times.download.push((await run(args)).wallMs);
+        // With a baseline, the two alternate which goes first, so that load hits both alike.
+        const order = baseline === null ? [one] : i % 2 === 0 ? [one, baseline] : [baseline, one];
+        for (const script of order) {
+          await Deno.remove(out).catch(() => {});
+          const applied = await run([
+            script,
+            "apply",
+            exe["2.9.5"],
+            patch,
+            out,
+            String(size),
+            sha256,
+          ]);
+          (script === one ? times.apply : baseTimes).push(applied.wallMs);
+          (script === one ? applyRss : baseRss).push(applied.out.peak_rss_kib as number);
+        }
       }
-      times.hash.push((await run([one, "hash", exe["2.9.6"]])).wallMs);
-      await Deno.remove(out).catch(() => {});
-      const { size, sha256 } = result.to;
-      // With a baseline, the two alternate which goes first, so that load hits both alike.
-      const order = baseline === null ? [one] : i % 2 === 0 ? [one, baseline] : [baseline, one];
-      for (const script of order) {
-        await Deno.remove(out).catch(() => {});
-        const applied = await run([
-          script,
-          "apply",
-          exe["2.9.5"],
-          patch,
-          out,
-          String(size),
-          sha256,
-        ]);
-        (script === one ? times.apply : baseTimes).push(applied.wallMs);
-        (script === one ? applyRss : baseRss).push(applied.out.peak_rss_kib as number);
-      }
+    } finally {
+      await nginx?.stop();
     }
-  } finally {
-    await nginx?.stop();
-  }
-  const apply = median(times.apply);
-  console.log(
-    `executable: @deno/linux-x64-glibc 2.9.5 → 2.9.6 (deno, ${(newSize / MB).toFixed(1)} MB)`,
-  );
-  console.log(
-    `  delta ${(result.size / MB).toFixed(2)} MB: ${pct(result.size, zstdFull)} of zstd -19 (${
-      (zstdFull / MB).toFixed(1)
-    } MB), ${pct(result.size, tgzSize)} of the npm .tgz (${(tgzSize / MB).toFixed(1)} MB), ${
-      pct(result.size, newSize)
-    } of the executable   [target ≤ 15% of the compressed full download]`,
-  );
-  console.log(
-    `  generation ${secs(made.out.ms as number)}, peak RSS ${mib(made.treeRssKib)} (bsdiff), ${
-      mib(made.out.peak_rss_kib as number)
-    } (ours)`,
-  );
-  console.log(`  client, median of ${runs} fresh processes (wall time, shipped V8 flags):`);
-  if (times.download.length > 0) {
+    const apply = median(times.apply);
     console.log(
-      `    download + verify the full build from loopback nginx  ${secs(median(times.download))}`,
+      `executable: @deno/linux-x64-glibc 2.9.5 → 2.9.6 (deno, ${(newSize / MB).toFixed(1)} MB)`,
     );
-  }
-  console.log(
-    `    hash the full build (hashFile)                        ${secs(median(times.hash))}`,
-  );
-  console.log(
-    `    rebuild + verify from the delta (applyPatch)            ${secs(apply)}   (${
-      times.download.length > 0
-        ? `${(apply / median(times.download)).toFixed(2)}× the download, `
-        : ""
-    }${(apply / median(times.hash)).toFixed(2)}× hashing)   [target ≤ 2× the download]`,
-  );
-  console.log(
-    `    peak RSS: idle ${mib(idle)}, rebuild ${mib(median(applyRss))} (+${
-      mib(median(applyRss) - idle)
-    })   [target ≤ +64 MiB]`,
-  );
-  if (baseline !== null) {
-    const baseIdle = median(baseIdles);
     console.log(
-      `    baseline ${baselineRef}, interleaved: rebuild + verify ${
-        secs(median(baseTimes))
-      } (ours ${(apply / median(baseTimes)).toFixed(2)}× it), peak RSS idle ${
-        mib(baseIdle)
-      }, rebuild ${mib(median(baseRss))} (+${mib(median(baseRss) - baseIdle)})`,
+      `  delta ${(result.size / MB).toFixed(2)} MB: ${pct(result.size, zstdFull)} of zstd -19 (${
+        (zstdFull / MB).toFixed(1)
+      } MB), ${pct(result.size, tgzSize)} of the npm .tgz (${(tgzSize / MB).toFixed(1)} MB), ${
+        pct(result.size, newSize)
+      } of the executable   [target ≤ 15% of the compressed full download]`,
     );
+    console.log(
+      `  generation ${secs(made.out.ms as number)}, peak RSS ${mib(made.treeRssKib)} (bsdiff), ${
+        mib(made.out.peak_rss_kib as number)
+      } (ours)`,
+    );
+    console.log(`  client, median of ${runs} fresh processes (wall time, shipped V8 flags):`);
+    if (times.download.length > 0) {
+      console.log(
+        `    download + verify the full build from loopback nginx  ${secs(median(times.download))}`,
+      );
+    }
+    console.log(
+      `    hash the full build (hashFile)                        ${secs(median(times.hash))}`,
+    );
+    console.log(
+      `    rebuild + verify from the delta (applyPatch)            ${secs(apply)}   (${
+        times.download.length > 0
+          ? `${(apply / median(times.download)).toFixed(2)}× the download, `
+          : ""
+      }${(apply / median(times.hash)).toFixed(2)}× hashing)   [target ≤ 2× the download]`,
+    );
+    console.log(
+      `    peak RSS: idle ${mib(idle)}, rebuild ${mib(median(applyRss))} (+${
+        mib(median(applyRss) - idle)
+      })   [target ≤ +64 MiB]`,
+    );
+    if (baseline !== null) {
+      const baseIdle = median(baseIdles);
+      console.log(
+        `    baseline ${baselineRef}, interleaved: rebuild + verify ${
+          secs(median(baseTimes))
+        } (ours ${(apply / median(baseTimes)).toFixed(2)}× it), peak RSS idle ${
+          mib(baseIdle)
+        }, rebuild ${mib(median(baseRss))} (+${mib(median(baseRss) - baseIdle)})`,
+      );
+    }
   }
 
   // ---- folders ----

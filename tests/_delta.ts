@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { constants, zstdCompressSync } from "node:zlib";
 import { DeltaError, type DeltaReason } from "../lib/delta/errors.ts";
 import { encodeBlockHeader, encodeHeader, writeInt64 } from "../lib/delta/_wire.ts";
-import { FOLDER_MAGIC } from "../lib/delta/_folder_index.ts";
+import { FOLDER_MAGIC_V1 } from "../lib/delta/_folder_index.ts";
 import { sparseDiff } from "../lib/delta/_encode.ts";
 import { sha256 } from "./_helpers.ts";
 
@@ -96,12 +96,19 @@ export function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** A hand-made folder delta: an index (any JSON value) and the blob area after it. */
-export function craftFolderDelta(index: unknown, blobs: Uint8Array = new Uint8Array(0)) {
+/**
+ * A hand-made folder delta: an index (any JSON value) and the blob area after it, behind `magic`
+ * (default MS11FDZ1, the first format).
+ */
+export function craftFolderDelta(
+  index: unknown,
+  blobs: Uint8Array = new Uint8Array(0),
+  magic: string = FOLDER_MAGIC_V1,
+) {
   const json = new TextEncoder().encode(JSON.stringify(index));
   const frame = zstd(json);
   const head = new Uint8Array(16);
-  head.set(new TextEncoder().encode(FOLDER_MAGIC));
+  head.set(new TextEncoder().encode(magic));
   new DataView(head.buffer).setUint32(8, frame.length, true);
   new DataView(head.buffer).setUint32(12, json.length, true);
   return concat([head, frame, blobs]);

@@ -7,6 +7,7 @@ import type { DeltaReason } from "../lib/delta/errors.ts";
 import { encodePatch } from "../lib/delta/_make_patch.ts";
 import { treeDigest } from "../lib/root/seal.ts";
 import { exists } from "../lib/core/fs.ts";
+import { zstdCompressSync } from "node:zlib";
 import { sha256, tempDir } from "./_helpers.ts";
 import {
   concat,
@@ -100,7 +101,288 @@ async function withFile(
   return craftFolderDelta(index(s, [...entries, file], extra), blob);
 }
 
+/** The blocks of a patch, its 96-byte header left off (a MS11FDZ2 blob). */
+function bare(patch: Uint8Array): Uint8Array {
+  return patch.subarray(96);
+}
+
+/** A MS11FDZ2 delta: a version 2 index and its header-less blobs. */
+function craftV2(s: Scene, entries: unknown[], blobs?: Uint8Array, extra = {}) {
+  return craftFolderDelta(index(s, entries, { version: 2, ...extra }), blobs, "MS11FDZ2");
+}
+
+/** A MS11FDZ2 delta of one whole file `path` holding `text`, its entry said to be `size` bytes. */
+async function withFileV2(s: Scene, path: string, text: string, size = text.length) {
+  const blob = bare(await wholeBlob(s.root, text));
+  const file = {
+    path,
+    type: "file",
+    mode: 0o644,
+    size,
+    sha256: sha256(text),
+    data: { offset: 0, size: blob.length, blocks: 1 },
+  };
+  return { blob, file, delta: craftV2(s, [file], blob) };
+}
+
+/** A MS11FDZ2 delta packing the files `texts` (path → text) in one frame, `edit` applied. */
+function withPack(
+  s: Scene,
+  texts: Record<string, string>,
+  edit: (
+    parts: { entries: Record<string, unknown>[]; pack: Record<string, number>; frame: Uint8Array },
+  ) => void = () => {},
+) {
+  const bytes = new TextEncoder().encode(Object.values(texts).join(""));
+  const parts = {
+    frame: new Uint8Array(zstdCompressSync(bytes)),
+    pack: { offset: 0, size: 0, bytes: bytes.length },
+    entries: [] as Record<string, unknown>[],
+  };
+  let at = 0;
+  for (const [path, text] of Object.entries(texts)) {
+    parts.entries.push({
+      path,
+      type: "file",
+      mode: 0o644,
+      size: text.length,
+      sha256: sha256(text),
+      pack: { at },
+    });
+    at += text.length;
+  }
+  parts.pack.size = parts.frame.length;
+  edit(parts);
+  return Promise.resolve(craftV2(s, parts.entries, parts.frame, { pack: parts.pack }));
+}
+
 const HOSTILE: HostileFolder[] = [
+  {
+    name: "MS11FDZ2 pack: a packed file whose size lies (past the pack)",
+    delta: (s) => withPack(s, { "x.txt": "xx", "y.txt": "yyy" }, (p) => (p.entries[1].size = 9)),
+    reason: "corrupt",
+    message: /: index field entries\[1\]\.pack spans bytes past the 5 bytes of the pack$/,
+  },
+  {
+    name: "MS11FDZ2 pack: packed files that do not tile it",
+    delta: (s) =>
+      withPack(s, { "x.txt": "xx", "y.txt": "yyy" }, (p) => (p.entries[1].pack = { at: 1 })),
+    reason: "corrupt",
+    message: /: index field entries\[1\]\.pack\.at must be 2, got 1$/,
+  },
+  {
+    name: "MS11FDZ2 pack: packed files that leave part of it",
+    delta: (s) => withPack(s, { "x.txt": "xx", "y.txt": "yyy" }, (p) => p.entries.pop()),
+    reason: "corrupt",
+    message: /: index packs 2 bytes of files, its pack holds 5$/,
+  },
+  {
+    name: "MS11FDZ2 pack: a packed file with another hash",
+    delta: (s) =>
+      withPack(s, { "x.txt": "xx", "y.txt": "yyy" }, (p) => (p.entries[0].sha256 = sha256("zz"))),
+    reason: "mismatch",
+    message: /entry "x\.txt": packed file has sha256 [0-9a-f]{64}, expected [0-9a-f]{64}$/,
+  },
+  {
+    name: "MS11FDZ2 pack: a truncated frame",
+    delta: (s) =>
+      withPack(s, { "x.txt": "x".repeat(300) }, (p) => {
+        p.frame = p.frame.subarray(0, p.frame.length - 4);
+        p.pack.size = p.frame.length;
+      }),
+    reason: "corrupt",
+    message:
+      /: pack (is not valid zstd data \(.*\)|decompresses to \d+ bytes, its header says 300)$/,
+  },
+  {
+    name: "MS11FDZ2 pack: a frame past the end of the delta",
+    delta: (s) => withPack(s, { "x.txt": "xx" }, (p) => (p.pack.offset = 3)),
+    reason: "corrupt",
+    message: /: index field pack spans bytes 3\.\.\d+, past the \d+ bytes of blobs$/,
+  },
+  {
+    name: "MS11FDZ2 pack: a frame that expands past its declared size",
+    delta: (s) =>
+      withPack(s, { "x.txt": "xx" }, (p) => {
+        p.frame = new Uint8Array(zstdCompressSync(new Uint8Array(1 << 20)));
+        p.pack.size = p.frame.length;
+      }),
+    reason: "unsafe",
+    message: /: pack decompresses to more than its declared 2 bytes$/,
+  },
+  {
+    name: "MS11FDZ2 pack: more than the limit",
+    delta: (s) => withPack(s, { "x.txt": "xx" }, (p) => (p.pack.bytes = 2 ** 21)),
+    reason: "unsafe",
+    message: /: pack declares 2097152 bytes, more than the limit of 1048576$/,
+  },
+  {
+    name: "MS11FDZ2 pack: a packed file without a pack",
+    delta: (s) =>
+      Promise.resolve(craftV2(s, [{
+        path: "x",
+        type: "file",
+        mode: 0o644,
+        size: 0,
+        sha256: sha256(""),
+        pack: { at: 0 },
+      }])),
+    reason: "corrupt",
+    message: /: index field entries\[0\]\.pack refers to a pack the index does not have$/,
+  },
+  {
+    name: "MS11FDZ1: a pack",
+    delta: (s) =>
+      Promise.resolve(craftFolderDelta(index(s, [], { pack: { offset: 0, size: 0, bytes: 0 } }))),
+    reason: "corrupt",
+    message: /: index has an unknown field pack$/,
+  },
+  {
+    name: "MS11FDZ2: a path with ..",
+    delta: async (s) => (await withFileV2(s, "../evil.txt", "evil")).delta,
+    reason: "unsafe",
+    message: /: entries\[0\]\.path "\.\.\/evil\.txt" refused: path has a "\.\." component$/,
+  },
+  {
+    name: "MS11FDZ2: a size that lies (smaller than the file the blob makes)",
+    delta: async (s) => (await withFileV2(s, "x.txt", "x".repeat(100), 50)).delta,
+    reason: "unsafe",
+    message:
+      /entry "x\.txt": block 1 entry 1 writes past the new size of 50 bytes \(to byte 100\)$/,
+  },
+  {
+    name: "MS11FDZ2: a size that lies (larger than the file the blob makes)",
+    delta: async (s) => (await withFileV2(s, "x.txt", "x".repeat(100), 150)).delta,
+    reason: "corrupt",
+    message: /entry "x\.txt": patch makes 100 bytes, its header says 150$/,
+  },
+  {
+    name: "MS11FDZ2: a size past the limit of bytes",
+    delta: async (s) => (await withFileV2(s, "x.txt", "x", 1e6)).delta,
+    reason: "unsafe",
+    message: /: new build holds 1000002 bytes, more than the limit of 100000$/,
+    options: { maxBytes: 100_000 },
+  },
+  {
+    name: "MS11FDZ2: a truncated frame",
+    delta: async (s) => {
+      const { blob, file } = await withFileV2(s, "x.txt", "x".repeat(100));
+      const cut = blob.subarray(0, blob.length - 5);
+      return craftV2(s, [{ ...file, data: { offset: 0, size: cut.length, blocks: 1 } }], cut);
+    },
+    reason: "corrupt",
+    message: /entry "x\.txt": patch is truncated in block 1 \(frame of \d+ bytes, \d+ left\)$/,
+  },
+  {
+    name: "MS11FDZ2: a blob past the end of the delta",
+    delta: async (s) => {
+      const { blob, file } = await withFileV2(s, "x.txt", "x".repeat(100));
+      return craftV2(s, [{ ...file, data: { offset: 4, size: blob.length, blocks: 1 } }], blob);
+    },
+    reason: "corrupt",
+    message: /: index field entries\[0\]\.data spans bytes 4\.\.\d+, past the \d+ bytes of blobs$/,
+  },
+  {
+    name: "MS11FDZ2: more blocks than the blob holds",
+    delta: async (s) => {
+      const { blob, file } = await withFileV2(s, "x.txt", "x".repeat(100));
+      return craftV2(s, [{ ...file, data: { offset: 0, size: blob.length, blocks: 1e6 } }], blob);
+    },
+    reason: "corrupt",
+    message:
+      /: index field entries\[0\]\.data declares 1000000 blocks in \d+ bytes, more than fit$/,
+  },
+  {
+    name: "MS11FDZ2: a block the blob does not hold",
+    delta: async (s) => {
+      const { blob, file } = await withFileV2(s, "x.txt", "x".repeat(100));
+      return craftV2(s, [{ ...file, data: { offset: 0, size: blob.length, blocks: 2 } }], blob);
+    },
+    reason: "corrupt",
+    message: /entry "x\.txt": patch is truncated: block 2 of 2 is missing$/,
+  },
+  {
+    name: "MS11FDZ2: fewer blocks than the blob holds",
+    delta: async (s) => {
+      const { blob, file } = await withFileV2(s, "x.txt", "x".repeat(100));
+      return craftV2(s, [{ ...file, data: { offset: 0, size: blob.length, blocks: 0 } }], blob);
+    },
+    reason: "corrupt",
+    message: /entry "x\.txt": patch has \d+ bytes after its last block$/,
+  },
+  {
+    name: "MS11FDZ2: a blob without its block count",
+    delta: async (s) => {
+      const { blob, file } = await withFileV2(s, "x.txt", "x");
+      return craftV2(s, [{ ...file, data: { offset: 0, size: blob.length } }], blob);
+    },
+    reason: "corrupt",
+    message: /: index field entries\[0\]\.data\.blocks must be a non-negative integer$/,
+  },
+  {
+    name: "MS11FDZ1: a blob with a block count",
+    delta: (s) =>
+      Promise.resolve(craftFolderDelta(index(s, [{
+        path: "x",
+        type: "file",
+        mode: 0o644,
+        size: 0,
+        sha256: sha256(""),
+        data: { offset: 0, size: 0, blocks: 0 },
+      }]))),
+    reason: "corrupt",
+    message: /: index field entries\[0\]\.data has an unknown field blocks$/,
+  },
+  {
+    name: "MS11FDZ2: a patch that reads past its old file",
+    delta: (s) => {
+      const blob = bare(craftPatch({
+        oldSize: 1,
+        oldSha256: sha256("a"),
+        newSize: 5,
+        newSha256: sha256("aaaaa"),
+        blocks: [{ entries: [[5, 0, 0]] }],
+      }));
+      return Promise.resolve(craftV2(s, [{
+        path: "a.txt",
+        type: "file",
+        mode: 0o644,
+        size: 5,
+        sha256: sha256("aaaaa"),
+        patch: { from: "a.txt", offset: 0, size: blob.length, blocks: 1 },
+      }], blob));
+    },
+    reason: "unsafe",
+    message:
+      /entry "a\.txt": block 1 entry 1 reads old bytes 0\.\.5, outside the old file's 1 bytes$/,
+  },
+  {
+    name: "MS11FDZ2: the wrong final hash of a file",
+    delta: (s) => {
+      const blob = bare(craftPatch({
+        oldSize: 0,
+        newSize: 1,
+        newSha256: sha256("x"),
+        blocks: [{ entries: [[0, 1, 0]], extra: new TextEncoder().encode("y") }],
+      }));
+      return Promise.resolve(craftV2(s, [{
+        path: "x",
+        type: "file",
+        mode: 0o644,
+        size: 1,
+        sha256: sha256("x"),
+        data: { offset: 0, size: blob.length, blocks: 1 },
+      }], blob));
+    },
+    reason: "mismatch",
+    message: /entry "x": rebuilt file has sha256 [0-9a-f]{64}, expected [0-9a-f]{64}$/,
+  },
+  {
+    name: "MS11FDZ2: a version 1 index",
+    delta: (s) => Promise.resolve(craftV2(s, [], undefined, { version: 1 })),
+    reason: "format",
+    message: /: index version is 1; this client reads version 2 in a MS11FDZ2 delta$/,
+  },
   {
     name: "a path with ..",
     delta: (s) => withFile(s, "../evil.txt", "evil"),
@@ -285,7 +567,7 @@ const HOSTILE: HostileFolder[] = [
     name: "not a folder delta",
     delta: () => Promise.resolve(new TextEncoder().encode("PK\x03\x04 a zip, perhaps")),
     reason: "format",
-    message: /: not a folder delta \(no MS11FDZ1 magic\)$/,
+    message: /: not a folder delta \(no MS11FDZ2 or MS11FDZ1 magic\)$/,
   },
   {
     name: "an index that is not JSON",
@@ -334,7 +616,7 @@ const HOSTILE: HostileFolder[] = [
     name: "a newer version",
     delta: (s) => Promise.resolve(craftFolderDelta(index(s, [], { version: 2 }))),
     reason: "format",
-    message: /: index version is 2; this client reads version 1$/,
+    message: /: index version is 2; this client reads version 1 in a MS11FDZ1 delta$/,
   },
   {
     name: "more entries than the limit",

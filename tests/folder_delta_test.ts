@@ -17,7 +17,10 @@ function needsBsdiff(name: string): { name: string; ignore: boolean; timeout: nu
   };
 }
 
-/** Make the delta from `old` to `next` under `dir`, apply it, and check the result is `next`. */
+/**
+ * Make the delta from `old` to `next` under `dir`, apply it, and check the result is `next`; the
+ * same in the first format (MS11FDZ1, which clients still read), larger by its blobs' headers.
+ */
 async function roundTrip(dir: string, fullSize = 1e9) {
   const made = await makeFolderDelta(`${dir}/old`, `${dir}/new`, {
     out: `${dir}/delta.fdz`,
@@ -36,6 +39,26 @@ async function roundTrip(dir: string, fullSize = 1e9) {
   assert.equal(applied.seal, made.to.seal);
   assert.deepEqual(await describeTree(`${dir}/old`), before, "old build untouched");
   assert.equal((await Deno.stat(`${dir}/rebuilt`)).mode! & 0o777, 0o700);
+  const magic = async (path: string) =>
+    new TextDecoder().decode((await Deno.readFile(path)).subarray(0, 8));
+  assert.equal(await magic(`${dir}/delta.fdz`), "MS11FDZ2");
+  const v1 = await makeFolderDelta(`${dir}/old`, `${dir}/new`, {
+    out: `${dir}/delta-v1.fdz`,
+    fullSize,
+    formatVersion: 1,
+  });
+  assert.equal(await magic(`${dir}/delta-v1.fdz`), "MS11FDZ1");
+  const appliedV1 = await applyFolderDelta(`${dir}/old`, `${dir}/delta-v1.fdz`, {
+    out: `${dir}/rebuilt-v1`,
+    seal: made.to.seal,
+  });
+  assert.deepEqual(appliedV1, applied);
+  assert.deepEqual(await describeTree(`${dir}/rebuilt-v1`), await describeTree(`${dir}/new`));
+  if (made.patched + made.whole > 0) {
+    assert.ok(made.size < v1.size, `MS11FDZ2 ${made.size} bytes, MS11FDZ1 ${v1.size}`);
+  }
+  await Deno.remove(`${dir}/rebuilt-v1`, { recursive: true });
+  await Deno.remove(`${dir}/delta-v1.fdz`);
   return { made, applied };
 }
 

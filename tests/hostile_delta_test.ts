@@ -55,6 +55,37 @@ function folderDelta(facts: Facts, entries: Record<string, unknown>[], blob = wh
   }, blob);
 }
 
+/** The same in the MS11FDZ2 format: a version 2 index, blobs without their patch headers. */
+function folderDeltaV2(facts: Facts, entries: Record<string, unknown>[], blob: Uint8Array) {
+  return craftFolderDelta(
+    {
+      format: "ms11-folder-delta",
+      version: 2,
+      from: { seal: facts.fromSeal },
+      to: { seal: "ab".repeat(32) },
+      removed: [],
+      entries,
+    },
+    blob,
+    "MS11FDZ2",
+  );
+}
+
+/** The whole-file blob of "evil" in MS11FDZ2 (one block, no header). */
+const EVIL_V2 = whole("evil").subarray(96);
+
+/** A MS11FDZ2 file entry at `path` from {@linkcode EVIL_V2}, said to be `size` bytes. */
+function evilFileV2(path: string, size = 4) {
+  return {
+    path,
+    type: "file",
+    mode: 0o644,
+    size,
+    sha256: sha256("evil"),
+    data: { offset: 0, size: EVIL_V2.length, blocks: 1 },
+  };
+}
+
 /** A file entry written at `path` from the whole-file blob of "evil". */
 function evilFile(path: string, blob = whole("evil")) {
   return {
@@ -84,6 +115,52 @@ const HOSTILE: HostileDelta[] = [
       ]),
     message:
       /^entry "out" refused: symlink target "\.\.\/\.\.\/\.\." resolves outside the build directory$/,
+  },
+  {
+    name: "a MS11FDZ2 folder delta that writes outside the build (a .. path)",
+    folder: true,
+    delta: (f) => folderDeltaV2(f, [evilFileV2("../evil.txt")], EVIL_V2),
+    message: /^entries\[0\]\.path "\.\.\/evil\.txt" refused: path has a "\.\." component$/,
+  },
+  {
+    name: "a MS11FDZ2 folder delta whose entry lies about its size",
+    folder: true,
+    delta: (f) => folderDeltaV2(f, [evilFileV2("lib/evil.txt", 2)], EVIL_V2),
+    message: /^block 1 entry 1 writes past the new size of 2 bytes \(to byte 4\)$/,
+  },
+  {
+    name: "a MS11FDZ2 folder delta whose patch reads past the old file",
+    folder: true,
+    delta: (f) => {
+      const blob = craftPatch({
+        oldSize: 13,
+        newSize: 20,
+        newSha256: sha256("x".repeat(20)),
+        blocks: [{ entries: [[20, 0, 0]] }],
+      }).subarray(96);
+      return folderDeltaV2(f, [{
+        path: "lib/data.txt",
+        type: "file",
+        mode: 0o644,
+        size: 20,
+        sha256: sha256("x".repeat(20)),
+        patch: { from: "lib/data.txt", offset: 0, size: blob.length, blocks: 1 },
+      }], blob);
+    },
+    message: /^block 1 entry 1 reads old bytes 0\.\.20, outside the old file's 13 bytes$/,
+  },
+  {
+    name: "a MS11FDZ2 folder delta whose frame is truncated",
+    folder: true,
+    delta: (f) => {
+      const cut = EVIL_V2.subarray(0, EVIL_V2.length - 3);
+      const entry = {
+        ...evilFileV2("lib/evil.txt"),
+        data: { offset: 0, size: cut.length, blocks: 1 },
+      };
+      return folderDeltaV2(f, [entry], cut);
+    },
+    message: /^patch is truncated in block 1 \(frame of \d+ bytes, \d+ left\)$/,
   },
   {
     name: "a folder delta whose index expands without bound",

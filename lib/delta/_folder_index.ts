@@ -1,16 +1,21 @@
 // Private: the layout of a folder delta (docs/DELTA.md, "The folder delta") and the strict
 // reading of its index. All integers are little-endian.
 //
-//   magic        8 bytes  "MS11FDZ1"
+//   magic        8 bytes  "MS11FDZ2" (or "MS11FDZ1", still read)
 //   index frame  u32      bytes of the zstd frame holding the index
 //   index size   u32      bytes of the index (JSON, UTF-8), at most 16 MiB
 //   index        the zstd frame
 //   blobs        binary patches (_wire.ts), referred to by the index by offset and size from
-//                here; a patch made from nothing holds a whole file
+//                here; a patch made from nothing holds a whole file. In MS11FDZ1 (index version
+//                1) each is a whole patch, its 96-byte header included; in MS11FDZ2 (version 2)
+//                only its blocks: the header's fields are the index entry's (new size and
+//                SHA-256), the old file's size and the blob's `blocks`
 import { isSha256Hex } from "../core/hash.ts";
 import { entryParts } from "../archive/_paths.ts";
 import { UnsafeArchiveError } from "../core/errors.ts";
 import { DeltaError } from "./errors.ts";
+import { BLOCK_HEADER_BYTES } from "./_wire.ts";
+import { MAX_PACK_BYTES, type PackSpan } from "./_folder_pack.ts";
 
 /**
  * The first 8 bytes of a folder delta.
@@ -22,7 +27,30 @@ import { DeltaError } from "./errors.ts";
  * assert.equal(FOLDER_MAGIC.length, 8);
  * ```
  */
-export const FOLDER_MAGIC = "MS11FDZ1";
+export const FOLDER_MAGIC = "MS11FDZ2";
+/**
+ * The magic of the first folder delta format (index version 1, blobs with their patch headers),
+ * still read.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FOLDER_MAGIC_V1 } from "./_folder_index.ts";
+ * assert.equal(FOLDER_MAGIC_V1, "MS11FDZ1");
+ * ```
+ */
+export const FOLDER_MAGIC_V1 = "MS11FDZ1";
+/**
+ * The index version each magic carries.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { INDEX_VERSIONS } from "./_folder_index.ts";
+ * assert.equal(INDEX_VERSIONS.MS11FDZ2, 2);
+ * ```
+ */
+export const INDEX_VERSIONS: Readonly<Record<string, 1 | 2>> = { MS11FDZ1: 1, MS11FDZ2: 2 };
 /**
  * Bytes before the index frame: the magic and two u32.
  *
@@ -64,7 +92,7 @@ export const INDEX_FORMAT = "ms11-folder-delta";
  * ```ts
  * import assert from "node:assert/strict";
  * import type { Blob } from "./_folder_index.ts";
- * const blob: Blob = { offset: 0, size: 130 };
+ * const blob: Blob = { offset: 0, size: 130, blocks: 1 };
  * assert.equal(blob.offset + blob.size, 130);
  * ```
  */
@@ -73,6 +101,8 @@ export interface Blob {
   offset: number;
   /** Its bytes. */
   size: number;
+  /** Version 2 (and only there): the patch's blocks (its header is not stored). */
+  blocks?: number;
 }
 
 /**
@@ -132,8 +162,10 @@ export interface FileEntry {
   copy?: string;
   /** …a binary patch from the old build's file `from`… */
   patch?: Blob & { from: string };
-  /** …or the whole file (a patch made from nothing). */
+  /** …or the whole file (a patch made from nothing)… */
   data?: Blob;
+  /** …or (version 2) the whole file in the pack, from byte `at` of it. */
+  pack?: { at: number };
 }
 
 /**
@@ -158,14 +190,15 @@ export type IndexEntry = DirEntry | LinkEntry | FileEntry;
  * import type { FolderIndex } from "./_folder_index.ts";
  * const seal = "ab".repeat(32);
  * const index: FolderIndex = {
- *   format: "ms11-folder-delta", version: 1, from: { seal }, to: { seal }, removed: [], entries: [],
+ *   format: "ms11-folder-delta", version: 2, from: { seal }, to: { seal }, removed: [], entries: [],
  * };
- * assert.equal(index.version, 1);
+ * assert.equal(index.version, 2);
  * ```
  */
 export interface FolderIndex {
   format: typeof INDEX_FORMAT;
-  version: 1;
+  /** 1 in a MS11FDZ1 delta, 2 in a MS11FDZ2 one. */
+  version: 1 | 2;
   /** The old build's seal (lib/root/seal.ts treeDigest). */
   from: { seal: string };
   /** The new build's seal: what the rebuilt folder must have. */
@@ -174,12 +207,14 @@ export interface FolderIndex {
   removed: string[];
   /** What differs from the old build; everything else is kept as it is. */
   entries: IndexEntry[];
+  /** Version 2: the frame of small files packed together, when there are any. */
+  pack?: PackSpan;
 }
 
 const FIELDS: Record<string, string[]> = {
   dir: ["path", "type", "mode"],
   symlink: ["path", "type", "target"],
-  file: ["path", "type", "mode", "size", "sha256", "copy", "patch", "data"],
+  file: ["path", "type", "mode", "size", "sha256", "copy", "patch", "data", "pack"],
 };
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -192,7 +227,8 @@ function isCount(value: unknown): value is number {
 
 /**
  * Check and return the index in `text`; `blobBytes` is the size of the blob area, `maxEntries`
- * the most entries and removals accepted. Throws {@linkcode DeltaError} naming the field.
+ * the most entries and removals accepted, `version` the index version the delta's magic carries
+ * (default 1). Throws {@linkcode DeltaError} naming the field.
  *
  * @example
  * ```ts
@@ -205,13 +241,18 @@ function isCount(value: unknown): value is number {
  * });
  * assert.deepEqual(parseIndex(text, { label: "d.fdz", blobBytes: 0, maxEntries: 10 }).removed, ["old.txt"]);
  * assert.throws(() => parseIndex("{}", { label: "d.fdz", blobBytes: 0, maxEntries: 10 }), /format/);
+ * assert.throws(
+ *   () => parseIndex(text, { label: "d.fdz", blobBytes: 0, maxEntries: 10, version: 2 }),
+ *   /index version is 1; this client reads version 2 in a MS11FDZ2 delta$/,
+ * );
  * ```
  */
 export function parseIndex(
   text: string,
-  limits: { label: string; blobBytes: number; maxEntries: number },
+  limits: { label: string; blobBytes: number; maxEntries: number; version?: 1 | 2 },
 ): FolderIndex {
   const { label, blobBytes, maxEntries } = limits;
+  const version = limits.version ?? 1;
   const bad = (detail: string) => new DeltaError(label, "corrupt", `index ${detail}`);
   let doc: unknown;
   try {
@@ -227,11 +268,14 @@ export function parseIndex(
       `index format is ${JSON.stringify(doc.format)}, expected "${INDEX_FORMAT}"`,
     );
   }
-  if (doc.version !== 1) {
+  if (doc.version !== version) {
+    const magic = version === 1 ? FOLDER_MAGIC_V1 : FOLDER_MAGIC;
     throw new DeltaError(
       label,
       "format",
-      `index version is ${JSON.stringify(doc.version)}; this client reads version 1`,
+      `index version is ${
+        JSON.stringify(doc.version)
+      }; this client reads version ${version} in a ${magic} delta`,
     );
   }
   for (const side of ["from", "to"]) {
@@ -242,6 +286,31 @@ export function parseIndex(
   }
   const removed = doc.removed;
   const entries = doc.entries;
+  const pack = doc.pack;
+  if (pack !== undefined) {
+    if (version === 1) throw bad("has an unknown field pack");
+    if (!isObject(pack)) throw bad("field pack must be an object");
+    const unknown = Object.keys(pack).find((key) => !["offset", "size", "bytes"].includes(key));
+    if (unknown !== undefined) throw bad(`field pack has an unknown field ${unknown}`);
+    if (!isCount(pack.offset) || !isCount(pack.size) || !isCount(pack.bytes)) {
+      throw bad("fields pack.offset, pack.size and pack.bytes must be non-negative integers");
+    }
+    if (pack.offset + pack.size > blobBytes) {
+      throw bad(
+        `field pack spans bytes ${pack.offset}..${
+          pack.offset + pack.size
+        }, past the ${blobBytes} bytes of blobs`,
+      );
+    }
+    if (pack.bytes > MAX_PACK_BYTES) {
+      throw new DeltaError(
+        label,
+        "unsafe",
+        `pack declares ${pack.bytes} bytes, more than the limit of ${MAX_PACK_BYTES}`,
+      );
+    }
+  }
+  let packed = 0;
   if (!Array.isArray(removed)) throw bad("field removed must be an array");
   if (!Array.isArray(entries)) throw bad("field entries must be an array");
   if (removed.length + entries.length > maxEntries) {
@@ -273,11 +342,25 @@ export function parseIndex(
   };
   const blob = (value: unknown, where: string, withFrom: boolean) => {
     if (!isObject(value)) throw bad(`field ${where} must be an object`);
-    const known = withFrom ? ["from", "offset", "size"] : ["offset", "size"];
+    const known = [
+      ...withFrom ? ["from"] : [],
+      "offset",
+      "size",
+      ...version === 2 ? ["blocks"] : [],
+    ];
     const unknown = Object.keys(value).find((key) => !known.includes(key));
     if (unknown !== undefined) throw bad(`field ${where} has an unknown field ${unknown}`);
     if (!isCount(value.offset) || !isCount(value.size)) {
       throw bad(`fields ${where}.offset and ${where}.size must be non-negative integers`);
+    }
+    if (version === 2) {
+      if (!isCount(value.blocks)) throw bad(`field ${where}.blocks must be a non-negative integer`);
+      // Every block has a header of its own: no more blocks than those fit.
+      if (value.blocks * BLOCK_HEADER_BYTES > value.size) {
+        throw bad(
+          `field ${where} declares ${value.blocks} blocks in ${value.size} bytes, more than fit`,
+        );
+      }
     }
     if (value.offset + value.size > blobBytes) {
       throw bad(
@@ -322,13 +405,33 @@ export function parseIndex(
     if (typeof entry.sha256 !== "string" || !isSha256Hex(entry.sha256)) {
       throw bad(`field ${where}.sha256 must be 64 lowercase hex digits`);
     }
-    const sources = ["copy", "patch", "data"].filter((key) => entry[key] !== undefined);
+    const sources = ["copy", "patch", "data", "pack"].filter((key) => entry[key] !== undefined);
     if (sources.length !== 1) {
-      throw bad(`field ${where} must have exactly one of copy, patch and data`);
+      throw bad(`field ${where} must have exactly one of copy, patch, data and pack`);
+    }
+    if (entry.pack !== undefined) {
+      if (!isObject(pack)) {
+        throw bad(`field ${where}.pack refers to a pack the index does not have`);
+      }
+      const value = entry.pack;
+      if (!isObject(value)) throw bad(`field ${where}.pack must be an object`);
+      const extra = Object.keys(value).find((key) => key !== "at");
+      if (extra !== undefined) throw bad(`field ${where}.pack has an unknown field ${extra}`);
+      // The packed files tile the pack in index order.
+      if (value.at !== packed) {
+        throw bad(`field ${where}.pack.at must be ${packed}, got ${JSON.stringify(value.at)}`);
+      }
+      packed += entry.size;
+      if (packed > (pack.bytes as number)) {
+        throw bad(`field ${where}.pack spans bytes past the ${pack.bytes} bytes of the pack`);
+      }
     }
     if (entry.copy !== undefined) path(entry.copy, `${where}.copy`);
     if (entry.patch !== undefined) blob(entry.patch, `${where}.patch`, true);
     if (entry.data !== undefined) blob(entry.data, `${where}.data`, false);
   });
+  if (isObject(pack) && packed !== pack.bytes) {
+    throw bad(`packs ${packed} bytes of files, its pack holds ${pack.bytes}`);
+  }
   return doc as unknown as FolderIndex;
 }

@@ -78,6 +78,11 @@ export interface PatchRegion {
   length: number;
   /** How messages name it (the file, or the file and the entry). */
   label: string;
+  /**
+   * The region holds the patch's blocks only, no header (a MS11FDZ2 folder delta's blob): the
+   * caller makes the header from what it knows. Default false.
+   */
+  bare?: boolean;
 }
 
 /**
@@ -265,7 +270,7 @@ export async function rebuild(
   const hash = createHash("sha256");
   const end = patch.start + patch.length;
   const cache = new OldCache(io.old, { oldSize: header.oldSize, label, into: mem.subarray(CACHE) });
-  let at = patch.start + HEADER_BYTES;
+  let at = patch.start + (patch.bare ? 0 : HEADER_BYTES);
   let oldPos = 0;
   let newPos = 0;
   let out = OUT_A;

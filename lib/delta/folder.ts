@@ -31,13 +31,17 @@ import {
   type FileEntry,
   FOLDER_HEADER_BYTES,
   FOLDER_MAGIC,
+  FOLDER_MAGIC_V1,
   type FolderIndex,
+  INDEX_VERSIONS,
   MAX_INDEX_BYTES,
   parseIndex,
 } from "./_folder_index.ts";
 import { frameLimit } from "./_wire.ts";
 import { inflateExact } from "./_inflate.ts";
-import { readPatchHeader, rebuild, workingKernel } from "./_rebuild.ts";
+import { readPack, writePacked } from "./_folder_pack.ts";
+import { workingKernel } from "./_rebuild.ts";
+import { rebuildEntry } from "./_folder_entry.ts";
 import type { Kernel } from "./_kernel.ts";
 import { byDepth, type TreeNode, walkTree } from "./_tree.ts";
 
@@ -140,8 +144,15 @@ async function readIndex(
 ): Promise<{ index: FolderIndex; blobStart: number }> {
   const size = (await file.stat()).size;
   const head = await readExact(file, 0, FOLDER_HEADER_BYTES);
-  if (head.length < 8 || new TextDecoder().decode(head.subarray(0, 8)) !== FOLDER_MAGIC) {
-    throw new DeltaError(delta, "format", `not a folder delta (no ${FOLDER_MAGIC} magic)`);
+  const version = head.length < 8
+    ? undefined
+    : INDEX_VERSIONS[new TextDecoder().decode(head.subarray(0, 8))];
+  if (version === undefined) {
+    throw new DeltaError(
+      delta,
+      "format",
+      `not a folder delta (no ${FOLDER_MAGIC} or ${FOLDER_MAGIC_V1} magic)`,
+    );
   }
   if (head.length < FOLDER_HEADER_BYTES) {
     throw new DeltaError(delta, "corrupt", "folder delta is truncated in its header");
@@ -176,7 +187,12 @@ async function readIndex(
     if (error instanceof DeltaError) throw error;
     throw new DeltaError(delta, "corrupt", "index is not valid UTF-8", { cause: error });
   }
-  const index = parseIndex(json, { label: delta, blobBytes: size - blobStart, maxEntries });
+  const index = parseIndex(json, {
+    label: delta,
+    blobBytes: size - blobStart,
+    maxEntries,
+    version,
+  });
   return { index, blobStart };
 }
 
@@ -380,6 +396,8 @@ export async function applyFolderDelta(
   };
   // One working memory for every file rebuilt (allocated at the first).
   let kernel: Kernel | undefined;
+  // The small files packed together (decompressed at the first of them).
+  let pack: Uint8Array | undefined;
   const total = [...nodes.values()].reduce((n, v) => n + (v.kind === "file" ? v.size : 0), 0);
   try {
     await Deno.chmod(options.out, 0o700);
@@ -409,9 +427,22 @@ export async function applyFolderDelta(
           );
         }
         result.copied++;
+      } else if (entry.pack !== undefined) {
+        pack ??= await readPack({ file, blobStart, label: delta }, index.pack!);
+        const bytes = pack.subarray(entry.pack.at, entry.pack.at + entry.size);
+        await writePacked(bytes, target, { entry, label: delta });
+        result.whole++;
       } else {
         kernel ??= workingKernel();
-        await rebuildEntry(entry, target, { file, delta, blobStart, oldDir, old, kernel });
+        await rebuildEntry(entry, target, {
+          file,
+          delta,
+          blobStart,
+          oldDir,
+          old,
+          kernel,
+          version: index.version,
+        });
         if (entry.patch !== undefined) result.patched++;
         else result.whole++;
       }
@@ -445,51 +476,4 @@ export async function applyFolderDelta(
     throw error;
   }
   return result;
-}
-
-/** Rebuild one file from its blob (a patch from an old file, or a whole file). */
-async function rebuildEntry(
-  entry: FileEntry,
-  target: string,
-  from: {
-    file: Deno.FsFile;
-    delta: string;
-    blobStart: number;
-    oldDir: string;
-    old: Map<string, TreeNode>;
-    kernel: Kernel;
-  },
-): Promise<void> {
-  const { file, delta, blobStart, oldDir, old } = from;
-  const blob = entry.patch ?? entry.data!;
-  const label = `${delta} entry ${JSON.stringify(entry.path)}`;
-  const region = { file, start: blobStart + blob.offset, length: blob.size, label };
-  const header = await readPatchHeader(region);
-  const oldSize = entry.patch === undefined ? 0 : old.get(entry.patch.from)!.size;
-  if (header.newSize !== entry.size || header.newSha256 !== entry.sha256) {
-    throw new DeltaError(
-      label,
-      "corrupt",
-      `patch makes ${header.newSize} bytes with sha256 ${header.newSha256}, the index says ${entry.size} bytes with sha256 ${entry.sha256}`,
-    );
-  }
-  if (header.oldSize !== oldSize) {
-    throw new DeltaError(
-      label,
-      "corrupt",
-      `patch was made from a file of ${header.oldSize} bytes, its source has ${oldSize}`,
-    );
-  }
-  using oldFile = entry.patch === undefined
-    ? null
-    : await Deno.open(`${oldDir}/${entry.patch.from}`, { read: true });
-  using out = await Deno.open(target, { write: true, createNew: true, mode: 0o600 });
-  const made = await rebuild(region, header, { old: oldFile, out, kernel: from.kernel });
-  if (made.sha256 !== entry.sha256) {
-    throw new DeltaError(
-      label,
-      "mismatch",
-      `rebuilt file has sha256 ${made.sha256}, expected ${entry.sha256}`,
-    );
-  }
 }

@@ -23,12 +23,15 @@ import { treeDigest } from "../root/seal.ts";
 import { applyFolderDelta } from "./folder.ts";
 import {
   FOLDER_MAGIC,
+  FOLDER_MAGIC_V1,
   type FolderIndex,
   INDEX_FORMAT,
   type IndexEntry,
   MAX_INDEX_BYTES,
 } from "./_folder_index.ts";
 import { encodePatch } from "./_make_patch.ts";
+import { decodeHeader, HEADER_BYTES } from "./_wire.ts";
+import { MAX_PACK_BYTES, PACK_FILE_BYTES } from "./_folder_pack.ts";
 import { byDepth, type TreeNode, walkTree } from "./_tree.ts";
 import { DEFAULT_MAX_MEMORY, DEFAULT_MAX_RATIO, defaultConcurrency, levelOption } from "./make.ts";
 
@@ -58,6 +61,11 @@ export interface MakeFolderDeltaOptions {
   concurrency?: number;
   /** Stops bsdiff. */
   signal?: AbortSignal;
+  /**
+   * The format to write: 2 (default, MS11FDZ2: each blob without its patch header) or 1
+   * (MS11FDZ1, what clients before it read).
+   */
+  formatVersion?: 1 | 2;
 }
 
 /**
@@ -134,6 +142,21 @@ function baseName(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1);
 }
 
+/** The block count in the header of the patch file `path` (written by encodePatch). */
+async function blockCount(path: string): Promise<number> {
+  using file = await Deno.open(path, { read: true });
+  const bytes = new Uint8Array(HEADER_BYTES);
+  let filled = 0;
+  while (filled < bytes.length) {
+    const n = await file.read(bytes.subarray(filled));
+    if (n === null) break;
+    filled += n;
+  }
+  const header = decodeHeader(bytes);
+  if (typeof header === "string") throw new Error(`Patch ${path} is unreadable: ${header}`);
+  return header.blocks;
+}
+
 async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
   let done = 0;
   while (done < data.length) done += await file.write(data.subarray(done));
@@ -181,6 +204,11 @@ export async function makeFolderDelta(
     maxMemory: options.maxMemory ?? DEFAULT_MAX_MEMORY,
     signal: options.signal,
   };
+  const version = options.formatVersion ?? 2;
+  if (version !== 1 && version !== 2) {
+    throw new RangeError(`Delta option formatVersion must be 1 or 2, got ${version}`);
+  }
+  const skip = version === 2 ? HEADER_BYTES : 0;
   const old = await walkTree(oldDir);
   const next = await walkTree(newDir);
   checkModes(oldDir, old);
@@ -212,6 +240,8 @@ export async function makeFolderDelta(
     const entries: IndexEntry[] = [];
     const blobs: string[] = [];
     let blobBytes = 0;
+    const packed: Uint8Array[] = [];
+    let packBytes = 0;
     for (const path of byDepth(next.keys())) {
       const node = next.get(path)!;
       const was = gone(path) ? undefined : old.get(path);
@@ -269,7 +299,21 @@ export async function makeFolderDelta(
           patchFrom = source;
         } else await removeIfExists(patch);
       }
-      const blob = { offset: blobBytes, size: bestSize };
+      if (
+        version === 2 && patchFrom === null && digest.size <= PACK_FILE_BYTES &&
+        packBytes + digest.size <= MAX_PACK_BYTES
+      ) {
+        // A small whole file goes into the pack, to be compressed with the others.
+        await removeIfExists(best);
+        packed.push(await Deno.readFile(`${newDir}/${path}`));
+        entries.push({ ...base, pack: { at: packBytes } });
+        packBytes += digest.size;
+        counts.whole++;
+        continue;
+      }
+      const blob = version === 2
+        ? { offset: blobBytes, size: bestSize - skip, blocks: await blockCount(best) }
+        : { offset: blobBytes, size: bestSize };
       if (patchFrom === null) {
         entries.push({ ...base, data: blob });
         counts.whole++;
@@ -278,9 +322,24 @@ export async function makeFolderDelta(
         counts.patched++;
       }
       blobs.push(best);
-      blobBytes += bestSize;
+      blobBytes += blob.size;
     }
-    const index: FolderIndex = { format: INDEX_FORMAT, version: 1, from, to, removed, entries };
+    const index: FolderIndex = { format: INDEX_FORMAT, version, from, to, removed, entries };
+    if (packed.length > 0) {
+      const all = new Uint8Array(packBytes);
+      let at = 0;
+      for (const part of packed) {
+        all.set(part, at);
+        at += part.length;
+      }
+      const frame = zstdCompressSync(all, {
+        params: { [constants.ZSTD_c_compressionLevel]: encode.level },
+      });
+      await Deno.writeFile(`${work}/pack`, frame);
+      index.pack = { offset: blobBytes, size: frame.length, bytes: packBytes };
+      blobs.push(`${work}/pack`);
+      blobBytes += frame.length;
+    }
     const json = new TextEncoder().encode(JSON.stringify(index));
     if (json.length > MAX_INDEX_BYTES) {
       throw new RangeError(
@@ -291,7 +350,7 @@ export async function makeFolderDelta(
       params: { [constants.ZSTD_c_compressionLevel]: encode.level },
     });
     const head = new Uint8Array(16);
-    head.set(new TextEncoder().encode(FOLDER_MAGIC));
+    head.set(new TextEncoder().encode(version === 2 ? FOLDER_MAGIC : FOLDER_MAGIC_V1));
     new DataView(head.buffer).setUint32(8, frame.length, true);
     new DataView(head.buffer).setUint32(12, json.length, true);
     const size = head.length + frame.length + blobBytes;
@@ -313,6 +372,7 @@ export async function makeFolderDelta(
       await writeAll(out, frame);
       for (const blob of blobs) {
         using input = await Deno.open(blob, { read: true });
+        if (blob !== `${work}/pack`) await input.seek(skip, Deno.SeekMode.Start);
         const buffer = new Uint8Array(1024 * 1024);
         for (let n = await input.read(buffer); n !== null; n = await input.read(buffer)) {
           await writeAll(out, buffer.subarray(0, n));
