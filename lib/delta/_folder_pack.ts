@@ -50,7 +50,26 @@ export interface PackSpan {
   bytes: number;
 }
 
-async function readExact(file: Deno.FsFile, at: number, size: number): Promise<Uint8Array> {
+/**
+ * Up to `size` bytes of `file` from offset `at` (fewer only at the end of the file: callers
+ * compare the length with what they asked for).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readExact } from "./_folder_pack.ts";
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeTextFile(path, "abcdef");
+ * using file = await Deno.open(path);
+ * assert.equal(new TextDecoder().decode(await readExact(file, 2, 3)), "cde");
+ * assert.equal((await readExact(file, 4, 10)).length, 2); // the end of the file
+ * ```
+ */
+export async function readExact(
+  file: Deno.FsFile,
+  at: number,
+  size: number,
+): Promise<Uint8Array> {
   await file.seek(at, Deno.SeekMode.Start);
   const out = new Uint8Array(size);
   let filled = 0;

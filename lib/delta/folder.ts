@@ -39,7 +39,7 @@ import {
 } from "./_folder_index.ts";
 import { frameLimit } from "./_wire.ts";
 import { inflateExact } from "./_inflate.ts";
-import { readPack, writePacked } from "./_folder_pack.ts";
+import { readExact, readPack, writePacked } from "./_folder_pack.ts";
 import { workingKernel } from "./_rebuild.ts";
 import { rebuildEntry } from "./_folder_entry.ts";
 import type { Kernel } from "./_kernel.ts";
@@ -122,18 +122,6 @@ function limit(name: string, value: number | undefined, fallback: number): numbe
     throw new RangeError(`Folder delta option ${name} must be a positive integer, got ${value}`);
   }
   return value;
-}
-
-async function readExact(file: Deno.FsFile, at: number, size: number): Promise<Uint8Array> {
-  await file.seek(at, Deno.SeekMode.Start);
-  const out = new Uint8Array(size);
-  let filled = 0;
-  while (filled < size) {
-    const n = await file.read(out.subarray(filled));
-    if (n === null) break;
-    filled += n;
-  }
-  return out.subarray(0, filled);
 }
 
 /** Read the container's header and index. */
