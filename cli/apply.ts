@@ -70,18 +70,18 @@ async function trial(layout: Layout, args: string[], lockWaitMs: number): Promis
 /** The result of an `apply` with nothing to do, or null when it needs the configuration. */
 async function idleApply(layout: Layout | null): Promise<LauncherApplyResult | null> {
   if (layout === null) return null; // the root may come from the config
-  let problem: string | null = null;
-  if (!await certainlyIdle(layout)) {
-    // Not sure: the full read, which warns about (or refuses) what it finds.
-    const { applyPending, readState } = await import("../lib/root/state.ts");
-    const read = await readState(layout).catch(async (error) => {
-      throw await rootError(error, layout);
-    });
-    if (applyPending(read.state, await currentVersion(layout))) return null;
-    problem = read.problem;
+  if (await certainlyIdle(layout)) {
+    const current = await currentVersion(layout);
+    return { applied: false, from: current, to: current, pruned: [], problem: null };
   }
+  // Not sure: the full read, which warns about (or refuses) what it finds.
+  const { applyPending, readState } = await import("../lib/root/state.ts");
+  const read = await readState(layout).catch(async (error) => {
+    throw await rootError(error, layout);
+  });
   const current = await currentVersion(layout);
-  return { applied: false, from: current, to: current, pruned: [], problem };
+  if (applyPending(read.state, current)) return null;
+  return { applied: false, from: current, to: current, pruned: [], problem: read.problem };
 }
 
 /** A root that is a file (or under one) fails with a clear line, not `Not a directory`. */
